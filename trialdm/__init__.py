@@ -1,0 +1,168 @@
+"""trialdm: data management for multi-site mental-health trials."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from trialdm.config import PROJECT_ROOT, load_settings
+
+__version__ = "0.1.0"
+
+# Domains with an HTTP API, in the order their blueprints are registered.
+API_MODULES = ("sites", "auth", "participants", "audit")
+# Domains with pages.
+VIEW_MODULES = ("web",)
+
+
+def create_app(
+    overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
+) -> Flask:
+    environ = os.environ if environ is None else environ
+    instance = Path(environ.get("TRIALDM_INSTANCE_PATH") or PROJECT_ROOT / "instance")
+    app = Flask(__name__, instance_path=str(instance.resolve()))
+    register_config(app, environ, overrides)
+    register_logging(app)
+    register_extensions(app)
+    register_mechanisms(app)
+    register_blueprints(app)
+    register_cli(app)
+    register_celery(app)
+    register_checks(app)
+    return app
+
+
+def register_config(
+    app: Flask, environ: Mapping[str, str], overrides: Mapping[str, Any] | None
+) -> None:
+    settings = load_settings(environ, overrides, Path(app.instance_path))
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    if not settings["SECRET_KEY"]:
+        settings["SECRET_KEY"] = _instance_secret(Path(app.instance_path))
+    app.config.update(settings)
+    database_url = settings["DATABASE_URL"]
+    app.config.update(
+        SQLALCHEMY_DATABASE_URI=database_url,
+        SQLALCHEMY_ENGINE_OPTIONS=_engine_options(database_url),
+        API_TITLE="trialdm",
+        API_VERSION="v1",
+        OPENAPI_VERSION="3.1.0",
+        OPENAPI_URL_PREFIX="/api/v1",
+        OPENAPI_JSON_PATH="openapi.json",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        RATELIMIT_STORAGE_URI=settings["RATELIMIT_STORAGE_URI"],
+        RATELIMIT_HEADERS_ENABLED=True,
+        WTF_CSRF_TIME_LIMIT=None,
+    )
+
+
+def _instance_secret(instance: Path) -> str:
+    path = instance / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def _engine_options(url: str) -> dict[str, Any]:
+    if url.startswith("sqlite"):
+        return {"connect_args": {"timeout": 30}}
+    return {"pool_pre_ping": True}
+
+
+def register_logging(app: Flask) -> None:
+    logging.getLogger("trialdm").setLevel(app.config["LOG_LEVEL"])
+
+
+def register_extensions(app: Flask) -> None:
+    from trialdm.core.sqlite import install_sqlite_pragmas
+    from trialdm.extensions import api, csrf, db, limiter, login_manager, migrate
+
+    db.init_app(app)
+    with app.app_context():
+        install_sqlite_pragmas(db.engine)
+    migrate.init_app(
+        app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True, compare_type=True
+    )
+    api.init_app(app)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    login_manager.init_app(app)
+
+
+def register_mechanisms(app: Flask) -> None:
+    """Site scoping, audit, task queueing and the request edge: one place each."""
+    from trialdm.auth.loader import register_auth_loader
+    from trialdm.core.audit import install_audit
+    from trialdm.core.http import register_request_edge
+    from trialdm.core.scoping import install_site_scoping
+    from trialdm.core.tasks import install_task_queueing
+    from trialdm.extensions import db
+
+    install_site_scoping()
+    install_audit()
+    install_task_queueing()
+    register_request_edge(app, db)
+    register_auth_loader(app)
+
+
+def register_blueprints(app: Flask) -> None:
+    import importlib
+
+    from trialdm.extensions import api, csrf
+
+    for name in API_MODULES:
+        module = importlib.import_module(f"trialdm.{name}.api")
+        csrf.exempt(module.blp)  # bearer-token clients; session writes are checked in auth
+        api.register_blueprint(module.blp)
+    for name in VIEW_MODULES:
+        module = importlib.import_module(f"trialdm.{name}.views")
+        app.register_blueprint(module.bp)
+
+
+def register_cli(app: Flask) -> None:
+    from trialdm.cli import register_commands
+
+    register_commands(app)
+
+
+def register_celery(app: Flask) -> None:
+    from trialdm.extensions import celery
+
+    task_modules = sorted(
+        f"tasks.{path.stem}"
+        for path in (PROJECT_ROOT / "tasks").glob("*.py")
+        if path.stem != "__init__"
+    )
+    celery.conf.update(
+        broker_url=app.config["BROKER_URL"],
+        task_serializer="json",
+        accept_content=["json"],
+        result_serializer="json",
+        task_ignore_result=True,
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_always_eager=app.config["TASKS_EAGER"],
+        task_eager_propagates=True,
+        broker_connection_retry_on_startup=True,
+        include=task_modules,
+        timezone="UTC",
+        enable_utc=True,
+        broker_transport_options={"visibility_timeout": 4 * 3600},
+    )
+    celery.flask_app = app
+    app.extensions["celery"] = celery
+
+
+def register_checks(app: Flask) -> None:
+    from trialdm.auth.permissions import check_endpoint_permissions
+
+    check_endpoint_permissions(app)

@@ -1,0 +1,1 @@
+"""Reading the audit trail (the recording is :mod:`trialdm.core.audit`)."""

@@ -1,0 +1,1 @@
+"""Users, memberships (role at a site), API tokens, login and permissions."""

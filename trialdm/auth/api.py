@@ -1,0 +1,138 @@
+"""``/api/v1/me``, ``/api/v1/tokens`` (own tokens) and ``/api/v1/users`` (admins)."""
+
+from __future__ import annotations
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from sqlalchemy import select
+
+from trialdm.auth import operations
+from trialdm.auth.models import ApiToken, User
+from trialdm.auth.permissions import current_principal, requires
+from trialdm.auth.schemas import (
+    GrantIn,
+    NewTokenOut,
+    TokenCreate,
+    TokenOut,
+    UserCreate,
+    UserOut,
+    UserUpdate,
+)
+from trialdm.core.errors import NotFound
+from trialdm.extensions import db
+
+blp = Blueprint("auth", __name__, url_prefix="/api/v1", description="Accounts and API tokens")
+
+
+def _me() -> User:
+    return db.session.get(User, current_principal().user_id)
+
+
+@blp.route("/me")
+class Me(MethodView):
+    @requires("self")
+    @blp.response(200, UserOut)
+    def get(self):
+        """Your account and roles."""
+        return _me()
+
+
+@blp.route("/tokens")
+class Tokens(MethodView):
+    @requires("self")
+    @blp.response(200, TokenOut(many=True))
+    def get(self):
+        """Your API tokens (never the tokens themselves)."""
+        return db.session.scalars(
+            select(ApiToken)
+            .where(ApiToken.user_id == current_principal().user_id)
+            .order_by(ApiToken.id)
+        ).all()
+
+    @requires("self")
+    @blp.arguments(TokenCreate)
+    @blp.response(201, NewTokenOut)
+    def post(self, data):
+        """Create a token; it is shown in this response only."""
+        row, token = operations.create_token(db.session, _me(), data["name"])
+        return {**TokenOut().dump(row), "token": token}
+
+
+@blp.route("/tokens/<int:token_id>")
+class TokenById(MethodView):
+    @requires("self")
+    @blp.response(204)
+    def delete(self, token_id):
+        """Revoke one of your tokens."""
+        operations.revoke_token(db.session, _me(), token_id)
+
+
+def _user(user_id: int) -> User:
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise NotFound("No such user.")
+    return user
+
+
+@blp.route("/users")
+class Users(MethodView):
+    @requires("users.manage")
+    @blp.response(200, UserOut(many=True))
+    def get(self):
+        """All users (admins)."""
+        return db.session.scalars(select(User).order_by(User.email)).all()
+
+    @requires("users.manage")
+    @blp.arguments(UserCreate)
+    @blp.response(201, UserOut)
+    def post(self, data):
+        """Create a user with a role (admins)."""
+        return operations.create_user(
+            db.session,
+            data["email"],
+            data["role"],
+            data["sites"],
+            data["password"],
+            data["display_name"],
+        )
+
+
+@blp.route("/users/<int:user_id>")
+class UserById(MethodView):
+    @requires("users.manage")
+    @blp.response(200, UserOut)
+    def get(self, user_id):
+        """One user (admins)."""
+        return _user(user_id)
+
+    @requires("users.manage")
+    @blp.arguments(UserUpdate)
+    @blp.response(200, UserOut)
+    def patch(self, data, user_id):
+        """Deactivate or edit a user (admins)."""
+        user = _user(user_id)
+        for name, value in data.items():
+            setattr(user, name, value)
+        db.session.flush()
+        return user
+
+
+@blp.route("/users/<int:user_id>/memberships")
+class UserMemberships(MethodView):
+    @requires("users.manage")
+    @blp.arguments(GrantIn)
+    @blp.response(201, UserOut)
+    def post(self, data, user_id):
+        """Grant a role at sites (admins; audited)."""
+        user = _user(user_id)
+        operations.grant(db.session, user, data["role"], data["sites"])
+        return user
+
+
+@blp.route("/users/<int:user_id>/memberships/<int:membership_id>")
+class UserMembershipById(MethodView):
+    @requires("users.manage")
+    @blp.response(204)
+    def delete(self, user_id, membership_id):
+        """Remove a role (admins; audited)."""
+        operations.revoke_membership(db.session, _user(user_id), membership_id)

@@ -1,0 +1,59 @@
+"""Who is asking: a bearer token (API) or the session (pages), resolved once per request."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from flask import Flask, g, request
+from flask_login import current_user
+
+from trialdm.auth.models import User
+from trialdm.auth.operations import user_for_token
+from trialdm.auth.permissions import Principal
+from trialdm.core.audit import current_audit_context, set_audit_context
+from trialdm.core.errors import Unauthorized
+from trialdm.core.http import is_api_request
+from trialdm.extensions import csrf, db, login_manager
+
+UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+def principal_for(user: User, via: str) -> Principal:
+    return Principal(
+        user_id=user.id,
+        email=user.email,
+        grants=tuple((m.role, m.site_code) for m in user.memberships),
+        via=via,
+    )
+
+
+def register_auth_loader(app: Flask) -> None:
+    login_manager.login_view = "web.login"
+
+    @login_manager.user_loader
+    def load_user(user_id: str) -> User | None:
+        user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
+        return user if user is not None and user.active else None
+
+    @app.before_request
+    def identify() -> None:
+        g.principal = None
+        header = request.headers.get("Authorization", "")
+        user: User | None = None
+        via = "page"
+        if header:
+            scheme, _, token = header.partition(" ")
+            if scheme.lower() != "bearer" or not token.strip():
+                raise Unauthorized("Use 'Authorization: Bearer <token>'.")
+            user = user_for_token(db.session, token.strip())
+            if user is None:
+                raise Unauthorized("The API token is not valid or was revoked.")
+            via = "api"
+        elif current_user.is_authenticated:
+            user = current_user._get_current_object()
+            if is_api_request() and request.method in UNSAFE_METHODS:
+                csrf.protect()  # a session-authenticated write must come from our pages
+        if user is None:
+            return
+        g.principal = principal_for(user, via)
+        set_audit_context(replace(current_audit_context(), user_id=user.id, user_email=user.email))

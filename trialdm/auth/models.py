@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, DateTime, ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from trialdm.core.audit import Audited
+from trialdm.core.models import Base, IdMixin, TimestampMixin, utcnow
+
+
+class User(Audited, IdMixin, TimestampMixin, Base):
+    __tablename__ = "users"
+    __reason_required__ = False
+    __audit_exclude__ = frozenset({"created_at", "updated_at", "password_hash", "last_login_at"})
+
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    display_name: Mapped[str | None] = mapped_column(String(120))
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    locale: Mapped[str] = mapped_column(String(8), default="en")
+    # immediate or daily digest, for reminder e-mails
+    mail_preference: Mapped[str] = mapped_column(String(16), default="immediate")
+    last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    memberships: Mapped[list[Membership]] = relationship(
+        back_populates="user", cascade="all, delete-orphan", lazy="selectin"
+    )
+
+    # Flask-Login protocol
+    @property
+    def is_active(self) -> bool:
+        return self.active
+
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def is_anonymous(self) -> bool:
+        return False
+
+    def get_id(self) -> str:
+        return str(self.id)
+
+
+class Membership(Audited, IdMixin, Base):
+    """A role held by a user, at one site or (coordinator, admin) at every site."""
+
+    __tablename__ = "memberships"
+    __reason_required__ = False
+    __table_args__ = (UniqueConstraint("user_id", "role", "site_code"),)
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(32))
+    site_code: Mapped[str | None] = mapped_column(ForeignKey("sites.code"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    user: Mapped[User] = relationship(back_populates="memberships")
+
+
+class ApiToken(IdMixin, Base):
+    """A bearer token. Only its SHA-256 is kept; the token is shown once."""
+
+    __tablename__ = "api_tokens"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(120), default="")
+    prefix: Mapped[str] = mapped_column(String(16))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    user: Mapped[User] = relationship(lazy="joined")

@@ -1,0 +1,191 @@
+"""Roles and permissions as data, and the one place where they are enforced.
+
+Every endpoint declares the permission it needs with :func:`requires` (or
+:func:`public`); ``check_endpoint_permissions`` refuses to start an app with an
+endpoint that declares none. ``requires`` narrows the request's site scope to
+the sites where the user holds a role granting that permission, so reads are
+filtered by the ORM and writes checked against the same sites.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from flask import Flask, g
+
+from trialdm.core.audit import current_audit_context, set_audit_context
+from trialdm.core.errors import Forbidden, Unauthorized
+from trialdm.core.scoping import EVERY_SITE, SiteScope, set_scope
+
+ROLES = ("research_worker", "site_lead", "translator", "reviewer", "coordinator", "admin")
+SITE_ROLES = ("research_worker", "site_lead", "translator", "reviewer")
+ALL_SITE_ROLES = ("coordinator", "admin")
+
+_DATA_ENTRY = {
+    "participants.read",
+    "participants.write",
+    "contacts.read",
+    "contacts.write",
+    "qualitative.read",
+    "qualitative.write",
+    "responses.read",
+    "responses.write",
+    "instruments.read",
+    "schedule.read",
+    "translation.read",
+    "fidelity.read",
+}
+_READ_ALL = {
+    "participants.read",
+    "contacts.read",
+    "qualitative.read",
+    "responses.read",
+    "instruments.read",
+    "schedule.read",
+    "translation.read",
+    "fidelity.read",
+    "audit.read",
+    "summaries.read",
+    "summaries.build",
+}
+
+# role -> permissions. "self" is anything about one's own account (tokens, inbox).
+ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
+    "research_worker": frozenset(_DATA_ENTRY | {"self", "reminders.read"}),
+    "site_lead": frozenset(
+        _DATA_ENTRY
+        | {
+            "self",
+            "reminders.read",
+            "audit.read",
+            "summaries.read",
+            "summaries.build",
+            "participants.import",
+            "pseudonymisation.key",
+        }
+    ),
+    "translator": frozenset(
+        {"self", "reminders.read", "translation.read", "translation.write", "instruments.read"}
+    ),
+    "reviewer": frozenset(
+        {"self", "reminders.read", "translation.read", "translation.review", "instruments.read"}
+    ),
+    "coordinator": frozenset(_READ_ALL | {"self", "reminders.read"}),
+    "admin": frozenset(
+        _READ_ALL
+        | _DATA_ENTRY
+        | {
+            "self",
+            "reminders.read",
+            "users.manage",
+            "participants.import",
+            "translation.write",
+            "translation.review",
+            "pseudonymisation.key",
+            "instruments.manage",
+        }
+    ),
+}
+
+PUBLIC = "public"
+PERMISSION_ATTR = "__trialdm_permission__"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is acting: the user and (role, site) pairs; site None means every site."""
+
+    user_id: int
+    email: str
+    grants: tuple[tuple[str, str | None], ...] = field(default_factory=tuple)
+    via: str = "api"  # api (bearer token) or page (session)
+
+    @property
+    def roles(self) -> list[str]:
+        return sorted({role for role, _ in self.grants})
+
+    def scope_for(self, permission: str) -> tuple[SiteScope, list[str]]:
+        """Sites where a role grants ``permission``, and those roles."""
+        codes: set[str] = set()
+        roles: set[str] = set()
+        for role, site in self.grants:
+            if permission not in ROLE_PERMISSIONS.get(role, ()):
+                continue
+            roles.add(role)
+            if role in ALL_SITE_ROLES:
+                return EVERY_SITE, sorted(roles | {role})
+            if site is not None:
+                codes.add(site)
+        return SiteScope(codes=frozenset(codes)), sorted(roles)
+
+    def has(self, permission: str, site_code: str | None = None) -> bool:
+        scope, roles = self.scope_for(permission)
+        if not roles:
+            return False
+        return site_code is None or scope.allows(site_code)
+
+
+def current_principal() -> Principal | None:
+    return g.get("principal")
+
+
+def authorize(permission: str) -> Principal:
+    """Enforce ``permission`` for this request and narrow the site scope to it."""
+    principal = current_principal()
+    if principal is None:
+        raise Unauthorized("Log in or send an API token.")
+    scope, roles = principal.scope_for(permission)
+    if not roles or (not scope.every_site and not scope.codes):
+        raise Forbidden("You do not have permission for this.")
+    set_scope(scope)
+    set_audit_context(replace(current_audit_context(), role=",".join(roles)))
+    g.permission = permission
+    return principal
+
+
+def requires(permission: str) -> Callable:
+    """Declare (and enforce) the permission an endpoint needs."""
+
+    def decorate(view: Callable) -> Callable:
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            authorize(permission)
+            return view(*args, **kwargs)
+
+        setattr(wrapper, PERMISSION_ATTR, permission)
+        return wrapper
+
+    return decorate
+
+
+def public(view: Callable) -> Callable:
+    """Declare that an endpoint needs no login (login page, health, OpenAPI)."""
+    setattr(view, PERMISSION_ATTR, PUBLIC)
+    return view
+
+
+# Framework endpoints that are public by nature.
+PUBLIC_ENDPOINTS = {"static", "api-docs.openapi_json", "web.static"}
+
+
+def endpoint_permissions(app: Flask) -> dict[tuple[str, str], str | None]:
+    """(endpoint, method) -> declared permission (None when missing)."""
+    found: dict[tuple[str, str], str | None] = {}
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint in PUBLIC_ENDPOINTS or rule.endpoint.endswith(".static"):
+            continue
+        view = app.view_functions[rule.endpoint]
+        view_class = getattr(view, "view_class", None)
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            target = getattr(view_class, method.lower(), None) if view_class else view
+            found[(rule.endpoint, method)] = getattr(target, PERMISSION_ATTR, None)
+    return found
+
+
+def check_endpoint_permissions(app: Flask) -> None:
+    missing = [f"{ep} {m}" for (ep, m), perm in endpoint_permissions(app).items() if perm is None]
+    if missing:
+        raise RuntimeError("Endpoints without a declared permission: " + ", ".join(missing))

@@ -1,0 +1,203 @@
+"""The ``trialdm`` command: Flask's CLI plus the trial's commands.
+
+Every command runs with every site in scope, records ``cli`` as the audit source
+and commits once at the end; a domain error becomes a clear message and exit 2,
+with nothing saved.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+from flask import Flask, current_app
+from flask.cli import FlaskGroup, with_appcontext
+
+from trialdm.core.audit import audit_context
+from trialdm.core.errors import DomainError
+from trialdm.core.scoping import all_sites
+
+
+def format_domain_error(exc: DomainError) -> str:
+    lines = [exc.detail]
+    for field, messages in exc.errors.items():
+        for message in messages if isinstance(messages, list) else [messages]:
+            lines.append(f"  {field}: {message}")
+    return "\n".join(lines)
+
+
+def transactional(func: Callable) -> Callable:
+    """Run a command as one transaction with every site in scope."""
+
+    @functools.wraps(func)
+    @with_appcontext
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from trialdm.core.tasks import run_eager_tasks
+        from trialdm.extensions import db
+
+        with all_sites(), audit_context(source="cli"):
+            try:
+                result = func(*args, **kwargs)
+                db.session.commit()
+            except DomainError as exc:
+                db.session.rollback()
+                raise click.ClickException(format_domain_error(exc)) from None
+            except BaseException:
+                db.session.rollback()
+                raise
+            run_eager_tasks()
+            return result
+
+    return wrapper
+
+
+@click.group("sites")
+def sites_cli() -> None:
+    """Trial sites."""
+
+
+@sites_cli.command("sync")
+@click.option(
+    "--dir",
+    "folder",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder of site files (default: the SITES_DIR setting).",
+)
+@transactional
+def sites_sync(folder: Path | None) -> None:
+    """Load the site files idempotently and report what changed."""
+    from trialdm.extensions import db
+    from trialdm.sites.operations import SiteFileError, load_site_files, sync_sites
+
+    try:
+        definitions = load_site_files(folder or Path(current_app.config["SITES_DIR"]))
+    except SiteFileError as exc:
+        raise click.ClickException(str(exc)) from None
+    for line in sync_sites(db.session, definitions).lines():
+        click.echo(line)
+
+
+@click.group("users")
+def users_cli() -> None:
+    """User accounts and API tokens."""
+
+
+@users_cli.command("create")
+@click.argument("email")
+@click.option(
+    "--role",
+    required=True,
+    help="research_worker, site_lead, translator, reviewer, coordinator or admin",
+)
+@click.option("--site", "sites", multiple=True, help="Site code (repeat for several).")
+@click.option("--password", help="Set a password for page login (prompted with --prompt).")
+@click.option("--prompt", is_flag=True, help="Ask for the password.")
+@transactional
+def users_create(
+    email: str, role: str, sites: tuple[str, ...], password: str | None, prompt: bool
+) -> None:
+    """Create a user with a role at sites."""
+    from trialdm.auth.operations import create_user
+    from trialdm.extensions import db
+
+    if prompt:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    user = create_user(db.session, email, role, [s.upper() for s in sites], password)
+    where = ", ".join(sites) if sites else "every site"
+    click.echo(f"created {user.email}: {role} at {where}")
+
+
+@users_cli.command("token")
+@click.argument("email")
+@click.option("--name", default="cli", help="A name to recognise the token by.")
+@transactional
+def users_token(email: str, name: str) -> None:
+    """Print a new API token for a user (shown once)."""
+    from trialdm.auth.operations import create_token, get_user_by_email
+    from trialdm.extensions import db
+
+    user = get_user_by_email(db.session, email)
+    if user is None:
+        raise click.ClickException(f"No user {email}.")
+    _, token = create_token(db.session, user, name)
+    click.echo(token)
+
+
+@click.group("import")
+def import_cli() -> None:
+    """Bulk imports (all or nothing)."""
+
+
+@import_cli.command("participants")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--site", required=True, help="Site code of every row.")
+@transactional
+def import_participants_cmd(file: Path, site: str) -> None:
+    """Import participants from a CSV file; any bad row imports nothing."""
+    from trialdm.core.audit import audit_context
+    from trialdm.extensions import db
+    from trialdm.participants.imports import ImportFailed, import_participants
+
+    with file.open(encoding="utf-8-sig", newline="") as handle:
+        text = handle.read()
+    with audit_context(source="import"):
+        with click.progressbar(length=max(text.count("\n"), 1), label="Importing") as bar:
+            try:
+                created = import_participants(db.session, text, site.upper(), progress=bar.update)
+            except ImportFailed as exc:
+                lines = [f"line {p.line}: {p.field}: {p.message}" for p in exc.problems]
+                raise click.ClickException(
+                    f"Nothing imported; {len(exc.problems)} problem(s):\n" + "\n".join(lines)
+                ) from None
+    click.echo(
+        f"imported {len(created)} participants: {created[0].study_id} to {created[-1].study_id}"
+        if created
+        else "nothing to import"
+    )
+
+
+@click.group("demo")
+def demo_cli() -> None:
+    """Demonstration data."""
+
+
+@demo_cli.command("load")
+@click.option("--seed", default=7, show_default=True, help="Random seed.")
+@transactional
+def demo_load(seed: int) -> None:
+    """Load demo users and data (once; a second run changes nothing)."""
+    from trialdm.demo.operations import load_demo
+    from trialdm.extensions import db
+
+    for line in load_demo(db.session, seed):
+        click.echo(line)
+
+
+@click.command("config")
+def config_cmd() -> None:
+    """List the settings (TRIALDM_* variables) and their defaults."""
+    from trialdm.config import describe
+
+    for name, default, help_text in describe():
+        click.echo(f"{name:34} {default:28} {help_text}")
+
+
+def register_commands(app: Flask) -> None:
+    for command in (sites_cli, users_cli, import_cli, demo_cli, config_cmd):
+        app.cli.add_command(command)
+
+
+def _create_app() -> Flask:
+    from trialdm import create_app
+    from trialdm.config import ConfigError
+
+    try:
+        return create_app()
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+main = FlaskGroup(name="trialdm", create_app=_create_app, help="trialdm: trial data management.")

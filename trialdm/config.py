@@ -1,0 +1,230 @@
+"""Settings: one table of defaults, overridden by ``TRIALDM_*`` environment variables.
+
+Nothing is read at import time: :func:`load_settings` is called by ``create_app``
+with the environment it is given, validates every value and refuses unknown
+``TRIALDM_*`` names, so a typo stops the app instead of being silently ignored.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "TRIALDM_"
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class ConfigError(Exception):
+    """A setting is unknown or malformed; the message names it."""
+
+
+def _bool(raw: str) -> bool:
+    lowered = raw.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError("expected true or false")
+
+
+def _int(raw: str) -> int:
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError("expected a whole number") from None
+
+
+def _positive_int(raw: str) -> int:
+    value = _int(raw)
+    if value <= 0:
+        raise ValueError("expected a whole number above 0")
+    return value
+
+
+def _non_negative_int(raw: str) -> int:
+    value = _int(raw)
+    if value < 0:
+        raise ValueError("expected a whole number of 0 or more")
+    return value
+
+
+def _float(raw: str) -> float:
+    try:
+        return float(raw)
+    except ValueError:
+        raise ValueError("expected a number") from None
+
+
+def _str(raw: str) -> str:
+    return raw
+
+
+def _non_empty(raw: str) -> str:
+    if not raw.strip():
+        raise ValueError("must not be empty")
+    return raw.strip()
+
+
+def _url(raw: str) -> str:
+    if "://" not in raw:
+        raise ValueError("expected a URL such as postgresql+psycopg://host/db")
+    return raw
+
+
+def _time_of_day(raw: str) -> str:
+    parts = raw.split(":")
+    if len(parts) != 2 or not all(p.isdigit() for p in parts):
+        raise ValueError("expected HH:MM")
+    hour, minute = int(parts[0]), int(parts[1])
+    if not (0 <= hour < 24 and 0 <= minute < 60):
+        raise ValueError("expected HH:MM")
+    return f"{hour:02d}:{minute:02d}"
+
+
+def _choice(*options: str) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        if raw not in options:
+            raise ValueError(f"expected one of {', '.join(options)}")
+        return raw
+
+    return parse
+
+
+def _csv(raw: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+
+@dataclass(frozen=True)
+class Setting:
+    parse: Callable[[str], Any]
+    default: Any
+    help: str
+
+
+def _instance(name: str) -> Callable[[Path], str]:
+    return lambda instance: str(instance / name)
+
+
+# name -> Setting. A default that is a callable receives the instance folder.
+SETTINGS: dict[str, Setting] = {
+    # Service
+    "SECRET_KEY": Setting(
+        _non_empty, None, "Session signing key; generated into instance/ when unset"
+    ),
+    "DATABASE_URL": Setting(
+        _url, lambda inst: f"sqlite:///{inst / 'trialdm.db'}", "SQLAlchemy database URL"
+    ),
+    "BROKER_URL": Setting(
+        _url,
+        lambda inst: f"sqla+sqlite:///{inst / 'broker.db'}",
+        "Celery broker URL (embedded SQLite transport by default; redis:// or amqp:// in production)",
+    ),
+    "TASKS_EAGER": Setting(
+        _bool, False, "Run tasks in-process after commit (tests, one-off scripts)"
+    ),
+    "WORKBOOK_DIR": Setting(_str, _instance("workbooks"), "Where built summary workbooks are kept"),
+    "UPLOAD_DIR": Setting(_str, _instance("uploads"), "Where uploaded files are kept"),
+    "SITES_DIR": Setting(_str, str(PROJECT_ROOT / "sites"), "Folder of site definition files"),
+    "INSTRUMENTS_DIR": Setting(
+        _str, str(PROJECT_ROOT / "instruments"), "Folder of instrument definition files"
+    ),
+    "MAX_CONTENT_LENGTH": Setting(_positive_int, 16 * 1024 * 1024, "Largest request body, bytes"),
+    "LOG_LEVEL": Setting(_choice("DEBUG", "INFO", "WARNING", "ERROR"), "INFO", "Log level"),
+    "SESSION_COOKIE_SECURE": Setting(_bool, False, "Send the session cookie over HTTPS only"),
+    "LOGIN_RATE_LIMIT": Setting(
+        _non_empty, "10 per minute", "Failed logins allowed per client address and per account"
+    ),
+    "RATELIMIT_STORAGE_URI": Setting(
+        _str, "memory://", "Rate-limit counters (memory:// or redis://host:6379)"
+    ),
+    "BASE_URL": Setting(_str, "http://127.0.0.1:5000", "Public address, for links in e-mails"),
+    "DEFAULT_PAGE_SIZE": Setting(_positive_int, 50, "Items per page when a client asks for none"),
+    "MAX_PAGE_SIZE": Setting(_positive_int, 1000, "Largest page a client may ask for"),
+    # Trial settings
+    "TRIAL_NAME": Setting(_non_empty, "UPSIDES", "Trial name shown on pages and workbooks"),
+    "ELIGIBLE_MIN_AGE": Setting(_non_negative_int, 18, "Youngest age at enrolment"),
+    "ELIGIBLE_MAX_AGE": Setting(_non_negative_int, 60, "Oldest age at enrolment"),
+    "DIAGNOSIS_VOCABULARY": Setting(
+        _str, "icd10_f", "Diagnosis vocabulary: icd10_f or a path to a CSV of code,label"
+    ),
+    "FIDELITY_MIN_CONTACTS": Setting(_positive_int, 3, "Contacts a participant should reach"),
+    "INTERVENTION_WINDOW_MONTHS": Setting(_positive_int, 6, "Length of the intervention window"),
+    "FIDELITY_AT_RISK_SLACK": Setting(
+        _float,
+        0.0,
+        "at_risk when contacts < minimum x elapsed share of window - slack (contacts)",
+    ),
+    "SUPPRESS_BELOW": Setting(
+        _non_negative_int, 0, "Suppress summary counts below this number (0 = never)"
+    ),
+    # Reminders and mail
+    "REMINDER_LOCAL_TIME": Setting(_time_of_day, "08:00", "Local time of the daily reminder scan"),
+    "SMTP_HOST": Setting(_str, "", "SMTP server; empty keeps mail in the outbox table"),
+    "SMTP_PORT": Setting(_positive_int, 25, "SMTP port"),
+    "SMTP_TLS": Setting(_choice("none", "starttls", "ssl"), "none", "SMTP transport security"),
+    "SMTP_USER": Setting(_str, "", "SMTP user name"),
+    "SMTP_PASSWORD": Setting(_str, "", "SMTP password"),
+    "MAIL_SENDER": Setting(_non_empty, "trialdm@localhost", "From address of e-mails"),
+}
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    instance_path: Path | None = None,
+) -> dict[str, Any]:
+    """Return validated settings; raise :class:`ConfigError` naming every bad one."""
+    environ = os.environ if environ is None else environ
+    instance = instance_path or PROJECT_ROOT / "instance"
+    problems: list[str] = []
+    values: dict[str, Any] = {}
+
+    unknown = sorted(
+        key[len(ENV_PREFIX) :]
+        for key in environ
+        if key.startswith(ENV_PREFIX)
+        and key[len(ENV_PREFIX) :] not in SETTINGS
+        and key[len(ENV_PREFIX) :] not in _ENV_ONLY
+    )
+    for name in unknown:
+        problems.append(f"{ENV_PREFIX}{name}: unknown setting")
+
+    for name, setting in SETTINGS.items():
+        raw = environ.get(ENV_PREFIX + name)
+        if raw is not None:
+            try:
+                values[name] = setting.parse(raw)
+            except ValueError as exc:
+                problems.append(f"{ENV_PREFIX}{name}: {exc} (got {raw!r})")
+        else:
+            default = setting.default
+            values[name] = default(instance) if callable(default) else default
+
+    for name, value in (overrides or {}).items():
+        if name not in SETTINGS:
+            problems.append(f"{name}: unknown setting")
+        else:
+            values[name] = value
+
+    if not problems and values["ELIGIBLE_MIN_AGE"] > values["ELIGIBLE_MAX_AGE"]:
+        problems.append(f"{ENV_PREFIX}ELIGIBLE_MIN_AGE: must not exceed ELIGIBLE_MAX_AGE")
+    if problems:
+        raise ConfigError("Invalid configuration:\n  " + "\n  ".join(problems))
+    return values
+
+
+# Read by create_app before settings exist (where instance/ is); never by code at import.
+_ENV_ONLY = {"INSTANCE_PATH", "TEST_DATABASE_URL", "TEST_REDIS_URL", "TEST_BROKER_URL"}
+
+
+def describe() -> list[tuple[str, str, str]]:
+    """(variable, default, help) rows, for the README and ``trialdm config``."""
+    rows = []
+    for name, setting in SETTINGS.items():
+        default = setting.default
+        shown = "(instance folder)" if callable(default) else repr(default)
+        rows.append((ENV_PREFIX + name, shown, setting.help))
+    return rows

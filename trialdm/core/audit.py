@@ -1,0 +1,281 @@
+"""Audit trail: every insert, update and delete of an audited model, in the same
+transaction, with who, when, from where, what changed (old and new) and why.
+
+Operations never call this for data changes: flush listeners see every change of
+an :class:`Audited` model. Events that are not row changes (logins, downloads)
+are recorded with :func:`record_event`. Audit rows are append-only: the
+application refuses to update or delete them, and the database has triggers that
+refuse it too (see the migration).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, replace
+from datetime import date, datetime, time
+from decimal import Decimal
+from typing import Any, ClassVar
+
+from sqlalchemy import JSON, DateTime, Index, Integer, String, Text, event, insert
+from sqlalchemy.orm import Mapped, Session, attributes, mapped_column, object_mapper
+
+from trialdm.core.errors import ValidationFailed
+from trialdm.core.models import Base, SiteScoped, utcnow
+
+SOURCES = ("api", "page", "cli", "task", "import", "system")
+
+
+@dataclass(frozen=True)
+class AuditContext:
+    user_id: int | None = None
+    user_email: str | None = None
+    role: str | None = None
+    source: str = "system"
+    reason: str | None = None
+    request_id: str | None = None
+
+
+_context: ContextVar[AuditContext] = ContextVar("trialdm_audit_context", default=AuditContext())
+
+
+def current_audit_context() -> AuditContext:
+    return _context.get()
+
+
+def set_audit_context(ctx: AuditContext):
+    return _context.set(ctx)
+
+
+def reset_audit_context(token) -> None:
+    _context.reset(token)
+
+
+@contextmanager
+def audit_context(**changes: Any) -> Iterator[AuditContext]:
+    """Amend the audit context for a block (e.g. ``audit_context(reason=...)``)."""
+    token = _context.set(replace(_context.get(), **changes))
+    try:
+        yield _context.get()
+    finally:
+        _context.reset(token)
+
+
+class Audited:
+    """Mixin: changes to this model are written to the audit trail.
+
+    ``__reason_required__``: updates and deletes after first entry need a reason (GCP).
+    ``__audit_exclude__``: bookkeeping columns that are not recorded.
+    ``__audit_collections__``: relationship name -> attribute of the child that
+    represents it, so a list such as diagnoses is recorded as one field.
+    """
+
+    __reason_required__: ClassVar[bool] = True
+    __audit_exclude__: ClassVar[frozenset[str]] = frozenset(
+        {"created_at", "updated_at", "version_id"}
+    )
+    __audit_collections__: ClassVar[dict[str, str]] = {}
+
+
+class AuditEvent(SiteScoped, Base):
+    """One audited change or event. Never updated or deleted."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_events_entity_entity_id", "entity", "entity_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    user_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    user_email: Mapped[str | None] = mapped_column(String(254))
+    role: Mapped[str | None] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(String(32))
+    entity: Mapped[str] = mapped_column(String(64))
+    entity_id: Mapped[str | None] = mapped_column(String(64))
+    # Overrides SiteScoped: events such as logins belong to no site.
+    site_code: Mapped[str | None] = mapped_column(String(8), index=True)
+    changes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    reason: Mapped[str | None] = mapped_column(Text)
+    request_id: Mapped[str | None] = mapped_column(String(64))
+
+
+def to_json_value(value: Any) -> Any:
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, (datetime, date, time)):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, (list, tuple)):
+        return [to_json_value(v) for v in value]
+    if isinstance(value, dict):
+        return {k: to_json_value(v) for k, v in value.items()}
+    return value
+
+
+def entity_name(obj: Any) -> str:
+    return getattr(obj, "__audit_entity__", None) or obj.__tablename__
+
+
+def _column_keys(obj: Audited) -> list[str]:
+    mapper = object_mapper(obj)
+    return [prop.key for prop in mapper.column_attrs if prop.key not in obj.__audit_exclude__]
+
+
+def _collection_value(items: Any, child_attr: str) -> list[Any]:
+    return [to_json_value(getattr(item, child_attr)) for item in items or []]
+
+
+def _collection_history(obj: Audited, name: str, child_attr: str) -> tuple[list, list] | None:
+    hist = attributes.get_history(obj, name, passive=attributes.PASSIVE_NO_INITIALIZE)
+    if not hist.has_changes():
+        return None
+    old = list(hist.unchanged or []) + list(hist.deleted or [])
+    old_values = _collection_value(old, child_attr)
+    new_values = _collection_value(getattr(obj, name), child_attr)
+    if sorted(map(repr, old_values)) == sorted(map(repr, new_values)):
+        return None
+    return old_values, new_values
+
+
+def _changes_for_insert(obj: Audited) -> dict[str, list[Any]]:
+    changes: dict[str, list[Any]] = {}
+    for key in _column_keys(obj):
+        value = getattr(obj, key)
+        if value is not None:
+            changes[key] = [None, to_json_value(value)]
+    for name, child_attr in obj.__audit_collections__.items():
+        values = _collection_value(getattr(obj, name), child_attr)
+        if values:
+            changes[name] = [None, values]
+    return changes
+
+
+def _changes_for_update(obj: Audited) -> dict[str, list[Any]]:
+    changes: dict[str, list[Any]] = {}
+    for key in _column_keys(obj):
+        hist = attributes.get_history(obj, key, passive=attributes.PASSIVE_NO_INITIALIZE)
+        if not hist.has_changes():
+            continue
+        old = hist.deleted[0] if hist.deleted else None
+        new = hist.added[0] if hist.added else None
+        if old != new:
+            changes[key] = [to_json_value(old), to_json_value(new)]
+    for name, child_attr in obj.__audit_collections__.items():
+        pair = _collection_history(obj, name, child_attr)
+        if pair:
+            changes[name] = list(pair)
+    return changes
+
+
+def _changes_for_delete(obj: Audited) -> dict[str, list[Any]]:
+    return {
+        key: [to_json_value(getattr(obj, key)), None]
+        for key in _column_keys(obj)
+        if getattr(obj, key) is not None
+    }
+
+
+def _pending_updates(session: Session) -> Iterator[tuple[Audited, dict[str, list[Any]]]]:
+    for obj in session.dirty:
+        if isinstance(obj, Audited) and session.is_modified(obj, include_collections=True):
+            changes = _changes_for_update(obj)
+            if changes:
+                yield obj, changes
+
+
+def _before_flush(session: Session, flush_context, instances) -> None:
+    for obj in list(session.dirty) + list(session.deleted):
+        if isinstance(obj, AuditEvent):
+            raise RuntimeError("Audit events are append-only.")
+    ctx = _context.get()
+    if ctx.reason and ctx.reason.strip():
+        return
+    changed = [obj for obj in session.deleted if isinstance(obj, Audited)]
+    changed += [obj for obj, _ in _pending_updates(session)]
+    if any(obj.__reason_required__ for obj in changed):
+        raise ValidationFailed(
+            "A reason is required to change or delete a record after it was entered.",
+            errors={"reason": ["Give a reason for this change."]},
+        )
+
+
+def _after_flush(session: Session, flush_context) -> None:
+    # History and the new/dirty/deleted sets still show the pre-flush state here,
+    # and new rows have their ids.
+    ctx = _context.get()
+    now = utcnow()
+
+    def row(obj: Any, action: str, changes: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "at": now,
+            "user_id": ctx.user_id,
+            "user_email": ctx.user_email,
+            "role": ctx.role,
+            "source": ctx.source,
+            "action": action,
+            "entity": entity_name(obj),
+            "entity_id": str(getattr(obj, "id", None)),
+            "site_code": getattr(obj, "site_code", None),
+            "changes": changes,
+            "reason": ctx.reason,
+            "request_id": ctx.request_id,
+        }
+
+    rows = [
+        row(obj, "insert", _changes_for_insert(obj))
+        for obj in session.new
+        if isinstance(obj, Audited)
+    ]
+    for obj, changes in _pending_updates(session):
+        deleted = changes.get("deleted_at")
+        soft_delete = deleted is not None and deleted[0] is None and deleted[1] is not None
+        rows.append(row(obj, "delete" if soft_delete else "update", changes))
+    rows += [
+        row(obj, "delete", _changes_for_delete(obj))
+        for obj in session.deleted
+        if isinstance(obj, Audited)
+    ]
+    if rows:
+        session.connection().execute(insert(AuditEvent.__table__), rows)
+
+
+def record_event(
+    session: Session,
+    action: str,
+    entity: str,
+    entity_id: Any = None,
+    site_code: str | None = None,
+    details: dict[str, Any] | None = None,
+    **context: Any,
+) -> None:
+    """Record an event that is not a row change: a login, an export, a download."""
+    ctx = replace(_context.get(), **context) if context else _context.get()
+    session.connection().execute(
+        insert(AuditEvent.__table__),
+        [
+            {
+                "at": utcnow(),
+                "user_id": ctx.user_id,
+                "user_email": ctx.user_email,
+                "role": ctx.role,
+                "source": ctx.source,
+                "action": action,
+                "entity": entity,
+                "entity_id": None if entity_id is None else str(entity_id),
+                "site_code": site_code,
+                "changes": to_json_value(details or {}),
+                "reason": ctx.reason,
+                "request_id": ctx.request_id,
+            }
+        ],
+    )
+
+
+def install_audit() -> None:
+    """Attach the flush listeners to every Session once (idempotent)."""
+    if not event.contains(Session, "before_flush", _before_flush):
+        event.listen(Session, "before_flush", _before_flush)
+        event.listen(Session, "after_flush", _after_flush)

@@ -1,0 +1,100 @@
+"""Domain errors and their RFC 9457 problem+json rendering.
+
+Operations raise these; the API turns every error, ours or the framework's, into
+``application/problem+json`` with field-level messages under ``errors``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+PROBLEM_MIMETYPE = "application/problem+json"
+
+FieldErrors = dict[str, Any]
+
+
+class DomainError(Exception):
+    status = 400
+    title = "Bad request"
+
+    def __init__(self, detail: str | None = None, *, errors: FieldErrors | None = None) -> None:
+        super().__init__(detail or self.title)
+        self.detail = detail or self.title
+        self.errors = errors or {}
+
+    def to_problem(self) -> dict[str, Any]:
+        return problem(self.status, self.title, self.detail, self.errors)
+
+
+class ValidationFailed(DomainError):
+    status = 422
+    title = "Unprocessable content"
+
+    @classmethod
+    def field(cls, name: str, message: str) -> ValidationFailed:
+        return cls(message, errors={name: [message]})
+
+
+class NotFound(DomainError):
+    status = 404
+    title = "Not found"
+
+
+class Forbidden(DomainError):
+    status = 403
+    title = "Forbidden"
+
+
+class Unauthorized(DomainError):
+    status = 401
+    title = "Unauthorized"
+
+
+class Conflict(DomainError):
+    status = 409
+    title = "Conflict"
+
+
+class PreconditionFailed(DomainError):
+    status = 412
+    title = "Precondition failed"
+
+
+class PreconditionRequired(DomainError):
+    status = 428
+    title = "Precondition required"
+
+
+def problem(
+    status: int, title: str, detail: str | None = None, errors: FieldErrors | None = None
+) -> dict[str, Any]:
+    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status}
+    if detail:
+        body["detail"] = detail
+    if errors:
+        body["errors"] = errors
+    return body
+
+
+def merge_errors(into: FieldErrors, extra: FieldErrors) -> FieldErrors:
+    for key, messages in extra.items():
+        into.setdefault(key, [])
+        into[key].extend(messages if isinstance(messages, list) else [messages])
+    return into
+
+
+class ErrorCollector:
+    """Gathers every field problem of an input before raising once."""
+
+    def __init__(self) -> None:
+        self.errors: FieldErrors = {}
+
+    def add(self, field: str, message: str) -> None:
+        self.errors.setdefault(field, []).append(message)
+
+    def __bool__(self) -> bool:
+        return bool(self.errors)
+
+    def raise_if_any(self, detail: str = "The input has errors.") -> None:
+        if self.errors:
+            raise ValidationFailed(detail, errors=self.errors)

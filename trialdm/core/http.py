@@ -1,0 +1,166 @@
+"""The request edge: one transaction per request, problem+json errors, ETags."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+from flask import Flask, Response, g, jsonify, request
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
+from werkzeug.exceptions import HTTPException
+
+from trialdm.core.audit import AuditContext, set_audit_context
+from trialdm.core.errors import PROBLEM_MIMETYPE, DomainError, problem
+from trialdm.core.scoping import NO_SITES, set_scope
+from trialdm.core.tasks import run_eager_tasks
+
+log = logging.getLogger(__name__)
+API_PREFIX = "/api/"
+BODY_METHODS = {"POST", "PUT", "PATCH"}
+
+
+def problem_response(body: dict[str, Any]) -> Response:
+    response = jsonify(body)
+    response.status_code = body["status"]
+    response.mimetype = PROBLEM_MIMETYPE
+    return response
+
+
+def is_api_request() -> bool:
+    return request.path.startswith(API_PREFIX)
+
+
+def keep_transaction() -> None:
+    """Commit this request's work even though it answers with an error
+    (e.g. the audit record of a failed login)."""
+    g.keep_transaction = True
+
+
+def etag_version() -> int | None:
+    """The version a client sends in If-Match (``"3"`` or ``W/"3"``), if any."""
+    raw = request.headers.get("If-Match")
+    if not raw:
+        return None
+    value = raw.strip()
+    if value.startswith("W/"):
+        value = value[2:]
+    value = value.strip('"')
+    return int(value) if value.isdigit() else -1
+
+
+def with_etag(response: Response, version: int) -> Response:
+    response.set_etag(str(version))
+    return response
+
+
+def register_request_edge(app: Flask, db) -> None:
+    @app.before_request
+    def start_request() -> Response | None:
+        # Context variables outlive requests in a worker thread: reset them first.
+        set_scope(NO_SITES)
+        g.request_id = request.headers.get("X-Request-ID") or uuid.uuid4().hex
+        set_audit_context(
+            AuditContext(source="api" if is_api_request() else "page", request_id=g.request_id)
+        )
+        if (
+            is_api_request()
+            and request.method in BODY_METHODS
+            and request.content_length
+            and not (
+                request.mimetype == "application/json" or request.mimetype == "multipart/form-data"
+            )
+        ):
+            return problem_response(
+                problem(
+                    415,
+                    "Unsupported media type",
+                    "Send the body as application/json (or multipart/form-data for file uploads).",
+                )
+            )
+        return None
+
+    @app.after_request
+    def finish_transaction(response: Response) -> Response:
+        if response.status_code >= 400 and not g.get("keep_transaction"):
+            db.session.rollback()
+            return response
+        try:
+            db.session.commit()
+        except StaleDataError:
+            db.session.rollback()
+            return problem_response(
+                problem(
+                    409,
+                    "Conflict",
+                    "The record was changed by someone else at the same time; reload and retry.",
+                )
+            )
+        except IntegrityError as exc:
+            db.session.rollback()
+            log.info("integrity error at commit: %s", exc.orig)
+            return problem_response(
+                problem(409, "Conflict", "The change conflicts with existing data.")
+            )
+        run_eager_tasks()
+        return response
+
+    @app.teardown_request
+    def end_request(exc: BaseException | None) -> None:
+        if exc is not None:
+            db.session.rollback()
+        set_scope(NO_SITES)
+        set_audit_context(AuditContext())
+
+    @app.errorhandler(DomainError)
+    def domain_error(exc: DomainError):
+        if is_api_request():
+            return problem_response(exc.to_problem())
+        return exc.detail, exc.status
+
+    @app.errorhandler(StaleDataError)
+    def stale(exc: StaleDataError):
+        return problem_response(
+            problem(
+                409,
+                "Conflict",
+                "The record was changed by someone else at the same time; reload and retry.",
+            )
+        )
+
+    @app.errorhandler(IntegrityError)
+    def integrity(exc: IntegrityError):
+        db.session.rollback()
+        log.info("integrity error: %s", exc.orig)
+        return problem_response(
+            problem(409, "Conflict", "The change conflicts with existing data.")
+        )
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        if not is_api_request():
+            return exc
+        data = getattr(exc, "data", None) or {}
+        errors = data.get("messages") or data.get("errors")
+        if isinstance(errors, dict):
+            # webargs nests by location: {"json": {...}} -> field messages
+            flat: dict[str, Any] = {}
+            for location, fields in errors.items():
+                if isinstance(fields, dict) and location in {
+                    "json",
+                    "query",
+                    "form",
+                    "files",
+                    "headers",
+                    "path",
+                    "view_args",
+                }:
+                    flat.update(fields)
+                else:
+                    flat[location] = fields
+            errors = flat
+        detail = exc.description if exc.code != 422 else "The input has errors."
+        if exc.code == 413:
+            detail = "The request body is too large."
+        return problem_response(problem(exc.code or 500, exc.name, detail, errors or None))

@@ -1,0 +1,71 @@
+"""Declarative base, constraint naming convention and the mixins domains share."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import DateTime, ForeignKey, Integer, MetaData, String, Text, func
+from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
+
+# Named constraints let Alembic alter and drop them on every backend.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class IdMixin:
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+
+
+class TimestampMixin:
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, server_default=func.now()
+    )
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow, server_default=func.now()
+    )
+
+
+class SiteScoped:
+    """Rows owned by one site. Every ORM SELECT of such an entity is filtered to the
+    current principal's sites by :mod:`trialdm.core.scoping`; writes check the site
+    in the operation with :func:`trialdm.core.scoping.require_site`."""
+
+    @declared_attr
+    def site_code(cls) -> Mapped[str]:
+        return mapped_column(
+            String(8), ForeignKey("sites.code", ondelete="RESTRICT"), index=True, nullable=False
+        )
+
+
+class Versioned:
+    """Optimistic locking: a stale write raises StaleDataError (409/412 in the API)."""
+
+    version_id: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+
+    @declared_attr.directive
+    def __mapper_args__(cls) -> dict:
+        return {"version_id_col": cls.__table__.c.version_id}
+
+
+class SoftDeletable:
+    """Records are never removed: deleting sets these, with the reason required."""
+
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    deleted_reason: Mapped[str | None] = mapped_column(Text)
+
+    @property
+    def is_deleted(self) -> bool:
+        return self.deleted_at is not None

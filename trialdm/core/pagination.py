@@ -1,0 +1,76 @@
+"""Paging and sorting for list endpoints: page numbers, or a keyset cursor on id."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import marshmallow as ma
+from flask import current_app
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
+
+from trialdm.core.errors import ValidationFailed
+
+
+class PageArgs(ma.Schema):
+    page = ma.fields.Integer(load_default=None, validate=ma.validate.Range(min=1))
+    per_page = ma.fields.Integer(load_default=None, validate=ma.validate.Range(min=1))
+    after = ma.fields.Integer(
+        load_default=None, metadata={"description": "Keyset cursor: items with id above this"}
+    )
+    sort = ma.fields.String(
+        load_default=None,
+        metadata={"description": "Comma-separated fields, '-' for descending"},
+    )
+
+
+class PageMeta(ma.Schema):
+    total = ma.fields.Integer()
+    page = ma.fields.Integer(allow_none=True)
+    per_page = ma.fields.Integer()
+    next_after = ma.fields.Integer(allow_none=True)
+
+
+def order_by(stmt: Select, sort: str | None, allowed: Mapping[str, Any], default: Any) -> Select:
+    """Apply ``sort`` (e.g. ``-enrolment_date,study_id``) from an allow-list of columns."""
+    if not sort:
+        return stmt.order_by(default)
+    clauses = []
+    for raw in sort.split(","):
+        name = raw.strip()
+        descending = name.startswith("-")
+        name = name.lstrip("-+")
+        column = allowed.get(name)
+        if column is None:
+            raise ValidationFailed(
+                "Unknown sort field.",
+                errors={"sort": [f"'{name}' is not sortable; use one of {', '.join(allowed)}."]},
+            )
+        clauses.append(column.desc() if descending else column.asc())
+    return stmt.order_by(*clauses, default)
+
+
+def paginate(session: Session, stmt: Select, args: Mapping[str, Any], id_column: Any) -> dict:
+    """Run ``stmt`` for one page. With ``after``, pages by id (keyset) instead."""
+    config = current_app.config
+    per_page = min(args.get("per_page") or config["DEFAULT_PAGE_SIZE"], config["MAX_PAGE_SIZE"])
+    total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+    after = args.get("after")
+    if after is not None:
+        if args.get("sort"):
+            raise ValidationFailed.field("after", "Keyset paging orders by id; omit 'sort'.")
+        items = list(
+            session.scalars(
+                stmt.where(id_column > after).order_by(None).order_by(id_column).limit(per_page)
+            )
+        )
+        page = None
+    else:
+        page = args.get("page") or 1
+        items = list(session.scalars(stmt.limit(per_page).offset((page - 1) * per_page)))
+    next_after = items[-1].id if len(items) == per_page else None
+    return {
+        "items": items,
+        "meta": {"total": total, "page": page, "per_page": per_page, "next_after": next_after},
+    }

@@ -1,0 +1,33 @@
+"""Schema base classes and fields shared by every domain."""
+
+from __future__ import annotations
+
+import marshmallow as ma
+
+
+class LoadSchema(ma.Schema):
+    """Input: unknown fields are an error, never silently dropped."""
+
+    class Meta:
+        unknown = ma.RAISE
+
+
+class DumpSchema(ma.Schema):
+    class Meta:
+        ordered = True
+
+
+class ReasonSchema(LoadSchema):
+    reason = ma.fields.String(
+        required=True,
+        validate=ma.validate.Length(min=1, max=2000),
+        metadata={"description": "Why the record is changed or deleted (audit trail)"},
+    )
+
+
+class Site(ma.fields.String):
+    """A site code (the API calls it ``site``)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        value = super()._deserialize(value, attr, data, **kwargs)
+        return value.strip().upper()

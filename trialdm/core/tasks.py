@@ -1,0 +1,79 @@
+"""The Celery task base (runs in an app context, commits at its edge) and queueing
+after commit: work is sent to the broker only once the data it needs is committed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import Task
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from trialdm.core.audit import audit_context
+from trialdm.core.scoping import all_sites
+
+_PENDING = "trialdm_pending_tasks"
+_READY = "trialdm_ready_tasks"
+
+
+class AppTask(Task):
+    """Runs inside the Flask app context with every site in scope and commits once
+    at the end; on any error everything the task did is rolled back."""
+
+    abstract = True
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        from trialdm.extensions import db
+
+        flask_app = self.app.flask_app  # set by register_celery
+        with flask_app.app_context(), all_sites(), audit_context(source="task"):
+            try:
+                result = self.run(*args, **kwargs)
+                db.session.commit()
+            except BaseException:
+                db.session.rollback()
+                raise
+            run_eager_tasks()
+            return result
+
+
+def enqueue(session: Session, task_name: str, *args: Any) -> None:
+    """Queue ``task_name(*args)`` to be sent when ``session`` commits (dropped on rollback)."""
+    session.info.setdefault(_PENDING, []).append((task_name, args))
+
+
+def _after_commit(session: Session) -> None:
+    pending = session.info.pop(_PENDING, None)
+    if not pending:
+        return
+    from trialdm.extensions import celery
+
+    if celery.conf.task_always_eager:
+        # No SQL may run inside after_commit; the edge that committed runs them next.
+        session.info.setdefault(_READY, []).extend(pending)
+        return
+    for name, args in pending:
+        celery.send_task(name, args=list(args))
+
+
+def _after_rollback(session: Session) -> None:
+    session.info.pop(_PENDING, None)
+
+
+def run_eager_tasks() -> None:
+    """Run tasks queued in eager mode (tests, one-off scripts) after the commit."""
+    from trialdm.extensions import celery, db
+
+    ready = db.session.info.get(_READY)
+    if not ready:
+        return
+    celery.loader.import_default_modules()
+    while ready:
+        name, args = ready.pop(0)
+        celery.tasks[name].apply(args=list(args), throw=True)
+
+
+def install_task_queueing() -> None:
+    if not event.contains(Session, "after_commit", _after_commit):
+        event.listen(Session, "after_commit", _after_commit)
+        event.listen(Session, "after_soft_rollback", lambda s, t: _after_rollback(s))

@@ -1,0 +1,1 @@
+"""Demonstration data for ``make run``: users of every role and a small trial."""

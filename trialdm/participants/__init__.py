@@ -1,0 +1,1 @@
+"""Participants (service users, PSWs, MHWs), enrolment and study-ID allocation."""

@@ -1,0 +1,95 @@
+"""``/api/v1/participants``: thin: parse, call an operation, dump."""
+
+from __future__ import annotations
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from trialdm.auth.permissions import requires
+from trialdm.core.audit import audit_context
+from trialdm.core.http import etag_version
+from trialdm.core.pagination import paginate
+from trialdm.extensions import db
+from trialdm.participants import operations, queries
+from trialdm.participants.schemas import (
+    DeleteArgs,
+    ParticipantCreate,
+    ParticipantOut,
+    ParticipantPage,
+    ParticipantQuery,
+    ParticipantUpdate,
+)
+
+blp = Blueprint(
+    "participants",
+    __name__,
+    url_prefix="/api/v1/participants",
+    description="Service users, peer support workers and mental health workers",
+)
+
+
+def _dump(participant):
+    response = blp._prepare_response_content(ParticipantOut().dump(participant))
+    return response
+
+
+@blp.route("")
+class Participants(MethodView):
+    @requires("participants.read")
+    @blp.arguments(ParticipantQuery, location="query")
+    @blp.response(200, ParticipantPage)
+    def get(self, args):
+        """List participants of your sites (filter, sort, page)."""
+        stmt = queries.participants_query(args)
+        stmt = operations_sorted(stmt, args)
+        return paginate(db.session, stmt, args, queries.Participant.id)
+
+    @requires("participants.write")
+    @blp.arguments(ParticipantCreate)
+    @blp.response(201, ParticipantOut)
+    def post(self, data):
+        """Create a participant; the study ID is allocated."""
+        participant = operations.create_participant(db.session, data)
+        return (
+            participant,
+            201,
+            {
+                "ETag": f'"{participant.version_id}"',
+                "Location": f"/api/v1/participants/{participant.id}",
+            },
+        )
+
+
+def operations_sorted(stmt, args):
+    from trialdm.core.pagination import order_by
+
+    return order_by(stmt, args.get("sort"), queries.SORTABLE, queries.Participant.id)
+
+
+@blp.route("/<int:participant_id>")
+class ParticipantById(MethodView):
+    @requires("participants.read")
+    @blp.response(200, ParticipantOut)
+    def get(self, participant_id):
+        """One participant; the ETag carries its version for If-Match."""
+        participant = queries.get_participant(db.session, participant_id)
+        return participant, 200, {"ETag": f'"{participant.version_id}"'}
+
+    @requires("participants.write")
+    @blp.arguments(ParticipantUpdate)
+    @blp.response(200, ParticipantOut)
+    def patch(self, data, participant_id):
+        """Change fields; needs If-Match and a reason."""
+        participant = queries.get_participant(db.session, participant_id)
+        with audit_context(reason=data["reason"]):
+            operations.update_participant(db.session, participant, data, etag_version())
+        return participant, 200, {"ETag": f'"{participant.version_id}"'}
+
+    @requires("participants.write")
+    @blp.arguments(DeleteArgs, location="query")
+    @blp.response(204)
+    def delete(self, args, participant_id):
+        """Delete (softly, kept for the audit trail); needs If-Match and a reason."""
+        participant = queries.get_participant(db.session, participant_id)
+        with audit_context(reason=args["reason"]):
+            operations.delete_participant(db.session, participant, etag_version())

@@ -1,0 +1,103 @@
+"""CSV import of participants: every row checked, all or nothing, each problem reported
+with its line and field. Columns are the API's field names (without ``site``);
+``diagnoses`` holds codes separated by ``;`` (``other:free text`` for other)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import marshmallow as ma
+from sqlalchemy.orm import Session
+
+from trialdm.core.errors import DomainError
+from trialdm.participants.models import Participant
+from trialdm.participants.operations import create_participant
+from trialdm.participants.schemas import ParticipantCreate
+
+MAX_ROWS = 100_000
+
+
+@dataclass(frozen=True)
+class ImportProblem:
+    line: int
+    field: str
+    message: str
+
+
+class ImportFailed(DomainError):
+    status = 422
+    title = "Import failed"
+
+    def __init__(self, problems: list[ImportProblem]) -> None:
+        self.problems = problems
+        errors: dict[str, list[str]] = {}
+        for p in problems:
+            errors.setdefault(f"line {p.line}", []).append(f"{p.field}: {p.message}")
+        super().__init__(f"Nothing was imported: {len(problems)} problem(s).", errors=errors)
+
+
+def _row_to_input(row: dict[str, str], site: str) -> dict[str, object]:
+    data: dict[str, object] = {"site": site}
+    for key, value in row.items():
+        if key is None:
+            raise ma.ValidationError({"(row)": ["More cells than columns."]})
+        value = (value or "").strip()
+        if not value:
+            continue
+        if key == "diagnoses":
+            items = []
+            for part in value.split(";"):
+                code, _, text = part.strip().partition(":")
+                items.append({"code": code.strip(), "text": text.strip() or None})
+            data[key] = items
+        else:
+            data[key] = value
+    return data
+
+
+def import_participants(
+    session: Session, text: str, site: str, progress: Callable[[int], object] | None = None
+) -> list[Participant]:
+    reader = csv.DictReader(io.StringIO(text))
+    if not reader.fieldnames:
+        raise ImportFailed([ImportProblem(1, "(file)", "The file is empty.")])
+    schema = ParticipantCreate()
+    known = set(schema.fields) - {"site"}
+    problems = [
+        ImportProblem(1, name, "Unknown column.") for name in reader.fieldnames if name not in known
+    ]
+    if "category" not in reader.fieldnames:
+        problems.append(ImportProblem(1, "category", "Missing column."))
+    if problems:
+        raise ImportFailed(problems)
+    created: list[Participant] = []
+    for count, row in enumerate(reader, start=1):
+        line = reader.line_num
+        if count > MAX_ROWS:
+            problems.append(ImportProblem(line, "(file)", f"More than {MAX_ROWS} rows."))
+            break
+        try:
+            data = schema.load(_row_to_input(row, site))
+            created.append(create_participant(session, data))
+        except ma.ValidationError as exc:
+            problems += _flatten(line, exc.messages)
+        except DomainError as exc:
+            problems += _flatten(line, exc.errors or {"(row)": [exc.detail]})
+        if progress:
+            progress(1)
+    if problems:
+        raise ImportFailed(problems)
+    return created
+
+
+def _flatten(line: int, messages) -> list[ImportProblem]:
+    out = []
+    for field, value in messages.items() if isinstance(messages, dict) else [("(row)", messages)]:
+        if isinstance(value, dict):
+            value = [f"{k}: {v}" for k, v in value.items()]
+        for message in value if isinstance(value, list) else [value]:
+            out.append(ImportProblem(line, field, str(message)))
+    return out

@@ -1,0 +1,106 @@
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from trialdm.core.audit import Audited
+from trialdm.core.models import (
+    Base,
+    IdMixin,
+    SiteScoped,
+    SoftDeletable,
+    TimestampMixin,
+    Versioned,
+)
+
+
+class Participant(Audited, SiteScoped, IdMixin, TimestampMixin, SoftDeletable, Versioned, Base):
+    """A person in the trial or its qualitative work. No names or contact details."""
+
+    __tablename__ = "participants"
+    __audit_collections__ = {"diagnoses": "as_value"}
+    __table_args__ = (
+        UniqueConstraint("study_id"),
+        CheckConstraint("category IN ('service_user', 'psw', 'mhw')", name="category"),
+        CheckConstraint("year_of_birth IS NULL OR age IS NULL", name="one_age_form"),
+    )
+
+    category: Mapped[str] = mapped_column(String(16), index=True)
+    study_id: Mapped[str] = mapped_column(String(32))
+    gender: Mapped[str | None] = mapped_column(String(16))
+    year_of_birth: Mapped[int | None] = mapped_column(Integer)
+    age: Mapped[int | None] = mapped_column(Integer)
+    marital_status: Mapped[str | None] = mapped_column(String(16))
+    occupation: Mapped[str | None] = mapped_column(String(120))
+    years_of_illness: Mapped[float | None] = mapped_column(Numeric(5, 1, asdecimal=False))
+    years_in_care: Mapped[float | None] = mapped_column(Numeric(5, 1, asdecimal=False))
+    # Trial enrolment (service users only)
+    enrolment_date: Mapped[date | None] = mapped_column(Date, index=True)
+    consent_date: Mapped[date | None] = mapped_column(Date)
+    consent_version: Mapped[str | None] = mapped_column(String(32))
+    arm: Mapped[str | None] = mapped_column(String(16), index=True)
+    status: Mapped[str | None] = mapped_column(String(16), index=True)
+    withdrawal_date: Mapped[date | None] = mapped_column(Date)
+    withdrawal_reason: Mapped[str | None] = mapped_column(Text)
+    # Set when peer support starts before (or without) a first recorded contact
+    intervention_start: Mapped[date | None] = mapped_column(Date)
+    # Peer support workers only
+    training_completed: Mapped[date | None] = mapped_column(Date)
+    active: Mapped[bool | None] = mapped_column(Boolean)
+    # MHWs and others: professional background
+    profession: Mapped[str | None] = mapped_column(String(120))
+
+    diagnoses: Mapped[list[ParticipantDiagnosis]] = relationship(
+        cascade="all, delete-orphan",
+        order_by="ParticipantDiagnosis.position",
+        lazy="selectin",
+    )
+
+    @property
+    def site(self) -> str:
+        return self.site_code
+
+    @property
+    def in_trial(self) -> bool:
+        return self.category == "service_user" and self.enrolment_date is not None
+
+
+class ParticipantDiagnosis(Base):
+    """One diagnosis of a participant; a table so that summaries can count in SQL."""
+
+    __tablename__ = "participant_diagnoses"
+    __table_args__ = (UniqueConstraint("participant_id", "position"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    participant_id: Mapped[int] = mapped_column(
+        ForeignKey("participants.id", ondelete="CASCADE"), index=True
+    )
+    position: Mapped[int] = mapped_column(Integer)
+    code: Mapped[str] = mapped_column(String(16), index=True)
+    text: Mapped[str | None] = mapped_column(String(200))
+
+    @property
+    def as_value(self) -> dict[str, str | None]:
+        return {"code": self.code, "text": self.text}
+
+
+class StudyIdCounter(Base):
+    """Last number handed out per site and category: study IDs are never reused."""
+
+    __tablename__ = "study_id_counters"
+
+    site_code: Mapped[str] = mapped_column(ForeignKey("sites.code"), primary_key=True)
+    category: Mapped[str] = mapped_column(String(16), primary_key=True)
+    last_value: Mapped[int] = mapped_column(Integer, default=0)

@@ -1,0 +1,256 @@
+"""Creating, changing and (softly) deleting participants; allocating study IDs.
+
+Operations validate the whole record (type checks are the schema's), flush and
+raise domain errors; they never commit. The same rules serve the API, the pages
+and the CSV import.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import insert, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from trialdm.core.errors import ErrorCollector, PreconditionFailed, PreconditionRequired
+from trialdm.core.models import utcnow
+from trialdm.core.scoping import require_site
+from trialdm.participants.models import Participant, ParticipantDiagnosis, StudyIdCounter
+from trialdm.participants.vocabulary import OTHER_DIAGNOSIS, diagnosis_vocabulary
+from trialdm.sites.queries import get_site
+
+TRIAL_FIELDS = (
+    "enrolment_date",
+    "consent_date",
+    "consent_version",
+    "arm",
+    "status",
+    "withdrawal_date",
+    "withdrawal_reason",
+    "intervention_start",
+)
+PSW_FIELDS = ("training_completed", "active")
+STUDY_ID_FORMATS = {
+    "service_user": "{site}-{n:04d}",
+    "psw": "{site}-PSW-{n:02d}",
+    "mhw": "{site}-MHW-{n:02d}",
+}
+
+
+def today() -> date:
+    return date.today()
+
+
+def age_at(record: Mapping[str, Any], on: date) -> int | None:
+    """Age on a date: from the recorded age, else the age reached in that calendar year."""
+    if record.get("age") is not None:
+        return record["age"]
+    if record.get("year_of_birth") is not None:
+        return on.year - record["year_of_birth"]
+    return None
+
+
+def check_participant(state: Mapping[str, Any], errors: ErrorCollector) -> None:
+    """Cross-field rules of a participant record given as a dict of field values."""
+    config = current_app.config
+    now = today()
+    category = state.get("category")
+
+    for name in (
+        "enrolment_date",
+        "consent_date",
+        "withdrawal_date",
+        "intervention_start",
+        "training_completed",
+    ):
+        value = state.get(name)
+        if value is not None and value > now:
+            errors.add(name, "The date is in the future.")
+
+    if state.get("year_of_birth") is not None and state.get("age") is not None:
+        errors.add("age", "Give the year of birth or the age, not both.")
+    yob = state.get("year_of_birth")
+    if yob is not None and not (1900 <= yob <= now.year):
+        errors.add("year_of_birth", f"Must be between 1900 and {now.year}.")
+
+    vocabulary = diagnosis_vocabulary(config["DIAGNOSIS_VOCABULARY"])
+    seen = set()
+    for index, diagnosis in enumerate(state.get("diagnoses") or []):
+        code = diagnosis["code"]
+        if code not in vocabulary:
+            errors.add("diagnoses", f"Item {index + 1}: unknown diagnosis code '{code}'.")
+        elif code == OTHER_DIAGNOSIS and not diagnosis.get("text"):
+            errors.add("diagnoses", f"Item {index + 1}: describe the 'other' diagnosis in 'text'.")
+        key = (code, diagnosis.get("text"))
+        if key in seen:
+            errors.add("diagnoses", f"Item {index + 1}: listed twice.")
+        seen.add(key)
+
+    if category != "service_user":
+        for name in TRIAL_FIELDS:
+            if state.get(name) is not None:
+                errors.add(name, "Only service users are enrolled in the trial.")
+    if category != "psw":
+        for name in PSW_FIELDS:
+            if state.get(name) is not None:
+                errors.add(name, "Only peer support workers have this.")
+    if category == "service_user":
+        _check_enrolment(state, errors, config)
+
+
+def _check_enrolment(state: Mapping[str, Any], errors: ErrorCollector, config) -> None:
+    enrolled = state.get("enrolment_date")
+    if enrolled is None:
+        for name in ("arm", "status", "withdrawal_date", "intervention_start"):
+            if state.get(name) is not None:
+                errors.add(name, "Set the enrolment date first: this is for enrolled participants.")
+        return
+    for name in ("consent_date", "consent_version", "arm"):
+        if not state.get(name):
+            errors.add(name, "Required for an enrolled participant.")
+    consent = state.get("consent_date")
+    if consent is not None and consent > enrolled:
+        errors.add("consent_date", "Consent must be given on or before the enrolment date.")
+    age = age_at(state, enrolled)
+    low, high = config["ELIGIBLE_MIN_AGE"], config["ELIGIBLE_MAX_AGE"]
+    if age is None:
+        errors.add("year_of_birth", "Give the year of birth or the age to check eligibility.")
+    elif not low <= age <= high:
+        field = "age" if state.get("age") is not None else "year_of_birth"
+        errors.add(field, f"Age at enrolment ({age}) is outside the eligible {low}–{high}.")
+    status = state.get("status") or "enrolled"
+    withdrawn_on = state.get("withdrawal_date")
+    if status == "withdrawn":
+        if withdrawn_on is None:
+            errors.add("withdrawal_date", "Required when the participant has withdrawn.")
+        elif withdrawn_on < enrolled:
+            errors.add("withdrawal_date", "Withdrawal cannot be before enrolment.")
+    else:
+        for name in ("withdrawal_date", "withdrawal_reason"):
+            if state.get(name):
+                errors.add(name, "Only for a withdrawn participant (status 'withdrawn').")
+    start = state.get("intervention_start")
+    if start is not None:
+        if state.get("arm") != "intervention":
+            errors.add("intervention_start", "Only intervention-arm participants have this.")
+        elif start < enrolled:
+            errors.add("intervention_start", "Cannot be before enrolment.")
+
+
+def allocate_study_id(session: Session, site_code: str, category: str) -> str:
+    """Next study ID of a site and category. The counter row is locked by the
+    UPDATE until commit, so concurrent enrolments never get the same number."""
+    table = StudyIdCounter.__table__
+    bump = (
+        update(table)
+        .where(table.c.site_code == site_code, table.c.category == category)
+        .values(last_value=table.c.last_value + 1)
+        .returning(table.c.last_value)
+    )
+    number = session.execute(bump).scalar()
+    if number is None:
+        try:
+            with session.begin_nested():
+                session.execute(
+                    insert(table).values(site_code=site_code, category=category, last_value=0)
+                )
+        except IntegrityError:
+            pass  # another transaction created it first
+        number = session.execute(bump).scalar_one()
+    return STUDY_ID_FORMATS[category].format(site=site_code, n=number)
+
+
+def _set_diagnoses(participant: Participant, diagnoses: list[dict[str, Any]]) -> None:
+    current = [(d.code, d.text) for d in participant.diagnoses]
+    wanted = [(d["code"], d.get("text")) for d in diagnoses]
+    if current == wanted:
+        return
+    participant.diagnoses.clear()
+    for position, (code, text) in enumerate(wanted):
+        participant.diagnoses.append(ParticipantDiagnosis(position=position, code=code, text=text))
+
+
+def create_participant(session: Session, data: Mapping[str, Any]) -> Participant:
+    site_code = data["site"]
+    require_site(site_code)
+    errors = ErrorCollector()
+    state = {key: value for key, value in data.items() if key != "site"}
+    if state.get("category") == "service_user" and state.get("enrolment_date"):
+        state.setdefault("status", "enrolled")
+        if state.get("status") is None:
+            state["status"] = "enrolled"
+    if state.get("category") == "psw" and state.get("active") is None:
+        state["active"] = True
+    check_participant(state, errors)
+    get_site(session, site_code)
+    errors.raise_if_any()
+
+    participant = Participant(
+        site_code=site_code,
+        study_id=allocate_study_id(session, site_code, state["category"]),
+        **{k: v for k, v in state.items() if k != "diagnoses"},
+    )
+    _set_diagnoses(participant, state.get("diagnoses") or [])
+    session.add(participant)
+    session.flush()
+    return participant
+
+
+def current_state(participant: Participant) -> dict[str, Any]:
+    from trialdm.participants.schemas import EDITABLE_FIELDS
+
+    state = {name: getattr(participant, name) for name in EDITABLE_FIELDS if name != "diagnoses"}
+    state["diagnoses"] = [d.as_value for d in participant.diagnoses]
+    state["category"] = participant.category
+    return state
+
+
+def check_version(participant: Participant, expected: int | None) -> None:
+    """Compare the client's If-Match version with the stored one."""
+    if expected is None:
+        raise PreconditionRequired(
+            "Send the version you edited in If-Match (the ETag of the record)."
+        )
+    if expected != participant.version_id:
+        raise PreconditionFailed(
+            "The record was changed by someone else; reload it and apply your change again.",
+            errors={"version": [f"Current version is {participant.version_id}."]},
+        )
+
+
+def update_participant(
+    session: Session, participant: Participant, changes: Mapping[str, Any], version: int | None
+) -> Participant:
+    require_site(participant.site_code, hide=True)
+    check_version(participant, version)
+    state = current_state(participant)
+    state.update({k: v for k, v in changes.items() if k != "reason"})
+    if state.get("status") not in (None, "withdrawn"):
+        # leaving 'withdrawn' clears its fields unless the client set them
+        for name in ("withdrawal_date", "withdrawal_reason"):
+            if name not in changes:
+                state[name] = None
+    errors = ErrorCollector()
+    check_participant(state, errors)
+    errors.raise_if_any()
+    for name, value in state.items():
+        if name == "diagnoses":
+            _set_diagnoses(participant, value or [])
+        elif name != "category":
+            setattr(participant, name, value)
+    session.flush()
+    return participant
+
+
+def delete_participant(session: Session, participant: Participant, version: int | None) -> None:
+    require_site(participant.site_code, hide=True)
+    check_version(participant, version)
+    from trialdm.core.audit import current_audit_context
+
+    participant.deleted_at = utcnow()
+    participant.deleted_reason = current_audit_context().reason
+    session.flush()

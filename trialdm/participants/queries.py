@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
+
+from trialdm.core.errors import NotFound
+from trialdm.participants.models import Participant
+from trialdm.participants.vocabulary import diagnosis_vocabulary
+
+SORTABLE = {
+    "id": Participant.id,
+    "study_id": Participant.study_id,
+    "enrolment_date": Participant.enrolment_date,
+    "created_at": Participant.created_at,
+    "updated_at": Participant.updated_at,
+    "site": Participant.site_code,
+}
+
+
+def diagnosis_label(code: str) -> str:
+    return diagnosis_vocabulary(current_app.config["DIAGNOSIS_VOCABULARY"]).get(code, code)
+
+
+def get_participant(session: Session, participant_id: int) -> Participant:
+    """A participant of the current scope, or 404 (other sites' records do not exist)."""
+    participant = session.scalar(
+        select(Participant).where(
+            Participant.id == participant_id, Participant.deleted_at.is_(None)
+        )
+    )
+    if participant is None:
+        raise NotFound("No such participant.")
+    return participant
+
+
+def participants_query(filters: Mapping[str, Any]) -> Select:
+    stmt = select(Participant).where(Participant.deleted_at.is_(None))
+    if filters.get("site"):
+        stmt = stmt.where(Participant.site_code == filters["site"])
+    for name in ("category", "status", "arm", "gender"):
+        if filters.get(name):
+            stmt = stmt.where(getattr(Participant, name) == filters[name])
+    if filters.get("q"):
+        stmt = stmt.where(Participant.study_id.icontains(filters["q"].strip(), autoescape=True))
+    return stmt

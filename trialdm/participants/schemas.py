@@ -1,0 +1,137 @@
+from __future__ import annotations
+
+import marshmallow as ma
+from marshmallow import validate
+
+from trialdm.core.pagination import PageArgs, PageMeta
+from trialdm.core.schemas import DumpSchema, LoadSchema, Site
+from trialdm.participants.vocabulary import ARMS, CATEGORIES, GENDERS, MARITAL_STATUSES, STATUSES
+
+
+class DiagnosisIn(ma.fields.Field):
+    """A diagnosis code (``"F20"``) or ``{"code": "other", "text": "..."}``."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, str):
+            return {"code": value.strip(), "text": None}
+        if isinstance(value, dict) and isinstance(value.get("code"), str):
+            unknown = set(value) - {"code", "text", "label"}
+            if unknown:
+                raise ma.ValidationError(f"Unknown key(s): {', '.join(sorted(unknown))}.")
+            text = value.get("text")
+            if text is not None and not isinstance(text, str):
+                raise ma.ValidationError("'text' must be a string.")
+            return {"code": value["code"].strip(), "text": (text or "").strip() or None}
+        raise ma.ValidationError("A diagnosis is a code or an object with 'code' (and 'text').")
+
+
+class DiagnosisOut(DumpSchema):
+    code = ma.fields.String()
+    label = ma.fields.String()
+    text = ma.fields.String(allow_none=True)
+
+
+_FIELDS_COMMON = {
+    "gender": ma.fields.String(validate=validate.OneOf(GENDERS), allow_none=True),
+    "year_of_birth": ma.fields.Integer(allow_none=True),
+    "age": ma.fields.Integer(allow_none=True, validate=validate.Range(min=0, max=120)),
+    "diagnoses": ma.fields.List(DiagnosisIn()),
+    "marital_status": ma.fields.String(validate=validate.OneOf(MARITAL_STATUSES), allow_none=True),
+    "occupation": ma.fields.String(allow_none=True, validate=validate.Length(max=120)),
+    "profession": ma.fields.String(allow_none=True, validate=validate.Length(max=120)),
+    "years_of_illness": ma.fields.Float(allow_none=True, validate=validate.Range(min=0, max=100)),
+    "years_in_care": ma.fields.Float(allow_none=True, validate=validate.Range(min=0, max=100)),
+    "enrolment_date": ma.fields.Date(allow_none=True),
+    "consent_date": ma.fields.Date(allow_none=True),
+    "consent_version": ma.fields.String(allow_none=True, validate=validate.Length(max=32)),
+    "arm": ma.fields.String(validate=validate.OneOf(ARMS), allow_none=True),
+    "status": ma.fields.String(validate=validate.OneOf(STATUSES), allow_none=True),
+    "withdrawal_date": ma.fields.Date(allow_none=True),
+    "withdrawal_reason": ma.fields.String(allow_none=True, validate=validate.Length(max=2000)),
+    "intervention_start": ma.fields.Date(allow_none=True),
+    "training_completed": ma.fields.Date(allow_none=True),
+    "active": ma.fields.Boolean(allow_none=True),
+}
+
+EDITABLE_FIELDS = tuple(_FIELDS_COMMON)
+
+
+ParticipantCreate = LoadSchema.from_dict(
+    {
+        "site": Site(required=True),
+        "category": ma.fields.String(required=True, validate=validate.OneOf(CATEGORIES)),
+        **_FIELDS_COMMON,
+    },
+    name="ParticipantCreate",
+)
+
+ParticipantUpdate = LoadSchema.from_dict(
+    {
+        **_FIELDS_COMMON,
+        "reason": ma.fields.String(required=True, validate=validate.Length(min=1, max=2000)),
+    },
+    name="ParticipantUpdate",
+)
+
+
+class ParticipantOut(DumpSchema):
+    id = ma.fields.Integer()
+    site = ma.fields.String(attribute="site_code")
+    category = ma.fields.String()
+    study_id = ma.fields.String()
+    gender = ma.fields.String(allow_none=True)
+    year_of_birth = ma.fields.Integer(allow_none=True)
+    age = ma.fields.Integer(allow_none=True)
+    diagnoses = ma.fields.Method("dump_diagnoses")
+    marital_status = ma.fields.String(allow_none=True)
+    occupation = ma.fields.String(allow_none=True)
+    profession = ma.fields.String(allow_none=True)
+    years_of_illness = ma.fields.Float(allow_none=True)
+    years_in_care = ma.fields.Float(allow_none=True)
+    enrolment_date = ma.fields.Date(allow_none=True)
+    consent_date = ma.fields.Date(allow_none=True)
+    consent_version = ma.fields.String(allow_none=True)
+    arm = ma.fields.String(allow_none=True)
+    status = ma.fields.String(allow_none=True)
+    withdrawal_date = ma.fields.Date(allow_none=True)
+    withdrawal_reason = ma.fields.String(allow_none=True)
+    intervention_start = ma.fields.Date(allow_none=True)
+    training_completed = ma.fields.Date(allow_none=True)
+    active = ma.fields.Boolean(allow_none=True)
+    version = ma.fields.Integer(attribute="version_id")
+    created_at = ma.fields.DateTime()
+    updated_at = ma.fields.DateTime()
+
+    def dump_diagnoses(self, participant):
+        from trialdm.participants.queries import diagnosis_label
+
+        return [
+            {"code": d.code, "label": diagnosis_label(d.code), "text": d.text}
+            for d in participant.diagnoses
+        ]
+
+
+class ParticipantQuery(PageArgs):
+    class Meta:
+        unknown = ma.RAISE
+
+    site = Site()
+    category = ma.fields.String(validate=validate.OneOf(CATEGORIES))
+    status = ma.fields.String(validate=validate.OneOf(STATUSES))
+    arm = ma.fields.String(validate=validate.OneOf(ARMS))
+    gender = ma.fields.String(validate=validate.OneOf(GENDERS))
+    q = ma.fields.String(metadata={"description": "Study ID contains"})
+
+
+class ParticipantPage(DumpSchema):
+    items = ma.fields.List(ma.fields.Nested(ParticipantOut))
+    meta = ma.fields.Nested(PageMeta)
+
+
+class DeleteArgs(LoadSchema):
+    reason = ma.fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+
+class ImportReport(DumpSchema):
+    created = ma.fields.Integer()
+    study_ids = ma.fields.List(ma.fields.String())

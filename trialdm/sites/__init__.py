@@ -1,0 +1,1 @@
+"""Trial sites, loaded from the files in the top-level ``sites/`` folder."""

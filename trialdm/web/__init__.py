@@ -1,0 +1,1 @@
+"""Base templates, static files and the pages' blueprint (login, home)."""
