@@ -143,15 +143,15 @@ def import_participants_cmd(file: Path, site: str) -> None:
 
     with file.open(encoding="utf-8-sig", newline="") as handle:
         text = handle.read()
-    with audit_context(source="import"):
-        with click.progressbar(length=max(text.count("\n"), 1), label="Importing") as bar:
-            try:
-                created = import_participants(db.session, text, site.upper(), progress=bar.update)
-            except ImportFailed as exc:
-                lines = [f"line {p.line}: {p.field}: {p.message}" for p in exc.problems]
-                raise click.ClickException(
-                    f"Nothing imported; {len(exc.problems)} problem(s):\n" + "\n".join(lines)
-                ) from None
+    bar = click.progressbar(length=max(text.count("\n"), 1), label="Importing")
+    with audit_context(source="import"), bar:
+        try:
+            created = import_participants(db.session, text, site.upper(), progress=bar.update)
+        except ImportFailed as exc:
+            lines = [f"line {p.line}: {p.field}: {p.message}" for p in exc.problems]
+            raise click.ClickException(
+                f"Nothing imported; {len(exc.problems)} problem(s):\n" + "\n".join(lines)
+            ) from None
     click.echo(
         f"imported {len(created)} participants: {created[0].study_id} to {created[-1].study_id}"
         if created

@@ -120,7 +120,7 @@ SETTINGS: dict[str, Setting] = {
     "BROKER_URL": Setting(
         _url,
         lambda inst: f"sqla+sqlite:///{inst / 'broker.db'}",
-        "Celery broker URL (embedded SQLite transport by default; redis:// or amqp:// in production)",
+        "Celery broker URL (embedded SQLite transport by default; redis:// or amqp://)",
     ),
     "TASKS_EAGER": Setting(
         _bool, False, "Run tasks in-process after commit (tests, one-off scripts)"

@@ -11,9 +11,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
-from trialdm.core.audit import AuditContext, set_audit_context
+from trialdm.core.audit import AuditContext, reset_audit_context, set_audit_context
 from trialdm.core.errors import PROBLEM_MIMETYPE, DomainError, problem
-from trialdm.core.scoping import NO_SITES, set_scope
+from trialdm.core.scoping import NO_SITES, reset_scope, set_scope
 from trialdm.core.tasks import run_eager_tasks
 
 log = logging.getLogger(__name__)
@@ -58,10 +58,11 @@ def with_etag(response: Response, version: int) -> Response:
 def register_request_edge(app: Flask, db) -> None:
     @app.before_request
     def start_request() -> Response | None:
-        # Context variables outlive requests in a worker thread: reset them first.
-        set_scope(NO_SITES)
+        # Context variables outlive requests in a worker thread: start from nothing
+        # and restore what was there when the request ends.
+        g.scope_token = set_scope(NO_SITES)
         g.request_id = request.headers.get("X-Request-ID") or uuid.uuid4().hex
-        set_audit_context(
+        g.audit_token = set_audit_context(
             AuditContext(source="api" if is_api_request() else "page", request_id=g.request_id)
         )
         if (
@@ -110,8 +111,10 @@ def register_request_edge(app: Flask, db) -> None:
     def end_request(exc: BaseException | None) -> None:
         if exc is not None:
             db.session.rollback()
-        set_scope(NO_SITES)
-        set_audit_context(AuditContext())
+        if "scope_token" in g:
+            reset_scope(g.pop("scope_token"))
+        if "audit_token" in g:
+            reset_audit_context(g.pop("audit_token"))
 
     @app.errorhandler(DomainError)
     def domain_error(exc: DomainError):
