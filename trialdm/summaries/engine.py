@@ -1,0 +1,611 @@
+"""Compute a :class:`~trialdm.summaries.spec.TableSpec` with SQL aggregation.
+
+Every statistic is a GROUP BY in the database over the spec's population (a
+subquery of ORM entities, so the central site filter applies); Python only
+combines the handful of per-group rows (totals of additive sums) and prints.
+The number of queries depends on the spec, never on the number of people.
+
+- Sample SD (n-1) from the count, sum and sum of squares.
+- Median and quartiles with window functions (row_number and count over the
+  group), interpolated like ``statistics.quantiles(method="inclusive")``
+  (numpy's default, Excel's QUARTILE.INC); SQLite has no median().
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from sqlalchemy import Float, Select, and_, case, cast, func, select
+
+from trialdm.summaries.spec import BuildContext, ListingSpec, Row, TableSpec
+
+TOTAL = ("__total__",)
+
+
+# ---------------------------------------------------------------- results
+
+
+@dataclass
+class Cell:
+    """Typed values (for the workbook) and the printed text (for JSON and papers)."""
+
+    text: str
+    values: tuple[Any, ...] = ()
+    formats: tuple[str, ...] = ()
+
+    def as_json(self) -> dict[str, Any]:
+        return {"text": self.text, "values": [_json_value(v) for v in self.values]}
+
+
+@dataclass
+class Column:
+    key: tuple[Any, ...]
+    label: str
+    parent: str | None = None
+    n: int = 0
+
+
+@dataclass
+class ResultRow:
+    label: str
+    kind: str  # stat | heading | category | missing
+    cells: list[Cell] = field(default_factory=list)
+
+
+@dataclass
+class ChartData:
+    title: str
+    categories: list[date]
+    series: dict[str, list[int]]
+    y_title: str = ""
+
+
+@dataclass
+class TableResult:
+    name: str
+    title: str
+    corner: str
+    columns: list[Column]
+    rows: list[ResultRow]
+    footnotes: list[str]
+    listing: ListingSpec | None = None
+    chart: ChartData | None = None
+
+    def as_json(self, listing_rows: list[list[Any]] | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "name": self.name,
+            "title": self.title,
+            "corner": self.corner,
+            "columns": [
+                {"label": c.label, "group": c.parent, "n": c.n, "key": [str(k) for k in c.key]}
+                for c in self.columns
+            ],
+            "rows": [
+                {"label": r.label, "kind": r.kind, "cells": [c.as_json() for c in r.cells]}
+                for r in self.rows
+            ],
+            "footnotes": self.footnotes,
+        }
+        if self.listing is not None:
+            body["listing"] = {
+                "columns": [c.label for c in self.listing.columns],
+                "keys": [c.key for c in self.listing.columns],
+                "rows": [[_json_value(v) for v in row] for row in (listing_rows or [])],
+            }
+        if self.chart is not None:
+            body["chart"] = {
+                "title": self.chart.title,
+                "categories": [d.isoformat() for d in self.chart.categories],
+                "series": self.chart.series,
+            }
+        return body
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    return value
+
+
+# ---------------------------------------------------------------- printing
+
+
+def rounded(value: float, decimals: int) -> Decimal:
+    """Half-up rounding as tables print it (Python's round() is half-even)."""
+    quantum = Decimal(1).scaleb(-decimals)
+    return Decimal(repr(float(value))).quantize(quantum, rounding=ROUND_HALF_UP)
+
+
+def fmt(value: float | None, decimals: int) -> str:
+    if value is None:
+        return "–"
+    return f"{rounded(value, decimals):f}"
+
+
+def plain(value: float | None) -> str:
+    """A minimum or maximum as recorded: 29, 2.5."""
+    if value is None:
+        return "–"
+    value = float(value)
+    return str(int(value)) if value.is_integer() else f"{value:g}"
+
+
+def number_format(decimals: int) -> str:
+    return "0" if decimals <= 0 else "0." + "0" * decimals
+
+
+def long_date(value: date) -> str:
+    return f"{value.day} {value:%B %Y}"
+
+
+class Printer:
+    def __init__(self, spec: TableSpec, ctx: BuildContext) -> None:
+        self.spec = spec
+        self.k = ctx.suppress_below
+
+    def hidden(self, n: int) -> bool:
+        return 0 < n < self.k
+
+    def count(self, n: int) -> Cell:
+        if self.hidden(n):
+            return Cell(f"<{self.k}", (f"<{self.k}",), ("@",))
+        return Cell(str(n), (n,), ("0",))
+
+    def n_pct(self, n: int, denominator: int) -> Cell:
+        if self.hidden(n):
+            return Cell(f"<{self.k}", (f"<{self.k}",), ("@",))
+        if not denominator:
+            return Cell(str(n), (n,), ("0",))
+        share = n / denominator
+        pct = fmt(share * 100, self.spec.pct_decimals)
+        return Cell(
+            f"{n} ({pct}%)",
+            (n, share),
+            ("0", pct_format(self.spec.pct_decimals)),
+        )
+
+    def breakdown(self, n: int, parts: list[tuple[str, int]]) -> Cell:
+        shown = [(a, c) for a, c in parts if c]
+        inner = ", ".join(
+            f"{a}={f'<{self.k}' if self.hidden(c) else c}" for a, c in shown
+        )
+        head = f"<{self.k}" if self.hidden(n) else str(n)
+        text = f"{head} ({inner})" if inner else head
+        return Cell(text, (n if not self.hidden(n) else head, inner), ("0", "@"))
+
+    def empty(self) -> Cell:
+        return Cell("–", (None,), ("@",))
+
+
+def pct_format(decimals: int) -> str:
+    return "0%" if decimals <= 0 else "0." + "0" * decimals + "%"
+
+
+# ---------------------------------------------------------------- moments
+
+
+@dataclass
+class Moments:
+    n: int = 0
+    total: float = 0.0
+    squares: float = 0.0
+    low: float | None = None
+    high: float | None = None
+
+    def add(self, other: Moments) -> None:
+        self.n += other.n
+        self.total += other.total
+        self.squares += other.squares
+        for name, pick in (("low", min), ("high", max)):
+            mine, theirs = getattr(self, name), getattr(other, name)
+            if theirs is not None:
+                setattr(self, name, theirs if mine is None else pick(mine, theirs))
+
+    @property
+    def mean(self) -> float | None:
+        return self.total / self.n if self.n else None
+
+    @property
+    def sd(self) -> float | None:
+        """Sample standard deviation (n-1)."""
+        if self.n < 2:
+            return None
+        variance = (self.squares - self.total * self.total / self.n) / (self.n - 1)
+        return math.sqrt(max(variance, 0.0))
+
+
+# ---------------------------------------------------------------- engine
+
+
+class TableEngine:
+    """Runs the aggregates of one spec. ``queries`` counts the statements run."""
+
+    def __init__(self, spec: TableSpec, ctx: BuildContext) -> None:
+        self.spec = spec
+        self.ctx = ctx
+        self.session = ctx.session
+        self.population = spec.population(ctx).subquery("population")
+        self.keys = [self.population.c[name] for name in spec.group_by]
+        self.printer = Printer(spec, ctx)
+        self.columns: list[Column] = []
+
+    # --- helpers
+
+    def _key(self, row: Sequence[Any]) -> tuple[Any, ...]:
+        return tuple(row[: len(self.keys)]) if self.keys else TOTAL
+
+    def _grouped(self, *columns: Any, where: Any = None, extra_group: Sequence[Any] = ()) -> list:
+        stmt = select(*self.keys, *extra_group, *columns).select_from(self.population)
+        if where is not None:
+            stmt = stmt.where(where)
+        if self.keys or extra_group:
+            stmt = stmt.group_by(*self.keys, *extra_group)
+        return list(self.session.execute(stmt))
+
+    @property
+    def with_total(self) -> bool:
+        return bool(self.keys) and self.spec.total
+
+    def _all_keys(self) -> list[tuple[Any, ...]]:
+        return [c.key for c in self.columns]
+
+    # --- columns
+
+    def load_columns(self) -> None:
+        spec = self.spec
+        labels = [func.min(self.population.c[name]) for name in spec.label_columns]
+        order = [func.min(self.population.c[name]) for name in (spec.order_by or ())]
+        stmt = select(*self.keys, *labels, func.count()).select_from(self.population)
+        if self.keys:
+            stmt = stmt.group_by(*self.keys).order_by(*(order or self.keys))
+        columns = []
+        grand = 0
+        for row in self.session.execute(stmt):
+            n = int(row[-1] or 0)
+            if not self.keys:
+                columns.append(Column(TOTAL, spec.total_label, None, n))
+                break
+            values = dict(zip(spec.group_by + spec.label_columns, row[:-1], strict=True))
+            parent, label = (
+                spec.column_label(values) if spec.column_label else (None, " / ".join(map(str, row[: len(self.keys)])))
+            )
+            columns.append(Column(self._key(row), label, parent, n))
+            grand += n
+        if self.with_total:
+            columns.append(Column(TOTAL, spec.total_label, None, grand))
+        self.columns = columns
+
+    def sizes(self) -> dict[tuple[Any, ...], int]:
+        return {c.key: c.n for c in self.columns}
+
+    # --- statistics
+
+    def counts_by(self, value: Any, where: Any = None) -> dict[tuple, dict[Any, int]]:
+        """key -> value -> count (with the total column)."""
+        found: dict[tuple, dict[Any, int]] = defaultdict(lambda: defaultdict(int))
+        for row in self._grouped(func.count(), where=where, extra_group=[value]):
+            key = self._key(row)
+            found[key][row[len(self.keys)]] += int(row[-1])
+            if self.with_total:
+                found[TOTAL][row[len(self.keys)]] += int(row[-1])
+        return found
+
+    def sums(self, value: Any) -> dict[tuple, int]:
+        found: dict[tuple, int] = defaultdict(int)
+        for row in self._grouped(func.coalesce(func.sum(value), 0)):
+            found[self._key(row)] += int(row[-1])
+            if self.with_total:
+                found[TOTAL] += int(row[-1])
+        return found
+
+    def moments(self, value: Any) -> dict[tuple, Moments]:
+        x = cast(value, Float)
+        found: dict[tuple, Moments] = defaultdict(Moments)
+        rows = self._grouped(
+            func.count(x), func.sum(x), func.sum(x * x), func.min(x), func.max(x)
+        )
+        for row in rows:
+            n, total, squares, low, high = row[len(self.keys) :]
+            m = Moments(
+                int(n or 0),
+                float(total or 0),
+                float(squares or 0),
+                None if low is None else float(low),
+                None if high is None else float(high),
+            )
+            found[self._key(row)].add(m)
+            if self.with_total:
+                found[TOTAL].add(m)
+        return found
+
+    def quartiles(self, value: Any) -> dict[tuple, tuple[float | None, float | None, float | None]]:
+        """key -> (Q1, median, Q3), inclusive method, for the groups and the total."""
+        result = self._quartiles(value, self.keys)
+        if self.with_total:
+            result.update(self._quartiles(value, []))
+        return result
+
+    def _quartiles(self, value: Any, keys: list[Any]) -> dict:
+        x = cast(value, Float)
+        ranked = (
+            select(
+                *[k.label(f"k{i}") for i, k in enumerate(keys)],
+                x.label("x"),
+                func.row_number().over(partition_by=keys or None, order_by=x).label("rn"),
+                func.count().over(partition_by=keys or None).label("cnt"),
+            )
+            .select_from(self.population)
+            .where(value.is_not(None))
+            .subquery("ranked")
+        )
+        rkeys = [ranked.c[f"k{i}"] for i in range(len(keys))]
+        parts = []
+        for k in (1, 2, 3):
+            position = (ranked.c.cnt - 1) * k
+            low_rank = position // 4 + 1
+            parts += [
+                func.max(case((ranked.c.rn == low_rank, ranked.c.x))),
+                func.max(case((ranked.c.rn == low_rank + 1, ranked.c.x))),
+                func.max(position % 4),
+            ]
+        stmt = select(*rkeys, func.max(ranked.c.cnt), *parts)
+        if rkeys:
+            stmt = stmt.group_by(*rkeys)
+        result = {}
+        for row in self.session.execute(stmt):
+            key = tuple(row[: len(rkeys)]) if rkeys else TOTAL
+            if not row[len(rkeys)]:
+                continue
+            values = row[len(rkeys) + 1 :]
+            qs = []
+            for i in range(3):
+                low, high, remainder = values[3 * i : 3 * i + 3]
+                low = float(low)
+                if remainder:
+                    low += (int(remainder) / 4) * (float(high) - low)
+                qs.append(low)
+            result[key] = tuple(qs)
+        return result
+
+    def first_values(self, value: Any) -> dict[tuple, Any]:
+        found = {}
+        for row in self._grouped(func.min(value)):
+            found[self._key(row)] = row[-1]
+        return found
+
+    # --- rows
+
+    def compute(self) -> TableResult:
+        self.load_columns()
+        rows: list[ResultRow] = []
+        for row in self.spec.rows:
+            rows.extend(self.row(row))
+        chart = self.spec.chart(self.ctx) if self.spec.chart else None
+        return TableResult(
+            name=self.spec.name,
+            title=self.spec.title,
+            corner=self.spec.corner,
+            columns=self.columns,
+            rows=rows,
+            footnotes=list(self.spec.footnotes),
+            listing=self.spec.listing,
+            chart=chart,
+        )
+
+    def row(self, row: Row) -> Iterator[ResultRow]:
+        p = self.printer
+        keys = self._all_keys()
+        sizes = self.sizes()
+        col = self.population.c[row.variable] if row.variable else None
+        if row.stat == "n":
+            yield ResultRow(row.label, "stat", [p.count(sizes[k]) for k in keys])
+        elif row.stat == "count":
+            sums = self.sums(col)
+            yield ResultRow(row.label, "stat", [p.count(sums.get(k, 0)) for k in keys])
+        elif row.stat in ("n_pct", "breakdown"):
+            yield from self._categorical(row, col, keys, sizes)
+        elif row.stat == "multi_pct":
+            yield from self._multi(row, keys, sizes)
+        elif row.stat == "value":
+            values = self.first_values(col)
+            yield ResultRow(row.label, "stat", [self._value_cell(row, values.get(k)) for k in keys])
+        else:
+            yield from self._continuous(row, col, keys, sizes)
+
+    def _labels(self, row: Row, counts: dict[tuple, dict[Any, int]]) -> list[tuple[Any, str]]:
+        if row.categories is not None:
+            return list(row.categories)
+        totals: dict[Any, int] = defaultdict(int)
+        for per_key in counts.values():
+            for value, n in per_key.items():
+                if value is not None:
+                    totals[value] += n
+        ordered = sorted(totals, key=lambda v: (-totals[v], str(v)))
+        label = row.value_label or (lambda value, ctx: str(value))
+        return [(v, label(v, self.ctx)) for v in ordered]
+
+    def _categorical(self, row, col, keys, sizes) -> Iterator[ResultRow]:
+        p = self.printer
+        counts = self.counts_by(col)
+        categories = self._labels(row, counts)
+        if row.stat == "breakdown":
+            cells = []
+            for k in keys:
+                parts = [(label, counts.get(k, {}).get(value, 0)) for value, label in categories]
+                cells.append(p.breakdown(sizes[k], parts))
+            yield ResultRow(row.label, "stat", cells)
+            return
+        yield ResultRow(row.label, "heading", [Cell("") for _ in keys])
+        for value, label in categories:
+            yield ResultRow(
+                label,
+                "category",
+                [p.n_pct(counts.get(k, {}).get(value, 0), sizes[k]) for k in keys],
+            )
+        if row.missing:
+            yield ResultRow(
+                "Missing",
+                "missing",
+                [p.n_pct(counts.get(k, {}).get(None, 0), sizes[k]) for k in keys],
+            )
+
+    def _multi(self, row, keys, sizes) -> Iterator[ResultRow]:
+        p = self.printer
+        source = self.spec.multi[row.source or row.variable or ""](self.ctx).subquery("multi")
+        pid = self.population.c.pid
+        joined = self.population.join(source, source.c.pid == pid)
+        stmt = (
+            select(*self.keys, source.c.value, func.count(func.distinct(pid)))
+            .select_from(joined)
+            .group_by(*self.keys, source.c.value)
+        )
+        counts: dict[tuple, dict[Any, int]] = defaultdict(lambda: defaultdict(int))
+        for r in self.session.execute(stmt):
+            key = self._key(r)
+            value = r[len(self.keys)]
+            counts[key][value] += int(r[-1])
+            if self.with_total:
+                counts[TOTAL][value] += int(r[-1])
+        none = defaultdict(int)
+        for r in self._grouped(func.count(), where=pid.not_in(select(source.c.pid))):
+            none[self._key(r)] += int(r[-1])
+            if self.with_total:
+                none[TOTAL] += int(r[-1])
+        yield ResultRow(row.label, "heading", [Cell("") for _ in keys])
+        for value, label in self._labels(row, counts):
+            yield ResultRow(
+                label, "category", [p.n_pct(counts.get(k, {}).get(value, 0), sizes[k]) for k in keys]
+            )
+        if row.missing:
+            yield ResultRow(
+                "None recorded", "missing", [p.n_pct(none.get(k, 0), sizes[k]) for k in keys]
+            )
+
+    def _continuous(self, row, col, keys, sizes) -> Iterator[ResultRow]:
+        p = self.printer
+        sep = self.spec.range_separator
+        d = row.decimals
+        sd_d = row.sd_decimals if row.sd_decimals is not None else d
+        moments = self.moments(col)
+        quartiles = self.quartiles(col) if row.stat.startswith("median") else {}
+        cells = []
+        for k in keys:
+            m = moments.get(k, Moments())
+            if not m.n:
+                cells.append(p.empty())
+                continue
+            low, high = m.low, m.high
+            if row.stat == "mean_sd":
+                sd = m.sd
+                cells.append(
+                    Cell(
+                        f"{fmt(m.mean, d)} ({fmt(sd, sd_d)})",
+                        (m.mean, sd),
+                        (number_format(d), number_format(sd_d)),
+                    )
+                )
+            elif row.stat == "mean_sd_range":
+                sd = m.sd
+                cells.append(
+                    Cell(
+                        f"{fmt(m.mean, d)} (SD {fmt(sd, sd_d)}; range {plain(low)}{sep}{plain(high)})",
+                        (m.mean, sd, low, high),
+                        (number_format(d), number_format(sd_d), "General", "General"),
+                    )
+                )
+            elif row.stat == "mean_range":
+                cells.append(
+                    Cell(
+                        f"{fmt(m.mean, d)} ({plain(low)}{sep}{plain(high)})",
+                        (m.mean, low, high),
+                        (number_format(d), "General", "General"),
+                    )
+                )
+            else:
+                q1, median, q3 = quartiles[k]
+                if row.stat == "median_iqr":
+                    cells.append(
+                        Cell(
+                            f"{fmt(median, d)} ({fmt(q1, d)}{sep}{fmt(q3, d)})",
+                            (median, q1, q3),
+                            (number_format(d),) * 3,
+                        )
+                    )
+                else:
+                    cells.append(
+                        Cell(
+                            f"{fmt(median, d)} ({plain(low)}{sep}{plain(high)})",
+                            (median, low, high),
+                            (number_format(d), "General", "General"),
+                        )
+                    )
+        yield ResultRow(row.label, "stat", cells)
+        if row.missing:
+            yield ResultRow(
+                "Missing",
+                "missing",
+                [p.n_pct(sizes[k] - moments.get(k, Moments()).n, sizes[k]) for k in keys],
+            )
+
+    def _value_cell(self, row: Row, value: Any) -> Cell:
+        if value is None:
+            return self.printer.empty()
+        if isinstance(value, datetime):
+            value = value.date()
+        if isinstance(value, date):
+            return Cell(long_date(value), (value,), ("d mmmm yyyy",))
+        if isinstance(value, (int, float, Decimal)):
+            number = float(value)
+            shown = plain(number)
+            suffix = row.unit
+            excel = "General" if not suffix else f'General"{suffix}"'
+            return Cell(f"{shown}{suffix}", (int(number) if number.is_integer() else number,), (excel,))
+        return Cell(str(value), (str(value),), ("@",))
+
+
+def compute_table(spec: TableSpec, ctx: BuildContext) -> TableResult:
+    return TableEngine(spec, ctx).compute()
+
+
+def listing_rows(spec: ListingSpec, ctx: BuildContext, limit: int | None = None) -> Iterator[list[Any]]:
+    """Stream the listing: rows come from the cursor in batches, converted one by one."""
+    stmt = spec.query(ctx)
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    result = ctx.session.execute(stmt.execution_options(yield_per=2000))
+    converters = [(i, c.convert) for i, c in enumerate(spec.columns) if c.convert]
+    for raw in result:
+        row = list(raw)
+        for i, convert in converters:
+            row[i] = convert(row[i], ctx)
+        yield row
+
+
+def indicator(condition: Any) -> Any:
+    """A 0/1 column for ``count`` rows."""
+    return case((condition, 1), else_=0)
+
+
+def both(*conditions: Any) -> Any:
+    return and_(*conditions)
+
+
+__all__ = [
+    "Cell",
+    "ChartData",
+    "Column",
+    "Moments",
+    "ResultRow",
+    "Select",
+    "TableEngine",
+    "TableResult",
+    "compute_table",
+    "listing_rows",
+    "pct_format",
+]
