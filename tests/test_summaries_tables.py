@@ -36,7 +36,11 @@ def rows_by_label(table, after: str | None = None) -> dict[str, list[dict]]:
             heading = row["label"]
         if row["kind"] == "heading":
             continue
-        name = f"{heading} / {row['label']}" if row["kind"] in ("category", "missing") else row["label"]
+        name = (
+            f"{heading} / {row['label']}"
+            if row["kind"] in ("category", "missing")
+            else row["label"]
+        )
         found[name] = row["cells"]
     return found
 
@@ -55,7 +59,10 @@ def test_shanghai_table2_reproduces(app, db_session, reference_dir):
     assert round(age["values"][0], 1) == expected["age_years"]["mean"]
     care = rows["Years in care, mean (SD; range)"][0]
     assert care["text"] == expected["years_in_daycare"]["printed"]
-    for variable, heading in (("gender", "Gender, n (%)"), ("marital_status", "Marital status, n (%)")):
+    for variable, heading in (
+        ("gender", "Gender, n (%)"),
+        ("marital_status", "Marital status, n (%)"),
+    ):
         for value, figures in expected[variable].items():
             label = value.capitalize()
             cell = rows[f"{heading} / {label}"][0]
@@ -106,7 +113,9 @@ def test_statistics_agree_with_python_on_random_data(app, db_session, make_parti
         assert median == pytest.approx(statistics.median(values))
         assert (q1, q3) == pytest.approx((quartiles[0], quartiles[2]))
     illness_rows = [r for r in data["rows"]]
-    position = next(i for i, r in enumerate(illness_rows) if r["label"] == "Years of illness, mean (SD)")
+    position = next(
+        i for i, r in enumerate(illness_rows) if r["label"] == "Years of illness, mean (SD)"
+    )
     missing = illness_rows[position + 1]
     assert missing["kind"] == "missing"
     bu = keys.index("BU")
@@ -118,8 +127,9 @@ def test_statistics_agree_with_python_on_random_data(app, db_session, make_parti
 
 def test_baseline_counts_diagnoses_per_person_and_missing(app, db_session, make_participant):
     enrolled = date(2025, 5, 1)
-    make_participant("BU", enrolment_date=enrolled, gender="female",
-                     diagnoses=[{"code": "F20"}, {"code": "F32"}])
+    make_participant(
+        "BU", enrolment_date=enrolled, gender="female", diagnoses=[{"code": "F20"}, {"code": "F32"}]
+    )
     make_participant("BU", enrolment_date=enrolled, gender=None, diagnoses=[{"code": "F20"}])
     make_participant("BU", enrolment_date=enrolled, arm="control", gender="male")
     make_participant("ULM", enrolment_date=enrolled, gender="male")

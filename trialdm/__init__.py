@@ -16,7 +16,7 @@ from trialdm.config import PROJECT_ROOT, load_settings
 __version__ = "0.1.0"
 
 # Domains with an HTTP API, in the order their blueprints are registered.
-API_MODULES = ("sites", "auth", "participants", "audit")
+API_MODULES = ("sites", "auth", "participants", "audit", "summaries")
 # Domains with pages.
 VIEW_MODULES = ("web",)
 
@@ -158,6 +158,10 @@ def register_celery(app: Flask) -> None:
         enable_utc=True,
         broker_transport_options={"visibility_timeout": 4 * 3600},
     )
+    from trialdm.summaries.schedule import beat_schedule as summaries_beat
+
+    # Each domain contributes its beat entries; UTC times (enable_utc above).
+    celery.conf.beat_schedule = {**summaries_beat(app.config)}
     celery.flask_app = app
     app.extensions["celery"] = celery
 

@@ -172,9 +172,7 @@ class Printer:
 
     def breakdown(self, n: int, parts: list[tuple[str, int]]) -> Cell:
         shown = [(a, c) for a, c in parts if c]
-        inner = ", ".join(
-            f"{a}={f'<{self.k}' if self.hidden(c) else c}" for a, c in shown
-        )
+        inner = ", ".join(f"{a}={f'<{self.k}' if self.hidden(c) else c}" for a, c in shown)
         head = f"<{self.k}" if self.hidden(n) else str(n)
         text = f"{head} ({inner})" if inner else head
         return Cell(text, (n if not self.hidden(n) else head, inner), ("0", "@"))
@@ -273,7 +271,9 @@ class TableEngine:
                 break
             values = dict(zip(spec.group_by + spec.label_columns, row[:-1], strict=True))
             parent, label = (
-                spec.column_label(values) if spec.column_label else (None, " / ".join(map(str, row[: len(self.keys)])))
+                spec.column_label(values)
+                if spec.column_label
+                else (None, " / ".join(map(str, row[: len(self.keys)])))
             )
             columns.append(Column(self._key(row), label, parent, n))
             grand += n
@@ -307,9 +307,7 @@ class TableEngine:
     def moments(self, value: Any) -> dict[tuple, Moments]:
         x = cast(value, Float)
         found: dict[tuple, Moments] = defaultdict(Moments)
-        rows = self._grouped(
-            func.count(x), func.sum(x), func.sum(x * x), func.min(x), func.max(x)
-        )
+        rows = self._grouped(func.count(x), func.sum(x), func.sum(x * x), func.min(x), func.max(x))
         for row in rows:
             n, total, squares, low, high = row[len(self.keys) :]
             m = Moments(
@@ -480,7 +478,9 @@ class TableEngine:
         yield ResultRow(row.label, "heading", [Cell("") for _ in keys])
         for value, label in self._labels(row, counts):
             yield ResultRow(
-                label, "category", [p.n_pct(counts.get(k, {}).get(value, 0), sizes[k]) for k in keys]
+                label,
+                "category",
+                [p.n_pct(counts.get(k, {}).get(value, 0), sizes[k]) for k in keys],
             )
         if row.missing:
             yield ResultRow(
@@ -512,9 +512,10 @@ class TableEngine:
                 )
             elif row.stat == "mean_sd_range":
                 sd = m.sd
+                spread = f"SD {fmt(sd, sd_d)}; range {plain(low)}{sep}{plain(high)}"
                 cells.append(
                     Cell(
-                        f"{fmt(m.mean, d)} (SD {fmt(sd, sd_d)}; range {plain(low)}{sep}{plain(high)})",
+                        f"{fmt(m.mean, d)} ({spread})",
                         (m.mean, sd, low, high),
                         (number_format(d), number_format(sd_d), "General", "General"),
                     )
@@ -565,7 +566,9 @@ class TableEngine:
             shown = plain(number)
             suffix = row.unit
             excel = "General" if not suffix else f'General"{suffix}"'
-            return Cell(f"{shown}{suffix}", (int(number) if number.is_integer() else number,), (excel,))
+            return Cell(
+                f"{shown}{suffix}", (int(number) if number.is_integer() else number,), (excel,)
+            )
         return Cell(str(value), (str(value),), ("@",))
 
 
@@ -573,7 +576,9 @@ def compute_table(spec: TableSpec, ctx: BuildContext) -> TableResult:
     return TableEngine(spec, ctx).compute()
 
 
-def listing_rows(spec: ListingSpec, ctx: BuildContext, limit: int | None = None) -> Iterator[list[Any]]:
+def listing_rows(
+    spec: ListingSpec, ctx: BuildContext, limit: int | None = None
+) -> Iterator[list[Any]]:
     """Stream the listing: rows come from the cursor in batches, converted one by one."""
     stmt = spec.query(ctx)
     if limit is not None:

@@ -44,7 +44,9 @@ def site_label(values: dict[str, Any]) -> str:
 def age_expression(ctx: BuildContext) -> Any:
     """Recorded age; else age at enrolment (or in the year the data were read) from
     the year of birth."""
-    year = func.coalesce(cast(extract("year", Participant.enrolment_date), Integer), ctx.read_at.year)
+    year = func.coalesce(
+        cast(extract("year", Participant.enrolment_date), Integer), ctx.read_at.year
+    )
     return func.coalesce(Participant.age, year - Participant.year_of_birth)
 
 
@@ -80,7 +82,9 @@ _DIAGNOSIS_SEP = "\x1e"
 
 
 def _listing_query(ctx: BuildContext) -> Any:
-    item = ParticipantDiagnosis.code + _DIAGNOSIS_ITEM + func.coalesce(ParticipantDiagnosis.text, "")
+    item = (
+        ParticipantDiagnosis.code + _DIAGNOSIS_ITEM + func.coalesce(ParticipantDiagnosis.text, "")
+    )
     diagnoses = (
         select(func.aggregate_strings(item, _DIAGNOSIS_SEP))
         .where(ParticipantDiagnosis.participant_id == Participant.id)
@@ -157,7 +161,12 @@ PARTICIPANT_LISTING = TableSpec(
         Row("N", "n"),
         Row("Age in years, mean (SD; range)", "mean_sd_range", "age", decimals=1, sd_decimals=2),
         Row("Gender, n (%)", "n_pct", "gender", categories=GENDERS),
-        Row("Diagnosis, n (%) of participants", "multi_pct", source="diagnoses", value_label=diagnosis_label),
+        Row(
+            "Diagnosis, n (%) of participants",
+            "multi_pct",
+            source="diagnoses",
+            value_label=diagnosis_label,
+        ),
         Row("Age band, n (%)", "n_pct", "age_band", categories=AGE_BANDS.labels()),
         Row("Marital status, n (%)", "n_pct", "marital_status", categories=MARITAL),
         Row("Occupation, n (%)", "n_pct", "occupation"),
@@ -218,7 +227,12 @@ BASELINE = TableSpec(
         Row("Gender, n (%)", "n_pct", "gender", categories=GENDERS),
         Row("Age in years, mean (SD)", "mean_sd", "age", decimals=1),
         Row("Age in years, median (IQR)", "median_iqr", "age", decimals=1, missing=False),
-        Row("Diagnoses, n (%) of participants", "multi_pct", source="diagnoses", value_label=diagnosis_label),
+        Row(
+            "Diagnoses, n (%) of participants",
+            "multi_pct",
+            source="diagnoses",
+            value_label=diagnosis_label,
+        ),
         Row("Marital status, n (%)", "n_pct", "marital_status", categories=MARITAL),
         Row("Employment, n (%)", "n_pct", "occupation"),
         Row("Years of illness, mean (SD)", "mean_sd", "years_of_illness", decimals=1),
