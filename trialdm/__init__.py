@@ -156,7 +156,7 @@ def register_celery(app: Flask) -> None:
         include=task_modules,
         timezone="UTC",
         enable_utc=True,
-        broker_transport_options={"visibility_timeout": 4 * 3600},
+        broker_transport_options=_broker_transport_options(app.config["BROKER_URL"]),
     )
     from trialdm.summaries.schedule import beat_schedule as summaries_beat
 
@@ -164,6 +164,14 @@ def register_celery(app: Flask) -> None:
     celery.conf.beat_schedule = {**summaries_beat(app.config)}
     celery.flask_app = app
     app.extensions["celery"] = celery
+
+
+def _broker_transport_options(broker_url: str) -> dict[str, Any]:
+    """The visibility timeout is for Redis/SQS; kombu's SQLAlchemy transport hands
+    transport options to create_engine(), which refuses unknown arguments."""
+    if broker_url.startswith(("redis", "rediss", "sqs")):
+        return {"visibility_timeout": 4 * 3600}
+    return {}
 
 
 def register_checks(app: Flask) -> None:
