@@ -166,10 +166,9 @@ def register_celery(app: Flask) -> None:
     app.extensions["celery"] = celery
 
 
-def _broker_transport_options(broker_url: str) -> dict[str, Any]:
-    """The visibility timeout is for Redis/SQS; kombu's SQLAlchemy transport hands
-    transport options to create_engine(), which refuses unknown arguments."""
-    if broker_url.startswith(("redis", "rediss", "sqs")):
+def _broker_transport_options(url: str) -> dict[str, Any]:
+    if url.startswith(("redis://", "rediss://")):
+        # Unacknowledged tasks return after this; longer than any summary build.
         return {"visibility_timeout": 4 * 3600}
     return {}
 
