@@ -26,6 +26,20 @@ from sqlalchemy import Float, Select, and_, case, cast, func, select
 from trialdm.summaries.spec import BuildContext, ListingSpec, Row, TableSpec
 
 TOTAL = ("__total__",)
+CONTINUOUS = ("mean_sd", "mean_sd_range", "mean_range", "median_iqr", "median_range")
+
+
+def _combine(how: str, mine: Any, theirs: Any) -> Any:
+    """Combine one group's aggregate into the total column's."""
+    if theirs is None:
+        return mine
+    if mine is None:
+        return theirs
+    if how == "min":
+        return min(mine, theirs)
+    if how == "max":
+        return max(mine, theirs)
+    return mine + theirs
 
 
 # ---------------------------------------------------------------- results
@@ -255,31 +269,77 @@ class TableEngine:
 
     # --- columns
 
+    def _single_pass(self) -> list[tuple[str, str, Any]]:
+        """(name, how totals combine, aggregate) for everything the rows need that
+        one GROUP BY can give: counts, fixed categories, moments, values."""
+        found: list[tuple[str, str, Any]] = []
+        for i, row in enumerate(self.spec.rows):
+            col = self.population.c[row.variable] if row.variable else None
+            if row.stat == "count":
+                found.append((f"{i}:sum", "sum", func.sum(col)))
+            elif row.stat in ("n_pct", "breakdown") and row.categories is not None:
+                values = [value for value, _ in row.categories]
+                for j, value in enumerate(values):
+                    found.append((f"{i}:c{j}", "sum", func.sum(case((col == value, 1), else_=0))))
+                found.append((f"{i}:null", "sum", func.sum(case((col.is_(None), 1), else_=0))))
+                unlisted = and_(col.is_not(None), col.not_in(values))
+                found.append((f"{i}:other", "sum", func.sum(case((unlisted, 1), else_=0))))
+            elif row.stat in CONTINUOUS:
+                x = cast(col, Float)
+                found += [
+                    (f"{i}:n", "sum", func.count(x)),
+                    (f"{i}:s", "fsum", func.sum(x)),
+                    (f"{i}:q", "fsum", func.sum(x * x)),
+                    (f"{i}:lo", "min", func.min(x)),
+                    (f"{i}:hi", "max", func.max(x)),
+                ]
+            elif row.stat == "value":
+                found.append((f"{i}:v", "min", func.min(col)))
+        return found
+
     def load_columns(self) -> None:
+        """The columns and, in the same pass, every additive aggregate of the rows."""
         spec = self.spec
         labels = [func.min(self.population.c[name]) for name in spec.label_columns]
         order = [func.min(self.population.c[name]) for name in (spec.order_by or ())]
-        stmt = select(*self.keys, *labels, func.count()).select_from(self.population)
+        aggregates = self._single_pass()
+        stmt = select(
+            *self.keys, *labels, *[agg for _, _, agg in aggregates], func.count()
+        ).select_from(self.population)
         if self.keys:
             stmt = stmt.group_by(*self.keys).order_by(*(order or self.keys))
         columns = []
         grand = 0
+        self.aggregates = {}
+        total: dict[str, Any] = {}
+        width = len(self.keys) + len(labels)
         for row in self.session.execute(stmt):
             n = int(row[-1] or 0)
+            values = dict(zip([name for name, _, _ in aggregates], row[width:-1], strict=True))
             if not self.keys:
-                columns.append(Column(TOTAL, spec.total_label, None, n))
+                if n or not columns:
+                    columns.append(Column(TOTAL, spec.total_label, None, n))
+                    self.aggregates[TOTAL] = values
                 break
-            values = dict(zip(spec.group_by + spec.label_columns, row[:-1], strict=True))
+            head = dict(zip(spec.group_by + spec.label_columns, row[:width], strict=True))
             parent, label = (
-                spec.column_label(values)
+                spec.column_label(head)
                 if spec.column_label
                 else (None, " / ".join(map(str, row[: len(self.keys)])))
             )
-            columns.append(Column(self._key(row), label, parent, n))
+            key = self._key(row)
+            columns.append(Column(key, label, parent, n))
+            self.aggregates[key] = values
+            for name, how, _ in aggregates:
+                total[name] = _combine(how, total.get(name), values[name])
             grand += n
         if self.with_total:
             columns.append(Column(TOTAL, spec.total_label, None, grand))
+            self.aggregates[TOTAL] = total
         self.columns = columns
+
+    def agg(self, key: tuple, name: str) -> Any:
+        return self.aggregates.get(key, {}).get(name)
 
     def sizes(self) -> dict[tuple[Any, ...], int]:
         return {c.key: c.n for c in self.columns}
@@ -294,32 +354,6 @@ class TableEngine:
             found[key][row[len(self.keys)]] += int(row[-1])
             if self.with_total:
                 found[TOTAL][row[len(self.keys)]] += int(row[-1])
-        return found
-
-    def sums(self, value: Any) -> dict[tuple, int]:
-        found: dict[tuple, int] = defaultdict(int)
-        for row in self._grouped(func.coalesce(func.sum(value), 0)):
-            found[self._key(row)] += int(row[-1])
-            if self.with_total:
-                found[TOTAL] += int(row[-1])
-        return found
-
-    def moments(self, value: Any) -> dict[tuple, Moments]:
-        x = cast(value, Float)
-        found: dict[tuple, Moments] = defaultdict(Moments)
-        rows = self._grouped(func.count(x), func.sum(x), func.sum(x * x), func.min(x), func.max(x))
-        for row in rows:
-            n, total, squares, low, high = row[len(self.keys) :]
-            m = Moments(
-                int(n or 0),
-                float(total or 0),
-                float(squares or 0),
-                None if low is None else float(low),
-                None if high is None else float(high),
-            )
-            found[self._key(row)].add(m)
-            if self.with_total:
-                found[TOTAL].add(m)
         return found
 
     def quartiles(self, value: Any) -> dict[tuple, tuple[float | None, float | None, float | None]]:
@@ -371,19 +405,13 @@ class TableEngine:
             result[key] = tuple(qs)
         return result
 
-    def first_values(self, value: Any) -> dict[tuple, Any]:
-        found = {}
-        for row in self._grouped(func.min(value)):
-            found[self._key(row)] = row[-1]
-        return found
-
     # --- rows
 
     def compute(self) -> TableResult:
         self.load_columns()
         rows: list[ResultRow] = []
-        for row in self.spec.rows:
-            rows.extend(self.row(row))
+        for index, row in enumerate(self.spec.rows):
+            rows.extend(self.row(index, row))
         chart = self.spec.chart(self.ctx) if self.spec.chart else None
         return TableResult(
             name=self.spec.name,
@@ -396,7 +424,7 @@ class TableEngine:
             chart=chart,
         )
 
-    def row(self, row: Row) -> Iterator[ResultRow]:
+    def row(self, index: int, row: Row) -> Iterator[ResultRow]:
         p = self.printer
         keys = self._all_keys()
         sizes = self.sizes()
@@ -404,17 +432,34 @@ class TableEngine:
         if row.stat == "n":
             yield ResultRow(row.label, "stat", [p.count(sizes[k]) for k in keys])
         elif row.stat == "count":
-            sums = self.sums(col)
-            yield ResultRow(row.label, "stat", [p.count(sums.get(k, 0)) for k in keys])
+            yield ResultRow(
+                row.label, "stat", [p.count(int(self.agg(k, f"{index}:sum") or 0)) for k in keys]
+            )
         elif row.stat in ("n_pct", "breakdown"):
-            yield from self._categorical(row, col, keys, sizes)
+            yield from self._categorical(index, row, col, keys, sizes)
         elif row.stat == "multi_pct":
             yield from self._multi(row, keys, sizes)
         elif row.stat == "value":
-            values = self.first_values(col)
-            yield ResultRow(row.label, "stat", [self._value_cell(row, values.get(k)) for k in keys])
+            yield ResultRow(
+                row.label,
+                "stat",
+                [self._value_cell(row, self.agg(k, f"{index}:v")) for k in keys],
+            )
         else:
-            yield from self._continuous(row, col, keys, sizes)
+            yield from self._continuous(index, row, col, keys, sizes)
+
+    def moments_of(self, index: int, key: tuple) -> Moments:
+        n = self.agg(key, f"{index}:n")
+        if not n:
+            return Moments()
+        low, high = self.agg(key, f"{index}:lo"), self.agg(key, f"{index}:hi")
+        return Moments(
+            int(n),
+            float(self.agg(key, f"{index}:s") or 0),
+            float(self.agg(key, f"{index}:q") or 0),
+            None if low is None else float(low),
+            None if high is None else float(high),
+        )
 
     def _labels(self, row: Row, counts: dict[tuple, dict[Any, int]]) -> list[tuple[Any, str]]:
         if row.categories is not None:
@@ -428,9 +473,21 @@ class TableEngine:
         label = row.value_label or (lambda value, ctx: str(value))
         return [(v, label(v, self.ctx)) for v in ordered]
 
-    def _categorical(self, row, col, keys, sizes) -> Iterator[ResultRow]:
+    def _categorical(self, index, row, col, keys, sizes) -> Iterator[ResultRow]:
         p = self.printer
-        counts = self.counts_by(col)
+        unlisted: dict[tuple, int] = {}
+        if row.categories is None:
+            counts = self.counts_by(col)
+        else:
+            counts = {}
+            for k in keys:
+                per_value = {
+                    value: int(self.agg(k, f"{index}:c{j}") or 0)
+                    for j, (value, _) in enumerate(row.categories)
+                }
+                per_value[None] = int(self.agg(k, f"{index}:null") or 0)
+                counts[k] = per_value
+                unlisted[k] = int(self.agg(k, f"{index}:other") or 0)
         categories = self._labels(row, counts)
         if row.stat == "breakdown":
             cells = []
@@ -445,6 +502,13 @@ class TableEngine:
                 label,
                 "category",
                 [p.n_pct(counts.get(k, {}).get(value, 0), sizes[k]) for k in keys],
+            )
+        if any(unlisted.values()):
+            # A value outside the fixed list is shown, never dropped.
+            yield ResultRow(
+                "Other (not in the list)",
+                "category",
+                [p.n_pct(unlisted.get(k, 0), sizes[k]) for k in keys],
             )
         if row.missing:
             yield ResultRow(
@@ -487,12 +551,12 @@ class TableEngine:
                 "None recorded", "missing", [p.n_pct(none.get(k, 0), sizes[k]) for k in keys]
             )
 
-    def _continuous(self, row, col, keys, sizes) -> Iterator[ResultRow]:
+    def _continuous(self, index, row, col, keys, sizes) -> Iterator[ResultRow]:
         p = self.printer
         sep = self.spec.range_separator
         d = row.decimals
         sd_d = row.sd_decimals if row.sd_decimals is not None else d
-        moments = self.moments(col)
+        moments = {k: self.moments_of(index, k) for k in keys}
         quartiles = self.quartiles(col) if row.stat.startswith("median") else {}
         cells = []
         for k in keys:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Iterable, Sequence
+from copy import copy
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -24,7 +25,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 from trialdm.summaries.engine import TableResult, listing_rows
-from trialdm.summaries.spec import BuildContext, ListingSpec
+from trialdm.summaries.spec import BuildContext, ListingColumn, ListingSpec
 
 HOSTILE_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 # Characters XML 1.0 cannot hold (openpyxl refuses them); tab, LF and CR are fine.
@@ -234,14 +235,9 @@ def write_listing(
     ws.append([cell(ws, result.title, font=TITLE)])
     ws.append([])
     ws.append([cell(ws, c.label, font=BOLD) for c in listing.columns])
-    formats = [
-        ("0" if c.decimals == 0 else "0." + "0" * c.decimals)
-        if c.kind == "number"
-        else ("yyyy-mm-dd" if c.kind == "date" else None)
-        for c in listing.columns
-    ]
+    writers = [_listing_writer(ws, column) for column in listing.columns]
     for count, row in enumerate(listing_rows(listing, ctx), start=1):
-        ws.append([cell(ws, v, f) for v, f in zip(row, formats, strict=True)])
+        ws.append([write(value) for write, value in zip(writers, row, strict=True)])
         if progress is not None and count % PROGRESS_EVERY == 0:
             progress(count)
     ws.append([])
@@ -250,6 +246,38 @@ def write_listing(
         ws.append(line)
     for line in _footnotes(ws, result.footnotes):
         ws.append(line)
+
+
+def _listing_writer(ws: WriteOnlyWorksheet, column: ListingColumn) -> Callable[[Any], Any]:
+    """Per-column cell maker for the streamed listing. Plain strings and None go
+    to openpyxl as raw values (its cheapest path); numbers and dates get a cell
+    carrying a prepared style; risky strings go through :func:`cell`."""
+    if column.kind == "number":
+        number_format = "0" if column.decimals == 0 else "0." + "0" * column.decimals
+    elif column.kind == "date":
+        number_format = "yyyy-mm-dd"
+    else:
+        number_format = None
+    style = None
+    if number_format:
+        template = WriteOnlyCell(ws, value=0)
+        template.number_format = number_format
+        style = template._style
+
+    def write(value: Any) -> Any:
+        if value is None:
+            return None
+        if isinstance(value, str):
+            if value.startswith(HOSTILE_PREFIXES) or _ILLEGAL.search(value):
+                return cell(ws, value)
+            return value
+        if style is not None:
+            c = WriteOnlyCell(ws, value=value)
+            c._style = copy(style)
+            return c
+        return value
+
+    return write
 
 
 def render_workbook(
