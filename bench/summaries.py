@@ -263,9 +263,8 @@ def run_floor(folder: Path, url: str) -> dict[str, Any]:
         ws.append([c.label for c in LISTING.columns])
         from datetime import UTC, datetime
 
-        from trialdm.summaries.spec import BuildContext
-
         from trialdm.participants.vocabulary import ICD10_F
+        from trialdm.summaries.spec import BuildContext
 
         ctx = BuildContext(
             session=None,  # type: ignore[arg-type]
