@@ -302,7 +302,8 @@ def run_floor(folder: Path, url: str) -> dict[str, Any]:
         ):
             ws.append(list(row))
         for row in conn.exec_driver_sql(
-            f"SELECT count(*) {base} AND id NOT IN (SELECT participant_id FROM participant_diagnoses)"
+            f"SELECT count(*) {base} "
+            "AND id NOT IN (SELECT participant_id FROM participant_diagnoses)"
         ):
             ws.append(list(row))
     wb.save(folder / "floor.xlsx")
