@@ -173,3 +173,60 @@ def test_recruitment_counts_and_chart(app, db_session, make_participant):
     assert rows["Randomised to usual care"][0].values == (1,)
     assert table.chart.categories == [date(2025, 1, 1), date(2025, 2, 1), date(2025, 3, 1)]
     assert table.chart.series == {"UKE": [1, 1, 2]}
+
+
+def test_fidelity_table_uses_the_contacts_fidelity_rule(app, db_session, make_participant):
+    from datetime import timedelta
+
+    from trialdm.contacts.operations import create_contact_session
+    from trialdm.contacts.queries import site_fidelity_summary
+    from trialdm.core.scoping import all_sites
+    from trialdm.summaries.fidelity import FIDELITY
+
+    today = date.today()
+    psw = make_participant("DS", "psw")
+    met = make_participant("DS", enrolment_date=today - timedelta(days=200))
+    behind = make_participant("DS", enrolment_date=today - timedelta(days=180))
+    make_participant("DS", enrolment_date=today - timedelta(days=10))  # not started
+    make_participant("DS", enrolment_date=today - timedelta(days=10), arm="control")
+    sessions = [
+        (today - timedelta(days=190), "individual", [met.id]),
+        (today - timedelta(days=170), "group", [met.id, behind.id]),
+        (today - timedelta(days=150), "individual", [met.id]),
+    ]
+    with all_sites():
+        for on, kind, attendees in sessions:
+            create_contact_session(
+                db_session,
+                {
+                    "site": "DS",
+                    "psws": [psw.id],
+                    "date": on,
+                    "format": kind,
+                    "mode": "in_person",
+                    "attendees": attendees,
+                },
+            )
+        db_session.commit()
+        reference = site_fidelity_summary(db_session, "DS", today)
+    ctx = BuildContext(
+        session=db_session,
+        read_at=datetime.combine(today, datetime.min.time(), tzinfo=UTC),
+        diagnosis_vocabulary={},
+    )
+    with scoped_to(SiteScope(codes=frozenset({"DS"}))):
+        data = compute_table(FIDELITY, ctx).as_json()
+    rows = rows_by_label(data)
+    assert rows["Intervention participants"][0]["values"] == [3]
+    heading = "Fidelity status now, n (%)"
+    for status, label in (
+        ("met", "Reached the minimum contacts inside the window"),
+        ("at_risk", "At risk now"),
+        ("not_started", "Not started"),
+    ):
+        assert rows[f"{heading} / {label}"][0]["values"][0] == reference["counts"][status]
+    assert reference["counts"]["met"] == 1
+    median, q1, q3 = rows["Contacts per participant, median (IQR)"][0]["values"]
+    assert (median, q1, q3) == (1.0, 0.5, 2.0)  # contacts 0, 1, 3
+    assert rows["Individual contacts, n (% of contacts)"][0]["text"] == "2 (50.0%)"
+    assert rows["Group contacts, n (% of contacts)"][0]["text"] == "2 (50.0%)"

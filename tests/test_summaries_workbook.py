@@ -7,6 +7,7 @@ from datetime import date, datetime
 import openpyxl
 
 from trialdm.summaries import operations
+from trialdm.summaries.tables import table_names
 
 
 def test_workbook_layout_formats_and_chart(app, db_session, make_participant):
@@ -25,12 +26,7 @@ def test_workbook_layout_formats_and_chart(app, db_session, make_participant):
     db_session.commit()
     assert operations.build_job(db_session, job.id) == "done"
     wb = openpyxl.load_workbook(operations.workbook_path(job))
-    assert wb.sheetnames == [
-        "Cover",
-        "recruitment",
-        "baseline_characteristics",
-        "participant_listing",
-    ]
+    assert wb.sheetnames == ["Cover", *table_names()]
 
     cover = {
         row[0].value: row[1] for row in wb["Cover"].iter_rows(min_row=3, max_row=12) if row[0].value

@@ -24,6 +24,7 @@ from trialdm.extensions import db
 from trialdm.participants.operations import create_participant
 from trialdm.summaries.models import SummaryJob
 from trialdm.summaries.operations import CreateSummaryJob, workbook_path
+from trialdm.summaries.tables import table_names
 
 HOSTILE = '=HYPERLINK("http://evil.example","click")'
 TIMEOUT = 30
@@ -129,12 +130,7 @@ def test_real_worker_builds_cross_site_workbook(tmp_path):
             db.engine.dispose()
     assert path.exists(), output
     wb = openpyxl.load_workbook(path)
-    assert wb.sheetnames == [
-        "Cover",
-        "recruitment",
-        "baseline_characteristics",
-        "participant_listing",
-    ]
+    assert wb.sheetnames == ["Cover", *table_names()]
     cells = [c for ws in wb.worksheets for row in ws.iter_rows() for c in row]
     assert not [c.coordinate for c in cells if c.data_type == "f"]
     hostile = [c for c in cells if c.value == HOSTILE]

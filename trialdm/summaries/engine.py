@@ -277,6 +277,10 @@ class TableEngine:
             col = self.population.c[row.variable] if row.variable else None
             if row.stat == "count":
                 found.append((f"{i}:sum", "sum", func.sum(col)))
+            elif row.stat == "share":
+                denominator = self.population.c[row.denominator]
+                found.append((f"{i}:sum", "sum", func.sum(col)))
+                found.append((f"{i}:den", "sum", func.sum(denominator)))
             elif row.stat in ("n_pct", "breakdown") and row.categories is not None:
                 values = [value for value, _ in row.categories]
                 for j, value in enumerate(values):
@@ -434,6 +438,18 @@ class TableEngine:
         elif row.stat == "count":
             yield ResultRow(
                 row.label, "stat", [p.count(int(self.agg(k, f"{index}:sum") or 0)) for k in keys]
+            )
+        elif row.stat == "share":
+            yield ResultRow(
+                row.label,
+                "stat",
+                [
+                    p.n_pct(
+                        int(self.agg(k, f"{index}:sum") or 0),
+                        int(self.agg(k, f"{index}:den") or 0),
+                    )
+                    for k in keys
+                ],
             )
         elif row.stat in ("n_pct", "breakdown"):
             yield from self._categorical(index, row, col, keys, sizes)

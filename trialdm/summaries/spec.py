@@ -29,6 +29,7 @@ STATS = (
     "median_iqr",
     "median_range",
     "value",  # the column's single value (a date, a duration, a place)
+    "share",  # sum of a column as n (%) of the sum of another (e.g. contacts by format)
 )
 EN_DASH = "–"
 
@@ -60,6 +61,8 @@ class Row:
     missing: bool = True
     # For multi_pct: the name of a multi-valued source in TableSpec.multi.
     source: str | None = None
+    # For share: the column whose sum is the denominator.
+    denominator: str | None = None
 
     def __post_init__(self) -> None:
         if self.stat not in STATS:

@@ -324,9 +324,15 @@ RECRUITMENT = TableSpec(
     chart=recruitment_chart,
 )
 
-SPECS: dict[str, TableSpec] = {
-    spec.name: spec for spec in (RECRUITMENT, BASELINE, PARTICIPANT_LISTING)
-}
+
+def _specs() -> dict[str, TableSpec]:
+    from trialdm.summaries.fidelity import FIDELITY
+
+    ordered = (RECRUITMENT, BASELINE, PARTICIPANT_LISTING, FIDELITY)
+    return {spec.name: spec for spec in ordered}
+
+
+SPECS: dict[str, TableSpec] = _specs()
 
 
 def table_names() -> list[str]:
