@@ -165,9 +165,35 @@ def test_recruitment_counts_and_chart(app, db_session, make_participant):
     make_participant("UKE", enrolment_date=date(2025, 1, 10))
     make_participant("UKE", enrolment_date=date(2025, 3, 10), arm="control")
     make_participant("UKE")
+    make_participant("BU", enrolment_date=date(2025, 1, 10))
+    from trialdm.core.scoping import all_sites
+    from trialdm.screening.operations import create_entry
+
+    with all_sites():
+        for site, outcome in [
+            ("UKE", "eligible"),
+            ("UKE", "eligible"),
+            ("UKE", "declined"),
+            ("UKE", "not_eligible"),
+            ("BU", "eligible"),
+        ]:
+            create_entry(
+                db_session,
+                {
+                    "site": site,
+                    "screening_date": date(2025, 1, 2),
+                    "outcome": outcome,
+                    "outcome_reason": "x",
+                },
+            )
+        db_session.commit()
     with scoped_to(SiteScope(codes=frozenset({"UKE"}))):
         table = compute_table(RECRUITMENT, context(db_session))
     rows = {r.label: r.cells for r in table.rows}
+    assert [c.label for c in table.columns] == ["Hamburg, Germany (UKE)", "Total"]
+    assert rows["Screened"][0].values == (4,)
+    assert rows["Eligible"][1].values == (2,)
+    assert rows["Declined"][0].values == (1,)
     assert rows["Service users registered"][0].values == (3,)
     assert rows["Enrolled"][0].values == (2,)
     assert rows["Randomised to usual care"][0].values == (1,)

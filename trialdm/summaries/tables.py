@@ -7,10 +7,11 @@ from collections import defaultdict
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Integer, cast, extract, func, select
+from sqlalchemy import Integer, cast, extract, func, literal, select, union_all
 
 from trialdm.participants.models import Participant, ParticipantDiagnosis
 from trialdm.participants.vocabulary import MARITAL_STATUSES
+from trialdm.screening.models import ScreeningEntry
 from trialdm.sites.models import Site
 from trialdm.summaries.engine import ChartData, indicator
 from trialdm.summaries.spec import Bands, BuildContext, ListingColumn, ListingSpec, Row, TableSpec
@@ -252,8 +253,15 @@ BASELINE = TableSpec(
 
 
 def _recruitment_population(ctx: BuildContext) -> Any:
-    return service_users(
+    """The screening log and the service users, one row each, as 0/1 columns."""
+    zero, one = literal(0), literal(1)
+    people = service_users(
         ctx,
+        zero.label("screened"),
+        zero.label("eligible"),
+        zero.label("not_eligible"),
+        zero.label("declined"),
+        one.label("registered"),
         indicator(Participant.consent_date.is_not(None)).label("consented"),
         indicator(Participant.enrolment_date.is_not(None)).label("enrolled"),
         indicator(Participant.arm == "intervention").label("arm_intervention"),
@@ -261,6 +269,33 @@ def _recruitment_population(ctx: BuildContext) -> Any:
         indicator(Participant.status == "withdrawn").label("withdrawn"),
         indicator(Participant.status == "completed").label("completed"),
     )
+    screened = (
+        select(
+            ScreeningEntry.id.label("pid"),
+            ScreeningEntry.site_code.label("site"),
+            Site.name.label("site_name"),
+            Site.country.label("site_country"),
+            one.label("screened"),
+            indicator(ScreeningEntry.outcome == "eligible").label("eligible"),
+            indicator(ScreeningEntry.outcome == "not_eligible").label("not_eligible"),
+            indicator(ScreeningEntry.outcome == "declined").label("declined"),
+            *[zero.label(name) for name in PARTICIPANT_STEPS],
+        )
+        .join(Site, Site.code == ScreeningEntry.site_code)
+        .where(ScreeningEntry.deleted_at.is_(None))
+    )
+    return union_all(people, screened)
+
+
+PARTICIPANT_STEPS = (
+    "registered",
+    "consented",
+    "enrolled",
+    "arm_intervention",
+    "arm_control",
+    "withdrawn",
+    "completed",
+)
 
 
 def _site_column(values: dict[str, Any]) -> tuple[str | None, str]:
@@ -308,7 +343,11 @@ RECRUITMENT = TableSpec(
     column_label=_site_column,
     corner="",
     rows=(
-        Row("Service users registered", "n"),
+        Row("Screened", "count", "screened"),
+        Row("Eligible", "count", "eligible"),
+        Row("Not eligible", "count", "not_eligible"),
+        Row("Declined", "count", "declined"),
+        Row("Service users registered", "count", "registered"),
         Row("Consented", "count", "consented"),
         Row("Enrolled", "count", "enrolled"),
         Row("Randomised to peer support", "count", "arm_intervention"),
@@ -317,8 +356,8 @@ RECRUITMENT = TableSpec(
         Row("Completed", "count", "completed"),
     ),
     footnotes=(
-        "CONSORT-style counts of service users per site. Withdrawn and completed are "
-        "the participants' current status.",
+        "CONSORT-style counts per site: screening from the screening log, the rest from "
+        "the service users' records. Withdrawn and completed are the current status.",
         "The chart shows cumulative enrolment per month and site.",
     ),
     chart=recruitment_chart,
