@@ -366,8 +366,16 @@ RECRUITMENT = TableSpec(
 
 def _specs() -> dict[str, TableSpec]:
     from trialdm.summaries.fidelity import FIDELITY
+    from trialdm.summaries.qualitative import FOCUS_GROUPS, QUALITATIVE_PARTICIPANTS
 
-    ordered = (RECRUITMENT, BASELINE, PARTICIPANT_LISTING, FIDELITY)
+    ordered = (
+        RECRUITMENT,
+        BASELINE,
+        PARTICIPANT_LISTING,
+        FIDELITY,
+        FOCUS_GROUPS,
+        QUALITATIVE_PARTICIPANTS,
+    )
     return {spec.name: spec for spec in ordered}
 
 
