@@ -165,7 +165,7 @@ def run_ours(folder: Path, url: str) -> dict[str, Any]:
     from trialdm.core.scoping import all_sites
     from trialdm.extensions import db
     from trialdm.summaries.operations import build_context, compute_tables, table_json
-    from trialdm.summaries.tables import table_names
+    from trialdm.summaries.registry import table_names
     from trialdm.summaries.workbook import Cover, render_workbook
 
     app = make_app(folder, url)

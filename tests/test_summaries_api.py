@@ -16,7 +16,7 @@ from trialdm.core.tasks import run_eager_tasks
 from trialdm.extensions import celery
 from trialdm.summaries import operations
 from trialdm.summaries.models import SummaryJob
-from trialdm.summaries.tables import table_names
+from trialdm.summaries.registry import table_names
 
 
 def events(session, action: str, job_id: int) -> list[AuditEvent]:

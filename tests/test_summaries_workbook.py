@@ -7,7 +7,7 @@ from datetime import date, datetime
 import openpyxl
 
 from trialdm.summaries import operations
-from trialdm.summaries.tables import table_names
+from trialdm.summaries.registry import table_names
 
 
 def test_workbook_layout_formats_and_chart(app, db_session, make_participant):

@@ -24,7 +24,7 @@ from trialdm.extensions import db
 from trialdm.participants.operations import create_participant
 from trialdm.summaries.models import SummaryJob
 from trialdm.summaries.operations import CreateSummaryJob, workbook_path
-from trialdm.summaries.tables import table_names
+from trialdm.summaries.registry import table_names
 
 HOSTILE = '=HYPERLINK("http://evil.example","click")'
 TIMEOUT = 30

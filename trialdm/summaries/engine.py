@@ -307,9 +307,12 @@ class TableEngine:
         labels = [func.min(self.population.c[name]) for name in spec.label_columns]
         order = [func.min(self.population.c[name]) for name in (spec.order_by or ())]
         aggregates = self._single_pass()
-        stmt = select(
-            *self.keys, *labels, *[agg for _, _, agg in aggregates], func.count()
-        ).select_from(self.population)
+        # n counts people: rows with a person id, when the population has one (a
+        # focus group without members yet is a column with n = 0)
+        people = func.count(self.population.c.pid) if "pid" in self.population.c else func.count()
+        stmt = select(*self.keys, *labels, *[agg for _, _, agg in aggregates], people).select_from(
+            self.population
+        )
         if self.keys:
             stmt = stmt.group_by(*self.keys).order_by(*(order or self.keys))
         columns = []

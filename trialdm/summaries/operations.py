@@ -28,8 +28,8 @@ from trialdm.participants.vocabulary import diagnosis_vocabulary
 from trialdm.sites.queries import get_site
 from trialdm.summaries.engine import TableResult, compute_table, listing_rows
 from trialdm.summaries.models import SummaryJob
+from trialdm.summaries.registry import SPECS, table_names
 from trialdm.summaries.spec import BuildContext
-from trialdm.summaries.tables import SPECS, table_names
 from trialdm.summaries.workbook import Cover, render_workbook
 
 log = logging.getLogger(__name__)

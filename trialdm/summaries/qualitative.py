@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import aliased
 
 from trialdm.participants.models import Participant, ParticipantDiagnosis
@@ -67,9 +67,15 @@ def _focus_group_population(ctx: BuildContext) -> Any:
             QualitativeMember.gender.label("gender"),
             QualitativeMember.age.label("age"),
         )
-        .join(QualitativeMember, QualitativeMember.session_id == QualitativeSession.id)
+        .outerjoin(
+            QualitativeMember,
+            and_(
+                QualitativeMember.session_id == QualitativeSession.id,
+                QualitativeMember.removed_at.is_(None),
+            ),
+        )
         .join(Site, Site.code == QualitativeSession.site_code)
-        .where(QualitativeSession.kind == "focus_group", *_live_members())
+        .where(QualitativeSession.kind == "focus_group", QualitativeSession.deleted_at.is_(None))
     )
 
 

@@ -362,25 +362,3 @@ RECRUITMENT = TableSpec(
     ),
     chart=recruitment_chart,
 )
-
-
-def _specs() -> dict[str, TableSpec]:
-    from trialdm.summaries.fidelity import FIDELITY
-    from trialdm.summaries.qualitative import FOCUS_GROUPS, QUALITATIVE_PARTICIPANTS
-
-    ordered = (
-        RECRUITMENT,
-        BASELINE,
-        PARTICIPANT_LISTING,
-        FIDELITY,
-        FOCUS_GROUPS,
-        QUALITATIVE_PARTICIPANTS,
-    )
-    return {spec.name: spec for spec in ordered}
-
-
-SPECS: dict[str, TableSpec] = _specs()
-
-
-def table_names() -> list[str]:
-    return list(SPECS)
