@@ -127,10 +127,159 @@ def generate(folder: Path, participants: int, seed: int = 5) -> str:
             if len(batch) >= 50_000:
                 _flush(db, Participant, ParticipantDiagnosis, batch, diagnoses)
         _flush(db, Participant, ParticipantDiagnosis, batch, diagnoses)
+        _generate_contacts(db, rng, participants)
+        _generate_focus_groups(db, rng, participants + 1)
         with db.engine.connect() as conn:
             conn.exec_driver_sql("ANALYZE")
         db.engine.dispose()
     return url
+
+
+PSWS_PER_SITE = 5
+INDIVIDUAL_CONTACTS = 8  # per intervention participant, plus two group sessions: ~10
+GROUP_SIZE = 4
+
+
+def _generate_contacts(db, rng: random.Random, participants: int) -> None:
+    """PSWs per site; for each intervention participant individual sessions, and
+    group sessions of four: about ten contacts each."""
+    from sqlalchemy import insert, select
+
+    from trialdm.contacts.models import ContactAttendance, ContactSession, ContactSessionPsw
+    from trialdm.participants.models import Participant
+
+    with db.engine.begin() as conn:
+        first_psw = participants + 10_000_000
+        psws = {}
+        rows = []
+        for i in range(1, SITES + 1):
+            site = f"S{i:02d}"
+            psws[site] = [first_psw + (i - 1) * PSWS_PER_SITE + k for k in range(PSWS_PER_SITE)]
+            for k, psw_id in enumerate(psws[site]):
+                rows.append(
+                    {
+                        "id": psw_id,
+                        "site_code": site,
+                        "category": "psw",
+                        "study_id": f"{site}-PSW-{k + 1:02d}",
+                        "training_completed": date(2022, 6, 1),
+                        "active": True,
+                        "version_id": 1,
+                    }
+                )
+        conn.execute(insert(Participant.__table__), rows)
+        members = conn.execute(
+            select(Participant.id, Participant.site_code, Participant.enrolment_date)
+            .where(Participant.arm == "intervention")
+            .order_by(Participant.site_code, Participant.id)
+        ).all()
+    sessions, attendances, links = [], [], []
+    session_id = 0
+
+    def add_session(site, on, kind, attendees):
+        nonlocal session_id
+        session_id += 1
+        sessions.append(
+            {
+                "id": session_id,
+                "site_code": site,
+                "date": on,
+                "format": kind,
+                "mode": "in_person",
+                "duration_min": 45,
+                "version_id": 1,
+            }
+        )
+        links.append(
+            {"site_code": site, "session_id": session_id, "psw_id": rng.choice(psws[site])}
+        )
+        attendances.extend(
+            {"site_code": site, "session_id": session_id, "participant_id": pid}
+            for pid in attendees
+        )
+        if len(attendances) >= 200_000:
+            flush()
+
+    def flush():
+        with db.engine.begin() as conn:
+            conn.execute(insert(ContactSession.__table__), sessions)
+            conn.execute(insert(ContactSessionPsw.__table__), links)
+            conn.execute(insert(ContactAttendance.__table__), attendances)
+        sessions.clear(), attendances.clear(), links.clear()
+
+    group: list = []
+    for pid, site, enrolled in members:
+        for _ in range(rng.randint(INDIVIDUAL_CONTACTS - 3, INDIVIDUAL_CONTACTS + 3)):
+            add_session(site, enrolled + timedelta(days=rng.randint(1, 200)), "individual", [pid])
+        if group and group[0][1] != site:
+            group = []
+        group.append((pid, site, enrolled))
+        if len(group) == GROUP_SIZE:
+            start = max(e for _, _, e in group)
+            for _ in range(2):
+                on = start + timedelta(days=rng.randint(1, 150))
+                add_session(site, on, "group", [p for p, _, _ in group])
+            group = []
+    if sessions:
+        flush()
+
+
+def _generate_focus_groups(db, rng: random.Random, first_id: int) -> None:
+    """Two focus groups of six mental health workers and four interviews per site."""
+    from sqlalchemy import insert
+
+    from trialdm.participants.models import Participant
+    from trialdm.qualitative.models import QualitativeMember, QualitativeSession
+
+    people, sessions, members = [], [], []
+    next_person, next_session = first_id + 20_000_000, 0
+    for i in range(1, SITES + 1):
+        site = f"S{i:02d}"
+        for kind, count, size in (("focus_group", 2, 6), ("interview", 4, 1)):
+            for _ in range(count):
+                next_session += 1
+                sessions.append(
+                    {
+                        "id": next_session,
+                        "site_code": site,
+                        "kind": kind,
+                        "date": date(2023, 3, 1) + timedelta(days=rng.randint(0, 300)),
+                        "duration_min": rng.randint(30, 120),
+                        "location": f"Clinic {i}",
+                        "mode": "in_person",
+                        "consent_recorded": True,
+                        "version_id": 1,
+                    }
+                )
+                for _ in range(size):
+                    next_person += 1
+                    gender = rng.choice(["female", "male"])
+                    people.append(
+                        {
+                            "id": next_person,
+                            "site_code": site,
+                            "category": "mhw",
+                            "study_id": f"{site}-MHW-{next_person}",
+                            "gender": gender,
+                            "age": rng.randint(25, 64),
+                            "profession": "nurse",
+                            "version_id": 1,
+                        }
+                    )
+                    members.append(
+                        {
+                            "site_code": site,
+                            "session_id": next_session,
+                            "participant_id": next_person,
+                            "gender": gender,
+                            "age": people[-1]["age"],
+                            "profession": "nurse",
+                        }
+                    )
+    with db.engine.begin() as conn:
+        conn.execute(insert(Participant.__table__), people)
+        conn.execute(insert(QualitativeSession.__table__), sessions)
+        conn.execute(insert(QualitativeMember.__table__), members)
 
 
 def _flush(db, participant, diagnosis, batch, diagnoses) -> None:
@@ -306,9 +455,69 @@ def run_floor(folder: Path, url: str) -> dict[str, Any]:
             "AND id NOT IN (SELECT participant_id FROM participant_diagnoses)"
         ):
             ws.append(list(row))
+        _floor_fidelity(conn, wb, engine)
+        _floor_qualitative(conn, wb)
     wb.save(folder / "floor.xlsx")
     elapsed = time.perf_counter() - began
     return {"seconds": elapsed, "queries": counter[0]}
+
+
+def _floor_fidelity(conn, wb, engine) -> None:
+    """The contacts domain's fidelity SELECT (already one set-based statement),
+    summarised per site in one pass, plus the quartiles and the contact formats."""
+    from datetime import date as date_
+
+    from trialdm.contacts.queries import FidelityRule, fidelity_subquery
+
+    rule = FidelityRule(minimum=3, months=6, slack=0.0)
+    fidelity = fidelity_subquery(date_.today(), rule)
+    from sqlalchemy import select
+
+    sql = str(select(fidelity).compile(engine, compile_kwargs={"literal_binds": True}))
+    ws = wb.create_sheet("fidelity")
+    statuses = ", ".join(
+        f"sum(status = '{s}')"
+        for s in ("met", "on_track", "at_risk", "not_met", "not_started", "withdrawn")
+    )
+    for row in conn.exec_driver_sql(
+        f"SELECT site_code, count(*), {statuses}, sum(contacts_total), "
+        f"sum(contacts_total * contacts_total) FROM ({sql}) GROUP BY site_code"
+    ):
+        ws.append(list(row))
+    for row in conn.exec_driver_sql(
+        "SELECT site_code, max(cnt), "
+        "max(CASE WHEN rn = (cnt - 1) / 4 + 1 THEN x END), "
+        "max(CASE WHEN rn = (cnt - 1) / 2 + 1 THEN x END), "
+        "max(CASE WHEN rn = (cnt - 1) * 3 / 4 + 1 THEN x END) FROM ("
+        "SELECT site_code, contacts_total x, row_number() OVER "
+        "(PARTITION BY site_code ORDER BY contacts_total) rn, "
+        f"count(*) OVER (PARTITION BY site_code) cnt FROM ({sql})) GROUP BY site_code"
+    ):
+        ws.append(list(row))
+    for row in conn.exec_driver_sql(
+        "SELECT s.site_code, sum(s.format = 'individual'), sum(s.format = 'group') "
+        "FROM contact_attendances a JOIN contact_sessions s ON s.id = a.session_id "
+        "WHERE s.deleted_at IS NULL GROUP BY s.site_code"
+    ):
+        ws.append(list(row))
+
+
+def _floor_qualitative(conn, wb) -> None:
+    ws = wb.create_sheet("focus_group_characteristics")
+    for row in conn.exec_driver_sql(
+        "SELECT s.id, s.site_code, s.date, s.duration_min, s.location, count(m.id), "
+        "sum(m.gender = 'female'), sum(m.gender = 'male'), avg(m.age), min(m.age), max(m.age) "
+        "FROM qualitative_sessions s LEFT JOIN qualitative_members m ON m.session_id = s.id "
+        "WHERE s.kind = 'focus_group' GROUP BY s.id ORDER BY s.id"
+    ):
+        ws.append(list(row))
+    ws = wb.create_sheet("qualitative_participants")
+    for row in conn.exec_driver_sql(
+        "SELECT s.kind, p.category, p.gender, count(DISTINCT p.id) FROM qualitative_members m "
+        "JOIN qualitative_sessions s ON s.id = m.session_id "
+        "JOIN participants p ON p.id = m.participant_id GROUP BY s.kind, p.category, p.gender"
+    ):
+        ws.append(list(row))
 
 
 def child(kind: str, folder: str, url: str) -> None:

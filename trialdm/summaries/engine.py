@@ -21,7 +21,7 @@ from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import Float, Select, and_, case, cast, func, select
+from sqlalchemy import Float, Select, and_, case, cast, func, literal, select, union_all
 
 from trialdm.summaries.spec import BuildContext, ListingSpec, Row, TableSpec
 
@@ -363,45 +363,54 @@ class TableEngine:
                 found[TOTAL][row[len(self.keys)]] += int(row[-1])
         return found
 
-    def quartiles(self, value: Any) -> dict[tuple, tuple[float | None, float | None, float | None]]:
-        """key -> (Q1, median, Q3), inclusive method, for the groups and the total."""
-        result = self._quartiles(value, self.keys)
-        if self.with_total:
-            result.update(self._quartiles(value, []))
-        return result
-
-    def _quartiles(self, value: Any, keys: list[Any]) -> dict:
+    def quartiles(self, value: Any) -> dict[tuple, tuple[float, float, float]]:
+        """key -> (Q1, median, Q3), inclusive method, for the groups and the total, in
+        one statement: the population is ranked once (a CTE) with a window per group
+        and one over everything, then aggregated at both levels (UNION ALL)."""
         x = cast(value, Float)
+        keys = self.keys
+        windows = [
+            func.row_number().over(partition_by=keys or None, order_by=x).label("rn"),
+            func.count().over(partition_by=keys or None).label("cnt"),
+        ]
+        both = bool(keys) and self.with_total
+        if both:
+            windows += [
+                func.row_number().over(order_by=x).label("rn_all"),
+                func.count().over().label("cnt_all"),
+            ]
         ranked = (
-            select(
-                *[k.label(f"k{i}") for i, k in enumerate(keys)],
-                x.label("x"),
-                func.row_number().over(partition_by=keys or None, order_by=x).label("rn"),
-                func.count().over(partition_by=keys or None).label("cnt"),
-            )
+            select(*[k.label(f"k{i}") for i, k in enumerate(keys)], x.label("x"), *windows)
             .select_from(self.population)
             .where(value.is_not(None))
-            .subquery("ranked")
+            .cte("ranked")
         )
         rkeys = [ranked.c[f"k{i}"] for i in range(len(keys))]
-        parts = []
-        for k in (1, 2, 3):
-            position = (ranked.c.cnt - 1) * k
-            low_rank = position // 4 + 1
-            parts += [
-                func.max(case((ranked.c.rn == low_rank, ranked.c.x))),
-                func.max(case((ranked.c.rn == low_rank + 1, ranked.c.x))),
-                func.max(position % 4),
-            ]
-        stmt = select(*rkeys, func.max(ranked.c.cnt), *parts)
-        if rkeys:
-            stmt = stmt.group_by(*rkeys)
+
+        def level(marker: str, rn: Any, cnt: Any, group_keys: list[Any]) -> Any:
+            parts = []
+            for k in (1, 2, 3):
+                position = (cnt - 1) * k
+                low_rank = position // 4 + 1
+                parts += [
+                    func.max(case((rn == low_rank, ranked.c.x))),
+                    func.max(case((rn == low_rank + 1, ranked.c.x))),
+                    func.max(position % 4),
+                ]
+            shown_keys = group_keys or [literal(None) for _ in rkeys]
+            stmt = select(literal(marker), *shown_keys, func.max(cnt), *parts)
+            return stmt.group_by(*group_keys) if group_keys else stmt
+
+        stmt = level("g", ranked.c.rn, ranked.c.cnt, rkeys)
+        if both:
+            stmt = union_all(stmt, level("t", ranked.c.rn_all, ranked.c.cnt_all, []))
         result = {}
+        width = 1 + len(rkeys)
         for row in self.session.execute(stmt):
-            key = tuple(row[: len(rkeys)]) if rkeys else TOTAL
-            if not row[len(rkeys)]:
+            if not row[width]:
                 continue
-            values = row[len(rkeys) + 1 :]
+            key = tuple(row[1:width]) if row[0] == "g" and rkeys else TOTAL
+            values = row[width + 1 :]
             qs = []
             for i in range(3):
                 low, high, remainder = values[3 * i : 3 * i + 3]
@@ -409,7 +418,7 @@ class TableEngine:
                 if remainder:
                     low += (int(remainder) / 4) * (float(high) - low)
                 qs.append(low)
-            result[key] = tuple(qs)
+            result[key] = (qs[0], qs[1], qs[2])
         return result
 
     # --- rows
