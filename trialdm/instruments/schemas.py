@@ -43,7 +43,7 @@ class AnswerField(ma.fields.Field):
 
     def __init__(self, definition: FieldDefinition, **kwargs: Any) -> None:
         self.definition = definition
-        super().__init__(allow_none=True, load_default=None, **kwargs)
+        super().__init__(allow_none=True, **kwargs)
 
     def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> Any:
         if isinstance(value, Missing):
