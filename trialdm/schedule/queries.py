@@ -33,13 +33,14 @@ from sqlalchemy import (
     String,
     and_,
     case,
-    column,
+    cast,
+    false,
     func,
     literal,
     or_,
     select,
     true,
-    values,
+    union_all,
 )
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
@@ -138,18 +139,19 @@ def schedule_query(
     participant_id: int | None = None,
 ) -> Select:
     """The statement behind :func:`schedule_rows` (for callers that page or join)."""
-    event_table = values(
-        column("event", String),
-        column("months", Integer),
-        column("ordinal", Integer),
-        column("n_due", Integer),
-        name="schedule_events",
-    ).data(
-        [
-            (e.name, e.months, i, max(len(due_by_event.get(e.name, [])), 1))
+    # The events as a derived table (a UNION of literal rows: VALUES with column
+    # names is not portable to SQLite).
+    event_table = union_all(
+        *[
+            select(
+                cast(literal(e.name), String).label("event"),
+                cast(literal(e.months), Integer).label("months"),
+                cast(literal(i), Integer).label("ordinal"),
+                cast(literal(max(len(due_by_event.get(e.name, [])), 1)), Integer).label("n_due"),
+            )
             for i, e in enumerate(events)
         ]
-    )
+    ).subquery("schedule_events")
     # A response counts towards its event when its instrument is due there (or, for an
     # event without instruments, any complete response).
     counts = [
@@ -171,50 +173,25 @@ def schedule_query(
         .where(
             Response.status == "complete",
             Response.deleted_at.is_(None),
-            or_(*counts) if counts else literal(False),
+            or_(*counts) if counts else false(),
         )
         .group_by(Response.participant_id, Response.event)
         .subquery("done")
     )
-    due_date = add_months(Participant.enrolment_date, event_table.c.months)
-    window_start = add_days(due_date, -window_days)
-    window_end = add_days(due_date, window_days)
-    completed = func.coalesce(done.c.n_done, 0) >= event_table.c.n_due
-    status_expr = case(
-        (completed, "completed"),
-        (
-            and_(
-                Participant.status == "withdrawn",
-                or_(
-                    Participant.withdrawal_date.is_(None), Participant.withdrawal_date <= window_end
-                ),
-            ),
-            "not_applicable",
-        ),
-        (literal(as_of, Date) < window_start, "upcoming"),
-        (literal(as_of, Date) <= due_date, "due"),
-        (literal(as_of, Date) <= window_end, "overdue"),
-        else_="missed",
-    )
-    inner = (
+    due = (
         select(
             Participant.id.label("participant_id"),
             Participant.study_id.label("study_id"),
             Participant.site_code.label("site"),
-            event_table.c.event.label("event"),
-            event_table.c.ordinal.label("ordinal"),
-            due_date.label("due_date"),
-            window_start.label("window_start"),
-            window_end.label("window_end"),
-            status_expr.label("status"),
-            case((completed, done.c.completed_on), else_=None).label("completed_on"),
+            Participant.status.label("participant_status"),
+            Participant.withdrawal_date.label("withdrawal_date"),
+            event_table.c.event,
+            event_table.c.ordinal,
+            event_table.c.n_due,
+            add_months(Participant.enrolment_date, event_table.c.months).label("due_date"),
         )
         .select_from(Participant)
         .join(event_table, true())
-        .outerjoin(
-            done,
-            and_(done.c.participant_id == Participant.id, done.c.event == event_table.c.event),
-        )
         .where(
             Participant.category == "service_user",
             Participant.enrolment_date.is_not(None),
@@ -222,12 +199,59 @@ def schedule_query(
         )
     )
     if site:
-        inner = inner.where(Participant.site_code == site)
+        due = due.where(Participant.site_code == site)
     if participant_id is not None:
-        inner = inner.where(Participant.id == participant_id)
+        due = due.where(Participant.id == participant_id)
     if event:
-        inner = inner.where(event_table.c.event == event)
-    rows = inner.subquery("schedule")
+        due = due.where(event_table.c.event == event)
+    due = due.subquery("due")
+    windows = select(
+        due,
+        add_days(due.c.due_date, -window_days).label("window_start"),
+        add_days(due.c.due_date, window_days).label("window_end"),
+    ).subquery("windows")
+    completed = func.coalesce(done.c.n_done, 0) >= windows.c.n_due
+    day = literal(as_of, Date)
+    status_expr = case(
+        (completed, "completed"),
+        (
+            and_(
+                windows.c.participant_status == "withdrawn",
+                or_(
+                    windows.c.withdrawal_date.is_(None),
+                    windows.c.withdrawal_date <= windows.c.window_end,
+                ),
+            ),
+            "not_applicable",
+        ),
+        (day < windows.c.window_start, "upcoming"),
+        (day <= windows.c.due_date, "due"),
+        (day <= windows.c.window_end, "overdue"),
+        else_="missed",
+    )
+    rows = (
+        select(
+            windows.c.participant_id,
+            windows.c.study_id,
+            windows.c.site,
+            windows.c.event,
+            windows.c.ordinal,
+            windows.c.due_date,
+            windows.c.window_start,
+            windows.c.window_end,
+            status_expr.label("status"),
+            case((completed, done.c.completed_on), else_=None).label("completed_on"),
+        )
+        .select_from(windows)
+        .outerjoin(
+            done,
+            and_(
+                done.c.participant_id == windows.c.participant_id,
+                done.c.event == windows.c.event,
+            ),
+        )
+        .subquery("schedule")
+    )
     stmt = select(
         rows.c.participant_id,
         rows.c.study_id,
