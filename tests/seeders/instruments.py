@@ -47,4 +47,9 @@ def seed(session, site: str, marker: str) -> dict:
             "answers": {"employment": "retired", "diagnoses": ["other"], "diagnosis_other": marker},
         },
     )
-    return {"participant_id": participant.id, "response_id": response.id}
+    return {
+        "participant_id": participant.id,
+        "response_id": response.id,
+        "instrument_name": "baseline_demographics",
+        "instrument_version": 1,
+    }

@@ -62,40 +62,40 @@ class Instruments(MethodView):
         return out
 
 
-@blp.route("/instruments/<name>")
+@blp.route("/instruments/<instrument_name>")
 class InstrumentByName(MethodView):
     @requires("instruments.read")
     @blp.arguments(InstrumentQuery, location="query")
     @blp.response(200, InstrumentOut)
-    def get(self, args, name):
+    def get(self, args, instrument_name):
         """The newest version: definition and labels in ``lang`` (English fallback)."""
-        version = queries.get_instrument_version(db.session, name)
+        version = queries.get_instrument_version(db.session, instrument_name)
         return _instrument_out(version, args["lang"])
 
 
-@blp.route("/instruments/<name>/versions/<int:version>")
+@blp.route("/instruments/<instrument_name>/versions/<int:instrument_version>")
 class InstrumentVersionByNumber(MethodView):
     @requires("instruments.read")
     @blp.arguments(InstrumentQuery, location="query")
     @blp.response(200, InstrumentOut)
-    def get(self, args, name, version):
+    def get(self, args, instrument_name, instrument_version):
         """One stored version, old ones included."""
-        found = queries.get_instrument_version(db.session, name, version)
+        found = queries.get_instrument_version(db.session, instrument_name, instrument_version)
         return _instrument_out(found, args["lang"])
 
 
-@blp.route("/instruments/<name>/redcap")
+@blp.route("/instruments/<instrument_name>/redcap")
 class InstrumentRedcap(MethodView):
     @requires("instruments.read")
     @blp.arguments(RedcapExportQuery, location="query")
     @blp.doc(
         responses={"200": {"description": "REDCap data dictionary", "content": {"text/csv": {}}}}
     )
-    def get(self, args, name):
+    def get(self, args, instrument_name):
         """The instrument as a REDCap data dictionary (CSV, the 18 standard columns)."""
         from trialdm.instruments.redcap import export_dictionary
 
-        found = queries.get_instrument_version(db.session, name, args.get("version"))
+        found = queries.get_instrument_version(db.session, instrument_name, args.get("version"))
         record_event(
             db.session,
             "export",
