@@ -10,6 +10,7 @@ from datetime import date, timedelta
 from sqlalchemy.orm import Session
 
 from trialdm.auth.operations import create_user, get_user_by_email
+from trialdm.instruments.demo import demo_instruments, demo_responses
 from trialdm.participants.operations import create_participant
 
 DEMO_PASSWORD = "demo-password"
@@ -97,6 +98,8 @@ def demo_participants(session: Session, rng: random.Random) -> str:
 DEMO_STEPS: list[tuple[str, Callable[[Session, random.Random], str]]] = [
     ("users", demo_users),
     ("participants", demo_participants),
+    ("instruments", demo_instruments),
+    ("responses", demo_responses),
 ]
 
 
