@@ -22,6 +22,8 @@ API_MODULES = (
     "participants",
     "contacts",
     "qualitative",
+    "instruments",
+    "schedule",
     "audit",
     "screening",
     "summaries",
