@@ -256,3 +256,30 @@ def test_fidelity_table_uses_the_contacts_fidelity_rule(app, db_session, make_pa
     assert (median, q1, q3) == (1.0, 0.5, 2.0)  # contacts 0, 1, 3
     assert rows["Individual contacts, n (% of contacts)"][0]["text"] == "2 (50.0%)"
     assert rows["Group contacts, n (% of contacts)"][0]["text"] == "2 (50.0%)"
+
+
+def test_recruitment_counts_completed_assessments_per_event(app, db_session, make_participant):
+    from tests.seeders.instruments import sync_shipped
+    from tests.test_schedule import BASELINE as BASELINE_ANSWERS
+    from tests.test_schedule import SCALE, respond
+
+    sync_shipped(db_session)
+    db_session.commit()
+    first = make_participant("PU", enrolment_date=date(2025, 1, 31))
+    second = make_participant("PU", enrolment_date=date(2025, 2, 3))
+    for person in (first, second):
+        respond(db_session, person, "baseline_demographics", "T0", BASELINE_ANSWERS)
+        respond(db_session, person, "social_inclusion_scale", "T0", SCALE)
+    respond(db_session, first, "social_inclusion_scale", "T1", SCALE, on=date(2025, 5, 30))
+    ctx = BuildContext(
+        session=db_session, read_at=datetime(2025, 7, 1, tzinfo=UTC), diagnosis_vocabulary={}
+    )
+    with scoped_to(SiteScope(codes=frozenset({"PU"}))):
+        table = compute_table(RECRUITMENT, ctx).as_json()
+    rows = rows_by_label(table)
+    heading = "Assessments completed, by event"
+    assert rows[f"{heading} / T0 (baseline)"][0]["values"] == [2]
+    assert rows[f"{heading} / T1 (4 months)"][0]["values"] == [1]
+    assert rows[f"{heading} / T2 (8 months)"][0]["values"] == [0]
+    assert rows["Service users registered"][0]["values"] == [2]
+    assert table["columns"][0]["n"] == 2

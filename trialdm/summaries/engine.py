@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -246,6 +246,11 @@ class TableEngine:
         self.keys = [self.population.c[name] for name in spec.group_by]
         self.printer = Printer(spec, ctx)
         self.columns: list[Column] = []
+        # Categories that depend on the build (settings) are resolved once here.
+        self.rows = [
+            replace(row, categories=row.categories(ctx)) if callable(row.categories) else row
+            for row in spec.rows
+        ]
 
     # --- helpers
 
@@ -273,7 +278,7 @@ class TableEngine:
         """(name, how totals combine, aggregate) for everything the rows need that
         one GROUP BY can give: counts, fixed categories, moments, values."""
         found: list[tuple[str, str, Any]] = []
-        for i, row in enumerate(self.spec.rows):
+        for i, row in enumerate(self.rows):
             col = self.population.c[row.variable] if row.variable else None
             if row.stat == "count":
                 found.append((f"{i}:sum", "sum", func.sum(col)))
@@ -281,7 +286,7 @@ class TableEngine:
                 denominator = self.population.c[row.denominator]
                 found.append((f"{i}:sum", "sum", func.sum(col)))
                 found.append((f"{i}:den", "sum", func.sum(denominator)))
-            elif row.stat in ("n_pct", "breakdown") and row.categories is not None:
+            elif row.stat in ("n_pct", "breakdown", "counts") and row.categories is not None:
                 values = [value for value, _ in row.categories]
                 for j, value in enumerate(values):
                     found.append((f"{i}:c{j}", "sum", func.sum(case((col == value, 1), else_=0))))
@@ -426,7 +431,7 @@ class TableEngine:
     def compute(self) -> TableResult:
         self.load_columns()
         rows: list[ResultRow] = []
-        for index, row in enumerate(self.spec.rows):
+        for index, row in enumerate(self.rows):
             rows.extend(self.row(index, row))
         chart = self.spec.chart(self.ctx) if self.spec.chart else None
         return TableResult(
@@ -463,7 +468,7 @@ class TableEngine:
                     for k in keys
                 ],
             )
-        elif row.stat in ("n_pct", "breakdown"):
+        elif row.stat in ("n_pct", "breakdown", "counts"):
             yield from self._categorical(index, row, col, keys, sizes)
         elif row.stat == "multi_pct":
             yield from self._multi(row, keys, sizes)
@@ -525,6 +530,12 @@ class TableEngine:
             yield ResultRow(row.label, "stat", cells)
             return
         yield ResultRow(row.label, "heading", [Cell("") for _ in keys])
+        if row.stat == "counts":
+            for value, label in categories:
+                yield ResultRow(
+                    label, "category", [p.count(counts.get(k, {}).get(value, 0)) for k in keys]
+                )
+            return
         for value, label in categories:
             yield ResultRow(
                 label,

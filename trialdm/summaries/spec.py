@@ -30,6 +30,7 @@ STATS = (
     "median_range",
     "value",  # the column's single value (a date, a duration, a place)
     "share",  # sum of a column as n (%) of the sum of another (e.g. contacts by format)
+    "counts",  # one line per category: n (no percentage, no missing line)
 )
 EN_DASH = "–"
 
@@ -50,8 +51,11 @@ class Row:
     label: str
     stat: str
     variable: str | None = None
-    # Fixed categories (value, label) in print order; None: as found, most frequent first.
-    categories: tuple[tuple[str, str], ...] | None = None
+    # Fixed categories (value, label) in print order, or a function of the build
+    # context giving them (e.g. from the settings); None: as found, most frequent first.
+    categories: (
+        tuple[tuple[str, str], ...] | Callable[[BuildContext], tuple[tuple[str, str], ...]] | None
+    ) = None
     # Label of a value found in the data (when categories are not fixed).
     value_label: Callable[[Any, BuildContext], str] | None = None
     decimals: int = 1

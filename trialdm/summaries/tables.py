@@ -7,7 +7,7 @@ from collections import defaultdict
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Integer, cast, extract, func, literal, select, union_all
+from sqlalchemy import Integer, String, cast, extract, func, literal, select, union_all
 
 from trialdm.participants.models import Participant, ParticipantDiagnosis
 from trialdm.participants.vocabulary import MARITAL_STATUSES
@@ -255,6 +255,7 @@ BASELINE = TableSpec(
 def _recruitment_population(ctx: BuildContext) -> Any:
     """The screening log and the service users, one row each, as 0/1 columns."""
     zero, one = literal(0), literal(1)
+    null_text = cast(literal(None), String)
     people = service_users(
         ctx,
         zero.label("screened"),
@@ -271,7 +272,7 @@ def _recruitment_population(ctx: BuildContext) -> Any:
     )
     screened = (
         select(
-            ScreeningEntry.id.label("pid"),
+            literal(None).label("pid"),
             ScreeningEntry.site_code.label("site"),
             Site.name.label("site_name"),
             Site.country.label("site_country"),
@@ -284,7 +285,61 @@ def _recruitment_population(ctx: BuildContext) -> Any:
         .join(Site, Site.code == ScreeningEntry.site_code)
         .where(ScreeningEntry.deleted_at.is_(None))
     )
-    return union_all(people, screened)
+    as_of = ctx.read_at.date()
+    schedule = _completed_assessments(ctx, as_of)
+    assessed = (
+        select(
+            literal(None).label("pid"),
+            schedule.c.site.label("site"),
+            Site.name.label("site_name"),
+            Site.country.label("site_country"),
+            *[zero.label(name) for name in SCREENING_STEPS + PARTICIPANT_STEPS],
+            schedule.c.event.label("assessment"),
+        )
+        .join(Site, Site.code == schedule.c.site)
+        .where(schedule.c.status == "completed")
+    )
+    return union_all(
+        people.add_columns(null_text.label("assessment")),
+        screened.add_columns(null_text.label("assessment")),
+        assessed,
+    )
+
+
+def _completed_assessments(ctx: BuildContext, as_of: Any) -> Any:
+    """The schedule domain's statement (one set-based query): completed events."""
+    from flask import current_app
+
+    from trialdm.instruments.queries import instruments_due_by_event
+    from trialdm.schedule.queries import schedule_events, schedule_query
+
+    return (
+        schedule_query(
+            as_of,
+            schedule_events(current_app.config),
+            current_app.config["SCHEDULE_WINDOW_DAYS"],
+            instruments_due_by_event(ctx.session),
+        )
+        .order_by(None)
+        .subquery("assessments")
+    )
+
+
+def assessment_events(ctx: BuildContext) -> tuple[tuple[str, str], ...]:
+    from flask import current_app
+
+    from trialdm.schedule.queries import schedule_events
+
+    return tuple(
+        (
+            event.name,
+            f"{event.name} ({event.months} months)" if event.months else f"{event.name} (baseline)",
+        )
+        for event in schedule_events(current_app.config)
+    )
+
+
+SCREENING_STEPS = ("screened", "eligible", "not_eligible", "declined")
 
 
 PARTICIPANT_STEPS = (
@@ -354,6 +409,9 @@ RECRUITMENT = TableSpec(
         Row("Randomised to usual care", "count", "arm_control"),
         Row("Withdrawn", "count", "withdrawn"),
         Row("Completed", "count", "completed"),
+        Row(
+            "Assessments completed, by event", "counts", "assessment", categories=assessment_events
+        ),
     ),
     footnotes=(
         "CONSORT-style counts per site: screening from the screening log, the rest from "
