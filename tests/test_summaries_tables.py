@@ -283,3 +283,62 @@ def test_recruitment_counts_completed_assessments_per_event(app, db_session, mak
     assert rows[f"{heading} / T2 (8 months)"][0]["values"] == [0]
     assert rows["Service users registered"][0]["values"] == [2]
     assert table["columns"][0]["n"] == 2
+
+
+@pytest.mark.filterwarnings("ignore:Setting a new row on a DataFrame")  # inside tableone
+def test_statistics_agree_with_tableone(app, db_session, make_participant):
+    """tableone (pandas) as an independent reference: mean (SD), median [Q1,Q3], n (%)."""
+    import re
+
+    import pandas as pd
+    from tableone import TableOne
+
+    rng = random.Random(7)
+    people = []
+    for _ in range(60):
+        site = rng.choice(["BU", "DS"])
+        age = rng.randint(18, 60)
+        gender = rng.choice(["female", "male", "diverse", None])
+        make_participant(
+            site, enrolment_date=date(2025, 5, 1), year_of_birth=None, age=age, gender=gender
+        )
+        people.append({"site": site, "age": age, "gender": gender})
+    frame = pd.DataFrame(people)
+    normal = TableOne(
+        frame,
+        columns=["age", "gender"],
+        categorical=["gender"],
+        groupby="site",
+        pval=False,
+        decimals=6,
+    ).tableone
+    skewed = TableOne(
+        frame, columns=["age"], groupby="site", nonnormal=["age"], pval=False, decimals=6
+    ).tableone
+    normal.columns = [c[1] for c in normal.columns]
+    skewed.columns = [c[1] for c in skewed.columns]
+
+    def numbers(text: str) -> list[float]:
+        return [float(x) for x in re.findall(r"-?\d+(?:\.\d+)?", str(text))]
+
+    data = compute_table(BASELINE, context(db_session)).as_json()
+    rows = rows_by_label(data)
+    columns = {"BU": 0, "DS": 1, "Overall": 2}
+    for name, index in columns.items():
+        mean, sd = rows["Age in years, mean (SD)"][index]["values"]
+        assert [mean, sd] == pytest.approx(
+            numbers(normal.loc[("age, mean (SD)", ""), name]), abs=1e-5
+        )
+        median, q1, q3 = rows["Age in years, median (IQR)"][index]["values"]
+        reference = numbers(skewed.loc[("age, median [Q1,Q3]", ""), name])
+        assert [median, q1, q3] == pytest.approx(reference, abs=1e-5)
+        for value, label in (
+            ("female", "Female"),
+            ("male", "Male"),
+            ("diverse", "Diverse"),
+            ("None", "Missing"),
+        ):
+            n, share = rows[f"Gender, n (%) / {label}"][index]["values"]
+            expected_n, expected_pct = numbers(normal.loc[("gender, n (%)", value), name])
+            assert n == expected_n
+            assert share * 100 == pytest.approx(expected_pct, abs=1e-4)
