@@ -380,7 +380,7 @@ def count_queries(engine) -> list[int]:
     return counter
 
 
-def run_ours(folder: Path, url: str) -> dict[str, Any]:
+def run_ours(folder: Path, url: str, skip: set[str]) -> dict[str, Any]:
     from trialdm.core.models import utcnow
     from trialdm.core.scoping import all_sites
     from trialdm.extensions import db
@@ -394,7 +394,7 @@ def run_ours(folder: Path, url: str) -> dict[str, Any]:
         began, cpu = time.perf_counter(), time.process_time()
         read_at = utcnow()
         ctx = build_context(db.session, read_at)
-        results = compute_tables(ctx, table_names())
+        results = compute_tables(ctx, [n for n in table_names() if n not in skip])
         tables = {r.name: table_json(r, ctx) for r in results}
         cover = Cover("bench", "All sites", read_at, "bench", "trialdm", [])
         render_workbook(folder / "ours.xlsx", cover, results, ctx)
@@ -404,7 +404,7 @@ def run_ours(folder: Path, url: str) -> dict[str, Any]:
     return {"seconds": elapsed, "cpu": cpu, "queries": counter[0]}
 
 
-def run_floor(folder: Path, url: str) -> dict[str, Any]:
+def run_floor(folder: Path, url: str, skip: set[str]) -> dict[str, Any]:
     """Hand-written single-pass SQL per table, the same cells, write-only, no styling."""
     from openpyxl import Workbook
     from sqlalchemy import create_engine
@@ -528,7 +528,8 @@ def run_floor(folder: Path, url: str) -> dict[str, Any]:
         ):
             ws.append(list(row))
         _floor_assessments(conn, wb, engine)
-        _floor_fidelity(conn, wb, engine)
+        if "fidelity" not in skip:
+            _floor_fidelity(conn, wb, engine)
         _floor_qualitative(conn, wb)
     wb.save(folder / "floor.xlsx")
     elapsed = time.perf_counter() - began
@@ -618,16 +619,19 @@ def _floor_qualitative(conn, wb) -> None:
         ws.append(list(row))
 
 
-def child(kind: str, folder: str, url: str) -> None:
+def child(kind: str, folder: str, url: str, skip: set[str]) -> None:
     runner = run_ours if kind == "ours" else run_floor
-    result = runner(Path(folder), url)
+    result = runner(Path(folder), url, skip)
     result["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps(result))
 
 
-def measure(kind: str, folder: Path, url: str) -> dict[str, Any]:
+def measure(kind: str, folder: Path, url: str, skip: str) -> dict[str, Any]:
     out = subprocess.run(
-        [sys.executable, __file__, "--child", kind, "--folder", str(folder), "--url", url],
+        [
+            *(sys.executable, __file__, "--child", kind, "--folder", str(folder)),
+            *("--url", url, "--skip", skip),
+        ],
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -640,12 +644,15 @@ def measure(kind: str, folder: Path, url: str) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size", default="10k", help="10k, 100k, 1m or a comma list")
+    parser.add_argument(
+        "--skip", default="", help="tables to leave out of both runs, e.g. --skip fidelity"
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--folder", help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(args.child, args.folder, args.url)
+        child(args.child, args.folder, args.url, set(filter(None, args.skip.split(","))))
         return
     print(
         f"{'participants':>12} {'ours s':>8} {'floor s':>8} {'ratio':>6} {'ours cpu':>9} "
@@ -659,8 +666,8 @@ def main() -> None:
             began = time.perf_counter()
             url = generate(folder, n)
             generated = time.perf_counter() - began
-            floor = measure("floor", folder, url)
-            ours = measure("ours", folder, url)
+            floor = measure("floor", folder, url, args.skip)
+            ours = measure("ours", folder, url, args.skip)
             ratio = ours["seconds"] / floor["seconds"]
             cpu_ratio = ours["cpu"] / floor["cpu"]
             print(

@@ -27,7 +27,7 @@ from trialdm.summaries.operations import CreateSummaryJob, workbook_path
 from trialdm.summaries.registry import table_names
 
 HOSTILE = '=HYPERLINK("http://evil.example","click")'
-TIMEOUT = 30
+TIMEOUT = 120  # a safety net for loaded machines; the build itself takes seconds
 
 
 def _broker(tmp_path: Path) -> str:
