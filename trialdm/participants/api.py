@@ -49,7 +49,7 @@ class Participants(MethodView):
         return paginate(db.session, stmt, args, queries.Participant.id)
 
     @requires("participants.write")
-    @blp.arguments(ParticipantCreate)
+    @blp.arguments(ParticipantCreate())
     @blp.response(201, ParticipantOut)
     def post(self, data):
         """Create a participant; the study ID is allocated."""
@@ -74,7 +74,7 @@ class ParticipantById(MethodView):
         return participant, 200, {"ETag": f'"{participant.version_id}"'}
 
     @requires("participants.write")
-    @blp.arguments(ParticipantUpdate)
+    @blp.arguments(ParticipantUpdate())
     @blp.response(200, ParticipantOut)
     def patch(self, data, participant_id):
         """Change fields; needs If-Match and a reason."""
