@@ -97,6 +97,17 @@ def intervention_criteria() -> tuple[ColumnElement[bool], ...]:
     )
 
 
+def has_fidelity_status(participant: Participant) -> bool:
+    """:func:`intervention_criteria` for a loaded participant, to skip the query for
+    everyone else (control arm, PSWs, MHWs, people not enrolled)."""
+    return (
+        participant.category == "service_user"
+        and participant.arm == "intervention"
+        and participant.enrolment_date is not None
+        and participant.deleted_at is None
+    )
+
+
 def contacts_subquery(as_of: date | None = None, name: str = "contacts") -> Subquery:
     """One row per contact (attendance at a live session): participant_id, contact_date."""
     stmt = (
@@ -219,7 +230,7 @@ def attach_fidelity(
 ) -> None:
     """Set ``participant.fidelity`` (a dict or None) on each, with one query."""
     participants = list(participants)
-    found = fidelity_for(session, (p.id for p in participants), as_of)
+    found = fidelity_for(session, (p.id for p in participants if has_fidelity_status(p)), as_of)
     for participant in participants:
         participant.fidelity = found.get(participant.id)
 
