@@ -14,8 +14,9 @@ and prints the median seconds of both and their ratio, and the statuses found.
 
     .venv/bin/python bench/fidelity.py [--participants 10000] [--contacts 50000] [--rounds 5]
 
-Aim: fidelity within 5x the floor (it reads the contacts twice and sorts). Dates are stored as DATE (ISO text on SQLite); an
-integer day-number column would only pay off if this ratio were poor.
+Aim: fidelity within 5x the floor (it reads the contacts twice and sorts). Dates are
+stored as DATE (ISO text on SQLite); an integer day-number column would only pay off
+if this ratio were poor.
 """
 
 from __future__ import annotations
