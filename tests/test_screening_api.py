@@ -32,9 +32,9 @@ def test_record_list_change_and_delete(api_as, make_participant, db_session):
     assert gone.status_code == 204
     assert worker.get(url).status_code == 404
     actions = db_session.scalars(
-        select(AuditEvent.action).where(
-            AuditEvent.entity == "screening_entries", AuditEvent.entity_id == str(entry["id"])
-        )
+        select(AuditEvent.action)
+        .where(AuditEvent.entity == "screening_entries", AuditEvent.entity_id == str(entry["id"]))
+        .order_by(AuditEvent.id)
     ).all()
     assert actions == ["insert", "update", "delete"]
 
