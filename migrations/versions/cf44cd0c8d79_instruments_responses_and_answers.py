@@ -1,7 +1,7 @@
 """instruments, responses and answers
 
 Revision ID: cf44cd0c8d79
-Revises: 434a7bcf0def
+Revises: 49a091608caa
 Create Date: 2026-11-23 15:48:35.713886
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'cf44cd0c8d79'
-down_revision = '434a7bcf0def'
+down_revision = '49a091608caa'
 branch_labels = None
 depends_on = None
 
