@@ -21,7 +21,12 @@ OWN_SITE = "BU"
 OTHER_SITE = "ULM"
 PARAM = re.compile(r"{(\w+)}")
 # Reference data every user may read, whatever their site.
-REFERENCE_PATHS = {"/api/v1/sites/{code}"}
+REFERENCE_PATHS = {
+    "/api/v1/sites/{code}",
+    # The English source of study materials is trial-wide; translations are per site.
+    "/api/v1/materials/{material_id}",
+    "/api/v1/materials/{material_id}/versions/{version_number}",
+}
 OUTSIDERS = [
     ("research_worker", [OTHER_SITE]),
     ("site_lead", [OTHER_SITE]),
