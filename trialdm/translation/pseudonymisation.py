@@ -40,10 +40,50 @@ class Result:
 
 # Capitalised words that are not names: pronoun, titles, days, months, interview labels.
 NOT_NAMES = frozenset(
-    """I I'm I've I'd I'll OK Okay Mr Mrs Ms Dr Sir Madam God Monday Tuesday Wednesday
-    Thursday Friday Saturday Sunday January February March April May June July August
-    September October November December English Interviewer Respondent Moderator
-    Participant Facilitator PSW MHW FGD""".split()
+    [
+        "I",
+        "I'm",
+        "I've",
+        "I'd",
+        "I'll",
+        "OK",
+        "Okay",
+        "Mr",
+        "Mrs",
+        "Ms",
+        "Dr",
+        "Sir",
+        "Madam",
+        "God",
+        "Monday",
+        "Tuesday",
+        "Wednesday",
+        "Thursday",
+        "Friday",
+        "Saturday",
+        "Sunday",
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+        "English",
+        "Interviewer",
+        "Respondent",
+        "Moderator",
+        "Participant",
+        "Facilitator",
+        "PSW",
+        "MHW",
+        "FGD",
+    ]
 )
 TOKEN = re.compile(r"[^\W\d_][\w'’-]*")
 SPEAKER_LABEL = re.compile(r"^\s*[\w\s\[\]-]{1,24}:\s*")
