@@ -88,5 +88,5 @@ def fill_all(api, translation: dict, prefix: str = "Lg") -> None:
 
 
 def ok(response, status: int = 200):
-    assert response.status_code == status, (response.status_code, response.json)
-    return response.json
+    assert response.status_code == status, (response.status_code, response.get_data(as_text=True))
+    return response.json if response.get_data() else None

@@ -10,6 +10,7 @@ Rules:
   matched again;
 - every replacement is reported with its line; capitalised tokens left that are not
   sentence starts, placeholders or common words are flagged for a person to confirm.
+A Hebrew name after a one-letter prefix (ו ב כ ל מ ש ה) is replaced and the prefix kept.
 Scripts without case (Hebrew, Marathi) get replacements but no flags.
 """
 
@@ -93,6 +94,25 @@ def _is_word_char(char: str) -> bool:
     return char == "_" or unicodedata.category(char)[0] in "LMN"
 
 
+# Hebrew writes some prepositions and conjunctions as a one-letter prefix of the next
+# word ("לדוד", to David): a name after one of them is still a whole word.
+HEBREW_PREFIXES = frozenset("ובכלמשה")
+
+
+def _is_hebrew(char: str) -> bool:
+    return "\u0590" <= char <= "\u05ff"
+
+
+def _starts_word(text: str, start: int) -> bool:
+    if start == 0 or not _is_word_char(text[start - 1]):
+        return True
+    return (
+        _is_hebrew(text[start])
+        and text[start - 1] in HEBREW_PREFIXES
+        and (start == 1 or not _is_word_char(text[start - 2]))
+    )
+
+
 def _term_pattern(term: str) -> str:
     first, rest = term[0], term[1:]
     if first.isupper():
@@ -120,7 +140,7 @@ def pseudonymise(text: str, terms: list[KeyTerm]) -> Result:
         if match is None:
             break
         start, end = match.span()
-        before_ok = start == 0 or not _is_word_char(text[start - 1])
+        before_ok = _starts_word(text, start)
         after_ok = end == len(text) or not _is_word_char(text[end])
         if not (before_ok and after_ok):
             search_from = start + 1
