@@ -103,6 +103,7 @@ def test_walk_through_every_state(people, make_participant, db_session):
     ]
     assert report["flags"] == []  # "Kampala" starts a sentence: not flagged
     assert draft["verbatim_text"] == VERBATIM
+    assert ok(lead.get(url(transcript, "/pseudonymisation")))["verbatim_text"] == VERBATIM
     # Translators never see the draft nor the verbatim text.
     assert translator.get(url(transcript, "/pseudonymisation")).status_code == 403
     assert translator.get(url(transcript)).json["pseudonymised_text"] is None
@@ -139,6 +140,7 @@ def test_walk_through_every_state(people, make_participant, db_session):
         "checked",
         "approved",
     ]
+    assert [e.action for e in events if e.action == "view_verbatim"] == ["view_verbatim"]
     deleted = [e for e in events if e.action == "verbatim_deleted"]
     assert len(deleted) == 1 and deleted[0].reason and deleted[0].changes["replacements"] == 4
     # Neither the verbatim text nor the key's names ever reach the audit trail.

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from trialdm.auth.operations import create_user, get_user_by_email
 from trialdm.participants.operations import create_participant
+from trialdm.translation.demo import demo_translation
 
 DEMO_PASSWORD = "demo-password"
 DEMO_ADMIN = "admin@demo.trialdm.org"
@@ -97,6 +98,7 @@ def demo_participants(session: Session, rng: random.Random) -> str:
 DEMO_STEPS: list[tuple[str, Callable[[Session, random.Random], str]]] = [
     ("users", demo_users),
     ("participants", demo_participants),
+    ("translation", demo_translation),
 ]
 
 

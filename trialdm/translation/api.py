@@ -325,6 +325,11 @@ class TranscriptPseudonymisation(MethodView):
     def get(self, transcript_id):
         """The verbatim text, the draft and the report (site leads of the site)."""
         transcript = queries.get_transcript(db.session, transcript_id)
+        if transcript.verbatim_text is not None:
+            # The verbatim text names people: reading it is on the record.
+            record_event(
+                db.session, "view_verbatim", "transcripts", transcript.id, transcript.site_code
+            )
         return transcript, 200, _etag(transcript)
 
     @requires("pseudonymisation.key")

@@ -286,6 +286,8 @@ def assign_step(
     reviews one translation."""
     require_site(translation.site_code)
     errors = ErrorCollector()
+    if translation.state != "in_progress":
+        errors.add("step", f"The translation is {translation.state}.")
     if step.state == "done":
         errors.add("step", "The step is done; it cannot be reassigned.")
     if "assignee_id" in data and data["assignee_id"] is not None:

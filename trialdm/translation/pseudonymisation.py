@@ -134,6 +134,7 @@ def pseudonymise(text: str, terms: list[KeyTerm]) -> Result:
     replacements: list[dict[str, Any]] = []
     placed: list[tuple[int, int]] = []  # spans of replacements in the output
     position = 0
+    out_length = 0
     search_from = 0
     while True:
         match = pattern.search(text, search_from)
@@ -147,9 +148,10 @@ def pseudonymise(text: str, terms: list[KeyTerm]) -> Result:
             continue
         term = ordered[match.lastindex - 1]
         out.append(text[position:start])
-        out_start = sum(len(part) for part in out)
+        out_start = out_length + start - position
         out.append(term.replacement)
-        placed.append((out_start, out_start + len(term.replacement)))
+        out_length = out_start + len(term.replacement)
+        placed.append((out_start, out_length))
         replacements.append(
             {
                 "entry_id": term.entry_id,
