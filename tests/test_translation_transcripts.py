@@ -402,3 +402,23 @@ def test_exports_keep_line_numbers_and_unicode(api_as, db_session):
     ).all()
     assert [e.changes["format"] for e in exports] == ["txt", "docx", "xlsx"]
     assert api.get(url(transcript, "/export?format=pdf")).status_code == 422
+
+
+def test_pages_show_own_sites_work_and_numbered_lines(
+    app, people, make_participant, make_user, db_session
+):
+    transcript = to_approved(people, make_participant, english="One.\nשתיים.\nThree.")
+    # One session at a time: the test's app context (and flask-login's cache in g) is shared.
+    reviewer = make_user("reviewer", ["BU"])
+    outsider = make_user("reviewer", ["ULM"])
+    pages = app.test_client()
+    pages.post("/login", data={"email": reviewer.email, "password": "correct horse 1"})
+    work = pages.get("/translation/").get_data(as_text=True)
+    assert "FGD with service users" in work
+    page = pages.get(f"/translation/transcripts/{transcript['id']}").get_data(as_text=True)
+    assert '<tr id="L2"><th scope="row">2</th>' in page
+    assert '<td dir="rtl">שתיים.</td>' in page
+    pages.post("/logout")
+    pages.post("/login", data={"email": outsider.email, "password": "correct horse 1"})
+    assert "FGD with service users" not in pages.get("/translation/").get_data(as_text=True)
+    assert pages.get(f"/translation/transcripts/{transcript['id']}").status_code == 404
