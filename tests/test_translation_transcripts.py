@@ -422,3 +422,25 @@ def test_pages_show_own_sites_work_and_numbered_lines(
     pages.post("/login", data={"email": outsider.email, "password": "correct horse 1"})
     assert "FGD with service users" not in pages.get("/translation/").get_data(as_text=True)
     assert pages.get(f"/translation/transcripts/{transcript['id']}").status_code == 404
+
+
+def test_flagged_names_must_be_reviewed_before_confirming(people, make_participant):
+    lead = people["lead"]
+    transcript = create(people["translator"])
+    verbatim = VERBATIM + "R: Then I went to see Kato at home.\n"
+    ok(people["translator"].post(url(transcript, "/verbatim"), json={"text": verbatim}))
+    add_key(lead, make_participant)
+    draft = ok(lead.post(url(transcript, "/pseudonymisation")))
+    assert draft["report"]["flags"] == [{"token": "Kato", "line": 4}]
+    refused = lead.post(url(transcript, "/pseudonymisation/confirm"), json={})
+    assert refused.status_code == 422 and "flags_reviewed" in refused.json["errors"]
+    assert lead.get(url(transcript, "/pseudonymisation")).json["verbatim_text"] == verbatim
+    corrected = draft["pseudonymised_text"].replace("Kato", "[SU3]")
+    confirmed = ok(
+        lead.post(
+            url(transcript, "/pseudonymisation/confirm"),
+            json={"text": corrected, "flags_reviewed": True},
+        )
+    )
+    assert confirmed["state"] == "pseudonymised"
+    assert "Kato" not in people["translator"].get(url(transcript)).json["pseudonymised_text"]

@@ -232,6 +232,21 @@ def test_wrong_site_is_refused(team, api_as):
     assert wrong_language.status_code == 422
 
 
+def test_assignees_must_name_steps_of_the_workflow(team):
+    material = create_material(team.admin)
+    response = team.lead.post(
+        "/api/v1/translations",
+        json={
+            "material_id": material["id"],
+            "site": "BU",
+            "language": "lg",
+            "assignees": {"pretesting": {"assignee_id": team.translator.user.id}},
+        },
+    )
+    assert response.status_code == 422
+    assert "not a step of a local_text" in response.json["errors"]["assignees"][0]
+
+
 def test_duplicate_translation_is_a_conflict(team):
     material = create_material(team.admin)
     start(team, material, assign=False)

@@ -216,6 +216,10 @@ def start_translation(
         errors.add("site", f"Unknown site '{site_code}'.")
     errors.raise_if_any()
     require_site(site_code)
+    workflow = current_app.config["TRANSLATION_WORKFLOWS"][material.category]
+    for kind in data.get("assignees") or {}:
+        if kind not in workflow:
+            errors.add("assignees", f"'{kind}' is not a step of a {material.category} translation.")
     language = data["language"].strip()
     if language == "en":
         errors.add("language", "The source is English; choose the site's language.")
@@ -414,7 +418,7 @@ def transition_step(
     else:
         raise ValidationFailed.field("action", "Use start, submit, complete or return.")
     if comment and comment.strip():
-        session.add(
+        translation.comments.append(
             TranslationComment(
                 site_code=site_code,
                 translation_id=translation.id,
@@ -537,7 +541,7 @@ def add_comment(
         author_id=actor.user_id,
         body=data["body"].strip(),
     )
-    session.add(comment)
+    translation.comments.append(comment)
     session.flush()
     return comment
 
@@ -651,9 +655,16 @@ def confirm_pseudonymisation(
     _expect_state(transcript, "confirm the pseudonymisation of", "transcribed")
     if transcript.pseudonymised_text is None:
         raise ValidationFailed.field("pseudonymisation", "Apply the key first.")
+    report = dict(transcript.pseudonymisation_report or {})
+    flags = report.get("flags", [])
+    if flags and not data.get("flags_reviewed"):
+        raise ValidationFailed(
+            f"{len(flags)} token(s) that look like names are flagged; check them, correct the "
+            "text if needed and confirm with flags_reviewed.",
+            errors={"flags_reviewed": [f"Review the {len(flags)} flagged token(s) first."]},
+        )
     if data.get("text") is not None:
         transcript.pseudonymised_text = _clean_text(data["text"], "text")
-    report = dict(transcript.pseudonymisation_report or {})
     report["confirmed_by"] = actor.user_id
     report["flags_confirmed"] = len(report.get("flags", []))
     transcript.pseudonymisation_report = report

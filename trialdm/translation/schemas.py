@@ -253,6 +253,10 @@ class ConfirmIn(LoadSchema):
     text = ma.fields.String(
         allow_none=True, metadata={"description": "The corrected pseudonymised text, if changed"}
     )
+    flags_reviewed = ma.fields.Boolean(
+        load_default=False,
+        metadata={"description": "A person has checked every flagged token (needed if any)"},
+    )
 
 
 class CheckIn(LoadSchema):
