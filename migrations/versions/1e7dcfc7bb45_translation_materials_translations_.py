@@ -1,7 +1,7 @@
 """translation: materials, translations, transcripts, pseudonymisation key
 
 Revision ID: 1e7dcfc7bb45
-Revises: 057de18ec678
+Revises: 434a7bcf0def
 Create Date: 2026-11-23 15:46:16.834620
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '1e7dcfc7bb45'
-down_revision = '057de18ec678'
+down_revision = '434a7bcf0def'
 branch_labels = None
 depends_on = None
 
