@@ -56,3 +56,11 @@ def test_non_latin_scripts_keep_combining_marks_and_whole_words():
     assert result.text == "BGU-0003 אמרה שלום ל[PSW]."
     assert pseudonymise("שלום דודו", terms(("דוד", "[PSW]"))).text == "שלום דודו"
     assert result.flags == []
+
+
+def test_terms_with_leading_punctuation_and_many_replacements():
+    text = "Call +256 772 or x+256 772.\n" + "Okello spoke. " * 2000
+    result = pseudonymise(text, terms(("+256 772", "[PHONE]"), ("Okello", "BU-0001")))
+    assert result.text.startswith("Call [PHONE] or x+256 772.\nBU-0001 spoke.")
+    assert len(result.replacements) == 2001
+    assert result.replacements[-1]["line"] == 2

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -103,50 +104,94 @@ def _is_hebrew(char: str) -> bool:
     return "\u0590" <= char <= "\u05ff"
 
 
-def _starts_word(text: str, start: int) -> bool:
-    if start == 0 or not _is_word_char(text[start - 1]):
-        return True
-    return (
-        _is_hebrew(text[start])
-        and text[start - 1] in HEBREW_PREFIXES
-        and (start == 1 or not _is_word_char(text[start - 2]))
-    )
+# A run of word characters, combining marks included (Devanagari vowel signs, Hebrew
+# points), so that a name is matched only as a whole word in every script.
+WORD_RUN = re.compile(
+    r"[\w\u0300-\u036f\u0591-\u05c7\u0610-\u061a\u064b-\u065f\u0900-\u0dff"
+    r"\u1ab0-\u1aff\u20d0-\u20ff]+"
+)
 
 
-def _term_pattern(term: str) -> str:
-    first, rest = term[0], term[1:]
-    if first.isupper():
-        # "Grace" -> Grace or GRACE, not grace
-        return re.escape(first) + (f"(?i:{re.escape(rest)})" if rest else "")
-    return f"(?i:{re.escape(term)})"
+def _same(piece: str, term: str) -> bool:
+    """Case-aware: a capitalised term ("Grace") matches Grace and GRACE, not grace."""
+    if len(piece) != len(term):
+        return False
+    if term[0].isupper():
+        return piece[0] == term[0] and piece[1:].casefold() == term[1:].casefold()
+    return piece.casefold() == term.casefold()
 
 
-def _line_of(text: str, offset: int) -> int:
-    return text.count("\n", 0, offset) + 1
+@dataclass(frozen=True)
+class _Candidate:
+    term: KeyTerm
+    lead: int  # characters before the term's first word ("+256 ..." has 1)
+
+
+def _index(terms: list[KeyTerm]) -> dict[str, list[_Candidate]]:
+    """Terms by their first word, casefolded, longest term first."""
+    index: dict[str, list[_Candidate]] = {}
+    for term in terms:
+        first = WORD_RUN.search(term.term)
+        if first is None:
+            continue  # punctuation only: nothing to match as a word
+        index.setdefault(first.group(0).casefold(), []).append(_Candidate(term, first.start()))
+    for candidates in index.values():
+        candidates.sort(key=lambda c: (-len(c.term.term), c.term.term))
+    return index
+
+
+class _Lines:
+    """Line numbers of offsets, by bisecting the newline positions once found."""
+
+    def __init__(self, text: str) -> None:
+        self.newlines = [m.start() for m in re.finditer("\n", text)]
+
+    def of(self, offset: int) -> int:
+        return bisect_right(self.newlines, offset - 1) + 1
+
+
+def _inside(spans: list[tuple[int, int]], offset: int) -> bool:
+    """Whether ``offset`` falls in one of ``spans`` (sorted, not overlapping)."""
+    index = bisect_right(spans, (offset, float("inf"))) - 1
+    return index >= 0 and spans[index][0] <= offset < spans[index][1]
 
 
 def pseudonymise(text: str, terms: list[KeyTerm]) -> Result:
-    ordered = sorted((t for t in terms if t.term.strip()), key=lambda t: (-len(t.term), t.term))
-    if not ordered:
-        return Result(text=text, flags=find_name_like(text, set()))
-    pattern = re.compile("|".join(f"({_term_pattern(t.term)})" for t in ordered))
+    """One pass over the words of ``text``: at each word, the longest key term that
+    starts there and ends on a word boundary is replaced."""
+    index = _index([t for t in terms if t.term.strip()])
+    lines = _Lines(text)
     out: list[str] = []
     replacements: list[dict[str, Any]] = []
     placed: list[tuple[int, int]] = []  # spans of replacements in the output
     position = 0
     out_length = 0
-    search_from = 0
-    while True:
-        match = pattern.search(text, search_from)
-        if match is None:
-            break
-        start, end = match.span()
-        before_ok = _starts_word(text, start)
-        after_ok = end == len(text) or not _is_word_char(text[end])
-        if not (before_ok and after_ok):
-            search_from = start + 1
+    for run in WORD_RUN.finditer(text):
+        if run.start() < position:
+            continue  # inside text already replaced
+        starts = [run.start()]
+        if _is_hebrew(text[run.start()]) and text[run.start()] in HEBREW_PREFIXES:
+            starts.append(run.start() + 1)
+        found = None
+        for word_start in starts:
+            for candidate in index.get(text[word_start : run.end()].casefold(), ()):
+                start = word_start - candidate.lead
+                end = start + len(candidate.term.term)
+                if start < position or end > len(text):
+                    continue
+                if not _same(text[start:end], candidate.term.term):
+                    continue
+                if end < len(text) and _is_word_char(text[end]):
+                    continue
+                if candidate.lead and start > 0 and _is_word_char(text[start - 1]):
+                    continue
+                found = (start, end, candidate.term)
+                break
+            if found:
+                break
+        if found is None:
             continue
-        term = ordered[match.lastindex - 1]
+        start, end, term = found
         out.append(text[position:start])
         out_start = out_length + start - position
         out.append(term.replacement)
@@ -155,12 +200,12 @@ def pseudonymise(text: str, terms: list[KeyTerm]) -> Result:
         replacements.append(
             {
                 "entry_id": term.entry_id,
-                "found": match.group(0),
+                "found": text[start:end],
                 "replacement": term.replacement,
-                "line": _line_of(text, start),
+                "line": lines.of(start),
             }
         )
-        position = search_from = end
+        position = end
     out.append(text[position:])
     new_text = "".join(out)
     return Result(
@@ -186,15 +231,16 @@ def find_name_like(
     """Capitalised tokens that may be names left in the text."""
     flags = []
     placed = placed or []
+    lines = _Lines(text)
     for match in TOKEN.finditer(text):
         token = match.group(0).rstrip("'’-")
         if not token[0].isupper() or token in NOT_NAMES or token in placeholders:
             continue
         if token.isupper() and len(token) <= 4:
             continue  # acronyms such as NHS, PSW
-        if any(s <= match.start() < e for s, e in placed):
+        if _inside(placed, match.start()):
             continue
         if _sentence_start(text, match.start()):
             continue
-        flags.append({"token": token, "line": _line_of(text, match.start())})
+        flags.append({"token": token, "line": lines.of(match.start())})
     return flags
