@@ -28,7 +28,21 @@ def best_of(runs: int, func) -> float:
 
 def main(lines: int = 20_000, key_size: int = 500) -> None:
     rng = random.Random(1)
-    words = ["the", "group", "helped", "me", "and", "we", "talked", "about", "work", "Okello", "home", "clinic", "Grace"]
+    words = [
+        "the",
+        "group",
+        "helped",
+        "me",
+        "and",
+        "we",
+        "talked",
+        "about",
+        "work",
+        "Okello",
+        "home",
+        "clinic",
+        "Grace",
+    ]
     text = "\n".join(
         "R: " + " ".join(rng.choice(words) for _ in range(15)) + "." for _ in range(lines)
     )
