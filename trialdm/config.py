@@ -288,6 +288,11 @@ def describe() -> list[tuple[str, str, str]]:
     rows = []
     for name, setting in SETTINGS.items():
         default = setting.default
-        shown = "(instance folder)" if callable(default) else repr(default)
+        if callable(default):
+            shown = "(instance folder)"
+        elif isinstance(default, dict):  # shown as it is written: 'key=a,b;key=c'
+            shown = repr(";".join(f"{k}={','.join(v)}" for k, v in default.items()))
+        else:
+            shown = repr(default)
         rows.append((ENV_PREFIX + name, shown, setting.help))
     return rows
