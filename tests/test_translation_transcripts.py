@@ -10,7 +10,7 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import select
 
-from tests.translation_helpers import ok
+from tests.translation_helpers import ok, qualitative_session
 from trialdm.core.audit import AuditEvent
 
 VERBATIM = (
@@ -32,13 +32,11 @@ def people(api_as):
 
 
 def create(api, site="BU", language="lg", **extra):
+    record = qualitative_session(site, language=language)
     body = {
-        "site": site,
         "session_kind": "focus_group",
-        "session_id": 3,
+        "session_id": record.id,
         "title": "FGD with service users",
-        "language": language,
-        "recorded_on": "2025-06-03",
         **extra,
     }
     return ok(api.post("/api/v1/transcripts", json=body), 201)
@@ -241,11 +239,40 @@ def test_other_sites_see_nothing(people, make_participant, api_as):
     ulm_translator = api_as("translator", ["ULM"])
     assert ulm_translator.get(url(transcript)).status_code == 404
     assert ulm_translator.get("/api/v1/transcripts").json["meta"]["total"] == 0
+    bu_interview = qualitative_session("BU", "interview")
     wrong_site = ulm_translator.post(
         "/api/v1/transcripts",
-        json={"site": "BU", "session_kind": "interview", "title": "x", "language": "lg"},
+        json={"session_kind": "interview", "session_id": bu_interview.id},
     )
-    assert wrong_site.status_code == 403
+    assert wrong_site.status_code == 422 and "No such interview" in str(wrong_site.json)
+
+
+def test_transcript_takes_site_language_and_date_from_its_session(people):
+    record = qualitative_session("BU", "interview", language="lg")
+    translator = people["translator"]
+    made = ok(
+        translator.post(
+            "/api/v1/transcripts", json={"session_kind": "interview", "session_id": record.id}
+        ),
+        201,
+    )
+    assert (made["site"], made["language"], made["recorded_on"]) == ("BU", "lg", "2025-06-03")
+    assert made["session_kind"] == "interview" and made["session_id"] == record.id
+    assert made["title"] == "Interview BU 2025-06-03"
+    wrong_kind = translator.post(
+        "/api/v1/transcripts", json={"session_kind": "focus_group", "session_id": record.id}
+    )
+    assert wrong_kind.status_code == 422
+    english = translator.post(
+        "/api/v1/transcripts",
+        json={"session_kind": "interview", "session_id": record.id, "language": "en"},
+    )
+    assert ok(english, 201)["language"] == "en"
+    german = translator.post(
+        "/api/v1/transcripts",
+        json={"session_kind": "interview", "session_id": record.id, "language": "de"},
+    )
+    assert german.status_code == 422 and "language" in german.json["errors"]
 
 
 def test_key_entry_rules(people, make_participant):

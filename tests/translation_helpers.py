@@ -90,3 +90,26 @@ def fill_all(api, translation: dict, prefix: str = "Lg") -> None:
 def ok(response, status: int = 200):
     assert response.status_code == status, (response.status_code, response.get_data(as_text=True))
     return response.json if response.get_data() else None
+
+
+def qualitative_session(site: str = "BU", kind: str = "focus_group", language: str | None = None):
+    """A focus group (or interview, without members) of ``site``, committed."""
+    from datetime import date
+
+    from trialdm.core.scoping import all_sites
+    from trialdm.extensions import db
+    from trialdm.qualitative.models import QualitativeSession
+    from trialdm.sites.queries import get_site
+
+    with all_sites():
+        site_record = get_site(db.session, site)
+        record = QualitativeSession(
+            site_code=site,
+            kind=kind,
+            date=date(2025, 6, 3),
+            mode="in_person",
+            language=language or site_record.languages[0],
+        )
+        db.session.add(record)
+        db.session.commit()
+    return record

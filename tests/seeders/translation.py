@@ -2,8 +2,11 @@
 segment and a comment), a transcript with numbered lines and a key entry at ``site``.
 The material itself is trial-wide reference text and carries no marker."""
 
+from datetime import date
+
 from trialdm.auth.operations import create_user
 from trialdm.auth.permissions import Principal
+from trialdm.qualitative.operations import create_session
 from trialdm.translation import operations
 from trialdm.translation.models import PseudonymKeyEntry, Transcript, TranscriptLine
 
@@ -31,9 +34,15 @@ def seed(session, site: str, marker: str) -> dict:
     comment = operations.add_comment(
         session, translation, {"body": marker, "segment_key": "q1"}, actor
     )
+    focus_group = create_session(
+        session,
+        "focus_group",
+        {"site": site, "date": date(2025, 5, 3), "mode": "in_person", "language": language},
+    )
     transcript = Transcript(
         site_code=site,
         session_kind="focus_group",
+        session_id=focus_group.id,
         title=f"FGD {marker}",
         language=language,
         state="approved",

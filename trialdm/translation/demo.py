@@ -12,6 +12,7 @@ from trialdm.auth.loader import principal_for
 from trialdm.auth.models import User
 from trialdm.auth.permissions import Principal
 from trialdm.participants.models import Participant
+from trialdm.qualitative.models import QualitativeSession
 from trialdm.translation import operations
 from trialdm.translation.models import Material, Transcript, Translation
 
@@ -61,7 +62,9 @@ BU_ENGLISH = (
     "R1: I would tell others to join.\n"
 )
 BGU_VERBATIM = "מ: ספרי לי על תמיכת העמיתים.\nמ1: דוד הגיע כל שבוע ועזר לי מאוד.\n"
-PU_TITLE = "मुलाखत: सेवा वापरकर्ता"
+# Titles in the local language: (focus group, interview)
+HEBREW_TITLES = ("קבוצת מיקוד: אנשי מקצוע", "ראיון: משתמש שירות")
+MARATHI_TITLES = ("फोकस गट: मानसिक आरोग्य कर्मचारी", "मुलाखत: सेवा वापरकर्ता")
 
 
 def _actor(session: Session, name: str) -> Principal:
@@ -225,36 +228,40 @@ def _demo_transcripts(session, lead, translator, reviewer, reviewer2, translator
     ):
         operations.add_key_entry(session, data)
 
+    def sessions(site: str) -> list[QualitativeSession]:
+        return list(
+            session.scalars(
+                select(QualitativeSession)
+                .where(QualitativeSession.site_code == site)
+                .order_by(QualitativeSession.id)
+            )
+        )
+
+    def transcript_of(record: QualitativeSession, actor: Principal, **extra) -> Transcript:
+        return operations.create_transcript(
+            session, {"session_kind": record.kind, "session_id": record.id, **extra}, actor
+        )
+
+    bu_sessions = sessions("BU")
     states = ("recorded", "transcribed", "pseudonymised", "translated", "checked", "approved")
-    for index, target in enumerate(states, start=1):
-        transcript = operations.create_transcript(
-            session,
-            {
-                "site": "BU",
-                "session_kind": "focus_group" if index % 2 else "interview",
-                "session_id": None,
-                "title": f"{'FGD' if index % 2 else 'Interview'} {index}: peer support at Butabika",
-                "language": "lg",
-            },
+    for index, target in enumerate(states):
+        record = bu_sessions[index % len(bu_sessions)]
+        label = "FGD" if record.kind == "focus_group" else "Interview"
+        transcript = transcript_of(
+            record,
             translator,
+            title=f"{label} {index + 1}: peer support at Butabika",
+            language="lg",
         )
         _advance(session, transcript, target, lead, translator, reviewer, reviewer2)
-    hebrew = operations.create_transcript(
-        session,
-        {
-            "site": "BGU",
-            "session_kind": "interview",
-            "title": "ראיון: משתמש שירות",
-            "language": "he",
-        },
-        translator_bgu,
-    )
+
+    def title(record: QualitativeSession, titles: tuple[str, str]) -> str:
+        return titles[0] if record.kind == "focus_group" else titles[1]
+
+    bgu, pu = sessions("BGU")[0], sessions("PU")[0]
+    hebrew = transcript_of(bgu, translator_bgu, title=title(bgu, HEBREW_TITLES), language="he")
     operations.upload_verbatim(session, hebrew, BGU_VERBATIM, translator_bgu, None)
-    operations.create_transcript(
-        session,
-        {"site": "PU", "session_kind": "interview", "title": PU_TITLE, "language": "mr"},
-        _actor(session, "admin"),
-    )
+    transcript_of(pu, _actor(session, "admin"), title=title(pu, MARATHI_TITLES), language="mr")
     return len(states) + 2
 
 

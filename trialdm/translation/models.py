@@ -257,7 +257,7 @@ class Transcript(Audited, SiteScoped, IdMixin, TimestampMixin, Versioned, Base):
 
     session_kind: Mapped[str] = mapped_column(String(16))
     # The focus group or interview (qualitative domain) this transcript is of.
-    session_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("qualitative_sessions.id"), index=True)
     title: Mapped[str] = mapped_column(String(200))
     language: Mapped[str] = mapped_column(String(16))
     recorded_on: Mapped[date | None] = mapped_column(Date)
@@ -275,6 +275,7 @@ class Transcript(Audited, SiteScoped, IdMixin, TimestampMixin, Versioned, Base):
     approved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
+    qualitative_session = relationship("QualitativeSession", lazy="joined")
     checks: Mapped[list[TranscriptCheck]] = relationship(
         order_by="TranscriptCheck.id", lazy="selectin"
     )

@@ -566,22 +566,39 @@ def _check_version(transcript: Transcript, expected: int | None) -> None:
 
 
 def create_transcript(session: Session, data: Mapping[str, Any], actor: Principal) -> Transcript:
-    site_code = data["site"]
-    site = get_site(session, site_code)
-    if site is None:
-        raise ValidationFailed.field("site", f"Unknown site '{site_code}'.")
+    """A transcript of a focus group or interview of your site, in the session's
+    language unless another of the site's languages is given."""
+    from trialdm.qualitative.models import QualitativeSession
+
+    kind = data["session_kind"]
+    record = session.scalar(
+        select(QualitativeSession).where(
+            QualitativeSession.id == data["session_id"],
+            QualitativeSession.kind == kind,
+            QualitativeSession.deleted_at.is_(None),
+        )
+    )
+    if record is None:
+        label = "focus group" if kind == "focus_group" else "interview"
+        raise ValidationFailed.field("session_id", f"No such {label}.")
+    site_code = record.site_code
     require_site(site_code)
-    if data["language"] not in site.languages:
+    site = get_site(session, site_code)
+    language = data.get("language") or record.language
+    if not language:
+        raise ValidationFailed.field("language", "The session has no language; give one.")
+    if language not in site.languages:
         raise ValidationFailed.field(
             "language", f"{site_code} works in {', '.join(site.languages)}."
         )
+    label = "FGD" if kind == "focus_group" else "Interview"
     transcript = Transcript(
         site_code=site_code,
-        session_kind=data["session_kind"],
-        session_id=data.get("session_id"),
-        title=data["title"].strip(),
-        language=data["language"],
-        recorded_on=data.get("recorded_on"),
+        session_kind=kind,
+        session_id=record.id,
+        title=(data.get("title") or "").strip() or f"{label} {site_code} {record.date}",
+        language=language,
+        recorded_on=data.get("recorded_on") or record.date,
         state="recorded",
     )
     session.add(transcript)

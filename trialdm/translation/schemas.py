@@ -237,12 +237,17 @@ class TranslationPage(DumpSchema):
 
 
 class TranscriptCreate(LoadSchema):
-    site = Site(required=True)
     session_kind = ma.fields.String(required=True, validate=validate.OneOf(SESSION_KINDS))
-    session_id = ma.fields.Integer(allow_none=True)
-    title = ma.fields.String(required=True, validate=validate.Length(min=1, max=200))
-    language = ma.fields.String(required=True, validate=LANGUAGE)
-    recorded_on = ma.fields.Date(allow_none=True)
+    session_id = ma.fields.Integer(
+        required=True, metadata={"description": "The focus group or interview"}
+    )
+    title = ma.fields.String(validate=validate.Length(min=1, max=200))
+    language = ma.fields.String(
+        validate=LANGUAGE, metadata={"description": "Default: the session's language"}
+    )
+    recorded_on = ma.fields.Date(
+        allow_none=True, metadata={"description": "Default: the session's date"}
+    )
 
 
 class TextIn(LoadSchema):

@@ -1,8 +1,8 @@
 """translation: materials, translations, transcripts, pseudonymisation key
 
-Revision ID: 1e7dcfc7bb45
-Revises: 434a7bcf0def
-Create Date: 2026-11-23 15:46:16.834620
+Revision ID: 1783ac64c2ea
+Revises: 49a091608caa
+Create Date: 2026-11-23 16:22:27.998051
 
 """
 from alembic import op
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '1e7dcfc7bb45'
-down_revision = '434a7bcf0def'
+revision = '1783ac64c2ea'
+down_revision = '49a091608caa'
 branch_labels = None
 depends_on = None
 
@@ -50,42 +50,6 @@ def upgrade():
     with op.batch_alter_table('material_versions', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_material_versions_material_id'), ['material_id'], unique=False)
 
-    op.create_table('transcripts',
-    sa.Column('session_kind', sa.String(length=16), nullable=False),
-    sa.Column('session_id', sa.Integer(), nullable=True),
-    sa.Column('title', sa.String(length=200), nullable=False),
-    sa.Column('language', sa.String(length=16), nullable=False),
-    sa.Column('recorded_on', sa.Date(), nullable=True),
-    sa.Column('state', sa.String(length=16), nullable=False),
-    sa.Column('verbatim_text', sa.Text(), nullable=True),
-    sa.Column('verbatim_deleted_at', sa.DateTime(timezone=True), nullable=True),
-    sa.Column('transcribed_by_id', sa.Integer(), nullable=True),
-    sa.Column('pseudonymised_text', sa.Text(), nullable=True),
-    sa.Column('pseudonymisation_report', sa.JSON(), nullable=True),
-    sa.Column('pseudonymised_by_id', sa.Integer(), nullable=True),
-    sa.Column('english_text', sa.Text(), nullable=True),
-    sa.Column('translated_by_id', sa.Integer(), nullable=True),
-    sa.Column('check_round', sa.Integer(), nullable=False),
-    sa.Column('approved_at', sa.DateTime(timezone=True), nullable=True),
-    sa.Column('approved_by_id', sa.Integer(), nullable=True),
-    sa.Column('site_code', sa.String(length=8), nullable=False),
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('(CURRENT_TIMESTAMP)'), nullable=False),
-    sa.Column('updated_at', sa.DateTime(timezone=True), server_default=sa.text('(CURRENT_TIMESTAMP)'), nullable=False),
-    sa.Column('version_id', sa.Integer(), nullable=False),
-    sa.CheckConstraint("session_kind IN ('focus_group', 'interview')", name=op.f('ck_transcripts_session_kind')),
-    sa.CheckConstraint("state IN ('recorded', 'transcribed', 'pseudonymised', 'translated', 'checked', 'approved')", name=op.f('ck_transcripts_state')),
-    sa.ForeignKeyConstraint(['approved_by_id'], ['users.id'], name=op.f('fk_transcripts_approved_by_id_users')),
-    sa.ForeignKeyConstraint(['pseudonymised_by_id'], ['users.id'], name=op.f('fk_transcripts_pseudonymised_by_id_users')),
-    sa.ForeignKeyConstraint(['site_code'], ['sites.code'], name=op.f('fk_transcripts_site_code_sites'), ondelete='RESTRICT'),
-    sa.ForeignKeyConstraint(['transcribed_by_id'], ['users.id'], name=op.f('fk_transcripts_transcribed_by_id_users')),
-    sa.ForeignKeyConstraint(['translated_by_id'], ['users.id'], name=op.f('fk_transcripts_translated_by_id_users')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_transcripts'))
-    )
-    with op.batch_alter_table('transcripts', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_transcripts_session_id'), ['session_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_transcripts_site_code'), ['site_code'], unique=False)
-
     op.create_table('pseudonym_key_entries',
     sa.Column('term', sa.String(length=200), nullable=False),
     sa.Column('participant_id', sa.Integer(), nullable=True),
@@ -116,39 +80,42 @@ def upgrade():
     with op.batch_alter_table('source_segments', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_source_segments_version_id'), ['version_id'], unique=False)
 
-    op.create_table('transcript_checks',
-    sa.Column('transcript_id', sa.Integer(), nullable=False),
-    sa.Column('round', sa.Integer(), nullable=False),
-    sa.Column('reviewer_id', sa.Integer(), nullable=False),
-    sa.Column('decision', sa.String(length=8), nullable=False),
-    sa.Column('comments', sa.Text(), nullable=True),
-    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    op.create_table('transcripts',
+    sa.Column('session_kind', sa.String(length=16), nullable=False),
+    sa.Column('session_id', sa.Integer(), nullable=False),
+    sa.Column('title', sa.String(length=200), nullable=False),
+    sa.Column('language', sa.String(length=16), nullable=False),
+    sa.Column('recorded_on', sa.Date(), nullable=True),
+    sa.Column('state', sa.String(length=16), nullable=False),
+    sa.Column('verbatim_text', sa.Text(), nullable=True),
+    sa.Column('verbatim_deleted_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('transcribed_by_id', sa.Integer(), nullable=True),
+    sa.Column('pseudonymised_text', sa.Text(), nullable=True),
+    sa.Column('pseudonymisation_report', sa.JSON(), nullable=True),
+    sa.Column('pseudonymised_by_id', sa.Integer(), nullable=True),
+    sa.Column('english_text', sa.Text(), nullable=True),
+    sa.Column('translated_by_id', sa.Integer(), nullable=True),
+    sa.Column('check_round', sa.Integer(), nullable=False),
+    sa.Column('approved_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('approved_by_id', sa.Integer(), nullable=True),
     sa.Column('site_code', sa.String(length=8), nullable=False),
     sa.Column('id', sa.Integer(), nullable=False),
-    sa.CheckConstraint("decision IN ('approve', 'return')", name=op.f('ck_transcript_checks_decision')),
-    sa.ForeignKeyConstraint(['reviewer_id'], ['users.id'], name=op.f('fk_transcript_checks_reviewer_id_users')),
-    sa.ForeignKeyConstraint(['site_code'], ['sites.code'], name=op.f('fk_transcript_checks_site_code_sites'), ondelete='RESTRICT'),
-    sa.ForeignKeyConstraint(['transcript_id'], ['transcripts.id'], name=op.f('fk_transcript_checks_transcript_id_transcripts')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_transcript_checks'))
+    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('(CURRENT_TIMESTAMP)'), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), server_default=sa.text('(CURRENT_TIMESTAMP)'), nullable=False),
+    sa.Column('version_id', sa.Integer(), nullable=False),
+    sa.CheckConstraint("session_kind IN ('focus_group', 'interview')", name=op.f('ck_transcripts_session_kind')),
+    sa.CheckConstraint("state IN ('recorded', 'transcribed', 'pseudonymised', 'translated', 'checked', 'approved')", name=op.f('ck_transcripts_state')),
+    sa.ForeignKeyConstraint(['approved_by_id'], ['users.id'], name=op.f('fk_transcripts_approved_by_id_users')),
+    sa.ForeignKeyConstraint(['pseudonymised_by_id'], ['users.id'], name=op.f('fk_transcripts_pseudonymised_by_id_users')),
+    sa.ForeignKeyConstraint(['session_id'], ['qualitative_sessions.id'], name=op.f('fk_transcripts_session_id_qualitative_sessions')),
+    sa.ForeignKeyConstraint(['site_code'], ['sites.code'], name=op.f('fk_transcripts_site_code_sites'), ondelete='RESTRICT'),
+    sa.ForeignKeyConstraint(['transcribed_by_id'], ['users.id'], name=op.f('fk_transcripts_transcribed_by_id_users')),
+    sa.ForeignKeyConstraint(['translated_by_id'], ['users.id'], name=op.f('fk_transcripts_translated_by_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_transcripts'))
     )
-    with op.batch_alter_table('transcript_checks', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_transcript_checks_site_code'), ['site_code'], unique=False)
-        batch_op.create_index(batch_op.f('ix_transcript_checks_transcript_id'), ['transcript_id'], unique=False)
-
-    op.create_table('transcript_lines',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('transcript_id', sa.Integer(), nullable=False),
-    sa.Column('number', sa.Integer(), nullable=False),
-    sa.Column('text', sa.Text(), nullable=False),
-    sa.Column('site_code', sa.String(length=8), nullable=False),
-    sa.ForeignKeyConstraint(['site_code'], ['sites.code'], name=op.f('fk_transcript_lines_site_code_sites'), ondelete='RESTRICT'),
-    sa.ForeignKeyConstraint(['transcript_id'], ['transcripts.id'], name=op.f('fk_transcript_lines_transcript_id_transcripts')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_transcript_lines')),
-    sa.UniqueConstraint('transcript_id', 'number', name=op.f('uq_transcript_lines_transcript_id_number'))
-    )
-    with op.batch_alter_table('transcript_lines', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_transcript_lines_site_code'), ['site_code'], unique=False)
-        batch_op.create_index(batch_op.f('ix_transcript_lines_transcript_id'), ['transcript_id'], unique=False)
+    with op.batch_alter_table('transcripts', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_transcripts_session_id'), ['session_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_transcripts_site_code'), ['site_code'], unique=False)
 
     op.create_table('translations',
     sa.Column('material_id', sa.Integer(), nullable=False),
@@ -185,7 +152,7 @@ def upgrade():
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['translation_id'], ['translations.id'], name=op.f('fk_instrument_labels_translation_id_translations')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_instrument_labels')),
-    sa.UniqueConstraint('instrument_name', 'instrument_version', 'language', 'segment_key', name=op.f('uq_instrument_labels_key'))
+    sa.UniqueConstraint('instrument_name', 'instrument_version', 'language', 'segment_key', name='uq_instrument_labels_key')
     )
     op.create_table('segment_translations',
     sa.Column('translation_id', sa.Integer(), nullable=False),
@@ -206,6 +173,40 @@ def upgrade():
     with op.batch_alter_table('segment_translations', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_segment_translations_site_code'), ['site_code'], unique=False)
         batch_op.create_index(batch_op.f('ix_segment_translations_translation_id'), ['translation_id'], unique=False)
+
+    op.create_table('transcript_checks',
+    sa.Column('transcript_id', sa.Integer(), nullable=False),
+    sa.Column('round', sa.Integer(), nullable=False),
+    sa.Column('reviewer_id', sa.Integer(), nullable=False),
+    sa.Column('decision', sa.String(length=8), nullable=False),
+    sa.Column('comments', sa.Text(), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('site_code', sa.String(length=8), nullable=False),
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.CheckConstraint("decision IN ('approve', 'return')", name=op.f('ck_transcript_checks_decision')),
+    sa.ForeignKeyConstraint(['reviewer_id'], ['users.id'], name=op.f('fk_transcript_checks_reviewer_id_users')),
+    sa.ForeignKeyConstraint(['site_code'], ['sites.code'], name=op.f('fk_transcript_checks_site_code_sites'), ondelete='RESTRICT'),
+    sa.ForeignKeyConstraint(['transcript_id'], ['transcripts.id'], name=op.f('fk_transcript_checks_transcript_id_transcripts')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_transcript_checks'))
+    )
+    with op.batch_alter_table('transcript_checks', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_transcript_checks_site_code'), ['site_code'], unique=False)
+        batch_op.create_index(batch_op.f('ix_transcript_checks_transcript_id'), ['transcript_id'], unique=False)
+
+    op.create_table('transcript_lines',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('transcript_id', sa.Integer(), nullable=False),
+    sa.Column('number', sa.Integer(), nullable=False),
+    sa.Column('text', sa.Text(), nullable=False),
+    sa.Column('site_code', sa.String(length=8), nullable=False),
+    sa.ForeignKeyConstraint(['site_code'], ['sites.code'], name=op.f('fk_transcript_lines_site_code_sites'), ondelete='RESTRICT'),
+    sa.ForeignKeyConstraint(['transcript_id'], ['transcripts.id'], name=op.f('fk_transcript_lines_transcript_id_transcripts')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_transcript_lines')),
+    sa.UniqueConstraint('transcript_id', 'number', name=op.f('uq_transcript_lines_transcript_id_number'))
+    )
+    with op.batch_alter_table('transcript_lines', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_transcript_lines_site_code'), ['site_code'], unique=False)
+        batch_op.create_index(batch_op.f('ix_transcript_lines_transcript_id'), ['transcript_id'], unique=False)
 
     op.create_table('translation_steps',
     sa.Column('translation_id', sa.Integer(), nullable=False),
@@ -268,6 +269,16 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_translation_steps_assignee_id'))
 
     op.drop_table('translation_steps')
+    with op.batch_alter_table('transcript_lines', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_transcript_lines_transcript_id'))
+        batch_op.drop_index(batch_op.f('ix_transcript_lines_site_code'))
+
+    op.drop_table('transcript_lines')
+    with op.batch_alter_table('transcript_checks', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_transcript_checks_transcript_id'))
+        batch_op.drop_index(batch_op.f('ix_transcript_checks_site_code'))
+
+    op.drop_table('transcript_checks')
     with op.batch_alter_table('segment_translations', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_segment_translations_translation_id'))
         batch_op.drop_index(batch_op.f('ix_segment_translations_site_code'))
@@ -280,16 +291,11 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_translations_material_id'))
 
     op.drop_table('translations')
-    with op.batch_alter_table('transcript_lines', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_transcript_lines_transcript_id'))
-        batch_op.drop_index(batch_op.f('ix_transcript_lines_site_code'))
+    with op.batch_alter_table('transcripts', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_transcripts_site_code'))
+        batch_op.drop_index(batch_op.f('ix_transcripts_session_id'))
 
-    op.drop_table('transcript_lines')
-    with op.batch_alter_table('transcript_checks', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_transcript_checks_transcript_id'))
-        batch_op.drop_index(batch_op.f('ix_transcript_checks_site_code'))
-
-    op.drop_table('transcript_checks')
+    op.drop_table('transcripts')
     with op.batch_alter_table('source_segments', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_source_segments_version_id'))
 
@@ -298,11 +304,6 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_pseudonym_key_entries_site_code'))
 
     op.drop_table('pseudonym_key_entries')
-    with op.batch_alter_table('transcripts', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_transcripts_site_code'))
-        batch_op.drop_index(batch_op.f('ix_transcripts_session_id'))
-
-    op.drop_table('transcripts')
     with op.batch_alter_table('material_versions', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_material_versions_material_id'))
 
