@@ -23,6 +23,9 @@ PARAM = re.compile(r"{(\w+)}")
 # Reference data every user may read, whatever their site.
 REFERENCE_PATHS = {
     "/api/v1/sites/{code}",
+    "/api/v1/instruments/{instrument_name}",
+    "/api/v1/instruments/{instrument_name}/versions/{instrument_version}",
+    "/api/v1/instruments/{instrument_name}/redcap",
     # The English source of study materials is trial-wide; translations are per site.
     "/api/v1/materials/{material_id}",
     "/api/v1/materials/{material_id}/versions/{version_number}",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from tests.seeders.instruments import sync_shipped
 from tests.translation_helpers import (
     CONSENT,
     act,
@@ -351,18 +352,63 @@ def test_back_translation_step_writes_the_back_translation(team):
 
 
 def test_finished_questionnaire_translation_gives_instrument_labels(team, db_session):
+    sync_shipped(db_session)
+    db_session.commit()
     material = create_material(
         team.admin,
         kind="questionnaire",
-        instrument_name="SIX",
-        instrument_version="1.0",
-        segments=source(("q1", "Do you have friends?"), ("q2", "Do you work?")),
+        title="Everyday social inclusion scale",
+        instrument_name="social_inclusion_scale",
+        instrument_version="1",
+        segments=None,
+    )
+    keys = [s["key"] for s in material["segments"]]
+    # The English source is the instrument's own labels, keyed as the instruments domain
+    # keys its label translations.
+    assert keys[:2] == ["title", "description"]
+    assert "fields.si_01.label" in keys and "fields.si_01.choices.3" in keys
+    source_of = {s["key"]: s["text"] for s in material["segments"]}
+    assert source_of["fields.si_01.label"] == (
+        "I have people I can turn to when things are difficult."
     )
     translation = start(team, material)
-    assert finished_labels("SIX", "1.0", "lg", db_session) == {}
-    finish_local(team, translation, prefix="Lg")
-    assert finished_labels("SIX", "1.0", "lg", db_session) == {"q1": "Lg q1", "q2": "Lg q2"}
-    assert finished_labels("SIX", "1.0", "sw", db_session) == {}
+    assert finished_labels("social_inclusion_scale", "1", "lg", db_session) == {}
+    ok(act(team.translator, translation, "forward", "start"))
+    for key in keys:
+        ok(write(team.translator, translation, key, f"LG {key}"))
+    ok(write(team.translator, translation, "fields.si_01.label", "Nnina abantu be nsobola"))
+    ok(act(team.translator, translation, "forward", "submit"))
+    ok(act(team.reviewer2, translation, "forward", "complete"))
+    for action, who in (("start", team.reviewer), ("submit", team.reviewer)):
+        ok(act(who, translation, "review", action))
+    ok(act(team.reviewer2, translation, "review", "complete"))
+    labels = finished_labels("social_inclusion_scale", "1", "lg", db_session)
+    assert labels["fields.si_01.label"] == "Nnina abantu be nsobola" and len(labels) == len(keys)
+    # ... and the instruments domain serves them (responses API and pages).
+    served = ok(team.translator.get("/api/v1/instruments/social_inclusion_scale?lang=lg"))
+    assert "Nnina abantu be nsobola" in str(served)
+    assert finished_labels("social_inclusion_scale", "1", "sw", db_session) == {}
+
+
+def test_questionnaire_must_name_a_stored_instrument_version(team, db_session):
+    sync_shipped(db_session)
+    db_session.commit()
+    for version, field, message in [
+        ("1.0", "instrument_version", "whole numbers"),
+        ("9", "instrument_name", "instruments sync"),
+    ]:
+        response = team.admin.post(
+            "/api/v1/materials",
+            json={
+                "title": "Scale",
+                "kind": "questionnaire",
+                "category": "primary_measure",
+                "instrument_name": "social_inclusion_scale",
+                "instrument_version": version,
+            },
+        )
+        assert response.status_code == 422
+        assert message in response.json["errors"][field][0]
 
 
 def test_hebrew_and_marathi_segments_round_trip(team, api_as):
@@ -390,8 +436,18 @@ def test_material_validation(team):
     assert response.status_code == 422
     errors = response.json["errors"]
     assert len(errors["segments"]) == 2 and "instrument_version" in errors
-    assert "instrument_name" in errors
-    assert len(CONSENT) == 3
+    not_a_questionnaire = team.admin.post(
+        "/api/v1/materials",
+        json={
+            "title": "Guide",
+            "kind": "topic_guide",
+            "category": "local_text",
+            "instrument_name": "social_inclusion_scale",
+            "instrument_version": "1",
+            "segments": CONSENT,
+        },
+    )
+    assert "Only questionnaires" in not_a_questionnaire.json["errors"]["instrument_name"][0]
 
 
 def test_translation_workflows_setting_is_validated():

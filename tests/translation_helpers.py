@@ -36,17 +36,11 @@ def make_team(api_as, site: str = "BU") -> Team:
     )
 
 
-def create_material(api, category="local_text", segments=None, **extra) -> dict:
-    response = api.post(
-        "/api/v1/materials",
-        json={
-            "title": "Consent form",
-            "kind": "consent_form",
-            "category": category,
-            "segments": segments or CONSENT,
-            **extra,
-        },
-    )
+def create_material(api, category="local_text", segments=(), **extra) -> dict:
+    body = {"title": "Consent form", "kind": "consent_form", "category": category, **extra}
+    if segments is not None:
+        body["segments"] = list(segments) or CONSENT
+    response = api.post("/api/v1/materials", json=body)
     assert response.status_code == 201, response.json
     return response.json
 

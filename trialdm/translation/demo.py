@@ -33,10 +33,9 @@ TOPIC_GUIDE = [
     ("q2", "How did peer support workers fit into your team?"),
     ("q3", "What would you change?"),
 ]
-SIX = [
-    ("q1", "In the last month, did you work or volunteer?"),
-    ("q2", "Do you have someone you can count on?"),
-]
+# Luganda for the social inclusion scale's title and answer choices (by choice value).
+SCALE_TITLE_LG = "Ekigero ky'okwetaba mu bantu buli lunaku"
+SCALE_CHOICES_LG = {"0": "N'akatono", "1": "Katono", "2": "Okusinga", "3": "Ddala ddala"}
 LUGANDA = {
     "p1": "Oyanirizibwa okwetaba mu kunoonyereza ku buyambi bw'abenkanankana.",
     "p2": "Okwetaba kwa kyeyagalire; oyinza okuyimiriza essaawa yonna.",
@@ -130,15 +129,17 @@ def demo_translation(session: Session, rng: random.Random) -> str:
         "local_text",
         TOPIC_GUIDE,
     )
-    six = _material(
+    # The primary outcome: its English source is the stored instrument's labels.
+    scale = operations.create_material(
         session,
+        {
+            "title": "Everyday social inclusion scale",
+            "kind": "questionnaire",
+            "category": "primary_measure",
+            "instrument_name": "social_inclusion_scale",
+            "instrument_version": "1",
+        },
         admin,
-        "Social inclusion questionnaire (SIX)",
-        "questionnaire",
-        "local_text",
-        SIX,
-        instrument_name="SIX",
-        instrument_version="1.0",
     )
 
     def start(material, site, language, by=lead):
@@ -162,18 +163,15 @@ def demo_translation(session: Session, rng: random.Random) -> str:
         {"note": "Ethics amendment", "segments": [{"key": k, "text": t} for k, t in amended]},
         admin,
     )
-    # SIX, Luganda: finished, so the instrument has Luganda labels.
-    lg_six = start(six, "BU", "lg")
-    _assign(session, lg_six, forward=translator, review=reviewer)
-    _forward(
-        session,
-        lg_six,
-        translator,
-        {"q1": "Omwezi oguwedde, wakola oba weewaayo?", "q2": "Olina omuntu gw'oyinza okwesigama?"},
-    )
-    operations.transition_step(session, lg_six, lg_six.steps[0], "complete", reviewer2)
-    for action, who in (("start", reviewer), ("submit", reviewer), ("complete", reviewer2)):
-        operations.transition_step(session, lg_six, lg_six.steps[1], action, who)
+    # Social inclusion scale, Luganda: forward translation under way (title and choices).
+    lg_scale = start(scale, "BU", "lg")
+    _assign(session, lg_scale, forward=translator, review=reviewer)
+    scale_texts = {"title": SCALE_TITLE_LG}
+    for segment in lg_scale.segments:
+        value = segment.key.rsplit(".", 1)[-1]
+        if ".choices." in segment.key and value in SCALE_CHOICES_LG:
+            scale_texts[segment.key] = SCALE_CHOICES_LG[value]
+    _forward(session, lg_scale, translator, scale_texts, submit=False)
     # Information sheet, Luganda: forward done, reconciliation in progress.
     lg_info = start(information, "BU", "lg")
     _assign(session, lg_info, forward=translator, reconciliation=translator, review=reviewer)

@@ -102,7 +102,7 @@ class SourceSegment(Base):
     version_id: Mapped[int] = mapped_column(
         ForeignKey("material_versions.id", ondelete="CASCADE"), index=True
     )
-    key: Mapped[str] = mapped_column(String(64))
+    key: Mapped[str] = mapped_column(String(200))
     position: Mapped[int] = mapped_column(Integer)
     text: Mapped[str] = mapped_column(Text)
 
@@ -185,7 +185,7 @@ class SegmentTranslation(Audited, SiteScoped, IdMixin, Base):
     __table_args__ = (UniqueConstraint("translation_id", "key"),)
 
     translation_id: Mapped[int] = mapped_column(ForeignKey("translations.id"), index=True)
-    key: Mapped[str] = mapped_column(String(64))
+    key: Mapped[str] = mapped_column(String(200))
     position: Mapped[int] = mapped_column(Integer)
     text: Mapped[str | None] = mapped_column(Text)
     back_translation: Mapped[str | None] = mapped_column(Text)
@@ -200,7 +200,7 @@ class TranslationComment(Audited, SiteScoped, IdMixin, Base):
     translation_id: Mapped[int] = mapped_column(ForeignKey("translations.id"), index=True)
     step_id: Mapped[int | None] = mapped_column(ForeignKey("translation_steps.id"))
     # None: about the whole translation
-    segment_key: Mapped[str | None] = mapped_column(String(64))
+    segment_key: Mapped[str | None] = mapped_column(String(200))
     author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     body: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
@@ -228,7 +228,7 @@ class InstrumentLabel(Base):
     instrument_name: Mapped[str] = mapped_column(String(120))
     instrument_version: Mapped[str] = mapped_column(String(32))
     language: Mapped[str] = mapped_column(String(16))
-    segment_key: Mapped[str] = mapped_column(String(64))
+    segment_key: Mapped[str] = mapped_column(String(200))
     text: Mapped[str] = mapped_column(Text)
     translation_id: Mapped[int] = mapped_column(ForeignKey("translations.id"))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -58,7 +58,7 @@ TEXT_STEPS = {"forward", "reconciliation", "harmonisation"}
 BACK_STEPS = {"back_translation"}
 # "The same person may not forward-translate and review the same translation."
 FOUR_EYES = {"forward": {"review"}, "review": {"forward"}}
-SEGMENT_KEY = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+SEGMENT_KEY = re.compile(r"^[A-Za-z0-9_.-]{1,200}$")
 
 
 def step_role(kind: str) -> str:
@@ -108,21 +108,70 @@ def _add_version(
     return version
 
 
+def _instrument_version(session: Session, data: Mapping[str, Any], errors: ErrorCollector):
+    """The stored instrument version a questionnaire translates, if it is stored."""
+    from trialdm.instruments.models import InstrumentVersion
+
+    raw = str(data["instrument_version"]).strip()
+    if not raw.isdigit():
+        errors.add("instrument_version", "Instrument versions are whole numbers (1, 2, ...).")
+        return None
+    return session.scalar(
+        select(InstrumentVersion).where(
+            InstrumentVersion.name == data["instrument_name"],
+            InstrumentVersion.version == int(raw),
+        )
+    )
+
+
+def instrument_segments(instrument_version) -> list[dict[str, str]]:
+    """The English labels of an instrument version as source segments, keyed as the
+    instruments domain keys its label translations (``fields.<name>.label`` ...)."""
+    from trialdm.instruments.queries import labels_for
+
+    labels = labels_for(instrument_version, "en")
+    segments: list[tuple[str, str | None]] = [
+        ("title", labels["title"]),
+        ("description", labels["description"]),
+    ]
+    for name, field in labels["fields"].items():
+        for part in ("section", "label", "help"):
+            segments.append((f"fields.{name}.{part}", field[part]))
+        for value, text in field["choices"].items():
+            segments.append((f"fields.{name}.choices.{value}", text))
+    for name, text in labels["scores"].items():
+        segments.append((f"scores.{name}.label", text))
+    return [{"key": key, "text": text} for key, text in segments if text]
+
+
 def create_material(session: Session, data: Mapping[str, Any], actor: Principal) -> Material:
     errors = ErrorCollector()
-    _check_segments(data["segments"], errors)
+    data = dict(data)
     has_instrument = bool(data.get("instrument_name"))
     if has_instrument != bool(data.get("instrument_version")):
         errors.add("instrument_version", "Give the instrument name and version together.")
-    if has_instrument and data["kind"] != "questionnaire":
+    elif has_instrument and data["kind"] != "questionnaire":
         errors.add("instrument_name", "Only questionnaires are linked to an instrument.")
+    elif has_instrument:
+        stored = _instrument_version(session, data, errors)
+        if stored is None and not errors:
+            errors.add(
+                "instrument_name",
+                f"No instrument '{data['instrument_name']}' version "
+                f"{data['instrument_version']}; run 'trialdm instruments sync'.",
+            )
+        elif stored is not None and not data.get("segments"):
+            data["segments"] = instrument_segments(stored)
+    if "segments" not in data:
+        data["segments"] = []
+    _check_segments(data["segments"], errors)
     errors.raise_if_any()
     material = Material(
         title=data["title"].strip(),
         kind=data["kind"],
         category=data["category"],
         instrument_name=data.get("instrument_name"),
-        instrument_version=data.get("instrument_version"),
+        instrument_version=str(data["instrument_version"]).strip() if has_instrument else None,
     )
     session.add(material)
     _add_version(session, material, 1, data, actor.user_id)
@@ -465,6 +514,7 @@ def _finish(session: Session, translation: Translation) -> None:
                 InstrumentLabel.language == translation.language,
             )
         )
+        _store_instrument_labels(session, material, translation)
         for segment in translation.segments:
             session.add(
                 InstrumentLabel(
@@ -477,6 +527,50 @@ def _finish(session: Session, translation: Translation) -> None:
                 )
             )
     session.flush()
+
+
+def _store_instrument_labels(
+    session: Session, material: Material, translation: Translation
+) -> None:
+    """Give the instruments domain the finished labels: its label translations for
+    this instrument version and language (used by the responses API and the pages)."""
+    from trialdm.instruments.models import InstrumentLabelTranslation
+
+    errors = ErrorCollector()
+    stored = _instrument_version(
+        session,
+        {
+            "instrument_name": material.instrument_name,
+            "instrument_version": material.instrument_version,
+        },
+        errors,
+    )
+    if stored is None:
+        return  # not synced (yet): the labels stay in instrument_labels only
+    existing = {
+        row.key: row
+        for row in session.scalars(
+            select(InstrumentLabelTranslation).where(
+                InstrumentLabelTranslation.instrument_version_id == stored.id,
+                InstrumentLabelTranslation.language == translation.language,
+            )
+        )
+    }
+    for segment in translation.segments:
+        if not segment.text:
+            continue
+        row = existing.get(segment.key)
+        if row is None:
+            session.add(
+                InstrumentLabelTranslation(
+                    instrument_version_id=stored.id,
+                    language=translation.language,
+                    key=segment.key,
+                    text=segment.text,
+                )
+            )
+        elif row.text != segment.text:
+            row.text = segment.text
 
 
 def write_segment(

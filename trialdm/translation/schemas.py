@@ -22,7 +22,7 @@ LANGUAGE = validate.Regexp(
 
 
 class SegmentIn(LoadSchema):
-    key = ma.fields.String(required=True, validate=validate.Length(min=1, max=64))
+    key = ma.fields.String(required=True, validate=validate.Length(min=1, max=200))
     text = ma.fields.String(required=True, validate=validate.Length(min=1, max=20000))
 
 
@@ -33,7 +33,13 @@ class MaterialCreate(LoadSchema):
     instrument_name = ma.fields.String(allow_none=True, validate=validate.Length(max=120))
     instrument_version = ma.fields.String(allow_none=True, validate=validate.Length(max=32))
     note = ma.fields.String(allow_none=True, validate=validate.Length(max=2000))
-    segments = ma.fields.List(ma.fields.Nested(SegmentIn), required=True)
+    segments = ma.fields.List(
+        ma.fields.Nested(SegmentIn),
+        metadata={
+            "description": "English source; for a questionnaire linked to a stored instrument "
+            "version, omit to take the instrument's English labels"
+        },
+    )
 
 
 class VersionCreate(LoadSchema):

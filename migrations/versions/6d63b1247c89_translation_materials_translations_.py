@@ -1,8 +1,8 @@
 """translation: materials, translations, transcripts, pseudonymisation key
 
-Revision ID: 1783ac64c2ea
-Revises: 49a091608caa
-Create Date: 2026-11-23 16:22:27.998051
+Revision ID: 6d63b1247c89
+Revises: cf44cd0c8d79
+Create Date: 2026-11-23 16:36:11.545226
 
 """
 from alembic import op
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '1783ac64c2ea'
-down_revision = '49a091608caa'
+revision = '6d63b1247c89'
+down_revision = 'cf44cd0c8d79'
 branch_labels = None
 depends_on = None
 
@@ -70,7 +70,7 @@ def upgrade():
     op.create_table('source_segments',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('version_id', sa.Integer(), nullable=False),
-    sa.Column('key', sa.String(length=64), nullable=False),
+    sa.Column('key', sa.String(length=200), nullable=False),
     sa.Column('position', sa.Integer(), nullable=False),
     sa.Column('text', sa.Text(), nullable=False),
     sa.ForeignKeyConstraint(['version_id'], ['material_versions.id'], name=op.f('fk_source_segments_version_id_material_versions'), ondelete='CASCADE'),
@@ -146,7 +146,7 @@ def upgrade():
     sa.Column('instrument_name', sa.String(length=120), nullable=False),
     sa.Column('instrument_version', sa.String(length=32), nullable=False),
     sa.Column('language', sa.String(length=16), nullable=False),
-    sa.Column('segment_key', sa.String(length=64), nullable=False),
+    sa.Column('segment_key', sa.String(length=200), nullable=False),
     sa.Column('text', sa.Text(), nullable=False),
     sa.Column('translation_id', sa.Integer(), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
@@ -156,7 +156,7 @@ def upgrade():
     )
     op.create_table('segment_translations',
     sa.Column('translation_id', sa.Integer(), nullable=False),
-    sa.Column('key', sa.String(length=64), nullable=False),
+    sa.Column('key', sa.String(length=200), nullable=False),
     sa.Column('position', sa.Integer(), nullable=False),
     sa.Column('text', sa.Text(), nullable=True),
     sa.Column('back_translation', sa.Text(), nullable=True),
@@ -237,7 +237,7 @@ def upgrade():
     op.create_table('translation_comments',
     sa.Column('translation_id', sa.Integer(), nullable=False),
     sa.Column('step_id', sa.Integer(), nullable=True),
-    sa.Column('segment_key', sa.String(length=64), nullable=True),
+    sa.Column('segment_key', sa.String(length=200), nullable=True),
     sa.Column('author_id', sa.Integer(), nullable=False),
     sa.Column('body', sa.Text(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
