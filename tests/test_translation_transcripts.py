@@ -125,9 +125,9 @@ def test_walk_through_every_state(people, make_participant, db_session):
     assert approved["state"] == "approved"
 
     events = db_session.scalars(
-        select(AuditEvent).where(
-            AuditEvent.entity == "transcripts", AuditEvent.entity_id == str(transcript["id"])
-        )
+        select(AuditEvent)
+        .where(AuditEvent.entity == "transcripts", AuditEvent.entity_id == str(transcript["id"]))
+        .order_by(AuditEvent.id)
     ).all()
     states = [e.changes["state"][1] for e in events if "state" in e.changes]
     assert states == [
@@ -423,9 +423,9 @@ def test_exports_keep_line_numbers_and_unicode(api_as, db_session):
     assert sheet.cell(row=6, column=2).data_type == "s"  # "=1+1" is not a formula
 
     exports = db_session.scalars(
-        select(AuditEvent).where(
-            AuditEvent.action == "export", AuditEvent.entity_id == str(transcript["id"])
-        )
+        select(AuditEvent)
+        .where(AuditEvent.action == "export", AuditEvent.entity_id == str(transcript["id"]))
+        .order_by(AuditEvent.id)
     ).all()
     assert [e.changes["format"] for e in exports] == ["txt", "docx", "xlsx"]
     assert api.get(url(transcript, "/export?format=pdf")).status_code == 422

@@ -100,11 +100,13 @@ def test_local_text_walks_every_transition_to_finished(team, db_session):
     states = [
         event.changes["state"]
         for event in db_session.scalars(
-            select(AuditEvent).where(
+            select(AuditEvent)
+            .where(
                 AuditEvent.entity == "translation_steps",
                 AuditEvent.entity_id == str(step_of(translation, "forward")["id"]),
                 AuditEvent.action == "update",
             )
+            .order_by(AuditEvent.id)
         )
         if "state" in event.changes
     ]
