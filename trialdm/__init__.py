@@ -25,11 +25,12 @@ API_MODULES = (
     "instruments",
     "schedule",
     "audit",
+    "translation",
     "screening",
     "summaries",
 )
 # Domains with pages.
-VIEW_MODULES = ("web",)
+VIEW_MODULES = ("web", "translation")
 
 
 def create_app(

@@ -1,7 +1,7 @@
 """summary jobs
 
 Revision ID: 095a7b6816f2
-Revises: cf44cd0c8d79
+Revises: 6d63b1247c89
 Create Date: 2026-11-23 15:47:21.895238
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '095a7b6816f2'
-down_revision = 'cf44cd0c8d79'
+down_revision = '6d63b1247c89'
 branch_labels = None
 depends_on = None
 
