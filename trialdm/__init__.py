@@ -16,7 +16,7 @@ from trialdm.config import PROJECT_ROOT, load_settings
 __version__ = "0.1.0"
 
 # Domains with an HTTP API, in the order their blueprints are registered.
-API_MODULES = ("sites", "auth", "participants", "audit")
+API_MODULES = ("sites", "auth", "participants", "audit", "reminders")
 # Domains with pages.
 VIEW_MODULES = ("web",)
 
@@ -135,6 +135,7 @@ def register_cli(app: Flask) -> None:
 
 def register_celery(app: Flask) -> None:
     from trialdm.extensions import celery
+    from trialdm.reminders.schedule import beat_schedule
 
     task_modules = sorted(
         f"tasks.{path.stem}"
@@ -158,6 +159,7 @@ def register_celery(app: Flask) -> None:
         enable_utc=True,
         broker_transport_options={"visibility_timeout": 4 * 3600},
     )
+    celery.conf.beat_schedule = beat_schedule(app.config)
     celery.flask_app = app
     app.extensions["celery"] = celery
 
