@@ -584,11 +584,12 @@ def dispatch(session: Session, now: datetime | None = None) -> DispatchReport:
     trial_due = now.time() >= at
     days = {day for _, day in due} | ({utc_day} if trial_due else set())
     done = (
-        set(
-            session.execute(
+        {
+            (row.site_code, row.local_date)
+            for row in session.execute(
                 select(ScanRun.site_code, ScanRun.local_date).where(ScanRun.local_date.in_(days))
-            ).tuples()
-        )
+            )
+        }
         if days
         else set()
     )
