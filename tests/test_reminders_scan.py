@@ -213,9 +213,7 @@ def test_dispatcher_scans_each_site_at_its_own_local_time(app, db_session, team)
         assert operations.dispatch(db_session).scans == []
 
 
-def test_kampala_and_hamburg_scan_different_local_days_on_one_utc_day(
-    app, db_session, monkeypatch
-):
+def test_kampala_and_hamburg_scan_different_local_days_on_one_utc_day(app, db_session, monkeypatch):
     monkeypatch.setitem(app.config, "REMINDER_LOCAL_TIME", "01:00")
     sunday = date(2026, 11, 22)
     # 22:30 UTC on Sunday: Monday 01:30 in Kampala, Sunday 23:30 in Hamburg.

@@ -102,7 +102,11 @@ class OutboxMessage(_OptionalSite, IdMixin, Base):
     subject: Mapped[str] = mapped_column(String(300))
     body: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    # Every try ever (numbers the DeliveryAttempt rows) ...
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # ... and failures in a row since the last success or manual retry: the backoff
+    # and MAIL_MAX_ATTEMPTS apply to these.
+    failures_in_row: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

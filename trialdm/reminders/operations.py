@@ -322,6 +322,7 @@ def deliver_pending(session: Session, *, site_code: str | None = None) -> int:
                         "body": _mail_body(reminder.title, reminder.body, reminder.link),
                         "status": "pending",
                         "attempts": 0,
+                        "failures_in_row": 0,
                         "next_attempt_at": now,
                         "created_at": now,
                     }
@@ -393,6 +394,7 @@ def build_daily_digests(session: Session, now: datetime | None = None) -> list[i
                     ),
                     "status": "pending",
                     "attempts": 0,
+                    "failures_in_row": 0,
                     "next_attempt_at": now,
                     "created_at": now,
                 }
@@ -423,6 +425,7 @@ def build_daily_digests(session: Session, now: datetime | None = None) -> list[i
 class Claim:
     message_id: int
     attempt: int
+    failures_in_row: int
     to_address: str
     subject: str
     body: str
@@ -446,11 +449,19 @@ def claim_message(session: Session, message_id: int, now: datetime | None = None
             ),
         )
         .values(status="sending", claimed_at=now, attempts=table.c.attempts + 1)
-        .returning(table.c.attempts, table.c.to_address, table.c.subject, table.c.body)
+        .returning(
+            table.c.attempts,
+            table.c.failures_in_row,
+            table.c.to_address,
+            table.c.subject,
+            table.c.body,
+        )
     ).first()
     if row is None:
         return None
-    return Claim(message_id, row.attempts, row.to_address, row.subject, row.body, now)
+    return Claim(
+        message_id, row.attempts, row.failures_in_row, row.to_address, row.subject, row.body, now
+    )
 
 
 @dataclass(frozen=True)
@@ -460,9 +471,9 @@ class SendOutcome:
     error: str | None = None
 
 
-def retry_delay(attempt: int) -> float:
-    """Seconds before the next try after failed try number ``attempt`` (1-based)."""
-    return float(current_app.config["MAIL_RETRY_SECONDS"] * 2 ** (attempt - 1))
+def retry_delay(failures: int) -> float:
+    """Seconds before the next try after ``failures`` failed tries in a row."""
+    return float(current_app.config["MAIL_RETRY_SECONDS"] * 2 ** (failures - 1))
 
 
 def transmit(session: Session, claim: Claim, now: datetime | None = None) -> SendOutcome:
@@ -488,16 +499,22 @@ def transmit(session: Session, claim: Claim, now: datetime | None = None) -> Sen
             status = "pending"
     finished = now or utcnow()
     retry_in = None
+    failures = claim.failures_in_row + 1 if error is not None else 0
     if error is not None:
-        if transient and claim.attempt < config["MAIL_MAX_ATTEMPTS"]:
-            retry_in = retry_delay(claim.attempt)
+        if transient and failures < config["MAIL_MAX_ATTEMPTS"]:
+            retry_in = retry_delay(failures)
         else:
             status = "failed"
         log.warning(
             "mail #%s try %s failed (%s): %s", claim.message_id, claim.attempt, status, error
         )
     table = OutboxMessage.__table__
-    values: dict[str, Any] = {"status": status, "last_error": error, "claimed_at": None}
+    values: dict[str, Any] = {
+        "status": status,
+        "last_error": error,
+        "claimed_at": None,
+        "failures_in_row": failures,
+    }
     if status in ("sent", "kept"):
         values["sent_at"] = finished
     if retry_in is not None:
@@ -543,7 +560,7 @@ def retry_failed_message(session: Session, message: OutboxMessage) -> OutboxMess
     if message.status != "failed":
         raise ValidationFailed.field("status", "Only a failed message can be retried.")
     message.status = "pending"
-    message.attempts = 0
+    message.failures_in_row = 0
     message.next_attempt_at = utcnow()
     session.flush()
     enqueue(session, "trialdm.reminders.send_mail", message.id)

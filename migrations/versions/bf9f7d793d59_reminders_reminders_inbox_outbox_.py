@@ -1,8 +1,8 @@
 """reminders: reminders, inbox, outbox, delivery attempts, scan runs
 
-Revision ID: 5ac4c33166db
+Revision ID: bf9f7d793d59
 Revises: 057de18ec678
-Create Date: 2026-11-23 15:46:35.755201
+Create Date: 2026-11-23 15:57:00.042994
 
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = "5ac4c33166db"
+revision = "bf9f7d793d59"
 down_revision = "057de18ec678"
 branch_labels = None
 depends_on = None
@@ -40,6 +40,7 @@ def upgrade():
         sa.Column("body", sa.Text(), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("failures_in_row", sa.Integer(), nullable=False),
         sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("claimed_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
