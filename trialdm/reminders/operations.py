@@ -201,8 +201,6 @@ def scan_site(
 
     Idempotent: a second scan of the same day creates and delivers nothing new.
     """
-    if site_code is not None and session.get(Site, site_code) is None:
-        raise NotFound(f"No site {site_code}.")
     now = utcnow()
     if not dry_run:
         # Written before anything is read: on SQLite this takes the write lock first, so
@@ -214,6 +212,8 @@ def scan_site(
             [{"site_code": site_code or TRIAL_WIDE, "local_date": local_date, "started_at": now}],
             ["site_code", "local_date"],
         )
+    if site_code is not None and session.get(Site, site_code) is None:
+        raise NotFound(f"No site {site_code}.")
     result = ScanResult(site_code, local_date, plan_reminders(session, site_code, local_date))
     result.dry_run = dry_run
     if dry_run:
