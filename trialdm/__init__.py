@@ -16,7 +16,7 @@ from trialdm.config import PROJECT_ROOT, load_settings
 __version__ = "0.1.0"
 
 # Domains with an HTTP API, in the order their blueprints are registered.
-API_MODULES = ("sites", "auth", "participants", "audit", "reminders")
+API_MODULES = ("sites", "auth", "participants", "contacts", "audit", "reminders")
 # Domains with pages.
 VIEW_MODULES = ("web",)
 
@@ -157,11 +157,18 @@ def register_celery(app: Flask) -> None:
         include=task_modules,
         timezone="UTC",
         enable_utc=True,
-        broker_transport_options={"visibility_timeout": 4 * 3600},
+        broker_transport_options=_broker_transport_options(app.config["BROKER_URL"]),
     )
     celery.conf.beat_schedule = beat_schedule(app.config)
     celery.flask_app = app
     app.extensions["celery"] = celery
+
+
+def _broker_transport_options(url: str) -> dict[str, Any]:
+    if url.startswith(("redis://", "rediss://")):
+        # Unacknowledged tasks return after this; longer than any summary build.
+        return {"visibility_timeout": 4 * 3600}
+    return {}
 
 
 def register_checks(app: Flask) -> None:

@@ -1,7 +1,7 @@
 """reminders: reminders, inbox, outbox, delivery attempts, scan runs
 
 Revision ID: bf9f7d793d59
-Revises: 057de18ec678
+Revises: 434a7bcf0def
 Create Date: 2026-11-23 15:57:00.042994
 
 """
