@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = "bf9f7d793d59"
-down_revision = "057de18ec678"
+down_revision = "434a7bcf0def"
 branch_labels = None
 depends_on = None
 

@@ -178,3 +178,172 @@ class WeeklyTrialDigest(Rule):
                 f"/api/v1/reminders?rule={self.name}",
             )
         ]
+
+
+# --- PSW contacts (fidelity: trialdm.contacts.queries) ----------------------------
+#
+# All three read the fidelity query of the contacts domain, evaluated on the site's
+# local day, joined to the participant for the study ID: one statement per rule.
+# They concern enrolled intervention-arm service users whose peer support is not
+# finished: fidelity status not_started, on_track or at_risk (not met, not_met, withdrawn).
+
+OPEN_STATUSES = ("not_started", "on_track", "at_risk")
+
+
+def _fidelity(scan: ScanContext):
+    from trialdm.contacts.queries import FidelityRule, fidelity_subquery
+
+    rule = FidelityRule.from_settings(scan.config)
+    return fidelity_subquery(scan.local_date, rule), rule
+
+
+def _participant_link(participant_id: int) -> str:
+    return f"/api/v1/contact-sessions?participant_id={participant_id}"
+
+
+@register
+class PswAtRisk(Rule):
+    """An intervention participant is ``at_risk`` by the fidelity rule (behind a steady
+    pace towards the minimum of contacts). Reminded once a week (ISO week of the site's
+    day) while it lasts."""
+
+    name = "psw_at_risk"
+    label = "PSW contacts behind (at risk)"
+    settings = ("FIDELITY_MIN_CONTACTS", "INTERVENTION_WINDOW_MONTHS", "FIDELITY_AT_RISK_SLACK")
+
+    def findings(self, session: Session, scan: ScanContext) -> Iterable[Finding]:
+        from trialdm.participants.models import Participant
+
+        fid, rule = _fidelity(scan)
+        rows = session.execute(
+            select(
+                fid.c.participant_id,
+                Participant.study_id,
+                fid.c.contacts_in_window,
+                fid.c.window_end,
+                fid.c.days_left,
+            )
+            .join(Participant, Participant.id == fid.c.participant_id)
+            .where(fid.c.site_code == scan.site_code, fid.c.status == "at_risk")
+            .order_by(Participant.study_id)
+        ).all()
+        week = iso_week(scan.local_date)
+        return [
+            Finding(
+                "participant",
+                str(row.participant_id),
+                week,
+                f"{row.study_id}: PSW contacts behind ({row.contacts_in_window} of {rule.minimum})",
+                f"{row.study_id} has {row.contacts_in_window} of {rule.minimum} PSW contacts; "
+                f"the window closes on {row.window_end} ({row.days_left} days left).",
+                _participant_link(row.participant_id),
+            )
+            for row in rows
+        ]
+
+
+@register
+class PswWindowClosing(Rule):
+    """The intervention window closes within REMINDER_WINDOW_CLOSING_DAYS days (its last
+    day is at most that many days after the site's day, and not before it) and the
+    participant has fewer than the minimum of contacts. Once per window."""
+
+    name = "psw_window_closing"
+    label = "Intervention window closing short of the minimum"
+    settings = ("REMINDER_WINDOW_CLOSING_DAYS", "FIDELITY_MIN_CONTACTS")
+
+    def findings(self, session: Session, scan: ScanContext) -> Iterable[Finding]:
+        from trialdm.participants.models import Participant
+
+        fid, rule = _fidelity(scan)
+        horizon = scan.local_date + timedelta(days=scan.config["REMINDER_WINDOW_CLOSING_DAYS"])
+        rows = session.execute(
+            select(
+                fid.c.participant_id,
+                Participant.study_id,
+                fid.c.contacts_in_window,
+                fid.c.window_end,
+            )
+            .join(Participant, Participant.id == fid.c.participant_id)
+            .where(
+                fid.c.site_code == scan.site_code,
+                fid.c.status.in_(("on_track", "at_risk")),
+                fid.c.contacts_in_window < rule.minimum,
+                fid.c.window_end >= scan.local_date,
+                fid.c.window_end <= horizon,
+            )
+            .order_by(Participant.study_id)
+        ).all()
+        return [
+            Finding(
+                "participant",
+                str(row.participant_id),
+                f"window-{row.window_end.isoformat()}",
+                f"{row.study_id}: intervention window closes {row.window_end.isoformat()}",
+                f"{row.study_id} has {row.contacts_in_window} of {rule.minimum} PSW contacts "
+                f"and the intervention window closes on {row.window_end.isoformat()}.",
+                _participant_link(row.participant_id),
+            )
+            for row in rows
+        ]
+
+
+@register
+class PswNoContact(Rule):
+    """No PSW contact for REMINDER_NO_CONTACT_DAYS days or more: counted from the last
+    contact, else from the explicit intervention start, else from enrolment (so a
+    participant who never had a first contact is found too). Once per silence: a new
+    contact starts a new period."""
+
+    name = "psw_no_contact"
+    label = "No PSW contact for a long time"
+    settings = ("REMINDER_NO_CONTACT_DAYS",)
+
+    def findings(self, session: Session, scan: ScanContext) -> Iterable[Finding]:
+        from trialdm.contacts.queries import contacts_subquery
+        from trialdm.participants.models import Participant
+
+        fid, _ = _fidelity(scan)
+        contacts = contacts_subquery(scan.local_date, "reminder_contacts")
+        last = (
+            select(
+                contacts.c.participant_id,
+                func.max(contacts.c.contact_date).label("last_contact"),
+            )
+            .group_by(contacts.c.participant_id)
+            .subquery("reminder_last_contacts")
+        )
+        since = func.coalesce(
+            last.c.last_contact, Participant.intervention_start, Participant.enrolment_date
+        ).label("since")
+        days = scan.config["REMINDER_NO_CONTACT_DAYS"]
+        rows = session.execute(
+            select(fid.c.participant_id, Participant.study_id, last.c.last_contact, since)
+            .join(Participant, Participant.id == fid.c.participant_id)
+            .outerjoin(last, last.c.participant_id == fid.c.participant_id)
+            .where(
+                fid.c.site_code == scan.site_code,
+                fid.c.status.in_(OPEN_STATUSES),
+                since <= scan.local_date - timedelta(days=days),
+            )
+            .order_by(Participant.study_id)
+        ).all()
+        findings = []
+        for row in rows:
+            since_day = row.since if isinstance(row.since, date) else date.fromisoformat(row.since)
+            what = (
+                f"last contact {row.last_contact.isoformat()}"
+                if row.last_contact
+                else f"no contact since {since_day.isoformat()}"
+            )
+            findings.append(
+                Finding(
+                    "participant",
+                    str(row.participant_id),
+                    f"since-{since_day.isoformat()}",
+                    f"{row.study_id}: no PSW contact for {(scan.local_date - since_day).days} days",
+                    f"{row.study_id} had no PSW contact for {days} days or more ({what}).",
+                    _participant_link(row.participant_id),
+                )
+            )
+        return findings
