@@ -44,3 +44,30 @@ class EnrolledServiceUsers(Rule):
             )
             for pid, study_id in rows
         ]
+
+
+def build_separate_app(tmp_path, label: str, **overrides):
+    """An app on its own committed database (threads, subprocesses). Building it binds
+    the shared Celery object to it; this gives Celery back to the suite's app, whose
+    eager tasks must keep reading the suite's (monkeypatched) settings."""
+    from tests.conftest import build_app
+    from trialdm import register_celery
+    from trialdm.extensions import celery
+
+    previous = getattr(celery, "flask_app", None)
+    app = build_app(tmp_path, label, **overrides)
+    if previous is not None:
+        register_celery(previous)
+    return app
+
+
+def use_test_rule(monkeypatch, app) -> EnrolledServiceUsers:
+    """Register the test rule and switch off the domain rules (the weekly digests stay),
+    so a test of the machinery sees only what it set up."""
+    from trialdm.reminders.rules import DIGEST_RULES, RULES
+
+    rule = EnrolledServiceUsers()
+    monkeypatch.setitem(RULES, rule.name, rule)
+    others = tuple(name for name in RULES if name not in (rule.name, *DIGEST_RULES))
+    monkeypatch.setitem(app.config, "REMINDER_DISABLED_RULES", others)
+    return rule

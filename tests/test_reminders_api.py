@@ -6,15 +6,14 @@ from datetime import date
 
 import pytest
 
-from tests.reminders_helpers import EnrolledServiceUsers, frozen
+from tests.reminders_helpers import frozen, use_test_rule
 from trialdm.reminders import operations
-from trialdm.reminders.rules import RULES
 
 
 @pytest.fixture
 def inbox(app, db_session, api_as, make_participant, monkeypatch):
     """Two reminders at BU in a BU research worker's inbox; one at ULM elsewhere."""
-    monkeypatch.setitem(RULES, "test_enrolled", EnrolledServiceUsers())
+    use_test_rule(monkeypatch, app)
     rw = api_as("research_worker", ["BU"])
     colleague = api_as("research_worker", ["BU"])
     ulm = api_as("research_worker", ["ULM"])

@@ -14,15 +14,13 @@ from flask import Flask
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from tests.conftest import build_app
-from tests.reminders_helpers import EnrolledServiceUsers
+from tests.reminders_helpers import build_separate_app, use_test_rule
 from trialdm.auth.operations import create_user
 from trialdm.core.scoping import all_sites
 from trialdm.extensions import db
 from trialdm.participants.operations import create_participant
 from trialdm.reminders import operations
 from trialdm.reminders.models import InboxEntry, OutboxMessage, Reminder, ScanRun
-from trialdm.reminders.rules import RULES
 
 DAY = date(2026, 11, 24)
 PARTICIPANTS = 5
@@ -30,7 +28,9 @@ PARTICIPANTS = 5
 
 @pytest.fixture(scope="module")
 def committed_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
-    app = build_app(tmp_path_factory.mktemp("reminders_concurrency"), "reminders_concurrency")
+    app = build_separate_app(
+        tmp_path_factory.mktemp("reminders_concurrency"), "reminders_concurrency"
+    )
     with app.app_context(), all_sites():
         session = db.session
         for index, role in enumerate(("research_worker", "research_worker", "site_lead")):
@@ -56,7 +56,7 @@ def committed_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
 
 @pytest.fixture
 def clean(committed_app: Flask, monkeypatch) -> Iterator[Flask]:
-    monkeypatch.setitem(RULES, "test_enrolled", EnrolledServiceUsers())
+    use_test_rule(monkeypatch, committed_app)
     yield committed_app
     with committed_app.app_context(), all_sites(), Session(db.engine) as session:
         for model in (InboxEntry, OutboxMessage, Reminder, ScanRun):

@@ -11,11 +11,10 @@ import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
-from tests.reminders_helpers import EnrolledServiceUsers, frozen
+from tests.reminders_helpers import frozen, use_test_rule
 from trialdm.extensions import celery
 from trialdm.reminders import operations
 from trialdm.reminders.models import DeliveryAttempt, OutboxMessage
-from trialdm.reminders.rules import RULES
 
 
 def free_port() -> int:
@@ -62,7 +61,7 @@ def smtp_server(app, monkeypatch):
 @pytest.fixture
 def one_message(app, db_session, make_user, make_participant, monkeypatch):
     """An immediate e-mail about one BU participant, waiting in the outbox."""
-    monkeypatch.setitem(RULES, "test_enrolled", EnrolledServiceUsers())
+    use_test_rule(monkeypatch, app)
     user = make_user("research_worker", ["BU"])
     participant = make_participant(
         "BU", "service_user", enrolment_date=date(2026, 6, 1), occupation="baker"

@@ -8,21 +8,18 @@ from datetime import date
 import pytest
 from sqlalchemy import func, select
 
-from tests.reminders_helpers import EnrolledServiceUsers, frozen
+from tests.reminders_helpers import frozen, use_test_rule
 from trialdm.core.tasks import run_eager_tasks
 from trialdm.reminders import operations
 from trialdm.reminders.models import InboxEntry, OutboxMessage, Reminder, ScanRun
-from trialdm.reminders.rules import RULES
 
 TUESDAY = date(2026, 11, 24)
 MONDAY = date(2026, 11, 23)
 
 
 @pytest.fixture
-def test_rule(monkeypatch):
-    rule = EnrolledServiceUsers()
-    monkeypatch.setitem(RULES, rule.name, rule)
-    return rule
+def test_rule(app, monkeypatch):
+    return use_test_rule(monkeypatch, app)
 
 
 @pytest.fixture
@@ -106,11 +103,8 @@ def test_dry_run_saves_nothing(app, db_session, team, test_rule, make_participan
 
 def test_disabled_rule_does_not_run(app, db_session, team, test_rule, make_participant):
     enrol(make_participant, "BU")
-    app.config["REMINDER_DISABLED_RULES"] = ("test_enrolled",)
-    try:
-        assert operations.scan_site(db_session, "BU", TUESDAY).planned == []
-    finally:
-        app.config["REMINDER_DISABLED_RULES"] = ()
+    app.config["REMINDER_DISABLED_RULES"] += ("test_enrolled",)
+    assert operations.scan_site(db_session, "BU", TUESDAY).planned == []
 
 
 def _found(session, site, rule, local_date, key):
@@ -158,7 +152,10 @@ def test_weekly_trial_digest_goes_to_coordinators_with_counts_per_site(app, db_s
     result = operations.scan_site(db_session, None, MONDAY)
     (digest,) = result.planned
     assert digest.site_code is None and digest.recipients == [team["coordinator"].id]
-    assert "- BU assessment_due: 2" in digest.body and "- UKE psw_no_contact: 1" in digest.body
+    assert (
+        "- BU assessment_due: 2" in digest.body
+        and "- UKE No PSW contact for a long time: 1" in digest.body
+    )
     assert inbox_of(db_session, team["coordinator"]) == [digest.dedupe_key]
     assert inbox_of(db_session, team["lead"]) == []
 

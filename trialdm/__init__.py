@@ -158,6 +158,7 @@ def register_celery(app: Flask) -> None:
         timezone="UTC",
         enable_utc=True,
         broker_transport_options=_broker_transport_options(app.config["BROKER_URL"]),
+        task_default_queue=app.config["CELERY_QUEUE"],
     )
     celery.conf.beat_schedule = beat_schedule(app.config)
     celery.flask_app = app

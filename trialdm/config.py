@@ -122,6 +122,11 @@ SETTINGS: dict[str, Setting] = {
         lambda inst: f"sqla+sqlite:///{inst / 'broker.db'}",
         "Celery broker URL (embedded SQLite transport by default; redis:// or amqp://)",
     ),
+    "CELERY_QUEUE": Setting(
+        _non_empty,
+        "celery",
+        "Queue tasks are sent to and workers consume (keeps deployments on one broker apart)",
+    ),
     "TASKS_EAGER": Setting(
         _bool, False, "Run tasks in-process after commit (tests, one-off scripts)"
     ),
