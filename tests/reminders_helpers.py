@@ -47,17 +47,15 @@ class EnrolledServiceUsers(Rule):
 
 
 def build_separate_app(tmp_path, label: str, **overrides):
-    """An app on its own committed database (threads, subprocesses). Building it binds
-    the shared Celery object to it; this gives Celery back to the suite's app, whose
-    eager tasks must keep reading the suite's (monkeypatched) settings."""
-    from tests.conftest import build_app
-    from trialdm import register_celery
+    """An app on its own committed database (threads, subprocesses), leaving the shared
+    Celery object bound to the suite's app."""
+    from tests.conftest import build_app, rebind_celery
     from trialdm.extensions import celery
 
     previous = getattr(celery, "flask_app", None)
     app = build_app(tmp_path, label, **overrides)
     if previous is not None:
-        register_celery(previous)
+        rebind_celery(previous)
     return app
 
 
