@@ -148,7 +148,7 @@ def seed(n_participants: int, n_sites: int, rng: random.Random) -> list[str]:
                 "enrolment_date": enrolled,
                 "consent_date": enrolled,
                 "consent_version": "1.0",
-                "arm": "intervention" if i % 2 == 0 else "control",
+                "arm": "intervention" if (i // len(sites)) % 2 == 0 else "control",
                 "status": "enrolled",
                 "version_id": 1,
                 "created_at": now,

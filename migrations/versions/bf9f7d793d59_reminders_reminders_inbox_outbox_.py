@@ -1,7 +1,7 @@
 """reminders: reminders, inbox, outbox, delivery attempts, scan runs
 
 Revision ID: bf9f7d793d59
-Revises: 434a7bcf0def
+Revises: cf44cd0c8d79
 Create Date: 2026-11-23 15:57:00.042994
 
 """
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = "bf9f7d793d59"
-down_revision = "434a7bcf0def"
+down_revision = "cf44cd0c8d79"
 branch_labels = None
 depends_on = None
 
