@@ -12,7 +12,7 @@ study ID only: they go out by e-mail.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any, ClassVar
 
@@ -28,11 +28,13 @@ FOUND = "/api/v1/reminders/found"  # the list the digests link to
 
 @dataclass(frozen=True)
 class ScanContext:
-    """What a rule evaluates: one site (None: the whole trial) on one day."""
+    """What a rule evaluates: one site (None: the whole trial) on one day. ``shared``
+    holds look-ups several rules of one scan need (read once per scan)."""
 
     site_code: str | None
     local_date: date
     config: Mapping[str, Any]
+    shared: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -347,3 +349,116 @@ class PswNoContact(Rule):
                 )
             )
         return findings
+
+
+# --- assessments (schedule: trialdm.schedule.queries) -------------------------------
+#
+# All three read the schedule query of the schedule domain (one statement for every
+# participant and event of the site, as of the site's day) filtered to one status.
+# The subject is a participant's event; each reminder comes once per event.
+
+
+def _schedule(session: Session, scan: ScanContext, status: str):
+    from trialdm.instruments.queries import instruments_due_by_event
+    from trialdm.schedule.queries import schedule_events, schedule_query
+
+    if "instruments_due_by_event" not in scan.shared:
+        scan.shared["instruments_due_by_event"] = instruments_due_by_event(session)
+    return schedule_query(
+        scan.local_date,
+        schedule_events(scan.config),
+        scan.config["SCHEDULE_WINDOW_DAYS"],
+        scan.shared["instruments_due_by_event"],
+        site=scan.site_code,
+        status=status,
+    )
+
+
+def _assessment_finding(row: Any, period: str, title: str, body: str) -> Finding:
+    return Finding(
+        "assessment",
+        f"{row.participant_id}:{row.event}",
+        period,
+        title,
+        body,
+        f"/api/v1/participants/{row.participant_id}/schedule",
+    )
+
+
+@register
+class AssessmentDue(Rule):
+    """An assessment event became due: its window is open (SCHEDULE_WINDOW_DAYS before
+    the due date) and it is not completed. Once per participant and event."""
+
+    name = "assessment_due"
+    label = "Assessment due (window open)"
+    settings = ("SCHEDULE_EVENTS", "SCHEDULE_WINDOW_DAYS")
+
+    def findings(self, session: Session, scan: ScanContext) -> Iterable[Finding]:
+        rows = session.execute(_schedule(session, scan, "due")).all()
+        return [
+            _assessment_finding(
+                row,
+                "window-open",
+                f"{row.study_id}: {row.event} assessment due by {row.due_date.isoformat()}",
+                f"The {row.event} assessment of {row.study_id} can be done from "
+                f"{row.window_start.isoformat()}; it is due on {row.due_date.isoformat()} "
+                f"and the window closes on {row.window_end.isoformat()}.",
+            )
+            for row in rows
+        ]
+
+
+@register
+class AssessmentDueSoon(Rule):
+    """An open, uncompleted assessment is due within REMINDER_ASSESSMENT_SOON_DAYS days
+    (its due date is today or at most that many days ahead). Once per event."""
+
+    name = "assessment_due_soon"
+    label = "Assessment due within days"
+    settings = ("REMINDER_ASSESSMENT_SOON_DAYS", "SCHEDULE_EVENTS", "SCHEDULE_WINDOW_DAYS")
+
+    def findings(self, session: Session, scan: ScanContext) -> Iterable[Finding]:
+        stmt = _schedule(session, scan, "due")
+        horizon = scan.local_date + timedelta(days=scan.config["REMINDER_ASSESSMENT_SOON_DAYS"])
+        rows = session.execute(
+            stmt.where(
+                stmt.selected_columns.due_date >= scan.local_date,
+                stmt.selected_columns.due_date <= horizon,
+            )
+        ).all()
+        return [
+            _assessment_finding(
+                row,
+                "due-soon",
+                f"{row.study_id}: {row.event} assessment due on {row.due_date.isoformat()}",
+                f"The {row.event} assessment of {row.study_id} is due on "
+                f"{row.due_date.isoformat()}; the window closes on "
+                f"{row.window_end.isoformat()}.",
+            )
+            for row in rows
+        ]
+
+
+@register
+class AssessmentOverdue(Rule):
+    """An assessment is overdue: past its due date, not completed, the window still open.
+    Once per event."""
+
+    name = "assessment_overdue"
+    label = "Assessment overdue"
+    settings = ("SCHEDULE_EVENTS", "SCHEDULE_WINDOW_DAYS")
+
+    def findings(self, session: Session, scan: ScanContext) -> Iterable[Finding]:
+        rows = session.execute(_schedule(session, scan, "overdue")).all()
+        return [
+            _assessment_finding(
+                row,
+                "overdue",
+                f"{row.study_id}: {row.event} assessment overdue",
+                f"The {row.event} assessment of {row.study_id} was due on "
+                f"{row.due_date.isoformat()}; its window closes on "
+                f"{row.window_end.isoformat()}.",
+            )
+            for row in rows
+        ]
