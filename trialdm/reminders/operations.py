@@ -174,8 +174,11 @@ def plan_reminders(
     by_role = recipients_by_role(session, site_code)
     planned: list[PlannedReminder] = []
     for rule in active_rules(config, trial_wide=site_code is None):
-        recipients = _audience(rule, by_role)
+        audience = _audience(rule, by_role)
         for finding in rule.findings(session, scan):
+            recipients = (
+                sorted(set(audience) | set(finding.also_to)) if finding.also_to else audience
+            )
             planned.append(
                 PlannedReminder(
                     rule=rule.name,

@@ -45,6 +45,8 @@ class Finding:
     title: str
     body: str = ""
     link: str = ""
+    # Users who get this one besides the rule's audience (e.g. a step's assignee).
+    also_to: tuple[int, ...] = ()
 
 
 class Rule:
