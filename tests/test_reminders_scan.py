@@ -244,3 +244,26 @@ def test_cli_scan_dry_run_and_real(app, db_session, team, test_rule, make_partic
     assert count(db_session, Reminder) == 1
     unknown = runner.invoke(args=["reminders", "scan", "--site", "XX"])
     assert unknown.exit_code == 1 and "No site XX." in unknown.output
+
+
+def test_a_scan_that_dies_midway_leaves_nothing_and_a_later_run_completes_it(
+    app, db_session, team, test_rule, make_participant
+):
+    from trialdm.extensions import celery
+
+    enrol(make_participant, "BU")
+    rw_id = team["rw"].id
+    celery.loader.import_default_modules()
+    scan = celery.tasks["trialdm.reminders.scan_site"]
+    with pytest.MonkeyPatch.context() as patch:
+        # the worker dies after the reminders are inserted, before they are delivered
+        patch.setattr(operations, "deliver_pending", lambda *a, **k: 1 / 0)
+        with pytest.raises(ZeroDivisionError):
+            scan.apply(args=["BU", TUESDAY.isoformat()], throw=True)
+    assert count(db_session, Reminder) == count(db_session, ScanRun) == 0
+    with frozen(2026, 11, 24, 6):  # 09:00 in Kampala: the day's scan is still due
+        assert ("BU", TUESDAY) in operations.dispatch(db_session).scans
+        db_session.commit()
+        run_eager_tasks()
+    assert count(db_session, Reminder, Reminder.status == "delivered") == 1
+    assert count(db_session, InboxEntry, InboxEntry.user_id == rw_id) == 1
