@@ -2,7 +2,8 @@
 
 A rule looks at one site on one site-local day (or, for trial-wide rules, at the
 whole trial on one UTC day) and yields :class:`Finding` s. It must be set-based:
-one SELECT for the whole site, never a query per participant. The scan turns a
+at most one SELECT for the whole site, never a query per participant; rules that
+read the same domain query share one statement per scan (``ScanContext.shared``). The scan turns a
 finding into a reminder whose dedupe key is ``rule:subject_type:subject_id:period``;
 the period decides when the same subject earns a new reminder (the same event is
 reminded once; an at-risk participant once a week). Texts name participants by
@@ -186,22 +187,65 @@ class WeeklyTrialDigest(Rule):
 
 # --- PSW contacts (fidelity: trialdm.contacts.queries) ----------------------------
 #
-# All three read the fidelity query of the contacts domain, evaluated on the site's
-# local day, joined to the participant for the study ID: one statement per rule.
-# They concern enrolled intervention-arm service users whose peer support is not
-# finished: fidelity status not_started, on_track or at_risk (not met, not_met, withdrawn).
+# The three rules read one statement per scan, shared: the fidelity query of the
+# contacts domain evaluated on the site's local day, joined to the participant (study
+# ID) and to the last contact. They concern enrolled intervention-arm service users
+# whose peer support is not finished: fidelity status not_started, on_track or at_risk
+# (not met, not_met, withdrawn).
 
 OPEN_STATUSES = ("not_started", "on_track", "at_risk")
 
 
-def _fidelity(scan: ScanContext):
-    from trialdm.contacts.queries import FidelityRule, fidelity_subquery
+def _as_date(value: Any) -> date | None:
+    if value is None or isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value))
+
+
+def open_support(session: Session, scan: ScanContext) -> tuple[list[Any], Any]:
+    """(rows, fidelity rule) for the site's participants with peer support under way:
+    participant_id, study_id, status, contacts_in_window, window_end, days_left,
+    last_contact, since (last contact, else intervention start, else enrolment)."""
+    if "open_support" in scan.shared:
+        return scan.shared["open_support"]
+    from trialdm.contacts.queries import FidelityRule, contacts_subquery, fidelity_subquery
+    from trialdm.participants.models import Participant
 
     rule = FidelityRule.from_settings(scan.config)
-    return fidelity_subquery(scan.local_date, rule), rule
+    fid = fidelity_subquery(scan.local_date, rule)
+    contacts = contacts_subquery(scan.local_date, "reminder_contacts")
+    last = (
+        select(
+            contacts.c.participant_id,
+            func.max(contacts.c.contact_date).label("last_contact"),
+        )
+        .group_by(contacts.c.participant_id)
+        .subquery("reminder_last_contacts")
+    )
+    since = func.coalesce(
+        last.c.last_contact, Participant.intervention_start, Participant.enrolment_date
+    )
+    rows = session.execute(
+        select(
+            fid.c.participant_id,
+            Participant.study_id,
+            fid.c.status,
+            fid.c.contacts_in_window,
+            fid.c.window_end,
+            fid.c.days_left,
+            last.c.last_contact,
+            since.label("since"),
+        )
+        .join(Participant, Participant.id == fid.c.participant_id)
+        .outerjoin(last, last.c.participant_id == fid.c.participant_id)
+        .where(fid.c.site_code == scan.site_code, fid.c.status.in_(OPEN_STATUSES))
+        .order_by(Participant.study_id)
+    ).all()
+    scan.shared["open_support"] = (rows, rule)
+    return rows, rule
 
 
-def _participant_link(participant_id: int) -> str:
+def _contacts_link(participant_id: int) -> str:
     return f"/api/v1/contact-sessions?participant_id={participant_id}"
 
 
@@ -216,21 +260,7 @@ class PswAtRisk(Rule):
     settings = ("FIDELITY_MIN_CONTACTS", "INTERVENTION_WINDOW_MONTHS", "FIDELITY_AT_RISK_SLACK")
 
     def findings(self, session: Session, scan: ScanContext) -> Iterable[Finding]:
-        from trialdm.participants.models import Participant
-
-        fid, rule = _fidelity(scan)
-        rows = session.execute(
-            select(
-                fid.c.participant_id,
-                Participant.study_id,
-                fid.c.contacts_in_window,
-                fid.c.window_end,
-                fid.c.days_left,
-            )
-            .join(Participant, Participant.id == fid.c.participant_id)
-            .where(fid.c.site_code == scan.site_code, fid.c.status == "at_risk")
-            .order_by(Participant.study_id)
-        ).all()
+        rows, rule = open_support(session, scan)
         week = iso_week(scan.local_date)
         return [
             Finding(
@@ -239,10 +269,11 @@ class PswAtRisk(Rule):
                 week,
                 f"{row.study_id}: PSW contacts behind ({row.contacts_in_window} of {rule.minimum})",
                 f"{row.study_id} has {row.contacts_in_window} of {rule.minimum} PSW contacts; "
-                f"the window closes on {row.window_end} ({row.days_left} days left).",
-                _participant_link(row.participant_id),
+                f"the window closes on {_as_date(row.window_end)} ({row.days_left} days left).",
+                _contacts_link(row.participant_id),
             )
             for row in rows
+            if row.status == "at_risk"
         ]
 
 
@@ -257,39 +288,29 @@ class PswWindowClosing(Rule):
     settings = ("REMINDER_WINDOW_CLOSING_DAYS", "FIDELITY_MIN_CONTACTS")
 
     def findings(self, session: Session, scan: ScanContext) -> Iterable[Finding]:
-        from trialdm.participants.models import Participant
-
-        fid, rule = _fidelity(scan)
+        rows, rule = open_support(session, scan)
         horizon = scan.local_date + timedelta(days=scan.config["REMINDER_WINDOW_CLOSING_DAYS"])
-        rows = session.execute(
-            select(
-                fid.c.participant_id,
-                Participant.study_id,
-                fid.c.contacts_in_window,
-                fid.c.window_end,
-            )
-            .join(Participant, Participant.id == fid.c.participant_id)
-            .where(
-                fid.c.site_code == scan.site_code,
-                fid.c.status.in_(("on_track", "at_risk")),
-                fid.c.contacts_in_window < rule.minimum,
-                fid.c.window_end >= scan.local_date,
-                fid.c.window_end <= horizon,
-            )
-            .order_by(Participant.study_id)
-        ).all()
-        return [
-            Finding(
-                "participant",
-                str(row.participant_id),
-                f"window-{row.window_end.isoformat()}",
-                f"{row.study_id}: intervention window closes {row.window_end.isoformat()}",
-                f"{row.study_id} has {row.contacts_in_window} of {rule.minimum} PSW contacts "
-                f"and the intervention window closes on {row.window_end.isoformat()}.",
-                _participant_link(row.participant_id),
-            )
-            for row in rows
-        ]
+        findings = []
+        for row in rows:
+            end = _as_date(row.window_end)
+            if (
+                row.status in ("on_track", "at_risk")
+                and row.contacts_in_window < rule.minimum
+                and end is not None
+                and scan.local_date <= end <= horizon
+            ):
+                findings.append(
+                    Finding(
+                        "participant",
+                        str(row.participant_id),
+                        f"window-{end.isoformat()}",
+                        f"{row.study_id}: intervention window closes {end.isoformat()}",
+                        f"{row.study_id} has {row.contacts_in_window} of {rule.minimum} PSW "
+                        f"contacts and the intervention window closes on {end.isoformat()}.",
+                        _contacts_link(row.participant_id),
+                    )
+                )
+        return findings
 
 
 @register
@@ -304,50 +325,24 @@ class PswNoContact(Rule):
     settings = ("REMINDER_NO_CONTACT_DAYS",)
 
     def findings(self, session: Session, scan: ScanContext) -> Iterable[Finding]:
-        from trialdm.contacts.queries import contacts_subquery
-        from trialdm.participants.models import Participant
-
-        fid, _ = _fidelity(scan)
-        contacts = contacts_subquery(scan.local_date, "reminder_contacts")
-        last = (
-            select(
-                contacts.c.participant_id,
-                func.max(contacts.c.contact_date).label("last_contact"),
-            )
-            .group_by(contacts.c.participant_id)
-            .subquery("reminder_last_contacts")
-        )
-        since = func.coalesce(
-            last.c.last_contact, Participant.intervention_start, Participant.enrolment_date
-        ).label("since")
+        rows, _ = open_support(session, scan)
         days = scan.config["REMINDER_NO_CONTACT_DAYS"]
-        rows = session.execute(
-            select(fid.c.participant_id, Participant.study_id, last.c.last_contact, since)
-            .join(Participant, Participant.id == fid.c.participant_id)
-            .outerjoin(last, last.c.participant_id == fid.c.participant_id)
-            .where(
-                fid.c.site_code == scan.site_code,
-                fid.c.status.in_(OPEN_STATUSES),
-                since <= scan.local_date - timedelta(days=days),
-            )
-            .order_by(Participant.study_id)
-        ).all()
+        cutoff = scan.local_date - timedelta(days=days)
         findings = []
         for row in rows:
-            since_day = row.since if isinstance(row.since, date) else date.fromisoformat(row.since)
-            what = (
-                f"last contact {row.last_contact.isoformat()}"
-                if row.last_contact
-                else f"no contact since {since_day.isoformat()}"
-            )
+            since = _as_date(row.since)
+            if since is None or since > cutoff:
+                continue
+            last = _as_date(row.last_contact)
+            what = f"last contact {last.isoformat()}" if last else f"no contact since {since}"
             findings.append(
                 Finding(
                     "participant",
                     str(row.participant_id),
-                    f"since-{since_day.isoformat()}",
-                    f"{row.study_id}: no PSW contact for {(scan.local_date - since_day).days} days",
+                    f"since-{since.isoformat()}",
+                    f"{row.study_id}: no PSW contact for {(scan.local_date - since).days} days",
                     f"{row.study_id} had no PSW contact for {days} days or more ({what}).",
-                    _participant_link(row.participant_id),
+                    _contacts_link(row.participant_id),
                 )
             )
         return findings
@@ -355,25 +350,29 @@ class PswNoContact(Rule):
 
 # --- assessments (schedule: trialdm.schedule.queries) -------------------------------
 #
-# All three read the schedule query of the schedule domain (one statement for every
-# participant and event of the site, as of the site's day) filtered to one status.
-# The subject is a participant's event; each reminder comes once per event.
+# The three rules read one statement per scan, shared: the schedule query of the
+# schedule domain for the site's participants and events as of the site's day, limited
+# to events due or overdue. The subject is a participant's event; each reminder comes
+# once per event.
 
 
-def _schedule(session: Session, scan: ScanContext, status: str):
+def open_assessments(session: Session, scan: ScanContext) -> list[Any]:
+    """Events of the site's participants that are ``due`` or ``overdue`` on the day."""
+    if "open_assessments" in scan.shared:
+        return scan.shared["open_assessments"]
     from trialdm.instruments.queries import instruments_due_by_event
     from trialdm.schedule.queries import schedule_events, schedule_query
 
-    if "instruments_due_by_event" not in scan.shared:
-        scan.shared["instruments_due_by_event"] = instruments_due_by_event(session)
-    return schedule_query(
+    stmt = schedule_query(
         scan.local_date,
         schedule_events(scan.config),
         scan.config["SCHEDULE_WINDOW_DAYS"],
-        scan.shared["instruments_due_by_event"],
+        instruments_due_by_event(session),
         site=scan.site_code,
-        status=status,
     )
+    rows = session.execute(stmt.where(stmt.selected_columns.status.in_(("due", "overdue")))).all()
+    scan.shared["open_assessments"] = rows
+    return rows
 
 
 def _assessment_finding(row: Any, period: str, title: str, body: str) -> Finding:
@@ -397,7 +396,7 @@ class AssessmentDue(Rule):
     settings = ("SCHEDULE_EVENTS", "SCHEDULE_WINDOW_DAYS")
 
     def findings(self, session: Session, scan: ScanContext) -> Iterable[Finding]:
-        rows = session.execute(_schedule(session, scan, "due")).all()
+        rows = open_assessments(session, scan)
         return [
             _assessment_finding(
                 row,
@@ -408,6 +407,7 @@ class AssessmentDue(Rule):
                 f"and the window closes on {row.window_end.isoformat()}.",
             )
             for row in rows
+            if row.status == "due"
         ]
 
 
@@ -421,14 +421,7 @@ class AssessmentDueSoon(Rule):
     settings = ("REMINDER_ASSESSMENT_SOON_DAYS", "SCHEDULE_EVENTS", "SCHEDULE_WINDOW_DAYS")
 
     def findings(self, session: Session, scan: ScanContext) -> Iterable[Finding]:
-        stmt = _schedule(session, scan, "due")
         horizon = scan.local_date + timedelta(days=scan.config["REMINDER_ASSESSMENT_SOON_DAYS"])
-        rows = session.execute(
-            stmt.where(
-                stmt.selected_columns.due_date >= scan.local_date,
-                stmt.selected_columns.due_date <= horizon,
-            )
-        ).all()
         return [
             _assessment_finding(
                 row,
@@ -438,7 +431,8 @@ class AssessmentDueSoon(Rule):
                 f"{row.due_date.isoformat()}; the window closes on "
                 f"{row.window_end.isoformat()}.",
             )
-            for row in rows
+            for row in open_assessments(session, scan)
+            if row.status == "due" and scan.local_date <= _as_date(row.due_date) <= horizon
         ]
 
 
@@ -452,7 +446,6 @@ class AssessmentOverdue(Rule):
     settings = ("SCHEDULE_EVENTS", "SCHEDULE_WINDOW_DAYS")
 
     def findings(self, session: Session, scan: ScanContext) -> Iterable[Finding]:
-        rows = session.execute(_schedule(session, scan, "overdue")).all()
         return [
             _assessment_finding(
                 row,
@@ -462,5 +455,6 @@ class AssessmentOverdue(Rule):
                 f"{row.due_date.isoformat()}; its window closes on "
                 f"{row.window_end.isoformat()}.",
             )
-            for row in rows
+            for row in open_assessments(session, scan)
+            if row.status == "overdue"
         ]
