@@ -141,7 +141,10 @@ def test_weekly_site_digest_counts_the_seven_days_before_for_the_lead(app, db_se
     assert digest.dedupe_key == "weekly_site_digest:site:BU:2026-W48"
     assert digest.recipients == [team["lead"].id]
     assert digest.title == "Weekly digest BU 2026-W48: 2 reminders"
-    assert "assessment_due: 2 (/api/v1/reminders/found?site=BU&rule=assessment_due)" in digest.body
+    assert (
+        "- Assessment due (window open): 2 (/api/v1/reminders/found?site=BU&rule=assessment_due)"
+        in digest.body
+    )
 
 
 def test_weekly_trial_digest_goes_to_coordinators_with_counts_per_site(app, db_session, team):
