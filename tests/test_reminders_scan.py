@@ -156,7 +156,7 @@ def test_weekly_trial_digest_goes_to_coordinators_with_counts_per_site(app, db_s
     (digest,) = result.planned
     assert digest.site_code is None and digest.recipients == [team["coordinator"].id]
     assert (
-        "- BU assessment_due: 2" in digest.body
+        "- BU Assessment due (window open): 2" in digest.body
         and "- UKE No PSW contact for a long time: 1" in digest.body
     )
     assert inbox_of(db_session, team["coordinator"]) == [digest.dedupe_key]
