@@ -210,12 +210,6 @@ SETTINGS: dict[str, Setting] = {
     "REMINDER_ASSESSMENT_SOON_DAYS": Setting(
         _positive_int, 7, "Remind this many days before an assessment window opens"
     ),
-    "REMINDER_TRANSLATION_SOON_DAYS": Setting(
-        _positive_int, 3, "Remind this many days before a translation step is due"
-    ),
-    "REMINDER_SECOND_CHECK_DAYS": Setting(
-        _positive_int, 7, "Remind when a transcript waits longer for its second checker"
-    ),
     "REMINDER_DIGEST_WEEKDAY": Setting(
         _choice("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"),
         "monday",
