@@ -25,10 +25,11 @@ API_MODULES = (
     "instruments",
     "schedule",
     "audit",
+    "translation",
     "reminders",
 )
 # Domains with pages.
-VIEW_MODULES = ("web",)
+VIEW_MODULES = ("web", "translation")
 
 
 def create_app(

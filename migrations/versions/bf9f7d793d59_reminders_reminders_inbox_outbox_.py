@@ -1,7 +1,7 @@
 """reminders: reminders, inbox, outbox, delivery attempts, scan runs
 
 Revision ID: bf9f7d793d59
-Revises: cf44cd0c8d79
+Revises: 6d63b1247c89
 Create Date: 2026-11-23 15:57:00.042994
 
 """
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = "bf9f7d793d59"
-down_revision = "cf44cd0c8d79"
+down_revision = "6d63b1247c89"
 branch_labels = None
 depends_on = None
 
