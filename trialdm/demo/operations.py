@@ -14,8 +14,8 @@ from trialdm.contacts.demo import demo_contacts
 from trialdm.instruments.demo import demo_instruments, demo_responses
 from trialdm.participants.operations import create_participant
 from trialdm.qualitative.demo import demo_qualitative
-from trialdm.translation.demo import demo_translation
 from trialdm.reminders.demo import demo_reminders
+from trialdm.translation.demo import demo_translation
 
 DEMO_PASSWORD = "demo-password"
 DEMO_ADMIN = "admin@demo.trialdm.org"
