@@ -122,14 +122,20 @@ def _transaction_per_test(request: pytest.FixtureRequest) -> None:
         request.getfixturevalue("db_session")
 
 
+def rebind_celery(app: Flask) -> None:
+    """Tests that build another app (config, CLI, separate databases) bind the shared
+    Celery object to it; eager tasks must run with the suite's app and its settings."""
+    from trialdm import register_celery
+    from trialdm.extensions import celery
+
+    if getattr(celery, "flask_app", None) is not app:
+        register_celery(app)
+
+
 @pytest.fixture
 def db_session(app: Flask) -> Iterator[Any]:
     """A transaction around the test, rolled back at the end."""
-    # The Celery app is module-global: a test that creates another Flask app rebinds
-    # it (and its eager setting) to that app. Bind it back to the suite's app.
-    from trialdm import register_celery
-
-    register_celery(app)
+    rebind_celery(app)
     with app.app_context():
         connection = db.engine.connect()
         outer = connection.begin()

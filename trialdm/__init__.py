@@ -28,6 +28,7 @@ API_MODULES = (
     "translation",
     "screening",
     "summaries",
+    "reminders",
 )
 # Domains with pages.
 VIEW_MODULES = ("web", "translation")
@@ -147,6 +148,8 @@ def register_cli(app: Flask) -> None:
 
 def register_celery(app: Flask) -> None:
     from trialdm.extensions import celery
+    from trialdm.reminders.schedule import beat_schedule as reminders_beat
+    from trialdm.summaries.schedule import beat_schedule as summaries_beat
 
     task_modules = sorted(
         f"tasks.{path.stem}"
@@ -169,11 +172,10 @@ def register_celery(app: Flask) -> None:
         timezone="UTC",
         enable_utc=True,
         broker_transport_options=_broker_transport_options(app.config["BROKER_URL"]),
+        task_default_queue=app.config["CELERY_QUEUE"],
     )
-    from trialdm.summaries.schedule import beat_schedule as summaries_beat
-
     # Each domain contributes its beat entries; UTC times (enable_utc above).
-    celery.conf.beat_schedule = {**summaries_beat(app.config)}
+    celery.conf.beat_schedule = {**summaries_beat(app.config), **reminders_beat(app.config)}
     celery.flask_app = app
     app.extensions["celery"] = celery
 

@@ -312,6 +312,33 @@ def demo_load(seed: int) -> None:
         click.echo(line)
 
 
+@click.group("reminders")
+def reminders_cli() -> None:
+    """Reminder scans (normally run by Celery beat)."""
+
+
+@reminders_cli.command("scan")
+@click.option("--site", "sites", multiple=True, help="Site code (repeat; default: every site).")
+@click.option(
+    "--as-of",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="Scan as if it were this day at every site (default: each site's local today).",
+)
+@click.option("--dry-run", is_flag=True, help="Print what would be reminded; save nothing.")
+@transactional
+def reminders_scan(sites: tuple[str, ...], as_of, dry_run: bool) -> None:
+    """Run the reminder rules now and deliver what is new."""
+    from trialdm.extensions import db
+    from trialdm.reminders.operations import local_today, scan_site, sites_to_scan
+
+    for site in sites_to_scan(db.session, sites):
+        day = as_of.date() if as_of else local_today(site)
+        for line in scan_site(db.session, site.code, day, dry_run=dry_run).lines():
+            click.echo(line)
+    if dry_run:
+        db.session.rollback()
+
+
 @click.command("config")
 def config_cmd() -> None:
     """List the settings (TRIALDM_* variables) and their defaults."""
@@ -322,7 +349,15 @@ def config_cmd() -> None:
 
 
 def register_commands(app: Flask) -> None:
-    for command in (sites_cli, users_cli, import_cli, instruments_cli, demo_cli, config_cmd):
+    for command in (
+        sites_cli,
+        users_cli,
+        import_cli,
+        instruments_cli,
+        demo_cli,
+        reminders_cli,
+        config_cmd,
+    ):
         app.cli.add_command(command)
 
 

@@ -200,6 +200,11 @@ SETTINGS: dict[str, Setting] = {
         lambda inst: f"sqla+sqlite:///{inst / 'broker.db'}",
         "Celery broker URL (embedded SQLite transport by default; redis:// or amqp://)",
     ),
+    "CELERY_QUEUE": Setting(
+        _non_empty,
+        "celery",
+        "Queue tasks are sent to and workers consume (keeps deployments on one broker apart)",
+    ),
     "TASKS_EAGER": Setting(
         _bool, False, "Run tasks in-process after commit (tests, one-off scripts)"
     ),
@@ -269,6 +274,34 @@ SETTINGS: dict[str, Setting] = {
     ),
     # Reminders and mail
     "REMINDER_LOCAL_TIME": Setting(_time_of_day, "08:00", "Local time of the daily reminder scan"),
+    "REMINDER_BEAT_SECONDS": Setting(
+        _positive_int, 900, "How often beat runs the reminder dispatcher (seconds)"
+    ),
+    "REMINDER_DISABLED_RULES": Setting(_csv, (), "Reminder rules not to run (comma-separated)"),
+    "REMINDER_WINDOW_CLOSING_DAYS": Setting(
+        _positive_int, 14, "Remind when the intervention window closes within this many days"
+    ),
+    "REMINDER_NO_CONTACT_DAYS": Setting(
+        _positive_int, 30, "Remind when an intervention participant had no contact this long"
+    ),
+    "REMINDER_ASSESSMENT_SOON_DAYS": Setting(
+        _positive_int, 7, "Remind this many days before an assessment window opens"
+    ),
+    "REMINDER_DIGEST_WEEKDAY": Setting(
+        _choice("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"),
+        "monday",
+        "Day of the weekly digests (site leads: site-local; coordinators: UTC)",
+    ),
+    "MAIL_MAX_ATTEMPTS": Setting(
+        _positive_int, 6, "Tries to send an e-mail before it is marked failed"
+    ),
+    "MAIL_RETRY_SECONDS": Setting(
+        _positive_int, 60, "Wait before the second try; doubled after each further failure"
+    ),
+    "MAIL_LEASE_SECONDS": Setting(
+        _positive_int, 600, "A send claimed longer ago than this is taken over by another worker"
+    ),
+    "SMTP_TIMEOUT": Setting(_positive_int, 30, "SMTP connection timeout (seconds)"),
     "SMTP_HOST": Setting(_str, "", "SMTP server; empty keeps mail in the outbox table"),
     "SMTP_PORT": Setting(_positive_int, 25, "SMTP port"),
     "SMTP_TLS": Setting(_choice("none", "starttls", "ssl"), "none", "SMTP transport security"),

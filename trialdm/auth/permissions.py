@@ -60,6 +60,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
         | {
             "self",
             "reminders.read",
+            "reminders.failures",
             "audit.read",
             "summaries.read",
             "summaries.build",
@@ -75,13 +76,14 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "reviewer": frozenset(
         {"self", "reminders.read", "translation.read", "translation.review", "instruments.read"}
     ),
-    "coordinator": frozenset(_READ_ALL | {"self", "reminders.read"}),
+    "coordinator": frozenset(_READ_ALL | {"self", "reminders.read", "reminders.failures"}),
     "admin": frozenset(
         _READ_ALL
         | _DATA_ENTRY
         | {
             "self",
             "reminders.read",
+            "reminders.failures",
             "users.manage",
             "participants.import",
             "translation.write",

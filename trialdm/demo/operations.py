@@ -14,6 +14,7 @@ from trialdm.contacts.demo import demo_contacts
 from trialdm.instruments.demo import demo_instruments, demo_responses
 from trialdm.participants.operations import create_participant
 from trialdm.qualitative.demo import demo_qualitative
+from trialdm.reminders.demo import demo_reminders
 from trialdm.translation.demo import demo_translation
 
 DEMO_PASSWORD = "demo-password"
@@ -107,6 +108,7 @@ DEMO_STEPS: list[tuple[str, Callable[[Session, random.Random], str]]] = [
     ("instruments", demo_instruments),
     ("responses", demo_responses),
     ("translation", demo_translation),
+    ("reminders", demo_reminders),
 ]
 
 

@@ -1,0 +1,52 @@
+"""Reminder tasks: the dispatcher beat runs, the per-site scan, delivery and sending.
+Each is safe to repeat; the reminder, scan and outbox tables are the source of truth."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from trialdm.extensions import celery, db
+from trialdm.reminders import operations
+
+
+@celery.task(name="trialdm.reminders.dispatch", bind=True)
+def dispatch(self) -> dict:
+    """Queue the scans due now (per site time zone), deliveries, digests and e-mails."""
+    report = operations.dispatch(db.session)
+    return {"scans": len(report.scans), "mails": len(report.mails)}
+
+
+@celery.task(name="trialdm.reminders.scan_site", bind=True)
+def scan_site(self, site_code: str, local_date: str) -> dict:
+    """Scan one site for one of its local days; creates and delivers new reminders."""
+    result = operations.scan_site(db.session, site_code, date.fromisoformat(local_date))
+    return {"found": len(result.planned), "created": result.created}
+
+
+@celery.task(name="trialdm.reminders.scan_trial", bind=True)
+def scan_trial(self, utc_date: str) -> dict:
+    """The trial-wide rules (coordinators' weekly digest) for one UTC day."""
+    result = operations.scan_site(db.session, None, date.fromisoformat(utc_date))
+    return {"found": len(result.planned), "created": result.created}
+
+
+@celery.task(name="trialdm.reminders.deliver_pending", bind=True)
+def deliver_pending(self) -> int:
+    """Deliver reminders left pending (normally a scan delivers its own)."""
+    return operations.deliver_pending(db.session)
+
+
+@celery.task(name="trialdm.reminders.send_mail", bind=True)
+def send_mail(self, message_id: int) -> str:
+    """Send one outbox message once; on a transient failure queue the next try."""
+    claim = operations.claim_message(db.session, message_id)
+    if claim is None:
+        return "not due or taken"
+    # The claim is committed before the SMTP conversation: from here another worker
+    # skips this message, and if this one dies the claim lapses after MAIL_LEASE_SECONDS.
+    db.session.commit()
+    outcome = operations.transmit(db.session, claim)
+    if outcome.retry_in is not None and not celery.conf.task_always_eager:
+        # Eager runs (tests) leave the next try to the dispatcher's sweep.
+        self.apply_async((message_id,), countdown=outcome.retry_in)
+    return outcome.status

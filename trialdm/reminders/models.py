@@ -1,0 +1,142 @@
+"""Reminders, the inbox, the e-mail outbox and the bookkeeping of scans and sends.
+
+A :class:`Reminder` is created once per dedupe key (rule, subject, period) by a scan;
+delivering it writes one :class:`InboxEntry` per recipient and, for recipients who
+want mail at once, one :class:`OutboxMessage`. Daily-digest recipients get one
+message a day covering their unmailed entries. Every send is a
+:class:`DeliveryAttempt`, so a failing SMTP server leaves a trail.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
+
+from trialdm.core.models import Base, IdMixin, SiteScoped, utcnow
+
+REMINDER_STATUSES = ("pending", "delivered")
+MESSAGE_STATUSES = ("pending", "sending", "sent", "kept", "failed")
+MAIL_MODES = ("immediate", "daily")
+
+
+class _OptionalSite(SiteScoped):
+    """Site-scoped, but a trial-wide row (coordinators' digest) has no site: only
+    principals holding every site see those, because ``site_code IN (...)`` never
+    matches NULL."""
+
+    @declared_attr
+    def site_code(cls) -> Mapped[str | None]:  # type: ignore[override]
+        return mapped_column(
+            String(8), ForeignKey("sites.code", ondelete="RESTRICT"), index=True, nullable=True
+        )
+
+
+class Reminder(_OptionalSite, IdMixin, Base):
+    """Something due, found by a rule. One row per dedupe key, whatever the number of scans."""
+
+    __tablename__ = "reminders"
+
+    rule: Mapped[str] = mapped_column(String(64), index=True)
+    subject_type: Mapped[str] = mapped_column(String(32))
+    subject_id: Mapped[str] = mapped_column(String(64))
+    # What makes a repeat a new reminder: an event's window, a week, a last-contact date.
+    period: Mapped[str] = mapped_column(String(32))
+    dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
+    title: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text, default="")
+    link: Mapped[str] = mapped_column(String(300), default="")
+    # Recipients resolved when found (user ids), so delivery needs no role lookup.
+    recipients: Mapped[list[int]] = mapped_column(JSON, default=list)
+    # The site-local day of the scan that found it.
+    local_date: Mapped[date] = mapped_column(Date, index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class InboxEntry(_OptionalSite, IdMixin, Base):
+    """One reminder in one user's inbox, with that user's read and snooze state."""
+
+    __tablename__ = "reminder_inbox"
+    __table_args__ = (UniqueConstraint("reminder_id", "user_id"),)
+
+    reminder_id: Mapped[int] = mapped_column(
+        ForeignKey("reminders.id", ondelete="CASCADE"), index=True
+    )
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    snoozed_until: Mapped[date | None] = mapped_column(Date)
+    # immediate or daily: how this entry goes out by mail (the user's choice when delivered)
+    mail: Mapped[str] = mapped_column(String(16), default="immediate")
+    mail_message_id: Mapped[int | None] = mapped_column(
+        ForeignKey("reminder_outbox.id", ondelete="SET NULL"), index=True
+    )
+
+    reminder: Mapped[Reminder] = relationship(lazy="joined")
+
+
+class OutboxMessage(_OptionalSite, IdMixin, Base):
+    """An e-mail to send (or, without an SMTP server, to keep here and log)."""
+
+    __tablename__ = "reminder_outbox"
+
+    dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))  # immediate or daily
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    to_address: Mapped[str] = mapped_column(String(254))
+    subject: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    # Every try ever (numbers the DeliveryAttempt rows) ...
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # ... and failures in a row since the last success or manual retry: the backoff
+    # and MAIL_MAX_ATTEMPTS apply to these.
+    failures_in_row: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class DeliveryAttempt(IdMixin, Base):
+    """One try at sending an outbox message, with its outcome."""
+
+    __tablename__ = "reminder_delivery_attempts"
+    __table_args__ = (UniqueConstraint("message_id", "attempt"),)
+
+    message_id: Mapped[int] = mapped_column(
+        ForeignKey("reminder_outbox.id", ondelete="CASCADE"), index=True
+    )
+    attempt: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    ok: Mapped[bool] = mapped_column(Boolean, default=False)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class ScanRun(IdMixin, Base):
+    """A scan of one site for one of its local days ('*' for the trial-wide digest):
+    the dispatcher queues a scan only while no row exists for that day."""
+
+    __tablename__ = "reminder_scan_runs"
+    __table_args__ = (UniqueConstraint("site_code", "local_date"),)
+
+    site_code: Mapped[str] = mapped_column(String(8))
+    local_date: Mapped[date] = mapped_column(Date)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -1,0 +1,460 @@
+"""Reminder rules: each a small named class with its settings and one query per scan.
+
+A rule looks at one site on one site-local day (or, for trial-wide rules, at the
+whole trial on one UTC day) and yields :class:`Finding` s. It must be set-based:
+at most one SELECT for the whole site, never a query per participant; rules that
+read the same domain query share one statement per scan (``ScanContext.shared``). The scan turns a
+finding into a reminder whose dedupe key is ``rule:subject_type:subject_id:period``;
+the period decides when the same subject earns a new reminder (the same event is
+reminded once; an at-risk participant once a week). Texts name participants by
+study ID only: they go out by e-mail.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any, ClassVar
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from trialdm.reminders.models import Reminder
+
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+SITE_TEAM = ("research_worker", "site_lead")
+FOUND = "/api/v1/reminders/found"  # the list the digests link to
+
+
+@dataclass(frozen=True)
+class ScanContext:
+    """What a rule evaluates: one site (None: the whole trial) on one day. ``shared``
+    holds look-ups several rules of one scan need (read once per scan)."""
+
+    site_code: str | None
+    local_date: date
+    config: Mapping[str, Any]
+    shared: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Finding:
+    subject_type: str
+    subject_id: str
+    period: str
+    title: str
+    body: str = ""
+    link: str = ""
+    # Users who get this one besides the rule's audience (e.g. a step's assignee).
+    also_to: tuple[int, ...] = ()
+
+
+class Rule:
+    """A reminder rule. Subclasses set ``name``, ``label``, ``audience`` (roles at
+    the site, or ``coordinator`` for trial-wide rules), ``settings`` (the names in
+    :mod:`trialdm.config` it reads) and implement :meth:`findings` with one query."""
+
+    name: ClassVar[str]
+    label: ClassVar[str]
+    audience: ClassVar[tuple[str, ...]] = SITE_TEAM
+    settings: ClassVar[tuple[str, ...]] = ()
+    trial_wide: ClassVar[bool] = False
+
+    def findings(self, session: Session, scan: ScanContext) -> Iterable[Finding]:
+        raise NotImplementedError
+
+    def dedupe_key(self, finding: Finding) -> str:
+        return f"{self.name}:{finding.subject_type}:{finding.subject_id}:{finding.period}"
+
+
+RULES: dict[str, Rule] = {}
+
+
+def register(cls: type[Rule]) -> type[Rule]:
+    RULES[cls.name] = cls()
+    return cls
+
+
+def active_rules(config: Mapping[str, Any], *, trial_wide: bool) -> list[Rule]:
+    disabled = set(config.get("REMINDER_DISABLED_RULES") or ())
+    return [
+        rule
+        for name, rule in RULES.items()
+        if name not in disabled and rule.trial_wide == trial_wide
+    ]
+
+
+def iso_week(day: date) -> str:
+    year, week, _ = day.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def rule_label(name: str) -> str:
+    rule = RULES.get(name)
+    return rule.label if rule else name
+
+
+def _is_digest_day(scan: ScanContext) -> bool:
+    return WEEKDAYS[scan.local_date.weekday()] == scan.config["REMINDER_DIGEST_WEEKDAY"]
+
+
+DIGEST_RULES = ("weekly_site_digest", "weekly_trial_digest")
+
+
+@register
+class WeeklySiteDigest(Rule):
+    """Weekly digest for each site lead: the reminders found at the site in the seven
+    days before the digest day, counted by rule, with a link to each rule's list."""
+
+    name = "weekly_site_digest"
+    label = "Weekly digest (site)"
+    audience = ("site_lead",)
+    settings = ("REMINDER_DIGEST_WEEKDAY",)
+
+    def findings(self, session: Session, scan: ScanContext) -> Iterable[Finding]:
+        if not _is_digest_day(scan):
+            return []
+        counts = session.execute(
+            select(Reminder.rule, func.count())
+            .where(
+                Reminder.site_code == scan.site_code,
+                Reminder.local_date >= scan.local_date - timedelta(days=7),
+                Reminder.local_date < scan.local_date,
+                Reminder.rule.not_in(DIGEST_RULES),
+            )
+            .group_by(Reminder.rule)
+            .order_by(Reminder.rule)
+        ).all()
+        lines = [
+            f"- {rule_label(rule)}: {count} ({FOUND}?site={scan.site_code}&rule={rule})"
+            for rule, count in counts
+        ] or ["- nothing was due"]
+        week = iso_week(scan.local_date)
+        return [
+            Finding(
+                "site",
+                str(scan.site_code),
+                week,
+                f"Weekly digest {scan.site_code} {week}: {sum(c for _, c in counts)} reminders",
+                "Reminders of the past seven days:\n" + "\n".join(lines),
+                f"/api/v1/reminders?rule={self.name}",
+            )
+        ]
+
+
+@register
+class WeeklyTrialDigest(Rule):
+    """Weekly cross-site digest for coordinators (UTC digest day): the reminders found
+    at every site in the seven days before, counted by site and rule."""
+
+    name = "weekly_trial_digest"
+    label = "Weekly digest (all sites)"
+    audience = ("coordinator",)
+    settings = ("REMINDER_DIGEST_WEEKDAY",)
+    trial_wide = True
+
+    def findings(self, session: Session, scan: ScanContext) -> Iterable[Finding]:
+        if not _is_digest_day(scan):
+            return []
+        counts = session.execute(
+            select(Reminder.site_code, Reminder.rule, func.count())
+            .where(
+                Reminder.site_code.is_not(None),
+                Reminder.local_date >= scan.local_date - timedelta(days=7),
+                Reminder.local_date < scan.local_date,
+                Reminder.rule.not_in(DIGEST_RULES),
+            )
+            .group_by(Reminder.site_code, Reminder.rule)
+            .order_by(Reminder.site_code, Reminder.rule)
+        ).all()
+        lines = [
+            f"- {site} {rule_label(rule)}: {count} ({FOUND}?site={site}&rule={rule})"
+            for site, rule, count in counts
+        ] or ["- nothing was due at any site"]
+        week = iso_week(scan.local_date)
+        return [
+            Finding(
+                "trial",
+                "all",
+                week,
+                f"Weekly digest, all sites, {week}: {sum(c for *_, c in counts)} reminders",
+                "Reminders of the past seven days by site:\n" + "\n".join(lines),
+                f"/api/v1/reminders?rule={self.name}",
+            )
+        ]
+
+
+# --- PSW contacts (fidelity: trialdm.contacts.queries) ----------------------------
+#
+# The three rules read one statement per scan, shared: the fidelity query of the
+# contacts domain evaluated on the site's local day, joined to the participant (study
+# ID) and to the last contact. They concern enrolled intervention-arm service users
+# whose peer support is not finished: fidelity status not_started, on_track or at_risk
+# (not met, not_met, withdrawn).
+
+OPEN_STATUSES = ("not_started", "on_track", "at_risk")
+
+
+def _as_date(value: Any) -> date | None:
+    if value is None or isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value))
+
+
+def open_support(session: Session, scan: ScanContext) -> tuple[list[Any], Any]:
+    """(rows, fidelity rule) for the site's participants with peer support under way:
+    participant_id, study_id, status, contacts_in_window, window_end, days_left,
+    last_contact, since (last contact, else intervention start, else enrolment)."""
+    if "open_support" in scan.shared:
+        return scan.shared["open_support"]
+    from trialdm.contacts.queries import FidelityRule, contacts_subquery, fidelity_subquery
+    from trialdm.participants.models import Participant
+
+    rule = FidelityRule.from_settings(scan.config)
+    fid = fidelity_subquery(scan.local_date, rule)
+    contacts = contacts_subquery(scan.local_date, "reminder_contacts")
+    last = (
+        select(
+            contacts.c.participant_id,
+            func.max(contacts.c.contact_date).label("last_contact"),
+        )
+        .group_by(contacts.c.participant_id)
+        .subquery("reminder_last_contacts")
+    )
+    since = func.coalesce(
+        last.c.last_contact, Participant.intervention_start, Participant.enrolment_date
+    )
+    rows = session.execute(
+        select(
+            fid.c.participant_id,
+            Participant.study_id,
+            fid.c.status,
+            fid.c.contacts_in_window,
+            fid.c.window_end,
+            fid.c.days_left,
+            last.c.last_contact,
+            since.label("since"),
+        )
+        .join(Participant, Participant.id == fid.c.participant_id)
+        .outerjoin(last, last.c.participant_id == fid.c.participant_id)
+        .where(fid.c.site_code == scan.site_code, fid.c.status.in_(OPEN_STATUSES))
+        .order_by(Participant.study_id)
+    ).all()
+    scan.shared["open_support"] = (rows, rule)
+    return rows, rule
+
+
+def _contacts_link(participant_id: int) -> str:
+    return f"/api/v1/contact-sessions?participant_id={participant_id}"
+
+
+@register
+class PswAtRisk(Rule):
+    """An intervention participant is ``at_risk`` by the fidelity rule (behind a steady
+    pace towards the minimum of contacts). Reminded once a week (ISO week of the site's
+    day) while it lasts."""
+
+    name = "psw_at_risk"
+    label = "PSW contacts behind (at risk)"
+    settings = ("FIDELITY_MIN_CONTACTS", "INTERVENTION_WINDOW_MONTHS", "FIDELITY_AT_RISK_SLACK")
+
+    def findings(self, session: Session, scan: ScanContext) -> Iterable[Finding]:
+        rows, rule = open_support(session, scan)
+        week = iso_week(scan.local_date)
+        return [
+            Finding(
+                "participant",
+                str(row.participant_id),
+                week,
+                f"{row.study_id}: PSW contacts behind ({row.contacts_in_window} of {rule.minimum})",
+                f"{row.study_id} has {row.contacts_in_window} of {rule.minimum} PSW contacts; "
+                f"the window closes on {_as_date(row.window_end)} ({row.days_left} days left).",
+                _contacts_link(row.participant_id),
+            )
+            for row in rows
+            if row.status == "at_risk"
+        ]
+
+
+@register
+class PswWindowClosing(Rule):
+    """The intervention window closes within REMINDER_WINDOW_CLOSING_DAYS days (its last
+    day is at most that many days after the site's day, and not before it) and the
+    participant has fewer than the minimum of contacts. Once per window."""
+
+    name = "psw_window_closing"
+    label = "Intervention window closing short of the minimum"
+    settings = ("REMINDER_WINDOW_CLOSING_DAYS", "FIDELITY_MIN_CONTACTS")
+
+    def findings(self, session: Session, scan: ScanContext) -> Iterable[Finding]:
+        rows, rule = open_support(session, scan)
+        horizon = scan.local_date + timedelta(days=scan.config["REMINDER_WINDOW_CLOSING_DAYS"])
+        findings = []
+        for row in rows:
+            end = _as_date(row.window_end)
+            if (
+                row.status in ("on_track", "at_risk")
+                and row.contacts_in_window < rule.minimum
+                and end is not None
+                and scan.local_date <= end <= horizon
+            ):
+                findings.append(
+                    Finding(
+                        "participant",
+                        str(row.participant_id),
+                        f"window-{end.isoformat()}",
+                        f"{row.study_id}: intervention window closes {end.isoformat()}",
+                        f"{row.study_id} has {row.contacts_in_window} of {rule.minimum} PSW "
+                        f"contacts and the intervention window closes on {end.isoformat()}.",
+                        _contacts_link(row.participant_id),
+                    )
+                )
+        return findings
+
+
+@register
+class PswNoContact(Rule):
+    """No PSW contact for REMINDER_NO_CONTACT_DAYS days or more: counted from the last
+    contact, else from the explicit intervention start, else from enrolment (so a
+    participant who never had a first contact is found too). Once per silence: a new
+    contact starts a new period."""
+
+    name = "psw_no_contact"
+    label = "No PSW contact for a long time"
+    settings = ("REMINDER_NO_CONTACT_DAYS",)
+
+    def findings(self, session: Session, scan: ScanContext) -> Iterable[Finding]:
+        rows, _ = open_support(session, scan)
+        days = scan.config["REMINDER_NO_CONTACT_DAYS"]
+        cutoff = scan.local_date - timedelta(days=days)
+        findings = []
+        for row in rows:
+            since = _as_date(row.since)
+            if since is None or since > cutoff:
+                continue
+            last = _as_date(row.last_contact)
+            what = f"last contact {last.isoformat()}" if last else f"no contact since {since}"
+            findings.append(
+                Finding(
+                    "participant",
+                    str(row.participant_id),
+                    f"since-{since.isoformat()}",
+                    f"{row.study_id}: no PSW contact for {(scan.local_date - since).days} days",
+                    f"{row.study_id} had no PSW contact for {days} days or more ({what}).",
+                    _contacts_link(row.participant_id),
+                )
+            )
+        return findings
+
+
+# --- assessments (schedule: trialdm.schedule.queries) -------------------------------
+#
+# The three rules read one statement per scan, shared: the schedule query of the
+# schedule domain for the site's participants and events as of the site's day, limited
+# to events due or overdue. The subject is a participant's event; each reminder comes
+# once per event.
+
+
+def open_assessments(session: Session, scan: ScanContext) -> list[Any]:
+    """Events of the site's participants that are ``due`` or ``overdue`` on the day."""
+    if "open_assessments" in scan.shared:
+        return scan.shared["open_assessments"]
+    from trialdm.instruments.queries import instruments_due_by_event
+    from trialdm.schedule.queries import schedule_events, schedule_query
+
+    stmt = schedule_query(
+        scan.local_date,
+        schedule_events(scan.config),
+        scan.config["SCHEDULE_WINDOW_DAYS"],
+        instruments_due_by_event(session),
+        site=scan.site_code,
+    )
+    rows = session.execute(stmt.where(stmt.selected_columns.status.in_(("due", "overdue")))).all()
+    scan.shared["open_assessments"] = rows
+    return rows
+
+
+def _assessment_finding(row: Any, period: str, title: str, body: str) -> Finding:
+    return Finding(
+        "assessment",
+        f"{row.participant_id}:{row.event}",
+        period,
+        title,
+        body,
+        f"/api/v1/participants/{row.participant_id}/schedule",
+    )
+
+
+@register
+class AssessmentDue(Rule):
+    """An assessment event became due: its window is open (SCHEDULE_WINDOW_DAYS before
+    the due date) and it is not completed. Once per participant and event."""
+
+    name = "assessment_due"
+    label = "Assessment due (window open)"
+    settings = ("SCHEDULE_EVENTS", "SCHEDULE_WINDOW_DAYS")
+
+    def findings(self, session: Session, scan: ScanContext) -> Iterable[Finding]:
+        rows = open_assessments(session, scan)
+        return [
+            _assessment_finding(
+                row,
+                "window-open",
+                f"{row.study_id}: {row.event} assessment due by {row.due_date.isoformat()}",
+                f"The {row.event} assessment of {row.study_id} can be done from "
+                f"{row.window_start.isoformat()}; it is due on {row.due_date.isoformat()} "
+                f"and the window closes on {row.window_end.isoformat()}.",
+            )
+            for row in rows
+            if row.status == "due"
+        ]
+
+
+@register
+class AssessmentDueSoon(Rule):
+    """An open, uncompleted assessment is due within REMINDER_ASSESSMENT_SOON_DAYS days
+    (its due date is today or at most that many days ahead). Once per event."""
+
+    name = "assessment_due_soon"
+    label = "Assessment due within days"
+    settings = ("REMINDER_ASSESSMENT_SOON_DAYS", "SCHEDULE_EVENTS", "SCHEDULE_WINDOW_DAYS")
+
+    def findings(self, session: Session, scan: ScanContext) -> Iterable[Finding]:
+        horizon = scan.local_date + timedelta(days=scan.config["REMINDER_ASSESSMENT_SOON_DAYS"])
+        return [
+            _assessment_finding(
+                row,
+                "due-soon",
+                f"{row.study_id}: {row.event} assessment due on {row.due_date.isoformat()}",
+                f"The {row.event} assessment of {row.study_id} is due on "
+                f"{row.due_date.isoformat()}; the window closes on "
+                f"{row.window_end.isoformat()}.",
+            )
+            for row in open_assessments(session, scan)
+            if row.status == "due" and scan.local_date <= _as_date(row.due_date) <= horizon
+        ]
+
+
+@register
+class AssessmentOverdue(Rule):
+    """An assessment is overdue: past its due date, not completed, the window still open.
+    Once per event."""
+
+    name = "assessment_overdue"
+    label = "Assessment overdue"
+    settings = ("SCHEDULE_EVENTS", "SCHEDULE_WINDOW_DAYS")
+
+    def findings(self, session: Session, scan: ScanContext) -> Iterable[Finding]:
+        return [
+            _assessment_finding(
+                row,
+                "overdue",
+                f"{row.study_id}: {row.event} assessment overdue",
+                f"The {row.event} assessment of {row.study_id} was due on "
+                f"{row.due_date.isoformat()}; its window closes on "
+                f"{row.window_end.isoformat()}.",
+            )
+            for row in open_assessments(session, scan)
+            if row.status == "overdue"
+        ]
