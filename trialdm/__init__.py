@@ -18,7 +18,7 @@ __version__ = "0.1.0"
 # Domains with an HTTP API, in the order their blueprints are registered.
 API_MODULES = ("sites", "auth", "participants", "audit")
 # Domains with pages.
-VIEW_MODULES = ("web",)
+VIEW_MODULES = ("web", "participants")
 
 
 def create_app(
