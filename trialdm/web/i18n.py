@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from flask import Flask, g, request, session
+from flask_babel import refresh
 
 from trialdm.extensions import babel
 
@@ -37,6 +38,12 @@ def init_i18n(app: Flask) -> None:
     app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT_LANGUAGE)
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(TRANSLATIONS_DIR)
     babel.init_app(app, locale_selector=select_locale)
+
+    @app.before_request
+    def forget_cached_locale() -> None:
+        # Flask-Babel caches the locale on the app context, which can outlive one
+        # request (a CLI or test context around several); choose afresh each time.
+        refresh()
 
     @app.context_processor
     def language_context() -> dict:
