@@ -116,13 +116,15 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
 
 
 @pytest.fixture(autouse=True)
-def db_session(request: pytest.FixtureRequest) -> Iterator[Any]:
-    """A transaction around the test, rolled back at the end. Tests that do not use
-    the ``app`` fixture get no database."""
-    if "app" not in request.fixturenames:
-        yield None
-        return
-    app: Flask = request.getfixturevalue("app")
+def _transaction_per_test(request: pytest.FixtureRequest) -> None:
+    """Every test that uses the app runs inside a rolled-back transaction."""
+    if "app" in request.fixturenames:
+        request.getfixturevalue("db_session")
+
+
+@pytest.fixture
+def db_session(app: Flask) -> Iterator[Any]:
+    """A transaction around the test, rolled back at the end."""
     with app.app_context():
         connection = db.engine.connect()
         outer = connection.begin()

@@ -156,10 +156,17 @@ def register_celery(app: Flask) -> None:
         include=task_modules,
         timezone="UTC",
         enable_utc=True,
-        broker_transport_options={"visibility_timeout": 4 * 3600},
+        broker_transport_options=_broker_transport_options(app.config["BROKER_URL"]),
     )
     celery.flask_app = app
     app.extensions["celery"] = celery
+
+
+def _broker_transport_options(url: str) -> dict[str, Any]:
+    if url.startswith(("redis://", "rediss://")):
+        # Unacknowledged tasks return after this; longer than any summary build.
+        return {"visibility_timeout": 4 * 3600}
+    return {}
 
 
 def register_checks(app: Flask) -> None:

@@ -181,7 +181,6 @@ def upgrade():
     sa.Column('text', sa.String(length=200), nullable=True),
     sa.ForeignKeyConstraint(['participant_id'], ['participants.id'], name=op.f('fk_participant_diagnoses_participant_id_participants'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_participant_diagnoses')),
-    sa.UniqueConstraint('participant_id', 'position', name=op.f('uq_participant_diagnoses_participant_id_position'))
     )
     with op.batch_alter_table('participant_diagnoses', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_participant_diagnoses_code'), ['code'], unique=False)

@@ -55,7 +55,8 @@ class Tokens(MethodView):
     def post(self, data):
         """Create a token; it is shown in this response only."""
         row, token = operations.create_token(db.session, _me(), data["name"])
-        return {**TokenOut().dump(row), "token": token}
+        row.plain_token = token  # on this response only; never stored
+        return row
 
 
 @blp.route("/tokens/<int:token_id>")
@@ -110,11 +111,7 @@ class UserById(MethodView):
     @blp.response(200, UserOut)
     def patch(self, data, user_id):
         """Deactivate or edit a user (admins)."""
-        user = _user(user_id)
-        for name, value in data.items():
-            setattr(user, name, value)
-        db.session.flush()
-        return user
+        return operations.update_user(db.session, _user(user_id), data)
 
 
 @blp.route("/users/<int:user_id>/memberships")

@@ -116,7 +116,17 @@ def revoke_membership(session: Session, user: User, membership_id: int) -> None:
     if membership is None:
         raise NotFound("No such membership.")
     user.memberships.remove(membership)
+    session.delete(membership)
     session.flush()
+
+
+def update_user(session: Session, user: User, changes: dict) -> User:
+    """Account fields an admin may change: active, display name, locale, mail preference."""
+    for name in ("active", "display_name", "locale", "mail_preference"):
+        if name in changes:
+            setattr(user, name, changes[name])
+    session.flush()
+    return user
 
 
 def set_password(session: Session, user: User, password: str) -> None:

@@ -57,4 +57,6 @@ class TokenOut(DumpSchema):
 
 
 class NewTokenOut(TokenOut):
-    token = ma.fields.String(metadata={"description": "Shown once; store it now"})
+    token = ma.fields.String(
+        attribute="plain_token", metadata={"description": "Shown once; store it now"}
+    )

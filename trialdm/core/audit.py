@@ -233,11 +233,12 @@ def _after_flush(session: Session, flush_context) -> None:
         deleted = changes.get("deleted_at")
         soft_delete = deleted is not None and deleted[0] is None and deleted[1] is not None
         rows.append(row(obj, "delete" if soft_delete else "update", changes))
-    rows += [
-        row(obj, "delete", _changes_for_delete(obj))
-        for obj in session.deleted
-        if isinstance(obj, Audited)
-    ]
+    # The unit of work knows every deleted row, including orphans and cascades
+    # that never appear in session.deleted.
+    for state, (is_delete, list_only) in flush_context.states.items():
+        obj = state.obj()
+        if is_delete and not list_only and isinstance(obj, Audited):
+            rows.append(row(obj, "delete", _changes_for_delete(obj)))
     if rows:
         session.connection().execute(insert(AuditEvent.__table__), rows)
 

@@ -7,12 +7,17 @@ from flask_smorest import Blueprint
 
 from trialdm.auth.permissions import requires
 from trialdm.core.audit import audit_context
+from trialdm.core.errors import ValidationFailed
 from trialdm.core.http import etag_version
-from trialdm.core.pagination import paginate
+from trialdm.core.pagination import order_by, paginate
 from trialdm.extensions import db
 from trialdm.participants import operations, queries
+from trialdm.participants.imports import import_participants
 from trialdm.participants.schemas import (
     DeleteArgs,
+    ImportArgs,
+    ImportFile,
+    ImportReport,
     ParticipantCreate,
     ParticipantOut,
     ParticipantPage,
@@ -28,11 +33,6 @@ blp = Blueprint(
 )
 
 
-def _dump(participant):
-    response = blp._prepare_response_content(ParticipantOut().dump(participant))
-    return response
-
-
 @blp.route("")
 class Participants(MethodView):
     @requires("participants.read")
@@ -40,8 +40,12 @@ class Participants(MethodView):
     @blp.response(200, ParticipantPage)
     def get(self, args):
         """List participants of your sites (filter, sort, page)."""
-        stmt = queries.participants_query(args)
-        stmt = operations_sorted(stmt, args)
+        stmt = order_by(
+            queries.participants_query(args),
+            args.get("sort"),
+            queries.SORTABLE,
+            queries.Participant.id,
+        )
         return paginate(db.session, stmt, args, queries.Participant.id)
 
     @requires("participants.write")
@@ -58,12 +62,6 @@ class Participants(MethodView):
                 "Location": f"/api/v1/participants/{participant.id}",
             },
         )
-
-
-def operations_sorted(stmt, args):
-    from trialdm.core.pagination import order_by
-
-    return order_by(stmt, args.get("sort"), queries.SORTABLE, queries.Participant.id)
 
 
 @blp.route("/<int:participant_id>")
@@ -93,3 +91,24 @@ class ParticipantById(MethodView):
         participant = queries.get_participant(db.session, participant_id)
         with audit_context(reason=args["reason"]):
             operations.delete_participant(db.session, participant, etag_version())
+
+
+@blp.route("/import")
+class ParticipantImport(MethodView):
+    @requires("participants.import")
+    @blp.arguments(ImportArgs, location="form")
+    @blp.arguments(ImportFile, location="files")
+    @blp.response(201, ImportReport)
+    def post(self, args, files):
+        """Import a CSV file of participants of one site: all rows or none.
+
+        Columns are the fields of a participant (without ``site``); ``diagnoses``
+        holds codes separated by ``;``. Every bad row is reported by line and field.
+        """
+        try:
+            text = files["file"].read().decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise ValidationFailed.field("file", "The file is not UTF-8 text.") from None
+        with audit_context(source="import"):
+            created = import_participants(db.session, text, args["site"])
+        return {"created": len(created), "study_ids": [p.study_id for p in created]}

@@ -13,6 +13,7 @@ import marshmallow as ma
 from sqlalchemy.orm import Session
 
 from trialdm.core.errors import DomainError
+from trialdm.core.scoping import require_site
 from trialdm.participants.models import Participant
 from trialdm.participants.operations import create_participant
 from trialdm.participants.schemas import ParticipantCreate
@@ -61,6 +62,7 @@ def _row_to_input(row: dict[str, str], site: str) -> dict[str, object]:
 def import_participants(
     session: Session, text: str, site: str, progress: Callable[[int], object] | None = None
 ) -> list[Participant]:
+    require_site(site)
     reader = csv.DictReader(io.StringIO(text))
     if not reader.fieldnames:
         raise ImportFailed([ImportProblem(1, "(file)", "The file is empty.")])

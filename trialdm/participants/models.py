@@ -81,7 +81,6 @@ class ParticipantDiagnosis(Base):
     """One diagnosis of a participant; a table so that summaries can count in SQL."""
 
     __tablename__ = "participant_diagnoses"
-    __table_args__ = (UniqueConstraint("participant_id", "position"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     participant_id: Mapped[int] = mapped_column(

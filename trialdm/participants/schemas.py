@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import marshmallow as ma
+from flask_smorest.fields import Upload
 from marshmallow import validate
 
 from trialdm.core.pagination import PageArgs, PageMeta
@@ -130,6 +131,14 @@ class ParticipantPage(DumpSchema):
 
 class DeleteArgs(LoadSchema):
     reason = ma.fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+
+class ImportArgs(LoadSchema):
+    site = Site(required=True)
+
+
+class ImportFile(ma.Schema):
+    file = Upload(required=True)
 
 
 class ImportReport(DumpSchema):

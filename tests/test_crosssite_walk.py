@@ -1,0 +1,117 @@
+"""Walks every endpoint of the OpenAPI document as users of another site.
+
+Records of site BU are made by every seeder in tests/seeders/, with a marker in
+their free text. A user of ULM must get 403 or 404 for any BU record, may list
+only ULM's records, must never see the marker or a BU study ID, and must not be
+able to write anything at BU.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import func, select
+
+from tests.conftest import seeders
+from trialdm.core.audit import AuditEvent
+
+MARKER = "XSITE-MARKER-BU-7f3a"
+OWN_SITE = "BU"
+OTHER_SITE = "ULM"
+PARAM = re.compile(r"{(\w+)}")
+# Reference data every user may read, whatever their site.
+REFERENCE_PATHS = {"/api/v1/sites/{code}"}
+OUTSIDERS = [
+    ("research_worker", [OTHER_SITE]),
+    ("site_lead", [OTHER_SITE]),
+    ("translator", [OTHER_SITE]),
+    ("reviewer", [OTHER_SITE]),
+]
+
+
+@pytest.fixture
+def seeded(db_session):
+    params: dict[str, object] = {}
+    for module in seeders():
+        params.update(module.seed(db_session, OWN_SITE, MARKER))
+    db_session.commit()
+    return params
+
+
+def operations(client):
+    doc = client.get("/api/v1/openapi.json").json
+    for path, item in sorted(doc["paths"].items()):
+        for method in sorted(item):
+            if method in {"get", "post", "put", "patch", "delete"}:
+                yield path, method
+
+
+def fill(path: str, params: dict[str, object]) -> str:
+    missing = [name for name in PARAM.findall(path) if name not in params]
+    if missing:
+        raise LookupError(f"{path}: no seeder provides {', '.join(missing)}")
+    return PARAM.sub(lambda m: str(params[m.group(1)]), path)
+
+
+def bu_audit_count(session) -> int:
+    return session.scalar(
+        select(func.count())
+        .select_from(AuditEvent)
+        .where(AuditEvent.site_code == OWN_SITE)
+        .execution_options(trialdm_skip_site_scoping=True)
+    )
+
+
+def call(api, method: str, url: str):
+    headers = {"If-Match": '"1"'}
+    if method == "get":
+        return api.get(url)
+    if method == "delete":
+        return api.delete(url + "?reason=walk", headers=headers)
+    body = {"site": OWN_SITE, "reason": "walk"}
+    return getattr(api, method)(url, json=body, headers=headers)
+
+
+def test_every_endpoint_has_records_to_walk(client, seeded):
+    problems = []
+    for path, _ in operations(client):
+        try:
+            fill(path, seeded)
+        except LookupError as exc:
+            problems.append(str(exc))
+    assert not problems, "\n".join(problems)
+
+
+def test_insider_reaches_the_seeded_records(client, seeded, api_as):
+    admin = api_as("admin")
+    wrong = []
+    for path, method in operations(client):
+        if method != "get" or "{" not in path:
+            continue
+        response = admin.get(fill(path, seeded))
+        if response.status_code == 404:
+            wrong.append(f"GET {path} -> 404 for an admin: the seeded ids are not real")
+    assert not wrong, "\n".join(wrong)
+
+
+@pytest.mark.parametrize(("role", "sites"), OUTSIDERS, ids=[r for r, _ in OUTSIDERS])
+def test_other_site_sees_and_changes_nothing(client, seeded, api_as, db_session, role, sites):
+    api = api_as(role, sites)
+    before = bu_audit_count(db_session)
+    leaks = []
+    for path, method in operations(client):
+        url = fill(path, seeded)
+        response = call(api, method, url)
+        body = response.get_data(as_text=True)
+        if MARKER in body or re.search(rf'"{OWN_SITE}-(PSW-|MHW-)?\d', body):
+            leaks.append(f"{method.upper()} {path}: BU data in the response")
+        has_record = "{" in path and path not in REFERENCE_PATHS
+        if has_record and response.status_code not in (403, 404, 422):
+            leaks.append(f"{method.upper()} {path}: {response.status_code}, expected 403/404")
+        if not has_record and method == "get" and response.status_code not in (200, 403):
+            leaks.append(f"GET {path}: {response.status_code}")
+        if response.status_code >= 500:
+            leaks.append(f"{method.upper()} {path}: server error {response.status_code}")
+    assert bu_audit_count(db_session) == before, "an outsider's request changed BU data"
+    assert not leaks, "\n".join(leaks)
