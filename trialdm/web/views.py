@@ -78,10 +78,6 @@ def login():
         keep_transaction()  # the audit row of a failed login is kept too
         if user is None:
             return render_template("login.html", error=LOGIN_FAILED, email=email), 401
-        language = session.get(SESSION_KEY)
-        session.clear()  # a fresh session at login (no fixation)
-        if language:
-            session[SESSION_KEY] = language
         login_user(user)
         return redirect(local_target(request.args.get("next"), url_for("web.home")))
     return render_template("login.html", error=None, email="")
