@@ -50,7 +50,7 @@ def page_urls(app, params: dict[str, object]) -> list[tuple[str, str]]:
 def test_payloads_are_inert_on_every_page(app, make_user, seeded):
     admin = page_as(app, make_user, "admin")
     shown_somewhere = False
-    for endpoint, url in page_urls(app, seeded):
+    for _endpoint, url in page_urls(app, seeded):
         response = admin.get(url)
         assert response.status_code < 500, (url, response.status_code)
         body = response.get_data(as_text=True)
