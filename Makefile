@@ -62,7 +62,7 @@ browser-deps:
 
 # PNGs of the main pages at phone and desktop widths, into screenshots/.
 screenshots: install browser-deps
-	$(BIN)/python -m tests.browser.screenshots screenshots
+	env -u TRIALDM_TEST_DATABASE_URL $(BIN)/python -m tests.browser.screenshots screenshots
 
 # SQLite always; PostgreSQL again when TRIALDM_TEST_DATABASE_URL is set.
 test: install browser-deps
