@@ -155,7 +155,7 @@ SETTINGS: dict[str, Setting] = {
     "FIDELITY_AT_RISK_SLACK": Setting(
         _float,
         0.0,
-        "at_risk when contacts < minimum x elapsed share of window - slack (contacts)",
+        "at_risk when contacts in window + 1 + slack <= minimum x elapsed share of window",
     ),
     "SUPPRESS_BELOW": Setting(
         _non_negative_int, 0, "Suppress summary counts below this number (0 = never)"

@@ -6,6 +6,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from trialdm.auth.permissions import requires
+from trialdm.contacts.queries import attach_fidelity
 from trialdm.core.audit import audit_context
 from trialdm.core.errors import ValidationFailed
 from trialdm.core.http import etag_version
@@ -46,7 +47,9 @@ class Participants(MethodView):
             queries.SORTABLE,
             queries.Participant.id,
         )
-        return paginate(db.session, stmt, args, queries.Participant.id)
+        page = paginate(db.session, stmt, args, queries.Participant.id)
+        attach_fidelity(db.session, page["items"])
+        return page
 
     @requires("participants.write")
     @blp.arguments(ParticipantCreate)
@@ -54,6 +57,7 @@ class Participants(MethodView):
     def post(self, data):
         """Create a participant; the study ID is allocated."""
         participant = operations.create_participant(db.session, data)
+        attach_fidelity(db.session, [participant])
         return (
             participant,
             201,
@@ -71,6 +75,7 @@ class ParticipantById(MethodView):
     def get(self, participant_id):
         """One participant; the ETag carries its version for If-Match."""
         participant = queries.get_participant(db.session, participant_id)
+        attach_fidelity(db.session, [participant])
         return participant, 200, {"ETag": f'"{participant.version_id}"'}
 
     @requires("participants.write")
@@ -81,6 +86,7 @@ class ParticipantById(MethodView):
         participant = queries.get_participant(db.session, participant_id)
         with audit_context(reason=data["reason"]):
             operations.update_participant(db.session, participant, data, etag_version())
+        attach_fidelity(db.session, [participant])
         return participant, 200, {"ETag": f'"{participant.version_id}"'}
 
     @requires("participants.write")

@@ -47,6 +47,13 @@ def participants_query(filters: Mapping[str, Any]) -> Select:
             stmt = stmt.where(getattr(Participant, name) == filters[name])
     if filters.get("q"):
         stmt = stmt.where(Participant.study_id.icontains(filters["q"].strip(), autoescape=True))
+    if filters.get("fidelity"):
+        from trialdm.contacts.queries import fidelity_subquery
+
+        fidelity = fidelity_subquery()
+        stmt = stmt.join(fidelity, fidelity.c.participant_id == Participant.id).where(
+            fidelity.c.status == filters["fidelity"]
+        )
     return stmt
 
 

@@ -4,6 +4,8 @@ import marshmallow as ma
 from flask_smorest.fields import Upload
 from marshmallow import validate
 
+from trialdm.contacts.models import FIDELITY_STATUSES
+from trialdm.contacts.schemas import FidelityOut
 from trialdm.core.pagination import PageArgs, PageMeta
 from trialdm.core.schemas import DumpSchema, LoadSchema, Site
 from trialdm.participants.vocabulary import ARMS, CATEGORIES, GENDERS, MARITAL_STATUSES, STATUSES
@@ -99,6 +101,11 @@ class ParticipantOut(DumpSchema):
     intervention_start = ma.fields.Date(allow_none=True)
     training_completed = ma.fields.Date(allow_none=True)
     active = ma.fields.Boolean(allow_none=True)
+    fidelity = ma.fields.Nested(
+        FidelityOut,
+        allow_none=True,
+        metadata={"description": "Intervention fidelity today (intervention arm only)"},
+    )
     version = ma.fields.Integer(attribute="version_id")
     created_at = ma.fields.DateTime()
     updated_at = ma.fields.DateTime()
@@ -122,6 +129,10 @@ class ParticipantQuery(PageArgs):
     arm = ma.fields.String(validate=validate.OneOf(ARMS))
     gender = ma.fields.String(validate=validate.OneOf(GENDERS))
     q = ma.fields.String(metadata={"description": "Study ID contains"})
+    fidelity = ma.fields.String(
+        validate=validate.OneOf(FIDELITY_STATUSES),
+        metadata={"description": "Intervention participants with this fidelity status today"},
+    )
 
 
 class ParticipantPage(DumpSchema):

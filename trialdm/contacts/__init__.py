@@ -1,0 +1,1 @@
+"""PSW contact sessions, their attendance, and intervention fidelity."""

@@ -1,0 +1,192 @@
+"""Recording, changing and (softly) deleting contact sessions.
+
+Every rule gives a field error (422) and nothing is saved: the PSWs must be trained
+(on or before the session date) and active PSWs of the session's site; an
+individual session has exactly one attendee and a group session two or more; each
+attendee is an enrolled intervention-arm service user of the site, enrolled on or
+before the session date and not withdrawn on it (a withdrawal takes effect on its
+date); the date is not in the future.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import date
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from trialdm.contacts.models import ContactAttendance, ContactSession, ContactSessionPsw
+from trialdm.core.audit import current_audit_context
+from trialdm.core.errors import ErrorCollector
+from trialdm.core.models import utcnow
+from trialdm.core.scoping import require_site
+from trialdm.participants.models import Participant
+from trialdm.participants.operations import check_version, today
+from trialdm.sites.queries import get_site
+
+SESSION_FIELDS = ("date", "start_time", "format", "mode", "duration_min", "place", "notes")
+
+
+def _people(session: Session, ids: Iterable[int]) -> dict[int, Participant]:
+    """Participants by id, among those the current user may see (others do not exist)."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    rows = session.scalars(
+        select(Participant).where(Participant.id.in_(wanted), Participant.deleted_at.is_(None))
+    )
+    return {p.id: p for p in rows}
+
+
+def _duplicates(ids: list[int]) -> list[int]:
+    seen: set[int] = set()
+    return sorted({i for i in ids if i in seen or seen.add(i)})  # type: ignore[func-returns-value]
+
+
+def check_contact_session(
+    session: Session, site_code: str, state: Mapping[str, Any], errors: ErrorCollector
+) -> None:
+    """Every rule of a session given as a dict of field values; adds field errors."""
+    on: date = state["date"]
+    if on > today():
+        errors.add("date", "The date is in the future.")
+    psw_ids = list(state.get("psws") or [])
+    attendee_ids = list(state.get("attendees") or [])
+    people = _people(session, psw_ids + attendee_ids)
+
+    if not psw_ids:
+        errors.add("psws", "Name at least one peer support worker.")
+    for pid in _duplicates(psw_ids):
+        errors.add("psws", f"Participant {pid} is listed twice.")
+    for pid in dict.fromkeys(psw_ids):
+        psw = people.get(pid)
+        if psw is None:
+            errors.add("psws", f"No participant {pid}.")
+        elif psw.category != "psw":
+            errors.add("psws", f"{psw.study_id} is not a peer support worker.")
+        elif psw.site_code != site_code:
+            errors.add("psws", f"{psw.study_id} works at another site ({psw.site_code}).")
+        else:
+            if psw.training_completed is None:
+                errors.add("psws", f"{psw.study_id} has not completed the PSW training.")
+            elif psw.training_completed > on:
+                errors.add(
+                    "psws",
+                    f"{psw.study_id} completed training on {psw.training_completed.isoformat()},"
+                    " after the session.",
+                )
+            if not psw.active:
+                errors.add("psws", f"{psw.study_id} is not an active peer support worker.")
+
+    fmt = state.get("format")
+    if fmt == "individual" and len(attendee_ids) != 1:
+        errors.add("attendees", "An individual session has exactly one attendee.")
+    elif fmt == "group" and len(attendee_ids) < 2:
+        errors.add("attendees", "A group session has two or more attendees.")
+    for pid in _duplicates(attendee_ids):
+        errors.add("attendees", f"Participant {pid} is listed twice.")
+    for pid in dict.fromkeys(attendee_ids):
+        person = people.get(pid)
+        if person is None:
+            errors.add("attendees", f"No participant {pid}.")
+            continue
+        sid = person.study_id
+        if person.category != "service_user":
+            errors.add("attendees", f"{sid} is not a service user.")
+        elif person.site_code != site_code:
+            errors.add("attendees", f"{sid} is enrolled at another site ({person.site_code}).")
+        elif person.enrolment_date is None:
+            errors.add("attendees", f"{sid} is not enrolled in the trial.")
+        elif person.arm != "intervention":
+            errors.add("attendees", f"{sid} is not in the intervention arm.")
+        else:
+            if on < person.enrolment_date:
+                errors.add(
+                    "date",
+                    f"Before the enrolment of {sid} ({person.enrolment_date.isoformat()}).",
+                )
+            withdrawn_on = person.withdrawal_date
+            if person.status == "withdrawn" and withdrawn_on is not None and withdrawn_on <= on:
+                errors.add(
+                    "attendees",
+                    f"{sid} withdrew on {withdrawn_on.isoformat()}, before the session.",
+                )
+
+
+def _set_links(contact: ContactSession, psw_ids: list[int], attendee_ids: list[int]) -> bool:
+    """Make the session's PSW and attendee rows match the lists; True when changed."""
+    changed = False
+    if sorted(contact.psw_ids) != sorted(psw_ids):
+        keep = [link for link in contact.psw_links if link.psw_id in psw_ids]
+        have = {link.psw_id for link in keep}
+        contact.psw_links = keep + [
+            ContactSessionPsw(site_code=contact.site_code, psw_id=pid)
+            for pid in dict.fromkeys(psw_ids)
+            if pid not in have
+        ]
+        changed = True
+    if sorted(contact.attendee_ids) != sorted(attendee_ids):
+        keep_a = [a for a in contact.attendances if a.participant_id in attendee_ids]
+        have = {a.participant_id for a in keep_a}
+        contact.attendances = keep_a + [
+            ContactAttendance(site_code=contact.site_code, participant_id=pid)
+            for pid in dict.fromkeys(attendee_ids)
+            if pid not in have
+        ]
+        changed = True
+    return changed
+
+
+def create_contact_session(session: Session, data: Mapping[str, Any]) -> ContactSession:
+    site_code = data["site"]
+    require_site(site_code)
+    get_site(session, site_code)
+    errors = ErrorCollector()
+    check_contact_session(session, site_code, data, errors)
+    errors.raise_if_any()
+    contact = ContactSession(
+        site_code=site_code, **{name: data.get(name) for name in SESSION_FIELDS}
+    )
+    _set_links(contact, list(data["psws"]), list(data["attendees"]))
+    session.add(contact)
+    session.flush()
+    return contact
+
+
+def current_state(contact: ContactSession) -> dict[str, Any]:
+    state = {name: getattr(contact, name) for name in SESSION_FIELDS}
+    state["psws"] = contact.psw_ids
+    state["attendees"] = contact.attendee_ids
+    return state
+
+
+def update_contact_session(
+    session: Session, contact: ContactSession, changes: Mapping[str, Any], version: int | None
+) -> ContactSession:
+    require_site(contact.site_code, hide=True)
+    check_version(contact, version)  # type: ignore[arg-type]
+    state = current_state(contact)
+    state.update({k: v for k, v in changes.items() if k != "reason"})
+    errors = ErrorCollector()
+    check_contact_session(session, contact.site_code, state, errors)
+    errors.raise_if_any()
+    changed = _set_links(contact, list(state["psws"]), list(state["attendees"]))
+    for name in SESSION_FIELDS:
+        if getattr(contact, name) != state[name]:
+            setattr(contact, name, state[name])
+            changed = True
+    if changed:
+        # a change of the lists alone must still bump the version (ETag)
+        contact.updated_at = utcnow()
+    session.flush()
+    return contact
+
+
+def delete_contact_session(session: Session, contact: ContactSession, version: int | None) -> None:
+    require_site(contact.site_code, hide=True)
+    check_version(contact, version)  # type: ignore[arg-type]
+    contact.deleted_at = utcnow()
+    contact.deleted_reason = current_audit_context().reason
+    session.flush()

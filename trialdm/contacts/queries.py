@@ -1,0 +1,291 @@
+"""Read helpers for contact sessions, and intervention fidelity computed in SQL.
+
+Fidelity rule (settings ``FIDELITY_MIN_CONTACTS`` = minimum, ``INTERVENTION_WINDOW_MONTHS``
+= months, ``FIDELITY_AT_RISK_SLACK`` = slack), evaluated on a date ``as_of`` (today by
+default) for every enrolled intervention-arm service user:
+
+* A contact is one attendance at a (not deleted) session dated on or before ``as_of``;
+  a group session counts once for each attendee.
+* The window opens on ``intervention_start`` when it is set, else on the first contact,
+  and ends on ``window_start + months`` calendar months (``dateutil.relativedelta``
+  arithmetic: 31 August + 6 months = 28/29 February). **Both ends are inclusive**: a
+  contact on ``window_end`` counts.
+* ``days_left`` counts the days from ``as_of`` to ``window_end``, both included
+  (1 on the last day, 0 once the window has closed).
+* ``status``, first match wins:
+
+  1. ``met``: at least ``minimum`` contacts inside the window (also when the
+     participant later withdrew: they received the minimum);
+  2. ``withdrawn``: withdrawn on or before ``as_of``;
+  3. ``not_started``: no window yet (no contact, no explicit start on or before ``as_of``);
+  4. ``not_met``: the window closed (``as_of > window_end``) short of the minimum;
+  5. ``at_risk``: behind a steady pace by at least ``1 + slack`` contacts, i.e.
+     ``minimum x elapsed / length >= contacts_in_window + 1 + slack``, where ``elapsed``
+     is the days from window start to ``as_of`` and ``length`` the days of the window
+     (both inclusive). With 3 contacts in 6 months and slack 0, a participant is at risk
+     with no contact after the first third of the window, or with one after two thirds;
+  6. ``on_track``: otherwise.
+
+Everything is one SQL statement, whatever the number of participants
+(:func:`fidelity_subquery` is a selectable that other queries join, e.g. summaries).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import (
+    ColumnElement,
+    Date,
+    Select,
+    and_,
+    case,
+    func,
+    literal,
+    or_,
+    outerjoin,
+    select,
+)
+from sqlalchemy.orm import Session
+from sqlalchemy.sql import Subquery
+
+from trialdm.contacts.models import (
+    FIDELITY_STATUSES,
+    ContactAttendance,
+    ContactSession,
+    ContactSessionPsw,
+)
+from trialdm.core.errors import NotFound
+from trialdm.core.sqldates import add_months, days_between
+from trialdm.participants.models import Participant
+
+SORTABLE = {
+    "id": ContactSession.id,
+    "date": ContactSession.date,
+    "site": ContactSession.site_code,
+    "created_at": ContactSession.created_at,
+}
+
+
+@dataclass(frozen=True)
+class FidelityRule:
+    minimum: int
+    months: int
+    slack: float
+
+    @classmethod
+    def from_settings(cls, config: Mapping[str, Any] | None = None) -> FidelityRule:
+        config = current_app.config if config is None else config
+        return cls(
+            minimum=int(config["FIDELITY_MIN_CONTACTS"]),
+            months=int(config["INTERVENTION_WINDOW_MONTHS"]),
+            slack=float(config["FIDELITY_AT_RISK_SLACK"]),
+        )
+
+
+def intervention_criteria() -> tuple[ColumnElement[bool], ...]:
+    """Who has a fidelity status: enrolled intervention-arm service users."""
+    return (
+        Participant.category == "service_user",
+        Participant.arm == "intervention",
+        Participant.enrolment_date.is_not(None),
+        Participant.deleted_at.is_(None),
+    )
+
+
+def contacts_subquery(as_of: date | None = None, name: str = "contacts") -> Subquery:
+    """One row per contact (attendance at a live session): participant_id, contact_date."""
+    stmt = (
+        select(
+            ContactAttendance.participant_id.label("participant_id"),
+            ContactSession.date.label("contact_date"),
+        )
+        .join(ContactSession, ContactSession.id == ContactAttendance.session_id)
+        .where(ContactSession.deleted_at.is_(None))
+    )
+    if as_of is not None:
+        stmt = stmt.where(ContactSession.date <= as_of)
+    return stmt.subquery(name)
+
+
+def fidelity_subquery(as_of: date | None = None, rule: FidelityRule | None = None) -> Subquery:
+    """Per intervention participant, as of a date: ``participant_id``, ``site_code``,
+    ``first_contact``, ``window_start``, ``window_end``, ``contacts_total``,
+    ``contacts_in_window``, ``days_left``, ``status`` (see the module docstring)."""
+    as_of = as_of or date.today()
+    rule = rule or FidelityRule.from_settings()
+    on = literal(as_of, Date)
+
+    contacts = contacts_subquery(as_of, "fidelity_contacts")
+    firsts = (
+        select(
+            contacts.c.participant_id,
+            func.min(contacts.c.contact_date).label("first_contact"),
+            func.count().label("contacts_total"),
+        )
+        .group_by(contacts.c.participant_id)
+        .subquery("fidelity_firsts")
+    )
+    p = Participant
+    window_start = func.coalesce(p.intervention_start, firsts.c.first_contact)
+    withdrawn = and_(
+        p.status == "withdrawn", p.withdrawal_date.is_not(None), p.withdrawal_date <= on
+    )
+    base = (
+        select(
+            p.id.label("participant_id"),
+            p.site_code.label("site_code"),
+            firsts.c.first_contact,
+            window_start.label("window_start"),
+            add_months(window_start, rule.months).label("window_end"),
+            func.coalesce(firsts.c.contacts_total, 0).label("contacts_total"),
+            case((withdrawn, 1), else_=0).label("withdrawn"),
+        )
+        .select_from(outerjoin(p, firsts, firsts.c.participant_id == p.id))
+        .where(*intervention_criteria())
+        .subquery("fidelity_base")
+    )
+
+    in_window = contacts_subquery(as_of, "fidelity_in_window")
+    counted = (
+        select(*base.c, func.count(in_window.c.contact_date).label("contacts_in_window"))
+        .select_from(
+            outerjoin(
+                base,
+                in_window,
+                and_(
+                    in_window.c.participant_id == base.c.participant_id,
+                    in_window.c.contact_date >= base.c.window_start,
+                    in_window.c.contact_date <= base.c.window_end,
+                ),
+            )
+        )
+        .group_by(*base.c)
+        .subquery("fidelity_counted")
+    )
+
+    c = counted.c
+    started = and_(c.window_start.is_not(None), c.window_start <= on)
+    elapsed_days = days_between(c.window_start, on) + 1
+    window_days = days_between(c.window_start, c.window_end) + 1
+    status = case(
+        (and_(started, c.contacts_in_window >= rule.minimum), "met"),
+        (c.withdrawn == 1, "withdrawn"),
+        (or_(c.window_start.is_(None), c.window_start > on), "not_started"),
+        (on > c.window_end, "not_met"),
+        (
+            rule.minimum * elapsed_days >= (c.contacts_in_window + 1 + rule.slack) * window_days,
+            "at_risk",
+        ),
+        else_="on_track",
+    )
+    days_left = case(
+        (c.window_end.is_(None), None),
+        (on > c.window_end, 0),
+        else_=days_between(on, c.window_end) + 1,
+    )
+    return select(
+        c.participant_id,
+        c.site_code,
+        c.first_contact,
+        c.window_start,
+        c.window_end,
+        c.contacts_total,
+        c.contacts_in_window,
+        days_left.label("days_left"),
+        status.label("status"),
+    ).subquery("fidelity")
+
+
+def fidelity_for(
+    session: Session, participant_ids: Iterable[int], as_of: date | None = None
+) -> dict[int, dict[str, Any]]:
+    """participant id -> fidelity fields, in one query (absent: no fidelity status)."""
+    ids = sorted(set(participant_ids))
+    if not ids:
+        return {}
+    fid = fidelity_subquery(as_of)
+    rows = session.execute(select(fid).where(fid.c.participant_id.in_(ids))).mappings()
+    minimum = FidelityRule.from_settings().minimum
+    return {row["participant_id"]: {**row, "minimum": minimum} for row in rows}
+
+
+def attach_fidelity(
+    session: Session, participants: Iterable[Participant], as_of: date | None = None
+) -> None:
+    """Set ``participant.fidelity`` (a dict or None) on each, with one query."""
+    participants = list(participants)
+    found = fidelity_for(session, (p.id for p in participants), as_of)
+    for participant in participants:
+        participant.fidelity = found.get(participant.id)
+
+
+def site_fidelity_summary(session: Session, site_code: str, as_of: date | None = None) -> dict:
+    """Counts of each fidelity status at one site, and the rule that made them."""
+    as_of = as_of or date.today()
+    rule = FidelityRule.from_settings()
+    fid = fidelity_subquery(as_of, rule)
+    rows = session.execute(
+        select(fid.c.status, func.count())
+        .where(fid.c.site_code == site_code)
+        .group_by(fid.c.status)
+    ).all()
+    counts = dict.fromkeys(FIDELITY_STATUSES, 0)
+    counts.update({status: n for status, n in rows})
+    total = sum(counts.values())
+    started = total - counts["not_started"]
+    return {
+        "site": site_code,
+        "as_of": as_of,
+        "minimum_contacts": rule.minimum,
+        "window_months": rule.months,
+        "at_risk_slack": rule.slack,
+        "participants": total,
+        "counts": counts,
+        "met_share": round(counts["met"] / started, 4) if started else None,
+    }
+
+
+def get_contact_session(session: Session, session_id: int) -> ContactSession:
+    found = session.scalar(
+        select(ContactSession).where(
+            ContactSession.id == session_id, ContactSession.deleted_at.is_(None)
+        )
+    )
+    if found is None:
+        raise NotFound("No such contact session.")
+    return found
+
+
+def contact_sessions_query(filters: Mapping[str, Any]) -> Select:
+    stmt = select(ContactSession).where(ContactSession.deleted_at.is_(None))
+    if filters.get("site"):
+        stmt = stmt.where(ContactSession.site_code == filters["site"])
+    for name in ("format", "mode"):
+        if filters.get(name):
+            stmt = stmt.where(getattr(ContactSession, name) == filters[name])
+    if filters.get("date_from"):
+        stmt = stmt.where(ContactSession.date >= filters["date_from"])
+    if filters.get("date_to"):
+        stmt = stmt.where(ContactSession.date <= filters["date_to"])
+    if filters.get("participant_id"):
+        stmt = stmt.where(
+            ContactSession.id.in_(
+                select(ContactAttendance.session_id).where(
+                    ContactAttendance.participant_id == filters["participant_id"]
+                )
+            )
+        )
+    if filters.get("psw_id"):
+        stmt = stmt.where(
+            ContactSession.id.in_(
+                select(ContactSessionPsw.session_id).where(
+                    ContactSessionPsw.psw_id == filters["psw_id"]
+                )
+            )
+        )
+    return stmt

@@ -1,0 +1,76 @@
+"""Date arithmetic in SQL that behaves the same on SQLite and PostgreSQL, for
+set-based queries (fidelity, windows) that must not fall back to Python per row.
+
+* :func:`add_months` adds calendar months and clamps to the end of a shorter month,
+  as ``dateutil.relativedelta`` and PostgreSQL's ``interval`` do: 31 August + 6
+  months is 28 (or 29) February. SQLite's ``date(x, '+6 months')`` would overflow
+  into March, so its rendering falls back to "last day of the target month".
+* :func:`days_between` is ``later - earlier`` in whole days.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Date, Integer
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.expression import ColumnElement, FunctionElement
+from sqlalchemy.sql.visitors import InternalTraversal
+
+
+class add_months(FunctionElement):
+    type = Date()
+    inherit_cache = True
+    name = "add_months"
+    # months is rendered into the SQL, so it is part of the statement cache key
+    _traverse_internals = [
+        *FunctionElement._traverse_internals,
+        ("months", InternalTraversal.dp_plain_obj),
+    ]
+
+    def __init__(self, value: ColumnElement[Any], months: int) -> None:
+        if not isinstance(months, int):
+            raise TypeError("months must be an int (it is rendered into the SQL)")
+        self.months = months
+        super().__init__(value)
+
+
+@compiles(add_months)
+def _add_months_default(element: add_months, compiler, **kw) -> str:
+    value = compiler.process(next(iter(element.clauses)), **kw)
+    return f"CAST(({value}) + INTERVAL '{element.months} months' AS DATE)"
+
+
+@compiles(add_months, "sqlite")
+def _add_months_sqlite(element: add_months, compiler, **kw) -> str:
+    value = compiler.process(next(iter(element.clauses)), **kw)
+    n = element.months
+    shifted = f"date({value}, '{n:+d} months')"
+    month_end = f"date({value}, 'start of month', '{n + 1:+d} months', '-1 day')"
+    return (
+        f"(CASE WHEN strftime('%d', {shifted}) = strftime('%d', {value}) "
+        f"THEN {shifted} ELSE {month_end} END)"
+    )
+
+
+class days_between(FunctionElement):
+    """``later - earlier`` in days (negative when ``later`` is earlier)."""
+
+    type = Integer()
+    inherit_cache = True
+    name = "days_between"
+
+    def __init__(self, earlier: ColumnElement[Any], later: ColumnElement[Any]) -> None:
+        super().__init__(earlier, later)
+
+
+@compiles(days_between)
+def _days_between_default(element: days_between, compiler, **kw) -> str:
+    earlier, later = (compiler.process(c, **kw) for c in element.clauses)
+    return f"(CAST({later} AS DATE) - CAST({earlier} AS DATE))"
+
+
+@compiles(days_between, "sqlite")
+def _days_between_sqlite(element: days_between, compiler, **kw) -> str:
+    earlier, later = (compiler.process(c, **kw) for c in element.clauses)
+    return f"CAST(julianday({later}) - julianday({earlier}) AS INTEGER)"
