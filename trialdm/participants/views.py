@@ -27,10 +27,43 @@ from trialdm.participants.vocabulary import (
     STATUSES,
     diagnosis_vocabulary,
 )
+from trialdm.web.dashboard import Widget, add_widget
 from trialdm.web.forms import FORM_LEVEL, FormErrors, field_errors, form_values, submit
 from trialdm.web.labels import options
 
 bp = Blueprint("participant_pages", __name__, url_prefix="/participants")
+
+
+@bp.record_once
+def _register_widget(state) -> None:
+    add_widget(
+        state.app,
+        Widget(
+            "participants", "participants.read", "widgets/participants.html", dashboard_data, 10
+        ),
+    )
+
+
+def dashboard_data(session) -> dict[str, Any]:
+    """Enrolled service users by site, arm and status, and enrolment over time."""
+    from trialdm.web.charts import enrolment_chart
+
+    columns = [("arm", arm) for arm in ARMS] + [("status", status) for status in STATUSES]
+    table: dict[str, dict[tuple[str, str], int]] = {}
+    for site, status, arm, n in queries.counts_by_site_status_arm(session):
+        row = table.setdefault(site, {})
+        for key in (("arm", arm or ""), ("status", status or ""), ("total", "")):
+            row[key] = row.get(key, 0) + n
+    totals = {
+        key: sum(row.get(key, 0) for row in table.values()) for key in [*columns, ("total", "")]
+    }
+    return {
+        "columns": columns,
+        "rows": sorted(table.items()),
+        "totals": totals,
+        "chart": enrolment_chart(queries.enrolments_by_day(session)),
+    }
+
 
 FIELD_LABELS = {
     "site": _l("Site"),

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from flask import Flask, current_app
 from sqlalchemy.orm import Session
 
 from trialdm.auth.permissions import current_principal
@@ -22,16 +23,23 @@ class Panel:
     permission: str
     template: str
     data: Callable[[Session, Any], dict[str, Any] | None]
+    order: int = 50
 
 
-# Areas add theirs here as their pages land.
-PARTICIPANT_PANELS: list[Panel] = []
+PANELS_KEY = "trialdm.participant_panels"
+
+
+def add_participant_panel(app: Flask, panel: Panel) -> None:
+    """Called by an area's pages when they are registered (``bp.record_once``)."""
+    panels = app.extensions.setdefault(PANELS_KEY, [])
+    panels.append(panel)
+    panels.sort(key=lambda p: p.order)
 
 
 def participant_panels(session: Session, participant: Any) -> list[tuple[Panel, dict]]:
     principal = current_principal()
     shown = []
-    for panel in PARTICIPANT_PANELS:
+    for panel in current_app.extensions.get(PANELS_KEY, []):
         scope, roles = principal.scope_for(panel.permission)
         if not roles or not scope.allows(participant.site_code):
             continue
