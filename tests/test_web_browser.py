@@ -136,3 +136,25 @@ def test_switch_to_hebrew_and_see_right_to_left(page, live_url):
     assert brand["x"] > PHONE["width"] / 2  # the header starts on the right
     page.select_option("#language", "en")
     expect(page.locator("html")).to_have_attribute("dir", "ltr")
+
+
+def test_record_a_group_contact_and_see_fidelity_change(page, live_url):
+    log_in(page, live_url, "lead.bu@demo.trialdm.org")
+    page.goto(live_url + "/participants?arm=intervention&fidelity=not_started")
+    page.locator("table.list tbody a").first.click()
+    study_id = page.locator("h1").inner_text()
+    expect(page.locator("#fidelity-status")).to_have_text("Not started")
+    page.click("#panel-contacts a:has-text('Record a session')")
+    page.check("input[name=format][value=group]")
+    page.locator("input[name=psws]").first.check()
+    # the participant we came from is ticked; add a second attendee
+    expect(page.locator("#field-attendees input:checked")).to_have_count(1)
+    page.locator("#field-attendees input:not(:checked)").first.check()
+    page.fill("#field-duration_min", "60")
+    page.fill("#field-notes", "Group on coping with stigma")
+    page.click("button:has-text('Record')")
+    expect(page.locator(".flash")).to_contain_text("with 2 attendee(s) was recorded")
+    page.click(f"dd a:has-text('{study_id}')")
+    expect(page.locator("#fidelity-status")).to_have_text("On track")
+    expect(page.locator("#panel-contacts svg rect.contact")).to_have_count(1)
+    assert not page.errors, page.errors

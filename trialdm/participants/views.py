@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import marshmallow as ma
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
@@ -30,6 +31,7 @@ from trialdm.participants.vocabulary import (
 from trialdm.web.dashboard import Widget, add_widget
 from trialdm.web.forms import FORM_LEVEL, FormErrors, field_errors, form_values, submit
 from trialdm.web.labels import options
+from trialdm.web.lists import participant_columns
 
 bp = Blueprint("participant_pages", __name__, url_prefix="/participants")
 
@@ -186,27 +188,39 @@ def sites_with(permission: str) -> list[str]:
 @login_required
 @requires("participants.read")
 def index():
-    raw = {k: v for k, v in request.args.items() if v.strip() and k in ParticipantQuery().fields}
+    columns = participant_columns()
+    schema_fields = ParticipantQuery().fields
+    raw = {k: v for k, v in request.args.items() if v.strip()}
+    query = {k: v for k, v in raw.items() if k in schema_fields}
     errors: dict[str, list[str]] = {}
     try:
-        args = ParticipantQuery().load(raw)
-    except Exception as exc:  # marshmallow ValidationError: show it, list unfiltered
+        args = ParticipantQuery().load(query)
+    except ma.ValidationError as exc:  # show it and list unfiltered
         errors = field_errors(exc)
         args = {}
     args.setdefault("sort", "study_id")
-    stmt = order_by(
-        queries.participants_query(args), args["sort"], queries.SORTABLE, Participant.id
-    )
+    stmt = queries.participants_query(args)
+    for column in columns:
+        value = raw.get(column.name)
+        if value and value in dict(column.options):
+            stmt = column.apply_filter(stmt, value)
+    stmt = order_by(stmt, args["sort"], queries.SORTABLE, Participant.id)
     page = paginate(db.session, stmt, {**args, "per_page": 25}, Participant.id)
+    column_values = {column.name: column.values(db.session, page["items"]) for column in columns}
     return render_template(
         "participants/index.html",
         page=page,
         args={k: v for k, v in raw.items() if k != "page"},
         errors=errors,
         sites=sites_with("participants.read"),
-        categories=options(CATEGORIES),
-        statuses=options(STATUSES),
-        arms=options(ARMS),
+        filters=[
+            ("category", FIELD_LABELS["category"], options(CATEGORIES)),
+            ("status", FIELD_LABELS["status"], options(STATUSES)),
+            ("arm", FIELD_LABELS["arm"], options(ARMS)),
+        ]
+        + [(column.name, column.label, column.options) for column in columns],
+        columns=columns,
+        column_values=column_values,
         can_create=bool(writable_sites()),
     )
 

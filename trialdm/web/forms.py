@@ -90,3 +90,18 @@ class FormErrors(Exception):
         self.errors = errors
         self.cause = cause
         self.status = getattr(cause, "status", 422)
+
+
+def as_int(value: str | None) -> int | str | None:
+    """A posted whole number as int (the API's strict integer fields take JSON numbers);
+    anything else is passed on for the schema to reject with its own message."""
+    if value is None:
+        return None
+    text = value.strip()
+    if not text:
+        return None
+    return int(text) if text.isdigit() else text
+
+
+def as_ints(values: Iterable[str]) -> list[int | str]:
+    return [v for v in (as_int(raw) for raw in values) if v is not None]
