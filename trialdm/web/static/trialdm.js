@@ -11,12 +11,15 @@ function initAutosubmit(root) {
   });
 }
 
-// Show-if conditions: an element with data-show-if="item" data-show-values="a|b"
-// (or data-show-op="gte" data-show-value="3") is shown only while the condition on the
-// named field holds. The server checks the same conditions again when saving.
+// Show-if conditions: an element with data-show-if="field" data-show-op="equals|not_equals|
+// any_of|contains" data-show-values='["a","b"]' is shown only while the answer to the named
+// field matches (values compared as the form posts them: "true", "3", "code"). Hidden fields
+// are disabled so they are not sent; a field whose controlling field is hidden is hidden too.
+// The server checks the same conditions again when saving.
 function fieldValues(form, name) {
   var values = [];
   form.querySelectorAll("[name='" + CSS.escape(name) + "']").forEach(function (input) {
+    if (input.disabled) return;
     if ((input.type === "radio" || input.type === "checkbox") && !input.checked) return;
     if (input.tagName === "SELECT" && input.multiple) {
       Array.prototype.forEach.call(input.selectedOptions, function (o) { values.push(o.value); });
@@ -29,20 +32,11 @@ function fieldValues(form, name) {
 
 function conditionHolds(form, el) {
   var values = fieldValues(form, el.dataset.showIf);
-  var op = el.dataset.showOp || "in";
-  if (op === "in") {
-    var wanted = (el.dataset.showValues || "").split("|");
-    return values.some(function (v) { return wanted.indexOf(v) >= 0; });
-  }
-  if (op === "answered") return values.length > 0;
-  var number = parseFloat(values[0]);
-  var limit = parseFloat(el.dataset.showValue);
-  if (isNaN(number)) return false;
-  if (op === "gte") return number >= limit;
-  if (op === "lte") return number <= limit;
-  if (op === "gt") return number > limit;
-  if (op === "lt") return number < limit;
-  return true;
+  if (!values.length) return false;
+  var wanted = JSON.parse(el.dataset.showValues || "[]");
+  var op = el.dataset.showOp || "equals";
+  var hit = values.some(function (v) { return wanted.indexOf(v) >= 0; });
+  return op === "not_equals" ? !hit : hit;
 }
 
 function initShowIf(root) {
@@ -50,6 +44,7 @@ function initShowIf(root) {
     var dependents = form.querySelectorAll("[data-show-if]");
     if (!dependents.length) return;
     function apply() {
+      // in document order: a controlling field is settled before the fields it controls
       dependents.forEach(function (el) {
         var show = conditionHolds(form, el);
         el.hidden = !show;
@@ -72,11 +67,11 @@ function initPoll(root) {
       fetch(box.dataset.pollUrl, { credentials: "same-origin", headers: { "Accept": "application/json" } })
         .then(function (r) { return r.json(); })
         .then(function (job) {
+          var state = job.state || job.status;
           var progress = job.progress === undefined || job.progress === null ? 0 : job.progress;
-          if (progress <= 1) progress = progress * 100;
           if (bar) bar.value = progress;
-          if (label) label.textContent = job.status + " " + Math.round(progress) + "%";
-          if (job.status === "done" || job.status === "failed") {
+          if (label) label.textContent = (job.step || state) + " · " + Math.round(progress) + "%";
+          if (state === "done" || state === "failed") {
             window.location.assign(box.dataset.doneUrl || window.location.href);
           } else {
             window.setTimeout(tick, 1000);
