@@ -10,7 +10,9 @@ from datetime import date, timedelta
 from sqlalchemy.orm import Session
 
 from trialdm.auth.operations import create_user, get_user_by_email
+from trialdm.contacts.demo import demo_contacts
 from trialdm.participants.operations import create_participant
+from trialdm.qualitative.demo import demo_qualitative
 
 DEMO_PASSWORD = "demo-password"
 DEMO_ADMIN = "admin@demo.trialdm.org"
@@ -49,7 +51,8 @@ def demo_participants(session: Session, rng: random.Random) -> str:
                     "category": "psw",
                     "gender": rng.choice(["female", "male"]),
                     "year_of_birth": rng.randint(1965, 1995),
-                    "training_completed": today - timedelta(days=400),
+                    # trained before the first demo enrolment, so they can give every session
+                    "training_completed": today - timedelta(days=450),
                 },
             )
             count += 1
@@ -97,6 +100,8 @@ def demo_participants(session: Session, rng: random.Random) -> str:
 DEMO_STEPS: list[tuple[str, Callable[[Session, random.Random], str]]] = [
     ("users", demo_users),
     ("participants", demo_participants),
+    ("contacts", demo_contacts),
+    ("qualitative", demo_qualitative),
 ]
 
 

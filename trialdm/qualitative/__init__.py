@@ -1,0 +1,1 @@
+"""Focus-group discussions and interviews, and their members' questionnaire answers."""

@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
+
+from trialdm.core.errors import NotFound
+from trialdm.qualitative.models import QualitativeMember, QualitativeSession
+
+SORTABLE = {
+    "id": QualitativeSession.id,
+    "date": QualitativeSession.date,
+    "site": QualitativeSession.site_code,
+}
+NOT_FOUND = {"focus_group": "No such focus group.", "interview": "No such interview."}
+
+
+def get_session(session: Session, kind: str, session_id: int) -> QualitativeSession:
+    found = session.scalar(
+        select(QualitativeSession).where(
+            QualitativeSession.id == session_id,
+            QualitativeSession.kind == kind,
+            QualitativeSession.deleted_at.is_(None),
+        )
+    )
+    if found is None:
+        raise NotFound(NOT_FOUND[kind])
+    return found
+
+
+def get_member(session: Session, record: QualitativeSession, member_id: int) -> QualitativeMember:
+    found = session.scalar(
+        select(QualitativeMember).where(
+            QualitativeMember.id == member_id, QualitativeMember.session_id == record.id
+        )
+    )
+    if found is None:
+        raise NotFound("No such member.")
+    return found
+
+
+def sessions_query(kind: str, filters: Mapping[str, Any]) -> Select:
+    stmt = select(QualitativeSession).where(
+        QualitativeSession.kind == kind, QualitativeSession.deleted_at.is_(None)
+    )
+    if filters.get("site"):
+        stmt = stmt.where(QualitativeSession.site_code == filters["site"])
+    if filters.get("date_from"):
+        stmt = stmt.where(QualitativeSession.date >= filters["date_from"])
+    if filters.get("date_to"):
+        stmt = stmt.where(QualitativeSession.date <= filters["date_to"])
+    if filters.get("participant_id"):
+        stmt = stmt.where(
+            QualitativeSession.id.in_(
+                select(QualitativeMember.session_id).where(
+                    QualitativeMember.participant_id == filters["participant_id"],
+                    QualitativeMember.removed_at.is_(None),
+                )
+            )
+        )
+    return stmt
