@@ -18,7 +18,7 @@ __version__ = "0.1.0"
 # Domains with an HTTP API, in the order their blueprints are registered.
 API_MODULES = ("sites", "auth", "participants", "contacts", "qualitative", "audit")
 # Domains with pages.
-VIEW_MODULES = ("web", "participants", "contacts")
+VIEW_MODULES = ("web", "participants", "contacts", "qualitative")
 
 
 def create_app(
