@@ -21,7 +21,12 @@ OWN_SITE = "BU"
 OTHER_SITE = "ULM"
 PARAM = re.compile(r"{(\w+)}")
 # Reference data every user may read, whatever their site.
-REFERENCE_PATHS = {"/api/v1/sites/{code}"}
+REFERENCE_PATHS = {
+    "/api/v1/sites/{code}",
+    "/api/v1/instruments/{instrument_name}",
+    "/api/v1/instruments/{instrument_name}/versions/{instrument_version}",
+    "/api/v1/instruments/{instrument_name}/redcap",
+}
 OUTSIDERS = [
     ("research_worker", [OTHER_SITE]),
     ("site_lead", [OTHER_SITE]),

@@ -16,7 +16,16 @@ from trialdm.config import PROJECT_ROOT, load_settings
 __version__ = "0.1.0"
 
 # Domains with an HTTP API, in the order their blueprints are registered.
-API_MODULES = ("sites", "auth", "participants", "contacts", "qualitative", "audit")
+API_MODULES = (
+    "sites",
+    "auth",
+    "participants",
+    "contacts",
+    "qualitative",
+    "instruments",
+    "schedule",
+    "audit",
+)
 # Domains with pages.
 VIEW_MODULES = ("web", "participants", "contacts", "qualitative")
 

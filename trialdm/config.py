@@ -93,6 +93,28 @@ def _choice(*options: str) -> Callable[[str], str]:
     return parse
 
 
+def _schedule_events(raw: str) -> tuple[tuple[str, int], ...]:
+    """``T0:0,T1:4,T2:8,T3:12``: event names with their offsets from enrolment in months."""
+    events: list[tuple[str, int]] = []
+    for part in raw.split(","):
+        name, sep, months = part.strip().partition(":")
+        name = name.strip()
+        if not sep or not name or not name.replace("_", "").isalnum() or len(name) > 16:
+            raise ValueError("expected NAME:MONTHS,... such as T0:0,T1:4,T2:8,T3:12")
+        try:
+            offset = int(months)
+        except ValueError:
+            raise ValueError(f"months of {name} must be a whole number") from None
+        if offset < 0:
+            raise ValueError(f"months of {name} must not be negative")
+        if events and offset <= events[-1][1]:
+            raise ValueError("events must be in increasing order of months")
+        if any(name == known for known, _ in events):
+            raise ValueError(f"event {name} is listed twice")
+        events.append((name, offset))
+    return tuple(events)
+
+
 def _csv(raw: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in raw.split(",") if part.strip())
 
@@ -156,6 +178,14 @@ SETTINGS: dict[str, Setting] = {
         _float,
         0.0,
         "at_risk when contacts in window + 1 + slack <= minimum x elapsed share of window",
+    ),
+    "SCHEDULE_EVENTS": Setting(
+        _schedule_events,
+        _schedule_events("T0:0,T1:4,T2:8,T3:12"),
+        "Assessment events and their months after enrolment (NAME:MONTHS,...)",
+    ),
+    "SCHEDULE_WINDOW_DAYS": Setting(
+        _non_negative_int, 14, "Days before and after an event's due date it may be done"
     ),
     "SUPPRESS_BELOW": Setting(
         _non_negative_int, 0, "Suppress summary counts below this number (0 = never)"

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from trialdm.auth.operations import create_user, get_user_by_email
 from trialdm.contacts.demo import demo_contacts
+from trialdm.instruments.demo import demo_instruments, demo_responses
 from trialdm.participants.operations import create_participant
 from trialdm.qualitative.demo import demo_qualitative
 
@@ -102,6 +103,8 @@ DEMO_STEPS: list[tuple[str, Callable[[Session, random.Random], str]]] = [
     ("participants", demo_participants),
     ("contacts", demo_contacts),
     ("qualitative", demo_qualitative),
+    ("instruments", demo_instruments),
+    ("responses", demo_responses),
 ]
 
 

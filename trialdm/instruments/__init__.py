@@ -1,0 +1,1 @@
+"""Instrument definitions as data, the schema built from them, and responses."""

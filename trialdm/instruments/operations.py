@@ -1,0 +1,365 @@
+"""Storing instrument versions and entering, changing and deleting responses.
+
+Operations validate, flush and raise domain errors; they never commit.
+
+Audit: the response row's own columns (status, dates, context) are recorded by the
+audit listener; the answers are rows of ``response_answers``, and each save records
+one ``answers`` event on the response with every changed field's old and new value
+(``{"employment": ["unemployed", "part_time"]}``), so the trail reads field by field.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import marshmallow as ma
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from trialdm.core.audit import current_audit_context, record_event
+from trialdm.core.errors import Conflict, ErrorCollector, ValidationFailed
+from trialdm.core.models import utcnow
+from trialdm.core.scoping import require_site
+from trialdm.instruments.answers import AnswerRow, to_json, to_rows
+from trialdm.instruments.definitions import (
+    DefinitionError,
+    DefinitionProblem,
+    InstrumentDefinition,
+    compute_scores,
+    visible_fields,
+)
+from trialdm.instruments.models import InstrumentVersion, Response, ResponseAnswer
+from trialdm.instruments.queries import answer_values, get_instrument_version
+from trialdm.instruments.schemas import AnswerField, answers_schema
+from trialdm.participants.models import Participant
+from trialdm.participants.operations import check_version
+
+
+def today() -> date:
+    return date.today()
+
+
+def definition_checksum(definition: InstrumentDefinition) -> str:
+    canonical = json.dumps(definition.to_dict(), sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+# ---------------------------------------------------------------- sync
+
+
+@dataclass
+class InstrumentSyncReport:
+    added: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        out = [f"stored {label}" for label in self.added]
+        out.append(f"{len(self.added)} stored, {len(self.unchanged)} unchanged")
+        return out
+
+
+def sync_instruments(
+    session: Session, definitions: Iterable[InstrumentDefinition], sources: Mapping[str, str]
+) -> InstrumentSyncReport:
+    """Store every definition version not stored yet. A stored version never changes:
+    different content under a stored version number is refused (raise the version)."""
+    from trialdm.schedule.queries import schedule_events
+
+    events = {event.name for event in schedule_events(current_app.config)}
+    report = InstrumentSyncReport()
+    problems: list[DefinitionProblem] = []
+    stored = {(v.name, v.version): v for v in session.scalars(select(InstrumentVersion))}
+    newest: dict[str, int] = {}
+    for name, version in stored:
+        newest[name] = max(newest.get(name, 0), version)
+    for definition in definitions:
+        source = sources.get(definition.name, definition.name)
+        label = f"{definition.name} v{definition.version}"
+        for event in definition.events:
+            if event not in events:
+                problems.append(
+                    DefinitionProblem(source, "events", f"{event!r} is not a schedule event")
+                )
+        checksum = definition_checksum(definition)
+        existing = stored.get((definition.name, definition.version))
+        if existing is not None:
+            if existing.checksum != checksum:
+                problems.append(
+                    DefinitionProblem(
+                        source,
+                        "version",
+                        f"version {definition.version} is stored with different content; "
+                        "raise the version to change the instrument",
+                    )
+                )
+            else:
+                report.unchanged.append(label)
+            continue
+        if definition.version < newest.get(definition.name, 0):
+            problems.append(
+                DefinitionProblem(
+                    source,
+                    "version",
+                    f"version {newest[definition.name]} is stored already; "
+                    f"{definition.version} would be older",
+                )
+            )
+            continue
+        session.add(
+            InstrumentVersion(
+                name=definition.name,
+                version=definition.version,
+                title=definition.title["en"][:200],
+                definition=definition.to_dict(),
+                checksum=checksum,
+                source=source[:200],
+            )
+        )
+        report.added.append(label)
+    if problems:
+        raise DefinitionError(problems)
+    session.flush()
+    return report
+
+
+# ---------------------------------------------------------------- responses
+
+
+def _load_answers(
+    version: InstrumentVersion, answers: Mapping[str, Any], complete: bool
+) -> dict[str, Any]:
+    try:
+        return answers_schema(version, complete).load(answers)
+    except ma.ValidationError as exc:
+        raise ValidationFailed(
+            "The answers have errors.", errors={"answers": exc.messages}
+        ) from None
+
+
+def _lenient_values(definition: InstrumentDefinition, answers: Mapping[str, Any]) -> dict:
+    """Typed values of the answers that parse, for deciding what is shown."""
+    values: dict[str, Any] = {}
+    for f in definition.fields:
+        if answers.get(f.name) is None:
+            continue
+        try:
+            values[f.name] = AnswerField(f).deserialize(answers[f.name])
+        except ma.ValidationError:
+            continue
+    return values
+
+
+def _participant_for(session: Session, participant_id: int) -> Participant:
+    participant = session.scalar(
+        select(Participant).where(
+            Participant.id == participant_id, Participant.deleted_at.is_(None)
+        )
+    )
+    if participant is None:
+        raise ValidationFailed.field("participant_id", "No such participant.")
+    return participant
+
+
+def _check_event(
+    errors: ErrorCollector,
+    definition: InstrumentDefinition,
+    participant: Participant,
+    event: str | None,
+) -> None:
+    if event is None:
+        if definition.events:
+            errors.add(
+                "event",
+                f"Required: {definition.name} is a scheduled instrument "
+                f"({', '.join(definition.events)}).",
+            )
+        return
+    if event not in definition.events:
+        where = ", ".join(definition.events) or "no schedule event"
+        errors.add("event", f"{definition.name} is not due at {event} (due at {where}).")
+    elif participant.enrolment_date is None:
+        errors.add("event", "The participant is not enrolled in the trial.")
+
+
+def _answer_changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, list[Any]]:
+    changes: dict[str, list[Any]] = {}
+    for name in sorted(set(before) | set(after)):
+        old, new = before.get(name), after.get(name)
+        if old != new:
+            changes[name] = [to_json(old), to_json(new)]
+    return changes
+
+
+def _scores(response_answers: Iterable[ResponseAnswer]) -> dict[str, float | None]:
+    return {a.field: a.value_number for a in response_answers if a.computed}
+
+
+def _store_rows(session: Session, response: Response, rows: list[AnswerRow]) -> None:
+    """Make the response's answer rows equal ``rows``, changing rows in place (a
+    delete and re-insert of the same key would meet the unique constraint)."""
+    existing = {(a.field, a.position): a for a in response.answers}
+    wanted = {(r.field, r.position): r for r in rows}
+    for key, answer in existing.items():
+        if key not in wanted:
+            response.answers.remove(answer)
+    for key, row in wanted.items():
+        answer = existing.get(key)
+        if answer is None:
+            answer = ResponseAnswer(
+                field=row.field, position=row.position, site_code=response.site_code
+            )
+            response.answers.append(answer)
+        for column in ("value_text", "value_number", "value_date", "missing_code", "computed"):
+            if getattr(answer, column) != getattr(row, column):
+                setattr(answer, column, getattr(row, column))
+    session.flush()
+
+
+def _record_answers(session: Session, response: Response, changes: dict[str, list[Any]]) -> None:
+    if changes:
+        record_event(
+            session,
+            "answers",
+            "responses",
+            response.id,
+            response.site_code,
+            details=changes,
+        )
+
+
+def create_response(session: Session, data: Mapping[str, Any]) -> Response:
+    participant = _participant_for(session, data["participant_id"])
+    require_site(participant.site_code)
+    version = get_instrument_version(
+        session, data["instrument"], data.get("instrument_version"), field="instrument"
+    )
+    definition = version.parsed
+    errors = ErrorCollector()
+    if participant.category not in definition.respondents:
+        errors.add(
+            "participant_id",
+            f"{definition.name} is for {', '.join(definition.respondents)}, "
+            f"not {participant.category}.",
+        )
+    event = data.get("event")
+    _check_event(errors, definition, participant, event)
+    collected_on = data.get("collected_on") or today()
+    if collected_on > today():
+        errors.add("collected_on", "The date is in the future.")
+    errors.raise_if_any()
+    complete = data.get("status") == "complete"
+    values = _load_answers(version, data.get("answers") or {}, complete)
+    if event is not None:
+        duplicate = session.scalar(
+            select(Response.id).where(
+                Response.participant_id == participant.id,
+                Response.event == event,
+                Response.instrument_name == definition.name,
+                Response.deleted_at.is_(None),
+            )
+        )
+        if duplicate is not None:
+            raise Conflict(
+                f"This participant already has a {definition.name} response at {event}.",
+                errors={"event": [f"Response {duplicate} exists; change that one."]},
+            )
+    response = Response(
+        site_code=participant.site_code,
+        participant_id=participant.id,
+        event=event,
+        instrument_name=definition.name,
+        instrument_version=version,
+        status="complete" if complete else "incomplete",
+        collected_on=collected_on,
+        completed_at=utcnow() if complete else None,
+        context=data.get("context"),
+    )
+    session.add(response)
+    session.flush()
+    scores = compute_scores(definition, values)
+    _store_rows(session, response, to_rows(definition, values, scores))
+    stored = {k: v for k, v in values.items() if v is not None}
+    stored.update({k: v for k, v in scores.items() if v is not None})
+    _record_answers(session, response, _answer_changes({}, stored))
+    return response
+
+
+def update_response(
+    session: Session, response: Response, changes: Mapping[str, Any], version: int | None
+) -> Response:
+    """Change answers (only those given; ``null`` clears one), status, date, context.
+
+    A response that was complete needs a reason for any change. Stored answers of
+    fields that the change hides are cleared (and audited as cleared).
+    """
+    require_site(response.site_code, hide=True)
+    check_version(response, version)  # type: ignore[arg-type]
+    reason = current_audit_context().reason
+    if response.status == "complete" and not (reason and reason.strip()):
+        raise ValidationFailed(
+            "A reason is required to change a completed response.",
+            errors={"reason": ["Give a reason for this change."]},
+        )
+    definition = response.instrument_version.parsed
+    before = answer_values(response)
+    incoming = changes.get("answers") or {}
+    merged = {name: to_json(value) for name, value in before.items()}
+    merged.update(incoming)
+    # Answers kept from before whose field is now hidden are cleared.
+    while True:
+        shown = visible_fields(definition, _lenient_values(definition, merged))
+        stale = [
+            name
+            for name in merged
+            if name not in incoming
+            and name in definition.fields_by_name
+            and name not in shown
+            and merged[name] is not None
+        ]
+        if not stale:
+            break
+        for name in stale:
+            merged[name] = None
+    status = changes.get("status", response.status)
+    complete = status == "complete"
+    values = _load_answers(response.instrument_version, merged, complete)
+    errors = ErrorCollector()
+    collected_on = changes.get("collected_on", response.collected_on)
+    if collected_on > today():
+        errors.add("collected_on", "The date is in the future.")
+    errors.raise_if_any()
+
+    scores = compute_scores(definition, values)
+    after = {k: v for k, v in values.items() if v is not None}
+    after.update({k: v for k, v in scores.items() if v is not None})
+    before_all = dict(before)
+    before_all.update({k: v for k, v in _scores(response.answers).items() if v is not None})
+    answer_changes = _answer_changes(before_all, after)
+
+    if status != response.status:
+        response.status = status
+        response.completed_at = utcnow() if complete else None
+    if collected_on != response.collected_on:
+        response.collected_on = collected_on
+    if "context" in changes and changes["context"] != response.context:
+        response.context = changes["context"]
+    if answer_changes:
+        _store_rows(session, response, to_rows(definition, values, scores))
+        response.updated_at = utcnow()  # a new row version (ETag) for answer changes too
+    session.flush()
+    _record_answers(session, response, answer_changes)
+    return response
+
+
+def delete_response(session: Session, response: Response, version: int | None) -> None:
+    require_site(response.site_code, hide=True)
+    check_version(response, version)  # type: ignore[arg-type]
+    response.deleted_at = utcnow()
+    response.deleted_reason = current_audit_context().reason
+    session.flush()

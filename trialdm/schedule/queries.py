@@ -1,0 +1,315 @@
+"""The assessment schedule, computed set-based in SQL as of a date.
+
+Events and their offsets are trial settings (``SCHEDULE_EVENTS``, months after
+enrolment; ``SCHEDULE_WINDOW_DAYS`` either side of the due date). Month arithmetic
+clamps to the end of the month, as people count months: enrolled on 31 October,
+T1 (4 months) is due on 28 February (29 in a leap year).
+
+Status of an event of an enrolled service user, as of a date:
+
+- ``completed``: every instrument due at the event has a complete response for it
+  (whenever that was entered, even after withdrawal);
+- ``not_applicable``: withdrawn on or before the end of the window without completing;
+- ``upcoming``: before the window opens;
+- ``due``: the window is open, up to and including the due date;
+- ``overdue``: past the due date, the window still open;
+- ``missed``: the window closed without completion.
+
+:func:`schedule_rows` is the one query (the reminders reuse it); it runs as a single
+statement whatever the number of participants, and the site scope applies to it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import (
+    Date,
+    Integer,
+    Select,
+    String,
+    and_,
+    case,
+    cast,
+    false,
+    func,
+    literal,
+    or_,
+    select,
+    true,
+    union_all,
+)
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.functions import FunctionElement
+
+from trialdm.instruments.models import Response
+from trialdm.participants.models import Participant
+
+STATUSES = ("upcoming", "due", "overdue", "completed", "missed", "not_applicable")
+
+
+@dataclass(frozen=True)
+class ScheduleEvent:
+    name: str
+    months: int
+
+
+def schedule_events(config: Mapping[str, Any]) -> list[ScheduleEvent]:
+    raw = config["SCHEDULE_EVENTS"]
+    if isinstance(raw, str):
+        from trialdm.config import _schedule_events
+
+        raw = _schedule_events(raw)
+    return [ScheduleEvent(name, months) for name, months in raw]
+
+
+class add_months(FunctionElement):
+    """``date + n months``, clamped to the month's last day (both backends)."""
+
+    type = Date()
+    name = "add_months"
+    inherit_cache = True
+
+
+@compiles(add_months, "postgresql")
+def _add_months_pg(element, compiler, **kw):
+    day, months = (compiler.process(arg, **kw) for arg in element.clauses)
+    # date + interval is a timestamp; PostgreSQL clamps to the month end itself.
+    return f"CAST(({day} + make_interval(months => {months})) AS DATE)"
+
+
+@compiles(add_months, "sqlite")
+def _add_months_sqlite(element, compiler, **kw):
+    day, months = (compiler.process(arg, **kw) for arg in element.clauses)
+    # SQLite rolls 31 Oct + 4 months over into March: start from the first of the
+    # target month, add the day, and keep the smaller of that and the month's end.
+    first = f"date({day}, 'start of month', '+' || ({months}) || ' months')"
+    return (
+        f"min(date({first}, '+' || (CAST(strftime('%d', {day}) AS INTEGER) - 1) || ' days'), "
+        f"date({first}, '+1 month', '-1 day'))"
+    )
+
+
+class add_days(FunctionElement):
+    """``date + n days`` for a whole number ``n`` known in Python."""
+
+    type = Date()
+    name = "add_days"
+    inherit_cache = True
+
+
+@compiles(add_days, "postgresql")
+def _add_days_pg(element, compiler, **kw):
+    day, days = (compiler.process(arg, **kw) for arg in element.clauses)
+    return f"CAST(({day} + CAST({days} AS INTEGER)) AS DATE)"
+
+
+@compiles(add_days, "sqlite")
+def _add_days_sqlite(element, compiler, **kw):
+    day, days = (compiler.process(arg, **kw) for arg in element.clauses)
+    return f"date({day}, printf('%+d days', {days}))"
+
+
+@dataclass(frozen=True)
+class ScheduleRow:
+    participant_id: int
+    study_id: str
+    site: str
+    event: str
+    due_date: date
+    window_start: date
+    window_end: date
+    status: str
+    completed_on: date | None
+
+
+def schedule_query(
+    as_of: date,
+    events: list[ScheduleEvent],
+    window_days: int,
+    due_by_event: Mapping[str, list[str]],
+    *,
+    site: str | None = None,
+    status: str | None = None,
+    event: str | None = None,
+    participant_id: int | None = None,
+) -> Select:
+    """The statement behind :func:`schedule_rows` (for callers that page or join)."""
+    # The events as a derived table (a UNION of literal rows: VALUES with column
+    # names is not portable to SQLite).
+    event_table = union_all(
+        *[
+            select(
+                cast(literal(e.name), String).label("event"),
+                cast(literal(e.months), Integer).label("months"),
+                cast(literal(i), Integer).label("ordinal"),
+                cast(literal(max(len(due_by_event.get(e.name, [])), 1)), Integer).label("n_due"),
+            )
+            for i, e in enumerate(events)
+        ]
+    ).subquery("schedule_events")
+    # A response counts towards its event when its instrument is due there (or, for an
+    # event without instruments, any complete response).
+    counts = [
+        and_(
+            Response.event == e.name,
+            Response.instrument_name.in_(due_by_event[e.name])
+            if due_by_event.get(e.name)
+            else true(),
+        )
+        for e in events
+    ]
+    done = (
+        select(
+            Response.participant_id.label("participant_id"),
+            Response.event.label("event"),
+            func.count(func.distinct(Response.instrument_name)).label("n_done"),
+            func.max(Response.collected_on).label("completed_on"),
+        )
+        .where(
+            Response.status == "complete",
+            Response.deleted_at.is_(None),
+            or_(*counts) if counts else false(),
+        )
+        .group_by(Response.participant_id, Response.event)
+        .subquery("done")
+    )
+    due = (
+        select(
+            Participant.id.label("participant_id"),
+            Participant.study_id.label("study_id"),
+            Participant.site_code.label("site"),
+            Participant.status.label("participant_status"),
+            Participant.withdrawal_date.label("withdrawal_date"),
+            event_table.c.event,
+            event_table.c.ordinal,
+            event_table.c.n_due,
+            add_months(Participant.enrolment_date, event_table.c.months).label("due_date"),
+        )
+        .select_from(Participant)
+        .join(event_table, true())
+        .where(
+            Participant.category == "service_user",
+            Participant.enrolment_date.is_not(None),
+            Participant.deleted_at.is_(None),
+        )
+    )
+    if site:
+        due = due.where(Participant.site_code == site)
+    if participant_id is not None:
+        due = due.where(Participant.id == participant_id)
+    if event:
+        due = due.where(event_table.c.event == event)
+    due = due.subquery("due")
+    windows = select(
+        due,
+        add_days(due.c.due_date, -window_days).label("window_start"),
+        add_days(due.c.due_date, window_days).label("window_end"),
+    ).subquery("windows")
+    completed = func.coalesce(done.c.n_done, 0) >= windows.c.n_due
+    day = literal(as_of, Date)
+    status_expr = case(
+        (completed, "completed"),
+        (
+            and_(
+                windows.c.participant_status == "withdrawn",
+                or_(
+                    windows.c.withdrawal_date.is_(None),
+                    windows.c.withdrawal_date <= windows.c.window_end,
+                ),
+            ),
+            "not_applicable",
+        ),
+        (day < windows.c.window_start, "upcoming"),
+        (day <= windows.c.due_date, "due"),
+        (day <= windows.c.window_end, "overdue"),
+        else_="missed",
+    )
+    rows = (
+        select(
+            windows.c.participant_id,
+            windows.c.study_id,
+            windows.c.site,
+            windows.c.event,
+            windows.c.ordinal,
+            windows.c.due_date,
+            windows.c.window_start,
+            windows.c.window_end,
+            status_expr.label("status"),
+            case((completed, done.c.completed_on), else_=None).label("completed_on"),
+        )
+        .select_from(windows)
+        .outerjoin(
+            done,
+            and_(
+                done.c.participant_id == windows.c.participant_id,
+                done.c.event == windows.c.event,
+            ),
+        )
+        .subquery("schedule")
+    )
+    stmt = select(
+        rows.c.participant_id,
+        rows.c.study_id,
+        rows.c.site,
+        rows.c.event,
+        rows.c.due_date,
+        rows.c.window_start,
+        rows.c.window_end,
+        rows.c.status,
+        rows.c.completed_on,
+    ).order_by(rows.c.due_date, rows.c.study_id, rows.c.ordinal)
+    if status:
+        stmt = stmt.where(rows.c.status == status)
+    return stmt
+
+
+def schedule_rows(
+    session: Session,
+    as_of: date,
+    *,
+    site: str | None = None,
+    status: str | None = None,
+    event: str | None = None,
+    participant_id: int | None = None,
+    limit: int | None = None,
+    offset: int = 0,
+) -> list[ScheduleRow]:
+    """Every (participant, event) of the enrolled service users in scope with due date,
+    window and status as of ``as_of`` (filtered by site, status, event, participant)."""
+    from flask import current_app
+
+    from trialdm.instruments.queries import instruments_due_by_event
+
+    stmt = schedule_query(
+        as_of,
+        schedule_events(current_app.config),
+        current_app.config["SCHEDULE_WINDOW_DAYS"],
+        instruments_due_by_event(session),
+        site=site,
+        status=status,
+        event=event,
+        participant_id=participant_id,
+    )
+    if limit is not None:
+        stmt = stmt.limit(limit).offset(offset)
+    return [ScheduleRow(**row._mapping) for row in session.execute(stmt)]
+
+
+def count_schedule_rows(session: Session, as_of: date, **filters: Any) -> int:
+    from flask import current_app
+
+    from trialdm.instruments.queries import instruments_due_by_event
+
+    stmt = schedule_query(
+        as_of,
+        schedule_events(current_app.config),
+        current_app.config["SCHEDULE_WINDOW_DAYS"],
+        instruments_due_by_event(session),
+        **filters,
+    )
+    return session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0

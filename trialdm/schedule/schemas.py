@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+import marshmallow as ma
+from marshmallow import validate
+
+from trialdm.core.pagination import PageMeta
+from trialdm.core.schemas import DumpSchema, LoadSchema, Site
+from trialdm.schedule.queries import STATUSES
+
+
+class AsOfArgs(LoadSchema):
+    as_of = ma.fields.Date(metadata={"description": "Status as of this date (default today)"})
+
+
+class ScheduleQuery(AsOfArgs):
+    site = Site()
+    status = ma.fields.String(validate=validate.OneOf(STATUSES))
+    event = ma.fields.String()
+    page = ma.fields.Integer(load_default=1, validate=validate.Range(min=1))
+    per_page = ma.fields.Integer(load_default=None, validate=validate.Range(min=1))
+
+
+class ScheduleRowOut(DumpSchema):
+    participant_id = ma.fields.Integer()
+    study_id = ma.fields.String()
+    site = ma.fields.String()
+    event = ma.fields.String()
+    due_date = ma.fields.Date()
+    window_start = ma.fields.Date()
+    window_end = ma.fields.Date()
+    status = ma.fields.String()
+    completed_on = ma.fields.Date(allow_none=True)
+
+
+class SchedulePage(DumpSchema):
+    as_of = ma.fields.Date()
+    items = ma.fields.List(ma.fields.Nested(ScheduleRowOut))
+    meta = ma.fields.Nested(PageMeta)
+
+
+class InstrumentStatusOut(DumpSchema):
+    instrument = ma.fields.String()
+    response_id = ma.fields.Integer(allow_none=True)
+    status = ma.fields.String(metadata={"description": "complete, incomplete or missing"})
+
+
+class EventOut(ScheduleRowOut):
+    instruments = ma.fields.List(ma.fields.Nested(InstrumentStatusOut))
+
+
+class ParticipantScheduleOut(DumpSchema):
+    participant_id = ma.fields.Integer()
+    study_id = ma.fields.String()
+    as_of = ma.fields.Date()
+    events = ma.fields.List(ma.fields.Nested(EventOut))
