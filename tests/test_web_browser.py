@@ -158,3 +158,29 @@ def test_record_a_group_contact_and_see_fidelity_change(page, live_url):
     expect(page.locator("#fidelity-status")).to_have_text("On track")
     expect(page.locator("#panel-contacts svg rect.contact")).to_have_count(1)
     assert not page.errors, page.errors
+
+
+def test_fill_a_questionnaire_with_a_condition(page, live_url):
+    log_in(page, live_url, "rw.bu@demo.trialdm.org")
+    page.goto(live_url + "/participants?category=service_user&arm=intervention")
+    page.locator("table.list tbody a").first.click()
+    page.select_option("#new-instrument", "psw_session_feedback")
+    page.click("#panel-questionnaires button:has-text('Start')")
+    expect(page.locator("h1")).to_have_text("Peer support session feedback")
+    why_not = page.locator("#q-why_not")
+    expect(why_not).to_be_hidden()  # asked only when the answer is "No"
+    page.fill("#field-session_date", "2026-01-15")
+    page.check("input[name='a.session_format'][value=group]")
+    page.check("input[name='a.felt_understood'][value='4']")
+    page.check("input[name='a.helpful'][value='5']")
+    page.check("input[name='a.would_meet_again'][value=false]")
+    expect(why_not).to_be_visible()
+    page.fill("#field-why_not", "Meet somewhere quieter")
+    page.check("input[name='a.would_meet_again'][value=true]")
+    expect(why_not).to_be_hidden()
+    page.check("input[name='a.would_meet_again'][value=false]")
+    page.click("button:has-text('Save as complete')")
+    expect(page.locator(".flash")).to_have_text("The questionnaire was saved as complete.")
+    expect(page.locator("dl.answers")).to_contain_text("Meet somewhere quieter")
+    expect(page.locator("#response-status")).to_have_text("Complete")
+    assert not page.errors, page.errors

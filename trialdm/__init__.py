@@ -27,7 +27,7 @@ API_MODULES = (
     "audit",
 )
 # Domains with pages.
-VIEW_MODULES = ("web", "participants", "contacts", "qualitative")
+VIEW_MODULES = ("web", "participants", "contacts", "qualitative", "instruments")
 
 
 def create_app(
