@@ -84,10 +84,38 @@ SHOTS = [
     Shot("participants-hebrew", "rw.bgu@demo.trialdm.org", "/participants", language="he"),
     Shot("contacts", "rw.bu@demo.trialdm.org", "/contacts"),
     Shot("contact-new", "rw.bu@demo.trialdm.org", "/contacts/new"),
+    Shot(
+        "questionnaire-form",
+        "rw.bu@demo.trialdm.org",
+        "/participants?category=service_user&arm=intervention",
+        lambda page: (
+            first_link("table.list tbody a")(page),
+            page.select_option("#new-instrument", "psw_session_feedback"),
+            page.click("#panel-questionnaires button:has-text('Start')"),
+            page.check("input[name='a.would_meet_again'][value=false]"),
+        ),
+    ),
     Shot("questionnaires", "rw.bu@demo.trialdm.org", "/questionnaires"),
-    Shot("focus-groups", "lead.bu@demo.trialdm.org", "/focus-groups"),
-    Shot("translation-queue", "translator.bu@demo.trialdm.org", "/translation"),
-    Shot("translation-hebrew", "translator.bgu@demo.trialdm.org", "/translation", language="he"),
+    Shot(
+        "focus-group",
+        "lead.bu@demo.trialdm.org",
+        "/qualitative",
+        first_link("table.list tbody a"),
+    ),
+    Shot("translation-queue", "translator.bu@demo.trialdm.org", "/translation/"),
+    Shot(
+        "translation-editor-hebrew",
+        "translator.bgu@demo.trialdm.org",
+        "/translation/",
+        first_link("a[href*='/translation/translations/']"),
+        language="he",
+    ),
+    Shot(
+        "transcript",
+        "lead.bu@demo.trialdm.org",
+        "/translation/",
+        first_link("a[href*='/translation/transcripts/']"),
+    ),
     Shot("exports", "coordinator@demo.trialdm.org", "/exports"),
 ]
 
