@@ -24,8 +24,9 @@ NAV: tuple[NavItem, ...] = (
     NavItem("contact_pages.index", _l("Contacts"), "contacts.read"),
     NavItem("response_pages.index", _l("Questionnaires"), "responses.read"),
     NavItem("qualitative_pages.index", _l("Focus groups"), "qualitative.read"),
-    NavItem("translation_pages.queue", _l("Translation"), "translation.read"),
+    NavItem("translation_pages.work", _l("Translation"), "translation.read"),
     NavItem("summary_pages.index", _l("Exports"), "summaries.read"),
+    NavItem("reminder_pages.index", _l("Reminders"), "reminders.read"),
 )
 
 
