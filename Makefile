@@ -43,8 +43,8 @@ lint: install
 translations: install
 	$(BIN)/pybabel extract -F trialdm/web/babel.cfg -k lazy_gettext -k _l --no-location \
 	  --sort-output -o $(TRANSLATIONS)/messages.pot .
-	$(BIN)/pybabel update -i $(TRANSLATIONS)/messages.pot -d $(TRANSLATIONS) --no-location \
-	  --width 100
+	$(BIN)/pybabel update -i $(TRANSLATIONS)/messages.pot -d $(TRANSLATIONS) --ignore-obsolete \
+	  --no-fuzzy-matching --width 100
 	$(BIN)/pybabel compile -d $(TRANSLATIONS)
 
 # Debian's chromium for the browser tests (never a downloaded browser build). Installed
