@@ -115,7 +115,11 @@ def test_compiled_catalogs_match_their_sources():
             for m in source
             if m.id and m.string and any(plain(m.string)) and not m.fuzzy
         }
-        got = {plain(m.id): plain(m.string) for m in compiled if m.id}
+        got = {
+            plain(m.id): plain(m.string)
+            for m in compiled
+            if m.id and plain(m.string) != plain(m.id)  # untranslated plurals echo the id
+        }
         assert got == wanted, f"{po_path}: run `make translations`"
 
 
