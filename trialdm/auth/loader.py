@@ -8,7 +8,7 @@ from flask import Flask, g, request
 from flask_login import current_user
 
 from trialdm.auth.models import User
-from trialdm.auth.operations import user_for_token
+from trialdm.auth.operations import principal_for_token
 from trialdm.auth.permissions import Principal
 from trialdm.core.audit import current_audit_context, set_audit_context
 from trialdm.core.errors import Unauthorized
@@ -39,21 +39,21 @@ def register_auth_loader(app: Flask) -> None:
     def identify() -> None:
         g.principal = None
         header = request.headers.get("Authorization", "")
-        user: User | None = None
-        via = "page"
+        principal: Principal | None = None
         if header:
             scheme, _, token = header.partition(" ")
             if scheme.lower() != "bearer" or not token.strip():
                 raise Unauthorized("Use 'Authorization: Bearer <token>'.")
-            user = user_for_token(db.session, token.strip())
-            if user is None:
+            principal = principal_for_token(db.session, token.strip())
+            if principal is None:
                 raise Unauthorized("The API token is not valid or was revoked.")
-            via = "api"
         elif current_user.is_authenticated:
-            user = current_user._get_current_object()
             if is_api_request() and request.method in UNSAFE_METHODS:
                 csrf.protect()  # a session-authenticated write must come from our pages
-        if user is None:
+            principal = principal_for(current_user._get_current_object(), "page")
+        if principal is None:
             return
-        g.principal = principal_for(user, via)
-        set_audit_context(replace(current_audit_context(), user_id=user.id, user_email=user.email))
+        g.principal = principal
+        set_audit_context(
+            replace(current_audit_context(), user_id=principal.user_id, user_email=principal.email)
+        )

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from trialdm.auth.models import ApiToken, Membership, User
-from trialdm.auth.permissions import ALL_SITE_ROLES, ROLES, SITE_ROLES
+from trialdm.auth.permissions import ALL_SITE_ROLES, ROLES, SITE_ROLES, Principal
 from trialdm.core.audit import record_event
 from trialdm.core.errors import ErrorCollector, NotFound, ValidationFailed
 from trialdm.core.models import utcnow
+from trialdm.core.scoping import SKIP_SCOPING
 from trialdm.sites.models import Site
 
 _hasher = PasswordHasher()
@@ -152,18 +153,58 @@ def create_token(session: Session, user: User, name: str = "") -> tuple[ApiToken
     return row, token
 
 
-def user_for_token(session: Session, token: str) -> User | None:
-    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == _token_hash(token)))
-    if row is None or row.revoked_at is not None or not row.user.active:
+def principal_for_token(session: Session, token: str) -> Principal | None:
+    """Who sends this bearer token, or None for an unknown, revoked or inactive one.
+
+    This runs before every API request, so it is one plain SELECT of the token,
+    its user and the user's memberships (no ORM objects, no site filter: none of
+    these tables is site-scoped), and an UPDATE of the last use at most once a minute.
+    """
+    tokens, users, memberships = ApiToken.__table__, User.__table__, Membership.__table__
+    rows = session.execute(
+        select(
+            tokens.c.id,
+            tokens.c.last_used_at,
+            users.c.id.label("user_id"),
+            users.c.email,
+            memberships.c.role,
+            memberships.c.site_code,
+        )
+        .select_from(
+            tokens.join(users, users.c.id == tokens.c.user_id).outerjoin(
+                memberships, memberships.c.user_id == users.c.id
+            )
+        )
+        .where(
+            tokens.c.token_hash == _token_hash(token),
+            tokens.c.revoked_at.is_(None),
+            users.c.active.is_(True),
+        ),
+        execution_options={SKIP_SCOPING: True},
+    ).all()
+    if not rows:
         return None
+    first = rows[0]
+    _touch(session, first.id, first.last_used_at)
+    return Principal(
+        user_id=first.user_id,
+        email=first.email,
+        grants=tuple((row.role, row.site_code) for row in rows if row.role is not None),
+        via="api",
+    )
+
+
+def _touch(session: Session, token_id: int, last_used_at: datetime | None) -> None:
+    """Record the token's use, at a granularity that spares a write per request."""
     now = utcnow()
-    last = row.last_used_at
-    if (
-        last is None
-        or now - (last if last.tzinfo else last.replace(tzinfo=now.tzinfo)) > LAST_USED_GRANULARITY
-    ):
-        row.last_used_at = now
-    return row.user
+    if last_used_at is not None and last_used_at.tzinfo is None:
+        last_used_at = last_used_at.replace(tzinfo=now.tzinfo)  # SQLite drops the zone
+    if last_used_at is None or now - last_used_at > LAST_USED_GRANULARITY:
+        tokens = ApiToken.__table__
+        session.execute(
+            update(tokens).where(tokens.c.id == token_id).values(last_used_at=now),
+            execution_options={SKIP_SCOPING: True},
+        )
 
 
 def revoke_token(session: Session, user: User, token_id: int, *, any_user: bool = False) -> None:

@@ -52,7 +52,7 @@ class Participants(MethodView):
         return page
 
     @requires("participants.write")
-    @blp.arguments(ParticipantCreate)
+    @blp.arguments(ParticipantCreate())
     @blp.response(201, ParticipantOut)
     def post(self, data):
         """Create a participant; the study ID is allocated."""
@@ -79,7 +79,7 @@ class ParticipantById(MethodView):
         return participant, 200, {"ETag": f'"{participant.version_id}"'}
 
     @requires("participants.write")
-    @blp.arguments(ParticipantUpdate)
+    @blp.arguments(ParticipantUpdate())
     @blp.response(200, ParticipantOut)
     def patch(self, data, participant_id):
         """Change fields; needs If-Match and a reason."""

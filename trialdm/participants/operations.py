@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from trialdm.core.errors import ErrorCollector, PreconditionFailed, PreconditionRequired
 from trialdm.core.models import utcnow
-from trialdm.core.scoping import require_site
+from trialdm.core.scoping import current_scope, require_site
 from trialdm.participants.models import Participant, ParticipantDiagnosis, StudyIdCounter
 from trialdm.participants.vocabulary import OTHER_DIAGNOSIS, diagnosis_vocabulary
 from trialdm.sites.queries import get_site
@@ -186,15 +186,22 @@ def create_participant(session: Session, data: Mapping[str, Any]) -> Participant
     if state.get("category") == "psw" and state.get("active") is None:
         state["active"] = True
     check_participant(state, errors)
-    get_site(session, site_code)
+    if current_scope().every_site:
+        # A site-scoped user's sites come from memberships, which reference existing
+        # sites; only an every-site role can name a site that does not exist.
+        get_site(session, site_code)
     errors.raise_if_any()
 
     participant = Participant(
         site_code=site_code,
         study_id=allocate_study_id(session, site_code, state["category"]),
+        # Given even when empty, so that the response does not load the collection.
+        diagnoses=[
+            ParticipantDiagnosis(position=position, code=d["code"], text=d.get("text"))
+            for position, d in enumerate(state.get("diagnoses") or [])
+        ],
         **{k: v for k, v in state.items() if k != "diagnoses"},
     )
-    _set_diagnoses(participant, state.get("diagnoses") or [])
     session.add(participant)
     session.flush()
     return participant
