@@ -82,3 +82,27 @@ def test_token_use_is_recorded(api_as, db_session):
     assert api.get("/api/v1/participants").status_code == 200
     db_session.expire_all()
     assert token_row.last_used_at is not None
+
+
+def test_fidelity_is_read_only_for_intervention_participants(api_as, db_session):
+    api = api_as("research_worker", ["BU"])
+    enrolment = {
+        "site": "BU",
+        "category": "service_user",
+        "year_of_birth": 1980,
+        "enrolment_date": "2025-03-01",
+        "consent_date": "2025-03-01",
+        "consent_version": "1",
+    }
+    control = statements_during(
+        lambda: api.post("/api/v1/participants", json={**enrolment, "arm": "control"})
+    )
+    assert not any("contact_attendances" in s or "contact_sessions" in s for s in control)
+    responses = []
+    intervention = statements_during(
+        lambda: responses.append(
+            api.post("/api/v1/participants", json={**enrolment, "arm": "intervention"})
+        )
+    )
+    assert responses[0].json["fidelity"]["status"] == "not_started"
+    assert sum("contact" in s for s in intervention) == 1

@@ -217,3 +217,35 @@ def test_psws_endpoint_is_a_view_of_participants(api_as, make_participant, bu):
     assert changed.status_code == 200 and changed.json["can_deliver"] is False
     user = api.get("/api/v1/participants?category=service_user").json["items"][0]
     assert api.get(f"/api/v1/psws/{user['id']}").status_code == 404
+
+
+def test_participant_changes_that_would_break_recorded_sessions(api_as, bu):
+    psw, users = bu
+    api = api_as("research_worker", ["BU"])
+    body = session_body(psw, users[:1], date="2025-04-01")
+    assert api.post("/api/v1/contact-sessions", json=body).status_code == 201
+    url = f"/api/v1/participants/{users[0].id}"
+    headers = {"If-Match": '"1"'}
+
+    def errors(changes, target=url):
+        response = api.patch(target, json={**changes, "reason": "r"}, headers=headers)
+        assert response.status_code == 422, response.json
+        return response.json["errors"]
+
+    assert errors({"arm": "control"})["arm"] == [
+        "Has recorded contact sessions; change or delete them first."
+    ]
+    assert errors({"enrolment_date": "2025-04-02", "consent_date": "2025-04-02"})[
+        "enrolment_date"
+    ] == ["After the first recorded contact (2025-04-01)."]
+    withdraw = {"status": "withdrawn", "withdrawal_reason": "moved"}
+    assert errors({**withdraw, "withdrawal_date": "2025-04-01"})["withdrawal_date"] == [
+        "On or before a recorded contact (2025-04-01)."
+    ]
+    ok = api.patch(
+        url, json={**withdraw, "withdrawal_date": "2025-04-02", "reason": "r"}, headers=headers
+    )
+    assert ok.status_code == 200, ok.json
+    assert errors({"training_completed": "2025-05-01"}, f"/api/v1/psws/{psw.id}")[
+        "training_completed"
+    ] == ["This PSW gave a session on 2025-04-01; training must precede it."]

@@ -287,3 +287,16 @@ def test_listing_with_fidelity_issues_a_constant_number_of_queries(
     many, listed_many = statements_for_listing()
     assert (listed_few, listed_many) == (4, 64)
     assert many == few
+
+
+def test_fidelity_selectable_is_site_scoped(make_participant, contact):
+    from trialdm.contacts.queries import fidelity_subquery
+    from trialdm.core.scoping import SiteScope, scoped_to
+
+    here = make_participant("BU", enrolment_date=date(2025, 1, 1))
+    there = make_participant("ULM", enrolment_date=date(2025, 1, 1))
+    contact(date(2025, 1, 5), here)
+    with scoped_to(SiteScope(codes=frozenset({"ULM"}))):
+        fid = fidelity_subquery(date(2025, 2, 1))
+        rows = db.session.execute(select(fid.c.participant_id, fid.c.contacts_total)).all()
+    assert rows == [(there.id, 0)]

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from datetime import date
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from trialdm.contacts.models import ContactAttendance, ContactSession, ContactSessionPsw
@@ -113,6 +113,42 @@ def check_contact_session(
                     "attendees",
                     f"{sid} withdrew on {withdrawn_on.isoformat()}, before the session.",
                 )
+
+
+def check_against_contacts(
+    session: Session, participant: Participant, state: Mapping[str, Any], errors: ErrorCollector
+) -> None:
+    """Changes to a participant that would make recorded sessions break the rules above
+    (moving enrolment after a contact, withdrawing before one, leaving the intervention
+    arm, PSW training after a session given) are refused until those sessions change."""
+    live = (ContactSession.deleted_at.is_(None),)
+    if participant.category == "service_user":
+        first, last = session.execute(
+            select(func.min(ContactSession.date), func.max(ContactSession.date))
+            .join(ContactAttendance, ContactAttendance.session_id == ContactSession.id)
+            .where(ContactAttendance.participant_id == participant.id, *live)
+        ).one()
+        if first is None:
+            return
+        if state.get("arm") != "intervention" or state.get("enrolment_date") is None:
+            errors.add("arm", "Has recorded contact sessions; change or delete them first.")
+        elif state["enrolment_date"] > first:
+            errors.add("enrolment_date", f"After the first recorded contact ({first.isoformat()}).")
+        withdrawn_on = state.get("withdrawal_date")
+        if state.get("status") == "withdrawn" and withdrawn_on and withdrawn_on <= last:
+            errors.add("withdrawal_date", f"On or before a recorded contact ({last.isoformat()}).")
+    elif participant.category == "psw":
+        first = session.scalar(
+            select(func.min(ContactSession.date))
+            .join(ContactSessionPsw, ContactSessionPsw.session_id == ContactSession.id)
+            .where(ContactSessionPsw.psw_id == participant.id, *live)
+        )
+        trained = state.get("training_completed")
+        if first is not None and (trained is None or trained > first):
+            errors.add(
+                "training_completed",
+                f"This PSW gave a session on {first.isoformat()}; training must precede it.",
+            )
 
 
 def _set_links(contact: ContactSession, psw_ids: list[int], attendee_ids: list[int]) -> bool:

@@ -45,6 +45,7 @@ from sqlalchemy import (
     and_,
     case,
     func,
+    join,
     literal,
     or_,
     outerjoin,
@@ -97,6 +98,17 @@ def intervention_criteria() -> tuple[ColumnElement[bool], ...]:
     )
 
 
+def has_fidelity_status(participant: Participant) -> bool:
+    """:func:`intervention_criteria` for a loaded participant, to skip the query for
+    everyone else (control arm, PSWs, MHWs, people not enrolled)."""
+    return (
+        participant.category == "service_user"
+        and participant.arm == "intervention"
+        and participant.enrolment_date is not None
+        and participant.deleted_at is None
+    )
+
+
 def contacts_subquery(as_of: date | None = None, name: str = "contacts") -> Subquery:
     """One row per contact (attendance at a live session): participant_id, contact_date."""
     stmt = (
@@ -120,47 +132,56 @@ def fidelity_subquery(as_of: date | None = None, rule: FidelityRule | None = Non
     rule = rule or FidelityRule.from_settings()
     on = literal(as_of, Date)
 
-    contacts = contacts_subquery(as_of, "fidelity_contacts")
+    def contacts_of(participant_id):
+        # Attendances joined to live sessions up to as_of, as a nested join, so that the
+        # database walks the participant_id index once per participant. Plain tables:
+        # the site filter applies to the participants (the ORM would put its criteria
+        # for joined entities in WHERE, turning these outer joins into inner ones).
+        a = ContactAttendance.__table__.alias()
+        s = ContactSession.__table__.alias()
+        live = join(a, s, and_(s.c.id == a.c.session_id, s.c.deleted_at.is_(None), s.c.date <= on))
+        return live, a.c.participant_id == participant_id, s.c
+
+    p = Participant
+    live, on_person, s1 = contacts_of(p.id)
+    person_cols = (p.id, p.site_code, p.intervention_start, p.status, p.withdrawal_date)
     firsts = (
         select(
-            contacts.c.participant_id,
-            func.min(contacts.c.contact_date).label("first_contact"),
-            func.count().label("contacts_total"),
+            *person_cols,
+            func.min(s1.date).label("first_contact"),
+            func.count(s1.id).label("contacts_total"),
         )
-        .group_by(contacts.c.participant_id)
+        .select_from(outerjoin(p, live, on_person))
+        .where(*intervention_criteria())
+        .group_by(*person_cols)
         .subquery("fidelity_firsts")
     )
-    p = Participant
-    window_start = func.coalesce(p.intervention_start, firsts.c.first_contact)
+    f = firsts.c
+    window_start = func.coalesce(f.intervention_start, f.first_contact)
     withdrawn = and_(
-        p.status == "withdrawn", p.withdrawal_date.is_not(None), p.withdrawal_date <= on
+        f.status == "withdrawn", f.withdrawal_date.is_not(None), f.withdrawal_date <= on
     )
-    base = (
-        select(
-            p.id.label("participant_id"),
-            p.site_code.label("site_code"),
-            firsts.c.first_contact,
-            window_start.label("window_start"),
-            add_months(window_start, rule.months).label("window_end"),
-            func.coalesce(firsts.c.contacts_total, 0).label("contacts_total"),
-            case((withdrawn, 1), else_=0).label("withdrawn"),
-        )
-        .select_from(outerjoin(p, firsts, firsts.c.participant_id == p.id))
-        .where(*intervention_criteria())
-        .subquery("fidelity_base")
-    )
+    base = select(
+        f.id.label("participant_id"),
+        f.site_code.label("site_code"),
+        f.first_contact,
+        window_start.label("window_start"),
+        add_months(window_start, rule.months).label("window_end"),
+        f.contacts_total,
+        case((withdrawn, 1), else_=0).label("withdrawn"),
+    ).subquery("fidelity_base")
 
-    in_window = contacts_subquery(as_of, "fidelity_in_window")
+    live2, on_person2, s2 = contacts_of(base.c.participant_id)
     counted = (
-        select(*base.c, func.count(in_window.c.contact_date).label("contacts_in_window"))
+        select(*base.c, func.count(s2.id).label("contacts_in_window"))
         .select_from(
             outerjoin(
                 base,
-                in_window,
+                live2,
                 and_(
-                    in_window.c.participant_id == base.c.participant_id,
-                    in_window.c.contact_date >= base.c.window_start,
-                    in_window.c.contact_date <= base.c.window_end,
+                    on_person2,
+                    s2.date >= base.c.window_start,
+                    s2.date <= base.c.window_end,
                 ),
             )
         )
@@ -219,7 +240,7 @@ def attach_fidelity(
 ) -> None:
     """Set ``participant.fidelity`` (a dict or None) on each, with one query."""
     participants = list(participants)
-    found = fidelity_for(session, (p.id for p in participants), as_of)
+    found = fidelity_for(session, (p.id for p in participants if has_fidelity_status(p)), as_of)
     for participant in participants:
         participant.fidelity = found.get(participant.id)
 

@@ -243,6 +243,10 @@ def update_participant(
                 state[name] = None
     errors = ErrorCollector()
     check_participant(state, errors)
+    if not errors:
+        from trialdm.contacts.operations import check_against_contacts
+
+        check_against_contacts(session, participant, state, errors)
     errors.raise_if_any()
     for name, value in state.items():
         if name == "diagnoses":
