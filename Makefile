@@ -22,6 +22,7 @@ install: $(STAMP)
 db: install
 	$(BIN)/trialdm db upgrade
 	$(BIN)/trialdm sites sync
+	$(BIN)/trialdm instruments sync
 
 # Web app, Celery worker and beat on SQLite under instance/ with the embedded broker.
 run: db

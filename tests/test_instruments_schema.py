@@ -162,3 +162,27 @@ def test_schema_dumps_back_to_json():
     values = schema.load({"seen_on": "2021-02-03", "colour": {"missing": "refused"}})
     assert schema.dump(values)["seen_on"] == "2021-02-03"
     assert schema.dump(values)["colour"] == {"missing": "refused"}
+
+
+def test_condition_on_a_date_field():
+    definition = parse_definition(
+        {
+            "name": "dated",
+            "version": 1,
+            "title": "Dated",
+            "fields": [
+                {"name": "visit", "type": "date", "label": "Visit"},
+                {
+                    "name": "why",
+                    "type": "text",
+                    "label": "Why then?",
+                    "show_if": {"field": "visit", "equals": "2025-01-01"},
+                },
+            ],
+        },
+        "test",
+    )
+    schema = answers_schema(definition)
+    assert schema.load({"visit": "2025-01-01", "why": "holiday"})["why"] == "holiday"
+    with pytest.raises(ma.ValidationError):
+        schema.load({"visit": "2025-01-02", "why": "holiday"})

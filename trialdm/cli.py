@@ -186,6 +186,8 @@ def import_focus_groups_cmd(sessions: Path, members: Path) -> None:
     )
     for code, study_id in report["study_ids"].items():
         click.echo(f"  {code} -> {study_id}")
+
+
 @click.group("instruments")
 def instruments_cli() -> None:
     """Instrument definitions (instruments/*.toml) and REDCap interchange."""

@@ -1,7 +1,7 @@
 """instruments, responses and answers
 
 Revision ID: cf44cd0c8d79
-Revises: 434a7bcf0def
+Revises: 49a091608caa
 Create Date: 2026-11-23 15:48:35.713886
 
 """

@@ -119,6 +119,8 @@ class Condition:
         answer = answers.get(self.field)
         if answer is None or isinstance(answer, Missing):
             return False
+        if isinstance(answer, date):
+            answer = answer.isoformat()  # date conditions are stored as ISO text
         if self.op == "equals":
             return answer == self.value
         if self.op == "not_equals":
