@@ -26,6 +26,9 @@ REFERENCE_PATHS = {
     "/api/v1/instruments/{instrument_name}",
     "/api/v1/instruments/{instrument_name}/versions/{instrument_version}",
     "/api/v1/instruments/{instrument_name}/redcap",
+    # The English source of study materials is trial-wide; translations are per site.
+    "/api/v1/materials/{material_id}",
+    "/api/v1/materials/{material_id}/versions/{version_number}",
 }
 OUTSIDERS = [
     ("research_worker", [OTHER_SITE]),

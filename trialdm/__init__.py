@@ -25,9 +25,10 @@ API_MODULES = (
     "instruments",
     "schedule",
     "audit",
+    "translation",
 )
 # Domains with pages.
-VIEW_MODULES = ("web", "participants", "contacts", "qualitative", "instruments")
+VIEW_MODULES = ("web", "participants", "contacts", "qualitative", "instruments", "translation")
 
 
 def create_app(

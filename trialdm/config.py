@@ -115,6 +115,62 @@ def _schedule_events(raw: str) -> tuple[tuple[str, int], ...]:
     return tuple(events)
 
 
+# Translation steps, in workflow order, and the role that does each one.
+TRANSLATION_STEP_ROLES = {
+    "forward": "translator",
+    "reconciliation": "translator",
+    "back_translation": "translator",
+    "review": "reviewer",
+    "harmonisation": "translator",
+    "pretesting": "translator",
+    "finalisation": "reviewer",
+}
+MATERIAL_CATEGORIES = ("local_text", "study_generated", "secondary_measure", "primary_measure")
+
+
+def _translation_workflows(raw: str) -> dict[str, tuple[str, ...]]:
+    """``category=step,step;category=step,...`` -> {category: steps}. Every material
+    category needs a workflow that starts with a forward translation, names known
+    steps once each and has a reviewer step (so one person cannot do it all)."""
+    workflows: dict[str, tuple[str, ...]] = {}
+    for part in raw.split(";"):
+        if not part.strip():
+            continue
+        category, sep, steps_raw = part.partition("=")
+        category = category.strip()
+        steps = tuple(step.strip() for step in steps_raw.split(",") if step.strip())
+        if not sep or category not in MATERIAL_CATEGORIES:
+            raise ValueError(f"'{part.strip()}': expected <category>=<step>,<step>,...")
+        if category in workflows:
+            raise ValueError(f"{category} is given twice")
+        unknown = [step for step in steps if step not in TRANSLATION_STEP_ROLES]
+        if unknown:
+            raise ValueError(
+                f"{category}: unknown step(s) {', '.join(unknown)}; "
+                f"use {', '.join(TRANSLATION_STEP_ROLES)}"
+            )
+        if len(set(steps)) != len(steps):
+            raise ValueError(f"{category}: a step is listed twice")
+        if not steps or steps[0] != "forward":
+            raise ValueError(f"{category}: the first step must be forward")
+        if not any(TRANSLATION_STEP_ROLES[step] == "reviewer" for step in steps):
+            raise ValueError(f"{category}: needs a review or finalisation step")
+        workflows[category] = steps
+    missing = [c for c in MATERIAL_CATEGORIES if c not in workflows]
+    if missing:
+        raise ValueError(f"no workflow for {', '.join(missing)}")
+    return workflows
+
+
+DEFAULT_TRANSLATION_WORKFLOWS = (
+    "local_text=forward,review;"
+    "study_generated=forward,reconciliation,review;"
+    "secondary_measure=forward,reconciliation,back_translation,review,harmonisation;"
+    "primary_measure=forward,reconciliation,back_translation,review,harmonisation,"
+    "pretesting,finalisation"
+)
+
+
 def _csv(raw: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in raw.split(",") if part.strip())
 
@@ -190,6 +246,13 @@ SETTINGS: dict[str, Setting] = {
     "SUPPRESS_BELOW": Setting(
         _non_negative_int, 0, "Suppress summary counts below this number (0 = never)"
     ),
+    "TRANSLATION_WORKFLOWS": Setting(
+        _translation_workflows,
+        _translation_workflows(DEFAULT_TRANSLATION_WORKFLOWS),
+        "Translation steps per material category (proportionate translation): "
+        "'category=step,step;...' for local_text, study_generated, secondary_measure, "
+        "primary_measure",
+    ),
     # Reminders and mail
     "REMINDER_LOCAL_TIME": Setting(_time_of_day, "08:00", "Local time of the daily reminder scan"),
     "SMTP_HOST": Setting(_str, "", "SMTP server; empty keeps mail in the outbox table"),
@@ -255,6 +318,11 @@ def describe() -> list[tuple[str, str, str]]:
     rows = []
     for name, setting in SETTINGS.items():
         default = setting.default
-        shown = "(instance folder)" if callable(default) else repr(default)
+        if callable(default):
+            shown = "(instance folder)"
+        elif isinstance(default, dict):  # shown as it is written: 'key=a,b;key=c'
+            shown = repr(";".join(f"{k}={','.join(v)}" for k, v in default.items()))
+        else:
+            shown = repr(default)
         rows.append((ENV_PREFIX + name, shown, setting.help))
     return rows

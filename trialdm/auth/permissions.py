@@ -65,6 +65,8 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "summaries.build",
             "participants.import",
             "pseudonymisation.key",
+            # starts translations of materials at their site and assigns the steps
+            "translation.assign",
         }
     ),
     "translator": frozenset(
@@ -84,8 +86,11 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "participants.import",
             "translation.write",
             "translation.review",
+            "translation.assign",
             "pseudonymisation.key",
             "instruments.manage",
+            # the trial-wide English source of study materials
+            "materials.manage",
         }
     ),
 }

@@ -14,6 +14,7 @@ from trialdm.contacts.demo import demo_contacts
 from trialdm.instruments.demo import demo_instruments, demo_responses
 from trialdm.participants.operations import create_participant
 from trialdm.qualitative.demo import demo_qualitative
+from trialdm.translation.demo import demo_translation
 
 DEMO_PASSWORD = "demo-password"
 DEMO_ADMIN = "admin@demo.trialdm.org"
@@ -105,6 +106,7 @@ DEMO_STEPS: list[tuple[str, Callable[[Session, random.Random], str]]] = [
     ("qualitative", demo_qualitative),
     ("instruments", demo_instruments),
     ("responses", demo_responses),
+    ("translation", demo_translation),
 ]
 
 
