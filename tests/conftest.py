@@ -125,6 +125,11 @@ def _transaction_per_test(request: pytest.FixtureRequest) -> None:
 @pytest.fixture
 def db_session(app: Flask) -> Iterator[Any]:
     """A transaction around the test, rolled back at the end."""
+    # The Celery app is module-global: a test that creates another Flask app rebinds
+    # it (and its eager setting) to that app. Bind it back to the suite's app.
+    from trialdm import register_celery
+
+    register_celery(app)
     with app.app_context():
         connection = db.engine.connect()
         outer = connection.begin()

@@ -26,6 +26,8 @@ API_MODULES = (
     "schedule",
     "audit",
     "translation",
+    "screening",
+    "summaries",
 )
 # Domains with pages.
 VIEW_MODULES = ("web", "participants", "contacts", "qualitative", "instruments", "translation")
@@ -168,6 +170,10 @@ def register_celery(app: Flask) -> None:
         enable_utc=True,
         broker_transport_options=_broker_transport_options(app.config["BROKER_URL"]),
     )
+    from trialdm.summaries.schedule import beat_schedule as summaries_beat
+
+    # Each domain contributes its beat entries; UTC times (enable_utc above).
+    celery.conf.beat_schedule = {**summaries_beat(app.config)}
     celery.flask_app = app
     app.extensions["celery"] = celery
 

@@ -246,6 +246,20 @@ SETTINGS: dict[str, Setting] = {
     "SUPPRESS_BELOW": Setting(
         _non_negative_int, 0, "Suppress summary counts below this number (0 = never)"
     ),
+    "SUMMARY_LEASE_SECONDS": Setting(
+        _positive_int,
+        600,
+        "A running summary build without a heartbeat for this long is re-queued",
+    ),
+    "SUMMARY_MAX_ATTEMPTS": Setting(
+        _positive_int, 3, "Summary builds interrupted this often are marked failed"
+    ),
+    "SUMMARY_NIGHTLY_TIME": Setting(
+        _time_of_day, "02:30", "UTC time of the nightly cross-site summary workbook"
+    ),
+    "SUMMARY_RECONCILE_SECONDS": Setting(
+        _positive_int, 120, "How often beat looks for summary builds lost by a dead worker"
+    ),
     "TRANSLATION_WORKFLOWS": Setting(
         _translation_workflows,
         _translation_workflows(DEFAULT_TRANSLATION_WORKFLOWS),

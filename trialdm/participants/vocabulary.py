@@ -82,3 +82,37 @@ def diagnosis_vocabulary(setting: str) -> dict[str, str]:
             vocabulary = {row[0].strip(): row[1].strip() for row in csv.reader(handle) if row}
     vocabulary[OTHER_DIAGNOSIS] = "Other"
     return vocabulary
+
+
+# Diagnoses as published tables and referral letters word them -> ICD-10 category.
+DIAGNOSIS_SYNONYMS: dict[str, str] = {
+    "schizophrenia": "F20",
+    "bipolar disorder": "F31",
+    "bipolar affective disorder": "F31",
+    "depression": "F32",
+    "major depression": "F32",
+    "recurrent depression": "F33",
+    "schizoaffective disorder": "F25",
+    "obsessive-compulsive disorder": "F42",
+    "ocd": "F42",
+    "ptsd": "F43",
+    "post-traumatic stress disorder": "F43",
+    "anxiety disorder": "F41",
+    "borderline personality disorder": "F60",
+}
+
+
+def diagnosis_from_text(text: str, vocabulary: dict[str, str]) -> dict[str, str | None]:
+    """A diagnosis as written -> {"code", "text"}: a known label or synonym gives its
+    code (keeping the wording when it says more, e.g. "Bipolar disorder combined with
+    physical disorders" -> F31 with that text); anything else is ``other`` with text."""
+    wording = " ".join(text.split())
+    key = wording.lower()
+    labels = {label.lower(): code for code, label in vocabulary.items()}
+    known = {**labels, **{k: v for k, v in DIAGNOSIS_SYNONYMS.items() if v in vocabulary}}
+    if key in known:
+        return {"code": known[key], "text": None}
+    for name in sorted(known, key=len, reverse=True):
+        if key.startswith(name + " "):
+            return {"code": known[name], "text": wording}
+    return {"code": OTHER_DIAGNOSIS, "text": wording}

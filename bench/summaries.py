@@ -1,0 +1,683 @@
+"""Benchmark: the cross-site summary workbook on a synthetic trial.
+
+    .venv/bin/python bench/summaries.py                 # quick: 10,000 service users
+    .venv/bin/python bench/summaries.py --size 100k     # or 1m, or several: --size 10k,100k,1m
+
+For each size it generates a trial on SQLite (50 sites, the service users with
+diagnoses, plus whatever other domains the build reads), then runs in fresh
+processes (so peak memory is the build's own):
+
+- **ours**: the workbook build as the job runs it (specs -> SQL aggregates ->
+  write-only workbook, the listing streamed; JSON of each table as stored on the job);
+- **floor**: the same aggregates as hand-written single-pass SQL per table,
+  written to the same cells with openpyxl's write-only mode, no styling.
+
+It prints wall time and CPU time (the machine may be shared: CPU time is the
+steadier figure), peak RSS, SQL statements run, and our time as a ratio to the floor.
+Targets (issue 5): ratio <= 1.5, memory flat in the number of participants,
+100,000 under 30 s on SQLite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+SIZES = {"10k": 10_000, "100k": 100_000, "1m": 1_000_000}
+SITES = 50
+GENDERS = ["female", "male", "female", "male", "diverse", None]
+MARITAL = ["unmarried", "married", "divorced", "widowed", "separated", None]
+OCCUPATIONS = ["unemployed", "part_time", "full_time", "student", "retired", "volunteer", None]
+DIAGNOSES = ["F20", "F31", "F32", "F33", "F41", "F43", "F25", "F60"]
+
+
+def make_app(folder: Path, url: str):
+    from trialdm import create_app
+
+    return create_app(
+        {
+            "DATABASE_URL": url,
+            "SECRET_KEY": "bench",
+            "TASKS_EAGER": True,
+            "BROKER_URL": "memory://",
+            "WORKBOOK_DIR": str(folder / "workbooks"),
+        },
+        environ={"TRIALDM_INSTANCE_PATH": str(folder / "instance")},
+    )
+
+
+# ---------------------------------------------------------------- generation
+
+
+def generate(folder: Path, participants: int, seed: int = 5) -> str:
+    from flask_migrate import upgrade
+    from sqlalchemy import insert
+
+    from trialdm.extensions import db
+    from trialdm.participants.models import Participant, ParticipantDiagnosis
+    from trialdm.sites.models import Site
+
+    url = f"sqlite:///{folder / 'bench.db'}"
+    app = make_app(folder, url)
+    rng = random.Random(seed)
+    start = date(2023, 1, 1)
+    with app.app_context():
+        upgrade()
+        with db.engine.begin() as conn:
+            conn.execute(
+                insert(Site.__table__),
+                [
+                    {
+                        "code": f"S{i:02d}",
+                        "name": f"Site {i}",
+                        "country": "Benchland",
+                        "city": f"City {i}",
+                        "languages": ["en"],
+                        "timezone": "UTC",
+                    }
+                    for i in range(1, SITES + 1)
+                ],
+            )
+        batch: list[dict[str, Any]] = []
+        diagnoses: list[dict[str, Any]] = []
+        next_id = 1
+        for n in range(participants):
+            site = f"S{n % SITES + 1:02d}"
+            enrolled = start + timedelta(days=rng.randint(0, 700))
+            status = rng.choices(["enrolled", "withdrawn", "completed"], [8, 1, 1])[0]
+            batch.append(
+                {
+                    "id": next_id,
+                    "site_code": site,
+                    "category": "service_user",
+                    "study_id": f"{site}-{n:07d}",
+                    "gender": rng.choice(GENDERS),
+                    "year_of_birth": enrolled.year - rng.randint(18, 60),
+                    "marital_status": rng.choice(MARITAL),
+                    "occupation": rng.choice(OCCUPATIONS),
+                    "years_of_illness": round(rng.uniform(0, 30), 1)
+                    if rng.random() > 0.1
+                    else None,
+                    "years_in_care": rng.randint(0, 20),
+                    "enrolment_date": enrolled,
+                    "consent_date": enrolled,
+                    "consent_version": "2.1",
+                    "arm": "intervention" if n % 2 else "control",
+                    "status": status,
+                    "withdrawal_date": enrolled + timedelta(days=30)
+                    if status == "withdrawn"
+                    else None,
+                    "version_id": 1,
+                }
+            )
+            for position, code in enumerate(rng.sample(DIAGNOSES, rng.choice([0, 1, 1, 1, 2]))):
+                diagnoses.append({"participant_id": next_id, "position": position, "code": code})
+            next_id += 1
+            if len(batch) >= 50_000:
+                _flush(db, Participant, ParticipantDiagnosis, batch, diagnoses)
+        _flush(db, Participant, ParticipantDiagnosis, batch, diagnoses)
+        _generate_contacts(db, rng, participants)
+        _generate_responses(db, rng, folder)
+        _generate_focus_groups(db, rng, participants + 1)
+        with db.engine.connect() as conn:
+            conn.exec_driver_sql("ANALYZE")
+        db.engine.dispose()
+    return url
+
+
+PSWS_PER_SITE = 5
+INDIVIDUAL_CONTACTS = 8  # per intervention participant, plus two group sessions: ~10
+GROUP_SIZE = 4
+
+
+def _generate_contacts(db, rng: random.Random, participants: int) -> None:
+    """PSWs per site; for each intervention participant individual sessions, and
+    group sessions of four: about ten contacts each."""
+    from sqlalchemy import insert, select
+
+    from trialdm.contacts.models import ContactAttendance, ContactSession, ContactSessionPsw
+    from trialdm.participants.models import Participant
+
+    with db.engine.begin() as conn:
+        first_psw = participants + 10_000_000
+        psws = {}
+        rows = []
+        for i in range(1, SITES + 1):
+            site = f"S{i:02d}"
+            psws[site] = [first_psw + (i - 1) * PSWS_PER_SITE + k for k in range(PSWS_PER_SITE)]
+            for k, psw_id in enumerate(psws[site]):
+                rows.append(
+                    {
+                        "id": psw_id,
+                        "site_code": site,
+                        "category": "psw",
+                        "study_id": f"{site}-PSW-{k + 1:02d}",
+                        "training_completed": date(2022, 6, 1),
+                        "active": True,
+                        "version_id": 1,
+                    }
+                )
+        conn.execute(insert(Participant.__table__), rows)
+        members = conn.execute(
+            select(Participant.id, Participant.site_code, Participant.enrolment_date)
+            .where(Participant.arm == "intervention")
+            .order_by(Participant.site_code, Participant.id)
+        ).all()
+    sessions, attendances, links = [], [], []
+    session_id = 0
+
+    def add_session(site, on, kind, attendees):
+        nonlocal session_id
+        session_id += 1
+        sessions.append(
+            {
+                "id": session_id,
+                "site_code": site,
+                "date": on,
+                "format": kind,
+                "mode": "in_person",
+                "duration_min": 45,
+                "version_id": 1,
+            }
+        )
+        links.append(
+            {"site_code": site, "session_id": session_id, "psw_id": rng.choice(psws[site])}
+        )
+        attendances.extend(
+            {"site_code": site, "session_id": session_id, "participant_id": pid}
+            for pid in attendees
+        )
+        if len(attendances) >= 200_000:
+            flush()
+
+    def flush():
+        with db.engine.begin() as conn:
+            conn.execute(insert(ContactSession.__table__), sessions)
+            conn.execute(insert(ContactSessionPsw.__table__), links)
+            conn.execute(insert(ContactAttendance.__table__), attendances)
+        sessions.clear(), attendances.clear(), links.clear()
+
+    group: list = []
+    for pid, site, enrolled in members:
+        for _ in range(rng.randint(INDIVIDUAL_CONTACTS - 3, INDIVIDUAL_CONTACTS + 3)):
+            add_session(site, enrolled + timedelta(days=rng.randint(1, 200)), "individual", [pid])
+        if group and group[0][1] != site:
+            group = []
+        group.append((pid, site, enrolled))
+        if len(group) == GROUP_SIZE:
+            start = max(e for _, _, e in group)
+            for _ in range(2):
+                on = start + timedelta(days=rng.randint(1, 150))
+                add_session(site, on, "group", [p for p, _, _ in group])
+            group = []
+    if sessions:
+        flush()
+
+
+def _generate_responses(db, rng: random.Random, folder: Path) -> None:
+    """The shipped instruments, and complete responses at T0 (everyone), T1 (70%),
+    T2 (50%) for every due instrument (without answers: the schedule counts responses)."""
+    from flask import current_app
+    from sqlalchemy import insert, select
+
+    from trialdm.core.scoping import all_sites
+    from trialdm.instruments.definitions import load_definition_folder
+    from trialdm.instruments.models import InstrumentVersion, Response
+    from trialdm.instruments.operations import sync_instruments
+    from trialdm.instruments.queries import instruments_due_by_event
+    from trialdm.participants.models import Participant
+
+    with all_sites():
+        definitions = load_definition_folder(Path(current_app.config["INSTRUMENTS_DIR"]))
+        sync_instruments(db.session, definitions, {d.name: f"{d.name}.toml" for d in definitions})
+        db.session.commit()
+        due = instruments_due_by_event(db.session)
+        versions = {
+            name: version_id
+            for name, version_id in db.session.execute(
+                select(InstrumentVersion.name, func_max(InstrumentVersion.id)).group_by(
+                    InstrumentVersion.name
+                )
+            )
+        }
+        db.session.commit()
+    shares = {"T0": 1.0, "T1": 0.7, "T2": 0.5}
+    months = {"T0": 0, "T1": 4, "T2": 8}
+    with db.engine.connect() as conn:
+        people = conn.execute(
+            select(Participant.id, Participant.site_code, Participant.enrolment_date).where(
+                Participant.category == "service_user"
+            )
+        ).all()
+    rows: list[dict[str, Any]] = []
+    for pid, site, enrolled in people:
+        for event, share in shares.items():
+            if rng.random() >= share:
+                continue
+            on = enrolled + timedelta(days=30 * months[event] + rng.randint(-10, 10))
+            for name in due.get(event, []):
+                rows.append(
+                    {
+                        "site_code": site,
+                        "participant_id": pid,
+                        "event": event,
+                        "instrument_name": name,
+                        "instrument_version_id": versions[name],
+                        "status": "complete",
+                        "collected_on": on,
+                        "version_id": 1,
+                    }
+                )
+        if len(rows) >= 200_000:
+            with db.engine.begin() as conn:
+                conn.execute(insert(Response.__table__), rows)
+            rows.clear()
+    if rows:
+        with db.engine.begin() as conn:
+            conn.execute(insert(Response.__table__), rows)
+
+
+def func_max(column):
+    from sqlalchemy import func
+
+    return func.max(column)
+
+
+def _generate_focus_groups(db, rng: random.Random, first_id: int) -> None:
+    """Two focus groups of six mental health workers and four interviews per site."""
+    from sqlalchemy import insert
+
+    from trialdm.participants.models import Participant
+    from trialdm.qualitative.models import QualitativeMember, QualitativeSession
+
+    people, sessions, members = [], [], []
+    next_person, next_session = first_id + 20_000_000, 0
+    for i in range(1, SITES + 1):
+        site = f"S{i:02d}"
+        for kind, count, size in (("focus_group", 2, 6), ("interview", 4, 1)):
+            for _ in range(count):
+                next_session += 1
+                sessions.append(
+                    {
+                        "id": next_session,
+                        "site_code": site,
+                        "kind": kind,
+                        "date": date(2023, 3, 1) + timedelta(days=rng.randint(0, 300)),
+                        "duration_min": rng.randint(30, 120),
+                        "location": f"Clinic {i}",
+                        "mode": "in_person",
+                        "consent_recorded": True,
+                        "version_id": 1,
+                    }
+                )
+                for _ in range(size):
+                    next_person += 1
+                    gender = rng.choice(["female", "male"])
+                    people.append(
+                        {
+                            "id": next_person,
+                            "site_code": site,
+                            "category": "mhw",
+                            "study_id": f"{site}-MHW-{next_person}",
+                            "gender": gender,
+                            "age": rng.randint(25, 64),
+                            "profession": "nurse",
+                            "version_id": 1,
+                        }
+                    )
+                    members.append(
+                        {
+                            "site_code": site,
+                            "session_id": next_session,
+                            "participant_id": next_person,
+                            "gender": gender,
+                            "age": people[-1]["age"],
+                            "profession": "nurse",
+                        }
+                    )
+    with db.engine.begin() as conn:
+        conn.execute(insert(Participant.__table__), people)
+        conn.execute(insert(QualitativeSession.__table__), sessions)
+        conn.execute(insert(QualitativeMember.__table__), members)
+
+
+def _flush(db, participant, diagnosis, batch, diagnoses) -> None:
+    from sqlalchemy import insert
+
+    with db.engine.begin() as conn:
+        if batch:
+            conn.execute(insert(participant.__table__), batch)
+        if diagnoses:
+            conn.execute(insert(diagnosis.__table__), diagnoses)
+    batch.clear()
+    diagnoses.clear()
+
+
+# ---------------------------------------------------------------- measured runs
+
+
+def count_queries(engine) -> list[int]:
+    from sqlalchemy import event
+
+    counter = [0]
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def count(*args: Any) -> None:
+        counter[0] += 1
+
+    return counter
+
+
+def run_ours(folder: Path, url: str, skip: set[str]) -> dict[str, Any]:
+    from trialdm.core.models import utcnow
+    from trialdm.core.scoping import all_sites
+    from trialdm.extensions import db
+    from trialdm.summaries.operations import build_context, compute_tables, table_json
+    from trialdm.summaries.registry import table_names
+    from trialdm.summaries.workbook import Cover, render_workbook
+
+    app = make_app(folder, url)
+    with app.app_context(), all_sites():
+        counter = count_queries(db.engine)
+        began, cpu = time.perf_counter(), time.process_time()
+        read_at = utcnow()
+        ctx = build_context(db.session, read_at)
+        results = compute_tables(ctx, [n for n in table_names() if n not in skip])
+        tables = {r.name: table_json(r, ctx) for r in results}
+        cover = Cover("bench", "All sites", read_at, "bench", "trialdm", [])
+        render_workbook(folder / "ours.xlsx", cover, results, ctx)
+        elapsed = time.perf_counter() - began
+        cpu = time.process_time() - cpu
+        assert tables
+    return {"seconds": elapsed, "cpu": cpu, "queries": counter[0]}
+
+
+def run_floor(folder: Path, url: str, skip: set[str]) -> dict[str, Any]:
+    """Hand-written single-pass SQL per table, the same cells, write-only, no styling."""
+    from openpyxl import Workbook
+    from sqlalchemy import create_engine
+
+    from trialdm.summaries.tables import LISTING, _listing_query
+
+    engine = create_engine(url)
+    counter = count_queries(engine)
+    began, cpu = time.perf_counter(), time.process_time()
+    wb = Workbook(write_only=True)
+    cover = wb.create_sheet("Cover")
+    cover.append(["bench"])
+    base = "FROM participants WHERE category = 'service_user' AND deleted_at IS NULL"
+    age = "(CAST(strftime('%Y', enrolment_date) AS INTEGER) - year_of_birth)"
+    with engine.connect() as conn:
+        # recruitment: one pass, indicators summed per site; months for the chart
+        ws = wb.create_sheet("recruitment")
+        for row in conn.exec_driver_sql(
+            "SELECT site_code, count(*), sum(consent_date IS NOT NULL), "
+            "sum(enrolment_date IS NOT NULL), sum(arm = 'intervention'), sum(arm = 'control'), "
+            f"sum(status = 'withdrawn'), sum(status = 'completed') {base} GROUP BY site_code"
+        ):
+            ws.append(list(row))
+        for row in conn.exec_driver_sql(
+            "SELECT site_code, strftime('%Y-%m', enrolment_date) m, count(*) "
+            f"{base} AND enrolment_date IS NOT NULL GROUP BY site_code, m"
+        ):
+            ws.append(list(row))
+        # baseline: one pass for counts and moments, one for free-text categories,
+        # one for diagnoses, one window pass for the quartiles
+        ws = wb.create_sheet("baseline_characteristics")
+        cats = ", ".join(
+            f"sum({col} IS {repr(v) if v else 'NULL'})"
+            for col, values in (
+                ("gender", ["female", "male", "diverse", "not_stated", None]),
+                (
+                    "marital_status",
+                    ["unmarried", "married", "divorced", "widowed", "separated", None],
+                ),
+            )
+            for v in values
+        )
+        moments = ", ".join(
+            f"count({x}), sum({x}), sum({x} * {x}), min({x}), max({x})"
+            for x in (age, "years_of_illness")
+        )
+        enrolled = f"{base} AND enrolment_date IS NOT NULL"
+        for row in conn.exec_driver_sql(
+            f"SELECT site_code, arm, count(*), {cats}, {moments} {enrolled} GROUP BY site_code, arm"
+        ):
+            ws.append(list(row))
+        for row in conn.exec_driver_sql(
+            f"SELECT site_code, arm, occupation, count(*) {enrolled} "
+            "GROUP BY site_code, arm, occupation"
+        ):
+            ws.append(list(row))
+        for row in conn.exec_driver_sql(
+            "SELECT p.site_code, p.arm, d.code, count(DISTINCT p.id) FROM participants p "
+            "JOIN participant_diagnoses d ON d.participant_id = p.id "
+            "WHERE p.category = 'service_user' AND p.deleted_at IS NULL "
+            "AND p.enrolment_date IS NOT NULL GROUP BY p.site_code, p.arm, d.code"
+        ):
+            ws.append(list(row))
+        for row in conn.exec_driver_sql(
+            f"SELECT site_code, arm, max(cnt), "
+            "max(CASE WHEN rn = (cnt - 1) / 4 + 1 THEN x END), "
+            "max(CASE WHEN rn = (cnt - 1) / 2 + 1 THEN x END), "
+            "max(CASE WHEN rn = (cnt - 1) * 3 / 4 + 1 THEN x END) FROM ("
+            f"SELECT site_code, arm, {age} x, row_number() OVER "
+            f"(PARTITION BY site_code, arm ORDER BY {age}) rn, "
+            "count(*) OVER (PARTITION BY site_code, arm) cnt "
+            f"{enrolled} AND {age} IS NOT NULL) GROUP BY site_code, arm"
+        ):
+            ws.append(list(row))
+        # participant listing: the same streamed SELECT, raw cells
+        ws = wb.create_sheet("participant_listing")
+        ws.append([c.label for c in LISTING.columns])
+        from datetime import UTC, datetime
+
+        from trialdm.participants.vocabulary import ICD10_F
+        from trialdm.summaries.spec import BuildContext
+
+        ctx = BuildContext(
+            session=None,  # type: ignore[arg-type]
+            read_at=datetime.now(UTC),
+            diagnosis_vocabulary=ICD10_F,
+        )
+        converters = [(i, c.convert) for i, c in enumerate(LISTING.columns) if c.convert]
+        sql = _listing_query(ctx).compile(engine, compile_kwargs={"literal_binds": True})
+        result = conn.execution_options(stream_results=True, yield_per=2000).exec_driver_sql(
+            str(sql)
+        )
+        for raw in result:
+            row = list(raw)
+            for i, convert in converters:
+                row[i] = convert(row[i], ctx)
+            ws.append(row)
+        # listing summary: one pass for counts and moments (with the age bands and
+        # years in care), occupations, diagnoses and people without one
+        bands = ", ".join(
+            f"sum({age} BETWEEN {lo} AND {hi})"
+            for lo, hi in ((0, 24), (25, 30), (31, 35), (36, 40), (41, 45), (46, 50), (51, 55))
+        )
+        for row in conn.exec_driver_sql(
+            f"SELECT count(*), {cats}, {bands}, {moments}, count(years_in_care), "
+            f"sum(years_in_care), sum(years_in_care * years_in_care), min(years_in_care), "
+            f"max(years_in_care) {base}"
+        ):
+            ws.append(list(row))
+        for row in conn.exec_driver_sql(f"SELECT occupation, count(*) {base} GROUP BY occupation"):
+            ws.append(list(row))
+        for row in conn.exec_driver_sql(
+            "SELECT d.code, count(DISTINCT p.id) FROM participants p "
+            "JOIN participant_diagnoses d ON d.participant_id = p.id "
+            "WHERE p.category = 'service_user' AND p.deleted_at IS NULL GROUP BY d.code"
+        ):
+            ws.append(list(row))
+        for row in conn.exec_driver_sql(
+            f"SELECT count(*) {base} "
+            "AND id NOT IN (SELECT participant_id FROM participant_diagnoses)"
+        ):
+            ws.append(list(row))
+        _floor_assessments(conn, wb, engine)
+        if "fidelity" not in skip:
+            _floor_fidelity(conn, wb, engine)
+        _floor_qualitative(conn, wb)
+    wb.save(folder / "floor.xlsx")
+    elapsed = time.perf_counter() - began
+    cpu = time.process_time() - cpu
+    return {"seconds": elapsed, "cpu": cpu, "queries": counter[0]}
+
+
+def _floor_fidelity(conn, wb, engine) -> None:
+    """The contacts domain's fidelity SELECT (already one set-based statement),
+    summarised per site in one pass, plus the quartiles and the contact formats."""
+    from datetime import date as date_
+
+    from trialdm.contacts.queries import FidelityRule, fidelity_subquery
+
+    rule = FidelityRule(minimum=3, months=6, slack=0.0)
+    fidelity = fidelity_subquery(date_.today(), rule)
+    from sqlalchemy import select
+
+    sql = str(select(fidelity).compile(engine, compile_kwargs={"literal_binds": True}))
+    ws = wb.create_sheet("fidelity")
+    statuses = ", ".join(
+        f"sum(status = '{s}')"
+        for s in ("met", "on_track", "at_risk", "not_met", "not_started", "withdrawn")
+    )
+    for row in conn.exec_driver_sql(
+        f"SELECT site_code, count(*), {statuses}, sum(contacts_total), "
+        f"sum(contacts_total * contacts_total) FROM ({sql}) GROUP BY site_code"
+    ):
+        ws.append(list(row))
+    for row in conn.exec_driver_sql(
+        "SELECT site_code, max(cnt), "
+        "max(CASE WHEN rn = (cnt - 1) / 4 + 1 THEN x END), "
+        "max(CASE WHEN rn = (cnt - 1) / 2 + 1 THEN x END), "
+        "max(CASE WHEN rn = (cnt - 1) * 3 / 4 + 1 THEN x END) FROM ("
+        "SELECT site_code, contacts_total x, row_number() OVER "
+        "(PARTITION BY site_code ORDER BY contacts_total) rn, "
+        f"count(*) OVER (PARTITION BY site_code) cnt FROM ({sql})) GROUP BY site_code"
+    ):
+        ws.append(list(row))
+    for row in conn.exec_driver_sql(
+        "SELECT s.site_code, sum(s.format = 'individual'), sum(s.format = 'group') "
+        "FROM contact_attendances a JOIN contact_sessions s ON s.id = a.session_id "
+        "WHERE s.deleted_at IS NULL GROUP BY s.site_code"
+    ):
+        ws.append(list(row))
+
+
+def _floor_assessments(conn, wb, engine) -> None:
+    """Completed events per site: the schedule domain's statement, grouped once."""
+    from datetime import date as date_
+
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from trialdm.instruments.queries import instruments_due_by_event
+    from trialdm.schedule.queries import ScheduleEvent, schedule_query
+
+    with Session(engine) as session:
+        due = instruments_due_by_event(session)
+    events = [ScheduleEvent(n, m) for n, m in (("T0", 0), ("T1", 4), ("T2", 8), ("T3", 12))]
+    schedule = schedule_query(date_.today(), events, 14, due).order_by(None).subquery()
+    sql = select(schedule.c.site, schedule.c.event, schedule.c.status).compile(
+        engine, compile_kwargs={"literal_binds": True}
+    )
+    ws = wb["recruitment"]
+    for row in conn.exec_driver_sql(
+        f"SELECT site, event, count(*) FROM ({sql}) WHERE status = 'completed' GROUP BY site, event"
+    ):
+        ws.append(list(row))
+
+
+def _floor_qualitative(conn, wb) -> None:
+    ws = wb.create_sheet("focus_group_characteristics")
+    for row in conn.exec_driver_sql(
+        "SELECT s.id, s.site_code, s.date, s.duration_min, s.location, count(m.id), "
+        "sum(m.gender = 'female'), sum(m.gender = 'male'), avg(m.age), min(m.age), max(m.age) "
+        "FROM qualitative_sessions s LEFT JOIN qualitative_members m ON m.session_id = s.id "
+        "WHERE s.kind = 'focus_group' GROUP BY s.id ORDER BY s.id"
+    ):
+        ws.append(list(row))
+    ws = wb.create_sheet("qualitative_participants")
+    for row in conn.exec_driver_sql(
+        "SELECT s.kind, p.category, p.gender, count(DISTINCT p.id) FROM qualitative_members m "
+        "JOIN qualitative_sessions s ON s.id = m.session_id "
+        "JOIN participants p ON p.id = m.participant_id GROUP BY s.kind, p.category, p.gender"
+    ):
+        ws.append(list(row))
+
+
+def child(kind: str, folder: str, url: str, skip: set[str]) -> None:
+    runner = run_ours if kind == "ours" else run_floor
+    result = runner(Path(folder), url, skip)
+    result["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps(result))
+
+
+def measure(kind: str, folder: Path, url: str, skip: str) -> dict[str, Any]:
+    out = subprocess.run(
+        [
+            *(sys.executable, __file__, "--child", kind, "--folder", str(folder)),
+            *("--url", url, "--skip", skip),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    if out.returncode:
+        raise SystemExit(f"{kind} run failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--size", default="10k", help="10k, 100k, 1m or a comma list")
+    parser.add_argument(
+        "--skip", default="", help="tables to leave out of both runs, e.g. --skip fidelity"
+    )
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--folder", help=argparse.SUPPRESS)
+    parser.add_argument("--url", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args.child, args.folder, args.url, set(filter(None, args.skip.split(","))))
+        return
+    print(
+        f"{'participants':>12} {'ours s':>8} {'floor s':>8} {'ratio':>6} {'ours cpu':>9} "
+        f"{'floor cpu':>9} {'cpu ratio':>9} {'ours MB':>8} {'floor MB':>9} {'queries':>8} "
+        f"{'floor q':>8} {'gen s':>6}"
+    )
+    for label in args.size.split(","):
+        n = SIZES.get(label.strip().lower()) or int(label)
+        with tempfile.TemporaryDirectory(prefix="trialdm-bench-") as tmp:
+            folder = Path(tmp)
+            began = time.perf_counter()
+            url = generate(folder, n)
+            generated = time.perf_counter() - began
+            floor = measure("floor", folder, url, args.skip)
+            ours = measure("ours", folder, url, args.skip)
+            ratio = ours["seconds"] / floor["seconds"]
+            cpu_ratio = ours["cpu"] / floor["cpu"]
+            print(
+                f"{n:>12,} {ours['seconds']:>8.2f} {floor['seconds']:>8.2f} {ratio:>6.2f} "
+                f"{ours['cpu']:>9.2f} {floor['cpu']:>9.2f} {cpu_ratio:>9.2f} "
+                f"{ours['peak_mb']:>8.0f} {floor['peak_mb']:>9.0f} {ours['queries']:>8} "
+                f"{floor['queries']:>8} {generated:>6.1f}",
+                flush=True,
+            )
+
+
+if __name__ == "__main__":
+    main()

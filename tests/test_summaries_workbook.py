@@ -1,0 +1,72 @@
+"""The workbook as a coordinator opens it: cover, formats, chart, scripts."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import openpyxl
+
+from trialdm.summaries import operations
+from trialdm.summaries.registry import table_names
+
+
+def test_workbook_layout_formats_and_chart(app, db_session, make_participant):
+    make_participant(
+        "BGU",
+        enrolment_date=date(2025, 1, 5),
+        gender="female",
+        occupation="מורה",
+        marital_status="married",
+        years_of_illness=4.5,
+    )
+    make_participant("BGU", enrolment_date=date(2025, 3, 9), gender="male", arm="control")
+    make_participant("UKE", enrolment_date=date(2025, 2, 1), gender="male")
+    job = operations.CreateSummaryJob("all", None, None, "Dr Coordinator").run(db_session)
+    db_session.info.pop("trialdm_pending_tasks", None)
+    db_session.commit()
+    assert operations.build_job(db_session, job.id) == "done"
+    wb = openpyxl.load_workbook(operations.workbook_path(job))
+    assert wb.sheetnames == ["Cover", *table_names()]
+
+    cover = {
+        row[0].value: row[1] for row in wb["Cover"].iter_rows(min_row=3, max_row=12) if row[0].value
+    }
+    assert cover["Scope"].value == "All sites (cross-site workbook)"
+    assert cover["Requested by"].value == "Dr Coordinator"
+    assert isinstance(cover["Data read at (UTC)"].value, datetime)
+    assert cover["Software"].value.startswith("trialdm ")
+    assert cover["Small counts"].value == "not suppressed"
+
+    baseline = wb["baseline_characteristics"]
+    assert baseline["A1"].value.startswith("Baseline characteristics")
+    assert baseline.freeze_panes == "B5"
+    assert baseline["A4"].font.b and baseline["B4"].font.b
+    assert baseline.column_dimensions["A"].width > 20
+    rows = {r[0].value: r for r in baseline.iter_rows(min_row=5)}
+    n_row = rows["N"]
+    assert n_row[1].value == 1 and n_row[1].number_format == "0"
+    female = rows["Female"]
+    assert female[1].value == 0 and female[2].value == 0
+    total_female = [c for c in female if isinstance(c.value, float)]
+    assert total_female and all(c.number_format == "0.0%" for c in total_female)
+    assert any("sample standard deviation" in (r[0].value or "") for r in baseline.iter_rows())
+
+    recruitment = wb["recruitment"]
+    assert len(recruitment._charts) == 1
+    months = [r[0] for r in recruitment.iter_rows() if isinstance(r[0].value, datetime)]
+    assert [m.value.date() for m in months] == [
+        date(2025, 1, 1),
+        date(2025, 2, 1),
+        date(2025, 3, 1),
+    ]
+    assert months[0].number_format == "mmm yyyy"
+
+    listing = wb["participant_listing"]
+    values = [c.value for row in listing.iter_rows() for c in row]
+    assert "מורה" in values
+    header = [c.value for c in listing[3]]
+    assert header[:4] == ["Participant", "Site", "Gender", "Diagnosis"]
+    first = listing[4]
+    assert first[7].value is None or isinstance(first[7].value, float)
+    illness = [r[8] for r in listing.iter_rows(min_row=4, max_row=6) if r[8].value is not None]
+    assert illness[0].value == 4.5 and illness[0].number_format == "0.0"

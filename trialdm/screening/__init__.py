@@ -1,0 +1,1 @@
+"""The screening log: everyone assessed for eligibility, for the CONSORT counts."""

@@ -1,0 +1,113 @@
+"""Recording who was screened: validate, flush, raise; never commit."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from trialdm.core.audit import current_audit_context
+from trialdm.core.errors import ErrorCollector, PreconditionFailed, PreconditionRequired
+from trialdm.core.models import utcnow
+from trialdm.core.scoping import require_site
+from trialdm.participants.models import Participant
+from trialdm.screening.models import ScreeningEntry
+from trialdm.sites.queries import get_site
+
+FIELDS = ("screening_date", "outcome", "outcome_reason", "participant_id", "notes")
+
+
+def today() -> date:
+    return date.today()
+
+
+def check_entry(
+    session: Session,
+    site_code: str,
+    state: Mapping[str, Any],
+    errors: ErrorCollector,
+    entry_id: int | None = None,
+) -> None:
+    on = state.get("screening_date")
+    if on is not None and on > today():
+        errors.add("screening_date", "The date is in the future.")
+    outcome = state.get("outcome")
+    if outcome in ("not_eligible", "declined") and not (state.get("outcome_reason") or "").strip():
+        errors.add("outcome_reason", "Say why (not eligible, or declined).")
+    participant_id = state.get("participant_id")
+    if participant_id is None:
+        return
+    if outcome != "eligible":
+        errors.add("participant_id", "Only an eligible person can be linked to a participant.")
+    person = session.scalar(
+        select(Participant).where(
+            Participant.id == participant_id, Participant.deleted_at.is_(None)
+        )
+    )
+    if person is None:
+        errors.add("participant_id", f"No participant {participant_id}.")
+        return
+    if person.site_code != site_code:
+        errors.add("participant_id", "The participant belongs to another site.")
+    if person.category != "service_user":
+        errors.add("participant_id", "Only service users are screened for the trial.")
+    taken = session.scalar(
+        select(ScreeningEntry.id).where(
+            ScreeningEntry.participant_id == participant_id, ScreeningEntry.id != (entry_id or 0)
+        )
+    )
+    if taken is not None:
+        errors.add("participant_id", "This participant is linked to another screening entry.")
+
+
+def check_version(entry: ScreeningEntry, expected: int | None) -> None:
+    if expected is None:
+        raise PreconditionRequired(
+            "Send the version you edited in If-Match (the ETag of the record)."
+        )
+    if expected != entry.version_id:
+        raise PreconditionFailed(
+            "The record was changed by someone else; reload it and apply your change again.",
+            errors={"version": [f"Current version is {entry.version_id}."]},
+        )
+
+
+def create_entry(session: Session, data: Mapping[str, Any]) -> ScreeningEntry:
+    site_code = data["site"]
+    require_site(site_code)
+    get_site(session, site_code)
+    errors = ErrorCollector()
+    check_entry(session, site_code, data, errors)
+    errors.raise_if_any()
+    entry = ScreeningEntry(site_code=site_code, **{name: data.get(name) for name in FIELDS})
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+def update_entry(
+    session: Session, entry: ScreeningEntry, changes: Mapping[str, Any], version: int | None
+) -> ScreeningEntry:
+    require_site(entry.site_code, hide=True)
+    check_version(entry, version)
+    state = {name: getattr(entry, name) for name in FIELDS}
+    state.update({k: v for k, v in changes.items() if k in FIELDS})
+    errors = ErrorCollector()
+    check_entry(session, entry.site_code, state, errors, entry.id)
+    errors.raise_if_any()
+    for name in FIELDS:
+        if getattr(entry, name) != state[name]:
+            setattr(entry, name, state[name])
+    session.flush()
+    return entry
+
+
+def delete_entry(session: Session, entry: ScreeningEntry, version: int | None) -> None:
+    require_site(entry.site_code, hide=True)
+    check_version(entry, version)
+    entry.deleted_at = utcnow()
+    entry.deleted_reason = current_audit_context().reason
+    session.flush()

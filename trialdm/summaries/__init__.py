@@ -1,0 +1,1 @@
+"""Summary tables: declarative specs, SQL aggregation, workbooks, build jobs."""

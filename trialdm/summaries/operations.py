@@ -1,0 +1,353 @@
+"""Summary jobs: ask for a workbook, build it (idempotently), recover lost builds.
+
+The job row is the source of truth. A build claims its job with a conditional
+UPDATE (queued, or running with an expired lease), so a message delivered twice
+builds once; a worker that dies leaves the job ``running`` with an old
+heartbeat, and :func:`reconcile_jobs` puts it back in the queue.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+
+from trialdm.core.audit import record_event
+from trialdm.core.errors import DomainError, ErrorCollector, Forbidden
+from trialdm.core.models import utcnow
+from trialdm.core.scoping import EVERY_SITE, SiteScope, current_scope, require_site, scoped_to
+from trialdm.core.tasks import enqueue
+from trialdm.participants.vocabulary import diagnosis_vocabulary
+from trialdm.sites.queries import get_site
+from trialdm.summaries.engine import TableResult, compute_table, listing_rows
+from trialdm.summaries.models import SummaryJob
+from trialdm.summaries.registry import SPECS, table_names
+from trialdm.summaries.spec import BuildContext
+from trialdm.summaries.workbook import Cover, render_workbook
+
+log = logging.getLogger(__name__)
+BUILD_TASK = "trialdm.summaries.build"
+ALL = "all"
+
+
+def workbook_path(job: SummaryJob) -> Path:
+    return Path(current_app.config["WORKBOOK_DIR"]) / f"summary-{job.id}.xlsx"
+
+
+def download_name(job: SummaryJob) -> str:
+    trial = current_app.config["TRIAL_NAME"].replace(" ", "_")
+    day = (job.data_read_at or job.created_at or utcnow()).date().isoformat()
+    return f"{trial}-summaries-{job.scope}-{day}-job{job.id}.xlsx"
+
+
+# ------------------------------------------------------------------ asking
+
+
+class CreateSummaryJob:
+    """Validate who may build which workbook, then create and queue the job."""
+
+    def __init__(
+        self,
+        scope: str,
+        tables: Sequence[str] | None,
+        requested_by_id: int | None,
+        requested_by: str | None,
+        trigger: str = "api",
+    ) -> None:
+        self.scope = scope.strip()
+        self.tables = list(tables) if tables else table_names()
+        self.requested_by_id = requested_by_id
+        self.requested_by = requested_by
+        self.trigger = trigger
+
+    def validate(self, session: Session) -> str | None:
+        errors = ErrorCollector()
+        unknown = [name for name in self.tables if name not in SPECS]
+        for name in unknown:
+            errors.add("tables", f"Unknown table '{name}'; use {', '.join(table_names())}.")
+        if len(set(self.tables)) != len(self.tables):
+            errors.add("tables", "A table is listed twice.")
+        errors.raise_if_any()
+        if self.scope.lower() == ALL:
+            # Central scope: only principals holding every site (coordinators) get here.
+            if not current_scope().every_site:
+                raise Forbidden(
+                    "Only coordinators may build the cross-site workbook.",
+                    errors={"scope": ["Ask for your own site's workbook instead."]},
+                )
+            self.scope = ALL
+            return None
+        code = self.scope.upper()
+        require_site(code)
+        get_site(session, code, field="scope")
+        self.scope = code
+        return code
+
+    def run(self, session: Session) -> SummaryJob:
+        site_code = self.validate(session)
+        job = SummaryJob(
+            site_code=site_code,
+            scope=self.scope,
+            tables=[name for name in table_names() if name in self.tables],
+            state="queued",
+            progress=0,
+            step="Waiting for a worker",
+            trigger=self.trigger,
+            requested_by_id=self.requested_by_id,
+            requested_by=self.requested_by,
+            heartbeat_at=utcnow(),
+        )
+        session.add(job)
+        session.flush()
+        record_event(
+            session,
+            "create",
+            "summary_job",
+            job.id,
+            site_code=site_code,
+            details={"scope": job.scope, "tables": job.tables, "trigger": job.trigger},
+        )
+        enqueue(session, BUILD_TASK, job.id)
+        return job
+
+
+def create_nightly_job(session: Session, now: datetime | None = None) -> SummaryJob | None:
+    """The nightly cross-site workbook; once per UTC day even if beat fires twice."""
+    now = now or utcnow()
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    exists = session.scalar(
+        select(func.count())
+        .select_from(SummaryJob)
+        .where(SummaryJob.trigger == "nightly", SummaryJob.created_at >= midnight)
+    )
+    if exists:
+        return None
+    with scoped_to(EVERY_SITE):
+        return CreateSummaryJob(ALL, None, None, "Nightly schedule", trigger="nightly").run(session)
+
+
+# ------------------------------------------------------------------ building
+
+
+def _lease_start(now: datetime) -> datetime:
+    return now - timedelta(seconds=current_app.config["SUMMARY_LEASE_SECONDS"])
+
+
+def claim_job(session: Session, job_id: int) -> bool:
+    """Take the job if it is queued or its last builder's lease has run out."""
+    now = utcnow()
+    claimed = session.execute(
+        update(SummaryJob)
+        .where(
+            SummaryJob.id == job_id,
+            or_(
+                SummaryJob.state == "queued",
+                and_(
+                    SummaryJob.state == "running",
+                    or_(
+                        SummaryJob.heartbeat_at.is_(None),
+                        SummaryJob.heartbeat_at < _lease_start(now),
+                    ),
+                ),
+            ),
+        )
+        .values(
+            state="running",
+            progress=0,
+            step="Starting",
+            error=None,
+            heartbeat_at=now,
+            started_at=now,
+            attempts=SummaryJob.attempts + 1,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+    return claimed.rowcount == 1
+
+
+class JobProgress:
+    """Progress and heartbeat, committed so that the API (and the reconciler) see them."""
+
+    def __init__(self, session: Session, job_id: int, steps: int) -> None:
+        self.session = session
+        self.job_id = job_id
+        self.steps = max(steps, 1)
+        self.done = 0
+
+    def __call__(self, step: str, advance: bool = True) -> None:
+        percent = min(99, int(100 * self.done / self.steps))
+        if advance:
+            self.done += 1
+        with scoped_to(EVERY_SITE):
+            self.session.execute(
+                update(SummaryJob)
+                .where(SummaryJob.id == self.job_id)
+                .values(progress=percent, step=step[:200], heartbeat_at=utcnow())
+                .execution_options(synchronize_session=False)
+            )
+        self.session.commit()
+
+
+def readable_error(exc: BaseException) -> str:
+    if isinstance(exc, DomainError):
+        return exc.detail
+    if isinstance(exc, OperationalError):
+        return "The database could not be read while building the tables; please try again."
+    if isinstance(exc, OSError):
+        reason = exc.strerror or exc
+        return f"The workbook could not be written ({reason}); please tell the administrators."
+    return (
+        f"The build stopped with an unexpected error ({type(exc).__name__}: {exc}). "
+        "Please try again; the administrators can find the details in the worker log."
+    )
+
+
+def build_context(session: Session, read_at: datetime, progress=None) -> BuildContext:
+    config = current_app.config
+    return BuildContext(
+        session=session,
+        read_at=read_at,
+        suppress_below=config["SUPPRESS_BELOW"],
+        diagnosis_vocabulary=diagnosis_vocabulary(config["DIAGNOSIS_VOCABULARY"]),
+        progress=progress,
+    )
+
+
+def job_scope(job: SummaryJob) -> SiteScope:
+    return EVERY_SITE if job.site_code is None else SiteScope(codes=frozenset({job.site_code}))
+
+
+def scope_label(session: Session, job: SummaryJob) -> str:
+    if job.site_code is None:
+        return "All sites (cross-site workbook)"
+    return get_site(session, job.site_code).label
+
+
+def compute_tables(ctx: BuildContext, names: Sequence[str], progress=None) -> list[TableResult]:
+    results = []
+    for name in names:
+        if progress is not None:
+            progress(f"Computing {name}")
+        results.append(compute_table(SPECS[name], ctx))
+    return results
+
+
+def table_json(result: TableResult, ctx: BuildContext) -> dict[str, Any]:
+    rows = None
+    if result.listing is not None:
+        rows = list(listing_rows(result.listing, ctx, limit=result.listing.json_limit))
+    body = result.as_json(rows)
+    if result.listing is not None:
+        body["listing"]["truncated"] = result.columns[0].n > len(rows or [])
+    return body
+
+
+def build_job(session: Session, job_id: int) -> str:
+    """Build one job's workbook; safe to call again for the same job."""
+    if not claim_job(session, job_id):
+        log.info("summary job %s is not ours to build (done, failed or running)", job_id)
+        return "skipped"
+    job = session.get(SummaryJob, job_id, populate_existing=True)
+    assert job is not None
+    path = workbook_path(job)
+    try:
+        names = [name for name in job.tables if name in SPECS] or table_names()
+        progress = JobProgress(session, job_id, steps=2 * len(names) + 1)
+        read_at = utcnow()
+        ctx = build_context(session, read_at)
+        cover = Cover(
+            trial=current_app.config["TRIAL_NAME"],
+            scope=scope_label(session, job),
+            read_at=read_at,
+            requested_by=job.requested_by or "unknown",
+            software=f"trialdm {_version()}",
+            filters=_filters(job, names),
+        )
+        with scoped_to(job_scope(job)):
+            results = compute_tables(ctx, names, progress)
+            tables = {r.name: table_json(r, ctx) for r in results}
+            render_workbook(path, cover, results, ctx, progress)
+        job = session.get(SummaryJob, job_id, populate_existing=True)
+        job.state = "done"
+        job.progress = 100
+        job.step = "Done"
+        job.finished_at = utcnow()
+        job.heartbeat_at = job.finished_at
+        job.data_read_at = read_at
+        job.file_name = path.name
+        job.result = tables
+        session.commit()
+        return "done"
+    except Exception as exc:  # every failure becomes a readable state, not a retry loop
+        log.exception("summary job %s failed", job_id)
+        session.rollback()
+        job = session.get(SummaryJob, job_id, populate_existing=True)
+        job.state = "failed"
+        job.error = readable_error(exc)
+        job.step = "Failed"
+        job.finished_at = utcnow()
+        session.commit()
+        return "failed"
+
+
+def _version() -> str:
+    from trialdm import __version__
+
+    return __version__
+
+
+def _filters(job: SummaryJob, names: Sequence[str]) -> list[tuple[str, str]]:
+    k = current_app.config["SUPPRESS_BELOW"]
+    return [
+        ("Tables", ", ".join(names)),
+        ("Population", "Participants not deleted; see each sheet's notes"),
+        ("Small counts", f"counts below {k} suppressed" if k else "not suppressed"),
+        ("Trigger", job.trigger),
+        ("Job", str(job.id)),
+    ]
+
+
+# ------------------------------------------------------------------ recovery
+
+
+def reconcile_jobs(session: Session, now: datetime | None = None) -> list[int]:
+    """Re-queue jobs whose builder died (lease expired) or whose message was lost;
+    give up after SUMMARY_MAX_ATTEMPTS with a readable error."""
+    now = now or utcnow()
+    stale = _lease_start(now)
+    max_attempts = current_app.config["SUMMARY_MAX_ATTEMPTS"]
+    jobs = session.scalars(
+        select(SummaryJob)
+        .where(
+            SummaryJob.state.in_(("queued", "running")),
+            or_(SummaryJob.heartbeat_at.is_(None), SummaryJob.heartbeat_at < stale),
+        )
+        .with_for_update(skip_locked=True)
+    ).all()
+    requeued = []
+    for job in jobs:
+        if job.state == "running" and job.attempts >= max_attempts:
+            job.state = "failed"
+            job.step = "Failed"
+            job.finished_at = now
+            job.error = (
+                f"The build was interrupted {job.attempts} times (the worker stopped); "
+                "please ask for the workbook again or tell the administrators."
+            )
+            continue
+        was_running = job.state == "running"
+        job.state = "queued"
+        job.step = "Re-queued: the previous worker stopped" if was_running else "Re-queued"
+        job.heartbeat_at = now
+        enqueue(session, BUILD_TASK, job.id)
+        requeued.append(job.id)
+    session.flush()
+    return requeued

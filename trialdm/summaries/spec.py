@@ -1,0 +1,136 @@
+"""The declarative description of a summary table.
+
+A :class:`TableSpec` names a population (an ORM select of labelled columns, so
+the central site filter applies), how its columns are grouped, the rows with
+the statistic of each, and how numbers are printed. :mod:`.engine` turns a spec
+into SQL aggregates; adding a comparison is a new spec, not new code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, case
+from sqlalchemy.orm import Session
+
+# Statistics a row may ask for.
+STATS = (
+    "n",  # people in the column
+    "count",  # sum of a 0/1 indicator column
+    "n_pct",  # one line per category: n (%); missing as its own line
+    "multi_pct",  # several values per person: n (%) of people; "none recorded" line
+    "breakdown",  # "4 (f=3, m=1)": total and the non-zero categories
+    "mean_sd",
+    "mean_sd_range",
+    "mean_range",
+    "median_iqr",
+    "median_range",
+    "value",  # the column's single value (a date, a duration, a place)
+    "share",  # sum of a column as n (%) of the sum of another (e.g. contacts by format)
+    "counts",  # one line per category: n (no percentage, no missing line)
+)
+EN_DASH = "–"
+
+
+@dataclass(frozen=True)
+class BuildContext:
+    """What a computation may depend on besides the data."""
+
+    session: Session
+    read_at: datetime
+    suppress_below: int = 0
+    diagnosis_vocabulary: Mapping[str, str] = field(default_factory=dict)
+    progress: Callable[[str], None] | None = None
+
+
+@dataclass(frozen=True)
+class Row:
+    label: str
+    stat: str
+    variable: str | None = None
+    # Fixed categories (value, label) in print order, or a function of the build
+    # context giving them (e.g. from the settings); None: as found, most frequent first.
+    categories: (
+        tuple[tuple[str, str], ...] | Callable[[BuildContext], tuple[tuple[str, str], ...]] | None
+    ) = None
+    # Label of a value found in the data (when categories are not fixed).
+    value_label: Callable[[Any, BuildContext], str] | None = None
+    decimals: int = 1
+    sd_decimals: int | None = None
+    # Excel number format and text suffix of a "value" row (e.g. ' min').
+    unit: str = ""
+    missing: bool = True
+    # For multi_pct: the name of a multi-valued source in TableSpec.multi.
+    source: str | None = None
+    # For share: the column whose sum is the denominator.
+    denominator: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.stat not in STATS:
+            raise ValueError(f"unknown statistic {self.stat!r}")
+
+
+@dataclass(frozen=True)
+class ListingColumn:
+    key: str
+    label: str
+    kind: str = "text"  # text | number | date
+    decimals: int = 0
+    convert: Callable[[Any, BuildContext], Any] | None = None
+    width: int | None = None
+
+
+@dataclass(frozen=True)
+class ListingSpec:
+    """One line per person, streamed from the database (never all in memory)."""
+
+    query: Callable[[BuildContext], Select]
+    columns: tuple[ListingColumn, ...]
+    json_limit: int = 1000
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    name: str
+    title: str
+    population: Callable[[BuildContext], Select]
+    rows: tuple[Row, ...]
+    group_by: tuple[str, ...] = ()
+    # Population columns carried per column for its header (min per group).
+    label_columns: tuple[str, ...] = ()
+    # (group values, label values) -> (parent header or None, header)
+    column_label: Callable[[dict[str, Any]], tuple[str | None, str]] | None = None
+    order_by: tuple[str, ...] | None = None
+    total: bool = True
+    total_label: str = "Total"
+    corner: str = ""
+    footnotes: tuple[str, ...] = ()
+    multi: Mapping[str, Callable[[BuildContext], Select]] = field(default_factory=dict)
+    pct_decimals: int = 1
+    range_separator: str = EN_DASH
+    listing: ListingSpec | None = None
+    # Extra data for a chart: (session, context) -> ChartData
+    chart: Callable[[BuildContext], Any] | None = None
+
+
+@dataclass(frozen=True)
+class Bands:
+    """Age (or other) bands as printed, e.g. 25-30, 31-35, ...; outside: <25, >55."""
+
+    bounds: tuple[tuple[int, int], ...]
+    separator: str = "-"
+
+    def labels(self) -> tuple[tuple[str, str], ...]:
+        names = [f"{lo}{self.separator}{hi}" for lo, hi in self.bounds]
+        first, last = self.bounds[0][0], self.bounds[-1][1]
+        return tuple((n, n) for n in [f"<{first}", *names, f">{last}"])
+
+    def expression(self, value: ColumnElement) -> ColumnElement:
+        first, last = self.bounds[0][0], self.bounds[-1][1]
+        whens = [(value < first, f"<{first}")]
+        whens += [(value <= hi, f"{lo}{self.separator}{hi}") for lo, hi in self.bounds]
+        whens.append((value > last, f">{last}"))
+        return case(*whens, else_=None)
