@@ -30,7 +30,15 @@ API_MODULES = (
     "summaries",
 )
 # Domains with pages.
-VIEW_MODULES = ("web", "participants", "contacts", "qualitative", "instruments", "translation")
+VIEW_MODULES = (
+    "web",
+    "participants",
+    "contacts",
+    "qualitative",
+    "instruments",
+    "translation",
+    "summaries",
+)
 
 
 def create_app(
