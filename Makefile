@@ -4,15 +4,17 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+TRANSLATIONS := trialdm/web/translations
 PORT ?= 5000
 PYTEST_WORKERS ?= 2
 
-.PHONY: install run test lint db clean
+.PHONY: install run test lint db clean translations browser-deps screenshots
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e ".[test]"
+	$(BIN)/pybabel compile -d $(TRANSLATIONS) >/dev/null
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -38,8 +40,33 @@ run: db
 lint: install
 	$(BIN)/ruff check .
 
+# Page text: collect the messages, merge them into every language, compile the catalogs.
+translations: install
+	$(BIN)/pybabel extract -F trialdm/web/babel.cfg -k lazy_gettext -k _l --no-location \
+	  --sort-output -o $(TRANSLATIONS)/messages.pot .
+	$(BIN)/pybabel update -i $(TRANSLATIONS)/messages.pot -d $(TRANSLATIONS) --ignore-obsolete \
+	  --no-fuzzy-matching --width 100
+	$(BIN)/pybabel compile -d $(TRANSLATIONS)
+
+# Debian's chromium for the browser tests (never a downloaded browser build). Installed
+# when missing under CI=true or when this is root with apt-get; elsewhere the browser
+# tests skip (under CI=true they must run).
+CHROMIUM ?= /usr/bin/chromium
+browser-deps:
+	@if [ -x "$(CHROMIUM)" ]; then :; \
+	elif { [ "$$CI" = "true" ] || [ "$$(id -u)" = "0" ]; } && command -v apt-get >/dev/null; then \
+	  echo "== installing chromium (apt-get)"; \
+	  SUDO=$$( [ "$$(id -u)" = "0" ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; \
+	else echo "== chromium not installed: browser tests will be skipped"; fi
+
+# PNGs of the main pages at phone and desktop widths, into screenshots/.
+screenshots: install browser-deps
+	env -u TRIALDM_TEST_DATABASE_URL $(BIN)/python -m tests.browser.screenshots screenshots
+
 # SQLite always; PostgreSQL again when TRIALDM_TEST_DATABASE_URL is set.
-test: install
+test: install browser-deps
 	$(BIN)/ruff check .
 	env -u TRIALDM_TEST_DATABASE_URL $(BIN)/pytest -n $(PYTEST_WORKERS) -q
 	@if [ -n "$$TRIALDM_TEST_DATABASE_URL" ]; then \

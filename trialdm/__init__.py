@@ -31,7 +31,15 @@ API_MODULES = (
     "reminders",
 )
 # Domains with pages.
-VIEW_MODULES = ("web", "translation")
+VIEW_MODULES = (
+    "web",
+    "participants",
+    "contacts",
+    "qualitative",
+    "instruments",
+    "translation",
+    "summaries",
+)
 
 
 def create_app(

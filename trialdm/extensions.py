@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from celery import Celery
+from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -18,6 +19,8 @@ migrate = Migrate()
 api = Api()
 login_manager = LoginManager()
 csrf = CSRFProtect()
+# Page language; bound by the web package (trialdm.web.i18n).
+babel = Babel()
 limiter = Limiter(key_func=get_remote_address)
 # Configured by register_celery(); tasks/ registers its tasks on it by name.
 celery = Celery("trialdm", set_as_current=False, task_cls="trialdm.core.tasks:AppTask")

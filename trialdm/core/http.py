@@ -120,6 +120,9 @@ def register_request_edge(app: Flask, db) -> None:
     def domain_error(exc: DomainError):
         if is_api_request():
             return problem_response(exc.to_problem())
+        render_page = app.extensions.get("trialdm.page_error")
+        if render_page is not None:  # the web package draws it as a page
+            return render_page(exc.status, exc.title, exc.detail), exc.status
         return exc.detail, exc.status
 
     @app.errorhandler(StaleDataError)
@@ -143,6 +146,9 @@ def register_request_edge(app: Flask, db) -> None:
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
         if not is_api_request():
+            render_page = app.extensions.get("trialdm.page_error")
+            if render_page is not None and exc.code and exc.code >= 400:
+                return render_page(exc.code, exc.name, exc.description), exc.code
             return exc
         data = getattr(exc, "data", None) or {}
         errors = data.get("messages") or data.get("errors")

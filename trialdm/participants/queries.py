@@ -1,10 +1,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import date
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from trialdm.core.errors import NotFound
@@ -54,3 +55,38 @@ def participants_query(filters: Mapping[str, Any]) -> Select:
             fidelity.c.status == filters["fidelity"]
         )
     return stmt
+
+
+def counts_by_site_status_arm(session: Session) -> list[tuple[str, str | None, str | None, int]]:
+    """(site, status, arm, n) of enrolled service users in the current scope."""
+    rows = session.execute(
+        select(
+            Participant.site_code,
+            Participant.status,
+            Participant.arm,
+            func.count(),
+        )
+        .where(
+            Participant.deleted_at.is_(None),
+            Participant.category == "service_user",
+            Participant.enrolment_date.is_not(None),
+        )
+        .group_by(Participant.site_code, Participant.status, Participant.arm)
+        .order_by(Participant.site_code)
+    )
+    return [(site, status, arm, n) for site, status, arm, n in rows]
+
+
+def enrolments_by_day(session: Session) -> list[tuple[date, int]]:
+    """(enrolment date, n) of service users in the current scope, oldest first."""
+    rows = session.execute(
+        select(Participant.enrolment_date, func.count())
+        .where(
+            Participant.deleted_at.is_(None),
+            Participant.category == "service_user",
+            Participant.enrolment_date.is_not(None),
+        )
+        .group_by(Participant.enrolment_date)
+        .order_by(Participant.enrolment_date)
+    )
+    return [(day, n) for day, n in rows]

@@ -1,14 +1,31 @@
-"""Pages: login, logout and the home page. Domains add their pages beside their API."""
+"""Pages: login, logout, language, the dashboard. Domains add their pages beside their API
+(``<domain>/views.py``); templates for all of them live under ``web/templates``."""
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import gettext, lazy_gettext
 from flask_login import login_required, login_user, logout_user
 
 from trialdm.auth.operations import login as check_login
 from trialdm.auth.permissions import current_principal, public, requires
 from trialdm.core.http import keep_transaction
 from trialdm.extensions import db, limiter
+from trialdm.web.dashboard import dashboard_widgets
+from trialdm.web.i18n import LANGUAGES, SESSION_KEY, init_i18n
+from trialdm.web.labels import init_labels
+from trialdm.web.navigation import init_navigation, local_target
+from trialdm.web.security import init_security_headers
 
 bp = Blueprint(
     "web",
@@ -18,7 +35,24 @@ bp = Blueprint(
     static_url_path="/static/web",
 )
 
-LOGIN_FAILED = "The e-mail address or password is not right, or the account is locked."
+# One message for every failure (wrong address, wrong password, locked, inactive).
+LOGIN_FAILED = lazy_gettext(
+    "The e-mail address or password is not right, or the account is locked."
+)
+
+
+@bp.record_once
+def _setup(state) -> None:
+    app: Flask = state.app
+    init_i18n(app)
+    init_security_headers(app)
+    init_navigation(app)
+    init_labels(app)
+    app.extensions["trialdm.page_error"] = render_error
+
+
+def render_error(status: int, title: str, detail: str | None) -> str:
+    return render_template("error.html", status=status, title=title, detail=detail)
 
 
 def _login_limit() -> str:
@@ -39,20 +73,13 @@ def _login_email_key() -> str:
 @limiter.limit(_login_limit, methods=["POST"], deduct_when=_failed, key_func=_login_email_key)
 def login():
     if request.method == "POST":
-        user = check_login(
-            db.session, request.form.get("email", ""), request.form.get("password", "")
-        )
+        email = request.form.get("email", "")
+        user = check_login(db.session, email, request.form.get("password", ""))
         keep_transaction()  # the audit row of a failed login is kept too
         if user is None:
-            return render_template(
-                "login.html", error=LOGIN_FAILED, email=request.form.get("email", "")
-            ), 401
+            return render_template("login.html", error=LOGIN_FAILED, email=email), 401
         login_user(user)
-        target = request.args.get("next", "")
-        # only local paths: never an open redirect
-        if not target.startswith("/") or target.startswith("//"):
-            target = url_for("web.home")
-        return redirect(target)
+        return redirect(local_target(request.args.get("next"), url_for("web.home")))
     return render_template("login.html", error=None, email="")
 
 
@@ -60,8 +87,17 @@ def login():
 @public
 def logout():
     logout_user()
-    flash("You are logged out.")
+    flash(gettext("You are logged out."))
     return redirect(url_for("web.login"))
+
+
+@bp.route("/language", methods=["POST"])
+@public
+def language():
+    chosen = request.form.get("language", "")
+    if chosen in LANGUAGES:
+        session[SESSION_KEY] = chosen
+    return redirect(local_target(request.form.get("next"), url_for("web.home")))
 
 
 @bp.route("/")
@@ -69,4 +105,6 @@ def logout():
 @requires("self")
 def home():
     principal = current_principal()
-    return render_template("home.html", principal=principal)
+    return render_template(
+        "home.html", principal=principal, widgets=dashboard_widgets(db.session, principal)
+    )

@@ -1,0 +1,178 @@
+"""``make screenshots``: PNGs of the main pages at phone and desktop widths.
+
+    python -m tests.browser.screenshots [OUTDIR]
+
+Builds a throw-away SQLite database with the demo data, serves the app on localhost
+and photographs each page with Debian's chromium. Pages of areas that are not
+installed are left out.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tests.browser.live import DESKTOP, PHONE, browser_missing, launch_chromium, serving
+
+PASSWORD = "demo-password"
+
+
+@dataclass(frozen=True)
+class Shot:
+    name: str
+    user: str | None
+    path: str
+    prepare: Callable[[Any], None] | None = None  # acts on the page before the picture
+    language: str = "en"
+
+
+def submit_with_error(page: Any) -> None:
+    page.fill("#field-year_of_birth", "1940")
+    page.fill("#field-enrolment_date", "2025-04-02")
+    page.click("button:has-text('Create')")
+
+
+def first_link(pattern: str) -> Callable[[Any], None]:
+    def follow(page: Any) -> None:
+        link = page.locator(pattern).first
+        if link.count():
+            link.click()
+
+    return follow
+
+
+SHOTS = [
+    Shot("login", None, "/login"),
+    Shot("dashboard-site", "lead.bu@demo.trialdm.org", "/"),
+    Shot("dashboard-coordinator", "coordinator@demo.trialdm.org", "/"),
+    Shot("participants", "rw.bu@demo.trialdm.org", "/participants"),
+    Shot(
+        "participant-form-errors",
+        "rw.bu@demo.trialdm.org",
+        "/participants/new?category=service_user",
+        submit_with_error,
+    ),
+    Shot(
+        "participant",
+        "lead.bu@demo.trialdm.org",
+        "/participants?category=service_user&arm=intervention",
+        first_link("table.list tbody a"),
+    ),
+    Shot(
+        "participant-edit",
+        "lead.bu@demo.trialdm.org",
+        "/participants?category=service_user",
+        lambda page: (
+            first_link("table.list tbody a")(page),
+            first_link("a:has-text('Edit')")(page),
+        ),
+    ),
+    Shot(
+        "participant-history",
+        "lead.bu@demo.trialdm.org",
+        "/participants?category=service_user",
+        lambda page: (
+            first_link("table.list tbody a")(page),
+            first_link("a:has-text('History')")(page),
+        ),
+    ),
+    Shot("dashboard-hebrew", "rw.bgu@demo.trialdm.org", "/", language="he"),
+    Shot("participants-hebrew", "rw.bgu@demo.trialdm.org", "/participants", language="he"),
+    Shot("contacts", "rw.bu@demo.trialdm.org", "/contacts"),
+    Shot("contact-new", "rw.bu@demo.trialdm.org", "/contacts/new"),
+    Shot(
+        "questionnaire-form",
+        "rw.bu@demo.trialdm.org",
+        "/participants?category=service_user&arm=intervention",
+        lambda page: (
+            first_link("table.list tbody a")(page),
+            page.select_option("#new-instrument", "psw_session_feedback"),
+            page.click("#panel-questionnaires button:has-text('Start')"),
+            page.check("input[name='a.would_meet_again'][value=false]"),
+        ),
+    ),
+    Shot("questionnaires", "rw.bu@demo.trialdm.org", "/questionnaires"),
+    Shot(
+        "focus-group",
+        "lead.bu@demo.trialdm.org",
+        "/qualitative",
+        first_link("table.list tbody a"),
+    ),
+    Shot("translation-queue", "translator.bu@demo.trialdm.org", "/translation/"),
+    Shot(
+        "translation-editor-hebrew",
+        "translator.bgu@demo.trialdm.org",
+        "/translation/",
+        first_link("a[href*='/translation/translations/']"),
+        language="he",
+    ),
+    Shot(
+        "transcript",
+        "lead.bu@demo.trialdm.org",
+        "/translation/",
+        first_link("a[href*='/translation/transcripts/']"),
+    ),
+    Shot("exports", "coordinator@demo.trialdm.org", "/exports"),
+]
+
+
+def take(browser: Any, base: str, out: Path) -> list[Path]:
+    written = []
+    for width_name, viewport in (("phone", PHONE), ("desktop", DESKTOP)):
+        for shot in SHOTS:
+            context = browser.new_context(viewport=viewport, locale="en-GB")
+            page = context.new_page()
+            page.set_default_timeout(15_000)
+            if shot.language != "en":
+                page.goto(base + "/login")
+                with page.expect_navigation():
+                    page.select_option("#language", shot.language)
+            if shot.user:
+                if shot.language == "en":
+                    page.goto(base + "/login")
+                page.fill("#email", shot.user)
+                page.fill("#password", PASSWORD)
+                page.click("form.stack button[type=submit]")
+                page.wait_for_load_state()
+            response = page.goto(base + shot.path)
+            if response is None or response.status == 404:
+                context.close()
+                continue  # that area's pages are not installed
+            if shot.prepare:
+                shot.prepare(page)
+                page.wait_for_load_state()
+            path = out / f"{shot.name}-{width_name}.png"
+            page.screenshot(path=str(path), full_page=True)
+            written.append(path)
+            context.close()
+    return written
+
+
+def main(argv: list[str]) -> int:
+    missing = browser_missing()
+    if missing:
+        print(f"cannot take screenshots: {missing}", file=sys.stderr)
+        return 2
+    from playwright.sync_api import sync_playwright
+
+    from tests.browser.live import build_live_app
+
+    out = Path(argv[0] if argv else "screenshots")
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        app = build_live_app(Path(tmp), "screenshots")
+        with serving(app) as base, sync_playwright() as playwright:
+            browser = launch_chromium(playwright)
+            written = take(browser, base, out)
+            browser.close()
+    for path in written:
+        print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,186 @@
+"""Browser tests: Debian's chromium, headless, against the app on localhost.
+
+They run when chromium and Playwright are installed (``make test`` installs chromium
+where it can) and always under CI=true, where a missing browser fails the run.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+import pytest
+
+from tests.browser.live import (
+    PHONE,
+    browser_missing,
+    build_live_app,
+    launch_chromium,
+    serving,
+)
+
+pytestmark = pytest.mark.browser
+DEMO_PASSWORD = "demo-password"
+
+_missing = browser_missing()
+if _missing:
+    if os.environ.get("CI", "").lower() == "true":
+        raise RuntimeError(f"CI=true needs the browser tests: {_missing}")
+    pytest.skip(_missing, allow_module_level=True)
+
+from playwright.sync_api import expect, sync_playwright  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def live_url(tmp_path_factory):
+    app = build_live_app(tmp_path_factory.mktemp("browser"))
+    with serving(app) as url:
+        yield url
+    from trialdm.extensions import db
+
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_playwright() as playwright:
+        chromium = launch_chromium(playwright)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport=PHONE, locale="en-GB")
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    errors: list[str] = []
+    # CSP violations and script errors (a failed login's 401 is expected, not counted)
+    page.on(
+        "console",
+        lambda m: (
+            errors.append(m.text)
+            if m.type == "error" and "Failed to load resource" not in m.text
+            else None
+        ),
+    )
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.errors = errors
+    yield page
+    context.close()
+
+
+def log_in(page, live_url: str, email: str) -> None:
+    page.goto(live_url + "/login")
+    page.fill("#email", email)
+    page.fill("#password", DEMO_PASSWORD)
+    page.click("button[type=submit]:has-text('Log in')")
+    expect(page.locator("h1")).to_have_text("Dashboard")
+
+
+def test_log_in_and_out(page, live_url):
+    page.goto(live_url + "/participants")
+    assert "/login" in page.url
+    page.fill("#email", "rw.bu@demo.trialdm.org")
+    page.fill("#password", "wrong password")
+    page.click("button:has-text('Log in')")
+    expect(page.locator(".error-summary")).to_contain_text("not right, or the account is locked")
+    page.fill("#password", DEMO_PASSWORD)
+    page.click("button:has-text('Log in')")
+    expect(page.locator("h1")).to_have_text("Participants")  # back where we were going
+    expect(page.locator("svg")).to_have_count(0)
+    page.click("a:has-text('Dashboard')")
+    expect(page.locator("#widget-participants svg polyline")).to_have_count(1)
+    page.click("button:has-text('Log out')")
+    expect(page.locator(".flash")).to_have_text("You are logged out.")
+    assert not page.errors, page.errors  # no CSP violations or script errors
+
+
+def test_create_participant_with_an_error_and_fix_it(page, live_url):
+    log_in(page, live_url, "rw.bu@demo.trialdm.org")
+    page.click("nav >> text=Participants")
+    page.click("text=New participant")
+    page.click("a:has-text('Service user')")
+    page.select_option("#field-gender", "female")
+    page.fill("#field-year_of_birth", "1940")  # too old to enrol
+    page.fill("#field-enrolment_date", "2025-04-02")
+    page.fill("#field-consent_date", "2025-04-01")
+    page.fill("#field-consent_version", "2.1")
+    page.select_option("#field-arm", "intervention")
+    page.select_option("#field-diagnoses", ["F20", "F32"])
+    page.fill("#field-occupation", "gardener")
+    page.click("button:has-text('Create')")
+    error = page.locator("#error-year_of_birth")
+    expect(error).to_contain_text("outside the eligible")
+    expect(page.locator("#error-summary")).to_be_focused()
+    expect(page.locator("#field-occupation")).to_have_value("gardener")
+    expect(page.locator("#field-year_of_birth")).to_have_attribute("aria-invalid", "true")
+    page.click("#error-summary a")  # the summary links to the field
+    expect(page.locator("#field-year_of_birth")).to_be_focused()
+    page.fill("#field-year_of_birth", "1988")
+    page.click("button:has-text('Create')")
+    expect(page.locator(".flash")).to_contain_text(re.compile(r"BU-\d{4} was created"))
+    expect(page.locator("dl.facts")).to_contain_text("gardener")
+    expect(page.locator("dl.facts")).to_contain_text("F32")
+    assert not page.errors, page.errors
+
+
+def test_switch_to_hebrew_and_see_right_to_left(page, live_url):
+    log_in(page, live_url, "rw.bgu@demo.trialdm.org")
+    page.select_option("#language", "he")  # submits by itself (trialdm.js)
+    expect(page.locator("html")).to_have_attribute("dir", "rtl")
+    expect(page.locator("h1")).to_have_text("לוח בקרה")
+    assert page.evaluate("getComputedStyle(document.body).direction") == "rtl"
+    brand = page.locator(".brand").bounding_box()
+    assert brand["x"] > PHONE["width"] / 2  # the header starts on the right
+    page.select_option("#language", "en")
+    expect(page.locator("html")).to_have_attribute("dir", "ltr")
+
+
+def test_record_a_group_contact_and_see_fidelity_change(page, live_url):
+    log_in(page, live_url, "lead.bu@demo.trialdm.org")
+    page.goto(live_url + "/participants?arm=intervention&fidelity=not_started")
+    page.locator("table.list tbody a").first.click()
+    study_id = page.locator("h1").inner_text()
+    expect(page.locator("#fidelity-status")).to_have_text("Not started")
+    page.click("#panel-contacts a:has-text('Record a session')")
+    page.check("input[name=format][value=group]")
+    page.locator("input[name=psws]").first.check()
+    # the participant we came from is ticked; add a second attendee
+    expect(page.locator("#field-attendees input:checked")).to_have_count(1)
+    page.locator("#field-attendees input:not(:checked)").first.check()
+    page.fill("#field-duration_min", "60")
+    page.fill("#field-notes", "Group on coping with stigma")
+    page.click("button:has-text('Record')")
+    expect(page.locator(".flash")).to_contain_text("with 2 attendee(s) was recorded")
+    page.click(f"dd a:has-text('{study_id}')")
+    expect(page.locator("#fidelity-status")).to_have_text("On track")
+    expect(page.locator("#panel-contacts svg rect.contact")).to_have_count(1)
+    assert not page.errors, page.errors
+
+
+def test_fill_a_questionnaire_with_a_condition(page, live_url):
+    log_in(page, live_url, "rw.bu@demo.trialdm.org")
+    page.goto(live_url + "/participants?category=service_user&arm=intervention")
+    page.locator("table.list tbody a").first.click()
+    page.select_option("#new-instrument", "psw_session_feedback")
+    page.click("#panel-questionnaires button:has-text('Start')")
+    expect(page.locator("h1")).to_have_text("Peer support session feedback")
+    why_not = page.locator("#q-why_not")
+    expect(why_not).to_be_hidden()  # asked only when the answer is "No"
+    page.fill("#field-session_date", "2026-01-15")
+    page.check("input[name='a.session_format'][value=group]")
+    page.check("input[name='a.felt_understood'][value='4']")
+    page.check("input[name='a.helpful'][value='5']")
+    page.check("input[name='a.would_meet_again'][value=false]")
+    expect(why_not).to_be_visible()
+    page.fill("#field-why_not", "Meet somewhere quieter")
+    page.check("input[name='a.would_meet_again'][value=true]")
+    expect(why_not).to_be_hidden()
+    page.check("input[name='a.would_meet_again'][value=false]")
+    page.click("button:has-text('Save as complete')")
+    expect(page.locator(".flash")).to_have_text("The questionnaire was saved as complete.")
+    expect(page.locator("dl.answers")).to_contain_text("Meet somewhere quieter")
+    expect(page.locator("#response-status")).to_have_text("Complete")
+    assert not page.errors, page.errors

@@ -1,0 +1,120 @@
+from datetime import date, timedelta
+
+import pytest
+
+from tests.seeders.instruments import sync_shipped
+from tests.web_helpers import page_as
+from trialdm.instruments.models import Response
+
+
+@pytest.fixture
+def synced(db_session):
+    sync_shipped(db_session)
+    db_session.commit()
+
+
+def feedback_form(participant_id, **answers):
+    data = {
+        "participant_id": str(participant_id),
+        "instrument": "psw_session_feedback",
+        "collected_on": (date.today() - timedelta(days=1)).isoformat(),
+        "a.session_date": (date.today() - timedelta(days=2)).isoformat(),
+        "a.session_format": "group",
+        "a.felt_understood": "4",
+        "a.helpful": "5",
+        "a.would_meet_again": "true",
+    }
+    data.update({"a." + k: v for k, v in answers.items()})
+    return data
+
+
+def test_form_is_generated_from_the_definition_with_its_condition(
+    app, make_user, make_participant, synced
+):
+    participant = make_participant("BU", enrolment_date=date(2025, 1, 10))
+    client = page_as(app, make_user, "research_worker", ["BU"])
+    url = f"/questionnaires/new?participant_id={participant.id}&instrument=psw_session_feedback"
+    page = client.get(url).get_data(as_text=True)
+    assert "I felt understood by my peer support worker." in page
+    assert 'name="a.felt_understood" value="5"' in page  # a 1-5 scale as radios
+    assert 'data-show-if="a.would_meet_again"' in page
+    assert 'data-show-values="[&#34;false&#34;]"' in page
+    client.post("/language", data={"language": "de"})
+    german = client.get(url).get_data(as_text=True)
+    assert "Ich fühlte mich von meiner Peer-Begleitung verstanden." in german
+
+
+def test_condition_is_checked_again_on_the_server_and_values_are_kept(
+    app, make_user, make_participant, synced, db_session
+):
+    participant = make_participant("BU", enrolment_date=date(2025, 1, 10))
+    client = page_as(app, make_user, "research_worker", ["BU"])
+    url = f"/questionnaires/new?participant_id={participant.id}&instrument=psw_session_feedback"
+    hidden_answered = client.post(
+        url, data={**feedback_form(participant.id, why_not="sneaked in"), "complete": "1"}
+    )
+    assert hidden_answered.status_code == 422
+    page = hidden_answered.get_data(as_text=True)
+    assert 'id="error-why_not"' in page and "Not asked here" in page
+    assert "sneaked in" in page and 'value="4" checked' in page
+    out_of_range = client.post(url, data={**feedback_form(participant.id, helpful="9")})
+    assert 'id="error-helpful"' in out_of_range.get_data(as_text=True)
+    assert db_session.query(Response).count() == 0
+
+
+def test_save_incomplete_then_complete_with_a_reason_to_change(
+    app, make_user, make_participant, synced, db_session
+):
+    participant = make_participant("BU", enrolment_date=date(2025, 1, 10))
+    client = page_as(app, make_user, "research_worker", ["BU"])
+    url = f"/questionnaires/new?participant_id={participant.id}&instrument=psw_session_feedback"
+    partial = feedback_form(participant.id, would_meet_again="", helpful="")
+    saved = client.post(url, data=partial)
+    assert saved.status_code == 302, saved.get_data(as_text=True)[:3000]
+    response = db_session.query(Response).one()
+    assert response.status == "incomplete"
+    incomplete = client.post(
+        f"/questionnaires/{response.id}/edit",
+        data={**partial, "version": str(response.version_id), "complete": "1"},
+    )
+    assert incomplete.status_code == 422
+    assert "Required to complete the response." in incomplete.get_data(as_text=True)
+    complete = client.post(
+        f"/questionnaires/{response.id}/edit",
+        data={
+            **feedback_form(participant.id, would_meet_again="false", why_not="more time"),
+            "version": str(response.version_id),
+            "complete": "1",
+        },
+    )
+    assert complete.status_code == 302, complete.get_data(as_text=True)[:3000]
+    shown = client.get(complete.headers["Location"]).get_data(as_text=True)
+    assert "saved as complete" in shown and "more time" in shown
+    form = client.get(f"/questionnaires/{response.id}/edit").get_data(as_text=True)
+    assert 'name="reason"' in form
+    db_session.refresh(response)
+    no_reason = client.post(
+        f"/questionnaires/{response.id}/edit",
+        data={
+            **feedback_form(participant.id, would_meet_again="false", why_not="less"),
+            "version": str(response.version_id),
+            "complete": "1",
+        },
+    )
+    assert no_reason.status_code == 422
+    assert 'id="error-reason"' in no_reason.get_data(as_text=True)
+
+
+def test_participant_page_shows_the_schedule_and_the_dashboard_what_is_due(
+    app, make_user, make_participant, synced
+):
+    participant = make_participant("BU", enrolment_date=date.today() - timedelta(days=5))
+    client = page_as(app, make_user, "research_worker", ["BU"])
+    page = client.get(f"/participants/{participant.id}").get_data(as_text=True)
+    assert "Assessments and questionnaires" in page
+    assert (
+        f"participant_id={participant.id}&amp;instrument=social_inclusion_scale&amp;event=T0"
+        in page
+    )
+    home = client.get("/").get_data(as_text=True)
+    assert "Assessments due" in home and participant.study_id in home

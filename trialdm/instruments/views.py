@@ -1,0 +1,381 @@
+"""Questionnaire pages: forms generated from the instrument definitions, in the user's
+language with English fallback; show-if conditions applied in the browser (static JS)
+and checked again on the server by the same answer schema as the API; save incomplete
+or complete; the schedule and responses panel of the participant page."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import date
+from typing import Any
+
+import marshmallow as ma
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale, gettext
+from flask_babel import lazy_gettext as _l
+from flask_login import login_required
+from sqlalchemy import select
+
+from trialdm.auth.permissions import requires
+from trialdm.core.audit import audit_context
+from trialdm.core.errors import ValidationFailed
+from trialdm.core.pagination import order_by, paginate
+from trialdm.extensions import db
+from trialdm.instruments import operations, queries
+from trialdm.instruments.definitions import FieldDefinition, InstrumentDefinition
+from trialdm.instruments.models import Response
+from trialdm.instruments.schemas import ResponseCreate, ResponseQuery, ResponseUpdate
+from trialdm.participants.models import Participant
+from trialdm.participants.queries import get_participant
+from trialdm.schedule.queries import count_schedule_rows, schedule_rows
+from trialdm.web.dashboard import Widget, add_widget
+from trialdm.web.forms import FORM_LEVEL, FormErrors, field_errors, submit
+from trialdm.web.panels import Panel, add_participant_panel
+
+bp = Blueprint("response_pages", __name__, url_prefix="/questionnaires")
+
+FIELD_LABELS = {
+    "participant_id": _l("Participant"),
+    "instrument": _l("Questionnaire"),
+    "event": _l("Assessment"),
+    "collected_on": _l("Date collected"),
+    "status": _l("Status"),
+    "reason": _l("Reason for the change"),
+    "version": _l("Version"),
+}
+ANSWER_PREFIX = "a."
+_INTEGER = re.compile(r"^[+-]?\d+$")
+
+
+@bp.record_once
+def _register(state) -> None:
+    add_widget(
+        state.app, Widget("schedule", "schedule.read", "widgets/schedule.html", schedule_data, 30)
+    )
+    add_participant_panel(
+        state.app,
+        Panel("questionnaires", "responses.read", "questionnaires/panel.html", panel_data, 20),
+    )
+
+
+def language() -> str:
+    return str(get_locale() or "en")
+
+
+# -- the form <-> the API's answers ----------------------------------------------------
+
+
+def condition_attrs(f: FieldDefinition) -> dict[str, str] | None:
+    """data-* attributes of a field's show-if condition, values as the form posts them."""
+    if f.show_if is None:
+        return None
+    values = f.show_if.value if f.show_if.op == "any_of" else [f.show_if.value]
+    return {
+        "data-show-if": ANSWER_PREFIX + f.show_if.field,
+        "data-show-op": "not_equals" if f.show_if.op == "not_equals" else "equals",
+        "data-show-values": json.dumps([form_text(v) for v in values]),
+    }
+
+
+def form_text(value: Any) -> str:
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+def posted_answers(definition: InstrumentDefinition, form) -> dict[str, Any]:
+    """The form's answers as the API's JSON: numbers as numbers, yes/no as booleans,
+    anything unparsable passed on as typed for the schema to reject with its message."""
+    answers: dict[str, Any] = {}
+    for f in definition.fields:
+        key = ANSWER_PREFIX + f.name
+        if f.type == "multiple_choice":
+            chosen = [v for v in form.getlist(key) if v]
+            answers[f.name] = chosen or None
+            continue
+        raw = form.get(key, "").strip()
+        if not raw:
+            answers[f.name] = None
+        elif f.type in ("integer", "scale"):
+            answers[f.name] = int(raw) if _INTEGER.match(raw) else raw
+        elif f.type == "decimal":
+            try:
+                answers[f.name] = float(raw.replace(",", "."))
+            except ValueError:
+                answers[f.name] = raw
+        elif f.type == "yes_no":
+            answers[f.name] = {"true": True, "false": False}.get(raw, raw)
+        else:
+            answers[f.name] = raw
+    return answers
+
+
+def form_values_of(answers: dict[str, Any]) -> dict[str, Any]:
+    """Answers (typed or JSON) as the strings the inputs show."""
+    values: dict[str, Any] = {}
+    for name, value in answers.items():
+        if value is None or isinstance(value, dict):
+            continue
+        values[name] = (
+            [form_text(v) for v in value] if isinstance(value, list) else form_text(value)
+        )
+    return values
+
+
+def answer_errors(failed: FormErrors) -> dict[str, list[str]]:
+    """Errors of the answers (nested under 'answers' by the operation) by field name."""
+    errors = dict(failed.errors)
+    cause = failed.cause
+    nested = getattr(cause, "errors", None) or getattr(cause, "messages", None) or {}
+    if isinstance(nested, dict) and isinstance(nested.get("answers"), dict):
+        errors.pop("answers", None)
+        for name, messages in field_errors(ValidationFailed(errors=nested["answers"])).items():
+            errors.setdefault(name, []).extend(messages)
+    return errors
+
+
+def form_context(version, participant: Participant, event: str | None) -> dict[str, Any]:
+    definition: InstrumentDefinition = version.parsed
+    labels = queries.labels_for(version, language())
+    fields = []
+    section = None
+    for f in definition.fields:
+        text = labels["fields"][f.name]
+        new_section = text["section"] if text["section"] and text["section"] != section else None
+        section = text["section"] or section
+        fields.append(
+            {
+                "definition": f,
+                "name": f.name,
+                "input": ANSWER_PREFIX + f.name,
+                "label": text["label"] or f.name,
+                "help": text["help"],
+                "section": new_section,
+                "choices": [
+                    (form_text(c.value), text["choices"].get(str(c.value)) or str(c.value))
+                    for c in f.choices
+                ],
+                "points": f.scale_points() if f.type == "scale" else [],
+                "condition": condition_attrs(f),
+            }
+        )
+    return {
+        "version": version,
+        "definition": definition,
+        "title": labels["title"] or definition.name,
+        "description": labels["description"],
+        "fields": fields,
+        "participant": participant,
+        "event": event,
+        "labels": FIELD_LABELS,
+    }
+
+
+# -- pages ---------------------------------------------------------------------------
+
+
+@bp.route("")
+@login_required
+@requires("responses.read")
+def index():
+    fields = ResponseQuery().fields
+    raw = {k: v for k, v in request.args.items() if v.strip() and k in fields}
+    errors: dict[str, list[str]] = {}
+    try:
+        args = ResponseQuery().load(raw)
+    except ma.ValidationError as exc:
+        errors, args = field_errors(exc), {}
+    stmt = order_by(queries.responses_query(args), None, {}, Response.id.desc())
+    page = paginate(db.session, stmt, {**args, "per_page": 25}, Response.id)
+    ids = {r.participant_id for r in page["items"]}
+    people = (
+        {p.id: p for p in db.session.scalars(select(Participant).where(Participant.id.in_(ids)))}
+        if ids
+        else {}
+    )
+    return render_template(
+        "questionnaires/index.html",
+        page=page,
+        people=people,
+        args={k: v for k, v in raw.items() if k != "page"},
+        errors=errors,
+        instruments=[v.name for v in queries.latest_versions(db.session)],
+    )
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@login_required
+@requires("responses.write")
+def create():
+    participant_id = request.values.get("participant_id", "")
+    if not participant_id.isdigit():
+        return redirect(url_for("participant_pages.index"))
+    participant = get_participant(db.session, int(participant_id))
+    name = request.values.get("instrument", "")
+    event = request.values.get("event") or None
+    if not name:
+        choices = [
+            v
+            for v in queries.latest_versions(db.session)
+            if participant.category in v.parsed.respondents
+        ]
+        return render_template(
+            "questionnaires/choose.html", participant=participant, choices=choices
+        )
+    version = queries.get_instrument_version(db.session, name)
+    context = form_context(version, participant, event)
+    if request.method == "GET":
+        values = {"collected_on": date.today().isoformat()}
+        return render_template("questionnaires/form.html", values=values, errors={}, **context)
+    data = {
+        "participant_id": participant.id,
+        "instrument": version.name,
+        "instrument_version": version.version,
+        "event": event,
+        "status": "complete" if request.form.get("complete") else "incomplete",
+        "collected_on": request.form.get("collected_on") or None,
+        "answers": posted_answers(version.parsed, request.form),
+    }
+    data = {k: v for k, v in data.items() if v is not None or k == "event"}
+    try:
+        response = submit(
+            ResponseCreate(), data, lambda loaded: operations.create_response(db.session, loaded)
+        )
+    except FormErrors as failed:
+        db.session.rollback()
+        values = {
+            **form_values_of(data.get("answers", {})),
+            "collected_on": data.get("collected_on"),
+        }
+        return render_template(
+            "questionnaires/form.html", values=values, errors=answer_errors(failed), **context
+        ), 422
+    flash(saved_message(response))
+    return redirect(url_for(".show", response_id=response.id))
+
+
+def saved_message(response: Response) -> str:
+    if response.status == "complete":
+        return gettext("The questionnaire was saved as complete.")
+    return gettext("The questionnaire was saved; it is not complete yet.")
+
+
+@bp.route("/<int:response_id>/edit", methods=["GET", "POST"])
+@login_required
+@requires("responses.write")
+def edit(response_id: int):
+    response = queries.get_response(db.session, response_id)
+    participant = get_participant(db.session, response.participant_id)
+    context = form_context(response.instrument_version, participant, response.event)
+    context["response"] = response
+    if request.method == "GET":
+        values = form_values_of(queries.answers_json(response))
+        values["collected_on"] = response.collected_on.isoformat()
+        values["version"] = response.version_id
+        return render_template("questionnaires/form.html", values=values, errors={}, **context)
+    data: dict[str, Any] = {
+        "answers": posted_answers(response.instrument_version.parsed, request.form),
+        "status": "complete" if request.form.get("complete") else "incomplete",
+        "collected_on": request.form.get("collected_on") or None,
+    }
+    reason = request.form.get("reason", "").strip()
+    if reason:
+        data["reason"] = reason
+    data = {k: v for k, v in data.items() if v is not None}
+    version = request.form.get("version", "")
+
+    def run(loaded: dict) -> Response:
+        with audit_context(reason=loaded.get("reason")):
+            return operations.update_response(
+                db.session, response, loaded, int(version) if version.isdigit() else -1
+            )
+
+    try:
+        submit(ResponseUpdate(), data, run)
+    except FormErrors as failed:
+        db.session.rollback()
+        errors = answer_errors(failed)
+        if "version" in errors:
+            errors[FORM_LEVEL] = [str(failed.cause)]
+        response = queries.get_response(db.session, response_id)
+        context["response"] = response
+        values = {
+            **form_values_of(data.get("answers", {})),
+            "collected_on": data.get("collected_on"),
+            "version": version,
+            "reason": reason,
+        }
+        return render_template(
+            "questionnaires/form.html", values=values, errors=errors, **context
+        ), 422
+    flash(saved_message(response))
+    return redirect(url_for(".show", response_id=response.id))
+
+
+@bp.route("/<int:response_id>")
+@login_required
+@requires("responses.read")
+def show(response_id: int):
+    response = queries.get_response(db.session, response_id)
+    participant = get_participant(db.session, response.participant_id)
+    context = form_context(response.instrument_version, participant, response.event)
+    answers = queries.answers_json(response)
+    scores = {a.field: a.value_number for a in response.answers if a.computed}
+    score_labels = queries.labels_for(response.instrument_version, language())["scores"]
+    return render_template(
+        "questionnaires/show.html",
+        response=response,
+        answers=answers,
+        scores=[(score_labels.get(n) or n, v) for n, v in scores.items()],
+        **context,
+    )
+
+
+# -- participant page panel ------------------------------------------------------------
+
+
+def panel_data(session, participant: Participant) -> dict[str, Any] | None:
+    responses = list(
+        session.scalars(
+            queries.responses_query({"participant_id": participant.id}).order_by(
+                Response.collected_on
+            )
+        )
+    )
+    by_event = {(r.event, r.instrument_name): r for r in responses if r.event}
+    schedule = []
+    if participant.enrolment_date is not None and participant.category == "service_user":
+        due = queries.instruments_due_by_event(session)
+        for row in schedule_rows(session, date.today(), participant_id=participant.id):
+            schedule.append(
+                {
+                    "row": row,
+                    "instruments": [
+                        (name, by_event.get((row.event, name))) for name in due.get(row.event, [])
+                    ],
+                }
+            )
+    instruments = [
+        v
+        for v in queries.latest_versions(session)
+        if participant.category in v.parsed.respondents and not v.parsed.events
+    ]
+    if not responses and not schedule and not instruments:
+        return None
+    return {"responses": responses, "schedule": schedule, "instruments": instruments}
+
+
+def schedule_data(session) -> dict[str, Any] | None:
+    """Assessments due and overdue now, at the user's sites."""
+    today = date.today()
+    return {
+        "due": count_schedule_rows(session, today, status="due"),
+        "overdue": count_schedule_rows(session, today, status="overdue"),
+        "rows": schedule_rows(session, today, status="overdue", limit=8)
+        + schedule_rows(session, today, status="due", limit=8),
+    }

@@ -1,0 +1,338 @@
+"""Participant pages: list, create, edit (with the reason for change), one participant,
+its audit history. The same schemas and operations as ``api.py``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import marshmallow as ma
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
+from flask_login import login_required
+from werkzeug.datastructures import MultiDict
+
+from trialdm.auth.permissions import current_principal, requires
+from trialdm.core.audit import audit_context
+from trialdm.core.pagination import order_by, paginate
+from trialdm.extensions import db
+from trialdm.participants import operations, queries
+from trialdm.participants.models import Participant
+from trialdm.participants.schemas import ParticipantCreate, ParticipantQuery, ParticipantUpdate
+from trialdm.participants.vocabulary import (
+    ARMS,
+    CATEGORIES,
+    GENDERS,
+    MARITAL_STATUSES,
+    OTHER_DIAGNOSIS,
+    STATUSES,
+    diagnosis_vocabulary,
+)
+from trialdm.web.dashboard import Widget, add_widget
+from trialdm.web.forms import FORM_LEVEL, FormErrors, field_errors, form_values, submit
+from trialdm.web.labels import options
+from trialdm.web.lists import participant_columns
+
+bp = Blueprint("participant_pages", __name__, url_prefix="/participants")
+
+
+@bp.record_once
+def _register_widget(state) -> None:
+    add_widget(
+        state.app,
+        Widget(
+            "participants", "participants.read", "widgets/participants.html", dashboard_data, 10
+        ),
+    )
+
+
+def dashboard_data(session) -> dict[str, Any]:
+    """Enrolled service users by site, arm and status, and enrolment over time."""
+    from trialdm.web.charts import enrolment_chart
+
+    columns = [("arm", arm) for arm in ARMS] + [("status", status) for status in STATUSES]
+    table: dict[str, dict[tuple[str, str], int]] = {}
+    for site, status, arm, n in queries.counts_by_site_status_arm(session):
+        row = table.setdefault(site, {})
+        for key in (("arm", arm or ""), ("status", status or ""), ("total", "")):
+            row[key] = row.get(key, 0) + n
+    totals = {
+        key: sum(row.get(key, 0) for row in table.values()) for key in [*columns, ("total", "")]
+    }
+    return {
+        "columns": columns,
+        "rows": sorted(table.items()),
+        "totals": totals,
+        "chart": enrolment_chart(queries.enrolments_by_day(session)),
+    }
+
+
+FIELD_LABELS = {
+    "site": _l("Site"),
+    "category": _l("Category"),
+    "gender": _l("Gender"),
+    "year_of_birth": _l("Year of birth"),
+    "age": _l("Age"),
+    "diagnoses": _l("Diagnoses"),
+    "diagnosis_other": _l("Other diagnosis"),
+    "marital_status": _l("Marital status"),
+    "occupation": _l("Occupation"),
+    "profession": _l("Professional background"),
+    "years_of_illness": _l("Years of illness"),
+    "years_in_care": _l("Years in care"),
+    "enrolment_date": _l("Enrolment date"),
+    "consent_date": _l("Consent date"),
+    "consent_version": _l("Consent form version"),
+    "arm": _l("Arm"),
+    "status": _l("Status"),
+    "withdrawal_date": _l("Withdrawal date"),
+    "withdrawal_reason": _l("Reason for withdrawal"),
+    "intervention_start": _l("Start of peer support"),
+    "training_completed": _l("Training completed"),
+    "active": _l("Active"),
+    "reason": _l("Reason for the change"),
+    "version": _l("Version"),
+}
+
+COMMON_FIELDS = ("gender", "year_of_birth", "age", "marital_status", "occupation")
+CATEGORY_FIELDS: dict[str, tuple[str, ...]] = {
+    "service_user": (
+        "years_of_illness",
+        "years_in_care",
+        "enrolment_date",
+        "consent_date",
+        "consent_version",
+        "arm",
+        "status",
+        "withdrawal_date",
+        "withdrawal_reason",
+        "intervention_start",
+    ),
+    "psw": ("training_completed", "active"),
+    "mhw": ("profession",),
+}
+DIAGNOSIS_CATEGORIES = ("service_user", "psw")
+
+
+def form_fields(category: str) -> tuple[str, ...]:
+    return COMMON_FIELDS + CATEGORY_FIELDS[category]
+
+
+def posted_record(form: MultiDict, category: str) -> dict[str, Any]:
+    """The form as the API's JSON body: diagnoses as codes plus an 'other' text."""
+    data = form_values(form, form_fields(category), checkboxes=("active",))
+    if category in DIAGNOSIS_CATEGORIES:
+        diagnoses: list[Any] = [c for c in form.getlist("diagnoses") if c and c != OTHER_DIAGNOSIS]
+        other = form.get("diagnosis_other", "").strip()
+        if other or OTHER_DIAGNOSIS in form.getlist("diagnoses"):
+            diagnoses.append({"code": OTHER_DIAGNOSIS, "text": other})
+        data["diagnoses"] = diagnoses
+    return data
+
+
+def form_state(form: MultiDict) -> dict[str, Any]:
+    """What the user typed, to show again after an error."""
+    values: dict[str, Any] = {key: form.get(key) for key in form}
+    values["diagnoses"] = form.getlist("diagnoses")
+    values["active"] = form.get("active") in ("on", "true")
+    return values
+
+
+def record_state(participant: Participant) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for name in COMMON_FIELDS + tuple(f for fs in CATEGORY_FIELDS.values() for f in fs):
+        value = getattr(participant, name)
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        values[name] = value.isoformat() if hasattr(value, "isoformat") else value
+    values["diagnoses"] = [d.code for d in participant.diagnoses]
+    values["diagnosis_other"] = next(
+        (d.text for d in participant.diagnoses if d.code == OTHER_DIAGNOSIS), ""
+    )
+    values["version"] = participant.version_id
+    return values
+
+
+def form_context(category: str, site_choices: list[str]) -> dict[str, Any]:
+    from flask import current_app
+
+    vocabulary = diagnosis_vocabulary(current_app.config["DIAGNOSIS_VOCABULARY"])
+    return {
+        "category": category,
+        "labels": FIELD_LABELS,
+        "site_options": [(code, code) for code in site_choices],
+        "site_choices": site_choices,
+        "fields": set(form_fields(category)),
+        "with_diagnoses": category in DIAGNOSIS_CATEGORIES,
+        "diagnosis_options": [(code, f"{code} · {text}") for code, text in vocabulary.items()],
+        "genders": options(GENDERS),
+        "marital_statuses": options(MARITAL_STATUSES),
+        "arms": options(ARMS),
+        "statuses": options(STATUSES),
+    }
+
+
+def writable_sites() -> list[str]:
+    return sites_with("participants.write")
+
+
+def sites_with(permission: str) -> list[str]:
+    """Codes of the sites where the user holds ``permission``."""
+    from trialdm.sites.queries import all_sites
+
+    scope, roles = current_principal().scope_for(permission)
+    return [s.code for s in all_sites(db.session) if roles and scope.allows(s.code)]
+
+
+@bp.route("")
+@login_required
+@requires("participants.read")
+def index():
+    columns = participant_columns()
+    schema_fields = ParticipantQuery().fields
+    raw = {k: v for k, v in request.args.items() if v.strip()}
+    query = {k: v for k, v in raw.items() if k in schema_fields}
+    errors: dict[str, list[str]] = {}
+    try:
+        args = ParticipantQuery().load(query)
+    except ma.ValidationError as exc:  # show it and list unfiltered
+        errors = field_errors(exc)
+        args = {}
+    args.setdefault("sort", "study_id")
+    stmt = queries.participants_query(args)
+    for column in columns:
+        value = raw.get(column.name)
+        if value and value in dict(column.options):
+            stmt = column.apply_filter(stmt, value)
+    stmt = order_by(stmt, args["sort"], queries.SORTABLE, Participant.id)
+    page = paginate(db.session, stmt, {**args, "per_page": 25}, Participant.id)
+    column_values = {column.name: column.values(db.session, page["items"]) for column in columns}
+    return render_template(
+        "participants/index.html",
+        page=page,
+        args={k: v for k, v in raw.items() if k != "page"},
+        errors=errors,
+        sites=sites_with("participants.read"),
+        filters=[
+            ("category", FIELD_LABELS["category"], options(CATEGORIES)),
+            ("status", FIELD_LABELS["status"], options(STATUSES)),
+            ("arm", FIELD_LABELS["arm"], options(ARMS)),
+        ]
+        + [(column.name, column.label, column.options) for column in columns],
+        columns=columns,
+        column_values=column_values,
+        can_create=bool(writable_sites()),
+    )
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@login_required
+@requires("participants.write")
+def create():
+    category = request.values.get("category", "")
+    if category not in CATEGORIES:
+        return render_template("participants/choose_category.html", categories=options(CATEGORIES))
+    sites = writable_sites()
+    context = form_context(category, sites)
+    if request.method == "GET":
+        values = {"site": sites[0] if len(sites) == 1 else None}
+        return render_template("participants/form.html", values=values, errors={}, **context)
+    data = {"site": request.form.get("site") or None, "category": category}
+    data.update(posted_record(request.form, category))
+    try:
+        participant = submit(
+            ParticipantCreate(),
+            data,
+            lambda loaded: operations.create_participant(db.session, loaded),
+        )
+    except FormErrors as failed:
+        db.session.rollback()
+        values = form_state(request.form)
+        return render_template(
+            "participants/form.html", values=values, errors=failed.errors, **context
+        ), 422
+    flash(gettext("Participant %(study_id)s was created.", study_id=participant.study_id))
+    return redirect(url_for(".show", participant_id=participant.id))
+
+
+@bp.route("/<int:participant_id>/edit", methods=["GET", "POST"])
+@login_required
+@requires("participants.write")
+def edit(participant_id: int):
+    participant = queries.get_participant(db.session, participant_id)
+    context = form_context(participant.category, [participant.site_code])
+    if request.method == "GET":
+        return render_template(
+            "participants/form.html",
+            participant=participant,
+            values=record_state(participant),
+            errors={},
+            **context,
+        )
+    data = posted_record(request.form, participant.category)
+    data["reason"] = request.form.get("reason", "").strip() or None
+    version = request.form.get("version", "")
+
+    def run(loaded: dict) -> Participant:
+        with audit_context(reason=loaded["reason"]):
+            return operations.update_participant(
+                db.session, participant, loaded, int(version) if version.isdigit() else -1
+            )
+
+    try:
+        submit(ParticipantUpdate(), data, run)
+    except FormErrors as failed:
+        db.session.rollback()
+        errors = failed.errors
+        if "version" in errors:  # someone else saved first
+            errors[FORM_LEVEL] = [str(failed.cause)]
+        participant = queries.get_participant(db.session, participant_id)
+        values = form_state(request.form)
+        return render_template(
+            "participants/form.html",
+            participant=participant,
+            values=values,
+            errors=errors,
+            **context,
+        ), 422
+    flash(gettext("The changes were saved."))
+    return redirect(url_for(".show", participant_id=participant.id))
+
+
+@bp.route("/<int:participant_id>")
+@login_required
+@requires("participants.read")
+def show(participant_id: int):
+    participant = queries.get_participant(db.session, participant_id)
+    return render_template(
+        "participants/show.html",
+        participant=participant,
+        labels=FIELD_LABELS,
+        fields=form_fields(participant.category),
+        sections=participant_sections(participant),
+    )
+
+
+def participant_sections(participant: Participant) -> list[tuple[str, dict[str, Any]]]:
+    """Extra panels of the participant page from other areas (contacts, schedule...)."""
+    from trialdm.web.panels import participant_panels
+
+    return participant_panels(db.session, participant)
+
+
+@bp.route("/<int:participant_id>/history")
+@login_required
+@requires("audit.read")
+def history(participant_id: int):
+    from trialdm.audit.views import render_history
+
+    participant = queries.get_participant(db.session, participant_id)
+    if participant is None:
+        abort(404)
+    return render_history(
+        "participants",
+        participant.id,
+        title=gettext("History of %(study_id)s", study_id=participant.study_id),
+        back=url_for(".show", participant_id=participant.id),
+        labels=FIELD_LABELS,
+    )

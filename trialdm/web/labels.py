@@ -1,0 +1,56 @@
+"""Display labels of stored codes (arms, statuses, categories...), translatable.
+
+Codes stay English in the data and the API; pages show these labels. A code with
+no entry is shown tidied (``social_worker`` -> ``Social worker``).
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask_babel import lazy_gettext as _l
+
+LABELS = {
+    "service_user": _l("Service user"),
+    "psw": _l("Peer support worker"),
+    "mhw": _l("Mental health worker"),
+    "intervention": _l("Intervention"),
+    "control": _l("Control"),
+    "enrolled": _l("Enrolled"),
+    "withdrawn": _l("Withdrawn"),
+    "completed": _l("Completed"),
+    "female": _l("Female"),
+    "male": _l("Male"),
+    "diverse": _l("Diverse"),
+    "not_stated": _l("Not stated"),
+    "unmarried": _l("Unmarried"),
+    "married": _l("Married"),
+    "partnered": _l("Partnered"),
+    "divorced": _l("Divorced"),
+    "separated": _l("Separated"),
+    "widowed": _l("Widowed"),
+    "insert": _l("Created"),
+    "update": _l("Changed"),
+    "delete": _l("Deleted"),
+    "on_track": _l("On track"),
+    "at_risk": _l("At risk"),
+    "met": _l("Met"),
+    "not_met": _l("Not met"),
+    "not_started": _l("Not started"),
+    "individual": _l("Individual"),
+    "group": _l("Group"),
+}
+
+
+def label(code: object) -> object:
+    if code is None or code == "":
+        return "—"
+    text = str(code)
+    return LABELS.get(text) or text.replace("_", " ").capitalize()
+
+
+def options(codes) -> list[tuple[str, object]]:
+    return [(code, label(code)) for code in codes]
+
+
+def init_labels(app: Flask) -> None:
+    app.jinja_env.filters["label"] = label
