@@ -60,6 +60,19 @@ blp = Blueprint(
     "checked English",
 )
 
+# A text body: JSON {"text": ...} or a UTF-8 .txt / .docx file upload.
+TEXT_UPLOAD_BODY = {
+    "content": {
+        "application/json": {"schema": TextIn},
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "properties": {"file": {"type": "string", "format": "binary"}},
+            }
+        },
+    }
+}
+
 UPLOAD_SUFFIXES = {".txt", ".docx"}
 
 
@@ -295,19 +308,7 @@ class TranscriptById(MethodView):
 class TranscriptVerbatim(MethodView):
     @requires("translation.write")
     @blp.response(200, TranscriptOut)
-    @blp.doc(
-        requestBody={
-            "content": {
-                "application/json": {"schema": TextIn},
-                "multipart/form-data": {
-                    "schema": {
-                        "type": "object",
-                        "properties": {"file": {"type": "string", "format": "binary"}},
-                    }
-                },
-            }
-        }
-    )
+    @blp.doc(requestBody=TEXT_UPLOAD_BODY)
     def post(self, transcript_id):
         """Upload the verbatim local-language text (JSON text, or a UTF-8 .txt or .docx)."""
         transcript = queries.get_transcript(db.session, transcript_id)
@@ -360,19 +361,7 @@ class TranscriptPseudonymisationConfirm(MethodView):
 class TranscriptEnglish(MethodView):
     @requires("translation.write")
     @blp.response(200, TranscriptOut)
-    @blp.doc(
-        requestBody={
-            "content": {
-                "application/json": {"schema": TextIn},
-                "multipart/form-data": {
-                    "schema": {
-                        "type": "object",
-                        "properties": {"file": {"type": "string", "format": "binary"}},
-                    }
-                },
-            }
-        }
-    )
+    @blp.doc(requestBody=TEXT_UPLOAD_BODY)
     def post(self, transcript_id):
         """Upload the English translation of the pseudonymised text."""
         transcript = queries.get_transcript(db.session, transcript_id)
