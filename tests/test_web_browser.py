@@ -6,8 +6,12 @@ where it can) and always under CI=true, where a missing browser fails the run.
 
 from __future__ import annotations
 
+import io
 import os
 import re
+import threading
+import time
+from pathlib import Path
 
 import pytest
 
@@ -183,4 +187,71 @@ def test_fill_a_questionnaire_with_a_condition(page, live_url):
     expect(page.locator(".flash")).to_have_text("The questionnaire was saved as complete.")
     expect(page.locator("dl.answers")).to_contain_text("Meet somewhere quieter")
     expect(page.locator("#response-status")).to_have_text("Complete")
+    assert not page.errors, page.errors
+
+
+@pytest.fixture
+def builds_in_background(monkeypatch):
+    """The live server runs tasks eagerly, at the end of the request that queued them,
+    so a workbook would be built before its progress page first loads. Here the queued
+    tasks run a moment later in a thread of their own, as a worker would run them,
+    and the page has a running job to poll."""
+    import trialdm.core.http
+    from trialdm.core.tasks import _READY
+    from trialdm.extensions import celery, db
+
+    threads: list[threading.Thread] = []
+    failures: list[BaseException] = []
+
+    def later(tasks) -> None:
+        time.sleep(1.5)
+        try:
+            celery.loader.import_default_modules()
+            for name, args in tasks:
+                celery.tasks[name].apply(args=list(args), throw=True)
+        except BaseException as exc:  # shown by the test, not lost in the thread
+            failures.append(exc)
+
+    def run_in_background() -> None:
+        ready = db.session.info.pop(_READY, None)
+        if ready:
+            thread = threading.Thread(target=later, args=(list(ready),), daemon=True)
+            thread.start()
+            threads.append(thread)
+
+    monkeypatch.setattr(trialdm.core.http, "run_eager_tasks", run_in_background)
+    yield
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not failures, failures
+
+
+def test_start_a_cross_site_export_and_download_it(page, live_url, builds_in_background):
+    from openpyxl import load_workbook
+
+    from trialdm.summaries.registry import table_names
+
+    log_in(page, live_url, "coordinator@demo.trialdm.org")
+    page.click("nav >> text=Exports")
+    page.select_option("#field-scope", "all")
+    expect(page.locator("#field-tables input:checked")).to_have_count(len(table_names()))
+    page.click("button:has-text('Build the workbook')")
+    expect(page.locator(".flash")).to_have_text("The workbook is being built.")
+    bar = page.locator("#job-progress")
+    expect(bar).to_be_visible()  # the job is still queued: the page polls the job API
+    expect(page.locator("#download")).to_be_visible(timeout=60_000)
+    expect(bar).to_have_count(0)
+    with page.expect_download() as download_info:
+        page.click("#download")
+    download = download_info.value
+    assert download.suggested_filename.endswith(".xlsx")
+    workbook = load_workbook(io.BytesIO(Path(download.path()).read_bytes()), read_only=True)
+    assert workbook.sheetnames == ["Cover", *table_names()]
+    cover = {
+        row[0]: row[1] for row in workbook["Cover"].iter_rows(values_only=True) if len(row) > 1
+    }
+    assert "coordinator" in str(cover["Requested by"]), cover
+    assert cover["Scope"], cover
+    page.click("text=← Exports")
+    expect(page.locator("table.list tbody tr").first).to_contain_text("Done")
     assert not page.errors, page.errors

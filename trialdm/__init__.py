@@ -39,6 +39,7 @@ VIEW_MODULES = (
     "instruments",
     "translation",
     "summaries",
+    "reminders",
 )
 
 

@@ -38,6 +38,10 @@ LABELS = {
     "not_started": _l("Not started"),
     "individual": _l("Individual"),
     "group": _l("Group"),
+    "unread": _l("Unread"),
+    "read": _l("Read"),
+    "snoozed": _l("Snoozed"),
+    "all": _l("All"),
 }
 
 
