@@ -287,6 +287,12 @@ SETTINGS: dict[str, Setting] = {
     "REMINDER_ASSESSMENT_SOON_DAYS": Setting(
         _positive_int, 7, "Remind this many days before an assessment window opens"
     ),
+    "REMINDER_TRANSLATION_DUE_DAYS": Setting(
+        _positive_int, 3, "Remind a translation step's assignee this many days before its due date"
+    ),
+    "REMINDER_SECOND_CHECK_DAYS": Setting(
+        _positive_int, 7, "Remind reviewers when a transcript waits longer for its second check"
+    ),
     "REMINDER_DIGEST_WEEKDAY": Setting(
         _choice("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"),
         "monday",

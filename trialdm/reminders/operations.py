@@ -42,7 +42,7 @@ from trialdm.reminders.models import (
     Reminder,
     ScanRun,
 )
-from trialdm.reminders.rules import Rule, ScanContext, active_rules
+from trialdm.reminders.rules import Finding, Rule, ScanContext, active_rules
 from trialdm.sites.models import Site
 
 log = logging.getLogger(__name__)
@@ -107,6 +107,17 @@ def recipients_by_role(session: Session, site_code: str | None) -> dict[str, lis
 
 def _audience(rule: Rule, by_role: Mapping[str, list[int]]) -> list[int]:
     return sorted({user_id for role in rule.audience for user_id in by_role.get(role, ())})
+
+
+def _recipients(
+    audience: list[int], finding: Finding, by_role: Mapping[str, list[int]]
+) -> list[int]:
+    """The rule's audience, plus the finding's own users and roles, minus its exclusions."""
+    if not (finding.also_to or finding.also_roles or finding.not_to):
+        return audience
+    users = set(audience) | set(finding.also_to)
+    users |= {user_id for role in finding.also_roles for user_id in by_role.get(role, ())}
+    return sorted(users - set(finding.not_to))
 
 
 # --- scanning -------------------------------------------------------------------
@@ -176,9 +187,7 @@ def plan_reminders(
     for rule in active_rules(config, trial_wide=site_code is None):
         audience = _audience(rule, by_role)
         for finding in rule.findings(session, scan):
-            recipients = (
-                sorted(set(audience) | set(finding.also_to)) if finding.also_to else audience
-            )
+            recipients = _recipients(audience, finding, by_role)
             planned.append(
                 PlannedReminder(
                     rule=rule.name,

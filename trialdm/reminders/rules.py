@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, ClassVar
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from trialdm.reminders.models import Reminder
@@ -48,6 +48,11 @@ class Finding:
     link: str = ""
     # Users who get this one besides the rule's audience (e.g. a step's assignee).
     also_to: tuple[int, ...] = ()
+    # Roles at the site who get this one besides the rule's audience (e.g. the site
+    # lead when a step is overdue).
+    also_roles: tuple[str, ...] = ()
+    # Users who never get this one (e.g. the reviewer who already approved).
+    not_to: tuple[int, ...] = ()
 
 
 class Rule:
@@ -457,4 +462,134 @@ class AssessmentOverdue(Rule):
             )
             for row in open_assessments(session, scan)
             if row.status == "overdue"
+        ]
+
+
+# --- translations (trialdm.translation.models) --------------------------------------
+#
+# One statement per rule and scan over the site's translation steps or transcripts.
+
+
+@register
+class TranslationStepDue(Rule):
+    """A translation workflow step with an assignee and a due date is not done and is
+    due within REMINDER_TRANSLATION_DUE_DAYS days (its due date is today or at most that
+    many days ahead) or overdue (past its due date). Goes to the assignee, and to the
+    site lead as well once overdue. Once per step and state (due soon, overdue)."""
+
+    name = "translation_step_due"
+    label = "Translation step due or overdue"
+    audience = ()
+    settings = ("REMINDER_TRANSLATION_DUE_DAYS",)
+
+    def findings(self, session: Session, scan: ScanContext) -> Iterable[Finding]:
+        from trialdm.translation.models import Material, Translation, TranslationStep
+
+        horizon = scan.local_date + timedelta(days=scan.config["REMINDER_TRANSLATION_DUE_DAYS"])
+        rows = session.execute(
+            select(
+                TranslationStep.id,
+                TranslationStep.kind,
+                TranslationStep.assignee_id,
+                TranslationStep.due_date,
+                TranslationStep.translation_id,
+                Translation.language,
+                Material.title,
+            )
+            .join(Translation, Translation.id == TranslationStep.translation_id)
+            .join(Material, Material.id == Translation.material_id)
+            .where(
+                TranslationStep.site_code == scan.site_code,
+                TranslationStep.state != "done",
+                TranslationStep.assignee_id.is_not(None),
+                TranslationStep.due_date.is_not(None),
+                TranslationStep.due_date <= horizon,
+                Translation.state == "in_progress",
+            )
+            .order_by(TranslationStep.due_date, TranslationStep.id)
+        ).all()
+        findings = []
+        for row in rows:
+            due = _as_date(row.due_date)
+            overdue = due < scan.local_date
+            what = f"{row.kind} step of '{row.title}' ({row.language})"
+            findings.append(
+                Finding(
+                    "translation_step",
+                    str(row.id),
+                    "overdue" if overdue else "due-soon",
+                    f"Translation {what} {'overdue' if overdue else 'due'} ({due.isoformat()})",
+                    f"The {what} was due on {due.isoformat()} and is not done."
+                    if overdue
+                    else f"The {what} is due on {due.isoformat()}.",
+                    f"/api/v1/translations/{row.translation_id}",
+                    also_to=(row.assignee_id,),
+                    also_roles=("site_lead",) if overdue else (),
+                )
+            )
+        return findings
+
+
+@register
+class TranscriptSecondCheck(Rule):
+    """A transcript's English translation is being checked (state ``translated``) and
+    has exactly one approval in its current check round, given more than
+    REMINDER_SECOND_CHECK_DAYS days before the site's day (UTC date of the approval).
+    Goes to the site's reviewers except the one who approved and the translator. Once
+    per transcript and check round."""
+
+    name = "transcript_second_check"
+    label = "Transcript waiting for its second check"
+    audience = ("reviewer",)
+    settings = ("REMINDER_SECOND_CHECK_DAYS",)
+
+    def findings(self, session: Session, scan: ScanContext) -> Iterable[Finding]:
+        from trialdm.translation.models import Transcript, TranscriptCheck
+
+        days = scan.config["REMINDER_SECOND_CHECK_DAYS"]
+        # Approved on a UTC day at most local_date - days - 1: waiting more than `days`.
+        before = datetime.combine(scan.local_date - timedelta(days=days), time.min, UTC)
+        approved = TranscriptCheck.decision == "approve"
+        rows = session.execute(
+            select(
+                Transcript.id,
+                Transcript.title,
+                Transcript.check_round,
+                Transcript.translated_by_id,
+                func.max(TranscriptCheck.reviewer_id).label("approver_id"),
+                func.max(TranscriptCheck.created_at).label("approved_at"),
+            )
+            .join(
+                TranscriptCheck,
+                and_(
+                    TranscriptCheck.transcript_id == Transcript.id,
+                    TranscriptCheck.round == Transcript.check_round,
+                    approved,
+                ),
+            )
+            .where(Transcript.site_code == scan.site_code, Transcript.state == "translated")
+            .group_by(
+                Transcript.id, Transcript.title, Transcript.check_round, Transcript.translated_by_id
+            )
+            .having(
+                func.count(TranscriptCheck.reviewer_id.distinct()) == 1,
+                func.max(TranscriptCheck.created_at) < before,
+            )
+            .order_by(Transcript.id)
+        ).all()
+        return [
+            Finding(
+                "transcript",
+                str(row.id),
+                f"round-{row.check_round}",
+                f"Transcript '{row.title}' waits for its second check",
+                f"The English translation of '{row.title}' has one approval (check round "
+                f"{row.check_round}) and has waited more than {days} days for a second, "
+                "different reviewer.",
+                f"/api/v1/transcripts/{row.id}",
+                not_to=tuple(
+                    uid for uid in (row.approver_id, row.translated_by_id) if uid is not None
+                ),
+            )
+            for row in rows
         ]
