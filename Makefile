@@ -14,10 +14,14 @@ $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e ".[test]"
-	$(BIN)/pybabel compile -d $(TRANSLATIONS) >/dev/null
 	touch $(STAMP)
 
-install: $(STAMP)
+# Compiled catalogs are built from the committed .po files, never committed themselves.
+CATALOGS := $(patsubst %.po,%.mo,$(wildcard $(TRANSLATIONS)/*/LC_MESSAGES/messages.po))
+$(TRANSLATIONS)/%/LC_MESSAGES/messages.mo: $(TRANSLATIONS)/%/LC_MESSAGES/messages.po $(STAMP)
+	$(BIN)/pybabel compile -d $(TRANSLATIONS) -l $* >/dev/null
+
+install: $(STAMP) $(CATALOGS)
 
 db: install
 	$(BIN)/trialdm db upgrade

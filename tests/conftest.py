@@ -33,7 +33,7 @@ from trialdm.extensions import db, limiter
 ON_CI = os.environ.get("CI", "").lower() == "true"
 TEST_DATABASE_URL = os.environ.get("TRIALDM_TEST_DATABASE_URL", "")
 TEST_REDIS_URL = os.environ.get("TRIALDM_TEST_REDIS_URL", "")
-REFERENCE = Path(__file__).resolve().parent.parent.parent / "shared" / "reference"
+REFERENCE = Path(__file__).resolve().parent / "data" / "reference"
 SEEDERS_DIR = Path(__file__).resolve().parent / "seeders"
 
 
