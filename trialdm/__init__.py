@@ -69,6 +69,14 @@ def register_config(
         settings["SECRET_KEY"] = _instance_secret(Path(app.instance_path))
     app.config.update(settings)
     database_url = settings["DATABASE_URL"]
+    https = settings["SESSION_COOKIE_SECURE"] or settings["BASE_URL"].lower().startswith("https://")
+    if settings["PROXY_COUNT"]:
+        # Behind a proxy the client's address, scheme and host come from X-Forwarded-*;
+        # without this every user shares the proxy's address (one login throttle for all).
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        n = settings["PROXY_COUNT"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
     app.config.update(
         SQLALCHEMY_DATABASE_URI=database_url,
         SQLALCHEMY_ENGINE_OPTIONS=_engine_options(database_url),
@@ -79,6 +87,10 @@ def register_config(
         OPENAPI_JSON_PATH="openapi.json",
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=https,
+        REMEMBER_COOKIE_SECURE=https,
+        REMEMBER_COOKIE_HTTPONLY=True,
+        HSTS=settings["BASE_URL"].lower().startswith("https://"),
         RATELIMIT_STORAGE_URI=settings["RATELIMIT_STORAGE_URI"],
         RATELIMIT_HEADERS_ENABLED=True,
         WTF_CSRF_TIME_LIMIT=None,

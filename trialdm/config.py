@@ -216,9 +216,28 @@ SETTINGS: dict[str, Setting] = {
     ),
     "MAX_CONTENT_LENGTH": Setting(_positive_int, 16 * 1024 * 1024, "Largest request body, bytes"),
     "LOG_LEVEL": Setting(_choice("DEBUG", "INFO", "WARNING", "ERROR"), "INFO", "Log level"),
-    "SESSION_COOKIE_SECURE": Setting(_bool, False, "Send the session cookie over HTTPS only"),
+    "SESSION_COOKIE_SECURE": Setting(
+        _bool, False, "Send cookies over HTTPS only (always on when BASE_URL is https)"
+    ),
+    "PROXY_COUNT": Setting(
+        _non_negative_int,
+        0,
+        "Trusted reverse proxies in front of the app, whose X-Forwarded-For/-Proto/-Host are used",
+    ),
     "LOGIN_RATE_LIMIT": Setting(
-        _non_empty, "10 per minute", "Failed logins allowed per client address and per account"
+        _non_empty,
+        "100 per minute",
+        "Failed logins allowed per client address (accounts have their own back-off)",
+    ),
+    "LOGIN_BACKOFF_AFTER": Setting(
+        _positive_int, 5, "Failed logins of one account before it answers with a back-off"
+    ),
+    "LOGIN_BACKOFF_MAX_SECONDS": Setting(
+        _positive_int, 900, "Longest back-off after failed logins of one account (doubling)"
+    ),
+    "PASSWORD_MIN_LENGTH": Setting(_positive_int, 12, "Shortest password accepted"),
+    "PASSWORD_HASH_MEMORY_KIB": Setting(
+        _positive_int, 65536, "Memory cost of the argon2id password hash (KiB)"
     ),
     "RATELIMIT_STORAGE_URI": Setting(
         _str, "memory://", "Rate-limit counters (memory:// or redis://host:6379)"
