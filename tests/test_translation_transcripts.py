@@ -474,7 +474,7 @@ def test_flagged_names_must_be_reviewed_before_confirming(people, make_participa
 
 
 def test_names_of_the_key_cannot_come_back_after_pseudonymisation(people, make_participant):
-    translator, lead = people["translator"], people["lead"]
+    translator = people["translator"]
     transcript = create(translator)
     to_pseudonymised(people, make_participant, transcript)
     leaked = translator.post(
