@@ -494,9 +494,7 @@ def test_names_of_the_key_cannot_come_back_after_pseudonymisation(people, make_p
         json={"decision": "return", "comments": "Line 1 should name Grace, as said."},
     )
     assert comment.status_code == 422
-    assert comment.json["errors"]["comments"] == [
-        "Line 1: 'Grace' is in the pseudonymisation key."
-    ]
+    assert comment.json["errors"]["comments"] == ["Line 1: 'Grace' is in the pseudonymisation key."]
     assert translator.get(url(transcript)).json["state"] == "translated"
 
 
