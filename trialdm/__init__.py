@@ -136,6 +136,7 @@ def register_mechanisms(app: Flask) -> None:
     from trialdm.auth.loader import register_auth_loader
     from trialdm.core.audit import install_audit
     from trialdm.core.http import register_request_edge
+    from trialdm.core.inputs import register_input_bounds
     from trialdm.core.scoping import install_site_scoping
     from trialdm.core.tasks import install_task_queueing
     from trialdm.extensions import db
@@ -144,6 +145,7 @@ def register_mechanisms(app: Flask) -> None:
     install_audit()
     install_task_queueing()
     register_request_edge(app, db)
+    register_input_bounds(app)
     register_auth_loader(app)
 
 
