@@ -80,6 +80,7 @@ class ApiToken(IdMixin, Base):
     """A bearer token. Only its SHA-256 is kept; the token is shown once."""
 
     __tablename__ = "api_tokens"
+    __audit_exempt__ = "creation and revocation are audit events; only a hash is stored"
 
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(120), default="")

@@ -78,6 +78,7 @@ class Participant(Audited, SiteScoped, IdMixin, TimestampMixin, SoftDeletable, V
 
 
 class ParticipantDiagnosis(Base):
+    __audit_exempt__ = "audited as the participant's diagnoses field"
     """One diagnosis of a participant; a table so that summaries can count in SQL."""
 
     __tablename__ = "participant_diagnoses"
@@ -96,6 +97,7 @@ class ParticipantDiagnosis(Base):
 
 
 class StudyIdCounter(Base):
+    __audit_exempt__ = "allocation bookkeeping; each allocated study ID is audited"
     """Last number handed out per site and category: study IDs are never reused."""
 
     __tablename__ = "study_id_counters"
