@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 import secrets
@@ -11,7 +12,7 @@ from typing import Any
 
 from flask import Flask
 
-from trialdm.config import PROJECT_ROOT, load_settings
+from trialdm.config import default_instance_path, load_settings, shipped
 
 __version__ = "0.1.0"
 
@@ -47,7 +48,7 @@ def create_app(
     overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
 ) -> Flask:
     environ = os.environ if environ is None else environ
-    instance = Path(environ.get("TRIALDM_INSTANCE_PATH") or PROJECT_ROOT / "instance")
+    instance = Path(environ.get("TRIALDM_INSTANCE_PATH") or default_instance_path())
     app = Flask(__name__, instance_path=str(instance.resolve()))
     register_config(app, environ, overrides)
     register_logging(app)
@@ -123,7 +124,7 @@ def register_extensions(app: Flask) -> None:
     with app.app_context():
         install_sqlite_pragmas(db.engine)
     migrate.init_app(
-        app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True, compare_type=True
+        app, db, directory=str(shipped("migrations")), render_as_batch=True, compare_type=True
     )
     api.init_app(app)
     csrf.init_app(app)
@@ -174,9 +175,12 @@ def register_celery(app: Flask) -> None:
     from trialdm.reminders.schedule import beat_schedule as reminders_beat
     from trialdm.summaries.schedule import beat_schedule as summaries_beat
 
+    # Found, not imported: trialdm never imports tasks (the worker includes them).
+    spec = importlib.util.find_spec("tasks")
+    folder = Path(spec.origin).parent if spec and spec.origin else None
     task_modules = sorted(
         f"tasks.{path.stem}"
-        for path in (PROJECT_ROOT / "tasks").glob("*.py")
+        for path in (folder.glob("*.py") if folder else ())
         if path.stem != "__init__"
     )
     celery.conf.update(

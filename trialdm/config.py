@@ -8,13 +8,32 @@ with the environment it is given, validates every value and refuses unknown
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 ENV_PREFIX = "TRIALDM_"
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PACKAGE_DIR = Path(__file__).resolve().parent
+PROJECT_ROOT = PACKAGE_DIR.parent
+# Run from a checkout (an editable install, the tests, `make run`): the checkout's own
+# folders are the defaults. Installed from a wheel: the copies the wheel carries.
+IN_CHECKOUT = (PROJECT_ROOT / "setup.cfg").is_file()
+
+
+def shipped(name: str) -> Path:
+    """A folder the service ships beside its code: ``migrations``, ``sites``,
+    ``instruments`` and the trial's other data folders (see setup.py)."""
+    return PROJECT_ROOT / name if IN_CHECKOUT else PACKAGE_DIR / "_shipped" / name
+
+
+def default_instance_path() -> Path:
+    """``instance/`` of the checkout, else ``<prefix>/var/trialdm-instance`` as Flask
+    places an installed application's instance folder."""
+    return (
+        PROJECT_ROOT / "instance" if IN_CHECKOUT else Path(sys.prefix) / "var" / "trialdm-instance"
+    )
 
 
 class ConfigError(Exception):
@@ -210,9 +229,9 @@ SETTINGS: dict[str, Setting] = {
     ),
     "WORKBOOK_DIR": Setting(_str, _instance("workbooks"), "Where built summary workbooks are kept"),
     "UPLOAD_DIR": Setting(_str, _instance("uploads"), "Where uploaded files are kept"),
-    "SITES_DIR": Setting(_str, str(PROJECT_ROOT / "sites"), "Folder of site definition files"),
+    "SITES_DIR": Setting(_str, str(shipped("sites")), "Folder of site definition files"),
     "INSTRUMENTS_DIR": Setting(
-        _str, str(PROJECT_ROOT / "instruments"), "Folder of instrument definition files"
+        _str, str(shipped("instruments")), "Folder of instrument definition files"
     ),
     "MAX_CONTENT_LENGTH": Setting(_positive_int, 16 * 1024 * 1024, "Largest request body, bytes"),
     "LOG_LEVEL": Setting(_choice("DEBUG", "INFO", "WARNING", "ERROR"), "INFO", "Log level"),
@@ -343,7 +362,7 @@ def load_settings(
 ) -> dict[str, Any]:
     """Return validated settings; raise :class:`ConfigError` naming every bad one."""
     environ = os.environ if environ is None else environ
-    instance = instance_path or PROJECT_ROOT / "instance"
+    instance = instance_path or default_instance_path()
     problems: list[str] = []
     values: dict[str, Any] = {}
 
