@@ -20,7 +20,7 @@ from trialdm.core.errors import ErrorCollector, PreconditionFailed, Precondition
 from trialdm.core.models import utcnow
 from trialdm.core.scoping import current_scope, require_site
 from trialdm.participants.models import Participant, ParticipantDiagnosis, StudyIdCounter
-from trialdm.participants.vocabulary import OTHER_DIAGNOSIS, diagnosis_vocabulary
+from trialdm.participants.vocabulary import OTHER_DIAGNOSIS
 from trialdm.sites.queries import get_site
 
 TRIAL_FIELDS = (
@@ -54,8 +54,11 @@ def age_at(record: Mapping[str, Any], on: date) -> int | None:
     return None
 
 
-def check_participant(state: Mapping[str, Any], errors: ErrorCollector) -> None:
-    """Cross-field rules of a participant record given as a dict of field values."""
+def check_participant(
+    state: dict[str, Any], errors: ErrorCollector, check_diagnoses: bool = True
+) -> None:
+    """Cross-field rules of a participant record given as a dict of field values.
+    Diagnoses as typed (codes, labels or synonyms) are replaced by their codes."""
     config = current_app.config
     now = today()
     category = state.get("category")
@@ -77,18 +80,8 @@ def check_participant(state: Mapping[str, Any], errors: ErrorCollector) -> None:
     if yob is not None and not (1900 <= yob <= now.year):
         errors.add("year_of_birth", f"Must be between 1900 and {now.year}.")
 
-    vocabulary = diagnosis_vocabulary(config["DIAGNOSIS_VOCABULARY"])
-    seen = set()
-    for index, diagnosis in enumerate(state.get("diagnoses") or []):
-        code = diagnosis["code"]
-        if code not in vocabulary:
-            errors.add("diagnoses", f"Item {index + 1}: unknown diagnosis code '{code}'.")
-        elif code == OTHER_DIAGNOSIS and not diagnosis.get("text"):
-            errors.add("diagnoses", f"Item {index + 1}: describe the 'other' diagnosis in 'text'.")
-        key = (code, diagnosis.get("text"))
-        if key in seen:
-            errors.add("diagnoses", f"Item {index + 1}: listed twice.")
-        seen.add(key)
+    if check_diagnoses:
+        state["diagnoses"] = resolve_diagnoses(state.get("diagnoses") or [], errors)
 
     if category != "service_user":
         for name in TRIAL_FIELDS:
@@ -100,6 +93,40 @@ def check_participant(state: Mapping[str, Any], errors: ErrorCollector) -> None:
                 errors.add(name, "Only peer support workers have this.")
     if category == "service_user":
         _check_enrolment(state, errors, config)
+
+
+def resolve_diagnoses(
+    diagnoses: list[dict[str, Any]], errors: ErrorCollector
+) -> list[dict[str, Any]]:
+    """Diagnoses as typed -> as stored: each value may be a code, a label or a synonym
+    of the diagnosis vocabulary (case and spacing do not matter) and is stored as its
+    code, never shortened. A value that names nothing is refused, not guessed."""
+    from trialdm.participants.queries import diagnosis_vocabulary_in_use
+
+    vocabulary = diagnosis_vocabulary_in_use()
+    resolved: list[dict[str, Any]] = []
+    seen: set[tuple[str, str | None]] = set()
+    for index, diagnosis in enumerate(diagnoses):
+        item = f"Item {index + 1}"
+        typed, text = diagnosis["code"], diagnosis.get("text")
+        code = vocabulary.resolve(typed)
+        if code is None:
+            if vocabulary.resolve(OTHER_DIAGNOSIS) is None and typed.casefold() == OTHER_DIAGNOSIS:
+                message = f"{item}: '{OTHER_DIAGNOSIS}' is not allowed by '{vocabulary.name}'."
+            else:
+                message = (
+                    f"{item}: '{typed}' is not a code, label or synonym of the "
+                    f"diagnosis vocabulary '{vocabulary.name}'."
+                )
+            errors.add("diagnoses", message)
+            continue
+        if code == OTHER_DIAGNOSIS and not text and vocabulary.other.requires_text:
+            errors.add("diagnoses", f"{item}: describe the 'other' diagnosis in 'text'.")
+        if (code, text) in seen:
+            errors.add("diagnoses", f"{item}: '{typed}' is listed twice (as {code}).")
+        seen.add((code, text))
+        resolved.append({"code": code, "text": text})
+    return resolved
 
 
 def _check_enrolment(state: Mapping[str, Any], errors: ErrorCollector, config) -> None:
@@ -242,7 +269,8 @@ def update_participant(
             if name not in changes:
                 state[name] = None
     errors = ErrorCollector()
-    check_participant(state, errors)
+    # Stored diagnoses are checked only when changed: they may come from an earlier vocabulary.
+    check_participant(state, errors, check_diagnoses="diagnoses" in changes)
     if not errors:
         from trialdm.contacts.operations import check_against_contacts
 
