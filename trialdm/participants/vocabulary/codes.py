@@ -105,6 +105,8 @@ def parse_group(text: str, system: str) -> CodeGroup:
             first = part[:-1].strip().rstrip(".")
             _check_group_code(system, first, part, hierarchy=True)
             items.append(_Item(first, prefix=True))
+        elif dash is not None and not is_hierarchical(system) and code_problem(system, part):
+            raise GroupSyntaxError(f"'{part}': ranges and '*' need ICD codes; list {system} codes")
         elif dash is not None and is_hierarchical(system):
             first, _, last = (s.strip() for s in part.partition(dash))
             _check_group_code(system, first, part, hierarchy=True)
@@ -128,9 +130,10 @@ def _check_group_code(system: str, code: str, item: str, hierarchy: bool) -> Non
 
 def in_group(code: str, group: str, system: str = "icd10") -> bool:
     """Whether ``code`` belongs to the group expression ``group`` of ``system``."""
-    return _parse_cached(group, system).contains(code)
+    return parsed_group(group, system).contains(code)
 
 
 @lru_cache(maxsize=256)
-def _parse_cached(group: str, system: str) -> CodeGroup:
+def parsed_group(group: str, system: str) -> CodeGroup:
+    """:func:`parse_group`, remembered (table specs ask the same groups for every code)."""
     return parse_group(group, system)

@@ -24,8 +24,8 @@ from trialdm.participants.vocabulary.codes import (
     SYSTEMS,
     GroupSyntaxError,
     code_problem,
-    in_group,
     parse_group,
+    parsed_group,
 )
 
 OTHER_CODE = "other"
@@ -171,14 +171,26 @@ class Vocabulary:
 
     def in_group(self, code: str, group: str) -> bool:
         """Whether ``code`` belongs to ``group`` (``F40–F41``, ``F41.1``, ``F41*`` or a
-        list of these). A local code also belongs when its mapped code does."""
+        list of these). A group may be written in the vocabulary's own codes or, when
+        entries map to ICD codes, in those: a local code belongs when its mapped code
+        does. Raises ``GroupSyntaxError`` when the group is written in neither."""
         if code == OTHER_CODE:
             return False
-        if in_group(code, group, self.system):
-            return True
         entry = self._by_code.get(code)
-        if entry is not None and entry.maps_to and self.mapping:
-            return in_group(entry.maps_to, group, self.mapping)
+        candidates = [(self.system, code)]
+        if self.mapping:
+            candidates.append((self.mapping, entry.maps_to if entry else None))
+        errors: list[str] = []
+        for system, candidate in candidates:
+            try:
+                parsed = parsed_group(group, system)
+            except GroupSyntaxError as exc:
+                errors.append(str(exc))
+                continue
+            if candidate is not None and parsed.contains(candidate):
+                return True
+        if len(errors) == len(candidates):
+            raise GroupSyntaxError(errors[0])
         return False
 
     def group_label(self, codes: str) -> str | None:
@@ -254,7 +266,7 @@ def parse_vocabulary(data: Mapping[str, Any], file: str, stem: str | None = None
         mapping = None
     other = _parse_other(r, data.get("other", {}))
     entries = _parse_entries(r, data.get("entries"), system, mapping)
-    groups = _parse_groups(r, data.get("groups", []), system)
+    groups = _parse_groups(r, data.get("groups", []), system, mapping)
     _check_wordings(r, entries, other)
     if r.problems or name is None or system is None:
         raise VocabularyError(r.problems)
@@ -332,7 +344,7 @@ def _parse_entries(r: _Reader, data: Any, system: str | None, mapping: str | Non
     return entries
 
 
-def _parse_groups(r: _Reader, data: Any, system: str | None) -> list[Group]:
+def _parse_groups(r: _Reader, data: Any, system: str | None, mapping: str | None) -> list[Group]:
     if not isinstance(data, list) or not all(isinstance(g, dict) for g in data):
         r.add("groups", "must be a list of [[groups]] tables")
         return []
@@ -347,8 +359,13 @@ def _parse_groups(r: _Reader, data: Any, system: str | None) -> list[Group]:
         try:
             parse_group(codes, system)
         except GroupSyntaxError as exc:
-            r.add(f"{key}.codes", str(exc))
-            continue
+            try:  # a local vocabulary may group by the ICD codes its entries map to
+                if mapping is None:
+                    raise
+                parse_group(codes, mapping)
+            except GroupSyntaxError:
+                r.add(f"{key}.codes", str(exc))
+                continue
         groups.append(Group(codes, label))
     return groups
 
