@@ -288,3 +288,30 @@ def test_the_page_in_a_studys_words_allows_other_without_description(
     assert created.status_code == 302, created.get_data(as_text=True)
     participant = db_session.query(Participant).one()
     assert [(d.code, d.text) for d in participant.diagnoses] == [("ocd", None), ("other", None)]
+
+
+def test_api_clients_can_read_the_vocabulary_in_use(api_as, app, monkeypatch):
+    api = api_as("research_worker", ["BU"])
+    response = api.get("/api/v1/participants/diagnosis-vocabulary")
+    assert response.status_code == 200
+    body = response.json
+    assert (body["name"], body["system"], body["other"]["requires_text"]) == (
+        "icd10_f",
+        "icd10",
+        True,
+    )
+    codes = [entry["code"] for entry in body["entries"]]
+    assert codes.index("F41") < codes.index("F41.0") < codes.index("F41.1") < codes.index("F42")
+    assert {"codes": "F40-F48", "label": "Neurotic, stress-related and somatoform disorders"} in (
+        body["groups"]
+    )
+    monkeypatch.setitem(app.config, "DIAGNOSIS_VOCABULARY", "shanghai_daycare")
+    words = api.get("/api/v1/participants/diagnosis-vocabulary").json
+    assert words["entries"][4] == {
+        "code": "ocd",
+        "label": "Obsessive-compulsive disorder",
+        "labels": {"zh": "强迫症"},
+        "synonyms": ["OCD", "Obsessive compulsive disorder"],
+        "maps_to": "F42",
+    }
+    assert words["other"] == {"allowed": True, "requires_text": False, "label": "Other"}

@@ -50,6 +50,37 @@ class DiagnosisOut(DumpSchema):
     text = ma.fields.String(allow_none=True)
 
 
+class VocabularyEntryOut(DumpSchema):
+    code = ma.fields.String()
+    label = ma.fields.String()
+    labels = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.String())
+    synonyms = ma.fields.List(ma.fields.String())
+    maps_to = ma.fields.String(allow_none=True)
+
+
+class VocabularyGroupOut(DumpSchema):
+    codes = ma.fields.String(metadata={"description": "Group expression such as F40-F48"})
+    label = ma.fields.String()
+
+
+class VocabularyOtherOut(DumpSchema):
+    allowed = ma.fields.Boolean()
+    requires_text = ma.fields.Boolean()
+    label = ma.fields.String()
+
+
+class VocabularyOut(DumpSchema):
+    name = ma.fields.String()
+    title = ma.fields.String()
+    system = ma.fields.String(metadata={"description": "icd10, icd11 or local"})
+    language = ma.fields.String()
+    source = ma.fields.String()
+    mapping = ma.fields.String(allow_none=True)
+    other = ma.fields.Nested(VocabularyOtherOut)
+    groups = ma.fields.List(ma.fields.Nested(VocabularyGroupOut))
+    entries = ma.fields.List(ma.fields.Nested(VocabularyEntryOut))
+
+
 _FIELDS_COMMON = {
     "gender": ma.fields.String(validate=validate.OneOf(GENDERS), allow_none=True),
     "year_of_birth": ma.fields.Integer(allow_none=True),
