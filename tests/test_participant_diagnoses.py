@@ -174,6 +174,42 @@ def test_changing_diagnoses_resolves_words_and_other_fields_keep_old_codes(
     assert other_field.status_code == 200, other_field.json
     assert stored(db_session, pid) == [("F41.0", None)]
     assert other_field.json["diagnoses"][0]["label"] == "F41.0"
+    # a recorded code may stay in a changed list; a new one must be of the vocabulary in use
+    added = api.patch(
+        f"/api/v1/participants/{pid}",
+        json={"diagnoses": ["F41.0", "OCD"], "reason": "second diagnosis"},
+        headers={"If-Match": other_field.headers["ETag"]},
+    )
+    assert added.status_code == 200, added.json
+    assert stored(db_session, pid) == [("F41.0", None), ("ocd", None)]
+    refused = api.patch(
+        f"/api/v1/participants/{pid}",
+        json={"diagnoses": ["F41.1"], "reason": "recoded"},
+        headers={"If-Match": added.headers["ETag"]},
+    )
+    assert refused.status_code == 422
+    assert "'F41.1' is not a code, label or synonym" in refused.json["errors"]["diagnoses"][0]
+
+
+def test_the_edit_page_keeps_codes_of_an_earlier_vocabulary(
+    app, make_user, make_participant, db_session, monkeypatch
+):
+    participant = make_participant("BU", diagnoses=[{"code": "F41.0", "text": None}])
+    monkeypatch.setitem(app.config, "DIAGNOSIS_VOCABULARY", "shanghai_daycare")
+    client = page_as(app, make_user, "site_lead", ["BU"])
+    form = client.get(f"/participants/{participant.id}/edit").get_data(as_text=True)
+    assert '<option value="F41.0" selected>F41.0 (not in the vocabulary)</option>' in form
+    saved = client.post(
+        f"/participants/{participant.id}/edit",
+        data={
+            "version": str(participant.version_id),
+            "diagnoses": ["F41.0"],
+            "occupation": "baker",
+            "reason": "occupation added",
+        },
+    )
+    assert saved.status_code == 302, saved.get_data(as_text=True)
+    assert stored(db_session, participant.id) == [("F41.0", None)]
 
 
 IMPORT = """category,gender,year_of_birth,diagnoses

@@ -55,10 +55,13 @@ def age_at(record: Mapping[str, Any], on: date) -> int | None:
 
 
 def check_participant(
-    state: dict[str, Any], errors: ErrorCollector, check_diagnoses: bool = True
+    state: dict[str, Any],
+    errors: ErrorCollector,
+    recorded: frozenset[tuple[str, str | None]] = frozenset(),
 ) -> None:
     """Cross-field rules of a participant record given as a dict of field values.
-    Diagnoses as typed (codes, labels or synonyms) are replaced by their codes."""
+    Diagnoses as typed (codes, labels or synonyms) are replaced by their codes;
+    ``recorded`` (code, text) pairs (stored, perhaps under an earlier vocabulary) are kept."""
     config = current_app.config
     now = today()
     category = state.get("category")
@@ -80,8 +83,7 @@ def check_participant(
     if yob is not None and not (1900 <= yob <= now.year):
         errors.add("year_of_birth", f"Must be between 1900 and {now.year}.")
 
-    if check_diagnoses:
-        state["diagnoses"] = resolve_diagnoses(state.get("diagnoses") or [], errors)
+    state["diagnoses"] = resolve_diagnoses(state.get("diagnoses") or [], errors, recorded)
 
     if category != "service_user":
         for name in TRIAL_FIELDS:
@@ -96,11 +98,15 @@ def check_participant(
 
 
 def resolve_diagnoses(
-    diagnoses: list[dict[str, Any]], errors: ErrorCollector
+    diagnoses: list[dict[str, Any]],
+    errors: ErrorCollector,
+    recorded: frozenset[tuple[str, str | None]] = frozenset(),
 ) -> list[dict[str, Any]]:
     """Diagnoses as typed -> as stored: each value may be a code, a label or a synonym
     of the diagnosis vocabulary (case and spacing do not matter) and is stored as its
-    code, never shortened. A value that names nothing is refused, not guessed."""
+    code, never shortened. A value that names nothing is refused, not guessed. A
+    (code, text) already ``recorded`` for the participant is kept as it is, even when
+    the vocabulary in use no longer lists it."""
     from trialdm.participants.queries import diagnosis_vocabulary_in_use
 
     vocabulary = diagnosis_vocabulary_in_use()
@@ -109,7 +115,7 @@ def resolve_diagnoses(
     for index, diagnosis in enumerate(diagnoses):
         item = f"Item {index + 1}"
         typed, text = diagnosis["code"], diagnosis.get("text")
-        code = vocabulary.resolve(typed)
+        code = typed if (typed, text) in recorded else vocabulary.resolve(typed)
         if code is None:
             if vocabulary.resolve(OTHER_DIAGNOSIS) is None and typed.casefold() == OTHER_DIAGNOSIS:
                 message = f"{item}: '{OTHER_DIAGNOSIS}' is not allowed by '{vocabulary.name}'."
@@ -120,7 +126,8 @@ def resolve_diagnoses(
                 )
             errors.add("diagnoses", message)
             continue
-        if code == OTHER_DIAGNOSIS and not text and vocabulary.other.requires_text:
+        needs_text = vocabulary.other.requires_text and (code, text) not in recorded
+        if code == OTHER_DIAGNOSIS and not text and needs_text:
             errors.add("diagnoses", f"{item}: describe the 'other' diagnosis in 'text'.")
         if (code, text) in seen:
             errors.add("diagnoses", f"{item}: '{typed}' is listed twice (as {code}).")
@@ -269,8 +276,8 @@ def update_participant(
             if name not in changes:
                 state[name] = None
     errors = ErrorCollector()
-    # Stored diagnoses are checked only when changed: they may come from an earlier vocabulary.
-    check_participant(state, errors, check_diagnoses="diagnoses" in changes)
+    recorded = frozenset((d.code, d.text) for d in participant.diagnoses)
+    check_participant(state, errors, recorded)
     if not errors:
         from trialdm.contacts.operations import check_against_contacts
 

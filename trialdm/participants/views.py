@@ -155,10 +155,19 @@ def record_state(participant: Participant) -> dict[str, Any]:
     return values
 
 
-def form_context(category: str, site_choices: list[str]) -> dict[str, Any]:
+def form_context(
+    category: str, site_choices: list[str], recorded: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """What the form shows. ``recorded`` codes that the vocabulary no longer holds
+    (recorded under an earlier one) stay listed, so that saving keeps them."""
     vocabulary = queries.diagnosis_vocabulary_in_use()
     locale = get_locale()
     language = locale.language if locale else None
+    stale = [
+        (code, gettext("%(code)s (not in the vocabulary)", code=code))
+        for code in recorded
+        if code not in vocabulary
+    ]
     return {
         "category": category,
         "labels": FIELD_LABELS,
@@ -169,7 +178,8 @@ def form_context(category: str, site_choices: list[str]) -> dict[str, Any]:
         "diagnosis_options": [
             (code, label if vocabulary.system == "local" else f"{code} · {label}")
             for code, label in vocabulary.labels(language).items()
-        ],
+        ]
+        + stale,
         "diagnosis_other_allowed": vocabulary.other.allowed,
         "diagnosis_other_needs_text": vocabulary.other.requires_text,
         "genders": options(GENDERS),
@@ -267,7 +277,8 @@ def create():
 @requires("participants.write")
 def edit(participant_id: int):
     participant = queries.get_participant(db.session, participant_id)
-    context = form_context(participant.category, [participant.site_code])
+    recorded = tuple(d.code for d in participant.diagnoses)
+    context = form_context(participant.category, [participant.site_code], recorded)
     if request.method == "GET":
         return render_template(
             "participants/form.html",
