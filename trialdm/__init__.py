@@ -216,5 +216,12 @@ def _broker_transport_options(url: str) -> dict[str, Any]:
 
 def register_checks(app: Flask) -> None:
     from trialdm.auth.permissions import check_endpoint_permissions
+    from trialdm.config import ConfigError
+    from trialdm.participants.vocabulary import VocabularyError, load_vocabulary
 
     check_endpoint_permissions(app)
+    # A broken or missing diagnosis vocabulary stops the service at start, not at first entry.
+    try:
+        load_vocabulary(app.config["VOCABULARIES_PATH"], app.config["DIAGNOSIS_VOCABULARY"])
+    except VocabularyError as exc:
+        raise ConfigError(f"TRIALDM_DIAGNOSIS_VOCABULARY: {exc}") from None

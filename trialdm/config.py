@@ -268,8 +268,13 @@ SETTINGS: dict[str, Setting] = {
     "TRIAL_NAME": Setting(_non_empty, "UPSIDES", "Trial name shown on pages and workbooks"),
     "ELIGIBLE_MIN_AGE": Setting(_non_negative_int, 18, "Youngest age at enrolment"),
     "ELIGIBLE_MAX_AGE": Setting(_non_negative_int, 60, "Oldest age at enrolment"),
+    "VOCABULARIES_PATH": Setting(
+        _str, str(shipped("vocabularies")), "Folder of vocabulary files (code lists)"
+    ),
     "DIAGNOSIS_VOCABULARY": Setting(
-        _str, "icd10_f", "Diagnosis vocabulary: icd10_f or a path to a CSV of code,label"
+        _non_empty,
+        "icd10_f",
+        "Vocabulary of diagnoses: a file name in VOCABULARIES_PATH (without .toml) or a path",
     ),
     "FIDELITY_MIN_CONTACTS": Setting(_positive_int, 3, "Contacts a participant should reach"),
     "INTERVENTION_WINDOW_MONTHS": Setting(_positive_int, 6, "Length of the intervention window"),

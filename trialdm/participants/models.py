@@ -88,7 +88,8 @@ class ParticipantDiagnosis(Base):
         ForeignKey("participants.id", ondelete="CASCADE"), index=True
     )
     position: Mapped[int] = mapped_column(Integer)
-    code: Mapped[str] = mapped_column(String(16), index=True)
+    # Codes of any depth (F41.1, 6A20.0) or a study's own word codes, never shortened.
+    code: Mapped[str] = mapped_column(String(32), index=True)
     text: Mapped[str | None] = mapped_column(String(200))
 
     @property
