@@ -214,6 +214,12 @@ SETTINGS: dict[str, Setting] = {
     "INSTRUMENTS_DIR": Setting(
         _str, str(PROJECT_ROOT / "instruments"), "Folder of instrument definition files"
     ),
+    "TABLES_PATH": Setting(
+        _str,
+        str(PROJECT_ROOT / "tables"),
+        "Folders of the trial's table files, separated by the path separator (':'); "
+        "read after the shipped tables/, a file of the same name replaces a shipped one",
+    ),
     "MAX_CONTENT_LENGTH": Setting(_positive_int, 16 * 1024 * 1024, "Largest request body, bytes"),
     "LOG_LEVEL": Setting(_choice("DEBUG", "INFO", "WARNING", "ERROR"), "INFO", "Log level"),
     "SESSION_COOKIE_SECURE": Setting(_bool, False, "Send the session cookie over HTTPS only"),
