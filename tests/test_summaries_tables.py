@@ -15,8 +15,8 @@ from tests.summaries_fixtures import load_shanghai
 from trialdm.core.scoping import SiteScope, scoped_to
 from trialdm.participants.vocabulary import diagnosis_vocabulary
 from trialdm.summaries.engine import compute_table, listing_rows
-from trialdm.summaries.spec import BuildContext
 from trialdm.summaries.registry import specs
+from trialdm.summaries.spec import BuildContext
 
 
 def spec(name: str):
