@@ -1,0 +1,336 @@
+"""Table files: checks with file, key and problem; the CLI; a trial's own table
+built through the real summary job with no code change; printing styles."""
+
+from __future__ import annotations
+
+import csv
+import re
+from datetime import date
+from html import unescape
+from pathlib import Path
+
+import pytest
+
+from tests.seeders.instruments import sync_shipped
+from tests.test_schedule import BASELINE as BASELINE_ANSWERS
+from tests.test_summaries_qualitative import load_upsides
+from trialdm.core.scoping import all_sites
+from trialdm.instruments.operations import create_response
+from trialdm.qualitative.operations import create_session
+from trialdm.summaries.registry import SHIPPED_TABLES, instrument_definitions
+from trialdm.summaries.specfiles import TableFileError, parse_table
+
+INSTRUMENTS = Path(__file__).resolve().parent.parent / "instruments"
+
+# A Table 1 of a qualitative study: focus-group members against interviewees, as
+# a journal prints it. Nothing in trialdm knows this table; it is only this file.
+MEMBERS_BY_KIND = """
+name = "members_by_kind"
+title = "Characteristics of focus-group members and interviewees"
+corner = "Characteristic"
+footnotes = ["ICD-10: International Classification of Diseases, 10th revision."]
+notes = ["A person in a focus group and an interview is counted in both columns."]
+
+[population]
+from = "qualitative_members"
+unit = "person"
+
+[variables]
+age_at_session = { derive = "age", at = "session" }
+age_years = { first_of = ["age", "age_at_session"] }
+living = { answer = "baseline_demographics.living_situation", event = "T0" }
+background = { answer = "fgd_member_questionnaire.professional_background", at = "session" }
+
+[labels.living]
+family = "With family"
+
+[columns]
+by = ["kind"]
+with_n = "{label} (N = {N})"
+
+[style]
+percent_decimals = 0
+percent_sign = false
+missing = "when_any"
+zero = "0"
+n_below_header = false
+
+[[rows]]
+label = "Age, median (range)"
+stat = "median_range"
+variable = "age_years"
+decimals = 0
+
+[[rows]]
+label = "Diagnoses (ICD-10), n (%)"
+stat = "multi_pct"
+variable = "diagnoses"
+groups = [
+  { label = "Anxiety disorders", codes = ["F40-F41"] },
+  { label = "Depression", codes = ["F32-F33"] },
+  { label = "Schizophrenia", codes = ["F20"] },
+]
+other_label = "Other diagnoses"
+missing_label = "No diagnosis recorded"
+
+[[rows]]
+label = "Living situation, n (%)"
+stat = "n_pct"
+variable = "living"
+categories = ["alone", "family", "supported"]
+
+[[rows]]
+label = "Professional background, n (%)"
+stat = "n_pct"
+variable = "background"
+categories = ["nurse", "social_worker"]
+"""
+
+
+def problems(text: str) -> list[tuple[str, str]]:
+    import tomllib
+
+    with pytest.raises(TableFileError) as caught:
+        parse_table(tomllib.loads(text), "bad.toml", instrument_definitions(str(INSTRUMENTS)))
+    assert all(p.file == "bad.toml" for p in caught.value.problems)
+    return [(p.key, p.reason) for p in caught.value.problems]
+
+
+def test_a_bad_table_file_names_file_key_and_problem():
+    found = problems(
+        """
+name = "Bad Name"
+title = "x"
+colour = "red"
+[population]
+from = "everyone"
+[variables]
+edu = { answer = "baseline_demographics.shoe_size", event = "T0" }
+band = { derive = "band", of = "gender", cuts = [30, 20] }
+[columns]
+by = ["nowhere"]
+with_n = "{label} (N = {size})"
+[style]
+percent_decimals = 4
+[[rows]]
+label = "Age"
+stat = "mean_sd"
+variable = "gender"
+[[rows]]
+label = "Things"
+stat = "average"
+"""
+    )
+    keys = dict(found)
+    assert "lower-case" in keys["name"]
+    assert keys["colour"] == "unknown key"
+    assert "must be one of participants, qualitative_members" in keys["population.from"]
+    assert keys["variables.edu.answer"] == "baseline_demographics has no field 'shoe_size'"
+    assert keys["variables.band.cuts"] == "must be ascending numbers"
+    assert keys["columns.by"] == "'nowhere' is not a variable of this table"
+    assert keys["columns.with_n"] == "'{size}' is not a variable of this table"
+    assert keys["style.percent_decimals"] == "must be a whole number from 0 to 2"
+    assert keys["rows[0].stat"] == "mean_sd needs a number; 'gender' is text"
+    assert keys["rows[1].stat"].startswith("must be one of n, count, n_pct")
+
+
+def test_shipped_table_files_pass_their_checks():
+    instruments = instrument_definitions(str(INSTRUMENTS))
+    names = []
+    for path in sorted(SHIPPED_TABLES.glob("*.toml")):
+        import tomllib
+
+        names.append(parse_table(tomllib.loads(path.read_text()), path.name, instruments).name)
+    assert sorted(names) == sorted(
+        [
+            "recruitment",
+            "baseline_characteristics",
+            "participant_listing",
+            "fidelity",
+            "focus_group_characteristics",
+            "qualitative_participants",
+        ]
+    )
+
+
+def test_cli_checks_one_file(app, tmp_path):
+    runner = app.test_cli_runner()
+    good = tmp_path / "members_by_kind.toml"
+    good.write_text(MEMBERS_BY_KIND)
+    result = runner.invoke(args=["tables", "check", str(good)])
+    assert result.exit_code == 0, result.output
+    assert "members_by_kind.toml: ok" in result.output and "columns by kind" in result.output
+    bad = tmp_path / "members_by_kind2.toml"
+    bad.write_text(MEMBERS_BY_KIND.replace('variable = "living"', 'variable = "lving"'))
+    result = runner.invoke(args=["tables", "check", str(bad)])
+    assert result.exit_code == 1
+    assert "members_by_kind2.toml: rows[2].variable: missing or not a variable" in result.output
+    assert "members_by_kind2.toml: name: must match the file name" not in result.output
+    renamed = tmp_path / "other.toml"
+    renamed.write_text(MEMBERS_BY_KIND)
+    result = runner.invoke(args=["tables", "check", str(renamed)])
+    assert "other.toml: name: must match the file name (other)" in result.output
+
+
+def test_cli_preview_prints_the_published_upsides_table(app, db_session, reference_dir):
+    load_upsides(db_session, reference_dir)
+    result = app.test_cli_runner().invoke(
+        args=["tables", "preview", "focus_group_characteristics", "--scope", "bu"]
+    )
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0] == "Characteristics of the focus-group discussions by site"
+    assert re.split(r"\s{2,}", lines[2]) == ["Study site", "Butabika, Uganda (BU)"]
+    assert re.split(r"\s{2,}", lines[3]) == ["N (gender)", "6 (f=4, m=2)"]
+    assert re.split(r"\s{2,}", lines[4]) == ["Mean age in years (range)", "42 (35–54)"]
+    unknown = app.test_cli_runner().invoke(args=["tables", "preview", "nonesuch"])
+    assert unknown.exit_code == 1 and "No table 'nonesuch'" in unknown.output
+    bad_scope = app.test_cli_runner().invoke(
+        args=["tables", "preview", "recruitment", "--scope", "XX"]
+    )
+    assert "Unknown scope 'XX'" in bad_scope.output
+
+
+def test_upsides_table1_in_the_html_preview_cell_for_cell(
+    app, db_session, reference_dir, make_user
+):
+    from tests.web_helpers import page_as
+    from trialdm.summaries.models import SummaryJob
+
+    load_upsides(db_session, reference_dir)
+    expected_text = (reference_dir / "upsides_table1_expected.tsv").read_text(encoding="utf-8")
+    expected = list(csv.reader(expected_text.splitlines(), delimiter="\t"))
+    client = page_as(app, make_user, "coordinator")
+    client.post("/exports", data={"scope": "all", "tables": ["focus_group_characteristics"]})
+    job = db_session.query(SummaryJob).one()
+    page = client.get(f"/exports/{job.id}/tables/focus_group_characteristics").get_data(
+        as_text=True
+    )
+    table = page[page.index("<table") : page.index("</table>")]
+    lines = []
+    for row in re.findall(r"<tr[^>]*>(.*?)</tr>", table, flags=re.S):
+        cells = re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row, flags=re.S)
+        lines.append([unescape(re.sub(r"<[^>]+>", "", c)).strip() for c in cells])
+    assert lines == expected
+
+
+def _answer(session, person, instrument, answers, event=None, context=None):
+    create_response(
+        session,
+        {
+            "participant_id": person.id,
+            "instrument": instrument,
+            "event": event,
+            "context": context,
+            "status": "complete",
+            "collected_on": date(2025, 3, 1),
+            "answers": answers,
+        },
+    )
+
+
+def test_a_trials_own_table_file_builds_through_the_summary_job(
+    app, db_session, make_participant, api_as, tmp_path, monkeypatch
+):
+    folder = tmp_path / "trial_tables"
+    folder.mkdir()
+    (folder / "members_by_kind.toml").write_text(MEMBERS_BY_KIND)
+    monkeypatch.setitem(app.config, "TABLES_PATH", str(folder))
+    sync_shipped(db_session)
+    # name: (year of birth, diagnoses, living situation at T0)
+    people = {
+        "a": (1980, ["F41"], "alone"),
+        "b": (1990, ["F40", "F41"], "family"),
+        "c": (1970, ["F32", "F20"], None),
+        "d": (None, [], None),  # not enrolled: no age, no baseline
+        "e": (2000, ["F33"], "alone"),
+        "f": (1965, ["F60"], "family"),
+        "g": (1985, ["F20"], "family"),
+    }
+    made = {}
+    for name, (born, codes, _) in people.items():
+        made[name] = make_participant(
+            "PU",
+            enrolment_date=date(2024, 1, 1) if born else None,
+            year_of_birth=born,
+            diagnoses=[{"code": c} for c in codes],
+        )
+    with all_sites():
+        for name, (_, _, living) in people.items():
+            if living:
+                _answer(
+                    db_session,
+                    made[name],
+                    "baseline_demographics",
+                    {**BASELINE_ANSWERS, "living_situation": living},
+                    event="T0",
+                )  # fmt: skip
+        group = create_session(
+            db_session,
+            "focus_group",
+            {
+                "site": "PU",
+                "date": date(2025, 3, 1),
+                "mode": "in_person",
+                "members": [{"participant_id": made[n].id} for n in "abcd"],
+            },
+        )
+        for name, background in (("a", "nurse"), ("b", "nurse"), ("c", "social_worker")):
+            _answer(
+                db_session,
+                made[name],
+                "fgd_member_questionnaire",
+                {"gender": "female", "age": 40, "professional_background": background},
+                context=f"focus_group:{group.id}",
+            )
+        for name in "aefg":
+            create_session(
+                db_session,
+                "interview",
+                {
+                    "site": "PU",
+                    "date": date(2025, 3, 2),
+                    "mode": "phone",
+                    "members": [{"participant_id": made[name].id}],
+                },
+            )
+        db_session.commit()
+
+    coordinator = api_as("coordinator")
+    job = coordinator.post(
+        "/api/v1/summaries", json={"scope": "all", "tables": ["members_by_kind"]}
+    ).json
+    state = coordinator.get(f"/api/v1/summaries/{job['id']}").json
+    assert state["state"] == "done", state
+    table = coordinator.get(f"/api/v1/summaries/{job['id']}/tables/members_by_kind").json
+    assert [c["label"] for c in table["columns"]] == [
+        "Focus groups (N = 4)",
+        "Interviews (N = 4)",
+    ]
+    printed = [[r["label"], *[c["text"] for c in r["cells"]]] for r in table["rows"]]
+    assert printed == [
+        # ages at the session: a 45, b 35, c 55, d unknown | a 45, e 25, f 60, g 40
+        ["Age, median (range)", "45 (35–55)", "43 (25–60)"],
+        ["Missing", "1 (25)", "0"],
+        ["Diagnoses (ICD-10), n (%)", "", ""],
+        ["Anxiety disorders", "2 (50)", "1 (25)"],
+        ["Depression", "1 (25)", "1 (25)"],
+        ["Schizophrenia", "1 (25)", "1 (25)"],
+        ["Other diagnoses", "0", "1 (25)"],
+        ["No diagnosis recorded", "1 (25)", "0"],
+        ["Living situation, n (%)", "", ""],
+        ["Lives alone", "1 (25)", "2 (50)"],
+        ["With family", "1 (25)", "2 (50)"],
+        ["Supported or sheltered housing", "0", "0"],
+        ["Missing", "2 (50)", "0"],
+        ["Professional background, n (%)", "", ""],
+        ["Nurse", "2 (50)", "0"],
+        ["Social worker", "1 (25)", "0"],
+        ["Missing", "1 (25)", "4 (100)"],
+    ]
+    assert table["footnotes"] == [
+        "ICD-10: International Classification of Diseases, 10th revision."
+    ]
+    assert table["notes"] == [
+        "A person in a focus group and an interview is counted in both columns."
+    ]
