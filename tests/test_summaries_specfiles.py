@@ -334,3 +334,226 @@ def test_a_trials_own_table_file_builds_through_the_summary_job(
     assert table["notes"] == [
         "A person in a focus group and an interview is counted in both columns."
     ]
+
+
+def test_statements_do_not_grow_with_participants(
+    app, db_session, make_participant, tmp_path, monkeypatch
+):
+    """Every table (shipped and a trial's own, with instrument answers) at two sizes:
+    the same number of SQL statements."""
+    from sqlalchemy import event
+
+    from trialdm.core.models import utcnow
+    from trialdm.extensions import db
+    from trialdm.summaries.operations import build_context, compute_tables, table_json
+    from trialdm.summaries.registry import table_names
+
+    folder = tmp_path / "trial_tables"
+    folder.mkdir()
+    (folder / "members_by_kind.toml").write_text(MEMBERS_BY_KIND)
+    monkeypatch.setitem(app.config, "TABLES_PATH", str(folder))
+    sync_shipped(db_session)
+
+    def add_people(count: int) -> None:
+        people = [
+            make_participant(
+                "BU",
+                enrolment_date=date(2024, 1, 1),
+                year_of_birth=1980 + i % 20,
+                diagnoses=[{"code": ("F20", "F41", "F32")[i % 3]}],
+            )
+            for i in range(count)
+        ]
+        with all_sites():
+            for person in people:
+                _answer(
+                    db_session,
+                    person,
+                    "baseline_demographics",
+                    {**BASELINE_ANSWERS, "living_situation": "alone"},
+                    event="T0",
+                )
+            create_session(
+                db_session,
+                "focus_group",
+                {
+                    "site": "BU",
+                    "date": date(2025, 3, 1),
+                    "mode": "in_person",
+                    "members": [{"participant_id": p.id} for p in people],
+                },
+            )
+            db_session.commit()
+
+    def statements() -> int:
+        counted = [0]
+
+        def count(*_args) -> None:
+            counted[0] += 1
+
+        event.listen(db.engine, "before_cursor_execute", count)
+        try:
+            with all_sites():
+                ctx = build_context(db_session, utcnow())
+                for result in compute_tables(ctx, table_names()):
+                    table_json(result, ctx)
+        finally:
+            event.remove(db.engine, "before_cursor_execute", count)
+        return counted[0]
+
+    add_people(4)
+    few = statements()
+    add_people(20)
+    many = statements()
+    assert "members_by_kind" in table_names()
+    assert few == many
+
+
+def test_a_missing_age_is_footnoted_never_silently_dropped(app, db_session, reference_dir):
+    from sqlalchemy import update
+
+    from tests.test_summaries_qualitative import context
+    from trialdm.qualitative.models import QualitativeMember
+    from trialdm.summaries.engine import compute_table
+    from trialdm.summaries.registry import specs
+
+    load_upsides(db_session, reference_dir)
+    with all_sites():
+        db_session.execute(
+            update(QualitativeMember).where(QualitativeMember.member_code == "BU-MHW-02")
+        .values(age=None)
+        )  # fmt: skip
+        db_session.commit()
+    table = compute_table(specs()["focus_group_characteristics"], context(db_session)).as_json()
+    labels = [r["label"] for r in table["rows"]]
+    assert "Missing" not in labels
+    bu = [c["label"] for c in table["columns"]].index("Butabika, Uganda (BU)")
+    age = table["rows"][labels.index("Mean age in years (range)")]["cells"][bu]["text"]
+    assert age == "40 (35–43)"  # the five ages recorded: 35, 38, 40, 42, 43
+    assert table["footnotes"][-1] == (
+        "Mean age in years (range): no value recorded for 1 of 6 (Butabika, Uganda (BU))."
+    )
+
+
+SITE_STYLE = """
+name = "by_community"
+title = "Participants by community"
+corner = ""
+
+[population]
+from = "participants"
+where = { category = ["service_user"] }
+
+[variables]
+years_enrolled = { derive = "years_since", of = "enrolment_date", at = "read" }
+age_years = { derive = "age", at = "enrolment" }
+age_group = { derive = "band", of = "age_years", cuts = [30, 50], band_labels = [
+  "Under 30", "30 to 49", "50 or older"] }
+chosen = { answer = "baseline_demographics.diagnoses", event = "T0" }
+n_chosen = { derive = "count", of = "chosen" }
+
+[labels.site]
+BU = "Large community (59,000 inhabitants)"
+DS = "Small community (4,000 inhabitants)"
+
+[columns]
+by = ["site"]
+headers = ["{site}"]
+total = true
+total_label = "Overall"
+
+[style]
+percent_of = "non_missing"
+zero = "–"
+
+[[rows]]
+label = "Gender, n (%)"
+stat = "n_pct"
+variable = "gender"
+categories = ["female", "male"]
+
+[[rows]]
+label = "Age group, n (%)"
+stat = "n_pct"
+variable = "age_group"
+missing = false
+
+[[rows]]
+label = "Years since enrolment, mean (SD)"
+stat = "mean_sd"
+variable = "years_enrolled"
+decimals = 1
+missing = false
+
+[[rows]]
+label = "Diagnoses ticked at baseline, median (range)"
+stat = "median_range"
+variable = "n_chosen"
+decimals = 0
+missing = false
+"""
+
+
+def test_site_labels_percent_of_known_zero_text_and_derived_values(
+    app, db_session, make_participant
+):
+    import tomllib
+    from datetime import UTC, datetime
+
+    from trialdm.summaries.engine import compute_table
+    from trialdm.summaries.spec import BuildContext
+    from trialdm.summaries.specfiles import build_spec
+
+    sync_shipped(db_session)
+    spec = build_spec(
+        parse_table(
+            tomllib.loads(SITE_STYLE), "by_community.toml", instrument_definitions(str(INSTRUMENTS))
+        )
+    )
+    born = {"BU": [1990, 1970, 2000], "DS": [1980]}
+    genders = {"BU": ["female", "female", None], "DS": ["male"]}
+    ticked = [["depression", "anxiety"], ["psychosis"], [], ["depression"]]
+    people = []
+    for site in ("BU", "DS"):
+        for year, gender in zip(born[site], genders[site], strict=True):
+            people.append(
+                make_participant(
+                    site, enrolment_date=date(2024, 1, 1), year_of_birth=year, gender=gender
+                )
+            )
+    with all_sites():
+        for person, chosen in zip(people, ticked, strict=True):
+            if chosen:
+                _answer(
+                    db_session,
+                    person,
+                    "baseline_demographics",
+                    {**BASELINE_ANSWERS, "diagnoses": chosen},
+                    event="T0",
+                )
+        db_session.commit()
+    ctx = BuildContext(session=db_session, read_at=datetime(2026, 1, 1, tzinfo=UTC))
+    with all_sites():
+        table = compute_table(spec, ctx).as_json()
+    assert [c["label"] for c in table["columns"]] == [
+        "Large community (59,000 inhabitants)",
+        "Small community (4,000 inhabitants)",
+        "Overall",
+    ]
+    printed = [[r["label"], *[c["text"] for c in r["cells"]]] for r in table["rows"]]
+    assert printed == [
+        ["Gender, n (%)", "", "", ""],
+        # percentages of those with a gender recorded; the missing line is a count
+        ["Female", "2 (100.0%)", "–", "2 (66.7%)"],
+        ["Male", "–", "1 (100.0%)", "1 (33.3%)"],
+        ["Missing", "1", "0", "1"],
+        ["Age group, n (%)", "", "", ""],
+        # ages at enrolment in 2024: 34, 54, 24 | 44
+        ["Under 30", "1 (33.3%)", "–", "1 (25.0%)"],
+        ["30 to 49", "1 (33.3%)", "1 (100.0%)", "2 (50.0%)"],
+        ["50 or older", "1 (33.3%)", "–", "1 (25.0%)"],
+        # 1 January 2024 to 1 January 2026: 731 days
+        ["Years since enrolment, mean (SD)", "2.0 (0.0)", "2.0 (–)", "2.0 (0.0)"],
+        # answers with something ticked: BU 2 and 1 (the third has no response), DS 1
+        ["Diagnoses ticked at baseline, median (range)", "2 (1–2)", "1 (1–1)", "1 (1–2)"],
+    ]

@@ -195,14 +195,28 @@ class Frame:
                 .where(ParticipantDiagnosis.participant_id == Participant.id)
                 .scalar_subquery()
             )
-        conditions = [*self._answer_conditions(multi), Response.participant_id == Participant.id]
+        # Choices ticked in the person's response; no response: unknown, not zero.
+        conditions = [
+            Response.instrument_name == multi.instrument,
+            Response.deleted_at.is_(None),
+            Response.participant_id == Participant.id,
+        ]
+        if multi.event:
+            conditions.append(Response.event == multi.event)
         if multi.at == "session":
             conditions.append(Response.context == self.session_context())
+        ticked = and_(
+            ResponseAnswer.response_id == Response.id,
+            ResponseAnswer.field == multi.field,
+            ResponseAnswer.missing_code.is_(None),
+        )
         return (
             select(func.count(ResponseAnswer.id))
             .select_from(Response)
-            .join(ResponseAnswer, ResponseAnswer.response_id == Response.id)
+            .outerjoin(ResponseAnswer, ticked)
             .where(*conditions)
+            .group_by(Response.id)
+            .limit(1)
             .scalar_subquery()
         )
 
