@@ -196,7 +196,8 @@ def _listing(compiled: _Compiled) -> ListingSpec | None:
             if decimals is not None:
                 number = round(float(value), decimals)
                 return int(number) if decimals == 0 else number
-            return value
+            # as recorded: 13, not 13.0 (a decimal column returns floats)
+            return int(value) if float(value).is_integer() else value
         if isinstance(value, str):
             return labelled[name](value, ctx)
         return value
