@@ -17,32 +17,28 @@ from pathlib import Path
 from typing import Any
 
 from trialdm.instruments.definitions import InstrumentDefinition
-from trialdm.summaries.spec import STATS
 from trialdm.summaries.specfiles import builtins
 from trialdm.summaries.specfiles.catalogue import SOURCES_OF_FIELDS, predeclared, stored
+from trialdm.summaries.specfiles.checker import Checker
 from trialdm.summaries.specfiles.model import (
     AT_DATES,
-    MISSING_STYLES,
-    PERCENT_OF,
     POPULATIONS,
     UNITS,
-    CodeGroup,
-    ColumnsDef,
     Filter,
-    ListingColumnDef,
-    ListingDef,
     Problem,
-    RowDef,
-    Style,
     TableFile,
     TableFileError,
     Variable,
     as_date,
 )
-from trialdm.summaries.specfiles.templates import LabelTemplate, TemplateProblem
+from trialdm.summaries.specfiles.sections import (
+    parse_columns,
+    parse_listing,
+    parse_rows,
+    parse_style,
+)
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
-_CODE_RANGE = re.compile(r"^[A-Za-z0-9.]+(\s*[-–]\s*[A-Za-z0-9.]+)?$")
 TOP_KEYS = {
     "order",
     "name",
@@ -78,112 +74,6 @@ VARIABLE_KEYS = {
     "first_of",
 }
 DERIVED = ("age", "years_since", "count", "band")
-COLUMN_KEYS = {"by", "headers", "total", "total_label", "order", "collapse_single", "with_n"}
-ROW_KEYS = {
-    "label",
-    "stat",
-    "variable",
-    "categories",
-    "decimals",
-    "sd_decimals",
-    "unit",
-    "missing",
-    "missing_label",
-    "groups",
-    "other_label",
-    "denominator",
-}
-STYLE_KEYS = {
-    "percent_decimals",
-    "percent_sign",
-    "percent_of",
-    "zero",
-    "missing",
-    "range_separator",
-    "n_below_header",
-}
-LISTING_KEYS = {"columns", "row_label", "row_label_header", "order_by"}
-CATEGORICAL = ("n_pct", "breakdown", "counts")
-NUMERIC = ("count", "share", "mean_sd", "mean_sd_range", "mean_range", "median_iqr", "median_range")
-
-
-class _Checker:
-    def __init__(self, source: str) -> None:
-        self.source = source
-        self.problems: list[Problem] = []
-
-    def add(self, key: str, reason: str) -> None:
-        self.problems.append(Problem(self.source, key, reason))
-
-    def unknown_keys(self, where: str, data: Mapping[str, Any], known: set[str]) -> None:
-        for key in sorted(set(data) - known):
-            self.add(f"{where}.{key}" if where else key, "unknown key")
-
-    def table(self, where: str, value: Any) -> Mapping[str, Any]:
-        if value is None:
-            return {}
-        if not isinstance(value, Mapping):
-            self.add(where, "must be a table")
-            return {}
-        return value
-
-    def text(self, where: str, value: Any, required: bool = False, default: str = "") -> str:
-        if value is None:
-            if required:
-                self.add(where, "missing")
-            return default
-        if not isinstance(value, str) or (required and not value.strip()):
-            self.add(where, "must be non-empty text" if required else "must be text")
-            return default
-        return value
-
-    def texts(self, where: str, value: Any) -> tuple[str, ...]:
-        if value is None:
-            return ()
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            self.add(where, "must be a list of text")
-            return ()
-        return tuple(value)
-
-    def boolean(self, where: str, value: Any, default: bool) -> bool:
-        if value is None:
-            return default
-        if not isinstance(value, bool):
-            self.add(where, "must be true or false")
-            return default
-        return value
-
-    def integer(self, where: str, value: Any, default: Any, low: int = 0, high: int = 6) -> Any:
-        if value is None:
-            return default
-        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-            self.add(where, f"must be a whole number from {low} to {high}")
-            return default
-        return value
-
-    def choice(self, where: str, value: Any, options: tuple[str, ...], default: Any) -> Any:
-        if value is None:
-            return default
-        if value not in options:
-            self.add(where, f"must be one of {', '.join(repr(o) for o in options)}")
-            return default
-        return value
-
-    def template(self, where: str, value: Any, known: set[str]) -> LabelTemplate | None:
-        if value is None:
-            return None
-        if not isinstance(value, str):
-            self.add(where, "must be text")
-            return None
-        try:
-            template = LabelTemplate.parse(value)
-        except TemplateProblem as exc:
-            self.add(where, str(exc))
-            return None
-        for name in template.fields:
-            if name not in known:
-                self.add(where, f"'{{{name}}}' is not a variable of this table")
-        return template
 
 
 def load_table_file(
@@ -206,7 +96,7 @@ def load_table_file(
 def parse_table(
     data: Mapping[str, Any], source: str, instruments: Mapping[str, InstrumentDefinition]
 ) -> TableFile:
-    check = _Checker(source)
+    check = Checker(source)
     check.unknown_keys("", data, TOP_KEYS)
     name = check.text("name", data.get("name"), required=True)
     if name and not _NAME.match(name):
@@ -265,10 +155,10 @@ def parse_table(
         var: _filter(check, f"population.where.{var}", raw, var, variables)
         for var, raw in where_raw.items()
     }
-    columns = _columns(check, check.table("columns", data.get("columns")), variables)
-    rows = _rows(check, data.get("rows"), variables, instruments)
-    style = _style(check, check.table("style", data.get("style")))
-    listing = _listing(check, data.get("listing"), variables)
+    columns = parse_columns(check, check.table("columns", data.get("columns")), variables)
+    rows = parse_rows(check, data.get("rows"), variables, instruments)
+    style = parse_style(check, check.table("style", data.get("style")))
+    listing = parse_listing(check, data.get("listing"), variables)
     chart = data.get("chart")
     if chart is not None and chart not in builtins.CHARTS:
         check.add("chart", f"must be one of {', '.join(builtins.CHARTS)}")
@@ -296,7 +186,7 @@ def parse_table(
     )
 
 
-def _labels(check: _Checker, where: str, raw: Any) -> dict[str, str]:
+def _labels(check: Checker, where: str, raw: Any) -> dict[str, str]:
     if not isinstance(raw, Mapping) or not all(isinstance(v, str) for v in raw.values()):
         check.add(where, 'must be a table of value = "label"')
         return {}
@@ -304,7 +194,7 @@ def _labels(check: _Checker, where: str, raw: Any) -> dict[str, str]:
 
 
 def _variable(
-    check: _Checker,
+    check: Checker,
     where: str,
     name: str,
     raw: Any,
@@ -479,7 +369,7 @@ def _band(check, where, name, raw, of, labels) -> Variable | None:
     )
 
 
-def _check_references(check: _Checker, variables: dict[str, Variable]) -> None:
+def _check_references(check: Checker, variables: dict[str, Variable]) -> None:
     for var in list(variables.values()):
         if var.source == "first_of" and all(ref in variables for ref in var.of):
             kinds = {variables[ref].kind for ref in var.of}
@@ -505,7 +395,7 @@ def _check_references(check: _Checker, variables: dict[str, Variable]) -> None:
                 check.add(where, "refers to itself")
 
 
-def _filter(check: _Checker, where: str, raw: Any, var: str, variables) -> Filter:
+def _filter(check: Checker, where: str, raw: Any, var: str, variables) -> Filter:
     if var not in variables:
         check.add(where, "not a variable of this table")
         return Filter()
@@ -532,191 +422,3 @@ def _filter(check: _Checker, where: str, raw: Any, var: str, variables) -> Filte
         return Filter()
     check.add(where, "a value, a list of values, { between = [a, b] } or { recorded = true }")
     return Filter()
-
-
-def _columns(check: _Checker, raw: Mapping[str, Any], variables) -> ColumnsDef:
-    check.unknown_keys("columns", raw, COLUMN_KEYS)
-    by = check.texts("columns.by", raw.get("by"))
-    for var in by:
-        if var not in variables:
-            check.add("columns.by", f"'{var}' is not a variable of this table")
-        elif variables[var].multi:
-            check.add("columns.by", f"'{var}' has several values per person")
-    if len(by) > 2:
-        check.add("columns.by", "at most two levels (a header over its columns)")
-    known = set(variables) | {"n", "N", "label"}
-    headers_raw = raw.get("headers")
-    headers: tuple[LabelTemplate, ...] = ()
-    if headers_raw is not None:
-        if not isinstance(headers_raw, list) or len(headers_raw) != len(by):
-            check.add("columns.headers", f"one template per level of columns.by ({len(by)})")
-        else:
-            found = [
-                check.template(f"columns.headers[{i}]", t, known) for i, t in enumerate(headers_raw)
-            ]
-            headers = tuple(t for t in found if t is not None)
-    order = raw.get("order")
-    if order is not None and order not in variables:
-        check.add("columns.order", f"'{order}' is not a variable of this table")
-    return ColumnsDef(
-        by=by,
-        headers=headers,
-        total=check.boolean("columns.total", raw.get("total"), False),
-        total_label=check.text("columns.total_label", raw.get("total_label"), default="Total"),
-        order=order,
-        collapse_single=check.boolean("columns.collapse_single", raw.get("collapse_single"), False),
-        with_n=check.template("columns.with_n", raw.get("with_n"), {"label", "N", "n"}),
-    )
-
-
-def _categories(check: _Checker, where: str, raw: Any, var: Variable | None) -> Any:
-    if raw is None:
-        return None
-    if isinstance(raw, str):
-        if raw == "fixed":
-            if var is None or not var.categories:
-                check.add(where, "this variable has no fixed categories")
-            return var.categories if var else None
-        if raw not in builtins.CATEGORIES:
-            check.add(where, f"'fixed', a list, or one of {', '.join(builtins.CATEGORIES)}")
-        return raw
-    if not isinstance(raw, list):
-        check.add(where, "a list of values or of [value, label] pairs")
-        return None
-    found = []
-    for i, item in enumerate(raw):
-        if isinstance(item, list) and len(item) == 2 and isinstance(item[1], str):
-            found.append((item[0], item[1]))
-        elif isinstance(item, (str, int, float)) and not isinstance(item, bool):
-            found.append((item, None))  # labelled by the table's labels when built
-        else:
-            check.add(f"{where}[{i}]", "a value or a [value, label] pair")
-    return tuple(found)
-
-
-def _rows(check: _Checker, raw: Any, variables, instruments) -> tuple[RowDef, ...]:
-    if not isinstance(raw, list) or not raw:
-        check.add("rows", "at least one [[rows]] table")
-        return ()
-    rows = []
-    for i, item in enumerate(raw):
-        where = f"rows[{i}]"
-        if not isinstance(item, Mapping):
-            check.add(where, "must be a table")
-            continue
-        check.unknown_keys(where, item, ROW_KEYS)
-        label = check.text(f"{where}.label", item.get("label"), required=True)
-        stat = item.get("stat")
-        if stat not in STATS:
-            check.add(f"{where}.stat", f"must be one of {', '.join(STATS)}")
-            continue
-        var_name = item.get("variable")
-        var = variables.get(var_name) if isinstance(var_name, str) else None
-        if stat != "n":
-            if var is None:
-                check.add(f"{where}.variable", "missing or not a variable of this table")
-                continue
-            if stat == "multi_pct" and not var.multi:
-                check.add(f"{where}.stat", "multi_pct needs a variable with several values")
-            if stat != "multi_pct" and var.multi:
-                check.add(f"{where}.stat", f"'{var_name}' has several values; use multi_pct")
-            if stat in NUMERIC and var.kind != "number" and var.source != "builtin":
-                check.add(f"{where}.stat", f"{stat} needs a number; '{var_name}' is {var.kind}")
-        groups = []
-        for j, group in enumerate(item.get("groups") or []):
-            gw = f"{where}.groups[{j}]"
-            if not isinstance(group, Mapping) or set(group) - {"label", "codes"}:
-                check.add(gw, 'must be { label = "...", codes = ["F40-F41", ...] }')
-                continue
-            codes = check.texts(f"{gw}.codes", group.get("codes"))
-            for code in codes:
-                if not _CODE_RANGE.match(code):
-                    check.add(f"{gw}.codes", f"{code!r} is not a code or a range such as F40-F41")
-            if not codes:
-                check.add(f"{gw}.codes", "name at least one code or range")
-            groups.append(CodeGroup(check.text(f"{gw}.label", group.get("label"), True), codes))
-        if groups and stat not in ("multi_pct", "n_pct"):
-            check.add(f"{where}.groups", "only for n_pct and multi_pct rows")
-        denominator = item.get("denominator")
-        if stat == "share" and denominator not in variables:
-            check.add(f"{where}.denominator", "a share names the variable of its denominator")
-        missing = item.get("missing")
-        if isinstance(missing, bool):
-            missing = "line" if missing else "none"
-        elif missing is not None and missing not in MISSING_STYLES:
-            check.add(f"{where}.missing", "true, false, or one of " + ", ".join(MISSING_STYLES))
-            missing = None
-        rows.append(
-            RowDef(
-                label=label,
-                stat=stat,
-                variable=var_name if stat != "n" else None,
-                categories=_categories(check, f"{where}.categories", item.get("categories"), var),
-                decimals=check.integer(f"{where}.decimals", item.get("decimals"), 1),
-                sd_decimals=check.integer(f"{where}.sd_decimals", item.get("sd_decimals"), None),
-                unit=check.text(f"{where}.unit", item.get("unit")),
-                missing=missing,
-                missing_label=item.get("missing_label"),
-                groups=tuple(groups),
-                other_label=item.get("other_label"),
-                denominator=denominator,
-            )
-        )
-    return tuple(rows)
-
-
-def _style(check: _Checker, raw: Mapping[str, Any]) -> Style:
-    check.unknown_keys("style", raw, STYLE_KEYS)
-    zero = raw.get("zero")
-    if zero is not None and (not isinstance(zero, str) or len(zero) > 12):
-        check.add("style.zero", 'the text a zero count prints as, e.g. "0", "–" or ""')
-        zero = None
-    return Style(
-        percent_decimals=check.integer(
-            "style.percent_decimals", raw.get("percent_decimals"), 1, 0, 2
-        ),
-        percent_sign=check.boolean("style.percent_sign", raw.get("percent_sign"), True),
-        percent_of=check.choice("style.percent_of", raw.get("percent_of"), PERCENT_OF, "column"),
-        zero=zero,
-        missing=check.choice("style.missing", raw.get("missing"), MISSING_STYLES, "line"),
-        range_separator=check.text(
-            "style.range_separator", raw.get("range_separator"), default="–"
-        ),
-        n_below_header=check.boolean("style.n_below_header", raw.get("n_below_header"), True),
-    )
-
-
-def _listing(check: _Checker, raw: Any, variables) -> ListingDef | None:
-    if raw is None:
-        return None
-    raw = check.table("listing", raw)
-    check.unknown_keys("listing", raw, LISTING_KEYS)
-    columns = []
-    for i, item in enumerate(raw.get("columns") or []):
-        where = f"listing.columns[{i}]"
-        if not isinstance(item, Mapping) or set(item) - {"label", "variable", "decimals", "width"}:
-            check.add(where, 'must be { label = "...", variable = "..." }')
-            continue
-        var = item.get("variable")
-        if var not in variables:
-            check.add(f"{where}.variable", "missing or not a variable of this table")
-        columns.append(
-            ListingColumnDef(
-                label=check.text(f"{where}.label", item.get("label"), required=True),
-                variable=var,
-                decimals=check.integer(f"{where}.decimals", item.get("decimals"), None),
-                width=check.integer(f"{where}.width", item.get("width"), None, 1, 100),
-            )
-        )
-    if not columns:
-        check.add("listing.columns", "at least one column")
-    order_by = check.texts("listing.order_by", raw.get("order_by"))
-    for var in order_by:
-        if var not in variables or variables[var].multi:
-            check.add("listing.order_by", f"'{var}' is not a single-valued variable")
-    return ListingDef(
-        columns=tuple(columns),
-        row_label=check.template("listing.row_label", raw.get("row_label"), set(variables) | {"n"}),
-        row_label_header=check.text("listing.row_label_header", raw.get("row_label_header")),
-        order_by=order_by,
-    )
