@@ -9,6 +9,7 @@ from datetime import date
 from html import unescape
 from pathlib import Path
 
+import openpyxl
 import pytest
 
 from tests.seeders.instruments import sync_shipped
@@ -264,7 +265,7 @@ def test_a_trials_own_table_file_builds_through_the_summary_job(
                     "baseline_demographics",
                     {**BASELINE_ANSWERS, "living_situation": living},
                     event="T0",
-                )  # fmt: skip
+                )
         group = create_session(
             db_session,
             "focus_group",
@@ -420,9 +421,10 @@ def test_a_missing_age_is_footnoted_never_silently_dropped(app, db_session, refe
     load_upsides(db_session, reference_dir)
     with all_sites():
         db_session.execute(
-            update(QualitativeMember).where(QualitativeMember.member_code == "BU-MHW-02")
-        .values(age=None)
-        )  # fmt: skip
+            update(QualitativeMember)
+            .where(QualitativeMember.member_code == "BU-MHW-02")
+            .values(age=None)
+        )
         db_session.commit()
     table = compute_table(specs()["focus_group_characteristics"], context(db_session)).as_json()
     labels = [r["label"] for r in table["rows"]]
@@ -557,3 +559,40 @@ def test_site_labels_percent_of_known_zero_text_and_derived_values(
         # answers with something ticked: BU 2 and 1 (the third has no response), DS 1
         ["Diagnoses ticked at baseline, median (range)", "2 (1–2)", "1 (1–1)", "1 (1–2)"],
     ]
+
+
+def test_n_and_percent_in_two_cells(app, db_session, make_participant, tmp_path):
+    import tomllib
+    from datetime import UTC, datetime
+
+    from trialdm.summaries.engine import compute_table
+    from trialdm.summaries.spec import BuildContext
+    from trialdm.summaries.specfiles import build_spec
+    from trialdm.summaries.workbook import Cover, render_workbook
+
+    text = SITE_STYLE.replace('zero = "–"', 'zero = "–"\nn_pct_cells = 2\npercent_decimals = 0')
+    spec = build_spec(
+        parse_table(tomllib.loads(text), "x.toml", instrument_definitions(str(INSTRUMENTS)))
+    )
+    for gender in ("female", "female", "male"):
+        make_participant("BU", enrolment_date=date(2024, 1, 1), gender=gender)
+    ctx = BuildContext(session=db_session, read_at=datetime(2026, 1, 1, tzinfo=UTC))
+    with all_sites():
+        result = compute_table(spec, ctx)
+        table = result.as_json()
+        render_workbook(
+            tmp_path / "two.xlsx", Cover("t", "all", ctx.read_at, "t", "t", []), [result], ctx
+        )
+    sheet = openpyxl.load_workbook(tmp_path / "two.xlsx")["by_community"]
+    assert [c.value for c in sheet[4][1:] if c.value] == ["n", "%", "n", "%"]
+    big = "Large community (59,000 inhabitants)"
+    assert [(c["group"], c["label"]) for c in table["columns"]] == [
+        (big, "n"),
+        (big, "%"),
+        ("Overall", "n"),
+        ("Overall", "%"),
+    ]
+    rows = {r["label"]: [c["text"] for c in r["cells"]] for r in table["rows"]}
+    assert rows["Female"] == ["2", "67%", "2", "67%"]
+    assert rows["Male"] == ["1", "33%", "1", "33%"]
+    assert rows["Years since enrolment, mean (SD)"] == ["2.0 (0.0)", "", "2.0 (0.0)", ""]

@@ -735,7 +735,12 @@ class TableEngine:
 
 
 def compute_table(spec: TableSpec, ctx: BuildContext) -> TableResult:
-    return TableEngine(spec, ctx).compute()
+    result = TableEngine(spec, ctx).compute()
+    if spec.n_pct_cells == 2:
+        from trialdm.summaries.layout import n_and_pct_apart
+
+        result = n_and_pct_apart(result, spec.pct_decimals, spec.pct_sign)
+    return result
 
 
 def listing_rows(

@@ -127,6 +127,8 @@ class TableSpec:
     multi: Mapping[str, Callable[[BuildContext], Select]] = field(default_factory=dict)
     pct_decimals: int = 1
     pct_sign: bool = True
+    # n (%) in one cell, or n and % in two cells under the column's header
+    n_pct_cells: int = 1
     # Percentages of the people in the column, or of those with a value.
     percent_of: str = "column"
     # Text of a zero count in an n (%) cell; None: printed as any count.

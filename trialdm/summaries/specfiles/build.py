@@ -268,6 +268,7 @@ def build_spec(table: TableFile) -> TableSpec:
         multi={key: compiled.multi_source(key) for key in compiled.multi},
         pct_decimals=style.percent_decimals,
         pct_sign=style.percent_sign,
+        n_pct_cells=style.n_pct_cells,
         percent_of=style.percent_of,
         zero=style.zero,
         missing=style.missing,

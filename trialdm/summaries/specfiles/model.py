@@ -104,6 +104,7 @@ class ColumnsDef:
 class Style:
     percent_decimals: int = 1
     percent_sign: bool = True
+    n_pct_cells: int = 1
     percent_of: str = "column"
     # How a count of zero prints in an n (%) cell ("0", "0 (0)", "–", ""); None: as any count.
     zero: str | None = None

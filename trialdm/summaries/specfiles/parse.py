@@ -159,6 +159,8 @@ def parse_table(
     rows = parse_rows(check, data.get("rows"), variables, instruments)
     style = parse_style(check, check.table("style", data.get("style")))
     listing = parse_listing(check, data.get("listing"), variables)
+    if style.n_pct_cells == 2 and len(columns.by) > 1:
+        check.add("style.n_pct_cells", "two cells need columns.by of one level (n and % under it)")
     chart = data.get("chart")
     if chart is not None and chart not in builtins.CHARTS:
         check.add("chart", f"must be one of {', '.join(builtins.CHARTS)}")

@@ -47,6 +47,7 @@ STYLE_KEYS = {
     "missing",
     "range_separator",
     "n_below_header",
+    "n_pct_cells",
 }
 LISTING_KEYS = {"columns", "row_label", "row_label_header", "order_by"}
 CATEGORICAL = ("n_pct", "breakdown", "counts")
@@ -202,6 +203,7 @@ def parse_style(check: Checker, raw: Mapping[str, Any]) -> Style:
             "style.range_separator", raw.get("range_separator"), default="–"
         ),
         n_below_header=check.boolean("style.n_below_header", raw.get("n_below_header"), True),
+        n_pct_cells=check.integer("style.n_pct_cells", raw.get("n_pct_cells"), 1, 1, 2),
     )
 
 
