@@ -596,3 +596,39 @@ def test_n_and_percent_in_two_cells(app, db_session, make_participant, tmp_path)
     assert rows["Female"] == ["2", "67%", "2", "67%"]
     assert rows["Male"] == ["1", "33%", "1", "33%"]
     assert rows["Years since enrolment, mean (SD)"] == ["2.0 (0.0)", "", "2.0 (0.0)", ""]
+
+
+def test_shanghai_table2_in_the_html_preview(app, db_session, reference_dir, make_user):
+    import json
+
+    from tests.summaries_fixtures import load_shanghai
+    from tests.web_helpers import page_as
+    from trialdm.summaries.models import SummaryJob
+
+    load_shanghai(reference_dir, "PU")
+    expected = json.loads((reference_dir / "shanghai_table2_expected.json").read_text())
+    published = list(csv.DictReader((reference_dir / "shanghai_table2_participants.csv").open()))
+    client = page_as(app, make_user, "coordinator")
+    client.post("/exports", data={"scope": "PU", "tables": ["participant_listing"]})
+    job = db_session.query(SummaryJob).one()
+    page = client.get(f"/exports/{job.id}/tables/participant_listing").get_data(as_text=True)
+    tables = []
+    for table in re.findall(r"<table.*?</table>", page, flags=re.S):
+        lines = []
+        for row in re.findall(r"<tr[^>]*>(.*?)</tr>", table, flags=re.S):
+            cells = re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row, flags=re.S)
+            lines.append([unescape(re.sub(r"<[^>]+>", "", c)).strip() for c in cells])
+        tables.append(lines)
+    summary, listing = tables
+    cells = {line[0]: line[1] for line in summary[1:]}
+    assert cells["Age in years, mean (SD; range)"] == expected["age_years"]["printed"]
+    assert cells["Years in care, mean (SD; range)"] == expected["years_in_daycare"]["printed"]
+    assert cells["Male"] == "10 (71.4%)" and cells["Divorced"] == "2 (14.3%)"
+    header, *lines = listing
+    assert header[0] == "Participant" and len(lines) == 14
+    for line, person in zip(lines, published, strict=True):
+        shown = dict(zip(header, line, strict=True))
+        assert shown["Participant"] == f"{person['pseudonym']}/{person['gender'][0].upper()}"
+        assert shown["Diagnosis"] == person["diagnosis"]
+        assert shown["Years in care"] == person["years_in_daycare"]
+        assert shown["Years of illness"] == person["years_of_illness"]
