@@ -493,6 +493,15 @@ stat = "median_range"
 variable = "n_chosen"
 decimals = 0
 missing = false
+
+[[rows]]
+label = "Region, n (%)"
+stat = "n_pct"
+variable = "site"
+groups = [
+  { label = "East Africa", codes = ["BU", "DS"] },
+  { label = "Germany", codes = ["UKE", "ULM"] },
+]
 """
 
 
@@ -558,6 +567,11 @@ def test_site_labels_percent_of_known_zero_text_and_derived_values(
         ["Years since enrolment, mean (SD)", "2.0 (0.0)", "2.0 (–)", "2.0 (0.0)"],
         # answers with something ticked: BU 2 and 1 (the third has no response), DS 1
         ["Diagnoses ticked at baseline, median (range)", "2 (1–2)", "1 (1–1)", "1 (1–2)"],
+        # codes grouped into rows, in the order declared
+        ["Region, n (%)", "", "", ""],
+        ["East Africa", "3 (100.0%)", "1 (100.0%)", "4 (100.0%)"],
+        ["Germany", "–", "–", "–"],
+        ["Missing", "0", "0", "0"],
     ]
 
 

@@ -31,6 +31,8 @@ class _Compiled:
         self.builtin = table.population in builtins.POPULATIONS
         self.single: list[str] = []
         self.multi: dict[str, tuple[Variable, tuple, str | None]] = {}
+        # population columns of codes grouped into rows: name -> (variable, groups, other)
+        self.grouped: dict[str, tuple[str, tuple, str | None]] = {}
         self.labels = {name: table.label_of(name) for name in table.variables}
 
     def need(self, name: str) -> str:
@@ -44,6 +46,8 @@ class _Compiled:
         frame = Frame(self.table, ctx)
         columns = [frame.pid.label("pid")]
         columns += [frame.expression(name).label(name) for name in self.single]
+        for name, (of, groups, other) in self.grouped.items():
+            columns.append(frame.grouped(of, groups, other).label(name))
         conditions = [frame.condition(n, rule) for n, rule in self.table.where.items()]
         if self.table.unit != "person" or not frame.qualitative:
             return frame.base(*columns).where(*conditions)
@@ -53,7 +57,7 @@ class _Compiled:
             partition_by=[frame.pid, *by], order_by=frame.membership_order
         )
         inner = frame.base(*columns, rank.label("_rank")).where(*conditions).subquery("people")
-        names = ["pid", *self.single]
+        names = ["pid", *self.single, *self.grouped]
         return select(*[inner.c[n] for n in names]).where(inner.c._rank == 1)
 
     def multi_source(self, key: str) -> Callable[[BuildContext], Select]:
@@ -66,7 +70,7 @@ class _Compiled:
 
     def value_label(self, var: Variable) -> Callable[[Any, BuildContext], str]:
         labels = self.labels.get(var.name, {})
-        if var.multi and var.source == "participant":
+        if var.vocabulary or (var.multi and var.source == "participant"):
             return lambda value, ctx: labels.get(str(value)) or code_label(value, ctx)
         return lambda value, ctx: labels.get(str(value), str(value))
 
@@ -96,7 +100,11 @@ def _row(compiled: _Compiled, index: int, row: RowDef) -> Row:
             if groups and row.other_label:
                 categories = (*categories, (row.other_label, row.other_label))
         elif row.groups:
-            raise ValueError("grouped codes of a single-valued variable")  # parse forbids it
+            column = f"{var.name}__rows{index}"
+            groups = tuple((g.label, g.codes) for g in row.groups)
+            compiled.grouped[column] = (var.name, groups, row.other_label)
+            if row.other_label:
+                categories = (*categories, (row.other_label, row.other_label))
         else:
             compiled.need(var.name)
     if row.denominator:
@@ -104,7 +112,9 @@ def _row(compiled: _Compiled, index: int, row: RowDef) -> Row:
     return Row(
         label=row.label,
         stat=row.stat,
-        variable=row.variable if var is not None and not var.multi else None,
+        variable=None
+        if var is None or var.multi
+        else (f"{var.name}__rows{index}" if row.groups else var.name),
         categories=categories,
         value_label=compiled.value_label(var) if var is not None else None,
         decimals=row.decimals,

@@ -76,7 +76,9 @@ def _site() -> dict[str, Variable]:
 def predeclared(population: str) -> dict[str, Variable]:
     """Variables every table of this population has."""
     found = _site()
-    diagnoses = Variable("diagnoses", "participant", field="diagnoses", multi=True)
+    diagnoses = Variable(
+        "diagnoses", "participant", field="diagnoses", multi=True, vocabulary="diagnoses"
+    )
     if population == "participants":
         found.update({name: stored(name, "participant", name) for name in PARTICIPANT_FIELDS})
         found["diagnoses"] = diagnoses

@@ -235,6 +235,12 @@ class Frame:
         whens = [(value < cut, label) for cut, label in zip(var.cuts, categories, strict=False)]
         return case(*whens, else_=categories[-1])
 
+    def grouped(self, name: str, groups: tuple, other: str | None) -> Any:
+        """The label of the group a code falls in (codes grouped into rows)."""
+        code = self.expression(name)
+        whens = [(code_in_any(code, codes), label) for label, codes in groups]
+        return case(*whens, else_=literal(other, String) if other else None)
+
     def condition(self, name: str, rule: Filter) -> Any:
         value = self.expression(name)
         if rule.recorded is not None:

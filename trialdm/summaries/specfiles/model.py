@@ -15,6 +15,7 @@ PERCENT_OF = ("column", "non_missing")
 MISSING_STYLES = ("line", "when_any", "footnote")
 VALUE_KINDS = ("text", "number", "date")
 AT_DATES = ("enrolment", "session", "read")
+VOCABULARIES = ("diagnoses",)
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,8 @@ class Variable:
     categories: tuple[tuple[Any, str], ...] = ()
     multi: bool = False
     kind: str = "text"
+    # The coded vocabulary its values come from (labels, groups of codes).
+    vocabulary: str | None = None
 
 
 @dataclass(frozen=True)

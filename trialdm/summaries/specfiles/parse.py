@@ -24,6 +24,7 @@ from trialdm.summaries.specfiles.model import (
     AT_DATES,
     POPULATIONS,
     UNITS,
+    VOCABULARIES,
     Filter,
     Problem,
     TableFile,
@@ -72,6 +73,7 @@ VARIABLE_KEYS = {
     "separator",
     "labels",
     "first_of",
+    "vocabulary",
 }
 DERIVED = ("age", "years_since", "count", "band")
 
@@ -203,6 +205,25 @@ def _variable(
     population: str,
     instruments: Mapping[str, InstrumentDefinition],
 ) -> Variable | None:
+    var = _variable_source(check, where, name, raw, population, instruments)
+    vocabulary = raw.get("vocabulary") if isinstance(raw, Mapping) else None
+    if var is None or vocabulary is None:
+        return var
+    if vocabulary not in VOCABULARIES:
+        check.add(f"{where}.vocabulary", f"must be one of {', '.join(VOCABULARIES)}")
+    elif var.kind != "text":
+        check.add(f"{where}.vocabulary", f"codes are text; '{name}' is {var.kind}")
+    return dataclasses.replace(var, vocabulary=vocabulary)
+
+
+def _variable_source(
+    check: Checker,
+    where: str,
+    name: str,
+    raw: Any,
+    population: str,
+    instruments: Mapping[str, InstrumentDefinition],
+) -> Variable | None:
     if not isinstance(raw, Mapping):
         check.add(where, 'must be a table such as { participant = "gender" }')
         return None
@@ -222,7 +243,14 @@ def _variable(
             check.add(f"{where}.{source}", "only in a qualitative_members population")
             return None
         if source == "participant" and field == "diagnoses":
-            return Variable(name, "participant", field="diagnoses", multi=True, labels=labels)
+            return Variable(
+                name,
+                "participant",
+                field="diagnoses",
+                multi=True,
+                labels=labels,
+                vocabulary="diagnoses",
+            )
         if field not in SOURCES_OF_FIELDS[source]:
             known = ", ".join(SOURCES_OF_FIELDS[source])
             check.add(f"{where}.{source}", f"unknown field {field!r}; use one of {known}")
