@@ -307,7 +307,7 @@ def tables_check(file: Path) -> None:
     """Check one table file: keys, variables, statistics, and that its SQL builds."""
     from trialdm.summaries.registry import instrument_definitions
     from trialdm.summaries.specfiles import TableFileError, build_spec, load_table_file
-    from trialdm.summaries.specfiles.check import statements_build
+    from trialdm.summaries.specfiles.compiles import statements_build
 
     try:
         table = load_table_file(file, instrument_definitions(current_app.config["INSTRUMENTS_DIR"]))

@@ -82,11 +82,15 @@ def _load(folders: tuple[Path, ...], instruments_dir: str, signature: tuple) -> 
     )
 
 
-def catalogue() -> Catalogue:
-    config = current_app.config
-    folders = table_folders(config["TABLES_PATH"])
-    instruments = config["INSTRUMENTS_DIR"]
+def read_catalogue(folders: list[Path], instruments: str) -> Catalogue:
+    """The tables of these folders (cached until a file changes)."""
     return _load(tuple(folders), instruments, _signature(folders, instruments))
+
+
+def catalogue() -> Catalogue:
+    """The tables of the current app's settings."""
+    config = current_app.config
+    return read_catalogue(table_folders(config["TABLES_PATH"]), config["INSTRUMENTS_DIR"])
 
 
 def specs() -> dict[str, TableSpec]:

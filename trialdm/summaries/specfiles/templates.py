@@ -16,15 +16,13 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from trialdm.summaries.engine import long_date
+
 FORMATS = ("code", "label", "initial", "upper", "lower", "long_date", "year")
 
 
 class TemplateProblem(ValueError):
     """The template cannot be read; the message says why."""
-
-
-def long_date(value: date) -> str:
-    return f"{value.day} {value:%B %Y}"
 
 
 def _plain(value: Any) -> str:
