@@ -233,6 +233,12 @@ SETTINGS: dict[str, Setting] = {
     "INSTRUMENTS_DIR": Setting(
         _str, str(shipped("instruments")), "Folder of instrument definition files"
     ),
+    "TABLES_PATH": Setting(
+        _str,
+        str(shipped("tables")),
+        "Folders of the trial's table files, separated by the path separator (':'); "
+        "read after the shipped tables/, a file of the same name replaces a shipped one",
+    ),
     "MAX_CONTENT_LENGTH": Setting(_positive_int, 16 * 1024 * 1024, "Largest request body, bytes"),
     "LOG_LEVEL": Setting(_choice("DEBUG", "INFO", "WARNING", "ERROR"), "INFO", "Log level"),
     "SESSION_COOKIE_SECURE": Setting(
