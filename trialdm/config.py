@@ -220,6 +220,9 @@ SETTINGS: dict[str, Setting] = {
     "LOGIN_RATE_LIMIT": Setting(
         _non_empty, "10 per minute", "Failed logins allowed per client address and per account"
     ),
+    "REDCAP_API_RATE_LIMIT": Setting(
+        _non_empty, "600 per minute", "Requests allowed per token on the REDCap API (POST /api/)"
+    ),
     "RATELIMIT_STORAGE_URI": Setting(
         _str, "memory://", "Rate-limit counters (memory:// or redis://host:6379)"
     ),
