@@ -4,7 +4,9 @@ REDCap sends them, site scoping and the audit trail."""
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
+import re
 from datetime import date
 
 import pytest
@@ -12,7 +14,9 @@ from sqlalchemy import select
 
 from tests.redcap_helpers import BASELINE, RedcapClient, redcap_token
 from tests.seeders.instruments import sync_shipped
+from trialdm.auth.models import ApiToken
 from trialdm.core.audit import AuditEvent
+from trialdm.extensions import limiter
 from trialdm.instruments.models import Response
 from trialdm.instruments.operations import create_response
 
@@ -329,3 +333,64 @@ def test_site_scoping_holds_as_in_api_v1(trial, redcap_as):
         ]
     )
     assert moved.status_code == 400 and "keeps its site" in moved.json["error"]
+
+
+def test_cli_prints_a_redcap_token_stored_hashed(app, db_session, trial, make_user, client):
+    user = make_user("site_lead", ["BU"])
+    result = app.test_cli_runner().invoke(args=["users", "token", user.email, "--redcap"])
+    assert result.exit_code == 0, result.output
+    token = result.output.strip()
+    assert re.fullmatch(r"[0-9A-F]{32}", token)
+    stored = db_session.scalar(select(ApiToken).where(ApiToken.user_id == user.id))
+    assert stored.token_hash == hashlib.sha256(token.encode()).hexdigest()
+    assert token not in {stored.token_hash, stored.prefix, stored.name}
+    rows = RedcapClient(client, token).records()
+    assert {r["study_id"] for r in rows} == {trial["bu1"].study_id, trial["bu2"].study_id}
+    # The same token is a bearer token on /api/v1.
+    me = client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
+    assert me.json["email"] == user.email
+
+
+def test_csv_import_and_export_with_a_delimiter(trial, redcap_as):
+    api = redcap_as("research_worker", ["BU"])
+    bu2 = trial["bu2"].study_id
+    data = (
+        "study_id;redcap_event_name;si_01;si_02;social_inclusion_scale_complete\n"
+        f"{bu2};t1_arm_1;1;0;0\n"
+    )
+    bad = api.post(content="record", format="csv", type="flat", data=data, returnFormat="csv")
+    assert bad.status_code == 400
+    assert bad.get_data(as_text=True).startswith("ERROR:")  # ';' without csvDelimiter
+    saved = api.post(
+        content="record", format="csv", type="flat", data=data, csvDelimiter=";", returnFormat="csv"
+    )
+    assert saved.status_code == 200 and saved.get_data(as_text=True) == "1"
+    text = api.post(
+        content="record",
+        format="csv",
+        type="flat",
+        csvDelimiter=";",
+        **{"records[0]": bu2, "events[0]": "t1_arm_1", "forms[0]": "social_inclusion_scale"},
+    ).get_data(as_text=True)
+    header, row = text.splitlines()
+    assert header.startswith("study_id;redcap_event_name;si_01;si_02;")
+    assert row.startswith(f"{bu2};t1_arm_1;1;0;")
+
+
+def test_failed_tokens_and_busy_tokens_are_rate_limited(app, trial, client, redcap_as, monkeypatch):
+    monkeypatch.setitem(app.config, "LOGIN_RATE_LIMIT", "3 per minute")
+    for _ in range(3):
+        assert (
+            client.post("/api/", data={"token": "B" * 32, "content": "version"}).status_code == 401
+        )
+    blocked = client.post("/api/", data={"token": "C" * 32, "content": "version"})
+    assert blocked.status_code == 429 and "error" in blocked.json
+    limiter.reset()
+    monkeypatch.setitem(app.config, "LOGIN_RATE_LIMIT", "1000 per minute")
+    monkeypatch.setitem(app.config, "REDCAP_API_RATE_LIMIT", "2 per minute")
+    api = redcap_as("research_worker", ["BU"])
+    assert api.post(content="version").status_code == 200
+    assert api.post(content="version").status_code == 200
+    assert api.post(content="version").status_code == 429
+    other = redcap_as("research_worker", ["BU"])  # counted per token
+    assert other.post(content="version").status_code == 200

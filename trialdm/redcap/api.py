@@ -204,7 +204,7 @@ def _export_records(project: Any, form: Any) -> FlaskResponse:
         return _json(table.rows)
     headers = [c.header_label if params.label_headers else c.name for c in table.columns]
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = csv.writer(out, delimiter=params.csv_delimiter, lineterminator="\n")
     writer.writerow(headers)
     for row in table.rows:
         writer.writerow([row[c.name] for c in table.columns])
@@ -250,7 +250,12 @@ def render(data: list[dict[str, Any]] | dict[str, Any], form: Any) -> FlaskRespo
     rows = [data] if isinstance(data, dict) else data
     out = io.StringIO()
     if rows:
-        writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
+        writer = csv.DictWriter(
+            out,
+            fieldnames=list(rows[0]),
+            delimiter=schemas.csv_delimiter(form),
+            lineterminator="\n",
+        )
         writer.writeheader()
         writer.writerows(rows)
     return FlaskResponse(out.getvalue(), mimetype="text/csv")

@@ -102,7 +102,9 @@ def read_rows(params: RecordImport) -> list[dict[str, str]]:
                 [ImportProblem("", "data", "", "The data must be a JSON array of objects.")]
             )
         return [{str(k): _text(v) for k, v in row.items()} for row in parsed]
-    reader = csv.DictReader(io.StringIO(params.data.lstrip("\ufeff")))
+    reader = csv.DictReader(
+        io.StringIO(params.data.lstrip("\ufeff")), delimiter=params.csv_delimiter
+    )
     rows = []
     for row in reader:
         if None in row:

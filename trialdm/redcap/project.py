@@ -182,13 +182,6 @@ class Project:
     def events_by_unique_name(self) -> dict[str, Event]:
         return {e.unique_name: e for e in self.events}
 
-    def event_for_schedule(self, name: str) -> Event:
-        return next(e for e in self.events if e.name == name)
-
-    def form_of(self, field_name: str) -> Form | None:
-        found = self.fields.get(field_name)
-        return None if found is None else self.forms_by_name.get(found.form)
-
     def complete_fields(self) -> dict[str, Form]:
         return {form.complete_field: form for form in self.forms}
 

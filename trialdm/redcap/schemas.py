@@ -19,6 +19,7 @@ from trialdm.redcap.values import DATE_FORMATS
 
 FORMATS = ("json", "csv", "xml")
 DATA_FORMATS = ("json", "csv")
+CSV_DELIMITERS = {",": ",", "tab": "\t", ";": ";", "|": "|", "^": "^"}
 _INDEXED = re.compile(r"^(?P<name>\w+)\[(?P<index>\d*)\]$")
 _TRUE = {"true", "1", "yes", "y"}
 _FALSE = {"false", "0", "no", "n", ""}
@@ -80,6 +81,7 @@ class RecordExport:
     event_labels: bool  # eventName=label, used with rawOrLabel=label
     blank_for_gray_status: bool
     decimal_character: str
+    csv_delimiter: str
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,7 @@ class RecordImport:
     overwrite: bool
     return_content: str  # count, ids, nothing
     date_format: str
+    csv_delimiter: str
 
 
 def record_export(form: MultiDict) -> RecordExport:
@@ -117,6 +120,7 @@ def record_export(form: MultiDict) -> RecordExport:
         event_labels=choice(form, "eventName", ("label", "unique"), "label") == "label",
         blank_for_gray_status=flag(form, "exportBlankForGrayFormStatus"),
         decimal_character=choice(form, "decimalCharacter", (".", ","), "."),
+        csv_delimiter=csv_delimiter(form),
     )
 
 
@@ -134,12 +138,19 @@ def record_import(form: MultiDict) -> RecordImport:
         == "overwrite",
         return_content=choice(form, "returnContent", ("count", "ids", "nothing"), "count"),
         date_format=choice(form, "dateFormat", DATE_FORMATS, "YMD"),
+        csv_delimiter=csv_delimiter(form),
     )
 
 
 def _flat_only(form: MultiDict) -> None:
     if choice(form, "type", ("flat", "eav"), "flat") != "flat":
         raise ParameterError('The parameter "type" must be "flat" here (one row per event).')
+
+
+def csv_delimiter(form: Mapping[str, Any]) -> str:
+    """REDCap's ``csvDelimiter``: ``,`` (default), ``tab``, ``;``, ``|`` or ``^``."""
+    chosen = choice(form, "csvDelimiter", tuple(CSV_DELIMITERS), ",")
+    return CSV_DELIMITERS[chosen]
 
 
 def return_format(form: Mapping[str, Any]) -> str:
