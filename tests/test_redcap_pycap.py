@@ -128,6 +128,15 @@ def test_pycap_reads_and_writes_trialdm_as_a_redcap_project(server):
         )
     assert "si_01" in str(refused.value)
 
+    # A completed form changes with a reason, which PyCap sends as a header.
+    correction = [{"study_id": server["bu1"], "redcap_event_name": "t0_arm_1", "gender": "male"}]
+    with pytest.raises(RedcapError, match="reason"):
+        project.import_records(correction)
+    with_reason = Project(server["url"], server["admin"], headers={"X-Reason": "Typo"})
+    assert with_reason.import_records(correction, return_content="ids") == [server["bu1"]]
+    frame = project.export_records(format_type="df", fields=["gender"])
+    assert frame.loc[(server["bu1"], "t0_arm_1"), "gender"] == "male"
+
 
 def test_a_site_token_sees_only_its_site(server):
     project = Project(server["url"], server["ulm_token"])
