@@ -394,3 +394,43 @@ def test_failed_tokens_and_busy_tokens_are_rate_limited(app, trial, client, redc
     assert api.post(content="version").status_code == 429
     other = redcap_as("research_worker", ["BU"])  # counted per token
     assert other.post(content="version").status_code == 200
+
+
+def test_values_are_taken_exactly_or_refused(trial, redcap_as):
+    api = redcap_as("research_worker", ["BU"])
+    bu2 = trial["bu2"].study_id
+    row = {"study_id": bu2, "redcap_event_name": "t0_arm_1"}
+    refused = api.import_records(
+        [
+            {
+                **row,
+                "hours_per_week": "20.123456789012345678",
+                "year_of_birth": "1985.0",
+                "first_contact_date": "2021-02-30",
+                "gender": "Female",
+            }
+        ]
+    )
+    assert refused.status_code == 400
+    error = refused.json["error"]
+    assert (
+        '"hours_per_week","20.123456789012345678","20.123456789012345678 has more digits' in error
+    )
+    assert '"year_of_birth","1985.0","Must be a whole number."' in error
+    assert '"first_contact_date","2021-02-30","Must be a date' in error
+    assert '"gender","Female","\'Female\' is not one of the choices' in error
+    nested = api.import_records([{**row, "gender": ["female"]}])
+    assert nested.status_code == 400 and "not a list or an object" in nested.json["error"]
+
+    # Missing-data codes are values: exported as the code (or its label), read back as codes.
+    saved = api.import_records(
+        [{**row, "education_years": "refused", "diagnoses___not_asked": "1", "gender": "male"}]
+    )
+    assert saved.status_code == 200, saved.json
+    out = api.records(**{"records[0]": bu2})[0]
+    assert out["education_years"] == "refused" and out["diagnoses___not_asked"] == "1"
+    assert out["diagnoses___depression"] == "0"
+    labelled = api.records(**{"records[0]": bu2, "rawOrLabel": "label"})[0]
+    assert labelled["education_years"] == "Refused" and labelled["gender"] == "Male"
+    both = api.import_records([{**row, "diagnoses___depression": "1"}])
+    assert both.status_code == 400 and "missing-data code" in both.json["error"]

@@ -33,7 +33,7 @@ from trialdm.core.errors import DomainError
 from trialdm.core.http import accept_form_bodies
 from trialdm.core.scoping import current_scope
 from trialdm.extensions import csrf, db, limiter
-from trialdm.redcap import operations, queries, schemas
+from trialdm.redcap import imports, operations, queries, schemas
 from trialdm.redcap.project import RECORD_ID_FIELD, build_project
 
 PATH = "/api/"
@@ -214,12 +214,12 @@ def _export_records(project: Any, form: Any) -> FlaskResponse:
 def _import_records(form: Any, fmt: str) -> FlaskResponse:
     params = schemas.record_import(form)
     project = build_project(db.session, current_app.config)
-    rows = operations.read_rows(params)
+    rows = imports.read_rows(params)
     reason = (form.get("reason") or request.headers.get("X-Reason") or "").strip() or None
     try:
         with audit_context(reason=reason):
             imported = operations.import_records(db.session, project, rows, params)
-    except operations.ImportRefused as exc:
+    except imports.ImportRefused as exc:
         return error_response(400, "\n".join(p.line() for p in exc.problems), fmt)
     if params.return_content == "nothing":
         return FlaskResponse("", mimetype="text/plain")

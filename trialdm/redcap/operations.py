@@ -13,8 +13,6 @@ import does not enrol anyone. Blank values leave answers alone unless
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -29,6 +27,7 @@ from trialdm.instruments.models import Response
 from trialdm.instruments.operations import create_response, update_response
 from trialdm.instruments.queries import answers_json
 from trialdm.participants.models import Participant
+from trialdm.redcap.imports import ImportProblem, ImportRefused, cell_text
 from trialdm.redcap.project import (
     DAG_FIELD,
     EVENT_FIELD,
@@ -47,32 +46,6 @@ REPEAT_FIELDS = ("redcap_repeat_instrument", "redcap_repeat_instance")
 _STATUS_BY_CODE = {code: status for status, code in STATUS_CODES.items()}
 
 
-@dataclass(frozen=True)
-class ImportProblem:
-    record: str
-    field: str
-    value: str
-    message: str
-
-    def line(self) -> str:
-        out = io.StringIO()
-        csv.writer(out, quoting=csv.QUOTE_ALL, lineterminator="").writerow(
-            [self.record, self.field, self.value, self.message]
-        )
-        return out.getvalue()
-
-
-class ImportRefused(DomainError):
-    """The import has problems; nothing of it was saved."""
-
-    status = 400
-    title = "Bad request"
-
-    def __init__(self, problems: list[ImportProblem]) -> None:
-        self.problems = problems
-        super().__init__("\n".join(p.line() for p in problems))
-
-
 @dataclass
 class _FormChange:
     """What one row asks of one form at one event."""
@@ -84,52 +57,6 @@ class _FormChange:
 
     def empty(self) -> bool:
         return not (self.answers or self.checkbox_options or self.calculated or self.status)
-
-
-def read_rows(params: RecordImport) -> list[dict[str, str]]:
-    """The rows of ``data`` (JSON array of objects or CSV with a header), as text."""
-    if params.format == "json":
-        try:
-            parsed = json.loads(params.data or "[]")
-        except json.JSONDecodeError as exc:
-            raise ImportRefused(
-                [ImportProblem("", "data", "", f"The data are not valid JSON: {exc.msg}.")]
-            ) from None
-        if isinstance(parsed, dict):
-            parsed = [parsed]
-        if not isinstance(parsed, list) or not all(isinstance(row, dict) for row in parsed):
-            raise ImportRefused(
-                [ImportProblem("", "data", "", "The data must be a JSON array of objects.")]
-            )
-        return [{str(k): _text(v) for k, v in row.items()} for row in parsed]
-    reader = csv.DictReader(
-        io.StringIO(params.data.lstrip("\ufeff")), delimiter=params.csv_delimiter
-    )
-    rows = []
-    for row in reader:
-        if None in row:
-            raise ImportRefused(
-                [
-                    ImportProblem(
-                        "",
-                        "data",
-                        "",
-                        f"Line {reader.line_num} has more values than the header has columns.",
-                    )
-                ]
-            )
-        rows.append({k: v or "" for k, v in row.items()})
-    return rows
-
-
-def _text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "1" if value else "0"
-    if isinstance(value, (int, float)):
-        return number_text(value)
-    return str(value)
 
 
 class _Columns:
@@ -482,7 +409,7 @@ def _problems_of(exc: DomainError, record: str, answers: Mapping[str, Any]) -> l
         if key == "answers" and isinstance(messages, dict):
             for name, field_messages in messages.items():
                 value = answers.get(name)
-                shown = json.dumps(value) if isinstance(value, (dict, list)) else _text(value)
+                shown = json.dumps(value) if isinstance(value, (dict, list)) else cell_text(value)
                 problems.append(
                     ImportProblem(record, str(name), shown, " ".join(_flatten(field_messages)))
                 )
