@@ -24,6 +24,8 @@ from xml.sax.saxutils import escape
 
 from flask import Blueprint, Flask, current_app, g, request
 from flask import Response as FlaskResponse
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
 from trialdm.auth.operations import principal_for_token
@@ -283,6 +285,15 @@ def http_error(exc: HTTPException) -> FlaskResponse:
 @bp.errorhandler(DomainError)
 def domain_error(exc: DomainError) -> FlaskResponse:
     return error_response(_status_of(exc), exc.detail, _requested_format())
+
+
+@bp.errorhandler(IntegrityError)
+@bp.errorhandler(StaleDataError)
+def concurrent_change(exc: Exception) -> FlaskResponse:
+    """Another request saved the same form at the same moment (two imports at once)."""
+    db.session.rollback()
+    message = "The data were changed by another request at the same time; nothing was saved. Retry."
+    return error_response(400, message, _requested_format())
 
 
 def _requested_format() -> str:
