@@ -351,6 +351,15 @@ def test_cli_prints_a_redcap_token_stored_hashed(app, db_session, trial, make_us
     assert me.json["email"] == user.email
 
 
+def test_a_user_makes_a_redcap_token_through_the_api(trial, api_as, client):
+    api = api_as("research_worker", ["BU"])
+    created = api.post("/api/v1/tokens", json={"name": "PyCap", "redcap": True})
+    assert created.status_code == 201
+    token = created.json["token"]
+    assert re.fullmatch(r"[0-9A-F]{32}", token) and created.json["prefix"] == token[:8]
+    assert len(RedcapClient(client, token).records()) == 3
+
+
 def test_csv_import_and_export_with_a_delimiter(trial, redcap_as):
     api = redcap_as("research_worker", ["BU"])
     bu2 = trial["bu2"].study_id
