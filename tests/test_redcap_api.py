@@ -138,6 +138,17 @@ def test_record_export_flat_rows_per_event(trial, redcap_as):
     assert list(first)[:2] == ["study_id", "redcap_event_name"]
 
 
+def test_record_exports_are_audited(trial, redcap_as, db_session):
+    api = redcap_as("research_worker", ["BU"])
+    rows = api.records(**{"events[0]": "t0_arm_1"})
+    event = db_session.scalars(
+        select(AuditEvent).where(AuditEvent.entity == "redcap_records")
+    ).one()
+    assert (event.action, event.source, event.role) == ("export", "redcap-api", "research_worker")
+    assert event.user_email.startswith("research_worker.bu")
+    assert event.changes == {"format": "json", "rows": 2, "columns": len(rows[0]), "records": 2}
+
+
 def test_record_export_filters_labels_and_csv(trial, redcap_as):
     api = redcap_as("research_worker", ["BU"])
     bu1 = trial["bu1"].study_id
