@@ -162,6 +162,9 @@ def register_blueprints(app: Flask) -> None:
     for name in VIEW_MODULES:
         module = importlib.import_module(f"trialdm.{name}.views")
         app.register_blueprint(module.bp)
+    from trialdm.redcap.api import register_redcap_api
+
+    register_redcap_api(app)
 
 
 def register_cli(app: Flask) -> None:

@@ -113,8 +113,13 @@ def users_create(
 @users_cli.command("token")
 @click.argument("email")
 @click.option("--name", default="cli", help="A name to recognise the token by.")
+@click.option(
+    "--redcap",
+    is_flag=True,
+    help="A REDCap-style token (32 hex characters) for PyCap, REDCapR and POST /api/.",
+)
 @transactional
-def users_token(email: str, name: str) -> None:
+def users_token(email: str, name: str, redcap: bool) -> None:
     """Print a new API token for a user (shown once)."""
     from trialdm.auth.operations import create_token, get_user_by_email
     from trialdm.extensions import db
@@ -122,7 +127,7 @@ def users_token(email: str, name: str) -> None:
     user = get_user_by_email(db.session, email)
     if user is None:
         raise click.ClickException(f"No user {email}.")
-    _, token = create_token(db.session, user, name)
+    _, token = create_token(db.session, user, name, redcap=redcap)
     click.echo(token)
 
 

@@ -264,6 +264,9 @@ SETTINGS: dict[str, Setting] = {
     "PASSWORD_HASH_MEMORY_KIB": Setting(
         _positive_int, 65536, "Memory cost of the argon2id password hash (KiB)"
     ),
+    "REDCAP_API_RATE_LIMIT": Setting(
+        _non_empty, "600 per minute", "Requests allowed per token on the REDCap API (POST /api/)"
+    ),
     "RATELIMIT_STORAGE_URI": Setting(
         _str, "memory://", "Rate-limit counters (memory:// or redis://host:6379)"
     ),

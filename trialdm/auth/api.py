@@ -54,7 +54,7 @@ class Tokens(MethodView):
     @blp.response(201, NewTokenOut)
     def post(self, data):
         """Create a token; it is shown in this response only."""
-        row, token = operations.create_token(db.session, _me(), data["name"])
+        row, token = operations.create_token(db.session, _me(), data["name"], redcap=data["redcap"])
         row.plain_token = token  # on this response only; never stored
         return row
 

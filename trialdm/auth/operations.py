@@ -213,11 +213,21 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create_token(session: Session, user: User, name: str = "") -> tuple[ApiToken, str]:
-    """Return the stored token row and the token itself, which is never stored."""
-    secret = secrets.token_urlsafe(32)
-    prefix = secrets.token_hex(4)
-    token = f"{TOKEN_PREFIX}{prefix}_{secret}"
+def create_token(
+    session: Session, user: User, name: str = "", *, redcap: bool = False
+) -> tuple[ApiToken, str]:
+    """Return the stored token row and the token itself, which is never stored.
+
+    ``redcap``: a token in REDCap's form, 32 upper-case hex characters (128 random
+    bits), which REDCap's clients (PyCap, REDCapR) accept; it works on ``/api/v1``
+    as a bearer token too.
+    """
+    if redcap:
+        token = secrets.token_hex(16).upper()
+        prefix = token[:8]
+    else:
+        prefix = secrets.token_hex(4)
+        token = f"{TOKEN_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
     row = ApiToken(user=user, name=name, prefix=prefix, token_hash=_token_hash(token))
     session.add(row)
     session.flush()

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Mapped, Session, attributes, mapped_column, object_ma
 from trialdm.core.errors import ValidationFailed
 from trialdm.core.models import Base, SiteScoped, utcnow
 
-SOURCES = ("api", "page", "cli", "task", "import", "system")
+SOURCES = ("api", "redcap-api", "page", "cli", "task", "import", "system")
 
 
 @dataclass(frozen=True)

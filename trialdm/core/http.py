@@ -26,6 +26,13 @@ from trialdm.core.tasks import run_eager_tasks
 log = logging.getLogger(__name__)
 API_PREFIX = "/api/"
 BODY_METHODS = {"POST", "PUT", "PATCH"}
+# API paths whose clients send form bodies (REDCap's API); JSON everywhere else.
+FORM_BODY_PATHS: set[str] = set()
+
+
+def accept_form_bodies(path: str) -> None:
+    """Let ``path`` take form-encoded bodies (its view reads ``request.form``)."""
+    FORM_BODY_PATHS.add(path)
 
 
 def problem_response(body: dict[str, Any]) -> Response:
@@ -77,6 +84,7 @@ def register_request_edge(app: Flask, db) -> None:
             is_api_request()
             and request.method in BODY_METHODS
             and request.content_length
+            and request.path not in FORM_BODY_PATHS
             and not (
                 request.mimetype == "application/json" or request.mimetype == "multipart/form-data"
             )
