@@ -214,6 +214,11 @@ SETTINGS: dict[str, Setting] = {
     "INSTRUMENTS_DIR": Setting(
         _str, str(PROJECT_ROOT / "instruments"), "Folder of instrument definition files"
     ),
+    "QUALITY_DIR": Setting(
+        _str,
+        str(PROJECT_ROOT / "quality"),
+        "Folder of data-quality definitions (minimum_record.toml: required participant fields)",
+    ),
     "MAX_CONTENT_LENGTH": Setting(_positive_int, 16 * 1024 * 1024, "Largest request body, bytes"),
     "LOG_LEVEL": Setting(_choice("DEBUG", "INFO", "WARNING", "ERROR"), "INFO", "Log level"),
     "SESSION_COOKIE_SECURE": Setting(_bool, False, "Send the session cookie over HTTPS only"),
