@@ -16,9 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import marshmallow as ma
 from flask import Flask, current_app
 
-from trialdm.core.errors import Message, N_
+from trialdm.core.errors import N_, Message
 from trialdm.participants.vocabulary import CATEGORIES
 
 FILE_NAME = "minimum_record.toml"
@@ -174,7 +175,7 @@ def _parse_stage(path: Path, category: str, stage: str, entries: Any) -> tuple[R
 
 def _check_exclusive(path: Path, category: str, requirements: list[Requirement]) -> None:
     alone = {r.fields[0] for r in requirements if len(r.fields) == 1}
-    if EXCLUSIVE_FIELDS <= alone:
+    if alone >= EXCLUSIVE_FIELDS:
         raise MinimumRecordFileError(
             path,
             category,
@@ -248,3 +249,22 @@ def required_marks(category: str) -> RequiredMarks:
     always, one_of = split(_requirements(category, "on_creation"))
     single, grouped = split(_requirements(category, "on_enrolment"))
     return RequiredMarks(frozenset(always), frozenset(one_of), frozenset(single | grouped))
+
+
+class MinimumRecordCheck:
+    """Reports the fields the trial's minimum record still needs together with the
+    other field errors, so a client learns everything missing from one answer (the
+    operation checks it again for callers that bypass the schema)."""
+
+    def category_of(self, data: dict) -> str | None:
+        """The category being created (a schema for one category returns it)."""
+        return data.get("category")
+
+    @ma.validates_schema(pass_original=True, skip_on_field_errors=False)
+    def check_minimum_record(self, data: dict, original_data: dict, **kwargs) -> None:
+        if not isinstance(original_data, dict):
+            return
+        # Judged on the input as sent: a value that failed its own check is not "missing".
+        missing = missing_fields(self.category_of(data), original_data)
+        if missing:
+            raise ma.ValidationError(missing)

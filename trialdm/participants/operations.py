@@ -228,6 +228,9 @@ def update_participant(
     check_version(participant, version)
     state = current_state(participant)
     state.update({k: v for k, v in changes.items() if k != "reason"})
+    if state["category"] == "service_user" and state.get("enrolment_date"):
+        # enrolled by this change: the same default as at creation
+        state["status"] = state.get("status") or "enrolled"
     if state.get("status") not in (None, "withdrawn"):
         # leaving 'withdrawn' clears its fields unless the client set them
         for name in ("withdrawal_date", "withdrawal_reason"):

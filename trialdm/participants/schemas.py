@@ -8,7 +8,7 @@ from trialdm.contacts.models import FIDELITY_STATUSES
 from trialdm.contacts.schemas import FidelityOut
 from trialdm.core.pagination import PageArgs, PageMeta
 from trialdm.core.schemas import DumpSchema, LoadSchema, Site
-from trialdm.participants.minimum_record import missing_fields
+from trialdm.participants.minimum_record import MinimumRecordCheck
 from trialdm.participants.vocabulary import ARMS, CATEGORIES, GENDERS, MARITAL_STATUSES, STATUSES
 
 
@@ -58,24 +58,6 @@ _FIELDS_COMMON = {
 }
 
 EDITABLE_FIELDS = tuple(_FIELDS_COMMON)
-
-
-class MinimumRecordCheck:
-    """Reports the fields the trial's minimum record still needs together with the
-    other field errors, so a client learns everything missing from one answer (the
-    operation checks it again for callers that bypass the schema)."""
-
-    def category_of(self, data: dict) -> str | None:
-        return data.get("category")
-
-    @ma.validates_schema(pass_original=True, skip_on_field_errors=False)
-    def check_minimum_record(self, data: dict, original_data: dict, **kwargs) -> None:
-        if not isinstance(original_data, dict):
-            return
-        # Judged on the input as sent: a value that failed its own check is not "missing".
-        missing = missing_fields(self.category_of(data), original_data)
-        if missing:
-            raise ma.ValidationError(missing)
 
 
 ParticipantCreate = type(
