@@ -256,6 +256,24 @@ def make_participant(app: Flask):
 
 
 @pytest.fixture
+def trial_minimum_record(app: Flask, tmp_path: Path):
+    """``trial_minimum_record('[psw]\\non_creation = ["gender"]')``: for this test, the
+    trial declares that minimum record (e.g. one without gender, whose summaries must
+    count a gender as missing) instead of quality/minimum_record.toml."""
+    from trialdm.participants.minimum_record import EXTENSION_KEY, parse_minimum_record
+
+    shipped = app.extensions[EXTENSION_KEY]
+
+    def declare(text: str) -> None:
+        path = tmp_path / "minimum_record.toml"
+        path.write_text(text)
+        app.extensions[EXTENSION_KEY] = parse_minimum_record(path)
+
+    yield declare
+    app.extensions[EXTENSION_KEY] = shipped
+
+
+@pytest.fixture
 def reference_dir() -> Path:
     return REFERENCE
 

@@ -132,9 +132,9 @@ def test_withdrawal_rules(api_as):
 
 
 def test_soft_delete_keeps_row_and_audits(api_as, db_session):
-    api = api_as("research_worker", ["BU"])
-    created = api.post("/api/v1/participants", json=enrolment()).json
+    created = api_as("research_worker", ["BU"]).post("/api/v1/participants", json=enrolment()).json
     url = f"/api/v1/participants/{created['id']}"
+    api = api_as("site_lead", ["BU"])  # deleting is a site lead's decision
     assert api.delete(url, headers={"If-Match": '"1"'}).status_code == 422
     assert api.delete(url + "?reason=duplicate", headers={"If-Match": '"1"'}).status_code == 204
     assert api.get(url).status_code == 404

@@ -252,17 +252,27 @@ def required_marks(category: str) -> RequiredMarks:
 
 
 class MinimumRecordCheck:
-    """Reports the fields the trial's minimum record still needs together with the
-    other field errors, so a client learns everything missing from one answer (the
-    operation checks it again for callers that bypass the schema)."""
+    """A load schema of a new participant that fails on its own fields (a bad value, a
+    missing site) reports the minimum record's gaps with them, so that one answer
+    names everything missing. When its fields are fine the operation reports the gaps
+    together with the record's other rules (the one place that enforces them)."""
+
+    fields: dict
 
     def category_of(self, data: dict) -> str | None:
         """The category being created (a schema for one category returns it)."""
         return data.get("category")
 
     @ma.validates_schema(pass_original=True, skip_on_field_errors=False)
-    def check_minimum_record(self, data: dict, original_data: dict, **kwargs) -> None:
+    def check_minimum_record(self, data: dict, original_data: Any, **kwargs: Any) -> None:
         if not isinstance(original_data, dict):
+            return
+        # A key sent but not loaded failed its check (or is unknown); a required field
+        # not loaded is missing: either way this load fails.
+        fails = any(key not in data for key in original_data) or any(
+            field.required and name not in data for name, field in self.fields.items()
+        )
+        if not fails:
             return
         # Judged on the input as sent: a value that failed its own check is not "missing".
         missing = missing_fields(self.category_of(data), original_data)
