@@ -410,3 +410,20 @@ def test_a_site_lead_of_another_site_does_not_see_it(app, make_user, make_partic
         data={"version": str(participant.version_id), "delete_reason": "not mine"},
     )
     assert response.status_code == 404
+
+
+def test_import_without_a_required_column_stops_at_the_header(api_as, db_session):
+    import io
+
+    lead = api_as("site_lead", ["BU"])
+    response = lead.client.post(
+        "/api/v1/participants/import",
+        data={"site": "BU", "file": (io.BytesIO(b"category,gender\npsw,male\n"), "p.csv")},
+        headers={"Authorization": f"Bearer {lead.token}"},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 422
+    assert response.json["errors"] == {
+        "line 1": ["year_of_birth: Missing column (year_of_birth or age): every record needs it."]
+    }
+    assert participants(db_session) == 0

@@ -205,6 +205,12 @@ def _requirements(category: str | None, stage: str) -> tuple[Requirement, ...]:
     return tuple(r for r in per_category[0] if all(r in other for other in per_category[1:]))
 
 
+def required_of_every_category() -> tuple[tuple[str, ...], ...]:
+    """The creation requirements every category shares (each as its fields): a file
+    of participants without any column for one of them cannot hold a valid row."""
+    return tuple(r.fields for r in _requirements(None, "on_creation"))
+
+
 def has_value(value: Any) -> bool:
     if isinstance(value, str):
         return bool(value.strip())
