@@ -62,6 +62,11 @@ def write(tmp_path, text: str):
             "listed twice",
         ),
         (
+            '[service_user]\non_creation = ["gender"]\non_enrolment = ["gender"]\n',
+            "service_user.on_enrolment[1]",
+            "listed twice",
+        ),
+        (
             '[service_user]\non_creation = ["age"]\non_enrolment = ["year_of_birth"]\n',
             "service_user",
             "cannot both be required",

@@ -130,15 +130,19 @@ def parse_minimum_record(path: Path) -> MinimumRecord:
             raise MinimumRecordFileError(
                 path, f"{category}.on_enrolment", "only service users are enrolled in the trial"
             )
+        seen: set[str] = set()  # a field is named once, in the earliest stage needing it
         stages = {
-            stage: _parse_stage(path, category, stage, table.get(stage, [])) for stage in STAGES
+            stage: _parse_stage(path, category, stage, table.get(stage, []), seen)
+            for stage in STAGES
         }
         _check_exclusive(path, category, [*stages["on_creation"], *stages["on_enrolment"]])
         record[category] = CategoryRecord(**stages)
     return record
 
 
-def _parse_stage(path: Path, category: str, stage: str, entries: Any) -> tuple[Requirement, ...]:
+def _parse_stage(
+    path: Path, category: str, stage: str, entries: Any, seen: set[str]
+) -> tuple[Requirement, ...]:
     key = f"{category}.{stage}"
     if not isinstance(entries, list):
         raise MinimumRecordFileError(path, key, "must be a list of field names")
@@ -146,7 +150,6 @@ def _parse_stage(path: Path, category: str, stage: str, entries: Any) -> tuple[R
     not_here = {"enrolment_date", *LATER_FIELDS}
     if stage == "on_creation":
         not_here.add("arm")
-    seen: set[str] = set()
     requirements = []
     for index, entry in enumerate(entries, start=1):
         names = entry if isinstance(entry, list) else [entry]
