@@ -8,7 +8,7 @@ TRANSLATIONS := trialdm/web/translations
 PORT ?= 5000
 PYTEST_WORKERS ?= 2
 
-.PHONY: install run test lint db clean translations browser-deps screenshots
+.PHONY: install run test lint db clean translations browser-deps screenshots wheel-check
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -78,5 +78,10 @@ test: install browser-deps
 	  $(BIN)/pytest -n $(PYTEST_WORKERS) -q; \
 	fi
 
+# Build the wheel, install it outside the checkout and run the service from it
+# (PostgreSQL and Redis on 127.0.0.1); CI runs it after the tests.
+wheel-check:
+	bash .ci/wheel-install
+
 clean:
-	rm -rf $(VENV) instance .pytest_cache
+	rm -rf $(VENV) instance .pytest_cache build dist

@@ -484,13 +484,16 @@ def run_floor(folder: Path, url: str, skip: set[str]) -> dict[str, Any]:
         ws.append([c.label for c in LISTING.columns])
         from datetime import UTC, datetime
 
-        from trialdm.participants.vocabulary import ICD10_F
+        from trialdm.config import PROJECT_ROOT
+        from trialdm.participants.vocabulary.files import load_vocabulary_file
         from trialdm.summaries.spec import BuildContext
 
         ctx = BuildContext(
             session=None,  # type: ignore[arg-type]
             read_at=datetime.now(UTC),
-            diagnosis_vocabulary=ICD10_F,
+            diagnosis_vocabulary=load_vocabulary_file(
+                PROJECT_ROOT / "vocabularies" / "icd10_f.toml"
+            ).labels(),
         )
         converters = [(i, c.convert) for i, c in enumerate(LISTING.columns) if c.convert]
         sql = _listing_query(ctx).compile(engine, compile_kwargs={"literal_binds": True})

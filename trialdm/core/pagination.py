@@ -11,13 +11,19 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from trialdm.core.errors import ValidationFailed
+from trialdm.core.inputs import MAX_ID
+
+MAX_PAGE = 1_000_000
 
 
 class PageArgs(ma.Schema):
-    page = ma.fields.Integer(load_default=None, validate=ma.validate.Range(min=1))
+    # Bounded so that the offset and the cursor stay within the database's integers.
+    page = ma.fields.Integer(load_default=None, validate=ma.validate.Range(min=1, max=MAX_PAGE))
     per_page = ma.fields.Integer(load_default=None, validate=ma.validate.Range(min=1))
     after = ma.fields.Integer(
-        load_default=None, metadata={"description": "Keyset cursor: items with id above this"}
+        load_default=None,
+        validate=ma.validate.Range(min=0, max=MAX_ID),
+        metadata={"description": "Keyset cursor: items with id above this"},
     )
     sort = ma.fields.String(
         load_default=None,

@@ -21,7 +21,7 @@ from trialdm.core.models import utcnow
 from trialdm.core.scoping import current_scope, require_site
 from trialdm.participants.minimum_record import PSW_FIELDS, TRIAL_FIELDS, missing_fields
 from trialdm.participants.models import Participant, ParticipantDiagnosis, StudyIdCounter
-from trialdm.participants.vocabulary import OTHER_DIAGNOSIS, diagnosis_vocabulary
+from trialdm.participants.vocabulary import OTHER_DIAGNOSIS
 from trialdm.sites.queries import get_site
 
 STUDY_ID_FORMATS = {
@@ -44,8 +44,14 @@ def age_at(record: Mapping[str, Any], on: date) -> int | None:
     return None
 
 
-def check_participant(state: Mapping[str, Any], errors: ErrorCollector) -> None:
-    """Cross-field rules of a participant record given as a dict of field values."""
+def check_participant(
+    state: dict[str, Any],
+    errors: ErrorCollector,
+    recorded: frozenset[tuple[str, str | None]] = frozenset(),
+) -> None:
+    """Cross-field rules of a participant record given as a dict of field values.
+    Diagnoses as typed (codes, labels or synonyms) are replaced by their codes;
+    ``recorded`` (code, text) pairs (stored, perhaps under an earlier vocabulary) are kept."""
     config = current_app.config
     now = today()
     category = state.get("category")
@@ -67,18 +73,7 @@ def check_participant(state: Mapping[str, Any], errors: ErrorCollector) -> None:
     if yob is not None and not (1900 <= yob <= now.year):
         errors.add("year_of_birth", f"Must be between 1900 and {now.year}.")
 
-    vocabulary = diagnosis_vocabulary(config["DIAGNOSIS_VOCABULARY"])
-    seen = set()
-    for index, diagnosis in enumerate(state.get("diagnoses") or []):
-        code = diagnosis["code"]
-        if code not in vocabulary:
-            errors.add("diagnoses", f"Item {index + 1}: unknown diagnosis code '{code}'.")
-        elif code == OTHER_DIAGNOSIS and not diagnosis.get("text"):
-            errors.add("diagnoses", f"Item {index + 1}: describe the 'other' diagnosis in 'text'.")
-        key = (code, diagnosis.get("text"))
-        if key in seen:
-            errors.add("diagnoses", f"Item {index + 1}: listed twice.")
-        seen.add(key)
+    state["diagnoses"] = resolve_diagnoses(state.get("diagnoses") or [], errors, recorded)
 
     if category != "service_user":
         for name in TRIAL_FIELDS:
@@ -94,6 +89,45 @@ def check_participant(state: Mapping[str, Any], errors: ErrorCollector) -> None:
             errors.add(name, message)
     if category == "service_user":
         _check_enrolment(state, errors, config)
+
+
+def resolve_diagnoses(
+    diagnoses: list[dict[str, Any]],
+    errors: ErrorCollector,
+    recorded: frozenset[tuple[str, str | None]] = frozenset(),
+) -> list[dict[str, Any]]:
+    """Diagnoses as typed -> as stored: each value may be a code, a label or a synonym
+    of the diagnosis vocabulary (case and spacing do not matter) and is stored as its
+    code, never shortened. A value that names nothing is refused, not guessed. A
+    (code, text) already ``recorded`` for the participant is kept as it is, even when
+    the vocabulary in use no longer lists it."""
+    from trialdm.participants.queries import diagnosis_vocabulary_in_use
+
+    vocabulary = diagnosis_vocabulary_in_use()
+    resolved: list[dict[str, Any]] = []
+    seen: set[tuple[str, str | None]] = set()
+    for index, diagnosis in enumerate(diagnoses):
+        item = f"Item {index + 1}"
+        typed, text = diagnosis["code"], diagnosis.get("text")
+        code = typed if (typed, text) in recorded else vocabulary.resolve(typed)
+        if code is None:
+            if vocabulary.resolve(OTHER_DIAGNOSIS) is None and typed.casefold() == OTHER_DIAGNOSIS:
+                message = f"{item}: '{OTHER_DIAGNOSIS}' is not allowed by '{vocabulary.name}'."
+            else:
+                message = (
+                    f"{item}: '{typed}' is not a code, label or synonym of the "
+                    f"diagnosis vocabulary '{vocabulary.name}'."
+                )
+            errors.add("diagnoses", message)
+            continue
+        needs_text = vocabulary.other.requires_text and (code, text) not in recorded
+        if code == OTHER_DIAGNOSIS and not text and needs_text:
+            errors.add("diagnoses", f"{item}: describe the 'other' diagnosis in 'text'.")
+        if (code, text) in seen:
+            errors.add("diagnoses", f"{item}: '{typed}' is listed twice (as {code}).")
+        seen.add((code, text))
+        resolved.append({"code": code, "text": text})
+    return resolved
 
 
 def _check_enrolment(state: Mapping[str, Any], errors: ErrorCollector, config) -> None:
@@ -237,7 +271,8 @@ def update_participant(
             if name not in changes:
                 state[name] = None
     errors = ErrorCollector()
-    check_participant(state, errors)
+    recorded = frozenset((d.code, d.text) for d in participant.diagnoses)
+    check_participant(state, errors, recorded)
     if not errors:
         from trialdm.contacts.operations import check_against_contacts
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import marshmallow as ma
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from flask_babel import gettext
+from flask_babel import get_locale, gettext
 from flask_babel import lazy_gettext as _l
 from flask_login import login_required
 from werkzeug.datastructures import MultiDict
@@ -32,7 +32,6 @@ from trialdm.participants.vocabulary import (
     MARITAL_STATUSES,
     OTHER_DIAGNOSIS,
     STATUSES,
-    diagnosis_vocabulary,
 )
 from trialdm.web.dashboard import Widget, add_widget
 from trialdm.web.forms import (
@@ -88,6 +87,7 @@ FIELD_LABELS = {
     "age": _l("Age"),
     "diagnoses": _l("Diagnoses"),
     "diagnosis_other": _l("Other diagnosis"),
+    "diagnosis_words": _l("Further diagnoses as written"),
     "marital_status": _l("Marital status"),
     "occupation": _l("Occupation"),
     "profession": _l("Professional background"),
@@ -133,13 +133,15 @@ def form_fields(category: str) -> tuple[str, ...]:
 
 
 def posted_record(form: MultiDict, category: str) -> dict[str, Any]:
-    """The form as the API's JSON body: diagnoses as codes plus an 'other' text."""
+    """The form as the API's JSON body: the chosen codes, then the diagnoses typed as
+    codes, labels or synonyms (separated by ';'), then an 'other' text."""
     data = form_values(form, form_fields(category), checkboxes=("active",))
     if category in DIAGNOSIS_CATEGORIES:
         diagnoses: list[Any] = [c for c in form.getlist("diagnoses") if c and c != OTHER_DIAGNOSIS]
+        diagnoses += [w.strip() for w in form.get("diagnosis_words", "").split(";") if w.strip()]
         other = form.get("diagnosis_other", "").strip()
         if other or OTHER_DIAGNOSIS in form.getlist("diagnoses"):
-            diagnoses.append({"code": OTHER_DIAGNOSIS, "text": other})
+            diagnoses.append({"code": OTHER_DIAGNOSIS, "text": other or None})
         data["diagnoses"] = diagnoses
     return data
 
@@ -180,10 +182,19 @@ def required_fields(category: str) -> tuple[set[str], dict[str, str]]:
     return set(marks.always), markers
 
 
-def form_context(category: str, site_choices: list[str]) -> dict[str, Any]:
-    from flask import current_app
-
-    vocabulary = diagnosis_vocabulary(current_app.config["DIAGNOSIS_VOCABULARY"])
+def form_context(
+    category: str, site_choices: list[str], recorded: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """What the form shows. ``recorded`` codes that the vocabulary no longer holds
+    (recorded under an earlier one) stay listed, so that saving keeps them."""
+    vocabulary = queries.diagnosis_vocabulary_in_use()
+    locale = get_locale()
+    language = locale.language if locale else None
+    stale = [
+        (code, gettext("%(code)s (not in the vocabulary)", code=code))
+        for code in recorded
+        if code not in vocabulary
+    ]
     required, markers = required_fields(category)
     return {
         "category": category,
@@ -195,7 +206,13 @@ def form_context(category: str, site_choices: list[str]) -> dict[str, Any]:
         "site_choices": site_choices,
         "fields": set(form_fields(category)),
         "with_diagnoses": category in DIAGNOSIS_CATEGORIES,
-        "diagnosis_options": [(code, f"{code} · {text}") for code, text in vocabulary.items()],
+        "diagnosis_options": [
+            (code, label if vocabulary.system == "local" else f"{code} · {label}")
+            for code, label in vocabulary.labels(language).items()
+        ]
+        + stale,
+        "diagnosis_other_allowed": vocabulary.other.allowed,
+        "diagnosis_other_needs_text": vocabulary.other.requires_text,
         "genders": options(GENDERS),
         "marital_statuses": options(MARITAL_STATUSES),
         "arms": options(ARMS),
@@ -292,7 +309,8 @@ def create():
 @requires("participants.write")
 def edit(participant_id: int):
     participant = queries.get_participant(db.session, participant_id)
-    context = form_context(participant.category, [participant.site_code])
+    recorded = tuple(d.code for d in participant.diagnoses)
+    context = form_context(participant.category, [participant.site_code], recorded)
     if request.method == "GET":
         return render_template(
             "participants/form.html",

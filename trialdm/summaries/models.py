@@ -12,6 +12,7 @@ STATES = ("queued", "running", "done", "failed")
 
 
 class SummaryJob(SiteScoped, IdMixin, TimestampMixin, Base):
+    __audit_exempt__ = "job bookkeeping; requests and downloads are audit events"
     """One workbook build. The row is the source of truth for the build's state:
     tasks may run twice or die, the job row says what happened.
 
