@@ -46,7 +46,7 @@ lint: install
 
 # Page text: collect the messages, merge them into every language, compile the catalogs.
 translations: install
-	$(BIN)/pybabel extract -F trialdm/web/babel.cfg -k lazy_gettext -k _l --no-location \
+	$(BIN)/pybabel extract -F trialdm/web/babel.cfg -k lazy_gettext -k _l -k N_ --no-location \
 	  --sort-output -o $(TRANSLATIONS)/messages.pot .
 	$(BIN)/pybabel update -i $(TRANSLATIONS)/messages.pot -d $(TRANSLATIONS) --ignore-obsolete \
 	  --no-fuzzy-matching --width 100

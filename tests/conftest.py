@@ -240,20 +240,24 @@ def api_as(app: Flask, client: FlaskClient, make_user):
 
 @pytest.fixture
 def make_participant(app: Flask):
-    """``make_participant("BU", "service_user", arm="intervention", ...)``; enrolled
-    service users get sensible defaults for the fields enrolment requires."""
+    """``make_participant("BU", "service_user", arm="intervention", ...)``; the fields
+    the minimum record requires (quality/minimum_record.toml) get sensible defaults."""
     from datetime import date, timedelta
 
     from trialdm.participants.operations import create_participant
 
     def make(site: str = "BU", category: str = "service_user", **fields: Any):
         data: dict[str, Any] = {"site": site, "category": category, **fields}
+        data.setdefault("gender", "female")
+        if "age" not in fields:
+            data.setdefault("year_of_birth", date.today().year - 35)
         if category == "service_user" and fields.get("enrolment_date"):
             enrolled = fields["enrolment_date"]
             data.setdefault("consent_date", enrolled)
             data.setdefault("consent_version", "1.0")
             data.setdefault("arm", "intervention")
-            data.setdefault("year_of_birth", enrolled.year - 35)
+            if "age" not in fields and "year_of_birth" not in fields:
+                data["year_of_birth"] = enrolled.year - 35
         if category == "psw":
             data.setdefault("training_completed", date.today() - timedelta(days=365))
         with all_sites():
@@ -262,6 +266,24 @@ def make_participant(app: Flask):
             return participant
 
     return make
+
+
+@pytest.fixture
+def trial_minimum_record(app: Flask, tmp_path: Path):
+    """``trial_minimum_record('[psw]\\non_creation = ["gender"]')``: for this test, the
+    trial declares that minimum record (e.g. one without gender, whose summaries must
+    count a gender as missing) instead of quality/minimum_record.toml."""
+    from trialdm.participants.minimum_record import EXTENSION_KEY, parse_minimum_record
+
+    shipped = app.extensions[EXTENSION_KEY]
+
+    def declare(text: str) -> None:
+        path = tmp_path / "minimum_record.toml"
+        path.write_text(text)
+        app.extensions[EXTENSION_KEY] = parse_minimum_record(path)
+
+    yield declare
+    app.extensions[EXTENSION_KEY] = shipped
 
 
 @pytest.fixture

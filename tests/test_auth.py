@@ -70,7 +70,7 @@ def test_session_login_writes_to_the_api_need_csrf(app, client, make_user):
         client.post(
             "/login", data={"email": user.email, "password": "correct horse 1", "csrf_token": csrf}
         )
-        body = {"site": "BU", "category": "psw"}
+        body = {"site": "BU", "category": "psw", "gender": "male", "year_of_birth": 1980}
         assert client.post("/api/v1/participants", json=body).status_code == 400
         with_token = client.post("/api/v1/participants", json=body, headers={"X-CSRFToken": csrf})
         assert with_token.status_code == 201

@@ -252,6 +252,7 @@ def test_listing_with_fidelity_issues_a_constant_number_of_queries(
                     {
                         "site": "BU",
                         "category": "service_user",
+                        "gender": "female",
                         "year_of_birth": 1980,
                         "enrolment_date": date(2025, 1, 1),
                         "consent_date": date(2025, 1, 1),

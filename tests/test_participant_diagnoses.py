@@ -16,7 +16,14 @@ TEST_VOCABULARIES = Path(__file__).parent / "data" / "vocabularies"
 
 
 def person(diagnoses, **extra):
-    return {"site": "BU", "category": "service_user", "diagnoses": diagnoses, **extra}
+    return {
+        "site": "BU",
+        "category": "service_user",
+        "gender": "female",
+        "year_of_birth": 1985,
+        "diagnoses": diagnoses,
+        **extra,
+    }
 
 
 def stored(db_session, participant_id: int) -> list[tuple[str, str | None]]:
@@ -203,6 +210,8 @@ def test_the_edit_page_keeps_codes_of_an_earlier_vocabulary(
         f"/participants/{participant.id}/edit",
         data={
             "version": str(participant.version_id),
+            "gender": participant.gender,
+            "year_of_birth": str(participant.year_of_birth),
             "diagnoses": ["F41.0"],
             "occupation": "baker",
             "reason": "occupation added",
@@ -296,6 +305,8 @@ def test_the_participant_page_offers_four_characters_and_takes_typed_words(
     data = {
         "category": "service_user",
         "site": "BU",
+        "gender": "male",
+        "year_of_birth": "1979",
         "diagnoses": ["F41.1"],
         "diagnosis_words": "PTSD; Nerves",
     }
@@ -319,7 +330,13 @@ def test_the_page_in_a_studys_words_allows_other_without_description(
     assert '<option value="bipolar_physical">Bipolar disorder combined with physical' in form
     created = client.post(
         "/participants/new",
-        data={"category": "service_user", "site": "BU", "diagnoses": ["ocd", "other"]},
+        data={
+            "category": "service_user",
+            "site": "BU",
+            "gender": "female",
+            "age": "47",
+            "diagnoses": ["ocd", "other"],
+        },
     )
     assert created.status_code == 302, created.get_data(as_text=True)
     participant = db_session.query(Participant).one()

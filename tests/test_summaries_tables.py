@@ -143,7 +143,18 @@ def test_statistics_agree_with_python_on_random_data(app, db_session, make_parti
     assert sd == pytest.approx(statistics.stdev(illness["BU"]))
 
 
-def test_baseline_counts_diagnoses_per_person_and_missing(app, db_session, make_participant):
+# A trial whose minimum record leaves gender optional: its tables count it as missing.
+WITHOUT_GENDER = """
+[service_user]
+on_creation = [["year_of_birth", "age"]]
+on_enrolment = ["consent_date", "consent_version", "arm"]
+"""
+
+
+def test_baseline_counts_diagnoses_per_person_and_missing(
+    app, db_session, make_participant, trial_minimum_record
+):
+    trial_minimum_record(WITHOUT_GENDER)
     enrolled = date(2025, 5, 1)
     make_participant(
         "BU", enrolment_date=enrolled, gender="female", diagnoses=[{"code": "F20"}, {"code": "F32"}]
@@ -305,9 +316,11 @@ def test_recruitment_counts_completed_assessments_per_event(app, db_session, mak
 
 
 @pytest.mark.filterwarnings("ignore:Setting a new row on a DataFrame")  # inside tableone
-def test_statistics_agree_with_tableone(app, db_session, make_participant):
+def test_statistics_agree_with_tableone(app, db_session, make_participant, trial_minimum_record):
     """tableone (pandas) as an independent reference: mean (SD), median [Q1,Q3], n (%)."""
     import re
+
+    trial_minimum_record(WITHOUT_GENDER)
 
     import pandas as pd
     from tableone import TableOne

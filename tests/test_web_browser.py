@@ -130,6 +130,33 @@ def test_create_participant_with_an_error_and_fix_it(page, live_url):
     assert not page.errors, page.errors
 
 
+def test_empty_form_creates_nothing_and_a_site_lead_deletes_a_mistake(page, live_url):
+    log_in(page, live_url, "lead.bu@demo.trialdm.org")
+    page.goto(live_url + "/participants/new?category=psw")
+    expect(page.locator("label[for='field-gender'] .req")).to_have_text("*")
+    page.click("button:has-text('Create')")  # nothing filled in
+    for field in ("gender", "year_of_birth", "age"):
+        expect(page.locator(f"#error-{field}")).to_be_visible()
+    expect(page.locator("#error-summary")).to_be_focused()
+    # a complete record, then deleted as a mistake
+    page.select_option("#field-gender", "male")
+    page.fill("#field-age", "41")
+    page.click("button:has-text('Create')")
+    expect(page.locator(".flash")).to_contain_text(re.compile(r"BU-PSW-\d+ was created"))
+    study_id = page.locator("h1").inner_text()
+    page.click("a:has-text('Delete')")
+    page.click("button:has-text('Delete participant')")  # without a reason
+    expect(page.locator("#error-delete_reason")).to_be_visible()
+    page.fill("#field-delete_reason", "created by mistake")
+    page.click("button:has-text('Delete participant')")
+    expect(page.locator(".flash")).to_contain_text(f"{study_id} was deleted")
+    page.fill("input[name='q']", study_id)
+    page.keyboard.press("Enter")
+    expect(page.locator("main")).to_contain_text("0 participants")
+    expect(page.locator(f"a:has-text('{study_id}')")).to_have_count(0)
+    assert not page.errors, page.errors
+
+
 def test_switch_to_hebrew_and_see_right_to_left(page, live_url):
     log_in(page, live_url, "rw.bgu@demo.trialdm.org")
     page.select_option("#language", "he")  # submits by itself (trialdm.js)

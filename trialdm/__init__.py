@@ -54,6 +54,7 @@ def create_app(
     register_logging(app)
     register_extensions(app)
     register_mechanisms(app)
+    register_trial_definitions(app)
     register_blueprints(app)
     register_cli(app)
     register_celery(app)
@@ -148,6 +149,13 @@ def register_mechanisms(app: Flask) -> None:
     register_request_edge(app, db)
     register_input_bounds(app)
     register_auth_loader(app)
+
+
+def register_trial_definitions(app: Flask) -> None:
+    """Trial data read once at start (a bad file names file, key and problem)."""
+    from trialdm.participants import minimum_record
+
+    minimum_record.init_app(app)
 
 
 def register_blueprints(app: Flask) -> None:

@@ -153,7 +153,7 @@ def import_participants_cmd(file: Path, site: str) -> None:
         try:
             created = import_participants(db.session, text, site.upper(), progress=bar.update)
         except ImportFailed as exc:
-            lines = [f"line {p.line}: {p.field}: {p.message}" for p in exc.problems]
+            lines = [f"{file.name} line {p.line}: {p.field}: {p.message}" for p in exc.problems]
             raise click.ClickException(
                 f"Nothing imported; {len(exc.problems)} problem(s):\n" + "\n".join(lines)
             ) from None

@@ -239,6 +239,11 @@ SETTINGS: dict[str, Setting] = {
         "Folders of the trial's table files, separated by the path separator (':'); "
         "read after the shipped tables/, a file of the same name replaces a shipped one",
     ),
+    "QUALITY_DIR": Setting(
+        _str,
+        str(shipped("quality")),
+        "Folder of data-quality definitions (minimum_record.toml: required participant fields)",
+    ),
     "MAX_CONTENT_LENGTH": Setting(_positive_int, 16 * 1024 * 1024, "Largest request body, bytes"),
     "LOG_LEVEL": Setting(_choice("DEBUG", "INFO", "WARNING", "ERROR"), "INFO", "Log level"),
     "SESSION_COOKIE_SECURE": Setting(

@@ -100,11 +100,11 @@ class ParticipantById(MethodView):
         attach_fidelity(db.session, [participant])
         return participant, 200, {"ETag": f'"{participant.version_id}"'}
 
-    @requires("participants.write")
+    @requires("participants.delete")
     @blp.arguments(DeleteArgs, location="query")
     @blp.response(204)
     def delete(self, args, participant_id):
-        """Delete (softly, kept for the audit trail); needs If-Match and a reason."""
+        """Delete (softly, kept for the audit trail; site leads); needs If-Match and a reason."""
         participant = queries.get_participant(db.session, participant_id)
         with audit_context(reason=args["reason"]):
             operations.delete_participant(db.session, participant, etag_version())

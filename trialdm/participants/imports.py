@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from trialdm.core.errors import DomainError
 from trialdm.core.scoping import require_site
+from trialdm.participants.minimum_record import required_of_every_category
 from trialdm.participants.models import Participant
 from trialdm.participants.operations import create_participant
 from trialdm.participants.schemas import ParticipantCreate
@@ -88,6 +89,13 @@ def import_participants(
     ]
     if "category" not in reader.fieldnames:
         problems.append(ImportProblem(1, "category", "Missing column."))
+    for fields in required_of_every_category():
+        if not any(name in reader.fieldnames for name in fields):
+            problems.append(
+                ImportProblem(
+                    1, fields[0], f"Missing column ({' or '.join(fields)}): every record needs it."
+                )
+            )
     if problems:
         raise ImportFailed(problems)
     created: list[Participant] = []

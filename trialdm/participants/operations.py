@@ -19,21 +19,11 @@ from sqlalchemy.orm import Session
 from trialdm.core.errors import ErrorCollector, PreconditionFailed, PreconditionRequired
 from trialdm.core.models import utcnow
 from trialdm.core.scoping import current_scope, require_site
+from trialdm.participants.minimum_record import PSW_FIELDS, TRIAL_FIELDS, missing_fields
 from trialdm.participants.models import Participant, ParticipantDiagnosis, StudyIdCounter
 from trialdm.participants.vocabulary import OTHER_DIAGNOSIS
 from trialdm.sites.queries import get_site
 
-TRIAL_FIELDS = (
-    "enrolment_date",
-    "consent_date",
-    "consent_version",
-    "arm",
-    "status",
-    "withdrawal_date",
-    "withdrawal_reason",
-    "intervention_start",
-)
-PSW_FIELDS = ("training_completed", "active")
 STUDY_ID_FORMATS = {
     "service_user": "{site}-{n:04d}",
     "psw": "{site}-PSW-{n:02d}",
@@ -93,6 +83,10 @@ def check_participant(
         for name in PSW_FIELDS:
             if state.get(name) is not None:
                 errors.add(name, "Only peer support workers have this.")
+    # The trial's minimum record (quality/minimum_record.toml), every gap at once.
+    for name, messages in missing_fields(category, state).items():
+        for message in messages:
+            errors.add(name, message)
     if category == "service_user":
         _check_enrolment(state, errors, config)
 
@@ -143,16 +137,14 @@ def _check_enrolment(state: Mapping[str, Any], errors: ErrorCollector, config) -
             if state.get(name) is not None:
                 errors.add(name, "Set the enrolment date first: this is for enrolled participants.")
         return
-    for name in ("consent_date", "consent_version", "arm"):
-        if not state.get(name):
-            errors.add(name, "Required for an enrolled participant.")
     consent = state.get("consent_date")
     if consent is not None and consent > enrolled:
         errors.add("consent_date", "Consent must be given on or before the enrolment date.")
     age = age_at(state, enrolled)
     low, high = config["ELIGIBLE_MIN_AGE"], config["ELIGIBLE_MAX_AGE"]
     if age is None:
-        errors.add("year_of_birth", "Give the year of birth or the age to check eligibility.")
+        if "year_of_birth" not in errors.errors:  # not already asked for by the minimum record
+            errors.add("year_of_birth", "Give the year of birth or the age to check eligibility.")
     elif not low <= age <= high:
         field = "age" if state.get("age") is not None else "year_of_birth"
         errors.add(field, f"Age at enrolment ({age}) is outside the eligible {low}–{high}.")
@@ -270,6 +262,9 @@ def update_participant(
     check_version(participant, version)
     state = current_state(participant)
     state.update({k: v for k, v in changes.items() if k != "reason"})
+    if state["category"] == "service_user" and state.get("enrolment_date"):
+        # enrolled by this change: the same default as at creation
+        state["status"] = state.get("status") or "enrolled"
     if state.get("status") not in (None, "withdrawn"):
         # leaving 'withdrawn' clears its fields unless the client set them
         for name in ("withdrawal_date", "withdrawal_reason"):

@@ -8,6 +8,7 @@ from trialdm.contacts.models import FIDELITY_STATUSES
 from trialdm.contacts.schemas import FidelityOut
 from trialdm.core.pagination import PageArgs, PageMeta
 from trialdm.core.schemas import DumpSchema, LoadSchema, Site
+from trialdm.participants.minimum_record import MinimumRecordCheck
 from trialdm.participants.vocabulary import ARMS, CATEGORIES, GENDERS, MARITAL_STATUSES, STATUSES
 
 MAX_DIAGNOSIS_TEXT = 200
@@ -106,13 +107,14 @@ _FIELDS_COMMON = {
 EDITABLE_FIELDS = tuple(_FIELDS_COMMON)
 
 
-ParticipantCreate = LoadSchema.from_dict(
+ParticipantCreate = type(
+    "ParticipantCreate",
+    (MinimumRecordCheck, LoadSchema),
     {
         "site": Site(required=True),
         "category": ma.fields.String(required=True, validate=validate.OneOf(CATEGORIES)),
         **_FIELDS_COMMON,
     },
-    name="ParticipantCreate",
 )
 
 ParticipantUpdate = LoadSchema.from_dict(

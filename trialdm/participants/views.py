@@ -17,8 +17,14 @@ from trialdm.core.audit import audit_context
 from trialdm.core.pagination import order_by, paginate
 from trialdm.extensions import db
 from trialdm.participants import operations, queries
+from trialdm.participants.minimum_record import required_marks
 from trialdm.participants.models import Participant
-from trialdm.participants.schemas import ParticipantCreate, ParticipantQuery, ParticipantUpdate
+from trialdm.participants.schemas import (
+    DeleteArgs,
+    ParticipantCreate,
+    ParticipantQuery,
+    ParticipantUpdate,
+)
 from trialdm.participants.vocabulary import (
     ARMS,
     CATEGORIES,
@@ -28,7 +34,14 @@ from trialdm.participants.vocabulary import (
     STATUSES,
 )
 from trialdm.web.dashboard import Widget, add_widget
-from trialdm.web.forms import FORM_LEVEL, FormErrors, field_errors, form_values, submit
+from trialdm.web.forms import (
+    FORM_LEVEL,
+    FormErrors,
+    field_errors,
+    form_values,
+    localise,
+    submit,
+)
 from trialdm.web.labels import options
 from trialdm.web.lists import participant_columns
 
@@ -91,6 +104,7 @@ FIELD_LABELS = {
     "training_completed": _l("Training completed"),
     "active": _l("Active"),
     "reason": _l("Reason for the change"),
+    "delete_reason": _l("Reason for deleting"),
     "version": _l("Version"),
 }
 
@@ -155,6 +169,19 @@ def record_state(participant: Participant) -> dict[str, Any]:
     return values
 
 
+ENROLMENT_MARK = "†"
+
+
+def required_fields(category: str) -> tuple[set[str], dict[str, str]]:
+    """From the trial's minimum record: the fields a form marks ``required`` (always
+    needed), and a marker for the others it needs in some cases: "*" for one of a
+    group (year of birth or age), "†" once the enrolment date is given."""
+    marks = required_marks(category)
+    markers = {name: ENROLMENT_MARK for name in marks.on_enrolment}
+    markers.update({name: "*" for name in marks.one_of})
+    return set(marks.always), markers
+
+
 def form_context(
     category: str, site_choices: list[str], recorded: tuple[str, ...] = ()
 ) -> dict[str, Any]:
@@ -168,8 +195,12 @@ def form_context(
         for code in recorded
         if code not in vocabulary
     ]
+    required, markers = required_fields(category)
     return {
         "category": category,
+        "required": required,
+        "markers": markers,
+        "enrolment_mark": ENROLMENT_MARK,
         "labels": FIELD_LABELS,
         "site_options": [(code, code) for code in site_choices],
         "site_choices": site_choices,
@@ -265,8 +296,9 @@ def create():
     except FormErrors as failed:
         db.session.rollback()
         values = form_state(request.form)
+        errors = localise(failed.errors, FIELD_LABELS)
         return render_template(
-            "participants/form.html", values=values, errors=failed.errors, **context
+            "participants/form.html", values=values, errors=errors, **context
         ), 422
     flash(gettext("Participant %(study_id)s was created.", study_id=participant.study_id))
     return redirect(url_for(".show", participant_id=participant.id))
@@ -301,7 +333,7 @@ def edit(participant_id: int):
         submit(ParticipantUpdate(), data, run)
     except FormErrors as failed:
         db.session.rollback()
-        errors = failed.errors
+        errors = localise(failed.errors, FIELD_LABELS)
         if "version" in errors:  # someone else saved first
             errors[FORM_LEVEL] = [str(failed.cause)]
         participant = queries.get_participant(db.session, participant_id)
@@ -315,6 +347,53 @@ def edit(participant_id: int):
         ), 422
     flash(gettext("The changes were saved."))
     return redirect(url_for(".show", participant_id=participant.id))
+
+
+@bp.route("/<int:participant_id>/delete", methods=["GET", "POST"])
+@login_required
+@requires("participants.delete")
+def delete(participant_id: int):
+    """Ask for a reason and confirmation, then delete softly as the API does: the
+    record leaves lists and summaries and stays in the audit trail."""
+    participant = queries.get_participant(db.session, participant_id)
+    if request.method == "GET":
+        values = {"version": participant.version_id}
+        return render_template(
+            "participants/delete.html",
+            participant=participant,
+            values=values,
+            errors={},
+            labels=FIELD_LABELS,
+        )
+    reason = request.form.get("delete_reason", "").strip() or None
+    version = request.form.get("version", "")
+
+    def run(loaded: dict) -> None:
+        with audit_context(reason=loaded["reason"]):
+            operations.delete_participant(
+                db.session, participant, int(version) if version.isdigit() else -1
+            )
+
+    try:
+        submit(DeleteArgs(), {"reason": reason}, run)
+    except FormErrors as failed:
+        db.session.rollback()
+        errors = localise(failed.errors, FIELD_LABELS)
+        if "reason" in errors:  # the page's box is called delete_reason
+            errors["delete_reason"] = errors.pop("reason")
+        if "version" in errors:  # someone else saved first
+            errors[FORM_LEVEL] = [str(failed.cause)]
+        participant = queries.get_participant(db.session, participant_id)
+        values = {"version": version, "delete_reason": request.form.get("delete_reason", "")}
+        return render_template(
+            "participants/delete.html",
+            participant=participant,
+            values=values,
+            errors=errors,
+            labels=FIELD_LABELS,
+        ), 422
+    flash(gettext("Participant %(study_id)s was deleted.", study_id=participant.study_id))
+    return redirect(url_for(".index"))
 
 
 @bp.route("/<int:participant_id>")
