@@ -8,7 +8,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, scoped_session
 
 from trialdm.core.models import utcnow
 from trialdm.maintenance.models import ServiceHeartbeat
@@ -18,11 +18,11 @@ BEAT = "beat"
 WORKER = "worker"
 
 
-def record_heartbeat(bind: Session | Connection, name: str) -> None:
+def record_heartbeat(bind: Session | scoped_session | Connection, name: str) -> None:
     """Upsert the tick of ``name`` (one row each, so the table never grows)."""
     table = ServiceHeartbeat.__table__
     values = {"name": name, "at": utcnow(), "by": f"{socket.gethostname()}:{os.getpid()}"}
-    dialect = (bind.get_bind() if isinstance(bind, Session) else bind).dialect.name
+    dialect = bind.get_bind().dialect.name if hasattr(bind, "get_bind") else bind.dialect.name
     module = postgresql if dialect == "postgresql" else sqlite
     statement = module.insert(table).values(values)
     statement = statement.on_conflict_do_update(
