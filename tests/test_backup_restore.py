@@ -21,6 +21,8 @@ from tests.conftest import (
     make_database_url,
     rebind_celery,
     seeders,
+)
+from tests.conftest import (
     test_settings as settings_for,
 )
 from trialdm import create_app
@@ -218,9 +220,7 @@ def test_round_trip_restores_every_row_of_every_table(source, backup_file, tmp_p
 @pytest.mark.postgres
 @pytest.mark.skipif(not TEST_DATABASE_URL, reason="needs TRIALDM_TEST_DATABASE_URL")
 def test_sqlite_backup_restores_into_postgresql_and_back(tmp_path):
-    lite = build_app(
-        tmp_path / "lite", "lite", DATABASE_URL=f"sqlite:///{tmp_path / 'lite.db'}"
-    )
+    lite = build_app(tmp_path / "lite", "lite", DATABASE_URL=f"sqlite:///{tmp_path / 'lite.db'}")
     _fill_every_table(lite)
     first = tmp_path / "from-sqlite.zip"
     assert _invoke(lite, "backup", "-o", str(first)).exit_code == 0
