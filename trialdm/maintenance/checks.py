@@ -12,16 +12,14 @@ from typing import Any
 
 from flask import Flask
 from kombu import Connection as BrokerConnection
-from sqlalchemy import Engine, select
+from sqlalchemy import select
 from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
 
 from trialdm.config import shipped
 from trialdm.maintenance.archive import STORED_FILE_SETTINGS
-from trialdm.maintenance.operations import BEAT, WORKER, last_heartbeat
+from trialdm.maintenance.operations import BEAT, STALE_AFTER_INTERVALS, WORKER, last_heartbeat
 from trialdm.maintenance.restore import current_revision, head_revision
-
-# A heartbeat older than this many intervals means the process is gone.
-STALE_AFTER_INTERVALS = 3
 
 
 @dataclass(frozen=True)
@@ -61,23 +59,23 @@ def check_settings(app: Flask) -> CheckResult:
     return CheckResult("settings", True, "valid; file folders writable")
 
 
-def check_database(engine: Engine) -> CheckResult:
+def check_database(session: Session) -> CheckResult:
     head = head_revision(shipped("migrations"))
+    where = _where(str(session.get_bind().engine.url))
     try:
-        with engine.connect() as conn:
-            conn.scalar(select(1))
-            revision = current_revision(conn)
+        conn = session.connection()
+        conn.scalar(select(1))
+        revision = current_revision(conn)
     except Exception as exc:
-        return CheckResult(
-            "database", False, f"{_where(str(engine.url))} unreachable ({type(exc).__name__})"
-        )
+        session.rollback()
+        return CheckResult("database", False, f"{where} unreachable ({type(exc).__name__})")
     if revision != head:
         return CheckResult(
             "database",
             False,
             f"at revision {revision}, head is {head} (run 'trialdm db upgrade')",
         )
-    return CheckResult("database", True, f"{_where(str(engine.url))} at head {head}")
+    return CheckResult("database", True, f"{where} at head {head}")
 
 
 def check_broker(url: str, timeout: float) -> CheckResult:
@@ -95,12 +93,12 @@ def _age(at: datetime) -> float:
     return (datetime.now(UTC) - at).total_seconds()
 
 
-def _heartbeat(engine: Engine, name: str, interval: int, label: str) -> CheckResult:
+def _heartbeat(session: Session, name: str, interval: int, label: str) -> CheckResult:
     limit = STALE_AFTER_INTERVALS * interval
     try:
-        with engine.connect() as conn:
-            found = last_heartbeat(conn, name)
+        found = last_heartbeat(session, name)
     except Exception as exc:
+        session.rollback()
         return CheckResult(label, False, f"heartbeat unreadable ({type(exc).__name__})")
     if found is None:
         return CheckResult(label, False, "no heartbeat recorded yet")
@@ -113,13 +111,13 @@ def _heartbeat(engine: Engine, name: str, interval: int, label: str) -> CheckRes
     return CheckResult(label, True, f"heartbeat {age:.0f} s ago by {by}")
 
 
-def check_worker(app: Flask, engine: Engine, timeout: float) -> CheckResult:
+def check_worker(app: Flask, session: Session, timeout: float) -> CheckResult:
     celery = app.extensions["celery"]
     with BrokerConnection(app.config["BROKER_URL"]) as conn:
         can_broadcast = "fanout" in conn.transport.implements.exchange_type
     if not can_broadcast:
         # The embedded broker cannot broadcast a ping: the worker's heartbeat stands in.
-        return _heartbeat(engine, WORKER, app.config["HEARTBEAT_SECONDS"], "worker")
+        return _heartbeat(session, WORKER, app.config["HEARTBEAT_SECONDS"], "worker")
     try:
         replies = celery.control.ping(timeout=timeout)
     except Exception as exc:
@@ -130,8 +128,8 @@ def check_worker(app: Flask, engine: Engine, timeout: float) -> CheckResult:
     return CheckResult("worker", True, f"{len(names)} answered: {', '.join(names)}")
 
 
-def check_beat(app: Flask, engine: Engine) -> CheckResult:
-    return _heartbeat(engine, BEAT, app.config["HEARTBEAT_SECONDS"], "beat")
+def check_beat(app: Flask, session: Session) -> CheckResult:
+    return _heartbeat(session, BEAT, app.config["HEARTBEAT_SECONDS"], "beat")
 
 
 def check_mail(config: Mapping[str, Any], timeout: float) -> CheckResult:
@@ -161,10 +159,10 @@ def run_checks(app: Flask, timeout: float, skip: set[str]) -> list[CheckResult]:
 
     checks: dict[str, Callable[[], CheckResult]] = {
         "settings": lambda: check_settings(app),
-        "database": lambda: check_database(db.engine),
+        "database": lambda: check_database(db.session),
         "broker": lambda: check_broker(app.config["BROKER_URL"], timeout),
-        "worker": lambda: check_worker(app, db.engine, timeout),
-        "beat": lambda: check_beat(app, db.engine),
+        "worker": lambda: check_worker(app, db.session, timeout),
+        "beat": lambda: check_beat(app, db.session),
         "mail": lambda: check_mail(app.config, timeout),
     }
     return [run() for name, run in checks.items() if name not in skip]
@@ -174,4 +172,4 @@ def readiness(app: Flask, timeout: float) -> list[CheckResult]:
     """What a load balancer needs before sending requests: database and broker."""
     from trialdm.extensions import db
 
-    return [check_database(db.engine), check_broker(app.config["BROKER_URL"], timeout)]
+    return [check_database(db.session), check_broker(app.config["BROKER_URL"], timeout)]

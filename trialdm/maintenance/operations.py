@@ -16,6 +16,8 @@ from trialdm.maintenance.models import ServiceHeartbeat
 HEARTBEAT_TASK = "trialdm.maintenance.heartbeat"
 BEAT = "beat"
 WORKER = "worker"
+# A heartbeat older than this many intervals means its process is gone.
+STALE_AFTER_INTERVALS = 3
 
 
 def record_heartbeat(bind: Session | scoped_session | Connection, name: str) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from trialdm.maintenance.operations import HEARTBEAT_TASK
+from trialdm.maintenance.operations import HEARTBEAT_TASK, STALE_AFTER_INTERVALS
 
 
 def beat_schedule(config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
@@ -14,8 +14,8 @@ def beat_schedule(config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
         "maintenance-heartbeat": {
             "task": HEARTBEAT_TASK,
             "schedule": seconds,
-            # A heartbeat nobody ran in time is worthless: it must not pile up while
+            # A heartbeat older than the staleness limit is worthless: it must not pile up while
             # no worker runs and be replayed by the thousand when one starts.
-            "options": {"expires": seconds},
+            "options": {"expires": seconds * STALE_AFTER_INTERVALS},
         }
     }
