@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from celery import Celery
 from flask import Flask
 from kombu import Connection as BrokerConnection
 from sqlalchemy import select
@@ -117,15 +118,29 @@ def check_worker(app: Flask, session: Session, timeout: float) -> CheckResult:
         can_broadcast = "fanout" in conn.transport.implements.exchange_type
     if not can_broadcast:
         # The embedded broker cannot broadcast a ping: the worker's heartbeat stands in.
-        return _heartbeat(session, WORKER, app.config["HEARTBEAT_SECONDS"], "worker")
+        result = _heartbeat(session, WORKER, app.config["HEARTBEAT_SECONDS"], "worker")
+        if result.ok:
+            return result
+        return CheckResult(
+            "worker",
+            False,
+            f"{result.detail} (the embedded broker cannot ping workers; their heartbeat "
+            "comes from beat's task, so this fails while beat is down too)",
+        )
+    # A Celery object of its own: the app's one keeps a producer pool of the broker it
+    # first talked to, and the ping must go where this app's settings point.
+    probe = Celery("trialdm-check", broker=app.config["BROKER_URL"], set_as_current=False)
+    probe.conf.broker_transport_options = celery.conf.broker_transport_options
     try:
-        replies = celery.control.ping(timeout=timeout)
+        replies = probe.control.ping(timeout=timeout)
     except Exception as exc:
         return CheckResult("worker", False, f"ping failed ({type(exc).__name__})")
-    names = sorted(name for reply in replies for name in reply)
+    finally:
+        probe.close()
+    names = sorted({name for reply in replies for name in reply})
     if not names:
         return CheckResult("worker", False, f"no worker answered a ping within {timeout:g} s")
-    return CheckResult("worker", True, f"{len(names)} answered: {', '.join(names)}")
+    return CheckResult("worker", True, f"{len(replies)} answered: {', '.join(names)}")
 
 
 def check_beat(app: Flask, session: Session) -> CheckResult:

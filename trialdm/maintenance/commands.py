@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,9 @@ def _record(action: str, details: dict[str, Any]) -> None:
     """Audit a maintenance command in its own short transaction (source cli)."""
     from trialdm.extensions import db
 
+    # A fresh transaction: on SQLite a read transaction that another process wrote
+    # after cannot become a write one (the checks read heartbeats the worker writes).
+    db.session.rollback()
     with audit_context(source="cli"):
         record_event(db.session, action, "database", details=details)
         db.session.commit()
@@ -160,6 +164,7 @@ def check_cmd(as_json: bool, timeout: float, skip: tuple[str, ...]) -> None:
         try:
             _record("check", {"failed": failed})
         except Exception:  # a monitoring probe must still answer when the audit insert fails
+            logging.getLogger(__name__).exception("could not audit the check")
             failed.append("audit")
     if as_json:
         body = {"ok": not failed, "failed": failed, "checks": [r.as_dict() for r in results]}
