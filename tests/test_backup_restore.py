@@ -294,3 +294,16 @@ def test_backup_does_not_overwrite_without_force(source, backup_file):
     assert result.exit_code == 1
     assert "exists; choose a new name or use --force" in result.output
     assert backup_file.read_bytes() == before
+
+
+def test_restore_refuses_stored_files_it_would_mix_with(backup_file, tmp_path):
+    target = _empty_app(tmp_path, "backup_files")
+    left = Path(target.config["WORKBOOK_DIR"]) / "summary-1.xlsx"
+    left.parent.mkdir(parents=True)
+    left.write_bytes(b"an older workbook")
+    result = _invoke(target, "restore", str(backup_file))
+    assert result.exit_code == 1
+    assert f"the WORKBOOK_DIR folder {left.parent} is not empty" in result.output
+    assert left.read_bytes() == b"an older workbook"
+    with target.app_context(), db.engine.connect() as conn:
+        assert inspect(conn).get_table_names() == []

@@ -138,6 +138,10 @@ def check_target(engine: Engine, config: Mapping[str, Any], head: str | None) ->
             "Refusing to restore into a database that holds data; restore only into an empty "
             f"database. Tables with rows: {', '.join(occupied)}"
         )
+    check_folders(config)
+
+
+def check_folders(config: Mapping[str, Any]) -> None:
     for setting, folder in stored_file_folders(config).items():
         if folder.is_dir() and any(folder.iterdir()):
             raise BackupError(
@@ -177,6 +181,7 @@ def restore_backup(
         with engine.connect() as conn:
             has_tables = bool(inspect(conn).get_table_names())
         if not has_tables:
+            check_folders(config)
             upgrade_empty()
         check_target(engine, config, head)
         written = _extract_files(archive, manifest, config)
