@@ -19,13 +19,16 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import event, select, update
 
 from tests.conftest import TEST_REDIS_URL, build_app, reachable
+from trialdm.config import shipped
 from trialdm.core.audit import AuditEvent
 from trialdm.core.models import utcnow
 from trialdm.extensions import db
 from trialdm.maintenance.models import ServiceHeartbeat
 from trialdm.maintenance.operations import BEAT, WORKER, record_heartbeat
+from trialdm.maintenance.restore import head_revision
 
 TIMEOUT = 120  # a safety net for loaded machines
+HEAD = head_revision(shipped("migrations"))
 
 
 def closed_port() -> int:
@@ -56,7 +59,7 @@ def test_check_passes_when_everything_answers_and_is_audited(app, db_session, mo
     assert body["ok"] is True and body["failed"] == []
     checks = by_name(body)
     assert list(checks) == ["settings", "database", "broker", "worker", "beat", "mail"]
-    assert "at head d5b7c9e1f3a2" in checks["database"]["detail"]
+    assert f"at head {HEAD}" in checks["database"]["detail"]
     assert checks["mail"]["detail"] == "not configured (e-mail stays in the outbox)"
     event_row = db_session.scalars(
         select(AuditEvent).where(AuditEvent.action == "check").order_by(AuditEvent.id.desc())
@@ -118,7 +121,7 @@ def test_check_of_a_database_not_migrated(tmp_path):
     code, body = run_check(app, "--skip", "worker", "--skip", "beat")
     assert code == 1 and body["failed"] == ["database"]
     assert by_name(body)["database"]["detail"] == (
-        "at revision None, head is d5b7c9e1f3a2 (run 'trialdm db upgrade')"
+        f"at revision None, head is {HEAD} (run 'trialdm db upgrade')"
     )
 
 
