@@ -3,8 +3,9 @@
 An instrument is data, not code: one TOML file per instrument (see
 ``instruments/README.md`` for the format and why TOML). This module turns a file
 into an :class:`InstrumentDefinition`, reporting every problem with its file,
-field and reason, and holds the rules that depend only on a definition: which
-fields are shown given the answers (``show_if``) and the computed scores.
+field and reason. Show-if conditions and calculations are parsed into the tree of
+:mod:`trialdm.instruments.logic` here, at load; :mod:`trialdm.instruments.scoring`
+evaluates them over answers.
 
 A stored version keeps its definition as the normalised dict of
 :meth:`InstrumentDefinition.to_dict`; :meth:`InstrumentDefinition.from_dict`
@@ -21,6 +22,9 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
+
+from trialdm.instruments.logic import LogicError, Node, parse, references, to_redcap
+from trialdm.instruments.logic.check import condition_tree, reference_problems
 
 FIELD_TYPES = (
     "text",
@@ -41,7 +45,7 @@ MISSING_CODES: dict[str, str] = {
     "dont_know": "Don't know",
 }
 RESPONDENT_CATEGORIES = ("service_user", "psw", "mhw")
-SCORE_METHODS = ("sum",)
+SCORE_METHODS = ("sum", "calc")
 WIDGETS = ("radio", "dropdown")
 DEFAULT_LANGUAGE = "en"
 
@@ -75,7 +79,7 @@ _FIELD_KEYS = {
     "multiline",
     "widget",
 }
-_SCORE_KEYS = {"name", "label", "method", "items", "min_answered"}
+_SCORE_KEYS = {"name", "label", "method", "items", "min_answered", "calculation"}
 _CONDITION_OPS = ("equals", "not_equals", "any_of", "contains")
 
 Labels = dict[str, str]
@@ -106,34 +110,21 @@ class Choice:
 
 
 @dataclass(frozen=True)
-class Condition:
-    """Show a field only if another field's answer matches. One operator:
-    ``equals``/``not_equals`` a value, ``any_of`` a list, or (multiple choice)
-    ``contains`` a choice."""
+class Logic:
+    """A show-if condition or a calculation: its parsed tree (see
+    :mod:`trialdm.instruments.logic`), the REDCap text of that tree, and ``source``,
+    exactly what the file said (the text, or for a condition the older table form
+    ``{ field = "x", equals = "v" }``), which :meth:`to_dict` gives back unchanged."""
 
-    field: str
-    op: str
-    value: Any
+    text: str
+    tree: Node
+    source: Any
 
-    def holds(self, answers: Mapping[str, Any]) -> bool:
-        answer = answers.get(self.field)
-        if answer is None or isinstance(answer, Missing):
-            return False
-        if isinstance(answer, date):
-            answer = answer.isoformat()  # date conditions are stored as ISO text
-        if self.op == "equals":
-            return answer == self.value
-        if self.op == "not_equals":
-            return answer != self.value
-        if self.op == "any_of":
-            return answer in self.value
-        return isinstance(answer, list) and self.value in answer  # contains
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"field": self.field, self.op: self.value}
+    def to_dict(self) -> Any:
+        return dict(self.source) if isinstance(self.source, Mapping) else self.source
 
     def describe(self) -> str:
-        return f"{self.field} {self.op.replace('_', ' ')} {self.value!r}"
+        return self.text
 
 
 @dataclass(frozen=True)
@@ -148,7 +139,7 @@ class FieldDefinition:
     max: Any = None
     units: str | None = None
     choices: tuple[Choice, ...] = ()
-    show_if: Condition | None = None
+    show_if: Logic | None = None
     reverse: bool = False
     max_length: int | None = None
     multiline: bool = False
@@ -192,23 +183,25 @@ class FieldDefinition:
 
 @dataclass(frozen=True)
 class ScoreDefinition:
-    """A computed score: the sum of item scores (reverse-scored items flipped).
-    With ``min_answered`` below the number of items, a total with some items
-    unanswered is prorated (mean of answered items x number of items)."""
+    """A computed score. ``method = "sum"``: the sum of item scores (reverse-scored
+    items flipped); with ``min_answered`` below the number of items, a total with
+    some items unanswered is prorated (mean of answered items x number of items).
+    ``method = "calc"``: the value of ``calculation``, REDCap calculation text kept
+    exactly as written (``items`` are then the fields it refers to)."""
 
     name: str
     label: Labels
     items: tuple[str, ...]
     method: str = "sum"
     min_answered: int | None = None
+    calculation: Logic | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "name": self.name,
-            "label": dict(self.label),
-            "method": self.method,
-            "items": list(self.items),
-        }
+        out: dict[str, Any] = {"name": self.name, "label": dict(self.label), "method": self.method}
+        if self.calculation is not None:
+            out["calculation"] = self.calculation.to_dict()
+            return out
+        out["items"] = list(self.items)
         if self.min_answered is not None:
             out["min_answered"] = self.min_answered
         return out
@@ -267,48 +260,6 @@ class Missing:
 
     def to_json(self) -> dict[str, str]:
         return {"missing": self.code}
-
-
-# ---------------------------------------------------------------- rules on answers
-
-
-def visible_fields(definition: InstrumentDefinition, answers: Mapping[str, Any]) -> set[str]:
-    """Names of the fields shown given ``answers`` (a field whose controlling field
-    is hidden is hidden too)."""
-    shown: set[str] = set()
-    for f in definition.fields:  # conditions refer to earlier fields only
-        condition = f.show_if
-        if condition is None or (condition.field in shown and condition.holds(answers)):
-            shown.add(f.name)
-    return shown
-
-
-def item_score(f: FieldDefinition, value: Any) -> float | None:
-    if value is None or isinstance(value, (Missing, bool)):
-        return None
-    if f.reverse and f.min is not None and f.max is not None:
-        return f.min + f.max - value
-    return value
-
-
-def compute_scores(
-    definition: InstrumentDefinition, answers: Mapping[str, Any]
-) -> dict[str, float | None]:
-    """Each score's value, or None when too few items are answered."""
-    out: dict[str, float | None] = {}
-    for score in definition.scores:
-        values = [
-            item_score(definition.fields_by_name[name], answers.get(name)) for name in score.items
-        ]
-        answered = [v for v in values if v is not None]
-        needed = score.min_answered if score.min_answered is not None else len(score.items)
-        if not answered or len(answered) < needed:
-            out[score.name] = None
-        elif len(answered) == len(values):
-            out[score.name] = float(sum(answered))
-        else:
-            out[score.name] = round(sum(answered) / len(answered) * len(values), 2)
-    return out
 
 
 # ---------------------------------------------------------------- parsing
@@ -471,14 +422,45 @@ def _parse_choices(check: _Checker, where: str, kind: str, raw: Any, low, high) 
     return tuple(choices)
 
 
+def _parse_logic(
+    check: _Checker,
+    at: str,
+    text: str,
+    targets: Mapping[str, Any],
+    others: Iterable[str],
+    scope: str,
+) -> Logic | None:
+    """REDCap logic text as a :class:`Logic`, or each problem reported at ``at``."""
+    try:
+        tree = parse(text)
+    except LogicError as exc:
+        check.add(at, f"{text!r}: {exc}")
+        return None
+    problems = reference_problems(tree, targets, tuple(others), scope=scope)
+    for problem in problems:
+        check.add(at, f"{text!r}: {problem}")
+    return None if problems else Logic(text=text, tree=tree, source=text)
+
+
 def _parse_condition(
-    check: _Checker, where: str, raw: Any, earlier: Mapping[str, FieldDefinition]
-) -> Condition | None:
+    check: _Checker,
+    where: str,
+    raw: Any,
+    earlier: Mapping[str, FieldDefinition],
+    names: Iterable[str],
+) -> Logic | None:
     if raw is None:
         return None
     at = f"{where}.show_if"
+    if isinstance(raw, str):
+        scope = "an earlier field of this instrument"
+        return _parse_logic(check, at, raw, earlier, names, scope)
     if not isinstance(raw, Mapping):
-        check.add(at, "must be a table such as { field = 'employment', equals = 'employed' }")
+        check.add(
+            at,
+            "REDCap branching logic text such as \"[employment] = 'employed'\", or a table "
+            "such as { field = 'employment', equals = 'employed' }",
+        )
         return None
     check.unknown_keys(at, raw, {"field", *_CONDITION_OPS})
     ops = [op for op in _CONDITION_OPS if op in raw]
@@ -521,11 +503,16 @@ def _parse_condition(
         return None
     if target.type == "date":
         value = _as_date(value).isoformat()  # type: ignore[union-attr]
-    return Condition(field=target.name, op=op, value=value)
+    tree = condition_tree(target.name, op, value, target.type)
+    return Logic(text=to_redcap(tree), tree=tree, source={"field": target.name, op: value})
 
 
 def _parse_field(
-    check: _Checker, index: int, raw: Any, earlier: Mapping[str, FieldDefinition]
+    check: _Checker,
+    index: int,
+    raw: Any,
+    earlier: Mapping[str, FieldDefinition],
+    names: Iterable[str],
 ) -> FieldDefinition | None:
     if not isinstance(raw, Mapping):
         check.add(f"fields[{index}]", "must be a table ([[fields]])")
@@ -576,7 +563,7 @@ def _parse_field(
         max=high,
         units=units,
         choices=_parse_choices(check, where, kind, raw.get("choices"), low, high),
-        show_if=_parse_condition(check, where, raw.get("show_if"), earlier),
+        show_if=_parse_condition(check, where, raw.get("show_if"), earlier, names),
         reverse=bool(reverse),
         max_length=max_length,
         multiline=bool(multiline),
@@ -584,8 +571,40 @@ def _parse_field(
     )
 
 
+@dataclass(frozen=True)
+class _ScoreTarget:
+    """An earlier score, as a calculation may refer to it."""
+
+    type: str = "decimal"
+    choice_values: tuple[Any, ...] = ()
+
+
+def _parse_calculation(
+    check: _Checker,
+    where: str,
+    raw: Mapping[str, Any],
+    fields: Mapping[str, FieldDefinition],
+    earlier: Iterable[ScoreDefinition],
+) -> Logic | None:
+    for key in ("items", "min_answered"):
+        if key in raw:
+            check.add(f"{where}.{key}", "not used by a calculation (method = 'calc')")
+    text = raw.get("calculation")
+    if not isinstance(text, str) or not text.strip():
+        check.add(f"{where}.calculation", "REDCap calculation text such as 'sum([a],[b])'")
+        return None
+    targets: dict[str, Any] = {s.name: _ScoreTarget() for s in earlier}
+    targets.update(fields)
+    scope = "a field or an earlier score of this instrument"
+    return _parse_logic(check, f"{where}.calculation", text, targets, (), scope)
+
+
 def _parse_score(
-    check: _Checker, index: int, raw: Any, fields: Mapping[str, FieldDefinition]
+    check: _Checker,
+    index: int,
+    raw: Any,
+    fields: Mapping[str, FieldDefinition],
+    earlier: Iterable[ScoreDefinition],
 ) -> ScoreDefinition | None:
     if not isinstance(raw, Mapping) or not isinstance(raw.get("name"), str):
         check.add(f"scores[{index}]", "a table with a name")
@@ -597,9 +616,20 @@ def _parse_score(
     if name in fields:
         check.add(f"{where}.name", "clashes with a field of the same name")
     check.unknown_keys(where, raw, _SCORE_KEYS)
-    method = raw.get("method", "sum")
+    method = raw.get("method", "calc" if "calculation" in raw else "sum")
+    label = check.labels(f"{where}.label", raw.get("label"))
     if method not in SCORE_METHODS:
         check.add(f"{where}.method", f"one of {', '.join(SCORE_METHODS)}")
+    if method == "calc":
+        calculation = _parse_calculation(check, where, raw, fields, earlier)
+        if calculation is None:
+            return None
+        referred = dict.fromkeys(ref.field for ref in references(calculation.tree))
+        return ScoreDefinition(
+            name=name, label=label, items=tuple(referred), method=method, calculation=calculation
+        )
+    if "calculation" in raw:
+        check.add(f"{where}.calculation", "only with method = 'calc'")
     items = raw.get("items")
     if not isinstance(items, list) or not items:
         check.add(f"{where}.items", "a non-empty list of field names")
@@ -615,11 +645,7 @@ def _parse_score(
         check.add(f"{where}.min_answered", f"a whole number from 1 to {len(items)}")
         min_answered = None
     return ScoreDefinition(
-        name=name,
-        label=check.labels(f"{where}.label", raw.get("label")),
-        items=tuple(items),
-        method=method,
-        min_answered=min_answered,
+        name=name, label=label, items=tuple(items), method=method, min_answered=min_answered
     )
 
 
@@ -667,8 +693,9 @@ def parse_definition(
     if not isinstance(raw_fields, list) or not raw_fields:
         check.add("fields", "at least one [[fields]] table")
         raw_fields = []
+    names = [r.get("name") for r in raw_fields if isinstance(r, Mapping)]
     for index, raw in enumerate(raw_fields):
-        parsed = _parse_field(check, index, raw, fields)
+        parsed = _parse_field(check, index, raw, fields, names)
         if parsed is not None:
             fields[parsed.name] = parsed
     raw_scores = data.get("scores", [])
@@ -677,7 +704,7 @@ def parse_definition(
         check.add("scores", "a list of [[scores]] tables")
         raw_scores = []
     for index, raw in enumerate(raw_scores):
-        parsed_score = _parse_score(check, index, raw, fields)
+        parsed_score = _parse_score(check, index, raw, fields, scores)
         if parsed_score is not None:
             scores.append(parsed_score)
     if check.problems:

@@ -4,7 +4,7 @@ Export writes one row per field, computed scores as ``calc`` fields. Import read
 dictionary into one definition per form (``Form Name``), with every problem reported
 as file, ``line N: variable`` and reason. A round trip keeps fields, types, choices,
 validation (integer, number, date_ymd with min/max), required flags, help, section
-headers and simple branching logic. English labels only: REDCap keeps translations
+headers, branching logic and calculations. English labels only: REDCap keeps translations
 outside the dictionary.
 
 Mapping:
@@ -21,11 +21,17 @@ yes_no                 ``yesno`` (``truefalse`` is read as yes_no too)
 scale                  ``radio`` with every point, ``@TRIALDM-SCALE``
                        (``@TRIALDM-REVERSE`` when reverse-scored); ``slider``
                        is read as a 0-100 scale
-score                  ``calc``: ``sum([a],[b])``; ``@TRIALDM-MIN-ANSWERED=n``
+score (sum)            ``calc``: ``sum([a],(4-[b]))`` with ``@TRIALDM-SCORE``
+                       (``@TRIALDM-MIN-ANSWERED=n``)
+score (calc)           ``calc`` with its calculation text, kept exactly
 units                  ``@TRIALDM-UNITS=...``
-show_if                branching logic ``[f] = 'v'``, ``[f] <> 'v'``,
-                       ``[f] = 'a' or [f] = 'b'``, ``[f(code)] = '1'``
+show_if                branching logic, kept exactly (a table-form condition
+                       is written as the REDCap text of its tree)
 =====================  =====================================================
+
+Branching logic and calculations are parsed by the grammar of
+:mod:`trialdm.instruments.logic`; what it cannot evaluate exactly is refused with the
+line, the variable and the unsupported part.
 """
 
 from __future__ import annotations
@@ -47,6 +53,7 @@ from trialdm.instruments.definitions import (
     ScoreDefinition,
     parse_definition,
 )
+from trialdm.instruments.logic import Call, LogicError, Node, Number, Operation, Ref, parse
 
 COLUMNS = (
     "Variable / Field Name",
@@ -97,10 +104,6 @@ _READ_VALIDATION = {
     "date_ymd": "date",
 }
 _TAG = re.compile(r"@([A-Z][A-Z0-9_-]*)(?:=(\"[^\"]*\"|'[^']*'|\S+))?")
-_TERM = re.compile(
-    r"^\s*\[(?P<field>[a-z][a-z0-9_]*)(?:\((?P<code>[^)]+)\))?\]\s*"
-    r"(?P<op>=|<>|!=)\s*(?P<value>'[^']*'|\"[^\"]*\"|[^\s'\"]+)\s*$"
-)
 
 
 def _en(labels: dict[str, str]) -> str:
@@ -115,23 +118,8 @@ def _number(value: Any) -> str:
     return str(value)
 
 
-def _branching(definition: InstrumentDefinition, f: FieldDefinition) -> str:
-    condition = f.show_if
-    if condition is None:
-        return ""
-    target = definition.fields_by_name[condition.field]
-
-    def code(value: Any) -> str:
-        if target.type == "yes_no":
-            return "1" if value else "0"
-        return str(value)
-
-    if condition.op == "contains":
-        return f"[{condition.field}({condition.value})] = '1'"
-    if condition.op == "any_of":
-        return " or ".join(f"[{condition.field}] = '{code(v)}'" for v in condition.value)
-    op = "=" if condition.op == "equals" else "<>"
-    return f"[{condition.field}] {op} '{code(condition.value)}'"
+def _branching(f: FieldDefinition) -> str:
+    return f.show_if.text if f.show_if is not None else ""
 
 
 def _field_row(definition: InstrumentDefinition, f: FieldDefinition) -> dict[str, str]:
@@ -144,7 +132,7 @@ def _field_row(definition: InstrumentDefinition, f: FieldDefinition) -> dict[str
             SECTION: _en(f.section),
             LABEL: _en(f.label),
             NOTE: _en(f.help),
-            BRANCHING: _branching(definition, f),
+            BRANCHING: _branching(f),
             REQUIRED: "y" if f.required else "",
         }
     )
@@ -180,6 +168,17 @@ def _field_row(definition: InstrumentDefinition, f: FieldDefinition) -> dict[str
 
 def _score_row(definition: InstrumentDefinition, score: ScoreDefinition) -> dict[str, str]:
     row = dict.fromkeys(COLUMNS, "")
+    if score.calculation is not None:
+        row.update(
+            {
+                VARIABLE: score.name,
+                FORM: definition.name,
+                TYPE: "calc",
+                LABEL: _en(score.label),
+                CHOICES: score.calculation.text,
+            }
+        )
+        return row
     fields = definition.fields_by_name
     terms = []
     for name in score.items:
@@ -258,58 +257,6 @@ def _bound(kind: str, raw: str) -> Any:
     return raw  # reported by the definition's validation
 
 
-def _condition_value(target: dict[str, Any], raw: str) -> Any:
-    value = raw.strip("'\"")
-    kind = target["type"]
-    try:
-        if kind == "yes_no":
-            return {"1": True, "0": False}.get(value, value)
-        if kind in ("integer", "scale"):
-            return int(value)
-        if kind == "decimal":
-            return float(value)
-    except ValueError:
-        return value
-    return value
-
-
-def _parse_branching(
-    reader: _Reader, line: int, variable: str, logic: str, fields: dict[str, dict[str, Any]]
-) -> dict[str, Any] | None:
-    parts = re.split(r"\s+or\s+", logic.strip(), flags=re.IGNORECASE)
-    terms = [_TERM.match(part) for part in parts]
-    unsupported = (
-        f"branching logic {logic!r} is not of the simple forms [f] = 'v', [f] <> 'v', "
-        "[f] = 'a' or [f] = 'b', [f(code)] = '1'"
-    )
-    if not all(terms) or " and " in logic.lower():
-        reader.add(line, variable, unsupported)
-        return None
-    names = {t["field"] for t in terms if t}
-    if len(names) != 1:
-        reader.add(line, variable, unsupported)
-        return None
-    name = names.pop()
-    target = fields.get(name)
-    if target is None:
-        reader.add(line, variable, f"branching logic refers to {name!r}, not an earlier field")
-        return None
-    first = terms[0]
-    assert first is not None
-    if first["code"] is not None:
-        if len(terms) != 1 or first["op"] != "=" or first["value"].strip("'\"") != "1":
-            reader.add(line, variable, unsupported)
-            return None
-        return {"field": name, "contains": first["code"].strip().strip("'\"")}
-    values = [_condition_value(target, t["value"]) for t in terms if t]
-    if len(terms) > 1:
-        if any(t["op"] != "=" for t in terms if t):
-            reader.add(line, variable, unsupported)
-            return None
-        return {"field": name, "any_of": values}
-    return {"field": name, "equals" if first["op"] == "=" else "not_equals": values[0]}
-
-
 def _read_field(
     reader: _Reader, line: int, row: dict[str, str], fields: dict[str, dict[str, Any]]
 ) -> dict[str, Any] | None:
@@ -377,29 +324,75 @@ def _read_field(
         return None
     logic = row.get(BRANCHING, "").strip()
     if logic:
-        condition = _parse_branching(reader, line, variable, logic, fields)
-        if condition is not None:
-            raw["show_if"] = condition
+        try:
+            parse(logic)
+        except LogicError as exc:
+            reader.add(line, variable, f"branching logic {logic!r}: {exc}")
+            return None
+        raw["show_if"] = logic  # kept exactly; references are checked with the form
     return raw
 
 
-def _read_score(reader: _Reader, line: int, row: dict[str, str]) -> dict[str, Any] | None:
+def _sum_items(tree: Node, fields: dict[str, dict[str, Any]]) -> list[str] | None:
+    """The items of a trialdm sum score as :func:`_score_row` writes it
+    (``sum([a],(4-[b]))``, reverse-scored items flipped), or None for any other form."""
+    if not isinstance(tree, Call) or tree.name != "sum":
+        return None
+    items = []
+    for arg in tree.args:
+        flipped = None
+        if isinstance(arg, Operation) and arg.op == "-" and isinstance(arg.args[0], Number):
+            flipped, arg = arg.args[0].value, arg.args[1]
+        if not isinstance(arg, Ref) or arg.code is not None or arg.field not in fields:
+            return None
+        target = fields[arg.field]
+        reverse = bool(target.get("reverse"))
+        if reverse != (flipped is not None):
+            return None
+        if reverse and flipped != target["min"] + target["max"]:
+            return None
+        items.append(arg.field)
+    return items
+
+
+def _read_score(
+    reader: _Reader, line: int, row: dict[str, str], fields: dict[str, dict[str, Any]]
+) -> dict[str, Any] | None:
+    """A calculated field: a trialdm sum score when it is one written by trialdm
+    (``@TRIALDM-SCORE``), otherwise a calculation kept exactly as written."""
     variable = row[VARIABLE].strip()
     formula = row.get(CHOICES, "").strip()
-    if not re.match(r"^(sum|round)\(", formula, flags=re.IGNORECASE):
-        reader.add(line, variable, f"calculation {formula!r} is not a sum of fields")
+    try:
+        tree = parse(formula)
+    except LogicError as exc:
+        reader.add(line, variable, f"calculation {formula!r}: {exc}")
         return None
-    items = list(dict.fromkeys(re.findall(r"\[([a-z][a-z0-9_]*)\]", formula)))
-    raw: dict[str, Any] = {
-        "name": variable,
-        "label": {"en": row[LABEL].strip() or variable},
-        "method": "sum",
-        "items": items,
-    }
-    min_answered = _tags(row.get(ANNOTATION, "")).get("TRIALDM-MIN-ANSWERED", "")
+    raw: dict[str, Any] = {"name": variable, "label": {"en": row[LABEL].strip() or variable}}
+    tags = _tags(row.get(ANNOTATION, ""))
+    items = _sum_items(tree, fields) if "TRIALDM-SCORE" in tags else None
+    if items is None:
+        raw.update(method="calc", calculation=formula)
+        return raw
+    raw.update(method="sum", items=items)
+    min_answered = tags.get("TRIALDM-MIN-ANSWERED", "")
     if min_answered.isdigit():
         raw["min_answered"] = int(min_answered)
     return raw
+
+
+_PATH = re.compile(r"^(?:fields|scores)\.(?P<name>[a-z][a-z0-9_]*)(?:\.(?P<rest>.+))?$")
+
+
+def _on_line(problem: DefinitionProblem, lines: dict[str, int]) -> DefinitionProblem:
+    """A problem found in the converted definition, placed on the dictionary's line
+    and variable (``line 7: bmi``) instead of the definition's path."""
+    match = _PATH.match(problem.field)
+    if match is None or match["name"] not in lines:
+        return problem
+    reason = problem.reason
+    if match["rest"] and match["rest"] not in ("show_if", "calculation"):
+        reason = f"{match['rest']}: {reason}"
+    return DefinitionProblem(problem.file, f"line {lines[match['name']]}: {match['name']}", reason)
 
 
 def _title(form: str) -> str:
@@ -433,11 +426,12 @@ def import_dictionary(
         data = forms.setdefault(
             form, {"fields": {}, "scores": [], "lines": {}, "title": _title(form)}
         )
+        data["lines"][variable] = line
         kind = row[TYPE].strip().lower()
         if kind == "descriptive":
             continue  # text shown on the form, no data
         if kind == "calc":
-            score = _read_score(reader, line, row)
+            score = _read_score(reader, line, row, data["fields"])
             if score is not None:
                 data["scores"].append(score)
             continue
@@ -460,7 +454,7 @@ def import_dictionary(
                 )
             )
         except DefinitionError as exc:
-            reader.problems += exc.problems
+            reader.problems += [_on_line(p, data["lines"]) for p in exc.problems]
     if reader.problems:
         raise DefinitionError(reader.problems)
     return definitions

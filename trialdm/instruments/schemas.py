@@ -26,9 +26,9 @@ from trialdm.instruments.definitions import (
     FieldDefinition,
     InstrumentDefinition,
     Missing,
-    visible_fields,
 )
 from trialdm.instruments.models import RESPONSE_STATUSES
+from trialdm.instruments.scoring import visible_fields
 
 TEXT_MAX_LENGTH = 10_000
 

@@ -66,16 +66,26 @@ def language() -> str:
 # -- the form <-> the API's answers ----------------------------------------------------
 
 
-def condition_attrs(f: FieldDefinition) -> dict[str, str] | None:
-    """data-* attributes of a field's show-if condition, values as the form posts them."""
+def condition_attrs(definition: InstrumentDefinition, f: FieldDefinition) -> dict[str, str] | None:
+    """The data-show-logic attribute of a field with a show-if condition: the condition's
+    tree as JSON (see :mod:`trialdm.instruments.logic.tree`), each reference carrying
+    the input's name and the field's type, for the page's script to evaluate."""
     if f.show_if is None:
         return None
-    values = f.show_if.value if f.show_if.op == "any_of" else [f.show_if.value]
-    return {
-        "data-show-if": ANSWER_PREFIX + f.show_if.field,
-        "data-show-op": "not_equals" if f.show_if.op == "not_equals" else "equals",
-        "data-show-values": json.dumps([form_text(v) for v in values]),
-    }
+    fields = definition.fields_by_name
+
+    def annotate(node: Any) -> Any:
+        if isinstance(node, dict):
+            out = {key: annotate(value) for key, value in node.items()}
+            if "ref" in node:
+                out["input"] = ANSWER_PREFIX + node["ref"]
+                out["kind"] = fields[node["ref"]].type
+            return out
+        if isinstance(node, list):
+            return [annotate(item) for item in node]
+        return node
+
+    return {"data-show-logic": json.dumps(annotate(f.show_if.tree.to_json()))}
 
 
 def form_text(value: Any) -> str:
@@ -161,7 +171,7 @@ def form_context(version, participant: Participant, event: str | None) -> dict[s
                     for c in f.choices
                 ],
                 "points": f.scale_points() if f.type == "scale" else [],
-                "condition": condition_attrs(f),
+                "condition": condition_attrs(definition, f),
             }
         )
     return {

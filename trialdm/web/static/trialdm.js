@@ -11,11 +11,13 @@ function initAutosubmit(root) {
   });
 }
 
-// Show-if conditions: an element with data-show-if="field" data-show-op="equals|not_equals|
-// any_of|contains" data-show-values='["a","b"]' is shown only while the answer to the named
-// field matches (values compared as the form posts them: "true", "3", "code"). Hidden fields
-// are disabled so they are not sent; a field whose controlling field is hidden is hidden too.
-// The server checks the same conditions again when saving.
+// Show-if conditions: an element with data-show-logic='{"op": "=", "args": [...]}' is shown
+// only while its condition holds. The JSON is the server's expression tree
+// (trialdm/instruments/logic); logicValue evaluates it with the same rules as
+// trialdm/instruments/logic/evaluate.py: blank is null, numbers compare as numbers, text as
+// text, yes/no is 1/0, a checkbox option [f(code)] is 1 when ticked, arithmetic with a blank is
+// blank, sum/mean/min/max skip blanks, < <= > >= with a blank are false. Hidden fields are
+// disabled, so they are not sent and count as blank. The server checks the same tree again.
 function fieldValues(form, name) {
   var values = [];
   form.querySelectorAll("[name='" + CSS.escape(name) + "']").forEach(function (input) {
@@ -30,18 +32,120 @@ function fieldValues(form, name) {
   return values;
 }
 
+var NUMERIC = /^\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*$/;
+
+function logicNumber(v) {
+  if (v === null || v === undefined) return null;
+  if (typeof v === "boolean") return v ? 1 : 0;
+  if (typeof v === "number") return isFinite(v) ? v : null;
+  return NUMERIC.test(v) ? parseFloat(v) : null;
+}
+
+function logicText(v) {
+  if (v === null || v === undefined) return "";
+  if (typeof v === "boolean") return v ? "1" : "0";
+  return String(v);
+}
+
+function logicTruthy(v) {
+  if (typeof v === "boolean") return v;
+  var n = logicNumber(v);
+  return n !== null && n !== 0;
+}
+
+function logicBlank(v) { return v === null || v === undefined || v === ""; }
+
+function logicRef(form, node) {
+  var values = fieldValues(form, node.input);
+  if (node.code !== undefined) return values.indexOf(node.code) >= 0 ? 1 : 0;
+  if (!values.length) return null;
+  var v = values[0];
+  if (node.kind === "yes_no") return v === "true" ? 1 : v === "false" ? 0 : v;
+  if (node.kind === "decimal") v = v.replace(",", ".");
+  var n = logicNumber(v);
+  return n !== null && node.kind !== "text" && node.kind !== "single_choice" ? n : v;
+}
+
+function logicRound(x, places, how) {
+  var n = logicNumber(x), d = places === undefined ? 0 : logicNumber(places);
+  if (n === null || d === null || d !== Math.floor(d)) return null;
+  var f = Math.pow(10, d), scaled = Number((n * f).toPrecision(15));
+  var r = how === "up" ? Math.ceil(scaled) : how === "down" ? Math.floor(scaled)
+    : Math.sign(scaled) * Math.round(Math.abs(scaled));
+  return r / f;
+}
+
+function logicDate(v) {
+  if (logicBlank(v)) return null;
+  var t = String(v).trim().toLowerCase();
+  if (t === "today") { var d = new Date(); return Date.UTC(d.getFullYear(), d.getMonth(), d.getDate()); }
+  if (t === "now") { var n = new Date(); return n.getTime() - n.getTimezoneOffset() * 60000; }
+  var m = /^(\d{4})-(\d{1,2})-(\d{1,2})(?:[T ](\d{1,2}):(\d{2})(?::(\d{2}))?)?$/.exec(String(v).trim());
+  return m ? Date.UTC(+m[1], +m[2] - 1, +m[3], +(m[4] || 0), +(m[5] || 0), +(m[6] || 0)) : null;
+}
+
+var UNIT_SECONDS = { y: 365.2425 * 86400, M: 30.44 * 86400, d: 86400, h: 3600, m: 60, s: 1 };
+
+function logicCall(name, args) {
+  var nums = args.map(logicNumber).filter(function (n) { return n !== null; });
+  switch (name) {
+    case "sum": return nums.length ? nums.reduce(function (a, b) { return a + b; }, 0) : null;
+    case "mean": return nums.length ? nums.reduce(function (a, b) { return a + b; }, 0) / nums.length : null;
+    case "min": return nums.length ? Math.min.apply(null, nums) : null;
+    case "max": return nums.length ? Math.max.apply(null, nums) : null;
+    case "round": return logicRound(args[0], args[1], "half");
+    case "roundup": return logicRound(args[0], args[1], "up");
+    case "rounddown": return logicRound(args[0], args[1], "down");
+    case "abs": var a = logicNumber(args[0]); return a === null ? null : Math.abs(a);
+    case "sqrt": var s = logicNumber(args[0]); return s === null || s < 0 ? null : Math.sqrt(s);
+    case "datediff":
+      var first = logicDate(args[0]), second = logicDate(args[1]);
+      if (first === null || second === null) return null;
+      var diff = (second - first) / 1000 / UNIT_SECONDS[args[2]];
+      return args[args.length - 1] === true ? diff : Math.abs(diff);
+  }
+  return null;
+}
+
+function logicValue(form, node) {
+  if ("num" in node) return node.num;
+  if ("str" in node) return node.str;
+  if ("bool" in node) return node.bool;
+  if ("ref" in node) return logicRef(form, node);
+  var args = node.args;
+  if ("call" in node) {
+    if (node.call === "if") return logicTruthy(logicValue(form, args[0])) ? logicValue(form, args[1]) : logicValue(form, args[2]);
+    if (node.call === "isblankormissingcode") return logicBlank(logicValue(form, args[0]));
+    return logicCall(node.call, args.map(function (a) { return logicValue(form, a); }));
+  }
+  var op = node.op;
+  if (op === "and") return logicTruthy(logicValue(form, args[0])) && logicTruthy(logicValue(form, args[1]));
+  if (op === "or") return logicTruthy(logicValue(form, args[0])) || logicTruthy(logicValue(form, args[1]));
+  if (op === "not") return !logicTruthy(logicValue(form, args[0]));
+  if (op === "neg") { var o = logicNumber(logicValue(form, args[0])); return o === null ? null : -o; }
+  var left = logicValue(form, args[0]), right = logicValue(form, args[1]);
+  var x = logicNumber(left), y = logicNumber(right);
+  if (op === "=" || op === "<>") {
+    var same = x !== null && y !== null ? x === y : logicText(left) === logicText(right);
+    return op === "=" ? same : !same;
+  }
+  if (op === "<" || op === "<=" || op === ">" || op === ">=") {
+    if (logicBlank(left) || logicBlank(right)) return false;
+    if (x === null || y === null) { x = logicText(left); y = logicText(right); }
+    return op === "<" ? x < y : op === "<=" ? x <= y : op === ">" ? x > y : x >= y;
+  }
+  if (x === null || y === null) return null;
+  var r = op === "+" ? x + y : op === "-" ? x - y : op === "*" ? x * y : op === "/" ? (y === 0 ? null : x / y) : Math.pow(x, y);
+  return r === null || !isFinite(r) ? null : r;
+}
+
 function conditionHolds(form, el) {
-  var values = fieldValues(form, el.dataset.showIf);
-  if (!values.length) return false;
-  var wanted = JSON.parse(el.dataset.showValues || "[]");
-  var op = el.dataset.showOp || "equals";
-  var hit = values.some(function (v) { return wanted.indexOf(v) >= 0; });
-  return op === "not_equals" ? !hit : hit;
+  return logicTruthy(logicValue(form, JSON.parse(el.dataset.showLogic)));
 }
 
 function initShowIf(root) {
   root.querySelectorAll("form").forEach(function (form) {
-    var dependents = form.querySelectorAll("[data-show-if]");
+    var dependents = form.querySelectorAll("[data-show-logic]");
     if (!dependents.length) return;
     function apply() {
       // in document order: a controlling field is settled before the fields it controls
