@@ -22,83 +22,85 @@ class Refused:
         self.code = code
 
 
-@pytest.mark.parametrize(
-    ("text", "answers", "expected"),
-    [
-        # arithmetic, precedence, ^ binds tightest and to the right, unary minus below ^
-        ("round(([weight]*10000)/([height])^2,1)", {"weight": 70, "height": 175}, 22.9),
-        ("1 + 2 * 3 - 4 / 2", {}, 5.0),
-        ("2^3^2", {}, 512.0),
-        ("-2^2", {}, -4.0),
-        ("(1 + 2) * 3", {}, 9.0),
-        # a blank operand makes arithmetic blank; so does division by zero
-        ("[a] + 1", {}, None),
-        ("[a] / [b]", {"a": 1, "b": 0}, None),
-        ("sqrt([a])", {"a": -4}, None),
-        # sum, mean, min, max ignore blanks; with nothing left they are blank
-        ("sum([a],[b],[c])", {"a": 1, "c": 2.5}, 3.5),
-        ("mean([a],[b],[c])", {"a": 1, "c": 2}, 1.5),
-        ("min([a],[b])", {"b": -3}, -3.0),
-        ("max([a],[b],7)", {"a": 9}, 9.0),
-        ("sum([a],[b])", {}, None),
-        # rounding: half away from zero, up, down; places default to 0
-        ("round(2.5)", {}, 3.0),
-        ("round(-2.5)", {}, -3.0),
-        ("round(2.675,2)", {}, 2.68),
-        ("roundup(1.231,2)", {}, 1.24),
-        ("rounddown(1.239,2)", {}, 1.23),
-        ("abs(-4) + sqrt(16)", {}, 8.0),
-        # choice codes are text that compares and computes as numbers when numeric
-        ("[q1] + [q2]", {"q1": "2", "q2": "3"}, 5.0),
-        ("[q1] = 2", {"q1": "2.0"}, True),
-        ("[q1] = 'a'", {"q1": "A"}, False),
-        # comparisons, <> and != are the same, == is =
-        ("[a] <> 1 and [a] != 2", {"a": 3}, True),
-        ("[a] == 3", {"a": 3}, True),
-        ("[a] >= 10 or [b] < 2", {"a": 9, "b": 1}, True),
-        ("not [a] > 1", {"a": 3}, False),
-        # blank tests; ordering with a blank side is false, <> '' is "answered"
-        ("[a] = ''", {}, True),
-        ("[a] <> ''", {"a": 0}, True),
-        ("[a] < 5", {}, False),
-        ("[a] > 5", {}, False),
-        # yes/no is 1/0; a checkbox option is 1 when chosen
-        ("[smoker] = '1'", {"smoker": True}, True),
-        ("[smoker] = 0", {"smoker": False}, True),
-        ("[sym(3)] = '1'", {"sym": ["1", "3"]}, True),
-        ("[sym(2)] = '1'", {"sym": ["1", "3"]}, False),
-        ("[sym(2)] = '0'", {}, True),
-        ("[sym(1)] + [sym(3)]", {"sym": ["1", "3"]}, 2.0),
-        # dates compare as ISO text; datediff in each unit, absolute unless signed
-        ("[d] > '2025-01-01'", {"d": date(2025, 3, 1)}, True),
-        ("datediff([d1],[d2],'d')", {"d1": date(2025, 3, 1), "d2": date(2025, 1, 1)}, 59.0),
-        (
-            "datediff([d1],[d2],'d',true)",
-            {"d1": date(2025, 3, 1), "d2": date(2025, 1, 1)},
-            -59.0,
-        ),
-        ("datediff('2024-01-01','2025-01-01','y')", {}, 366 / 365.2425),
-        ("datediff('2024-01-01','2024-03-01','M')", {}, 60 / 30.44),
-        ("datediff('2024-01-01 08:00','2024-01-01 10:30','h')", {}, 2.5),
-        ("datediff('2024-01-01 08:00','2024-01-01 08:02:30','m')", {}, 2.5),
-        ("datediff('2024-01-01 08:00','2024-01-01 08:00:42','s')", {}, 42.0),
-        ("datediff('31-12-2024','01-01-2025','d','dmy')", {}, 1.0),
-        ("datediff('12-31-2024','01-01-2025','d','mdy')", {}, 1.0),
-        ("datediff([d1],'2025-01-01','d')", {}, None),
-        # if() picks a branch; '' as a result is blank
-        ("if([a] > 1, [a] * 2, '')", {"a": 3}, 6.0),
-        ("if([a] > 1, [a] * 2, '')", {"a": 1}, ""),
-        # a missing-data code is its code in comparisons, blank in arithmetic
-        ("isblankormissingcode([a])", {"a": Refused("refused")}, True),
-        ("isblankormissingcode([a])", {}, True),
-        ("isblankormissingcode([a])", {"a": 0}, False),
-        ("[a] = ''", {"a": Refused("refused")}, False),
-        ("sum([a],[b])", {"a": Refused("refused"), "b": 2}, 2.0),
-        ("[a] * 2", {"a": Refused("refused")}, None),
-        # keywords and function names in any case
-        ("SUM([a],1) > 1 AND [a] = 1 OR Not 1", {"a": 1}, True),
-    ],
-)
+# (logic, answers, value): each value worked out by hand from REDCap's rules; the
+# browser test (test_web_browser_logic.py) runs the same cases through the page's script.
+CASES = [
+    # arithmetic, precedence, ^ binds tightest and to the right, unary minus below ^
+    ("round(([weight]*10000)/([height])^2,1)", {"weight": 70, "height": 175}, 22.9),
+    ("1 + 2 * 3 - 4 / 2", {}, 5.0),
+    ("2^3^2", {}, 512.0),
+    ("-2^2", {}, -4.0),
+    ("(1 + 2) * 3", {}, 9.0),
+    # a blank operand makes arithmetic blank; so does division by zero
+    ("[a] + 1", {}, None),
+    ("[a] / [b]", {"a": 1, "b": 0}, None),
+    ("sqrt([a])", {"a": -4}, None),
+    # sum, mean, min, max ignore blanks; with nothing left they are blank
+    ("sum([a],[b],[c])", {"a": 1, "c": 2.5}, 3.5),
+    ("mean([a],[b],[c])", {"a": 1, "c": 2}, 1.5),
+    ("min([a],[b])", {"b": -3}, -3.0),
+    ("max([a],[b],7)", {"a": 9}, 9.0),
+    ("sum([a],[b])", {}, None),
+    # rounding: half away from zero, up, down; places default to 0
+    ("round(2.5)", {}, 3.0),
+    ("round(-2.5)", {}, -3.0),
+    ("round(2.675,2)", {}, 2.68),
+    ("roundup(1.231,2)", {}, 1.24),
+    ("rounddown(1.239,2)", {}, 1.23),
+    ("abs(-4) + sqrt(16)", {}, 8.0),
+    # choice codes are text that compares and computes as numbers when numeric
+    ("[q1] + [q2]", {"q1": "2", "q2": "3"}, 5.0),
+    ("[q1] = 2", {"q1": "2.0"}, True),
+    ("[q1] = 'a'", {"q1": "A"}, False),
+    # comparisons, <> and != are the same, == is =
+    ("[a] <> 1 and [a] != 2", {"a": 3}, True),
+    ("[a] == 3", {"a": 3}, True),
+    ("[a] >= 10 or [b] < 2", {"a": 9, "b": 1}, True),
+    ("not [a] > 1", {"a": 3}, False),
+    # blank tests; ordering with a blank side is false, <> '' is "answered"
+    ("[a] = ''", {}, True),
+    ("[a] <> ''", {"a": 0}, True),
+    ("[a] < 5", {}, False),
+    ("[a] > 5", {}, False),
+    # yes/no is 1/0; a checkbox option is 1 when chosen
+    ("[smoker] = '1'", {"smoker": True}, True),
+    ("[smoker] = 0", {"smoker": False}, True),
+    ("[sym(3)] = '1'", {"sym": ["1", "3"]}, True),
+    ("[sym(2)] = '1'", {"sym": ["1", "3"]}, False),
+    ("[sym(2)] = '0'", {}, True),
+    ("[sym(1)] + [sym(3)]", {"sym": ["1", "3"]}, 2.0),
+    # dates compare as ISO text; datediff in each unit, absolute unless signed
+    ("[d] > '2025-01-01'", {"d": date(2025, 3, 1)}, True),
+    ("datediff([d1],[d2],'d')", {"d1": date(2025, 3, 1), "d2": date(2025, 1, 1)}, 59.0),
+    (
+        "datediff([d1],[d2],'d',true)",
+        {"d1": date(2025, 3, 1), "d2": date(2025, 1, 1)},
+        -59.0,
+    ),
+    ("datediff('2024-01-01','2025-01-01','y')", {}, 366 / 365.2425),
+    ("datediff('2024-01-01','2024-03-01','M')", {}, 60 / 30.44),
+    ("datediff('2024-01-01 08:00','2024-01-01 10:30','h')", {}, 2.5),
+    ("datediff('2024-01-01 08:00','2024-01-01 08:02:30','m')", {}, 2.5),
+    ("datediff('2024-01-01 08:00','2024-01-01 08:00:42','s')", {}, 42.0),
+    ("datediff('31-12-2024','01-01-2025','d','dmy')", {}, 1.0),
+    ("datediff('12-31-2024','01-01-2025','d','mdy')", {}, 1.0),
+    ("datediff([d1],'2025-01-01','d')", {}, None),
+    # if() picks a branch; '' as a result is blank
+    ("if([a] > 1, [a] * 2, '')", {"a": 3}, 6.0),
+    ("if([a] > 1, [a] * 2, '')", {"a": 1}, ""),
+    # a missing-data code is its code in comparisons, blank in arithmetic
+    ("isblankormissingcode([a])", {"a": Refused("refused")}, True),
+    ("isblankormissingcode([a])", {}, True),
+    ("isblankormissingcode([a])", {"a": 0}, False),
+    ("[a] = ''", {"a": Refused("refused")}, False),
+    ("sum([a],[b])", {"a": Refused("refused"), "b": 2}, 2.0),
+    ("[a] * 2", {"a": Refused("refused")}, None),
+    # keywords and function names in any case
+    ("SUM([a],1) > 1 AND [a] = 1 OR Not 1", {"a": 1}, True),
+]
+
+
+@pytest.mark.parametrize(("text", "answers", "expected"), CASES)
 def test_evaluates_with_redcaps_semantics(text, answers, expected):
     value = evaluate_answers(parse(text), answers)
     if isinstance(expected, float):

@@ -75,13 +75,34 @@ function logicRound(x, places, how) {
   return r / f;
 }
 
-function logicDate(v) {
-  if (logicBlank(v)) return null;
-  var t = String(v).trim().toLowerCase();
-  if (t === "today") { var d = new Date(); return Date.UTC(d.getFullYear(), d.getMonth(), d.getDate()); }
-  if (t === "now") { var n = new Date(); return n.getTime() - n.getTimezoneOffset() * 60000; }
-  var m = /^(\d{4})-(\d{1,2})-(\d{1,2})(?:[T ](\d{1,2}):(\d{2})(?::(\d{2}))?)?$/.exec(String(v).trim());
-  return m ? Date.UTC(+m[1], +m[2] - 1, +m[3], +(m[4] || 0), +(m[5] || 0), +(m[6] || 0)) : null;
+var DATE_ORDERS = {
+  ymd: /^(\d{4})-(\d{1,2})-(\d{1,2})/,
+  mdy: /^(\d{1,2})-(\d{1,2})-(\d{4})/,
+  dmy: /^(\d{1,2})-(\d{1,2})-(\d{4})/
+};
+
+function logicDate(v, order) {
+  if (logicBlank(v) || typeof v !== "string") return null;
+  var text = v.trim();
+  if (text.toLowerCase() === "today") { var d = new Date(); return Date.UTC(d.getFullYear(), d.getMonth(), d.getDate()); }
+  if (text.toLowerCase() === "now") { var n = new Date(); return n.getTime() - n.getTimezoneOffset() * 60000; }
+  // dates stored by trialdm are ISO whatever the format argument says
+  var tries = ["ymd", order];
+  for (var i = 0; i < tries.length; i++) {
+    var m = DATE_ORDERS[tries[i]].exec(text);
+    if (!m) continue;
+    var y = tries[i] === "ymd" ? m[1] : m[3];
+    var mo = tries[i] === "dmy" ? m[2] : tries[i] === "ymd" ? m[2] : m[1];
+    var day = tries[i] === "dmy" ? m[1] : tries[i] === "ymd" ? m[3] : m[2];
+    var rest = text.slice(m[0].length);
+    var clock = /^\s*[T ]?(\d{1,2}):(\d{2})(?::(\d{2}))?\s*$/.exec(rest);
+    if (rest.trim() && !clock) return null;
+    var when = Date.UTC(+y, +mo - 1, +day, clock ? +clock[1] : 0, clock ? +clock[2] : 0, clock ? +(clock[3] || 0) : 0);
+    var check = new Date(when);
+    if (check.getUTCFullYear() !== +y || check.getUTCMonth() !== +mo - 1 || check.getUTCDate() !== +day) return null;
+    return when;
+  }
+  return null;
 }
 
 var UNIT_SECONDS = { y: 365.2425 * 86400, M: 30.44 * 86400, d: 86400, h: 3600, m: 60, s: 1 };
@@ -99,7 +120,8 @@ function logicCall(name, args) {
     case "abs": var a = logicNumber(args[0]); return a === null ? null : Math.abs(a);
     case "sqrt": var s = logicNumber(args[0]); return s === null || s < 0 ? null : Math.sqrt(s);
     case "datediff":
-      var first = logicDate(args[0]), second = logicDate(args[1]);
+      var order = typeof args[3] === "string" ? args[3] : "ymd";
+      var first = logicDate(args[0], order), second = logicDate(args[1], order);
       if (first === null || second === null) return null;
       var diff = (second - first) / 1000 / UNIT_SECONDS[args[2]];
       return args[args.length - 1] === true ? diff : Math.abs(diff);
