@@ -11,7 +11,8 @@ from tests.seeders.instruments import sync_shipped
 from trialdm.audit.queries import history
 from trialdm.instruments.definitions import DefinitionError, load_definition_folder
 from trialdm.instruments.models import InstrumentVersion
-from trialdm.instruments.redcap import COLUMNS, export_dictionary, import_dictionary
+from trialdm.instruments.redcap import COLUMNS, export_dictionary
+from trialdm.instruments.redcap_import import import_dictionary
 
 SHIPPED = Path(__file__).resolve().parent.parent / "instruments"
 
@@ -70,7 +71,7 @@ def test_hand_written_dictionary_imports_every_type():
     intake, follow_up = import_dictionary(HAND_WRITTEN, source="hand.csv")
     assert (intake.name, follow_up.name) == ("intake", "follow_up")
     f = intake.fields_by_name
-    assert "info" not in f  # descriptive: no data
+    assert f["info"].type == "descriptive"  # text shown on the form, no answer
     assert f["record_id"].type == "text"
     assert f["sex"].type == "single_choice" and f["sex"].choice_values == ["1", "2", "3"]
     assert f["sex"].required and f["sex"].section == {"en": "Demographics"}
@@ -115,7 +116,7 @@ def test_hand_written_dictionary_exports_back_the_same():
         "Branching Logic (Show field only if...)",
         "Required Field?",
     ]
-    original = [r for r in rows(HAND_WRITTEN) if r["Field Type"] != "descriptive"]
+    original = rows(HAND_WRITTEN)
     again = rows(exported)
     assert [{k: r[k] for k in kept} for r in again] == [{k: r[k] for k in kept} for r in original]
     # and a second round trip changes nothing at all
@@ -126,7 +127,7 @@ def test_hand_written_dictionary_exports_back_the_same():
     ("row", "where", "reason"),
     [
         ("up,f,,file,Upload,,,,,,,,,,,,,", "line 2: up", "field type 'file'"),
-        ("mail,f,,text,E-mail,,,email,,,,,,,,,,", "line 2: mail", "validation 'email'"),
+        ("pc,f,,text,Postcode,,,postalcode_uk,,,,,,,,,,", "line 2: pc", "'postalcode_uk'"),
         (
             'c,f,,calc,C,"stdev([a],[b])",,,,,,,,,,,,',
             "line 2: c",
@@ -135,7 +136,7 @@ def test_hand_written_dictionary_exports_back_the_same():
         ("c,f,,calc,C,[a]*2,,,,,,,,,,,,", "line 2: c", "'a' is not a field or an earlier score"),
         ("a,f,,text,A,,,,,,,[t0_arm_1][b] = '1',,,,,,", "line 2: a", "another event"),
         ("a,f,,text,A,,,,,,,[zz] = '1',,,,,,", "line 2: a", "not an earlier field"),
-        ('a,f,,radio,A,"X, Yes | n, No",,,,,,,,,,,,', "line 2: a", "choices[0].value: a lowercase"),
+        ('a,f,,radio,A,"a b, Yes | n, No",,,,,,,,,,,,', "line 2: a", "choices[0].value: a code"),
     ],
 )
 def test_problems_name_the_line_field_and_reason(row, where, reason):

@@ -13,13 +13,18 @@ reads it back, so an old version is always readable exactly as it was.
 """
 
 from trialdm.instruments.definitions.model import (
+    ALIGNMENTS,
     CHOICE_TYPES,
+    DATE_ORDERS,
+    DATETIME_FORMATS,
     DEFAULT_LANGUAGE,
     FIELD_TYPES,
     MISSING_CODES,
     NUMERIC_TYPES,
+    ORDERED_FORMATS,
     RESPONDENT_CATEGORIES,
     SCORE_METHODS,
+    TEXT_FORMATS,
     WIDGETS,
     Choice,
     DefinitionError,
@@ -38,13 +43,18 @@ from trialdm.instruments.definitions.parsing import (
 )
 
 __all__ = [
+    "ALIGNMENTS",
     "CHOICE_TYPES",
+    "DATETIME_FORMATS",
+    "DATE_ORDERS",
     "DEFAULT_LANGUAGE",
     "FIELD_TYPES",
     "MISSING_CODES",
     "NUMERIC_TYPES",
+    "ORDERED_FORMATS",
     "RESPONDENT_CATEGORIES",
     "SCORE_METHODS",
+    "TEXT_FORMATS",
     "WIDGETS",
     "Choice",
     "DefinitionError",

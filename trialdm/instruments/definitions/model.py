@@ -19,6 +19,7 @@ FIELD_TYPES = (
     "multiple_choice",
     "yes_no",
     "scale",
+    "descriptive",  # text shown on the form; takes no answer
 )
 CHOICE_TYPES = ("single_choice", "multiple_choice")
 NUMERIC_TYPES = ("integer", "decimal", "scale")
@@ -30,7 +31,38 @@ MISSING_CODES: dict[str, str] = {
 }
 RESPONDENT_CATEGORIES = ("service_user", "psw", "mhw")
 SCORE_METHODS = ("sum", "calc")
-WIDGETS = ("radio", "dropdown")
+# how a field of a type may be shown, beyond its default
+WIDGETS: dict[str, tuple[str, ...]] = {
+    "single_choice": ("radio", "dropdown"),
+    "yes_no": ("truefalse",),  # True/False instead of Yes/No; 1 and 0 all the same
+    "scale": ("slider",),
+}
+# Formats a text answer must have (REDCap's text validation types of the same names);
+# datetimes are stored as ISO text 'YYYY-MM-DD HH:MM[:SS]', times as 'HH:MM' / 'MM:SS'.
+TEXT_FORMATS: dict[str, tuple[str, str]] = {
+    "email": (r"^[^@\s]+@[^@\s]+\.[^@\s]+$", "an e-mail address"),
+    "phone": (
+        r"^\(?[2-9]\d{2}\)?[-. ]?[2-9]\d{2}[-. ]?\d{4}(\s*(x|ext\.?)\s*\d+)?$",
+        "a North American phone number, (xxx) xxx-xxxx",
+    ),
+    "zipcode": (r"^\d{5}(-\d{4})?$", "a US ZIP code, 12345 or 12345-6789"),
+    "alpha_only": (r"^[A-Za-z]+$", "letters only"),
+    "time": (r"^([01]\d|2[0-3]):[0-5]\d$", "a time, HH:MM"),
+    "time_mm_ss": (r"^[0-5]\d:[0-5]\d$", "minutes and seconds, MM:SS"),
+    "datetime": (
+        r"^\d{4}-\d{2}-\d{2} ([01]\d|2[0-3]):[0-5]\d$",
+        "a date and time, YYYY-MM-DD HH:MM",
+    ),
+    "datetime_seconds": (
+        r"^\d{4}-\d{2}-\d{2} ([01]\d|2[0-3]):[0-5]\d:[0-5]\d$",
+        "a date and time, YYYY-MM-DD HH:MM:SS",
+    ),
+}
+DATETIME_FORMATS = ("datetime", "datetime_seconds")
+# Text formats whose answers sort as text in time order, so min and max apply.
+ORDERED_FORMATS = ("time", "time_mm_ss", *DATETIME_FORMATS)
+DATE_ORDERS = ("ymd", "dmy", "mdy")  # how a date is shown (REDCap date_dmy ...); stored ISO
+ALIGNMENTS = ("RV", "RH", "LV", "LH")  # REDCap custom alignment: right/left, vertical/horizontal
 DEFAULT_LANGUAGE = "en"
 
 Labels = dict[str, str]
@@ -95,6 +127,16 @@ class FieldDefinition:
     max_length: int | None = None
     multiline: bool = False
     widget: str | None = None
+    format: str | None = None
+    date_order: str | None = None
+    decimals: int | None = None
+    show_number: bool = False
+    identifier: bool = False
+    matrix: str | None = None
+    matrix_ranking: bool = False
+    alignment: str | None = None
+    question_number: str | None = None
+    annotation: str | None = None
 
     @property
     def choice_values(self) -> list[Any]:
@@ -129,7 +171,25 @@ class FieldDefinition:
             out["multiline"] = True
         if self.widget:
             out["widget"] = self.widget
+        for key in _OPTIONAL_KEYS:
+            value = getattr(self, key)
+            if value not in (None, False):
+                out[key] = value
         return out
+
+
+_OPTIONAL_KEYS = (
+    "format",
+    "date_order",
+    "decimals",
+    "show_number",
+    "identifier",
+    "matrix",
+    "matrix_ranking",
+    "alignment",
+    "question_number",
+    "annotation",
+)
 
 
 @dataclass(frozen=True)
@@ -138,7 +198,10 @@ class ScoreDefinition:
     items flipped); with ``min_answered`` below the number of items, a total with
     some items unanswered is prorated (mean of answered items x number of items).
     ``method = "calc"``: the value of ``calculation``, REDCap calculation text kept
-    exactly as written (``items`` are then the fields it refers to)."""
+    exactly as written (``items`` are then the fields it refers to).
+
+    ``after``: the field it follows in a REDCap dictionary (None: after all fields);
+    ``help``, ``section`` and ``annotation`` as for fields."""
 
     name: str
     label: Labels
@@ -146,15 +209,27 @@ class ScoreDefinition:
     method: str = "sum"
     min_answered: int | None = None
     calculation: Logic | None = None
+    help: Labels = field(default_factory=dict)
+    section: Labels = field(default_factory=dict)
+    annotation: str | None = None
+    after: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name, "label": dict(self.label), "method": self.method}
         if self.calculation is not None:
             out["calculation"] = self.calculation.to_dict()
-            return out
-        out["items"] = list(self.items)
-        if self.min_answered is not None:
-            out["min_answered"] = self.min_answered
+        else:
+            out["items"] = list(self.items)
+            if self.min_answered is not None:
+                out["min_answered"] = self.min_answered
+        if self.help:
+            out["help"] = dict(self.help)
+        if self.section:
+            out["section"] = dict(self.section)
+        if self.annotation:
+            out["annotation"] = self.annotation
+        if self.after:
+            out["after"] = self.after
         return out
 
 

@@ -19,7 +19,6 @@ from trialdm.instruments.definitions.model import (
     NUMERIC_TYPES,
     RESPONDENT_CATEGORIES,
     SCORE_METHODS,
-    WIDGETS,
     Choice,
     DefinitionError,
     DefinitionProblem,
@@ -29,11 +28,13 @@ from trialdm.instruments.definitions.model import (
     Logic,
     ScoreDefinition,
 )
+from trialdm.instruments.definitions.options import parse_options, text_bound
 from trialdm.instruments.logic import LogicError, parse, references, to_redcap
 from trialdm.instruments.logic.check import condition_tree, reference_problems
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
-_CODE = re.compile(r"^[a-z0-9][a-z0-9_]{0,62}$")
+# REDCap's raw choice codes: letters, digits and _, or a (negative, decimal) number
+_CODE = re.compile(r"^([A-Za-z0-9_]{1,63}|-?\d{1,30}(\.\d{1,30})?)$")
 _LANGUAGE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 _TOP_KEYS = {
     "name",
@@ -61,8 +62,29 @@ _FIELD_KEYS = {
     "max_length",
     "multiline",
     "widget",
+    "format",
+    "date_order",
+    "decimals",
+    "show_number",
+    "identifier",
+    "matrix",
+    "matrix_ranking",
+    "alignment",
+    "question_number",
+    "annotation",
 }
-_SCORE_KEYS = {"name", "label", "method", "items", "min_answered", "calculation"}
+_SCORE_KEYS = {
+    "name",
+    "label",
+    "method",
+    "items",
+    "min_answered",
+    "calculation",
+    "help",
+    "section",
+    "annotation",
+    "after",
+}
 _CONDITION_OPS = ("equals", "not_equals", "any_of", "contains")
 
 
@@ -177,6 +199,9 @@ def _parse_bounds(check: _Checker, where: str, kind: str, raw: Mapping[str, Any]
                 check.add(f"{where}.{key}", "must be a whole number")
         if kind == "scale" and (low is None or high is None):
             check.add(where, "a scale needs min and max")
+    elif kind == "text" and (low is not None or high is not None):
+        low = text_bound(check, f"{where}.min", raw.get("format"), low)
+        high = text_bound(check, f"{where}.max", raw.get("format"), high)
     else:
         for key in ("min", "max"):
             if raw.get(key) is not None:
@@ -214,7 +239,9 @@ def _parse_choices(check: _Checker, where: str, kind: str, raw: Any, low, high) 
             if _is_int(low) and _is_int(high) and not low <= value <= high:
                 check.add(f"{at}.value", f"outside the scale {low}–{high}")
         elif not (isinstance(value, str) and _CODE.match(value)):
-            check.add(f"{at}.value", "a lowercase code of letters, digits and _ ('full_time', '1')")
+            check.add(
+                f"{at}.value", "a code of letters, digits and _, or a number ('full_time', '-1')"
+            )
             continue
         if value in seen:
             check.add(f"{at}.value", f"duplicate value {value!r}")
@@ -349,10 +376,19 @@ def _parse_field(
     multiline = raw.get("multiline", False)
     if multiline and kind != "text":
         check.add(f"{where}.multiline", "only for text fields")
-    widget = raw.get("widget")
-    if widget is not None and (kind != "single_choice" or widget not in WIDGETS):
-        check.add(f"{where}.widget", f"one of {', '.join(WIDGETS)}, for single choice only")
-        widget = None
+    options = parse_options(check, where, kind, raw)
+    if kind == "descriptive" and required:
+        check.add(f"{where}.required", "a descriptive field takes no answer")
+    choices = _parse_choices(check, where, kind, raw.get("choices"), low, high)
+    if options["widget"] == "slider" and _is_int(low) and _is_int(high):
+        ends = {low, high, (low + high) // 2}
+        if any(c.value not in ends for c in choices) or (
+            (low + high) % 2 and (low + high) // 2 in [c.value for c in choices]
+        ):
+            check.add(
+                f"{where}.choices",
+                "a slider labels only its two ends and its middle point",
+            )
     return FieldDefinition(
         name=name,
         type=kind,
@@ -363,12 +399,12 @@ def _parse_field(
         min=low,
         max=high,
         units=units,
-        choices=_parse_choices(check, where, kind, raw.get("choices"), low, high),
+        choices=choices,
         show_if=_parse_condition(check, where, raw.get("show_if"), earlier, names),
         reverse=bool(reverse),
         max_length=max_length,
         multiline=bool(multiline),
-        widget=widget,
+        **options,
     )
 
 
@@ -419,6 +455,21 @@ def _parse_score(
     check.unknown_keys(where, raw, _SCORE_KEYS)
     method = raw.get("method", "calc" if "calculation" in raw else "sum")
     label = check.labels(f"{where}.label", raw.get("label"))
+    after = raw.get("after")
+    if after is not None and after not in fields:
+        check.add(f"{where}.after", f"{after!r} is not a field of this instrument")
+        after = None
+    annotation = raw.get("annotation")
+    if annotation is not None and (not isinstance(annotation, str) or not annotation.strip()):
+        check.add(f"{where}.annotation", "must be non-empty text")
+        annotation = None
+    shown = {
+        "label": label,
+        "help": check.labels(f"{where}.help", raw.get("help"), required=False),
+        "section": check.labels(f"{where}.section", raw.get("section"), required=False),
+        "annotation": annotation,
+        "after": after,
+    }
     if method not in SCORE_METHODS:
         check.add(f"{where}.method", f"one of {', '.join(SCORE_METHODS)}")
     if method == "calc":
@@ -427,7 +478,7 @@ def _parse_score(
             return None
         referred = dict.fromkeys(ref.field for ref in references(calculation.tree))
         return ScoreDefinition(
-            name=name, label=label, items=tuple(referred), method=method, calculation=calculation
+            name=name, items=tuple(referred), method=method, calculation=calculation, **shown
         )
     if "calculation" in raw:
         check.add(f"{where}.calculation", "only with method = 'calc'")
@@ -446,7 +497,7 @@ def _parse_score(
         check.add(f"{where}.min_answered", f"a whole number from 1 to {len(items)}")
         min_answered = None
     return ScoreDefinition(
-        name=name, label=label, items=tuple(items), method=method, min_answered=min_answered
+        name=name, items=tuple(items), method=method, min_answered=min_answered, **shown
     )
 
 
