@@ -5,11 +5,13 @@ stored version; encodings and separators; what is refused; the --report."""
 
 import csv
 import io
+import re
 from datetime import date
 from pathlib import Path
 
 import pytest
 
+from tests.web_helpers import page_as
 from trialdm.instruments.logic import Call, Operation, parse
 from trialdm.instruments.redcap import COLUMNS, READ_VALIDATION, export_dictionary
 from trialdm.instruments.redcap_import import decode_dictionary, import_dictionary
@@ -261,3 +263,50 @@ def test_answers_are_checked_against_the_validation_types(app, tmp_path, api_as,
     assert good.status_code == 201, good.json
     assert good.json["answers"]["visit_start"] == "2025-02-03 10:00"
     assert good.json["scores"]["bmi"] == 23.0  # 705000 / 30625 = 23.02
+
+
+def test_action_tags_on_the_questionnaire_page(app, tmp_path, make_user, make_participant):
+    source = tmp_path / "tags.csv"
+    source.write_text(
+        HEADER
+        + "\n"
+        + "\n".join(
+            [
+                "seen_on,tags,,text,Seen on,,,date_ymd,,,,,,,,,,@TODAY",
+                "arrived,tags,,text,Arrived,,,datetime_ymd,,,,,,,,,,@NOW @READONLY",
+                "site_code,tags,,text,Site,,,,,,,,,,,,,@HIDDEN @DEFAULT='BU'",
+                "smoker,tags,,yesno,Smoker,,,,,,,,,,,,,@DEFAULT='0'",
+                'weight,tags,,text,Weight,,,number_1dp,,,,,,,,,,@DEFAULT="70.0"',
+            ]
+        )
+        + "\n"
+    )
+    runner = app.test_cli_runner()
+    out = tmp_path / "defs"
+    assert runner.invoke(args=["instruments", "import-redcap", str(source), "--out", str(out)])
+    assert runner.invoke(args=["instruments", "sync", "--dir", str(out)]).exit_code == 0
+    person = make_participant("BU", enrolment_date=date(2025, 1, 31))
+    client = page_as(app, make_user, "research_worker", ["BU"])
+    url = f"/questionnaires/new?participant_id={person.id}&instrument=tags"
+    page = client.get(url).get_data(as_text=True)
+    today = date.today().isoformat()
+    assert f'name="a.seen_on" value="{today}"' in page
+    arrived = re.search(r'name="a\.arrived" value="([^"]*)"[^>]*>', page)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d", arrived.group(1))  # @NOW
+    assert " readonly" in arrived.group(0)
+    assert re.search(r'id="q-site_code"[^>]* hidden data-action-hidden', page)
+    assert 'name="a.site_code" value="BU"' in page
+    assert 'name="a.smoker" value="false" checked' in page
+    assert 'name="a.weight" value="70.0"' in page
+    # the defaults are answers like any other once saved
+    saved = client.post(
+        url,
+        data={
+            "collected_on": today,
+            "a.seen_on": today,
+            "a.site_code": "BU",
+            "a.smoker": "false",
+            "a.weight": "70.0",
+        },
+    )
+    assert saved.status_code == 302, saved.get_data(as_text=True)[:2000]

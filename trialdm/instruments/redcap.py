@@ -47,7 +47,6 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -55,6 +54,7 @@ from typing import Any
 import tomli_w
 
 from trialdm.instruments.definitions import (
+    ACTION_TAG,
     DATE_ORDERS,
     DATETIME_FORMATS,
     TEXT_FORMATS,
@@ -125,7 +125,7 @@ READ_VALIDATION: dict[str, tuple[str, dict[str, Any]]] = {
 }
 # older names REDCap still reads, written back under the current name
 READ_VALIDATION_ALIASES = {"float": "number", "int": "integer"}
-TAG = re.compile(r"@([A-Z][A-Z0-9_-]*)(?:=(\"[^\"]*\"|'[^']*'|\S+))?")
+TAG = ACTION_TAG
 
 
 def _en(labels: dict[str, str]) -> str:

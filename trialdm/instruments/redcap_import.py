@@ -20,6 +20,7 @@ from trialdm.instruments.definitions import (
     DefinitionError,
     DefinitionProblem,
     InstrumentDefinition,
+    action_tags,
     parse_definition,
 )
 from trialdm.instruments.logic import Call, LogicError, Node, Number, Operation, Ref, parse
@@ -128,8 +129,7 @@ def _rows(text: str, source: str) -> tuple[Any, list[str]]:
     raise DefinitionError([DefinitionProblem(source, "(header)", reason)])
 
 
-def _tags(annotation: str) -> dict[str, str]:
-    return {name: (value or "").strip("\"'") for name, value in TAG.findall(annotation or "")}
+_tags = action_tags
 
 
 def _kept_annotation(annotation: str, mapped: tuple[str, ...]) -> str | None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import marshmallow as ma
@@ -45,6 +45,11 @@ FIELD_LABELS = {
     "version": _l("Version"),
 }
 ANSWER_PREFIX = "a."
+_NOW_FORMATS = {
+    "datetime": "%Y-%m-%d %H:%M",
+    "datetime_seconds": "%Y-%m-%d %H:%M:%S",
+    "time": "%H:%M",
+}
 _INTEGER = re.compile(r"^[+-]?\d+$")
 
 
@@ -86,6 +91,24 @@ def condition_attrs(definition: InstrumentDefinition, f: FieldDefinition) -> dic
         return node
 
     return {"data-show-logic": json.dumps(annotate(f.show_if.tree.to_json()))}
+
+
+def initial_values(definition: InstrumentDefinition, now: datetime) -> dict[str, Any]:
+    """What a new form shows before anything is entered: REDCap's @DEFAULT, @TODAY and
+    @NOW action tags, as the inputs hold them."""
+    values: dict[str, Any] = {}
+    for f in definition.fields:
+        tags = f.action_tags
+        if "TODAY" in tags and f.type == "date":
+            values[f.name] = now.date().isoformat()
+        elif "NOW" in tags and f.type == "text" and f.format in _NOW_FORMATS:
+            values[f.name] = now.strftime(_NOW_FORMATS[f.format])
+        elif "DEFAULT" in tags:
+            default = tags["DEFAULT"]
+            if f.type == "yes_no":
+                default = {"1": "true", "0": "false"}.get(default, default)
+            values[f.name] = default.split(",") if f.type == "multiple_choice" else default
+    return values
 
 
 def form_text(value: Any) -> str:
@@ -172,6 +195,8 @@ def form_context(version, participant: Participant, event: str | None) -> dict[s
                 ],
                 "points": f.scale_points() if f.type == "scale" else [],
                 "condition": condition_attrs(definition, f),
+                "hidden": "HIDDEN" in f.action_tags,
+                "readonly": "READONLY" in f.action_tags,
             }
         )
     return {
@@ -240,7 +265,10 @@ def create():
     version = queries.get_instrument_version(db.session, name)
     context = form_context(version, participant, event)
     if request.method == "GET":
-        values = {"collected_on": date.today().isoformat()}
+        values = {
+            **initial_values(version.parsed, datetime.now()),
+            "collected_on": date.today().isoformat(),
+        }
         return render_template("questionnaires/form.html", values=values, errors={}, **context)
     data = {
         "participant_id": participant.id,

@@ -13,6 +13,7 @@ reads it back, so an old version is always readable exactly as it was.
 """
 
 from trialdm.instruments.definitions.model import (
+    ACTION_TAG,
     ALIGNMENTS,
     CHOICE_TYPES,
     DATE_ORDERS,
@@ -35,6 +36,7 @@ from trialdm.instruments.definitions.model import (
     Logic,
     Missing,
     ScoreDefinition,
+    action_tags,
 )
 from trialdm.instruments.definitions.parsing import (
     load_definition_file,
@@ -43,6 +45,7 @@ from trialdm.instruments.definitions.parsing import (
 )
 
 __all__ = [
+    "ACTION_TAG",
     "ALIGNMENTS",
     "CHOICE_TYPES",
     "DATETIME_FORMATS",
@@ -65,6 +68,7 @@ __all__ = [
     "Logic",
     "Missing",
     "ScoreDefinition",
+    "action_tags",
     "load_definition_file",
     "load_definition_folder",
     "parse_definition",

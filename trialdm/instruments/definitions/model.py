@@ -3,6 +3,7 @@ missing-data codes, respondent categories). :mod:`.parsing` builds them from fil
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -66,6 +67,16 @@ ALIGNMENTS = ("RV", "RH", "LV", "LH")  # REDCap custom alignment: right/left, ve
 DEFAULT_LANGUAGE = "en"
 
 Labels = dict[str, str]
+
+# A REDCap action tag in an annotation: @NAME, or @NAME=value (quoted or not)
+ACTION_TAG = re.compile(r"@([A-Z][A-Z0-9_-]*)(?:=(\"[^\"]*\"|'[^']*'|\S+))?")
+
+
+def action_tags(annotation: str | None) -> dict[str, str]:
+    """The action tags of an annotation, ``{"HIDDEN": "", "DEFAULT": "3"}``."""
+    return {
+        name: (value or "").strip("\"'") for name, value in ACTION_TAG.findall(annotation or "")
+    }
 
 
 @dataclass(frozen=True)
@@ -137,6 +148,10 @@ class FieldDefinition:
     alignment: str | None = None
     question_number: str | None = None
     annotation: str | None = None
+
+    @property
+    def action_tags(self) -> dict[str, str]:
+        return action_tags(self.annotation)
 
     @property
     def choice_values(self) -> list[Any]:

@@ -165,6 +165,18 @@ function conditionHolds(form, el) {
   return logicTruthy(logicValue(form, JSON.parse(el.dataset.showLogic)));
 }
 
+// @READONLY (an action tag): text inputs are readonly in the markup; choices keep what
+// is chosen (a click changes nothing) but are still sent.
+function initReadonly(root) {
+  root.querySelectorAll("[data-readonly] input[type=radio], [data-readonly] input[type=checkbox]").forEach(function (input) {
+    input.addEventListener("click", function (event) { event.preventDefault(); });
+  });
+  root.querySelectorAll("[data-readonly] select").forEach(function (select) {
+    var kept = select.value;
+    select.addEventListener("change", function () { select.value = kept; });
+  });
+}
+
 function initShowIf(root) {
   root.querySelectorAll("form").forEach(function (form) {
     var dependents = form.querySelectorAll("[data-show-logic]");
@@ -173,7 +185,8 @@ function initShowIf(root) {
       // in document order: a controlling field is settled before the fields it controls
       dependents.forEach(function (el) {
         var show = conditionHolds(form, el);
-        el.hidden = !show;
+        // @HIDDEN (an action tag) keeps a shown field out of sight; its value is still sent
+        el.hidden = !show || el.hasAttribute("data-action-hidden");
         el.querySelectorAll("input, select, textarea").forEach(function (input) { input.disabled = !show; });
       });
     }
@@ -212,6 +225,7 @@ function initPoll(root) {
 document.addEventListener("DOMContentLoaded", function () {
   initAutosubmit(document);
   initShowIf(document);
+  initReadonly(document);
   initPoll(document);
   var summary = document.getElementById("error-summary");
   if (summary) summary.focus();
