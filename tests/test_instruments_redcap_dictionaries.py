@@ -63,7 +63,7 @@ def test_the_corpus_covers_every_type_validation_operator_function_and_tag():
         "calc",
     }
     validations = {r["Text Validation Type OR Show Slider Number"] for r in rows} - {""}
-    assert validations == set(READ_VALIDATION) | {"number"}
+    assert validations == set(READ_VALIDATION) | {"number", "autocomplete"}
     logic = [r["Branching Logic (Show field only if...)"] for r in rows] + [
         r["Choices, Calculations, OR Slider Labels"] for r in rows if r["Field Type"] == "calc"
     ]

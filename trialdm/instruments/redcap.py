@@ -24,7 +24,8 @@ integer / decimal      ``text`` validated ``integer`` / ``number``
                        (``number_<n>dp`` with ``decimals = n``)
 date                   ``text`` validated ``date_ymd`` (``date_dmy``,
                        ``date_mdy`` with ``date_order``)
-single_choice          ``radio`` (``dropdown`` with widget = "dropdown")
+single_choice          ``radio`` (``dropdown`` with widget = "dropdown",
+                       validated ``autocomplete`` with widget = "autocomplete")
 multiple_choice        ``checkbox``
 yes_no                 ``yesno`` (``truefalse`` with widget = "truefalse")
 scale                  ``radio`` with every point, ``@TRIALDM-SCALE``
@@ -172,7 +173,7 @@ def _type_of(f: FieldDefinition) -> str:
     if f.type == "multiple_choice":
         return "checkbox"
     if f.type == "single_choice":
-        return "dropdown" if f.widget == "dropdown" else "radio"
+        return "dropdown" if f.widget in ("dropdown", "autocomplete") else "radio"
     if f.type == "yes_no":
         return "truefalse" if f.widget == "truefalse" else "yesno"
     if f.type == "scale":
@@ -211,6 +212,8 @@ def _field_row(definition: InstrumentDefinition, f: FieldDefinition) -> dict[str
         tags.append(f"@CHARLIMIT={f.max_length}")
     if f.type in ("single_choice", "multiple_choice"):
         row[CHOICES] = " | ".join(f"{c.value}, {_en(c.label)}" for c in f.choices)
+        if f.widget == "autocomplete":
+            row[VALIDATION] = "autocomplete"
     elif f.type == "scale" and f.widget == "slider":
         row[CHOICES] = slider_labels(f)
         row[VALIDATION] = "number" if f.show_number else ""

@@ -242,7 +242,8 @@ def _read_choices(
     raw["type"] = "multiple_choice" if kind == "checkbox" else "single_choice"
     raw["choices"] = [{"value": code, "label": {"en": label}} for code, label in choices]
     if kind == "dropdown":
-        raw["widget"] = "dropdown"
+        autocomplete = row[VALIDATION].strip().lower() == "autocomplete"
+        raw["widget"] = "autocomplete" if autocomplete else "dropdown"
     return True
 
 
@@ -339,6 +340,7 @@ def _read_field(
         used = (
             (column == CHOICES and kind in ("radio", "dropdown", "checkbox", "slider"))
             or (column == VALIDATION and kind in ("text", "notes", "slider"))
+            or (column == VALIDATION and kind == "dropdown" and raw.get("widget") == "autocomplete")
             or (column in (VMIN, VMAX) and kind == "slider")
             or (column in (VMIN, VMAX) and ("min" in raw or "max" in raw))
         )

@@ -34,7 +34,8 @@ RESPONDENT_CATEGORIES = ("service_user", "psw", "mhw")
 SCORE_METHODS = ("sum", "calc")
 # how a field of a type may be shown, beyond its default
 WIDGETS: dict[str, tuple[str, ...]] = {
-    "single_choice": ("radio", "dropdown"),
+    # autocomplete: a dropdown whose options are found by typing (REDCap's autocomplete)
+    "single_choice": ("radio", "dropdown", "autocomplete"),
     "yes_no": ("truefalse",),  # True/False instead of Yes/No; 1 and 0 all the same
     "scale": ("slider",),
 }
