@@ -127,7 +127,7 @@ def test_hand_written_dictionary_exports_back_the_same():
     ("row", "where", "reason"),
     [
         ("up,f,,file,Upload,,,,,,,,,,,,,", "line 2: up", "field type 'file'"),
-        ("pc,f,,text,Postcode,,,postalcode_uk,,,,,,,,,,", "line 2: pc", "'postalcode_uk'"),
+        ("v,f,,text,V,,,vmrn,,,,,,,,,,", "line 2: v", "'vmrn'"),
         (
             'c,f,,calc,C,"stdev([a],[b])",,,,,,,,,,,,',
             "line 2: c",

@@ -142,7 +142,7 @@ def test_windows_1252_with_semicolons_reads_like_utf8(app, tmp_path):
         ("up,f,,file,Upload,,,,,,,,,,,,,", "field type 'file': file upload and signature"),
         ("sig,f,,file,Signature,,,signature,,,,,,,,,,", "trialdm stores no attachments"),
         ("q,f,,sql,Pick,select value from x,,,,,,,,,,,,", "field type 'sql': sql fields"),
-        ("pc,f,,text,Postcode,,,postalcode_uk,,,,,,,,,,", "validation 'postalcode_uk'"),
+        ("n,f,,text,N,,,number_comma_decimal,,,,,,,,,,", "validation 'number_comma_decimal'"),
         ("c,f,,calc,C,1+1,,,,,,[a] = '1',,,,,,", "with 'Branching Logic"),
         ("s,f,,slider,S,a | b | c | d,,,,,,,,,,,,", "at most three labels"),
         ("s,f,,slider,S,a | b | c,,,0,5,,,,,,,,", "middle of 0-5"),
@@ -176,6 +176,7 @@ def test_report_says_what_was_kept_changed_and_dropped(app, tmp_path):
                 "s,f,,slider,Mood,Bad | Good,,,,,,,,,,,,",
                 'r,f,,radio,Sex,"1, F | 2, M",,,0,,,,,,,,,',
                 "n,f,,notes,Notes,,,,,,,,,,,,,@HIDDEN",
+                'c,f,,checkbox,"Symptoms ","1, Low|2, High",,,,,,,,,,,,',
             ]
         )
         + "\n"
@@ -192,6 +193,11 @@ def test_report_says_what_was_kept_changed_and_dropped(app, tmp_path):
     ) in lines
     assert "line 4: f.r: dropped (dropped: Text Validation Min '0' (not used by radio))" in lines
     assert "line 5: f.n: kept" in lines
+    assert (
+        "line 6: f.c: changed (changed: Field Label: surrounding blanks and line breaks "
+        "removed; changed: Choices, Calculations, OR Slider Labels: written as "
+        "'1, Low | 2, High')"
+    ) in lines
     assert (tmp_path / "f.toml").exists()
 
 
@@ -310,3 +316,14 @@ def test_action_tags_on_the_questionnaire_page(app, tmp_path, make_user, make_pa
         },
     )
     assert saved.status_code == 302, saved.get_data(as_text=True)[:2000]
+
+
+def test_a_dictionary_of_an_older_redcap_without_the_last_columns_is_read():
+    older = COLUMNS[:16]  # no Matrix Ranking?, no Field Annotation
+    header = ",".join(f'"{c}"' if "," in c else c for c in older)
+    text = header + "\n" + 'sex,f,,radio,Sex,"1, F | 2, M",,,,,,,y,,,grid\n'
+    (definition,) = import_dictionary(text)
+    sex = definition.fields_by_name["sex"]
+    assert (sex.required, sex.matrix, sex.annotation) == (True, "grid", None)
+    again = rows_of(export_dictionary([definition]))
+    assert again[0]["Field Annotation"] == "" and again[0]["Matrix Group Name"] == "grid"

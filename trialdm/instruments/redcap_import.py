@@ -53,6 +53,7 @@ from trialdm.instruments.redcap import (
 _MAPPED_TAGS = ("CHARLIMIT", "TRIALDM-SCALE", "TRIALDM-REVERSE", "TRIALDM-UNITS")
 _SCORE_TAGS = ("TRIALDM-SCORE", "TRIALDM-MIN-ANSWERED")
 _YES = ("y", "yes", "1")
+_FEWEST_COLUMNS = COLUMNS.index("Matrix Group Name") + 1
 _PATH = re.compile(r"^(?:fields|scores)\.(?P<name>[a-z][a-z0-9_]*)(?:\.(?P<rest>.+))?$")
 _REFUSED_TYPES = {
     "file": "file upload and signature fields are not supported: trialdm stores no attachments",
@@ -113,11 +114,13 @@ def decode_dictionary(data: bytes, source: str = "dictionary.csv") -> str:
 
 
 def _rows(text: str, source: str) -> tuple[Any, list[str]]:
-    """A CSV reader positioned after the header, for ',' or ';' separated files."""
+    """A CSV reader positioned after the header, for ',' or ';' separated files; the
+    columns an older REDCap did not write read as blank."""
     for delimiter in (",", ";"):
         rows = csv.reader(io.StringIO(text), delimiter=delimiter)
         header = [h.strip() for h in next(rows, [])]
-        if header[: len(COLUMNS)] == list(COLUMNS):
+        # older REDCap versions write fewer columns (no Field Annotation, Matrix Ranking)
+        if len(header) >= _FEWEST_COLUMNS and header == list(COLUMNS[: len(header)]):
             return rows, header
     header = [h.strip() for h in next(csv.reader(io.StringIO(text)), [])]
     missing = [c for c in COLUMNS if c not in header]
@@ -289,6 +292,18 @@ def _read_slider(
     return True
 
 
+def _note_spacing(row: dict[str, str], kind: str, report: FieldReport) -> None:
+    """Whitespace the export writes differently: REDCap's own spacing of choices and
+    labels without surrounding blanks or line breaks."""
+    for column in (LABEL, NOTE, SECTION):
+        if row[column] != row[column].strip():
+            report.changed.append(f"{column}: surrounding blanks and line breaks removed")
+    if kind in ("radio", "dropdown", "checkbox") and row[CHOICES].strip():
+        written = " | ".join(f"{code}, {label}" for code, label in _parse_choices(row[CHOICES]))
+        if written != row[CHOICES]:
+            report.changed.append(f"{CHOICES}: written as {written!r}")
+
+
 def _read_field(
     reader: _Reader, line: int, row: dict[str, str], report: FieldReport
 ) -> dict[str, Any] | None:
@@ -349,6 +364,7 @@ def _read_field(
     kept = _kept_annotation(annotation, _MAPPED_TAGS)
     if kept:
         raw["annotation"] = kept
+    _note_spacing(row, kind, report)
     logic = row[BRANCHING].strip()
     if logic:
         try:

@@ -49,8 +49,27 @@ TEXT_FORMATS: dict[str, tuple[str, str]] = {
     ),
     "zipcode": (r"^\d{5}(-\d{4})?$", "a US ZIP code, 12345 or 12345-6789"),
     "alpha_only": (r"^[A-Za-z]+$", "letters only"),
+    "mrn_10d": (r"^\d{10}$", "a medical record number of 10 digits"),
+    "mrn_generic": (r"^[A-Za-z0-9_-]+$", "a medical record number (letters, digits, - and _)"),
+    "ssn": (r"^\d{3}-\d{2}-\d{4}$", "a US social security number, xxx-xx-xxxx"),
+    "phone_australia": (
+        r"^(\(0[2-8]\)|0[2-8])\s*\d{4}\s*\d{4}$",
+        "an Australian phone number, (0x) xxxx xxxx",
+    ),
+    "postalcode_australia": (r"^\d{4}$", "an Australian postcode of 4 digits"),
+    "postalcode_canada": (
+        r"^[ABCEGHJ-NPRSTVXY]\d[ABCEGHJ-NPRSTV-Z] ?\d[ABCEGHJ-NPRSTV-Z]\d$",
+        "a Canadian postal code, A1A 1A1",
+    ),
+    "postalcode_germany": (r"^\d{5}$", "a German postcode of 5 digits"),
+    "postalcode_french": (r"^\d{5}$", "a French postcode of 5 digits"),
+    "postalcode_uk": (
+        r"^[A-Z]{1,2}\d[A-Z\d]? ?\d[A-Z]{2}$",
+        "a UK postcode, SW1A 1AA",
+    ),
     "time": (r"^([01]\d|2[0-3]):[0-5]\d$", "a time, HH:MM"),
     "time_mm_ss": (r"^[0-5]\d:[0-5]\d$", "minutes and seconds, MM:SS"),
+    "time_hh_mm_ss": (r"^([01]\d|2[0-3]):[0-5]\d:[0-5]\d$", "a time, HH:MM:SS"),
     "datetime": (
         r"^\d{4}-\d{2}-\d{2} ([01]\d|2[0-3]):[0-5]\d$",
         "a date and time, YYYY-MM-DD HH:MM",
@@ -62,7 +81,7 @@ TEXT_FORMATS: dict[str, tuple[str, str]] = {
 }
 DATETIME_FORMATS = ("datetime", "datetime_seconds")
 # Text formats whose answers sort as text in time order, so min and max apply.
-ORDERED_FORMATS = ("time", "time_mm_ss", *DATETIME_FORMATS)
+ORDERED_FORMATS = ("time", "time_mm_ss", "time_hh_mm_ss", *DATETIME_FORMATS)
 DATE_ORDERS = ("ymd", "dmy", "mdy")  # how a date is shown (REDCap date_dmy ...); stored ISO
 ALIGNMENTS = ("RV", "RH", "LV", "LH")  # REDCap custom alignment: right/left, vertical/horizontal
 DEFAULT_LANGUAGE = "en"

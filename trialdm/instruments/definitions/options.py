@@ -48,7 +48,7 @@ def text_bound(check: Reporter, at: str, text_format: str | None, value: Any) ->
     if value is None:
         return None
     if text_format not in ORDERED_FORMATS:
-        check.add(at, "for text only with format time, time_mm_ss, datetime or datetime_seconds")
+        check.add(at, f"for text only with format {', '.join(ORDERED_FORMATS)}")
         return None
     pattern, shown = TEXT_FORMATS[text_format]
     if not isinstance(value, str) or not re.match(pattern, value):
