@@ -3,18 +3,16 @@ problem reported with its file, field and reason."""
 
 from __future__ import annotations
 
-import math
 import re
 import tomllib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 from typing import Any
 
+from trialdm.instruments.definitions.checker import Checker, as_date, is_int, is_number
+from trialdm.instruments.definitions.conditions import parse_calculation, parse_condition
 from trialdm.instruments.definitions.model import (
     CHOICE_TYPES,
-    DEFAULT_LANGUAGE,
     FIELD_TYPES,
     NUMERIC_TYPES,
     RESPONDENT_CATEGORIES,
@@ -24,18 +22,14 @@ from trialdm.instruments.definitions.model import (
     DefinitionProblem,
     FieldDefinition,
     InstrumentDefinition,
-    Labels,
-    Logic,
     ScoreDefinition,
 )
 from trialdm.instruments.definitions.options import parse_options, text_bound
-from trialdm.instruments.logic import LogicError, parse, references, to_redcap
-from trialdm.instruments.logic.check import condition_tree, reference_problems
+from trialdm.instruments.logic import references
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 # REDCap's raw choice codes: letters, digits and _, or a (negative, decimal) number
 _CODE = re.compile(r"^([A-Za-z0-9_]{1,63}|-?\d{1,30}(\.\d{1,30})?)$")
-_LANGUAGE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 _TOP_KEYS = {
     "name",
     "version",
@@ -85,7 +79,6 @@ _SCORE_KEYS = {
     "annotation",
     "after",
 }
-_CONDITION_OPS = ("equals", "not_equals", "any_of", "contains")
 
 
 def load_definition_file(path: Path) -> InstrumentDefinition:
@@ -119,83 +112,26 @@ def load_definition_folder(folder: Path) -> list[InstrumentDefinition]:
     return definitions
 
 
-class _Checker:
-    def __init__(self, source: str) -> None:
-        self.source = source
-        self.problems: list[DefinitionProblem] = []
-
-    def add(self, where: str, reason: str) -> None:
-        self.problems.append(DefinitionProblem(self.source, where, reason))
-
-    def labels(self, where: str, value: Any, required: bool = True) -> Labels:
-        """A string (English) or a table of language -> text; English is required."""
-        if value is None:
-            if required:
-                self.add(where, "missing")
-            return {}
-        if isinstance(value, str):
-            value = {DEFAULT_LANGUAGE: value}
-        if not isinstance(value, Mapping):
-            self.add(where, "a string or a table of language = text")
-            return {}
-        out: Labels = {}
-        for language, text in value.items():
-            if not isinstance(language, str) or not _LANGUAGE.match(language):
-                self.add(f"{where}.{language}", "not a language code such as 'en' or 'lg'")
-            elif not isinstance(text, str) or not text.strip():
-                self.add(f"{where}.{language}", "must be non-empty text")
-            else:
-                out[language] = text.strip()
-        if DEFAULT_LANGUAGE not in out and not any(
-            p.field.startswith(where) for p in self.problems
-        ):
-            self.add(where, "English ('en') is required")
-        return out
-
-    def unknown_keys(self, where: str, data: Mapping[str, Any], known: set[str]) -> None:
-        for key in sorted(set(data) - known):
-            self.add(f"{where}.{key}" if where else key, "unknown key")
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value: Any) -> bool:
-    return (_is_int(value) or isinstance(value, float)) and math.isfinite(value)
-
-
-def _as_date(value: Any) -> date | None:
-    if isinstance(value, date):
-        return value
-    if isinstance(value, str):
-        try:
-            return date.fromisoformat(value)
-        except ValueError:
-            return None
-    return None
-
-
-def _parse_bounds(check: _Checker, where: str, kind: str, raw: Mapping[str, Any]) -> tuple:
+def _parse_bounds(check: Checker, where: str, kind: str, raw: Mapping[str, Any]) -> tuple:
     low, high = raw.get("min"), raw.get("max")
     if kind == "date":
         parsed = []
         for key, value in (("min", low), ("max", high)):
             if value is None:
                 parsed.append(None)
-            elif _as_date(value) is None:
+            elif as_date(value) is None:
                 check.add(f"{where}.{key}", "must be a date (YYYY-MM-DD)")
                 parsed.append(None)
             else:
-                parsed.append(_as_date(value))
+                parsed.append(as_date(value))
         low, high = parsed
     elif kind in NUMERIC_TYPES:
         for key, value in (("min", low), ("max", high)):
             if value is None:
                 continue
-            if kind == "decimal" and not _is_number(value):
+            if kind == "decimal" and not is_number(value):
                 check.add(f"{where}.{key}", "must be a number")
-            elif kind != "decimal" and not _is_int(value):
+            elif kind != "decimal" and not is_int(value):
                 check.add(f"{where}.{key}", "must be a whole number")
         if kind == "scale" and (low is None or high is None):
             check.add(where, "a scale needs min and max")
@@ -212,7 +148,7 @@ def _parse_bounds(check: _Checker, where: str, kind: str, raw: Mapping[str, Any]
     return low, high
 
 
-def _parse_choices(check: _Checker, where: str, kind: str, raw: Any, low, high) -> tuple:
+def _parse_choices(check: Checker, where: str, kind: str, raw: Any, low, high) -> tuple:
     if raw is None:
         if kind in CHOICE_TYPES:
             check.add(f"{where}.choices", "a choice field needs choices")
@@ -233,10 +169,10 @@ def _parse_choices(check: _Checker, where: str, kind: str, raw: Any, low, high) 
         check.unknown_keys(at, item, {"value", "label"})
         value = item.get("value")
         if kind == "scale":
-            if not _is_int(value):
+            if not is_int(value):
                 check.add(f"{at}.value", "a scale point is a whole number")
                 continue
-            if _is_int(low) and _is_int(high) and not low <= value <= high:
+            if is_int(low) and is_int(high) and not low <= value <= high:
                 check.add(f"{at}.value", f"outside the scale {low}–{high}")
         elif not (isinstance(value, str) and _CODE.match(value)):
             check.add(
@@ -250,93 +186,8 @@ def _parse_choices(check: _Checker, where: str, kind: str, raw: Any, low, high) 
     return tuple(choices)
 
 
-def _parse_logic(
-    check: _Checker,
-    at: str,
-    text: str,
-    targets: Mapping[str, Any],
-    others: Iterable[str],
-    scope: str,
-) -> Logic | None:
-    """REDCap logic text as a :class:`Logic`, or each problem reported at ``at``."""
-    try:
-        tree = parse(text)
-    except LogicError as exc:
-        check.add(at, f"{text!r}: {exc}")
-        return None
-    problems = reference_problems(tree, targets, tuple(others), scope=scope)
-    for problem in problems:
-        check.add(at, f"{text!r}: {problem}")
-    return None if problems else Logic(text=text, tree=tree, source=text)
-
-
-def _parse_condition(
-    check: _Checker,
-    where: str,
-    raw: Any,
-    earlier: Mapping[str, FieldDefinition],
-    names: Iterable[str],
-) -> Logic | None:
-    if raw is None:
-        return None
-    at = f"{where}.show_if"
-    if isinstance(raw, str):
-        scope = "an earlier field of this instrument"
-        return _parse_logic(check, at, raw, earlier, names, scope)
-    if not isinstance(raw, Mapping):
-        check.add(
-            at,
-            "REDCap branching logic text such as \"[employment] = 'employed'\", or a table "
-            "such as { field = 'employment', equals = 'employed' }",
-        )
-        return None
-    check.unknown_keys(at, raw, {"field", *_CONDITION_OPS})
-    ops = [op for op in _CONDITION_OPS if op in raw]
-    if len(ops) != 1:
-        check.add(at, f"needs exactly one of {', '.join(_CONDITION_OPS)}")
-        return None
-    op, value = ops[0], raw[ops[0]]
-    target = earlier.get(raw.get("field"))  # type: ignore[arg-type]
-    if target is None:
-        check.add(f"{at}.field", f"{raw.get('field')!r} is not an earlier field of this instrument")
-        return None
-
-    def fits(v: Any) -> bool:
-        if target.type in CHOICE_TYPES:
-            return v in target.choice_values
-        if target.type == "yes_no":
-            return isinstance(v, bool)
-        if target.type in ("integer", "scale"):
-            return _is_int(v)
-        if target.type == "decimal":
-            return _is_number(v)
-        if target.type == "text":
-            return isinstance(v, str)
-        return _as_date(v) is not None
-
-    if op == "contains":
-        if target.type != "multiple_choice":
-            check.add(f"{at}.contains", "only for a multiple-choice field")
-            return None
-    elif target.type == "multiple_choice":
-        check.add(f"{at}.{op}", "a multiple-choice field is tested with 'contains'")
-        return None
-    if op == "any_of":
-        if not isinstance(value, list) or not value or not all(fits(v) for v in value):
-            check.add(f"{at}.any_of", f"a list of possible answers of {target.name}")
-            return None
-        value = list(value)
-    elif not fits(value):
-        check.add(f"{at}.{op}", f"{value!r} is not a possible answer of {target.name}")
-        return None
-    if target.type == "date":
-        value = _as_date(value).isoformat()  # type: ignore[union-attr]
-    tree = condition_tree(target.name, op, value, target.type)
-    return Logic(text=to_redcap(tree), tree=tree, source={"field": target.name, op: value})
-
-
 def _parse_field(
-    check: _Checker,
+    check: Checker,
     index: int,
     raw: Any,
     earlier: Mapping[str, FieldDefinition],
@@ -370,7 +221,7 @@ def _parse_field(
     if reverse and kind != "scale":
         check.add(f"{where}.reverse", "only scale items are reverse-scored")
     max_length = raw.get("max_length")
-    if max_length is not None and (kind != "text" or not _is_int(max_length) or max_length < 1):
+    if max_length is not None and (kind != "text" or not is_int(max_length) or max_length < 1):
         check.add(f"{where}.max_length", "a positive whole number, for text fields only")
         max_length = None
     multiline = raw.get("multiline", False)
@@ -380,7 +231,7 @@ def _parse_field(
     if kind == "descriptive" and required:
         check.add(f"{where}.required", "a descriptive field takes no answer")
     choices = _parse_choices(check, where, kind, raw.get("choices"), low, high)
-    if options["widget"] == "slider" and _is_int(low) and _is_int(high):
+    if options["widget"] == "slider" and is_int(low) and is_int(high):
         ends = {low, high, (low + high) // 2}
         if any(c.value not in ends for c in choices) or (
             (low + high) % 2 and (low + high) // 2 in [c.value for c in choices]
@@ -400,7 +251,7 @@ def _parse_field(
         max=high,
         units=units,
         choices=choices,
-        show_if=_parse_condition(check, where, raw.get("show_if"), earlier, names),
+        show_if=parse_condition(check, where, raw.get("show_if"), earlier, names),
         reverse=bool(reverse),
         max_length=max_length,
         multiline=bool(multiline),
@@ -408,36 +259,8 @@ def _parse_field(
     )
 
 
-@dataclass(frozen=True)
-class _ScoreTarget:
-    """An earlier score, as a calculation may refer to it."""
-
-    type: str = "decimal"
-    choice_values: tuple[Any, ...] = ()
-
-
-def _parse_calculation(
-    check: _Checker,
-    where: str,
-    raw: Mapping[str, Any],
-    fields: Mapping[str, FieldDefinition],
-    earlier: Iterable[ScoreDefinition],
-) -> Logic | None:
-    for key in ("items", "min_answered"):
-        if key in raw:
-            check.add(f"{where}.{key}", "not used by a calculation (method = 'calc')")
-    text = raw.get("calculation")
-    if not isinstance(text, str) or not text.strip():
-        check.add(f"{where}.calculation", "REDCap calculation text such as 'sum([a],[b])'")
-        return None
-    targets: dict[str, Any] = {s.name: _ScoreTarget() for s in earlier}
-    targets.update(fields)
-    scope = "a field or an earlier score of this instrument"
-    return _parse_logic(check, f"{where}.calculation", text, targets, (), scope)
-
-
 def _parse_score(
-    check: _Checker,
+    check: Checker,
     index: int,
     raw: Any,
     fields: Mapping[str, FieldDefinition],
@@ -473,7 +296,7 @@ def _parse_score(
     if method not in SCORE_METHODS:
         check.add(f"{where}.method", f"one of {', '.join(SCORE_METHODS)}")
     if method == "calc":
-        calculation = _parse_calculation(check, where, raw, fields, earlier)
+        calculation = parse_calculation(check, where, raw, fields, earlier)
         if calculation is None:
             return None
         referred = dict.fromkeys(ref.field for ref in references(calculation.tree))
@@ -492,7 +315,7 @@ def _parse_score(
             check.add(f"{where}.items", f"{item!r} is not a numeric field of this instrument")
     min_answered = raw.get("min_answered")
     if min_answered is not None and (
-        not _is_int(min_answered) or not 1 <= min_answered <= len(items)
+        not is_int(min_answered) or not 1 <= min_answered <= len(items)
     ):
         check.add(f"{where}.min_answered", f"a whole number from 1 to {len(items)}")
         min_answered = None
@@ -508,14 +331,14 @@ def parse_definition(
 
     ``events``: the schedule's event names, when known, to check ``events`` against.
     """
-    check = _Checker(source)
+    check = Checker(source)
     check.unknown_keys("", data, _TOP_KEYS)
     name = data.get("name")
     if not isinstance(name, str) or not _NAME.match(name):
         check.add("name", "a lowercase name of letters, digits and _ (max 63)")
         name = "?"
     version = data.get("version")
-    if not _is_int(version) or version < 1:
+    if not is_int(version) or version < 1:
         check.add("version", "a whole number from 1")
         version = 0
     title = check.labels("title", data.get("title"))
