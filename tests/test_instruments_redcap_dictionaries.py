@@ -327,3 +327,22 @@ def test_a_dictionary_of_an_older_redcap_without_the_last_columns_is_read():
     assert (sex.required, sex.matrix, sex.annotation) == (True, "grid", None)
     again = rows_of(export_dictionary([definition]))
     assert again[0]["Field Annotation"] == "" and again[0]["Matrix Group Name"] == "grid"
+
+
+def test_descriptive_slider_and_truefalse_on_the_page(app, tmp_path, make_user, make_participant):
+    runner = app.test_cli_runner()
+    out = tmp_path / "defs"
+    runner.invoke(args=["instruments", "import-redcap", str(EVERY_TYPE), "--out", str(out)])
+    assert runner.invoke(args=["instruments", "sync", "--dir", str(out)]).exit_code == 0
+    person = make_participant("BU", enrolment_date=date(2025, 1, 31))
+    client = page_as(app, make_user, "research_worker", ["BU"])
+    base = f"/questionnaires/new?participant_id={person.id}&instrument="
+    follow_up = client.get(base + "follow_up").get_data(as_text=True)
+    assert '<p class="descriptive">How often have you been bothered' in follow_up
+    assert "a.mood_intro" not in follow_up  # shown text, no input
+    slider = re.search(r'<input id="field-wellbeing" name="a\.wellbeing"[^>]*>', follow_up)
+    assert 'type="number" min="0" max="100" step="1"' in slider.group(0)
+    assert "0 = Very bad · 50 = Neutral · 100 = Very good" in follow_up
+    screening = client.get(base + "screening").get_data(as_text=True)
+    assert 'name="a.pregnant" value="true"> True' in screening
+    assert 'name="a.smoker" value="true"> Yes' in screening
