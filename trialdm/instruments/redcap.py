@@ -161,8 +161,9 @@ def slider_labels(f: FieldDefinition) -> str:
     anchors = {c.value: _en(c.label) for c in f.choices}
     left, right = anchors.get(f.min, ""), anchors.get(f.max, "")
     middle = anchors.get((f.min + f.max) // 2, "") if (f.min + f.max) % 2 == 0 else ""
-    parts = [left, middle, right] if middle else [left, right]
-    return " | ".join(parts).strip(" |") if not (left or right) else " | ".join(parts)
+    if not (left or middle or right):
+        return ""
+    return " | ".join([left, middle, right] if middle else [left, right])
 
 
 def _type_of(f: FieldDefinition) -> str:

@@ -59,13 +59,15 @@ Value = Any  # None | float | str | bool
 
 
 def answer_value(answer: Any, code: str | None = None) -> Value:
-    """An answer as the logic sees it (see the module's description)."""
+    """An answer as the logic sees it (see the module's description). A missing-data
+    code is any object with a ``code`` text (the definitions' ``Missing``, which this
+    lower layer does not import)."""
     if code is not None:
         return 1.0 if isinstance(answer, list) and code in answer else 0.0
     if answer is None:
         return None
     missing = getattr(answer, "code", None)
-    if isinstance(missing, str) and not isinstance(answer, (str, list)):
+    if isinstance(missing, str):
         return MissingCode(missing)
     if isinstance(answer, bool):
         return 1.0 if answer else 0.0
@@ -115,7 +117,7 @@ def _text(value: Value) -> str:
 def _compare(op: str, left: Value, right: Value) -> bool:
     a, b = number(left), number(right)
     if op in ("=", "<>"):
-        if a is not None and b is not None and not isinstance(left, MissingCode):
+        if a is not None and b is not None:
             same = a == b
         else:
             same = _text(left) == _text(right)
