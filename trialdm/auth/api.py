@@ -54,7 +54,7 @@ class Tokens(MethodView):
     @blp.response(201, NewTokenOut)
     def post(self, data):
         """Create a token; it is shown in this response only."""
-        row, token = operations.create_token(db.session, _me(), data["name"])
+        row, token = operations.create_token(db.session, _me(), data["name"], redcap=data["redcap"])
         row.plain_token = token  # on this response only; never stored
         return row
 
@@ -111,7 +111,10 @@ class UserById(MethodView):
     @blp.response(200, UserOut)
     def patch(self, data, user_id):
         """Deactivate or edit a user (admins)."""
-        return operations.update_user(db.session, _user(user_id), data)
+        principal = current_principal()
+        return operations.update_user(
+            db.session, _user(user_id), data, actor_id=principal.user_id if principal else None
+        )
 
 
 @blp.route("/users/<int:user_id>/memberships")

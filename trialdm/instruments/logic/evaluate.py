@@ -117,10 +117,8 @@ def _text(value: Value) -> str:
 def _compare(op: str, left: Value, right: Value) -> bool:
     a, b = number(left), number(right)
     if op in ("=", "<>"):
-        if a is not None and b is not None:
-            same = a == b
-        else:
-            same = _text(left) == _text(right)
+        numeric = a is not None and b is not None
+        same = a == b if numeric else _text(left) == _text(right)
         return same if op == "=" else not same
     if is_blank(left) or is_blank(right):
         return False
