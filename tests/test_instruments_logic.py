@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.redcap_helpers import RedcapClient, redcap_token
 from tests.web_helpers import page_as
 from trialdm.instruments.definitions import DefinitionError, load_definition_file
 from trialdm.instruments.logic import LogicError, evaluate_answers, parse, to_redcap
@@ -303,3 +304,52 @@ def test_an_instrument_file_with_bad_logic_is_refused_naming_file_and_field(anth
     reasons = " ".join(p.reason for p in caught.value.problems)
     assert "'diet' is not an earlier field of this instrument" in reasons
     assert "function 'median' is not supported" in reasons
+
+
+VITALS = """
+name = "vitals"
+version = 1
+title = "Vital signs"
+events = ["T0"]
+
+[[fields]]
+name = "weight_kg"
+type = "decimal"
+label = "Weight (kg)"
+
+[[fields]]
+name = "height_cm"
+type = "decimal"
+label = "Height (cm)"
+
+[[scores]]
+name = "bmi"
+label = "Body mass index"
+calculation = "round(([weight_kg]*10000)/([height_cm])^2,1)"
+"""
+
+
+def test_bmi_in_the_redcap_compatible_export(app, tmp_path, api_as, make_participant, client):
+    folder = tmp_path / "vitals"
+    folder.mkdir()
+    (folder / "vitals.toml").write_text(VITALS)
+    synced = app.test_cli_runner().invoke(args=["instruments", "sync", "--dir", str(folder)])
+    assert synced.exit_code == 0, synced.output
+    api = api_as("research_worker", ["BU"])
+    person = make_participant("BU", enrolment_date=date(2025, 1, 31))
+    body = {
+        "participant_id": person.id,
+        "instrument": "vitals",
+        "event": "T0",
+        "collected_on": "2025-02-01",
+        "answers": {"weight_kg": 70, "height_cm": 175},
+    }
+    assert api.post("/api/v1/responses", json=body).status_code == 201
+    redcap = RedcapClient(client, redcap_token(api.user))
+    (row,) = [r for r in redcap.records() if r["study_id"] == person.study_id]
+    assert row["bmi"] == "22.9"
+    metadata = {m["field_name"]: m for m in redcap.export("metadata")}
+    assert metadata["bmi"]["field_type"] == "calc"
+    assert metadata["bmi"]["select_choices_or_calculations"] == (
+        "round(([weight_kg]*10000)/([height_cm])^2,1)"
+    )
