@@ -6,13 +6,15 @@ from sqlalchemy import Boolean, DateTime, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from trialdm.core.audit import Audited
-from trialdm.core.models import Base, IdMixin, TimestampMixin, utcnow
+from trialdm.core.models import Base, IdMixin, TimestampMixin, Versioned, utcnow
 
 
-class User(Audited, IdMixin, TimestampMixin, Base):
+class User(Audited, IdMixin, TimestampMixin, Versioned, Base):
     __tablename__ = "users"
     __reason_required__ = False
-    __audit_exclude__ = frozenset({"created_at", "updated_at", "password_hash", "last_login_at"})
+    __audit_exclude__ = frozenset(
+        {"created_at", "updated_at", "version_id", "password_hash", "last_login_at"}
+    )
 
     email: Mapped[str] = mapped_column(String(254), unique=True)
     display_name: Mapped[str | None] = mapped_column(String(120))
@@ -44,7 +46,7 @@ class User(Audited, IdMixin, TimestampMixin, Base):
         return str(self.id)
 
 
-class Membership(Audited, IdMixin, Base):
+class Membership(Audited, IdMixin, Versioned, Base):
     """A role held by a user, at one site or (coordinator, admin) at every site."""
 
     __tablename__ = "memberships"

@@ -10,6 +10,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from trialdm.auth.models import ApiToken, Membership, User
 from trialdm.auth.permissions import ALL_SITE_ROLES, ROLES, SITE_ROLES, Principal
@@ -17,6 +18,7 @@ from trialdm.core.audit import record_event
 from trialdm.core.errors import ErrorCollector, NotFound, ValidationFailed
 from trialdm.core.models import utcnow
 from trialdm.core.scoping import SKIP_SCOPING
+from trialdm.core.versions import check_version
 from trialdm.sites.models import Site
 
 _hasher = PasswordHasher()
@@ -112,17 +114,25 @@ def grant(session: Session, user: User, role: str, sites: list[str]) -> list[Mem
     return added
 
 
-def revoke_membership(session: Session, user: User, membership_id: int) -> None:
+def get_membership(user: User, membership_id: int) -> Membership:
     membership = next((m for m in user.memberships if m.id == membership_id), None)
     if membership is None:
         raise NotFound("No such membership.")
+    return membership
+
+
+def revoke_membership(
+    session: Session, user: User, membership: Membership, version: int | None
+) -> None:
+    check_version(membership, version)
     user.memberships.remove(membership)
     session.delete(membership)
     session.flush()
 
 
-def update_user(session: Session, user: User, changes: dict) -> User:
+def update_user(session: Session, user: User, changes: dict, version: int | None) -> User:
     """Account fields an admin may change: active, display name, locale, mail preference."""
+    check_version(user, version)
     for name in ("active", "display_name", "locale", "mail_preference"):
         if name in changes:
             setattr(user, name, changes[name])
@@ -230,6 +240,13 @@ def login(session: Session, email: str, password: str) -> User | None:
         )
         return None
     assert user is not None
-    user.last_login_at = utcnow()
+    # A login is not an edit of the account: written beside the ORM so that it does
+    # not change the version an administrator's If-Match refers to (nor make two
+    # logins of one person race each other).
+    now = utcnow()
+    session.execute(
+        update(User.__table__).where(User.__table__.c.id == user.id).values(last_login_at=now)
+    )
+    set_committed_value(user, "last_login_at", now)
     record_event(session, "login", "users", user.id, user_id=user.id, user_email=user.email)
     return user

@@ -1,4 +1,4 @@
-"""The request edge: one transaction per request, problem+json errors, ETags."""
+"""The request edge: one transaction per request, problem+json errors."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from trialdm.core.audit import AuditContext, reset_audit_context, set_audit_cont
 from trialdm.core.errors import PROBLEM_MIMETYPE, DomainError, problem
 from trialdm.core.scoping import NO_SITES, reset_scope, set_scope
 from trialdm.core.tasks import run_eager_tasks
+from trialdm.core.versions import stale_write
 
 log = logging.getLogger(__name__)
 API_PREFIX = "/api/"
@@ -36,23 +37,6 @@ def keep_transaction() -> None:
     """Commit this request's work even though it answers with an error
     (e.g. the audit record of a failed login)."""
     g.keep_transaction = True
-
-
-def etag_version() -> int | None:
-    """The version a client sends in If-Match (``"3"`` or ``W/"3"``), if any."""
-    raw = request.headers.get("If-Match")
-    if not raw:
-        return None
-    value = raw.strip()
-    if value.startswith("W/"):
-        value = value[2:]
-    value = value.strip('"')
-    return int(value) if value.isdigit() else -1
-
-
-def with_etag(response: Response, version: int) -> Response:
-    response.set_etag(str(version))
-    return response
 
 
 def register_request_edge(app: Flask, db) -> None:
@@ -90,14 +74,10 @@ def register_request_edge(app: Flask, db) -> None:
         try:
             db.session.commit()
         except StaleDataError:
+            # The version column stopped a write that lost a race after passing
+            # its If-Match check: the same 412 as a stale If-Match.
             db.session.rollback()
-            return problem_response(
-                problem(
-                    409,
-                    "Conflict",
-                    "The record was changed by someone else at the same time; reload and retry.",
-                )
-            )
+            return render_domain_error(stale_write())
         except IntegrityError as exc:
             db.session.rollback()
             log.info("integrity error at commit: %s", exc.orig)
@@ -116,24 +96,24 @@ def register_request_edge(app: Flask, db) -> None:
         if "audit_token" in g:
             reset_audit_context(g.pop("audit_token"))
 
-    @app.errorhandler(DomainError)
-    def domain_error(exc: DomainError):
+    def render_domain_error(exc: DomainError):
         if is_api_request():
             return problem_response(exc.to_problem())
         render_page = app.extensions.get("trialdm.page_error")
         if render_page is not None:  # the web package draws it as a page
-            return render_page(exc.status, exc.title, exc.detail), exc.status
-        return exc.detail, exc.status
+            response = app.make_response(render_page(exc.status, exc.title, exc.detail))
+            response.status_code = exc.status
+            return response
+        return app.make_response((exc.detail, exc.status))
+
+    @app.errorhandler(DomainError)
+    def domain_error(exc: DomainError):
+        return render_domain_error(exc)
 
     @app.errorhandler(StaleDataError)
     def stale(exc: StaleDataError):
-        return problem_response(
-            problem(
-                409,
-                "Conflict",
-                "The record was changed by someone else at the same time; reload and retry.",
-            )
-        )
+        db.session.rollback()
+        return render_domain_error(stale_write())
 
     @app.errorhandler(IntegrityError)
     def integrity(exc: IntegrityError):

@@ -29,7 +29,7 @@ from trialdm.participants.vocabulary import (
     diagnosis_vocabulary,
 )
 from trialdm.web.dashboard import Widget, add_widget
-from trialdm.web.forms import FORM_LEVEL, FormErrors, field_errors, form_values, submit
+from trialdm.web.forms import FormErrors, field_errors, form_values, submit
 from trialdm.web.labels import options
 from trialdm.web.lists import participant_columns
 
@@ -284,8 +284,6 @@ def edit(participant_id: int):
     except FormErrors as failed:
         db.session.rollback()
         errors = failed.errors
-        if "version" in errors:  # someone else saved first
-            errors[FORM_LEVEL] = [str(failed.cause)]
         participant = queries.get_participant(db.session, participant_id)
         values = form_state(request.form)
         return render_template(

@@ -91,7 +91,12 @@ def _forward(session, translation, translator, texts, submit=True) -> None:
     for segment in translation.segments:
         if segment.key in texts:
             operations.write_segment(
-                session, translation, segment.key, {"text": texts[segment.key]}, translator
+                session,
+                translation,
+                segment.key,
+                {"text": texts[segment.key]},
+                translator,
+                segment.version_id,
             )
     if submit:
         operations.transition_step(session, translation, forward, "submit", translator)
@@ -101,7 +106,9 @@ def _assign(session, translation, **assignees: Principal) -> None:
     for step in translation.steps:
         actor = assignees.get(step.kind)
         if actor is not None:
-            operations.assign_step(session, translation, step, {"assignee_id": actor.user_id})
+            operations.assign_step(
+                session, translation, step, {"assignee_id": actor.user_id}, step.version_id
+            )
 
 
 def demo_translation(session: Session, rng: random.Random) -> str:
