@@ -14,12 +14,14 @@ from werkzeug.exceptions import HTTPException
 from trialdm.core.audit import AuditContext, reset_audit_context, set_audit_context
 from trialdm.core.errors import PROBLEM_MIMETYPE, DomainError, problem
 from trialdm.core.scoping import NO_SITES, reset_scope, set_scope
+from trialdm.core.sqlite import reset_writing, set_writing
 from trialdm.core.tasks import run_eager_tasks
 from trialdm.core.versions import stale_write
 
 log = logging.getLogger(__name__)
 API_PREFIX = "/api/"
 BODY_METHODS = {"POST", "PUT", "PATCH"}
+WRITE_METHODS = BODY_METHODS | {"DELETE"}
 
 
 def problem_response(body: dict[str, Any]) -> Response:
@@ -45,6 +47,7 @@ def register_request_edge(app: Flask, db) -> None:
         # Context variables outlive requests in a worker thread: start from nothing
         # and restore what was there when the request ends.
         g.scope_token = set_scope(NO_SITES)
+        g.writing_token = set_writing(request.method in WRITE_METHODS)
         g.request_id = request.headers.get("X-Request-ID") or uuid.uuid4().hex
         g.audit_token = set_audit_context(
             AuditContext(source="api" if is_api_request() else "page", request_id=g.request_id)
@@ -95,6 +98,8 @@ def register_request_edge(app: Flask, db) -> None:
             reset_scope(g.pop("scope_token"))
         if "audit_token" in g:
             reset_audit_context(g.pop("audit_token"))
+        if "writing_token" in g:
+            reset_writing(g.pop("writing_token"))
 
     def render_domain_error(exc: DomainError):
         if is_api_request():
