@@ -11,6 +11,7 @@ from sqlalchemy import func, select, update
 
 from tests.conftest import seeders
 from trialdm.core.audit import AuditEvent
+from trialdm.core.versions import OUTSIDE_VERSIONS
 
 SITE = "BU"
 MARKER = "VERSIONS-WALK"
@@ -175,7 +176,8 @@ def _lose_the_race_at_flush(monkeypatch, module) -> None:
         from trialdm.extensions import db
 
         db.session.execute(
-            update(table).where(table.c.id == record.id).values(version_id=table.c.version_id + 1)
+            update(table).where(table.c.id == record.id).values(version_id=table.c.version_id + 1),
+            execution_options={OUTSIDE_VERSIONS: True},
         )
 
     monkeypatch.setattr(module, "check_version", check_then_lose)
@@ -247,3 +249,21 @@ def test_a_page_that_loses_the_race_at_flush_says_so(app, make_user, monkeypatch
     monkeypatch.undo()
     db.session.expire_all()
     assert db.session.get(QualitativeSession, record.id).field_notes is None
+
+
+def test_bulk_statements_on_versioned_tables_are_refused(app, db_session, make_participant):
+    from sqlalchemy import delete
+
+    from trialdm.participants.models import Participant
+    from trialdm.qualitative.models import QualitativeMember
+
+    person = make_participant(SITE, "mhw", gender="female")
+    for statement in (
+        update(Participant).where(Participant.id == person.id).values(gender="male"),
+        update(QualitativeMember.__table__).values(age=1),
+        delete(QualitativeMember),
+    ):
+        with pytest.raises(RuntimeError, match="versioned table"):
+            db_session.execute(statement)
+    db_session.rollback()
+    assert db_session.get(Participant, person.id).gender == "female"

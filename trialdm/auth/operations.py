@@ -18,7 +18,7 @@ from trialdm.core.audit import record_event
 from trialdm.core.errors import ErrorCollector, NotFound, ValidationFailed
 from trialdm.core.models import utcnow
 from trialdm.core.scoping import SKIP_SCOPING
-from trialdm.core.versions import check_version
+from trialdm.core.versions import OUTSIDE_VERSIONS, check_version
 from trialdm.sites.models import Site
 
 _hasher = PasswordHasher()
@@ -245,7 +245,8 @@ def login(session: Session, email: str, password: str) -> User | None:
     # logins of one person race each other).
     now = utcnow()
     session.execute(
-        update(User.__table__).where(User.__table__.c.id == user.id).values(last_login_at=now)
+        update(User.__table__).where(User.__table__.c.id == user.id).values(last_login_at=now),
+        execution_options={OUTSIDE_VERSIONS: True},
     )
     set_committed_value(user, "last_login_at", now)
     record_event(session, "login", "users", user.id, user_id=user.id, user_email=user.email)

@@ -11,6 +11,8 @@ A client reads it as the ETag of the record and sends it back in ``If-Match``:
   the form's hidden field on the pages) with the stored one: 412 when they differ.
 * A write that passes the check but loses a race is stopped by the version column
   at flush (``StaleDataError``); :func:`stale_write` is the same 412 for it.
+* Bulk UPDATE/DELETE statements bypass the version column; :func:`install_version_guard`
+  refuses them on versioned tables.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from typing import Any, Protocol
 import marshmallow as ma
 from flask import Response, g, has_request_context, request
 from flask_smorest import Blueprint
+from sqlalchemy import event
+from sqlalchemy.orm import ORMExecuteState, Session
 
 from trialdm.core.errors import PROBLEM_MIMETYPE, PreconditionFailed, PreconditionRequired
 from trialdm.core.schemas import Problem
@@ -139,3 +143,42 @@ def if_match_required(blp: Blueprint) -> Callable[[Callable[..., Any]], Callable
         return checked
 
     return decorator
+
+
+# Bulk statements ---------------------------------------------------------------------
+
+OUTSIDE_VERSIONS = "trialdm_outside_versions"
+
+
+def _versioned_tables() -> set[str]:
+    from trialdm.core.models import Base, Versioned
+
+    return {
+        mapper.local_table.name
+        for mapper in Base.registry.mappers
+        if issubclass(mapper.class_, Versioned) and mapper.local_table is not None
+    }
+
+
+def _refuse_unversioned_bulk_writes(state: ORMExecuteState) -> None:
+    """A bulk UPDATE or DELETE skips the version check and leaves the version as it
+    was, so a client's If-Match would still match a changed record. Refuse one on a
+    versioned table unless the statement says (execution option ``OUTSIDE_VERSIONS``)
+    that it does not edit the record, e.g. the time of the last login."""
+    if not (state.is_update or state.is_delete):
+        return
+    if state.execution_options.get(OUTSIDE_VERSIONS):
+        return
+    table = getattr(state.statement, "table", None)
+    name = getattr(table, "name", None)
+    if name in _versioned_tables():
+        raise RuntimeError(
+            f"Bulk {'UPDATE' if state.is_update else 'DELETE'} of versioned table {name}: "
+            "change its rows through the ORM so that the version is checked and moves on."
+        )
+
+
+def install_version_guard() -> None:
+    """Attach the bulk-statement guard to every Session once (idempotent)."""
+    if not event.contains(Session, "do_orm_execute", _refuse_unversioned_bulk_writes):
+        event.listen(Session, "do_orm_execute", _refuse_unversioned_bulk_writes)
