@@ -86,7 +86,7 @@ class ContactSessionById(MethodView):
         contact = queries.get_contact_session(db.session, contact_session_id)
         with audit_context(reason=data["reason"]):
             operations.update_contact_session(db.session, contact, data, if_match_version())
-        return contact, 200, etag_headers(contact)
+        return contact
 
     @requires("contacts.write")
     @if_match_required(blp)
@@ -167,7 +167,7 @@ class PswById(MethodView):
         psw = _get_psw(psw_id)
         with audit_context(reason=data["reason"]):
             participant_operations.update_participant(db.session, psw, data, if_match_version())
-        return psw, 200, etag_headers(psw)
+        return psw
 
 
 @blp.route("/sites/<code>/fidelity")

@@ -161,7 +161,7 @@ class ResponseById(MethodView):
         response = queries.get_response(db.session, response_id)
         with audit_context(reason=data.get("reason")):
             operations.update_response(db.session, response, data, if_match_version())
-        return response, 200, etag_headers(response)
+        return response
 
     @requires("responses.write")
     @if_match_required(blp)

@@ -88,7 +88,7 @@ class ParticipantById(MethodView):
         with audit_context(reason=data["reason"]):
             operations.update_participant(db.session, participant, data, if_match_version())
         attach_fidelity(db.session, [participant])
-        return participant, 200, etag_headers(participant)
+        return participant
 
     @requires("participants.write")
     @if_match_required(blp)

@@ -74,7 +74,7 @@ def _register(kind: str, path: str, param: str, title: str) -> None:
             record = queries.get_session(db.session, kind, ids[param])
             with audit_context(reason=data["reason"]):
                 operations.update_session(db.session, record, data, if_match_version())
-            return record, 200, etag_headers(record)
+            return record
 
         @requires("qualitative.write")
         @if_match_required(blp)

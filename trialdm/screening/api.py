@@ -74,7 +74,7 @@ class ScreeningById(MethodView):
         entry = queries.get_entry(db.session, screening_id)
         with audit_context(reason=data["reason"]):
             operations.update_entry(db.session, entry, data, if_match_version())
-        return entry, 200, etag_headers(entry)
+        return entry
 
     @requires("participants.write")
     @if_match_required(blp)

@@ -317,7 +317,7 @@ class TranscriptVerbatim(MethodView):
         operations.upload_verbatim(
             db.session, transcript, text, current_principal(), if_match_version()
         )
-        return transcript, 200, etag_headers(transcript)
+        return transcript
 
 
 @blp.route("/transcripts/<int:transcript_id>/pseudonymisation")
@@ -356,7 +356,7 @@ class TranscriptPseudonymisationConfirm(MethodView):
         operations.confirm_pseudonymisation(
             db.session, transcript, data, current_principal(), if_match_version()
         )
-        return transcript, 200, etag_headers(transcript)
+        return transcript
 
 
 @blp.route("/transcripts/<int:transcript_id>/english")
@@ -372,7 +372,7 @@ class TranscriptEnglish(MethodView):
         operations.upload_english(
             db.session, transcript, text, current_principal(), if_match_version()
         )
-        return transcript, 200, etag_headers(transcript)
+        return transcript
 
 
 @blp.route("/transcripts/<int:transcript_id>/checks")
