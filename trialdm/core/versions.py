@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
-from typing import Any, Protocol
+from typing import Any
 
 import marshmallow as ma
 from flask import Response, g, has_request_context, request
@@ -28,24 +28,20 @@ from sqlalchemy import event
 from sqlalchemy.orm import ORMExecuteState, Session
 
 from trialdm.core.errors import PROBLEM_MIMETYPE, PreconditionFailed, PreconditionRequired
+from trialdm.core.models import Base, Versioned
 from trialdm.core.schemas import Problem
 
 STALE_DETAIL = "The record was changed by someone else; reload it and apply your change again."
 MISSING_DETAIL = (
     "Send the version you edited in If-Match (the ETag of the record, as the GET answered it)."
 )
-PROBLEM_CONTENT = PROBLEM_MIMETYPE
-
-
-class HasVersion(Protocol):
-    version_id: int
 
 
 def etag_value(version: int) -> str:
     return f'"{version}"'
 
 
-def etag_headers(record: HasVersion) -> dict[str, str]:
+def etag_headers(record: Versioned) -> dict[str, str]:
     """The ETag header of a record, for GET and create responses."""
     return {"ETag": etag_value(record.version_id)}
 
@@ -72,7 +68,7 @@ def stale_write() -> PreconditionFailed:
     return PreconditionFailed(STALE_DETAIL)
 
 
-def check_version(record: HasVersion, expected: int | None) -> None:
+def check_version(record: Versioned, expected: int | None) -> None:
     """Refuse a write unless ``expected`` is the record's current version.
 
     428 when no version was sent, 412 when it is not the current one. In a request,
@@ -124,7 +120,7 @@ def if_match_required(blp: Blueprint) -> Callable[[Callable[..., Any]], Callable
             (428, "Precondition required: send If-Match with the record's ETag."),
         ):
             parsed = blp.alt_response(
-                status, schema=Problem, content_type=PROBLEM_CONTENT, description=description
+                status, schema=Problem, content_type=PROBLEM_MIMETYPE, description=description
             )(parsed)
 
         @wraps(parsed)
@@ -151,8 +147,6 @@ OUTSIDE_VERSIONS = "trialdm_outside_versions"
 
 
 def _versioned_tables() -> set[str]:
-    from trialdm.core.models import Base, Versioned
-
     return {
         mapper.local_table.name
         for mapper in Base.registry.mappers

@@ -265,7 +265,7 @@ def _demo_transcripts(session, lead, translator, reviewer, reviewer2, translator
 
     bgu, pu = sessions("BGU")[0], sessions("PU")[0]
     hebrew = transcript_of(bgu, translator_bgu, title=title(bgu, HEBREW_TITLES), language="he")
-    operations.upload_verbatim(session, hebrew, BGU_VERBATIM, translator_bgu, None)
+    operations.upload_verbatim(session, hebrew, BGU_VERBATIM, translator_bgu, hebrew.version_id)
     transcript_of(pu, _actor(session, "admin"), title=title(pu, MARATHI_TITLES), language="mr")
     return len(states) + 2
 
@@ -273,14 +273,14 @@ def _demo_transcripts(session, lead, translator, reviewer, reviewer2, translator
 def _advance(session, transcript: Transcript, target, lead, translator, reviewer, reviewer2):
     if target == "recorded":
         return
-    operations.upload_verbatim(session, transcript, BU_VERBATIM, translator, None)
+    operations.upload_verbatim(session, transcript, BU_VERBATIM, translator, transcript.version_id)
     operations.apply_pseudonymisation(session, transcript, lead)
     if target == "transcribed":
         return
-    operations.confirm_pseudonymisation(session, transcript, {}, lead, None)
+    operations.confirm_pseudonymisation(session, transcript, {}, lead, transcript.version_id)
     if target == "pseudonymised":
         return
-    operations.upload_english(session, transcript, BU_ENGLISH, translator, None)
+    operations.upload_english(session, transcript, BU_ENGLISH, translator, transcript.version_id)
     operations.check_transcript(session, transcript, {"decision": "approve"}, reviewer)
     if target == "translated":
         return
