@@ -18,7 +18,7 @@ from trialdm.auth.schemas import (
     UserOut,
     UserUpdate,
 )
-from trialdm.core.errors import NotFound
+from trialdm.core.queries import get_or_404
 from trialdm.core.versions import etag_headers, if_match_required, if_match_version
 from trialdm.extensions import db
 
@@ -70,10 +70,7 @@ class TokenById(MethodView):
 
 
 def _user(user_id: int) -> User:
-    user = db.session.get(User, user_id)
-    if user is None:
-        raise NotFound("No such user.")
-    return user
+    return get_or_404(db.session, User, user_id, what="user")
 
 
 @blp.route("/users")

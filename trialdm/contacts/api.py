@@ -26,6 +26,7 @@ from trialdm.contacts.schemas import (
 from trialdm.core.audit import audit_context
 from trialdm.core.errors import NotFound
 from trialdm.core.pagination import order_by, paginate
+from trialdm.core.queries import get_or_404
 from trialdm.core.scoping import require_site
 from trialdm.core.versions import etag_headers, if_match_required, if_match_version
 from trialdm.extensions import db
@@ -100,16 +101,9 @@ class ContactSessionById(MethodView):
 
 
 def _get_psw(psw_id: int) -> Participant:
-    psw = db.session.scalar(
-        select(Participant).where(
-            Participant.id == psw_id,
-            Participant.category == "psw",
-            Participant.deleted_at.is_(None),
-        )
+    return get_or_404(
+        db.session, Participant, psw_id, Participant.category == "psw", what="peer support worker"
     )
-    if psw is None:
-        raise NotFound("No such peer support worker.")
-    return psw
 
 
 @blp.route("/psws")
