@@ -42,6 +42,17 @@ def keep_transaction() -> None:
 
 
 def register_request_edge(app: Flask, db) -> None:
+    def render_domain_error(exc: DomainError) -> Response:
+        """The error as problem+json in the API, as a page for people."""
+        if is_api_request():
+            return problem_response(exc.to_problem())
+        render_page = app.extensions.get("trialdm.page_error")
+        if render_page is not None:  # the web package draws it as a page
+            response = app.make_response(render_page(exc.status, exc.title, exc.detail))
+            response.status_code = exc.status
+            return response
+        return app.make_response((exc.detail, exc.status))
+
     @app.before_request
     def start_request() -> Response | None:
         # Context variables outlive requests in a worker thread: start from nothing
@@ -100,16 +111,6 @@ def register_request_edge(app: Flask, db) -> None:
             reset_audit_context(g.pop("audit_token"))
         if "writing_token" in g:
             reset_writing(g.pop("writing_token"))
-
-    def render_domain_error(exc: DomainError):
-        if is_api_request():
-            return problem_response(exc.to_problem())
-        render_page = app.extensions.get("trialdm.page_error")
-        if render_page is not None:  # the web package draws it as a page
-            response = app.make_response(render_page(exc.status, exc.title, exc.detail))
-            response.status_code = exc.status
-            return response
-        return app.make_response((exc.detail, exc.status))
 
     @app.errorhandler(DomainError)
     def domain_error(exc: DomainError):

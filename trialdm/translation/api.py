@@ -175,7 +175,8 @@ class StepById(MethodView):
     @blp.arguments(StepUpdate)
     @blp.response(200, StepOut)
     def patch(self, data, translation_id, step_id):
-        """Assign a step (a translator or reviewer of the site) and set its due date."""
+        """Assign a step (a translator or reviewer of the site) and set its due date;
+        needs If-Match with the step's version."""
         translation = queries.get_translation(db.session, translation_id)
         step = operations.get_step(translation, step_id)
         return operations.assign_step(db.session, translation, step, data, if_match_version())
@@ -203,7 +204,8 @@ class SegmentByKey(MethodView):
     @blp.arguments(SegmentWrite)
     @blp.response(200, TranslationOut)
     def put(self, data, translation_id, segment_key):
-        """The text (or back translation) of one segment, by the step's assignee."""
+        """The text (or back translation) of one segment, by the step's assignee; needs
+        If-Match with the segment's version (the response's ETag is its new one)."""
         translation = queries.get_translation(db.session, translation_id)
         operations.write_segment(
             db.session, translation, segment_key, data, current_principal(), if_match_version()
@@ -311,7 +313,8 @@ class TranscriptVerbatim(MethodView):
     @blp.response(200, TranscriptOut)
     @blp.doc(requestBody=TEXT_UPLOAD_BODY)
     def post(self, transcript_id):
-        """Upload the verbatim local-language text (JSON text, or a UTF-8 .txt or .docx)."""
+        """Upload the verbatim local-language text (JSON text, or a UTF-8 .txt or .docx);
+        needs If-Match with the transcript's version."""
         transcript = queries.get_transcript(db.session, transcript_id)
         text = _load_text()
         operations.upload_verbatim(
@@ -351,7 +354,8 @@ class TranscriptPseudonymisationConfirm(MethodView):
     @blp.arguments(ConfirmIn)
     @blp.response(200, TranscriptOut)
     def post(self, data, transcript_id):
-        """Confirm the (corrected) draft; the verbatim text is deleted (audited)."""
+        """Confirm the (corrected) draft; the verbatim text is deleted (audited). Needs
+        If-Match with the transcript's version."""
         transcript = queries.get_transcript(db.session, transcript_id)
         operations.confirm_pseudonymisation(
             db.session, transcript, data, current_principal(), if_match_version()
@@ -366,7 +370,7 @@ class TranscriptEnglish(MethodView):
     @blp.response(200, TranscriptOut)
     @blp.doc(requestBody=TEXT_UPLOAD_BODY)
     def post(self, transcript_id):
-        """Upload the English translation of the pseudonymised text."""
+        """Upload the English translation of the pseudonymised text; needs If-Match."""
         transcript = queries.get_transcript(db.session, transcript_id)
         text = _load_text()
         operations.upload_english(
@@ -480,6 +484,6 @@ class PseudonymKeyEntryById(MethodView):
     @if_match_required(blp)
     @blp.response(204)
     def delete(self, entry_id):
-        """Remove an entry from the key."""
+        """Remove an entry from the key; needs If-Match with the entry's version."""
         entry = queries.get_key_entry(db.session, entry_id)
         operations.delete_key_entry(db.session, entry, if_match_version())
