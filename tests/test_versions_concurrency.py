@@ -24,7 +24,7 @@ from trialdm.participants.operations import create_participant
 from trialdm.qualitative.models import QualitativeMember
 from trialdm.qualitative.operations import create_session
 
-WRITERS = 6
+WRITERS = 10
 FIRST_AGE = 40
 
 
