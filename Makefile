@@ -8,7 +8,7 @@ TRANSLATIONS := trialdm/web/translations
 PORT ?= 5000
 PYTEST_WORKERS ?= 2
 
-.PHONY: install run test lint db clean translations browser-deps screenshots
+.PHONY: install run test lint db clean translations browser-deps screenshots wheel-check
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -46,7 +46,7 @@ lint: install
 
 # Page text: collect the messages, merge them into every language, compile the catalogs.
 translations: install
-	$(BIN)/pybabel extract -F trialdm/web/babel.cfg -k lazy_gettext -k _l --no-location \
+	$(BIN)/pybabel extract -F trialdm/web/babel.cfg -k lazy_gettext -k _l -k N_ --no-location \
 	  --sort-output -o $(TRANSLATIONS)/messages.pot .
 	$(BIN)/pybabel update -i $(TRANSLATIONS)/messages.pot -d $(TRANSLATIONS) --ignore-obsolete \
 	  --no-fuzzy-matching --width 100
@@ -78,5 +78,10 @@ test: install browser-deps
 	  $(BIN)/pytest -n $(PYTEST_WORKERS) -q; \
 	fi
 
+# Build the wheel, install it outside the checkout and run the service from it
+# (PostgreSQL and Redis on 127.0.0.1); CI runs it after the tests.
+wheel-check:
+	bash .ci/wheel-install
+
 clean:
-	rm -rf $(VENV) instance .pytest_cache
+	rm -rf $(VENV) instance .pytest_cache build dist

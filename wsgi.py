@@ -1,6 +1,6 @@
-"""Entry point for gunicorn (``wsgi:app``) and Celery (``-A wsgi:celery``)."""
+"""Entry point for gunicorn (``wsgi:app``) and Celery (``-A wsgi:celery``) in a checkout;
+an installed service uses ``trialdm.wsgi``."""
 
-from trialdm import create_app
+from trialdm.wsgi import app, celery
 
-app = create_app()
-celery = app.extensions["celery"]
+__all__ = ["app", "celery"]

@@ -409,8 +409,6 @@ def run_floor(folder: Path, url: str, skip: set[str]) -> dict[str, Any]:
     from openpyxl import Workbook
     from sqlalchemy import create_engine
 
-    from trialdm.summaries.tables import LISTING, _listing_query
-
     engine = create_engine(url)
     counter = count_queries(engine)
     began, cpu = time.perf_counter(), time.process_time()
@@ -481,27 +479,46 @@ def run_floor(folder: Path, url: str, skip: set[str]) -> dict[str, Any]:
             ws.append(list(row))
         # participant listing: the same streamed SELECT, raw cells
         ws = wb.create_sheet("participant_listing")
-        ws.append([c.label for c in LISTING.columns])
-        from datetime import UTC, datetime
+        from trialdm.config import shipped
+        from trialdm.participants.vocabulary.files import load_vocabulary_file
 
-        from trialdm.participants.vocabulary import ICD10_F
-        from trialdm.summaries.spec import BuildContext
+        icd10_f = load_vocabulary_file(shipped("vocabularies") / "icd10_f.toml").labels()
 
-        ctx = BuildContext(
-            session=None,  # type: ignore[arg-type]
-            read_at=datetime.now(UTC),
-            diagnosis_vocabulary=ICD10_F,
+        ws.append(
+            [
+                "Participant",
+                "Study ID",
+                "Site",
+                "Gender",
+                "Diagnosis",
+                "Age band",
+                "Marital status",
+                "Occupation",
+                "Years in care",
+                "Years of illness",
+            ]
         )
-        converters = [(i, c.convert) for i, c in enumerate(LISTING.columns) if c.convert]
-        sql = _listing_query(ctx).compile(engine, compile_kwargs={"literal_binds": True})
-        result = conn.execution_options(stream_results=True, yield_per=2000).exec_driver_sql(
-            str(sql)
+        band = (
+            "CASE "
+            + " ".join(
+                f"WHEN {age} BETWEEN {lo} AND {hi} THEN '{lo}-{hi}'"
+                for lo, hi in ((25, 30), (31, 35), (36, 40), (41, 45), (46, 50), (51, 55))
+            )
+            + f" WHEN {age} < 25 THEN '<25' WHEN {age} > 55 THEN '>55' END"
         )
-        for raw in result:
+        sql = (
+            f"SELECT study_id, site_code, gender, (SELECT group_concat(code, ';') "
+            "FROM participant_diagnoses d WHERE d.participant_id = participants.id), "
+            f"{band}, marital_status, occupation, years_in_care, years_of_illness "
+            f"{base} ORDER BY study_id"
+        )
+        result = conn.execution_options(stream_results=True, yield_per=2000).exec_driver_sql(sql)
+        for number, raw in enumerate(result, start=1):
             row = list(raw)
-            for i, convert in converters:
-                row[i] = convert(row[i], ctx)
-            ws.append(row)
+            gender = (row[2] or "")[:1].upper()
+            if row[3]:
+                row[3] = "; ".join(sorted(icd10_f.get(c, c) for c in row[3].split(";")))
+            ws.append([f"P{number}/{gender}", *row])
         # listing summary: one pass for counts and moments (with the age bands and
         # years in care), occupations, diagnoses and people without one
         bands = ", ".join(

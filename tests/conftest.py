@@ -86,6 +86,7 @@ def test_settings(tmp_path: Path, database_url: str) -> dict[str, Any]:
         "WORKBOOK_DIR": str(tmp_path / "workbooks"),
         "UPLOAD_DIR": str(tmp_path / "uploads"),
         "LOGIN_RATE_LIMIT": "1000 per minute",
+        "PASSWORD_HASH_MEMORY_KIB": 1024,
     }
 
 
@@ -98,6 +99,7 @@ def build_app(tmp_path: Path, label: str, **overrides: Any) -> Flask:
     settings = test_settings(tmp_path, make_database_url(tmp_path, label))
     settings.update(overrides)
     app = create_app(settings, environ={"TRIALDM_INSTANCE_PATH": str(tmp_path / "instance")})
+    app.test_client_class = FreshContextClient
     app.config["WTF_CSRF_ENABLED"] = False
     with app.app_context():
         upgrade()
@@ -132,6 +134,17 @@ def rebind_celery(app: Flask) -> None:
         register_celery(app)
 
 
+class RequestEndRollsBack(scoped_session):
+    """The test's session. At the end of every request (app context teardown) the app
+    removes its session, which in production discards whatever the request did not
+    commit; here that is a rollback to the last commit, and the test's own objects stay
+    attached so that the test can read them again."""
+
+    def remove(self) -> None:
+        if self.registry.has():
+            self.registry().rollback()
+
+
 @pytest.fixture
 def db_session(app: Flask) -> Iterator[Any]:
     """A transaction around the test, rolled back at the end."""
@@ -140,7 +153,7 @@ def db_session(app: Flask) -> Iterator[Any]:
         connection = db.engine.connect()
         outer = connection.begin()
         original = db.session
-        db.session = scoped_session(
+        db.session = RequestEndRollsBack(
             sessionmaker(
                 bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
             )
@@ -150,7 +163,7 @@ def db_session(app: Flask) -> Iterator[Any]:
             with all_sites(), audit_context(source="system"):
                 yield db.session
         finally:
-            db.session.remove()
+            db.session.close()
             db.session = original
             if outer.is_active:
                 outer.rollback()
@@ -227,20 +240,24 @@ def api_as(app: Flask, client: FlaskClient, make_user):
 
 @pytest.fixture
 def make_participant(app: Flask):
-    """``make_participant("BU", "service_user", arm="intervention", ...)``; enrolled
-    service users get sensible defaults for the fields enrolment requires."""
+    """``make_participant("BU", "service_user", arm="intervention", ...)``; the fields
+    the minimum record requires (quality/minimum_record.toml) get sensible defaults."""
     from datetime import date, timedelta
 
     from trialdm.participants.operations import create_participant
 
     def make(site: str = "BU", category: str = "service_user", **fields: Any):
         data: dict[str, Any] = {"site": site, "category": category, **fields}
+        data.setdefault("gender", "female")
+        if "age" not in fields:
+            data.setdefault("year_of_birth", date.today().year - 35)
         if category == "service_user" and fields.get("enrolment_date"):
             enrolled = fields["enrolment_date"]
             data.setdefault("consent_date", enrolled)
             data.setdefault("consent_version", "1.0")
             data.setdefault("arm", "intervention")
-            data.setdefault("year_of_birth", enrolled.year - 35)
+            if "age" not in fields and "year_of_birth" not in fields:
+                data["year_of_birth"] = enrolled.year - 35
         if category == "psw":
             data.setdefault("training_completed", date.today() - timedelta(days=365))
         with all_sites():
@@ -249,6 +266,24 @@ def make_participant(app: Flask):
             return participant
 
     return make
+
+
+@pytest.fixture
+def trial_minimum_record(app: Flask, tmp_path: Path):
+    """``trial_minimum_record('[psw]\\non_creation = ["gender"]')``: for this test, the
+    trial declares that minimum record (e.g. one without gender, whose summaries must
+    count a gender as missing) instead of quality/minimum_record.toml."""
+    from trialdm.participants.minimum_record import EXTENSION_KEY, parse_minimum_record
+
+    shipped = app.extensions[EXTENSION_KEY]
+
+    def declare(text: str) -> None:
+        path = tmp_path / "minimum_record.toml"
+        path.write_text(text)
+        app.extensions[EXTENSION_KEY] = parse_minimum_record(path)
+
+    yield declare
+    app.extensions[EXTENSION_KEY] = shipped
 
 
 @pytest.fixture
@@ -287,3 +322,13 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         pytest.exit(f"CI=true: Redis at {TEST_REDIS_URL or '(unset)'} is unreachable", returncode=3)
     if TEST_DATABASE_URL and not reachable(TEST_DATABASE_URL, 5432):
         pytest.exit(f"CI=true: PostgreSQL at {TEST_DATABASE_URL} is unreachable", returncode=3)
+
+
+class FreshContextClient(FlaskClient):
+    """A test client whose every request runs in its own application context, as in
+    production: nothing in ``g`` (the logged-in user, a kept transaction) survives
+    from one request to the next, even while the test itself holds a context."""
+
+    def open(self, *args: Any, **kwargs: Any):
+        with self.application.app_context():
+            return super().open(*args, **kwargs)

@@ -105,7 +105,13 @@ def test_update_event_records_old_and_new_values_and_role(api_as, db_session):
     api = api_as("site_lead", ["BU"])
     created = api.post(
         "/api/v1/participants",
-        json={"site": "BU", "category": "mhw", "profession": "nurse", "age": 40},
+        json={
+            "site": "BU",
+            "category": "mhw",
+            "gender": "male",
+            "profession": "nurse",
+            "age": 40,
+        },
     ).json
     api.patch(
         f"/api/v1/participants/{created['id']}",

@@ -8,7 +8,7 @@ from trialdm.auth.models import ApiToken
 from trialdm.core.models import utcnow
 from trialdm.extensions import db
 
-PARTICIPANT = {"site": "BU", "category": "mhw", "gender": "female"}
+PARTICIPANT = {"site": "BU", "category": "mhw", "gender": "female", "age": 45}
 
 
 def statements_during(action) -> list[str]:
@@ -89,6 +89,7 @@ def test_fidelity_is_read_only_for_intervention_participants(api_as, db_session)
     enrolment = {
         "site": "BU",
         "category": "service_user",
+        "gender": "male",
         "year_of_birth": 1980,
         "enrolment_date": "2025-03-01",
         "consent_date": "2025-03-01",

@@ -207,7 +207,10 @@ def test_psws_endpoint_is_a_view_of_participants(api_as, make_participant, bu):
     listing = api.get("/api/v1/psws?active=true").json
     assert [p["id"] for p in listing["items"]] == [psw.id]
     assert listing["items"][0]["can_deliver"] is True
-    created = api.post("/api/v1/psws", json={"site": "BU", "training_completed": "2025-02-01"})
+    created = api.post(
+        "/api/v1/psws",
+        json={"site": "BU", "gender": "male", "age": 38, "training_completed": "2025-02-01"},
+    )
     assert created.status_code == 201, created.json
     assert created.json["study_id"].startswith("BU-PSW-") and created.json["active"] is True
     url = f"/api/v1/psws/{created.json['id']}"

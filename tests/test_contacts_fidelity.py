@@ -252,6 +252,7 @@ def test_listing_with_fidelity_issues_a_constant_number_of_queries(
                     {
                         "site": "BU",
                         "category": "service_user",
+                        "gender": "female",
                         "year_of_birth": 1980,
                         "enrolment_date": date(2025, 1, 1),
                         "consent_date": date(2025, 1, 1),
@@ -300,3 +301,51 @@ def test_fidelity_selectable_is_site_scoped(make_participant, contact):
         fid = fidelity_subquery(date(2025, 2, 1))
         rows = db.session.execute(select(fid.c.participant_id, fid.c.contacts_total)).all()
     assert rows == [(there.id, 0)]
+
+
+def _plan(session, stmt) -> str:
+    """The database's plan of ``stmt``: SQLite's EXPLAIN QUERY PLAN, or PostgreSQL's
+    EXPLAIN with sequential scans priced out, so that a scan in the plan means no index
+    could serve (the tables here are small enough that either would pick a scan)."""
+    compiled = stmt.compile(session.bind, compile_kwargs={"literal_binds": True})
+    if session.bind.dialect.name == "sqlite":
+        rows = session.connection().exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}").all()
+        return "\n".join(str(row[-1]) for row in rows)
+    session.connection().exec_driver_sql("SET LOCAL enable_seqscan = off")
+    rows = session.connection().exec_driver_sql(f"EXPLAIN {compiled}").all()
+    return "\n".join(row[0] for row in rows)
+
+
+@pytest.mark.parametrize("by", ["participant", "site"])
+def test_fidelity_of_some_reads_only_their_rows(make_participant, contact, db_session, by):
+    """The participants' filter is applied before the grouping: reading one person (a
+    participant page, a create) or one site (the dashboard, the reminder scan) must not
+    compute the whole trial."""
+    from trialdm.contacts.queries import fidelity_subquery
+
+    people = [make_participant("BU", enrolment_date=date(2025, 1, 1)) for _ in range(3)]
+    contact(date(2025, 1, 5), *people)
+    with all_sites():
+        fid = (
+            fidelity_subquery(date(2025, 2, 1), participant_ids=[people[0].id])
+            if by == "participant"
+            else fidelity_subquery(date(2025, 2, 1), site_code="BU")
+        )
+        plan = _plan(db_session, select(fid))
+        found = db_session.execute(select(fid.c.participant_id)).scalars().all()
+    assert (
+        found == [people[0].id]
+        if by == "participant"
+        else sorted(found) == sorted(p.id for p in people)
+    )
+    # The participants' filter is applied where they are read, not after every service
+    # user of the trial went through the grouping. SQLite shows it as the filter's own
+    # index; PostgreSQL as the scan's condition.
+    if db_session.bind.dialect.name == "sqlite":
+        wanted = "INTEGER PRIMARY KEY" if by == "participant" else "ix_participants_site_code"
+        reads = [line for line in plan.splitlines() if "participants" in line]
+        assert any(wanted in line for line in reads), plan
+    else:
+        wanted = f"(id = {people[0].id})" if by == "participant" else "site_code"
+        node = plan.split(" on participants", 1)[1].split("->", 1)[0]
+        assert wanted in node, plan

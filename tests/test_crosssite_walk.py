@@ -123,3 +123,41 @@ def test_other_site_sees_and_changes_nothing(client, seeded, api_as, db_session,
             leaks.append(f"{method.upper()} {path}: server error {response.status_code}")
     assert bu_audit_count(db_session) == before, "an outsider's request changed BU data"
     assert not leaks, "\n".join(leaks)
+
+
+@pytest.mark.parametrize(("role", "sites"), OUTSIDERS, ids=[r for r, _ in OUTSIDERS])
+def test_redcap_api_shows_and_changes_nothing_of_another_site(
+    client, seeded, make_user, db_session, role, sites
+):
+    """``POST /api/`` (REDCap's API) holds the same scope: every content read and an
+    import of every BU record, with a REDCap token of a ULM user."""
+    from tests.redcap_helpers import RedcapClient, redcap_token
+    from trialdm.participants.models import Participant
+    from trialdm.redcap.api import EXPORT_CONTENTS
+
+    api = RedcapClient(client, redcap_token(make_user(role, sites)))
+    study_ids = db_session.scalars(
+        select(Participant.study_id).where(Participant.site_code == OWN_SITE)
+    ).all()
+    before = bu_audit_count(db_session)
+    leaks = []
+    for content in EXPORT_CONTENTS:
+        for fmt in ("json", "csv"):
+            response = api.post(
+                content=content, format=fmt, **{f"records[{i}]": s for i, s in enumerate(study_ids)}
+            )
+            body = response.get_data(as_text=True)
+            if MARKER in body or re.search(rf"\b{OWN_SITE}-(PSW-|MHW-)?\d", body):
+                leaks.append(f"{content} ({fmt}): BU data in the response")
+            if response.status_code not in (200, 403):
+                leaks.append(f"{content} ({fmt}): {response.status_code}")
+    rows = [
+        {"study_id": s, "redcap_event_name": event, "si_01": "1", "gender": "male"}
+        for s in study_ids
+        for event in ("t0_arm_1",)
+    ]
+    written = api.import_records(rows, reason="walk")
+    if written.status_code not in (400, 403):
+        leaks.append(f"import: {written.status_code}")
+    assert bu_audit_count(db_session) == before, "an outsider's import changed BU data"
+    assert not leaks, "\n".join(leaks)

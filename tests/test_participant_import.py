@@ -58,7 +58,7 @@ def test_one_bad_row_imports_nothing_and_reports_each_problem(api_as, db_session
 
 def test_unknown_column_and_other_site(api_as):
     lead = api_as("site_lead", ["BU"])
-    unknown = upload(lead, "category,name\npsw,Alice\n")
+    unknown = upload(lead, "category,gender,age,name\npsw,female,30,Alice\n")
     assert unknown.json["errors"]["line 1"] == ["name: Unknown column."]
     assert upload(lead, GOOD, site="ULM").status_code == 403
     assert upload(api_as("research_worker", ["BU"]), GOOD).status_code == 403

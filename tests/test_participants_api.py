@@ -22,7 +22,10 @@ def test_create_allocates_study_ids_per_site_and_category(api_as):
     api = api_as("research_worker", ["BU"])
     first = api.post("/api/v1/participants", json=enrolment())
     second = api.post("/api/v1/participants", json=enrolment())
-    psw = api.post("/api/v1/participants", json={"site": "BU", "category": "psw"})
+    psw = api.post(
+        "/api/v1/participants",
+        json={"site": "BU", "category": "psw", "gender": "male", "age": 41},
+    )
     assert first.status_code == 201, first.json
     assert [first.json["study_id"], second.json["study_id"], psw.json["study_id"]] == [
         "BU-0001",
@@ -63,7 +66,10 @@ def test_rules_give_field_errors_and_save_nothing(api_as, app):
 
 def test_unknown_site_and_malformed_requests(api_as):
     api = api_as("admin")
-    response = api.post("/api/v1/participants", json={"site": "XX", "category": "psw"})
+    response = api.post(
+        "/api/v1/participants",
+        json={"site": "XX", "category": "psw", "gender": "male", "year_of_birth": 1980},
+    )
     assert response.status_code == 422
     assert response.json["errors"]["site"] == ["Unknown site 'XX'."]
     bad_json = api.post(
@@ -126,9 +132,9 @@ def test_withdrawal_rules(api_as):
 
 
 def test_soft_delete_keeps_row_and_audits(api_as, db_session):
-    api = api_as("research_worker", ["BU"])
-    created = api.post("/api/v1/participants", json=enrolment()).json
+    created = api_as("research_worker", ["BU"]).post("/api/v1/participants", json=enrolment()).json
     url = f"/api/v1/participants/{created['id']}"
+    api = api_as("site_lead", ["BU"])  # deleting is a site lead's decision
     assert api.delete(url, headers={"If-Match": '"1"'}).status_code == 422
     assert api.delete(url + "?reason=duplicate", headers={"If-Match": '"1"'}).status_code == 204
     assert api.get(url).status_code == 404

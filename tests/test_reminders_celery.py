@@ -50,6 +50,7 @@ def test_worker_and_beat_deliver_a_reminder(redis_url, tmp_path: Path):
             {
                 "site": "BU",
                 "category": "service_user",
+                "gender": "male",
                 "year_of_birth": 1980,
                 "enrolment_date": enrolled,
                 "consent_date": enrolled,

@@ -41,6 +41,7 @@ def committed_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
                 {
                     "site": "BU",
                     "category": "service_user",
+                    "gender": "male",
                     "year_of_birth": 1980,
                     "enrolment_date": date(2026, 6, 1),
                     "consent_date": date(2026, 6, 1),

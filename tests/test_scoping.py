@@ -48,9 +48,8 @@ def test_user_without_the_permission_at_any_site_is_refused(api_as):
 def test_writes_to_another_site_are_refused(api_as, make_participant):
     other = make_participant("ULM", "psw")
     api = api_as("research_worker", ["BU"])
-    assert (
-        api.post("/api/v1/participants", json={"site": "ULM", "category": "psw"}).status_code == 403
-    )
+    complete = {"site": "ULM", "category": "psw", "gender": "male", "year_of_birth": 1980}
+    assert api.post("/api/v1/participants", json=complete).status_code == 403
     assert (
         api.patch(
             f"/api/v1/participants/{other.id}", json={"reason": "x"}, headers={"If-Match": '"1"'}

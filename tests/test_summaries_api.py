@@ -186,3 +186,36 @@ def test_hostile_text_is_never_a_formula(app, db_session, make_participant, host
     assert not [c.coordinate for c in cells if c.data_type == "f"]
     matching = [c for c in cells if c.value == hostile]
     assert matching and all(c.data_type == "s" for c in matching)
+
+
+def test_job_lists_read_no_tables(app, api_as, make_participant, db_session):
+    """A list of jobs (API and the exports page) reads each job's state, never the
+    stored tables of every job; one job's table is still there when asked for."""
+    from sqlalchemy import event
+
+    from tests.web_helpers import login
+    from trialdm.extensions import db
+
+    make_participant("BU", enrolment_date=date(2025, 4, 2))
+    coordinator = api_as("coordinator")
+    for _ in range(3):
+        assert coordinator.post("/api/v1/summaries", json={"scope": "all"}).status_code == 202
+    statements: list[str] = []
+
+    def seen(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    page = login(app.test_client(), coordinator.user)
+    event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        listed = coordinator.get("/api/v1/summaries")
+        shown = page.get("/exports")
+    finally:
+        event.remove(db.engine, "before_cursor_execute", seen)
+    assert listed.status_code == 200 and len(listed.json["items"]) == 3
+    assert shown.status_code == 200
+    job_reads = [s for s in statements if "FROM summary_jobs" in s]
+    assert job_reads and not any("summary_jobs.result" in s for s in job_reads), job_reads
+    job_id = listed.json["items"][0]["id"]
+    table = coordinator.get(f"/api/v1/summaries/{job_id}/tables/baseline_characteristics")
+    assert table.status_code == 200 and table.json["rows"]

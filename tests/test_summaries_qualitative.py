@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 from trialdm.core.scoping import all_sites
 from trialdm.qualitative.imports import import_focus_groups
 from trialdm.summaries.engine import compute_table
-from trialdm.summaries.qualitative import FOCUS_GROUPS, QUALITATIVE_PARTICIPANTS
+from trialdm.summaries.registry import specs
 from trialdm.summaries.spec import BuildContext
 
 
@@ -41,7 +41,7 @@ def test_upsides_table1_reproduces_cell_for_cell(app, db_session, reference_dir)
     load_upsides(db_session, reference_dir)
     expected_text = (reference_dir / "upsides_table1_expected.tsv").read_text(encoding="utf-8")
     expected = list(csv.reader(expected_text.splitlines(), delimiter="\t"))
-    table = compute_table(FOCUS_GROUPS, context(db_session)).as_json()
+    table = compute_table(specs()["focus_group_characteristics"], context(db_session)).as_json()
     assert printed(table) == expected
     # the same cells carry typed values for the workbook
     date_row = next(r for r in table["rows"] if r["label"] == "Date")
@@ -68,7 +68,7 @@ def test_several_focus_groups_of_a_site_get_a_column_each(app, db_session, refer
             },
         )
         db_session.commit()
-    table = compute_table(FOCUS_GROUPS, context(db_session)).as_json()
+    table = compute_table(specs()["focus_group_characteristics"], context(db_session)).as_json()
     bu = [c for c in table["columns"] if c["group"] == "Butabika, Uganda (BU)"]
     assert [c["label"] for c in bu] == [
         "Focus group 1 (24 August 2021)",
@@ -122,7 +122,7 @@ def test_people_in_focus_groups_and_interviews(app, db_session, make_participant
             },
         )
         db_session.commit()
-    table = compute_table(QUALITATIVE_PARTICIPANTS, context(db_session)).as_json()
+    table = compute_table(specs()["qualitative_participants"], context(db_session)).as_json()
     assert [c["label"] for c in table["columns"]] == ["Focus groups", "Interviews"]
     rows = {}
     heading = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import random
 import statistics
@@ -14,8 +15,12 @@ from tests.summaries_fixtures import load_shanghai
 from trialdm.core.scoping import SiteScope, scoped_to
 from trialdm.participants.vocabulary import diagnosis_vocabulary
 from trialdm.summaries.engine import compute_table, listing_rows
+from trialdm.summaries.registry import specs
 from trialdm.summaries.spec import BuildContext
-from trialdm.summaries.tables import BASELINE, PARTICIPANT_LISTING, RECRUITMENT
+
+
+def spec(name: str):
+    return specs()[name]
 
 
 def context(session, suppress_below: int = 0) -> BuildContext:
@@ -50,8 +55,8 @@ def test_shanghai_table2_reproduces(app, db_session, reference_dir):
     load_shanghai(reference_dir, "PU")
     ctx = context(db_session)
     with scoped_to(SiteScope(codes=frozenset({"PU"}))):
-        table = compute_table(PARTICIPANT_LISTING, ctx).as_json()
-        listing = list(listing_rows(PARTICIPANT_LISTING.listing, ctx))
+        table = compute_table(spec("participant_listing"), ctx).as_json()
+        listing = list(listing_rows(spec("participant_listing").listing, ctx))
     rows = rows_by_label(table)
     assert rows["N"][0]["values"] == [expected["n"]]
     age = rows["Age in years, mean (SD; range)"][0]
@@ -68,13 +73,26 @@ def test_shanghai_table2_reproduces(app, db_session, reference_dir):
             cell = rows[f"{heading} / {label}"][0]
             assert cell["text"] == f"{figures['n']} ({figures['pct']}%)"
             assert cell["values"][0] == figures["n"]
-    # the listing: one line per participant with the band (P8 is 36-40, not the misprint)
+    # the listing, as printed: P1/M labels, the study's diagnosis words, whole years,
+    # the band (P8 is 36-40, not the misprint)
+    published = list(csv.DictReader((reference_dir / "shanghai_table2_participants.csv").open()))
     assert len(listing) == 14
-    bands = [line[4] for line in listing]
-    assert bands[7] == "36-40"
-    assert listing[0][3] == "Schizophrenia"
-    assert listing[1][3] == "Bipolar disorder combined with physical disorders"
-    assert listing[6][3] == "Epileptic mental disorder"
+    header = [c.label for c in spec("participant_listing").listing.columns]
+    assert header[0] == "Participant"
+    occupations = {"part_time_volunteer": "Part-time volunteer", "unemployed": "Unemployed",
+                   "retired": "Retired"}  # fmt: skip
+    for line, person in zip(listing, published, strict=True):
+        printed = dict(zip(header, line, strict=True))
+        assert printed["Participant"] == f"{person['pseudonym']}/{person['gender'][0].upper()}"
+        assert printed["Diagnosis"] == person["diagnosis"]
+        assert printed["Marital status"] == person["marital_status"].capitalize()
+        assert printed["Occupation"] == occupations[person["occupation"]]
+        assert printed["Years in care"] == int(person["years_in_daycare"])
+        assert str(printed["Years of illness"]) == person["years_of_illness"]
+        if person["pseudonym"] == "P8":
+            assert printed["Age band"] == "36-40" != person["age_band_published"]
+        else:
+            assert printed["Age band"] == person["age_band_published"]
     assert rows["Diagnosis, n (%) of participants / Schizophrenia"][0]["text"] == "10 (71.4%)"
 
 
@@ -97,7 +115,7 @@ def test_statistics_agree_with_python_on_random_data(app, db_session, make_parti
             ages[site].append(age)
             if years is not None:
                 illness[site].append(years)
-    table = compute_table(BASELINE, context(db_session))
+    table = compute_table(spec("baseline_characteristics"), context(db_session))
     data = table.as_json()
     keys = [c["key"][0] for c in data["columns"]]
     rows = {r["label"]: r["cells"] for r in data["rows"] if r["kind"] == "stat"}
@@ -125,7 +143,18 @@ def test_statistics_agree_with_python_on_random_data(app, db_session, make_parti
     assert sd == pytest.approx(statistics.stdev(illness["BU"]))
 
 
-def test_baseline_counts_diagnoses_per_person_and_missing(app, db_session, make_participant):
+# A trial whose minimum record leaves gender optional: its tables count it as missing.
+WITHOUT_GENDER = """
+[service_user]
+on_creation = [["year_of_birth", "age"]]
+on_enrolment = ["consent_date", "consent_version", "arm"]
+"""
+
+
+def test_baseline_counts_diagnoses_per_person_and_missing(
+    app, db_session, make_participant, trial_minimum_record
+):
+    trial_minimum_record(WITHOUT_GENDER)
     enrolled = date(2025, 5, 1)
     make_participant(
         "BU", enrolment_date=enrolled, gender="female", diagnoses=[{"code": "F20"}, {"code": "F32"}]
@@ -134,7 +163,7 @@ def test_baseline_counts_diagnoses_per_person_and_missing(app, db_session, make_
     make_participant("BU", enrolment_date=enrolled, arm="control", gender="male")
     make_participant("ULM", enrolment_date=enrolled, gender="male")
     with scoped_to(SiteScope(codes=frozenset({"BU"}))):
-        data = compute_table(BASELINE, context(db_session)).as_json()
+        data = compute_table(spec("baseline_characteristics"), context(db_session)).as_json()
     labels = [(c["group"], c["label"]) for c in data["columns"]]
     assert labels == [
         ("Butabika, Uganda (BU)", "Usual care"),
@@ -154,7 +183,9 @@ def test_small_counts_are_suppressed_when_set(app, db_session, make_participant)
         make_participant("DS", enrolment_date=date(2025, 6, 1), gender="female")
     make_participant("DS", enrolment_date=date(2025, 6, 1), gender="male")
     with scoped_to(SiteScope(codes=frozenset({"DS"}))):
-        data = compute_table(BASELINE, context(db_session, suppress_below=3)).as_json()
+        data = compute_table(
+            spec("baseline_characteristics"), context(db_session, suppress_below=3)
+        ).as_json()
     rows = rows_by_label(data)
     assert rows["Gender, n (%) / Female"][-1]["text"] == "3 (75.0%)"
     assert rows["Gender, n (%) / Male"][-1]["text"] == "<3"
@@ -188,7 +219,7 @@ def test_recruitment_counts_and_chart(app, db_session, make_participant):
             )
         db_session.commit()
     with scoped_to(SiteScope(codes=frozenset({"UKE"}))):
-        table = compute_table(RECRUITMENT, context(db_session))
+        table = compute_table(spec("recruitment"), context(db_session))
     rows = {r.label: r.cells for r in table.rows}
     assert [c.label for c in table.columns] == ["Hamburg, Germany (UKE)", "Total"]
     assert rows["Screened"][0].values == (4,)
@@ -207,7 +238,6 @@ def test_fidelity_table_uses_the_contacts_fidelity_rule(app, db_session, make_pa
     from trialdm.contacts.operations import create_contact_session
     from trialdm.contacts.queries import site_fidelity_summary
     from trialdm.core.scoping import all_sites
-    from trialdm.summaries.fidelity import FIDELITY
 
     today = date.today()
     psw = make_participant("DS", "psw")
@@ -241,7 +271,7 @@ def test_fidelity_table_uses_the_contacts_fidelity_rule(app, db_session, make_pa
         diagnosis_vocabulary={},
     )
     with scoped_to(SiteScope(codes=frozenset({"DS"}))):
-        data = compute_table(FIDELITY, ctx).as_json()
+        data = compute_table(spec("fidelity"), ctx).as_json()
     rows = rows_by_label(data)
     assert rows["Intervention participants"][0]["values"] == [3]
     heading = "Fidelity status now, n (%)"
@@ -275,7 +305,7 @@ def test_recruitment_counts_completed_assessments_per_event(app, db_session, mak
         session=db_session, read_at=datetime(2025, 7, 1, tzinfo=UTC), diagnosis_vocabulary={}
     )
     with scoped_to(SiteScope(codes=frozenset({"PU"}))):
-        table = compute_table(RECRUITMENT, ctx).as_json()
+        table = compute_table(spec("recruitment"), ctx).as_json()
     rows = rows_by_label(table)
     heading = "Assessments completed, by event"
     assert rows[f"{heading} / T0 (baseline)"][0]["values"] == [2]
@@ -286,9 +316,11 @@ def test_recruitment_counts_completed_assessments_per_event(app, db_session, mak
 
 
 @pytest.mark.filterwarnings("ignore:Setting a new row on a DataFrame")  # inside tableone
-def test_statistics_agree_with_tableone(app, db_session, make_participant):
+def test_statistics_agree_with_tableone(app, db_session, make_participant, trial_minimum_record):
     """tableone (pandas) as an independent reference: mean (SD), median [Q1,Q3], n (%)."""
     import re
+
+    trial_minimum_record(WITHOUT_GENDER)
 
     import pandas as pd
     from tableone import TableOne
@@ -321,7 +353,7 @@ def test_statistics_agree_with_tableone(app, db_session, make_participant):
     def numbers(text: str) -> list[float]:
         return [float(x) for x in re.findall(r"-?\d+(?:\.\d+)?", str(text))]
 
-    data = compute_table(BASELINE, context(db_session)).as_json()
+    data = compute_table(spec("baseline_characteristics"), context(db_session)).as_json()
     rows = rows_by_label(data)
     columns = {"BU": 0, "DS": 1, "Overall": 2}
     for name, index in columns.items():

@@ -65,8 +65,9 @@ def test_workbook_layout_formats_and_chart(app, db_session, make_participant):
     values = [c.value for row in listing.iter_rows() for c in row]
     assert "מורה" in values
     header = [c.value for c in listing[3]]
-    assert header[:4] == ["Participant", "Site", "Gender", "Diagnosis"]
+    assert header[:5] == ["Participant", "Study ID", "Site", "Gender", "Diagnosis"]
     first = listing[4]
-    assert first[7].value is None or isinstance(first[7].value, float)
-    illness = [r[8] for r in listing.iter_rows(min_row=4, max_row=6) if r[8].value is not None]
-    assert illness[0].value == 4.5 and illness[0].number_format == "0.0"
+    assert first[8].value is None or isinstance(first[8].value, (int, float))
+    illness = [r[9] for r in listing.iter_rows(min_row=4, max_row=6) if r[9].value is not None]
+    # printed as recorded: no decimals declared, so no rounding format
+    assert illness[0].value == 4.5 and illness[0].number_format == "General"

@@ -130,7 +130,8 @@ def test_real_worker_builds_cross_site_workbook(tmp_path):
             db.engine.dispose()
     assert path.exists(), output
     wb = openpyxl.load_workbook(path)
-    assert wb.sheetnames == ["Cover", *table_names()]
+    with app.app_context():
+        assert wb.sheetnames == ["Cover", *table_names()]
     cells = [c for ws in wb.worksheets for row in ws.iter_rows() for c in row]
     assert not [c.coordinate for c in cells if c.data_type == "f"]
     hostile = [c for c in cells if c.value == HOSTILE]

@@ -487,3 +487,43 @@ def test_flagged_names_must_be_reviewed_before_confirming(people, make_participa
     )
     assert confirmed["state"] == "pseudonymised"
     assert "Kato" not in people["translator"].get(url(transcript)).json["pseudonymised_text"]
+
+
+def test_names_of_the_key_cannot_come_back_after_pseudonymisation(people, make_participant):
+    translator = people["translator"]
+    transcript = create(translator)
+    to_pseudonymised(people, make_participant, transcript)
+    leaked = translator.post(
+        url(transcript, "/english"),
+        json={"text": "I: Who came?\n\nR: Okello and SARAH were there. Peer support helped."},
+    )
+    assert leaked.status_code == 422
+    assert leaked.json["errors"]["text"] == [
+        "Line 2: 'Okello' is in the pseudonymisation key.",
+        "Line 2: 'SARAH' is in the pseudonymisation key.",
+    ]
+    assert translator.get(url(transcript)).json["english_text"] is None
+    # the common word is not the capitalised name
+    ok(translator.post(url(transcript, "/english"), json={"text": "We said grace first."}))
+    comment = people["reviewer"].post(
+        url(transcript, "/checks"),
+        json={"decision": "return", "comments": "Line 1 should name Grace, as said."},
+    )
+    assert comment.status_code == 422
+    assert comment.json["errors"]["comments"] == ["Line 1: 'Grace' is in the pseudonymisation key."]
+    assert translator.get(url(transcript)).json["state"] == "translated"
+
+
+def test_a_corrected_pseudonymised_text_is_checked_against_the_key(people, make_participant):
+    lead = people["lead"]
+    transcript = create(people["translator"])
+    ok(people["translator"].post(url(transcript, "/verbatim"), json={"text": VERBATIM}))
+    add_key(lead, make_participant)
+    draft = ok(lead.post(url(transcript, "/pseudonymisation")))
+    refused = lead.post(
+        url(transcript, "/pseudonymisation/confirm"),
+        json={"text": draft["pseudonymised_text"] + "R: Okello again.", "flags_reviewed": True},
+    )
+    assert refused.status_code == 422
+    assert refused.json["errors"]["text"] == ["Line 4: 'Okello' is in the pseudonymisation key."]
+    assert lead.get(url(transcript)).json["state"] == "transcribed"

@@ -395,6 +395,12 @@ def test_finished_questionnaire_translation_gives_instrument_labels(team, db_ses
     ok(act(team.reviewer2, translation, "review", "complete"))
     labels = finished_labels("social_inclusion_scale", "1", "lg", db_session)
     assert labels["fields.si_01.label"] == "Nnina abantu be nsobola" and len(labels) == len(keys)
+    # Labels every site's participants will read: each one is in the audit trail.
+    label_events = db_session.scalars(
+        select(AuditEvent).where(AuditEvent.entity == "instrument_labels")
+    ).all()
+    assert len(label_events) == len(keys)
+    assert {e.action for e in label_events} == {"insert"}
     # ... and the instruments domain serves them (responses API and pages).
     served = ok(team.translator.get("/api/v1/instruments/social_inclusion_scale?lang=lg"))
     assert "Nnina abantu be nsobola" in str(served)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 import secrets
@@ -11,7 +12,7 @@ from typing import Any
 
 from flask import Flask
 
-from trialdm.config import PROJECT_ROOT, load_settings
+from trialdm.config import default_instance_path, load_settings, shipped
 
 __version__ = "0.1.0"
 
@@ -47,12 +48,13 @@ def create_app(
     overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
 ) -> Flask:
     environ = os.environ if environ is None else environ
-    instance = Path(environ.get("TRIALDM_INSTANCE_PATH") or PROJECT_ROOT / "instance")
+    instance = Path(environ.get("TRIALDM_INSTANCE_PATH") or default_instance_path())
     app = Flask(__name__, instance_path=str(instance.resolve()))
     register_config(app, environ, overrides)
     register_logging(app)
     register_extensions(app)
     register_mechanisms(app)
+    register_trial_definitions(app)
     register_blueprints(app)
     register_cli(app)
     register_celery(app)
@@ -69,6 +71,14 @@ def register_config(
         settings["SECRET_KEY"] = _instance_secret(Path(app.instance_path))
     app.config.update(settings)
     database_url = settings["DATABASE_URL"]
+    https = settings["SESSION_COOKIE_SECURE"] or settings["BASE_URL"].lower().startswith("https://")
+    if settings["PROXY_COUNT"]:
+        # Behind a proxy the client's address, scheme and host come from X-Forwarded-*;
+        # without this every user shares the proxy's address (one login throttle for all).
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        n = settings["PROXY_COUNT"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
     app.config.update(
         SQLALCHEMY_DATABASE_URI=database_url,
         SQLALCHEMY_ENGINE_OPTIONS=_engine_options(database_url),
@@ -79,6 +89,10 @@ def register_config(
         OPENAPI_JSON_PATH="openapi.json",
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=https,
+        REMEMBER_COOKIE_SECURE=https,
+        REMEMBER_COOKIE_HTTPONLY=True,
+        HSTS=settings["BASE_URL"].lower().startswith("https://"),
         RATELIMIT_STORAGE_URI=settings["RATELIMIT_STORAGE_URI"],
         RATELIMIT_HEADERS_ENABLED=True,
         WTF_CSRF_TIME_LIMIT=None,
@@ -111,7 +125,7 @@ def register_extensions(app: Flask) -> None:
     with app.app_context():
         install_sqlite_pragmas(db.engine)
     migrate.init_app(
-        app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True, compare_type=True
+        app, db, directory=str(shipped("migrations")), render_as_batch=True, compare_type=True
     )
     api.init_app(app)
     csrf.init_app(app)
@@ -125,6 +139,7 @@ def register_mechanisms(app: Flask) -> None:
     from trialdm.auth.loader import register_auth_loader
     from trialdm.core.audit import install_audit
     from trialdm.core.http import register_request_edge
+    from trialdm.core.inputs import register_input_bounds
     from trialdm.core.scoping import install_site_scoping
     from trialdm.core.tasks import install_task_queueing
     from trialdm.core.versions import install_version_guard
@@ -135,7 +150,15 @@ def register_mechanisms(app: Flask) -> None:
     install_task_queueing()
     install_version_guard()
     register_request_edge(app, db)
+    register_input_bounds(app)
     register_auth_loader(app)
+
+
+def register_trial_definitions(app: Flask) -> None:
+    """Trial data read once at start (a bad file names file, key and problem)."""
+    from trialdm.participants import minimum_record
+
+    minimum_record.init_app(app)
 
 
 def register_blueprints(app: Flask) -> None:
@@ -150,6 +173,9 @@ def register_blueprints(app: Flask) -> None:
     for name in VIEW_MODULES:
         module = importlib.import_module(f"trialdm.{name}.views")
         app.register_blueprint(module.bp)
+    from trialdm.redcap.api import register_redcap_api
+
+    register_redcap_api(app)
 
 
 def register_cli(app: Flask) -> None:
@@ -163,9 +189,12 @@ def register_celery(app: Flask) -> None:
     from trialdm.reminders.schedule import beat_schedule as reminders_beat
     from trialdm.summaries.schedule import beat_schedule as summaries_beat
 
+    # Found, not imported: trialdm never imports tasks (the worker includes them).
+    spec = importlib.util.find_spec("tasks")
+    folder = Path(spec.origin).parent if spec and spec.origin else None
     task_modules = sorted(
         f"tasks.{path.stem}"
-        for path in (PROJECT_ROOT / "tasks").glob("*.py")
+        for path in (folder.glob("*.py") if folder else ())
         if path.stem != "__init__"
     )
     celery.conf.update(
@@ -201,5 +230,12 @@ def _broker_transport_options(url: str) -> dict[str, Any]:
 
 def register_checks(app: Flask) -> None:
     from trialdm.auth.permissions import check_endpoint_permissions
+    from trialdm.config import ConfigError
+    from trialdm.participants.vocabulary import VocabularyError, load_vocabulary
 
     check_endpoint_permissions(app)
+    # A broken or missing diagnosis vocabulary stops the service at start, not at first entry.
+    try:
+        load_vocabulary(app.config["VOCABULARIES_PATH"], app.config["DIAGNOSIS_VOCABULARY"])
+    except VocabularyError as exc:
+        raise ConfigError(f"TRIALDM_DIAGNOSIS_VOCABULARY: {exc}") from None

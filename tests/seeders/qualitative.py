@@ -8,9 +8,13 @@ from trialdm.qualitative.operations import create_session
 
 def seed(session, site: str, marker: str) -> dict:
     mhw = create_participant(
-        session, {"site": site, "category": "mhw", "profession": marker, "age": 40}
+        session,
+        {"site": site, "category": "mhw", "gender": "female", "profession": marker, "age": 40},
     )
-    psw = create_participant(session, {"site": site, "category": "psw", "occupation": marker})
+    psw = create_participant(
+        session,
+        {"site": site, "category": "psw", "gender": "male", "age": 35, "occupation": marker},
+    )
     focus_group = create_session(
         session,
         "focus_group",

@@ -55,7 +55,7 @@ class Tokens(MethodView):
     @blp.response(201, NewTokenOut)
     def post(self, data):
         """Create a token; it is shown in this response only."""
-        row, token = operations.create_token(db.session, _me(), data["name"])
+        row, token = operations.create_token(db.session, _me(), data["name"], redcap=data["redcap"])
         row.plain_token = token  # on this response only; never stored
         return row
 
@@ -111,7 +111,14 @@ class UserById(MethodView):
     @blp.response(200, UserOut)
     def patch(self, data, user_id):
         """Deactivate or edit a user (admins); needs If-Match."""
-        return operations.update_user(db.session, _user(user_id), data, if_match_version())
+        principal = current_principal()
+        return operations.update_user(
+            db.session,
+            _user(user_id),
+            data,
+            if_match_version(),
+            actor_id=principal.user_id if principal else None,
+        )
 
 
 @blp.route("/users/<int:user_id>/memberships")

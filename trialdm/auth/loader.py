@@ -31,9 +31,16 @@ def register_auth_loader(app: Flask) -> None:
     login_manager.login_view = "web.login"
 
     @login_manager.user_loader
-    def load_user(user_id: str) -> User | None:
-        user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
-        return user if user is not None and user.active else None
+    def load_user(session_id: str) -> User | None:
+        """``"<user id>.<session generation>"``: a session from before the account's
+        last logout, password change or deactivation no longer loads."""
+        user_id, _, generation = session_id.partition(".")
+        if not (user_id.isdigit() and generation.isdigit()):
+            return None
+        user = db.session.get(User, int(user_id))
+        if user is None or not user.active or user.session_generation != int(generation):
+            return None
+        return user
 
     @app.before_request
     def identify() -> None:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, String, UniqueConstraint
+from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from trialdm.core.audit import Audited
@@ -12,8 +12,18 @@ from trialdm.core.models import Base, IdMixin, TimestampMixin, Versioned, utcnow
 class User(Audited, IdMixin, TimestampMixin, Versioned, Base):
     __tablename__ = "users"
     __reason_required__ = False
+    # Login bookkeeping is audited as login events, not as field changes.
     __audit_exclude__ = frozenset(
-        {"created_at", "updated_at", "version_id", "password_hash", "last_login_at"}
+        {
+            "created_at",
+            "updated_at",
+            "version_id",
+            "password_hash",
+            "last_login_at",
+            "failed_logins",
+            "login_blocked_until",
+            "session_generation",
+        }
     )
 
     email: Mapped[str] = mapped_column(String(254), unique=True)
@@ -24,6 +34,12 @@ class User(Audited, IdMixin, TimestampMixin, Versioned, Base):
     # immediate or daily digest, for reminder e-mails
     mail_preference: Mapped[str] = mapped_column(String(16), default="immediate")
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Failed password logins in a row, and until when the account answers with a back-off.
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    login_blocked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Part of every page session's id: raising it (logout, password change,
+    # deactivation) ends every session of the account.
+    session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     memberships: Mapped[list[Membership]] = relationship(
         back_populates="user", cascade="all, delete-orphan", lazy="selectin"
@@ -43,7 +59,7 @@ class User(Audited, IdMixin, TimestampMixin, Versioned, Base):
         return False
 
     def get_id(self) -> str:
-        return str(self.id)
+        return f"{self.id}.{self.session_generation}"
 
 
 class Membership(Audited, IdMixin, Versioned, Base):
@@ -65,6 +81,7 @@ class ApiToken(IdMixin, Base):
     """A bearer token. Only its SHA-256 is kept; the token is shown once."""
 
     __tablename__ = "api_tokens"
+    __audit_exempt__ = "creation and revocation are audit events; only a hash is stored"
 
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(120), default="")

@@ -3,47 +3,85 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select, update
+from flask import current_app, has_app_context
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
+from zxcvbn import zxcvbn
 
 from trialdm.auth.models import ApiToken, Membership, User
 from trialdm.auth.permissions import ALL_SITE_ROLES, ROLES, SITE_ROLES, Principal
 from trialdm.core.audit import record_event
-from trialdm.core.errors import ErrorCollector, NotFound, ValidationFailed
+from trialdm.core.errors import Conflict, ErrorCollector, NotFound, ValidationFailed
 from trialdm.core.models import utcnow
 from trialdm.core.scoping import SKIP_SCOPING
 from trialdm.core.versions import OUTSIDE_VERSIONS, check_version
 from trialdm.sites.models import Site
 
-_hasher = PasswordHasher()
-# Verified against when no such account exists, so both paths take the same time.
-_DUMMY_HASH = _hasher.hash("not a real password")
 TOKEN_PREFIX = "tdm_"
 LAST_USED_GRANULARITY = timedelta(minutes=1)
-MIN_PASSWORD_LENGTH = 10
+# Outside an app (scripts, imports) the service's defaults apply.
+DEFAULT_PASSWORD_MIN_LENGTH = 12
+DEFAULT_HASH_MEMORY_KIB = 65536
+# zxcvbn's 0-4 guessability score; 3 is "safely unguessable" against online attacks.
+MIN_PASSWORD_SCORE = 3
+
+
+def _setting(name: str, default: int) -> int:
+    return int(current_app.config.get(name, default)) if has_app_context() else default
+
+
+@lru_cache(maxsize=4)
+def _hasher_for(memory_kib: int) -> tuple[PasswordHasher, str]:
+    """An argon2id hasher and a hash of a non-password, verified against when no such
+    account exists so that both paths take the same time."""
+    hasher = PasswordHasher(memory_cost=memory_kib)
+    return hasher, hasher.hash("not a real password")
+
+
+def _hasher() -> tuple[PasswordHasher, str]:
+    return _hasher_for(_setting("PASSWORD_HASH_MEMORY_KIB", DEFAULT_HASH_MEMORY_KIB))
 
 
 def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+    return _hasher()[0].hash(password)
 
 
 def verify_password(user: User | None, password: str) -> bool:
+    hasher, dummy = _hasher()
     try:
         return (
-            _hasher.verify(
-                user.password_hash if user and user.password_hash else _DUMMY_HASH, password
-            )
+            hasher.verify(user.password_hash if user and user.password_hash else dummy, password)
             and user is not None
             and user.active
         )
     except (VerificationError, InvalidHashError):
         return False
+
+
+def password_problem(password: str, email: str = "") -> str | None:
+    """Why a password may not be used, or None: too short, or easy to guess (common
+    passwords, names, keyboard patterns, the account's own address)."""
+    minimum = _setting("PASSWORD_MIN_LENGTH", DEFAULT_PASSWORD_MIN_LENGTH)
+    if len(password) < minimum:
+        return f"Use at least {minimum} characters."
+    hints = [part for part in re.split(r"[@._+-]", email.lower()) if part]
+    letters = re.sub(r"[\W_]", "", password.lower())
+    local = re.sub(r"[\W_]", "", email.lower().partition("@")[0])
+    if len(local) >= 4 and local in letters:
+        return "Do not use your e-mail address in your password."
+    if zxcvbn(password[:128], user_inputs=hints)["score"] < MIN_PASSWORD_SCORE:
+        return "This password is too easy to guess; use a longer phrase of uncommon words."
+    return None
 
 
 def normalise_email(email: str) -> str:
@@ -75,6 +113,8 @@ def create_user(
     sites: list[str] | None = None,
     password: str | None = None,
     display_name: str | None = None,
+    *,
+    check_password: bool = True,
 ) -> User:
     sites = sorted(set(sites or []))
     errors = ErrorCollector()
@@ -83,8 +123,10 @@ def create_user(
         errors.add("email", "Not a valid e-mail address.")
     elif get_user_by_email(session, email):
         errors.add("email", "A user with this e-mail address exists.")
-    if password is not None and len(password) < MIN_PASSWORD_LENGTH:
-        errors.add("password", f"Use at least {MIN_PASSWORD_LENGTH} characters.")
+    if password is not None and check_password:
+        problem = password_problem(password, email)
+        if problem:
+            errors.add("password", problem)
     _check_grants(session, role, sites, errors)
     errors.raise_if_any()
     user = User(
@@ -130,9 +172,23 @@ def revoke_membership(
     session.flush()
 
 
-def update_user(session: Session, user: User, changes: dict, version: int | None) -> User:
-    """Account fields an admin may change: active, display name, locale, mail preference."""
+def update_user(
+    session: Session,
+    user: User,
+    changes: dict,
+    version: int | None,
+    *,
+    actor_id: int | None = None,
+) -> User:
+    """Account fields an admin may change: active, display name, locale, mail preference.
+    Nobody deactivates their own account, and the last active admin stays."""
     check_version(user, version)
+    if changes.get("active") is False and user.active:
+        if user.id == actor_id:
+            raise Conflict("You cannot deactivate your own account.")
+        if _is_admin(user) and _active_admins(session) <= 1:
+            raise Conflict("This is the last active admin; make another admin first.")
+        end_sessions(user)
     for name in ("active", "display_name", "locale", "mail_preference"):
         if name in changes:
             setattr(user, name, changes[name])
@@ -140,10 +196,32 @@ def update_user(session: Session, user: User, changes: dict, version: int | None
     return user
 
 
+def _is_admin(user: User) -> bool:
+    return any(m.role == "admin" for m in user.memberships)
+
+
+def _active_admins(session: Session) -> int:
+    return (
+        session.scalar(
+            select(func.count(func.distinct(User.id)))
+            .join(Membership, Membership.user_id == User.id)
+            .where(Membership.role == "admin", User.active.is_(True))
+        )
+        or 0
+    )
+
+
+def end_sessions(user: User) -> None:
+    """End every page session of the account (they carry the generation in their id)."""
+    user.session_generation = User.session_generation + 1
+
+
 def set_password(session: Session, user: User, password: str) -> None:
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise ValidationFailed.field("password", f"Use at least {MIN_PASSWORD_LENGTH} characters.")
+    problem = password_problem(password, user.email)
+    if problem:
+        raise ValidationFailed.field("password", problem)
     user.password_hash = hash_password(password)
+    end_sessions(user)
     session.flush()
 
 
@@ -151,11 +229,21 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create_token(session: Session, user: User, name: str = "") -> tuple[ApiToken, str]:
-    """Return the stored token row and the token itself, which is never stored."""
-    secret = secrets.token_urlsafe(32)
-    prefix = secrets.token_hex(4)
-    token = f"{TOKEN_PREFIX}{prefix}_{secret}"
+def create_token(
+    session: Session, user: User, name: str = "", *, redcap: bool = False
+) -> tuple[ApiToken, str]:
+    """Return the stored token row and the token itself, which is never stored.
+
+    ``redcap``: a token in REDCap's form, 32 upper-case hex characters (128 random
+    bits), which REDCap's clients (PyCap, REDCapR) accept; it works on ``/api/v1``
+    as a bearer token too.
+    """
+    if redcap:
+        token = secrets.token_hex(16).upper()
+        prefix = token[:8]
+    else:
+        prefix = secrets.token_hex(4)
+        token = f"{TOKEN_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
     row = ApiToken(user=user, name=name, prefix=prefix, token_hash=_token_hash(token))
     session.add(row)
     session.flush()
@@ -227,10 +315,84 @@ def revoke_token(session: Session, user: User, token_id: int, *, any_user: bool 
     session.flush()
 
 
-def login(session: Session, email: str, password: str) -> User | None:
-    """Check a password login; record success or failure in the audit trail."""
+class LoginThrottled(Exception):
+    """Too many failed logins of this account: try again after ``retry_after`` seconds."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(retry_after)
+        self.retry_after = retry_after
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    now = utcnow()
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=now.tzinfo)  # SQLite drops the zone
+    return value
+
+
+@dataclass(frozen=True)
+class Backoff:
+    after: int  # failures before the first wait (of 2 seconds)
+    max_seconds: int
+
+    def wait(self, failures: int) -> timedelta | None:
+        if failures < self.after:
+            return None
+        return timedelta(seconds=min(2 ** (failures - self.after + 1), self.max_seconds))
+
+
+def _write_login_bookkeeping(session: Session, user: User, **values: Any) -> int:
+    """Write login counters and times beside the ORM: they are not an edit of the
+    account, so they leave its version (an administrator's If-Match) alone, and two
+    logins of one person at once both count instead of one failing on the version.
+    Returns the failed-login count as stored."""
+    table = User.__table__
+    failures = session.execute(
+        update(table)
+        .where(table.c.id == user.id)
+        .values(**values)
+        .returning(table.c.failed_logins, table.c.last_login_at, table.c.login_blocked_until),
+        execution_options={OUTSIDE_VERSIONS: True},
+    ).one()
+    for name, value in zip(
+        ("failed_logins", "last_login_at", "login_blocked_until"), failures, strict=True
+    ):
+        set_committed_value(user, name, value)
+    return failures.failed_logins
+
+
+def login(
+    session: Session, email: str, password: str, *, known_device: bool = False
+) -> User | None:
+    """Check a password login; record success or failure in the audit trail.
+
+    After repeated failures an account answers with a doubling wait (LoginThrottled)
+    before it checks any password, so guessing is slow; a browser where this account
+    logged in before (``known_device``) is not held up by failures from elsewhere.
+    """
     user = get_user_by_email(session, email)
+    now = utcnow()
+    blocked_until = _aware(user.login_blocked_until) if user else None
+    if user is not None and blocked_until and blocked_until > now and not known_device:
+        record_event(
+            session,
+            "login_throttled",
+            "users",
+            user.id,
+            details={"until": blocked_until.isoformat()},
+        )
+        raise LoginThrottled(max(1, int((blocked_until - now).total_seconds() + 0.999)))
     if not verify_password(user, password):
+        if user is not None:
+            failures = _write_login_bookkeeping(
+                session, user, failed_logins=User.__table__.c.failed_logins + 1
+            )
+            wait = Backoff(
+                _setting("LOGIN_BACKOFF_AFTER", 5), _setting("LOGIN_BACKOFF_MAX_SECONDS", 900)
+            ).wait(failures)
+            _write_login_bookkeeping(
+                session, user, login_blocked_until=now + wait if wait else None
+            )
         record_event(
             session,
             "login_failed",
@@ -240,14 +402,8 @@ def login(session: Session, email: str, password: str) -> User | None:
         )
         return None
     assert user is not None
-    # A login is not an edit of the account: written beside the ORM so that it does
-    # not change the version an administrator's If-Match refers to (nor make two
-    # logins of one person race each other).
-    now = utcnow()
-    session.execute(
-        update(User.__table__).where(User.__table__.c.id == user.id).values(last_login_at=now),
-        execution_options={OUTSIDE_VERSIONS: True},
+    _write_login_bookkeeping(
+        session, user, last_login_at=now, failed_logins=0, login_blocked_until=None
     )
-    set_committed_value(user, "last_login_at", now)
     record_event(session, "login", "users", user.id, user_id=user.id, user_email=user.email)
     return user

@@ -65,6 +65,8 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "summaries.read",
             "summaries.build",
             "participants.import",
+            # removing a record (softly, with a reason) is a lead's decision
+            "participants.delete",
             "pseudonymisation.key",
             # starts translations of materials at their site and assigns the steps
             "translation.assign",
@@ -86,6 +88,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "reminders.failures",
             "users.manage",
             "participants.import",
+            "participants.delete",
             "translation.write",
             "translation.review",
             "translation.assign",

@@ -51,6 +51,10 @@ class UserUpdate(LoadSchema):
 
 class TokenCreate(LoadSchema):
     name = ma.fields.String(load_default="", validate=validate.Length(max=120))
+    redcap = ma.fields.Boolean(
+        load_default=False,
+        metadata={"description": "A REDCap-style token (32 hex characters) for POST /api/"},
+    )
 
 
 class TokenOut(DumpSchema):

@@ -78,6 +78,7 @@ class ContactSession(Audited, SiteScoped, IdMixin, TimestampMixin, SoftDeletable
 
 
 class ContactAttendance(SiteScoped, Base):
+    __audit_exempt__ = "audited as the contact session's attendances field"
     """A service user at a session: one contact. Fidelity counts these rows."""
 
     __tablename__ = "contact_attendances"
@@ -95,6 +96,7 @@ class ContactAttendance(SiteScoped, Base):
 
 
 class ContactSessionPsw(SiteScoped, Base):
+    __audit_exempt__ = "audited as the contact session's psw_links field"
     """A PSW who delivered a session."""
 
     __tablename__ = "contact_session_psws"

@@ -32,7 +32,7 @@ Everything is one SQL statement, whatever the number of participants
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -124,10 +124,20 @@ def contacts_subquery(as_of: date | None = None, name: str = "contacts") -> Subq
     return stmt.subquery(name)
 
 
-def fidelity_subquery(as_of: date | None = None, rule: FidelityRule | None = None) -> Subquery:
+def fidelity_subquery(
+    as_of: date | None = None,
+    rule: FidelityRule | None = None,
+    *,
+    participant_ids: Sequence[int] | None = None,
+    site_code: str | None = None,
+) -> Subquery:
     """Per intervention participant, as of a date: ``participant_id``, ``site_code``,
     ``first_contact``, ``window_start``, ``window_end``, ``contacts_total``,
-    ``contacts_in_window``, ``days_left``, ``status`` (see the module docstring)."""
+    ``contacts_in_window``, ``days_left``, ``status`` (see the module docstring).
+
+    ``participant_ids`` / ``site_code`` filter the participants first, inside the
+    grouping, so that the database reads only their contacts (a filter on the result
+    would be applied after every participant of the trial was computed)."""
     as_of = as_of or date.today()
     rule = rule or FidelityRule.from_settings()
     on = literal(as_of, Date)
@@ -152,7 +162,7 @@ def fidelity_subquery(as_of: date | None = None, rule: FidelityRule | None = Non
             func.count(s1.id).label("contacts_total"),
         )
         .select_from(outerjoin(p, live, on_person))
-        .where(*intervention_criteria())
+        .where(*intervention_criteria(), *_people_filter(participant_ids, site_code))
         .group_by(*person_cols)
         .subquery("fidelity_firsts")
     )
@@ -222,6 +232,17 @@ def fidelity_subquery(as_of: date | None = None, rule: FidelityRule | None = Non
     ).subquery("fidelity")
 
 
+def _people_filter(
+    participant_ids: Sequence[int] | None, site_code: str | None
+) -> list[ColumnElement[bool]]:
+    found: list[ColumnElement[bool]] = []
+    if participant_ids is not None:
+        found.append(Participant.id.in_(participant_ids))
+    if site_code is not None:
+        found.append(Participant.site_code == site_code)
+    return found
+
+
 def fidelity_for(
     session: Session, participant_ids: Iterable[int], as_of: date | None = None
 ) -> dict[int, dict[str, Any]]:
@@ -229,8 +250,8 @@ def fidelity_for(
     ids = sorted(set(participant_ids))
     if not ids:
         return {}
-    fid = fidelity_subquery(as_of)
-    rows = session.execute(select(fid).where(fid.c.participant_id.in_(ids))).mappings()
+    fid = fidelity_subquery(as_of, participant_ids=ids)
+    rows = session.execute(select(fid)).mappings()
     minimum = FidelityRule.from_settings().minimum
     return {row["participant_id"]: {**row, "minimum": minimum} for row in rows}
 
@@ -249,12 +270,8 @@ def site_fidelity_summary(session: Session, site_code: str, as_of: date | None =
     """Counts of each fidelity status at one site, and the rule that made them."""
     as_of = as_of or date.today()
     rule = FidelityRule.from_settings()
-    fid = fidelity_subquery(as_of, rule)
-    rows = session.execute(
-        select(fid.c.status, func.count())
-        .where(fid.c.site_code == site_code)
-        .group_by(fid.c.status)
-    ).all()
+    fid = fidelity_subquery(as_of, rule, site_code=site_code)
+    rows = session.execute(select(fid.c.status, func.count()).group_by(fid.c.status)).all()
     counts = dict.fromkeys(FIDELITY_STATUSES, 0)
     counts.update({status: n for status, n in rows})
     total = sum(counts.values())

@@ -6,6 +6,7 @@ from marshmallow import validate
 from trialdm.contacts.models import FIDELITY_STATUSES, FORMATS, MODES
 from trialdm.core.pagination import PageArgs, PageMeta
 from trialdm.core.schemas import DumpSchema, LoadSchema, Site
+from trialdm.participants.minimum_record import MinimumRecordCheck
 from trialdm.participants.vocabulary import GENDERS
 
 
@@ -143,7 +144,14 @@ def _psw_fields() -> dict[str, ma.fields.Field]:
     }
 
 
-PswCreate = LoadSchema.from_dict({"site": Site(required=True), **_psw_fields()}, name="PswCreate")
+class _PswMinimumRecord(MinimumRecordCheck):
+    def category_of(self, data: dict) -> str | None:
+        return "psw"
+
+
+PswCreate = type(
+    "PswCreate", (_PswMinimumRecord, LoadSchema), {"site": Site(required=True), **_psw_fields()}
+)
 PswUpdate = LoadSchema.from_dict(
     {
         **_psw_fields(),

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Mapped, Session, attributes, mapped_column, object_ma
 from trialdm.core.errors import ValidationFailed
 from trialdm.core.models import Base, SiteScoped, utcnow
 
-SOURCES = ("api", "page", "cli", "task", "import", "system")
+SOURCES = ("api", "redcap-api", "page", "cli", "task", "import", "system")
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,11 @@ class AuditContext:
 
 
 _context: ContextVar[AuditContext] = ContextVar("trialdm_audit_context", default=AuditContext())
+# Events of this request that must outlive its rollback (reads of identifying data):
+# the request edge writes them again after rolling the request back.
+_durable: ContextVar[list[dict[str, Any]] | None] = ContextVar(
+    "trialdm_durable_events", default=None
+)
 
 
 def current_audit_context() -> AuditContext:
@@ -64,7 +69,8 @@ def audit_context(**changes: Any) -> Iterator[AuditContext]:
 
 
 class Audited:
-    """Mixin: changes to this model are written to the audit trail.
+    """Mixin: changes to this model are written to the audit trail. A mapped model
+    that is not audited says why in ``__audit_exempt__`` (a test walks them all).
 
     ``__reason_required__``: updates and deletes after first entry need a reason (GCP).
     ``__audit_exclude__``: bookkeeping columns that are not recorded.
@@ -81,6 +87,8 @@ class Audited:
 
 class AuditEvent(SiteScoped, Base):
     """One audited change or event. Never updated or deleted."""
+
+    __audit_exempt__ = "the audit trail itself"
 
     __tablename__ = "audit_events"
     __table_args__ = (Index("ix_audit_events_entity_entity_id", "entity", "entity_id"),)
@@ -117,6 +125,12 @@ def to_json_value(value: Any) -> Any:
 
 def entity_name(obj: Any) -> str:
     return getattr(obj, "__audit_entity__", None) or obj.__tablename__
+
+
+def entity_id(obj: Any) -> str:
+    """The row's primary key as text (``"BU"`` for a site, ``"12"`` for most rows)."""
+    key = object_mapper(obj).primary_key_from_instance(obj)
+    return "/".join(str(part) for part in key)
 
 
 def _column_keys(obj: Audited) -> list[str]:
@@ -217,7 +231,7 @@ def _after_flush(session: Session, flush_context) -> None:
             "source": ctx.source,
             "action": action,
             "entity": entity_name(obj),
-            "entity_id": str(getattr(obj, "id", None)),
+            "entity_id": entity_id(obj),
             "site_code": getattr(obj, "site_code", None),
             "changes": changes,
             "reason": ctx.reason,
@@ -250,29 +264,53 @@ def record_event(
     entity_id: Any = None,
     site_code: str | None = None,
     details: dict[str, Any] | None = None,
+    *,
+    durable: bool = False,
     **context: Any,
 ) -> None:
-    """Record an event that is not a row change: a login, an export, a download."""
+    """Record an event that is not a row change: a login, an export, a download.
+
+    ``durable``: the event stands even if the request ends in an error and is rolled
+    back (a read of identifying data happened whatever the request answers)."""
     ctx = replace(_context.get(), **context) if context else _context.get()
-    session.connection().execute(
-        insert(AuditEvent.__table__),
-        [
-            {
-                "at": utcnow(),
-                "user_id": ctx.user_id,
-                "user_email": ctx.user_email,
-                "role": ctx.role,
-                "source": ctx.source,
-                "action": action,
-                "entity": entity,
-                "entity_id": None if entity_id is None else str(entity_id),
-                "site_code": site_code,
-                "changes": to_json_value(details or {}),
-                "reason": ctx.reason,
-                "request_id": ctx.request_id,
-            }
-        ],
-    )
+    row = {
+        "at": utcnow(),
+        "user_id": ctx.user_id,
+        "user_email": ctx.user_email,
+        "role": ctx.role,
+        "source": ctx.source,
+        "action": action,
+        "entity": entity,
+        "entity_id": None if entity_id is None else str(entity_id),
+        "site_code": site_code,
+        "changes": to_json_value(details or {}),
+        "reason": ctx.reason,
+        "request_id": ctx.request_id,
+    }
+    session.connection().execute(insert(AuditEvent.__table__), [row])
+    pending = _durable.get()
+    if durable and pending is not None:
+        pending.append(row)
+
+
+def collect_durable_events():
+    """Start collecting this request's durable events; returns a token to reset."""
+    return _durable.set([])
+
+
+def reset_durable_events(token) -> None:
+    _durable.reset(token)
+
+
+def rewrite_durable_events(session: Session) -> bool:
+    """After a rollback: write the durable events again (the caller commits).
+    True when there were any."""
+    rows = _durable.get()
+    if not rows:
+        return False
+    session.connection().execute(insert(AuditEvent.__table__), rows)
+    _durable.set([])
+    return True
 
 
 def install_audit() -> None:

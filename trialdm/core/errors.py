@@ -13,6 +13,31 @@ PROBLEM_MIMETYPE = "application/problem+json"
 FieldErrors = dict[str, Any]
 
 
+def N_(text: str) -> str:
+    """Mark a message for the page catalogs without translating it here (``make
+    translations`` collects it): the API answers in English, the pages translate."""
+    return text
+
+
+class Message(str):
+    """A field message that pages can show in the user's language.
+
+    It is the English text (what the API sends and the CLI prints) and keeps its
+    catalog id and the field names it mentions, which a page replaces by the
+    fields' labels in its language.
+    """
+
+    template: str
+    fields: tuple[str, ...]
+
+    def __new__(cls, template: str, fields: tuple[str, ...] = ()) -> Message:
+        text = template % {"fields": ", ".join(fields)} if fields else template
+        message = super().__new__(cls, text)
+        message.template = template
+        message.fields = fields
+        return message
+
+
 class DomainError(Exception):
     status = 400
     title = "Bad request"

@@ -11,7 +11,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
-from trialdm.core.audit import AuditContext, reset_audit_context, set_audit_context
+from trialdm.core.audit import (
+    AuditContext,
+    collect_durable_events,
+    reset_audit_context,
+    reset_durable_events,
+    rewrite_durable_events,
+    set_audit_context,
+)
 from trialdm.core.errors import PROBLEM_MIMETYPE, DomainError, problem
 from trialdm.core.scoping import NO_SITES, reset_scope, set_scope
 from trialdm.core.sqlite import reset_writing, set_writing
@@ -22,6 +29,13 @@ log = logging.getLogger(__name__)
 API_PREFIX = "/api/"
 BODY_METHODS = {"POST", "PUT", "PATCH"}
 WRITE_METHODS = BODY_METHODS | {"DELETE"}
+# API paths whose clients send form bodies (REDCap's API); JSON everywhere else.
+FORM_BODY_PATHS: set[str] = set()
+
+
+def accept_form_bodies(path: str) -> None:
+    """Let ``path`` take form-encoded bodies (its view reads ``request.form``)."""
+    FORM_BODY_PATHS.add(path)
 
 
 def problem_response(body: dict[str, Any]) -> Response:
@@ -60,6 +74,7 @@ def register_request_edge(app: Flask, db) -> None:
         g.scope_token = set_scope(NO_SITES)
         g.writing_token = set_writing(request.method in WRITE_METHODS)
         g.request_id = request.headers.get("X-Request-ID") or uuid.uuid4().hex
+        g.durable_token = collect_durable_events()
         g.audit_token = set_audit_context(
             AuditContext(source="api" if is_api_request() else "page", request_id=g.request_id)
         )
@@ -67,6 +82,7 @@ def register_request_edge(app: Flask, db) -> None:
             is_api_request()
             and request.method in BODY_METHODS
             and request.content_length
+            and request.path not in FORM_BODY_PATHS
             and not (
                 request.mimetype == "application/json" or request.mimetype == "multipart/form-data"
             )
@@ -84,6 +100,8 @@ def register_request_edge(app: Flask, db) -> None:
     def finish_transaction(response: Response) -> Response:
         if response.status_code >= 400 and not g.get("keep_transaction"):
             db.session.rollback()
+            if rewrite_durable_events(db.session):
+                db.session.commit()
             return response
         try:
             db.session.commit()
@@ -105,6 +123,14 @@ def register_request_edge(app: Flask, db) -> None:
     def end_request(exc: BaseException | None) -> None:
         if exc is not None:
             db.session.rollback()
+            try:
+                if rewrite_durable_events(db.session):
+                    db.session.commit()
+            except Exception:  # the request failed already; keep its own error
+                db.session.rollback()
+                log.exception("durable audit events could not be written")
+        if "durable_token" in g:
+            reset_durable_events(g.pop("durable_token"))
         if "scope_token" in g:
             reset_scope(g.pop("scope_token"))
         if "audit_token" in g:

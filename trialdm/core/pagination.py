@@ -11,13 +11,19 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from trialdm.core.errors import ValidationFailed
+from trialdm.core.inputs import MAX_ID
+
+MAX_PAGE = 1_000_000
 
 
 class PageArgs(ma.Schema):
-    page = ma.fields.Integer(load_default=None, validate=ma.validate.Range(min=1))
+    # Bounded so that the offset and the cursor stay within the database's integers.
+    page = ma.fields.Integer(load_default=None, validate=ma.validate.Range(min=1, max=MAX_PAGE))
     per_page = ma.fields.Integer(load_default=None, validate=ma.validate.Range(min=1))
     after = ma.fields.Integer(
-        load_default=None, metadata={"description": "Keyset cursor: items with id above this"}
+        load_default=None,
+        validate=ma.validate.Range(min=0, max=MAX_ID),
+        metadata={"description": "Keyset cursor: items with id above this"},
     )
     sort = ma.fields.String(
         load_default=None,
@@ -55,7 +61,9 @@ def paginate(session: Session, stmt: Select, args: Mapping[str, Any], id_column:
     """Run ``stmt`` for one page. With ``after``, pages by id (keyset) instead."""
     config = current_app.config
     per_page = min(args.get("per_page") or config["DEFAULT_PAGE_SIZE"], config["MAX_PAGE_SIZE"])
-    total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+    # Counted over the ids alone: the rows' other columns (large JSON) are never read.
+    counted = stmt.order_by(None).with_only_columns(id_column, maintain_column_froms=True)
+    total = session.scalar(select(func.count()).select_from(counted.subquery()))
     after = args.get("after")
     if after is not None:
         if args.get("sort"):

@@ -128,6 +128,7 @@ class Response(Audited, SiteScoped, IdMixin, TimestampMixin, SoftDeletable, Vers
 
 
 class ResponseAnswer(SiteScoped, Base):
+    __audit_exempt__ = "audited on the response, field by field"
     """One answer value: a row per field (a row per chosen option of a multiple
     choice), typed columns so that summaries can aggregate in SQL, e.g.
     ``WHERE field = 'employment' GROUP BY value_text``. Computed scores are rows too

@@ -24,6 +24,7 @@ from trialdm.participants.schemas import (
     ParticipantPage,
     ParticipantQuery,
     ParticipantUpdate,
+    VocabularyOut,
 )
 
 blp = Blueprint(
@@ -68,6 +69,16 @@ class Participants(MethodView):
         )
 
 
+@blp.route("/diagnosis-vocabulary")
+class DiagnosisVocabulary(MethodView):
+    @requires("participants.read")
+    @blp.response(200, VocabularyOut)
+    def get(self):
+        """The vocabulary diagnoses are recorded in: its entries in order, groups, and
+        whether "other" is allowed. Diagnoses may be sent as a code, label or synonym."""
+        return queries.diagnosis_vocabulary_in_use()
+
+
 @blp.route("/<int:participant_id>")
 class ParticipantById(MethodView):
     @requires("participants.read")
@@ -90,12 +101,12 @@ class ParticipantById(MethodView):
         attach_fidelity(db.session, [participant])
         return participant
 
-    @requires("participants.write")
+    @requires("participants.delete")
     @if_match_required(blp)
     @blp.arguments(DeleteArgs, location="query")
     @blp.response(204)
     def delete(self, args, participant_id):
-        """Delete (softly, kept for the audit trail); needs If-Match and a reason."""
+        """Delete (softly, kept for the audit trail; site leads); needs If-Match and a reason."""
         participant = queries.get_participant(db.session, participant_id)
         with audit_context(reason=args["reason"]):
             operations.delete_participant(db.session, participant, if_match_version())
@@ -111,7 +122,8 @@ class ParticipantImport(MethodView):
         """Import a CSV file of participants of one site: all rows or none.
 
         Columns are the fields of a participant (without ``site``); ``diagnoses``
-        holds codes separated by ``;``. Every bad row is reported by line and field.
+        holds codes, labels or synonyms of the diagnosis vocabulary separated by ``;``
+        (``other: wording`` for other). Every bad row is reported by line and field.
         """
         try:
             text = files["file"].read().decode("utf-8-sig")

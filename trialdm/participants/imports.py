@@ -1,6 +1,8 @@
 """CSV import of participants: every row checked, all or nothing, each problem reported
 with its line and field. Columns are the API's field names (without ``site``);
-``diagnoses`` holds codes separated by ``;`` (``other:free text`` for other)."""
+``diagnoses`` holds diagnoses separated by ``;``, each a code, label or synonym of the
+diagnosis vocabulary (``F41.1; Schizophrenia``), optionally followed by ``:`` and a
+wording (``other:free text``)."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from trialdm.core.errors import DomainError
 from trialdm.core.scoping import require_site
+from trialdm.participants.minimum_record import required_of_every_category
 from trialdm.participants.models import Participant
 from trialdm.participants.operations import create_participant
 from trialdm.participants.schemas import ParticipantCreate
@@ -40,6 +43,23 @@ class ImportFailed(DomainError):
         super().__init__(f"Nothing was imported: {len(problems)} problem(s).", errors=errors)
 
 
+def _diagnosis_cells(value: str) -> list[dict[str, str | None]]:
+    """``F41.1; other: hearing voices`` -> items for the schema. A part that is itself
+    a label (some contain ':') is kept whole; otherwise ':' starts the wording."""
+    from trialdm.participants.queries import diagnosis_vocabulary_in_use
+
+    vocabulary = diagnosis_vocabulary_in_use()
+    items: list[dict[str, str | None]] = []
+    for part in value.split(";"):
+        part = part.strip()
+        if vocabulary.resolve(part) is not None:
+            items.append({"code": part, "text": None})
+            continue
+        code, _, text = part.partition(":")
+        items.append({"code": code.strip(), "text": text.strip() or None})
+    return items
+
+
 def _row_to_input(row: dict[str, str], site: str) -> dict[str, object]:
     data: dict[str, object] = {"site": site}
     for key, value in row.items():
@@ -49,11 +69,7 @@ def _row_to_input(row: dict[str, str], site: str) -> dict[str, object]:
         if not value:
             continue
         if key == "diagnoses":
-            items = []
-            for part in value.split(";"):
-                code, _, text = part.strip().partition(":")
-                items.append({"code": code.strip(), "text": text.strip() or None})
-            data[key] = items
+            data[key] = _diagnosis_cells(value)
         else:
             data[key] = value
     return data
@@ -73,6 +89,13 @@ def import_participants(
     ]
     if "category" not in reader.fieldnames:
         problems.append(ImportProblem(1, "category", "Missing column."))
+    for fields in required_of_every_category():
+        if not any(name in reader.fieldnames for name in fields):
+            problems.append(
+                ImportProblem(
+                    1, fields[0], f"Missing column ({' or '.join(fields)}): every record needs it."
+                )
+            )
     if problems:
         raise ImportFailed(problems)
     created: list[Participant] = []

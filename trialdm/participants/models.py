@@ -78,6 +78,7 @@ class Participant(Audited, SiteScoped, IdMixin, TimestampMixin, SoftDeletable, V
 
 
 class ParticipantDiagnosis(Base):
+    __audit_exempt__ = "audited as the participant's diagnoses field"
     """One diagnosis of a participant; a table so that summaries can count in SQL."""
 
     __tablename__ = "participant_diagnoses"
@@ -87,7 +88,8 @@ class ParticipantDiagnosis(Base):
         ForeignKey("participants.id", ondelete="CASCADE"), index=True
     )
     position: Mapped[int] = mapped_column(Integer)
-    code: Mapped[str] = mapped_column(String(16), index=True)
+    # Codes of any depth (F41.1, 6A20.0) or a study's own word codes, never shortened.
+    code: Mapped[str] = mapped_column(String(32), index=True)
     text: Mapped[str | None] = mapped_column(String(200))
 
     @property
@@ -96,6 +98,7 @@ class ParticipantDiagnosis(Base):
 
 
 class StudyIdCounter(Base):
+    __audit_exempt__ = "allocation bookkeeping; each allocated study ID is audited"
     """Last number handed out per site and category: study IDs are never reused."""
 
     __tablename__ = "study_id_counters"

@@ -20,21 +20,11 @@ from trialdm.core.errors import ErrorCollector
 from trialdm.core.models import utcnow
 from trialdm.core.scoping import current_scope, require_site
 from trialdm.core.versions import check_version
+from trialdm.participants.minimum_record import PSW_FIELDS, TRIAL_FIELDS, missing_fields
 from trialdm.participants.models import Participant, ParticipantDiagnosis, StudyIdCounter
-from trialdm.participants.vocabulary import OTHER_DIAGNOSIS, diagnosis_vocabulary
+from trialdm.participants.vocabulary import OTHER_DIAGNOSIS
 from trialdm.sites.queries import get_site
 
-TRIAL_FIELDS = (
-    "enrolment_date",
-    "consent_date",
-    "consent_version",
-    "arm",
-    "status",
-    "withdrawal_date",
-    "withdrawal_reason",
-    "intervention_start",
-)
-PSW_FIELDS = ("training_completed", "active")
 STUDY_ID_FORMATS = {
     "service_user": "{site}-{n:04d}",
     "psw": "{site}-PSW-{n:02d}",
@@ -55,8 +45,14 @@ def age_at(record: Mapping[str, Any], on: date) -> int | None:
     return None
 
 
-def check_participant(state: Mapping[str, Any], errors: ErrorCollector) -> None:
-    """Cross-field rules of a participant record given as a dict of field values."""
+def check_participant(
+    state: dict[str, Any],
+    errors: ErrorCollector,
+    recorded: frozenset[tuple[str, str | None]] = frozenset(),
+) -> None:
+    """Cross-field rules of a participant record given as a dict of field values.
+    Diagnoses as typed (codes, labels or synonyms) are replaced by their codes;
+    ``recorded`` (code, text) pairs (stored, perhaps under an earlier vocabulary) are kept."""
     config = current_app.config
     now = today()
     category = state.get("category")
@@ -78,18 +74,7 @@ def check_participant(state: Mapping[str, Any], errors: ErrorCollector) -> None:
     if yob is not None and not (1900 <= yob <= now.year):
         errors.add("year_of_birth", f"Must be between 1900 and {now.year}.")
 
-    vocabulary = diagnosis_vocabulary(config["DIAGNOSIS_VOCABULARY"])
-    seen = set()
-    for index, diagnosis in enumerate(state.get("diagnoses") or []):
-        code = diagnosis["code"]
-        if code not in vocabulary:
-            errors.add("diagnoses", f"Item {index + 1}: unknown diagnosis code '{code}'.")
-        elif code == OTHER_DIAGNOSIS and not diagnosis.get("text"):
-            errors.add("diagnoses", f"Item {index + 1}: describe the 'other' diagnosis in 'text'.")
-        key = (code, diagnosis.get("text"))
-        if key in seen:
-            errors.add("diagnoses", f"Item {index + 1}: listed twice.")
-        seen.add(key)
+    state["diagnoses"] = resolve_diagnoses(state.get("diagnoses") or [], errors, recorded)
 
     if category != "service_user":
         for name in TRIAL_FIELDS:
@@ -99,8 +84,51 @@ def check_participant(state: Mapping[str, Any], errors: ErrorCollector) -> None:
         for name in PSW_FIELDS:
             if state.get(name) is not None:
                 errors.add(name, "Only peer support workers have this.")
+    # The trial's minimum record (quality/minimum_record.toml), every gap at once.
+    for name, messages in missing_fields(category, state).items():
+        for message in messages:
+            errors.add(name, message)
     if category == "service_user":
         _check_enrolment(state, errors, config)
+
+
+def resolve_diagnoses(
+    diagnoses: list[dict[str, Any]],
+    errors: ErrorCollector,
+    recorded: frozenset[tuple[str, str | None]] = frozenset(),
+) -> list[dict[str, Any]]:
+    """Diagnoses as typed -> as stored: each value may be a code, a label or a synonym
+    of the diagnosis vocabulary (case and spacing do not matter) and is stored as its
+    code, never shortened. A value that names nothing is refused, not guessed. A
+    (code, text) already ``recorded`` for the participant is kept as it is, even when
+    the vocabulary in use no longer lists it."""
+    from trialdm.participants.queries import diagnosis_vocabulary_in_use
+
+    vocabulary = diagnosis_vocabulary_in_use()
+    resolved: list[dict[str, Any]] = []
+    seen: set[tuple[str, str | None]] = set()
+    for index, diagnosis in enumerate(diagnoses):
+        item = f"Item {index + 1}"
+        typed, text = diagnosis["code"], diagnosis.get("text")
+        code = typed if (typed, text) in recorded else vocabulary.resolve(typed)
+        if code is None:
+            if vocabulary.resolve(OTHER_DIAGNOSIS) is None and typed.casefold() == OTHER_DIAGNOSIS:
+                message = f"{item}: '{OTHER_DIAGNOSIS}' is not allowed by '{vocabulary.name}'."
+            else:
+                message = (
+                    f"{item}: '{typed}' is not a code, label or synonym of the "
+                    f"diagnosis vocabulary '{vocabulary.name}'."
+                )
+            errors.add("diagnoses", message)
+            continue
+        needs_text = vocabulary.other.requires_text and (code, text) not in recorded
+        if code == OTHER_DIAGNOSIS and not text and needs_text:
+            errors.add("diagnoses", f"{item}: describe the 'other' diagnosis in 'text'.")
+        if (code, text) in seen:
+            errors.add("diagnoses", f"{item}: '{typed}' is listed twice (as {code}).")
+        seen.add((code, text))
+        resolved.append({"code": code, "text": text})
+    return resolved
 
 
 def _check_enrolment(state: Mapping[str, Any], errors: ErrorCollector, config) -> None:
@@ -110,16 +138,14 @@ def _check_enrolment(state: Mapping[str, Any], errors: ErrorCollector, config) -
             if state.get(name) is not None:
                 errors.add(name, "Set the enrolment date first: this is for enrolled participants.")
         return
-    for name in ("consent_date", "consent_version", "arm"):
-        if not state.get(name):
-            errors.add(name, "Required for an enrolled participant.")
     consent = state.get("consent_date")
     if consent is not None and consent > enrolled:
         errors.add("consent_date", "Consent must be given on or before the enrolment date.")
     age = age_at(state, enrolled)
     low, high = config["ELIGIBLE_MIN_AGE"], config["ELIGIBLE_MAX_AGE"]
     if age is None:
-        errors.add("year_of_birth", "Give the year of birth or the age to check eligibility.")
+        if "year_of_birth" not in errors.errors:  # not already asked for by the minimum record
+            errors.add("year_of_birth", "Give the year of birth or the age to check eligibility.")
     elif not low <= age <= high:
         field = "age" if state.get("age") is not None else "year_of_birth"
         errors.add(field, f"Age at enrolment ({age}) is outside the eligible {low}–{high}.")
@@ -224,13 +250,17 @@ def update_participant(
     check_version(participant, version)
     state = current_state(participant)
     state.update({k: v for k, v in changes.items() if k != "reason"})
+    if state["category"] == "service_user" and state.get("enrolment_date"):
+        # enrolled by this change: the same default as at creation
+        state["status"] = state.get("status") or "enrolled"
     if state.get("status") not in (None, "withdrawn"):
         # leaving 'withdrawn' clears its fields unless the client set them
         for name in ("withdrawal_date", "withdrawal_reason"):
             if name not in changes:
                 state[name] = None
     errors = ErrorCollector()
-    check_participant(state, errors)
+    recorded = frozenset((d.code, d.text) for d in participant.diagnoses)
+    check_participant(state, errors, recorded)
     if not errors:
         from trialdm.contacts.operations import check_against_contacts
 

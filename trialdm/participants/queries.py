@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from trialdm.core.queries import get_or_404
 from trialdm.participants.models import Participant
-from trialdm.participants.vocabulary import diagnosis_vocabulary
+from trialdm.participants.vocabulary import Entry, Vocabulary, load_vocabulary
 
 SORTABLE = {
     "id": Participant.id,
@@ -22,8 +22,35 @@ SORTABLE = {
 }
 
 
-def diagnosis_label(code: str) -> str:
-    return diagnosis_vocabulary(current_app.config["DIAGNOSIS_VOCABULARY"]).get(code, code)
+def vocabulary_named(name: str) -> Vocabulary:
+    """A vocabulary of the trial by name (a file of ``VOCABULARIES_PATH`` without
+    ``.toml``), for any coded variable that names one. Raises ``VocabularyError``."""
+    return load_vocabulary(current_app.config["VOCABULARIES_PATH"], name)
+
+
+def diagnosis_vocabulary_in_use() -> Vocabulary:
+    """The vocabulary diagnoses are recorded in (the ``DIAGNOSIS_VOCABULARY`` setting)."""
+    return vocabulary_named(current_app.config["DIAGNOSIS_VOCABULARY"])
+
+
+def diagnosis_label(code: str, language: str | None = None) -> str:
+    """The label of a diagnosis code (in ``language`` when the vocabulary has one);
+    a code the vocabulary does not hold is shown as it is."""
+    return diagnosis_vocabulary_in_use().label(code, language)
+
+
+def diagnosis_entries() -> tuple[Entry, ...]:
+    """The diagnosis vocabulary's entries in the order its file gives them
+    (``other`` is not an entry: see ``Vocabulary.other``)."""
+    return diagnosis_vocabulary_in_use().entries
+
+
+def diagnosis_in_group(code: str, group: str) -> bool:
+    """Whether a recorded diagnosis code belongs to a group such as ``F40–F41``
+    (every code from F40 to F41 at any depth), ``F41.1`` (exactly that code),
+    ``F41*`` (F41 and below) or a comma-separated list of these. A study's own code
+    belongs when the code it maps to does."""
+    return diagnosis_vocabulary_in_use().in_group(code, group)
 
 
 def get_participant(session: Session, participant_id: int) -> Participant:

@@ -8,30 +8,78 @@ from trialdm.contacts.models import FIDELITY_STATUSES
 from trialdm.contacts.schemas import FidelityOut
 from trialdm.core.pagination import PageArgs, PageMeta
 from trialdm.core.schemas import DumpSchema, LoadSchema, Site
+from trialdm.participants.minimum_record import MinimumRecordCheck
 from trialdm.participants.vocabulary import ARMS, CATEGORIES, GENDERS, MARITAL_STATUSES, STATUSES
+
+MAX_DIAGNOSIS_TEXT = 200
 
 
 class DiagnosisIn(ma.fields.Field):
-    """A diagnosis code (``"F20"``) or ``{"code": "other", "text": "..."}``."""
+    """A diagnosis: a code (``"F41.1"``), a label or synonym of the diagnosis
+    vocabulary (``"Generalized anxiety disorder"``), or an object with ``code`` (either
+    of these) and ``text`` (the wording, required for ``other`` where the vocabulary
+    says so). Stored as the code the value stands for."""
 
     def _deserialize(self, value, attr, data, **kwargs):
         if isinstance(value, str):
-            return {"code": value.strip(), "text": None}
-        if isinstance(value, dict) and isinstance(value.get("code"), str):
-            unknown = set(value) - {"code", "text", "label"}
-            if unknown:
-                raise ma.ValidationError(f"Unknown key(s): {', '.join(sorted(unknown))}.")
-            text = value.get("text")
-            if text is not None and not isinstance(text, str):
-                raise ma.ValidationError("'text' must be a string.")
-            return {"code": value["code"].strip(), "text": (text or "").strip() or None}
-        raise ma.ValidationError("A diagnosis is a code or an object with 'code' (and 'text').")
+            value = {"code": value}
+        if not isinstance(value, dict) or not isinstance(value.get("code"), str):
+            raise ma.ValidationError(
+                "A diagnosis is a code, label or synonym, or an object with 'code' (and 'text')."
+            )
+        unknown = set(value) - {"code", "text", "label"}
+        if unknown:
+            raise ma.ValidationError(f"Unknown key(s): {', '.join(sorted(unknown))}.")
+        text = value.get("text")
+        if text is not None and not isinstance(text, str):
+            raise ma.ValidationError("'text' must be a string.")
+        code = value["code"].strip()
+        text = (text or "").strip() or None
+        if not code:
+            raise ma.ValidationError("'code' is empty.")
+        for name, given in (("code", code), ("text", text)):
+            if given is not None and len(given) > MAX_DIAGNOSIS_TEXT:
+                raise ma.ValidationError(
+                    f"'{name}' is longer than {MAX_DIAGNOSIS_TEXT} characters."
+                )
+        return {"code": code, "text": text}
 
 
 class DiagnosisOut(DumpSchema):
     code = ma.fields.String()
     label = ma.fields.String()
     text = ma.fields.String(allow_none=True)
+
+
+class VocabularyEntryOut(DumpSchema):
+    code = ma.fields.String()
+    label = ma.fields.String()
+    labels = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.String())
+    synonyms = ma.fields.List(ma.fields.String())
+    maps_to = ma.fields.String(allow_none=True)
+
+
+class VocabularyGroupOut(DumpSchema):
+    codes = ma.fields.String(metadata={"description": "Group expression such as F40-F48"})
+    label = ma.fields.String()
+
+
+class VocabularyOtherOut(DumpSchema):
+    allowed = ma.fields.Boolean()
+    requires_text = ma.fields.Boolean()
+    label = ma.fields.String()
+
+
+class VocabularyOut(DumpSchema):
+    name = ma.fields.String()
+    title = ma.fields.String()
+    system = ma.fields.String(metadata={"description": "icd10, icd11 or local"})
+    language = ma.fields.String()
+    source = ma.fields.String()
+    mapping = ma.fields.String(allow_none=True)
+    other = ma.fields.Nested(VocabularyOtherOut)
+    groups = ma.fields.List(ma.fields.Nested(VocabularyGroupOut))
+    entries = ma.fields.List(ma.fields.Nested(VocabularyEntryOut))
 
 
 _FIELDS_COMMON = {
@@ -59,13 +107,14 @@ _FIELDS_COMMON = {
 EDITABLE_FIELDS = tuple(_FIELDS_COMMON)
 
 
-ParticipantCreate = LoadSchema.from_dict(
+ParticipantCreate = type(
+    "ParticipantCreate",
+    (MinimumRecordCheck, LoadSchema),
     {
         "site": Site(required=True),
         "category": ma.fields.String(required=True, validate=validate.OneOf(CATEGORIES)),
         **_FIELDS_COMMON,
     },
-    name="ParticipantCreate",
 )
 
 ParticipantUpdate = LoadSchema.from_dict(

@@ -7,7 +7,7 @@ from typing import Any
 
 import marshmallow as ma
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from flask_babel import gettext
+from flask_babel import get_locale, gettext
 from flask_babel import lazy_gettext as _l
 from flask_login import login_required
 from werkzeug.datastructures import MultiDict
@@ -17,8 +17,14 @@ from trialdm.core.audit import audit_context
 from trialdm.core.pagination import order_by, paginate
 from trialdm.extensions import db
 from trialdm.participants import operations, queries
+from trialdm.participants.minimum_record import required_marks
 from trialdm.participants.models import Participant
-from trialdm.participants.schemas import ParticipantCreate, ParticipantQuery, ParticipantUpdate
+from trialdm.participants.schemas import (
+    DeleteArgs,
+    ParticipantCreate,
+    ParticipantQuery,
+    ParticipantUpdate,
+)
 from trialdm.participants.vocabulary import (
     ARMS,
     CATEGORIES,
@@ -26,10 +32,15 @@ from trialdm.participants.vocabulary import (
     MARITAL_STATUSES,
     OTHER_DIAGNOSIS,
     STATUSES,
-    diagnosis_vocabulary,
 )
 from trialdm.web.dashboard import Widget, add_widget
-from trialdm.web.forms import FormErrors, field_errors, form_values, submit
+from trialdm.web.forms import (
+    FormErrors,
+    field_errors,
+    form_values,
+    localise,
+    submit,
+)
 from trialdm.web.labels import options
 from trialdm.web.lists import participant_columns
 
@@ -75,6 +86,7 @@ FIELD_LABELS = {
     "age": _l("Age"),
     "diagnoses": _l("Diagnoses"),
     "diagnosis_other": _l("Other diagnosis"),
+    "diagnosis_words": _l("Further diagnoses as written"),
     "marital_status": _l("Marital status"),
     "occupation": _l("Occupation"),
     "profession": _l("Professional background"),
@@ -91,6 +103,7 @@ FIELD_LABELS = {
     "training_completed": _l("Training completed"),
     "active": _l("Active"),
     "reason": _l("Reason for the change"),
+    "delete_reason": _l("Reason for deleting"),
     "version": _l("Version"),
 }
 
@@ -119,13 +132,15 @@ def form_fields(category: str) -> tuple[str, ...]:
 
 
 def posted_record(form: MultiDict, category: str) -> dict[str, Any]:
-    """The form as the API's JSON body: diagnoses as codes plus an 'other' text."""
+    """The form as the API's JSON body: the chosen codes, then the diagnoses typed as
+    codes, labels or synonyms (separated by ';'), then an 'other' text."""
     data = form_values(form, form_fields(category), checkboxes=("active",))
     if category in DIAGNOSIS_CATEGORIES:
         diagnoses: list[Any] = [c for c in form.getlist("diagnoses") if c and c != OTHER_DIAGNOSIS]
+        diagnoses += [w.strip() for w in form.get("diagnosis_words", "").split(";") if w.strip()]
         other = form.get("diagnosis_other", "").strip()
         if other or OTHER_DIAGNOSIS in form.getlist("diagnoses"):
-            diagnoses.append({"code": OTHER_DIAGNOSIS, "text": other})
+            diagnoses.append({"code": OTHER_DIAGNOSIS, "text": other or None})
         data["diagnoses"] = diagnoses
     return data
 
@@ -153,18 +168,50 @@ def record_state(participant: Participant) -> dict[str, Any]:
     return values
 
 
-def form_context(category: str, site_choices: list[str]) -> dict[str, Any]:
-    from flask import current_app
+ENROLMENT_MARK = "†"
 
-    vocabulary = diagnosis_vocabulary(current_app.config["DIAGNOSIS_VOCABULARY"])
+
+def required_fields(category: str) -> tuple[set[str], dict[str, str]]:
+    """From the trial's minimum record: the fields a form marks ``required`` (always
+    needed), and a marker for the others it needs in some cases: "*" for one of a
+    group (year of birth or age), "†" once the enrolment date is given."""
+    marks = required_marks(category)
+    markers = {name: ENROLMENT_MARK for name in marks.on_enrolment}
+    markers.update({name: "*" for name in marks.one_of})
+    return set(marks.always), markers
+
+
+def form_context(
+    category: str, site_choices: list[str], recorded: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """What the form shows. ``recorded`` codes that the vocabulary no longer holds
+    (recorded under an earlier one) stay listed, so that saving keeps them."""
+    vocabulary = queries.diagnosis_vocabulary_in_use()
+    locale = get_locale()
+    language = locale.language if locale else None
+    stale = [
+        (code, gettext("%(code)s (not in the vocabulary)", code=code))
+        for code in recorded
+        if code not in vocabulary
+    ]
+    required, markers = required_fields(category)
     return {
         "category": category,
+        "required": required,
+        "markers": markers,
+        "enrolment_mark": ENROLMENT_MARK,
         "labels": FIELD_LABELS,
         "site_options": [(code, code) for code in site_choices],
         "site_choices": site_choices,
         "fields": set(form_fields(category)),
         "with_diagnoses": category in DIAGNOSIS_CATEGORIES,
-        "diagnosis_options": [(code, f"{code} · {text}") for code, text in vocabulary.items()],
+        "diagnosis_options": [
+            (code, label if vocabulary.system == "local" else f"{code} · {label}")
+            for code, label in vocabulary.labels(language).items()
+        ]
+        + stale,
+        "diagnosis_other_allowed": vocabulary.other.allowed,
+        "diagnosis_other_needs_text": vocabulary.other.requires_text,
         "genders": options(GENDERS),
         "marital_statuses": options(MARITAL_STATUSES),
         "arms": options(ARMS),
@@ -248,8 +295,9 @@ def create():
     except FormErrors as failed:
         db.session.rollback()
         values = form_state(request.form)
+        errors = localise(failed.errors, FIELD_LABELS)
         return render_template(
-            "participants/form.html", values=values, errors=failed.errors, **context
+            "participants/form.html", values=values, errors=errors, **context
         ), 422
     flash(gettext("Participant %(study_id)s was created.", study_id=participant.study_id))
     return redirect(url_for(".show", participant_id=participant.id))
@@ -260,7 +308,8 @@ def create():
 @requires("participants.write")
 def edit(participant_id: int):
     participant = queries.get_participant(db.session, participant_id)
-    context = form_context(participant.category, [participant.site_code])
+    recorded = tuple(d.code for d in participant.diagnoses)
+    context = form_context(participant.category, [participant.site_code], recorded)
     if request.method == "GET":
         return render_template(
             "participants/form.html",
@@ -283,7 +332,7 @@ def edit(participant_id: int):
         submit(ParticipantUpdate(), data, run)
     except FormErrors as failed:
         db.session.rollback()
-        errors = failed.errors
+        errors = localise(failed.errors, FIELD_LABELS)
         participant = queries.get_participant(db.session, participant_id)
         values = form_state(request.form)
         return render_template(
@@ -295,6 +344,51 @@ def edit(participant_id: int):
         ), 422
     flash(gettext("The changes were saved."))
     return redirect(url_for(".show", participant_id=participant.id))
+
+
+@bp.route("/<int:participant_id>/delete", methods=["GET", "POST"])
+@login_required
+@requires("participants.delete")
+def delete(participant_id: int):
+    """Ask for a reason and confirmation, then delete softly as the API does: the
+    record leaves lists and summaries and stays in the audit trail."""
+    participant = queries.get_participant(db.session, participant_id)
+    if request.method == "GET":
+        values = {"version": participant.version_id}
+        return render_template(
+            "participants/delete.html",
+            participant=participant,
+            values=values,
+            errors={},
+            labels=FIELD_LABELS,
+        )
+    reason = request.form.get("delete_reason", "").strip() or None
+    version = request.form.get("version", "")
+
+    def run(loaded: dict) -> None:
+        with audit_context(reason=loaded["reason"]):
+            operations.delete_participant(
+                db.session, participant, int(version) if version.isdigit() else -1
+            )
+
+    try:
+        submit(DeleteArgs(), {"reason": reason}, run)
+    except FormErrors as failed:
+        db.session.rollback()
+        errors = localise(failed.errors, FIELD_LABELS)
+        if "reason" in errors:  # the page's box is called delete_reason
+            errors["delete_reason"] = errors.pop("reason")
+        participant = queries.get_participant(db.session, participant_id)
+        values = {"version": version, "delete_reason": request.form.get("delete_reason", "")}
+        return render_template(
+            "participants/delete.html",
+            participant=participant,
+            values=values,
+            errors=errors,
+            labels=FIELD_LABELS,
+        ), 422
+    flash(gettext("Participant %(study_id)s was deleted.", study_id=participant.study_id))
+    return redirect(url_for(".index"))
 
 
 @bp.route("/<int:participant_id>")

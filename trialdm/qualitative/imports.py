@@ -30,6 +30,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from trialdm.core.errors import DomainError, ValidationFailed
+from trialdm.core.inputs import csv_problem, text_problem
 from trialdm.core.scoping import require_site
 from trialdm.participants.models import Participant
 from trialdm.participants.operations import create_participant
@@ -127,16 +128,26 @@ def _rows(
     for name in sorted(required - set(reader.fieldnames)):
         problems.append(FileProblem(label, 1, name, "Missing column."))
     rows = []
-    for count, row in enumerate(reader, start=1):
-        if count > MAX_ROWS:
-            problems.append(FileProblem(label, reader.line_num, "(file)", f"Over {MAX_ROWS} rows."))
-            break
-        if None in row:
-            problems.append(
-                FileProblem(label, reader.line_num, "(row)", "More cells than columns.")
-            )
-            continue
-        rows.append((reader.line_num, {k: (v or "").strip() for k, v in row.items()}))
+    try:
+        for count, row in enumerate(reader, start=1):
+            if count > MAX_ROWS:
+                problems.append(
+                    FileProblem(label, reader.line_num, "(file)", f"Over {MAX_ROWS} rows.")
+                )
+                break
+            if None in row:
+                problems.append(
+                    FileProblem(label, reader.line_num, "(row)", "More cells than columns.")
+                )
+                continue
+            unstorable = [(k, text_problem(v)) for k, v in row.items() if v and text_problem(v)]
+            for name, problem in unstorable:
+                problems.append(FileProblem(label, reader.line_num, name, str(problem)))
+            if unstorable:
+                continue
+            rows.append((reader.line_num, {k: (v or "").strip() for k, v in row.items()}))
+    except csv.Error as exc:
+        problems.append(FileProblem(label, reader.line_num + 1, "(row)", csv_problem(exc)))
     return rows
 
 

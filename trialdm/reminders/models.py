@@ -46,6 +46,7 @@ class _OptionalSite(SiteScoped):
 class Reminder(_OptionalSite, IdMixin, Base):
     """Something due, found by a rule. One row per dedupe key, whatever the number of scans."""
 
+    __audit_exempt__ = "derived from the data by the scans, which are recorded as scan runs"
     __tablename__ = "reminders"
 
     rule: Mapped[str] = mapped_column(String(64), index=True)
@@ -69,6 +70,7 @@ class Reminder(_OptionalSite, IdMixin, Base):
 class InboxEntry(_OptionalSite, IdMixin, Base):
     """One reminder in one user's inbox, with that user's read and snooze state."""
 
+    __audit_exempt__ = "a person's view of a reminder (read, snoozed)"
     __tablename__ = "reminder_inbox"
     __table_args__ = (UniqueConstraint("reminder_id", "user_id"),)
 
@@ -91,6 +93,7 @@ class InboxEntry(_OptionalSite, IdMixin, Base):
 class OutboxMessage(_OptionalSite, IdMixin, Base):
     """An e-mail to send (or, without an SMTP server, to keep here and log)."""
 
+    __audit_exempt__ = "delivery bookkeeping of reminders"
     __tablename__ = "reminder_outbox"
 
     dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
@@ -117,6 +120,7 @@ class OutboxMessage(_OptionalSite, IdMixin, Base):
 class DeliveryAttempt(IdMixin, Base):
     """One try at sending an outbox message, with its outcome."""
 
+    __audit_exempt__ = "delivery bookkeeping of reminders"
     __tablename__ = "reminder_delivery_attempts"
     __table_args__ = (UniqueConstraint("message_id", "attempt"),)
 
@@ -134,6 +138,7 @@ class ScanRun(IdMixin, Base):
     """A scan of one site for one of its local days ('*' for the trial-wide digest):
     the dispatcher queues a scan only while no row exists for that day."""
 
+    __audit_exempt__ = "the record of a scan itself"
     __tablename__ = "reminder_scan_runs"
     __table_args__ = (UniqueConstraint("site_code", "local_date"),)
 

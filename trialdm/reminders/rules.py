@@ -217,7 +217,7 @@ def open_support(session: Session, scan: ScanContext) -> tuple[list[Any], Any]:
     from trialdm.participants.models import Participant
 
     rule = FidelityRule.from_settings(scan.config)
-    fid = fidelity_subquery(scan.local_date, rule)
+    fid = fidelity_subquery(scan.local_date, rule, site_code=scan.site_code)
     contacts = contacts_subquery(scan.local_date, "reminder_contacts")
     last = (
         select(

@@ -3,13 +3,16 @@ from __future__ import annotations
 from sqlalchemy import JSON, String
 from sqlalchemy.orm import Mapped, mapped_column
 
+from trialdm.core.audit import Audited
 from trialdm.core.models import Base, TimestampMixin
 
 
-class Site(TimestampMixin, Base):
-    """A trial site. Reference data: every user may read the list of sites."""
+class Site(Audited, TimestampMixin, Base):
+    """A trial site. Reference data: every user may read the list of sites. Changes
+    come from the site files (``trialdm sites sync``) and are audited with their source."""
 
     __tablename__ = "sites"
+    __reason_required__ = False
 
     code: Mapped[str] = mapped_column(String(8), primary_key=True)
     name: Mapped[str] = mapped_column(String(120))

@@ -12,6 +12,7 @@ from trialdm.core.errors import NotFound
 from trialdm.core.pagination import order_by, paginate
 from trialdm.extensions import db
 from trialdm.summaries import queries
+from trialdm.summaries.models import SummaryJob
 from trialdm.summaries.operations import CreateSummaryJob, download_name, workbook_path
 from trialdm.summaries.schemas import (
     SummaryCreate,
@@ -87,6 +88,7 @@ class SummaryDownload(MethodView):
             job.id,
             site_code=job.site_code,
             details={"scope": job.scope, "file": path.name},
+            durable=True,
         )
         return send_file(path, mimetype=XLSX, as_attachment=True, download_name=download_name(job))
 
@@ -96,5 +98,18 @@ class SummaryTable(MethodView):
     @requires("summaries.read")
     @blp.response(200, SummaryTableOut)
     def get(self, job_id, name):
-        """One table of a finished job as JSON (the listing capped)."""
-        return queries.job_table(db.session, job_id, name)
+        """One table of a finished job as JSON (the listing capped; audited: a listing
+        names participants)."""
+        table = queries.job_table(db.session, job_id, name)
+        job = db.session.get(SummaryJob, job_id)  # in the identity map: no second query
+        assert job is not None
+        record_event(
+            db.session,
+            "read_table",
+            "summary_job",
+            job.id,
+            site_code=job.site_code,
+            details={"table": name, "scope": job.scope},
+            durable=True,
+        )
+        return table

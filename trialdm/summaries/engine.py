@@ -90,6 +90,8 @@ class TableResult:
     footnotes: list[str]
     listing: ListingSpec | None = None
     chart: ChartData | None = None
+    notes: list[str] = field(default_factory=list)
+    n_below_header: bool = True
 
     def as_json(self, listing_rows: list[list[Any]] | None = None) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -105,6 +107,8 @@ class TableResult:
                 for r in self.rows
             ],
             "footnotes": self.footnotes,
+            "notes": self.notes,
+            "n_below_header": self.n_below_header,
         }
         if self.listing is not None:
             body["listing"] = {
@@ -174,12 +178,15 @@ class Printer:
     def n_pct(self, n: int, denominator: int) -> Cell:
         if self.hidden(n):
             return Cell(f"<{self.k}", (f"<{self.k}",), ("@",))
+        if n == 0 and self.spec.zero is not None:
+            return Cell(self.spec.zero, (0,), ("0",))
         if not denominator:
             return Cell(str(n), (n,), ("0",))
         share = n / denominator
         pct = fmt(share * 100, self.spec.pct_decimals)
+        sign = "%" if self.spec.pct_sign else ""
         return Cell(
-            f"{n} ({pct}%)",
+            f"{n} ({pct}{sign})",
             (n, share),
             ("0", pct_format(self.spec.pct_decimals)),
         )
@@ -246,6 +253,7 @@ class TableEngine:
         self.keys = [self.population.c[name] for name in spec.group_by]
         self.printer = Printer(spec, ctx)
         self.columns: list[Column] = []
+        self.missing_notes: list[str] = []
         # Categories that depend on the build (settings) are resolved once here.
         self.rows = [
             replace(row, categories=row.categories(ctx)) if callable(row.categories) else row
@@ -320,7 +328,8 @@ class TableEngine:
         )
         if self.keys:
             stmt = stmt.group_by(*self.keys).order_by(*(order or self.keys))
-        columns = []
+        columns: list[Column] = []
+        heads: list[dict[str, Any]] = []
         grand = 0
         self.aggregates = {}
         total: dict[str, Any] = {}
@@ -334,21 +343,43 @@ class TableEngine:
                     self.aggregates[TOTAL] = values
                 break
             head = dict(zip(spec.group_by + spec.label_columns, row[:width], strict=True))
-            parent, label = (
-                spec.column_label(head)
-                if spec.column_label
-                else (None, " / ".join(map(str, row[: len(self.keys)])))
-            )
+            heads.append(head)
             key = self._key(row)
-            columns.append(Column(key, label, parent, n))
+            columns.append(Column(key, "", None, n))
             self.aggregates[key] = values
             for name, how, _ in aggregates:
                 total[name] = _combine(how, total.get(name), values[name])
             grand += n
+        if heads:
+            columns = self._label_columns(columns, heads)
         if self.with_total:
             columns.append(Column(TOTAL, spec.total_label, None, grand))
             self.aggregates[TOTAL] = total
+        if spec.header_n is not None:
+            for column in columns:
+                column.label = spec.header_n(column.label, column.n)
         self.columns = columns
+
+    def _label_columns(self, columns: list[Column], heads: list[dict[str, Any]]) -> list[Column]:
+        spec = self.spec
+        if spec.column_labels is not None:
+            labels = spec.column_labels(heads)
+        elif spec.column_label is not None:
+            labels = [spec.column_label(head) for head in heads]
+        else:
+            labels = [(None, " / ".join(str(head[k]) for k in spec.group_by)) for head in heads]
+        for column, (parent, label) in zip(columns, labels, strict=True):
+            column.parent, column.label = parent, label
+        if spec.column_labels is None:
+            return columns
+        # columns under one header stay together, in the order the first one came
+        first: dict[str | None, int] = {}
+        for i, column in enumerate(columns):
+            first.setdefault(column.parent if column.parent is not None else f"#{i}", i)
+        return sorted(
+            columns,
+            key=lambda c: first[c.parent if c.parent is not None else f"#{columns.index(c)}"],
+        )
 
     def agg(self, key: tuple, name: str) -> Any:
         return self.aggregates.get(key, {}).get(name)
@@ -440,9 +471,11 @@ class TableEngine:
             corner=self.spec.corner,
             columns=self.columns,
             rows=rows,
-            footnotes=list(self.spec.footnotes),
+            footnotes=[*self.spec.footnotes, *self.missing_notes],
             listing=self.spec.listing,
             chart=chart,
+            notes=list(self.spec.notes),
+            n_below_header=self.spec.n_below_header,
         )
 
     def row(self, index: int, row: Row) -> Iterator[ResultRow]:
@@ -536,25 +569,22 @@ class TableEngine:
                     label, "category", [p.count(counts.get(k, {}).get(value, 0)) for k in keys]
                 )
             return
+        missing = {k: counts.get(k, {}).get(None, 0) for k in keys}
+        bases = self._denominators(sizes, missing)
         for value, label in categories:
             yield ResultRow(
                 label,
                 "category",
-                [p.n_pct(counts.get(k, {}).get(value, 0), sizes[k]) for k in keys],
+                [p.n_pct(counts.get(k, {}).get(value, 0), bases[k]) for k in keys],
             )
         if any(unlisted.values()):
             # A value outside the fixed list is shown, never dropped.
             yield ResultRow(
-                "Other (not in the list)",
+                row.other_label or "Other (not in the list)",
                 "category",
-                [p.n_pct(unlisted.get(k, 0), sizes[k]) for k in keys],
+                [p.n_pct(unlisted.get(k, 0), bases[k]) for k in keys],
             )
-        if row.missing:
-            yield ResultRow(
-                "Missing",
-                "missing",
-                [p.n_pct(counts.get(k, {}).get(None, 0), sizes[k]) for k in keys],
-            )
+        yield from self._missing(row, row.missing_label or "Missing", missing, sizes)
 
     def _multi(self, row, keys, sizes) -> Iterator[ResultRow]:
         p = self.printer
@@ -579,16 +609,14 @@ class TableEngine:
             if self.with_total:
                 none[TOTAL] += int(r[-1])
         yield ResultRow(row.label, "heading", [Cell("") for _ in keys])
+        bases = self._denominators(sizes, none)
         for value, label in self._labels(row, counts):
             yield ResultRow(
                 label,
                 "category",
-                [p.n_pct(counts.get(k, {}).get(value, 0), sizes[k]) for k in keys],
+                [p.n_pct(counts.get(k, {}).get(value, 0), bases[k]) for k in keys],
             )
-        if row.missing:
-            yield ResultRow(
-                "None recorded", "missing", [p.n_pct(none.get(k, 0), sizes[k]) for k in keys]
-            )
+        yield from self._missing(row, row.missing_label or "None recorded", none, sizes)
 
     def _continuous(self, index, row, col, keys, sizes) -> Iterator[ResultRow]:
         p = self.printer
@@ -650,12 +678,43 @@ class TableEngine:
                         )
                     )
         yield ResultRow(row.label, "stat", cells)
-        if row.missing:
-            yield ResultRow(
-                "Missing",
-                "missing",
-                [p.n_pct(sizes[k] - moments.get(k, Moments()).n, sizes[k]) for k in keys],
-            )
+        missing = {k: sizes[k] - moments.get(k, Moments()).n for k in keys}
+        yield from self._missing(row, row.missing_label or "Missing", missing, sizes)
+
+    # --- missing values: a line, a line when any, or a footnote; never silent
+
+    def _missing_mode(self, row: Row) -> str:
+        if row.missing is None:
+            return self.spec.missing
+        if isinstance(row.missing, bool):
+            return "line" if row.missing else "none"
+        return row.missing
+
+    def _denominators(self, sizes: dict, missing: dict) -> dict:
+        if self.spec.percent_of == "non_missing":
+            return {k: sizes[k] - missing.get(k, 0) for k in sizes}
+        return sizes
+
+    def _missing(self, row: Row, label: str, missing: dict, sizes: dict) -> Iterator[ResultRow]:
+        mode = self._missing_mode(row)
+        something = any(missing.get(k, 0) for k in missing)
+        if mode == "none" or (mode != "line" and not something):
+            return
+        if mode == "footnote":
+            shown = [c for c in self.columns if c.key != TOTAL or len(self.columns) == 1]
+            parts = [
+                f"{missing[c.key]} of {c.n}" + (f" ({c.label})" if c.key != TOTAL else "")
+                for c in shown
+                if missing.get(c.key)
+            ]
+            self.missing_notes.append(f"{row.label}: no value recorded for {'; '.join(parts)}.")
+            return
+        p = self.printer
+        if self.spec.percent_of == "non_missing":
+            cells = [p.count(missing.get(c.key, 0)) for c in self.columns]
+        else:
+            cells = [p.n_pct(missing.get(c.key, 0), sizes[c.key]) for c in self.columns]
+        yield ResultRow(label, "missing", cells)
 
     def _value_cell(self, row: Row, value: Any) -> Cell:
         if value is None:
@@ -676,7 +735,12 @@ class TableEngine:
 
 
 def compute_table(spec: TableSpec, ctx: BuildContext) -> TableResult:
-    return TableEngine(spec, ctx).compute()
+    result = TableEngine(spec, ctx).compute()
+    if spec.n_pct_cells == 2:
+        from trialdm.summaries.layout import n_and_pct_apart
+
+        result = n_and_pct_apart(result, spec.pct_decimals, spec.pct_sign)
+    return result
 
 
 def listing_rows(
@@ -688,7 +752,10 @@ def listing_rows(
         stmt = stmt.limit(limit)
     result = ctx.session.execute(stmt.execution_options(yield_per=2000))
     converters = [(i, c.convert) for i, c in enumerate(spec.columns) if c.convert]
-    for raw in result:
+    for number, raw in enumerate(result, start=1):
+        if spec.shape is not None:
+            yield spec.shape(raw, number, ctx)
+            continue
         row = list(raw)
         for i, convert in converters:
             row[i] = convert(row[i], ctx)

@@ -12,6 +12,7 @@ STATES = ("queued", "running", "done", "failed")
 
 
 class SummaryJob(SiteScoped, IdMixin, TimestampMixin, Base):
+    __audit_exempt__ = "job bookkeeping; requests and downloads are audit events"
     """One workbook build. The row is the source of truth for the build's state:
     tasks may run twice or die, the job row says what happened.
 
@@ -48,5 +49,6 @@ class SummaryJob(SiteScoped, IdMixin, TimestampMixin, Base):
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     data_read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     file_name: Mapped[str | None] = mapped_column(String(200))
-    # name -> the table as JSON (aggregates whole; the listing capped)
-    result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # name -> the table as JSON (aggregates whole; the listing capped): megabytes for
+    # a cross-site job, so loaded only when one job's tables are read, never for lists.
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON, deferred=True)

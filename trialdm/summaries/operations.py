@@ -28,7 +28,7 @@ from trialdm.participants.vocabulary import diagnosis_vocabulary
 from trialdm.sites.queries import get_site
 from trialdm.summaries.engine import TableResult, compute_table, listing_rows
 from trialdm.summaries.models import SummaryJob
-from trialdm.summaries.registry import SPECS, table_names
+from trialdm.summaries.registry import specs, table_names
 from trialdm.summaries.spec import BuildContext
 from trialdm.summaries.workbook import Cover, render_workbook
 
@@ -69,7 +69,8 @@ class CreateSummaryJob:
 
     def validate(self, session: Session) -> str | None:
         errors = ErrorCollector()
-        unknown = [name for name in self.tables if name not in SPECS]
+        known = specs()
+        unknown = [name for name in self.tables if name not in known]
         for name in unknown:
             errors.add("tables", f"Unknown table '{name}'; use {', '.join(table_names())}.")
         if len(set(self.tables)) != len(self.tables):
@@ -233,10 +234,11 @@ def scope_label(session: Session, job: SummaryJob) -> str:
 
 def compute_tables(ctx: BuildContext, names: Sequence[str], progress=None) -> list[TableResult]:
     results = []
+    known = specs()
     for name in names:
         if progress is not None:
             progress(f"Computing {name}")
-        results.append(compute_table(SPECS[name], ctx))
+        results.append(compute_table(known[name], ctx))
     return results
 
 
@@ -259,7 +261,8 @@ def build_job(session: Session, job_id: int) -> str:
     assert job is not None
     path = workbook_path(job)
     try:
-        names = [name for name in job.tables if name in SPECS] or table_names()
+        known = specs()
+        names = [name for name in job.tables if name in known] or table_names()
         progress = JobProgress(session, job_id, steps=2 * len(names) + 1)
         read_at = utcnow()
         ctx = build_context(session, read_at)

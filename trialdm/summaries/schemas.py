@@ -68,6 +68,14 @@ class SummaryTableOut(DumpSchema):
     corner = ma.fields.String()
     columns = ma.fields.List(ma.fields.Dict())
     rows = ma.fields.List(ma.fields.Dict())
-    footnotes = ma.fields.List(ma.fields.String())
+    footnotes = ma.fields.List(
+        ma.fields.String(), metadata={"description": "As a manuscript prints them."}
+    )
+    notes = ma.fields.List(
+        ma.fields.String(), metadata={"description": "Notes on method, kept apart."}
+    )
+    n_below_header = ma.fields.Boolean(
+        metadata={"description": "False when the column headers carry N themselves."}
+    )
     listing = ma.fields.Dict()
     chart = ma.fields.Dict()

@@ -62,7 +62,12 @@ class Row:
     sd_decimals: int | None = None
     # Excel number format and text suffix of a "value" row (e.g. ' min').
     unit: str = ""
-    missing: bool = True
+    # True: a missing line; False: none; "when_any": a line only when something is
+    # missing; "footnote": no line, a footnote when something is missing; None: the
+    # table's style.
+    missing: bool | str | None = True
+    missing_label: str | None = None
+    other_label: str | None = None
     # For multi_pct: the name of a multi-valued source in TableSpec.multi.
     source: str | None = None
     # For share: the column whose sum is the denominator.
@@ -78,7 +83,7 @@ class ListingColumn:
     key: str
     label: str
     kind: str = "text"  # text | number | date
-    decimals: int = 0
+    decimals: int | None = 0  # None: as recorded
     convert: Callable[[Any, BuildContext], Any] | None = None
     width: int | None = None
 
@@ -90,6 +95,9 @@ class ListingSpec:
     query: Callable[[BuildContext], Select]
     columns: tuple[ListingColumn, ...]
     json_limit: int = 1000
+    # (raw row, its 1-based number, context) -> the printed row, when the columns
+    # shown are not one-to-one with the statement's (e.g. a label from a template)
+    shape: Callable[[Any, int, BuildContext], list[Any]] | None = None
 
 
 @dataclass(frozen=True)
@@ -103,14 +111,33 @@ class TableSpec:
     label_columns: tuple[str, ...] = ()
     # (group values, label values) -> (parent header or None, header)
     column_label: Callable[[dict[str, Any]], tuple[str | None, str]] | None = None
+    # The same for all columns at once (ordinal positions, single-child headers);
+    # columns under one parent header are then kept together.
+    column_labels: Callable[[list[dict[str, Any]]], list[tuple[str | None, str]]] | None = None
+    # (header, people in the column) -> the header printed, e.g. 'Focus groups (N = 11)'
+    header_n: Callable[[str, int], str] | None = None
     order_by: tuple[str, ...] | None = None
     total: bool = True
     total_label: str = "Total"
     corner: str = ""
+    # Footnotes as a manuscript prints them (abbreviations, statistics) ...
     footnotes: tuple[str, ...] = ()
+    # ... and notes on method (population, rules), kept apart.
+    notes: tuple[str, ...] = ()
     multi: Mapping[str, Callable[[BuildContext], Select]] = field(default_factory=dict)
     pct_decimals: int = 1
+    pct_sign: bool = True
+    # n (%) in one cell, or n and % in two cells under the column's header
+    n_pct_cells: int = 1
+    # Percentages of the people in the column, or of those with a value.
+    percent_of: str = "column"
+    # Text of a zero count in an n (%) cell; None: printed as any count.
+    zero: str | None = None
+    # Missing lines of rows that do not say: see Row.missing.
+    missing: str = "line"
     range_separator: str = EN_DASH
+    # The HTML preview prints "N = x" under each header (off when the header has it).
+    n_below_header: bool = True
     listing: ListingSpec | None = None
     # Extra data for a chart: (session, context) -> ChartData
     chart: Callable[[BuildContext], Any] | None = None

@@ -18,7 +18,7 @@ from trialdm.extensions import db
 from trialdm.summaries import queries
 from trialdm.summaries.models import SummaryJob
 from trialdm.summaries.operations import CreateSummaryJob
-from trialdm.summaries.registry import SPECS, table_names
+from trialdm.summaries.registry import specs, table_names
 from trialdm.web.forms import FormErrors, field_errors
 
 bp = Blueprint("summary_pages", __name__, url_prefix="/exports")
@@ -47,7 +47,7 @@ def render_index(values: dict[str, Any], errors: dict[str, list[str]], status: i
     return render_template(
         "exports/index.html",
         scopes=scope_choices(),
-        tables=[(name, SPECS[name].title) for name in table_names()],
+        tables=[(name, spec.title) for name, spec in specs().items()],
         values=values,
         errors=errors,
         jobs=recent_jobs(int(page_number) if page_number.isdigit() else 1),
@@ -103,7 +103,7 @@ def show(job_id: int):
     return render_template(
         "exports/job.html",
         job=job,
-        titles={name: SPECS[name].title for name in SPECS},
+        titles={name: spec.title for name, spec in specs().items()},
         every_site=current_scope().every_site,
     )
 

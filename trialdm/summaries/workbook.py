@@ -182,7 +182,7 @@ def write_table(wb: Workbook, result: TableResult) -> None:
     for line in _table_rows(ws, result, span):
         ws.append(line)
         rows_written += 1
-    for line in _footnotes(ws, result.footnotes):
+    for line in _footnotes(ws, [*result.footnotes, *result.notes]):
         ws.append(line)
         rows_written += 1
     if result.chart is not None and result.chart.categories:
@@ -244,7 +244,7 @@ def write_listing(
     ws.append([cell(ws, "Summary", font=TITLE)])
     for line in _table_rows(ws, result, span):
         ws.append(line)
-    for line in _footnotes(ws, result.footnotes):
+    for line in _footnotes(ws, [*result.footnotes, *result.notes]):
         ws.append(line)
 
 
@@ -252,7 +252,9 @@ def _listing_writer(ws: WriteOnlyWorksheet, column: ListingColumn) -> Callable[[
     """Per-column cell maker for the streamed listing. Plain strings and None go
     to openpyxl as raw values (its cheapest path); numbers and dates get a cell
     carrying a prepared style; risky strings go through :func:`cell`."""
-    if column.kind == "number":
+    if column.kind == "number" and column.decimals is None:
+        number_format = "General"  # as recorded
+    elif column.kind == "number":
         number_format = "0" if column.decimals == 0 else "0." + "0" * column.decimals
     elif column.kind == "date":
         number_format = "yyyy-mm-dd"

@@ -333,7 +333,12 @@ class TranscriptPseudonymisation(MethodView):
         if transcript.verbatim_text is not None:
             # The verbatim text names people: reading it is on the record.
             record_event(
-                db.session, "view_verbatim", "transcripts", transcript.id, transcript.site_code
+                db.session,
+                "view_verbatim",
+                "transcripts",
+                transcript.id,
+                transcript.site_code,
+                durable=True,
             )
         return transcript, 200, etag_headers(transcript)
 
@@ -449,6 +454,7 @@ class TranscriptExport(MethodView):
             transcript.id,
             transcript.site_code,
             {"format": fmt, "lines": len(lines)},
+            durable=True,
         )
         response = Response(content, mimetype=exports.MIMETYPES[fmt])
         response.headers["Content-Disposition"] = (

@@ -92,10 +92,11 @@ class MaterialVersion(Audited, IdMixin, Base):
     )
 
 
-class SourceSegment(Base):
+class SourceSegment(Audited, Base):
     """One paragraph or question of the English source, keyed so translations line up."""
 
     __tablename__ = "source_segments"
+    __reason_required__ = False
     __table_args__ = (UniqueConstraint("version_id", "key"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -206,14 +207,16 @@ class TranslationComment(Audited, SiteScoped, IdMixin, Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
-class InstrumentLabel(Base):
+class InstrumentLabel(Audited, Base):
     """Labels of an instrument in one language, from a finished questionnaire translation.
 
     Trial-wide on purpose: a German label serves ULM and UKE alike. The instruments
     domain reads them through :func:`trialdm.translation.queries.finished_labels`.
+    Audited: they change what every site's participants read.
     """
 
     __tablename__ = "instrument_labels"
+    __reason_required__ = False
     __table_args__ = (
         UniqueConstraint(
             "instrument_name",
@@ -307,6 +310,7 @@ class TranscriptLine(SiteScoped, Base):
     """A numbered line of an approved English transcript; numbers never change."""
 
     __tablename__ = "transcript_lines"
+    __audit_exempt__ = "written once from the approved English, whose approval is audited"
     __table_args__ = (UniqueConstraint("transcript_id", "number"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

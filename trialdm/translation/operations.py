@@ -730,6 +730,33 @@ def key_terms(session: Session, site_code: str) -> list[KeyTerm]:
     return [KeyTerm(entry.id, entry.term, entry.replacement) for entry in entries]
 
 
+def refuse_key_terms(session: Session, site_code: str, text: str, field: str) -> None:
+    """Refuse text written after pseudonymisation (the English translation, a corrected
+    text, a check comment) that contains a term of the site's key, naming each with its
+    line as the transcript numbers lines. The term is echoed, never its replacement:
+    the person typed the one but may not see the key."""
+    terms = key_terms(session, site_code)
+    if not terms:
+        return
+    found = [
+        (number, hit["found"])
+        for number, line in enumerate(split_lines(text), start=1)
+        for hit in pseudonymise(line, terms).replacements
+    ]
+    if found:
+        raise ValidationFailed(
+            f"The text contains {len(found)} name(s) or identifier(s) of the site's "
+            "pseudonymisation key; write the participant number or placeholder used in the "
+            "pseudonymised text instead.",
+            errors={
+                field: [
+                    f"Line {number}: '{term}' is in the pseudonymisation key."
+                    for number, term in found
+                ]
+            },
+        )
+
+
 def apply_pseudonymisation(
     session: Session, transcript: Transcript, actor: Principal
 ) -> Transcript:
@@ -774,7 +801,9 @@ def confirm_pseudonymisation(
             errors={"flags_reviewed": [f"Review the {len(flags)} flagged token(s) first."]},
         )
     if data.get("text") is not None:
-        transcript.pseudonymised_text = _clean_text(data["text"], "text")
+        corrected = _clean_text(data["text"], "text")
+        refuse_key_terms(session, transcript.site_code, corrected, "text")
+        transcript.pseudonymised_text = corrected
     report["confirmed_by"] = actor.user_id
     report["flags_confirmed"] = len(report.get("flags", []))
     transcript.pseudonymisation_report = report
@@ -809,7 +838,9 @@ def upload_english(
         raise ValidationFailed.field(
             "state", "Checking has begun; a checker must return it before it changes."
         )
-    transcript.english_text = _clean_text(text, "text")
+    english = _clean_text(text, "text")
+    refuse_key_terms(session, transcript.site_code, english, "text")
+    transcript.english_text = english
     transcript.translated_by_id = actor.user_id
     transcript.state = "translated"
     session.flush()
@@ -833,6 +864,8 @@ def check_transcript(
     comments = (data.get("comments") or "").strip() or None
     if decision == "return" and not comments:
         raise ValidationFailed.field("comments", "Say what needs to change.")
+    if comments:
+        refuse_key_terms(session, transcript.site_code, comments, "comments")
     check = TranscriptCheck(
         site_code=transcript.site_code,
         transcript_id=transcript.id,

@@ -227,7 +227,14 @@ def transcript(transcript_id: int):
 def render_review(record: Transcript, errors=None, values=None, status=200):
     if record.verbatim_text is not None:
         # The verbatim text names people: reading it is on the record (as in the API).
-        record_event(db.session, "view_verbatim", "transcripts", record.id, record.site_code)
+        record_event(
+            db.session,
+            "view_verbatim",
+            "transcripts",
+            record.id,
+            record.site_code,
+            durable=True,
+        )
     report: dict[str, Any] = record.pseudonymisation_report or {}
     return render_template(
         "translation/pseudonymisation.html",

@@ -12,10 +12,11 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
 import marshmallow as ma
+from flask_babel import gettext
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.datastructures import MultiDict
 
-from trialdm.core.errors import DomainError, PreconditionFailed, PreconditionRequired
+from trialdm.core.errors import DomainError, Message, PreconditionFailed, PreconditionRequired
 from trialdm.core.versions import stale_write
 
 T = TypeVar("T")
@@ -56,6 +57,24 @@ def field_errors(exc: ma.ValidationError | DomainError) -> dict[str, list[str]]:
         key = FORM_LEVEL if name in ("_schema", None) else str(name)
         errors.setdefault(key, []).extend(flatten_messages(messages))
     return errors
+
+
+def localise(errors: Mapping[str, list[str]], labels: Mapping[str, Any]) -> dict[str, list[str]]:
+    """The messages that keep their catalog id (:class:`Message`) in the user's
+    language, with the fields they name given by their labels; others as they are."""
+    return {
+        name: [_localised(message, labels) for message in messages]
+        for name, messages in errors.items()
+    }
+
+
+def _localised(message: str, labels: Mapping[str, Any]) -> str:
+    if not isinstance(message, Message):
+        return message
+    if not message.fields:
+        return gettext(message.template)
+    names = ", ".join(str(labels.get(name, name)) for name in message.fields)
+    return gettext(message.template, fields=names)
 
 
 def form_values(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from flask import Flask, current_app
 from flask_babel import lazy_gettext as _l
@@ -48,8 +49,14 @@ def may(permission: str, site_code: str | None = None) -> bool:
 
 
 def local_target(target: str | None, fallback: str) -> str:
-    """Only local paths: never an open redirect."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+    """Only a path of this site: never an open redirect. Browsers drop tabs and
+    newlines and read a backslash as a slash (``/%09/evil.example`` arrives as
+    ``/<tab>/evil.example``, which they follow to ``//evil.example``), so any control
+    character, space or backslash refuses the target outright."""
+    if not target or any(ch < " " or ch in "\x7f \\" for ch in target):
+        return fallback
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
         return fallback
     return target
 

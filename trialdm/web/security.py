@@ -7,7 +7,7 @@ templates are written for it (layout in trialdm.css, behaviour in static .js).
 
 from __future__ import annotations
 
-from flask import Flask, Response
+from flask import Flask, Response, current_app
 
 CONTENT_SECURITY_POLICY = "; ".join(
     [
@@ -32,12 +32,18 @@ SECURITY_HEADERS = {
 }
 
 
+# Served over https (BASE_URL): browsers must never fall back to plain http.
+HSTS = "max-age=31536000; includeSubDomains"
+
+
 def add_security_headers(response: Response) -> Response:
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
     if response.mimetype == "text/html":
         # pages show personal data: never keep them in shared caches or history
         response.headers.setdefault("Cache-Control", "no-store")
+    if current_app.config.get("HSTS"):
+        response.headers.setdefault("Strict-Transport-Security", HSTS)
     return response
 
 

@@ -15,8 +15,10 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext, lazy_gettext
-from flask_login import login_required, login_user, logout_user
+from flask_login import current_user, login_required, login_user, logout_user
+from itsdangerous import BadSignature, URLSafeSerializer
 
+from trialdm.auth.operations import LoginThrottled, end_sessions, get_user_by_email
 from trialdm.auth.operations import login as check_login
 from trialdm.auth.permissions import current_principal, public, requires
 from trialdm.core.http import keep_transaction
@@ -63,29 +65,78 @@ def _failed(response) -> bool:
     return response.status_code == 401
 
 
-def _login_email_key() -> str:
-    return "login-account:" + request.form.get("email", "").strip().lower()
+# A browser where an account logged in before carries its id in a signed cookie, so
+# that failures from elsewhere (someone guessing) do not lock the owner out.
+KNOWN_DEVICE_COOKIE = "trialdm_device"
+KNOWN_DEVICE_MAX_AGE = 365 * 24 * 3600
+KNOWN_DEVICE_SALT = "trialdm-known-device"
+
+
+def _known_device_serializer() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.secret_key, salt=KNOWN_DEVICE_SALT)
+
+
+def _known_accounts() -> list[int]:
+    raw = request.cookies.get(KNOWN_DEVICE_COOKIE)
+    if not raw:
+        return []
+    try:
+        ids = _known_device_serializer().loads(raw)
+    except BadSignature:
+        return []
+    return [i for i in ids if isinstance(i, int)] if isinstance(ids, list) else []
+
+
+def _remember_device(response, user_id: int) -> None:
+    accounts = [user_id] + [i for i in _known_accounts() if i != user_id]
+    response.set_cookie(
+        KNOWN_DEVICE_COOKIE,
+        _known_device_serializer().dumps(accounts[:10]),
+        max_age=KNOWN_DEVICE_MAX_AGE,
+        httponly=True,
+        secure=current_app.config["SESSION_COOKIE_SECURE"],
+        samesite="Lax",
+    )
 
 
 @bp.route("/login", methods=["GET", "POST"])
 @public
 @limiter.limit(_login_limit, methods=["POST"], deduct_when=_failed)
-@limiter.limit(_login_limit, methods=["POST"], deduct_when=_failed, key_func=_login_email_key)
 def login():
     if request.method == "POST":
         email = request.form.get("email", "")
-        user = check_login(db.session, email, request.form.get("password", ""))
+        account = get_user_by_email(db.session, email)
+        known = account is not None and account.id in _known_accounts()
+        try:
+            user = check_login(
+                db.session, email, request.form.get("password", ""), known_device=known
+            )
+        except LoginThrottled as throttled:
+            keep_transaction()
+            error = gettext(
+                "Too many failed logins for this account. Try again in %(seconds)s seconds.",
+                seconds=throttled.retry_after,
+            )
+            page = render_template("login.html", error=error, email=email)
+            return page, 429, {"Retry-After": str(throttled.retry_after)}
         keep_transaction()  # the audit row of a failed login is kept too
         if user is None:
             return render_template("login.html", error=LOGIN_FAILED, email=email), 401
         login_user(user)
-        return redirect(local_target(request.args.get("next"), url_for("web.home")))
+        response = redirect(local_target(request.args.get("next"), url_for("web.home")))
+        _remember_device(response, user.id)
+        return response
     return render_template("login.html", error=None, email="")
 
 
 @bp.route("/logout", methods=["POST"])
 @public
 def logout():
+    if current_user.is_authenticated:
+        # Ends this session and every other one of the account (the cookie alone is
+        # the session: it must stop working, not just be forgotten by this browser).
+        end_sessions(current_user._get_current_object())
+        db.session.flush()
     logout_user()
     flash(gettext("You are logged out."))
     return redirect(url_for("web.login"))
