@@ -493,8 +493,10 @@ def test_names_of_the_key_cannot_come_back_after_pseudonymisation(people, make_p
     translator = people["translator"]
     transcript = create(translator)
     to_pseudonymised(people, make_participant, transcript)
-    leaked = translator.post(
-        url(transcript, "/english"),
+    leaked = send(
+        translator,
+        transcript,
+        "/english",
         json={"text": "I: Who came?\n\nR: Okello and SARAH were there. Peer support helped."},
     )
     assert leaked.status_code == 422
@@ -504,7 +506,7 @@ def test_names_of_the_key_cannot_come_back_after_pseudonymisation(people, make_p
     ]
     assert translator.get(url(transcript)).json["english_text"] is None
     # the common word is not the capitalised name
-    ok(translator.post(url(transcript, "/english"), json={"text": "We said grace first."}))
+    ok(send(translator, transcript, "/english", json={"text": "We said grace first."}))
     comment = people["reviewer"].post(
         url(transcript, "/checks"),
         json={"decision": "return", "comments": "Line 1 should name Grace, as said."},
@@ -517,11 +519,13 @@ def test_names_of_the_key_cannot_come_back_after_pseudonymisation(people, make_p
 def test_a_corrected_pseudonymised_text_is_checked_against_the_key(people, make_participant):
     lead = people["lead"]
     transcript = create(people["translator"])
-    ok(people["translator"].post(url(transcript, "/verbatim"), json={"text": VERBATIM}))
+    ok(send(people["translator"], transcript, "/verbatim", json={"text": VERBATIM}))
     add_key(lead, make_participant)
     draft = ok(lead.post(url(transcript, "/pseudonymisation")))
-    refused = lead.post(
-        url(transcript, "/pseudonymisation/confirm"),
+    refused = send(
+        lead,
+        transcript,
+        "/pseudonymisation/confirm",
         json={"text": draft["pseudonymised_text"] + "R: Okello again.", "flags_reviewed": True},
     )
     assert refused.status_code == 422
