@@ -134,18 +134,21 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_mechanisms(app: Flask) -> None:
-    """Site scoping, audit, task queueing and the request edge: one place each."""
+    """Site scoping, audit, task queueing, record versions and the request edge: one
+    place each."""
     from trialdm.auth.loader import register_auth_loader
     from trialdm.core.audit import install_audit
     from trialdm.core.http import register_request_edge
     from trialdm.core.inputs import register_input_bounds
     from trialdm.core.scoping import install_site_scoping
     from trialdm.core.tasks import install_task_queueing
+    from trialdm.core.versions import install_version_guard
     from trialdm.extensions import db
 
     install_site_scoping()
     install_audit()
     install_task_queueing()
+    install_version_guard()
     register_request_edge(app, db)
     register_input_bounds(app)
     register_auth_loader(app)
