@@ -74,6 +74,7 @@ _FIELD_KEYS = {
     "max_length",
     "multiline",
     "widget",
+    "identifier",
 }
 _SCORE_KEYS = {"name", "label", "method", "items", "min_answered"}
 _CONDITION_OPS = ("equals", "not_equals", "any_of", "contains")
@@ -153,6 +154,8 @@ class FieldDefinition:
     max_length: int | None = None
     multiline: bool = False
     widget: str | None = None
+    # Identifies a person (REDCap's "Identifier?"): left out of de-identified exports.
+    identifier: bool = False
 
     @property
     def choice_values(self) -> list[Any]:
@@ -187,6 +190,8 @@ class FieldDefinition:
             out["multiline"] = True
         if self.widget:
             out["widget"] = self.widget
+        if self.identifier:
+            out["identifier"] = True
         return out
 
 
@@ -565,6 +570,9 @@ def _parse_field(
     if widget is not None and (kind != "single_choice" or widget not in WIDGETS):
         check.add(f"{where}.widget", f"one of {', '.join(WIDGETS)}, for single choice only")
         widget = None
+    identifier = raw.get("identifier", False)
+    if not isinstance(identifier, bool):
+        check.add(f"{where}.identifier", "must be true or false")
     return FieldDefinition(
         name=name,
         type=kind,
@@ -581,6 +589,7 @@ def _parse_field(
         max_length=max_length,
         multiline=bool(multiline),
         widget=widget,
+        identifier=bool(identifier),
     )
 
 
