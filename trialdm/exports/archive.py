@@ -12,7 +12,7 @@ import tempfile
 import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -92,8 +92,9 @@ def audit_dataset() -> Dataset:
         from trialdm.exports.datasets import stream
 
         for e in stream(session, stmt.order_by(a.id)):
-            head = (e.id, e.at.isoformat(), e.user_email, e.role, e.source, e.action, e.entity)
-            head += (e.entity_id, e.site_code)
+            at = e.at if e.at.tzinfo else e.at.replace(tzinfo=UTC)  # SQLite drops the zone
+            head = (e.id, at.astimezone(UTC).isoformat(), e.user_email, e.role, e.source)
+            head += (e.action, e.entity, e.entity_id, e.site_code)
             changes = e.changes or {}
             if not changes:
                 yield (*head, None, None, None, e.reason)
