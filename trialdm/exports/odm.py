@@ -232,6 +232,10 @@ def _item_def(xf: Any, d: Dataset, v: Variable) -> None:
             xf.write(etree.Element("CodeListRef", {"CodeListOID": f"CL.{d.name}.{v.name}"}))
 
 
+def _position(dataset: Dataset, name: str) -> int:
+    return next(i for i, v in enumerate(dataset.variables) if v.name == name)
+
+
 def _tagged(index: int, rows: Iterator[Row]) -> Iterator[tuple[str, int, Row]]:
     for row in rows:
         yield row[0], index, row
@@ -269,7 +273,7 @@ def _subject(
     scheduled: dict[str, list[tuple[int, Row]]] = {}
     unscheduled: list[tuple[int, Row]] = []
     for index, row in rows:
-        event = row[2]
+        event = row[_position(datasets[index], "event")]
         if event is None:
             unscheduled.append((index, row))
         else:

@@ -25,7 +25,7 @@ import pyreadstat
 from trialdm.core.errors import DomainError
 from trialdm.exports.datasets import MISSING_LABELS, MISSING_VALUES, Dataset, Row
 from trialdm.exports.writers import NamedVariable
-from trialdm.instruments.definitions import MISSING_CODES, Missing
+from trialdm.instruments.definitions import Missing
 
 NAME_LIMITS = {"stata": 32, "spss": 64}
 LABEL_LIMITS = {"stata": 80, "spss": 256}
@@ -108,12 +108,10 @@ def write_stat_file(
                 [np.nan if v is None else float(v) for v in values], dtype="float64"
             )
         labels = dict(variable.numbered_labels()) if variable.kind != "string" else {}
-        if fmt == "stata" and variable.missing_codes and variable.kind != "string":
+        if fmt == "stata":
+            # Stata labels whole numbers only; .a/.b/.c are explained in the codebook.
             for number in MISSING_LABELS:
                 labels.pop(number, None)
-            if has_missing:
-                for code, letter in STATA_MISSING.items():
-                    labels[letter] = MISSING_CODES[code]
         if labels:
             value_labels[item.name] = labels
         if fmt == "spss" and variable.missing_codes:

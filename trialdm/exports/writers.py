@@ -46,6 +46,12 @@ CODEBOOK_COLUMNS = (
 )
 
 
+MISSING_TEXT = " | ".join(
+    f"{MISSING_VALUES[code]} = {MISSING_CODES[code]} (.{letter} in .dta)"
+    for code, letter in (("not_asked", "a"), ("dont_know", "b"), ("refused", "c"))
+)
+
+
 @dataclass(frozen=True)
 class NamedVariable:
     """A variable with the name it has in one file format (Stata allows 32
@@ -125,9 +131,7 @@ def codebook_rows(
                 " | ".join(f"{n} = {label}" for n, label in v.numbered_labels()),
                 "" if v.minimum is None else str(v.minimum),
                 "" if v.maximum is None else str(v.maximum),
-                " | ".join(f"{n} = {label}" for n, label in sorted(MISSING_LABELS.items()))
-                if v.missing_codes
-                else "",
+                MISSING_TEXT if v.missing_codes else "",
                 v.instrument or "",
                 v.versions or "",
                 "yes" if v.identifier else "",
