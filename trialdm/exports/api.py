@@ -74,22 +74,22 @@ class ExportDatasets(MethodView):
         return {"datasets": dataset_names(db.session)}
 
 
-@blp.route("/<int:job_id>")
+@blp.route("/<int:export_id>")
 class ExportById(MethodView):
     @requires("exports.read")
     @blp.response(200, ExportJobOut)
-    def get(self, job_id):
+    def get(self, export_id):
         """An export's state and progress."""
-        return queries.get_job(db.session, job_id)
+        return queries.get_job(db.session, export_id)
 
 
-@blp.route("/<int:job_id>/download")
+@blp.route("/<int:export_id>/download")
 class ExportDownload(MethodView):
     @requires("exports.read")
     @blp.doc(responses={"200": {"description": "The export as one zip", "content": {ZIP: {}}}})
-    def get(self, job_id):
+    def get(self, export_id):
         """The zip (audited)."""
-        job = queries.finished_job(db.session, job_id)
+        job = queries.finished_job(db.session, export_id)
         path = archive_path(job)
         if not path.exists():
             raise NotFound("The export file is gone; ask for a new one.")
