@@ -10,7 +10,7 @@ lease and attempt limits are the summary jobs' settings.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -129,7 +129,8 @@ class CreateExportJob:
         self.datasets = names
         return site_code
 
-    def run(self, session: Session) -> ExportJob:
+    def run(self, session: Session, queue: bool = True) -> ExportJob:
+        """Create the job; ``queue`` False when the caller builds it itself (CLI)."""
         site_code = self.validate(session)
         job = ExportJob(
             site_code=site_code,
@@ -161,7 +162,8 @@ class CreateExportJob:
                 "identifiers": job.identifiers,
             },
         )
-        enqueue(session, BUILD_TASK, job.id)
+        if queue:
+            enqueue(session, BUILD_TASK, job.id)
         return job
 
 
@@ -208,15 +210,24 @@ class JobProgress:
     """Progress and heartbeat, committed between datasets (never while a dataset's
     rows are being streamed) so that the API and the reconciler see them."""
 
-    def __init__(self, session: Session, job_id: int, steps: int) -> None:
+    def __init__(
+        self,
+        session: Session,
+        job_id: int,
+        steps: int,
+        listener: Callable[[int, str], None] | None = None,
+    ) -> None:
         self.session = session
         self.job_id = job_id
         self.steps = max(steps, 1)
         self.done = 0
+        self.listener = listener
 
     def __call__(self, step: str) -> None:
         percent = min(99, int(100 * self.done / self.steps))
         self.done += 1
+        if self.listener is not None:
+            self.listener(percent, step)
         with scoped_to(EVERY_SITE):
             self.session.execute(
                 update(ExportJob)
@@ -251,8 +262,11 @@ def scope_label(session: Session, job: ExportJob) -> str:
     return get_site(session, job.site_code).label
 
 
-def build_job(session: Session, job_id: int) -> str:
-    """Build one job's zip; safe to call again for the same job."""
+def build_job(
+    session: Session, job_id: int, listener: Callable[[int, str], None] | None = None
+) -> str:
+    """Build one job's zip; safe to call again for the same job. ``listener`` hears
+    each step with the percent done before it (the CLI's progress bar)."""
     if not claim_job(session, job_id):
         log.info("export job %s is not ours to build (done, failed or running)", job_id)
         return "skipped"
@@ -270,7 +284,7 @@ def build_job(session: Session, job_id: int) -> str:
             requested_by=job.requested_by or "unknown",
             read_at=read_at,
         )
-        progress = JobProgress(session, job_id, steps=len(job.datasets) + 1)
+        progress = JobProgress(session, job_id, len(job.datasets) + 1, listener)
         with scoped_to(job_scope(job)):
             result = write_archive(
                 session, archive_path(job), request, progress, f"trialdm {_version()}"
@@ -340,3 +354,57 @@ def reconcile_jobs(session: Session, now: datetime | None = None) -> list[int]:
         requeued.append(job.id)
     session.flush()
     return requeued
+
+
+# ------------------------------------------------------------------ command line
+
+
+def run_export_here(
+    scope: str,
+    export_format: str,
+    datasets: Sequence[str] | None,
+    labels: str,
+    identifiers: str,
+    output: Path,
+    listener: Callable[[int, str], None] | None = None,
+) -> dict[str, int]:
+    """Create an export job and build it in this process (the command line): the
+    same job, checks and audit as through the API, then the zip copied to
+    ``output``. Returns the rows per dataset; raises a domain error if refused or
+    failed, leaving the failed job's readable error on its row."""
+    import getpass
+    import shutil
+
+    from trialdm.extensions import db
+
+    session = db.session
+    try:
+        job = CreateExportJob(
+            scope,
+            export_format,
+            datasets,
+            labels,
+            identifiers,
+            None,
+            f"command line ({getpass.getuser()})",
+        ).run(session, queue=False)
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    build_job(session, job.id, listener)
+    job = session.get(ExportJob, job.id, populate_existing=True)
+    assert job is not None
+    if job.state != "done":
+        raise DomainError(job.error or f"The export is {job.state}.")
+    shutil.copyfile(archive_path(job), output)
+    record_event(
+        session,
+        "download",
+        "export_job",
+        job.id,
+        site_code=job.site_code,
+        details={"scope": job.scope, "format": job.format, "file": str(output)},
+    )
+    session.commit()
+    return {name: info["rows"] for name, info in (job.result or {}).items()}
