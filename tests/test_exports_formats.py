@@ -11,7 +11,9 @@ import pyreadstat
 import pytest
 from lxml import etree
 
-from tests.exports_fixtures import FULL, HEBREW, export, probe_trial
+from tests.exports_fixtures import FULL, HEBREW, PROBE, export, probe_trial, store_probe
+from trialdm.instruments.definitions import parse_definition
+from trialdm.instruments.operations import create_response, sync_instruments
 
 ODM_NS = {"odm": "http://www.cdisc.org/ns/odm/v1.3"}
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
@@ -60,41 +62,83 @@ def test_spss_file_has_values_labels_and_declared_missing(trial, api_as, tmp_pat
     assert math.isnan(by_study_id(plain)[trial.sparse_id]["sessions"])
 
 
-def test_stata_file_has_values_labels_and_extended_missing(trial, api_as, tmp_path):
+def test_stata_file_has_values_labels_and_missing_codes(trial, api_as, tmp_path):
     _, archive = export(api_as("coordinator"), scope="all", format="stata")
-    frame, meta = pyreadstat.read_dta(
-        str(extract(archive, "export_probe.dta", tmp_path)), user_missing=True
-    )
+    frame, meta = pyreadstat.read_dta(str(extract(archive, "export_probe.dta", tmp_path)))
     rows = by_study_id(frame)
     full, sparse = rows[trial.full_id], rows[trial.sparse_id]
     assert full["comment"] == HEBREW
     assert full["sessions"] == 12 and full["weight"] == 71.5
-    assert full["visit_date"] == date(2025, 6, 1)
+    assert (
+        full["visit_date"] == date(2025, 6, 1)
+        and meta.original_variable_types["visit_date"] == "%td"
+    )
     assert full["mood"] == 1 and [full[f"supports___{c}"] for c in ("family", "peer")] == [1, 1]
-    assert sparse["sessions"] == "c" and sparse["mood"] == "a"  # refused, not asked
-    assert sparse["visit_date_missing"] == "b"
-    assert meta.variable_value_labels["mood"] == {1: "Good", 2: "Bad"}
-    plain, _ = pyreadstat.read_dta(str(tmp_path / "export_probe.dta"))
-    assert math.isnan(by_study_id(plain)[trial.sparse_id]["sessions"])  # missing in Stata
-    codebook = archive.read("codebook.csv").decode("utf-8-sig")
-    assert "-9 = Refused (.c in .dta)" in codebook
+    assert sparse["sessions"] == -9 and sparse["mood"] == -7 and sparse["visit_date_missing"] == -8
+    assert math.isnan(sparse["weight"]) and math.isnan(sparse["visit_date"])
+    assert meta.variable_value_labels["mood"] == {
+        1: "Good",
+        2: "Bad",
+        -7: "Not asked",
+        -8: "Don't know",
+        -9: "Refused",
+    }
     assert meta.column_names_to_labels["sessions"] == "Sessions attended"
+    do_file = archive.read("missing_codes.do").decode()
+    assert 'use "export_probe.dta", clear' in do_file
+    mvdecode = next(line for line in do_file.splitlines() if line.startswith("mvdecode sessions"))
+    assert "mood" in mvdecode and "visit_date_missing" in mvdecode and " comment" not in mvdecode
+    assert mvdecode.endswith("mv(-7=.a \\ -8=.b \\ -9=.c)")
+    assert "-9 = Refused (.c after missing_codes.do)" in archive.read("codebook.csv").decode()
+
+
+def test_stat_files_with_long_runs_of_blanks_and_codes(
+    api_as, db_session, make_participant, tmp_path
+):
+    """ReadStat infers a column's type from its values: a date or coded column that
+    starts with hundreds of blanks or missing codes must still be a date or number."""
+    store_probe(db_session)
+    for n in range(150):
+        person = make_participant("BU", enrolment_date=date(2025, 2, 1))
+        # the answers as the API receives them (JSON)
+        answers: dict = {"sessions": {"missing": "refused"}} if n < 149 else {"sessions": 4}
+        if n == 149:
+            answers["visit_date"] = "2025-05-05"
+        create_response(
+            db_session,
+            {
+                "participant_id": person.id,
+                "instrument": "export_probe",
+                "event": "T1",
+                "status": "incomplete",
+                "collected_on": date(2025, 6, 2),
+                "answers": answers,
+            },
+        )
+    db_session.commit()
+    for fmt, suffix, read in (
+        ("stata", "dta", pyreadstat.read_dta),
+        ("spss", "sav", pyreadstat.read_sav),
+    ):
+        _, archive = export(
+            api_as("coordinator"), scope="BU", format=fmt, datasets=["export_probe"]
+        )
+        frame, _ = read(str(extract(archive, f"export_probe.{suffix}", tmp_path)))
+        last = frame.to_dict("records")[-1]
+        assert last["sessions"] == 4 and last["visit_date"] == date(2025, 5, 5)
+        refused = frame["sessions"].isna() if fmt == "spss" else frame["sessions"] == -9
+        assert refused.sum() == 149  # SPSS reads its declared missing values as missing
 
 
 def test_stata_names_over_32_characters_are_mapped_in_the_codebook(
     db_session, api_as, tmp_path, make_participant
 ):
-    from tests.exports_fixtures import PROBE, store_probe
-
     long_name = "how_many_peer_support_sessions_did_you_attend"
     long_label = "How many peer-support sessions did you attend in the last four months, " * 2
-    PROBE_LONG = {**PROBE, "version": 2, "fields": [*PROBE["fields"]]}
-    PROBE_LONG["fields"].append({"name": long_name, "type": "integer", "label": long_label.strip()})
-    from trialdm.instruments.definitions import parse_definition
-    from trialdm.instruments.operations import sync_instruments
-
+    probe_long = {**PROBE, "version": 2, "fields": [*PROBE["fields"]]}
+    probe_long["fields"].append({"name": long_name, "type": "integer", "label": long_label.strip()})
     store_probe(db_session)
-    sync_instruments(db_session, [parse_definition(PROBE_LONG, "x")], {"export_probe": "x"})
+    sync_instruments(db_session, [parse_definition(probe_long, "x")], {"export_probe": "x"})
     db_session.commit()
     person = make_participant("BU", enrolment_date=date(2025, 2, 1))
     api = api_as("research_worker", ["BU"])

@@ -24,7 +24,7 @@ from trialdm.core.audit import AuditEvent
 from trialdm.core.errors import DomainError
 from trialdm.exports.datasets import Dataset, Row, Variable, instrument_dataset, instrument_names
 from trialdm.exports.odm import write_odm
-from trialdm.exports.statfiles import file_names, write_stat_file
+from trialdm.exports.statfiles import file_names, stata_missing_do, write_stat_file
 from trialdm.exports.tables import TABLES
 from trialdm.exports.writers import (
     NamedVariable,
@@ -174,6 +174,9 @@ def write_archive(
             if fmt == "r":
                 zf.writestr("read_data.R", r_script(datasets))
                 files.append("read_data.R")
+            if fmt == "stata":
+                zf.writestr("missing_codes.do", stata_missing_do(named))
+                files.append("missing_codes.do")
             with zf.open("codebook.csv", "w") as member:
                 write_codebook_csv(member, codebook_rows(named))
             with zf.open("codebook.html", "w") as member:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,13 @@ import pandas as pd
 import pyreadstat
 
 from trialdm.core.errors import DomainError
-from trialdm.exports.datasets import MISSING_LABELS, MISSING_VALUES, Dataset, Row
+from trialdm.exports.datasets import (
+    MISSING_LABELS,
+    MISSING_VALUES,
+    Dataset,
+    Row,
+    Variable,
+)
 from trialdm.exports.writers import NamedVariable
 from trialdm.instruments.definitions import Missing
 
@@ -36,8 +43,12 @@ RESERVED = {
     },
     "spss": {"all", "and", "by", "eq", "ge", "gt", "le", "lt", "ne", "not", "or", "to", "with"},
 }  # fmt: skip
-# Stata's extended missing values for the missing-data codes.
+# Stata's extended missing values for the missing-data codes (missing_codes.do).
 STATA_MISSING = {"not_asked": "a", "dont_know": "b", "refused": "c"}
+# Day zero of each format's dates, and the display format of a date variable.
+EPOCHS = {"stata": date(1960, 1, 1), "spss": date(1582, 10, 14)}
+DATE_FORMATS = {"stata": "%td", "spss": "DATE11"}
+SECONDS_PER_UNIT = {"stata": 1, "spss": 86400}
 _VALID = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -48,12 +59,18 @@ def file_names(dataset: Dataset, fmt: str) -> list[NamedVariable]:
     label_limit = LABEL_LIMITS.get(fmt)
     named: list[NamedVariable] = []
     taken: set[str] = set()
+    # ReadStat names a value-label set after its variable plus a counter, and Stata
+    # holds 32 characters there too: a labelled variable's name leaves room for it.
+    counter_room = len(str(len(dataset.variables)))
     for index, variable in enumerate(dataset.variables, start=1):
         name, note = variable.name, ""
+        room = limit
+        if limit is not None and fmt == "stata" and _labelled(variable):
+            room = limit - counter_room
         reserved = limit is not None and name.lower() in {r.lower() for r in RESERVED[fmt]}
-        if limit is not None and (len(name) > limit or reserved or not _VALID.match(name)):
+        if room is not None and (len(name) > room or reserved or not _VALID.match(name)):
             suffix = f"_v{index}"
-            name = name[: limit - len(suffix)] + suffix
+            name = name[: room - len(suffix)] + suffix
             note = f"named {name} in the .{'dta' if fmt == 'stata' else 'sav'} file"
         if name.lower() in taken:
             raise DomainError(
@@ -75,9 +92,11 @@ def _stat_value(kind: str, value: Any, variable, fmt: str) -> Any:
     if isinstance(value, Missing):
         if kind == "string":
             return str(MISSING_VALUES[value.code])
-        return STATA_MISSING[value.code] if fmt == "stata" else float(MISSING_VALUES[value.code])
+        return float(MISSING_VALUES[value.code])
     if kind == "code":
         return float(variable.code_number(value))
+    if kind == "date":
+        return float((value - EPOCHS[fmt]).days * SECONDS_PER_UNIT[fmt])
     return value
 
 
@@ -95,28 +114,22 @@ def write_stat_file(
     frame: dict[str, Any] = {}
     value_labels: dict[str, dict[Any, str]] = {}
     missing_ranges: dict[str, list[Any]] = {}
-    user_missing: dict[str, list[str]] = {}
+    formats: dict[str, str] = {}
     for item, variable, values in zip(named, variables, columns, strict=True):
-        has_missing = variable.kind != "string" and any(isinstance(v, str) for v in values)
-        if variable.kind in ("string", "date"):
+        if variable.kind == "string":
             frame[item.name] = pd.Series(values, dtype=object)
-        elif fmt == "stata" and has_missing:
-            frame[item.name] = pd.Series([np.nan if v is None else v for v in values], dtype=object)
-            user_missing[item.name] = sorted({v for v in values if isinstance(v, str)})
         else:
             frame[item.name] = pd.Series(
                 [np.nan if v is None else float(v) for v in values], dtype="float64"
             )
-        labels = dict(variable.numbered_labels()) if variable.kind != "string" else {}
-        if fmt == "stata":
-            # Stata labels whole numbers only; .a/.b/.c are explained in the codebook.
-            for number in MISSING_LABELS:
-                labels.pop(number, None)
-        if labels:
-            value_labels[item.name] = labels
+            labels = dict(variable.numbered_labels())
+            if labels:
+                value_labels[item.name] = labels
+        if variable.kind == "date":
+            formats[item.name] = DATE_FORMATS[fmt]
         if fmt == "spss" and variable.missing_codes:
             if variable.kind == "string":
-                missing_ranges[item.name] = [str(n) for n in sorted(MISSING_LABELS)][:3]
+                missing_ranges[item.name] = [str(n) for n in sorted(MISSING_LABELS)]
             else:
                 missing_ranges[item.name] = [float(n) for n in sorted(MISSING_LABELS)]
     data = pd.DataFrame(frame, columns=[n.name for n in named])
@@ -129,6 +142,7 @@ def write_stat_file(
             column_labels=column_labels,
             variable_value_labels=value_labels,
             missing_ranges=missing_ranges,
+            variable_format=formats,
         )
     else:
         pyreadstat.write_dta(
@@ -137,7 +151,43 @@ def write_stat_file(
             file_label=dataset.label[:80],
             column_labels=column_labels,
             variable_value_labels=value_labels,
-            missing_user_values=user_missing,
+            variable_format=formats,
             version=15,
         )
     return count
+
+
+def stata_missing_do(datasets: Iterable[tuple[Dataset, list[NamedVariable]]]) -> str:
+    """A do-file turning the missing-data codes -7/-8/-9 into .a/.b/.c."""
+    rules = " \\ ".join(
+        f"{MISSING_VALUES[code]}=.{letter}" for code, letter in STATA_MISSING.items()
+    )
+    lines = [
+        "* Turns the missing-data codes into Stata's extended missing values:",
+        "* "
+        + ", ".join(
+            f".{letter} = {MISSING_LABELS[MISSING_VALUES[code]]}"
+            for code, letter in STATA_MISSING.items()
+        ),
+        "* Run from the folder holding the .dta files: do missing_codes.do",
+        "",
+    ]
+    for dataset, named in datasets:
+        coded = [n.name for n in named if _numeric_with_codes(n.variable)]
+        if not coded:
+            continue
+        lines += [
+            f'use "{dataset.name}.dta", clear',
+            f"mvdecode {' '.join(coded)}, mv({rules})",
+            f'save "{dataset.name}.dta", replace',
+            "",
+        ]
+    return "\n".join(lines)
+
+
+def _labelled(variable: Variable) -> bool:
+    return variable.kind != "string" and bool(variable.numbered_labels())
+
+
+def _numeric_with_codes(variable: Variable) -> bool:
+    return variable.missing_codes and variable.kind != "string"

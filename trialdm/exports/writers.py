@@ -47,7 +47,7 @@ CODEBOOK_COLUMNS = (
 
 
 MISSING_TEXT = " | ".join(
-    f"{MISSING_VALUES[code]} = {MISSING_CODES[code]} (.{letter} in .dta)"
+    f"{MISSING_VALUES[code]} = {MISSING_CODES[code]} (.{letter} after missing_codes.do)"
     for code, letter in (("not_asked", "a"), ("dont_know", "b"), ("refused", "c"))
 )
 
@@ -207,7 +207,7 @@ def readme_text(
         "",
         "Missing-data codes: "
         + ", ".join(f"{n} = {label}" for n, label in sorted(MISSING_LABELS.items()))
-        + " (declared missing in .sav; extended missing .a/.b/.c in .dta, see the codebook).",
+        + " (declared missing in .sav; in Stata, missing_codes.do makes them .a/.b/.c).",
         "A multiple-choice field is one 0/1 column per choice (field___code), as in REDCap;",
         "a date field has a companion column field_missing for its missing-data code.",
         "Blank means not answered. Text is UTF-8.",
