@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Date, Select, and_, case, false, func, select, true, type_coerce
 from sqlalchemy.orm import Session
 
 from trialdm.core.errors import DomainError
@@ -142,32 +142,48 @@ def as_date(value: Any) -> date | None:
 
 @dataclass
 class _Column:
-    """How one instrument field becomes one or more columns."""
+    """How one instrument field becomes SQL aggregates over its answer rows (the
+    answers pivoted to one row per response) and then one or more cells."""
 
     field: FieldDefinition
     variables: list[Variable]
 
-    def cells(self, answers: list[Any] | None) -> list[Any]:
+    def sql(self, answers: Any) -> list[Any]:
         f = self.field
-        width = len(self.variables)
-        if not answers:
-            return [None] * width
-        first = answers[0]
-        if first.missing_code:
-            missing = Missing(first.missing_code)
-            return [None, missing] if f.type == "date" else [missing] * width
+        mine = and_(answers.c.field == f.name, answers.c.computed.is_(false()))
+        missing = func.max(case((mine, answers.c.missing_code)))
         if f.type == "multiple_choice":
-            chosen = {a.value_text for a in answers}
-            return [1 if v.choice in chosen else 0 for v in self.variables]
+            answered = func.max(case((mine, 1)))
+            chosen = [
+                func.max(case((and_(mine, answers.c.value_text == v.choice), 1), else_=0))
+                for v in self.variables
+            ]
+            return [missing, answered, *chosen]
         if f.type in ("single_choice", "text"):
-            return [first.value_text]
+            value = func.max(case((mine, answers.c.value_text)))
+        elif f.type == "date":
+            value = type_coerce(func.max(case((mine, answers.c.value_date))), Date)
+        else:
+            value = func.max(case((mine, answers.c.value_number)))
+        return [missing, value]
+
+    @property
+    def width(self) -> int:
+        return 2 + len(self.variables) if self.field.type == "multiple_choice" else 2
+
+    def cells(self, values: Sequence[Any]) -> list[Any]:
+        f = self.field
+        if values[0]:
+            missing = Missing(values[0])
+            return [None, missing] if f.type == "date" else [missing] * len(self.variables)
+        if f.type == "multiple_choice":
+            return list(values[2:]) if values[1] else [None] * len(self.variables)
+        value = values[1]
         if f.type == "date":
-            return [as_date(first.value_date), None]
-        if f.type == "yes_no":
-            return [None if first.value_number is None else int(first.value_number)]
-        if f.type == "decimal" or first.value_number is None:
-            return [first.value_number]
-        return [int(first.value_number)]
+            return [as_date(value), None]
+        if value is None or f.type in ("single_choice", "text", "decimal"):
+            return [value]
+        return [int(value)]
 
 
 def _merged_field(definitions: Sequence[InstrumentDefinition], name: str) -> FieldDefinition:
@@ -309,71 +325,59 @@ def instrument_dataset(session: Session, name: str) -> Dataset:
             )
         seen.add(v.name)
 
-    live = (
-        Response.instrument_name == name,
-        Response.deleted_at.is_(None),
-        Participant.deleted_at.is_(None),
-    )
-    responses = (
-        select(
-            Response.id,
-            Participant.study_id,
-            Response.site_code,
-            Participant.arm,
-            Response.event,
-            Response.instrument_version_id,
-            Response.status,
-            Response.collected_on,
+    # The plain answers table: the ORM's site criteria for an outer-joined entity
+    # would go into WHERE and drop responses without answers; answers share their
+    # response's site, which the ORM filter restricts.
+    answers = ResponseAnswer.__table__
+    score_sql = [
+        func.max(
+            case(
+                (and_(answers.c.field == s, answers.c.computed.is_(true())), answers.c.value_number)
+            )
         )
+        for s in score_names
+    ]
+    head = (
+        Participant.study_id,
+        Response.site_code,
+        Participant.arm,
+        Response.event,
+        Response.instrument_version_id,
+        Response.status,
+        Response.collected_on,
+    )
+    stmt = (
+        select(*head, *(c for column in columns for c in column.sql(answers)), *score_sql)
         .join(Participant, Participant.id == Response.participant_id)
-        .where(*live)
+        .outerjoin(answers, answers.c.response_id == Response.id)
+        .where(
+            Response.instrument_name == name,
+            Response.deleted_at.is_(None),
+            Participant.deleted_at.is_(None),
+        )
+        .group_by(Response.id, *head)
         .order_by(bytewise(session, Participant.study_id), Response.id)
     )
-    answers = (
-        select(
-            ResponseAnswer.response_id,
-            ResponseAnswer.field,
-            ResponseAnswer.value_text,
-            ResponseAnswer.value_number,
-            ResponseAnswer.value_date,
-            ResponseAnswer.missing_code,
-            ResponseAnswer.computed,
-        )
-        .join(Response, Response.id == ResponseAnswer.response_id)
-        .join(Participant, Participant.id == Response.participant_id)
-        .where(*live)
-        .order_by(
-            bytewise(session, Participant.study_id),
-            ResponseAnswer.response_id,
-            ResponseAnswer.field,
-            ResponseAnswer.position,
-        )
-    )
+    slices = []
+    at = len(head)
+    for column in columns:
+        slices.append((column, at, at + column.width))
+        at += column.width
 
     def rows(session: Session) -> Iterator[Row]:
-        pending = stream(session, answers)
-        answer = next(pending, None)
-        for r in stream(session, responses):
-            by_field: dict[str, list[Any]] = {}
-            scores: dict[str, float | None] = {}
-            while answer is not None and answer.response_id == r.id:
-                if answer.computed:
-                    scores[answer.field] = answer.value_number
-                else:
-                    by_field.setdefault(answer.field, []).append(answer)
-                answer = next(pending, None)
+        for r in stream(session, stmt):
             row: list[Any] = [
-                r.study_id,
-                r.site_code,
-                r.arm,
-                r.event,
-                version_of.get(r.instrument_version_id),
-                r.status,
-                as_date(r.collected_on),
+                r[0],
+                r[1],
+                r[2],
+                r[3],
+                version_of.get(r[4]),
+                r[5],
+                as_date(r[6]),
             ]
-            for column in columns:
-                row += column.cells(by_field.get(column.field.name))
-            row += [scores.get(s) for s in score_names]
+            for column, begin, end in slices:
+                row += column.cells(r[begin:end])
+            row += r[at:]
             yield tuple(row)
 
     title = newest.title.get("en", name)

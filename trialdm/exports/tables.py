@@ -37,11 +37,8 @@ def _clock(value: time | None) -> str | None:
 
 
 def _cells(value: Any) -> Any:
-    if isinstance(value, bool):
-        return int(value)
-    if isinstance(value, date):
-        return as_date(value)
-    return value
+    """Booleans as 1/0; everything else (dates come as dates) as read."""
+    return int(value) if type(value) is bool else value
 
 
 def _plain(stmt: Select) -> Callable[[Session], Iterator[Row]]:
@@ -233,8 +230,9 @@ def fidelity_dataset(read_on: date) -> Dataset:
 
     def rows(session: Session) -> Iterator[Row]:
         for r in stream(session, stmt):
-            values = [_cells(v) for v in r]
-            yield (*values[:7], minimum, *values[7:], read_on)
+            # dates computed in SQL come back as text on SQLite
+            dates = (as_date(r[2]), as_date(r[3]), as_date(r[4]))
+            yield (r[0], r[1], *dates, r[5], r[6], minimum, r[7], r[8], read_on)
 
     return Dataset("fidelity", "Fidelity per intervention participant", variables, rows)
 
