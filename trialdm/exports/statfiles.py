@@ -19,10 +19,6 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import pandas as pd
-import pyreadstat
-
 from trialdm.core.errors import DomainError
 from trialdm.exports.datasets import (
     MISSING_LABELS,
@@ -104,6 +100,12 @@ def write_stat_file(
     path: Path, dataset: Dataset, named: list[NamedVariable], rows: Iterable[Row], fmt: str
 ) -> int:
     """Write ``dataset`` as .sav (``fmt`` 'spss') or .dta ('stata'); rows written."""
+    # Imported here: pandas and ReadStat double a process's memory, and only
+    # SPSS and Stata exports need them.
+    import numpy as np
+    import pandas as pd
+    import pyreadstat
+
     variables = [n.variable for n in named]
     columns: list[list[Any]] = [[] for _ in variables]
     count = 0
