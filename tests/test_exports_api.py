@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from tests.exports_fixtures import HEBREW, export, probe_trial
+from tests.exports_fixtures import HEBREW, PROBE, export, probe_trial
 from trialdm.core.audit import AuditEvent
 from trialdm.core.models import utcnow
 from trialdm.exports import operations
@@ -212,3 +212,41 @@ def test_lost_worker_is_requeued_and_a_repeat_builds_once(trial, api_as, db_sess
     assert done["state"] == "done" and done["attempts"] == 2, done
     assert operations.build_job(db_session, job.id) == "skipped"
     assert coordinator.get(f"/api/v1/exports/{job.id}").json["attempts"] == 2
+
+
+def test_identifier_flag_is_validated_and_kept_with_the_version():
+    from trialdm.instruments.definitions import DefinitionError, parse_definition
+
+    data = {**PROBE, "fields": [{**PROBE["fields"][0], "identifier": "yes"}]}
+    with pytest.raises(DefinitionError) as failed:
+        parse_definition(data, "probe.toml")
+    assert "probe.toml: fields.nickname.identifier: must be true or false" in str(failed.value)
+    parsed = parse_definition(PROBE, "probe.toml")
+    assert parsed.field("nickname").identifier and not parsed.field("comment").identifier
+    again = parse_definition(parsed.to_dict(), "stored")
+    assert again.field("nickname").identifier
+
+
+def test_a_field_whose_type_changed_between_versions_is_refused_up_front(trial, api_as, db_session):
+    from trialdm.instruments.definitions import parse_definition
+    from trialdm.instruments.operations import sync_instruments
+
+    fields = [{**f, "type": "text"} if f["name"] == "sessions" else f for f in PROBE["fields"]]
+    fields = [
+        {
+            k: v
+            for k, v in f.items()
+            if not (f["name"] == "sessions" and k in ("min", "max", "units"))
+        }
+        for f in fields
+    ]
+    changed = parse_definition({**PROBE, "version": 2, "fields": fields}, "v2")
+    sync_instruments(db_session, [changed], {"export_probe": "v2"})
+    db_session.commit()
+    coordinator = api_as("coordinator")
+    refused = coordinator.post(
+        "/api/v1/exports", json={"scope": "all", "format": "csv", "datasets": ["export_probe"]}
+    )
+    assert refused.status_code == 422, refused.json
+    assert "sessions" in refused.json["detail"] and "datasets" in refused.json["errors"]
+    assert coordinator.get("/api/v1/exports").json["meta"]["total"] == 0

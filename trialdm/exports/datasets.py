@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import Date, Select, and_, case, false, func, select, true, type_coerce
 from sqlalchemy.orm import Session
 
-from trialdm.core.errors import DomainError
+from trialdm.core.errors import DomainError, ValidationFailed
 from trialdm.instruments.definitions import (
     MISSING_CODES,
     FieldDefinition,
@@ -195,7 +195,7 @@ def _merged_field(definitions: Sequence[InstrumentDefinition], name: str) -> Fie
     for older in found[:-1]:
         assert older is not None
         if older.type != newest.type:
-            raise DomainError(
+            raise ValidationFailed(
                 f"Field {name} of instrument {definitions[-1].name} is {older.type} in one "
                 f"version and {newest.type} in another; one column cannot hold both.",
                 errors={"datasets": [f"Export {definitions[-1].name} per version instead."]},
@@ -319,7 +319,7 @@ def instrument_dataset(session: Session, name: str) -> Dataset:
     seen: set[str] = set()
     for v in variables:
         if v.name in seen:
-            raise DomainError(
+            raise ValidationFailed(
                 f"Instrument {name}: two columns would be called {v.name}.",
                 errors={"datasets": [f"Rename the field {v.name} of {name}."]},
             )

@@ -19,7 +19,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from trialdm.core.errors import DomainError
+from trialdm.core.errors import ValidationFailed
 from trialdm.exports.datasets import (
     MISSING_LABELS,
     MISSING_VALUES,
@@ -69,7 +69,7 @@ def file_names(dataset: Dataset, fmt: str) -> list[NamedVariable]:
             name = name[: room - len(suffix)] + suffix
             note = f"named {name} in the .{'dta' if fmt == 'stata' else 'sav'} file"
         if name.lower() in taken:
-            raise DomainError(
+            raise ValidationFailed(
                 f"Dataset {dataset.name}: two variables would be called {name} in {fmt} files."
             )
         taken.add(name.lower())
