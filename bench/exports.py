@@ -209,8 +209,20 @@ def child(kind: str, folder: str, url: str) -> None:
     result = (
         run_floor(Path(folder), url, kind) if kind == "floor" else run_ours(Path(folder), url, kind)
     )
-    result["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    result["peak_mb"] = peak_mb()
     print(json.dumps(result))
+
+
+def peak_mb() -> float:
+    """This process's peak resident memory. Linux keeps ru_maxrss across exec (a child
+    would report its parent's peak, here the data generator's); VmHWM starts afresh."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def measure(kind: str, folder: Path, url: str) -> dict[str, Any]:
