@@ -2,8 +2,9 @@
 
 A dataset's rows are a generator of tuples in the order of its variables,
 streamed from the database (``yield_per``): nothing holds every row of a table.
-Instrument datasets read responses and answers as two streams in the same order
-and merge them, so the number of queries does not grow with participants.
+An instrument dataset is one statement that pivots the answer rows to one row
+per response (an aggregate per column), so the number of queries does not grow
+with participants.
 
 Cell values are what the writers encode: ``None`` (blank), ``str``, ``int``,
 ``float``, ``date``, or :class:`~trialdm.instruments.definitions.Missing` (a
