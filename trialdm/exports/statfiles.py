@@ -14,6 +14,7 @@ in the file with a closing ellipsis, and the codebook has it whole with a note.
 from __future__ import annotations
 
 import re
+from array import array
 from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
@@ -107,11 +108,14 @@ def write_stat_file(
     import pyreadstat
 
     variables = [n.variable for n in named]
-    columns: list[list[Any]] = [[] for _ in variables]
+    # Numbers (codes and dates too) as packed doubles, 8 bytes a value, not objects.
+    columns: list[Any] = [[] if v.kind == "string" else array("d") for v in variables]
+    nan = float("nan")
     count = 0
     for row in rows:
         for column, variable, value in zip(columns, variables, row, strict=True):
-            column.append(_stat_value(variable.kind, value, variable, fmt))
+            cell = _stat_value(variable.kind, value, variable, fmt)
+            column.append(nan if cell is None and variable.kind != "string" else cell)
         count += 1
     frame: dict[str, Any] = {}
     value_labels: dict[str, dict[Any, str]] = {}
@@ -121,9 +125,7 @@ def write_stat_file(
         if variable.kind == "string":
             frame[item.name] = pd.Series(values, dtype=object)
         else:
-            frame[item.name] = pd.Series(
-                [np.nan if v is None else float(v) for v in values], dtype="float64"
-            )
+            frame[item.name] = pd.Series(np.frombuffer(values, dtype="float64"))
             labels = dict(variable.numbered_labels())
             if labels:
                 value_labels[item.name] = labels
