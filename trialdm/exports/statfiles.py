@@ -136,7 +136,7 @@ def write_stat_file(
                 missing_ranges[item.name] = [str(n) for n in sorted(MISSING_LABELS)]
             else:
                 missing_ranges[item.name] = [float(n) for n in sorted(MISSING_LABELS)]
-    data = pd.DataFrame(frame, columns=[n.name for n in named])
+    data = pd.DataFrame(frame, columns=[n.name for n in named], copy=False)
     column_labels = {n.name: n.file_label or n.variable.label for n in named}
     if fmt == "spss":
         pyreadstat.write_sav(
