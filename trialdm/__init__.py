@@ -30,6 +30,7 @@ API_MODULES = (
     "screening",
     "summaries",
     "reminders",
+    "exports",
 )
 # Domains with pages.
 VIEW_MODULES = (
@@ -41,6 +42,7 @@ VIEW_MODULES = (
     "translation",
     "summaries",
     "reminders",
+    "exports",
 )
 
 
@@ -185,6 +187,7 @@ def register_cli(app: Flask) -> None:
 
 
 def register_celery(app: Flask) -> None:
+    from trialdm.exports.schedule import beat_schedule as exports_beat
     from trialdm.extensions import celery
     from trialdm.reminders.schedule import beat_schedule as reminders_beat
     from trialdm.summaries.schedule import beat_schedule as summaries_beat
@@ -216,7 +219,11 @@ def register_celery(app: Flask) -> None:
         task_default_queue=app.config["CELERY_QUEUE"],
     )
     # Each domain contributes its beat entries; UTC times (enable_utc above).
-    celery.conf.beat_schedule = {**summaries_beat(app.config), **reminders_beat(app.config)}
+    celery.conf.beat_schedule = {
+        **summaries_beat(app.config),
+        **reminders_beat(app.config),
+        **exports_beat(app.config),
+    }
     celery.flask_app = app
     app.extensions["celery"] = celery
 
