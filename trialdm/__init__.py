@@ -30,6 +30,7 @@ API_MODULES = (
     "screening",
     "summaries",
     "reminders",
+    "randomisation",
 )
 # Domains with pages.
 VIEW_MODULES = (
@@ -41,6 +42,7 @@ VIEW_MODULES = (
     "translation",
     "summaries",
     "reminders",
+    "randomisation",
 )
 
 
@@ -225,3 +227,11 @@ def register_checks(app: Flask) -> None:
         load_vocabulary(app.config["VOCABULARIES_PATH"], app.config["DIAGNOSIS_VOCABULARY"])
     except VocabularyError as exc:
         raise ConfigError(f"TRIALDM_DIAGNOSIS_VOCABULARY: {exc}") from None
+    if app.config["RANDOMISATION"] == "service":
+        # A broken scheme stops the service at start, not at the first randomisation.
+        from trialdm.randomisation.scheme import SchemeError, load_scheme
+
+        try:
+            load_scheme(app.config["RANDOMISATION_SCHEME"])
+        except SchemeError as exc:
+            raise ConfigError(f"TRIALDM_RANDOMISATION_SCHEME: {exc}") from None

@@ -276,6 +276,17 @@ SETTINGS: dict[str, Setting] = {
         "icd10_f",
         "Vocabulary of diagnoses: a file name in VOCABULARIES_PATH (without .toml) or a path",
     ),
+    "RANDOMISATION": Setting(
+        _choice("service", "external"),
+        "external",
+        "Who allocates the arm: 'service' (concealed lists, the arm is never typed) or "
+        "'external' (allocated elsewhere, typed in with the enrolment)",
+    ),
+    "RANDOMISATION_SCHEME": Setting(
+        _str,
+        str(shipped("randomisation") / "scheme.toml"),
+        "Randomisation scheme: strata, block sizes and allocation ratio (a TOML file)",
+    ),
     "FIDELITY_MIN_CONTACTS": Setting(_positive_int, 3, "Contacts a participant should reach"),
     "INTERVENTION_WINDOW_MONTHS": Setting(_positive_int, 6, "Length of the intervention window"),
     "FIDELITY_AT_RISK_SLACK": Setting(
