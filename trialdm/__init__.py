@@ -43,6 +43,7 @@ VIEW_MODULES = (
     "summaries",
     "reminders",
     "randomisation",
+    "schedule",
 )
 
 
