@@ -31,6 +31,7 @@ API_MODULES = (
     "summaries",
     "reminders",
     "randomisation",
+    "selfreport",
 )
 # Domains with pages.
 VIEW_MODULES = (
@@ -44,6 +45,7 @@ VIEW_MODULES = (
     "reminders",
     "randomisation",
     "schedule",
+    "selfreport",
 )
 
 

@@ -326,6 +326,12 @@ SETTINGS: dict[str, Setting] = {
         "'category=step,step;...' for local_text, study_generated, secondary_measure, "
         "primary_measure",
     ),
+    "SELF_REPORT_DAYS": Setting(
+        _positive_int, 14, "Days a self-report link stays valid after it is made"
+    ),
+    "SELF_REPORT_RATE_LIMIT": Setting(
+        _non_empty, "30 per minute", "Requests to self-report links allowed per client address"
+    ),
     # Reminders and mail
     "REMINDER_LOCAL_TIME": Setting(_time_of_day, "08:00", "Local time of the daily reminder scan"),
     "REMINDER_BEAT_SECONDS": Setting(
