@@ -191,3 +191,49 @@ def test_participant_page_makes_a_link_to_copy_and_print(app, make_user, enrolle
         ).status_code
         == 404
     )
+
+
+def test_a_link_can_be_emailed_through_the_outbox(api_as, enrolled, db_session):
+    from trialdm.reminders.models import OutboxMessage
+
+    worker = api_as("research_worker", ["BU"])
+    bad = make_link(worker, enrolled, email="not an address")
+    assert bad.status_code == 422 and "email" in bad.json["errors"]
+    made = make_link(worker, enrolled, email="person@example.org")
+    assert made.status_code == 201 and made.json["emailed"] is True
+    message = db_session.scalar(
+        select(OutboxMessage).where(OutboxMessage.dedupe_key == f"self_report:{made.json['id']}")
+    )
+    assert message.to_address == "person@example.org"
+    assert made.json["url"] in message.body
+    events = db_session.scalars(
+        select(AuditEvent).where(
+            AuditEvent.entity == "self_report_links", AuditEvent.entity_id == str(made.json["id"])
+        )
+    ).all()
+    assert "sent" in {e.action for e in events}
+    assert all("person@example.org" not in str(e.changes) for e in events)
+
+
+def test_the_site_team_is_reminded_of_links_not_returned(api_as, enrolled, db_session):
+    from trialdm.reminders import operations as reminders
+
+    worker = api_as("research_worker", ["BU"])
+    link = make_link(worker, enrolled).json
+
+    def found(days_ago: int) -> list[str]:
+        stored = db_session.get(SelfReportLink, link["id"])
+        stored.created_at = utcnow() - timedelta(days=days_ago)
+        db_session.commit()
+        return [
+            p.title
+            for p in reminders.plan_reminders(db_session, "BU", date.today())
+            if p.rule == "self_report_not_returned"
+        ]
+
+    assert found(1) == []
+    assert found(4) == [
+        f"{enrolled.study_id}: self-report social_inclusion_scale (T1) not yet returned"
+    ]
+    worker.post(f"/api/v1/self-report-links/{link['id']}/revoke", json={"reason": "ended"})
+    assert found(4) == []

@@ -329,6 +329,11 @@ SETTINGS: dict[str, Setting] = {
     "SELF_REPORT_DAYS": Setting(
         _positive_int, 14, "Days a self-report link stays valid after it is made"
     ),
+    "SELF_REPORT_REMIND_AFTER_DAYS": Setting(
+        _positive_int,
+        3,
+        "Remind the site team when a self-report link is this many days unanswered",
+    ),
     "SELF_REPORT_RATE_LIMIT": Setting(
         _non_empty, "30 per minute", "Requests to self-report links allowed per client address"
     ),

@@ -1,5 +1,5 @@
 """Cross-site walk records of self-report links: a revoked link of a BU participant
-(the marker as its reason)."""
+(the marker as its reason) and an open one whose token the page walks open."""
 
 from datetime import date
 
@@ -27,4 +27,8 @@ def seed(session, site: str, marker: str) -> dict:
         session, participant, {"instrument": "social_inclusion_scale", "event": "T1"}
     )
     revoke_link(session, link, marker)
-    return {"link_id": link.id}
+    # An open link for the page walks: its page is public and must show none of the marker.
+    _, token = create_link(
+        session, participant, {"instrument": "social_inclusion_scale", "event": "T1"}
+    )
+    return {"link_id": link.id, "token": token}

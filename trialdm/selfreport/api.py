@@ -62,8 +62,11 @@ class Links(MethodView):
         participant = get_participant(db.session, data["participant_id"])
         link, token = operations.create_link(db.session, participant, data)
         url = queries.link_url(token)
+        if data.get("email"):
+            operations.email_link(db.session, link, url, data["email"])
         shown: Any = with_state(link)
         shown.url, shown.qr_svg = url, queries.qr_svg_data_uri(url)
+        shown.emailed = bool(data.get("email"))
         return shown, 201, {"Location": f"/api/v1/self-report-links/{link.id}"}
 
 

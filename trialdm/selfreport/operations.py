@@ -219,3 +219,32 @@ def save_answers(
         link.completed_at = utcnow()
     session.flush()
     return response
+
+
+def email_link(session: Session, link: SelfReportLink, url: str, to_address: str) -> None:
+    """Send the link through the outbox; the address is kept there only, and the audit
+    trail records that the link was sent, not where."""
+    from flask_babel import force_locale, gettext
+
+    from trialdm.core.audit import record_event
+    from trialdm.reminders.mail import queue_message
+
+    with force_locale(link.language if link.language in ("en", "de", "he") else "en"):
+        subject = gettext(
+            "%(trial)s: a questionnaire for you", trial=current_app.config["TRIAL_NAME"]
+        )
+        body = gettext(
+            "Please answer a short questionnaire for the study on this page:\n\n%(url)s\n\n"
+            "The link is for you only and works until %(until)s.",
+            url=url,
+            until=link.expires_at.strftime("%Y-%m-%d"),
+        )
+    queue_message(
+        session,
+        dedupe_key=f"self_report:{link.id}",
+        to_address=to_address,
+        subject=subject,
+        body=body + "\n",
+        site_code=link.site_code,
+    )
+    record_event(session, "sent", "self_report_links", link.id, link.site_code, {"by": "email"})

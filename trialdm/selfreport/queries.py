@@ -1,9 +1,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Row, Select, select
 from sqlalchemy.orm import Session
 
 from trialdm.core.errors import NotFound
@@ -44,3 +45,33 @@ def qr_svg_data_uri(url: str) -> str:
     import segno
 
     return segno.make(url, error="m").svg_data_uri(scale=4)
+
+
+def open_links_made_before(
+    session: Session, site_code: str | None, made_before: datetime, now: datetime
+) -> list[Row[Any]]:
+    """Links of a site still open at ``now`` (not returned, revoked or expired) that
+    were made before ``made_before``, with the participant's study ID."""
+    stmt = (
+        select(
+            SelfReportLink.id,
+            SelfReportLink.participant_id,
+            SelfReportLink.instrument_name,
+            SelfReportLink.event,
+            SelfReportLink.created_at,
+            SelfReportLink.expires_at,
+            Participant.study_id,
+        )
+        .join(Participant, Participant.id == SelfReportLink.participant_id)
+        .where(
+            Participant.deleted_at.is_(None),
+            SelfReportLink.completed_at.is_(None),
+            SelfReportLink.revoked_at.is_(None),
+            SelfReportLink.expires_at > now,
+            SelfReportLink.created_at < made_before,
+        )
+        .order_by(SelfReportLink.id)
+    )
+    if site_code:
+        stmt = stmt.where(SelfReportLink.site_code == site_code)
+    return list(session.execute(stmt))

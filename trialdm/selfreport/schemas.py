@@ -15,6 +15,11 @@ class LinkCreate(LoadSchema):
         validate=validate.Length(min=2, max=16),
         metadata={"description": "Language of the questionnaire (default: the site's first)"},
     )
+    email = ma.fields.Email(
+        load_only=True,
+        validate=validate.Length(max=254),
+        metadata={"description": "Also send the link to this address (kept only in the outbox)"},
+    )
     expires_in_days = ma.fields.Integer(
         validate=validate.Range(min=1, max=365),
         metadata={"description": "Valid this many days (default TRIALDM_SELF_REPORT_DAYS)"},
@@ -44,6 +49,7 @@ class LinkOut(DumpSchema):
 
 class LinkCreated(LinkOut):
     url = ma.fields.String(metadata={"description": "Shown once: give it to the participant"})
+    emailed = ma.fields.Boolean(metadata={"description": "Queued in the outbox to the address"})
     qr_svg = ma.fields.String(metadata={"description": "The link as a QR code (SVG data URI)"})
 
 
