@@ -287,8 +287,27 @@ def test_uploaded_list_is_used_in_its_order_and_bad_files_name_line_and_field(
             response.json.get("arm") if response.status_code == 201 else response.status_code
         )
     assert arms == ["control", "control", "intervention", 409]
-    # A list that was allocated from stays: a new one is refused.
-    assert statistician.post("/api/v1/randomisation/lists").status_code == 409
+    # A list that was allocated from is replaced only with a reason (e.g. used up).
+    refused = statistician.post("/api/v1/randomisation/lists")
+    assert refused.status_code == 409 and "reason" in refused.json["errors"]
+    replaced = statistician.post(
+        "/api/v1/randomisation/lists", json={"reason": "female stratum at BU used up"}
+    )
+    assert replaced.status_code == 201, replaced.json
+    participant = eligible_participant(db_session)
+    db_session.commit()
+    assert worker.post(f"/api/v1/participants/{participant.id}/randomisation").status_code == 201
+    lists = statistician.get("/api/v1/randomisation/lists").json["items"]
+    assert [(item["source"], item["active"]) for item in lists] == [
+        ("generated", True),
+        ("uploaded", False),
+    ]
+    retired = db_session.scalars(
+        select(AuditEvent).where(
+            AuditEvent.entity == "allocation_lists", AuditEvent.action == "update"
+        )
+    ).all()
+    assert [e.reason for e in retired] == ["female stratum at BU used up"]
 
 
 @pytest.mark.parametrize(

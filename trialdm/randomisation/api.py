@@ -21,6 +21,7 @@ from trialdm.randomisation.schemas import (
     AllocationListPage,
     BalanceOut,
     ListFile,
+    ListReplacement,
     RandomisationErrorCreate,
     RandomisationErrorOut,
     RandomisationOut,
@@ -97,27 +98,32 @@ class AllocationLists(MethodView):
         return {"items": queries.allocation_lists(db.session)}
 
     @requires("randomisation.manage")
+    @blp.arguments(ListReplacement(), required=False)
     @blp.response(201, AllocationListOut)
-    def post(self):
+    def post(self, data):
         """Generate a list from a new secret seed, for every site and stratum of the
-        scheme; it replaces the active list only if no one was allocated from that."""
-        return operations.generate_list(db.session), 201
+        scheme. It replaces the active list; one that participants were allocated from
+        only with a ``reason``."""
+        return operations.generate_list(db.session, (data or {}).get("reason")), 201
 
 
 @blp.route("/randomisation/lists/upload")
 class AllocationListUpload(MethodView):
     @requires("randomisation.manage")
+    @blp.arguments(ListReplacement, location="form")
     @blp.arguments(ListFile, location="files")
     @blp.response(201, AllocationListOut)
-    def post(self, files):
+    def post(self, form, files):
         """Upload the statistician's list as CSV (site, stratum, position, arm, and
-        optionally block_number, block_size): all rows or none."""
+        optionally block_number, block_size): all rows or none. A list that participants
+        were allocated from is replaced only with a ``reason`` (form field)."""
         upload = files["file"]
         try:
             text = upload.read().decode("utf-8-sig")
         except UnicodeDecodeError:
             raise ValidationFailed.field("file", "The file is not UTF-8 text.") from None
-        return operations.upload_list(db.session, text, upload.filename or "upload.csv"), 201
+        name = upload.filename or "upload.csv"
+        return operations.upload_list(db.session, text, name, form.get("reason")), 201
 
 
 @blp.route("/randomisation/lists/<int:list_id>/export")

@@ -48,7 +48,9 @@ def active_list(session: Session) -> AllocationList | None:
     return session.scalar(select(AllocationList).where(AllocationList.active.is_(True)))
 
 
-def _retire_active_list(session: Session) -> None:
+def _retire_active_list(session: Session, reason: str | None) -> None:
+    """The active list stops being used. One that participants were allocated from is
+    replaced only with a reason (audited), e.g. when a stratum has run out."""
     current = active_list(session)
     if current is None:
         return
@@ -57,12 +59,13 @@ def _retire_active_list(session: Session) -> None:
         .where(Randomisation.list_id == current.id)
         .execution_options(trialdm_skip_site_scoping=True)
     )
-    if used:
+    if used and not (reason and reason.strip()):
         raise Conflict(
-            f"Participants were allocated from list {current.id}; it stays in use.",
-            errors={"list": [f"{used} allocation(s) were made from list {current.id}."]},
+            f"Participants were allocated from list {current.id}; give a reason to replace it.",
+            errors={"reason": [f"{used} allocation(s) were made from list {current.id}."]},
         )
-    with audit_context(reason="replaced by a new allocation list before any allocation"):
+    why = reason.strip() if reason and reason.strip() else "replaced before any allocation"
+    with audit_context(reason=why):
         current.active = False
         session.flush()
 
@@ -74,8 +77,9 @@ def _store_list(
     rows: Iterable[dict[str, Any]],
     seed: str | None = None,
     file_name: str | None = None,
+    reason: str | None = None,
 ) -> AllocationList:
-    _retire_active_list(session)
+    _retire_active_list(session, reason)
     rows = list(rows)
     sizes: dict[tuple[str, str], int] = {}
     for row in rows:
@@ -116,21 +120,25 @@ def _store_list(
     return allocation_list
 
 
-def generate_list(session: Session) -> AllocationList:
-    """A new list for every site and stratum of the scheme, from a fresh secret seed."""
+def generate_list(session: Session, reason: str | None = None) -> AllocationList:
+    """A new list for every site and stratum of the scheme, from a fresh secret seed;
+    ``reason`` is needed to replace a list participants were allocated from."""
     scheme = current_scheme()
     sites = [site.code for site in all_sites(session)]
     seed = secrets.token_hex(16)  # 128 bits
-    return _store_list(session, scheme, "generated", generate_slots(scheme, sites, seed), seed=seed)
+    slots = generate_slots(scheme, sites, seed)
+    return _store_list(session, scheme, "generated", slots, seed=seed, reason=reason)
 
 
-def upload_list(session: Session, text: str, file_name: str) -> AllocationList:
+def upload_list(
+    session: Session, text: str, file_name: str, reason: str | None = None
+) -> AllocationList:
     """The statistician's list (CSV: site, stratum, position, arm[, block_number,
     block_size]); all rows or none."""
     scheme = current_scheme()
     sites = {site.code for site in all_sites(session)}
     rows = parse_upload(text, file_name, scheme, sites)
-    return _store_list(session, scheme, "uploaded", rows, file_name=file_name)
+    return _store_list(session, scheme, "uploaded", rows, file_name=file_name, reason=reason)
 
 
 def _check_can_randomise(

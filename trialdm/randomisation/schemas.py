@@ -64,6 +64,13 @@ class ListFile(ma.Schema):
     file = Upload(required=True)
 
 
+class ListReplacement(LoadSchema):
+    reason = ma.fields.String(
+        validate=validate.Length(min=1, max=2000),
+        metadata={"description": "Why a list in use is replaced (audited)"},
+    )
+
+
 class StratumBalance(DumpSchema):
     site = ma.fields.String()
     stratum = ma.fields.String()

@@ -81,7 +81,7 @@ def index():
 @requires("randomisation.manage")
 def generate() -> Response:
     try:
-        made = operations.generate_list(db.session)
+        made = operations.generate_list(db.session, request.form.get("reason") or None)
     except DomainError as exc:
         flash(exc.detail)
         return redirect(url_for("randomisation_pages.index"))
