@@ -237,3 +237,15 @@ def test_the_site_team_is_reminded_of_links_not_returned(api_as, enrolled, db_se
     ]
     worker.post(f"/api/v1/self-report-links/{link['id']}/revoke", json={"reason": "ended"})
     assert found(4) == []
+
+
+def test_the_link_page_speaks_the_links_language(app, api_as, enrolled):
+    link = make_link(api_as("research_worker", ["BU"]), enrolled, language="de").json
+    assert link["language"] == "de"
+    page = app.test_client().get(path_of(link["url"]))
+    html = page.get_data(as_text=True)
+    assert '<html lang="de"' in html
+    assert "Skala zur sozialen Teilhabe im Alltag" in html
+    assert "Meine Antworten senden" in html
+    refused = make_link(api_as("research_worker", ["BU"]), enrolled, language="lg")
+    assert refused.status_code == 422 and "language" in refused.json["errors"]
