@@ -31,6 +31,8 @@ API_MODULES = (
     "summaries",
     "reminders",
     "exports",
+    "randomisation",
+    "selfreport",
 )
 # Domains with pages.
 VIEW_MODULES = (
@@ -43,6 +45,9 @@ VIEW_MODULES = (
     "summaries",
     "reminders",
     "exports",
+    "randomisation",
+    "schedule",
+    "selfreport",
 )
 
 
@@ -246,3 +251,11 @@ def register_checks(app: Flask) -> None:
         load_vocabulary(app.config["VOCABULARIES_PATH"], app.config["DIAGNOSIS_VOCABULARY"])
     except VocabularyError as exc:
         raise ConfigError(f"TRIALDM_DIAGNOSIS_VOCABULARY: {exc}") from None
+    if app.config["RANDOMISATION"] == "service":
+        # A broken scheme stops the service at start, not at the first randomisation.
+        from trialdm.randomisation.scheme import SchemeError, load_scheme
+
+        try:
+            load_scheme(app.config["RANDOMISATION_SCHEME"])
+        except SchemeError as exc:
+            raise ConfigError(f"TRIALDM_RANDOMISATION_SCHEME: {exc}") from None
