@@ -42,9 +42,17 @@ def workbook_path(job: SummaryJob) -> Path:
 
 
 def download_name(job: SummaryJob) -> str:
+    return f"{_file_stem(job, 'summaries')}.xlsx"
+
+
+def document_name(job: SummaryJob, table: str) -> str:
+    return f"{_file_stem(job, table)}.docx"
+
+
+def _file_stem(job: SummaryJob, what: str) -> str:
     trial = current_app.config["TRIAL_NAME"].replace(" ", "_")
     day = (job.data_read_at or job.created_at or utcnow()).date().isoformat()
-    return f"{trial}-summaries-{job.scope}-{day}-job{job.id}.xlsx"
+    return f"{trial}-{what}-{job.scope}-{day}-job{job.id}"
 
 
 # ------------------------------------------------------------------ asking

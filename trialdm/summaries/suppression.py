@@ -85,7 +85,8 @@ def footnote(k: int, left_out: Sequence[str] = ()) -> str:
         f"left out in a column whose N is not shown)."
     )
     if left_out:
-        text += f" The {' and the '.join(left_out)} of individual people {_verb(left_out)} left out."
+        things = " and the ".join(left_out)
+        text += f" The {things} of individual people {_verb(left_out)} left out."
     return text
 
 
@@ -162,9 +163,8 @@ def _layout(result: TableResult) -> Layout:
                 relations.append(Relation(members, layout.main[(r, last)]))
         for (r, c, label), atom in list(layout.parts.items()):
             if c == last:
-                members = [
-                    layout.parts[(r, g, label)] for g in range(last) if (r, g, label) in layout.parts
-                ]
+                found = [layout.parts.get((r, g, label)) for g in range(last)]
+                members = [a for a in found if a is not None]
                 relations.append(Relation(members, atom))
     return layout
 
