@@ -274,9 +274,7 @@ def test_word_download_respects_site_scope_and_job_state(app, api_as, db_session
     assert worker.get(f"/api/v1/summaries/{own.id}/tables/{BASELINE}/docx").status_code == 403
 
 
-def test_listing_sheet_and_word_print_listing_then_summary(
-    app, api_as, db_session, reference_dir
-):
+def test_listing_sheet_and_word_print_listing_then_summary(app, api_as, db_session, reference_dir):
     from tests.summaries_fixtures import load_shanghai
 
     people = load_shanghai(reference_dir, "PU")

@@ -178,11 +178,19 @@ def _complement(layout: Layout) -> None:
     budget = len(layout.all_atoms()) + 1
     while budget:
         budget -= 1
+        _inherit(layout)
         if _second_terms(layout.relations):
             continue
         determined = determined_counts(layout.relations)
         if not determined or not _widen(layout.relations, determined):
             return
+
+
+def _inherit(layout: Layout) -> None:
+    """A hidden breakdown cell prints none of its parts."""
+    for (r, c, _label), part in layout.parts.items():
+        if not part.state and layout.main[(r, c)].state:
+            part.state = "with_cell"
 
 
 def _second_terms(relations: Iterable[Relation]) -> bool:
