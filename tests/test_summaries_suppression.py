@@ -118,20 +118,31 @@ def random_table(people: list[tuple[int, int, int]], groups: int, categories: in
         cell = Cell(f"{sum(known) / len(known):.1f}" if known else "–", basis=len(known))
         means.append(cell)
     rows.append(ResultRow("Category, mean", "stat", means, 3, "mean_sd"))
+    missing = [
+        printer.n_pct(len(members(k)) - cell.basis, len(members(k)))
+        for k, cell in zip(keys, means, strict=True)
+    ]
+    rows.append(ResultRow("Missing", "missing", missing, 3, "mean_sd"))
     return TableResult("t", "T", "", columns, rows, [], has_total=total)
 
 
-def sums_of(table: dict, total: bool) -> tuple[list[Coord], list[tuple[list[Coord], Coord]], dict]:
+def sums_of(
+    table: dict, total: bool, bases: list[int]
+) -> tuple[list[Coord], list[tuple[list[Coord], Coord]], dict]:
     """The printed values, the hidden cells and the sums a reader of ``table`` knows."""
     rows = table["rows"]
     width = len(table["columns"])
     known: dict[Coord, int | None] = {}
+    mean_row = next(r for r, row in enumerate(rows) if row["label"] == "Category, mean")
     for r, row in enumerate(rows):
-        if row["kind"] == "heading" or row["label"] == "Category, mean":
+        if row["kind"] == "heading":
             continue
         for c, cell in enumerate(row["cells"]):
             text = cell["text"]
-            if row["label"] == "N (gender)":
+            if r == mean_row:
+                # how many people the mean is of: N - Missing, whenever it is shown
+                known[(r, c, None)] = None if HIDDEN.match(text) else bases[c]
+            elif row["label"] == "N (gender)":
                 head, _, inner = text.partition(" (")
                 known[(r, c, None)] = printed_count(head)
                 if known[(r, c, None)] is None:  # a hidden cell: its parts are unknown
@@ -143,16 +154,17 @@ def sums_of(table: dict, total: bool) -> tuple[list[Coord], list[tuple[list[Coor
                 known[(r, c, None)] = printed_count(text)
     sums: list[tuple[list[Coord], Coord]] = []
     n_row, gender_row = 0, 1
-    lines = [r for r, row in enumerate(rows) if row["kind"] in ("category", "missing")]
+    lines = [r for r, row in enumerate(rows[:mean_row]) if row["kind"] in ("category", "missing")]
     for c in range(width):
         sums.append(([(r, c, None) for r in lines], (n_row, c, None)))
+        sums.append(([(mean_row, c, None), (mean_row + 1, c, None)], (n_row, c, None)))
         parts = [k for k in known if k[:2] == (gender_row, c) and k[2]]
         if parts or known[(gender_row, c, None)] == 0:  # a hidden cell prints no parts
             sums.append((parts, (gender_row, c, None)))
         sums.append(([(n_row, c, None)], (gender_row, c, None)))  # the same N twice
     if total:
         last = width - 1
-        for r in [n_row, *lines]:
+        for r in [n_row, *lines, mean_row, mean_row + 1]:
             sums.append(([(r, c, None) for c in range(last)], (r, last, None)))
         for label in ("f", "m"):
             terms = [(gender_row, c, label) for c in range(last) if (gender_row, c, label) in known]
@@ -179,7 +191,10 @@ def test_no_hidden_count_can_be_worked_out(people, groups, k, total):
     original = random_table(people, groups, 4, total).as_json()
     result = suppress_small_cells(random_table(people, groups, 4, total), k, breakdown_text)
     table = result.as_json()
-    unknowns, sums, known = sums_of(table, total)
+    keys = [*range(groups), *([groups] if total else [])]
+    bases = [sum(1 for p in people if (key == groups or p[0] == key) and p[1] >= 0) for key in keys]
+    unknowns, sums, known = sums_of(table, total, bases)
+    mean_row = next(r for r, row in enumerate(table["rows"]) if row["label"] == "Category, mean")
     assert not derivable(unknowns, sums)
     for r, row in enumerate(table["rows"]):
         for c, cell in enumerate(row["cells"]):
@@ -187,7 +202,7 @@ def test_no_hidden_count_can_be_worked_out(people, groups, k, total):
             if cell["text"].startswith("<"):
                 assert cell["text"] == f"<{k}"
             if row["label"] == "Category, mean":
-                basis = sum(1 for p in people if (c == groups or p[0] == c) and p[1] >= 0)
+                basis = bases[c]
                 assert (cell["text"] == f"<{k}") == (0 < basis < k)
                 assert cell["text"] in (f"<{k}", "[c]", before)
                 continue
@@ -198,7 +213,7 @@ def test_no_hidden_count_can_be_worked_out(people, groups, k, total):
                 n_hidden = table["columns"][c]["n"] is None
                 assert cell["text"] == (str(value) if n_hidden and value else before)
     for coord, value in known.items():
-        assert value is None or not 0 < value < k, coord
+        assert value is None or not 0 < value < k or coord[0] == mean_row, coord
     assert table["footnotes"][-1].startswith(f"<{k}: fewer than {k} people")
 
 
@@ -243,6 +258,11 @@ def test_built_tables_hide_small_cells_for_good(
     assert state["state"] == "done", state
     table = coordinator.get(f"/api/v1/summaries/{job_id}/tables/baseline_characteristics").json
     assert table["footnotes"][-1].startswith("<3: fewer than 3 people (1 to 2)")
+    cover = openpyxl.load_workbook(
+        io.BytesIO(coordinator.get(f"/api/v1/summaries/{job_id}/download").data)
+    )["Cover"]
+    small = next(r[1].value for r in cover.iter_rows() if r[0].value == "Small counts")
+    assert small.startswith("1 to 2 people (and statistics of fewer than 3) shown as <3")
 
     # the sums a reader knows: each variable's lines add up to N, groups to the total
     rows = table["rows"]

@@ -312,12 +312,21 @@ def _version() -> str:
     return __version__
 
 
+def small_counts_line(k: int) -> str:
+    if k <= 1:
+        return "not suppressed"
+    return (
+        f"1 to {k - 1} people (and statistics of fewer than {k}) shown as <{k}; cells that "
+        f"would give them away by subtraction shown as [c]; listings and charts left out"
+    )
+
+
 def _filters(job: SummaryJob, names: Sequence[str]) -> list[tuple[str, str]]:
     k = current_app.config["SUPPRESS_BELOW"]
     return [
         ("Tables", ", ".join(names)),
         ("Population", "Participants not deleted; see each sheet's notes"),
-        ("Small counts", f"counts below {k} suppressed" if k else "not suppressed"),
+        ("Small counts", small_counts_line(k)),
         ("Trigger", job.trigger),
         ("Job", str(job.id)),
     ]

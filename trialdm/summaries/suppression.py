@@ -17,12 +17,16 @@ The sums a table publishes, for this module:
 - the column Ns (the ``n`` rows and the total of a breakdown cell);
 - the lines of a single-valued categorical variable (categories, "Other",
   "Missing") in a column, which add up to the column N when they do;
+- the people a statistic is of and its "Missing" line, which add up to the
+  column N (so a mean of 2 people hides that 2, too);
 - the parts of a breakdown cell (``4 (f=3, m=1)``), which add up to its total;
 - every row across the group columns, which add up to the total column when
   the table has one (the groups partition the people).
 
-The module knows the result classes only by their fields; the engine calls it
-with its own function for re-printing a breakdown cell.
+Each of these is modelled as known to a reader whenever it is shown, even where
+a table prints it only indirectly, which errs on the side of hiding more. The
+module knows the result classes only by their fields; the engine calls it with
+its own function for re-printing a breakdown cell.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ if TYPE_CHECKING:
 
 COMPLEMENT = "[c]"
 PARTITION_STATS = ("n_pct",)
+STATISTIC_STATS = ("mean_sd", "mean_sd_range", "mean_range", "median_iqr", "median_range")
 COLUMN_N_STATS = ("n", "breakdown")
 
 
@@ -44,8 +49,8 @@ COLUMN_N_STATS = ("n", "breakdown")
 class Atom:
     """One published number that may be hidden."""
 
+    # the count: of people in a cell, or behind a statistic (who have a value)
     value: int
-    kind: str  # count (adds up) | stat (a statistic of ``value`` people)
     state: str = ""  # "" shown | primary | complement
 
 
@@ -125,26 +130,31 @@ def suppress_small_cells(
 
 def _layout(result: TableResult) -> Layout:
     columns = result.columns
-    layout = Layout([Atom(column.n, "count") for column in columns])
+    layout = Layout([Atom(column.n) for column in columns])
     blocks: dict[int, list[int]] = {}
     for r, row in enumerate(result.rows):
         for c, cell in enumerate(row.cells):
             if row.stat in COLUMN_N_STATS and cell.count is not None:
                 layout.main[(r, c)] = layout.column_n[c]
             elif cell.count is not None:
-                layout.main[(r, c)] = Atom(cell.count, "count")
+                layout.main[(r, c)] = Atom(cell.count)
             elif cell.basis is not None:
-                layout.main[(r, c)] = Atom(cell.basis, "stat")
+                layout.main[(r, c)] = Atom(cell.basis)
         # Parts not printed are zeros a reader knows; only printed parts are terms.
         for c, cell in enumerate(row.cells):
             for label, count in cell.parts:
-                layout.parts[(r, c, label)] = Atom(count, "count")
+                layout.parts[(r, c, label)] = Atom(count)
         if row.stat in PARTITION_STATS and row.kind in ("category", "missing"):
+            blocks.setdefault(row.block, []).append(r)
+        if row.stat in STATISTIC_STATS and row.kind in ("stat", "missing"):
+            # people with a value + the "Missing" line = the column N
             blocks.setdefault(row.block, []).append(r)
     relations = layout.relations
     for lines in blocks.values():
         for c in range(len(columns)):
             members = [layout.main[(r, c)] for r in lines if (r, c) in layout.main]
+            if len(members) < 2 and result.rows[lines[0]].stat in STATISTIC_STATS:
+                continue  # no "Missing" line: how many have a value is not known
             if members and sum(a.value for a in members) == layout.column_n[c].value:
                 relations.append(Relation(members, layout.column_n[c]))
     for (r, c), atom in layout.main.items():
@@ -234,8 +244,6 @@ def determined_counts(relations: Sequence[Relation]) -> set[int]:
     hidden: dict[int, int] = {}
     rows: list[dict[int, Fraction]] = []
     for relation in relations:
-        if any(a.kind != "count" for a in relation.atoms):
-            continue
         row: dict[int, Fraction] = {}
         for atom, sign in [*((m, 1) for m in relation.members), (relation.margin, -1)]:
             if atom.state:
