@@ -1,9 +1,18 @@
 """Render computed tables into one Excel workbook with openpyxl's write-only mode.
 
+Each table sheet prints exactly the texts of the table's JSON and HTML, one
+sheet cell per printed cell (``52 (48–57)``, ``4 (f=3, m=1)``), under a header
+whose group labels are merged over their columns, with the title above and the
+footnotes below, so that the range pastes into a manuscript as it is. Beside it
+a "values" sheet holds every statistic behind those cells as a number with its
+number format, one line per row, column and statistic, for those who compute
+further.
+
 Write-only keeps memory flat however long the participant listing is (the
-listing is streamed from the database cursor straight into the sheet). Every
-string is written as text: a value beginning with = + - @ tab or CR is stored as
-a string with Excel's quote prefix, never as a formula.
+listing is streamed from the database cursor straight into the sheet); its
+merged ranges are collected on the sheet and written after the rows. Every
+string is written as text: a value beginning with = + - @ tab or CR is stored
+as a string with Excel's quote prefix, never as a formula.
 """
 
 from __future__ import annotations
