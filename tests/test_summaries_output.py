@@ -43,8 +43,8 @@ def printed_grid(table: dict) -> list[list[str | None]]:
     grouped = any(c["group"] for c in columns)
     body = [[r["label"], *[c["text"] or None for c in r["cells"]]] for r in table["rows"]]
     if not grouped:
-        return [[table["corner"], *[c["label"] for c in columns]], *body]
-    top: list[str | None] = [table["corner"]]
+        return [[table["corner"] or None, *[c["label"] for c in columns]], *body]
+    top: list[str | None] = [table["corner"] or None]
     under: list[str | None] = [None]
     previous = object()
     for column in columns:
@@ -299,3 +299,30 @@ def test_listing_sheet_and_word_print_listing_then_summary(app, api_as, db_sessi
     assert len(listing.rows) == 1 + len(people)
     assert [c.text for c in listing.rows[0].cells] == table["listing"]["columns"]
     assert docx_grid(summary) == expected
+
+
+def test_every_shipped_table_prints_the_same_in_json_sheet_and_word(
+    app, api_as, db_session, reference_dir, make_participant
+):
+    from tests.summaries_fixtures import load_shanghai
+    from trialdm.summaries.registry import table_names
+
+    load_upsides(db_session, reference_dir)
+    load_shanghai(reference_dir, "PU")
+    make_participant("BU", enrolment_date=date(2025, 4, 2), gender="female", arm="control")
+    make_participant("BU", enrolment_date=date(2025, 5, 2), gender="male")
+    job = build(db_session, table_names())
+    wb = openpyxl.load_workbook(operations.workbook_path(job))
+    coordinator = api_as("coordinator")
+    for name in table_names():
+        table = coordinator.get(f"/api/v1/summaries/{job.id}/tables/{name}").json
+        expected = printed_grid(table)
+        ws = wb[name]
+        first = 3
+        if table.get("listing"):
+            first = 1 + next(r[0].row for r in ws.iter_rows() if r[0].value == "Summary")
+        assert sheet_grid(ws, first, len(expected), len(expected[0])) == expected, name
+        document = docx.Document(
+            io.BytesIO(coordinator.get(f"/api/v1/summaries/{job.id}/tables/{name}/docx").data)
+        )
+        assert docx_grid(document.tables[-1]) == expected, name
