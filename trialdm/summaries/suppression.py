@@ -90,8 +90,8 @@ def footnote(k: int, left_out: Sequence[str] = ()) -> str:
         f"left out in a column whose N is not shown)."
     )
     if left_out:
-        things = " and the ".join(left_out)
-        text += f" The {things} of individual people {_verb(left_out)} left out."
+        things = " and ".join(left_out)
+        text += f" {things[0].upper()}{things[1:]} {_verb(left_out)} left out."
     return text
 
 
@@ -115,9 +115,9 @@ def suppress_small_cells(
     _print(result, layout, k, breakdown_text)
     left_out = []
     if result.listing is not None:
-        left_out.append("listing")
+        left_out.append("the listing of individual people")
     if result.chart is not None:
-        left_out.append("chart")
+        left_out.append("the chart (monthly counts may be small)")
     result.listing = None
     result.chart = None
     result.suppress_below = k
