@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 import random
 import re
-from datetime import date
+from datetime import UTC, date, datetime
 from types import SimpleNamespace
 
 import docx
@@ -338,3 +338,46 @@ def test_small_counts_not_suppressed_without_the_setting(app, db_session, make_p
     assert not any("fewer than" in n for n in job.result["baseline_characteristics"]["footnotes"])
     wb = openpyxl.load_workbook(operations.workbook_path(job))
     assert wb["participant_listing"]["A3"].value == "Participant"
+
+
+def test_count_rows_that_add_up_protect_each_other(app, db_session, make_participant):
+    from trialdm.core.scoping import all_sites
+    from trialdm.screening.operations import create_entry
+    from trialdm.summaries.engine import compute_table
+    from trialdm.summaries.spec import BuildContext
+    from trialdm.summaries.tables import RECRUITMENT
+
+    outcomes = {"UKE": [("eligible", 6), ("not_eligible", 5), ("declined", 1)]}
+    outcomes["BU"] = [("eligible", 7), ("not_eligible", 4), ("declined", 4)]
+    with all_sites():
+        for site, counts in outcomes.items():
+            for outcome, times in counts:
+                for _ in range(times):
+                    create_entry(
+                        db_session,
+                        {
+                            "site": site,
+                            "screening_date": date(2025, 1, 2),
+                            "outcome": outcome,
+                            "outcome_reason": "x",
+                        },
+                    )
+        db_session.commit()
+        ctx = BuildContext(db_session, datetime(2026, 1, 1, tzinfo=UTC), suppress_below=3)
+        table = compute_table(RECRUITMENT, ctx).as_json()
+    rows = {r["label"]: [c["text"] for c in r["cells"]] for r in table["rows"]}
+    uke = [c["label"] for c in table["columns"]].index("Hamburg, Germany (UKE)")
+    assert rows["Declined"][uke] == "<3"
+    # Screened 12 = 6 + 5 + 1: one more of the three is hidden, and so across sites
+    column = [rows[label][uke] for label in ("Eligible", "Not eligible")]
+    assert "[c]" in column
+    known = {}
+    lines = ["Screened", "Eligible", "Not eligible", "Declined"]
+    for r, label in enumerate(lines):
+        for c, text in enumerate(rows[label]):
+            known[(r, c, None)] = printed_count(text)
+    width = len(table["columns"])
+    sums = [([(r, c, None) for r in (1, 2, 3)], (0, c, None)) for c in range(width)]
+    sums += [([(r, c, None) for c in range(width - 1)], (r, width - 1, None)) for r in range(4)]
+    unknowns = [coord for coord, value in known.items() if value is None]
+    assert not derivable(unknowns, sums)

@@ -21,7 +21,9 @@ The sums a table publishes, for this module:
   column N (so a mean of 2 people hides that 2, too);
 - the parts of a breakdown cell (``4 (f=3, m=1)``), which add up to its total;
 - every row across the group columns, which add up to the total column when
-  the table has one (the groups partition the people).
+  the table has one (the groups partition the people);
+- a count row and the count rows right under it when they add up to it in
+  every column (Screened = Eligible + Not eligible + Declined).
 
 Each of these is modelled as known to a reader whenever it is shown, even where
 a table prints it only indirectly, which errs on the side of hiding more. The
@@ -157,6 +159,7 @@ def _layout(result: TableResult) -> Layout:
                 continue  # no "Missing" line: how many have a value is not known
             if members and sum(a.value for a in members) == layout.column_n[c].value:
                 relations.append(Relation(members, layout.column_n[c]))
+    relations += _count_totals(result, layout)
     for (r, c), atom in layout.main.items():
         labels = [label for (rr, cc, label) in layout.parts if (rr, cc) == (r, c)]
         members = [layout.parts[(r, c, label)] for label in labels]
@@ -177,6 +180,37 @@ def _layout(result: TableResult) -> Layout:
                 members = [a for a in found if a is not None]
                 relations.append(Relation(members, atom))
     return layout
+
+
+def _count_totals(result: TableResult, layout: Layout) -> list[Relation]:
+    """A count row equal, in every column, to the sum of the count rows right
+    under it (Screened = Eligible + Not eligible + Declined; Enrolled = the two
+    arms) is their total to a reader, whether or not the spec says so."""
+    rows = result.rows
+    found: list[Relation] = []
+    width = len(result.columns)
+
+    def counted(r: int) -> bool:
+        return rows[r].stat == "count" and all((r, c) in layout.main for c in range(width))
+
+    for top in range(len(rows)):
+        if not counted(top):
+            continue
+        end = top + 1
+        while end < len(rows) and counted(end):
+            end += 1
+            run = range(top + 1, end)
+            if len(run) < 2:
+                continue
+            if all(
+                sum(layout.main[(r, c)].value for r in run) == layout.main[(top, c)].value
+                for c in range(width)
+            ):
+                for c in range(width):
+                    members = [layout.main[(r, c)] for r in run]
+                    found.append(Relation(members, layout.main[(top, c)]))
+                break
+    return found
 
 
 # ------------------------------------------------------------------ deciding
