@@ -354,8 +354,28 @@ def write_numbers(wb: Workbook, result: TableResult, title: str) -> None:
     ws.append([cell(ws, f"{result.title}: the numbers of each cell", font=TITLE)])
     ws.append([])
     ws.append([cell(ws, h, font=BOLD) for h in NUMBERS_HEADER])
+    # Thousands of lines for a table with many sites: plain strings go to openpyxl
+    # raw (its cheapest path), numbers reuse one prepared style per format.
+    styles: dict[str, Any] = {}
+
+    def text(value: str) -> Any:
+        if value.startswith(HOSTILE_PREFIXES) or _ILLEGAL.search(value):
+            return cell(ws, value)
+        return value or None
+
+    def number(value: Any, number_format: str) -> Any:
+        if isinstance(value, str):
+            return text(value)
+        if isinstance(value, datetime):
+            return cell(ws, value, number_format)
+        if number_format not in styles:
+            styles[number_format] = cell(ws, value, number_format)._style
+        c = WriteOnlyCell(ws, value=value)
+        c._style = copy(styles[number_format])
+        return c
+
     for *labels, value, number_format in numbers_lines(result):
-        ws.append([cell(ws, text) for text in labels] + [cell(ws, value, number_format)])
+        ws.append([text(label) for label in labels] + [number(value, number_format)])
 
 
 # ------------------------------------------------------------------ names
