@@ -24,9 +24,18 @@ from typing import Any
 from sqlalchemy import Float, Select, and_, case, cast, func, literal, select, union_all
 
 from trialdm.summaries.spec import BuildContext, ListingSpec, Row, TableSpec
+from trialdm.summaries.suppression import suppress_small_cells
 
 TOTAL = ("__total__",)
 CONTINUOUS = ("mean_sd", "mean_sd_range", "mean_range", "median_iqr", "median_range")
+# What each value of a continuous cell is, in the order of Cell.values.
+STAT_NAMES = {
+    "mean_sd": ("mean", "SD"),
+    "mean_sd_range": ("mean", "SD", "minimum", "maximum"),
+    "mean_range": ("mean", "minimum", "maximum"),
+    "median_iqr": ("median", "Q1", "Q3"),
+    "median_range": ("median", "minimum", "maximum"),
+}
 
 
 def _combine(how: str, mine: Any, theirs: Any) -> Any:
@@ -47,11 +56,22 @@ def _combine(how: str, mine: Any, theirs: Any) -> Any:
 
 @dataclass
 class Cell:
-    """Typed values (for the workbook) and the printed text (for JSON and papers)."""
+    """Typed values (for the workbook) and the printed text (for JSON and papers).
+
+    ``names`` name the values (n, %, mean, SD, ...) for the workbook's numbers
+    sheet. ``count`` is the count of people (or events) the cell publishes, which
+    sums with other cells; ``basis`` the people a statistic is computed from;
+    ``parts`` the labelled counts inside a breakdown cell. Small-cell
+    suppression (:mod:`.suppression`) reads these three.
+    """
 
     text: str
     values: tuple[Any, ...] = ()
     formats: tuple[str, ...] = ()
+    names: tuple[str, ...] = ()
+    count: int | None = None
+    basis: int | None = None
+    parts: tuple[tuple[str, int], ...] = ()
 
     def as_json(self) -> dict[str, Any]:
         return {"text": self.text, "values": [_json_value(v) for v in self.values]}
@@ -63,6 +83,9 @@ class Column:
     label: str
     parent: str | None = None
     n: int = 0
+    # The printed N when suppression hides it ("<5", "[c]", or "" when the table
+    # does not print its N); None: N is shown.
+    n_hidden: str | None = None
 
 
 @dataclass
@@ -70,6 +93,9 @@ class ResultRow:
     label: str
     kind: str  # stat | heading | category | missing
     cells: list[Cell] = field(default_factory=list)
+    # The spec row it comes from (its index and statistic), for suppression.
+    block: int = -1
+    stat: str = ""
 
 
 @dataclass
@@ -92,6 +118,11 @@ class TableResult:
     chart: ChartData | None = None
     notes: list[str] = field(default_factory=list)
     n_below_header: bool = True
+    # The last column is the total of the others (the groups partition the people).
+    has_total: bool = False
+    # Small-cell threshold the table was printed with (0: none); listings are
+    # left out when it is set.
+    suppress_below: int = 0
 
     def as_json(self, listing_rows: list[list[Any]] | None = None) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -99,7 +130,13 @@ class TableResult:
             "title": self.title,
             "corner": self.corner,
             "columns": [
-                {"label": c.label, "group": c.parent, "n": c.n, "key": [str(k) for k in c.key]}
+                {
+                    "label": c.label,
+                    "group": c.parent,
+                    "n": None if c.n_hidden is not None else c.n,
+                    "n_text": str(c.n) if c.n_hidden is None else c.n_hidden,
+                    "key": [str(k) for k in c.key],
+                }
                 for c in self.columns
             ],
             "rows": [
@@ -110,7 +147,7 @@ class TableResult:
             "notes": self.notes,
             "n_below_header": self.n_below_header,
         }
-        if self.listing is not None:
+        if self.listing is not None and not self.suppress_below:
             body["listing"] = {
                 "columns": [c.label for c in self.listing.columns],
                 "keys": [c.key for c in self.listing.columns],
@@ -162,26 +199,27 @@ def long_date(value: date) -> str:
     return f"{value.day} {value:%B %Y}"
 
 
+def breakdown_text(head: str, parts: Sequence[tuple[str, str]]) -> str:
+    """``4 (f=3, m=1)``: the total, then each shown part."""
+    inner = ", ".join(f"{label}={shown}" for label, shown in parts)
+    return f"{head} ({inner})" if inner else head
+
+
 class Printer:
+    """Counts as printed. Small cells are hidden afterwards, over the whole table
+    (:func:`trialdm.summaries.suppression.suppress_small_cells`)."""
+
     def __init__(self, spec: TableSpec, ctx: BuildContext) -> None:
         self.spec = spec
-        self.k = ctx.suppress_below
-
-    def hidden(self, n: int) -> bool:
-        return 0 < n < self.k
 
     def count(self, n: int) -> Cell:
-        if self.hidden(n):
-            return Cell(f"<{self.k}", (f"<{self.k}",), ("@",))
-        return Cell(str(n), (n,), ("0",))
+        return Cell(str(n), (n,), ("0",), names=("n",), count=n)
 
     def n_pct(self, n: int, denominator: int) -> Cell:
-        if self.hidden(n):
-            return Cell(f"<{self.k}", (f"<{self.k}",), ("@",))
         if n == 0 and self.spec.zero is not None:
-            return Cell(self.spec.zero, (0,), ("0",))
+            return Cell(self.spec.zero, (0,), ("0",), names=("n",), count=0)
         if not denominator:
-            return Cell(str(n), (n,), ("0",))
+            return Cell(str(n), (n,), ("0",), names=("n",), count=n)
         share = n / denominator
         pct = fmt(share * 100, self.spec.pct_decimals)
         sign = "%" if self.spec.pct_sign else ""
@@ -189,14 +227,20 @@ class Printer:
             f"{n} ({pct}{sign})",
             (n, share),
             ("0", pct_format(self.spec.pct_decimals)),
+            names=("n", "%"),
+            count=n,
         )
 
     def breakdown(self, n: int, parts: list[tuple[str, int]]) -> Cell:
-        shown = [(a, c) for a, c in parts if c]
-        inner = ", ".join(f"{a}={f'<{self.k}' if self.hidden(c) else c}" for a, c in shown)
-        head = f"<{self.k}" if self.hidden(n) else str(n)
-        text = f"{head} ({inner})" if inner else head
-        return Cell(text, (n if not self.hidden(n) else head, inner), ("0", "@"))
+        shown = tuple((a, c) for a, c in parts if c)
+        return Cell(
+            breakdown_text(str(n), [(a, str(c)) for a, c in shown]),
+            (n, *(c for _, c in shown)),
+            ("0",) * (1 + len(shown)),
+            names=("n", *(f"n {a}" for a, _ in shown)),
+            count=n,
+            parts=shown,
+        )
 
     def empty(self) -> Cell:
         return Cell("–", (None,), ("@",))
@@ -463,9 +507,11 @@ class TableEngine:
         self.load_columns()
         rows: list[ResultRow] = []
         for index, row in enumerate(self.rows):
-            rows.extend(self.row(index, row))
+            for line in self.row(index, row):
+                line.block, line.stat = index, row.stat
+                rows.append(line)
         chart = self.spec.chart(self.ctx) if self.spec.chart else None
-        return TableResult(
+        result = TableResult(
             name=self.spec.name,
             title=self.spec.title,
             corner=self.spec.corner,
@@ -476,7 +522,9 @@ class TableEngine:
             chart=chart,
             notes=list(self.spec.notes),
             n_below_header=self.spec.n_below_header,
+            has_total=self.with_total,
         )
+        return suppress_small_cells(result, self.ctx.suppress_below, breakdown_text)
 
     def row(self, index: int, row: Row) -> Iterator[ResultRow]:
         p = self.printer
@@ -677,6 +725,9 @@ class TableEngine:
                             (number_format(d), "General", "General"),
                         )
                     )
+        for k, c in zip(keys, cells, strict=True):
+            c.basis = moments.get(k, Moments()).n
+            c.names = c.names or STAT_NAMES.get(row.stat, ())
         yield ResultRow(row.label, "stat", cells)
         missing = {k: sizes[k] - moments.get(k, Moments()).n for k in keys}
         yield from self._missing(row, row.missing_label or "Missing", missing, sizes)
@@ -717,6 +768,11 @@ class TableEngine:
         yield ResultRow(label, "missing", cells)
 
     def _value_cell(self, row: Row, value: Any) -> Cell:
+        cell = self._printed_value(row, value)
+        cell.names = cell.names or ("value",)
+        return cell
+
+    def _printed_value(self, row: Row, value: Any) -> Cell:
         if value is None:
             return self.printer.empty()
         if isinstance(value, datetime):
