@@ -111,8 +111,10 @@ def test_upsides_table1_sheet_and_word_print_the_published_cells(
     cells = [c for row in ws.iter_rows(min_row=3, max_row=2 + len(expected)) for c in row]
     assert all(c.data_type == "s" for c in cells if c.value is not None)
     assert "52 (48–57)" in grid[2] and "4 (f=3, m=1)" in grid[1]
-    notes = [ws.cell(row=r, column=1).value for r in range(4 + len(expected), ws.max_row + 1)]
-    assert notes == table["footnotes"]
+    # the manuscript's footnotes, then the method notes apart from them
+    assert table["footnotes"] and table["notes"]
+    under = [ws.cell(row=r, column=1).value for r in range(4 + len(expected), ws.max_row + 1)]
+    assert under == [*table["footnotes"], None, *table["notes"]]
 
     coordinator = api_as("coordinator")
     response = coordinator.get(f"/api/v1/summaries/{job.id}/tables/{FOCUS}/docx")
@@ -127,7 +129,12 @@ def test_upsides_table1_sheet_and_word_print_the_published_cells(
     document = docx.Document(io.BytesIO(response.data))
     assert document.paragraphs[0].text == table["title"]
     assert docx_grid(document.tables[0]) == expected
-    assert [p.text for p in document.paragraphs[1:]] == table["footnotes"]
+    assert [p.text for p in document.paragraphs[1:]] == [
+        "",
+        *table["footnotes"],
+        "",
+        *table["notes"],
+    ]
     audit = db_session.scalars(
         select(AuditEvent).where(
             AuditEvent.action == "download",
@@ -282,7 +289,8 @@ def test_listing_sheet_and_word_print_listing_then_summary(app, api_as, db_sessi
     table = job.result["participant_listing"]
     expected = printed_grid(table)
     ws = openpyxl.load_workbook(operations.workbook_path(job))["participant_listing"]
-    assert [c.value for c in ws[3]][:2] == ["Participant", "Site"]
+    assert [c.value for c in ws[3]] == table["listing"]["columns"]
+    assert table["listing"]["columns"][0] == "Participant"
     summary_row = next(r[0].row for r in ws.iter_rows() if r[0].value == "Summary")
     assert summary_row == 4 + len(people) + 1
     grid = sheet_grid(ws, summary_row + 1, len(expected), len(expected[0]))

@@ -123,6 +123,11 @@ class TableResult:
     # Small-cell threshold the table was printed with (0: none); listings are
     # left out when it is set.
     suppress_below: int = 0
+    # What the percentages of n (%) cells are of: "column" (the column N) or
+    # "non_missing" (the column N less the block's missing line).
+    percent_of: str = "column"
+    # The column headers print each column's N (a header template with {N}).
+    n_in_header: bool = False
 
     def as_json(self, listing_rows: list[list[Any]] | None = None) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -399,9 +404,6 @@ class TableEngine:
         if self.with_total:
             columns.append(Column(TOTAL, spec.total_label, None, grand))
             self.aggregates[TOTAL] = total
-        if spec.header_n is not None:
-            for column in columns:
-                column.label = spec.header_n(column.label, column.n)
         self.columns = columns
 
     def _label_columns(self, columns: list[Column], heads: list[dict[str, Any]]) -> list[Column]:
@@ -523,8 +525,16 @@ class TableEngine:
             notes=list(self.spec.notes),
             n_below_header=self.spec.n_below_header,
             has_total=self.with_total,
+            percent_of=self.spec.percent_of,
+            n_in_header=self.spec.header_n is not None,
         )
-        return suppress_small_cells(result, self.ctx.suppress_below, breakdown_text)
+        suppress_small_cells(result, self.ctx.suppress_below, breakdown_text)
+        if self.spec.header_n is not None:
+            # After suppression: a hidden N prints as its mark in the header too.
+            for column in result.columns:
+                shown = column.n if column.n_hidden is None else column.n_hidden
+                column.label = self.spec.header_n(column.label, shown)
+        return result
 
     def row(self, index: int, row: Row) -> Iterator[ResultRow]:
         p = self.printer
@@ -736,10 +746,16 @@ class TableEngine:
 
     def _missing_mode(self, row: Row) -> str:
         if row.missing is None:
-            return self.spec.missing
-        if isinstance(row.missing, bool):
-            return "line" if row.missing else "none"
-        return row.missing
+            mode = self.spec.missing
+        elif isinstance(row.missing, bool):
+            mode = "line" if row.missing else "none"
+        else:
+            mode = row.missing
+        if mode == "footnote" and self.ctx.suppress_below > 1:
+            # A footnote would print the counts past small-cell suppression; as a
+            # line (when anything is missing) they are hidden like any other.
+            return "when_any"
+        return mode
 
     def _denominators(self, sizes: dict, missing: dict) -> dict:
         if self.spec.percent_of == "non_missing":

@@ -334,7 +334,16 @@ def _print(
     k: int,
     breakdown_text: Callable[[str, Sequence[tuple[str, str]]], str],
 ) -> None:
-    printed_n = any(row.stat in COLUMN_N_STATS for row in result.rows)
+    printed_n = result.n_in_header or any(row.stat in COLUMN_N_STATS for row in result.rows)
+    # Percentages of the non-missing give back N less the missing line: where that
+    # line is hidden, its block prints counts only.
+    missing_hidden: set[tuple[int, int]] = set()
+    if result.percent_of == "non_missing":
+        for r, row in enumerate(result.rows):
+            for c in range(len(row.cells)):
+                atom = layout.main.get((r, c))
+                if row.kind == "missing" and atom is not None and atom.state:
+                    missing_hidden.add((row.block, c))
     for column, atom in zip(result.columns, layout.column_n, strict=True):
         if atom.state:
             column.n_hidden = _mark(atom, k)
@@ -347,8 +356,9 @@ def _print(
             if atom is not None and atom.state:
                 _hidden_cell(cell, _mark(atom, k))
                 continue
-            if layout.column_n[c].state and cell.names == ("n", "%") and cell.count:
-                # n and % together give the hidden N: the count alone is printed.
+            base_hidden = layout.column_n[c].state or (row.block, c) in missing_hidden
+            if base_hidden and cell.names == ("n", "%") and cell.count:
+                # n and % together give the hidden base: the count alone is printed.
                 cell.text, cell.values, cell.formats = str(cell.count), (cell.count,), ("0",)
                 cell.names = ("n",)
                 continue
