@@ -390,3 +390,134 @@ def test_count_rows_that_add_up_protect_each_other(app, db_session, make_partici
     sums += [([(r, c, None) for c in range(width - 1)], (r, width - 1, None)) for r in range(4)]
     unknowns = [coord for coord, value in known.items() if value is None]
     assert not derivable(unknowns, sums)
+
+
+# ------------------------------------------------------------ a table file's style
+
+
+STYLED = """
+name = "styled"
+title = "Participants by community"
+
+[population]
+from = "participants"
+where = { category = ["service_user"] }
+
+[variables]
+age_years = { derive = "age", at = "enrolment" }
+
+[labels.site]
+BU = "Large community"
+DS = "Small community"
+
+[columns]
+by = ["site"]
+headers = ["{site}"]
+with_n = "{label} (N = {N})"
+total = true
+total_label = "Overall"
+
+[style]
+percent_of = "non_missing"
+percent_decimals = 0
+n_pct_cells = 2
+zero = "–"
+
+[[rows]]
+label = "Gender, n (%)"
+stat = "n_pct"
+variable = "gender"
+categories = ["female", "male"]
+
+[[rows]]
+label = "Marital status, n (%)"
+stat = "n_pct"
+variable = "marital_status"
+categories = ["single", "married"]
+missing = "footnote"
+
+[[rows]]
+label = "Age, mean (SD)"
+stat = "mean_sd"
+variable = "age_years"
+decimals = 1
+"""
+
+
+def test_a_styled_table_file_hides_its_header_n_and_percentages_that_give_counts_away(
+    app, db_session, make_participant, trial_minimum_record, tmp_path
+):
+    import tomllib
+
+    from trialdm.core.scoping import all_sites
+    from trialdm.summaries.engine import compute_table
+    from trialdm.summaries.registry import instrument_definitions
+    from trialdm.summaries.spec import BuildContext
+    from trialdm.summaries.specfiles import build_spec, parse_table
+    from trialdm.summaries.workbook import Cover, render_workbook
+
+    trial_minimum_record(NOTHING_ON_CREATION)
+    spec = build_spec(
+        parse_table(tomllib.loads(STYLED), "styled.toml", instrument_definitions("instruments"))
+    )
+    # BU: 7 people, one without a gender and one without a marital status; DS: 2
+    for gender in ("female", "female", "female", "male", "male", None):
+        make_participant(
+            "BU", enrolment_date=date(2024, 1, 1), gender=gender, marital_status="single"
+        )
+    make_participant("BU", enrolment_date=date(2024, 1, 1), gender="male")
+    for gender in ("female", "male"):
+        make_participant(
+            "DS", enrolment_date=date(2024, 1, 1), gender=gender, marital_status="married"
+        )
+    read_at = datetime(2026, 1, 1, tzinfo=UTC)
+    with all_sites():
+        plain = compute_table(spec, BuildContext(db_session, read_at)).as_json()
+        ctx = BuildContext(db_session, read_at, suppress_below=3)
+        result = compute_table(spec, ctx)
+        render_workbook(
+            tmp_path / "s.xlsx", Cover("t", "all", read_at, "t", "t", []), [result], ctx
+        )
+    table = result.as_json()
+
+    groups = [c["group"] for c in plain["columns"][::2]]
+    assert groups == [
+        "Large community (N = 7)",
+        "Small community (N = 2)",
+        "Overall (N = 9)",
+    ]
+    # the header template prints the hidden N as its mark: DS's 2, and a partner
+    hidden_groups = [c["group"] for c in table["columns"][::2]]
+    assert hidden_groups[1] == "Small community (N = <3)"
+    assert "(N = [c])" in hidden_groups[0] + hidden_groups[2]
+    assert not any(c["n"] == 2 or c["n_text"] == "2" for c in table["columns"])
+
+    rows = {r["label"]: [c["text"] for c in r["cells"]] for r in table["rows"]}
+    plain_rows = {r["label"]: [c["text"] for c in r["cells"]] for r in plain["rows"]}
+    # unsuppressed, the missing marital status is a footnote; suppressed, a line
+    # whose count is hidden like any other
+    assert "Marital status, n (%): no value recorded for 1 of 7" in " ".join(plain["footnotes"])
+    assert not any("no value recorded" in f for f in table["footnotes"])
+    missing_lines = [r for r in table["rows"] if r["kind"] == "missing"]
+    assert len(missing_lines) == 3  # gender, marital status, age (a line by default)
+    # BU's one missing gender is hidden; percentages of the non-missing would give
+    # it back (N less the missing line), so that column prints counts only
+    gender_missing = missing_lines[0]["cells"]
+    assert gender_missing[0]["text"] == "<3"
+    assert plain_rows["Female"][:2] == ["3", "50%"]
+    assert missing_lines[1]["label"] == "Missing" and missing_lines[1]["cells"][0]["text"] == "<3"
+    for line in ("Female", "Male"):
+        n_cell, pct_cell = rows[line][:2]
+        assert pct_cell == "" and n_cell in ("3", "[c]", "<3")
+    # every shown count is true and never 1 to 2; every hidden one is marked
+    for label, cells in rows.items():
+        for before, after in zip(plain_rows.get(label, cells), cells, strict=False):
+            assert after in (before, "", "<3", "[c]") or label == "Missing"
+            assert not re.fullmatch(r"[12]", after)
+
+    # the numbers sheet names what each value is and prints hidden cells as marks
+    values = openpyxl.load_workbook(tmp_path / "s.xlsx")["styled values"]
+    lines = [[c.value for c in line] for line in values.iter_rows(min_row=4)]
+    assert {line[4] for line in lines} <= {"n", "%", "mean", "SD", "value"}
+    gender_missing_values = [line for line in lines if line[:2] == ["Gender, n (%)", "Missing"]]
+    assert gender_missing_values and gender_missing_values[0][5] == "<3"
