@@ -39,7 +39,7 @@ from fractions import Fraction
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from trialdm.summaries.engine import Cell, TableResult
+    from trialdm.summaries.engine.results import Cell, TableResult
 
 COMPLEMENT = "[c]"
 PARTITION_STATS = ("n_pct",)
