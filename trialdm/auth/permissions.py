@@ -50,6 +50,8 @@ _READ_ALL = {
     "audit.read",
     "summaries.read",
     "summaries.build",
+    "exports.read",
+    "exports.build",
 }
 
 # role -> permissions. "self" is anything about one's own account (tokens, inbox).
@@ -64,6 +66,8 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "audit.read",
             "summaries.read",
             "summaries.build",
+            "exports.read",
+            "exports.build",
             "participants.import",
             # removing a record (softly, with a reason) is a lead's decision
             "participants.delete",
