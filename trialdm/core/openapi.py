@@ -13,34 +13,19 @@ from __future__ import annotations
 import http
 from typing import Any
 
-import marshmallow as ma
 from flask_smorest import Api
 from flask_smorest.utils import prepare_response
 from webargs.multidictproxy import MultiDictProxy
 from werkzeug.datastructures import CombinedMultiDict
 
 from trialdm.core.errors import PROBLEM_MIMETYPE
+from trialdm.core.schemas import Problem
 
 BEARER = "bearerAuth"
 
 
-class ProblemSchema(ma.Schema):
-    """RFC 9457 problem details, with field messages."""
-
-    type = ma.fields.String(metadata={"example": "about:blank"})
-    title = ma.fields.String()
-    status = ma.fields.Integer()
-    detail = ma.fields.String()
-    instance = ma.fields.String()
-    errors = ma.fields.Dict(
-        keys=ma.fields.String(),
-        values=ma.fields.Raw(),
-        metadata={"description": "Field name -> messages"},
-    )
-
-
 class ProblemApi(Api):
-    ERROR_SCHEMA = ProblemSchema
+    ERROR_SCHEMA = Problem
 
     def _register_responses(self) -> None:
         for status in http.HTTPStatus:
