@@ -13,6 +13,7 @@ from typing import Any
 from flask import Flask
 
 from trialdm.config import default_instance_path, load_settings, shipped
+from trialdm.core.openapi import spec_options
 
 __version__ = "0.1.0"
 
@@ -94,6 +95,7 @@ def register_config(
         OPENAPI_VERSION="3.1.0",
         OPENAPI_URL_PREFIX="/api/v1",
         OPENAPI_JSON_PATH="openapi.json",
+        API_SPEC_OPTIONS=spec_options(),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=https,
@@ -125,6 +127,7 @@ def register_logging(app: Flask) -> None:
 
 
 def register_extensions(app: Flask) -> None:
+    from trialdm.core.openapi import install_multipart_loader
     from trialdm.core.sqlite import install_sqlite_pragmas
     from trialdm.extensions import api, csrf, db, limiter, login_manager, migrate
 
@@ -135,6 +138,7 @@ def register_extensions(app: Flask) -> None:
         app, db, directory=str(shipped("migrations")), render_as_batch=True, compare_type=True
     )
     api.init_app(app)
+    install_multipart_loader(api)
     csrf.init_app(app)
     limiter.init_app(app)
     login_manager.init_app(app)
