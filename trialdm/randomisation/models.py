@@ -17,7 +17,6 @@ from sqlalchemy import (
     JSON,
     Boolean,
     CheckConstraint,
-    DateTime,
     ForeignKey,
     Integer,
     String,
@@ -29,7 +28,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from trialdm.core.audit import Audited
 from trialdm.core.errors import Conflict
-from trialdm.core.models import Base, IdMixin, SiteScoped, TimestampMixin, utcnow
+from trialdm.core.models import Base, IdMixin, SiteScoped, TimestampMixin, UTCDateTime, utcnow
 
 LIST_SOURCES = ("generated", "uploaded")
 ERROR_KINDS = (
@@ -120,7 +119,7 @@ class Randomisation(Audited, SiteScoped, IdMixin, Base):
     list_id: Mapped[int] = mapped_column(ForeignKey("allocation_lists.id", ondelete="RESTRICT"))
     slot_id: Mapped[int] = mapped_column(ForeignKey("allocation_slots.id", ondelete="RESTRICT"))
     position: Mapped[int] = mapped_column(Integer)
-    randomised_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    randomised_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     randomised_by_id: Mapped[int | None] = mapped_column(Integer)
     randomised_by_email: Mapped[str | None] = mapped_column(String(254))
 

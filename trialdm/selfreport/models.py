@@ -3,11 +3,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import ClassVar
 
-from sqlalchemy import DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy import ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from trialdm.core.audit import Audited
-from trialdm.core.models import Base, IdMixin, SiteScoped, TimestampMixin
+from trialdm.core.models import Base, IdMixin, SiteScoped, TimestampMixin, UTCDateTime
 
 
 class SelfReportLink(Audited, SiteScoped, IdMixin, TimestampMixin, Base):
@@ -26,10 +26,10 @@ class SelfReportLink(Audited, SiteScoped, IdMixin, TimestampMixin, Base):
     event: Mapped[str] = mapped_column(String(16))
     language: Mapped[str] = mapped_column(String(16))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     revoked_reason: Mapped[str | None] = mapped_column(Text)
-    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     response_id: Mapped[int | None] = mapped_column(ForeignKey("responses.id", ondelete="RESTRICT"))
     created_by_id: Mapped[int | None] = mapped_column(Integer)
     created_by_email: Mapped[str | None] = mapped_column(String(254))
