@@ -230,9 +230,19 @@ def _answer(session, person, instrument, answers, event=None, context=None):
     )
 
 
+# These tables must show unknown ages and genders, so the trial here records people
+# without them.
+NOTHING_ON_CREATION = """
+[service_user]
+on_creation = []
+on_enrolment = ["consent_date", "consent_version", "arm"]
+"""
+
+
 def test_a_trials_own_table_file_builds_through_the_summary_job(
-    app, db_session, make_participant, api_as, tmp_path, monkeypatch
+    app, db_session, make_participant, api_as, tmp_path, monkeypatch, trial_minimum_record
 ):
+    trial_minimum_record(NOTHING_ON_CREATION)
     folder = tmp_path / "trial_tables"
     folder.mkdir()
     (folder / "members_by_kind.toml").write_text(MEMBERS_BY_KIND)
@@ -411,21 +421,22 @@ def test_statements_do_not_grow_with_participants(
 
 
 def test_a_missing_age_is_footnoted_never_silently_dropped(app, db_session, reference_dir):
-    from sqlalchemy import update
+    from sqlalchemy import select
 
     from tests.test_summaries_qualitative import context
+    from trialdm.core.audit import audit_context
     from trialdm.qualitative.models import QualitativeMember
     from trialdm.summaries.engine import compute_table
     from trialdm.summaries.registry import specs
 
     load_upsides(db_session, reference_dir)
     with all_sites():
-        db_session.execute(
-            update(QualitativeMember)
-            .where(QualitativeMember.member_code == "BU-MHW-02")
-            .values(age=None)
-        )
-        db_session.commit()
+        member = db_session.scalars(
+            select(QualitativeMember).where(QualitativeMember.member_code == "BU-MHW-02")
+        ).one()
+        with audit_context(reason="age not given"):
+            member.age = None
+            db_session.commit()
     table = compute_table(specs()["focus_group_characteristics"], context(db_session)).as_json()
     labels = [r["label"] for r in table["rows"]]
     assert "Missing" not in labels
@@ -506,8 +517,9 @@ groups = [
 
 
 def test_site_labels_percent_of_known_zero_text_and_derived_values(
-    app, db_session, make_participant
+    app, db_session, make_participant, trial_minimum_record
 ):
+    trial_minimum_record(NOTHING_ON_CREATION)
     import tomllib
     from datetime import UTC, datetime
 

@@ -1,7 +1,7 @@
 """service heartbeats: the last tick of Celery beat and of a worker, for trialdm check
 
 Revision ID: d5b7c9e1f3a2
-Revises: a3c91e5d7f20
+Revises: c7658f4454c9
 Create Date: 2026-11-30 12:40:00
 
 """
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "d5b7c9e1f3a2"
-down_revision = "a3c91e5d7f20"
+down_revision = "c7658f4454c9"
 branch_labels = None
 depends_on = None
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, String
+from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from trialdm.core.models import Base, utcnow
+from trialdm.core.models import Base, UTCDateTime, utcnow
 
 
 class ServiceHeartbeat(Base):
@@ -19,6 +19,6 @@ class ServiceHeartbeat(Base):
     __tablename__ = "service_heartbeats"
 
     name: Mapped[str] = mapped_column(String(32), primary_key=True)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     # Host name and process id of the process that wrote the tick.
     by: Mapped[str] = mapped_column(String(255), default="")
