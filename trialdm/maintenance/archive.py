@@ -22,6 +22,7 @@ from decimal import Decimal
 from typing import IO, Any
 
 from sqlalchemy import Date, DateTime, LargeBinary, Numeric, Table, Time
+from sqlalchemy.types import TypeDecorator
 
 FORMAT = "trialdm-backup"
 FORMAT_VERSION = 1
@@ -44,9 +45,15 @@ def file_member(setting: str, relative: str) -> str:
     return f"files/{setting}/{relative}"
 
 
+def _stored_type(column_type: Any) -> Any:
+    """The database type under a decorated one (UTCDateTime is a DateTime)."""
+    return column_type.impl if isinstance(column_type, TypeDecorator) else column_type
+
+
 def encode_value(column_type: Any, value: Any) -> Any:
     if value is None:
         return None
+    column_type = _stored_type(column_type)
     if isinstance(column_type, DateTime):
         if value.tzinfo is not None:
             value = value.astimezone(UTC)
@@ -64,6 +71,7 @@ def encode_value(column_type: Any, value: Any) -> Any:
 def decode_value(column_type: Any, value: Any, dialect: str) -> Any:
     if value is None:
         return None
+    column_type = _stored_type(column_type)
     if isinstance(column_type, DateTime):
         parsed = datetime.fromisoformat(value)
         if column_type.timezone and dialect != "sqlite":
