@@ -189,6 +189,7 @@ def register_cli(app: Flask) -> None:
 def register_celery(app: Flask) -> None:
     from trialdm.exports.schedule import beat_schedule as exports_beat
     from trialdm.extensions import celery
+    from trialdm.participants.schedule import beat_schedule as participants_beat
     from trialdm.reminders.schedule import beat_schedule as reminders_beat
     from trialdm.summaries.schedule import beat_schedule as summaries_beat
 
@@ -223,6 +224,7 @@ def register_celery(app: Flask) -> None:
         **summaries_beat(app.config),
         **reminders_beat(app.config),
         **exports_beat(app.config),
+        **participants_beat(app.config),
     }
     celery.flask_app = app
     app.extensions["celery"] = celery
