@@ -9,14 +9,12 @@ from flask_smorest import Blueprint
 from trialdm.auth.permissions import requires
 from trialdm.contacts.queries import attach_fidelity
 from trialdm.core.audit import audit_context, current_audit_context
-from trialdm.core.errors import NotFound
 from trialdm.core.pagination import order_by, paginate
 from trialdm.core.versions import etag_headers, if_match_required, if_match_version
 from trialdm.extensions import db
 from trialdm.participants import operations, queries
 from trialdm.participants.import_jobs import create_import_job
 from trialdm.participants.imports import import_participants, read_upload
-from trialdm.participants.models import ParticipantImportJob
 from trialdm.participants.schemas import (
     DeleteArgs,
     ImportArgs,
@@ -153,13 +151,10 @@ class ParticipantImport(MethodView):
         return {"created": len(created), "study_ids": [p.study_id for p in created]}
 
 
-@blp.route("/imports/<int:job_id>")
+@blp.route("/imports/<int:import_job_id>")
 class ParticipantImportJobView(MethodView):
     @requires("participants.import")
     @blp.response(200, ImportJobOut)
-    def get(self, job_id):
+    def get(self, import_job_id):
         """A large import's state, progress and, when refused, its problems by line."""
-        job = db.session.get(ParticipantImportJob, job_id)
-        if job is None:
-            raise NotFound("No such import.")
-        return job
+        return queries.get_import_job(db.session, import_job_id)
