@@ -203,6 +203,7 @@ def register_celery(app: Flask) -> None:
     from trialdm.extensions import celery
     from trialdm.maintenance.heartbeat import install_beat_heartbeat
     from trialdm.maintenance.schedule import beat_schedule as maintenance_beat
+    from trialdm.participants.schedule import beat_schedule as participants_beat
     from trialdm.reminders.schedule import beat_schedule as reminders_beat
     from trialdm.summaries.schedule import beat_schedule as summaries_beat
 
@@ -238,6 +239,7 @@ def register_celery(app: Flask) -> None:
         **reminders_beat(app.config),
         **maintenance_beat(app.config),
         **exports_beat(app.config),
+        **participants_beat(app.config),
     }
     install_beat_heartbeat()
     celery.flask_app = app

@@ -229,6 +229,19 @@ SETTINGS: dict[str, Setting] = {
     ),
     "WORKBOOK_DIR": Setting(_str, _instance("workbooks"), "Where built summary workbooks are kept"),
     "UPLOAD_DIR": Setting(_str, _instance("uploads"), "Where uploaded files are kept"),
+    "IMPORT_SYNC_MAX_ROWS": Setting(
+        _non_negative_int,
+        500,
+        "Participant imports with more rows run as a background job (202 and a job)",
+    ),
+    "IMPORT_MAX_ROWS": Setting(
+        _positive_int, 100_000, "Most rows of one participant import, checked before any work"
+    ),
+    "IMPORT_MAX_BYTES": Setting(
+        _positive_int,
+        16 * 1024 * 1024,
+        "Largest participant import file in bytes, checked before any work",
+    ),
     "SITES_DIR": Setting(_str, str(shipped("sites")), "Folder of site definition files"),
     "INSTRUMENTS_DIR": Setting(
         _str, str(shipped("instruments")), "Folder of instrument definition files"
