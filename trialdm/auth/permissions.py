@@ -65,12 +65,13 @@ _READ_ALL = {
 
 # role -> permissions. "self" is anything about one's own account (tokens, inbox).
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
-    "research_worker": frozenset(_DATA_ENTRY | {"self", "reminders.read"}),
+    "research_worker": frozenset(_DATA_ENTRY | {"self", "reminders.read", "reminders.inbox"}),
     "site_lead": frozenset(
         _DATA_ENTRY
         | {
             "self",
             "reminders.read",
+            "reminders.inbox",
             "reminders.failures",
             "audit.read",
             "summaries.read",
@@ -83,18 +84,44 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "pseudonymisation.key",
             # starts translations of materials at their site and assigns the steps
             "translation.assign",
+            # steps and comments of the translation work (the step's role is checked too)
+            "translation.work",
         }
     ),
     "translator": frozenset(
-        {"self", "reminders.read", "translation.read", "translation.write", "instruments.read"}
+        {
+            "self",
+            "reminders.read",
+            "reminders.inbox",
+            "translation.read",
+            "translation.write",
+            "translation.work",
+            "instruments.read",
+        }
     ),
     "reviewer": frozenset(
-        {"self", "reminders.read", "translation.read", "translation.review", "instruments.read"}
+        {
+            "self",
+            "reminders.read",
+            "reminders.inbox",
+            "translation.read",
+            "translation.review",
+            "translation.work",
+            "instruments.read",
+        }
     ),
-    "coordinator": frozenset(_READ_ALL | {"self", "reminders.read", "reminders.failures"}),
+    "coordinator": frozenset(
+        _READ_ALL | {"self", "reminders.read", "reminders.inbox", "reminders.failures"}
+    ),
     # Holds the allocation lists (concealed from everyone who enrols) and their balance.
     "statistician": frozenset(
-        {"self", "reminders.read", "randomisation.manage", "randomisation.report"}
+        {
+            "self",
+            "reminders.read",
+            "reminders.inbox",
+            "randomisation.manage",
+            "randomisation.report",
+        }
     ),
     "admin": frozenset(
         _READ_ALL
@@ -102,6 +129,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
         | {
             "self",
             "reminders.read",
+            "reminders.inbox",
             "reminders.failures",
             "users.manage",
             "participants.import",
@@ -109,6 +137,8 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "translation.write",
             "translation.review",
             "translation.assign",
+            # steps and comments of the translation work (the step's role is checked too)
+            "translation.work",
             "pseudonymisation.key",
             "instruments.manage",
             # the trial-wide English source of study materials
