@@ -101,24 +101,26 @@ INT32_LIMIT = 2**31 - 1
 
 
 def _text_column(variable: Variable, fmt: str) -> tuple[Callable[[Any], None], Callable[[], Any]]:
-    """Collects a text column with each distinct text stored once (site codes, study
-    IDs and times repeat a lot): a row costs a pointer. Plain objects rather than
-    categories, which ReadStat would turn into one list of every cell at a time."""
+    """Collects a text column as numbered categories (a 4-byte code per row, each
+    distinct text stored once): site codes, study IDs and times repeat a lot."""
     import pandas as pd
 
-    values: list[str | None] = []
-    distinct: dict[str, str] = {}
-    add, same = values.append, distinct.setdefault
+    codes = array("i")
+    numbers: dict[str, int] = {}
+    add, number = codes.append, numbers.setdefault
 
     def append(value: Any) -> None:
         cell = _stat_value("string", value, variable, fmt)
-        add(None if cell is None else same(cell, cell))
+        add(-1 if cell is None else number(cell, len(numbers)))
 
     def finish() -> Any:
-        column = pd.Series(values, dtype=object)
-        values.clear()
-        distinct.clear()
-        return column
+        if not numbers:  # every cell blank: plain blanks, as ReadStat expects them
+            return pd.Series([None] * len(codes), dtype=object)
+        import numpy as np
+
+        return pd.Series(
+            pd.Categorical.from_codes(np.frombuffer(codes, dtype="int32"), list(numbers))
+        )
 
     return append, finish
 
@@ -162,8 +164,8 @@ def write_stat_file(
 
     ReadStat writes a whole data frame, so the frame is kept compact: columns are
     collected packed as rows arrive, then turned one by one into pandas extension
-    arrays (integers or doubles with a mask, which the frame takes as they are) and
-    text as objects, each distinct text once."""
+    arrays (categories for text, integers or doubles with a mask), which the frame
+    takes without consolidating them into copied blocks."""
     # Imported here: pandas and ReadStat double a process's memory, and only
     # SPSS and Stata exports need them.
     import pandas as pd
@@ -203,7 +205,6 @@ def write_stat_file(
             else:
                 missing_ranges[item.name] = [float(n) for n in sorted(MISSING_LABELS)]
     data = pd.DataFrame(frame, columns=[n.name for n in named], copy=False)
-    frame.clear()  # the text columns were copied into one block: the originals go
     column_labels = {n.name: n.file_label or n.variable.label for n in named}
     if fmt == "spss":
         pyreadstat.write_sav(
