@@ -34,3 +34,31 @@ def test_read_only_roles_cannot_comment_on_translations(api_as):
         refused = api_as(role, sites).post(url, json={"body": "Looks fine to me."})
         assert refused.status_code == 403, (role, refused.json)
     assert team.translator.post(url, json={"body": "Check the title."}).status_code == 201
+
+
+def test_the_readme_role_matrix_is_what_is_enforced():
+    from pathlib import Path
+
+    from trialdm.auth.permissions import ROLE_PERMISSIONS
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    text = readme.splitlines()
+    start = next(i for i, line in enumerate(text) if line.startswith("| permission |"))
+    lines = []
+    for line in text[start:]:
+        if not line.startswith("|"):
+            break
+        lines.append(line)
+    header = lines[0]
+    roles = [cell.strip(" `") for cell in header.strip("|").split("|")[1:]]
+    assert roles == list(ROLE_PERMISSIONS)
+    documented: dict[str, set[str]] = {role: set() for role in roles}
+    for line in lines[lines.index(header) + 1 :]:
+        cells = [cell.strip() for cell in line.strip("|").split("|")]
+        if not cells[0].startswith("`"):
+            continue
+        permission = cells[0].strip("`")
+        for role, mark in zip(roles, cells[1:], strict=True):
+            if mark == "✓":
+                documented[role].add(permission)
+    assert documented == {role: set(perms) for role, perms in ROLE_PERMISSIONS.items()}
