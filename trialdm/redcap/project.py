@@ -22,7 +22,7 @@ from trialdm.core.errors import DomainError
 from trialdm.instruments.definitions import MISSING_CODES, FieldDefinition, InstrumentDefinition
 from trialdm.instruments.models import InstrumentVersion
 from trialdm.instruments.queries import latest_versions
-from trialdm.instruments.redcap import export_dictionary
+from trialdm.instruments.redcap import COLUMNS, export_dictionary
 from trialdm.schedule.queries import schedule_events
 
 RECORD_ID_FIELD = "study_id"
@@ -58,26 +58,8 @@ METADATA_KEYS = (
     "matrix_ranking",
     "field_annotation",
 )
-DICTIONARY_HEADERS = (
-    "Variable / Field Name",
-    "Form Name",
-    "Section Header",
-    "Field Type",
-    "Field Label",
-    "Choices, Calculations, OR Slider Labels",
-    "Field Note",
-    "Text Validation Type OR Show Slider Number",
-    "Text Validation Min",
-    "Text Validation Max",
-    "Identifier?",
-    "Branching Logic (Show field only if...)",
-    "Required Field?",
-    "Custom Alignment",
-    "Question Number (surveys only)",
-    "Matrix Group Name",
-    "Matrix Ranking?",
-    "Field Annotation",
-)
+# The dictionary columns, as the instruments domain writes them.
+DICTIONARY_HEADERS = COLUMNS
 _HEADER_KEYS = dict(zip(DICTIONARY_HEADERS, METADATA_KEYS, strict=True))
 # Field types that hold no data (shown text only).
 NO_DATA_TYPES = ("descriptive",)
