@@ -19,6 +19,7 @@ from trialdm.auth.permissions import current_principal, requires
 from trialdm.contacts import operations, queries
 from trialdm.contacts.models import FIDELITY_STATUSES, FORMATS, MODES, ContactSession
 from trialdm.contacts.schemas import ContactSessionCreate, ContactSessionQuery
+from trialdm.core.errors import ErrorCollector
 from trialdm.core.pagination import order_by, paginate
 from trialdm.extensions import db
 from trialdm.participants.models import Participant
@@ -237,6 +238,13 @@ def posted_session(form) -> dict[str, Any]:
     return data
 
 
+def session_problems(site: str, partial: dict[str, Any]) -> dict[str, list[str]]:
+    """The session rules over the fields the schema accepted (see ``submit``)."""
+    errors = ErrorCollector()
+    operations.check_contact_session(db.session, site, partial, errors)
+    return errors.errors
+
+
 @bp.route("/new", methods=["GET", "POST"])
 @login_required
 @requires("contacts.write")
@@ -266,6 +274,7 @@ def create():
             ContactSessionCreate(),
             data,
             lambda loaded: operations.create_contact_session(db.session, loaded),
+            check=lambda partial: session_problems(site, partial),
         )
     except FormErrors as failed:
         db.session.rollback()

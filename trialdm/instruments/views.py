@@ -30,7 +30,7 @@ from trialdm.participants.models import Participant
 from trialdm.participants.queries import get_participant
 from trialdm.schedule.queries import count_schedule_rows, schedule_rows
 from trialdm.web.dashboard import Widget, add_widget
-from trialdm.web.forms import FORM_LEVEL, FormErrors, field_errors, submit
+from trialdm.web.forms import FormErrors, field_errors, submit
 from trialdm.web.panels import Panel, add_participant_panel
 
 bp = Blueprint("response_pages", __name__, url_prefix="/questionnaires")
@@ -124,6 +124,19 @@ def form_values_of(answers: dict[str, Any]) -> dict[str, Any]:
         values[name] = (
             [form_text(v) for v in value] if isinstance(value, list) else form_text(value)
         )
+    return values
+
+
+def typed_values(definition: InstrumentDefinition, form) -> dict[str, Any]:
+    """The answers as the person typed them, shown again after a refused save (a
+    decimal typed as 200 stays 200, an unparsable entry stays for them to correct)."""
+    values: dict[str, Any] = {}
+    for f in definition.fields:
+        key = ANSWER_PREFIX + f.name
+        if f.type == "multiple_choice":
+            values[f.name] = [v for v in form.getlist(key) if v]
+        elif form.get(key, "").strip():
+            values[f.name] = form.get(key, "").strip()
     return values
 
 
@@ -249,7 +262,7 @@ def create():
     except FormErrors as failed:
         db.session.rollback()
         values = {
-            **form_values_of(data.get("answers", {})),
+            **typed_values(version.parsed, request.form),
             "collected_on": data.get("collected_on"),
         }
         return render_template(
@@ -300,12 +313,10 @@ def edit(response_id: int):
     except FormErrors as failed:
         db.session.rollback()
         errors = answer_errors(failed)
-        if "version" in errors:
-            errors[FORM_LEVEL] = [str(failed.cause)]
         response = queries.get_response(db.session, response_id)
         context["response"] = response
         values = {
-            **form_values_of(data.get("answers", {})),
+            **typed_values(response.instrument_version.parsed, request.form),
             "collected_on": data.get("collected_on"),
             "version": version,
             "reason": reason,
