@@ -128,7 +128,12 @@ def test_errors_in_german(app, make_user, make_participant):
     client.post("/language", data={"language": "de"})
     page = client.post(
         "/contacts/new",
-        data={"date": "", "format": "group", "mode": "in_person", "psws": [str(psw.id)],
-              "attendees": [str(users[0].id)]},
+        data={
+            "date": "",
+            "format": "group",
+            "mode": "in_person",
+            "psws": [str(psw.id)],
+            "attendees": [str(users[0].id)],
+        },
     ).get_data(as_text=True)
     assert "Fill in this field." not in page and "Field may not be null." not in page

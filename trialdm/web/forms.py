@@ -64,6 +64,10 @@ _LIBRARY_WORDING: list[tuple[str, str]] = [
     ("Shorter than minimum length {min}.", N_("Use at least %(min)s characters.")),
     ("Length must be {equal}.", N_("Use exactly %(equal)s characters.")),
     (
+        "Length must be between 1 and {max}.",
+        N_("Fill in this field, with at most %(max)s characters."),
+    ),
+    (
         "Length must be between {min} and {max}.",
         N_("Use between %(min)s and %(max)s characters."),
     ),
@@ -84,10 +88,15 @@ _LIBRARY_WORDING: list[tuple[str, str]] = [
 
 
 def _pattern(template: str) -> re.Pattern[str]:
+    """marshmallow's template as a regex: each ``{name}`` one word (a limit, a date),
+    the list of choices anything."""
     parts = re.split(r"\{(\w+)\}", template)
-    regex = "".join(
-        re.escape(part) if i % 2 == 0 else f"(?P<{part}>.+?)" for i, part in enumerate(parts)
-    )
+    regex = ""
+    for i, part in enumerate(parts):
+        if i % 2 == 0:
+            regex += re.escape(part)
+        else:
+            regex += f"(?P<{part}>{'.+' if part == 'choices' else '[^ ]+'})"
     return re.compile(f"^{regex}$")
 
 

@@ -56,5 +56,21 @@ def options(codes) -> list[tuple[str, object]]:
     return [(code, label(code)) for code in codes]
 
 
+def language_name(code: object) -> str:
+    """A language code (``lg``, ``he``) as the language's name in the page's language
+    (Babel's CLDR data: "Ganda", "Hebräisch", "עברית")."""
+    from babel import Locale, UnknownLocaleError
+    from flask_babel import get_locale
+
+    text = str(code or "")
+    base = text.split("-")[0].split("_")[0]
+    try:
+        name = (get_locale() or Locale("en")).languages.get(base)
+    except UnknownLocaleError:
+        name = None
+    return name or text
+
+
 def init_labels(app: Flask) -> None:
     app.jinja_env.filters["label"] = label
+    app.jinja_env.filters["language_name"] = language_name

@@ -83,7 +83,64 @@ function initPoll(root) {
   });
 }
 
+// A form with data-autosave sends each text box to its action as soon as it changes
+// (JSON answer), so typed text is kept whatever button is pressed next; while a box
+// holds text that is not saved, leaving the page asks first (data-unsaved-warning).
+function initAutosave(root) {
+  root.querySelectorAll("form[data-autosave]").forEach(function (form) {
+    var status = form.querySelector(".autosave-status");
+    var dirty = new Set();
+    var submitting = false;
+    function say(key) { if (status) status.textContent = status.dataset[key] || ""; }
+    function save(box) {
+      var body = new FormData();
+      body.append("csrf_token", form.querySelector("[name=csrf_token]").value);
+      body.append("writes", form.querySelector("[name=writes]").value);
+      body.append(box.name, box.value);
+      say("saving");
+      return fetch(form.action, {
+        method: "POST", body: body, credentials: "same-origin",
+        headers: { "Accept": "application/json" }
+      }).then(function (r) {
+        return r.json().then(function (answer) {
+          var holder = box.closest(".segment");
+          var shown = holder && holder.querySelector(".field-error");
+          var key = box.name.slice(4);
+          var messages = (answer.errors || {})[key];
+          if (r.ok) {
+            dirty.delete(box);
+            if (shown) shown.remove();
+            if (holder) holder.classList.remove("has-error");
+            say(dirty.size ? "saving" : "saved");
+          } else {
+            if (!shown && holder) {
+              shown = document.createElement("p");
+              shown.className = "field-error";
+              box.parentNode.insertBefore(shown, box);
+            }
+            if (shown) shown.textContent = (messages || []).join(" ");
+            if (holder) holder.classList.add("has-error");
+            say("failed");
+          }
+        });
+      }).catch(function () { say("failed"); });
+    }
+    form.querySelectorAll("textarea[name^='seg.']").forEach(function (box) {
+      box.addEventListener("input", function () { dirty.add(box); });
+      box.addEventListener("change", function () { save(box); });
+    });
+    form.addEventListener("submit", function () { submitting = true; });
+    window.addEventListener("beforeunload", function (event) {
+      if (submitting || !dirty.size) return;
+      event.preventDefault();
+      event.returnValue = form.dataset.unsavedWarning || "";
+      return event.returnValue;
+    });
+  });
+}
+
 document.addEventListener("DOMContentLoaded", function () {
+  initAutosave(document);
   initAutosubmit(document);
   initShowIf(document);
   initPoll(document);

@@ -6,15 +6,18 @@ scoping."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 from flask_login import login_required
 from sqlalchemy import select
 
 from trialdm.auth.permissions import current_principal, requires
 from trialdm.core.audit import record_event
+from trialdm.core.http import keep_transaction
 from trialdm.extensions import db
 from trialdm.translation import operations, queries
 from trialdm.translation.exports import is_rtl
@@ -25,8 +28,42 @@ from trialdm.web.forms import FORM_LEVEL, FormErrors, submit
 from trialdm.web.i18n import RTL_LANGUAGES
 
 bp = Blueprint(
-    "translation_pages", __name__, url_prefix="/translation", template_folder="templates"
+    "translation_pages", __name__, url_prefix="/translation", template_folder="../templates"
 )
+
+# What a step action did, said to the person who pressed its button.
+ACTION_DONE = {
+    "start": _l("The step was started."),
+    "submit": _l("Your work was saved and submitted for review."),
+    "complete": _l("The step was accepted."),
+    "return": _l("The step was returned with your comment."),
+}
+_SEGMENT_KEY = re.compile(
+    r"^fields\.(?P<field>[^.]+)\.(?P<part>label|help|section|choices)(\.(?P<n>.+))?$"
+)
+
+
+def segment_label(key: str, sources: dict[str, str]) -> str:
+    """What a segment is, in words (an instrument's ``fields.si_01.choices.0`` is "Answer
+    option 0 of: <the question's text>"); other materials' own keys (p1) as they are."""
+    if key == "title":
+        return gettext("Title")
+    if key == "description":
+        return gettext("Description")
+    found = _SEGMENT_KEY.match(key)
+    if found is None:
+        if key.startswith("scores.") and key.endswith(".label"):
+            return gettext("Name of a score")
+        return key
+    question = sources.get(f"fields.{found['field']}.label") or found["field"]
+    part = found["part"]
+    if part == "label":
+        return gettext("Question")
+    if part == "help":
+        return gettext("Help text of: %(question)s", question=question)
+    if part == "section":
+        return gettext("Section heading before: %(question)s", question=question)
+    return gettext("Answer option %(value)s of: %(question)s", value=found["n"], question=question)
 
 
 def language_direction(language: str | None) -> str:
@@ -96,6 +133,7 @@ def render_editor(translation: Translation, errors: dict | None = None, values=N
         errors=errors or {},
         values=values or {},
         is_rtl=is_rtl,
+        segment_labels={s.key: segment_label(s.key, sources) for s in translation.segments},
     ), status
 
 
@@ -106,12 +144,11 @@ def editor(translation_id: int):
     return render_editor(queries.get_translation(db.session, translation_id))
 
 
-@bp.route("/translations/<int:translation_id>/segments", methods=["POST"])
-@login_required
-@requires("translation.write")
-def save_segments(translation_id: int):
-    """Save every changed segment of the editor in one transaction (all or nothing)."""
-    translation = queries.get_translation(db.session, translation_id)
+def save_posted_segments(translation: Translation) -> tuple[int, dict[str, list[str]], dict]:
+    """Write every posted segment that differs from the stored text (``seg.<key>``).
+
+    Returns how many changed, the errors by segment key and the posted values, so that
+    a refused save shows the text as typed."""
     principal = current_principal()
     field = "back_translation" if request.form.get("writes") == "back" else "text"
     errors: dict[str, list[str]] = {}
@@ -137,10 +174,34 @@ def save_segments(translation_id: int):
         except FormErrors as failed:
             for messages in failed.errors.values():
                 errors.setdefault(segment.key, []).extend(messages)
+    return changed, errors, values
+
+
+def wants_json() -> bool:
+    best = request.accept_mimetypes.best_match(["application/json", "text/html"])
+    return best == "application/json"
+
+
+@bp.route("/translations/<int:translation_id>/segments", methods=["POST"])
+@login_required
+@requires("translation.write")
+def save_segments(translation_id: int):
+    """Save every changed segment of the editor in one transaction (all or nothing).
+    The editor's script sends each segment here as it changes (JSON answer)."""
+    translation = queries.get_translation(db.session, translation_id)
+    changed, errors, values = save_posted_segments(translation)
     if errors:
         db.session.rollback()
+        if wants_json():
+            from trialdm.web.forms import localised
+
+            return jsonify(
+                {"saved": 0, "errors": {k: [localised(m) for m in v] for k, v in errors.items()}}
+            ), 422
         translation = queries.get_translation(db.session, translation_id)
         return render_editor(translation, errors, values, 422)
+    if wants_json():
+        return jsonify({"saved": changed, "errors": {}})
     flash(gettext("%(n)s segment(s) saved.", n=changed))
     return redirect(url_for(".editor", translation_id=translation.id))
 
@@ -155,6 +216,16 @@ def step_action(translation_id: int, step_id: int):
         "action": request.form.get("action", ""),
         "comment": request.form.get("comment") or None,
     }
+    # Every button of the editor sends the typed segments too: they are saved first,
+    # in the same transaction, so no button loses text.
+    _, segment_errors, values = save_posted_segments(translation)
+    if segment_errors:
+        db.session.rollback()
+        translation = queries.get_translation(db.session, translation_id)
+        return render_editor(
+            translation, segment_errors, {**values, "comment": data["comment"]}, 422
+        )
+    savepoint = db.session.begin_nested()
     try:
         submit(
             StepAction(),
@@ -168,12 +239,16 @@ def step_action(translation_id: int, step_id: int):
                 loaded.get("comment"),
             ),
         )
+        savepoint.commit()
     except FormErrors as failed:
-        db.session.rollback()
+        # the refused action is undone; the text saved before it is kept
+        savepoint.rollback()
+        keep_transaction()
         errors = {FORM_LEVEL: [m for ms in failed.errors.values() for m in ms]}
+        db.session.expire_all()
         translation = queries.get_translation(db.session, translation_id)
-        return render_editor(translation, errors, {"comment": data["comment"]}, 422)
-    flash(gettext("Done: %(action)s.", action=data["action"]))
+        return render_editor(translation, errors, {**values, "comment": data["comment"]}, 422)
+    flash(str(ACTION_DONE[data["action"]]))
     return redirect(url_for(".editor", translation_id=translation_id))
 
 
