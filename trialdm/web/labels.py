@@ -71,6 +71,18 @@ def language_name(code: object) -> str:
     return name or text
 
 
+def format_day(value: object) -> object:
+    """A date as people of the page's language write it (Babel: 2. Mai 2025, 2 May 2025)."""
+    from datetime import date
+
+    from flask_babel import format_date
+
+    if not isinstance(value, date):
+        return "—" if value is None else value
+    return format_date(value, "medium")
+
+
 def init_labels(app: Flask) -> None:
+    app.jinja_env.filters["format_date"] = format_day
     app.jinja_env.filters["label"] = label
     app.jinja_env.filters["language_name"] = language_name

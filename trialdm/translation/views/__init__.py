@@ -7,7 +7,6 @@ scoping."""
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext
@@ -16,14 +15,13 @@ from flask_login import login_required
 from sqlalchemy import select
 
 from trialdm.auth.permissions import current_principal, requires
-from trialdm.core.audit import record_event
 from trialdm.core.http import keep_transaction
 from trialdm.extensions import db
 from trialdm.translation import operations, queries
 from trialdm.translation.exports import is_rtl
 from trialdm.translation.models import Transcript, Translation, TranslationStep
 from trialdm.translation.operations import BACK_STEPS, TEXT_STEPS
-from trialdm.translation.schemas import CommentCreate, ConfirmIn, SegmentWrite, StepAction
+from trialdm.translation.schemas import CommentCreate, SegmentWrite, StepAction
 from trialdm.web.forms import FORM_LEVEL, FormErrors, submit
 from trialdm.web.i18n import RTL_LANGUAGES
 
@@ -276,90 +274,5 @@ def comment(translation_id: int):
     return redirect(url_for(".editor", translation_id=translation_id) + "#comments")
 
 
-@bp.route("/transcripts/<int:transcript_id>")
-@login_required
-@requires("translation.read")
-def transcript(transcript_id: int):
-    record = queries.get_transcript(db.session, transcript_id)
-    lines = queries.transcript_lines(db.session, record) if record.state == "approved" else []
-    return render_template(
-        "translation/transcript.html",
-        transcript=record,
-        lines=lines,
-        is_rtl=is_rtl,
-        direction=language_direction(record.language),
-    )
-
-
-def render_review(record: Transcript, errors=None, values=None, status=200):
-    if record.verbatim_text is not None:
-        # The verbatim text names people: reading it is on the record (as in the API).
-        record_event(
-            db.session,
-            "view_verbatim",
-            "transcripts",
-            record.id,
-            record.site_code,
-            durable=True,
-        )
-    report: dict[str, Any] = record.pseudonymisation_report or {}
-    return render_template(
-        "translation/pseudonymisation.html",
-        transcript=record,
-        report=report,
-        errors=errors or {},
-        values=values or {},
-        direction=language_direction(record.language),
-    ), status
-
-
-@bp.route("/transcripts/<int:transcript_id>/pseudonymisation")
-@login_required
-@requires("pseudonymisation.key")
-def pseudonymisation(transcript_id: int):
-    return render_review(queries.get_transcript(db.session, transcript_id))
-
-
-@bp.route("/transcripts/<int:transcript_id>/pseudonymisation", methods=["POST"])
-@login_required
-@requires("pseudonymisation.key")
-def pseudonymisation_action(transcript_id: int):
-    record = queries.get_transcript(db.session, transcript_id)
-    principal = current_principal()
-    if request.form.get("action") == "apply":
-        try:
-            operations.apply_pseudonymisation(db.session, record, principal)
-        except Exception as exc:
-            return _review_failed(transcript_id, exc, {})
-        flash(gettext("The key was applied; check the draft and confirm."))
-        return redirect(url_for(".pseudonymisation", transcript_id=record.id))
-    data = {
-        "text": request.form.get("text"),
-        "flags_reviewed": request.form.get("flags_reviewed") in ("on", "true", "1"),
-    }
-    version = request.form.get("version", "")
-    try:
-        submit(
-            ConfirmIn(),
-            data,
-            lambda loaded: operations.confirm_pseudonymisation(
-                db.session, record, loaded, principal, int(version) if version.isdigit() else -1
-            ),
-        )
-    except FormErrors as failed:
-        db.session.rollback()
-        record = queries.get_transcript(db.session, transcript_id)
-        return render_review(record, failed.errors, data, 422)
-    flash(gettext("Pseudonymisation confirmed; the verbatim text was deleted."))
-    return redirect(url_for(".transcript", transcript_id=record.id))
-
-
-def _review_failed(transcript_id: int, exc: Exception, values):
-    from trialdm.core.errors import DomainError
-    from trialdm.web.forms import field_errors
-
-    if not isinstance(exc, DomainError):
-        raise exc
-    db.session.rollback()
-    record = queries.get_transcript(db.session, transcript_id)
-    return render_review(record, field_errors(exc), values, 422)
+# The transcript pages register their routes on ``bp``.
+from trialdm.translation.views import transcripts as transcript_pages  # noqa: E402, F401
