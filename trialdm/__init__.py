@@ -41,6 +41,7 @@ VIEW_MODULES = (
     "translation",
     "summaries",
     "reminders",
+    "audit",
 )
 
 

@@ -25,7 +25,7 @@ from trialdm.extensions import db
 from trialdm.participants.models import Participant
 from trialdm.web.dashboard import Widget, add_widget
 from trialdm.web.forms import FormErrors, as_int, as_ints, field_errors, submit
-from trialdm.web.labels import options
+from trialdm.web.labels import format_day, options
 from trialdm.web.lists import ListColumn, add_participant_column
 from trialdm.web.panels import Panel, add_participant_panel
 
@@ -305,15 +305,17 @@ def show(contact_session_id: int):
 
 @bp.route("/<int:contact_session_id>/history")
 @login_required
-@requires("audit.read")
+@requires("history.read")
 def history(contact_session_id: int):
-    from trialdm.audit.views import render_history
+    from trialdm.audit.views import ids_in_changes, render_history, study_ids
 
     contact = queries.get_contact_session(db.session, contact_session_id)
+    people = study_ids(ids_in_changes("contact_sessions", contact.id, ("attendances", "psw_links")))
     return render_history(
         "contact_sessions",
         contact.id,
-        title=gettext("History of the session of %(date)s", date=contact.date.isoformat()),
+        title=gettext("History of the session of %(date)s", date=format_day(contact.date)),
         back=url_for(".show", contact_session_id=contact.id),
         labels=FIELD_LABELS,
+        formatters={"attendances": people, "psw_links": people},
     )

@@ -347,6 +347,57 @@ def show(response_id: int):
     )
 
 
+@bp.route("/<int:response_id>/history")
+@login_required
+@requires("history.read")
+def history(response_id: int):
+    """Who entered and changed the questionnaire, answer by answer, with the questions'
+    texts and the answers' labels in the user's language."""
+    from trialdm.audit.views import plain_value, render_history
+
+    response = queries.get_response(db.session, response_id)
+    participant = get_participant(db.session, response.participant_id)
+    context = form_context(response.instrument_version, participant, response.event)
+    labels: dict[str, Any] = {
+        **FIELD_LABELS,
+        "participant_id": _l("Participant"),
+        "instrument_name": _l("Questionnaire"),
+        "collected_on": _l("Date collected"),
+    }
+    formatters: dict[str, Any] = {
+        "participant_id": lambda _value: participant.study_id,
+        "instrument_name": lambda _value: context["title"],
+    }
+    for field in context["fields"]:
+        labels[field["name"]] = field["label"]
+        if field["choices"]:
+            formatters[field["name"]] = choice_texts(dict(field["choices"]), plain_value)
+    return render_history(
+        "responses",
+        response.id,
+        title=gettext(
+            "History of %(title)s for %(study_id)s",
+            title=context["title"],
+            study_id=participant.study_id,
+        ),
+        back=url_for(".show", response_id=response.id),
+        labels=labels,
+        formatters=formatters,
+    )
+
+
+def choice_texts(choices: dict[str, Any], fallback):
+    """Stored choice values shown by their labels (a list for multiple choice)."""
+
+    def show(value: Any) -> str:
+        if isinstance(value, list):
+            return ", ".join(show(v) for v in value) or "—"
+        text = choices.get(form_text(value))
+        return str(text) if text is not None else fallback(value)
+
+    return show
+
+
 # -- participant page panel ------------------------------------------------------------
 
 

@@ -82,7 +82,19 @@ def format_day(value: object) -> object:
     return format_date(value, "medium")
 
 
+def format_moment(value: object) -> object:
+    """A time stamp in the page's language and the user's time zone setting (UTC)."""
+    from datetime import datetime
+
+    from flask_babel import format_datetime
+
+    if not isinstance(value, datetime):
+        return "—" if value is None else value
+    return format_datetime(value, "medium")
+
+
 def init_labels(app: Flask) -> None:
     app.jinja_env.filters["format_date"] = format_day
+    app.jinja_env.filters["format_datetime"] = format_moment
     app.jinja_env.filters["label"] = label
     app.jinja_env.filters["language_name"] = language_name

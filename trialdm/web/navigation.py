@@ -28,6 +28,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("translation_pages.work", _l("Translation"), "translation.read"),
     NavItem("summary_pages.index", _l("Exports"), "summaries.read"),
     NavItem("reminder_pages.index", _l("Reminders"), "reminders.read"),
+    NavItem("audit_pages.log", _l("Log"), "audit.read"),
 )
 
 
