@@ -50,6 +50,7 @@ _INTEGER = re.compile(r"^[+-]?\d+$")
 
 @bp.record_once
 def _register(state) -> None:
+    state.app.jinja_env.filters["instrument_title"] = instrument_title
     add_widget(
         state.app, Widget("schedule", "schedule.read", "widgets/schedule.html", schedule_data, 30)
     )
@@ -61,6 +62,21 @@ def _register(state) -> None:
 
 def language() -> str:
     return str(get_locale() or "en")
+
+
+def instrument_title(name: str) -> str:
+    """An instrument's title in the user's language (English when not translated), for
+    every page that names an instrument; its program name only when it is unknown."""
+    from flask import g
+
+    titles = g.get("instrument_titles")
+    if titles is None:
+        titles = {
+            v.name: queries.labels_for(v, language())["title"] or v.name
+            for v in queries.latest_versions(db.session)
+        }
+        g.instrument_titles = titles
+    return titles.get(name) or name
 
 
 # -- the form <-> the API's answers ----------------------------------------------------

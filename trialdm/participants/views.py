@@ -56,6 +56,13 @@ def _register_widget(state) -> None:
             "participants", "participants.read", "widgets/participants.html", dashboard_data, 10
         ),
     )
+    state.app.jinja_env.filters["diagnosis"] = diagnosis_shown
+
+
+def diagnosis_shown(code: str) -> str:
+    """A diagnosis code with its label in the page's language ("F20 Schizophrenia")."""
+    name = queries.diagnosis_label(code, str(get_locale() or "en"))
+    return f"{code} {name}" if name and name != code else code
 
 
 def dashboard_data(session) -> dict[str, Any]:
@@ -441,12 +448,10 @@ def diagnoses_text(value: Any) -> str:
     page's language ("F20 Schizophrenia"), with the words written for "other"."""
     if not value:
         return "—"
-    language = str(get_locale() or "en")
     shown = []
     for item in value if isinstance(value, list) else [value]:
         code = item.get("code") if isinstance(item, dict) else str(item)
         text = item.get("text") if isinstance(item, dict) else None
-        name = queries.diagnosis_label(code, language) if code else ""
-        words = f"{code} {name}" if name and name != code else str(code)
+        words = diagnosis_shown(code) if code else ""
         shown.append(f"{words}: {text}" if text else words)
     return "; ".join(shown)
