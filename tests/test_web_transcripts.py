@@ -144,3 +144,33 @@ def test_other_sites_and_other_roles_cannot_take_the_steps(app, make_user, db_se
     worker = login(app.test_client(), make_user("research_worker", ["BU"]))
     assert 'id="verbatim-form"' not in worker.get(url).get_data(as_text=True)
     assert worker.post(f"{url}/verbatim", data={"text": "x"}).status_code == 403
+
+
+def test_dashboards_put_the_translators_and_reviewers_work_first(
+    app, make_user, db_session, api_as
+):
+    from tests.translation_helpers import create_material, make_team, start
+
+    team = make_team(api_as, "BU")
+    translation = start(team, create_material(team.admin), site="BU", language="lg")
+    held = qualitative_session("BU", "interview", language="lg")
+    waiting = Transcript(
+        session_id=held.id,
+        site_code="BU",
+        session_kind="interview",
+        title="Interview 7",
+        language="lg",
+        state="translated",
+        english_text="one",
+    )
+    db_session.add(waiting)
+    db_session.commit()
+    translator = login(app.test_client(), team.translator.user).get("/").get_data(as_text=True)
+    widgets = translator.split('class="widget"')
+    assert 'id="widget-translation_queue"' in widgets[1]  # the first widget
+    assert f"/translation/translations/{translation['id']}" in widgets[1]
+    assert "Nothing is waiting for you." not in translator
+    reviewer = login(app.test_client(), team.reviewer.user).get("/").get_data(as_text=True)
+    assert f"/translation/transcripts/{waiting.id}" in reviewer.split('class="widget"')[1]
+    worker = login(app.test_client(), make_user("research_worker", ["BU"])).get("/")
+    assert 'id="widget-translation_queue"' not in worker.get_data(as_text=True)

@@ -32,7 +32,8 @@ PER_PAGE = 20
 
 @bp.record_once
 def _register(state) -> None:
-    add_widget(state.app, Widget("inbox", "reminders.read", "widgets/inbox.html", inbox_data, 5))
+    # last and folded: on a phone each role's daily work comes first
+    add_widget(state.app, Widget("inbox", "reminders.read", "widgets/inbox.html", inbox_data, 90))
 
 
 def _user_id() -> int:

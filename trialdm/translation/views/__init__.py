@@ -29,6 +29,61 @@ bp = Blueprint(
     "translation_pages", __name__, url_prefix="/translation", template_folder="../templates"
 )
 
+
+@bp.record_once
+def _register(state) -> None:
+    from trialdm.web.dashboard import Widget, add_widget
+
+    add_widget(
+        state.app,
+        Widget(
+            "translation_queue", "translation.read", "widgets/translation_queue.html", queue_data, 1
+        ),
+    )
+
+
+def queue_data(session) -> dict | None:
+    """The translator's and reviewer's daily work, first on their dashboard: steps
+    waiting for them and transcripts at a step they take (upload, check, approve)."""
+    principal = current_principal()
+    translations = session.scalars(
+        select(Translation).where(Translation.state == "in_progress").order_by(Translation.id)
+    ).all()
+    queue = my_queue(list(translations))
+    transcripts = [
+        record
+        for record in session.scalars(
+            select(Transcript).where(Transcript.state != "approved").order_by(Transcript.id)
+        )
+        if transcript_waits_for(record, principal)
+    ]
+    works_here = any(principal.has(p) for p in ("translation.write", "translation.review"))
+    if not queue and not transcripts and not works_here:
+        return None
+    return {"queue": queue, "transcripts": transcripts}
+
+
+def transcript_waits_for(record: Transcript, principal) -> bool:
+    """Whether the transcript's next step is one this person takes."""
+    site = record.site_code
+    if record.state in ("recorded", "pseudonymised"):
+        return principal.has("translation.write", site)
+    if record.state == "transcribed":
+        return principal.has("pseudonymisation.key", site)
+    if record.state == "checked":
+        return principal.has("translation.review", site)
+    if record.state == "translated":
+        return (
+            principal.has("translation.review", site)
+            and record.translated_by_id != principal.user_id
+            and not any(
+                c.reviewer_id == principal.user_id and c.round == record.check_round
+                for c in record.checks
+            )
+        )
+    return False
+
+
 # What a step action did, said to the person who pressed its button.
 ACTION_DONE = {
     "start": _l("The step was started."),
