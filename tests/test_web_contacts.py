@@ -136,4 +136,6 @@ def test_errors_in_german(app, make_user, make_participant):
             "attendees": [str(users[0].id)],
         },
     ).get_data(as_text=True)
+    assert "Füllen Sie dieses Feld aus." in page
+    assert "Ein Gruppentreffen hat zwei oder mehr Teilnehmende." in page
     assert "Fill in this field." not in page and "Field may not be null." not in page
