@@ -34,7 +34,7 @@ class Shot:
 def submit_with_error(page: Any) -> None:
     page.fill("#field-year_of_birth", "1940")
     page.fill("#field-enrolment_date", "2025-04-02")
-    page.click("button:has-text('Create')")
+    page.click("main form button[type=submit]")
 
 
 def first_link(pattern: str) -> Callable[[Any], None]:
@@ -94,7 +94,7 @@ PAGES = [
         "/contacts/new",
         lambda page: (
             page.fill("#field-duration_min", "ninety"),
-            page.click("form.record button[type=submit]"),
+            page.click("main form.record button[type=submit]"),
         ),
     ),
     Shot(

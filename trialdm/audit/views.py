@@ -59,6 +59,77 @@ ENTITY_LABELS = {
 }
 
 
+# Field names of the audit trail as people call them, for the log (a record's own history
+# page passes its area's labels too).
+FIELD_NAMES = {
+    "study_id": _l("Study ID"),
+    "category": _l("Category"),
+    "gender": _l("Gender"),
+    "year_of_birth": _l("Year of birth"),
+    "enrolment_date": _l("Enrolment date"),
+    "consent_date": _l("Consent date"),
+    "consent_version": _l("Consent form version"),
+    "arm": _l("Arm"),
+    "status": _l("Status"),
+    "state": _l("State"),
+    "diagnoses": _l("Diagnoses"),
+    "occupation": _l("Occupation"),
+    "marital_status": _l("Marital status"),
+    "withdrawal_date": _l("Withdrawal date"),
+    "withdrawal_reason": _l("Reason for withdrawal"),
+    "training_completed": _l("Training completed"),
+    "active": _l("Active"),
+    "date": _l("Date"),
+    "start_time": _l("Start time"),
+    "duration_min": _l("Duration (minutes)"),
+    "format": _l("Format"),
+    "mode": _l("Mode"),
+    "place": _l("Place"),
+    "location": _l("Location"),
+    "notes": _l("Notes"),
+    "attendances": _l("Attendees"),
+    "psw_links": _l("Peer support workers"),
+    "language": _l("Language"),
+    "title": _l("Title"),
+    "kind": _l("Kind"),
+    "text": _l("Text"),
+    "body": _l("Comments"),
+    "comments": _l("Comments"),
+    "decision": _l("Decision"),
+    "round": _l("Round"),
+    "check_round": _l("Round"),
+    "english_text": _l("English translation"),
+    "pseudonymised_text": _l("Pseudonymised text"),
+    "verbatim_deleted_at": _l("Verbatim text deleted"),
+    "recorded_on": _l("Recorded on"),
+    "collected_on": _l("Date collected"),
+    "participant_id": _l("Participant"),
+    "reviewer_id": _l("Reviewer"),
+    "assignee_id": _l("Assigned to"),
+    "author_id": _l("Author"),
+    "due_date": _l("Due date"),
+    "started_at": _l("Started"),
+    "submitted_at": _l("Submitted"),
+    "finished_at": _l("Finished"),
+    "position": _l("Position"),
+    "segment_key": _l("Segment"),
+    "back_translation": _l("Back translation"),
+    "needs_update": _l("Needs updating"),
+    "term": _l("Name or identifier"),
+    "placeholder": _l("Placeholder"),
+    "replacements": _l("Replacements"),
+    "flags": _l("Flagged tokens"),
+    "deleted_at": _l("Deleted"),
+    "deleted_reason": _l("Reason for deleting"),
+    "session_id": _l("Focus group or interview"),
+    "session_kind": _l("Kind"),
+}
+
+
+def field_name(name: str) -> str:
+    return str(FIELD_NAMES.get(name) or label(name))
+
+
 def plain_value(value: Any) -> str:
     """A stored value as text a person reads: dates in their language, codes by label."""
     if value is None or value == "" or value == []:
@@ -122,7 +193,7 @@ def render_history(
         events=[(e, shown_changes(e.changes or {}, formatters or {})) for e in events],
         title=title,
         back=back,
-        labels=labels,
+        labels={**FIELD_NAMES, **labels},
     )
 
 
@@ -200,6 +271,7 @@ def log():
         "audit/log.html",
         page=page,
         rows=[(e, record_name(e), shown_changes(e.changes or {}, {})) for e in page["items"]],
+        field_name=field_name,
         args={k: v for k, v in raw.items() if k != "page"},
         errors=errors,
         entities=ENTITY_LABELS,

@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
+from trialdm.core.errors import N_
 from trialdm.reminders.models import Reminder
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -148,7 +149,7 @@ class WeeklySiteDigest(Rule):
     link to each rule's list."""
 
     name = "weekly_site_digest"
-    label = "Weekly digest (site)"
+    label = N_("Weekly digest (site)")
     audience = ("site_lead",)
     settings = ("REMINDER_DIGEST_WEEKDAY",)
 
@@ -182,7 +183,7 @@ class WeeklyTrialDigest(Rule):
     at every site in the seven days ending with the digest day, by site and rule."""
 
     name = "weekly_trial_digest"
-    label = "Weekly digest (all sites)"
+    label = N_("Weekly digest (all sites)")
     audience = ("coordinator",)
     settings = ("REMINDER_DIGEST_WEEKDAY",)
     trial_wide = True
@@ -283,7 +284,7 @@ class PswAtRisk(Rule):
     day) while it lasts."""
 
     name = "psw_at_risk"
-    label = "PSW contacts behind (at risk)"
+    label = N_("PSW contacts behind (at risk)")
     settings = ("FIDELITY_MIN_CONTACTS", "INTERVENTION_WINDOW_MONTHS", "FIDELITY_AT_RISK_SLACK")
 
     def findings(self, session: Session, scan: ScanContext) -> Iterable[Finding]:
@@ -311,7 +312,7 @@ class PswWindowClosing(Rule):
     participant has fewer than the minimum of contacts. Once per window."""
 
     name = "psw_window_closing"
-    label = "Intervention window closing short of the minimum"
+    label = N_("Intervention window closing short of the minimum")
     settings = ("REMINDER_WINDOW_CLOSING_DAYS", "FIDELITY_MIN_CONTACTS")
 
     def findings(self, session: Session, scan: ScanContext) -> Iterable[Finding]:
@@ -348,7 +349,7 @@ class PswNoContact(Rule):
     contact starts a new period."""
 
     name = "psw_no_contact"
-    label = "No PSW contact for a long time"
+    label = N_("No PSW contact for a long time")
     settings = ("REMINDER_NO_CONTACT_DAYS",)
 
     def findings(self, session: Session, scan: ScanContext) -> Iterable[Finding]:
@@ -419,7 +420,7 @@ class AssessmentDue(Rule):
     the due date) and it is not completed. Once per participant and event."""
 
     name = "assessment_due"
-    label = "Assessment due (window open)"
+    label = N_("Assessment due (window open)")
     settings = ("SCHEDULE_EVENTS", "SCHEDULE_WINDOW_DAYS")
 
     def findings(self, session: Session, scan: ScanContext) -> Iterable[Finding]:
@@ -444,7 +445,7 @@ class AssessmentDueSoon(Rule):
     (its due date is today or at most that many days ahead). Once per event."""
 
     name = "assessment_due_soon"
-    label = "Assessment due within days"
+    label = N_("Assessment due within days")
     settings = ("REMINDER_ASSESSMENT_SOON_DAYS", "SCHEDULE_EVENTS", "SCHEDULE_WINDOW_DAYS")
 
     def findings(self, session: Session, scan: ScanContext) -> Iterable[Finding]:
@@ -469,7 +470,7 @@ class AssessmentOverdue(Rule):
     Once per event."""
 
     name = "assessment_overdue"
-    label = "Assessment overdue"
+    label = N_("Assessment overdue")
     settings = ("SCHEDULE_EVENTS", "SCHEDULE_WINDOW_DAYS")
 
     def findings(self, session: Session, scan: ScanContext) -> Iterable[Finding]:
@@ -500,7 +501,7 @@ class TranslationStepDue(Rule):
     site lead as well once overdue. Once per step and state (due soon, overdue)."""
 
     name = "translation_step_due"
-    label = "Translation step due or overdue"
+    label = N_("Translation step due or overdue")
     audience = ()
     settings = ("REMINDER_TRANSLATION_DUE_DAYS",)
 
@@ -561,7 +562,7 @@ class TranscriptSecondCheck(Rule):
     per transcript and check round."""
 
     name = "transcript_second_check"
-    label = "Transcript waiting for its second check"
+    label = N_("Transcript waiting for its second check")
     audience = ("reviewer",)
     settings = ("REMINDER_SECOND_CHECK_DAYS",)
 
