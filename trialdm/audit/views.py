@@ -56,6 +56,17 @@ ENTITY_LABELS = {
     "users": _l("User"),
     "sites": _l("Site"),
     "reminders": _l("Reminder"),
+    "memberships": _l("Role of a user"),
+    "translation_steps": _l("Translation step"),
+    "translation_comments": _l("Translation comment"),
+    "segment_translations": _l("Translated segment"),
+    "source_segments": _l("Source segment"),
+    "material_versions": _l("Material version"),
+    "transcript_checks": _l("Transcript check"),
+    "pseudonym_key_entries": _l("Pseudonymisation key"),
+    "instrument_versions": _l("Questionnaire version"),
+    "instrument_labels": _l("Questionnaire wording"),
+    "instrument_label_translations": _l("Questionnaire wording"),
 }
 
 
@@ -123,6 +134,18 @@ FIELD_NAMES = {
     "deleted_reason": _l("Reason for deleting"),
     "session_id": _l("Focus group or interview"),
     "session_kind": _l("Kind"),
+    "role": _l("Role"),
+    "email": _l("E-mail"),
+    "locale": _l("Language"),
+    "mail_preference": _l("E-mail reminders"),
+    "approved_at": _l("Approved on"),
+    "completed_at": _l("Completed on"),
+    "last_login_at": _l("Last login"),
+    "removed_at": _l("Removed on"),
+    "synced_at": _l("Stored on"),
+    "number": _l("Number"),
+    "note": _l("Note"),
+    "key": _l("Segment"),
 }
 
 
@@ -167,7 +190,8 @@ def shown_changes(
     """(field, before, after) as text, bookkeeping fields left out."""
     rows = []
     for name in sorted(changes):
-        if name in HIDDEN_FIELDS:
+        if name in HIDDEN_FIELDS or (name.endswith("_id") and name not in FIELD_NAMES):
+            # a database reference (translation_id, updated_by_id) tells a person nothing
             continue
         pair = changes[name]
         show = formatters.get(name, plain_value)
@@ -176,6 +200,10 @@ def shown_changes(
         else:
             rows.append((name, "", show(pair)))
     return rows
+
+
+def entity_name(entity: str) -> str:
+    return str(ENTITY_LABELS.get(entity) or label(entity))
 
 
 def render_history(
@@ -272,6 +300,7 @@ def log():
         page=page,
         rows=[(e, record_name(e), shown_changes(e.changes or {}, {})) for e in page["items"]],
         field_name=field_name,
+        entity_name=entity_name,
         args={k: v for k, v in raw.items() if k != "page"},
         errors=errors,
         entities=ENTITY_LABELS,

@@ -95,6 +95,15 @@ LABELS = {
     "answers": _l("Answers changed"),
     "export": _l("Downloaded"),
     "login": _l("Logged in"),
+    "login_failed": _l("Login failed"),
+    "login_throttled": _l("Login refused: too many attempts"),
+    "logout": _l("Logged out"),
+    "download": _l("Downloaded"),
+    "read_table": _l("Table read"),
+    "token_created": _l("API token created"),
+    "token_revoked": _l("API token revoked"),
+    "verbatim_deleted": _l("Verbatim text deleted"),
+    "view_verbatim": _l("Verbatim text read"),
 }
 
 
