@@ -117,12 +117,13 @@ def test_the_whole_transcript_workflow_in_the_pages(app, make_user, db_session):
     assert "BU 1–2" in quoted and "We were glad." in quoted
     beyond = worker.get(f"{url}?lines=3")
     assert beyond.status_code == 422 and "no such lines" in beyond.get_data(as_text=True)
-    text = worker.get(f"{url}/download/txt")
+    text = worker.get(f"{url}/download?format=txt")
     assert text.status_code == 200 and "2  We were glad." in text.get_data(as_text=True)
-    word = docx.Document(io.BytesIO(worker.get(f"{url}/download/docx").data))
+    word = docx.Document(io.BytesIO(worker.get(f"{url}/download?format=docx").data))
     rows = [[cell.text for cell in row.cells] for row in word.tables[0].rows]
     assert rows == [["1", "[SU-1] speaks."], ["2", "We were glad."]]
-    sheet = load_workbook(io.BytesIO(worker.get(f"{url}/download/xlsx").data)).active
+    sheet = load_workbook(io.BytesIO(worker.get(f"{url}/download?format=xlsx").data)).active
+    assert worker.get(f"{url}/download?format=pdf").status_code == 422
     assert "We were glad." in [c.value for row in sheet.iter_rows() for c in row]
 
 

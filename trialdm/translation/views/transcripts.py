@@ -273,11 +273,17 @@ def approve(transcript_id: int):
     )
 
 
-@bp.route("/transcripts/<int:transcript_id>/download/<any(txt, docx, xlsx):fmt>")
+@bp.route("/transcripts/<int:transcript_id>/download")
 @login_required
 @requires("translation.read")
-def download(transcript_id: int, fmt: str):
+def download(transcript_id: int):
+    """The approved English as ``?format=`` txt, docx or xlsx (as the API's export)."""
     record = queries.get_transcript(db.session, transcript_id)
+    fmt = request.args.get("format", "txt")
+    if fmt not in exports.RENDERERS:
+        return render_transcript(
+            record, {"format": [gettext("Choose .txt, .docx or .xlsx.")]}, status=422
+        )
     if record.state != "approved":
         return render_transcript(
             record,
