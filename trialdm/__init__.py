@@ -30,6 +30,7 @@ API_MODULES = (
     "screening",
     "summaries",
     "reminders",
+    "exports",
 )
 # Domains with pages.
 VIEW_MODULES = (
@@ -42,6 +43,7 @@ VIEW_MODULES = (
     "summaries",
     "reminders",
     "audit",
+    "exports",
 )
 
 
@@ -135,18 +137,21 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_mechanisms(app: Flask) -> None:
-    """Site scoping, audit, task queueing and the request edge: one place each."""
+    """Site scoping, audit, task queueing, record versions and the request edge: one
+    place each."""
     from trialdm.auth.loader import register_auth_loader
     from trialdm.core.audit import install_audit
     from trialdm.core.http import register_request_edge
     from trialdm.core.inputs import register_input_bounds
     from trialdm.core.scoping import install_site_scoping
     from trialdm.core.tasks import install_task_queueing
+    from trialdm.core.versions import install_version_guard
     from trialdm.extensions import db
 
     install_site_scoping()
     install_audit()
     install_task_queueing()
+    install_version_guard()
     register_request_edge(app, db)
     register_input_bounds(app)
     register_auth_loader(app)
@@ -183,6 +188,7 @@ def register_cli(app: Flask) -> None:
 
 
 def register_celery(app: Flask) -> None:
+    from trialdm.exports.schedule import beat_schedule as exports_beat
     from trialdm.extensions import celery
     from trialdm.reminders.schedule import beat_schedule as reminders_beat
     from trialdm.summaries.schedule import beat_schedule as summaries_beat
@@ -214,7 +220,11 @@ def register_celery(app: Flask) -> None:
         task_default_queue=app.config["CELERY_QUEUE"],
     )
     # Each domain contributes its beat entries; UTC times (enable_utc above).
-    celery.conf.beat_schedule = {**summaries_beat(app.config), **reminders_beat(app.config)}
+    celery.conf.beat_schedule = {
+        **summaries_beat(app.config),
+        **reminders_beat(app.config),
+        **exports_beat(app.config),
+    }
     celery.flask_app = app
     app.extensions["celery"] = celery
 

@@ -6,10 +6,10 @@ from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, UniqueCon
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from trialdm.core.audit import Audited
-from trialdm.core.models import Base, IdMixin, TimestampMixin, utcnow
+from trialdm.core.models import Base, IdMixin, TimestampMixin, Versioned, utcnow
 
 
-class User(Audited, IdMixin, TimestampMixin, Base):
+class User(Audited, IdMixin, TimestampMixin, Versioned, Base):
     __tablename__ = "users"
     __reason_required__ = False
     # Login bookkeeping is audited as login events, not as field changes.
@@ -17,6 +17,7 @@ class User(Audited, IdMixin, TimestampMixin, Base):
         {
             "created_at",
             "updated_at",
+            "version_id",
             "password_hash",
             "last_login_at",
             "failed_logins",
@@ -61,7 +62,7 @@ class User(Audited, IdMixin, TimestampMixin, Base):
         return f"{self.id}.{self.session_generation}"
 
 
-class Membership(Audited, IdMixin, Base):
+class Membership(Audited, IdMixin, Versioned, Base):
     """A role held by a user, at one site or (coordinator, admin) at every site."""
 
     __tablename__ = "memberships"

@@ -54,6 +54,8 @@ _READ_ALL = {
     "audit.read",
     "summaries.read",
     "summaries.build",
+    "exports.read",
+    "exports.build",
 }
 
 # role -> permissions. "self" is anything about one's own account (tokens, inbox).
@@ -68,6 +70,8 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "audit.read",
             "summaries.read",
             "summaries.build",
+            "exports.read",
+            "exports.build",
             "participants.import",
             # removing a record (softly, with a reason) is a lead's decision
             "participants.delete",

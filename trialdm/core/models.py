@@ -51,7 +51,10 @@ class SiteScoped:
 
 
 class Versioned:
-    """Optimistic locking: a stale write raises StaleDataError (409/412 in the API)."""
+    """Optimistic locking: every ORM UPDATE or DELETE of the row checks and bumps
+    ``version_id``; a stale one raises StaleDataError (412, see
+    :mod:`trialdm.core.versions`). Bulk ``update()`` statements bypass the check:
+    change versioned rows through the ORM only."""
 
     version_id: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
 

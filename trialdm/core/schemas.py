@@ -31,3 +31,13 @@ class Site(ma.fields.String):
     def _deserialize(self, value, attr, data, **kwargs):
         value = super()._deserialize(value, attr, data, **kwargs)
         return value.strip().upper()
+
+
+class Problem(DumpSchema):
+    """An RFC 9457 problem; ``errors`` holds messages per field (or header)."""
+
+    type = ma.fields.String(metadata={"description": "about:blank"})
+    title = ma.fields.String()
+    status = ma.fields.Integer()
+    detail = ma.fields.String()
+    errors = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.List(ma.fields.String()))

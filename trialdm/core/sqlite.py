@@ -1,9 +1,30 @@
 """SQLite connection settings: foreign keys on, WAL, and transactions that SQLAlchemy
-controls (pysqlite's own BEGIN handling breaks SAVEPOINTs)."""
+controls (pysqlite's own BEGIN handling breaks SAVEPOINTs).
+
+A transaction that will write starts with ``BEGIN IMMEDIATE``: it waits for the write
+lock before reading, so what it reads (a record's version) is still current when it
+writes. A plain ``BEGIN`` reads a snapshot first; if another writer commits before it
+writes, SQLite refuses the write with "database is locked" (SQLITE_BUSY_SNAPSHOT,
+which the busy timeout does not retry) instead of letting the version check answer.
+"""
 
 from __future__ import annotations
 
+from contextvars import ContextVar
+
 from sqlalchemy import Engine, event
+
+_will_write: ContextVar[bool] = ContextVar("trialdm_sqlite_will_write", default=False)
+
+
+def set_writing(value: bool) -> object:
+    """Mark the transactions of this context (a request) as writing or not; returns the
+    token for :func:`reset_writing`."""
+    return _will_write.set(value)
+
+
+def reset_writing(token) -> None:
+    _will_write.reset(token)
 
 
 def install_sqlite_pragmas(engine: Engine) -> None:
@@ -23,4 +44,4 @@ def install_sqlite_pragmas(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def on_begin(connection):
-        connection.exec_driver_sql("BEGIN")
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if _will_write.get() else "BEGIN")

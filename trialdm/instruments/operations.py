@@ -26,6 +26,7 @@ from trialdm.core.audit import current_audit_context, record_event
 from trialdm.core.errors import Conflict, ErrorCollector, ValidationFailed
 from trialdm.core.models import utcnow
 from trialdm.core.scoping import require_site
+from trialdm.core.versions import check_version
 from trialdm.instruments.answers import AnswerRow, to_json, to_rows
 from trialdm.instruments.definitions import (
     DefinitionError,
@@ -37,7 +38,6 @@ from trialdm.instruments.queries import answer_values, get_instrument_version
 from trialdm.instruments.schemas import AnswerField, answers_schema
 from trialdm.instruments.scoring import compute_scores, visible_fields
 from trialdm.participants.models import Participant
-from trialdm.participants.operations import check_version
 
 
 def today() -> date:
@@ -298,7 +298,7 @@ def update_response(
     fields that the change hides are cleared (and audited as cleared).
     """
     require_site(response.site_code, hide=True)
-    check_version(response, version)  # type: ignore[arg-type]
+    check_version(response, version)
     reason = current_audit_context().reason
     if response.status == "complete" and not (reason and reason.strip()):
         raise ValidationFailed(
@@ -358,7 +358,7 @@ def update_response(
 
 def delete_response(session: Session, response: Response, version: int | None) -> None:
     require_site(response.site_code, hide=True)
-    check_version(response, version)  # type: ignore[arg-type]
+    check_version(response, version)
     response.deleted_at = utcnow()
     response.deleted_reason = current_audit_context().reason
     session.flush()

@@ -16,9 +16,10 @@ from sqlalchemy import insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from trialdm.core.errors import ErrorCollector, PreconditionFailed, PreconditionRequired
+from trialdm.core.errors import ErrorCollector
 from trialdm.core.models import utcnow
 from trialdm.core.scoping import current_scope, require_site
+from trialdm.core.versions import check_version
 from trialdm.participants.minimum_record import PSW_FIELDS, TRIAL_FIELDS, missing_fields
 from trialdm.participants.models import Participant, ParticipantDiagnosis, StudyIdCounter
 from trialdm.participants.vocabulary import OTHER_DIAGNOSIS
@@ -240,19 +241,6 @@ def current_state(participant: Participant) -> dict[str, Any]:
     state["diagnoses"] = [d.as_value for d in participant.diagnoses]
     state["category"] = participant.category
     return state
-
-
-def check_version(participant: Participant, expected: int | None) -> None:
-    """Compare the client's If-Match version with the stored one."""
-    if expected is None:
-        raise PreconditionRequired(
-            "Send the version you edited in If-Match (the ETag of the record)."
-        )
-    if expected != participant.version_id:
-        raise PreconditionFailed(
-            "The record was changed by someone else; reload it and apply your change again.",
-            errors={"version": [f"Current version is {participant.version_id}."]},
-        )
 
 
 def update_participant(

@@ -78,7 +78,7 @@ class QualitativeSession(
         return [m for m in self.members if m.removed_at is None]
 
 
-class QualitativeMember(Audited, SiteScoped, IdMixin, TimestampMixin, Base):
+class QualitativeMember(Audited, SiteScoped, IdMixin, TimestampMixin, Versioned, Base):
     """A participant at one session, with the questionnaire answers given there.
     Removing a member keeps the row (``removed_at``, with the reason in the audit)."""
 

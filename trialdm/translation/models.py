@@ -154,7 +154,7 @@ class Translation(Audited, SiteScoped, IdMixin, TimestampMixin, Base):
         return next((step for step in self.steps if step.state != "done"), None)
 
 
-class TranslationStep(Audited, SiteScoped, IdMixin, Base):
+class TranslationStep(Audited, SiteScoped, IdMixin, Versioned, Base):
     __tablename__ = "translation_steps"
     __reason_required__ = False
     __table_args__ = (
@@ -178,7 +178,7 @@ class TranslationStep(Audited, SiteScoped, IdMixin, Base):
     translation: Mapped[Translation] = relationship(back_populates="steps")
 
 
-class SegmentTranslation(Audited, SiteScoped, IdMixin, Base):
+class SegmentTranslation(Audited, SiteScoped, IdMixin, Versioned, Base):
     """The translated text of one source segment; flagged when the source changed."""
 
     __tablename__ = "segment_translations"
@@ -319,7 +319,7 @@ class TranscriptLine(SiteScoped, Base):
     text: Mapped[str] = mapped_column(Text)
 
 
-class PseudonymKeyEntry(Audited, SiteScoped, IdMixin, TimestampMixin, Base):
+class PseudonymKeyEntry(Audited, SiteScoped, IdMixin, TimestampMixin, Versioned, Base):
     """One name or identifier of a site's pseudonymisation key and what replaces it.
 
     Held apart from the transcripts; only site leads of the site see it. The term is
@@ -327,7 +327,7 @@ class PseudonymKeyEntry(Audited, SiteScoped, IdMixin, TimestampMixin, Base):
 
     __tablename__ = "pseudonym_key_entries"
     __reason_required__ = False
-    __audit_exclude__ = frozenset({"created_at", "updated_at", "term"})
+    __audit_exclude__ = frozenset({"created_at", "updated_at", "version_id", "term"})
     __table_args__ = (
         UniqueConstraint("site_code", "term"),
         CheckConstraint(

@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 import marshmallow as ma
 from flask_babel import gettext
 from markupsafe import Markup
+from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.datastructures import MultiDict
 
 from trialdm.core.errors import (
@@ -31,6 +32,7 @@ from trialdm.core.errors import (
     PreconditionFailed,
     PreconditionRequired,
 )
+from trialdm.core.versions import stale_write
 
 T = TypeVar("T")
 
@@ -231,6 +233,9 @@ def submit(
         return action(loaded)
     except DomainError as exc:
         raise FormErrors(field_errors(exc), exc) from exc
+    except StaleDataError as exc:  # lost a race at flush after passing the version check
+        stale = stale_write()
+        raise FormErrors(field_errors(stale), stale) from exc
 
 
 def _checked(check: Callable[[dict], FieldErrors | None], partial: dict) -> dict[str, list[str]]:
