@@ -262,7 +262,13 @@ def save_segments(translation_id: int):
         translation = queries.get_translation(db.session, translation_id)
         return render_editor(translation, errors, values, 422)
     if wants_json():
-        return jsonify({"saved": changed, "errors": {}})
+        # the new versions, which the editor sends with the segments' next save
+        versions = {
+            seg.key: seg.version_id
+            for seg in translation.segments
+            if f"seg.{seg.key}" in request.form
+        }
+        return jsonify({"saved": changed, "errors": {}, "versions": versions})
     flash(gettext("%(n)s segment(s) saved.", n=changed))
     return redirect(url_for(".editor", translation_id=translation.id))
 

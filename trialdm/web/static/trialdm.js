@@ -265,6 +265,10 @@ function initAutosave(root) {
       body.append("csrf_token", form.querySelector("[name=csrf_token]").value);
       body.append("writes", form.querySelector("[name=writes]").value);
       body.append(box.name, box.value);
+      // the segment's version: a save by someone else since is refused, not overwritten
+      var key = box.name.slice(4);
+      var version = form.querySelector("[name='ver." + CSS.escape(key) + "']");
+      if (version) body.append(version.name, version.value);
       var sent = box.value;
       inFlight += 1;
       say("saving");
@@ -274,7 +278,10 @@ function initAutosave(root) {
         headers: { "Accept": "application/json" }
       }).then(function (r) {
         return r.json().then(function (answer) {
-          show(box, r.ok, (answer.errors || {})[box.name.slice(4)]);
+          show(box, r.ok, (answer.errors || {})[key]);
+          if (r.ok && version && answer.versions && answer.versions[key] !== undefined) {
+            version.value = answer.versions[key];
+          }
           if (r.ok && box.value === sent) dirty.delete(box);
           say(r.ok ? (dirty.size ? "saving" : "saved") : "failed");
         });
