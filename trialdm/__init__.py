@@ -13,6 +13,7 @@ from typing import Any
 from flask import Flask
 
 from trialdm.config import default_instance_path, load_settings, shipped
+from trialdm.core.openapi import spec_options
 
 __version__ = "0.1.0"
 
@@ -31,6 +32,8 @@ API_MODULES = (
     "summaries",
     "reminders",
     "exports",
+    "randomisation",
+    "selfreport",
 )
 # Domains with pages.
 VIEW_MODULES = (
@@ -44,6 +47,9 @@ VIEW_MODULES = (
     "reminders",
     "audit",
     "exports",
+    "randomisation",
+    "schedule",
+    "selfreport",
 )
 
 
@@ -90,6 +96,7 @@ def register_config(
         OPENAPI_VERSION="3.1.0",
         OPENAPI_URL_PREFIX="/api/v1",
         OPENAPI_JSON_PATH="openapi.json",
+        API_SPEC_OPTIONS=spec_options(),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=https,
@@ -121,6 +128,7 @@ def register_logging(app: Flask) -> None:
 
 
 def register_extensions(app: Flask) -> None:
+    from trialdm.core.openapi import install_multipart_loader
     from trialdm.core.sqlite import install_sqlite_pragmas
     from trialdm.extensions import api, csrf, db, limiter, login_manager, migrate
 
@@ -131,6 +139,7 @@ def register_extensions(app: Flask) -> None:
         app, db, directory=str(shipped("migrations")), render_as_batch=True, compare_type=True
     )
     api.init_app(app)
+    install_multipart_loader(api)
     csrf.init_app(app)
     limiter.init_app(app)
     login_manager.init_app(app)
@@ -247,3 +256,11 @@ def register_checks(app: Flask) -> None:
         load_vocabulary(app.config["VOCABULARIES_PATH"], app.config["DIAGNOSIS_VOCABULARY"])
     except VocabularyError as exc:
         raise ConfigError(f"TRIALDM_DIAGNOSIS_VOCABULARY: {exc}") from None
+    if app.config["RANDOMISATION"] == "service":
+        # A broken scheme stops the service at start, not at the first randomisation.
+        from trialdm.randomisation.scheme import SchemeError, load_scheme
+
+        try:
+            load_scheme(app.config["RANDOMISATION_SCHEME"])
+        except SchemeError as exc:
+            raise ConfigError(f"TRIALDM_RANDOMISATION_SCHEME: {exc}") from None

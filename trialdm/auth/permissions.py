@@ -20,13 +20,22 @@ from trialdm.core.audit import current_audit_context, set_audit_context
 from trialdm.core.errors import Forbidden, Unauthorized
 from trialdm.core.scoping import EVERY_SITE, SiteScope, set_scope
 
-ROLES = ("research_worker", "site_lead", "translator", "reviewer", "coordinator", "admin")
+ROLES = (
+    "research_worker",
+    "site_lead",
+    "translator",
+    "reviewer",
+    "coordinator",
+    "statistician",
+    "admin",
+)
 SITE_ROLES = ("research_worker", "site_lead", "translator", "reviewer")
-ALL_SITE_ROLES = ("coordinator", "admin")
+ALL_SITE_ROLES = ("coordinator", "statistician", "admin")
 
 _DATA_ENTRY = {
     "participants.read",
     "participants.write",
+    "participants.randomise",
     "contacts.read",
     "contacts.write",
     "qualitative.read",
@@ -87,6 +96,10 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
         {"self", "reminders.read", "translation.read", "translation.review", "instruments.read"}
     ),
     "coordinator": frozenset(_READ_ALL | {"self", "reminders.read", "reminders.failures"}),
+    # Holds the allocation lists (concealed from everyone who enrols) and their balance.
+    "statistician": frozenset(
+        {"self", "reminders.read", "randomisation.manage", "randomisation.report"}
+    ),
     "admin": frozenset(
         _READ_ALL
         | _DATA_ENTRY
@@ -104,6 +117,8 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "instruments.manage",
             # the trial-wide English source of study materials
             "materials.manage",
+            "randomisation.manage",
+            "randomisation.report",
         }
     ),
 }

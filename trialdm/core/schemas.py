@@ -40,4 +40,6 @@ class Problem(DumpSchema):
     title = ma.fields.String()
     status = ma.fields.Integer()
     detail = ma.fields.String()
-    errors = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.List(ma.fields.String()))
+    # field -> messages; a list's or a nested object's messages are keyed by item index
+    # or by the nested field ({"diagnoses": {"0": ["..."]}}).
+    errors = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Raw())

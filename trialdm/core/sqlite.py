@@ -10,9 +10,16 @@ which the busy timeout does not retry) instead of letting the version check answ
 
 from __future__ import annotations
 
+import random
+import time
+from collections.abc import Callable
 from contextvars import ContextVar
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, event
+from sqlalchemy.exc import OperationalError
+
+T = TypeVar("T")
 
 _will_write: ContextVar[bool] = ContextVar("trialdm_sqlite_will_write", default=False)
 
@@ -45,3 +52,30 @@ def install_sqlite_pragmas(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def on_begin(connection):
         connection.exec_driver_sql("BEGIN IMMEDIATE" if _will_write.get() else "BEGIN")
+
+
+# SQLITE_BUSY and SQLITE_BUSY_SNAPSHOT (extended code)
+_BUSY_CODES = {5, 517}
+
+
+def is_busy_snapshot(exc: BaseException) -> bool:
+    """SQLite refused a write lock: in WAL mode a transaction that read before its
+    first write cannot write once another connection committed after its snapshot,
+    and waiting (busy_timeout) does not help; only a new transaction does."""
+    orig = getattr(exc, "orig", None)
+    return getattr(orig, "sqlite_errorcode", None) in _BUSY_CODES
+
+
+def run_retrying_when_busy(session: Any, work: Callable[[], T], attempts: int = 20) -> T:
+    """Run ``work`` (which must be safe to repeat) at a request's edge, starting a new
+    transaction when SQLite refuses the write lock. Other databases wait for row locks
+    instead, so they never retry."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return work()
+        except OperationalError as exc:
+            if not is_busy_snapshot(exc) or attempt == attempts:
+                raise
+            session.rollback()
+            time.sleep(random.uniform(0.005, 0.05) * attempt)
+    raise AssertionError("unreachable")

@@ -201,9 +201,12 @@ def answer_errors(failed: FormErrors) -> dict[str, list[str]]:
     return errors
 
 
-def form_context(version, participant: Participant, event: str | None) -> dict[str, Any]:
+def form_context(
+    version, participant: Participant, event: str | None, lang: str | None = None
+) -> dict[str, Any]:
+    """What the questionnaire form shows, labelled in ``lang`` (default: the page's)."""
     definition: InstrumentDefinition = version.parsed
-    labels = queries.labels_for(version, language())
+    labels = queries.labels_for(version, lang or language())
     fields = []
     section = None
     for f in definition.fields:

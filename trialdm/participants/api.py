@@ -16,9 +16,8 @@ from trialdm.participants import operations, queries
 from trialdm.participants.imports import import_participants
 from trialdm.participants.schemas import (
     DeleteArgs,
-    ImportArgs,
-    ImportFile,
     ImportReport,
+    ImportUpload,
     ParticipantCreate,
     ParticipantOut,
     ParticipantPage,
@@ -115,10 +114,9 @@ class ParticipantById(MethodView):
 @blp.route("/import")
 class ParticipantImport(MethodView):
     @requires("participants.import")
-    @blp.arguments(ImportArgs, location="form")
-    @blp.arguments(ImportFile, location="files")
+    @blp.arguments(ImportUpload, location="files", content_type="multipart/form-data")
     @blp.response(201, ImportReport)
-    def post(self, args, files):
+    def post(self, args):
         """Import a CSV file of participants of one site: all rows or none.
 
         Columns are the fields of a participant (without ``site``); ``diagnoses``
@@ -126,7 +124,7 @@ class ParticipantImport(MethodView):
         (``other: wording`` for other). Every bad row is reported by line and field.
         """
         try:
-            text = files["file"].read().decode("utf-8-sig")
+            text = args["file"].read().decode("utf-8-sig")
         except UnicodeDecodeError:
             raise ValidationFailed.field("file", "The file is not UTF-8 text.") from None
         with audit_context(source="import"):
