@@ -246,6 +246,18 @@ SETTINGS: dict[str, Setting] = {
     ),
     "MAX_CONTENT_LENGTH": Setting(_positive_int, 16 * 1024 * 1024, "Largest request body, bytes"),
     "LOG_LEVEL": Setting(_choice("DEBUG", "INFO", "WARNING", "ERROR"), "INFO", "Log level"),
+    "LOG_FORMAT": Setting(
+        _choice("text", "json"),
+        "text",
+        "Log lines as text, or one JSON object per line (time, level, logger, message, "
+        "request_id) for a log collector",
+    ),
+    "HEARTBEAT_SECONDS": Setting(
+        _positive_int,
+        60,
+        "How often beat sends the heartbeat task; trialdm check fails beat or worker after "
+        "3 intervals without one",
+    ),
     "SESSION_COOKIE_SECURE": Setting(
         _bool, False, "Send cookies over HTTPS only (always on when BASE_URL is https)"
     ),
