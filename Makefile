@@ -32,11 +32,12 @@ db: install
 run: db
 	$(BIN)/trialdm demo load
 	@echo ""
-	@echo "  trialdm is starting on http://127.0.0.1:$(PORT)/"
-	@echo "  log in as admin@demo.trialdm.org, coordinator@demo.trialdm.org or"
-	@echo "  rw.bu@demo.trialdm.org with the password 'demo-password'. Ctrl-C stops all."
+	@echo "  trialdm is starting on http://127.0.0.1:$(PORT)/ with these demo accounts:"
+	@$(BIN)/trialdm demo accounts
+	@echo "  Ctrl-C stops all."
 	@echo ""
-	@trap 'kill 0' INT TERM EXIT; \
+	@# The trap clears itself first: "kill 0" signals this shell too, which would run it again.
+	@trap 'trap - INT TERM EXIT; kill 0' INT TERM EXIT; \
 	$(BIN)/celery -A wsgi:celery worker --loglevel=INFO --concurrency=2 & \
 	$(BIN)/celery -A wsgi:celery beat --loglevel=INFO --schedule instance/celerybeat-schedule & \
 	$(BIN)/trialdm run --host 127.0.0.1 --port $(PORT)

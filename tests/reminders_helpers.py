@@ -40,7 +40,7 @@ class EnrolledServiceUsers(Rule):
                 month,
                 f"Check {study_id}",
                 f"{study_id} is enrolled.",
-                f"/api/v1/participants/{pid}",
+                f"/participants/{pid}",
             )
             for pid, study_id in rows
         ]

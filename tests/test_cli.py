@@ -45,3 +45,14 @@ def test_demo_load_once(app, db_session):
     assert "users: 12 users" in first.output
     second = runner.invoke(args=["demo", "load"])
     assert "already loaded" in second.output
+
+
+def test_demo_accounts_names_every_account_with_its_role(app):
+    from trialdm.demo.operations import DEMO_USERS
+
+    result = app.test_cli_runner().invoke(args=["demo", "accounts"])
+    assert result.exit_code == 0
+    lines = result.output.splitlines()
+    for email, role, _ in DEMO_USERS:
+        assert any(email in line and role in line for line in lines), email
+    assert "password: demo-password" in result.output

@@ -92,7 +92,7 @@ def test_step_due_edges(db_session, step, team, day, period):
         assert hit.title == "Translation forward step of 'Consent form' (lg) due (2026-11-20)"
     if period == "overdue":
         assert hit.recipients == sorted([team["translator"].id, team["lead"].id])
-        assert hit.link == f"/api/v1/translations/{step.translation_id}"
+        assert hit.link == f"/translation/translations/{step.translation_id}"
 
 
 def test_step_due_setting(app, db_session, step, monkeypatch):
@@ -186,7 +186,7 @@ def test_second_check_edges(db_session, waiting, team, day, reminded):
         assert hit.period == "round-1"
         # the reviewers of the site except the one who approved (never the translator)
         assert hit.recipients == sorted(r.id for r in team["reviewers"][1:])
-        assert hit.link == f"/api/v1/transcripts/{waiting.id}"
+        assert hit.link == f"/translation/transcripts/{waiting.id}"
 
 
 def test_second_check_setting(app, db_session, waiting, monkeypatch):

@@ -124,11 +124,10 @@ def _found(session, site, rule, local_date, key):
     )
 
 
-def test_weekly_site_digest_counts_the_seven_days_before_for_the_lead(app, db_session, team):
+def test_weekly_site_digest_counts_the_seven_days_up_to_the_digest_day(app, db_session, team):
     for day, key in [
-        (date(2026, 11, 15), "too-old"),
-        (date(2026, 11, 16), "first-day"),
-        (date(2026, 11, 22), "last-day"),
+        (date(2026, 11, 16), "too-old"),
+        (date(2026, 11, 17), "first-day"),
         (date(2026, 11, 23), "digest-day"),
     ]:
         _found(db_session, "BU", "assessment_due", day, key)
@@ -141,8 +140,9 @@ def test_weekly_site_digest_counts_the_seven_days_before_for_the_lead(app, db_se
     assert digest.dedupe_key == "weekly_site_digest:site:BU:2026-W48"
     assert digest.recipients == [team["lead"].id]
     assert digest.title == "Weekly digest BU 2026-W48: 2 reminders"
+    base = app.config["BASE_URL"].rstrip("/")
     assert (
-        "- Assessment due (window open): 2 (/api/v1/reminders/found?site=BU&rule=assessment_due)"
+        f"- Assessment due (window open): 2 ({base}/reminders/found?site=BU&rule=assessment_due)"
         in digest.body
     )
 
@@ -270,3 +270,38 @@ def test_a_scan_that_dies_midway_leaves_nothing_and_a_later_run_completes_it(
         run_eager_tasks()
     assert count(db_session, Reminder, Reminder.status == "delivered") == 1
     assert count(db_session, InboxEntry, InboxEntry.user_id == rw_id) == 1
+
+
+def test_the_digest_counts_what_the_same_scan_found(
+    app, db_session, team, test_rule, make_participant
+):
+    """On the digest day the digest runs after the other rules of the scan: the reminders
+    they found that day are in its count, and a second scan counts nothing twice."""
+    enrol(make_participant, "BU", 3)
+    result = operations.scan_site(db_session, "BU", MONDAY)
+    db_session.commit()
+    digest = next(p for p in result.planned if p.rule == "weekly_site_digest")
+    assert digest.title == "Weekly digest BU 2026-W48: 3 reminders"
+    assert "Test: enrolled service users: 3" in digest.body
+    again = operations.scan_site(db_session, "BU", MONDAY)
+    repeated = next(p for p in again.planned if p.rule == "weekly_site_digest")
+    assert repeated.title == digest.title
+
+
+def test_mailed_links_open_pages_under_the_base_url(
+    app, db_session, team, test_rule, make_participant, monkeypatch
+):
+    (participant,) = enrol(make_participant, "BU")
+    monkeypatch.setitem(app.config, "BASE_URL", "https://trial.example.org/")
+    with frozen(2026, 11, 24, 6):
+        operations.scan_site(db_session, "BU", TUESDAY)
+        db_session.commit()
+        run_eager_tasks()
+    (message,) = db_session.scalars(select(OutboxMessage)).all()
+    assert f"https://trial.example.org/participants/{participant.id}\n" in message.body
+    assert "https://trial.example.org/reminders\n" in message.body
+    assert "/api/" not in message.body and "127.0.0.1" not in message.body
+    from tests.web_helpers import login
+
+    page = login(app.test_client(), team["rw"]).get(f"/participants/{participant.id}")
+    assert page.status_code == 200 and participant.study_id in page.get_data(as_text=True)

@@ -93,3 +93,49 @@ def test_fidelity_widget_and_participant_filter(app, make_user, make_participant
     assert 'class="badge on_track"' in listing
     translator = page_as(app, make_user, "translator", ["BU"]).get("/").get_data(as_text=True)
     assert "Fidelity at a glance" not in translator
+
+
+def test_every_error_of_the_form_in_one_round_in_plain_words(app, make_user, make_participant):
+    """A bad number does not hide the date and attendee problems until the next round,
+    and the messages are ours, not the library's."""
+    psw, users, _ = setup_site(make_participant)
+    client = page_as(app, make_user, "research_worker", ["BU"])
+    failed = client.post(
+        "/contacts/new",
+        data={
+            "date": (date.today() + timedelta(days=3)).isoformat(),
+            "format": "group",
+            "mode": "in_person",
+            "duration_min": "ninety",
+            "place": "x" * 300,
+            "psws": [str(psw.id)],
+            "attendees": [str(users[0].id)],
+        },
+    )
+    assert failed.status_code == 422
+    page = failed.get_data(as_text=True)
+    assert 'id="error-duration_min"' in page and "Enter a whole number" in page
+    assert 'id="error-date"' in page and "The date is in the future." in page
+    assert 'id="error-attendees"' in page and "two or more attendees" in page
+    assert "Use at most 200 characters." in page
+    assert "Longer than maximum length" not in page and "Not a valid" not in page
+    assert 'value="ninety"' in page  # kept as typed
+
+
+def test_errors_in_german(app, make_user, make_participant):
+    psw, users, _ = setup_site(make_participant)
+    client = page_as(app, make_user, "research_worker", ["BU"])
+    client.post("/language", data={"language": "de"})
+    page = client.post(
+        "/contacts/new",
+        data={
+            "date": "",
+            "format": "group",
+            "mode": "in_person",
+            "psws": [str(psw.id)],
+            "attendees": [str(users[0].id)],
+        },
+    ).get_data(as_text=True)
+    assert "Füllen Sie dieses Feld aus." in page
+    assert "Ein Gruppentreffen hat zwei oder mehr Teilnehmende." in page
+    assert "Fill in this field." not in page and "Field may not be null." not in page

@@ -228,14 +228,19 @@ def test_edit_needs_a_reason_and_shows_it_in_the_history(
     assert "typo in occupation" in history and "baker" in history and "teacher" in history
 
 
-def test_history_needs_audit_permission_and_other_sites_are_hidden(
+def test_research_workers_see_their_sites_history_and_other_sites_are_hidden(
     app, make_user, make_participant
 ):
     participant = make_participant("BU", enrolment_date=date(2025, 1, 10))
     worker = page_as(app, make_user, "research_worker", ["BU"])
-    assert worker.get(f"/participants/{participant.id}/history").status_code == 403
-    assert b"History" not in worker.get(f"/participants/{participant.id}").data.split(b"<main")[1]
+    assert b"/history" in worker.get(f"/participants/{participant.id}").data.split(b"<main")[1]
+    history = worker.get(f"/participants/{participant.id}/history")
+    assert history.status_code == 200 and participant.study_id in history.get_data(as_text=True)
+    assert worker.get("/audit/log").status_code == 403  # the site's whole log is the lead's
+    translator = page_as(app, make_user, "translator", ["BU"])
+    assert translator.get(f"/participants/{participant.id}/history").status_code == 403
     other = page_as(app, make_user, "site_lead", ["ULM"])
+    assert other.get(f"/participants/{participant.id}/history").status_code == 404
     for url in (f"/participants/{participant.id}", f"/participants/{participant.id}/edit"):
         response = other.get(url)
         assert response.status_code == 404

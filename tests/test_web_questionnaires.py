@@ -128,3 +128,42 @@ def test_participant_page_shows_the_schedule_and_the_dashboard_what_is_due(
     )
     home = client.get("/").get_data(as_text=True)
     assert "Assessments due" in home and participant.study_id in home
+
+
+def test_a_refused_save_shows_numbers_as_typed(app, make_user, make_participant, synced):
+    """A decimal typed as 200 is shown again as 200 (not 200.0) beside its error."""
+    participant = make_participant("BU", enrolment_date=date(2025, 1, 10))
+    client = page_as(app, make_user, "research_worker", ["BU"])
+    url = f"/questionnaires/new?participant_id={participant.id}&instrument=fgd_member_questionnaire"
+    form = client.get(url).get_data(as_text=True)
+    assert 'name="a.years_in_mental_health"' in form
+    failed = client.post(
+        url,
+        data={
+            "participant_id": str(participant.id),
+            "instrument": "fgd_member_questionnaire",
+            "collected_on": date.today().isoformat(),
+            "a.years_in_mental_health": "200",
+        },
+    )
+    assert failed.status_code == 422
+    page = failed.get_data(as_text=True)
+    assert 'id="error-years_in_mental_health"' in page
+    assert 'value="200"' in page and "200.0" not in page
+
+
+def test_pages_name_questionnaires_roles_and_diagnoses_as_people_do(
+    app, make_user, make_participant, synced, db_session
+):
+    participant = make_participant(
+        "BU", enrolment_date=date(2025, 1, 10), diagnoses=[{"code": "F20"}]
+    )
+    client = page_as(app, make_user, "research_worker", ["BU"])
+    home = client.get("/").get_data(as_text=True)
+    assert "Research worker · BU" in home and "research_worker ·" not in home
+    shown = client.get(f"/participants/{participant.id}").get_data(as_text=True)
+    assert "F20 Schizophrenia" in shown
+    assert ">social_inclusion_scale<" not in shown and ">psw_session_feedback<" not in shown
+    listing = client.get("/questionnaires").get_data(as_text=True)
+    assert 'value="psw_session_feedback"' in listing
+    assert ">psw_session_feedback<" not in listing

@@ -120,3 +120,68 @@ def test_transcript_lines_and_pseudonymisation_review(app, make_user, db_session
     assert done.status_code == 302
     db_session.refresh(transcript)
     assert transcript.state == "pseudonymised" and transcript.verbatim_text is None
+
+
+def test_submit_button_saves_the_typed_text_first_and_says_what_it_did(app, api_as):
+    """The main button sends the segments with it: nothing typed is lost when a translator
+    submits without pressing Save, and the editor names segments in words."""
+    team = make_team(api_as, "BU")
+    material = create_material(team.admin)
+    translation = start(team, material, site="BU", language="lg")
+    translator = login(app.test_client(), team.translator.user)
+    url = f"/translation/translations/{translation['id']}"
+    forward = translation["steps"][0]
+    translator.post(f"{url}/steps/{forward['id']}", data={"action": "start"})
+    shown = shown_versions(translator.get(url).get_data(as_text=True))
+    typed = {"seg.p1": "Okuyitibwa", "seg.p2": "Kyeyagalire", "seg.p3": "", "writes": "text"}
+    refused = translator.post(
+        f"{url}/steps/{forward['id']}", data={**typed, **shown, "action": "submit"}
+    )
+    assert refused.status_code == 422
+    page = refused.get_data(as_text=True)
+    assert "Not yet translated: p3" in page and "Okuyitibwa" in page
+    kept = translator.get(url).get_data(as_text=True)
+    assert "Okuyitibwa" in kept and "Kyeyagalire" in kept  # saved although submit failed
+    shown = shown_versions(kept)
+    done = translator.post(
+        f"{url}/steps/{forward['id']}",
+        data={**typed, **shown, "seg.p3": "Osobola okuvaamu", "action": "submit"},
+        follow_redirects=True,
+    )
+    page = done.get_data(as_text=True)
+    assert "Your work was saved and submitted for review." in page
+    assert "Done: submit" not in page and "Osobola okuvaamu" in page
+
+
+def test_each_segment_is_saved_on_its_own_as_json(app, api_as):
+    team = make_team(api_as, "BU")
+    material = create_material(team.admin)
+    translation = start(team, material, site="BU", language="lg")
+    translator = login(app.test_client(), team.translator.user)
+    url = f"/translation/translations/{translation['id']}"
+    translator.post(f"{url}/steps/{translation['steps'][0]['id']}", data={"action": "start"})
+    shown = shown_versions(translator.get(url).get_data(as_text=True))
+    answer = translator.post(
+        f"{url}/segments",
+        data={"seg.p2": "Kyeyagalire", "ver.p2": shown["ver.p2"], "writes": "text"},
+        headers={"Accept": "application/json"},
+    )
+    assert answer.status_code == 200
+    assert answer.get_json() == {"saved": 1, "errors": {}, "versions": {"p2": 2}}
+    # the next save carries the version the answer gave; the old one is refused
+    stale = translator.post(
+        f"{url}/segments",
+        data={"seg.p2": "Kyeyagalire?", "ver.p2": shown["ver.p2"], "writes": "text"},
+        headers={"Accept": "application/json"},
+    )
+    assert stale.status_code == 422 and "changed by someone else" in str(stale.get_json())
+    too_long = translator.post(
+        f"{url}/segments",
+        data={"seg.p2": "x" * 20001, "ver.p2": "2", "writes": "text"},
+        headers={"Accept": "application/json"},
+    )
+    assert too_long.status_code == 422
+    assert too_long.get_json()["errors"]["p2"] == [
+        "Fill in this field, with at most 20000 characters."
+    ]
+    assert "Kyeyagalire" in translator.get(url).get_data(as_text=True)

@@ -44,6 +44,7 @@ VIEW_MODULES = (
     "translation",
     "summaries",
     "reminders",
+    "audit",
     "exports",
     "randomisation",
     "schedule",

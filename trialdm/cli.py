@@ -400,6 +400,17 @@ def demo_load(seed: int) -> None:
         click.echo(line)
 
 
+@demo_cli.command("accounts")
+def demo_accounts() -> None:
+    """Print every demo account with its role and sites (all share one password)."""
+    from trialdm.demo.operations import DEMO_PASSWORD, DEMO_USERS
+
+    width = max(len(email) for email, _, _ in DEMO_USERS)
+    for email, role, sites in DEMO_USERS:
+        click.echo(f"  {email:<{width}}  {role}{' · ' + ', '.join(sites) if sites else ''}")
+    click.echo(f"  password: {DEMO_PASSWORD}")
+
+
 @click.group("reminders")
 def reminders_cli() -> None:
     """Reminder scans (normally run by Celery beat)."""

@@ -1,4 +1,5 @@
-"""``make screenshots``: PNGs of the main pages at phone and desktop widths.
+"""``make screenshots``: PNGs of every role's main pages at phone and desktop widths, in
+English, German and Hebrew.
 
     python -m tests.browser.screenshots [OUTDIR]
 
@@ -33,7 +34,7 @@ class Shot:
 def submit_with_error(page: Any) -> None:
     page.fill("#field-year_of_birth", "1940")
     page.fill("#field-enrolment_date", "2025-04-02")
-    page.click("button:has-text('Create')")
+    page.click("main form button[type=submit]")
 
 
 def first_link(pattern: str) -> Callable[[Any], None]:
@@ -45,10 +46,14 @@ def first_link(pattern: str) -> Callable[[Any], None]:
     return follow
 
 
-SHOTS = [
-    Shot("login", None, "/login"),
-    Shot("dashboard-site", "lead.bu@demo.trialdm.org", "/"),
+# Every role's dashboard and main pages; each is taken in every language below.
+PAGES = [
+    Shot("dashboard-research-worker", "rw.bu@demo.trialdm.org", "/"),
+    Shot("dashboard-site-lead", "lead.bu@demo.trialdm.org", "/"),
     Shot("dashboard-coordinator", "coordinator@demo.trialdm.org", "/"),
+    Shot("dashboard-translator", "translator.bu@demo.trialdm.org", "/"),
+    Shot("dashboard-reviewer", "reviewer.bu@demo.trialdm.org", "/"),
+    Shot("dashboard-admin", "admin@demo.trialdm.org", "/"),
     Shot("participants", "rw.bu@demo.trialdm.org", "/participants"),
     Shot(
         "participant-form-errors",
@@ -68,22 +73,39 @@ SHOTS = [
         "/participants?category=service_user",
         lambda page: (
             first_link("table.list tbody a")(page),
-            first_link("a:has-text('Edit')")(page),
+            first_link("a[href$='/edit']")(page),
         ),
     ),
     Shot(
         "participant-history",
-        "lead.bu@demo.trialdm.org",
+        "rw.bu@demo.trialdm.org",
         "/participants?category=service_user",
         lambda page: (
             first_link("table.list tbody a")(page),
-            first_link("a:has-text('History')")(page),
+            first_link("a[href$='/history']")(page),
         ),
     ),
-    Shot("dashboard-hebrew", "rw.bgu@demo.trialdm.org", "/", language="he"),
-    Shot("participants-hebrew", "rw.bgu@demo.trialdm.org", "/participants", language="he"),
+    Shot("participants-bgu", "rw.bgu@demo.trialdm.org", "/participants"),
     Shot("contacts", "rw.bu@demo.trialdm.org", "/contacts"),
     Shot("contact-new", "rw.bu@demo.trialdm.org", "/contacts/new"),
+    Shot(
+        "contact-new-errors",
+        "rw.bu@demo.trialdm.org",
+        "/contacts/new",
+        lambda page: (
+            page.fill("#field-duration_min", "ninety"),
+            page.click("main form.record button[type=submit]"),
+        ),
+    ),
+    Shot(
+        "contact-history",
+        "rw.bu@demo.trialdm.org",
+        "/contacts",
+        lambda page: (
+            first_link("table.list tbody a")(page),
+            first_link("a[href$='/history']")(page),
+        ),
+    ),
     Shot(
         "questionnaire-form",
         "rw.bu@demo.trialdm.org",
@@ -91,11 +113,20 @@ SHOTS = [
         lambda page: (
             first_link("table.list tbody a")(page),
             page.select_option("#new-instrument", "psw_session_feedback"),
-            page.click("#panel-questionnaires button:has-text('Start')"),
+            page.click("#panel-questionnaires form.inline button[type=submit]"),
             page.check("input[name='a.would_meet_again'][value=false]"),
         ),
     ),
     Shot("questionnaires", "rw.bu@demo.trialdm.org", "/questionnaires"),
+    Shot(
+        "questionnaire-history",
+        "rw.bu@demo.trialdm.org",
+        "/questionnaires",
+        lambda page: (
+            first_link("table.list tbody a")(page),
+            first_link("a[href$='/history']")(page),
+        ),
+    ),
     Shot(
         "focus-group",
         "lead.bu@demo.trialdm.org",
@@ -104,11 +135,16 @@ SHOTS = [
     ),
     Shot("translation-queue", "translator.bu@demo.trialdm.org", "/translation/"),
     Shot(
-        "translation-editor-hebrew",
+        "translation-editor",
+        "translator.bu@demo.trialdm.org",
+        "/translation/",
+        first_link("ul.queue a[href*='/translation/translations/']"),
+    ),
+    Shot(
+        "translation-editor-bgu",
         "translator.bgu@demo.trialdm.org",
         "/translation/",
         first_link("a[href*='/translation/translations/']"),
-        language="he",
     ),
     Shot(
         "transcript",
@@ -116,7 +152,24 @@ SHOTS = [
         "/translation/",
         first_link("a[href*='/translation/transcripts/']"),
     ),
+    Shot(
+        "transcript-check",
+        "reviewer.bu@demo.trialdm.org",
+        "/",
+        first_link("#widget-translation_queue a[href*='/translation/transcripts/']"),
+    ),
+    Shot("transcript-new", "translator.bu@demo.trialdm.org", "/translation/transcripts/new"),
+    Shot("site-log", "lead.bu@demo.trialdm.org", "/audit/log"),
+    Shot("trial-log", "coordinator@demo.trialdm.org", "/audit/log"),
+    Shot("reminders", "lead.bu@demo.trialdm.org", "/reminders"),
+    Shot("reminders-found", "lead.bu@demo.trialdm.org", "/reminders/found"),
     Shot("exports", "coordinator@demo.trialdm.org", "/exports"),
+]
+LANGUAGES = ("en", "de", "he")
+SHOTS = [Shot("login", None, "/login")] + [
+    Shot(f"{shot.name}-{language}", shot.user, shot.path, shot.prepare, language)
+    for language in LANGUAGES
+    for shot in PAGES
 ]
 
 

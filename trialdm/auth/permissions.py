@@ -46,6 +46,9 @@ _DATA_ENTRY = {
     "schedule.read",
     "translation.read",
     "fidelity.read",
+    # the history of one record of their sites (who changed what); the site's whole
+    # log and the audit API stay with "audit.read"
+    "history.read",
 }
 _READ_ALL = {
     "participants.read",
@@ -56,6 +59,7 @@ _READ_ALL = {
     "schedule.read",
     "translation.read",
     "fidelity.read",
+    "history.read",
     "audit.read",
     "summaries.read",
     "summaries.build",

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from trialdm.contacts.models import ContactAttendance, ContactSession, ContactSessionPsw
 from trialdm.core.audit import current_audit_context
-from trialdm.core.errors import ErrorCollector
+from trialdm.core.errors import N_, ErrorCollector, Message
 from trialdm.core.models import utcnow
 from trialdm.core.scoping import require_site
 from trialdm.core.versions import check_version
@@ -50,69 +50,107 @@ def check_contact_session(
     session: Session, site_code: str, state: Mapping[str, Any], errors: ErrorCollector
 ) -> None:
     """Every rule of a session given as a dict of field values; adds field errors."""
-    on: date = state["date"]
-    if on > today():
-        errors.add("date", "The date is in the future.")
+    on: date | None = state.get("date")
+    if on is not None and on > today():
+        errors.add("date", Message(N_("The date is in the future.")))
     psw_ids = list(state.get("psws") or [])
     attendee_ids = list(state.get("attendees") or [])
     people = _people(session, psw_ids + attendee_ids)
 
     if not psw_ids:
-        errors.add("psws", "Name at least one peer support worker.")
+        errors.add("psws", Message(N_("Name at least one peer support worker.")))
     for pid in _duplicates(psw_ids):
-        errors.add("psws", f"Participant {pid} is listed twice.")
+        errors.add("psws", Message(N_("Participant %(pid)s is listed twice."), pid=pid))
     for pid in dict.fromkeys(psw_ids):
         psw = people.get(pid)
         if psw is None:
-            errors.add("psws", f"No participant {pid}.")
+            errors.add("psws", Message(N_("No participant %(pid)s."), pid=pid))
         elif psw.category != "psw":
-            errors.add("psws", f"{psw.study_id} is not a peer support worker.")
+            errors.add(
+                "psws", Message(N_("%(sid)s is not a peer support worker."), sid=psw.study_id)
+            )
         elif psw.site_code != site_code:
-            errors.add("psws", f"{psw.study_id} works at another site ({psw.site_code}).")
+            errors.add(
+                "psws",
+                Message(
+                    N_("%(sid)s works at another site (%(site)s)."),
+                    sid=psw.study_id,
+                    site=psw.site_code,
+                ),
+            )
         else:
             if psw.training_completed is None:
-                errors.add("psws", f"{psw.study_id} has not completed the PSW training.")
-            elif psw.training_completed > on:
                 errors.add(
                     "psws",
-                    f"{psw.study_id} completed training on {psw.training_completed.isoformat()},"
-                    " after the session.",
+                    Message(N_("%(sid)s has not completed the PSW training."), sid=psw.study_id),
+                )
+            elif on is not None and psw.training_completed > on:
+                errors.add(
+                    "psws",
+                    Message(
+                        N_("%(sid)s completed training on %(date)s, after the session."),
+                        sid=psw.study_id,
+                        date=psw.training_completed.isoformat(),
+                    ),
                 )
             if not psw.active:
-                errors.add("psws", f"{psw.study_id} is not an active peer support worker.")
+                errors.add(
+                    "psws",
+                    Message(N_("%(sid)s is not an active peer support worker."), sid=psw.study_id),
+                )
 
     fmt = state.get("format")
     if fmt == "individual" and len(attendee_ids) != 1:
-        errors.add("attendees", "An individual session has exactly one attendee.")
+        errors.add("attendees", Message(N_("An individual session has exactly one attendee.")))
     elif fmt == "group" and len(attendee_ids) < 2:
-        errors.add("attendees", "A group session has two or more attendees.")
+        errors.add("attendees", Message(N_("A group session has two or more attendees.")))
     for pid in _duplicates(attendee_ids):
-        errors.add("attendees", f"Participant {pid} is listed twice.")
+        errors.add("attendees", Message(N_("Participant %(pid)s is listed twice."), pid=pid))
     for pid in dict.fromkeys(attendee_ids):
         person = people.get(pid)
         if person is None:
-            errors.add("attendees", f"No participant {pid}.")
+            errors.add("attendees", Message(N_("No participant %(pid)s."), pid=pid))
             continue
         sid = person.study_id
         if person.category != "service_user":
-            errors.add("attendees", f"{sid} is not a service user.")
+            errors.add("attendees", Message(N_("%(sid)s is not a service user."), sid=sid))
         elif person.site_code != site_code:
-            errors.add("attendees", f"{sid} is enrolled at another site ({person.site_code}).")
+            errors.add(
+                "attendees",
+                Message(
+                    N_("%(sid)s is enrolled at another site (%(site)s)."),
+                    sid=sid,
+                    site=person.site_code,
+                ),
+            )
         elif person.enrolment_date is None:
-            errors.add("attendees", f"{sid} is not enrolled in the trial.")
+            errors.add("attendees", Message(N_("%(sid)s is not enrolled in the trial."), sid=sid))
         elif person.arm != "intervention":
-            errors.add("attendees", f"{sid} is not in the intervention arm.")
+            errors.add("attendees", Message(N_("%(sid)s is not in the intervention arm."), sid=sid))
         else:
-            if on < person.enrolment_date:
+            if on is not None and on < person.enrolment_date:
                 errors.add(
                     "date",
-                    f"Before the enrolment of {sid} ({person.enrolment_date.isoformat()}).",
+                    Message(
+                        N_("Before the enrolment of %(sid)s (%(date)s)."),
+                        sid=sid,
+                        date=person.enrolment_date.isoformat(),
+                    ),
                 )
             withdrawn_on = person.withdrawal_date
-            if person.status == "withdrawn" and withdrawn_on is not None and withdrawn_on <= on:
+            if (
+                person.status == "withdrawn"
+                and withdrawn_on is not None
+                and on is not None
+                and withdrawn_on <= on
+            ):
                 errors.add(
                     "attendees",
-                    f"{sid} withdrew on {withdrawn_on.isoformat()}, before the session.",
+                    Message(
+                        N_("%(sid)s withdrew on %(date)s, before the session."),
+                        sid=sid,
+                        date=withdrawn_on.isoformat(),
+                    ),
                 )
 
 

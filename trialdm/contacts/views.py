@@ -19,12 +19,13 @@ from trialdm.auth.permissions import current_principal, requires
 from trialdm.contacts import operations, queries
 from trialdm.contacts.models import FIDELITY_STATUSES, FORMATS, MODES, ContactSession
 from trialdm.contacts.schemas import ContactSessionCreate, ContactSessionQuery
+from trialdm.core.errors import ErrorCollector
 from trialdm.core.pagination import order_by, paginate
 from trialdm.extensions import db
 from trialdm.participants.models import Participant
 from trialdm.web.dashboard import Widget, add_widget
 from trialdm.web.forms import FormErrors, as_int, as_ints, field_errors, submit
-from trialdm.web.labels import options
+from trialdm.web.labels import format_day, options
 from trialdm.web.lists import ListColumn, add_participant_column
 from trialdm.web.panels import Panel, add_participant_panel
 
@@ -237,6 +238,13 @@ def posted_session(form) -> dict[str, Any]:
     return data
 
 
+def session_problems(site: str, partial: dict[str, Any]) -> dict[str, list[str]]:
+    """The session rules over the fields the schema accepted (see ``submit``)."""
+    errors = ErrorCollector()
+    operations.check_contact_session(db.session, site, partial, errors)
+    return errors.errors
+
+
 @bp.route("/new", methods=["GET", "POST"])
 @login_required
 @requires("contacts.write")
@@ -266,6 +274,7 @@ def create():
             ContactSessionCreate(),
             data,
             lambda loaded: operations.create_contact_session(db.session, loaded),
+            check=lambda partial: session_problems(site, partial),
         )
     except FormErrors as failed:
         db.session.rollback()
@@ -296,15 +305,17 @@ def show(contact_session_id: int):
 
 @bp.route("/<int:contact_session_id>/history")
 @login_required
-@requires("audit.read")
+@requires("history.read")
 def history(contact_session_id: int):
-    from trialdm.audit.views import render_history
+    from trialdm.audit.views import ids_in_changes, render_history, study_ids
 
     contact = queries.get_contact_session(db.session, contact_session_id)
+    people = study_ids(ids_in_changes("contact_sessions", contact.id, ("attendances", "psw_links")))
     return render_history(
         "contact_sessions",
         contact.id,
-        title=gettext("History of the session of %(date)s", date=contact.date.isoformat()),
+        title=gettext("History of the session of %(date)s", date=format_day(contact.date)),
         back=url_for(".show", contact_session_id=contact.id),
         labels=FIELD_LABELS,
+        formatters={"attendances": people, "psw_links": people},
     )

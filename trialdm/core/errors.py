@@ -23,18 +23,22 @@ class Message(str):
     """A field message that pages can show in the user's language.
 
     It is the English text (what the API sends and the CLI prints) and keeps its
-    catalog id and the field names it mentions, which a page replaces by the
-    fields' labels in its language.
+    catalog id, the field names it mentions (which a page replaces by the fields'
+    labels in its language) and its other values (study IDs, dates, limits), which
+    are put into the translated text as they are.
     """
 
     template: str
     fields: tuple[str, ...]
+    params: dict[str, Any]
 
-    def __new__(cls, template: str, fields: tuple[str, ...] = ()) -> Message:
-        text = template % {"fields": ", ".join(fields)} if fields else template
+    def __new__(cls, template: str, fields: tuple[str, ...] = (), **params: Any) -> Message:
+        values = {**params, "fields": ", ".join(fields)} if fields else params
+        text = template % values if values else template
         message = super().__new__(cls, text)
         message.template = template
         message.fields = fields
+        message.params = params
         return message
 
 

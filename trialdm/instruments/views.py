@@ -55,6 +55,7 @@ _INTEGER = re.compile(r"^[+-]?\d+$")
 
 @bp.record_once
 def _register(state) -> None:
+    state.app.jinja_env.filters["instrument_title"] = instrument_title
     add_widget(
         state.app, Widget("schedule", "schedule.read", "widgets/schedule.html", schedule_data, 30)
     )
@@ -66,6 +67,21 @@ def _register(state) -> None:
 
 def language() -> str:
     return str(get_locale() or "en")
+
+
+def instrument_title(name: str) -> str:
+    """An instrument's title in the user's language (English when not translated), for
+    every page that names an instrument; its program name only when it is unknown."""
+    from flask import g
+
+    titles = g.get("instrument_titles")
+    if titles is None:
+        titles = {
+            v.name: queries.labels_for(v, language())["title"] or v.name
+            for v in queries.latest_versions(db.session)
+        }
+        g.instrument_titles = titles
+    return titles.get(name) or name
 
 
 # -- the form <-> the API's answers ----------------------------------------------------
@@ -157,6 +173,19 @@ def form_values_of(answers: dict[str, Any]) -> dict[str, Any]:
         values[name] = (
             [form_text(v) for v in value] if isinstance(value, list) else form_text(value)
         )
+    return values
+
+
+def typed_values(definition: InstrumentDefinition, form) -> dict[str, Any]:
+    """The answers as the person typed them, shown again after a refused save (a
+    decimal typed as 200 stays 200, an unparsable entry stays for them to correct)."""
+    values: dict[str, Any] = {}
+    for f in definition.fields:
+        key = ANSWER_PREFIX + f.name
+        if f.type == "multiple_choice":
+            values[f.name] = [v for v in form.getlist(key) if v]
+        elif form.get(key, "").strip():
+            values[f.name] = form.get(key, "").strip()
     return values
 
 
@@ -290,7 +319,7 @@ def create():
     except FormErrors as failed:
         db.session.rollback()
         values = {
-            **form_values_of(data.get("answers", {})),
+            **typed_values(version.parsed, request.form),
             "collected_on": data.get("collected_on"),
         }
         return render_template(
@@ -344,7 +373,7 @@ def edit(response_id: int):
         response = queries.get_response(db.session, response_id)
         context["response"] = response
         values = {
-            **form_values_of(data.get("answers", {})),
+            **typed_values(response.instrument_version.parsed, request.form),
             "collected_on": data.get("collected_on"),
             "version": version,
             "reason": reason,
@@ -373,6 +402,57 @@ def show(response_id: int):
         scores=[(score_labels.get(n) or n, v) for n, v in scores.items()],
         **context,
     )
+
+
+@bp.route("/<int:response_id>/history")
+@login_required
+@requires("history.read")
+def history(response_id: int):
+    """Who entered and changed the questionnaire, answer by answer, with the questions'
+    texts and the answers' labels in the user's language."""
+    from trialdm.audit.views import plain_value, render_history
+
+    response = queries.get_response(db.session, response_id)
+    participant = get_participant(db.session, response.participant_id)
+    context = form_context(response.instrument_version, participant, response.event)
+    labels: dict[str, Any] = {
+        **FIELD_LABELS,
+        "participant_id": _l("Participant"),
+        "instrument_name": _l("Questionnaire"),
+        "collected_on": _l("Date collected"),
+    }
+    formatters: dict[str, Any] = {
+        "participant_id": lambda _value: participant.study_id,
+        "instrument_name": lambda _value: context["title"],
+    }
+    for field in context["fields"]:
+        labels[field["name"]] = field["label"]
+        if field["choices"]:
+            formatters[field["name"]] = choice_texts(dict(field["choices"]), plain_value)
+    return render_history(
+        "responses",
+        response.id,
+        title=gettext(
+            "History of %(title)s for %(study_id)s",
+            title=context["title"],
+            study_id=participant.study_id,
+        ),
+        back=url_for(".show", response_id=response.id),
+        labels=labels,
+        formatters=formatters,
+    )
+
+
+def choice_texts(choices: dict[str, Any], fallback):
+    """Stored choice values shown by their labels (a list for multiple choice)."""
+
+    def show(value: Any) -> str:
+        if isinstance(value, list):
+            return ", ".join(show(v) for v in value) or "—"
+        text = choices.get(form_text(value))
+        return str(text) if text is not None else fallback(value)
+
+    return show
 
 
 # -- participant page panel ------------------------------------------------------------

@@ -55,6 +55,13 @@ def _register_widget(state) -> None:
             "participants", "participants.read", "widgets/participants.html", dashboard_data, 10
         ),
     )
+    state.app.jinja_env.filters["diagnosis"] = diagnosis_shown
+
+
+def diagnosis_shown(code: str) -> str:
+    """A diagnosis code with its label in the page's language ("F20 Schizophrenia")."""
+    name = queries.diagnosis_label(code, str(get_locale() or "en"))
+    return f"{code} {name}" if name and name != code else code
 
 
 def dashboard_data(session) -> dict[str, Any]:
@@ -414,7 +421,7 @@ def participant_sections(participant: Participant) -> list[tuple[str, dict[str, 
 
 @bp.route("/<int:participant_id>/history")
 @login_required
-@requires("audit.read")
+@requires("history.read")
 def history(participant_id: int):
     from trialdm.audit.views import render_history
 
@@ -427,4 +434,19 @@ def history(participant_id: int):
         title=gettext("History of %(study_id)s", study_id=participant.study_id),
         back=url_for(".show", participant_id=participant.id),
         labels=FIELD_LABELS,
+        formatters={"diagnoses": diagnoses_text},
     )
+
+
+def diagnoses_text(value: Any) -> str:
+    """Diagnoses as stored in the audit trail ([{"code", "text"}]) by their labels in the
+    page's language ("F20 Schizophrenia"), with the words written for "other"."""
+    if not value:
+        return "—"
+    shown = []
+    for item in value if isinstance(value, list) else [value]:
+        code = item.get("code") if isinstance(item, dict) else str(item)
+        text = item.get("text") if isinstance(item, dict) else None
+        words = diagnosis_shown(code) if code else ""
+        shown.append(f"{words}: {text}" if text else words)
+    return "; ".join(shown)

@@ -256,7 +256,7 @@ def edit(focus_group_id: int | None = None, interview_id: int | None = None):
 @bp.route("/focus-groups/<int:focus_group_id>/history")
 @bp.route("/interviews/<int:interview_id>/history")
 @login_required
-@requires("audit.read")
+@requires("history.read")
 def history(focus_group_id: int | None = None, interview_id: int | None = None):
     from trialdm.audit.views import render_history
 

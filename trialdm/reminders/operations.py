@@ -187,6 +187,7 @@ def plan_reminders(
     for rule in active_rules(config, trial_wide=site_code is None):
         audience = _audience(rule, by_role)
         for finding in rule.findings(session, scan):
+            scan.planned.append((site_code, rule.name, rule.dedupe_key(finding)))
             recipients = _recipients(audience, finding, by_role)
             planned.append(
                 PlannedReminder(
@@ -263,7 +264,7 @@ def _mail_body(title: str, body: str, link: str) -> str:
         parts.append(f"{base}{link}")
     parts.append(
         "You receive this as a member of the study team. Reminders are also in your "
-        f"inbox: {base}/api/v1/reminders"
+        f"inbox: {base}/reminders"
     )
     return "\n\n".join(parts) + "\n"
 

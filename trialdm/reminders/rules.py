@@ -20,11 +20,12 @@ from typing import Any, ClassVar
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
+from trialdm.core.errors import N_
 from trialdm.reminders.models import Reminder
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 SITE_TEAM = ("research_worker", "site_lead")
-FOUND = "/api/v1/reminders/found"  # the list the digests link to
+FOUND = "/reminders/found"  # the page the digests link to
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,9 @@ class ScanContext:
     local_date: date
     config: Mapping[str, Any]
     shared: dict[str, Any] = field(default_factory=dict)
+    # (site, rule, dedupe key) of what this scan found before the rule runs, not yet
+    # stored: the weekly digests, which run last, count it with what is stored.
+    planned: list[tuple[str | None, str, str]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -82,12 +86,14 @@ def register(cls: type[Rule]) -> type[Rule]:
 
 
 def active_rules(config: Mapping[str, Any], *, trial_wide: bool) -> list[Rule]:
+    """The rules of a scan, the digests last (they count what the others found)."""
     disabled = set(config.get("REMINDER_DISABLED_RULES") or ())
-    return [
+    rules = [
         rule
         for name, rule in RULES.items()
         if name not in disabled and rule.trial_wide == trial_wide
     ]
+    return sorted(rules, key=lambda rule: rule.name in DIGEST_RULES)
 
 
 def iso_week(day: date) -> str:
@@ -107,33 +113,56 @@ def _is_digest_day(scan: ScanContext) -> bool:
 DIGEST_RULES = ("weekly_site_digest", "weekly_trial_digest")
 
 
+def _base(scan: ScanContext) -> str:
+    """The public address the digest's links start with (they are mailed)."""
+    return str(scan.config.get("BASE_URL") or "").rstrip("/")
+
+
+def _week_counts(
+    session: Session, scan: ScanContext, site_code: str | None
+) -> dict[tuple[str, str], int]:
+    """(site, rule) -> reminders found in the seven days ending with the digest day:
+    those stored and those this scan has found so far (the same reminder once, by its
+    dedupe key, so a repeated scan counts nothing twice). ``site_code`` None: all sites."""
+    stmt = select(Reminder.site_code, Reminder.rule, Reminder.dedupe_key).where(
+        Reminder.local_date > scan.local_date - timedelta(days=7),
+        Reminder.local_date <= scan.local_date,
+        Reminder.rule.not_in(DIGEST_RULES),
+        Reminder.site_code.is_not(None) if site_code is None else Reminder.site_code == site_code,
+    )
+    found = {(row.site_code, row.rule, row.dedupe_key) for row in session.execute(stmt)}
+    found |= {
+        (site, rule, key)
+        for site, rule, key in scan.planned
+        if rule not in DIGEST_RULES and site is not None and site_code in (None, site)
+    }
+    counts: dict[tuple[str, str], int] = {}
+    for site, rule, _ in sorted(found):
+        counts[(site, rule)] = counts.get((site, rule), 0) + 1
+    return counts
+
+
 @register
 class WeeklySiteDigest(Rule):
     """Weekly digest for each site lead: the reminders found at the site in the seven
-    days before the digest day, counted by rule, with a link to each rule's list."""
+    days ending with the digest day (this scan's included), counted by rule, with a
+    link to each rule's list."""
 
     name = "weekly_site_digest"
-    label = "Weekly digest (site)"
+    label = N_("Weekly digest (site)")
     audience = ("site_lead",)
     settings = ("REMINDER_DIGEST_WEEKDAY",)
 
     def findings(self, session: Session, scan: ScanContext) -> Iterable[Finding]:
         if not _is_digest_day(scan):
             return []
-        counts = session.execute(
-            select(Reminder.rule, func.count())
-            .where(
-                Reminder.site_code == scan.site_code,
-                Reminder.local_date >= scan.local_date - timedelta(days=7),
-                Reminder.local_date < scan.local_date,
-                Reminder.rule.not_in(DIGEST_RULES),
-            )
-            .group_by(Reminder.rule)
-            .order_by(Reminder.rule)
-        ).all()
+        counts = [
+            (rule, count)
+            for (_, rule), count in _week_counts(session, scan, scan.site_code).items()
+        ]
+        found = f"{_base(scan)}{FOUND}?site={scan.site_code}"
         lines = [
-            f"- {rule_label(rule)}: {count} ({FOUND}?site={scan.site_code}&rule={rule})"
-            for rule, count in counts
+            f"- {rule_label(rule)}: {count} ({found}&rule={rule})" for rule, count in counts
         ] or ["- nothing was due"]
         week = iso_week(scan.local_date)
         return [
@@ -142,8 +171,8 @@ class WeeklySiteDigest(Rule):
                 str(scan.site_code),
                 week,
                 f"Weekly digest {scan.site_code} {week}: {sum(c for _, c in counts)} reminders",
-                "Reminders of the past seven days:\n" + "\n".join(lines),
-                f"/api/v1/reminders?rule={self.name}",
+                "Reminders of the seven days up to today:\n" + "\n".join(lines),
+                f"{FOUND}?rule={self.name}",
             )
         ]
 
@@ -151,10 +180,10 @@ class WeeklySiteDigest(Rule):
 @register
 class WeeklyTrialDigest(Rule):
     """Weekly cross-site digest for coordinators (UTC digest day): the reminders found
-    at every site in the seven days before, counted by site and rule."""
+    at every site in the seven days ending with the digest day, by site and rule."""
 
     name = "weekly_trial_digest"
-    label = "Weekly digest (all sites)"
+    label = N_("Weekly digest (all sites)")
     audience = ("coordinator",)
     settings = ("REMINDER_DIGEST_WEEKDAY",)
     trial_wide = True
@@ -162,19 +191,11 @@ class WeeklyTrialDigest(Rule):
     def findings(self, session: Session, scan: ScanContext) -> Iterable[Finding]:
         if not _is_digest_day(scan):
             return []
-        counts = session.execute(
-            select(Reminder.site_code, Reminder.rule, func.count())
-            .where(
-                Reminder.site_code.is_not(None),
-                Reminder.local_date >= scan.local_date - timedelta(days=7),
-                Reminder.local_date < scan.local_date,
-                Reminder.rule.not_in(DIGEST_RULES),
-            )
-            .group_by(Reminder.site_code, Reminder.rule)
-            .order_by(Reminder.site_code, Reminder.rule)
-        ).all()
+        counts = [
+            (site, rule, count) for (site, rule), count in _week_counts(session, scan, None).items()
+        ]
         lines = [
-            f"- {site} {rule_label(rule)}: {count} ({FOUND}?site={site}&rule={rule})"
+            f"- {site} {rule_label(rule)}: {count} ({_base(scan)}{FOUND}?site={site}&rule={rule})"
             for site, rule, count in counts
         ] or ["- nothing was due at any site"]
         week = iso_week(scan.local_date)
@@ -184,8 +205,8 @@ class WeeklyTrialDigest(Rule):
                 "all",
                 week,
                 f"Weekly digest, all sites, {week}: {sum(c for *_, c in counts)} reminders",
-                "Reminders of the past seven days by site:\n" + "\n".join(lines),
-                f"/api/v1/reminders?rule={self.name}",
+                "Reminders of the seven days up to today by site:\n" + "\n".join(lines),
+                f"{FOUND}?rule={self.name}",
             )
         ]
 
@@ -251,7 +272,9 @@ def open_support(session: Session, scan: ScanContext) -> tuple[list[Any], Any]:
 
 
 def _contacts_link(participant_id: int) -> str:
-    return f"/api/v1/contact-sessions?participant_id={participant_id}"
+    # the participant's page, with the contact timeline (links are pages: they are
+    # mailed and opened by people)
+    return f"/participants/{participant_id}#contacts"
 
 
 @register
@@ -261,7 +284,7 @@ class PswAtRisk(Rule):
     day) while it lasts."""
 
     name = "psw_at_risk"
-    label = "PSW contacts behind (at risk)"
+    label = N_("PSW contacts behind (at risk)")
     settings = ("FIDELITY_MIN_CONTACTS", "INTERVENTION_WINDOW_MONTHS", "FIDELITY_AT_RISK_SLACK")
 
     def findings(self, session: Session, scan: ScanContext) -> Iterable[Finding]:
@@ -289,7 +312,7 @@ class PswWindowClosing(Rule):
     participant has fewer than the minimum of contacts. Once per window."""
 
     name = "psw_window_closing"
-    label = "Intervention window closing short of the minimum"
+    label = N_("Intervention window closing short of the minimum")
     settings = ("REMINDER_WINDOW_CLOSING_DAYS", "FIDELITY_MIN_CONTACTS")
 
     def findings(self, session: Session, scan: ScanContext) -> Iterable[Finding]:
@@ -326,7 +349,7 @@ class PswNoContact(Rule):
     contact starts a new period."""
 
     name = "psw_no_contact"
-    label = "No PSW contact for a long time"
+    label = N_("No PSW contact for a long time")
     settings = ("REMINDER_NO_CONTACT_DAYS",)
 
     def findings(self, session: Session, scan: ScanContext) -> Iterable[Finding]:
@@ -387,7 +410,7 @@ def _assessment_finding(row: Any, period: str, title: str, body: str) -> Finding
         period,
         title,
         body,
-        f"/api/v1/participants/{row.participant_id}/schedule",
+        f"/participants/{row.participant_id}#questionnaires",
     )
 
 
@@ -397,7 +420,7 @@ class AssessmentDue(Rule):
     the due date) and it is not completed. Once per participant and event."""
 
     name = "assessment_due"
-    label = "Assessment due (window open)"
+    label = N_("Assessment due (window open)")
     settings = ("SCHEDULE_EVENTS", "SCHEDULE_WINDOW_DAYS")
 
     def findings(self, session: Session, scan: ScanContext) -> Iterable[Finding]:
@@ -422,7 +445,7 @@ class AssessmentDueSoon(Rule):
     (its due date is today or at most that many days ahead). Once per event."""
 
     name = "assessment_due_soon"
-    label = "Assessment due within days"
+    label = N_("Assessment due within days")
     settings = ("REMINDER_ASSESSMENT_SOON_DAYS", "SCHEDULE_EVENTS", "SCHEDULE_WINDOW_DAYS")
 
     def findings(self, session: Session, scan: ScanContext) -> Iterable[Finding]:
@@ -447,7 +470,7 @@ class AssessmentOverdue(Rule):
     Once per event."""
 
     name = "assessment_overdue"
-    label = "Assessment overdue"
+    label = N_("Assessment overdue")
     settings = ("SCHEDULE_EVENTS", "SCHEDULE_WINDOW_DAYS")
 
     def findings(self, session: Session, scan: ScanContext) -> Iterable[Finding]:
@@ -510,7 +533,7 @@ class TranslationStepDue(Rule):
     site lead as well once overdue. Once per step and state (due soon, overdue)."""
 
     name = "translation_step_due"
-    label = "Translation step due or overdue"
+    label = N_("Translation step due or overdue")
     audience = ()
     settings = ("REMINDER_TRANSLATION_DUE_DAYS",)
 
@@ -554,7 +577,7 @@ class TranslationStepDue(Rule):
                     f"The {what} was due on {due.isoformat()} and is not done."
                     if overdue
                     else f"The {what} is due on {due.isoformat()}.",
-                    f"/api/v1/translations/{row.translation_id}",
+                    f"/translation/translations/{row.translation_id}",
                     also_to=(row.assignee_id,),
                     also_roles=("site_lead",) if overdue else (),
                 )
@@ -571,7 +594,7 @@ class TranscriptSecondCheck(Rule):
     per transcript and check round."""
 
     name = "transcript_second_check"
-    label = "Transcript waiting for its second check"
+    label = N_("Transcript waiting for its second check")
     audience = ("reviewer",)
     settings = ("REMINDER_SECOND_CHECK_DAYS",)
 
@@ -618,7 +641,7 @@ class TranscriptSecondCheck(Rule):
                 f"The English translation of '{row.title}' has one approval (check round "
                 f"{row.check_round}) and has waited more than {days} days for a second, "
                 "different reviewer.",
-                f"/api/v1/transcripts/{row.id}",
+                f"/translation/transcripts/{row.id}",
                 not_to=tuple(
                     uid for uid in (row.approver_id, row.translated_by_id) if uid is not None
                 ),

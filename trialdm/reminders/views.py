@@ -4,6 +4,7 @@ snoozes it until a chosen day. The same schemas, queries and operations as ``api
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -31,7 +32,8 @@ PER_PAGE = 20
 
 @bp.record_once
 def _register(state) -> None:
-    add_widget(state.app, Widget("inbox", "reminders.read", "widgets/inbox.html", inbox_data, 5))
+    # last and folded: on a phone each role's daily work comes first
+    add_widget(state.app, Widget("inbox", "reminders.read", "widgets/inbox.html", inbox_data, 90))
 
 
 def _user_id() -> int:
@@ -40,18 +42,34 @@ def _user_id() -> int:
     return principal.user_id
 
 
-def page_link(entry: InboxEntry) -> str | None:
-    """The page a reminder is about. Rules store API paths (they are mailed too); the
-    contact links of a participant open that participant's page, others have none."""
-    link = entry.reminder.link
+# Reminders stored before their links were pages named API paths; these open the page.
+_OLD_API_LINKS = (
+    (re.compile(r"^/api/v1/participants/(\d+)/schedule$"), "/participants/{}#questionnaires"),
+    (re.compile(r"^/api/v1/translations/(\d+)$"), "/translation/translations/{}"),
+    (re.compile(r"^/api/v1/transcripts/(\d+)$"), "/translation/transcripts/{}"),
+)
+
+
+def reminder_page(link: str) -> str | None:
+    """The page a reminder link opens: rules store page paths (they are mailed too)."""
     if not link:
         return None
     parts = urlsplit(link)
+    if not parts.path.startswith("/api/"):
+        return local_target(link, "") or None
     if parts.path == "/api/v1/contact-sessions":
         found = parse_qs(parts.query).get("participant_id", [""])[0]
         if found.isdigit():
             return url_for("participant_pages.show", participant_id=int(found))
+    for pattern, page in _OLD_API_LINKS:
+        hit = pattern.match(parts.path)
+        if hit:
+            return page.format(hit[1])
     return None
+
+
+def page_link(entry: InboxEntry) -> str | None:
+    return reminder_page(entry.reminder.link)
 
 
 def inbox_page(state: str, page_number: int, per_page: int) -> dict[str, Any]:
@@ -129,3 +147,31 @@ def snooze(entry_id: int):
         return render_index("unread", failed.errors, 422)
     flash(gettext("Snoozed until %(day)s.", day=done.snoozed_until.isoformat()))
     return redirect(_back())
+
+
+@bp.route("/found")
+@login_required
+@requires("reminders.read")
+def found():
+    """What the scans found at the user's sites (the page the weekly digests link to),
+    by rule and site, newest first."""
+    from trialdm.reminders.models import Reminder
+    from trialdm.reminders.rules import RULES, rule_label
+
+    args = {k: request.args.get(k, "").strip() for k in ("rule", "site")}
+    filters = {k: v.upper() if k == "site" else v for k, v in args.items() if v}
+    page_number = request.args.get("page", "1")
+    stmt = order_by(queries.found_query(filters), None, {}, Reminder.id.desc())
+    page = paginate(
+        db.session,
+        stmt,
+        {"page": int(page_number) if page_number.isdigit() else 1, "per_page": PER_PAGE},
+        Reminder.id,
+    )
+    return render_template(
+        "reminders/found.html",
+        page=page,
+        args={k: v for k, v in args.items() if v},
+        rules=[(name, rule_label(name)) for name in RULES],
+        link=reminder_page,
+    )

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import io
-from pathlib import PurePath
-
 from flask import Response, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
@@ -16,6 +13,7 @@ from trialdm.core.pagination import order_by, paginate
 from trialdm.core.versions import etag_headers, if_match_required, if_match_version
 from trialdm.extensions import db
 from trialdm.translation import exports, operations, queries
+from trialdm.translation.imports import text_of_file
 from trialdm.translation.models import Material, PseudonymKeyEntry, Transcript, Translation
 from trialdm.translation.schemas import (
     CheckIn,
@@ -72,8 +70,6 @@ TEXT_UPLOAD_BODY = {
         },
     }
 }
-
-UPLOAD_SUFFIXES = {".txt", ".docx"}
 
 
 # Materials ----------------------------------------------------------------------------
@@ -233,30 +229,11 @@ def _uploaded_text(field: str = "text") -> str:
         upload = request.files.get("file")
         if upload is None or not upload.filename:
             raise ValidationFailed.field("file", "Upload a .txt or .docx file as 'file'.")
-        suffix = PurePath(upload.filename).suffix.lower()
-        if suffix not in UPLOAD_SUFFIXES:
-            raise ValidationFailed.field("file", "Upload a .txt or .docx file.")
-        content = upload.read()
-        if suffix == ".txt":
-            try:
-                return content.decode("utf-8-sig")
-            except UnicodeDecodeError:
-                raise ValidationFailed.field("file", "The file is not UTF-8 text.") from None
-        return _docx_text(content)
+        return text_of_file(upload.filename, upload.read())
     data = TextIn().load(request.get_json(silent=True) or {}) if request.is_json else None
     if data is None:
         raise ValidationFailed.field(field, 'Send {"text": ...} or a file.')
     return data["text"]
-
-
-def _docx_text(content: bytes) -> str:
-    import docx
-
-    try:
-        document = docx.Document(io.BytesIO(content))
-    except Exception:  # python-docx raises several kinds for a broken file
-        raise ValidationFailed.field("file", "The file is not a readable .docx.") from None
-    return "\n".join(paragraph.text for paragraph in document.paragraphs)
 
 
 def _load_text() -> str:
@@ -441,25 +418,11 @@ class TranscriptExport(MethodView):
     def get(self, args, transcript_id):
         """The approved English with line numbers as .txt, .docx or .xlsx (audited)."""
         transcript = _approved(transcript_id)
-        fmt = args["format"]
-        lines = [
-            (line.number, line.text) for line in queries.transcript_lines(db.session, transcript)
-        ]
-        heading = f"{transcript.site_code} — {transcript.title}"
-        content = exports.RENDERERS[fmt](heading, lines)
-        record_event(
-            db.session,
-            "export",
-            "transcripts",
-            transcript.id,
-            transcript.site_code,
-            {"format": fmt, "lines": len(lines)},
-            durable=True,
+        content, mimetype, filename = exports.transcript_file(
+            db.session, transcript, args["format"]
         )
-        response = Response(content, mimetype=exports.MIMETYPES[fmt])
-        response.headers["Content-Disposition"] = (
-            f'attachment; filename="transcript-{transcript.site_code}-{transcript.id}.{fmt}"'
-        )
+        response = Response(content, mimetype=mimetype)
+        response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
         return response
 
 

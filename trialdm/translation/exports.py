@@ -81,3 +81,24 @@ def _text_cell(sheet, text: str):
 
 
 RENDERERS = {"txt": as_txt, "docx": as_docx, "xlsx": as_xlsx}
+
+
+def transcript_file(session, transcript, fmt: str) -> tuple[bytes, str, str]:
+    """The approved English of ``transcript`` with line numbers as ``fmt`` (txt, docx,
+    xlsx): content, mimetype and file name. The download is on the record."""
+    from trialdm.core.audit import record_event
+    from trialdm.translation.queries import transcript_lines
+
+    lines = [(line.number, line.text) for line in transcript_lines(session, transcript)]
+    heading = f"{transcript.site_code} — {transcript.title}"
+    content = RENDERERS[fmt](heading, lines)
+    record_event(
+        session,
+        "export",
+        "transcripts",
+        transcript.id,
+        transcript.site_code,
+        {"format": fmt, "lines": len(lines)},
+        durable=True,
+    )
+    return content, MIMETYPES[fmt], f"transcript-{transcript.site_code}-{transcript.id}.{fmt}"

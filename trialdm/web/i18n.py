@@ -1,9 +1,11 @@
-"""Page language: English (the source text), German and Hebrew (right-to-left).
+"""Page language: English (the source text) and every language with a catalog.
 
 The language comes from the user's choice kept in the session, else the
 browser's Accept-Language, else English. Catalogs are gettext ``.po`` files under
-``translations/``; their compiled ``.mo`` files are committed beside them (a
-test checks they match), so a fresh clone needs no build step.
+``translations/<code>/LC_MESSAGES/``, compiled by ``make install`` (a test checks the
+compiled files match). A language is offered when its catalog exists: adding one
+needs no code (README, "Adding a language"); its name in the switch is its own name
+from Babel's CLDR data.
 """
 
 from __future__ import annotations
@@ -16,8 +18,26 @@ from flask_babel import refresh
 from trialdm.extensions import babel
 
 TRANSLATIONS_DIR = Path(__file__).resolve().parent / "translations"
-# code -> name of the language in itself (shown in the switch)
-LANGUAGES: dict[str, str] = {"en": "English", "de": "Deutsch", "he": "עברית"}
+
+
+def _own_name(code: str) -> str:
+    from babel import Locale, UnknownLocaleError
+
+    try:
+        name = Locale.parse(code).get_display_name(code) or code
+    except (UnknownLocaleError, ValueError):
+        return code
+    return name[:1].upper() + name[1:]
+
+
+def available_languages(folder: Path = TRANSLATIONS_DIR) -> dict[str, str]:
+    """code -> the language's name in itself (shown in the switch): English first,
+    then every language with a catalog."""
+    codes = sorted(p.parent.parent.name for p in folder.glob("*/LC_MESSAGES/messages.po"))
+    return {"en": _own_name("en"), **{code: _own_name(code) for code in codes if code != "en"}}
+
+
+LANGUAGES: dict[str, str] = available_languages()
 RTL_LANGUAGES = frozenset({"he", "ar", "fa", "ur"})
 DEFAULT_LANGUAGE = "en"
 SESSION_KEY = "lang"

@@ -42,6 +42,68 @@ LABELS = {
     "read": _l("Read"),
     "snoozed": _l("Snoozed"),
     "all": _l("All"),
+    "research_worker": _l("Research worker"),
+    "site_lead": _l("Site lead"),
+    "translator": _l("Translator"),
+    "reviewer": _l("Reviewer"),
+    "coordinator": _l("Coordinator"),
+    "admin": _l("Administrator"),
+    "monitor": _l("Monitor"),
+    "statistician": _l("Statistician"),
+    "approve": _l("Approved"),
+    "return": _l("Returned"),
+    "returned": _l("Returned"),
+    "finished": _l("Finished"),
+    "topic_guide": _l("Topic guide"),
+    "consent_form": _l("Consent form"),
+    "information_sheet": _l("Information sheet"),
+    "questionnaire": _l("Questionnaire"),
+    "other": _l("Other"),
+    "video": _l("Video call"),
+    "messaging": _l("Messaging"),
+    "recorded": _l("Recorded"),
+    "transcribed": _l("Transcribed"),
+    "pseudonymised": _l("Pseudonymised"),
+    "translated": _l("Translated"),
+    "checked": _l("Checked"),
+    "approved": _l("Approved"),
+    "focus_group": _l("Focus group"),
+    "interview": _l("Interview"),
+    "in_person": _l("In person"),
+    "online": _l("Online"),
+    "phone": _l("Phone"),
+    "complete": _l("Complete"),
+    "incomplete": _l("Incomplete"),
+    "due": _l("Due"),
+    "overdue": _l("Overdue"),
+    "upcoming": _l("Upcoming"),
+    "missed": _l("Missed"),
+    "done": _l("Done"),
+    "pending": _l("Pending"),
+    "in_progress": _l("In progress"),
+    "submitted": _l("Submitted"),
+    "superseded": _l("Superseded"),
+    "forward": _l("Forward translation"),
+    "reconciliation": _l("Reconciliation"),
+    "back_translation": _l("Back translation"),
+    "harmonisation": _l("Harmonisation"),
+    "review": _l("Review"),
+    "web": _l("Web page"),
+    "api": _l("API"),
+    "cli": _l("Command line"),
+    "task": _l("Scheduled task"),
+    "answers": _l("Answers changed"),
+    "export": _l("Downloaded"),
+    "login": _l("Logged in"),
+    "login_failed": _l("Login failed"),
+    "login_throttled": _l("Login refused: too many attempts"),
+    "logout": _l("Logged out"),
+    "download": _l("Downloaded"),
+    "read_table": _l("Table read"),
+    "token_created": _l("API token created"),
+    "token_revoked": _l("API token revoked"),
+    "verbatim_deleted": _l("Verbatim text deleted"),
+    "view_verbatim": _l("Verbatim text read"),
 }
 
 
@@ -56,5 +118,45 @@ def options(codes) -> list[tuple[str, object]]:
     return [(code, label(code)) for code in codes]
 
 
+def language_name(code: object) -> str:
+    """A language code (``lg``, ``he``) as the language's name in the page's language
+    (Babel's CLDR data: "Ganda", "Hebräisch", "עברית")."""
+    from babel import Locale, UnknownLocaleError
+    from flask_babel import get_locale
+
+    text = str(code or "")
+    base = text.split("-")[0].split("_")[0]
+    try:
+        name = (get_locale() or Locale("en")).languages.get(base)
+    except UnknownLocaleError:
+        name = None
+    return name or text
+
+
+def format_day(value: object) -> object:
+    """A date as people of the page's language write it (Babel: 2. Mai 2025, 2 May 2025)."""
+    from datetime import date
+
+    from flask_babel import format_date
+
+    if not isinstance(value, date):
+        return "—" if value is None else value
+    return format_date(value, "medium")
+
+
+def format_moment(value: object) -> object:
+    """A time stamp in the page's language and the user's time zone setting (UTC)."""
+    from datetime import datetime
+
+    from flask_babel import format_datetime
+
+    if not isinstance(value, datetime):
+        return "—" if value is None else value
+    return format_datetime(value, "medium")
+
+
 def init_labels(app: Flask) -> None:
+    app.jinja_env.filters["format_date"] = format_day
+    app.jinja_env.filters["format_datetime"] = format_moment
     app.jinja_env.filters["label"] = label
+    app.jinja_env.filters["language_name"] = language_name

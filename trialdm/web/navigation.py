@@ -30,6 +30,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("summary_pages.index", _l("Exports"), "summaries.read"),
     NavItem("reminder_pages.index", _l("Reminders"), "reminders.read"),
     NavItem("randomisation_pages.index", _l("Randomisation"), "randomisation.report"),
+    NavItem("audit_pages.log", _l("Log"), "audit.read"),
 )
 
 

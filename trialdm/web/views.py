@@ -24,6 +24,7 @@ from trialdm.auth.permissions import current_principal, public, requires
 from trialdm.core.http import keep_transaction
 from trialdm.extensions import db, limiter
 from trialdm.web.dashboard import dashboard_widgets
+from trialdm.web.forms import init_forms
 from trialdm.web.i18n import LANGUAGES, SESSION_KEY, init_i18n
 from trialdm.web.labels import init_labels
 from trialdm.web.navigation import init_navigation, local_target
@@ -50,6 +51,7 @@ def _setup(state) -> None:
     init_security_headers(app)
     init_navigation(app)
     init_labels(app)
+    init_forms(app)
     app.extensions["trialdm.page_error"] = render_error
 
 

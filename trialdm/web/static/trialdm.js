@@ -222,7 +222,99 @@ function initPoll(root) {
   });
 }
 
+// A form with data-autosave sends each text box to its action shortly after it changes
+// (JSON answer), so typed text is kept whatever button is pressed next; while a box
+// holds text that is not saved, leaving the page asks first (data-unsaved-warning).
+// A button of the form itself sends every box anyway: a save still queued is dropped
+// and one under way is awaited, so the two never write at the same time.
+function initAutosave(root) {
+  root.querySelectorAll("form[data-autosave]").forEach(function (form) {
+    var status = form.querySelector(".autosave-status");
+    var dirty = new Set();
+    var queued = new Map();
+    var inFlight = 0;
+    var waitingSubmitter = null;
+    var submitting = false;
+    function say(key) { if (status) status.textContent = status.dataset[key] || ""; }
+    function settled() {
+      inFlight -= 1;
+      if (inFlight === 0 && waitingSubmitter) {
+        var submitter = waitingSubmitter;
+        waitingSubmitter = null;
+        form.requestSubmit(submitter);
+      }
+    }
+    function show(box, ok, messages) {
+      var holder = box.closest(".segment");
+      var shown = holder && holder.querySelector(".field-error");
+      if (ok) {
+        if (shown) shown.remove();
+        if (holder) holder.classList.remove("has-error");
+        return;
+      }
+      if (!shown && holder) {
+        shown = document.createElement("p");
+        shown.className = "field-error";
+        box.parentNode.insertBefore(shown, box);
+      }
+      if (shown) shown.textContent = (messages || []).join(" ");
+      if (holder) holder.classList.add("has-error");
+    }
+    function save(box) {
+      var body = new FormData();
+      body.append("csrf_token", form.querySelector("[name=csrf_token]").value);
+      body.append("writes", form.querySelector("[name=writes]").value);
+      body.append(box.name, box.value);
+      // the segment's version: a save by someone else since is refused, not overwritten
+      var key = box.name.slice(4);
+      var version = form.querySelector("[name='ver." + CSS.escape(key) + "']");
+      if (version) body.append(version.name, version.value);
+      var sent = box.value;
+      inFlight += 1;
+      say("saving");
+      // getAttribute: the step buttons are named "action", which shadows form.action
+      fetch(form.getAttribute("action"), {
+        method: "POST", body: body, credentials: "same-origin",
+        headers: { "Accept": "application/json" }
+      }).then(function (r) {
+        return r.json().then(function (answer) {
+          show(box, r.ok, (answer.errors || {})[key]);
+          if (r.ok && version && answer.versions && answer.versions[key] !== undefined) {
+            version.value = answer.versions[key];
+          }
+          if (r.ok && box.value === sent) dirty.delete(box);
+          say(r.ok ? (dirty.size ? "saving" : "saved") : "failed");
+        });
+      }).catch(function () { say("failed"); }).then(settled);
+    }
+    form.querySelectorAll("textarea[name^='seg.']").forEach(function (box) {
+      box.addEventListener("input", function () { dirty.add(box); });
+      box.addEventListener("change", function () {
+        clearTimeout(queued.get(box));
+        queued.set(box, setTimeout(function () { queued.delete(box); save(box); }, 400));
+      });
+    });
+    form.addEventListener("submit", function (event) {
+      queued.forEach(function (timer) { clearTimeout(timer); });
+      queued.clear();
+      if (inFlight > 0) {
+        event.preventDefault();
+        waitingSubmitter = event.submitter || null;
+        return;
+      }
+      submitting = true;
+    });
+    window.addEventListener("beforeunload", function (event) {
+      if (submitting || !dirty.size) return;
+      event.preventDefault();
+      event.returnValue = form.dataset.unsavedWarning || "";
+      return event.returnValue;
+    });
+  });
+}
+
 document.addEventListener("DOMContentLoaded", function () {
+  initAutosave(document);
   initAutosubmit(document);
   initShowIf(document);
   initReadonly(document);

@@ -6,27 +6,117 @@ scoping."""
 
 from __future__ import annotations
 
-from typing import Any
+import re
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 from flask_login import login_required
 from sqlalchemy import select
 
 from trialdm.auth.permissions import current_principal, requires
-from trialdm.core.audit import record_event
+from trialdm.core.http import keep_transaction
 from trialdm.extensions import db
 from trialdm.translation import operations, queries
 from trialdm.translation.exports import is_rtl
 from trialdm.translation.models import Transcript, Translation, TranslationStep
 from trialdm.translation.operations import BACK_STEPS, TEXT_STEPS
-from trialdm.translation.schemas import CommentCreate, ConfirmIn, SegmentWrite, StepAction
+from trialdm.translation.schemas import CommentCreate, SegmentWrite, StepAction
 from trialdm.web.forms import FORM_LEVEL, FormErrors, submit
 from trialdm.web.i18n import RTL_LANGUAGES
 
 bp = Blueprint(
-    "translation_pages", __name__, url_prefix="/translation", template_folder="templates"
+    "translation_pages", __name__, url_prefix="/translation", template_folder="../templates"
 )
+
+
+@bp.record_once
+def _register(state) -> None:
+    from trialdm.web.dashboard import Widget, add_widget
+
+    add_widget(
+        state.app,
+        Widget(
+            "translation_queue", "translation.read", "widgets/translation_queue.html", queue_data, 1
+        ),
+    )
+
+
+def queue_data(session) -> dict | None:
+    """The translator's and reviewer's daily work, first on their dashboard: steps
+    waiting for them and transcripts at a step they take (upload, check, approve)."""
+    principal = current_principal()
+    translations = session.scalars(
+        select(Translation).where(Translation.state == "in_progress").order_by(Translation.id)
+    ).all()
+    queue = my_queue(list(translations))
+    transcripts = [
+        record
+        for record in session.scalars(
+            select(Transcript).where(Transcript.state != "approved").order_by(Transcript.id)
+        )
+        if transcript_waits_for(record, principal)
+    ]
+    works_here = any(principal.has(p) for p in ("translation.write", "translation.review"))
+    if not queue and not transcripts and not works_here:
+        return None
+    return {"queue": queue, "transcripts": transcripts}
+
+
+def transcript_waits_for(record: Transcript, principal) -> bool:
+    """Whether the transcript's next step is one this person takes."""
+    site = record.site_code
+    if record.state in ("recorded", "pseudonymised"):
+        return principal.has("translation.write", site)
+    if record.state == "transcribed":
+        return principal.has("pseudonymisation.key", site)
+    if record.state == "checked":
+        return principal.has("translation.review", site)
+    if record.state == "translated":
+        return (
+            principal.has("translation.review", site)
+            and record.translated_by_id != principal.user_id
+            and not any(
+                c.reviewer_id == principal.user_id and c.round == record.check_round
+                for c in record.checks
+            )
+        )
+    return False
+
+
+# What a step action did, said to the person who pressed its button.
+ACTION_DONE = {
+    "start": _l("The step was started."),
+    "submit": _l("Your work was saved and submitted for review."),
+    "complete": _l("The step was accepted."),
+    "return": _l("The step was returned with your comment."),
+}
+_SEGMENT_KEY = re.compile(
+    r"^fields\.(?P<field>[^.]+)\.(?P<part>label|help|section|choices)(\.(?P<n>.+))?$"
+)
+
+
+def segment_label(key: str, sources: dict[str, str]) -> str:
+    """What a segment is, in words (an instrument's ``fields.si_01.choices.0`` is "Answer
+    option 0 of: <the question's text>"); other materials' own keys (p1) as they are."""
+    if key == "title":
+        return gettext("Title")
+    if key == "description":
+        return gettext("Description")
+    found = _SEGMENT_KEY.match(key)
+    if found is None:
+        if key.startswith("scores.") and key.endswith(".label"):
+            return gettext("Name of a score")
+        return key
+    question = sources.get(f"fields.{found['field']}.label") or found["field"]
+    part = found["part"]
+    if part == "label":
+        return gettext("Question")
+    if part == "help":
+        return gettext("Help text of: %(question)s", question=question)
+    if part == "section":
+        return gettext("Section heading before: %(question)s", question=question)
+    return gettext("Answer option %(value)s of: %(question)s", value=found["n"], question=question)
 
 
 def language_direction(language: str | None) -> str:
@@ -96,6 +186,7 @@ def render_editor(translation: Translation, errors: dict | None = None, values=N
         errors=errors or {},
         values=values or {},
         is_rtl=is_rtl,
+        segment_labels={s.key: segment_label(s.key, sources) for s in translation.segments},
     ), status
 
 
@@ -106,12 +197,11 @@ def editor(translation_id: int):
     return render_editor(queries.get_translation(db.session, translation_id))
 
 
-@bp.route("/translations/<int:translation_id>/segments", methods=["POST"])
-@login_required
-@requires("translation.write")
-def save_segments(translation_id: int):
-    """Save every changed segment of the editor in one transaction (all or nothing)."""
-    translation = queries.get_translation(db.session, translation_id)
+def save_posted_segments(translation: Translation) -> tuple[int, dict[str, list[str]], dict]:
+    """Write every posted segment that differs from the stored text (``seg.<key>``).
+
+    Returns how many changed, the errors by segment key and the posted values, so that
+    a refused save shows the text as typed."""
     principal = current_principal()
     field = "back_translation" if request.form.get("writes") == "back" else "text"
     errors: dict[str, list[str]] = {}
@@ -145,10 +235,40 @@ def save_segments(translation_id: int):
         except FormErrors as failed:
             for messages in failed.errors.values():
                 errors.setdefault(segment.key, []).extend(messages)
+    return changed, errors, values
+
+
+def wants_json() -> bool:
+    best = request.accept_mimetypes.best_match(["application/json", "text/html"])
+    return best == "application/json"
+
+
+@bp.route("/translations/<int:translation_id>/segments", methods=["POST"])
+@login_required
+@requires("translation.write")
+def save_segments(translation_id: int):
+    """Save every changed segment of the editor in one transaction (all or nothing).
+    The editor's script sends each segment here as it changes (JSON answer)."""
+    translation = queries.get_translation(db.session, translation_id)
+    changed, errors, values = save_posted_segments(translation)
     if errors:
         db.session.rollback()
+        if wants_json():
+            from trialdm.web.forms import localised
+
+            return jsonify(
+                {"saved": 0, "errors": {k: [localised(m) for m in v] for k, v in errors.items()}}
+            ), 422
         translation = queries.get_translation(db.session, translation_id)
         return render_editor(translation, errors, values, 422)
+    if wants_json():
+        # the new versions, which the editor sends with the segments' next save
+        versions = {
+            seg.key: seg.version_id
+            for seg in translation.segments
+            if f"seg.{seg.key}" in request.form
+        }
+        return jsonify({"saved": changed, "errors": {}, "versions": versions})
     flash(gettext("%(n)s segment(s) saved.", n=changed))
     return redirect(url_for(".editor", translation_id=translation.id))
 
@@ -163,6 +283,16 @@ def step_action(translation_id: int, step_id: int):
         "action": request.form.get("action", ""),
         "comment": request.form.get("comment") or None,
     }
+    # Every button of the editor sends the typed segments too: they are saved first,
+    # in the same transaction, so no button loses text.
+    _, segment_errors, values = save_posted_segments(translation)
+    if segment_errors:
+        db.session.rollback()
+        translation = queries.get_translation(db.session, translation_id)
+        return render_editor(
+            translation, segment_errors, {**values, "comment": data["comment"]}, 422
+        )
+    savepoint = db.session.begin_nested()
     try:
         submit(
             StepAction(),
@@ -176,12 +306,16 @@ def step_action(translation_id: int, step_id: int):
                 loaded.get("comment"),
             ),
         )
+        savepoint.commit()
     except FormErrors as failed:
-        db.session.rollback()
+        # the refused action is undone; the text saved before it is kept
+        savepoint.rollback()
+        keep_transaction()
         errors = {FORM_LEVEL: [m for ms in failed.errors.values() for m in ms]}
+        db.session.expire_all()
         translation = queries.get_translation(db.session, translation_id)
-        return render_editor(translation, errors, {"comment": data["comment"]}, 422)
-    flash(gettext("Done: %(action)s.", action=data["action"]))
+        return render_editor(translation, errors, {**values, "comment": data["comment"]}, 422)
+    flash(str(ACTION_DONE[data["action"]]))
     return redirect(url_for(".editor", translation_id=translation_id))
 
 
@@ -209,90 +343,5 @@ def comment(translation_id: int):
     return redirect(url_for(".editor", translation_id=translation_id) + "#comments")
 
 
-@bp.route("/transcripts/<int:transcript_id>")
-@login_required
-@requires("translation.read")
-def transcript(transcript_id: int):
-    record = queries.get_transcript(db.session, transcript_id)
-    lines = queries.transcript_lines(db.session, record) if record.state == "approved" else []
-    return render_template(
-        "translation/transcript.html",
-        transcript=record,
-        lines=lines,
-        is_rtl=is_rtl,
-        direction=language_direction(record.language),
-    )
-
-
-def render_review(record: Transcript, errors=None, values=None, status=200):
-    if record.verbatim_text is not None:
-        # The verbatim text names people: reading it is on the record (as in the API).
-        record_event(
-            db.session,
-            "view_verbatim",
-            "transcripts",
-            record.id,
-            record.site_code,
-            durable=True,
-        )
-    report: dict[str, Any] = record.pseudonymisation_report or {}
-    return render_template(
-        "translation/pseudonymisation.html",
-        transcript=record,
-        report=report,
-        errors=errors or {},
-        values=values or {},
-        direction=language_direction(record.language),
-    ), status
-
-
-@bp.route("/transcripts/<int:transcript_id>/pseudonymisation")
-@login_required
-@requires("pseudonymisation.key")
-def pseudonymisation(transcript_id: int):
-    return render_review(queries.get_transcript(db.session, transcript_id))
-
-
-@bp.route("/transcripts/<int:transcript_id>/pseudonymisation", methods=["POST"])
-@login_required
-@requires("pseudonymisation.key")
-def pseudonymisation_action(transcript_id: int):
-    record = queries.get_transcript(db.session, transcript_id)
-    principal = current_principal()
-    if request.form.get("action") == "apply":
-        try:
-            operations.apply_pseudonymisation(db.session, record, principal)
-        except Exception as exc:
-            return _review_failed(transcript_id, exc, {})
-        flash(gettext("The key was applied; check the draft and confirm."))
-        return redirect(url_for(".pseudonymisation", transcript_id=record.id))
-    data = {
-        "text": request.form.get("text"),
-        "flags_reviewed": request.form.get("flags_reviewed") in ("on", "true", "1"),
-    }
-    version = request.form.get("version", "")
-    try:
-        submit(
-            ConfirmIn(),
-            data,
-            lambda loaded: operations.confirm_pseudonymisation(
-                db.session, record, loaded, principal, int(version) if version.isdigit() else -1
-            ),
-        )
-    except FormErrors as failed:
-        db.session.rollback()
-        record = queries.get_transcript(db.session, transcript_id)
-        return render_review(record, failed.errors, data, 422)
-    flash(gettext("Pseudonymisation confirmed; the verbatim text was deleted."))
-    return redirect(url_for(".transcript", transcript_id=record.id))
-
-
-def _review_failed(transcript_id: int, exc: Exception, values):
-    from trialdm.core.errors import DomainError
-    from trialdm.web.forms import field_errors
-
-    if not isinstance(exc, DomainError):
-        raise exc
-    db.session.rollback()
-    record = queries.get_transcript(db.session, transcript_id)
-    return render_review(record, field_errors(exc), values, 422)
+# The transcript pages register their routes on ``bp``.
+from trialdm.translation.views import transcripts as transcript_pages  # noqa: E402, F401
