@@ -30,6 +30,7 @@ API_MODULES = (
     "screening",
     "summaries",
     "reminders",
+    "quality",
 )
 # Domains with pages.
 VIEW_MODULES = (
@@ -41,6 +42,7 @@ VIEW_MODULES = (
     "translation",
     "summaries",
     "reminders",
+    "quality",
 )
 
 
@@ -139,6 +141,7 @@ def register_mechanisms(app: Flask) -> None:
     from trialdm.core.audit import install_audit
     from trialdm.core.http import register_request_edge
     from trialdm.core.inputs import register_input_bounds
+    from trialdm.core.locking import install_lock_guard
     from trialdm.core.scoping import install_site_scoping
     from trialdm.core.tasks import install_task_queueing
     from trialdm.extensions import db
@@ -146,6 +149,7 @@ def register_mechanisms(app: Flask) -> None:
     install_site_scoping()
     install_audit()
     install_task_queueing()
+    install_lock_guard()
     register_request_edge(app, db)
     register_input_bounds(app)
     register_auth_loader(app)
@@ -154,8 +158,12 @@ def register_mechanisms(app: Flask) -> None:
 def register_trial_definitions(app: Flask) -> None:
     """Trial data read once at start (a bad file names file, key and problem)."""
     from trialdm.participants import minimum_record
+    from trialdm.quality import checks, locks, runs
 
     minimum_record.init_app(app)
+    checks.init_app(app)
+    locks.init_app(app)
+    runs.install_on_save_checks()
 
 
 def register_blueprints(app: Flask) -> None:
@@ -183,6 +191,7 @@ def register_cli(app: Flask) -> None:
 
 def register_celery(app: Flask) -> None:
     from trialdm.extensions import celery
+    from trialdm.quality.schedule import beat_schedule as quality_beat
     from trialdm.reminders.schedule import beat_schedule as reminders_beat
     from trialdm.summaries.schedule import beat_schedule as summaries_beat
 
@@ -213,7 +222,11 @@ def register_celery(app: Flask) -> None:
         task_default_queue=app.config["CELERY_QUEUE"],
     )
     # Each domain contributes its beat entries; UTC times (enable_utc above).
-    celery.conf.beat_schedule = {**summaries_beat(app.config), **reminders_beat(app.config)}
+    celery.conf.beat_schedule = {
+        **summaries_beat(app.config),
+        **reminders_beat(app.config),
+        **quality_beat(app.config),
+    }
     celery.flask_app = app
     app.extensions["celery"] = celery
 

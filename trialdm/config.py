@@ -242,7 +242,11 @@ SETTINGS: dict[str, Setting] = {
     "QUALITY_DIR": Setting(
         _str,
         str(shipped("quality")),
-        "Folder of data-quality definitions (minimum_record.toml: required participant fields)",
+        "Folder of data-quality definitions (minimum_record.toml: required participant fields;"
+        " checks.toml: data-quality checks)",
+    ),
+    "QUALITY_NIGHTLY_TIME": Setting(
+        _time_of_day, "03:15", "UTC time of the nightly data-quality checks of every site"
     ),
     "MAX_CONTENT_LENGTH": Setting(_positive_int, 16 * 1024 * 1024, "Largest request body, bytes"),
     "LOG_LEVEL": Setting(_choice("DEBUG", "INFO", "WARNING", "ERROR"), "INFO", "Log level"),

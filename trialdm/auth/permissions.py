@@ -20,9 +20,19 @@ from trialdm.core.audit import current_audit_context, set_audit_context
 from trialdm.core.errors import Forbidden, Unauthorized
 from trialdm.core.scoping import EVERY_SITE, SiteScope, set_scope
 
-ROLES = ("research_worker", "site_lead", "translator", "reviewer", "coordinator", "admin")
+ROLES = (
+    "research_worker",
+    "site_lead",
+    "translator",
+    "reviewer",
+    "monitor",
+    "coordinator",
+    "admin",
+)
 SITE_ROLES = ("research_worker", "site_lead", "translator", "reviewer")
 ALL_SITE_ROLES = ("coordinator", "admin")
+# Roles held either at the sites given or, granted without a site, at every site.
+SITES_OR_ALL_ROLES = ("monitor",)
 
 _DATA_ENTRY = {
     "participants.read",
@@ -38,6 +48,9 @@ _DATA_ENTRY = {
     "translation.read",
     "fidelity.read",
 }
+# Data quality: reading queries and signatures, opening and closing queries (who
+# opened a query closes it), answering them (the site), signing and unlocking.
+_QUALITY_READ = {"quality.read"}
 _READ_ALL = {
     "participants.read",
     "contacts.read",
@@ -54,7 +67,9 @@ _READ_ALL = {
 
 # role -> permissions. "self" is anything about one's own account (tokens, inbox).
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
-    "research_worker": frozenset(_DATA_ENTRY | {"self", "reminders.read"}),
+    "research_worker": frozenset(
+        _DATA_ENTRY | _QUALITY_READ | {"self", "reminders.read", "queries.answer"}
+    ),
     "site_lead": frozenset(
         _DATA_ENTRY
         | {
@@ -70,6 +85,14 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "pseudonymisation.key",
             # starts translations of materials at their site and assigns the steps
             "translation.assign",
+            "quality.read",
+            "quality.run",
+            "queries.open",
+            "queries.answer",
+            "queries.close",
+            # the e-signature of completed forms and events, and lifting it with a reason
+            "responses.sign",
+            "responses.unlock",
         }
     ),
     "translator": frozenset(
@@ -78,7 +101,24 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "reviewer": frozenset(
         {"self", "reminders.read", "translation.read", "translation.review", "instruments.read"}
     ),
-    "coordinator": frozenset(_READ_ALL | {"self", "reminders.read", "reminders.failures"}),
+    # A monitor reads (source data verification), asks and closes; it signs nothing
+    # and changes no data.
+    "monitor": frozenset(
+        (_READ_ALL - {"summaries.build"})
+        | {"self", "reminders.read", "quality.read", "queries.open", "queries.close"}
+    ),
+    "coordinator": frozenset(
+        _READ_ALL
+        | {
+            "self",
+            "reminders.read",
+            "reminders.failures",
+            "quality.read",
+            "quality.run",
+            "queries.open",
+            "queries.close",
+        }
+    ),
     "admin": frozenset(
         _READ_ALL
         | _DATA_ENTRY
@@ -96,6 +136,12 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "instruments.manage",
             # the trial-wide English source of study materials
             "materials.manage",
+            "quality.read",
+            "quality.run",
+            "queries.open",
+            "queries.answer",
+            "queries.close",
+            "responses.unlock",
         }
     ),
 }
@@ -125,7 +171,7 @@ class Principal:
             if permission not in ROLE_PERMISSIONS.get(role, ()):
                 continue
             roles.add(role)
-            if role in ALL_SITE_ROLES:
+            if role in ALL_SITE_ROLES or (role in SITES_OR_ALL_ROLES and site is None):
                 return EVERY_SITE, sorted(roles | {role})
             if site is not None:
                 codes.add(site)
