@@ -14,7 +14,6 @@ from sqlalchemy import (
     ColumnElement,
     Select,
     and_,
-    event,
     extract,
     func,
     literal,
@@ -23,6 +22,7 @@ from sqlalchemy import (
     or_,
     select,
 )
+from sqlalchemy import event as orm_event
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
