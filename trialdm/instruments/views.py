@@ -19,8 +19,8 @@ from sqlalchemy import select
 
 from trialdm.auth.permissions import requires
 from trialdm.core.audit import audit_context
-from trialdm.core.locking import refuse_if_locked
 from trialdm.core.errors import ValidationFailed
+from trialdm.core.locking import refuse_if_locked
 from trialdm.core.pagination import order_by, paginate
 from trialdm.extensions import db
 from trialdm.instruments import operations, queries
