@@ -349,6 +349,8 @@ def _note_saved(session: Session, flush_context: Any) -> None:
 def _queue_checks(session: Session) -> None:
     """Before commit: queue the on-save checks of each participant touched (sent once
     the commit is done; the task opens nothing twice)."""
+    if session.new or session.dirty or session.deleted:
+        session.flush()  # commit flushes after this hook: note what it would flush now
     touched = session.info.pop(_TOUCHED, None)
     if not touched or not has_app_context() or not current_rules(on_save=True):
         return
