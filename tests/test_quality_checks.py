@@ -149,7 +149,7 @@ def test_required_answer_missing_once_the_window_has_closed(
     sync_shipped(db_session)
     long_ago = make_participant("BU", enrolment_date=date.today() - timedelta(days=200))
     make_participant("BU", enrolment_date=date.today() - timedelta(days=3))  # window open
-    answered, _ = enrolled_with_baseline(db_session, lambda *a, **k: make_participant(*a, **k))
+    enrolled_with_baseline(db_session, make_participant)  # answered: no query
     create_response(
         db_session,
         {
