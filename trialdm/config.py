@@ -354,6 +354,9 @@ SETTINGS: dict[str, Setting] = {
     "REMINDER_SECOND_CHECK_DAYS": Setting(
         _positive_int, 7, "Remind reviewers when a transcript waits longer for its second check"
     ),
+    "REMINDER_QUERY_DAYS": Setting(
+        _positive_int, 3, "Remind of a query open (or answered and not closed) this many days"
+    ),
     "REMINDER_DIGEST_WEEKDAY": Setting(
         _choice("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"),
         "monday",
