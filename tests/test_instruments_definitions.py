@@ -92,7 +92,7 @@ def test_choice_and_condition_problems():
         {"name": "c", "type": "text", "label": "again"},
     ]
     found = dict(problems(data))
-    assert "lowercase code" in found["fields.c.choices[0].value"]
+    assert "a code of letters, digits and _, or a number" in found["fields.c.choices[0].value"]
     assert "not a possible answer" in found["fields.d.show_if.equals"]
     assert "multiple-choice" in found["fields.e.show_if.contains"]
     assert "min and max" in found["fields.s"]

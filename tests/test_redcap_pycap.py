@@ -30,6 +30,7 @@ def _enrol(site: str, day: date):
         {
             "site": site,
             "category": "service_user",
+            "gender": "female",
             "year_of_birth": 1980,
             "enrolment_date": day,
             "consent_date": day,

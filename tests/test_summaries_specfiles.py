@@ -230,9 +230,19 @@ def _answer(session, person, instrument, answers, event=None, context=None):
     )
 
 
+# These tables must show unknown ages and genders, so the trial here records people
+# without them.
+NOTHING_ON_CREATION = """
+[service_user]
+on_creation = []
+on_enrolment = ["consent_date", "consent_version", "arm"]
+"""
+
+
 def test_a_trials_own_table_file_builds_through_the_summary_job(
-    app, db_session, make_participant, api_as, tmp_path, monkeypatch
+    app, db_session, make_participant, api_as, tmp_path, monkeypatch, trial_minimum_record
 ):
+    trial_minimum_record(NOTHING_ON_CREATION)
     folder = tmp_path / "trial_tables"
     folder.mkdir()
     (folder / "members_by_kind.toml").write_text(MEMBERS_BY_KIND)
@@ -506,8 +516,9 @@ groups = [
 
 
 def test_site_labels_percent_of_known_zero_text_and_derived_values(
-    app, db_session, make_participant
+    app, db_session, make_participant, trial_minimum_record
 ):
+    trial_minimum_record(NOTHING_ON_CREATION)
     import tomllib
     from datetime import UTC, datetime
 

@@ -242,28 +242,36 @@ def instruments_sync(folder: Path | None) -> None:
 )
 @click.option("--version", "version", default=1, show_default=True, help="Version to give.")
 @click.option("--force", is_flag=True, help="Overwrite existing definition files.")
+@click.option("--report", is_flag=True, help="Print what was kept, changed or dropped per field.")
 @with_appcontext
-def instruments_import_redcap(file: Path, folder: Path | None, version: int, force: bool) -> None:
-    """Turn a REDCap data dictionary (CSV) into definition files, one per form.
-    Run 'trialdm instruments sync' afterwards to store them."""
+def instruments_import_redcap(
+    file: Path, folder: Path | None, version: int, force: bool, report: bool
+) -> None:
+    """Turn a REDCap data dictionary (CSV: UTF-8 or Windows-1252, ',' or ';') into
+    definition files, one per form. Run 'trialdm instruments sync' afterwards to store
+    them."""
     from trialdm.instruments.definitions import DefinitionError
-    from trialdm.instruments.redcap import import_dictionary, write_definition
+    from trialdm.instruments.redcap import write_definition
+    from trialdm.instruments.redcap_import import decode_dictionary, read_dictionary
 
     folder = _instrument_folder(folder)
     try:
-        definitions = import_dictionary(
-            file.read_text(encoding="utf-8-sig"), version=version, source=file.name
-        )
+        text = decode_dictionary(file.read_bytes(), file.name)
+        result = read_dictionary(text, version=version, source=file.name)
     except DefinitionError as exc:
         raise click.ClickException(
             f"Nothing written; {len(exc.problems)} problem(s):\n" + str(exc)
         ) from None
+    definitions = result.definitions
     targets = [folder / f"{d.name}.toml" for d in definitions]
     existing = [t.name for t in targets if t.exists()]
     if existing and not force:
         raise click.ClickException(
             f"Not overwriting {', '.join(existing)} (use --force, or raise the version)."
         )
+    if report:
+        for entry in result.report:
+            click.echo(str(entry))
     folder.mkdir(parents=True, exist_ok=True)
     for definition, target in zip(definitions, targets, strict=True):
         write_definition(definition, target)

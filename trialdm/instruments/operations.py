@@ -32,12 +32,11 @@ from trialdm.instruments.definitions import (
     DefinitionError,
     DefinitionProblem,
     InstrumentDefinition,
-    compute_scores,
-    visible_fields,
 )
 from trialdm.instruments.models import InstrumentVersion, Response, ResponseAnswer
 from trialdm.instruments.queries import answer_values, get_instrument_version
 from trialdm.instruments.schemas import AnswerField, answers_schema
+from trialdm.instruments.scoring import compute_scores, visible_fields
 from trialdm.participants.models import Participant
 from trialdm.participants.operations import check_version
 

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import date
+import re
+from datetime import date, datetime
+from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
@@ -22,15 +24,25 @@ from marshmallow import validate
 from trialdm.core.pagination import PageArgs, PageMeta
 from trialdm.core.schemas import DumpSchema, LoadSchema, Site
 from trialdm.instruments.definitions import (
+    DATETIME_FORMATS,
     MISSING_CODES,
+    TEXT_FORMATS,
     FieldDefinition,
     InstrumentDefinition,
     Missing,
-    visible_fields,
 )
 from trialdm.instruments.models import RESPONSE_STATUSES
+from trialdm.instruments.scoring import visible_fields
 
 TEXT_MAX_LENGTH = 10_000
+
+
+def _real_datetime(value: str) -> bool:
+    try:
+        datetime.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
 
 
 def _is_int(value: Any) -> bool:
@@ -82,7 +94,18 @@ class AnswerField(ma.fields.Field):
         limit = self.definition.max_length or TEXT_MAX_LENGTH
         if len(value) > limit:
             raise ma.ValidationError(f"At most {limit} characters.")
-        return value or None
+        text_format = self.definition.format
+        if not value or text_format is None:
+            return value or None
+        pattern, shown = TEXT_FORMATS[text_format]
+        if not re.match(pattern, value) or (
+            text_format in DATETIME_FORMATS and not _real_datetime(value)
+        ):
+            raise ma.ValidationError(f"Must be {shown}.")
+        return self._range(value)
+
+    def _load_descriptive(self, value: Any) -> None:
+        raise ma.ValidationError("Text shown on the form; it takes no answer.")
 
     def _load_integer(self, value: Any) -> int:
         if not _is_int(value):
@@ -96,6 +119,9 @@ class AnswerField(ma.fields.Field):
             or not math.isfinite(value)
         ):
             raise ma.ValidationError("Must be a number.")
+        places = self.definition.decimals
+        if places is not None and Decimal(repr(float(value))).as_tuple().exponent < -places:  # type: ignore[operator]
+            raise ma.ValidationError(f"At most {places} decimal place(s).")
         return self._range(float(value))
 
     def _load_scale(self, value: Any) -> int:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import marshmallow as ma
@@ -46,6 +46,11 @@ FIELD_LABELS = {
     "version": _l("Version"),
 }
 ANSWER_PREFIX = "a."
+_NOW_FORMATS = {
+    "datetime": "%Y-%m-%d %H:%M",
+    "datetime_seconds": "%Y-%m-%d %H:%M:%S",
+    "time": "%H:%M",
+}
 _INTEGER = re.compile(r"^[+-]?\d+$")
 
 
@@ -67,16 +72,44 @@ def language() -> str:
 # -- the form <-> the API's answers ----------------------------------------------------
 
 
-def condition_attrs(f: FieldDefinition) -> dict[str, str] | None:
-    """data-* attributes of a field's show-if condition, values as the form posts them."""
+def condition_attrs(definition: InstrumentDefinition, f: FieldDefinition) -> dict[str, str] | None:
+    """The data-show-logic attribute of a field with a show-if condition: the condition's
+    tree as JSON (see :mod:`trialdm.instruments.logic.tree`), each reference carrying
+    the input's name and the field's type, for the page's script to evaluate."""
     if f.show_if is None:
         return None
-    values = f.show_if.value if f.show_if.op == "any_of" else [f.show_if.value]
-    return {
-        "data-show-if": ANSWER_PREFIX + f.show_if.field,
-        "data-show-op": "not_equals" if f.show_if.op == "not_equals" else "equals",
-        "data-show-values": json.dumps([form_text(v) for v in values]),
-    }
+    fields = definition.fields_by_name
+
+    def annotate(node: Any) -> Any:
+        if isinstance(node, dict):
+            out = {key: annotate(value) for key, value in node.items()}
+            if "ref" in node:
+                out["input"] = ANSWER_PREFIX + node["ref"]
+                out["kind"] = fields[node["ref"]].type
+            return out
+        if isinstance(node, list):
+            return [annotate(item) for item in node]
+        return node
+
+    return {"data-show-logic": json.dumps(annotate(f.show_if.tree.to_json()))}
+
+
+def initial_values(definition: InstrumentDefinition, now: datetime) -> dict[str, Any]:
+    """What a new form shows before anything is entered: REDCap's @DEFAULT, @TODAY and
+    @NOW action tags, as the inputs hold them."""
+    values: dict[str, Any] = {}
+    for f in definition.fields:
+        tags = f.action_tags
+        if "TODAY" in tags and f.type == "date":
+            values[f.name] = now.date().isoformat()
+        elif "NOW" in tags and f.type == "text" and f.format in _NOW_FORMATS:
+            values[f.name] = now.strftime(_NOW_FORMATS[f.format])
+        elif "DEFAULT" in tags:
+            default = tags["DEFAULT"]
+            if f.type == "yes_no":
+                default = {"1": "true", "0": "false"}.get(default, default)
+            values[f.name] = default.split(",") if f.type == "multiple_choice" else default
+    return values
 
 
 def form_text(value: Any) -> str:
@@ -162,7 +195,9 @@ def form_context(version, participant: Participant, event: str | None) -> dict[s
                     for c in f.choices
                 ],
                 "points": f.scale_points() if f.type == "scale" else [],
-                "condition": condition_attrs(f),
+                "condition": condition_attrs(definition, f),
+                "hidden": "HIDDEN" in f.action_tags,
+                "readonly": "READONLY" in f.action_tags,
             }
         )
     return {
@@ -231,7 +266,10 @@ def create():
     version = queries.get_instrument_version(db.session, name)
     context = form_context(version, participant, event)
     if request.method == "GET":
-        values = {"collected_on": date.today().isoformat()}
+        values = {
+            **initial_values(version.parsed, datetime.now()),
+            "collected_on": date.today().isoformat(),
+        }
         return render_template("questionnaires/form.html", values=values, errors={}, **context)
     data = {
         "participant_id": participant.id,

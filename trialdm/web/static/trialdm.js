@@ -11,11 +11,13 @@ function initAutosubmit(root) {
   });
 }
 
-// Show-if conditions: an element with data-show-if="field" data-show-op="equals|not_equals|
-// any_of|contains" data-show-values='["a","b"]' is shown only while the answer to the named
-// field matches (values compared as the form posts them: "true", "3", "code"). Hidden fields
-// are disabled so they are not sent; a field whose controlling field is hidden is hidden too.
-// The server checks the same conditions again when saving.
+// Show-if conditions: an element with data-show-logic='{"op": "=", "args": [...]}' is shown
+// only while its condition holds. The JSON is the server's expression tree
+// (trialdm/instruments/logic); logicValue evaluates it with the same rules as
+// trialdm/instruments/logic/evaluate.py: blank is null, numbers compare as numbers, text as
+// text, yes/no is 1/0, a checkbox option [f(code)] is 1 when ticked, arithmetic with a blank is
+// blank, sum/mean/min/max skip blanks, < <= > >= with a blank are false. Hidden fields are
+// disabled, so they are not sent and count as blank. The server checks the same tree again.
 function fieldValues(form, name) {
   var values = [];
   form.querySelectorAll("[name='" + CSS.escape(name) + "']").forEach(function (input) {
@@ -30,24 +32,161 @@ function fieldValues(form, name) {
   return values;
 }
 
+var NUMERIC = /^\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*$/;
+
+function logicNumber(v) {
+  if (v === null || v === undefined) return null;
+  if (typeof v === "boolean") return v ? 1 : 0;
+  if (typeof v === "number") return isFinite(v) ? v : null;
+  return NUMERIC.test(v) ? parseFloat(v) : null;
+}
+
+function logicText(v) {
+  if (v === null || v === undefined) return "";
+  if (typeof v === "boolean") return v ? "1" : "0";
+  return String(v);
+}
+
+function logicTruthy(v) {
+  if (typeof v === "boolean") return v;
+  var n = logicNumber(v);
+  return n !== null && n !== 0;
+}
+
+function logicBlank(v) { return v === null || v === undefined || v === ""; }
+
+function logicRef(form, node) {
+  var values = fieldValues(form, node.input);
+  if (node.code !== undefined) return values.indexOf(node.code) >= 0 ? 1 : 0;
+  if (!values.length) return null;
+  var v = values[0];
+  if (node.kind === "yes_no") return v === "true" ? 1 : v === "false" ? 0 : v;
+  if (node.kind === "decimal") v = v.replace(",", ".");
+  var n = logicNumber(v);
+  return n !== null && node.kind !== "text" && node.kind !== "single_choice" ? n : v;
+}
+
+function logicRound(x, places, how) {
+  var n = logicNumber(x), d = places === undefined ? 0 : logicNumber(places);
+  if (n === null || d === null || d !== Math.floor(d)) return null;
+  var f = Math.pow(10, d), scaled = Number((n * f).toPrecision(15));
+  var r = how === "up" ? Math.ceil(scaled) : how === "down" ? Math.floor(scaled)
+    : Math.sign(scaled) * Math.round(Math.abs(scaled));
+  return r / f;
+}
+
+var DATE_ORDERS = {
+  ymd: /^(\d{4})-(\d{1,2})-(\d{1,2})/,
+  mdy: /^(\d{1,2})-(\d{1,2})-(\d{4})/,
+  dmy: /^(\d{1,2})-(\d{1,2})-(\d{4})/
+};
+
+function logicDate(v, order) {
+  if (logicBlank(v) || typeof v !== "string") return null;
+  var text = v.trim();
+  if (text.toLowerCase() === "today") { var d = new Date(); return Date.UTC(d.getFullYear(), d.getMonth(), d.getDate()); }
+  if (text.toLowerCase() === "now") { var n = new Date(); return n.getTime() - n.getTimezoneOffset() * 60000; }
+  // dates stored by trialdm are ISO whatever the format argument says
+  var tries = ["ymd", order];
+  for (var i = 0; i < tries.length; i++) {
+    var m = DATE_ORDERS[tries[i]].exec(text);
+    if (!m) continue;
+    var y = tries[i] === "ymd" ? m[1] : m[3];
+    var mo = tries[i] === "dmy" ? m[2] : tries[i] === "ymd" ? m[2] : m[1];
+    var day = tries[i] === "dmy" ? m[1] : tries[i] === "ymd" ? m[3] : m[2];
+    var rest = text.slice(m[0].length);
+    var clock = /^\s*[T ]?(\d{1,2}):(\d{2})(?::(\d{2}))?\s*$/.exec(rest);
+    if (rest.trim() && !clock) return null;
+    var when = Date.UTC(+y, +mo - 1, +day, clock ? +clock[1] : 0, clock ? +clock[2] : 0, clock ? +(clock[3] || 0) : 0);
+    var check = new Date(when);
+    if (check.getUTCFullYear() !== +y || check.getUTCMonth() !== +mo - 1 || check.getUTCDate() !== +day) return null;
+    return when;
+  }
+  return null;
+}
+
+var UNIT_SECONDS = { y: 365.2425 * 86400, M: 30.44 * 86400, d: 86400, h: 3600, m: 60, s: 1 };
+
+function logicCall(name, args) {
+  var nums = args.map(logicNumber).filter(function (n) { return n !== null; });
+  switch (name) {
+    case "sum": return nums.length ? nums.reduce(function (a, b) { return a + b; }, 0) : null;
+    case "mean": return nums.length ? nums.reduce(function (a, b) { return a + b; }, 0) / nums.length : null;
+    case "min": return nums.length ? Math.min.apply(null, nums) : null;
+    case "max": return nums.length ? Math.max.apply(null, nums) : null;
+    case "round": return logicRound(args[0], args[1], "half");
+    case "roundup": return logicRound(args[0], args[1], "up");
+    case "rounddown": return logicRound(args[0], args[1], "down");
+    case "abs": var a = logicNumber(args[0]); return a === null ? null : Math.abs(a);
+    case "sqrt": var s = logicNumber(args[0]); return s === null || s < 0 ? null : Math.sqrt(s);
+    case "datediff":
+      var order = typeof args[3] === "string" ? args[3] : "ymd";
+      var first = logicDate(args[0], order), second = logicDate(args[1], order);
+      if (first === null || second === null) return null;
+      var diff = (second - first) / 1000 / UNIT_SECONDS[args[2]];
+      return args[args.length - 1] === true ? diff : Math.abs(diff);
+  }
+  return null;
+}
+
+function logicValue(form, node) {
+  if ("num" in node) return node.num;
+  if ("str" in node) return node.str;
+  if ("bool" in node) return node.bool;
+  if ("ref" in node) return logicRef(form, node);
+  var args = node.args;
+  if ("call" in node) {
+    if (node.call === "if") return logicTruthy(logicValue(form, args[0])) ? logicValue(form, args[1]) : logicValue(form, args[2]);
+    if (node.call === "isblankormissingcode") return logicBlank(logicValue(form, args[0]));
+    return logicCall(node.call, args.map(function (a) { return logicValue(form, a); }));
+  }
+  var op = node.op;
+  if (op === "and") return logicTruthy(logicValue(form, args[0])) && logicTruthy(logicValue(form, args[1]));
+  if (op === "or") return logicTruthy(logicValue(form, args[0])) || logicTruthy(logicValue(form, args[1]));
+  if (op === "not") return !logicTruthy(logicValue(form, args[0]));
+  if (op === "neg") { var o = logicNumber(logicValue(form, args[0])); return o === null ? null : -o; }
+  var left = logicValue(form, args[0]), right = logicValue(form, args[1]);
+  var x = logicNumber(left), y = logicNumber(right);
+  if (op === "=" || op === "<>") {
+    var same = x !== null && y !== null ? x === y : logicText(left) === logicText(right);
+    return op === "=" ? same : !same;
+  }
+  if (op === "<" || op === "<=" || op === ">" || op === ">=") {
+    if (logicBlank(left) || logicBlank(right)) return false;
+    if (x === null || y === null) { x = logicText(left); y = logicText(right); }
+    return op === "<" ? x < y : op === "<=" ? x <= y : op === ">" ? x > y : x >= y;
+  }
+  if (x === null || y === null) return null;
+  var r = op === "+" ? x + y : op === "-" ? x - y : op === "*" ? x * y : op === "/" ? (y === 0 ? null : x / y) : Math.pow(x, y);
+  return r === null || !isFinite(r) ? null : r;
+}
+
 function conditionHolds(form, el) {
-  var values = fieldValues(form, el.dataset.showIf);
-  if (!values.length) return false;
-  var wanted = JSON.parse(el.dataset.showValues || "[]");
-  var op = el.dataset.showOp || "equals";
-  var hit = values.some(function (v) { return wanted.indexOf(v) >= 0; });
-  return op === "not_equals" ? !hit : hit;
+  return logicTruthy(logicValue(form, JSON.parse(el.dataset.showLogic)));
+}
+
+// @READONLY (an action tag): text inputs are readonly in the markup; choices keep what
+// is chosen (a click changes nothing) but are still sent.
+function initReadonly(root) {
+  root.querySelectorAll("[data-readonly] input[type=radio], [data-readonly] input[type=checkbox]").forEach(function (input) {
+    input.addEventListener("click", function (event) { event.preventDefault(); });
+  });
+  root.querySelectorAll("[data-readonly] select").forEach(function (select) {
+    var kept = select.value;
+    select.addEventListener("change", function () { select.value = kept; });
+  });
 }
 
 function initShowIf(root) {
   root.querySelectorAll("form").forEach(function (form) {
-    var dependents = form.querySelectorAll("[data-show-if]");
+    var dependents = form.querySelectorAll("[data-show-logic]");
     if (!dependents.length) return;
     function apply() {
       // in document order: a controlling field is settled before the fields it controls
       dependents.forEach(function (el) {
         var show = conditionHolds(form, el);
-        el.hidden = !show;
+        // @HIDDEN (an action tag) keeps a shown field out of sight; its value is still sent
+        el.hidden = !show || el.hasAttribute("data-action-hidden");
         el.querySelectorAll("input, select, textarea").forEach(function (input) { input.disabled = !show; });
       });
     }
@@ -86,6 +225,7 @@ function initPoll(root) {
 document.addEventListener("DOMContentLoaded", function () {
   initAutosubmit(document);
   initShowIf(document);
+  initReadonly(document);
   initPoll(document);
   var summary = document.getElementById("error-summary");
   if (summary) summary.focus();
