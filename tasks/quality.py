@@ -20,9 +20,3 @@ def run_site(self, site_code: str, local_date: str) -> dict:
     """Run every check at one site; each new failure opens a query."""
     result = runs.run_site(db.session, site_code, date.fromisoformat(local_date))
     return {"failures": result.failures, "opened": result.opened}
-
-
-@celery.task(name="trialdm.quality.check_participant", bind=True)
-def check_participant(self, participant_id: int) -> int:
-    """The cheap checks of one participant after their data was saved."""
-    return runs.run_participant(db.session, participant_id)

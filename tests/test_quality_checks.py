@@ -207,6 +207,7 @@ def test_nightly_task_runs_every_site_and_is_idempotent(app, db_session, make_pa
             db_session, make_participant(site, enrolment_date=date(2025, 3, 1)), consent_date=day
         )
     assert check_queries(db_session) == []
+    celery.loader.import_default_modules()
     celery.tasks["trialdm.quality.nightly"].delay()
     first = {(q.site_code, q.rule_name) for q in check_queries(db_session)}
     assert {("BU", "consent_before_enrolment"), ("PU", "consent_before_enrolment")} <= first

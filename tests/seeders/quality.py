@@ -15,9 +15,7 @@ PASSWORD = "walk password 1"
 
 def seed(session, site: str, marker: str) -> dict:
     sync_shipped(session)
-    lead = create_user(
-        session, f"walk.lead.{site.lower()}@test.org", "site_lead", [site], PASSWORD
-    )
+    lead = create_user(session, f"walk.lead.{site.lower()}@test.org", "site_lead", [site], PASSWORD)
     principal = Principal(lead.id, lead.email, (("site_lead", site),))
     participant = create_participant(
         session,

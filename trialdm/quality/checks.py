@@ -19,10 +19,10 @@ sides have a value and the comparison is false; ``range`` when ``value`` lies ou
 ``min``..``max``; ``required`` when the window of the answer's event has closed and
 the answer is not there. ``target`` (a term naming a stored field; the left side or
 value by default) is where the query goes. ``categories`` (default: service users)
-and ``on_save`` (default true: checked for the participant when their record or a
-response changes) are optional.
+and ``on_save`` (default true: checked, in the same transaction, for each participant
+whose record, responses or contacts a transaction changes) are optional.
 
-Each rule is one SQL statement per site (or per participant on save). Every failure
+Each rule is one SQL statement per site (or for the participants saved). Every failure
 opens one query; a check key (rule, participant, response, contact) keeps a second
 run from opening it again, whatever became of the first query.
 """

@@ -165,7 +165,7 @@ def rule_statement(
     answer_types: Mapping[tuple[str, str], str],
     *,
     site_code: str | None,
-    participant_id: int | None,
+    participant_ids: list[int] | None,
     today: date,
 ) -> Select:
     """The participants (and contacts) that fail ``rule``: one SQL statement."""
@@ -212,8 +212,8 @@ def rule_statement(
     )
     if site_code is not None:
         stmt = stmt.where(p.site_code == site_code)
-    if participant_id is not None:
-        stmt = stmt.where(p.id == participant_id)
+    if participant_ids is not None:
+        stmt = stmt.where(p.id.in_(participant_ids))
     return stmt
 
 
@@ -230,7 +230,7 @@ def find_failures(
     rules: tuple[Rule, ...],
     *,
     site_code: str | None = None,
-    participant_id: int | None = None,
+    participant_ids: list[int] | None = None,
     today: date | None = None,
 ) -> list[Failure]:
     today = today or date.today()
@@ -238,7 +238,7 @@ def find_failures(
     found: list[Failure] = []
     for rule in rules:
         stmt = rule_statement(
-            rule, types, site_code=site_code, participant_id=participant_id, today=today
+            rule, types, site_code=site_code, participant_ids=participant_ids, today=today
         )
         for pid, site, response_id, contact_id, contact_date, left, right in session.execute(stmt):
             found.append(
@@ -312,14 +312,6 @@ def run_site(session: Session, site_code: str, today: date | None = None) -> Run
     return RunResult(site_code, len(rules), len(failures), opened)
 
 
-def run_participant(session: Session, participant_id: int) -> int:
-    """The cheap rules (``on_save``) for one participant, after their data changed."""
-    failures = find_failures(session, current_rules(on_save=True), participant_id=participant_id)
-    opened = open_queries_for(session, failures)
-    session.flush()
-    return opened
-
-
 def queue_site_runs(session: Session, now: datetime | None = None) -> list[tuple[str, date]]:
     """Queue one check run per site for the site's local day (the nightly beat)."""
     now = now or utcnow()
@@ -346,16 +338,22 @@ def _note_saved(session: Session, flush_context: Any) -> None:
             touched.add(obj.participant_id)
 
 
-def _queue_checks(session: Session) -> None:
-    """Before commit: queue the on-save checks of each participant touched (sent once
-    the commit is done; the task opens nothing twice)."""
+def _check_saved(session: Session) -> None:
+    """Before commit: the ``on_save`` rules for the participants this transaction
+    touched, in the same transaction (one statement per rule for all of them), so a
+    save and the queries it raises are committed together."""
     if session.new or session.dirty or session.deleted:
         session.flush()  # commit flushes after this hook: note what it would flush now
     touched = session.info.pop(_TOUCHED, None)
-    if not touched or not has_app_context() or not current_rules(on_save=True):
+    if not touched or not has_app_context():
         return
-    for participant_id in sorted(touched):
-        enqueue(session, "trialdm.quality.check_participant", participant_id)
+    rules = current_rules(on_save=True)
+    if not rules:
+        return
+    failures = find_failures(session, rules, participant_ids=sorted(touched))
+    open_queries_for(session, failures)
+    session.flush()
+    session.info.pop(_TOUCHED, None)
 
 
 def _forget(session: Session, *args: Any) -> None:
@@ -365,5 +363,5 @@ def _forget(session: Session, *args: Any) -> None:
 def install_on_save_checks() -> None:
     if not orm_event.contains(Session, "after_flush", _note_saved):
         orm_event.listen(Session, "after_flush", _note_saved)
-        orm_event.listen(Session, "before_commit", _queue_checks)
+        orm_event.listen(Session, "before_commit", _check_saved)
         orm_event.listen(Session, "after_rollback", _forget)
