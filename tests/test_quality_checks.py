@@ -208,10 +208,10 @@ def test_nightly_task_runs_every_site_and_is_idempotent(app, db_session, make_pa
         )
     assert check_queries(db_session) == []
     celery.loader.import_default_modules()
-    celery.tasks["trialdm.quality.nightly"].delay()
+    celery.tasks["trialdm.quality.nightly"].apply(throw=True)
     first = {(q.site_code, q.rule_name) for q in check_queries(db_session)}
     assert {("BU", "consent_before_enrolment"), ("PU", "consent_before_enrolment")} <= first
-    celery.tasks["trialdm.quality.nightly"].delay()
+    celery.tasks["trialdm.quality.nightly"].apply(throw=True)
     assert len(check_queries(db_session)) == len(first)
     # a site's run covers that site only
     from trialdm.quality.runs import run_site
