@@ -12,7 +12,15 @@ from setuptools.command.build_py import build_py
 
 HERE = Path(__file__).resolve().parent
 # Folders beside the package that an installed service needs; those absent are skipped.
-SHIPPED = ("migrations", "sites", "instruments", "tables", "vocabularies", "quality")
+SHIPPED = (
+    "migrations",
+    "sites",
+    "instruments",
+    "tables",
+    "vocabularies",
+    "quality",
+    "randomisation",
+)
 TRANSLATIONS = Path("trialdm") / "web" / "translations"
 
 

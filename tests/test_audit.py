@@ -162,8 +162,12 @@ def test_membership_changes_and_logins_are_audited(api_as, client, make_user, db
         f"/api/v1/users/{user.id}/memberships", json={"role": "site_lead", "sites": ["BU"]}
     )
     assert granted.status_code == 201
-    membership_id = next(m["id"] for m in granted.json["memberships"] if m["role"] == "site_lead")
-    assert admin.delete(f"/api/v1/users/{user.id}/memberships/{membership_id}").status_code == 204
+    membership = next(m for m in granted.json["memberships"] if m["role"] == "site_lead")
+    membership_url = f"/api/v1/users/{user.id}/memberships/{membership['id']}"
+    seen = {"If-Match": f'"{membership["version"]}"'}
+    assert admin.delete(membership_url, headers=seen).status_code == 204
+    # a second removal of the same membership is refused and not recorded again
+    assert admin.delete(membership_url, headers=seen).status_code == 404
     actions = [
         (e.entity, e.action)
         for e in db_session.scalars(

@@ -68,13 +68,27 @@ def test_members_added_and_removed_with_reason(api_as, db_session, mhws):
     assert again.status_code == 422
     assert again.json["errors"]["participant_id"] == [f"{mhws[1].study_id} is already a member."]
     member_url = f"{members_url}/{added.json['id']}"
-    assert api.delete(member_url).status_code == 422
-    assert api.delete(member_url + "?reason=left before the start").status_code == 204
+    assert added.headers["ETag"] == '"1"' and added.json["version"] == 1
+    seen = {"If-Match": added.headers["ETag"]}
+    assert api.delete(member_url, headers=seen).status_code == 422  # no reason
+    assert api.delete(member_url + "?reason=left").status_code == 428  # no If-Match
+    removal = api.delete(member_url + "?reason=left before the start", headers=seen)
+    assert removal.status_code == 204
+    # the same removal again, with the version it was made on: refused, nothing recorded
+    assert api.delete(member_url + "?reason=again", headers=seen).status_code == 412
     assert [m["participant_id"] for m in api.get(members_url).json["items"]] == [mhws[0].id]
     everyone = api.get(members_url + "?include_removed=true").json["items"]
     assert everyone[1]["removed_reason"] == "left before the start"
-    fixed = api.patch(f"{members_url}/{everyone[0]['id']}", json={"age": 41, "reason": "misheard"})
+    assert everyone[1]["version"] == 2
+    current = {"If-Match": '"2"'}
+    gone = api.delete(member_url + "?reason=again", headers=current)
+    assert gone.status_code == 422 and gone.json["errors"]["member_id"]
+    first_url = f"{members_url}/{everyone[0]['id']}"
+    fixed = api.patch(
+        first_url, json={"age": 41, "reason": "misheard"}, headers={"If-Match": '"1"'}
+    )
     assert fixed.status_code == 200 and fixed.json["age"] == 41
+    assert fixed.headers["ETag"] == '"2"' and fixed.json["version"] == 2
     events = (
         db_session.query(AuditEvent)
         .filter_by(entity="qualitative_members")

@@ -421,21 +421,22 @@ def test_statements_do_not_grow_with_participants(
 
 
 def test_a_missing_age_is_footnoted_never_silently_dropped(app, db_session, reference_dir):
-    from sqlalchemy import update
+    from sqlalchemy import select
 
     from tests.test_summaries_qualitative import context
+    from trialdm.core.audit import audit_context
     from trialdm.qualitative.models import QualitativeMember
     from trialdm.summaries.engine import compute_table
     from trialdm.summaries.registry import specs
 
     load_upsides(db_session, reference_dir)
     with all_sites():
-        db_session.execute(
-            update(QualitativeMember)
-            .where(QualitativeMember.member_code == "BU-MHW-02")
-            .values(age=None)
-        )
-        db_session.commit()
+        member = db_session.scalars(
+            select(QualitativeMember).where(QualitativeMember.member_code == "BU-MHW-02")
+        ).one()
+        with audit_context(reason="age not given"):
+            member.age = None
+            db_session.commit()
     table = compute_table(specs()["focus_group_characteristics"], context(db_session)).as_json()
     labels = [r["label"] for r in table["rows"]]
     assert "Missing" not in labels

@@ -187,9 +187,12 @@ def test_small_counts_are_suppressed_when_set(app, db_session, make_participant)
             spec("baseline_characteristics"), context(db_session, suppress_below=3)
         ).as_json()
     rows = rows_by_label(data)
-    assert rows["Gender, n (%) / Female"][-1]["text"] == "3 (75.0%)"
+    assert rows["N"][-1]["text"] == "4"
     assert rows["Gender, n (%) / Male"][-1]["text"] == "<3"
+    # 4 - 3 would give the hidden male count: the female count is hidden too
+    assert rows["Gender, n (%) / Female"][-1]["text"] == "[c]"
     assert rows["Gender, n (%) / Diverse"][-1]["text"] == "0 (0.0%)"
+    assert data["footnotes"][-1].startswith("<3: fewer than 3 people (1 to 2)")
 
 
 def test_recruitment_counts_and_chart(app, db_session, make_participant):

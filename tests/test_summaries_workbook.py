@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 import openpyxl
+import pytest
 
 from trialdm.summaries import operations
 from trialdm.summaries.registry import table_names
@@ -26,7 +27,16 @@ def test_workbook_layout_formats_and_chart(app, db_session, make_participant):
     db_session.commit()
     assert operations.build_job(db_session, job.id) == "done"
     wb = openpyxl.load_workbook(operations.workbook_path(job))
-    assert wb.sheetnames == ["Cover", *table_names()]
+    numbers = {
+        "focus_group_characteristics": "focus_group_characterist values",
+        "qualitative_participants": "qualitative_participants values",
+        "baseline_characteristics": "baseline_characteristics values",
+    }
+    assert wb.sheetnames == [
+        "Cover",
+        *[s for name in table_names() for s in (name, numbers.get(name, f"{name} values"))],
+    ]
+    assert all(len(name) <= 31 for name in wb.sheetnames)
 
     cover = {
         row[0].value: row[1] for row in wb["Cover"].iter_rows(min_row=3, max_row=12) if row[0].value
@@ -40,16 +50,19 @@ def test_workbook_layout_formats_and_chart(app, db_session, make_participant):
     baseline = wb["baseline_characteristics"]
     assert baseline["A1"].value.startswith("Baseline characteristics")
     assert baseline.freeze_panes == "B5"
-    assert baseline["A4"].font.b and baseline["B4"].font.b
+    assert baseline["A3"].font.b and baseline["B3"].font.b and baseline["B4"].font.b
     assert baseline.column_dimensions["A"].width > 20
     rows = {r[0].value: r for r in baseline.iter_rows(min_row=5)}
-    n_row = rows["N"]
-    assert n_row[1].value == 1 and n_row[1].number_format == "0"
+    assert rows["N"][1].value == "1" and rows["N"][1].data_type == "s"
     female = rows["Female"]
-    assert female[1].value == 0 and female[2].value == 0
-    total_female = [c for c in female if isinstance(c.value, float)]
-    assert total_female and all(c.number_format == "0.0%" for c in total_female)
+    assert female[1].value == "0 (0.0%)" and female[-1].value == "1 (33.3%)"
     assert any("sample standard deviation" in (r[0].value or "") for r in baseline.iter_rows())
+    values = wb["baseline_characteristics values"]
+    shares = [
+        r for r in values.iter_rows(min_row=4) if r[1].value == "Female" and r[4].value == "%"
+    ]
+    assert all(r[5].number_format == "0.0%" for r in shares)
+    assert [r[5].value for r in shares][-1] == pytest.approx(1 / 3)
 
     recruitment = wb["recruitment"]
     assert len(recruitment._charts) == 1

@@ -46,6 +46,14 @@ def url(transcript, tail=""):
     return f"/api/v1/transcripts/{transcript['id']}{tail}"
 
 
+def send(api, transcript, tail, **kwargs):
+    """POST a change of the transcript with its current ETag in If-Match, as a client
+    that has just read it (a header given by the caller wins)."""
+    current = api.get(url(transcript))
+    headers = {"If-Match": current.headers.get("ETag", '"1"'), **kwargs.pop("headers", {})}
+    return api.post(url(transcript, tail), headers=headers, **kwargs)
+
+
 def add_key(lead, make_participant, site="BU"):
     sarah_nakato = make_participant(site, "service_user")
     okello = make_participant(site, "psw")
@@ -61,16 +69,16 @@ def add_key(lead, make_participant, site="BU"):
 
 
 def to_pseudonymised(people, make_participant, transcript, verbatim=VERBATIM):
-    ok(people["translator"].post(url(transcript, "/verbatim"), json={"text": verbatim}))
+    ok(send(people["translator"], transcript, "/verbatim", json={"text": verbatim}))
     add_key(people["lead"], make_participant)
     ok(people["lead"].post(url(transcript, "/pseudonymisation")))
-    return ok(people["lead"].post(url(transcript, "/pseudonymisation/confirm"), json={}))
+    return ok(send(people["lead"], transcript, "/pseudonymisation/confirm", json={}))
 
 
 def to_approved(people, make_participant, english=ENGLISH):
     transcript = create(people["translator"])
     to_pseudonymised(people, make_participant, transcript)
-    ok(people["translator"].post(url(transcript, "/english"), json={"text": english}))
+    ok(send(people["translator"], transcript, "/english", json={"text": english}))
     ok(people["reviewer"].post(url(transcript, "/checks"), json={"decision": "approve"}), 201)
     ok(people["reviewer2"].post(url(transcript, "/checks"), json={"decision": "approve"}), 201)
     return ok(people["reviewer"].post(url(transcript, "/approval")))
@@ -80,7 +88,7 @@ def test_walk_through_every_state(people, make_participant, db_session):
     translator, lead = people["translator"], people["lead"]
     transcript = create(translator)
     assert transcript["state"] == "recorded"
-    transcribed = ok(translator.post(url(transcript, "/verbatim"), json={"text": VERBATIM}))
+    transcribed = ok(send(translator, transcript, "/verbatim", json={"text": VERBATIM}))
     assert transcribed["state"] == "transcribed" and transcribed["has_verbatim"] is True
     assert "Okello" not in str(translator.get(url(transcript)).json)
 
@@ -107,15 +115,13 @@ def test_walk_through_every_state(people, make_participant, db_session):
     assert translator.get(url(transcript)).json["pseudonymised_text"] is None
 
     corrected = draft["pseudonymised_text"].replace("Kampala", "[PLACE]")
-    confirmed = ok(
-        lead.post(url(transcript, "/pseudonymisation/confirm"), json={"text": corrected})
-    )
+    confirmed = ok(send(lead, transcript, "/pseudonymisation/confirm", json={"text": corrected}))
     assert confirmed["state"] == "pseudonymised" and confirmed["has_verbatim"] is False
     assert confirmed["verbatim_deleted_at"] is not None
     assert lead.get(url(transcript, "/pseudonymisation")).json["verbatim_text"] is None
     assert translator.get(url(transcript)).json["pseudonymised_text"] == corrected
 
-    translated = ok(translator.post(url(transcript, "/english"), json={"text": ENGLISH}))
+    translated = ok(send(translator, transcript, "/english", json={"text": ENGLISH}))
     assert translated["state"] == "translated"
     ok(people["reviewer"].post(url(transcript, "/checks"), json={"decision": "approve"}), 201)
     assert translator.get(url(transcript)).json["state"] == "translated"
@@ -150,12 +156,12 @@ def test_two_different_checkers_and_returns(people, make_participant):
     translator, reviewer, reviewer2 = people["translator"], people["reviewer"], people["reviewer2"]
     transcript = create(translator)
     to_pseudonymised(people, make_participant, transcript)
-    ok(translator.post(url(transcript, "/english"), json={"text": "First try."}))
+    ok(send(translator, transcript, "/english", json={"text": "First try."}))
     ok(reviewer.post(url(transcript, "/checks"), json={"decision": "approve"}), 201)
     twice = reviewer.post(url(transcript, "/checks"), json={"decision": "approve"})
     assert twice.status_code == 422 and "second, different" in twice.json["errors"]["reviewer"][0]
     # Checking has begun: the translator cannot swap the text under the checkers.
-    assert translator.post(url(transcript, "/english"), json={"text": "x"}).status_code == 422
+    assert send(translator, transcript, "/english", json={"text": "x"}).status_code == 422
     no_comment = reviewer2.post(url(transcript, "/checks"), json={"decision": "return"})
     assert no_comment.status_code == 422
     returned = reviewer2.post(
@@ -165,7 +171,7 @@ def test_two_different_checkers_and_returns(people, make_participant):
     current = translator.get(url(transcript)).json
     assert current["state"] == "pseudonymised" and current["check_round"] == 2
     assert current["checks"][-1]["comments"] == "Line 1 is wrong"
-    ok(translator.post(url(transcript, "/english"), json={"text": "Second try."}))
+    ok(send(translator, transcript, "/english", json={"text": "Second try."}))
     # The first round's approval no longer counts: two new ones are needed.
     ok(reviewer.post(url(transcript, "/checks"), json={"decision": "approve"}), 201)
     assert translator.get(url(transcript)).json["state"] == "translated"
@@ -177,7 +183,7 @@ def test_translator_cannot_check_own_translation(people, make_participant, api_a
     admin = api_as("admin")
     transcript = create(admin)
     to_pseudonymised(people, make_participant, transcript)
-    ok(admin.post(url(transcript, "/english"), json={"text": "Mine."}))
+    ok(send(admin, transcript, "/english", json={"text": "Mine."}))
     response = admin.post(url(transcript, "/checks"), json={"decision": "approve"})
     assert (
         response.status_code == 422 and "You translated" in response.json["errors"]["reviewer"][0]
@@ -189,8 +195,8 @@ def test_refused_transitions(people, make_participant):
     transcript = create(translator)
     for call in [
         lambda: lead.post(url(transcript, "/pseudonymisation")),
-        lambda: lead.post(url(transcript, "/pseudonymisation/confirm"), json={}),
-        lambda: translator.post(url(transcript, "/english"), json={"text": "x"}),
+        lambda: send(lead, transcript, "/pseudonymisation/confirm", json={}),
+        lambda: send(translator, transcript, "/english", json={"text": "x"}),
         lambda: reviewer.post(url(transcript, "/checks"), json={"decision": "approve"}),
         lambda: reviewer.post(url(transcript, "/approval")),
         lambda: translator.get(url(transcript, "/quote?lines=1-2")),
@@ -199,23 +205,25 @@ def test_refused_transitions(people, make_participant):
         response = call()
         assert response.status_code == 422, response.json
         assert "state" in response.json["errors"]
-    ok(translator.post(url(transcript, "/verbatim"), json={"text": VERBATIM}))
+    ok(send(translator, transcript, "/verbatim", json={"text": VERBATIM}))
     empty_key = lead.post(url(transcript, "/pseudonymisation"))
     assert empty_key.status_code == 422 and "key" in empty_key.json["errors"]
-    no_draft = lead.post(url(transcript, "/pseudonymisation/confirm"), json={})
+    no_draft = send(lead, transcript, "/pseudonymisation/confirm", json={})
     assert no_draft.status_code == 422
     # Wrong role for each step.
-    assert reviewer.post(url(transcript, "/verbatim"), json={"text": "x"}).status_code == 403
+    assert send(reviewer, transcript, "/verbatim", json={"text": "x"}).status_code == 403
     assert translator.post(url(transcript, "/pseudonymisation")).status_code == 403
     assert (
         translator.post(url(transcript, "/checks"), json={"decision": "approve"}).status_code == 403
     )
     assert lead.post(url(transcript, "/approval")).status_code == 403
-    # A stale If-Match is refused.
-    stale = translator.post(
-        url(transcript, "/verbatim"), json={"text": "x"}, headers={"If-Match": '"99"'}
+    # A stale If-Match is refused; none at all is asked for.
+    stale = send(
+        translator, transcript, "/verbatim", json={"text": "x"}, headers={"If-Match": '"99"'}
     )
     assert stale.status_code == 412
+    missing = translator.post(url(transcript, "/verbatim"), json={"text": "x"})
+    assert missing.status_code == 428
 
 
 def test_other_sites_see_nothing(people, make_participant, api_as):
@@ -231,11 +239,11 @@ def test_other_sites_see_nothing(people, make_participant, api_as):
         json={"site": "BU", "term": "Kato", "placeholder": "[X]"},
     )
     assert other.status_code == 403
-    entry_id = key["items"][0]["id"]
-    assert (
-        ulm_lead.delete(f"/api/v1/transcripts/pseudonymisation-key/{entry_id}").status_code == 404
-    )
-    ok(people["lead"].delete(f"/api/v1/transcripts/pseudonymisation-key/{entry_id}"), 204)
+    entry = key["items"][0]
+    entry_url = f"/api/v1/transcripts/pseudonymisation-key/{entry['id']}"
+    seen = {"If-Match": f'"{entry["version"]}"'}
+    assert ulm_lead.delete(entry_url, headers=seen).status_code == 404
+    ok(people["lead"].delete(entry_url, headers=seen), 204)
     ulm_translator = api_as("translator", ["ULM"])
     assert ulm_translator.get(url(transcript)).status_code == 404
     assert ulm_translator.get("/api/v1/transcripts").json["meta"]["total"] == 0
@@ -306,8 +314,10 @@ def test_uploads_txt_and_docx_in_hebrew_and_marathi(api_as):
     bgu = api_as("translator", ["BGU"])
     hebrew = "מ: ספרי לי על הקבוצה.\nמ: היה טוב מאוד, תודה.\n"
     transcript = create(bgu, site="BGU", language="he")
-    response = bgu.post(
-        url(transcript, "/verbatim"),
+    response = send(
+        bgu,
+        transcript,
+        "/verbatim",
         data={"file": (io.BytesIO(("\ufeff" + hebrew).encode("utf-8")), "fgd.txt")},
         content_type="multipart/form-data",
     )
@@ -324,8 +334,10 @@ def test_uploads_txt_and_docx_in_hebrew_and_marathi(api_as):
     document.save(buffer)
     transcript = create(pu, site="PU", language="mr")
     ok(
-        pu.post(
-            url(transcript, "/verbatim"),
+        send(
+            pu,
+            transcript,
+            "/verbatim",
             data={"file": (io.BytesIO(buffer.getvalue()), "fgd.docx")},
             content_type="multipart/form-data",
         )
@@ -339,8 +351,10 @@ def test_uploads_txt_and_docx_in_hebrew_and_marathi(api_as):
         ("fgd.pdf", b"%PDF", ".txt or .docx"),
         ("fgd.docx", b"not a zip", "readable"),
     ]:
-        bad = pu.post(
-            url(transcript, "/verbatim"),
+        bad = send(
+            pu,
+            transcript,
+            "/verbatim",
             data={"file": (io.BytesIO(content), name)},
             content_type="multipart/form-data",
         )
@@ -359,7 +373,7 @@ def test_line_numbers_are_stable_and_quotable(people, make_participant, api_as):
     assert translator.get(url(transcript, "/quote?lines=130-150")).status_code == 422
     assert translator.get(url(transcript, "/quote?lines=9-3")).status_code == 422
     # Approved English is frozen: nothing can renumber it.
-    assert translator.post(url(transcript, "/english"), json={"text": "new"}).status_code == 422
+    assert send(translator, transcript, "/english", json={"text": "new"}).status_code == 422
     assert people["reviewer"].post(url(transcript, "/approval")).status_code == 422
     assert ok(translator.get(url(transcript, "/quote?lines=107-128"))) == quote
 
@@ -384,7 +398,7 @@ def test_exports_keep_line_numbers_and_unicode(api_as, db_session):
         "=1+1 stays text",
     ]
     transcript = create(bgu["translator"], site="BGU", language="he")
-    ok(bgu["translator"].post(url(transcript, "/verbatim"), json={"text": "שלום"}))
+    ok(send(bgu["translator"], transcript, "/verbatim", json={"text": "שלום"}))
     ok(
         bgu["lead"].post(
             "/api/v1/transcripts/pseudonymisation-key",
@@ -393,8 +407,8 @@ def test_exports_keep_line_numbers_and_unicode(api_as, db_session):
         201,
     )
     ok(bgu["lead"].post(url(transcript, "/pseudonymisation")))
-    ok(bgu["lead"].post(url(transcript, "/pseudonymisation/confirm"), json={}))
-    ok(bgu["translator"].post(url(transcript, "/english"), json={"text": "\n".join(lines)}))
+    ok(send(bgu["lead"], transcript, "/pseudonymisation/confirm", json={}))
+    ok(send(bgu["translator"], transcript, "/english", json={"text": "\n".join(lines)}))
     ok(bgu["reviewer"].post(url(transcript, "/checks"), json={"decision": "approve"}), 201)
     ok(bgu["reviewer2"].post(url(transcript, "/checks"), json={"decision": "approve"}), 201)
     ok(bgu["reviewer"].post(url(transcript, "/approval")))
@@ -455,17 +469,19 @@ def test_flagged_names_must_be_reviewed_before_confirming(people, make_participa
     lead = people["lead"]
     transcript = create(people["translator"])
     verbatim = VERBATIM + "R: Then I went to see Kato at home.\n"
-    ok(people["translator"].post(url(transcript, "/verbatim"), json={"text": verbatim}))
+    ok(send(people["translator"], transcript, "/verbatim", json={"text": verbatim}))
     add_key(lead, make_participant)
     draft = ok(lead.post(url(transcript, "/pseudonymisation")))
     assert draft["report"]["flags"] == [{"token": "Kato", "line": 4}]
-    refused = lead.post(url(transcript, "/pseudonymisation/confirm"), json={})
+    refused = send(lead, transcript, "/pseudonymisation/confirm", json={})
     assert refused.status_code == 422 and "flags_reviewed" in refused.json["errors"]
     assert lead.get(url(transcript, "/pseudonymisation")).json["verbatim_text"] == verbatim
     corrected = draft["pseudonymised_text"].replace("Kato", "[SU3]")
     confirmed = ok(
-        lead.post(
-            url(transcript, "/pseudonymisation/confirm"),
+        send(
+            lead,
+            transcript,
+            "/pseudonymisation/confirm",
             json={"text": corrected, "flags_reviewed": True},
         )
     )
@@ -477,8 +493,10 @@ def test_names_of_the_key_cannot_come_back_after_pseudonymisation(people, make_p
     translator = people["translator"]
     transcript = create(translator)
     to_pseudonymised(people, make_participant, transcript)
-    leaked = translator.post(
-        url(transcript, "/english"),
+    leaked = send(
+        translator,
+        transcript,
+        "/english",
         json={"text": "I: Who came?\n\nR: Okello and SARAH were there. Peer support helped."},
     )
     assert leaked.status_code == 422
@@ -488,7 +506,7 @@ def test_names_of_the_key_cannot_come_back_after_pseudonymisation(people, make_p
     ]
     assert translator.get(url(transcript)).json["english_text"] is None
     # the common word is not the capitalised name
-    ok(translator.post(url(transcript, "/english"), json={"text": "We said grace first."}))
+    ok(send(translator, transcript, "/english", json={"text": "We said grace first."}))
     comment = people["reviewer"].post(
         url(transcript, "/checks"),
         json={"decision": "return", "comments": "Line 1 should name Grace, as said."},
@@ -501,11 +519,13 @@ def test_names_of_the_key_cannot_come_back_after_pseudonymisation(people, make_p
 def test_a_corrected_pseudonymised_text_is_checked_against_the_key(people, make_participant):
     lead = people["lead"]
     transcript = create(people["translator"])
-    ok(people["translator"].post(url(transcript, "/verbatim"), json={"text": VERBATIM}))
+    ok(send(people["translator"], transcript, "/verbatim", json={"text": VERBATIM}))
     add_key(lead, make_participant)
     draft = ok(lead.post(url(transcript, "/pseudonymisation")))
-    refused = lead.post(
-        url(transcript, "/pseudonymisation/confirm"),
+    refused = send(
+        lead,
+        transcript,
+        "/pseudonymisation/confirm",
         json={"text": draft["pseudonymised_text"] + "R: Okello again.", "flags_reviewed": True},
     )
     assert refused.status_code == 422

@@ -9,6 +9,7 @@ from tests.seeders.instruments import sync_shipped
 from tests.translation_helpers import (
     CONSENT,
     act,
+    assign,
     create_material,
     fill_all,
     make_team,
@@ -154,14 +155,13 @@ def test_same_person_may_not_forward_translate_and_review(team, api_as):
     translation = start(team, material, assign=False)
     admin = team.admin
     forward, review = step_of(translation, "forward"), step_of(translation, "review")
-    url = f"/api/v1/translations/{translation['id']}/steps"
-    ok(admin.patch(f"{url}/{forward['id']}", json={"assignee_id": admin.user.id}))
-    response = admin.patch(f"{url}/{review['id']}", json={"assignee_id": admin.user.id})
+    ok(assign(admin, translation, forward["id"], {"assignee_id": admin.user.id}))
+    response = assign(admin, translation, review["id"], {"assignee_id": admin.user.id})
     assert response.status_code == 422
     assert "same person" in response.json["errors"]["assignee_id"][0]
     # The forward translator (an admin holds the reviewer's permission) cannot accept
     # the review either.
-    ok(admin.patch(f"{url}/{review['id']}", json={"assignee_id": team.reviewer.user.id}))
+    ok(assign(admin, translation, review["id"], {"assignee_id": team.reviewer.user.id}))
     ok(act(admin, translation, "forward", "start"))
     fill_all(admin, translation)
     ok(act(admin, translation, "forward", "submit"))
@@ -188,14 +188,19 @@ def test_wrong_role_is_refused(team, api_as):
     translation = start(team, material, assign=False)
     forward = step_of(translation, "forward")
     url = f"/api/v1/translations/{translation['id']}/steps/{forward['id']}"
-    wrong = team.lead.patch(url, json={"assignee_id": team.reviewer.user.id})
+    seen = {"If-Match": f'"{forward["version"]}"'}
+    wrong = team.lead.patch(url, json={"assignee_id": team.reviewer.user.id}, headers=seen)
     assert wrong.status_code == 422
     assert "needs a translator of BU" in wrong.json["errors"]["assignee_id"][0]
-    ok(
-        team.lead.patch(
-            url, json={"assignee_id": team.translator.user.id, "due_date": "2099-01-31"}
-        )
+    assigned = team.lead.patch(
+        url, json={"assignee_id": team.translator.user.id, "due_date": "2099-01-31"}, headers=seen
     )
+    ok(assigned)
+    assert assigned.headers["ETag"] == f'"{forward["version"] + 1}"'
+    # the same assignment on the version it was made on is stale; without one, asked for
+    again = team.lead.patch(url, json={"due_date": "2099-02-28"}, headers=seen)
+    assert again.status_code == 412
+    assert team.lead.patch(url, json={"due_date": "2099-02-28"}).status_code == 428
     # Only the assignee works on a step; only a reviewer accepts it.
     assert act(team.reviewer, translation, "forward", "start").status_code == 403
     other = api_as("translator", ["BU"])
@@ -227,6 +232,7 @@ def test_wrong_site_is_refused(team, api_as):
     response = team.lead.patch(
         f"/api/v1/translations/{translation['id']}/steps/{forward['id']}",
         json={"assignee_id": outsider.user.id},
+        headers={"If-Match": f'"{forward["version"]}"'},
     )
     assert response.status_code == 422
     wrong_language = team.lead.post(
@@ -303,6 +309,7 @@ def test_new_source_version_carries_unchanged_segments_over(team, api_as):
         "text": "Lg p1",
         "back_translation": None,
         "needs_update": False,
+        "version": 1,
     }
     assert segments["p2"]["needs_update"] is True and segments["p2"]["text"] == "Lg p2"
     assert segments["p4"]["text"] is None and segments["p4"]["needs_update"] is False
@@ -324,15 +331,17 @@ def test_new_source_version_carries_unchanged_segments_over(team, api_as):
 def test_back_translation_step_writes_the_back_translation(team):
     material = create_material(team.admin, category="secondary_measure")
     translation = start(team, material, assign=False)
-    url = f"/api/v1/translations/{translation['id']}/steps"
     for kind, who in [
         ("forward", team.translator),
         ("reconciliation", team.translator),
         ("back_translation", team.translator),
     ]:
         ok(
-            team.lead.patch(
-                f"{url}/{step_of(translation, kind)['id']}", json={"assignee_id": who.user.id}
+            assign(
+                team.lead,
+                translation,
+                step_of(translation, kind)["id"],
+                {"assignee_id": who.user.id},
             )
         )
     ok(act(team.translator, translation, "forward", "start"))

@@ -327,7 +327,12 @@ def test_start_a_cross_site_export_and_download_it(page, live_url, builds_in_bac
     download = download_info.value
     assert download.suggested_filename.endswith(".xlsx")
     workbook = load_workbook(io.BytesIO(Path(download.path()).read_bytes()), read_only=True)
-    assert workbook.sheetnames == ["Cover", *names]
+    assert workbook.sheetnames[0] == "Cover" and workbook.sheetnames[1::2] == names
+    with page.expect_download() as word_info:
+        page.locator("a.docx").first.click()
+    word = word_info.value
+    assert word.suggested_filename.endswith(".docx")
+    assert Path(word.path()).read_bytes()[:2] == b"PK"
     cover = {
         row[0]: row[1] for row in workbook["Cover"].iter_rows(values_only=True) if len(row) > 1
     }

@@ -1,6 +1,13 @@
+import re
+
 from tests.translation_helpers import create_material, make_team, start
 from tests.web_helpers import login
 from trialdm.translation.models import PseudonymKeyEntry, Transcript, TranscriptLine
+
+
+def shown_versions(page: str) -> dict[str, str]:
+    """The hidden version fields of the editor, as a browser would send them back."""
+    return dict(re.findall(r'name="(ver\.\w+)" value="(\d+)"', page))
 
 
 def test_queue_side_by_side_editor_in_hebrew_and_review(app, api_as):
@@ -16,12 +23,27 @@ def test_queue_side_by_side_editor_in_hebrew_and_review(app, api_as):
     editor = translator.get(url).get_data(as_text=True)
     assert "You are invited to take part in a study." in editor  # the source, beside
     assert 'name="seg.p1" rows="3" lang="he" dir="rtl"' in editor
+    shown = shown_versions(editor)
+    assert shown == {"ver.p1": "1", "ver.p2": "1", "ver.p3": "1"}
     texts = {"seg.p1": "אתם מוזמנים להשתתף במחקר.", "seg.p2": "ההשתתפות מרצון.", "seg.p3": ""}
-    saved = translator.post(f"{url}/segments", data={**texts, "writes": "text"})
+    saved = translator.post(f"{url}/segments", data={**texts, **shown, "writes": "text"})
     assert saved.status_code == 302
+    # The same page sent again after the save (another tab): refused with a message,
+    # and the text saved first is kept.
+    stale = translator.post(
+        f"{url}/segments", data={**texts, "seg.p1": "x", **shown, "writes": "text"}
+    )
+    assert stale.status_code == 422
+    assert "changed by someone else" in stale.get_data(as_text=True)
+    editor = translator.get(url).get_data(as_text=True)
+    assert "אתם מוזמנים להשתתף במחקר." in editor
+    shown = shown_versions(editor)
+    assert shown["ver.p1"] == "2" and shown["ver.p3"] == "1"
     early = translator.post(f"{url}/steps/{forward['id']}", data={"action": "submit"})
     assert early.status_code == 422 and "Not yet translated: p3" in early.get_data(as_text=True)
-    translator.post(f"{url}/segments", data={**texts, "seg.p3": "אפשר להפסיק.", "writes": "text"})
+    translator.post(
+        f"{url}/segments", data={**texts, **shown, "seg.p3": "אפשר להפסיק.", "writes": "text"}
+    )
     assert (
         translator.post(f"{url}/steps/{forward['id']}", data={"action": "submit"}).status_code
         == 302

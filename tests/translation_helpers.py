@@ -71,8 +71,23 @@ def act(api, translation: dict, kind: str, action: str, comment: str | None = No
     )
 
 
+def assign(api, translation: dict, step_id: int, body: dict):
+    """Assign a step as a client does: read its current version, send it in If-Match."""
+    url = f"/api/v1/translations/{translation['id']}"
+    current = api.get(url).json
+    step = next(s for s in current["steps"] if s["id"] == step_id)
+    return api.patch(
+        f"{url}/steps/{step_id}", json=body, headers={"If-Match": f'"{step["version"]}"'}
+    )
+
+
 def write(api, translation: dict, key: str, text: str, field: str = "text"):
-    return api.put(f"/api/v1/translations/{translation['id']}/segments/{key}", json={field: text})
+    """Write a segment as a client does: read its current version, send it in If-Match."""
+    url = f"/api/v1/translations/{translation['id']}"
+    current = api.get(url).json
+    segment = next((s for s in current["segments"] if s["key"] == key), None)
+    headers = {"If-Match": f'"{segment["version"]}"'} if segment else {"If-Match": '"1"'}
+    return api.put(f"{url}/segments/{key}", json={field: text}, headers=headers)
 
 
 def fill_all(api, translation: dict, prefix: str = "Lg") -> None:

@@ -13,6 +13,7 @@ from typing import Any
 from flask import Flask
 
 from trialdm.config import default_instance_path, load_settings, shipped
+from trialdm.core.openapi import spec_options
 
 __version__ = "0.1.0"
 
@@ -30,6 +31,9 @@ API_MODULES = (
     "screening",
     "summaries",
     "reminders",
+    "exports",
+    "randomisation",
+    "selfreport",
     "quality",
 )
 # Domains with pages.
@@ -42,6 +46,10 @@ VIEW_MODULES = (
     "translation",
     "summaries",
     "reminders",
+    "exports",
+    "randomisation",
+    "schedule",
+    "selfreport",
     "quality",
 )
 
@@ -89,6 +97,7 @@ def register_config(
         OPENAPI_VERSION="3.1.0",
         OPENAPI_URL_PREFIX="/api/v1",
         OPENAPI_JSON_PATH="openapi.json",
+        API_SPEC_OPTIONS=spec_options(),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=https,
@@ -120,6 +129,7 @@ def register_logging(app: Flask) -> None:
 
 
 def register_extensions(app: Flask) -> None:
+    from trialdm.core.openapi import install_multipart_loader
     from trialdm.core.sqlite import install_sqlite_pragmas
     from trialdm.extensions import api, csrf, db, limiter, login_manager, migrate
 
@@ -130,13 +140,15 @@ def register_extensions(app: Flask) -> None:
         app, db, directory=str(shipped("migrations")), render_as_batch=True, compare_type=True
     )
     api.init_app(app)
+    install_multipart_loader(api)
     csrf.init_app(app)
     limiter.init_app(app)
     login_manager.init_app(app)
 
 
 def register_mechanisms(app: Flask) -> None:
-    """Site scoping, audit, task queueing and the request edge: one place each."""
+    """Site scoping, audit, task queueing, record versions and the request edge: one
+    place each."""
     from trialdm.auth.loader import register_auth_loader
     from trialdm.core.audit import install_audit
     from trialdm.core.http import register_request_edge
@@ -144,11 +156,13 @@ def register_mechanisms(app: Flask) -> None:
     from trialdm.core.locking import install_lock_guard
     from trialdm.core.scoping import install_site_scoping
     from trialdm.core.tasks import install_task_queueing
+    from trialdm.core.versions import install_version_guard
     from trialdm.extensions import db
 
     install_site_scoping()
     install_audit()
     install_task_queueing()
+    install_version_guard()
     install_lock_guard()
     register_request_edge(app, db)
     register_input_bounds(app)
@@ -190,6 +204,7 @@ def register_cli(app: Flask) -> None:
 
 
 def register_celery(app: Flask) -> None:
+    from trialdm.exports.schedule import beat_schedule as exports_beat
     from trialdm.extensions import celery
     from trialdm.quality.schedule import beat_schedule as quality_beat
     from trialdm.reminders.schedule import beat_schedule as reminders_beat
@@ -225,6 +240,7 @@ def register_celery(app: Flask) -> None:
     celery.conf.beat_schedule = {
         **summaries_beat(app.config),
         **reminders_beat(app.config),
+        **exports_beat(app.config),
         **quality_beat(app.config),
     }
     celery.flask_app = app
@@ -249,3 +265,11 @@ def register_checks(app: Flask) -> None:
         load_vocabulary(app.config["VOCABULARIES_PATH"], app.config["DIAGNOSIS_VOCABULARY"])
     except VocabularyError as exc:
         raise ConfigError(f"TRIALDM_DIAGNOSIS_VOCABULARY: {exc}") from None
+    if app.config["RANDOMISATION"] == "service":
+        # A broken scheme stops the service at start, not at the first randomisation.
+        from trialdm.randomisation.scheme import SchemeError, load_scheme
+
+        try:
+            load_scheme(app.config["RANDOMISATION_SCHEME"])
+        except SchemeError as exc:
+            raise ConfigError(f"TRIALDM_RANDOMISATION_SCHEME: {exc}") from None

@@ -294,6 +294,17 @@ SETTINGS: dict[str, Setting] = {
         "icd10_f",
         "Vocabulary of diagnoses: a file name in VOCABULARIES_PATH (without .toml) or a path",
     ),
+    "RANDOMISATION": Setting(
+        _choice("service", "external"),
+        "external",
+        "Who allocates the arm: 'service' (concealed lists, the arm is never typed) or "
+        "'external' (allocated elsewhere, typed in with the enrolment)",
+    ),
+    "RANDOMISATION_SCHEME": Setting(
+        _str,
+        str(shipped("randomisation") / "scheme.toml"),
+        "Randomisation scheme: strata, block sizes and allocation ratio (a TOML file)",
+    ),
     "FIDELITY_MIN_CONTACTS": Setting(_positive_int, 3, "Contacts a participant should reach"),
     "INTERVENTION_WINDOW_MONTHS": Setting(_positive_int, 6, "Length of the intervention window"),
     "FIDELITY_AT_RISK_SLACK": Setting(
@@ -332,6 +343,17 @@ SETTINGS: dict[str, Setting] = {
         "Translation steps per material category (proportionate translation): "
         "'category=step,step;...' for local_text, study_generated, secondary_measure, "
         "primary_measure",
+    ),
+    "SELF_REPORT_DAYS": Setting(
+        _positive_int, 14, "Days a self-report link stays valid after it is made"
+    ),
+    "SELF_REPORT_REMIND_AFTER_DAYS": Setting(
+        _positive_int,
+        3,
+        "Remind the site team when a self-report link is this many days unanswered",
+    ),
+    "SELF_REPORT_RATE_LIMIT": Setting(
+        _non_empty, "30 per minute", "Requests to self-report links allowed per client address"
     ),
     # Reminders and mail
     "REMINDER_LOCAL_TIME": Setting(_time_of_day, "08:00", "Local time of the daily reminder scan"),

@@ -8,15 +8,15 @@ from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
-from flask_smorest import Api
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 
 from trialdm.core.models import Base
+from trialdm.core.openapi import ProblemApi
 
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
-api = Api()
+api = ProblemApi()
 login_manager = LoginManager()
 csrf = CSRFProtect()
 # Page language; bound by the web package (trialdm.web.i18n).

@@ -18,7 +18,8 @@ from trialdm.auth.schemas import (
     UserOut,
     UserUpdate,
 )
-from trialdm.core.errors import NotFound
+from trialdm.core.queries import get_or_404
+from trialdm.core.versions import etag_headers, if_match_required, if_match_version
 from trialdm.extensions import db
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1", description="Accounts and API tokens")
@@ -69,10 +70,7 @@ class TokenById(MethodView):
 
 
 def _user(user_id: int) -> User:
-    user = db.session.get(User, user_id)
-    if user is None:
-        raise NotFound("No such user.")
-    return user
+    return get_or_404(db.session, User, user_id, what="user")
 
 
 @blp.route("/users")
@@ -103,17 +101,23 @@ class UserById(MethodView):
     @requires("users.manage")
     @blp.response(200, UserOut)
     def get(self, user_id):
-        """One user (admins)."""
-        return _user(user_id)
+        """One user (admins); the ETag carries its version for If-Match."""
+        user = _user(user_id)
+        return user, 200, etag_headers(user)
 
     @requires("users.manage")
+    @if_match_required(blp)
     @blp.arguments(UserUpdate)
     @blp.response(200, UserOut)
     def patch(self, data, user_id):
-        """Deactivate or edit a user (admins)."""
+        """Deactivate or edit a user (admins); needs If-Match."""
         principal = current_principal()
         return operations.update_user(
-            db.session, _user(user_id), data, actor_id=principal.user_id if principal else None
+            db.session,
+            _user(user_id),
+            data,
+            if_match_version(),
+            actor_id=principal.user_id if principal else None,
         )
 
 
@@ -132,7 +136,10 @@ class UserMemberships(MethodView):
 @blp.route("/users/<int:user_id>/memberships/<int:membership_id>")
 class UserMembershipById(MethodView):
     @requires("users.manage")
+    @if_match_required(blp)
     @blp.response(204)
     def delete(self, user_id, membership_id):
-        """Remove a role (admins; audited)."""
-        operations.revoke_membership(db.session, _user(user_id), membership_id)
+        """Remove a role (admins; audited); needs If-Match with the membership's version."""
+        user = _user(user_id)
+        membership = operations.get_membership(user, membership_id)
+        operations.revoke_membership(db.session, user, membership, if_match_version())

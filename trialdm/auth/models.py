@@ -2,14 +2,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from trialdm.core.audit import Audited
-from trialdm.core.models import Base, IdMixin, TimestampMixin, utcnow
+from trialdm.core.models import Base, IdMixin, TimestampMixin, UTCDateTime, Versioned, utcnow
 
 
-class User(Audited, IdMixin, TimestampMixin, Base):
+class User(Audited, IdMixin, TimestampMixin, Versioned, Base):
     __tablename__ = "users"
     __reason_required__ = False
     # Login bookkeeping is audited as login events, not as field changes.
@@ -17,6 +17,7 @@ class User(Audited, IdMixin, TimestampMixin, Base):
         {
             "created_at",
             "updated_at",
+            "version_id",
             "password_hash",
             "last_login_at",
             "failed_logins",
@@ -32,10 +33,10 @@ class User(Audited, IdMixin, TimestampMixin, Base):
     locale: Mapped[str] = mapped_column(String(8), default="en")
     # immediate or daily digest, for reminder e-mails
     mail_preference: Mapped[str] = mapped_column(String(16), default="immediate")
-    last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # Failed password logins in a row, and until when the account answers with a back-off.
     failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    login_blocked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    login_blocked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # Part of every page session's id: raising it (logout, password change,
     # deactivation) ends every session of the account.
     session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
@@ -61,7 +62,7 @@ class User(Audited, IdMixin, TimestampMixin, Base):
         return f"{self.id}.{self.session_generation}"
 
 
-class Membership(Audited, IdMixin, Base):
+class Membership(Audited, IdMixin, Versioned, Base):
     """A role held by a user, at one site or (coordinator, admin) at every site."""
 
     __tablename__ = "memberships"
@@ -71,7 +72,7 @@ class Membership(Audited, IdMixin, Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     role: Mapped[str] = mapped_column(String(32))
     site_code: Mapped[str | None] = mapped_column(ForeignKey("sites.code"))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     user: Mapped[User] = relationship(back_populates="memberships")
 
@@ -86,8 +87,8 @@ class ApiToken(IdMixin, Base):
     name: Mapped[str] = mapped_column(String(120), default="")
     prefix: Mapped[str] = mapped_column(String(16))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     user: Mapped[User] = relationship(lazy="joined")

@@ -8,12 +8,14 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app, has_app_context
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 from zxcvbn import zxcvbn
 
 from trialdm.auth.models import ApiToken, Membership, User
@@ -22,6 +24,7 @@ from trialdm.core.audit import record_event
 from trialdm.core.errors import Conflict, ErrorCollector, NotFound, ValidationFailed
 from trialdm.core.models import utcnow
 from trialdm.core.scoping import SKIP_SCOPING
+from trialdm.core.versions import OUTSIDE_VERSIONS, check_version
 from trialdm.sites.models import Site
 
 TOKEN_PREFIX = "tdm_"
@@ -153,20 +156,33 @@ def grant(session: Session, user: User, role: str, sites: list[str]) -> list[Mem
     return added
 
 
-def revoke_membership(session: Session, user: User, membership_id: int) -> None:
+def get_membership(user: User, membership_id: int) -> Membership:
     membership = next((m for m in user.memberships if m.id == membership_id), None)
     if membership is None:
         raise NotFound("No such membership.")
+    return membership
+
+
+def revoke_membership(
+    session: Session, user: User, membership: Membership, version: int | None
+) -> None:
+    check_version(membership, version)
     user.memberships.remove(membership)
     session.delete(membership)
     session.flush()
 
 
 def update_user(
-    session: Session, user: User, changes: dict, *, actor_id: int | None = None
+    session: Session,
+    user: User,
+    changes: dict,
+    version: int | None,
+    *,
+    actor_id: int | None = None,
 ) -> User:
     """Account fields an admin may change: active, display name, locale, mail preference.
     Nobody deactivates their own account, and the last active admin stays."""
+    check_version(user, version)
     if changes.get("active") is False and user.active:
         if user.id == actor_id:
             raise Conflict("You cannot deactivate your own account.")
@@ -325,6 +341,26 @@ class Backoff:
         return timedelta(seconds=min(2 ** (failures - self.after + 1), self.max_seconds))
 
 
+def _write_login_bookkeeping(session: Session, user: User, **values: Any) -> int:
+    """Write login counters and times beside the ORM: they are not an edit of the
+    account, so they leave its version (an administrator's If-Match) alone, and two
+    logins of one person at once both count instead of one failing on the version.
+    Returns the failed-login count as stored."""
+    table = User.__table__
+    failures = session.execute(
+        update(table)
+        .where(table.c.id == user.id)
+        .values(**values)
+        .returning(table.c.failed_logins, table.c.last_login_at, table.c.login_blocked_until),
+        execution_options={OUTSIDE_VERSIONS: True},
+    ).one()
+    for name, value in zip(
+        ("failed_logins", "last_login_at", "login_blocked_until"), failures, strict=True
+    ):
+        set_committed_value(user, name, value)
+    return failures.failed_logins
+
+
 def login(
     session: Session, email: str, password: str, *, known_device: bool = False
 ) -> User | None:
@@ -348,12 +384,15 @@ def login(
         raise LoginThrottled(max(1, int((blocked_until - now).total_seconds() + 0.999)))
     if not verify_password(user, password):
         if user is not None:
-            user.failed_logins = User.failed_logins + 1
-            session.flush()
+            failures = _write_login_bookkeeping(
+                session, user, failed_logins=User.__table__.c.failed_logins + 1
+            )
             wait = Backoff(
                 _setting("LOGIN_BACKOFF_AFTER", 5), _setting("LOGIN_BACKOFF_MAX_SECONDS", 900)
-            ).wait(user.failed_logins)
-            user.login_blocked_until = now + wait if wait else None
+            ).wait(failures)
+            _write_login_bookkeeping(
+                session, user, login_blocked_until=now + wait if wait else None
+            )
         record_event(
             session,
             "login_failed",
@@ -363,8 +402,8 @@ def login(
         )
         return None
     assert user is not None
-    user.last_login_at = now
-    user.failed_logins = 0
-    user.login_blocked_until = None
+    _write_login_bookkeeping(
+        session, user, last_login_at=now, failed_logins=0, login_blocked_until=None
+    )
     record_event(session, "login", "users", user.id, user_id=user.id, user_email=user.email)
     return user

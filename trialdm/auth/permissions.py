@@ -27,16 +27,18 @@ ROLES = (
     "reviewer",
     "monitor",
     "coordinator",
+    "statistician",
     "admin",
 )
 SITE_ROLES = ("research_worker", "site_lead", "translator", "reviewer")
-ALL_SITE_ROLES = ("coordinator", "admin")
+ALL_SITE_ROLES = ("coordinator", "statistician", "admin")
 # Roles held either at the sites given or, granted without a site, at every site.
 SITES_OR_ALL_ROLES = ("monitor",)
 
 _DATA_ENTRY = {
     "participants.read",
     "participants.write",
+    "participants.randomise",
     "contacts.read",
     "contacts.write",
     "qualitative.read",
@@ -63,6 +65,8 @@ _READ_ALL = {
     "audit.read",
     "summaries.read",
     "summaries.build",
+    "exports.read",
+    "exports.build",
 }
 
 # role -> permissions. "self" is anything about one's own account (tokens, inbox).
@@ -79,6 +83,8 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "audit.read",
             "summaries.read",
             "summaries.build",
+            "exports.read",
+            "exports.build",
             "participants.import",
             # removing a record (softly, with a reason) is a lead's decision
             "participants.delete",
@@ -104,7 +110,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     # A monitor reads (source data verification), asks and closes; it signs nothing
     # and changes no data.
     "monitor": frozenset(
-        (_READ_ALL - {"summaries.build"})
+        (_READ_ALL - {"summaries.build", "exports.build"})
         | {"self", "reminders.read", "quality.read", "queries.open", "queries.close"}
     ),
     "coordinator": frozenset(
@@ -118,6 +124,10 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "queries.open",
             "queries.close",
         }
+    ),
+    # Holds the allocation lists (concealed from everyone who enrols) and their balance.
+    "statistician": frozenset(
+        {"self", "reminders.read", "randomisation.manage", "randomisation.report"}
     ),
     "admin": frozenset(
         _READ_ALL
@@ -142,6 +152,8 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "queries.answer",
             "queries.close",
             "responses.unlock",
+            "randomisation.manage",
+            "randomisation.report",
         }
     ),
 }

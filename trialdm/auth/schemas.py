@@ -11,6 +11,9 @@ class MembershipOut(DumpSchema):
     id = ma.fields.Integer()
     role = ma.fields.String()
     site = ma.fields.String(attribute="site_code", allow_none=True)
+    version = ma.fields.Integer(
+        attribute="version_id", metadata={"description": "Send in If-Match to remove it"}
+    )
 
 
 class UserOut(DumpSchema):
@@ -21,6 +24,9 @@ class UserOut(DumpSchema):
     locale = ma.fields.String()
     memberships = ma.fields.List(ma.fields.Nested(MembershipOut))
     last_login_at = ma.fields.DateTime(allow_none=True)
+    version = ma.fields.Integer(
+        attribute="version_id", metadata={"description": "Send in If-Match to change it"}
+    )
 
 
 class UserCreate(LoadSchema):

@@ -25,9 +25,10 @@ from trialdm.contacts.schemas import (
 )
 from trialdm.core.audit import audit_context
 from trialdm.core.errors import NotFound
-from trialdm.core.http import etag_version
 from trialdm.core.pagination import order_by, paginate
+from trialdm.core.queries import get_or_404
 from trialdm.core.scoping import require_site
+from trialdm.core.versions import etag_headers, if_match_required, if_match_version
 from trialdm.extensions import db
 from trialdm.participants import operations as participant_operations
 from trialdm.participants.models import Participant
@@ -62,7 +63,7 @@ class ContactSessions(MethodView):
             contact,
             201,
             {
-                "ETag": f'"{contact.version_id}"',
+                **etag_headers(contact),
                 "Location": f"/api/v1/contact-sessions/{contact.id}",
             },
         )
@@ -75,39 +76,34 @@ class ContactSessionById(MethodView):
     def get(self, contact_session_id):
         """One contact session; the ETag carries its version for If-Match."""
         contact = queries.get_contact_session(db.session, contact_session_id)
-        return contact, 200, {"ETag": f'"{contact.version_id}"'}
+        return contact, 200, etag_headers(contact)
 
     @requires("contacts.write")
+    @if_match_required(blp)
     @blp.arguments(ContactSessionUpdate)
     @blp.response(200, ContactSessionOut)
     def patch(self, data, contact_session_id):
         """Change fields, PSWs or attendees; needs If-Match and a reason."""
         contact = queries.get_contact_session(db.session, contact_session_id)
         with audit_context(reason=data["reason"]):
-            operations.update_contact_session(db.session, contact, data, etag_version())
-        return contact, 200, {"ETag": f'"{contact.version_id}"'}
+            operations.update_contact_session(db.session, contact, data, if_match_version())
+        return contact
 
     @requires("contacts.write")
+    @if_match_required(blp)
     @blp.arguments(DeleteArgs, location="query")
     @blp.response(204)
     def delete(self, args, contact_session_id):
         """Delete (softly; its contacts no longer count); needs If-Match and a reason."""
         contact = queries.get_contact_session(db.session, contact_session_id)
         with audit_context(reason=args["reason"]):
-            operations.delete_contact_session(db.session, contact, etag_version())
+            operations.delete_contact_session(db.session, contact, if_match_version())
 
 
 def _get_psw(psw_id: int) -> Participant:
-    psw = db.session.scalar(
-        select(Participant).where(
-            Participant.id == psw_id,
-            Participant.category == "psw",
-            Participant.deleted_at.is_(None),
-        )
+    return get_or_404(
+        db.session, Participant, psw_id, Participant.category == "psw", what="peer support worker"
     )
-    if psw is None:
-        raise NotFound("No such peer support worker.")
-    return psw
 
 
 @blp.route("/psws")
@@ -143,7 +139,7 @@ class Psws(MethodView):
         return (
             psw,
             201,
-            {"ETag": f'"{psw.version_id}"', "Location": f"/api/v1/psws/{psw.id}"},
+            {**etag_headers(psw), "Location": f"/api/v1/psws/{psw.id}"},
         )
 
 
@@ -154,17 +150,18 @@ class PswById(MethodView):
     def get(self, psw_id):
         """One PSW."""
         psw = _get_psw(psw_id)
-        return psw, 200, {"ETag": f'"{psw.version_id}"'}
+        return psw, 200, etag_headers(psw)
 
     @requires("participants.write")
+    @if_match_required(blp)
     @blp.arguments(PswUpdate)
     @blp.response(200, PswOut)
     def patch(self, data, psw_id):
         """Change training date, active flag or details; needs If-Match and a reason."""
         psw = _get_psw(psw_id)
         with audit_context(reason=data["reason"]):
-            participant_operations.update_participant(db.session, psw, data, etag_version())
-        return psw, 200, {"ETag": f'"{psw.version_id}"'}
+            participant_operations.update_participant(db.session, psw, data, if_match_version())
+        return psw
 
 
 @blp.route("/sites/<code>/fidelity")

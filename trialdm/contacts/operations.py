@@ -22,8 +22,9 @@ from trialdm.core.audit import current_audit_context
 from trialdm.core.errors import ErrorCollector
 from trialdm.core.models import utcnow
 from trialdm.core.scoping import require_site
+from trialdm.core.versions import check_version
 from trialdm.participants.models import Participant
-from trialdm.participants.operations import check_version, today
+from trialdm.participants.operations import today
 from trialdm.sites.queries import get_site
 
 SESSION_FIELDS = ("date", "start_time", "format", "mode", "duration_min", "place", "notes")
@@ -202,7 +203,7 @@ def update_contact_session(
     session: Session, contact: ContactSession, changes: Mapping[str, Any], version: int | None
 ) -> ContactSession:
     require_site(contact.site_code, hide=True)
-    check_version(contact, version)  # type: ignore[arg-type]
+    check_version(contact, version)
     state = current_state(contact)
     state.update({k: v for k, v in changes.items() if k != "reason"})
     errors = ErrorCollector()
@@ -222,7 +223,7 @@ def update_contact_session(
 
 def delete_contact_session(session: Session, contact: ContactSession, version: int | None) -> None:
     require_site(contact.site_code, hide=True)
-    check_version(contact, version)  # type: ignore[arg-type]
+    check_version(contact, version)
     contact.deleted_at = utcnow()
     contact.deleted_reason = current_audit_context().reason
     session.flush()

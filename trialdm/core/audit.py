@@ -19,11 +19,11 @@ from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, DateTime, Index, Integer, String, Text, event, insert
+from sqlalchemy import JSON, Index, Integer, String, Text, event, insert
 from sqlalchemy.orm import Mapped, Session, attributes, mapped_column, object_mapper
 
 from trialdm.core.errors import ValidationFailed
-from trialdm.core.models import Base, SiteScoped, utcnow
+from trialdm.core.models import Base, SiteScoped, UTCDateTime, utcnow
 
 SOURCES = ("api", "redcap-api", "page", "cli", "task", "import", "system")
 
@@ -94,7 +94,7 @@ class AuditEvent(SiteScoped, Base):
     __table_args__ = (Index("ix_audit_events_entity_entity_id", "entity", "entity_id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     user_id: Mapped[int | None] = mapped_column(Integer, index=True)
     user_email: Mapped[str | None] = mapped_column(String(254))
     role: Mapped[str | None] = mapped_column(String(64))

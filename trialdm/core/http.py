@@ -1,4 +1,4 @@
-"""The request edge: one transaction per request, problem+json errors, ETags."""
+"""The request edge: one transaction per request, problem+json errors."""
 
 from __future__ import annotations
 
@@ -21,11 +21,14 @@ from trialdm.core.audit import (
 )
 from trialdm.core.errors import PROBLEM_MIMETYPE, DomainError, problem
 from trialdm.core.scoping import NO_SITES, reset_scope, set_scope
+from trialdm.core.sqlite import reset_writing, set_writing
 from trialdm.core.tasks import run_eager_tasks
+from trialdm.core.versions import stale_write
 
 log = logging.getLogger(__name__)
 API_PREFIX = "/api/"
 BODY_METHODS = {"POST", "PUT", "PATCH"}
+WRITE_METHODS = BODY_METHODS | {"DELETE"}
 # API paths whose clients send form bodies (REDCap's API); JSON everywhere else.
 FORM_BODY_PATHS: set[str] = set()
 
@@ -52,29 +55,24 @@ def keep_transaction() -> None:
     g.keep_transaction = True
 
 
-def etag_version() -> int | None:
-    """The version a client sends in If-Match (``"3"`` or ``W/"3"``), if any."""
-    raw = request.headers.get("If-Match")
-    if not raw:
-        return None
-    value = raw.strip()
-    if value.startswith("W/"):
-        value = value[2:]
-    value = value.strip('"')
-    return int(value) if value.isdigit() else -1
-
-
-def with_etag(response: Response, version: int) -> Response:
-    response.set_etag(str(version))
-    return response
-
-
 def register_request_edge(app: Flask, db) -> None:
+    def render_domain_error(exc: DomainError) -> Response:
+        """The error as problem+json in the API, as a page for people."""
+        if is_api_request():
+            return problem_response(exc.to_problem())
+        render_page = app.extensions.get("trialdm.page_error")
+        if render_page is not None:  # the web package draws it as a page
+            response = app.make_response(render_page(exc.status, exc.title, exc.detail))
+            response.status_code = exc.status
+            return response
+        return app.make_response((exc.detail, exc.status))
+
     @app.before_request
     def start_request() -> Response | None:
         # Context variables outlive requests in a worker thread: start from nothing
         # and restore what was there when the request ends.
         g.scope_token = set_scope(NO_SITES)
+        g.writing_token = set_writing(request.method in WRITE_METHODS)
         g.request_id = request.headers.get("X-Request-ID") or uuid.uuid4().hex
         g.durable_token = collect_durable_events()
         g.audit_token = set_audit_context(
@@ -108,14 +106,10 @@ def register_request_edge(app: Flask, db) -> None:
         try:
             db.session.commit()
         except StaleDataError:
+            # The version column stopped a write that lost a race after passing
+            # its If-Match check: the same 412 as a stale If-Match.
             db.session.rollback()
-            return problem_response(
-                problem(
-                    409,
-                    "Conflict",
-                    "The record was changed by someone else at the same time; reload and retry.",
-                )
-            )
+            return render_domain_error(stale_write())
         except IntegrityError as exc:
             db.session.rollback()
             log.info("integrity error at commit: %s", exc.orig)
@@ -141,25 +135,17 @@ def register_request_edge(app: Flask, db) -> None:
             reset_scope(g.pop("scope_token"))
         if "audit_token" in g:
             reset_audit_context(g.pop("audit_token"))
+        if "writing_token" in g:
+            reset_writing(g.pop("writing_token"))
 
     @app.errorhandler(DomainError)
     def domain_error(exc: DomainError):
-        if is_api_request():
-            return problem_response(exc.to_problem())
-        render_page = app.extensions.get("trialdm.page_error")
-        if render_page is not None:  # the web package draws it as a page
-            return render_page(exc.status, exc.title, exc.detail), exc.status
-        return exc.detail, exc.status
+        return render_domain_error(exc)
 
     @app.errorhandler(StaleDataError)
     def stale(exc: StaleDataError):
-        return problem_response(
-            problem(
-                409,
-                "Conflict",
-                "The record was changed by someone else at the same time; reload and retry.",
-            )
-        )
+        db.session.rollback()
+        return render_domain_error(stale_write())
 
     @app.errorhandler(IntegrityError)
     def integrity(exc: IntegrityError):

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import DateTime, ForeignKey, Integer, MetaData, String, Text, func
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
+from sqlalchemy.types import TypeDecorator
 
 # Named constraints let Alembic alter and drop them on every backend.
 NAMING_CONVENTION = {
@@ -21,6 +24,26 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+class UTCDateTime(TypeDecorator[datetime]):
+    """A moment in time, always a timezone-aware UTC datetime in Python. PostgreSQL
+    stores timestamptz; SQLite keeps no zone, so values are stored as UTC and read
+    back as UTC (an aware value of another zone would otherwise lose its offset, and
+    reads would come back naive)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        if isinstance(value, datetime):
+            return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
@@ -31,10 +54,10 @@ class IdMixin:
 
 class TimestampMixin:
     created_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), default=utcnow, server_default=func.now()
+        UTCDateTime(), default=utcnow, server_default=func.now()
     )
     updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), default=utcnow, onupdate=utcnow, server_default=func.now()
+        UTCDateTime(), default=utcnow, onupdate=utcnow, server_default=func.now()
     )
 
 
@@ -51,7 +74,10 @@ class SiteScoped:
 
 
 class Versioned:
-    """Optimistic locking: a stale write raises StaleDataError (409/412 in the API)."""
+    """Optimistic locking: every ORM UPDATE or DELETE of the row checks and bumps
+    ``version_id``; a stale one raises StaleDataError (412, see
+    :mod:`trialdm.core.versions`). Bulk ``update()`` statements bypass the check:
+    change versioned rows through the ORM only."""
 
     version_id: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
 
@@ -63,7 +89,7 @@ class Versioned:
 class SoftDeletable:
     """Records are never removed: deleting sets these, with the reason required."""
 
-    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     deleted_reason: Mapped[str | None] = mapped_column(Text)
 
     @property

@@ -31,3 +31,15 @@ class Site(ma.fields.String):
     def _deserialize(self, value, attr, data, **kwargs):
         value = super()._deserialize(value, attr, data, **kwargs)
         return value.strip().upper()
+
+
+class Problem(DumpSchema):
+    """An RFC 9457 problem; ``errors`` holds messages per field (or header)."""
+
+    type = ma.fields.String(metadata={"description": "about:blank"})
+    title = ma.fields.String()
+    status = ma.fields.Integer()
+    detail = ma.fields.String()
+    # field -> messages; a list's or a nested object's messages are keyed by item index
+    # or by the nested field ({"diagnoses": {"0": ["..."]}}).
+    errors = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Raw())

@@ -1,9 +1,37 @@
 """SQLite connection settings: foreign keys on, WAL, and transactions that SQLAlchemy
-controls (pysqlite's own BEGIN handling breaks SAVEPOINTs)."""
+controls (pysqlite's own BEGIN handling breaks SAVEPOINTs).
+
+A transaction that will write starts with ``BEGIN IMMEDIATE``: it waits for the write
+lock before reading, so what it reads (a record's version) is still current when it
+writes. A plain ``BEGIN`` reads a snapshot first; if another writer commits before it
+writes, SQLite refuses the write with "database is locked" (SQLITE_BUSY_SNAPSHOT,
+which the busy timeout does not retry) instead of letting the version check answer.
+"""
 
 from __future__ import annotations
 
+import random
+import time
+from collections.abc import Callable
+from contextvars import ContextVar
+from typing import Any, TypeVar
+
 from sqlalchemy import Engine, event
+from sqlalchemy.exc import OperationalError
+
+T = TypeVar("T")
+
+_will_write: ContextVar[bool] = ContextVar("trialdm_sqlite_will_write", default=False)
+
+
+def set_writing(value: bool) -> object:
+    """Mark the transactions of this context (a request) as writing or not; returns the
+    token for :func:`reset_writing`."""
+    return _will_write.set(value)
+
+
+def reset_writing(token) -> None:
+    _will_write.reset(token)
 
 
 def install_sqlite_pragmas(engine: Engine) -> None:
@@ -23,4 +51,31 @@ def install_sqlite_pragmas(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def on_begin(connection):
-        connection.exec_driver_sql("BEGIN")
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if _will_write.get() else "BEGIN")
+
+
+# SQLITE_BUSY and SQLITE_BUSY_SNAPSHOT (extended code)
+_BUSY_CODES = {5, 517}
+
+
+def is_busy_snapshot(exc: BaseException) -> bool:
+    """SQLite refused a write lock: in WAL mode a transaction that read before its
+    first write cannot write once another connection committed after its snapshot,
+    and waiting (busy_timeout) does not help; only a new transaction does."""
+    orig = getattr(exc, "orig", None)
+    return getattr(orig, "sqlite_errorcode", None) in _BUSY_CODES
+
+
+def run_retrying_when_busy(session: Any, work: Callable[[], T], attempts: int = 20) -> T:
+    """Run ``work`` (which must be safe to repeat) at a request's edge, starting a new
+    transaction when SQLite refuses the write lock. Other databases wait for row locks
+    instead, so they never retry."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return work()
+        except OperationalError as exc:
+            if not is_busy_snapshot(exc) or attempt == attempts:
+                raise
+            session.rollback()
+            time.sleep(random.uniform(0.005, 0.05) * attempt)
+    raise AssertionError("unreachable")

@@ -14,6 +14,7 @@ from trialdm.contacts.demo import demo_contacts
 from trialdm.instruments.demo import demo_instruments, demo_responses
 from trialdm.participants.operations import create_participant
 from trialdm.qualitative.demo import demo_qualitative
+from trialdm.randomisation.demo import demo_allocation_list, enrol_demo_participant
 from trialdm.reminders.demo import demo_reminders
 from trialdm.translation.demo import demo_translation
 
@@ -31,6 +32,7 @@ DEMO_USERS = [
     ("translator.bu@demo.trialdm.org", "translator", ["BU"]),
     ("reviewer.bu@demo.trialdm.org", "reviewer", ["BU"]),
     ("reviewer2.bu@demo.trialdm.org", "reviewer", ["BU"]),
+    ("statistician@demo.trialdm.org", "statistician", []),
     ("translator.bgu@demo.trialdm.org", "translator", ["BGU"]),
 ]
 DEMO_SITES = ("ULM", "UKE", "BU", "DS", "PU", "BGU")
@@ -64,7 +66,7 @@ def demo_participants(session: Session, rng: random.Random) -> str:
             count += 1
         for index in range(24):
             enrolled = today - timedelta(days=rng.randint(5, 420))
-            create_participant(
+            enrol_demo_participant(
                 session,
                 {
                     "site": site,
@@ -105,6 +107,7 @@ def demo_participants(session: Session, rng: random.Random) -> str:
 # Domains append their steps here, in dependency order.
 DEMO_STEPS: list[tuple[str, Callable[[Session, random.Random], str]]] = [
     ("users", demo_users),
+    ("randomisation", demo_allocation_list),
     ("participants", demo_participants),
     ("contacts", demo_contacts),
     ("qualitative", demo_qualitative),

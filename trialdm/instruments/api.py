@@ -9,8 +9,8 @@ from flask_smorest import Blueprint
 
 from trialdm.auth.permissions import requires
 from trialdm.core.audit import audit_context, record_event
-from trialdm.core.http import etag_version
 from trialdm.core.pagination import order_by, paginate
+from trialdm.core.versions import etag_headers, if_match_required, if_match_version
 from trialdm.extensions import db
 from trialdm.instruments import operations, queries
 from trialdm.instruments.definitions import MISSING_CODES
@@ -136,7 +136,7 @@ class Responses(MethodView):
             response,
             201,
             {
-                "ETag": f'"{response.version_id}"',
+                **etag_headers(response),
                 "Location": f"/api/v1/responses/{response.id}",
             },
         )
@@ -149,9 +149,10 @@ class ResponseById(MethodView):
     def get(self, response_id):
         """One response with its answers and scores; the ETag carries its version."""
         response = queries.get_response(db.session, response_id)
-        return response, 200, {"ETag": f'"{response.version_id}"'}
+        return response, 200, etag_headers(response)
 
     @requires("responses.write")
+    @if_match_required(blp)
     @blp.arguments(ResponseUpdate)
     @blp.response(200, ResponseOut)
     def patch(self, data, response_id):
@@ -159,14 +160,15 @@ class ResponseById(MethodView):
         once the response was complete."""
         response = queries.get_response(db.session, response_id)
         with audit_context(reason=data.get("reason")):
-            operations.update_response(db.session, response, data, etag_version())
-        return response, 200, {"ETag": f'"{response.version_id}"'}
+            operations.update_response(db.session, response, data, if_match_version())
+        return response
 
     @requires("responses.write")
+    @if_match_required(blp)
     @blp.arguments(ResponseDeleteArgs, location="query")
     @blp.response(204)
     def delete(self, args, response_id):
         """Delete (softly, kept for the audit trail); needs If-Match and a reason."""
         response = queries.get_response(db.session, response_id)
         with audit_context(reason=args["reason"]):
-            operations.delete_response(db.session, response, etag_version())
+            operations.delete_response(db.session, response, if_match_version())

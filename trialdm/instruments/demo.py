@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from trialdm.instruments.definitions import load_definition_folder
 from trialdm.instruments.operations import create_response, sync_instruments
 from trialdm.participants.models import Participant
-from trialdm.participants.operations import create_participant
+from trialdm.randomisation.demo import enrol_demo_participant
 from trialdm.schedule.queries import schedule_events, schedule_rows
 
 MARITAL = {
@@ -103,7 +103,7 @@ def _showcase(session: Session, today: date, t1_months: int) -> list[Participant
         ),
     ):
         made.append(
-            create_participant(
+            enrol_demo_participant(
                 session,
                 {
                     "site": "BU",

@@ -9,7 +9,6 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Date,
-    DateTime,
     Float,
     ForeignKey,
     Index,
@@ -28,6 +27,7 @@ from trialdm.core.models import (
     SiteScoped,
     SoftDeletable,
     TimestampMixin,
+    UTCDateTime,
     Versioned,
     utcnow,
 )
@@ -52,7 +52,7 @@ class InstrumentVersion(Audited, IdMixin, Base):
     definition: Mapped[dict[str, Any]] = mapped_column(JSON)
     checksum: Mapped[str] = mapped_column(String(64))
     source: Mapped[str] = mapped_column(String(200))
-    synced_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    synced_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     @cached_property
     def parsed(self) -> InstrumentDefinition:
@@ -113,7 +113,7 @@ class Response(Audited, SiteScoped, IdMixin, TimestampMixin, SoftDeletable, Vers
     )
     status: Mapped[str] = mapped_column(String(16), default="incomplete", index=True)
     collected_on: Mapped[date] = mapped_column(Date, index=True)
-    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # A reference to what the response belongs to outside the schedule, e.g.
     # "focus_group:12" or "contact_session:40".
     context: Mapped[str | None] = mapped_column(String(64), index=True)

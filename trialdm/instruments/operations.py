@@ -27,6 +27,7 @@ from trialdm.core.errors import Conflict, ErrorCollector, ValidationFailed
 from trialdm.core.locking import refuse_if_locked
 from trialdm.core.models import utcnow
 from trialdm.core.scoping import require_site
+from trialdm.core.versions import check_version
 from trialdm.instruments.answers import AnswerRow, to_json, to_rows
 from trialdm.instruments.definitions import (
     DefinitionError,
@@ -38,7 +39,6 @@ from trialdm.instruments.queries import answer_values, get_instrument_version
 from trialdm.instruments.schemas import AnswerField, answers_schema
 from trialdm.instruments.scoring import compute_scores, visible_fields
 from trialdm.participants.models import Participant
-from trialdm.participants.operations import check_version
 
 
 def today() -> date:
@@ -300,7 +300,7 @@ def update_response(
     """
     require_site(response.site_code, hide=True)
     refuse_if_locked(session, [response])
-    check_version(response, version)  # type: ignore[arg-type]
+    check_version(response, version)
     reason = current_audit_context().reason
     if response.status == "complete" and not (reason and reason.strip()):
         raise ValidationFailed(
@@ -361,7 +361,7 @@ def update_response(
 def delete_response(session: Session, response: Response, version: int | None) -> None:
     require_site(response.site_code, hide=True)
     refuse_if_locked(session, [response])
-    check_version(response, version)  # type: ignore[arg-type]
+    check_version(response, version)
     response.deleted_at = utcnow()
     response.deleted_reason = current_audit_context().reason
     session.flush()

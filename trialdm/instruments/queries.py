@@ -9,6 +9,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, object_session
 
 from trialdm.core.errors import NotFound
+from trialdm.core.queries import get_or_404
 from trialdm.instruments.answers import from_rows, to_json
 from trialdm.instruments.definitions import DEFAULT_LANGUAGE, InstrumentDefinition, Labels
 from trialdm.instruments.models import InstrumentLabelTranslation, InstrumentVersion, Response
@@ -171,12 +172,7 @@ def answers_json(response: Response) -> dict[str, Any]:
 
 
 def get_response(session: Session, response_id: int) -> Response:
-    response = session.scalar(
-        select(Response).where(Response.id == response_id, Response.deleted_at.is_(None))
-    )
-    if response is None:
-        raise NotFound("No such response.")
-    return response
+    return get_or_404(session, Response, response_id, what="response")
 
 
 def responses_query(filters: Mapping[str, Any]) -> Select:

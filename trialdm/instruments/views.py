@@ -31,7 +31,7 @@ from trialdm.participants.models import Participant
 from trialdm.participants.queries import get_participant
 from trialdm.schedule.queries import count_schedule_rows, schedule_rows
 from trialdm.web.dashboard import Widget, add_widget
-from trialdm.web.forms import FORM_LEVEL, FormErrors, field_errors, submit
+from trialdm.web.forms import FormErrors, field_errors, submit
 from trialdm.web.panels import Panel, add_participant_panel
 
 bp = Blueprint("response_pages", __name__, url_prefix="/questionnaires")
@@ -173,9 +173,12 @@ def answer_errors(failed: FormErrors) -> dict[str, list[str]]:
     return errors
 
 
-def form_context(version, participant: Participant, event: str | None) -> dict[str, Any]:
+def form_context(
+    version, participant: Participant, event: str | None, lang: str | None = None
+) -> dict[str, Any]:
+    """What the questionnaire form shows, labelled in ``lang`` (default: the page's)."""
     definition: InstrumentDefinition = version.parsed
-    labels = queries.labels_for(version, language())
+    labels = queries.labels_for(version, lang or language())
     fields = []
     section = None
     for f in definition.fields:
@@ -341,8 +344,6 @@ def edit(response_id: int):
     except FormErrors as failed:
         db.session.rollback()
         errors = answer_errors(failed)
-        if "version" in errors:
-            errors[FORM_LEVEL] = [str(failed.cause)]
         response = queries.get_response(db.session, response_id)
         context["response"] = response
         values = {

@@ -9,16 +9,15 @@ from trialdm.auth.permissions import requires
 from trialdm.contacts.queries import attach_fidelity
 from trialdm.core.audit import audit_context
 from trialdm.core.errors import ValidationFailed
-from trialdm.core.http import etag_version
 from trialdm.core.pagination import order_by, paginate
+from trialdm.core.versions import etag_headers, if_match_required, if_match_version
 from trialdm.extensions import db
 from trialdm.participants import operations, queries
 from trialdm.participants.imports import import_participants
 from trialdm.participants.schemas import (
     DeleteArgs,
-    ImportArgs,
-    ImportFile,
     ImportReport,
+    ImportUpload,
     ParticipantCreate,
     ParticipantOut,
     ParticipantPage,
@@ -63,7 +62,7 @@ class Participants(MethodView):
             participant,
             201,
             {
-                "ETag": f'"{participant.version_id}"',
+                **etag_headers(participant),
                 "Location": f"/api/v1/participants/{participant.id}",
             },
         )
@@ -87,36 +86,37 @@ class ParticipantById(MethodView):
         """One participant; the ETag carries its version for If-Match."""
         participant = queries.get_participant(db.session, participant_id)
         attach_fidelity(db.session, [participant])
-        return participant, 200, {"ETag": f'"{participant.version_id}"'}
+        return participant, 200, etag_headers(participant)
 
     @requires("participants.write")
+    @if_match_required(blp)
     @blp.arguments(ParticipantUpdate())
     @blp.response(200, ParticipantOut)
     def patch(self, data, participant_id):
         """Change fields; needs If-Match and a reason."""
         participant = queries.get_participant(db.session, participant_id)
         with audit_context(reason=data["reason"]):
-            operations.update_participant(db.session, participant, data, etag_version())
+            operations.update_participant(db.session, participant, data, if_match_version())
         attach_fidelity(db.session, [participant])
-        return participant, 200, {"ETag": f'"{participant.version_id}"'}
+        return participant
 
     @requires("participants.delete")
+    @if_match_required(blp)
     @blp.arguments(DeleteArgs, location="query")
     @blp.response(204)
     def delete(self, args, participant_id):
         """Delete (softly, kept for the audit trail; site leads); needs If-Match and a reason."""
         participant = queries.get_participant(db.session, participant_id)
         with audit_context(reason=args["reason"]):
-            operations.delete_participant(db.session, participant, etag_version())
+            operations.delete_participant(db.session, participant, if_match_version())
 
 
 @blp.route("/import")
 class ParticipantImport(MethodView):
     @requires("participants.import")
-    @blp.arguments(ImportArgs, location="form")
-    @blp.arguments(ImportFile, location="files")
+    @blp.arguments(ImportUpload, location="files", content_type="multipart/form-data")
     @blp.response(201, ImportReport)
-    def post(self, args, files):
+    def post(self, args):
         """Import a CSV file of participants of one site: all rows or none.
 
         Columns are the fields of a participant (without ``site``); ``diagnoses``
@@ -124,7 +124,7 @@ class ParticipantImport(MethodView):
         (``other: wording`` for other). Every bad row is reported by line and field.
         """
         try:
-            text = files["file"].read().decode("utf-8-sig")
+            text = args["file"].read().decode("utf-8-sig")
         except UnicodeDecodeError:
             raise ValidationFailed.field("file", "The file is not UTF-8 text.") from None
         with audit_context(source="import"):

@@ -198,6 +198,14 @@ def minimum_record() -> MinimumRecord:
 
 
 def _requirements(category: str | None, stage: str) -> tuple[Requirement, ...]:
+    found = _declared(category, stage)
+    if stage == "on_enrolment" and current_app.config["RANDOMISATION"] == "service":
+        # The service allocates the arm after enrolment: nobody can type it before.
+        found = tuple(r for r in found if r.fields != ("arm",))
+    return found
+
+
+def _declared(category: str | None, stage: str) -> tuple[Requirement, ...]:
     record = minimum_record()
     if category in record:
         return record[category].stage(stage)

@@ -16,9 +16,10 @@ from sqlalchemy import insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from trialdm.core.errors import ErrorCollector, PreconditionFailed, PreconditionRequired
+from trialdm.core.errors import ErrorCollector
 from trialdm.core.models import utcnow
 from trialdm.core.scoping import current_scope, require_site
+from trialdm.core.versions import check_version
 from trialdm.participants.minimum_record import PSW_FIELDS, TRIAL_FIELDS, missing_fields
 from trialdm.participants.models import Participant, ParticipantDiagnosis, StudyIdCounter
 from trialdm.participants.vocabulary import OTHER_DIAGNOSIS
@@ -167,6 +168,22 @@ def _check_enrolment(state: Mapping[str, Any], errors: ErrorCollector, config) -
             errors.add("intervention_start", "Cannot be before enrolment.")
 
 
+def arm_is_allocated() -> bool:
+    """The trial randomises here (TRIALDM_RANDOMISATION=service): nobody types an arm."""
+    return current_app.config["RANDOMISATION"] == "service"
+
+
+def check_arm_not_typed(
+    changes: Mapping[str, Any], current_arm: str | None, errors: ErrorCollector
+) -> None:
+    if arm_is_allocated() and "arm" in changes and changes["arm"] != current_arm:
+        errors.add(
+            "arm",
+            "The arm is allocated by randomisation and cannot be typed in; "
+            "randomise the participant once they are eligible and enrolled.",
+        )
+
+
 def allocate_study_id(session: Session, site_code: str, category: str) -> str:
     """Next study ID of a site and category. The counter row is locked by the
     UPDATE until commit, so concurrent enrolments never get the same number."""
@@ -212,6 +229,7 @@ def create_participant(session: Session, data: Mapping[str, Any]) -> Participant
     if state.get("category") == "psw" and state.get("active") is None:
         state["active"] = True
     check_participant(state, errors)
+    check_arm_not_typed(data, None, errors)
     if current_scope().every_site:
         # A site-scoped user's sites come from memberships, which reference existing
         # sites; only an every-site role can name a site that does not exist.
@@ -242,19 +260,6 @@ def current_state(participant: Participant) -> dict[str, Any]:
     return state
 
 
-def check_version(participant: Participant, expected: int | None) -> None:
-    """Compare the client's If-Match version with the stored one."""
-    if expected is None:
-        raise PreconditionRequired(
-            "Send the version you edited in If-Match (the ETag of the record)."
-        )
-    if expected != participant.version_id:
-        raise PreconditionFailed(
-            "The record was changed by someone else; reload it and apply your change again.",
-            errors={"version": [f"Current version is {participant.version_id}."]},
-        )
-
-
 def update_participant(
     session: Session, participant: Participant, changes: Mapping[str, Any], version: int | None
 ) -> Participant:
@@ -273,6 +278,7 @@ def update_participant(
     errors = ErrorCollector()
     recorded = frozenset((d.code, d.text) for d in participant.diagnoses)
     check_participant(state, errors, recorded)
+    check_arm_not_typed(changes, participant.arm, errors)
     if not errors:
         from trialdm.contacts.operations import check_against_contacts
 

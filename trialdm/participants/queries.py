@@ -8,7 +8,7 @@ from flask import current_app
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from trialdm.core.errors import NotFound
+from trialdm.core.queries import get_or_404
 from trialdm.participants.models import Participant
 from trialdm.participants.vocabulary import Entry, Vocabulary, load_vocabulary
 
@@ -55,14 +55,7 @@ def diagnosis_in_group(code: str, group: str) -> bool:
 
 def get_participant(session: Session, participant_id: int) -> Participant:
     """A participant of the current scope, or 404 (other sites' records do not exist)."""
-    participant = session.scalar(
-        select(Participant).where(
-            Participant.id == participant_id, Participant.deleted_at.is_(None)
-        )
-    )
-    if participant is None:
-        raise NotFound("No such participant.")
-    return participant
+    return get_or_404(session, Participant, participant_id, what="participant")
 
 
 def participants_query(filters: Mapping[str, Any]) -> Select:

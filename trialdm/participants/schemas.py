@@ -193,11 +193,10 @@ class DeleteArgs(LoadSchema):
     reason = ma.fields.String(required=True, validate=validate.Length(min=1, max=2000))
 
 
-class ImportArgs(LoadSchema):
+class ImportUpload(LoadSchema):
+    """A multipart body: the site and the CSV file."""
+
     site = Site(required=True)
-
-
-class ImportFile(ma.Schema):
     file = Upload(required=True)
 
 

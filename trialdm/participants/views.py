@@ -35,7 +35,6 @@ from trialdm.participants.vocabulary import (
 )
 from trialdm.web.dashboard import Widget, add_widget
 from trialdm.web.forms import (
-    FORM_LEVEL,
     FormErrors,
     field_errors,
     form_values,
@@ -334,8 +333,6 @@ def edit(participant_id: int):
     except FormErrors as failed:
         db.session.rollback()
         errors = localise(failed.errors, FIELD_LABELS)
-        if "version" in errors:  # someone else saved first
-            errors[FORM_LEVEL] = [str(failed.cause)]
         participant = queries.get_participant(db.session, participant_id)
         values = form_state(request.form)
         return render_template(
@@ -381,8 +378,6 @@ def delete(participant_id: int):
         errors = localise(failed.errors, FIELD_LABELS)
         if "reason" in errors:  # the page's box is called delete_reason
             errors["delete_reason"] = errors.pop("reason")
-        if "version" in errors:  # someone else saved first
-            errors[FORM_LEVEL] = [str(failed.cause)]
         participant = queries.get_participant(db.session, participant_id)
         values = {"version": version, "delete_reason": request.form.get("delete_reason", "")}
         return render_template(

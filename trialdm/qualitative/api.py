@@ -8,8 +8,8 @@ from flask_smorest import Blueprint
 
 from trialdm.auth.permissions import requires
 from trialdm.core.audit import audit_context
-from trialdm.core.http import etag_version
 from trialdm.core.pagination import order_by, paginate
+from trialdm.core.versions import etag_headers, if_match_required, if_match_version
 from trialdm.extensions import db
 from trialdm.qualitative import imports, operations, queries
 from trialdm.qualitative.schemas import (
@@ -56,7 +56,7 @@ def _register(kind: str, path: str, param: str, title: str) -> None:
             return (
                 record,
                 201,
-                {"ETag": f'"{record.version_id}"', "Location": f"/api/v1/{path}/{record.id}"},
+                {**etag_headers(record), "Location": f"/api/v1/{path}/{record.id}"},
             )
 
     class Item(MethodView):
@@ -64,24 +64,26 @@ def _register(kind: str, path: str, param: str, title: str) -> None:
         @blp.response(200, QualitativeOut)
         def get(self, **ids):
             record = queries.get_session(db.session, kind, ids[param])
-            return record, 200, {"ETag": f'"{record.version_id}"'}
+            return record, 200, etag_headers(record)
 
         @requires("qualitative.write")
+        @if_match_required(blp)
         @blp.arguments(QualitativeUpdate)
         @blp.response(200, QualitativeOut)
         def patch(self, data, **ids):
             record = queries.get_session(db.session, kind, ids[param])
             with audit_context(reason=data["reason"]):
-                operations.update_session(db.session, record, data, etag_version())
-            return record, 200, {"ETag": f'"{record.version_id}"'}
+                operations.update_session(db.session, record, data, if_match_version())
+            return record
 
         @requires("qualitative.write")
+        @if_match_required(blp)
         @blp.arguments(ReasonArgs, location="query")
         @blp.response(204)
         def delete(self, args, **ids):
             record = queries.get_session(db.session, kind, ids[param])
             with audit_context(reason=args["reason"]):
-                operations.delete_session(db.session, record, etag_version())
+                operations.delete_session(db.session, record, if_match_version())
 
     class Members(MethodView):
         @requires("qualitative.read")
@@ -97,26 +99,29 @@ def _register(kind: str, path: str, param: str, title: str) -> None:
         @blp.response(201, MemberOut)
         def post(self, data, **ids):
             record = queries.get_session(db.session, kind, ids[param])
-            return operations.add_member(db.session, record, data), 201
+            member = operations.add_member(db.session, record, data)
+            return member, 201, etag_headers(member)
 
     class Member(MethodView):
         @requires("qualitative.write")
+        @if_match_required(blp)
         @blp.arguments(MemberUpdate)
         @blp.response(200, MemberOut)
         def patch(self, data, member_id, **ids):
             record = queries.get_session(db.session, kind, ids[param])
             member = queries.get_member(db.session, record, member_id)
             with audit_context(reason=data["reason"]):
-                return operations.update_member(db.session, member, data)
+                return operations.update_member(db.session, member, data, if_match_version())
 
         @requires("qualitative.write")
+        @if_match_required(blp)
         @blp.arguments(ReasonArgs, location="query")
         @blp.response(204)
         def delete(self, args, member_id, **ids):
             record = queries.get_session(db.session, kind, ids[param])
             member = queries.get_member(db.session, record, member_id)
             with audit_context(reason=args["reason"]):
-                operations.remove_member(db.session, member)
+                operations.remove_member(db.session, member, if_match_version())
 
     docs = {
         (Collection, "get"): f"List {title}s of your sites.",
@@ -126,8 +131,8 @@ def _register(kind: str, path: str, param: str, title: str) -> None:
         (Item, "delete"): "Delete (softly); needs If-Match and a reason.",
         (Members, "get"): "Members and their answers (removed ones with include_removed).",
         (Members, "post"): "Add a member (answers default to the participant's record).",
-        (Member, "patch"): "Correct a member's answers; needs a reason.",
-        (Member, "delete"): "Remove a member; needs a reason (the row is kept, audited).",
+        (Member, "patch"): "Correct a member's answers; needs If-Match and a reason.",
+        (Member, "delete"): "Remove a member; needs If-Match and a reason (the row is kept).",
     }
     for (view, method), text in docs.items():
         getattr(view, method).__doc__ = text

@@ -6,7 +6,6 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Date,
-    DateTime,
     ForeignKey,
     Integer,
     String,
@@ -23,6 +22,7 @@ from trialdm.core.models import (
     SiteScoped,
     SoftDeletable,
     TimestampMixin,
+    UTCDateTime,
     Versioned,
 )
 from trialdm.participants.models import Participant
@@ -78,7 +78,7 @@ class QualitativeSession(
         return [m for m in self.members if m.removed_at is None]
 
 
-class QualitativeMember(Audited, SiteScoped, IdMixin, TimestampMixin, Base):
+class QualitativeMember(Audited, SiteScoped, IdMixin, TimestampMixin, Versioned, Base):
     """A participant at one session, with the questionnaire answers given there.
     Removing a member keeps the row (``removed_at``, with the reason in the audit)."""
 
@@ -99,7 +99,7 @@ class QualitativeMember(Audited, SiteScoped, IdMixin, TimestampMixin, Base):
     gender: Mapped[str | None] = mapped_column(String(16))
     age: Mapped[int | None] = mapped_column(Integer)
     profession: Mapped[str | None] = mapped_column(String(120))
-    removed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     removed_reason: Mapped[str | None] = mapped_column(Text)
 
     session: Mapped[QualitativeSession] = relationship(back_populates="members")

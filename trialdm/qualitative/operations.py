@@ -20,8 +20,9 @@ from trialdm.core.audit import audit_context, current_audit_context
 from trialdm.core.errors import ErrorCollector, ValidationFailed
 from trialdm.core.models import utcnow
 from trialdm.core.scoping import require_site
+from trialdm.core.versions import check_version
 from trialdm.participants.models import Participant
-from trialdm.participants.operations import age_at, check_version
+from trialdm.participants.operations import age_at
 from trialdm.qualitative.models import QualitativeMember, QualitativeSession
 from trialdm.qualitative.schemas import SESSION_FIELDS
 from trialdm.sites.queries import get_site
@@ -140,7 +141,7 @@ def update_session(
     session: Session, record: QualitativeSession, changes: Mapping[str, Any], version: int | None
 ) -> QualitativeSession:
     require_site(record.site_code, hide=True)
-    check_version(record, version)  # type: ignore[arg-type]
+    check_version(record, version)
     state = {name: getattr(record, name) for name in SESSION_FIELDS}
     state.update({k: v for k, v in changes.items() if k != "reason"})
     errors = ErrorCollector()
@@ -155,7 +156,7 @@ def update_session(
 
 def delete_session(session: Session, record: QualitativeSession, version: int | None) -> None:
     require_site(record.site_code, hide=True)
-    check_version(record, version)  # type: ignore[arg-type]
+    check_version(record, version)
     record.deleted_at = utcnow()
     record.deleted_reason = current_audit_context().reason
     session.flush()
@@ -206,10 +207,11 @@ def add_member(
 
 
 def update_member(
-    session: Session, member: QualitativeMember, changes: Mapping[str, Any]
+    session: Session, member: QualitativeMember, changes: Mapping[str, Any], version: int | None
 ) -> QualitativeMember:
     """Correct a member's answers (the reason is in the audit context)."""
     require_site(member.site_code, hide=True)
+    check_version(member, version)
     for name in ("gender", "age", "profession", "member_code"):
         if name in changes and getattr(member, name) != changes[name]:
             setattr(member, name, changes[name])
@@ -217,9 +219,11 @@ def update_member(
     return member
 
 
-def remove_member(session: Session, member: QualitativeMember) -> None:
-    """Take a member off a session; the row stays, with the reason (audited)."""
+def remove_member(session: Session, member: QualitativeMember, version: int | None) -> None:
+    """Take a member off a session; the row stays, with the reason (audited). Of two
+    removals of one version, the second fails at flush (412) and records nothing."""
     require_site(member.site_code, hide=True)
+    check_version(member, version)
     if member.removed_at is not None:
         raise ValidationFailed.field("member_id", "The member was already removed.")
     member.removed_at = utcnow()

@@ -6,7 +6,7 @@ from typing import Any
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from trialdm.core.errors import NotFound
+from trialdm.core.queries import get_or_404
 from trialdm.qualitative.models import QualitativeMember, QualitativeSession
 
 SORTABLE = {
@@ -14,31 +14,27 @@ SORTABLE = {
     "date": QualitativeSession.date,
     "site": QualitativeSession.site_code,
 }
-NOT_FOUND = {"focus_group": "No such focus group.", "interview": "No such interview."}
+KIND_NAMES = {"focus_group": "focus group", "interview": "interview"}
 
 
 def get_session(session: Session, kind: str, session_id: int) -> QualitativeSession:
-    found = session.scalar(
-        select(QualitativeSession).where(
-            QualitativeSession.id == session_id,
-            QualitativeSession.kind == kind,
-            QualitativeSession.deleted_at.is_(None),
-        )
+    return get_or_404(
+        session,
+        QualitativeSession,
+        session_id,
+        QualitativeSession.kind == kind,
+        what=KIND_NAMES[kind],
     )
-    if found is None:
-        raise NotFound(NOT_FOUND[kind])
-    return found
 
 
 def get_member(session: Session, record: QualitativeSession, member_id: int) -> QualitativeMember:
-    found = session.scalar(
-        select(QualitativeMember).where(
-            QualitativeMember.id == member_id, QualitativeMember.session_id == record.id
-        )
+    return get_or_404(
+        session,
+        QualitativeMember,
+        member_id,
+        QualitativeMember.session_id == record.id,
+        what="member",
     )
-    if found is None:
-        raise NotFound("No such member.")
-    return found
 
 
 def sessions_query(kind: str, filters: Mapping[str, Any]) -> Select:

@@ -105,6 +105,9 @@ class MemberOut(DumpSchema):
     profession = ma.fields.String(allow_none=True)
     removed_at = ma.fields.DateTime(allow_none=True)
     removed_reason = ma.fields.String(allow_none=True)
+    version = ma.fields.Integer(
+        attribute="version_id", metadata={"description": "Send in If-Match to change it"}
+    )
 
 
 class QualitativeOut(DumpSchema):

@@ -21,7 +21,7 @@ from trialdm.participants.models import Participant
 from trialdm.qualitative import operations, queries
 from trialdm.qualitative.models import MODES, QualitativeSession
 from trialdm.qualitative.schemas import MemberAdd, QualitativeCreate, QualitativeUpdate
-from trialdm.web.forms import FORM_LEVEL, FormErrors, as_int, as_ints, form_values, submit
+from trialdm.web.forms import FormErrors, as_int, as_ints, form_values, submit
 from trialdm.web.labels import options
 
 bp = Blueprint("qualitative_pages", __name__, url_prefix="/qualitative")
@@ -244,8 +244,6 @@ def edit(focus_group_id: int | None = None, interview_id: int | None = None):
     except FormErrors as failed:
         db.session.rollback()
         errors = failed.errors
-        if "version" in errors:
-            errors[FORM_LEVEL] = [str(failed.cause)]
         context["record"] = queries.get_session(db.session, kind, session_id)
         values = {**data, "version": version}
         return render_template(

@@ -11,9 +11,9 @@ from flask_smorest import Blueprint
 
 from trialdm.auth.permissions import current_principal, requires
 from trialdm.core.audit import audit_context, record_event
-from trialdm.core.http import etag_version
 from trialdm.core.pagination import order_by, paginate
 from trialdm.core.scoping import require_site
+from trialdm.core.versions import etag_headers, if_match_required, if_match_version
 from trialdm.extensions import db
 from trialdm.quality import checks, exports, operations, queries, runs
 from trialdm.quality.models import DataQuery, Signature
@@ -44,22 +44,6 @@ blp = Blueprint(
     description="Data quality: queries, checks, e-signatures and locking",
 )
 
-IF_MATCH_DOC = {
-    "parameters": [
-        {
-            "in": "header",
-            "name": "If-Match",
-            "required": True,
-            "schema": {"type": "string"},
-            "description": "The ETag (version) of the record as you read it",
-        }
-    ]
-}
-
-
-def _etag(record: DataQuery | Signature) -> dict[str, str]:
-    return {"ETag": f'"{record.version_id}"'}
-
 
 @blp.route("/queries")
 class Queries(MethodView):
@@ -79,7 +63,7 @@ class Queries(MethodView):
     def post(self, data):
         """Open a query on a participant's record, a response, or one field of either."""
         query = operations.open_query(db.session, current_principal(), data)
-        return query, 201, {**_etag(query), "Location": f"/api/v1/queries/{query.id}"}
+        return query, 201, {**etag_headers(query), "Location": f"/api/v1/queries/{query.id}"}
 
 
 @blp.route("/queries/counts")
@@ -121,53 +105,53 @@ class QueryById(MethodView):
     def get(self, query_id):
         """One query with its conversation; the ETag carries its version."""
         query = queries.get_query(db.session, query_id)
-        return query, 200, _etag(query)
+        return query, 200, etag_headers(query)
 
 
 @blp.route("/queries/<int:query_id>/answer")
 class QueryAnswerById(MethodView):
     @requires("queries.answer")
+    @if_match_required(blp)
     @blp.arguments(QueryAnswer)
     @blp.response(200, QueryOut)
-    @blp.doc(**IF_MATCH_DOC)
     def post(self, data, query_id):
         """The site answers an open query; needs If-Match."""
         query = queries.get_query(db.session, query_id)
         operations.answer_query(
-            db.session, current_principal(), query, data["text"], etag_version()
+            db.session, current_principal(), query, data["text"], if_match_version()
         )
-        return query, 200, _etag(query)
+        return query
 
 
 @blp.route("/queries/<int:query_id>/close")
 class QueryCloseById(MethodView):
     @requires("queries.close")
+    @if_match_required(blp)
     @blp.arguments(QueryClose)
     @blp.response(200, QueryOut)
-    @blp.doc(**IF_MATCH_DOC)
     def post(self, data, query_id):
         """Close a query (whoever opened it; a check's query, anyone who closes
         queries at the site); needs If-Match."""
         query = queries.get_query(db.session, query_id)
         operations.close_query(
-            db.session, current_principal(), query, data.get("text"), etag_version()
+            db.session, current_principal(), query, data.get("text"), if_match_version()
         )
-        return query, 200, _etag(query)
+        return query
 
 
 @blp.route("/queries/<int:query_id>/reopen")
 class QueryReopenById(MethodView):
     @requires("queries.close")
+    @if_match_required(blp)
     @blp.arguments(QueryReopen)
     @blp.response(200, QueryOut)
-    @blp.doc(**IF_MATCH_DOC)
     def post(self, data, query_id):
         """Re-open an answered or closed query, saying what is still wrong; needs If-Match."""
         query = queries.get_query(db.session, query_id)
         operations.reopen_query(
-            db.session, current_principal(), query, data["text"], etag_version()
+            db.session, current_principal(), query, data["text"], if_match_version()
         )
-        return query, 200, _etag(query)
+        return query
 
 
 @blp.route("/signatures")
@@ -195,7 +179,7 @@ class Signatures(MethodView):
         return (
             signature,
             201,
-            {**_etag(signature), "Location": f"/api/v1/signatures/{signature.id}"},
+            {**etag_headers(signature), "Location": f"/api/v1/signatures/{signature.id}"},
         )
 
 
@@ -206,24 +190,24 @@ class SignatureById(MethodView):
     def get(self, signature_id):
         """One signature: signer, time, meaning, and whether it still stands."""
         signature = queries.get_signature(db.session, signature_id)
-        return signature, 200, _etag(signature)
+        return signature, 200, etag_headers(signature)
 
 
 @blp.route("/signatures/<int:signature_id>/unlock")
 class SignatureUnlock(MethodView):
     @requires("responses.unlock")
+    @if_match_required(blp)
     @blp.arguments(UnlockArgs)
     @blp.response(200, SignatureOut)
-    @blp.doc(**IF_MATCH_DOC)
     def post(self, data, signature_id):
         """Lift a signature with a reason (site lead, admin): its forms can change
         again. Needs If-Match."""
         signature = queries.get_signature(db.session, signature_id)
         with audit_context(reason=data["reason"]):
             operations.unlock(
-                db.session, current_principal(), signature, data["reason"], etag_version()
+                db.session, current_principal(), signature, data["reason"], if_match_version()
             )
-        return signature, 200, _etag(signature)
+        return signature
 
 
 @blp.route("/quality/rules")

@@ -19,9 +19,9 @@ from trialdm.core.audit import record_event
 from trialdm.core.errors import Conflict, Forbidden, ValidationFailed
 from trialdm.core.models import utcnow
 from trialdm.core.scoping import require_site
+from trialdm.core.versions import check_version
 from trialdm.instruments.models import Response
 from trialdm.participants.models import Participant
-from trialdm.participants.operations import check_version
 from trialdm.quality.models import SIGNATURE_MEANING, DataQuery, DataQueryMessage, Signature
 from trialdm.quality.queries import participant_fields, standing_signature_of
 
@@ -163,7 +163,7 @@ def answer_query(
     """The site answers an open query (with a comment; a data change is made on the
     record itself and explained here)."""
     require_site(query.site_code, hide=True)
-    check_version(query, version)  # type: ignore[arg-type]
+    check_version(query, version)
     if query.status != "open":
         raise Conflict(
             f"The query is {query.status}; only an open query can be answered.",
@@ -195,7 +195,7 @@ def close_query(
     version: int | None,
 ) -> DataQuery:
     require_site(query.site_code, hide=True)
-    check_version(query, version)  # type: ignore[arg-type]
+    check_version(query, version)
     _may_close(principal, query)
     if query.status == "closed":
         raise Conflict("The query is closed already.", errors={"status": ["closed"]})
@@ -210,7 +210,7 @@ def reopen_query(
     session: Session, principal: Principal, query: DataQuery, text: str, version: int | None
 ) -> DataQuery:
     require_site(query.site_code, hide=True)
-    check_version(query, version)  # type: ignore[arg-type]
+    check_version(query, version)
     _may_close(principal, query)
     if query.status == "open":
         raise Conflict("The query is open already.", errors={"status": ["open"]})
@@ -333,7 +333,7 @@ def unlock(
     """Lift a signature (site lead or admin) with a reason: the forms it locked can
     change again, and must be signed again to be locked."""
     require_site(signature.site_code, hide=True)
-    check_version(signature, version)  # type: ignore[arg-type]
+    check_version(signature, version)
     if not signature.standing:
         raise Conflict("The signature was lifted already.", errors={"signature": ["unlocked"]})
     if not reason.strip():

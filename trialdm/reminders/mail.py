@@ -59,3 +59,43 @@ def send(config: Mapping[str, Any], to_address: str, subject: str, body: str) ->
         raise MailError(f"{type(exc).__name__}: {exc}", transient=not _reply_is_final(exc)) from exc
     except OSError as exc:  # refused, unreachable, timeout, TLS failures
         raise MailError(f"{type(exc).__name__}: {exc}", transient=True) from exc
+
+
+def queue_message(
+    session: Any,
+    *,
+    dedupe_key: str,
+    to_address: str,
+    subject: str,
+    body: str,
+    site_code: str | None = None,
+) -> int:
+    """Put one e-mail in the outbox (sent by the mail task after commit, with retries)
+    for other domains: the same delivery, status and failure handling as reminders."""
+    from sqlalchemy import insert
+
+    from trialdm.core.models import utcnow
+    from trialdm.core.tasks import enqueue
+    from trialdm.reminders.models import OutboxMessage
+
+    now = utcnow()
+    message_id = session.execute(
+        insert(OutboxMessage.__table__)
+        .values(
+            dedupe_key=dedupe_key,
+            kind="immediate",
+            user_id=None,
+            site_code=site_code,
+            to_address=to_address,
+            subject=subject,
+            body=body,
+            status="pending",
+            attempts=0,
+            failures_in_row=0,
+            next_attempt_at=now,
+            created_at=now,
+        )
+        .returning(OutboxMessage.__table__.c.id)
+    ).scalar_one()
+    enqueue(session, "trialdm.reminders.send_mail", message_id)
+    return message_id

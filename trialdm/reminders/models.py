@@ -15,7 +15,6 @@ from sqlalchemy import (
     JSON,
     Boolean,
     Date,
-    DateTime,
     ForeignKey,
     Integer,
     String,
@@ -24,7 +23,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
 
-from trialdm.core.models import Base, IdMixin, SiteScoped, utcnow
+from trialdm.core.models import Base, IdMixin, SiteScoped, UTCDateTime, utcnow
 
 REMINDER_STATUSES = ("pending", "delivered")
 MESSAGE_STATUSES = ("pending", "sending", "sent", "kept", "failed")
@@ -62,9 +61,9 @@ class Reminder(_OptionalSite, IdMixin, Base):
     recipients: Mapped[list[int]] = mapped_column(JSON, default=list)
     # The site-local day of the scan that found it.
     local_date: Mapped[date] = mapped_column(Date, index=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
-    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class InboxEntry(_OptionalSite, IdMixin, Base):
@@ -78,8 +77,8 @@ class InboxEntry(_OptionalSite, IdMixin, Base):
         ForeignKey("reminders.id", ondelete="CASCADE"), index=True
     )
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     snoozed_until: Mapped[date | None] = mapped_column(Date)
     # immediate or daily: how this entry goes out by mail (the user's choice when delivered)
     mail: Mapped[str] = mapped_column(String(16), default="immediate")
@@ -110,11 +109,11 @@ class OutboxMessage(_OptionalSite, IdMixin, Base):
     # ... and failures in a row since the last success or manual retry: the backoff
     # and MAIL_MAX_ATTEMPTS apply to these.
     failures_in_row: Mapped[int] = mapped_column(Integer, default=0)
-    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_error: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class DeliveryAttempt(IdMixin, Base):
@@ -128,8 +127,8 @@ class DeliveryAttempt(IdMixin, Base):
         ForeignKey("reminder_outbox.id", ondelete="CASCADE"), index=True
     )
     attempt: Mapped[int] = mapped_column(Integer)
-    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     ok: Mapped[bool] = mapped_column(Boolean, default=False)
     error: Mapped[str | None] = mapped_column(Text)
 
@@ -144,4 +143,4 @@ class ScanRun(IdMixin, Base):
 
     site_code: Mapped[str] = mapped_column(String(8))
     local_date: Mapped[date] = mapped_column(Date)
-    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -465,6 +465,38 @@ class AssessmentOverdue(Rule):
         ]
 
 
+@register
+class SelfReportNotReturned(Rule):
+    """A self-report link made SELF_REPORT_REMIND_AFTER_DAYS days ago or more is still
+    open (not returned, revoked or expired). Once per link."""
+
+    name = "self_report_not_returned"
+    label = "Self-report not yet returned"
+    settings = ("SELF_REPORT_REMIND_AFTER_DAYS",)
+
+    def findings(self, session: Session, scan: ScanContext) -> Iterable[Finding]:
+        from trialdm.core.models import utcnow
+        from trialdm.selfreport.queries import open_links_made_before
+
+        days = scan.config["SELF_REPORT_REMIND_AFTER_DAYS"]
+        # Made on or before the site's day `days` ago (the scan runs in the morning).
+        made_before = datetime.combine(
+            scan.local_date - timedelta(days=days - 1), time.min, tzinfo=UTC
+        )
+        return [
+            Finding(
+                "self_report_link",
+                str(row.id),
+                "not-returned",
+                f"{row.study_id}: self-report {row.instrument_name} ({row.event}) not yet returned",
+                f"The link made on {row.created_at:%Y-%m-%d} is unanswered; it works until "
+                f"{row.expires_at:%Y-%m-%d}. Remind the participant, or make a new link.",
+                f"/participants/{row.participant_id}",
+            )
+            for row in open_links_made_before(session, scan.site_code, made_before, utcnow())
+        ]
+
+
 # --- translations (trialdm.translation.models) --------------------------------------
 #
 # One statement per rule and scan over the site's translation steps or transcripts.

@@ -12,12 +12,21 @@ from flask_smorest import Blueprint
 from sqlalchemy import select
 
 from trialdm.auth.permissions import requires
+from trialdm.core.errors import ValidationFailed
 from trialdm.extensions import db
 from trialdm.instruments.models import Response
 from trialdm.instruments.queries import instruments_due_by_event
 from trialdm.participants.queries import get_participant
-from trialdm.schedule.queries import count_schedule_rows, schedule_rows
-from trialdm.schedule.schemas import AsOfArgs, ParticipantScheduleOut, SchedulePage, ScheduleQuery
+from trialdm.schedule.grid import status_grid
+from trialdm.schedule.queries import count_schedule_rows, schedule_events, schedule_rows
+from trialdm.schedule.schemas import (
+    AsOfArgs,
+    ParticipantScheduleOut,
+    SchedulePage,
+    ScheduleQuery,
+    StatusGridOut,
+    StatusQuery,
+)
 
 blp = Blueprint(
     "schedule", __name__, url_prefix="/api/v1", description="Assessment schedule (T0-T3)"
@@ -91,3 +100,44 @@ class ParticipantSchedule(MethodView):
             "as_of": as_of,
             "events": events,
         }
+
+
+def grid_page(args) -> dict:
+    """The record status grid for the query ``args`` (shared with the page)."""
+    config = current_app.config
+    per_page = min(args.get("per_page") or config["DEFAULT_PAGE_SIZE"], config["MAX_PAGE_SIZE"])
+    events = schedule_events(config)
+    if args.get("event") and args["event"] not in {e.name for e in events}:
+        names = ", ".join(e.name for e in events)
+        raise ValidationFailed.field("event", f"Not an event of the schedule ({names}).")
+    grid = status_grid(
+        db.session,
+        args.get("as_of") or date.today(),
+        events,
+        instruments_due_by_event(db.session),
+        config["SCHEDULE_WINDOW_DAYS"],
+        {k: args.get(k) for k in ("site", "arm", "event", "state")},
+        args["page"],
+        per_page,
+    )
+    grid["meta"] = {
+        "total": grid.pop("total"),
+        "page": args["page"],
+        "per_page": per_page,
+        "next_after": None,
+    }
+    return grid
+
+
+@blp.route("/status")
+class StatusGrid(MethodView):
+    @requires("schedule.read")
+    @blp.arguments(StatusQuery, location="query")
+    @blp.response(200, StatusGridOut)
+    def get(self, args):
+        """The record status grid: for each enrolled participant of your sites (a page,
+        by study ID), each scheduled event and each instrument due then, the state as of
+        a date (not_due, due, overdue, incomplete, complete, missed, not_applicable) and
+        the response; counts per column over every participant of the filter. Filter by
+        site, arm, event and state (participants with a cell in that state)."""
+        return grid_page(args)

@@ -7,8 +7,8 @@ from flask_smorest import Blueprint
 
 from trialdm.auth.permissions import requires
 from trialdm.core.audit import audit_context
-from trialdm.core.http import etag_version
 from trialdm.core.pagination import order_by, paginate
+from trialdm.core.versions import etag_headers, if_match_required, if_match_version
 from trialdm.extensions import db
 from trialdm.screening import operations, queries
 from trialdm.screening.schemas import (
@@ -52,7 +52,7 @@ class ScreeningEntries(MethodView):
         return (
             entry,
             201,
-            {"ETag": f'"{entry.version_id}"', "Location": f"/api/v1/screening/{entry.id}"},
+            {**etag_headers(entry), "Location": f"/api/v1/screening/{entry.id}"},
         )
 
 
@@ -63,23 +63,25 @@ class ScreeningById(MethodView):
     def get(self, screening_id):
         """One screening entry; the ETag carries its version for If-Match."""
         entry = queries.get_entry(db.session, screening_id)
-        return entry, 200, {"ETag": f'"{entry.version_id}"'}
+        return entry, 200, etag_headers(entry)
 
     @requires("participants.write")
+    @if_match_required(blp)
     @blp.arguments(ScreeningUpdate)
     @blp.response(200, ScreeningOut)
     def patch(self, data, screening_id):
         """Change fields (e.g. link the enrolled participant); needs If-Match and a reason."""
         entry = queries.get_entry(db.session, screening_id)
         with audit_context(reason=data["reason"]):
-            operations.update_entry(db.session, entry, data, etag_version())
-        return entry, 200, {"ETag": f'"{entry.version_id}"'}
+            operations.update_entry(db.session, entry, data, if_match_version())
+        return entry
 
     @requires("participants.write")
+    @if_match_required(blp)
     @blp.arguments(DeleteArgs, location="query")
     @blp.response(204)
     def delete(self, args, screening_id):
         """Delete (softly, kept for the audit trail); needs If-Match and a reason."""
         entry = queries.get_entry(db.session, screening_id)
         with audit_context(reason=args["reason"]):
-            operations.delete_entry(db.session, entry, etag_version())
+            operations.delete_entry(db.session, entry, if_match_version())

@@ -10,9 +10,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from trialdm.core.audit import current_audit_context
-from trialdm.core.errors import ErrorCollector, PreconditionFailed, PreconditionRequired
+from trialdm.core.errors import ErrorCollector
 from trialdm.core.models import utcnow
 from trialdm.core.scoping import require_site
+from trialdm.core.versions import check_version
 from trialdm.participants.models import Participant
 from trialdm.screening.models import ScreeningEntry
 from trialdm.sites.queries import get_site
@@ -61,18 +62,6 @@ def check_entry(
     )
     if taken is not None:
         errors.add("participant_id", "This participant is linked to another screening entry.")
-
-
-def check_version(entry: ScreeningEntry, expected: int | None) -> None:
-    if expected is None:
-        raise PreconditionRequired(
-            "Send the version you edited in If-Match (the ETag of the record)."
-        )
-    if expected != entry.version_id:
-        raise PreconditionFailed(
-            "The record was changed by someone else; reload it and apply your change again.",
-            errors={"version": [f"Current version is {entry.version_id}."]},
-        )
 
 
 def create_entry(session: Session, data: Mapping[str, Any]) -> ScreeningEntry:

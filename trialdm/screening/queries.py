@@ -6,7 +6,7 @@ from typing import Any
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from trialdm.core.errors import NotFound
+from trialdm.core.queries import get_or_404
 from trialdm.screening.models import ScreeningEntry
 
 SORTABLE = {
@@ -18,14 +18,7 @@ SORTABLE = {
 
 
 def get_entry(session: Session, entry_id: int) -> ScreeningEntry:
-    entry = session.scalar(
-        select(ScreeningEntry).where(
-            ScreeningEntry.id == entry_id, ScreeningEntry.deleted_at.is_(None)
-        )
-    )
-    if entry is None:
-        raise NotFound("No such screening entry.")
-    return entry
+    return get_or_404(session, ScreeningEntry, entry_id, what="screening entry")
 
 
 def entries_query(filters: Mapping[str, Any]) -> Select:

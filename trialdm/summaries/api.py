@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 from flask import send_file
 from flask.views import MethodView
 from flask_smorest import Blueprint
@@ -13,7 +15,12 @@ from trialdm.core.pagination import order_by, paginate
 from trialdm.extensions import db
 from trialdm.summaries import queries
 from trialdm.summaries.models import SummaryJob
-from trialdm.summaries.operations import CreateSummaryJob, download_name, workbook_path
+from trialdm.summaries.operations import (
+    CreateSummaryJob,
+    document_name,
+    download_name,
+    workbook_path,
+)
 from trialdm.summaries.schemas import (
     SummaryCreate,
     SummaryJobOut,
@@ -21,6 +28,7 @@ from trialdm.summaries.schemas import (
     SummaryJobQuery,
     SummaryTableOut,
 )
+from trialdm.summaries.word import DOCX, table_document
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -113,3 +121,31 @@ class SummaryTable(MethodView):
             durable=True,
         )
         return table
+
+
+@blp.route("/<int:job_id>/tables/<string:name>/docx")
+class SummaryTableDocument(MethodView):
+    @requires("summaries.read")
+    @blp.doc(
+        responses={"200": {"description": "The table as a Word document", "content": {DOCX: {}}}}
+    )
+    def get(self, job_id, name):
+        """One table of a finished job as a Word (.docx) table (audited)."""
+        job = queries.finished_job(db.session, job_id)
+        body = queries.job_table(db.session, job_id, name)
+        content = table_document(body)
+        record_event(
+            db.session,
+            "download",
+            "summary_job",
+            job.id,
+            site_code=job.site_code,
+            details={"scope": job.scope, "table": name, "format": "docx"},
+            durable=True,
+        )
+        return send_file(
+            io.BytesIO(content),
+            mimetype=DOCX,
+            as_attachment=True,
+            download_name=document_name(job, name),
+        )

@@ -3,10 +3,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from trialdm.core.models import Base, IdMixin, SiteScoped, TimestampMixin
+from trialdm.core.models import Base, IdMixin, SiteScoped, TimestampMixin, UTCDateTime
 
 STATES = ("queued", "running", "done", "failed")
 
@@ -44,10 +44,10 @@ class SummaryJob(SiteScoped, IdMixin, TimestampMixin, Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     # Lease: a running job whose heartbeat is older than SUMMARY_LEASE_SECONDS
     # belongs to a dead worker and is re-queued by the reconciler.
-    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
-    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    data_read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    data_read_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     file_name: Mapped[str | None] = mapped_column(String(200))
     # name -> the table as JSON (aggregates whole; the listing capped): megabytes for
     # a cross-site job, so loaded only when one job's tables are read, never for lists.

@@ -42,9 +42,17 @@ def workbook_path(job: SummaryJob) -> Path:
 
 
 def download_name(job: SummaryJob) -> str:
+    return f"{_file_stem(job, 'summaries')}.xlsx"
+
+
+def document_name(job: SummaryJob, table: str) -> str:
+    return f"{_file_stem(job, table)}.docx"
+
+
+def _file_stem(job: SummaryJob, what: str) -> str:
     trial = current_app.config["TRIAL_NAME"].replace(" ", "_")
     day = (job.data_read_at or job.created_at or utcnow()).date().isoformat()
-    return f"{trial}-summaries-{job.scope}-{day}-job{job.id}.xlsx"
+    return f"{trial}-{what}-{job.scope}-{day}-job{job.id}"
 
 
 # ------------------------------------------------------------------ asking
@@ -307,12 +315,21 @@ def _version() -> str:
     return __version__
 
 
+def small_counts_line(k: int) -> str:
+    if k <= 1:
+        return "not suppressed"
+    return (
+        f"1 to {k - 1} people (and statistics of fewer than {k}) shown as <{k}; cells that "
+        f"would give them away by subtraction shown as [c]; listings and charts left out"
+    )
+
+
 def _filters(job: SummaryJob, names: Sequence[str]) -> list[tuple[str, str]]:
     k = current_app.config["SUPPRESS_BELOW"]
     return [
         ("Tables", ", ".join(names)),
         ("Population", "Participants not deleted; see each sheet's notes"),
-        ("Small counts", f"counts below {k} suppressed" if k else "not suppressed"),
+        ("Small counts", small_counts_line(k)),
         ("Trigger", job.trigger),
         ("Job", str(job.id)),
     ]

@@ -7,6 +7,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from trialdm.core.errors import Conflict, NotFound
+from trialdm.core.queries import get_or_404
 from trialdm.summaries.models import SummaryJob
 
 SORTABLE = {
@@ -19,10 +20,7 @@ SORTABLE = {
 
 def get_job(session: Session, job_id: int) -> SummaryJob:
     """A job of the current scope (site leads: their sites' jobs), or 404."""
-    job = session.scalar(select(SummaryJob).where(SummaryJob.id == job_id))
-    if job is None:
-        raise NotFound("No such summary job.")
-    return job
+    return get_or_404(session, SummaryJob, job_id, what="summary job")
 
 
 def jobs_query(filters: Mapping[str, Any]) -> Select:

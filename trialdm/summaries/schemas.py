@@ -46,6 +46,9 @@ class SummaryJobOut(DumpSchema):
             links["tables"] = {
                 name: f"/api/v1/summaries/{job.id}/tables/{name}" for name in job.tables
             }
+            links["documents"] = {
+                name: f"/api/v1/summaries/{job.id}/tables/{name}/docx" for name in job.tables
+            }
         return links
 
 

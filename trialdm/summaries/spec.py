@@ -114,8 +114,9 @@ class TableSpec:
     # The same for all columns at once (ordinal positions, single-child headers);
     # columns under one parent header are then kept together.
     column_labels: Callable[[list[dict[str, Any]]], list[tuple[str | None, str]]] | None = None
-    # (header, people in the column) -> the header printed, e.g. 'Focus groups (N = 11)'
-    header_n: Callable[[str, int], str] | None = None
+    # (header, people in the column) -> the header printed, e.g. 'Focus groups (N = 11)';
+    # the N is its small-cell mark ("<5", "[c]") when suppression hides it.
+    header_n: Callable[[str, int | str], str] | None = None
     order_by: tuple[str, ...] | None = None
     total: bool = True
     total_label: str = "Total"

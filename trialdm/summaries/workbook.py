@@ -1,19 +1,29 @@
 """Render computed tables into one Excel workbook with openpyxl's write-only mode.
 
+Each table sheet prints exactly the texts of the table's JSON and HTML, one
+sheet cell per printed cell (``52 (48–57)``, ``4 (f=3, m=1)``), under a header
+whose group labels are merged over their columns, with the title above and the
+footnotes below, so that the range pastes into a manuscript as it is. Beside it
+a "values" sheet holds every statistic behind those cells as a number with its
+number format, one line per row, column and statistic, for those who compute
+further.
+
 Write-only keeps memory flat however long the participant listing is (the
-listing is streamed from the database cursor straight into the sheet). Every
-string is written as text: a value beginning with = + - @ tab or CR is stored as
-a string with Excel's quote prefix, never as a formula.
+listing is streamed from the database cursor straight into the sheet); its
+merged ranges are collected on the sheet and written after the rows. Every
+string is written as text: a value beginning with = + - @ tab or CR is stored
+as a string with Excel's quote prefix, never as a formula.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from copy import copy
 from dataclasses import dataclass
 from datetime import date, datetime
+from itertools import zip_longest
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +33,7 @@ from openpyxl.chart import LineChart, Reference
 from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
+from openpyxl.worksheet.cell_range import CellRange
 
 from trialdm.summaries.engine import TableResult, listing_rows
 from trialdm.summaries.spec import BuildContext, ListingColumn, ListingSpec
@@ -34,6 +45,10 @@ BOLD = Font(bold=True)
 TITLE = Font(bold=True, size=13)
 NOTE = Font(italic=True, size=9)
 INDENT = Alignment(indent=1)
+HEADER = Alignment(horizontal="center", vertical="center", wrap_text=True)
+HEADER_LEFT = Alignment(horizontal="left", vertical="center")
+PRINTED = Alignment(horizontal="center")
+NUMBERS_SUFFIX = " values"
 WRAP_TOP = Alignment(wrap_text=True, vertical="top")
 MAX_WIDTH = 60
 PROGRESS_EVERY = 50_000
@@ -93,66 +108,120 @@ def _set_widths(ws: WriteOnlyWorksheet, widths: Sequence[int]) -> None:
 # ------------------------------------------------------------------ layout
 
 
-def _group_width(result: TableResult) -> int:
-    return max((len(c.values) for r in result.rows for c in r.cells), default=1) or 1
+@dataclass(frozen=True)
+class HeaderCell:
+    """One printed header cell at (row, col) of the header, spanning rows and columns."""
+
+    row: int
+    col: int
+    text: str
+    rowspan: int = 1
+    colspan: int = 1
 
 
-def _table_widths(result: TableResult, span: int) -> list[int]:
+def header_grid(corner: str, columns: Sequence[tuple[str | None, str]]) -> list[HeaderCell]:
+    """The header as a paper prints it: a group's label merged over its columns,
+    the column labels under it; with groups, the corner and ungrouped columns
+    span both rows. ``columns`` are (group, label) in print order."""
+    if not any(group for group, _ in columns):
+        return [HeaderCell(0, 0, corner)] + [
+            HeaderCell(0, 1 + i, label) for i, (_, label) in enumerate(columns)
+        ]
+    cells = [HeaderCell(0, 0, corner, rowspan=2)]
+    index = 0
+    while index < len(columns):
+        group, label = columns[index]
+        if not group:
+            cells.append(HeaderCell(0, 1 + index, label, rowspan=2))
+            index += 1
+            continue
+        end = index
+        while end < len(columns) and columns[end][0] == group:
+            end += 1
+        cells.append(HeaderCell(0, 1 + index, group, colspan=end - index))
+        cells += [HeaderCell(1, 1 + i, columns[i][1]) for i in range(index, end)]
+        index = end
+    return cells
+
+
+class Sheet:
+    """A write-only sheet that counts its rows, so that ranges can be merged
+    (openpyxl writes a write-only sheet's merged ranges after its rows)."""
+
+    def __init__(self, ws: WriteOnlyWorksheet) -> None:
+        self.ws = ws
+        self.rows = 0
+
+    def append(self, cells: list) -> None:
+        self.ws.append(cells)
+        self.rows += 1
+
+    def merge(self, first_row: int, first_col: int, rows: int, cols: int) -> None:
+        if rows > 1 or cols > 1:
+            self.ws.merged_cells.add(
+                CellRange(
+                    min_row=first_row,
+                    min_col=first_col,
+                    max_row=first_row + rows - 1,
+                    max_col=first_col + cols - 1,
+                )
+            )
+
+
+def _columns(result: TableResult) -> list[tuple[str | None, str]]:
+    return [(c.parent, c.label) for c in result.columns]
+
+
+def _table_widths(result: TableResult) -> list[int]:
     widths = [max([_width(result.corner)] + [_width(r.label) + 1 for r in result.rows])]
     for index, column in enumerate(result.columns):
-        subs = [0] * span
-        for row in result.rows:
-            for j, value in enumerate(row.cells[index].values):
-                subs[j] = max(subs[j], _width(value))
-        subs[0] = max(subs[0], min(_width(column.label), 30))
-        widths.extend(subs)
+        texts = [row.cells[index].text for row in result.rows if index < len(row.cells)]
+        widths.append(max([min(_width(column.label), 30)] + [_width(t) for t in texts]))
     return widths
 
 
-def _table_rows(ws: WriteOnlyWorksheet, result: TableResult, span: int) -> Iterable[list]:
-    """Header rows, data rows and footnotes of an aggregate table."""
-    if any(c.parent for c in result.columns):
-        parents: list[Any] = [cell(ws, None)]
-        previous = None
-        for column in result.columns:
-            shown = column.parent if column.parent != previous else None
-            previous = column.parent
-            parents.append(cell(ws, shown, font=BOLD))
-            parents.extend(cell(ws, None) for _ in range(span - 1))
-        yield parents
-    header: list[Any] = [cell(ws, result.corner, font=BOLD)]
-    for column in result.columns:
-        header.append(cell(ws, column.label, font=BOLD))
-        header.extend(cell(ws, None) for _ in range(span - 1))
-    yield header
+def _write_printed_table(sheet: Sheet, result: TableResult) -> None:
+    """Header (merged as printed), one cell per printed cell, then the footnotes:
+    the JSON's texts exactly, so that the range pastes into a manuscript."""
+    ws = sheet.ws
+    grid = header_grid(result.corner, _columns(result))
+    height = max(h.row for h in grid) + 1
+    first = sheet.rows + 1
+    width = 1 + len(result.columns)
+    lines: list[list[Any]] = [[None] * width for _ in range(height)]
+    for h in grid:
+        align = HEADER_LEFT if h.col == 0 else HEADER
+        lines[h.row][h.col] = cell(ws, h.text or None, font=BOLD, alignment=align)
+    for line in lines:
+        sheet.append(line)
+    for h in grid:
+        sheet.merge(first + h.row, 1 + h.col, h.rowspan, h.colspan)
     for row in result.rows:
         font = BOLD if row.kind == "heading" else None
         align = INDENT if row.kind in ("category", "missing") else None
         line: list[Any] = [cell(ws, row.label, font=font, alignment=align)]
-        for c in row.cells:
-            values = list(c.values) + [None] * (span - len(c.values))
-            formats = list(c.formats) + [None] * (span - len(c.formats))
-            line.extend(cell(ws, v, f) for v, f in zip(values, formats, strict=True))
-        yield line
+        line += [cell(ws, c.text or None, alignment=PRINTED) for c in row.cells]
+        sheet.append(line)
+    # Manuscript footnotes, then the method notes apart from them.
+    for block in (result.footnotes, result.notes):
+        if block:
+            sheet.append([])
+        for note in block:
+            sheet.append([cell(ws, note, font=NOTE)])
 
 
 def _header_rows(result: TableResult) -> int:
     return 2 if any(c.parent for c in result.columns) else 1
 
 
-def _footnotes(ws: WriteOnlyWorksheet, notes: Sequence[str]) -> Iterable[list]:
-    if notes:
-        yield []
-        for note in notes:
-            yield [cell(ws, note, font=NOTE)]
-
-
 # ------------------------------------------------------------------ sheets
 
 
-def write_cover(wb: Workbook, cover: Cover, results: Sequence[TableResult]) -> None:
+def write_cover(
+    wb: Workbook, cover: Cover, results: Sequence[TableResult], names: Sequence[SheetNames]
+) -> None:
     ws = wb.create_sheet("Cover")
-    _set_widths(ws, [24, 80])
+    _set_widths(ws, [24, 80, 32])
     ws.append([cell(ws, f"{cover.trial}: summary tables", font=TITLE)])
     ws.append([])
     lines: list[tuple[str, Any, str | None]] = [
@@ -166,27 +235,24 @@ def write_cover(wb: Workbook, cover: Cover, results: Sequence[TableResult]) -> N
     for label, value, number_format in lines:
         ws.append([cell(ws, label, font=BOLD), cell(ws, value, number_format)])
     ws.append([])
-    ws.append([cell(ws, "Sheet", font=BOLD), cell(ws, "Table", font=BOLD)])
-    for result in results:
-        ws.append([cell(ws, result.name), cell(ws, result.title)])
+    ws.append(
+        [cell(ws, "Sheet", font=BOLD), cell(ws, "Table", font=BOLD), cell(ws, "Numbers", font=BOLD)]
+    )
+    for result, name in zip(results, names, strict=True):
+        ws.append([cell(ws, name.table), cell(ws, result.title), cell(ws, name.numbers)])
 
 
-def write_table(wb: Workbook, result: TableResult) -> None:
-    ws = wb.create_sheet(result.name[:31])
-    span = _group_width(result)
-    _set_widths(ws, _table_widths(result, span))
+def write_table(wb: Workbook, result: TableResult, names: SheetNames) -> None:
+    ws = wb.create_sheet(names.table)
+    sheet = Sheet(ws)
+    _set_widths(ws, _table_widths(result))
     ws.freeze_panes = f"B{2 + _header_rows(result) + 1}"
-    ws.append([cell(ws, result.title, font=TITLE)])
-    ws.append([])
-    rows_written = 2
-    for line in _table_rows(ws, result, span):
-        ws.append(line)
-        rows_written += 1
-    for line in _footnotes(ws, [*result.footnotes, *result.notes]):
-        ws.append(line)
-        rows_written += 1
+    sheet.append([cell(ws, result.title, font=TITLE)])
+    sheet.append([])
+    _write_printed_table(sheet, result)
     if result.chart is not None and result.chart.categories:
-        _write_chart(ws, result, rows_written)
+        _write_chart(ws, result, sheet.rows)
+    write_numbers(wb, result, names.numbers)
 
 
 def _write_chart(ws: WriteOnlyWorksheet, result: TableResult, rows_written: int) -> None:
@@ -219,33 +285,129 @@ def write_listing(
     wb: Workbook,
     result: TableResult,
     ctx: BuildContext,
+    names: SheetNames,
     progress: Callable[[int], None] | None = None,
 ) -> None:
-    """The listing streamed from the cursor, then its summary rows."""
+    """The listing streamed from the cursor, then its summary as printed."""
     listing: ListingSpec = result.listing  # type: ignore[assignment]
-    ws = wb.create_sheet(result.name[:31])
-    span = _group_width(result)
-    summary_widths = _table_widths(result, span)
-    from itertools import zip_longest
-
+    ws = wb.create_sheet(names.table)
+    sheet = Sheet(ws)
     listing_widths = [c.width or len(c.label) for c in listing.columns]
+    summary_widths = _table_widths(result)
     widths = [max(a, b) for a, b in zip_longest(listing_widths, summary_widths, fillvalue=0)]
     _set_widths(ws, widths)
     ws.freeze_panes = "B4"
-    ws.append([cell(ws, result.title, font=TITLE)])
-    ws.append([])
-    ws.append([cell(ws, c.label, font=BOLD) for c in listing.columns])
+    sheet.append([cell(ws, result.title, font=TITLE)])
+    sheet.append([])
+    sheet.append([cell(ws, c.label, font=BOLD) for c in listing.columns])
     writers = [_listing_writer(ws, column) for column in listing.columns]
     for count, row in enumerate(listing_rows(listing, ctx), start=1):
-        ws.append([write(value) for write, value in zip(writers, row, strict=True)])
+        sheet.append([write(value) for write, value in zip(writers, row, strict=True)])
         if progress is not None and count % PROGRESS_EVERY == 0:
             progress(count)
+    sheet.append([])
+    sheet.append([cell(ws, "Summary", font=TITLE)])
+    _write_printed_table(sheet, result)
+    write_numbers(wb, result, names.numbers)
+
+
+# ------------------------------------------------------------------ numbers
+
+
+NUMBERS_HEADER = ("Characteristic", "Line", "Column group", "Column", "Statistic", "Value")
+
+
+def numbers_lines(result: TableResult) -> Iterator[tuple[str, str, str, str, str, Any, str]]:
+    """Every value behind the printed cells: (characteristic, line, column group,
+    column, statistic, value, number format); a hidden value is its mark."""
+    heading = ""
+    for row in result.rows:
+        if row.kind in ("heading", "stat"):
+            heading = row.label
+        if row.kind == "heading":
+            continue
+        characteristic, line = (heading, row.label) if row.kind != "stat" else (row.label, "")
+        for column, c in zip(result.columns, row.cells, strict=True):
+            names = list(c.names) + [f"value {i + 1}" for i in range(len(c.names), len(c.values))]
+            formats = list(c.formats) + ["General"] * (len(c.values) - len(c.formats))
+            for name, value, number_format in zip(names, c.values, formats, strict=False):
+                if value is None:
+                    continue
+                yield (
+                    characteristic,
+                    line,
+                    column.parent or "",
+                    column.label,
+                    name,
+                    value,
+                    number_format,
+                )
+
+
+def write_numbers(wb: Workbook, result: TableResult, title: str) -> None:
+    ws = wb.create_sheet(title)
+    widths = [len(h) for h in NUMBERS_HEADER]
+    widths[0] = max([widths[0]] + [_width(r.label) for r in result.rows])
+    widths[2] = max([widths[2]] + [_width(c.parent) for c in result.columns])
+    widths[3] = max([widths[3]] + [_width(c.label) for c in result.columns])
+    widths[1], widths[4], widths[5] = 30, 12, 14
+    _set_widths(ws, widths)
+    ws.freeze_panes = "A4"
+    ws.append([cell(ws, f"{result.title}: the numbers of each cell", font=TITLE)])
     ws.append([])
-    ws.append([cell(ws, "Summary", font=TITLE)])
-    for line in _table_rows(ws, result, span):
-        ws.append(line)
-    for line in _footnotes(ws, [*result.footnotes, *result.notes]):
-        ws.append(line)
+    ws.append([cell(ws, h, font=BOLD) for h in NUMBERS_HEADER])
+    # Thousands of lines for a table with many sites: plain strings go to openpyxl
+    # raw (its cheapest path), numbers reuse one prepared style per format.
+    styles: dict[str, Any] = {}
+
+    def text(value: str) -> Any:
+        if value.startswith(HOSTILE_PREFIXES) or _ILLEGAL.search(value):
+            return cell(ws, value)
+        return value or None
+
+    def number(value: Any, number_format: str) -> Any:
+        if isinstance(value, str):
+            return text(value)
+        if isinstance(value, datetime):
+            return cell(ws, value, number_format)
+        if number_format not in styles:
+            styles[number_format] = cell(ws, value, number_format)._style
+        c = WriteOnlyCell(ws, value=value)
+        c._style = copy(styles[number_format])
+        return c
+
+    for *labels, value, number_format in numbers_lines(result):
+        ws.append([text(label) for label in labels] + [number(value, number_format)])
+
+
+# ------------------------------------------------------------------ names
+
+
+@dataclass(frozen=True)
+class SheetNames:
+    table: str
+    numbers: str
+
+
+def sheet_names(results: Sequence[TableResult]) -> list[SheetNames]:
+    """Each table's sheet and its numbers sheet, within Excel's 31 characters and unique."""
+    taken: set[str] = {"cover"}
+
+    def unique(name: str) -> str:
+        name = re.sub(r"[\\/*?:\[\]]", "_", name)[:31]
+        candidate, counter = name, 2
+        while candidate.lower() in taken:
+            suffix = f" {counter}"
+            candidate, counter = name[: 31 - len(suffix)] + suffix, counter + 1
+        taken.add(candidate.lower())
+        return candidate
+
+    found = []
+    for result in results:
+        table = unique(result.name)
+        numbers = f"{result.name[: 31 - len(NUMBERS_SUFFIX)]}{NUMBERS_SUFFIX}"
+        found.append(SheetNames(table, unique(numbers)))
+    return found
 
 
 def _listing_writer(ws: WriteOnlyWorksheet, column: ListingColumn) -> Callable[[Any], Any]:
@@ -293,15 +455,16 @@ def render_workbook(
     place, so a rebuild replaces the file whole and a crash leaves no half file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     wb = Workbook(write_only=True)
-    write_cover(wb, cover, results)
-    for result in results:
+    names = sheet_names(results)
+    write_cover(wb, cover, results, names)
+    for result, name in zip(results, names, strict=True):
         if progress is not None:
             progress(f"Writing {result.name}")
         if result.listing is not None:
             # No progress commits while the listing's cursor is open.
-            write_listing(wb, result, ctx)
+            write_listing(wb, result, ctx, name)
         else:
-            write_table(wb, result)
+            write_table(wb, result, name)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         wb.save(temporary)

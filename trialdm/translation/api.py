@@ -12,8 +12,8 @@ from flask_smorest import Blueprint
 from trialdm.auth.permissions import current_principal, requires
 from trialdm.core.audit import record_event
 from trialdm.core.errors import ValidationFailed
-from trialdm.core.http import etag_version
 from trialdm.core.pagination import order_by, paginate
+from trialdm.core.versions import etag_headers, if_match_required, if_match_version
 from trialdm.extensions import db
 from trialdm.translation import exports, operations, queries
 from trialdm.translation.models import Material, PseudonymKeyEntry, Transcript, Translation
@@ -74,10 +74,6 @@ TEXT_UPLOAD_BODY = {
 }
 
 UPLOAD_SUFFIXES = {".txt", ".docx"}
-
-
-def _etag(obj) -> dict[str, str]:
-    return {"ETag": f'"{obj.version_id}"'}
 
 
 # Materials ----------------------------------------------------------------------------
@@ -175,13 +171,15 @@ class TranslationById(MethodView):
 @blp.route("/translations/<int:translation_id>/steps/<int:step_id>")
 class StepById(MethodView):
     @requires("translation.assign")
+    @if_match_required(blp)
     @blp.arguments(StepUpdate)
     @blp.response(200, StepOut)
     def patch(self, data, translation_id, step_id):
-        """Assign a step (a translator or reviewer of the site) and set its due date."""
+        """Assign a step (a translator or reviewer of the site) and set its due date;
+        needs If-Match with the step's version."""
         translation = queries.get_translation(db.session, translation_id)
         step = operations.get_step(translation, step_id)
-        return operations.assign_step(db.session, translation, step, data)
+        return operations.assign_step(db.session, translation, step, data, if_match_version())
 
 
 @blp.route("/translations/<int:translation_id>/steps/<int:step_id>/transitions")
@@ -202,12 +200,16 @@ class StepTransitions(MethodView):
 @blp.route("/translations/<int:translation_id>/segments/<segment_key>")
 class SegmentByKey(MethodView):
     @requires("translation.write")
+    @if_match_required(blp)
     @blp.arguments(SegmentWrite)
     @blp.response(200, TranslationOut)
     def put(self, data, translation_id, segment_key):
-        """The text (or back translation) of one segment, by the step's assignee."""
+        """The text (or back translation) of one segment, by the step's assignee; needs
+        If-Match with the segment's version (the response's ETag is its new one)."""
         translation = queries.get_translation(db.session, translation_id)
-        operations.write_segment(db.session, translation, segment_key, data, current_principal())
+        operations.write_segment(
+            db.session, translation, segment_key, data, current_principal(), if_match_version()
+        )
         return translation
 
 
@@ -290,7 +292,7 @@ class Transcripts(MethodView):
         return (
             transcript,
             201,
-            {**_etag(transcript), "Location": f"/api/v1/transcripts/{transcript.id}"},
+            {**etag_headers(transcript), "Location": f"/api/v1/transcripts/{transcript.id}"},
         )
 
 
@@ -301,22 +303,24 @@ class TranscriptById(MethodView):
     def get(self, transcript_id):
         """A transcript (never its verbatim text: see .../pseudonymisation)."""
         transcript = queries.get_transcript(db.session, transcript_id)
-        return transcript, 200, _etag(transcript)
+        return transcript, 200, etag_headers(transcript)
 
 
 @blp.route("/transcripts/<int:transcript_id>/verbatim")
 class TranscriptVerbatim(MethodView):
     @requires("translation.write")
+    @if_match_required(blp)
     @blp.response(200, TranscriptOut)
     @blp.doc(requestBody=TEXT_UPLOAD_BODY)
     def post(self, transcript_id):
-        """Upload the verbatim local-language text (JSON text, or a UTF-8 .txt or .docx)."""
+        """Upload the verbatim local-language text (JSON text, or a UTF-8 .txt or .docx);
+        needs If-Match with the transcript's version."""
         transcript = queries.get_transcript(db.session, transcript_id)
         text = _load_text()
         operations.upload_verbatim(
-            db.session, transcript, text, current_principal(), etag_version()
+            db.session, transcript, text, current_principal(), if_match_version()
         )
-        return transcript, 200, _etag(transcript)
+        return transcript
 
 
 @blp.route("/transcripts/<int:transcript_id>/pseudonymisation")
@@ -336,7 +340,7 @@ class TranscriptPseudonymisation(MethodView):
                 transcript.site_code,
                 durable=True,
             )
-        return transcript, 200, _etag(transcript)
+        return transcript, 200, etag_headers(transcript)
 
     @requires("pseudonymisation.key")
     @blp.response(200, PseudonymisationOut)
@@ -345,34 +349,39 @@ class TranscriptPseudonymisation(MethodView):
         like names left in it."""
         transcript = queries.get_transcript(db.session, transcript_id)
         operations.apply_pseudonymisation(db.session, transcript, current_principal())
-        return transcript, 200, _etag(transcript)
+        return transcript, 200, etag_headers(transcript)
 
 
 @blp.route("/transcripts/<int:transcript_id>/pseudonymisation/confirm")
 class TranscriptPseudonymisationConfirm(MethodView):
     @requires("pseudonymisation.key")
+    @if_match_required(blp)
     @blp.arguments(ConfirmIn)
     @blp.response(200, TranscriptOut)
     def post(self, data, transcript_id):
-        """Confirm the (corrected) draft; the verbatim text is deleted (audited)."""
+        """Confirm the (corrected) draft; the verbatim text is deleted (audited). Needs
+        If-Match with the transcript's version."""
         transcript = queries.get_transcript(db.session, transcript_id)
         operations.confirm_pseudonymisation(
-            db.session, transcript, data, current_principal(), etag_version()
+            db.session, transcript, data, current_principal(), if_match_version()
         )
-        return transcript, 200, _etag(transcript)
+        return transcript
 
 
 @blp.route("/transcripts/<int:transcript_id>/english")
 class TranscriptEnglish(MethodView):
     @requires("translation.write")
+    @if_match_required(blp)
     @blp.response(200, TranscriptOut)
     @blp.doc(requestBody=TEXT_UPLOAD_BODY)
     def post(self, transcript_id):
-        """Upload the English translation of the pseudonymised text."""
+        """Upload the English translation of the pseudonymised text; needs If-Match."""
         transcript = queries.get_transcript(db.session, transcript_id)
         text = _load_text()
-        operations.upload_english(db.session, transcript, text, current_principal(), etag_version())
-        return transcript, 200, _etag(transcript)
+        operations.upload_english(
+            db.session, transcript, text, current_principal(), if_match_version()
+        )
+        return transcript
 
 
 @blp.route("/transcripts/<int:transcript_id>/checks")
@@ -395,7 +404,7 @@ class TranscriptApproval(MethodView):
         """Approve the checked English: its lines are numbered for good."""
         transcript = queries.get_transcript(db.session, transcript_id)
         operations.approve_transcript(db.session, transcript, current_principal())
-        return transcript, 200, _etag(transcript)
+        return transcript, 200, etag_headers(transcript)
 
 
 def _approved(transcript_id: int) -> Transcript:
@@ -478,7 +487,9 @@ class PseudonymKey(MethodView):
 @blp.route("/transcripts/pseudonymisation-key/<int:entry_id>")
 class PseudonymKeyEntryById(MethodView):
     @requires("pseudonymisation.key")
+    @if_match_required(blp)
     @blp.response(204)
     def delete(self, entry_id):
-        """Remove an entry from the key."""
-        operations.delete_key_entry(db.session, queries.get_key_entry(db.session, entry_id))
+        """Remove an entry from the key; needs If-Match with the entry's version."""
+        entry = queries.get_key_entry(db.session, entry_id)
+        operations.delete_key_entry(db.session, entry, if_match_version())

@@ -91,7 +91,12 @@ def _forward(session, translation, translator, texts, submit=True) -> None:
     for segment in translation.segments:
         if segment.key in texts:
             operations.write_segment(
-                session, translation, segment.key, {"text": texts[segment.key]}, translator
+                session,
+                translation,
+                segment.key,
+                {"text": texts[segment.key]},
+                translator,
+                segment.version_id,
             )
     if submit:
         operations.transition_step(session, translation, forward, "submit", translator)
@@ -101,7 +106,9 @@ def _assign(session, translation, **assignees: Principal) -> None:
     for step in translation.steps:
         actor = assignees.get(step.kind)
         if actor is not None:
-            operations.assign_step(session, translation, step, {"assignee_id": actor.user_id})
+            operations.assign_step(
+                session, translation, step, {"assignee_id": actor.user_id}, step.version_id
+            )
 
 
 def demo_translation(session: Session, rng: random.Random) -> str:
@@ -258,7 +265,7 @@ def _demo_transcripts(session, lead, translator, reviewer, reviewer2, translator
 
     bgu, pu = sessions("BGU")[0], sessions("PU")[0]
     hebrew = transcript_of(bgu, translator_bgu, title=title(bgu, HEBREW_TITLES), language="he")
-    operations.upload_verbatim(session, hebrew, BGU_VERBATIM, translator_bgu, None)
+    operations.upload_verbatim(session, hebrew, BGU_VERBATIM, translator_bgu, hebrew.version_id)
     transcript_of(pu, _actor(session, "admin"), title=title(pu, MARATHI_TITLES), language="mr")
     return len(states) + 2
 
@@ -266,14 +273,14 @@ def _demo_transcripts(session, lead, translator, reviewer, reviewer2, translator
 def _advance(session, transcript: Transcript, target, lead, translator, reviewer, reviewer2):
     if target == "recorded":
         return
-    operations.upload_verbatim(session, transcript, BU_VERBATIM, translator, None)
+    operations.upload_verbatim(session, transcript, BU_VERBATIM, translator, transcript.version_id)
     operations.apply_pseudonymisation(session, transcript, lead)
     if target == "transcribed":
         return
-    operations.confirm_pseudonymisation(session, transcript, {}, lead, None)
+    operations.confirm_pseudonymisation(session, transcript, {}, lead, transcript.version_id)
     if target == "pseudonymised":
         return
-    operations.upload_english(session, transcript, BU_ENGLISH, translator, None)
+    operations.upload_english(session, transcript, BU_ENGLISH, translator, transcript.version_id)
     operations.check_transcript(session, transcript, {"decision": "approve"}, reviewer)
     if target == "translated":
         return

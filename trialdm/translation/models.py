@@ -15,7 +15,6 @@ from sqlalchemy import (
     JSON,
     CheckConstraint,
     Date,
-    DateTime,
     ForeignKey,
     Integer,
     String,
@@ -25,7 +24,15 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from trialdm.core.audit import Audited
-from trialdm.core.models import Base, IdMixin, SiteScoped, TimestampMixin, Versioned, utcnow
+from trialdm.core.models import (
+    Base,
+    IdMixin,
+    SiteScoped,
+    TimestampMixin,
+    UTCDateTime,
+    Versioned,
+    utcnow,
+)
 
 MATERIAL_KINDS = ("topic_guide", "consent_form", "information_sheet", "questionnaire", "other")
 STEP_STATES = ("pending", "in_progress", "submitted", "returned", "done")
@@ -83,7 +90,7 @@ class MaterialVersion(Audited, IdMixin, Base):
     material_id: Mapped[int] = mapped_column(ForeignKey("materials.id"), index=True)
     number: Mapped[int] = mapped_column(Integer)
     note: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
     material: Mapped[Material] = relationship(back_populates="versions")
@@ -125,7 +132,7 @@ class Translation(Audited, SiteScoped, IdMixin, TimestampMixin, Base):
     version_id: Mapped[int] = mapped_column(ForeignKey("material_versions.id"), index=True)
     language: Mapped[str] = mapped_column(String(16))
     state: Mapped[str] = mapped_column(String(16), default="in_progress")
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # The translation of the previous source version this one carried texts over from.
     previous_id: Mapped[int | None] = mapped_column(ForeignKey("translations.id"))
 
@@ -154,7 +161,7 @@ class Translation(Audited, SiteScoped, IdMixin, TimestampMixin, Base):
         return next((step for step in self.steps if step.state != "done"), None)
 
 
-class TranslationStep(Audited, SiteScoped, IdMixin, Base):
+class TranslationStep(Audited, SiteScoped, IdMixin, Versioned, Base):
     __tablename__ = "translation_steps"
     __reason_required__ = False
     __table_args__ = (
@@ -170,15 +177,15 @@ class TranslationStep(Audited, SiteScoped, IdMixin, Base):
     state: Mapped[str] = mapped_column(String(16), default="pending")
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     due_date: Mapped[date | None] = mapped_column(Date)
-    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    submitted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     completed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
     translation: Mapped[Translation] = relationship(back_populates="steps")
 
 
-class SegmentTranslation(Audited, SiteScoped, IdMixin, Base):
+class SegmentTranslation(Audited, SiteScoped, IdMixin, Versioned, Base):
     """The translated text of one source segment; flagged when the source changed."""
 
     __tablename__ = "segment_translations"
@@ -204,7 +211,7 @@ class TranslationComment(Audited, SiteScoped, IdMixin, Base):
     segment_key: Mapped[str | None] = mapped_column(String(200))
     author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     body: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class InstrumentLabel(Audited, Base):
@@ -234,7 +241,7 @@ class InstrumentLabel(Audited, Base):
     segment_key: Mapped[str] = mapped_column(String(200))
     text: Mapped[str] = mapped_column(Text)
     translation_id: Mapped[int] = mapped_column(ForeignKey("translations.id"))
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 # Transcripts (per site) ---------------------------------------------------------------
@@ -266,7 +273,7 @@ class Transcript(Audited, SiteScoped, IdMixin, TimestampMixin, Versioned, Base):
     recorded_on: Mapped[date | None] = mapped_column(Date)
     state: Mapped[str] = mapped_column(String(16), default="recorded")
     verbatim_text: Mapped[str | None] = mapped_column(Text)
-    verbatim_deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    verbatim_deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     transcribed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     pseudonymised_text: Mapped[str | None] = mapped_column(Text)
     pseudonymisation_report: Mapped[dict[str, Any] | None] = mapped_column(JSON)
@@ -275,7 +282,7 @@ class Transcript(Audited, SiteScoped, IdMixin, TimestampMixin, Versioned, Base):
     translated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     # Check rounds: a return starts a new round, so earlier approvals no longer count.
     check_round: Mapped[int] = mapped_column(Integer, default=1)
-    approved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
     qualitative_session = relationship("QualitativeSession", lazy="joined")
@@ -303,7 +310,7 @@ class TranscriptCheck(Audited, SiteScoped, IdMixin, Base):
     reviewer_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     decision: Mapped[str] = mapped_column(String(8))
     comments: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class TranscriptLine(SiteScoped, Base):
@@ -319,7 +326,7 @@ class TranscriptLine(SiteScoped, Base):
     text: Mapped[str] = mapped_column(Text)
 
 
-class PseudonymKeyEntry(Audited, SiteScoped, IdMixin, TimestampMixin, Base):
+class PseudonymKeyEntry(Audited, SiteScoped, IdMixin, TimestampMixin, Versioned, Base):
     """One name or identifier of a site's pseudonymisation key and what replaces it.
 
     Held apart from the transcripts; only site leads of the site see it. The term is
@@ -327,7 +334,7 @@ class PseudonymKeyEntry(Audited, SiteScoped, IdMixin, TimestampMixin, Base):
 
     __tablename__ = "pseudonym_key_entries"
     __reason_required__ = False
-    __audit_exclude__ = frozenset({"created_at", "updated_at", "term"})
+    __audit_exclude__ = frozenset({"created_at", "updated_at", "version_id", "term"})
     __table_args__ = (
         UniqueConstraint("site_code", "term"),
         CheckConstraint(

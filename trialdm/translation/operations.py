@@ -29,11 +29,11 @@ from trialdm.core.errors import (
     Conflict,
     ErrorCollector,
     Forbidden,
-    PreconditionFailed,
     ValidationFailed,
 )
 from trialdm.core.models import utcnow
 from trialdm.core.scoping import SKIP_SCOPING, require_site
+from trialdm.core.versions import check_version
 from trialdm.participants.models import Participant
 from trialdm.sites.queries import get_site
 from trialdm.translation.models import (
@@ -315,7 +315,7 @@ def _assign_from(session, translation, step, assignees: Mapping[str, Any], error
     if wanted is None:
         return
     try:
-        assign_step(session, translation, step, wanted)
+        assign_step(session, translation, step, wanted, step.version_id)
     except ValidationFailed as exc:
         for field, messages in exc.errors.items():
             for message in messages:
@@ -332,12 +332,17 @@ def get_step(translation: Translation, step_id: int) -> TranslationStep:
 
 
 def assign_step(
-    session: Session, translation: Translation, step: TranslationStep, data: Mapping[str, Any]
+    session: Session,
+    translation: Translation,
+    step: TranslationStep,
+    data: Mapping[str, Any],
+    version: int | None,
 ) -> TranslationStep:
     """Set a step's assignee and due date (site leads). The assignee must hold the
     step's role at the translation's site, and nobody both forward-translates and
     reviews one translation."""
     require_site(translation.site_code)
+    check_version(step, version)
     errors = ErrorCollector()
     if translation.state != "in_progress":
         errors.add("step", f"The translation is {translation.state}.")
@@ -579,6 +584,7 @@ def write_segment(
     key: str,
     data: Mapping[str, Any],
     actor: Principal,
+    version: int | None,
 ) -> SegmentTranslation:
     """Text of one segment, by the assignee of the step now in progress: the
     translation in forward, reconciliation and harmonisation; the back translation
@@ -589,6 +595,7 @@ def write_segment(
         from trialdm.core.errors import NotFound
 
         raise NotFound("No such segment in this translation.")
+    check_version(segment, version)
     step = next((s for s in translation.steps if s.state == "in_progress"), None)
     if step is None or step.kind not in TEXT_STEPS | BACK_STEPS:
         raise ValidationFailed(
@@ -651,14 +658,6 @@ def _expect_state(transcript: Transcript, action: str, *states: str) -> None:
         )
 
 
-def _check_version(transcript: Transcript, expected: int | None) -> None:
-    if expected is not None and expected != transcript.version_id:
-        raise PreconditionFailed(
-            "The transcript changed since you loaded it; reload.",
-            errors={"If-Match": [f"Current version is {transcript.version_id}."]},
-        )
-
-
 def create_transcript(session: Session, data: Mapping[str, Any], actor: Principal) -> Transcript:
     """A transcript of a focus group or interview of your site, in the session's
     language unless another of the site's languages is given."""
@@ -713,7 +712,7 @@ def upload_verbatim(
     session: Session, transcript: Transcript, text: str, actor: Principal, expected: int | None
 ) -> Transcript:
     require_site(transcript.site_code, hide=True)
-    _check_version(transcript, expected)
+    check_version(transcript, expected)
     _expect_state(transcript, "upload the verbatim text of", "recorded", "transcribed")
     transcript.verbatim_text = _clean_text(text, "text")
     transcript.pseudonymised_text = None
@@ -789,7 +788,7 @@ def confirm_pseudonymisation(
     """Accept the (possibly corrected) pseudonymised text and delete the verbatim
     text, recording that it was deleted (never its content)."""
     require_site(transcript.site_code, hide=True)
-    _check_version(transcript, expected)
+    check_version(transcript, expected)
     _expect_state(transcript, "confirm the pseudonymisation of", "transcribed")
     if transcript.pseudonymised_text is None:
         raise ValidationFailed.field("pseudonymisation", "Apply the key first.")
@@ -831,7 +830,7 @@ def upload_english(
     session: Session, transcript: Transcript, text: str, actor: Principal, expected: int | None
 ) -> Transcript:
     require_site(transcript.site_code, hide=True)
-    _check_version(transcript, expected)
+    check_version(transcript, expected)
     _expect_state(transcript, "upload the English translation of", "pseudonymised", "translated")
     if transcript.state == "translated" and any(
         c.round == transcript.check_round for c in transcript.checks
@@ -947,7 +946,8 @@ def add_key_entry(session: Session, data: Mapping[str, Any]) -> PseudonymKeyEntr
     return entry
 
 
-def delete_key_entry(session: Session, entry: PseudonymKeyEntry) -> None:
+def delete_key_entry(session: Session, entry: PseudonymKeyEntry, version: int | None) -> None:
     require_site(entry.site_code, hide=True)
+    check_version(entry, version)
     session.delete(entry)
     session.flush()

@@ -9,6 +9,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from trialdm.core.errors import NotFound, ValidationFailed
+from trialdm.core.queries import get_or_404
 from trialdm.translation.models import (
     InstrumentLabel,
     Material,
@@ -36,10 +37,7 @@ TRANSCRIPT_SORTABLE = {
 
 
 def get_material(session: Session, material_id: int) -> Material:
-    material = session.get(Material, material_id)
-    if material is None:
-        raise NotFound("No such material.")
-    return material
+    return get_or_404(session, Material, material_id, what="material")
 
 
 def get_material_version(session: Session, material_id: int, number: int) -> MaterialVersion:
@@ -64,10 +62,7 @@ def materials_query(filters: Mapping[str, Any]) -> Select:
 
 
 def get_translation(session: Session, translation_id: int) -> Translation:
-    translation = session.scalar(select(Translation).where(Translation.id == translation_id))
-    if translation is None:
-        raise NotFound("No such translation.")
-    return translation
+    return get_or_404(session, Translation, translation_id, what="translation")
 
 
 def translations_query(filters: Mapping[str, Any]) -> Select:
@@ -81,10 +76,7 @@ def translations_query(filters: Mapping[str, Any]) -> Select:
 
 
 def get_transcript(session: Session, transcript_id: int) -> Transcript:
-    transcript = session.scalar(select(Transcript).where(Transcript.id == transcript_id))
-    if transcript is None:
-        raise NotFound("No such transcript.")
-    return transcript
+    return get_or_404(session, Transcript, transcript_id, what="transcript")
 
 
 def transcripts_query(filters: Mapping[str, Any]) -> Select:
@@ -98,10 +90,7 @@ def transcripts_query(filters: Mapping[str, Any]) -> Select:
 
 
 def get_key_entry(session: Session, entry_id: int) -> PseudonymKeyEntry:
-    entry = session.scalar(select(PseudonymKeyEntry).where(PseudonymKeyEntry.id == entry_id))
-    if entry is None:
-        raise NotFound("No such key entry.")
-    return entry
+    return get_or_404(session, PseudonymKeyEntry, entry_id, what="key entry")
 
 
 def key_entries_query(filters: Mapping[str, Any]) -> Select:

@@ -158,6 +158,9 @@ class StepOut(DumpSchema):
     submitted_at = ma.fields.DateTime(allow_none=True)
     completed_at = ma.fields.DateTime(allow_none=True)
     completed_by_id = ma.fields.Integer(allow_none=True)
+    version = ma.fields.Integer(
+        attribute="version_id", metadata={"description": "Send in If-Match to change it"}
+    )
 
     def dump_role(self, step):
         from trialdm.config import TRANSLATION_STEP_ROLES
@@ -171,6 +174,7 @@ class SegmentTranslationOut(DumpSchema):
     text = ma.fields.String(allow_none=True)
     back_translation = ma.fields.String(allow_none=True)
     needs_update = ma.fields.Boolean()
+    version = ma.fields.Integer(metadata={"description": "Send in If-Match to change it"})
 
 
 class CommentOut(DumpSchema):
@@ -213,6 +217,7 @@ class TranslationOut(DumpSchema):
                 "text": s.text,
                 "back_translation": s.back_translation,
                 "needs_update": s.needs_update,
+                "version": s.version_id,
             }
             for s in translation.segments
         ]
@@ -377,6 +382,9 @@ class KeyEntryOut(DumpSchema):
     participant_id = ma.fields.Integer(allow_none=True)
     placeholder = ma.fields.String(allow_none=True)
     replacement = ma.fields.String()
+    version = ma.fields.Integer(
+        attribute="version_id", metadata={"description": "Send in If-Match to delete it"}
+    )
 
 
 class KeyQuery(PageArgs):

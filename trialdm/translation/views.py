@@ -122,6 +122,9 @@ def save_segments(translation_id: int):
         if posted is None:
             continue
         values[segment.key] = posted
+        # the version the editor showed: a segment saved by someone else since is refused
+        shown = request.form.get(f"ver.{segment.key}", "")
+        values[f"ver.{segment.key}"] = shown
         current = segment.back_translation if field == "back_translation" else segment.text
         if posted.strip() == (current or "").strip():
             continue
@@ -129,8 +132,13 @@ def save_segments(translation_id: int):
             submit(
                 SegmentWrite(),
                 {field: posted.strip()},
-                lambda loaded, key=segment.key: operations.write_segment(
-                    db.session, translation, key, loaded, principal
+                lambda loaded, key=segment.key, shown=shown: operations.write_segment(
+                    db.session,
+                    translation,
+                    key,
+                    loaded,
+                    principal,
+                    int(shown) if shown.isdigit() else None,
                 ),
             )
             changed += 1

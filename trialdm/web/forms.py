@@ -13,9 +13,11 @@ from typing import Any, TypeVar
 
 import marshmallow as ma
 from flask_babel import gettext
+from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.datastructures import MultiDict
 
-from trialdm.core.errors import DomainError, Message
+from trialdm.core.errors import DomainError, Message, PreconditionFailed, PreconditionRequired
+from trialdm.core.versions import stale_write
 
 T = TypeVar("T")
 
@@ -42,6 +44,10 @@ def field_errors(exc: ma.ValidationError | DomainError) -> dict[str, list[str]]:
     """field -> messages, for a schema error and a domain error alike."""
     if isinstance(exc, ma.ValidationError):
         raw = exc.messages if isinstance(exc.messages, Mapping) else {FORM_LEVEL: exc.messages}
+    elif isinstance(exc, (PreconditionFailed, PreconditionRequired)):
+        # The version the page showed is no longer the record's: a message for the
+        # whole form (the hidden version field has no place to show it).
+        raw = {FORM_LEVEL: [exc.detail]}
     else:
         raw = dict(exc.errors or {})
         if not raw:
@@ -101,6 +107,9 @@ def submit(schema: ma.Schema, data: Mapping[str, Any], action: Callable[[dict], 
         return action(loaded)
     except (ma.ValidationError, DomainError) as exc:
         raise FormErrors(field_errors(exc), exc) from exc
+    except StaleDataError as exc:  # lost a race at flush after passing the version check
+        stale = stale_write()
+        raise FormErrors(field_errors(stale), stale) from exc
 
 
 class FormErrors(Exception):

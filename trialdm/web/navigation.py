@@ -24,11 +24,13 @@ NAV: tuple[NavItem, ...] = (
     NavItem("participant_pages.index", _l("Participants"), "participants.read"),
     NavItem("contact_pages.index", _l("Contacts"), "contacts.read"),
     NavItem("response_pages.index", _l("Questionnaires"), "responses.read"),
+    NavItem("status_pages.index", _l("Record status"), "schedule.read"),
     NavItem("quality_pages.index", _l("Queries"), "quality.read"),
     NavItem("qualitative_pages.index", _l("Focus groups"), "qualitative.read"),
     NavItem("translation_pages.work", _l("Translation"), "translation.read"),
     NavItem("summary_pages.index", _l("Exports"), "summaries.read"),
     NavItem("reminder_pages.index", _l("Reminders"), "reminders.read"),
+    NavItem("randomisation_pages.index", _l("Randomisation"), "randomisation.report"),
 )
 
 

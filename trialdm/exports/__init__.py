@@ -1,0 +1,1 @@
+"""Item-level data exports: datasets, codebooks and file formats, built as jobs."""

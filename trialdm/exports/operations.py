@@ -1,0 +1,410 @@
+"""Export jobs: ask for an export, build it (idempotently), recover lost builds.
+
+The same life as a summary job (see :mod:`trialdm.summaries.operations`): the
+job row is the source of truth, a build claims its job with a conditional
+UPDATE (queued, or running with an expired lease) so a message delivered twice
+builds once, and :func:`reconcile_jobs` re-queues jobs whose worker died. The
+lease and attempt limits are the summary jobs' settings.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from flask import current_app
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+
+from trialdm.core.audit import record_event
+from trialdm.core.errors import DomainError, ErrorCollector, Forbidden
+from trialdm.core.models import utcnow
+from trialdm.core.scoping import EVERY_SITE, SiteScope, current_scope, require_site, scoped_to
+from trialdm.core.tasks import enqueue
+from trialdm.exports.archive import (
+    AUDIT,
+    STAT_SUFFIX,
+    ArchiveRequest,
+    dataset_names,
+    load_datasets,
+    write_archive,
+)
+from trialdm.exports.models import FORMATS, ExportJob
+from trialdm.exports.statfiles import file_names
+from trialdm.sites.queries import get_site
+
+log = logging.getLogger(__name__)
+BUILD_TASK = "trialdm.exports.build"
+ALL = "all"
+
+
+def archive_path(job: ExportJob) -> Path:
+    return Path(current_app.config["WORKBOOK_DIR"]) / f"export-{job.id}.zip"
+
+
+def download_name(job: ExportJob) -> str:
+    trial = current_app.config["TRIAL_NAME"].replace(" ", "_")
+    day = (job.data_read_at or job.created_at or utcnow()).date().isoformat()
+    return f"{trial}-export-{job.scope}-{job.format}-{day}-job{job.id}.zip"
+
+
+# ------------------------------------------------------------------ asking
+
+
+class CreateExportJob:
+    """Validate who may export what, in which form, then create and queue the job."""
+
+    def __init__(
+        self,
+        scope: str,
+        export_format: str,
+        datasets: Sequence[str] | None,
+        labels: str,
+        identifiers: str,
+        requested_by_id: int | None,
+        requested_by: str | None,
+    ) -> None:
+        self.scope = scope.strip()
+        self.format = export_format
+        self.datasets = list(datasets) if datasets else None
+        self.labels = labels
+        self.identifiers = identifiers
+        self.requested_by_id = requested_by_id
+        self.requested_by = requested_by
+
+    def _check_datasets(self, session: Session, errors: ErrorCollector) -> list[str]:
+        if self.format == AUDIT:
+            if self.datasets:
+                errors.add("datasets", "An audit-trail export has no datasets to choose.")
+            return [AUDIT]
+        known = dataset_names(session)
+        if self.datasets is None:
+            return known
+        for name in self.datasets:
+            if name not in known:
+                errors.add("datasets", f"Unknown dataset '{name}'; use {', '.join(known)}.")
+        if len(set(self.datasets)) != len(self.datasets):
+            errors.add("datasets", "A dataset is listed twice.")
+        return [name for name in known if name in self.datasets]
+
+    def _check_scope(self, session: Session) -> str | None:
+        if self.scope.lower() == ALL:
+            if not current_scope().every_site:
+                raise Forbidden(
+                    "Only coordinators may export every site.",
+                    errors={"scope": ["Ask for your own site's data instead."]},
+                )
+            self.scope = ALL
+            return None
+        code = self.scope.upper()
+        require_site(code)
+        get_site(session, code, field="scope")
+        self.scope = code
+        return code
+
+    def validate(self, session: Session) -> str | None:
+        site_code = self._check_scope(session)
+        errors = ErrorCollector()
+        if self.format not in FORMATS:
+            errors.add("format", f"Use one of {', '.join(FORMATS)}.")
+        if self.labels == "labels" and self.format != "csv":
+            errors.add(
+                "labels",
+                "Labels instead of codes are for CSV only; .sav, .dta, R and ODM files "
+                "carry the codes with their labels.",
+            )
+        if self.identifiers == "exclude" and self.format == AUDIT:
+            errors.add("identifiers", "The audit trail is exported whole.")
+        names = self._check_datasets(session, errors)
+        errors.raise_if_any()
+        if self.format != AUDIT:
+            # Refused now, not by the worker: instruments whose versions cannot share
+            # columns, names a format cannot tell apart.
+            for dataset in load_datasets(session, names, utcnow().date()):
+                if self.format in STAT_SUFFIX:
+                    file_names(dataset, self.format)
+        self.datasets = names
+        return site_code
+
+    def run(self, session: Session, queue: bool = True) -> ExportJob:
+        """Create the job; ``queue`` False when the caller builds it itself (CLI)."""
+        site_code = self.validate(session)
+        job = ExportJob(
+            site_code=site_code,
+            scope=self.scope,
+            format=self.format,
+            datasets=self.datasets,
+            labels=self.labels,
+            identifiers=self.identifiers,
+            state="queued",
+            progress=0,
+            step="Waiting for a worker",
+            requested_by_id=self.requested_by_id,
+            requested_by=self.requested_by,
+            heartbeat_at=utcnow(),
+        )
+        session.add(job)
+        session.flush()
+        record_event(
+            session,
+            "create",
+            "export_job",
+            job.id,
+            site_code=site_code,
+            details={
+                "scope": job.scope,
+                "format": job.format,
+                "datasets": job.datasets,
+                "labels": job.labels,
+                "identifiers": job.identifiers,
+            },
+        )
+        if queue:
+            enqueue(session, BUILD_TASK, job.id)
+        return job
+
+
+# ------------------------------------------------------------------ building
+
+
+def _lease_start(now: datetime) -> datetime:
+    return now - timedelta(seconds=current_app.config["SUMMARY_LEASE_SECONDS"])
+
+
+def claim_job(session: Session, job_id: int) -> bool:
+    """Take the job if it is queued or its last builder's lease has run out."""
+    now = utcnow()
+    claimed = session.execute(
+        update(ExportJob)
+        .where(
+            ExportJob.id == job_id,
+            or_(
+                ExportJob.state == "queued",
+                and_(
+                    ExportJob.state == "running",
+                    or_(
+                        ExportJob.heartbeat_at.is_(None), ExportJob.heartbeat_at < _lease_start(now)
+                    ),
+                ),
+            ),
+        )
+        .values(
+            state="running",
+            progress=0,
+            step="Starting",
+            error=None,
+            heartbeat_at=now,
+            started_at=now,
+            attempts=ExportJob.attempts + 1,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+    return claimed.rowcount == 1
+
+
+class JobProgress:
+    """Progress and heartbeat, committed between datasets (never while a dataset's
+    rows are being streamed) so that the API and the reconciler see them."""
+
+    def __init__(
+        self,
+        session: Session,
+        job_id: int,
+        steps: int,
+        listener: Callable[[int, str], None] | None = None,
+    ) -> None:
+        self.session = session
+        self.job_id = job_id
+        self.steps = max(steps, 1)
+        self.done = 0
+        self.listener = listener
+
+    def __call__(self, step: str) -> None:
+        percent = min(99, int(100 * self.done / self.steps))
+        self.done += 1
+        if self.listener is not None:
+            self.listener(percent, step)
+        with scoped_to(EVERY_SITE):
+            self.session.execute(
+                update(ExportJob)
+                .where(ExportJob.id == self.job_id)
+                .values(progress=percent, step=step[:200], heartbeat_at=utcnow())
+                .execution_options(synchronize_session=False)
+            )
+        self.session.commit()
+
+
+def readable_error(exc: BaseException) -> str:
+    if isinstance(exc, DomainError):
+        return exc.detail
+    if isinstance(exc, OperationalError):
+        return "The database could not be read while exporting; please try again."
+    if isinstance(exc, OSError):
+        reason = exc.strerror or exc
+        return f"The export could not be written ({reason}); please tell the administrators."
+    return (
+        f"The export stopped with an unexpected error ({type(exc).__name__}: {exc}). "
+        "Please try again; the administrators can find the details in the worker log."
+    )
+
+
+def job_scope(job: ExportJob) -> SiteScope:
+    return EVERY_SITE if job.site_code is None else SiteScope(codes=frozenset({job.site_code}))
+
+
+def scope_label(session: Session, job: ExportJob) -> str:
+    if job.site_code is None:
+        return "All sites"
+    return get_site(session, job.site_code).label
+
+
+def build_job(
+    session: Session, job_id: int, listener: Callable[[int, str], None] | None = None
+) -> str:
+    """Build one job's zip; safe to call again for the same job. ``listener`` hears
+    each step with the percent done before it (the CLI's progress bar)."""
+    if not claim_job(session, job_id):
+        log.info("export job %s is not ours to build (done, failed or running)", job_id)
+        return "skipped"
+    job = session.get(ExportJob, job_id, populate_existing=True)
+    assert job is not None
+    try:
+        read_at = utcnow()
+        request = ArchiveRequest(
+            job_id=job.id,
+            scope_label=scope_label(session, job),
+            export_format=job.format,
+            dataset_names=list(job.datasets),
+            labels=job.labels,
+            identifiers=job.identifiers,
+            requested_by=job.requested_by or "unknown",
+            read_at=read_at,
+        )
+        progress = JobProgress(session, job_id, len(job.datasets) + 1, listener)
+        with scoped_to(job_scope(job)):
+            result = write_archive(
+                session, archive_path(job), request, progress, f"trialdm {_version()}"
+            )
+        job = session.get(ExportJob, job_id, populate_existing=True)
+        job.state = "done"
+        job.progress = 100
+        job.step = "Done"
+        job.finished_at = utcnow()
+        job.heartbeat_at = job.finished_at
+        job.data_read_at = read_at
+        job.file_name = archive_path(job).name
+        job.result = result
+        session.commit()
+        return "done"
+    except Exception as exc:  # every failure becomes a readable state, not a retry loop
+        log.exception("export job %s failed", job_id)
+        session.rollback()
+        job = session.get(ExportJob, job_id, populate_existing=True)
+        job.state = "failed"
+        job.error = readable_error(exc)
+        job.step = "Failed"
+        job.finished_at = utcnow()
+        session.commit()
+        return "failed"
+
+
+def _version() -> str:
+    from trialdm import __version__
+
+    return __version__
+
+
+# ------------------------------------------------------------------ recovery
+
+
+def reconcile_jobs(session: Session, now: datetime | None = None) -> list[int]:
+    """Re-queue exports whose builder died (lease expired) or whose message was lost;
+    give up after SUMMARY_MAX_ATTEMPTS with a readable error."""
+    now = now or utcnow()
+    stale = _lease_start(now)
+    max_attempts = current_app.config["SUMMARY_MAX_ATTEMPTS"]
+    jobs = session.scalars(
+        select(ExportJob)
+        .where(
+            ExportJob.state.in_(("queued", "running")),
+            or_(ExportJob.heartbeat_at.is_(None), ExportJob.heartbeat_at < stale),
+        )
+        .with_for_update(skip_locked=True)
+    ).all()
+    requeued = []
+    for job in jobs:
+        if job.state == "running" and job.attempts >= max_attempts:
+            job.state = "failed"
+            job.step = "Failed"
+            job.finished_at = now
+            job.error = (
+                f"The export was interrupted {job.attempts} times (the worker stopped); "
+                "please ask for it again or tell the administrators."
+            )
+            continue
+        was_running = job.state == "running"
+        job.state = "queued"
+        job.step = "Re-queued: the previous worker stopped" if was_running else "Re-queued"
+        job.heartbeat_at = now
+        enqueue(session, BUILD_TASK, job.id)
+        requeued.append(job.id)
+    session.flush()
+    return requeued
+
+
+# ------------------------------------------------------------------ command line
+
+
+def run_export_here(
+    scope: str,
+    export_format: str,
+    datasets: Sequence[str] | None,
+    labels: str,
+    identifiers: str,
+    output: Path,
+    listener: Callable[[int, str], None] | None = None,
+) -> dict[str, int]:
+    """Create an export job and build it in this process (the command line): the
+    same job, checks and audit as through the API, then the zip copied to
+    ``output``. Returns the rows per dataset; raises a domain error if refused or
+    failed, leaving the failed job's readable error on its row."""
+    import getpass
+    import shutil
+
+    from trialdm.extensions import db
+
+    session = db.session
+    try:
+        job = CreateExportJob(
+            scope,
+            export_format,
+            datasets,
+            labels,
+            identifiers,
+            None,
+            f"command line ({getpass.getuser()})",
+        ).run(session, queue=False)
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    build_job(session, job.id, listener)
+    job = session.get(ExportJob, job.id, populate_existing=True)
+    assert job is not None
+    if job.state != "done":
+        raise DomainError(job.error or f"The export is {job.state}.")
+    shutil.copyfile(archive_path(job), output)
+    record_event(
+        session,
+        "download",
+        "export_job",
+        job.id,
+        site_code=job.site_code,
+        details={"scope": job.scope, "format": job.format, "file": str(output)},
+    )
+    session.commit()
+    return {name: info["rows"] for name, info in (job.result or {}).items()}

@@ -1,0 +1,197 @@
+"""SPSS ``.sav`` and Stata ``.dta`` files through pyreadstat (ReadStat).
+
+ReadStat writes a whole data frame, so one dataset's columns are held at a time,
+as typed arrays (not Python rows). Coded answers are stored as numbers 1, 2, ...
+with value labels; missing-data codes are -7/-8/-9, declared user-missing in SPSS
+and written as Stata's extended missing values .a/.b/.c with labels.
+
+Names: Stata allows 32 characters of letters, digits and _, SPSS 64; a longer or
+reserved name is shortened to a unique name, and the codebook lists both. A
+variable label longer than the format holds (Stata: 80 characters) is shortened
+in the file with a closing ellipsis, and the codebook has it whole with a note.
+"""
+
+from __future__ import annotations
+
+import re
+from array import array
+from collections.abc import Iterable
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from trialdm.core.errors import ValidationFailed
+from trialdm.exports.datasets import (
+    MISSING_LABELS,
+    MISSING_VALUES,
+    Dataset,
+    Row,
+    Variable,
+)
+from trialdm.exports.writers import NamedVariable
+from trialdm.instruments.definitions import Missing
+
+NAME_LIMITS = {"stata": 32, "spss": 64}
+LABEL_LIMITS = {"stata": 80, "spss": 256}
+RESERVED = {
+    "stata": {
+        "_all", "_b", "byte", "_coef", "_cons", "double", "float", "if", "in", "int",
+        "long", "_n", "_N", "_pi", "_pred", "_rc", "_skip", "strL", "using", "with",
+    },
+    "spss": {"all", "and", "by", "eq", "ge", "gt", "le", "lt", "ne", "not", "or", "to", "with"},
+}  # fmt: skip
+# Stata's extended missing values for the missing-data codes (missing_codes.do).
+STATA_MISSING = {"not_asked": "a", "dont_know": "b", "refused": "c"}
+# Day zero of each format's dates, and the display format of a date variable.
+EPOCHS = {"stata": date(1960, 1, 1), "spss": date(1582, 10, 14)}
+DATE_FORMATS = {"stata": "%td", "spss": "DATE11"}
+SECONDS_PER_UNIT = {"stata": 1, "spss": 86400}
+_VALID = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def file_names(dataset: Dataset, fmt: str) -> list[NamedVariable]:
+    """Each variable with its name and label in ``fmt`` files (shortened, with a
+    note for the codebook, when too long)."""
+    limit = NAME_LIMITS.get(fmt)
+    label_limit = LABEL_LIMITS.get(fmt)
+    named: list[NamedVariable] = []
+    taken: set[str] = set()
+    # ReadStat names a value-label set after its variable plus a counter, and Stata
+    # holds 32 characters there too: a labelled variable's name leaves room for it.
+    counter_room = len(str(len(dataset.variables)))
+    for index, variable in enumerate(dataset.variables, start=1):
+        name, note = variable.name, ""
+        room = limit
+        if limit is not None and fmt == "stata" and _labelled(variable):
+            room = limit - counter_room
+        reserved = limit is not None and name.lower() in {r.lower() for r in RESERVED[fmt]}
+        if room is not None and (len(name) > room or reserved or not _VALID.match(name)):
+            suffix = f"_v{index}"
+            name = name[: room - len(suffix)] + suffix
+            note = f"named {name} in the .{'dta' if fmt == 'stata' else 'sav'} file"
+        if name.lower() in taken:
+            raise ValidationFailed(
+                f"Dataset {dataset.name}: two variables would be called {name} in {fmt} files."
+            )
+        taken.add(name.lower())
+        label = variable.label
+        if label_limit is not None and len(label) > label_limit:
+            label = label[: label_limit - 1] + "…"
+            shortened = f"label shortened to {label_limit} characters in the file"
+            note = f"{note}; {shortened}" if note else shortened
+        named.append(NamedVariable(variable, name, note, label))
+    return named
+
+
+def _stat_value(kind: str, value: Any, variable, fmt: str) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, Missing):
+        if kind == "string":
+            return str(MISSING_VALUES[value.code])
+        return float(MISSING_VALUES[value.code])
+    if kind == "code":
+        return float(variable.code_number(value))
+    if kind == "date":
+        return float((value - EPOCHS[fmt]).days * SECONDS_PER_UNIT[fmt])
+    return value
+
+
+def write_stat_file(
+    path: Path, dataset: Dataset, named: list[NamedVariable], rows: Iterable[Row], fmt: str
+) -> int:
+    """Write ``dataset`` as .sav (``fmt`` 'spss') or .dta ('stata'); rows written."""
+    # Imported here: pandas and ReadStat double a process's memory, and only
+    # SPSS and Stata exports need them.
+    import numpy as np
+    import pandas as pd
+    import pyreadstat
+
+    variables = [n.variable for n in named]
+    # Numbers (codes and dates too) as packed doubles, 8 bytes a value, not objects.
+    columns: list[Any] = [[] if v.kind == "string" else array("d") for v in variables]
+    nan = float("nan")
+    count = 0
+    for row in rows:
+        for column, variable, value in zip(columns, variables, row, strict=True):
+            cell = _stat_value(variable.kind, value, variable, fmt)
+            column.append(nan if cell is None and variable.kind != "string" else cell)
+        count += 1
+    frame: dict[str, Any] = {}
+    value_labels: dict[str, dict[Any, str]] = {}
+    missing_ranges: dict[str, list[Any]] = {}
+    formats: dict[str, str] = {}
+    for item, variable, values in zip(named, variables, columns, strict=True):
+        if variable.kind == "string":
+            frame[item.name] = pd.Series(values, dtype=object)
+        else:
+            frame[item.name] = pd.Series(np.frombuffer(values, dtype="float64"))
+            labels = dict(variable.numbered_labels())
+            if labels:
+                value_labels[item.name] = labels
+        if variable.kind == "date":
+            formats[item.name] = DATE_FORMATS[fmt]
+        if fmt == "spss" and variable.missing_codes:
+            if variable.kind == "string":
+                missing_ranges[item.name] = [str(n) for n in sorted(MISSING_LABELS)]
+            else:
+                missing_ranges[item.name] = [float(n) for n in sorted(MISSING_LABELS)]
+    data = pd.DataFrame(frame, columns=[n.name for n in named], copy=False)
+    column_labels = {n.name: n.file_label or n.variable.label for n in named}
+    if fmt == "spss":
+        pyreadstat.write_sav(
+            data,
+            str(path),
+            file_label=dataset.label[:64],
+            column_labels=column_labels,
+            variable_value_labels=value_labels,
+            missing_ranges=missing_ranges,
+            variable_format=formats,
+        )
+    else:
+        pyreadstat.write_dta(
+            data,
+            str(path),
+            file_label=dataset.label[:80],
+            column_labels=column_labels,
+            variable_value_labels=value_labels,
+            variable_format=formats,
+            version=15,
+        )
+    return count
+
+
+def stata_missing_do(datasets: Iterable[tuple[Dataset, list[NamedVariable]]]) -> str:
+    """A do-file turning the missing-data codes -7/-8/-9 into .a/.b/.c."""
+    rules = " \\ ".join(
+        f"{MISSING_VALUES[code]}=.{letter}" for code, letter in STATA_MISSING.items()
+    )
+    lines = [
+        "* Turns the missing-data codes into Stata's extended missing values:",
+        "* "
+        + ", ".join(
+            f".{letter} = {MISSING_LABELS[MISSING_VALUES[code]]}"
+            for code, letter in STATA_MISSING.items()
+        ),
+        "* Run from the folder holding the .dta files: do missing_codes.do",
+        "",
+    ]
+    for dataset, named in datasets:
+        coded = [n.name for n in named if _numeric_with_codes(n.variable)]
+        if not coded:
+            continue
+        lines += [
+            f'use "{dataset.name}.dta", clear',
+            f"mvdecode {' '.join(coded)}, mv({rules})",
+            f'save "{dataset.name}.dta", replace',
+            "",
+        ]
+    return "\n".join(lines)
+
+
+def _labelled(variable: Variable) -> bool:
+    return variable.kind != "string" and bool(variable.numbered_labels())
+
+
+def _numeric_with_codes(variable: Variable) -> bool:
+    return variable.missing_codes and variable.kind != "string"

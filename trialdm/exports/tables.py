@@ -1,0 +1,384 @@
+"""The datasets that are not instruments: participants, contacts, fidelity, the
+qualitative sessions and members, the schedule and screening. Each is one SQL
+statement streamed row by row (plus, for lists inside a row, a second stream in
+the same order merged in)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import date, time
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session, aliased
+
+from trialdm.contacts.models import (
+    FIDELITY_STATUSES,
+    ContactAttendance,
+    ContactSession,
+    ContactSessionPsw,
+)
+from trialdm.contacts.models import FORMATS as CONTACT_FORMATS
+from trialdm.contacts.models import MODES as CONTACT_MODES
+from trialdm.exports.datasets import Dataset, Row, Variable, as_date, code_labels, stream
+from trialdm.participants.models import Participant, ParticipantDiagnosis
+from trialdm.participants.vocabulary import ARMS, CATEGORIES, GENDERS, MARITAL_STATUSES, STATUSES
+from trialdm.qualitative.models import KINDS as QUALITATIVE_KINDS
+from trialdm.qualitative.models import MODES as QUALITATIVE_MODES
+from trialdm.qualitative.models import QualitativeMember, QualitativeSession
+from trialdm.screening.models import OUTCOMES, ScreeningEntry
+
+V = Variable
+
+
+def _clock(value: time | None) -> str | None:
+    return None if value is None else value.strftime("%H:%M")
+
+
+def _cells(value: Any) -> Any:
+    """Booleans as 1/0; everything else (dates come as dates) as read."""
+    return int(value) if type(value) is bool else value
+
+
+def _plain(stmt: Select) -> Callable[[Session], Iterator[Row]]:
+    def rows(session: Session) -> Iterator[Row]:
+        for row in stream(session, stmt):
+            yield tuple(_cells(v) for v in row)
+
+    return rows
+
+
+def participants_dataset(read_on: date) -> Dataset:
+    p = Participant
+    variables = [
+        V("study_id", "Study ID", "string"),
+        V("site", "Site", "string"),
+        V("category", "Participant category", "code", choices=code_labels(CATEGORIES)),
+        V("gender", "Gender", "code", choices=code_labels(GENDERS)),
+        V("year_of_birth", "Year of birth", "integer"),
+        V("age", "Age (when no year of birth)", "integer", unit="years"),
+        V("marital_status", "Marital status", "code", choices=code_labels(MARITAL_STATUSES)),
+        V("occupation", "Occupation (free text)", "string", identifier=True),
+        V("years_of_illness", "Years of illness", "decimal", unit="years"),
+        V("years_in_care", "Years in mental-health care", "decimal", unit="years"),
+        V("enrolment_date", "Enrolment date", "date"),
+        V("consent_date", "Consent date", "date"),
+        V("consent_version", "Consent form version", "string"),
+        V("arm", "Arm", "code", choices=code_labels(ARMS)),
+        V("status", "Trial status", "code", choices=code_labels(STATUSES)),
+        V("withdrawal_date", "Withdrawal date", "date"),
+        V("withdrawal_reason", "Withdrawal reason (free text)", "string", identifier=True),
+        V("intervention_start", "Peer support started on", "date"),
+        V("training_completed", "PSW training completed on", "date"),
+        V("active", "PSW active", "integer", value_labels=((1, "Yes"), (0, "No"))),
+        V("profession", "Professional background (free text)", "string", identifier=True),
+        V("diagnosis_codes", "Diagnoses (codes, in order, separated by '; ')", "string"),
+        V("diagnosis_texts", "Diagnoses (as written, separated by '; ')", "string"),
+    ]
+    people = (
+        select(
+            p.id,
+            p.study_id,
+            p.site_code,
+            p.category,
+            p.gender,
+            p.year_of_birth,
+            p.age,
+            p.marital_status,
+            p.occupation,
+            p.years_of_illness,
+            p.years_in_care,
+            p.enrolment_date,
+            p.consent_date,
+            p.consent_version,
+            p.arm,
+            p.status,
+            p.withdrawal_date,
+            p.withdrawal_reason,
+            p.intervention_start,
+            p.training_completed,
+            p.active,
+            p.profession,
+        )
+        .where(p.deleted_at.is_(None))
+        .order_by(p.study_id)
+    )
+    diagnoses = (
+        select(ParticipantDiagnosis.participant_id, ParticipantDiagnosis.code)
+        .add_columns(ParticipantDiagnosis.text)
+        .join(p, p.id == ParticipantDiagnosis.participant_id)
+        .where(p.deleted_at.is_(None))
+        .order_by(p.study_id, ParticipantDiagnosis.position)
+    )
+
+    def rows(session: Session) -> Iterator[Row]:
+        pending = stream(session, diagnoses)
+        diagnosis = next(pending, None)
+        for person in stream(session, people):
+            codes: list[str] = []
+            texts: list[str] = []
+            while diagnosis is not None and diagnosis.participant_id == person.id:
+                codes.append(diagnosis.code)
+                texts.append(diagnosis.text or "")
+                diagnosis = next(pending, None)
+            yield (
+                *(_cells(v) for v in tuple(person)[1:]),
+                "; ".join(codes) or None,
+                "; ".join(texts) if any(texts) else None,
+            )
+
+    return Dataset("participants", "Participants", variables, rows)
+
+
+def contacts_dataset(read_on: date) -> Dataset:
+    s, attendee, psw = ContactSession, aliased(Participant), aliased(Participant)
+    variables = [
+        V("session_id", "Session number", "integer"),
+        V("site", "Site", "string"),
+        V("study_id", "Service user (study ID)", "string"),
+        V("arm", "Arm", "code", choices=code_labels(ARMS)),
+        V("date", "Session date", "date"),
+        V("start_time", "Start time (HH:MM, site time)", "string"),
+        V("format", "Format", "code", choices=code_labels(CONTACT_FORMATS)),
+        V("mode", "Mode", "code", choices=code_labels(CONTACT_MODES)),
+        V("duration_min", "Duration", "integer", unit="minutes"),
+        V("place", "Place (free text)", "string", identifier=True),
+        V("notes", "Notes (free text)", "string", identifier=True),
+        V("psws", "Peer support workers (study IDs, separated by '; ')", "string"),
+    ]
+    attendances = (
+        select(
+            s.id,
+            s.site_code,
+            attendee.study_id,
+            attendee.arm,
+            s.date,
+            s.start_time,
+            s.format,
+            s.mode,
+            s.duration_min,
+            s.place,
+            s.notes,
+        )
+        .join(ContactAttendance, ContactAttendance.session_id == s.id)
+        .join(attendee, attendee.id == ContactAttendance.participant_id)
+        .where(s.deleted_at.is_(None))
+        .order_by(s.id, attendee.study_id)
+    )
+    psws = (
+        select(ContactSessionPsw.session_id, psw.study_id)
+        .join(s, s.id == ContactSessionPsw.session_id)
+        .join(psw, psw.id == ContactSessionPsw.psw_id)
+        .where(s.deleted_at.is_(None))
+        .order_by(ContactSessionPsw.session_id, psw.study_id)
+    )
+
+    def rows(session: Session) -> Iterator[Row]:
+        pending = stream(session, psws)
+        link = next(pending, None)
+        current: int | None = None
+        names: str | None = None
+        for a in stream(session, attendances):
+            if a.id != current:
+                current, found = a.id, []
+                while link is not None and link.session_id <= a.id:
+                    if link.session_id == a.id:
+                        found.append(link.study_id)
+                    link = next(pending, None)
+                names = "; ".join(found) or None
+            values = [_cells(v) for v in a]
+            values[5] = _clock(a.start_time)
+            yield (*values, names)
+
+    return Dataset("contacts", "Peer-support contacts (one row per attendance)", variables, rows)
+
+
+def fidelity_dataset(read_on: date) -> Dataset:
+    from trialdm.contacts.queries import FidelityRule, fidelity_subquery
+
+    fid = fidelity_subquery(read_on)
+    minimum = FidelityRule.from_settings().minimum
+    variables = [
+        V("study_id", "Study ID", "string"),
+        V("site", "Site", "string"),
+        V("first_contact", "First contact", "date"),
+        V("window_start", "Intervention window starts", "date"),
+        V("window_end", "Intervention window ends", "date"),
+        V("contacts_total", "Contacts in total", "integer"),
+        V("contacts_in_window", "Contacts inside the window", "integer"),
+        V("minimum", "Contacts required (the fidelity minimum)", "integer"),
+        V("days_left", "Days left in the window", "integer", unit="days"),
+        V("status", "Fidelity status", "code", choices=code_labels(FIDELITY_STATUSES)),
+        V("as_of", "Fidelity as of (the day the data were read)", "date"),
+    ]
+    stmt = (
+        select(
+            Participant.study_id,
+            fid.c.site_code,
+            fid.c.first_contact,
+            fid.c.window_start,
+            fid.c.window_end,
+            fid.c.contacts_total,
+            fid.c.contacts_in_window,
+            fid.c.days_left,
+            fid.c.status,
+        )
+        .join(Participant, Participant.id == fid.c.participant_id)
+        .order_by(Participant.study_id)
+    )
+
+    def rows(session: Session) -> Iterator[Row]:
+        for r in stream(session, stmt):
+            # dates computed in SQL come back as text on SQLite
+            dates = (as_date(r[2]), as_date(r[3]), as_date(r[4]))
+            yield (r[0], r[1], *dates, r[5], r[6], minimum, r[7], r[8], read_on)
+
+    return Dataset("fidelity", "Fidelity per intervention participant", variables, rows)
+
+
+def qualitative_sessions_dataset(read_on: date) -> Dataset:
+    q = QualitativeSession
+    variables = [
+        V("session_id", "Session number", "integer"),
+        V("site", "Site", "string"),
+        V("kind", "Kind", "code", choices=code_labels(QUALITATIVE_KINDS)),
+        V("date", "Date", "date"),
+        V("start_time", "Start time (HH:MM, site time)", "string"),
+        V("duration_min", "Duration", "integer", unit="minutes"),
+        V("location", "Location (free text)", "string", identifier=True),
+        V("mode", "Mode", "code", choices=code_labels(QUALITATIVE_MODES)),
+        V("language", "Language", "string"),
+        V("moderator_role", "Moderator (role)", "string"),
+        V("assistant_role", "Assistant (role)", "string"),
+        V("topic_guide_ref", "Topic guide", "string"),
+        V("consent_recorded", "Consent recorded", "integer", value_labels=((1, "Yes"), (0, "No"))),
+        V("field_notes", "Field notes (free text)", "string", identifier=True),
+    ]
+    stmt = (
+        select(
+            q.id,
+            q.site_code,
+            q.kind,
+            q.date,
+            q.start_time,
+            q.duration_min,
+            q.location,
+            q.mode,
+            q.language,
+            q.moderator_role,
+            q.assistant_role,
+            q.topic_guide_ref,
+            q.consent_recorded,
+            q.field_notes,
+        )
+        .where(q.deleted_at.is_(None))
+        .order_by(q.id)
+    )
+
+    def rows(session: Session) -> Iterator[Row]:
+        for r in stream(session, stmt):
+            values = [_cells(v) for v in r]
+            values[4] = _clock(r.start_time)
+            yield tuple(values)
+
+    return Dataset("qualitative_sessions", "Focus groups and interviews", variables, rows)
+
+
+def qualitative_members_dataset(read_on: date) -> Dataset:
+    m, q = QualitativeMember, QualitativeSession
+    variables = [
+        V("session_id", "Session number", "integer"),
+        V("site", "Site", "string"),
+        V("study_id", "Study ID", "string"),
+        V("member_code", "Member code in the transcripts", "string"),
+        V("gender", "Gender", "code", choices=code_labels(GENDERS)),
+        V("age", "Age", "integer", unit="years"),
+        V("profession", "Professional background", "string"),
+    ]
+    stmt = (
+        select(m.session_id, m.site_code, Participant.study_id, m.member_code)
+        .add_columns(m.gender, m.age, m.profession)
+        .join(q, q.id == m.session_id)
+        .join(Participant, Participant.id == m.participant_id)
+        .where(q.deleted_at.is_(None), m.removed_at.is_(None))
+        .order_by(m.session_id, Participant.study_id)
+    )
+    label = "Members of focus groups and interviews"
+    return Dataset("qualitative_members", label, variables, _plain(stmt))
+
+
+def schedule_dataset(read_on: date) -> Dataset:
+    from trialdm.instruments.queries import instruments_due_by_event
+    from trialdm.schedule.queries import STATUSES as SCHEDULE_STATUSES
+    from trialdm.schedule.queries import schedule_events, schedule_query
+
+    variables = [
+        V("study_id", "Study ID", "string"),
+        V("site", "Site", "string"),
+        V("event", "Schedule event", "string"),
+        V("due_date", "Due on", "date"),
+        V("window_start", "Window opens", "date"),
+        V("window_end", "Window closes", "date"),
+        V("status", "Status", "code", choices=code_labels(SCHEDULE_STATUSES)),
+        V("completed_on", "Completed on", "date"),
+        V("as_of", "Status as of (the day the data were read)", "date"),
+    ]
+
+    def rows(session: Session) -> Iterator[Row]:
+        config = current_app.config
+        stmt = schedule_query(
+            read_on,
+            schedule_events(config),
+            config["SCHEDULE_WINDOW_DAYS"],
+            instruments_due_by_event(session),
+        )
+        for r in stream(session, stmt):
+            yield (
+                r.study_id,
+                r.site,
+                r.event,
+                as_date(r.due_date),
+                as_date(r.window_start),
+                as_date(r.window_end),
+                r.status,
+                as_date(r.completed_on),
+                read_on,
+            )
+
+    return Dataset("schedule", "Assessment schedule (participant x event)", variables, rows)
+
+
+def screening_dataset(read_on: date) -> Dataset:
+    e = ScreeningEntry
+    variables = [
+        V("screening_id", "Screening number", "integer"),
+        V("site", "Site", "string"),
+        V("screening_date", "Screened on", "date"),
+        V("outcome", "Outcome", "code", choices=code_labels(OUTCOMES)),
+        V("outcome_reason", "Reason (free text)", "string", identifier=True),
+        V("study_id", "Study ID (when enrolled)", "string"),
+        V("notes", "Notes (free text)", "string", identifier=True),
+    ]
+    # The plain participants table: the ORM's site criteria for an outer-joined
+    # entity would go into WHERE and drop the entries of people never enrolled.
+    people = Participant.__table__
+    stmt = (
+        select(e.id, e.site_code, e.screening_date, e.outcome, e.outcome_reason)
+        .add_columns(people.c.study_id, e.notes)
+        .outerjoin(people, people.c.id == e.participant_id)
+        .where(e.deleted_at.is_(None))
+        .order_by(e.id)
+    )
+    return Dataset("screening", "Screening log", variables, _plain(stmt))
+
+
+TABLES: dict[str, Callable[[date], Dataset]] = {
+    "participants": participants_dataset,
+    "contacts": contacts_dataset,
+    "fidelity": fidelity_dataset,
+    "qualitative_sessions": qualitative_sessions_dataset,
+    "qualitative_members": qualitative_members_dataset,
+    "schedule": schedule_dataset,
+    "screening": screening_dataset,
+}

@@ -1,0 +1,314 @@
+"""Plain-text parts of an export: the CSV data files, the codebook (CSV and HTML),
+the readme and the R script. Each writes into an open zip member as rows arrive."""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import IO, Any
+
+from trialdm.exports.datasets import (
+    MISSING_LABELS,
+    MISSING_VALUES,
+    Dataset,
+    Row,
+    Variable,
+)
+from trialdm.instruments.definitions import MISSING_CODES, Missing
+
+TYPE_NAMES = {
+    "string": "text",
+    "code": "categorical (code)",
+    "integer": "integer",
+    "decimal": "decimal",
+    "date": "date (YYYY-MM-DD)",
+}
+CODEBOOK_COLUMNS = (
+    "dataset",
+    "variable",
+    "name_in_file",
+    "label",
+    "type",
+    "unit",
+    "choices (code = label)",
+    "values in .sav/.dta (number = label)",
+    "minimum",
+    "maximum",
+    "missing-data codes",
+    "instrument",
+    "instrument versions",
+    "identifier",
+    "note",
+)
+
+
+MISSING_TEXT = " | ".join(
+    f"{MISSING_VALUES[code]} = {MISSING_CODES[code]} (.{letter} after missing_codes.do)"
+    for code, letter in (("not_asked", "a"), ("dont_know", "b"), ("refused", "c"))
+)
+
+
+@dataclass(frozen=True)
+class NamedVariable:
+    """A variable with the name it has in one file format (Stata allows 32
+    characters, SPSS 64), and why the name differs when it does."""
+
+    variable: Variable
+    name: str
+    note: str = ""
+    # the variable label as the file holds it (Stata: at most 80 characters)
+    file_label: str | None = None
+
+
+def number_text(value: float | int) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value)) if abs(value) < 1e15 else repr(value)
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+def csv_cell(variable: Variable, value: Any, labels: bool) -> str:
+    """One cell as text: codes (``labels`` False) or their labels."""
+    if value is None:
+        return ""
+    if isinstance(value, Missing):
+        return MISSING_CODES[value.code] if labels else str(MISSING_VALUES[value.code])
+    if variable.kind == "code":
+        if labels:
+            return dict(variable.choices).get(value, value)
+        return value
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    if isinstance(value, (int, float)):
+        if labels and variable.value_labels:
+            found = dict(variable.value_labels).get(int(value)) if value == int(value) else None
+            if found is not None:
+                return found
+        return number_text(value)
+    return str(value)
+
+
+def cell_writer(variable: Variable, labels: bool) -> Callable[[Any], Any]:
+    """:func:`csv_cell` for one variable, with a fast path for what the csv module
+    writes unchanged: text, whole numbers and blanks (codes too, when not labelled)."""
+
+    def slow(value: Any) -> str:
+        return csv_cell(variable, value, labels)
+
+    if labels and (variable.kind == "code" or variable.value_labels):
+        return slow
+
+    def convert(value: Any) -> Any:
+        kind = type(value)
+        if kind is str or kind is int or value is None:
+            return value
+        return slow(value)
+
+    return convert
+
+
+def write_csv(target: IO[bytes], dataset: Dataset, rows: Iterable[Row], labels: bool) -> int:
+    """Write the dataset as UTF-8 CSV (with a BOM so that Excel reads UTF-8); rows written."""
+    text = io.TextIOWrapper(target, encoding="utf-8-sig", newline="")
+    writer = csv.writer(text)
+    writer.writerow([v.name for v in dataset.variables])
+    converters = [cell_writer(v, labels) for v in dataset.variables]
+    count = 0
+    for row in rows:
+        writer.writerow([convert(value) for convert, value in zip(converters, row, strict=True)])
+        count += 1
+    text.flush()
+    text.detach()
+    return count
+
+
+def _choices_text(variable: Variable) -> str:
+    if variable.kind == "code":
+        return " | ".join(f"{code} = {label}" for code, label in variable.choices)
+    return " | ".join(f"{value} = {label}" for value, label in variable.value_labels)
+
+
+def codebook_rows(
+    datasets: Iterable[tuple[Dataset, list[NamedVariable]]],
+) -> Iterator[list[str]]:
+    for dataset, named in datasets:
+        for item in named:
+            v = item.variable
+            yield [
+                dataset.name,
+                v.name,
+                item.name,
+                v.label,
+                TYPE_NAMES[v.kind],
+                v.unit or "",
+                _choices_text(v) if v.kind == "code" or v.value_labels else "",
+                " | ".join(f"{n} = {label}" for n, label in v.numbered_labels()),
+                "" if v.minimum is None else str(v.minimum),
+                "" if v.maximum is None else str(v.maximum),
+                MISSING_TEXT if v.missing_codes else "",
+                v.instrument or "",
+                v.versions or "",
+                "yes" if v.identifier else "",
+                item.note,
+            ]
+
+
+def write_codebook_csv(target: IO[bytes], rows: Iterable[list[str]]) -> None:
+    text = io.TextIOWrapper(target, encoding="utf-8-sig", newline="")
+    writer = csv.writer(text)
+    writer.writerow(CODEBOOK_COLUMNS)
+    writer.writerows(rows)
+    text.flush()
+    text.detach()
+
+
+def write_codebook_html(target: IO[bytes], title: str, rows: Iterable[list[str]]) -> None:
+    """The codebook as one readable page (every cell escaped; right-to-left text kept)."""
+    out = io.TextIOWrapper(target, encoding="utf-8", newline="\n")
+    esc = html.escape
+    out.write(
+        "<!doctype html>\n<html lang='en'><head><meta charset='utf-8'>"
+        f"<title>{esc(title)}</title><style>body{{font-family:sans-serif}}"
+        "table{border-collapse:collapse}td,th{border:1px solid #999;padding:2px 6px;"
+        "vertical-align:top;unicode-bidi:plaintext}th{background:#eee}</style></head><body>"
+        f"<h1>{esc(title)}</h1><table><thead><tr>"
+    )
+    out.write("".join(f"<th>{esc(c)}</th>" for c in CODEBOOK_COLUMNS))
+    out.write("</tr></thead><tbody>\n")
+    for row in rows:
+        out.write("<tr>" + "".join(f"<td>{esc(cell)}</td>" for cell in row) + "</tr>\n")
+    out.write("</tbody></table></body></html>\n")
+    out.flush()
+    out.detach()
+
+
+def readme_text(
+    *,
+    trial: str,
+    scope: str,
+    export_format: str,
+    labels: str,
+    identifiers: str,
+    read_at: datetime,
+    requested_by: str,
+    software: str,
+    job_id: int,
+    datasets: Iterable[tuple[str, int, list[str]]],
+    files: Iterable[str],
+) -> str:
+    lines = [
+        f"{trial}: item-level data export",
+        "",
+        f"Scope: {scope}",
+        f"Format: {export_format}",
+        f"Values: {'labels' if labels == 'labels' else 'codes'} in the CSV files",
+        f"Identifiers: {identifiers}d",
+        f"Data read at: {read_at.isoformat(timespec='seconds')} (UTC)",
+        f"Requested by: {requested_by}",
+        f"Software: {software}",
+        f"Export job: {job_id}",
+        "",
+        "Datasets (rows):",
+    ]
+    left_out_lines = []
+    for name, count, left_out in datasets:
+        lines.append(f"  {name}: {count}")
+        if left_out:
+            left_out_lines.append(f"  {name}: {', '.join(left_out)}")
+    lines += ["", "Left out as identifying:"]
+    lines += left_out_lines or ["  nothing"]
+    lines += [
+        "",
+        "Missing-data codes: "
+        + ", ".join(f"{n} = {label}" for n, label in sorted(MISSING_LABELS.items()))
+        + " (declared missing in .sav; in Stata, missing_codes.do makes them .a/.b/.c).",
+        "A multiple-choice field is one 0/1 column per choice (field___code), as in REDCap;",
+        "a date field has a companion column field_missing for its missing-data code.",
+        "Blank means not answered. Text is UTF-8.",
+        "",
+        "Files:",
+        *(f"  {name}" for name in files),
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _r_string(value: str) -> str:
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return f'"{escaped}"'
+
+
+def r_script(datasets: Iterable[Dataset]) -> str:
+    """A script that reads each CSV with the right column types, makes factors of
+    the coded columns and sets each variable's label (attribute ``label``, which
+    RStudio, Hmisc and labelled show)."""
+    col = {"string": "character", "code": "character", "integer": "integer", "decimal": "numeric"}
+    lines = [
+        "# Reads the exported CSV files: codes become factors, missing-data codes",
+        "# (-7, -8, -9) become NA with the code kept in attribute 'missing_code'.",
+        "# Run from the folder holding the CSV files: source('read_data.R')",
+        "",
+        "read_dataset <- function(file, classes, labels, factors, labelled) {",
+        "  data <- read.csv(file, colClasses = classes, encoding = 'UTF-8',",
+        "                   fileEncoding = 'UTF-8-BOM', na.strings = '', check.names = FALSE)",
+        "  for (name in names(factors)) {",
+        "    codes <- data[[name]]",
+        "    missing <- codes %in% c('-7', '-8', '-9')",
+        "    attr_codes <- ifelse(missing, codes, NA)",
+        "    codes[missing] <- NA",
+        "    data[[name]] <- factor(codes, levels = factors[[name]]$levels,",
+        "                           labels = factors[[name]]$labels)",
+        "    if (any(missing)) attr(data[[name]], 'missing_code') <- attr_codes",
+        "  }",
+        "  for (name in names(data)) {",
+        "    if (is.numeric(data[[name]]) && !(name %in% labelled)) {",
+        "      missing <- !is.na(data[[name]]) & data[[name]] %in% c(-7, -8, -9)",
+        "      if (any(missing) && name %in% names(labels$missing)) {",
+        "        attr(data[[name]], 'missing_code') <- ifelse(missing, data[[name]], NA)",
+        "        data[[name]][missing] <- NA",
+        "      }",
+        "    }",
+        "    attr(data[[name]], 'label') <- labels$labels[[name]]",
+        "  }",
+        "  data",
+        "}",
+        "",
+    ]
+    for dataset in datasets:
+        classes = []
+        labels = []
+        factors = []
+        missing = []
+        for v in dataset.variables:
+            classes.append(f"{_r_string(v.name)} = {_r_string(col.get(v.kind, 'character'))}")
+            labels.append(f"{_r_string(v.name)} = {_r_string(v.label)}")
+            if v.kind == "code":
+                levels = ", ".join(_r_string(code) for code, _ in v.choices)
+                names = ", ".join(_r_string(label) for _, label in v.choices)
+                factors.append(
+                    f"{_r_string(v.name)} = list(levels = c({levels}), labels = c({names}))"
+                )
+            elif v.missing_codes:
+                missing.append(f"{_r_string(v.name)} = TRUE")
+        lines += [
+            f"{dataset.name} <- read_dataset(",
+            f"  {_r_string(dataset.name + '.csv')},",
+            f"  classes = c({', '.join(classes)}),",
+            f"  labels = list(labels = list({', '.join(labels)}),",
+            f"                missing = list({', '.join(missing)})),",
+            f"  factors = list({', '.join(factors)}),",
+            "  labelled = character(0)",
+            ")",
+        ]
+        dates = [v.name for v in dataset.variables if v.kind == "date"]
+        for name in dates:
+            lines.append(
+                f"{dataset.name}[[{_r_string(name)}]] <- "
+                f"structure(as.Date({dataset.name}[[{_r_string(name)}]]), "
+                f"label = attr({dataset.name}[[{_r_string(name)}]], 'label'))"
+            )
+        lines.append("")
+    return "\n".join(lines)

@@ -1,0 +1,2 @@
+"""Concealed stratified permuted-block randomisation: allocation lists, allocations,
+randomisation errors and the balance report."""

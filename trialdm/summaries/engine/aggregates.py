@@ -1,0 +1,282 @@
+"""The aggregates of a spec: one GROUP BY for the columns and every additive
+statistic (totals combined in Python), counts by value, and quartiles with
+window functions.
+
+- Sample SD (n-1) from the count, sum and sum of squares.
+- Median and quartiles with window functions (row_number and count over the
+  group), interpolated like ``statistics.quantiles(method="inclusive")``
+  (numpy's default, Excel's QUARTILE.INC); SQLite has no median().
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from sqlalchemy import Float, and_, case, cast, func, literal, select, union_all
+
+from trialdm.summaries.engine.printing import Printer
+from trialdm.summaries.engine.results import Column
+from trialdm.summaries.spec import BuildContext, TableSpec
+
+TOTAL = ("__total__",)
+CONTINUOUS = ("mean_sd", "mean_sd_range", "mean_range", "median_iqr", "median_range")
+
+
+def _combine(how: str, mine: Any, theirs: Any) -> Any:
+    """Combine one group's aggregate into the total column's."""
+    if theirs is None:
+        return mine
+    if mine is None:
+        return theirs
+    if how == "min":
+        return min(mine, theirs)
+    if how == "max":
+        return max(mine, theirs)
+    return mine + theirs
+
+
+@dataclass
+class Moments:
+    n: int = 0
+    total: float = 0.0
+    squares: float = 0.0
+    low: float | None = None
+    high: float | None = None
+
+    def add(self, other: Moments) -> None:
+        self.n += other.n
+        self.total += other.total
+        self.squares += other.squares
+        for name, pick in (("low", min), ("high", max)):
+            mine, theirs = getattr(self, name), getattr(other, name)
+            if theirs is not None:
+                setattr(self, name, theirs if mine is None else pick(mine, theirs))
+
+    @property
+    def mean(self) -> float | None:
+        return self.total / self.n if self.n else None
+
+    @property
+    def sd(self) -> float | None:
+        """Sample standard deviation (n-1)."""
+        if self.n < 2:
+            return None
+        variance = (self.squares - self.total * self.total / self.n) / (self.n - 1)
+        return math.sqrt(max(variance, 0.0))
+
+
+class SpecAggregates:
+    """Runs the aggregates of one spec: the columns and the statistics the rows read."""
+
+    def __init__(self, spec: TableSpec, ctx: BuildContext) -> None:
+        self.spec = spec
+        self.ctx = ctx
+        self.session = ctx.session
+        self.population = spec.population(ctx).subquery("population")
+        self.keys = [self.population.c[name] for name in spec.group_by]
+        self.printer = Printer(spec, ctx)
+        self.columns: list[Column] = []
+        self.missing_notes: list[str] = []
+        # Categories that depend on the build (settings) are resolved once here.
+        self.rows = [
+            replace(row, categories=row.categories(ctx)) if callable(row.categories) else row
+            for row in spec.rows
+        ]
+
+    # --- helpers
+
+    def _key(self, row: Sequence[Any]) -> tuple[Any, ...]:
+        return tuple(row[: len(self.keys)]) if self.keys else TOTAL
+
+    def _grouped(self, *columns: Any, where: Any = None, extra_group: Sequence[Any] = ()) -> list:
+        stmt = select(*self.keys, *extra_group, *columns).select_from(self.population)
+        if where is not None:
+            stmt = stmt.where(where)
+        if self.keys or extra_group:
+            stmt = stmt.group_by(*self.keys, *extra_group)
+        return list(self.session.execute(stmt))
+
+    @property
+    def with_total(self) -> bool:
+        return bool(self.keys) and self.spec.total
+
+    def _all_keys(self) -> list[tuple[Any, ...]]:
+        return [c.key for c in self.columns]
+
+    # --- columns
+
+    def _single_pass(self) -> list[tuple[str, str, Any]]:
+        """(name, how totals combine, aggregate) for everything the rows need that
+        one GROUP BY can give: counts, fixed categories, moments, values."""
+        found: list[tuple[str, str, Any]] = []
+        for i, row in enumerate(self.rows):
+            col = self.population.c[row.variable] if row.variable else None
+            if row.stat == "count":
+                found.append((f"{i}:sum", "sum", func.sum(col)))
+            elif row.stat == "share":
+                denominator = self.population.c[row.denominator]
+                found.append((f"{i}:sum", "sum", func.sum(col)))
+                found.append((f"{i}:den", "sum", func.sum(denominator)))
+            elif row.stat in ("n_pct", "breakdown", "counts") and row.categories is not None:
+                values = [value for value, _ in row.categories]
+                for j, value in enumerate(values):
+                    found.append((f"{i}:c{j}", "sum", func.sum(case((col == value, 1), else_=0))))
+                found.append((f"{i}:null", "sum", func.sum(case((col.is_(None), 1), else_=0))))
+                unlisted = and_(col.is_not(None), col.not_in(values))
+                found.append((f"{i}:other", "sum", func.sum(case((unlisted, 1), else_=0))))
+            elif row.stat in CONTINUOUS:
+                x = cast(col, Float)
+                found += [
+                    (f"{i}:n", "sum", func.count(x)),
+                    (f"{i}:s", "fsum", func.sum(x)),
+                    (f"{i}:q", "fsum", func.sum(x * x)),
+                    (f"{i}:lo", "min", func.min(x)),
+                    (f"{i}:hi", "max", func.max(x)),
+                ]
+            elif row.stat == "value":
+                found.append((f"{i}:v", "min", func.min(col)))
+        return found
+
+    def load_columns(self) -> None:
+        """The columns and, in the same pass, every additive aggregate of the rows."""
+        spec = self.spec
+        labels = [func.min(self.population.c[name]) for name in spec.label_columns]
+        order = [func.min(self.population.c[name]) for name in (spec.order_by or ())]
+        aggregates = self._single_pass()
+        # n counts people: rows with a person id, when the population has one (a
+        # focus group without members yet is a column with n = 0)
+        people = func.count(self.population.c.pid) if "pid" in self.population.c else func.count()
+        stmt = select(*self.keys, *labels, *[agg for _, _, agg in aggregates], people).select_from(
+            self.population
+        )
+        if self.keys:
+            stmt = stmt.group_by(*self.keys).order_by(*(order or self.keys))
+        columns: list[Column] = []
+        heads: list[dict[str, Any]] = []
+        grand = 0
+        self.aggregates = {}
+        total: dict[str, Any] = {}
+        width = len(self.keys) + len(labels)
+        for row in self.session.execute(stmt):
+            n = int(row[-1] or 0)
+            values = dict(zip([name for name, _, _ in aggregates], row[width:-1], strict=True))
+            if not self.keys:
+                if n or not columns:
+                    columns.append(Column(TOTAL, spec.total_label, None, n))
+                    self.aggregates[TOTAL] = values
+                break
+            head = dict(zip(spec.group_by + spec.label_columns, row[:width], strict=True))
+            heads.append(head)
+            key = self._key(row)
+            columns.append(Column(key, "", None, n))
+            self.aggregates[key] = values
+            for name, how, _ in aggregates:
+                total[name] = _combine(how, total.get(name), values[name])
+            grand += n
+        if heads:
+            columns = self._label_columns(columns, heads)
+        if self.with_total:
+            columns.append(Column(TOTAL, spec.total_label, None, grand))
+            self.aggregates[TOTAL] = total
+        self.columns = columns
+
+    def _label_columns(self, columns: list[Column], heads: list[dict[str, Any]]) -> list[Column]:
+        spec = self.spec
+        if spec.column_labels is not None:
+            labels = spec.column_labels(heads)
+        elif spec.column_label is not None:
+            labels = [spec.column_label(head) for head in heads]
+        else:
+            labels = [(None, " / ".join(str(head[k]) for k in spec.group_by)) for head in heads]
+        for column, (parent, label) in zip(columns, labels, strict=True):
+            column.parent, column.label = parent, label
+        if spec.column_labels is None:
+            return columns
+        # columns under one header stay together, in the order the first one came
+        first: dict[str | None, int] = {}
+        for i, column in enumerate(columns):
+            first.setdefault(column.parent if column.parent is not None else f"#{i}", i)
+        return sorted(
+            columns,
+            key=lambda c: first[c.parent if c.parent is not None else f"#{columns.index(c)}"],
+        )
+
+    def agg(self, key: tuple, name: str) -> Any:
+        return self.aggregates.get(key, {}).get(name)
+
+    def sizes(self) -> dict[tuple[Any, ...], int]:
+        return {c.key: c.n for c in self.columns}
+
+    # --- statistics
+
+    def counts_by(self, value: Any, where: Any = None) -> dict[tuple, dict[Any, int]]:
+        """key -> value -> count (with the total column)."""
+        found: dict[tuple, dict[Any, int]] = defaultdict(lambda: defaultdict(int))
+        for row in self._grouped(func.count(), where=where, extra_group=[value]):
+            key = self._key(row)
+            found[key][row[len(self.keys)]] += int(row[-1])
+            if self.with_total:
+                found[TOTAL][row[len(self.keys)]] += int(row[-1])
+        return found
+
+    def quartiles(self, value: Any) -> dict[tuple, tuple[float, float, float]]:
+        """key -> (Q1, median, Q3), inclusive method, for the groups and the total, in
+        one statement: the population is ranked once (a CTE) with a window per group
+        and one over everything, then aggregated at both levels (UNION ALL)."""
+        x = cast(value, Float)
+        keys = self.keys
+        windows = [
+            func.row_number().over(partition_by=keys or None, order_by=x).label("rn"),
+            func.count().over(partition_by=keys or None).label("cnt"),
+        ]
+        both = bool(keys) and self.with_total
+        if both:
+            windows += [
+                func.row_number().over(order_by=x).label("rn_all"),
+                func.count().over().label("cnt_all"),
+            ]
+        ranked = (
+            select(*[k.label(f"k{i}") for i, k in enumerate(keys)], x.label("x"), *windows)
+            .select_from(self.population)
+            .where(value.is_not(None))
+            .cte("ranked")
+        )
+        rkeys = [ranked.c[f"k{i}"] for i in range(len(keys))]
+
+        def level(marker: str, rn: Any, cnt: Any, group_keys: list[Any]) -> Any:
+            parts = []
+            for k in (1, 2, 3):
+                position = (cnt - 1) * k
+                low_rank = position // 4 + 1
+                parts += [
+                    func.max(case((rn == low_rank, ranked.c.x))),
+                    func.max(case((rn == low_rank + 1, ranked.c.x))),
+                    func.max(position % 4),
+                ]
+            shown_keys = group_keys or [literal(None) for _ in rkeys]
+            stmt = select(literal(marker), *shown_keys, func.max(cnt), *parts)
+            return stmt.group_by(*group_keys) if group_keys else stmt
+
+        stmt = level("g", ranked.c.rn, ranked.c.cnt, rkeys)
+        if both:
+            stmt = union_all(stmt, level("t", ranked.c.rn_all, ranked.c.cnt_all, []))
+        result = {}
+        width = 1 + len(rkeys)
+        for row in self.session.execute(stmt):
+            if not row[width]:
+                continue
+            key = tuple(row[1:width]) if row[0] == "g" and rkeys else TOTAL
+            values = row[width + 1 :]
+            qs = []
+            for i in range(3):
+                low, high, remainder = values[3 * i : 3 * i + 3]
+                low = float(low)
+                if remainder:
+                    low += (int(remainder) / 4) * (float(high) - low)
+                qs.append(low)
+            result[key] = (qs[0], qs[1], qs[2])
+        return result
