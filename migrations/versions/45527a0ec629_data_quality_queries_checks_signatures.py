@@ -1,7 +1,7 @@
 """data quality: queries and their messages (checks open them too), e-signatures that lock forms
 
 Revision ID: 45527a0ec629
-Revises: a3c91e5d7f20
+Revises: c7658f4454c9
 Create Date: 2026-11-30 12:32:16.536049
 
 """
@@ -11,7 +11,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "45527a0ec629"
-down_revision = "a3c91e5d7f20"
+down_revision = "c7658f4454c9"
 branch_labels = None
 depends_on = None
 
