@@ -50,6 +50,7 @@ def test_fill_a_self_report_questionnaire_on_a_phone(live):
         json={
             "site": "BU",
             "category": "service_user",
+            "gender": "female",
             "year_of_birth": 1980,
             "enrolment_date": (date.today() - timedelta(days=120)).isoformat(),
             "consent_date": (date.today() - timedelta(days=120)).isoformat(),
