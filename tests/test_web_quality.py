@@ -92,3 +92,14 @@ def test_dashboard_counts_queries_of_the_users_sites(app, record, make_user, api
     assert "/quality/queries?site=BU&amp;status=open" in home
     other = login(app.test_client(), make_user("monitor", ["ULM"])).get("/").get_data(as_text=True)
     assert "site=BU" not in other
+
+
+def test_status_grid_counts_unresolved_queries_per_participant(app, record, make_user, api_as):
+    participant, response = record
+    lead = api_as("site_lead", ["BU"])
+    for question in ("?", "??"):
+        lead.post("/api/v1/queries", json={"response_id": response.id, "question": question})
+    page = login(app.test_client(), make_user("monitor", ["BU"])).get("/status?site=BU")
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200 and "Open queries" in text
+    assert f'/quality/queries?participant_id={participant.id}">2</a>' in text

@@ -83,7 +83,18 @@ def _quality_of_response() -> dict[str, Any]:
             "shown": True,
         }
 
-    return {"quality_of_response": quality_of_response}
+    def unresolved_queries(participant_ids: list[int]) -> dict[int, int] | None:
+        """Open or answered queries per participant, for the status grid (None when
+        the user may not read queries)."""
+        principal = current_principal()
+        if principal is None or not principal.has("quality.read"):
+            return None
+        return queries.unresolved_by_participant(db.session, list(participant_ids))
+
+    return {
+        "quality_of_response": quality_of_response,
+        "unresolved_queries": unresolved_queries,
+    }
 
 
 def _people(ids: set[int]) -> dict[int, Participant]:
