@@ -8,8 +8,9 @@ from pathlib import Path
 
 import openpyxl
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
+from trialdm.core import jobs
 from trialdm.core.audit import AuditEvent
 from trialdm.core.models import utcnow
 from trialdm.core.tasks import run_eager_tasks
@@ -163,6 +164,66 @@ def test_reconciler_gives_up_after_max_attempts(app, db_session):
     assert operations.reconcile_jobs(db_session) == []
     assert job.state == "failed"
     assert "interrupted" in job.error
+
+
+def _lose_worker(db_session, job_id: int, lease: int) -> None:
+    """The job's worker dies: its heartbeat stops and the lease runs out."""
+    db_session.execute(
+        update(SummaryJob)
+        .where(SummaryJob.id == job_id)
+        .values(heartbeat_at=utcnow() - timedelta(seconds=lease + 5))
+    )
+    db_session.commit()
+
+
+def test_late_worker_after_a_requeue_never_adds_an_attempt_beyond_the_maximum(app, db_session):
+    """The interleaving that recorded 4 attempts of 3: the reconciler re-queues a dead
+    worker's job, a new worker claims it (the last attempt) and dies too, then the
+    first worker's message comes back (acks_late + reject_on_worker_lost)."""
+    lease, most = app.config["SUMMARY_LEASE_SECONDS"], app.config["SUMMARY_MAX_ATTEMPTS"]
+    job = _job(db_session, tables=["recruitment"])
+    job_id = job.id
+    for _ in range(most - 1):
+        assert operations.claim_job(db_session, job_id)
+        _lose_worker(db_session, job_id, lease)
+    assert operations.reconcile_jobs(db_session) == [job_id]
+    db_session.info.pop("trialdm_pending_tasks", None)  # its message is delivered below
+    db_session.commit()
+    assert operations.claim_job(db_session, job_id)  # the re-queued message: last attempt
+    _lose_worker(db_session, job_id, lease)
+    assert operations.build_job(db_session, job_id) == "skipped"  # the redelivered message
+    assert db_session.get(SummaryJob, job_id, populate_existing=True).attempts == most
+    assert operations.reconcile_jobs(db_session) == []
+    db_session.commit()
+    job = db_session.get(SummaryJob, job_id, populate_existing=True)
+    assert (job.state, job.attempts) == ("failed", most)
+    assert f"interrupted {most} times" in job.error
+
+
+def test_reconciler_leaves_a_job_claimed_after_it_looked(app, db_session, monkeypatch):
+    """The reconciler reads a stale job, a late worker claims it before the
+    reconciler writes: the worker keeps it and nothing is queued a second time."""
+    lease = app.config["SUMMARY_LEASE_SECONDS"]
+    job = _job(db_session, tables=["recruitment"])
+    job_id = job.id
+    assert operations.claim_job(db_session, job_id)
+    _lose_worker(db_session, job_id, lease)
+    real_update = jobs.update
+    claimed = []
+
+    def worker_claims_first(model):
+        if not claimed:
+            claimed.append("worker")  # the claim below calls update() too
+            claimed[0] = jobs.claim_job(db_session, model, job_id, operations.job_lease())
+        return real_update(model)
+
+    monkeypatch.setattr(jobs, "update", worker_claims_first)
+    assert operations.reconcile_jobs(db_session) == []
+    assert claimed == [True]
+    assert not db_session.info.get("trialdm_pending_tasks")
+    db_session.commit()
+    job = db_session.get(SummaryJob, job_id, populate_existing=True)
+    assert (job.state, job.attempts) == ("running", 2)
 
 
 def test_nightly_job_once_a_day_and_on_the_beat(app, db_session):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-import logging
 import os
 import secrets
 from collections.abc import Mapping
@@ -50,6 +49,7 @@ VIEW_MODULES = (
     "randomisation",
     "schedule",
     "selfreport",
+    "maintenance",
     "quality",
 )
 
@@ -125,7 +125,10 @@ def _engine_options(url: str) -> dict[str, Any]:
 
 
 def register_logging(app: Flask) -> None:
-    logging.getLogger("trialdm").setLevel(app.config["LOG_LEVEL"])
+    from trialdm.core.logs import configure_logging, install_celery_logging
+
+    configure_logging(app.config["LOG_LEVEL"], app.config["LOG_FORMAT"])
+    install_celery_logging()
 
 
 def register_extensions(app: Flask) -> None:
@@ -206,6 +209,9 @@ def register_cli(app: Flask) -> None:
 def register_celery(app: Flask) -> None:
     from trialdm.exports.schedule import beat_schedule as exports_beat
     from trialdm.extensions import celery
+    from trialdm.maintenance.heartbeat import install_beat_heartbeat
+    from trialdm.maintenance.schedule import beat_schedule as maintenance_beat
+    from trialdm.participants.schedule import beat_schedule as participants_beat
     from trialdm.quality.schedule import beat_schedule as quality_beat
     from trialdm.reminders.schedule import beat_schedule as reminders_beat
     from trialdm.summaries.schedule import beat_schedule as summaries_beat
@@ -240,9 +246,12 @@ def register_celery(app: Flask) -> None:
     celery.conf.beat_schedule = {
         **summaries_beat(app.config),
         **reminders_beat(app.config),
+        **maintenance_beat(app.config),
         **exports_beat(app.config),
+        **participants_beat(app.config),
         **quality_beat(app.config),
     }
+    install_beat_heartbeat()
     celery.flask_app = app
     app.extensions["celery"] = celery
 

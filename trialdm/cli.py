@@ -591,7 +591,10 @@ def config_cmd() -> None:
 
 
 def register_commands(app: Flask) -> None:
+    from trialdm.maintenance.commands import COMMANDS as maintenance_commands
+
     for command in (
+        *maintenance_commands,
         sites_cli,
         users_cli,
         import_cli,

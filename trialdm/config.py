@@ -229,6 +229,19 @@ SETTINGS: dict[str, Setting] = {
     ),
     "WORKBOOK_DIR": Setting(_str, _instance("workbooks"), "Where built summary workbooks are kept"),
     "UPLOAD_DIR": Setting(_str, _instance("uploads"), "Where uploaded files are kept"),
+    "IMPORT_SYNC_MAX_ROWS": Setting(
+        _non_negative_int,
+        500,
+        "Participant imports with more rows run as a background job (202 and a job)",
+    ),
+    "IMPORT_MAX_ROWS": Setting(
+        _positive_int, 100_000, "Most rows of one participant import, checked before any work"
+    ),
+    "IMPORT_MAX_BYTES": Setting(
+        _positive_int,
+        16 * 1024 * 1024,
+        "Largest participant import file in bytes, checked before any work",
+    ),
     "SITES_DIR": Setting(_str, str(shipped("sites")), "Folder of site definition files"),
     "INSTRUMENTS_DIR": Setting(
         _str, str(shipped("instruments")), "Folder of instrument definition files"
@@ -250,6 +263,18 @@ SETTINGS: dict[str, Setting] = {
     ),
     "MAX_CONTENT_LENGTH": Setting(_positive_int, 16 * 1024 * 1024, "Largest request body, bytes"),
     "LOG_LEVEL": Setting(_choice("DEBUG", "INFO", "WARNING", "ERROR"), "INFO", "Log level"),
+    "LOG_FORMAT": Setting(
+        _choice("text", "json"),
+        "text",
+        "Log lines as text, or one JSON object per line (time, level, logger, message, "
+        "request_id) for a log collector",
+    ),
+    "HEARTBEAT_SECONDS": Setting(
+        _positive_int,
+        60,
+        "How often beat sends the heartbeat task; trialdm check fails beat or worker after "
+        "3 intervals without one",
+    ),
     "SESSION_COOKIE_SECURE": Setting(
         _bool, False, "Send cookies over HTTPS only (always on when BASE_URL is https)"
     ),

@@ -1,7 +1,7 @@
 """data quality: queries and their messages (checks open them too), e-signatures that lock forms
 
 Revision ID: 45527a0ec629
-Revises: c7658f4454c9
+Revises: d7b2e4f6a8c1
 Create Date: 2026-11-30 12:32:16.536049
 
 """
@@ -11,7 +11,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "45527a0ec629"
-down_revision = "c7658f4454c9"
+down_revision = "d7b2e4f6a8c1"
 branch_labels = None
 depends_on = None
 

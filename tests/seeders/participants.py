@@ -2,6 +2,7 @@
 
 from datetime import date
 
+from trialdm.participants.models import ParticipantImportJob
 from trialdm.participants.operations import create_participant
 
 
@@ -21,4 +22,17 @@ def seed(session, site: str, marker: str) -> dict:
             "diagnoses": [{"code": "other", "text": marker}],
         },
     )
-    return {"participant_id": participant.id}
+    # A large import that failed, its problems quoting the marker.
+    job = ParticipantImportJob(
+        site_code=site,
+        state="failed",
+        step="Failed",
+        error="Nothing was imported: 1 problem(s).",
+        problems=[{"line": 2, "field": "occupation", "message": marker}],
+        file_name="participant-import-walk.csv",
+        file_bytes=100,
+        rows=1,
+    )
+    session.add(job)
+    session.flush()
+    return {"participant_id": participant.id, "import_job_id": job.id}

@@ -15,7 +15,7 @@ def seed(session, site: str, marker: str) -> dict:
         {
             "site": site,
             "category": "service_user",
-            "gender": "male",
+            "gender": "female",
             "year_of_birth": 1982,
             "enrolment_date": date(2025, 3, 1),
             "consent_date": date(2025, 3, 1),

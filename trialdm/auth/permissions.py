@@ -72,13 +72,16 @@ _READ_ALL = {
 # role -> permissions. "self" is anything about one's own account (tokens, inbox).
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "research_worker": frozenset(
-        _DATA_ENTRY | _QUALITY_READ | {"self", "reminders.read", "queries.answer"}
+        _DATA_ENTRY
+        | _QUALITY_READ
+        | {"self", "reminders.read", "reminders.inbox", "queries.answer"}
     ),
     "site_lead": frozenset(
         _DATA_ENTRY
         | {
             "self",
             "reminders.read",
+            "reminders.inbox",
             "reminders.failures",
             "audit.read",
             "summaries.read",
@@ -91,6 +94,8 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "pseudonymisation.key",
             # starts translations of materials at their site and assigns the steps
             "translation.assign",
+            # steps and comments of the translation work (the step's role is checked too)
+            "translation.work",
             "quality.read",
             "quality.run",
             "queries.open",
@@ -102,22 +107,46 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
         }
     ),
     "translator": frozenset(
-        {"self", "reminders.read", "translation.read", "translation.write", "instruments.read"}
+        {
+            "self",
+            "reminders.read",
+            "reminders.inbox",
+            "translation.read",
+            "translation.write",
+            "translation.work",
+            "instruments.read",
+        }
     ),
     "reviewer": frozenset(
-        {"self", "reminders.read", "translation.read", "translation.review", "instruments.read"}
+        {
+            "self",
+            "reminders.read",
+            "reminders.inbox",
+            "translation.read",
+            "translation.review",
+            "translation.work",
+            "instruments.read",
+        }
     ),
     # A monitor reads (source data verification), asks and closes; it signs nothing
     # and changes no data.
     "monitor": frozenset(
         (_READ_ALL - {"summaries.build", "exports.build"})
-        | {"self", "reminders.read", "quality.read", "queries.open", "queries.close"}
+        | {
+            "self",
+            "reminders.read",
+            "reminders.inbox",
+            "quality.read",
+            "queries.open",
+            "queries.close",
+        }
     ),
     "coordinator": frozenset(
         _READ_ALL
         | {
             "self",
             "reminders.read",
+            "reminders.inbox",
             "reminders.failures",
             "quality.read",
             "quality.run",
@@ -127,7 +156,13 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     ),
     # Holds the allocation lists (concealed from everyone who enrols) and their balance.
     "statistician": frozenset(
-        {"self", "reminders.read", "randomisation.manage", "randomisation.report"}
+        {
+            "self",
+            "reminders.read",
+            "reminders.inbox",
+            "randomisation.manage",
+            "randomisation.report",
+        }
     ),
     "admin": frozenset(
         _READ_ALL
@@ -135,6 +170,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
         | {
             "self",
             "reminders.read",
+            "reminders.inbox",
             "reminders.failures",
             "users.manage",
             "participants.import",
@@ -142,18 +178,20 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "translation.write",
             "translation.review",
             "translation.assign",
+            # steps and comments of the translation work (the step's role is checked too)
+            "translation.work",
             "pseudonymisation.key",
             "instruments.manage",
             # the trial-wide English source of study materials
             "materials.manage",
+            "randomisation.manage",
+            "randomisation.report",
             "quality.read",
             "quality.run",
             "queries.open",
             "queries.answer",
             "queries.close",
             "responses.unlock",
-            "randomisation.manage",
-            "randomisation.report",
         }
     ),
 }

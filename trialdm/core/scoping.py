@@ -13,12 +13,15 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
+from typing import TypeVar
 
-from sqlalchemy import event
+from sqlalchemy import Executable, event
 from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
 
 from trialdm.core.errors import Forbidden, NotFound
 from trialdm.core.models import SiteScoped
+
+StatementT = TypeVar("StatementT", bound=Executable)
 
 
 @dataclass(frozen=True)
@@ -87,22 +90,30 @@ def require_site(site_code: str | None, *, hide: bool = False) -> None:
         )
 
 
-def _add_site_criteria(state: ORMExecuteState) -> None:
-    if not (state.is_select or state.is_update or state.is_delete):
-        return
-    if state.is_column_load or state.execution_options.get(SKIP_SCOPING, False):
-        return
+def with_site_criteria(statement: StatementT) -> StatementT:
+    """``statement`` limited to the current scope's sites: the criteria the ORM
+    listener adds, for an ORM-built statement run on the session's Connection (a
+    Core result, no ORM row loading), where ``do_orm_execute`` does not fire. The
+    criteria are compiled by the ORM in both cases, so they are the same SQL."""
     scope = _current_scope.get()
     if scope.every_site:
-        return
+        return statement
     codes = tuple(sorted(scope.codes))
-    state.statement = state.statement.options(
+    return statement.options(
         with_loader_criteria(
             SiteScoped,
             lambda cls: cls.site_code.in_(codes),
             include_aliases=True,
         )
     )
+
+
+def _add_site_criteria(state: ORMExecuteState) -> None:
+    if not (state.is_select or state.is_update or state.is_delete):
+        return
+    if state.is_column_load or state.execution_options.get(SKIP_SCOPING, False):
+        return
+    state.statement = with_site_criteria(state.statement)
 
 
 def install_site_scoping() -> None:

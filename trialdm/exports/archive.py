@@ -139,7 +139,9 @@ def write_archive(
     named: list[tuple[Dataset, list[NamedVariable]]] = []
     files: list[str] = []
     try:
-        with zipfile.ZipFile(temporary, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as zf:
+        with zipfile.ZipFile(
+            temporary, "w", zipfile.ZIP_DEFLATED, allowZip64=True, compresslevel=1
+        ) as zf:
             as_csv = list(datasets)
             if fmt == "odm":
                 forms = [d for d in datasets if d.definitions]

@@ -18,10 +18,24 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Date, Select, and_, case, false, func, select, true, type_coerce
+from sqlalchemy import (
+    BigInteger,
+    Date,
+    Select,
+    and_,
+    case,
+    cast,
+    false,
+    func,
+    null,
+    select,
+    true,
+    type_coerce,
+)
 from sqlalchemy.orm import Session
 
 from trialdm.core.errors import DomainError, ValidationFailed
+from trialdm.core.scoping import with_site_criteria
 from trialdm.instruments.definitions import (
     MISSING_CODES,
     FieldDefinition,
@@ -113,8 +127,14 @@ class Dataset:
 
 
 def stream(session: Session, stmt: Select) -> Iterator[Any]:
-    """The statement's rows in batches (a server-side cursor on PostgreSQL)."""
-    yield from session.execute(stmt.execution_options(yield_per=BATCH))
+    """The statement's rows in batches (a server-side cursor on PostgreSQL), as
+    plain Core rows: run on the session's Connection, skipping the ORM's per-row
+    result handling, which cost more than writing the row. Below the ORM the site
+    filter's listener does not fire, so the same criteria are added here, the one
+    place every export dataset reads through."""
+    scoped = with_site_criteria(stmt).execution_options(yield_per=BATCH)
+    for batch in session.connection().execute(scoped).partitions():
+        yield from batch
 
 
 def bytewise(session: Session, column: Any) -> Any:
@@ -144,7 +164,9 @@ def as_date(value: Any) -> date | None:
 @dataclass
 class _Column:
     """How one instrument field becomes SQL aggregates over its answer rows (the
-    answers pivoted to one row per response) and then one or more cells."""
+    answers pivoted to one row per response): one aggregate per cell, so that a
+    response's row comes from the database as the dataset holds it. Missing-data
+    codes, rare, come apart (:func:`missing_codes_sql`) and replace the cells."""
 
     field: FieldDefinition
     variables: list[Variable]
@@ -152,39 +174,56 @@ class _Column:
     def sql(self, answers: Any) -> list[Any]:
         f = self.field
         mine = and_(answers.c.field == f.name, answers.c.computed.is_(false()))
-        missing = func.max(case((mine, answers.c.missing_code)))
         if f.type == "multiple_choice":
-            answered = func.max(case((mine, 1)))
-            chosen = [
-                func.max(case((and_(mine, answers.c.value_text == v.choice), 1), else_=0))
+            # NULL (blank) when the field has no answer row, else 1 or 0 per choice
+            return [
+                func.max(case((mine, case((answers.c.value_text == v.choice, 1), else_=0))))
                 for v in self.variables
             ]
-            return [missing, answered, *chosen]
         if f.type in ("single_choice", "text"):
-            value = func.max(case((mine, answers.c.value_text)))
-        elif f.type == "date":
-            value = type_coerce(func.max(case((mine, answers.c.value_date))), Date)
-        else:
-            value = func.max(case((mine, answers.c.value_number)))
-        return [missing, value]
+            return [func.max(case((mine, answers.c.value_text)))]
+        if f.type == "date":
+            # the second cell, the date's missing-data code, is blank unless missing
+            return [type_coerce(func.max(case((mine, answers.c.value_date))), Date), null()]
+        value = func.max(case((mine, answers.c.value_number)))
+        if f.type == "decimal":
+            return [value]
+        # Whole numbers are stored as floats (value_number) holding integers only,
+        # as the answers module writes and reads them, so the cast is exact.
+        return [cast(value, BigInteger)]
 
     @property
     def width(self) -> int:
-        return 2 + len(self.variables) if self.field.type == "multiple_choice" else 2
+        return len(self.variables)
 
-    def cells(self, values: Sequence[Any]) -> list[Any]:
-        f = self.field
-        if values[0]:
-            missing = Missing(values[0])
-            return [None, missing] if f.type == "date" else [missing] * len(self.variables)
-        if f.type == "multiple_choice":
-            return list(values[2:]) if values[1] else [None] * len(self.variables)
-        value = values[1]
-        if f.type == "date":
-            return [as_date(value), None]
-        if value is None or f.type in ("single_choice", "text", "decimal"):
-            return [value]
-        return [int(value)]
+    def missing_cells(self, code: str) -> tuple[Any, ...]:
+        """The cells of this field when its answer is the missing-data ``code``."""
+        if self.field.type == "date":
+            return (None, Missing(code))
+        return (Missing(code),) * len(self.variables)
+
+
+MISSING_PAIR = "="
+MISSING_SEPARATOR = " "
+
+
+def missing_codes_sql(answers: Any) -> Any:
+    """One text per response naming its missing-data codes, ``field=code`` separated
+    by spaces (field names and codes hold neither), NULL when there are none."""
+    coded = and_(answers.c.missing_code.is_not(None), answers.c.computed.is_(false()))
+    pair = answers.c.field + MISSING_PAIR + answers.c.missing_code
+    return func.aggregate_strings(case((coded, pair)), MISSING_SEPARATOR)
+
+
+def parse_missing_codes(text: str) -> dict[str, str]:
+    """``field=code`` pairs as a dict; a field with several codes keeps the greatest,
+    as the aggregate over one field's answer rows did."""
+    found: dict[str, str] = {}
+    for pair in text.split(MISSING_SEPARATOR):
+        name, _, code = pair.partition(MISSING_PAIR)
+        if name not in found or code > found[name]:
+            found[name] = code
+    return found
 
 
 def _merged_field(definitions: Sequence[InstrumentDefinition], name: str) -> FieldDefinition:
@@ -288,7 +327,6 @@ def instrument_dataset(session: Session, name: str) -> Dataset:
         )
     )
     definitions = [v.parsed for v in stored]
-    version_of = {v.id: v.version for v in stored}
     newest = definitions[-1]
     versions = ", ".join(str(v.version) for v in stored)
     names = [f.name for f in newest.fields]
@@ -343,13 +381,19 @@ def instrument_dataset(session: Session, name: str) -> Dataset:
         Response.site_code,
         Participant.arm,
         Response.event,
-        Response.instrument_version_id,
+        InstrumentVersion.version,
         Response.status,
         Response.collected_on,
     )
     stmt = (
-        select(*head, *(c for column in columns for c in column.sql(answers)), *score_sql)
+        select(
+            *head,
+            *(c for column in columns for c in column.sql(answers)),
+            *score_sql,
+            missing_codes_sql(answers),
+        )
         .join(Participant, Participant.id == Response.participant_id)
+        .join(InstrumentVersion, InstrumentVersion.id == Response.instrument_version_id)
         .outerjoin(answers, answers.c.response_id == Response.id)
         .where(
             Response.instrument_name == name,
@@ -359,26 +403,24 @@ def instrument_dataset(session: Session, name: str) -> Dataset:
         .group_by(Response.id, *head)
         .order_by(bytewise(session, Participant.study_id), Response.id)
     )
-    slices = []
+    # where each field's cells start in a row, to put missing-data codes in
+    places: dict[str, tuple[int, _Column]] = {}
     at = len(head)
     for column in columns:
-        slices.append((column, at, at + column.width))
+        places[column.field.name] = (at, column)
         at += column.width
 
     def rows(session: Session) -> Iterator[Row]:
         for r in stream(session, stmt):
-            row: list[Any] = [
-                r[0],
-                r[1],
-                r[2],
-                r[3],
-                version_of.get(r[4]),
-                r[5],
-                as_date(r[6]),
-            ]
-            for column, begin, end in slices:
-                row += column.cells(r[begin:end])
-            row += r[at:]
+            codes = r[-1]
+            if codes is None:
+                yield tuple(r[:-1])
+                continue
+            row = list(r[:-1])
+            for field_name, code in parse_missing_codes(codes).items():
+                if field_name in places:
+                    begin, column = places[field_name]
+                    row[begin : begin + column.width] = column.missing_cells(code)
             yield tuple(row)
 
     title = newest.title.get("en", name)

@@ -11,16 +11,19 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 from flask import current_app
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from trialdm.core.audit import record_event
 from trialdm.core.errors import DomainError, ErrorCollector, Forbidden
+from trialdm.core.jobs import Lease
+from trialdm.core.jobs import claim_job as claim_lease
+from trialdm.core.jobs import reconcile_jobs as reconcile_leases
 from trialdm.core.models import utcnow
 from trialdm.core.scoping import EVERY_SITE, SiteScope, current_scope, require_site, scoped_to
 from trialdm.core.tasks import enqueue
@@ -170,40 +173,15 @@ class CreateExportJob:
 # ------------------------------------------------------------------ building
 
 
-def _lease_start(now: datetime) -> datetime:
-    return now - timedelta(seconds=current_app.config["SUMMARY_LEASE_SECONDS"])
+def job_lease() -> Lease:
+    config = current_app.config
+    return Lease(config["SUMMARY_LEASE_SECONDS"], config["SUMMARY_MAX_ATTEMPTS"])
 
 
 def claim_job(session: Session, job_id: int) -> bool:
-    """Take the job if it is queued or its last builder's lease has run out."""
-    now = utcnow()
-    claimed = session.execute(
-        update(ExportJob)
-        .where(
-            ExportJob.id == job_id,
-            or_(
-                ExportJob.state == "queued",
-                and_(
-                    ExportJob.state == "running",
-                    or_(
-                        ExportJob.heartbeat_at.is_(None), ExportJob.heartbeat_at < _lease_start(now)
-                    ),
-                ),
-            ),
-        )
-        .values(
-            state="running",
-            progress=0,
-            step="Starting",
-            error=None,
-            heartbeat_at=now,
-            started_at=now,
-            attempts=ExportJob.attempts + 1,
-        )
-        .execution_options(synchronize_session=False)
-    )
-    session.commit()
-    return claimed.rowcount == 1
+    """Take the job if it is queued or its last builder's lease has run out, and it
+    has attempts left."""
+    return claim_lease(session, ExportJob, job_id, job_lease())
 
 
 class JobProgress:
@@ -324,36 +302,14 @@ def _version() -> str:
 def reconcile_jobs(session: Session, now: datetime | None = None) -> list[int]:
     """Re-queue exports whose builder died (lease expired) or whose message was lost;
     give up after SUMMARY_MAX_ATTEMPTS with a readable error."""
-    now = now or utcnow()
-    stale = _lease_start(now)
-    max_attempts = current_app.config["SUMMARY_MAX_ATTEMPTS"]
-    jobs = session.scalars(
-        select(ExportJob)
-        .where(
-            ExportJob.state.in_(("queued", "running")),
-            or_(ExportJob.heartbeat_at.is_(None), ExportJob.heartbeat_at < stale),
+
+    def exhausted(attempts: int) -> str:
+        return (
+            f"The export was interrupted {attempts} times (the worker stopped); "
+            "please ask for it again or tell the administrators."
         )
-        .with_for_update(skip_locked=True)
-    ).all()
-    requeued = []
-    for job in jobs:
-        if job.state == "running" and job.attempts >= max_attempts:
-            job.state = "failed"
-            job.step = "Failed"
-            job.finished_at = now
-            job.error = (
-                f"The export was interrupted {job.attempts} times (the worker stopped); "
-                "please ask for it again or tell the administrators."
-            )
-            continue
-        was_running = job.state == "running"
-        job.state = "queued"
-        job.step = "Re-queued: the previous worker stopped" if was_running else "Re-queued"
-        job.heartbeat_at = now
-        enqueue(session, BUILD_TASK, job.id)
-        requeued.append(job.id)
-    session.flush()
-    return requeued
+
+    return reconcile_leases(session, ExportJob, job_lease(), BUILD_TASK, exhausted, now)
 
 
 # ------------------------------------------------------------------ command line

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from array import array
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -97,35 +97,103 @@ def _stat_value(kind: str, value: Any, variable, fmt: str) -> Any:
     return value
 
 
+INT32_LIMIT = 2**31 - 1
+
+
+def _text_column(variable: Variable, fmt: str) -> tuple[Callable[[Any], None], Callable[[], Any]]:
+    """Collects a text column as numbered categories (a 4-byte code per row, each
+    distinct text stored once): site codes, study IDs and times repeat a lot."""
+    import pandas as pd
+
+    codes = array("i")
+    numbers: dict[str, int] = {}
+    add, number = codes.append, numbers.setdefault
+
+    def append(value: Any) -> None:
+        cell = _stat_value("string", value, variable, fmt)
+        add(-1 if cell is None else number(cell, len(numbers)))
+
+    def finish() -> Any:
+        if not numbers:  # every cell blank: plain blanks, as ReadStat expects them
+            return pd.Series([None] * len(codes), dtype=object)
+        import numpy as np
+
+        return pd.Series(
+            pd.Categorical.from_codes(np.frombuffer(codes, dtype="int32"), list(numbers))
+        )
+
+    return append, finish
+
+
+def _number_column(variable: Variable, fmt: str) -> tuple[Callable[[Any], None], Callable[[], Any]]:
+    """Collects a numeric column (codes and dates too) as packed doubles, then keeps
+    it as 4-byte integers when every value is whole and fits (Stata's ``long``;
+    SPSS stores doubles only), with a mask for blanks instead of NaN."""
+    import pandas as pd
+
+    values = array("d")
+    nan = float("nan")
+    add, kind = values.append, variable.kind
+
+    def append(value: Any) -> None:
+        cell = _stat_value(kind, value, variable, fmt)
+        add(nan if cell is None else cell)
+
+    def finish() -> Any:
+        import numpy as np
+
+        numbers = np.frombuffer(values, dtype="float64")
+        blank = np.isnan(numbers)
+        known = numbers[~blank]
+        whole = fmt == "stata" and bool(
+            np.all(known == np.trunc(known)) and np.all(np.abs(known) <= INT32_LIMIT)
+        )
+        if whole:
+            column = pd.arrays.IntegerArray(np.where(blank, 0, numbers).astype("int32"), blank)
+        else:
+            column = pd.arrays.FloatingArray(np.where(blank, 0.0, numbers), blank)
+        return pd.Series(column)
+
+    return append, finish
+
+
 def write_stat_file(
     path: Path, dataset: Dataset, named: list[NamedVariable], rows: Iterable[Row], fmt: str
 ) -> int:
-    """Write ``dataset`` as .sav (``fmt`` 'spss') or .dta ('stata'); rows written."""
+    """Write ``dataset`` as .sav (``fmt`` 'spss') or .dta ('stata'); rows written.
+
+    ReadStat writes a whole data frame, so the frame is kept compact: columns are
+    collected packed as rows arrive, then turned one by one into pandas extension
+    arrays (categories for text, integers or doubles with a mask), which the frame
+    takes without consolidating them into copied blocks."""
     # Imported here: pandas and ReadStat double a process's memory, and only
     # SPSS and Stata exports need them.
-    import numpy as np
     import pandas as pd
     import pyreadstat
 
     variables = [n.variable for n in named]
-    # Numbers (codes and dates too) as packed doubles, 8 bytes a value, not objects.
-    columns: list[Any] = [[] if v.kind == "string" else array("d") for v in variables]
-    nan = float("nan")
+    collectors = [
+        _text_column(v, fmt) if v.kind == "string" else _number_column(v, fmt) for v in variables
+    ]
+    appenders = [append for append, _ in collectors]
+    finishers: list[Callable[[], Any] | None] = [finish for _, finish in collectors]
+    del collectors
     count = 0
     for row in rows:
-        for column, variable, value in zip(columns, variables, row, strict=True):
-            cell = _stat_value(variable.kind, value, variable, fmt)
-            column.append(nan if cell is None and variable.kind != "string" else cell)
+        for append, value in zip(appenders, row, strict=True):
+            append(value)
         count += 1
+    del appenders
     frame: dict[str, Any] = {}
     value_labels: dict[str, dict[Any, str]] = {}
     missing_ranges: dict[str, list[Any]] = {}
     formats: dict[str, str] = {}
-    for item, variable, values in zip(named, variables, columns, strict=True):
-        if variable.kind == "string":
-            frame[item.name] = pd.Series(values, dtype=object)
-        else:
-            frame[item.name] = pd.Series(np.frombuffer(values, dtype="float64"))
+    for index, (item, variable) in enumerate(zip(named, variables, strict=True)):
+        finish = finishers[index]
+        assert finish is not None
+        frame[item.name] = finish()
+        finishers[index] = finish = None  # the packed column goes as its array comes
+        if variable.kind != "string":
             labels = dict(variable.numbered_labels())
             if labels:
                 value_labels[item.name] = labels

@@ -5,12 +5,12 @@ the same order merged in)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import date, time
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import Select, select
+from sqlalchemy import Boolean, Select, select
 from sqlalchemy.orm import Session, aliased
 
 from trialdm.contacts.models import (
@@ -36,15 +36,27 @@ def _clock(value: time | None) -> str | None:
     return None if value is None else value.strftime("%H:%M")
 
 
-def _cells(value: Any) -> Any:
-    """Booleans as 1/0; everything else (dates come as dates) as read."""
-    return int(value) if type(value) is bool else value
+def _cells(stmt: Select) -> Callable[[Sequence[Any]], list[Any]]:
+    """A row of ``stmt`` as cells: booleans as 1/0, everything else (dates come as
+    dates) as read. The boolean columns are found once, from the statement."""
+    flags = [i for i, c in enumerate(stmt.selected_columns) if isinstance(c.type, Boolean)]
+
+    def cells(row: Sequence[Any]) -> list[Any]:
+        values = list(row)
+        for i in flags:
+            if values[i] is not None:
+                values[i] = int(values[i])
+        return values
+
+    return cells
 
 
 def _plain(stmt: Select) -> Callable[[Session], Iterator[Row]]:
+    cells = _cells(stmt)
+
     def rows(session: Session) -> Iterator[Row]:
         for row in stream(session, stmt):
-            yield tuple(_cells(v) for v in row)
+            yield tuple(cells(row))
 
     return rows
 
@@ -112,18 +124,20 @@ def participants_dataset(read_on: date) -> Dataset:
         .order_by(p.study_id, ParticipantDiagnosis.position)
     )
 
+    cells = _cells(people)
+
     def rows(session: Session) -> Iterator[Row]:
         pending = stream(session, diagnoses)
         diagnosis = next(pending, None)
         for person in stream(session, people):
             codes: list[str] = []
             texts: list[str] = []
-            while diagnosis is not None and diagnosis.participant_id == person.id:
-                codes.append(diagnosis.code)
-                texts.append(diagnosis.text or "")
+            while diagnosis is not None and diagnosis[0] == person[0]:
+                codes.append(diagnosis[1])
+                texts.append(diagnosis[2] or "")
                 diagnosis = next(pending, None)
             yield (
-                *(_cells(v) for v in tuple(person)[1:]),
+                *cells(person)[1:],
                 "; ".join(codes) or None,
                 "; ".join(texts) if any(texts) else None,
             )
@@ -180,16 +194,14 @@ def contacts_dataset(read_on: date) -> Dataset:
         current: int | None = None
         names: str | None = None
         for a in stream(session, attendances):
-            if a.id != current:
-                current, found = a.id, []
-                while link is not None and link.session_id <= a.id:
-                    if link.session_id == a.id:
-                        found.append(link.study_id)
+            if a[0] != current:
+                current, found = a[0], []
+                while link is not None and link[0] <= current:
+                    if link[0] == current:
+                        found.append(link[1])
                     link = next(pending, None)
                 names = "; ".join(found) or None
-            values = [_cells(v) for v in a]
-            values[5] = _clock(a.start_time)
-            yield (*values, names)
+            yield (*a[:5], _clock(a[5]), *a[6:], names)
 
     return Dataset("contacts", "Peer-support contacts (one row per attendance)", variables, rows)
 
@@ -277,9 +289,10 @@ def qualitative_sessions_dataset(read_on: date) -> Dataset:
     )
 
     def rows(session: Session) -> Iterator[Row]:
+        cells = _cells(stmt)
         for r in stream(session, stmt):
-            values = [_cells(v) for v in r]
-            values[4] = _clock(r.start_time)
+            values = cells(r)
+            values[4] = _clock(values[4])
             yield tuple(values)
 
     return Dataset("qualitative_sessions", "Focus groups and interviews", variables, rows)

@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
+from flask import current_app, jsonify
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from trialdm.auth.permissions import requires
 from trialdm.contacts.queries import attach_fidelity
-from trialdm.core.audit import audit_context
-from trialdm.core.errors import ValidationFailed
+from trialdm.core.audit import audit_context, current_audit_context
 from trialdm.core.pagination import order_by, paginate
 from trialdm.core.versions import etag_headers, if_match_required, if_match_version
 from trialdm.extensions import db
 from trialdm.participants import operations, queries
-from trialdm.participants.imports import import_participants
+from trialdm.participants.import_jobs import create_import_job
+from trialdm.participants.imports import import_participants, read_upload
 from trialdm.participants.schemas import (
     DeleteArgs,
+    ImportJobOut,
     ImportReport,
     ImportUpload,
     ParticipantCreate,
@@ -116,17 +118,41 @@ class ParticipantImport(MethodView):
     @requires("participants.import")
     @blp.arguments(ImportUpload, location="files", content_type="multipart/form-data")
     @blp.response(201, ImportReport)
+    @blp.alt_response(202, schema=ImportJobOut, description="Queued as a job (large files)")
     def post(self, args):
         """Import a CSV file of participants of one site: all rows or none.
 
         Columns are the fields of a participant (without ``site``); ``diagnoses``
         holds codes, labels or synonyms of the diagnosis vocabulary separated by ``;``
         (``other: wording`` for other). Every bad row is reported by line and field.
+        Size (IMPORT_MAX_BYTES) and rows (IMPORT_MAX_ROWS) are checked first (413).
+        Files of more than IMPORT_SYNC_MAX_ROWS rows are imported by a background job:
+        the answer is 202 with the job, whose ``Location`` shows progress and result.
         """
-        try:
-            text = args["file"].read().decode("utf-8-sig")
-        except UnicodeDecodeError:
-            raise ValidationFailed.field("file", "The file is not UTF-8 text.") from None
+        config = current_app.config
+        upload = args["file"]
+        raw = upload.stream.read(config["IMPORT_MAX_BYTES"] + 1)
+        text, rows = read_upload(raw, config["IMPORT_MAX_BYTES"], config["IMPORT_MAX_ROWS"])
+        if rows > config["IMPORT_SYNC_MAX_ROWS"]:
+            actor = current_audit_context()
+            job = create_import_job(
+                db.session, text, rows, args["site"], actor.user_id, actor.user_email, actor.role
+            )
+            location = f"/api/v1/participants/imports/{job.id}"
+            # A response of its own: the 201 schema above would dump the job as a report.
+            queued = jsonify(ImportJobOut().dump(job))
+            queued.status_code = 202
+            queued.headers["Location"] = location
+            return queued
         with audit_context(source="import"):
             created = import_participants(db.session, text, args["site"])
         return {"created": len(created), "study_ids": [p.study_id for p in created]}
+
+
+@blp.route("/imports/<int:import_job_id>")
+class ParticipantImportJobView(MethodView):
+    @requires("participants.import")
+    @blp.response(200, ImportJobOut)
+    def get(self, import_job_id):
+        """A large import's state, progress and, when refused, its problems by line."""
+        return queries.get_import_job(db.session, import_job_id)

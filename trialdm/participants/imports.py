@@ -14,7 +14,8 @@ from dataclasses import dataclass
 import marshmallow as ma
 from sqlalchemy.orm import Session
 
-from trialdm.core.errors import DomainError
+from trialdm.core.errors import DomainError, ValidationFailed
+from trialdm.core.inputs import csv_problem
 from trialdm.core.scoping import require_site
 from trialdm.participants.minimum_record import required_of_every_category
 from trialdm.participants.models import Participant
@@ -41,6 +42,42 @@ class ImportFailed(DomainError):
         for p in problems:
             errors.setdefault(f"line {p.line}", []).append(f"{p.field}: {p.message}")
         super().__init__(f"Nothing was imported: {len(problems)} problem(s).", errors=errors)
+
+
+class ImportTooLarge(DomainError):
+    status = 413
+    title = "Import too large"
+
+
+def read_upload(raw: bytes, max_bytes: int, max_rows: int) -> tuple[str, int]:
+    """The upload's text and number of rows, refused before any row is processed
+    when it is over ``max_bytes`` or ``max_rows``."""
+    if len(raw) > max_bytes:
+        raise ImportTooLarge(
+            f"The file has {len(raw):,} bytes; at most {max_bytes:,} are imported at once.",
+            errors={"file": [f"Larger than {max_bytes:,} bytes; split the file."]},
+        )
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ValidationFailed.field("file", "The file is not UTF-8 text.") from None
+    rows = count_rows(text)
+    if rows > max_rows:
+        raise ImportTooLarge(
+            f"The file has {rows:,} rows; at most {max_rows:,} are imported at once.",
+            errors={"file": [f"More than {max_rows:,} rows; split the file."]},
+        )
+    return text, rows
+
+
+def count_rows(text: str) -> int:
+    """Data rows (blank lines skipped, as the import does), without checking them."""
+    reader = csv.reader(io.StringIO(text))
+    try:
+        rows = sum(1 for row in reader if row)
+    except csv.Error as exc:
+        raise ImportFailed([ImportProblem(reader.line_num, "(file)", csv_problem(exc))]) from None
+    return max(rows - 1, 0)
 
 
 def _diagnosis_cells(value: str) -> list[dict[str, str | None]]:
@@ -76,7 +113,11 @@ def _row_to_input(row: dict[str, str], site: str) -> dict[str, object]:
 
 
 def import_participants(
-    session: Session, text: str, site: str, progress: Callable[[int], object] | None = None
+    session: Session,
+    text: str,
+    site: str,
+    progress: Callable[[int], object] | None = None,
+    max_rows: int = MAX_ROWS,
 ) -> list[Participant]:
     require_site(site)
     reader = csv.DictReader(io.StringIO(text))
@@ -101,8 +142,8 @@ def import_participants(
     created: list[Participant] = []
     for count, row in enumerate(reader, start=1):
         line = reader.line_num
-        if count > MAX_ROWS:
-            problems.append(ImportProblem(line, "(file)", f"More than {MAX_ROWS} rows."))
+        if count > max_rows:
+            problems.append(ImportProblem(line, "(file)", f"More than {max_rows} rows."))
             break
         try:
             data = schema.load(_row_to_input(row, site))

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import (
+    JSON,
     Boolean,
     CheckConstraint,
     Date,
@@ -22,6 +24,7 @@ from trialdm.core.models import (
     SiteScoped,
     SoftDeletable,
     TimestampMixin,
+    UTCDateTime,
     Versioned,
 )
 
@@ -106,3 +109,43 @@ class StudyIdCounter(Base):
     site_code: Mapped[str] = mapped_column(ForeignKey("sites.code"), primary_key=True)
     category: Mapped[str] = mapped_column(String(16), primary_key=True)
     last_value: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ParticipantImportJob(SiteScoped, IdMixin, TimestampMixin, Base):
+    """A CSV import too large to run inside a web request. The row is the source of
+    truth: the task may run twice or die, the row says what happened. The upload is
+    kept under UPLOAD_DIR (``file_name``) until the job is done or failed."""
+
+    __tablename__ = "participant_import_jobs"
+    __audit_exempt__ = (
+        "job bookkeeping; the upload is an audit event and every participant it "
+        "creates is audited with source 'import'"
+    )
+    __table_args__ = (
+        CheckConstraint("state IN ('queued', 'running', 'done', 'failed')", name="state"),
+    )
+
+    state: Mapped[str] = mapped_column(String(16), default="queued", index=True)
+    progress: Mapped[int] = mapped_column(Integer, default=0)
+    step: Mapped[str | None] = mapped_column(String(200))
+    error: Mapped[str | None] = mapped_column(Text)
+    # [{"line": 3, "field": "gender", "message": "..."}] when the rows were refused.
+    problems: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    requested_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    requested_by: Mapped[str | None] = mapped_column(String(254))
+    # The requester's role when they uploaded, for the audit rows the task writes.
+    requested_role: Mapped[str | None] = mapped_column(String(32))
+    file_name: Mapped[str] = mapped_column(String(200))
+    file_bytes: Mapped[int] = mapped_column(Integer)
+    rows: Mapped[int] = mapped_column(Integer)
+    created: Mapped[int] = mapped_column(Integer, default=0)
+    first_study_id: Mapped[str | None] = mapped_column(String(32))
+    last_study_id: Mapped[str | None] = mapped_column(String(32))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # Lease: a running job whose heartbeat is older than SUMMARY_LEASE_SECONDS
+    # belongs to a dead worker and is re-queued by the reconciler.
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -9,7 +9,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from trialdm.core.queries import get_or_404
-from trialdm.participants.models import Participant
+from trialdm.participants.models import Participant, ParticipantImportJob
 from trialdm.participants.vocabulary import Entry, Vocabulary, load_vocabulary
 
 SORTABLE = {
@@ -56,6 +56,11 @@ def diagnosis_in_group(code: str, group: str) -> bool:
 def get_participant(session: Session, participant_id: int) -> Participant:
     """A participant of the current scope, or 404 (other sites' records do not exist)."""
     return get_or_404(session, Participant, participant_id, what="participant")
+
+
+def get_import_job(session: Session, job_id: int) -> ParticipantImportJob:
+    """A large import of the current scope, or 404."""
+    return get_or_404(session, ParticipantImportJob, job_id, what="import")
 
 
 def participants_query(filters: Mapping[str, Any]) -> Select:

@@ -203,3 +203,36 @@ class ImportUpload(LoadSchema):
 class ImportReport(DumpSchema):
     created = ma.fields.Integer()
     study_ids = ma.fields.List(ma.fields.String())
+
+
+class ImportProblemOut(DumpSchema):
+    line = ma.fields.Integer()
+    field = ma.fields.String()
+    message = ma.fields.String()
+
+
+class ImportJobOut(DumpSchema):
+    """A large import running as a job; ``problems`` name line and field when the
+    rows were refused (then nothing was imported)."""
+
+    id = ma.fields.Integer()
+    site = ma.fields.String(attribute="site_code")
+    state = ma.fields.String(metadata={"enum": ["queued", "running", "done", "failed"]})
+    progress = ma.fields.Integer(metadata={"description": "Percent done"})
+    step = ma.fields.String(allow_none=True)
+    error = ma.fields.String(allow_none=True)
+    problems = ma.fields.List(ma.fields.Nested(ImportProblemOut), allow_none=True)
+    rows = ma.fields.Integer(metadata={"description": "Data rows in the upload"})
+    file_bytes = ma.fields.Integer()
+    created = ma.fields.Integer(metadata={"description": "Participants imported"})
+    first_study_id = ma.fields.String(allow_none=True)
+    last_study_id = ma.fields.String(allow_none=True)
+    requested_by = ma.fields.String(allow_none=True)
+    attempts = ma.fields.Integer()
+    created_at = ma.fields.DateTime()
+    started_at = ma.fields.DateTime(allow_none=True)
+    finished_at = ma.fields.DateTime(allow_none=True)
+    links = ma.fields.Method("dump_links")
+
+    def dump_links(self, job) -> dict:
+        return {"self": f"/api/v1/participants/imports/{job.id}"}

@@ -20,8 +20,8 @@ from trialdm.randomisation.schemas import (
     AllocationListOut,
     AllocationListPage,
     BalanceOut,
-    ListFile,
     ListReplacement,
+    ListUpload,
     RandomisationErrorCreate,
     RandomisationErrorOut,
     RandomisationOut,
@@ -110,14 +110,13 @@ class AllocationLists(MethodView):
 @blp.route("/randomisation/lists/upload")
 class AllocationListUpload(MethodView):
     @requires("randomisation.manage")
-    @blp.arguments(ListReplacement, location="form")
-    @blp.arguments(ListFile, location="files")
+    @blp.arguments(ListUpload, location="files", content_type="multipart/form-data")
     @blp.response(201, AllocationListOut)
-    def post(self, form, files):
+    def post(self, form):
         """Upload the statistician's list as CSV (site, stratum, position, arm, and
         optionally block_number, block_size): all rows or none. A list that participants
         were allocated from is replaced only with a ``reason`` (form field)."""
-        upload = files["file"]
+        upload = form["file"]
         try:
             text = upload.read().decode("utf-8-sig")
         except UnicodeDecodeError:

@@ -60,11 +60,17 @@ class AllocationListPage(DumpSchema):
     items = ma.fields.List(ma.fields.Nested(AllocationListOut))
 
 
-class ListFile(ma.Schema):
-    file = Upload(required=True)
-
-
 class ListReplacement(LoadSchema):
+    reason = ma.fields.String(
+        validate=validate.Length(min=1, max=2000),
+        metadata={"description": "Why a list in use is replaced (audited)"},
+    )
+
+
+class ListUpload(LoadSchema):
+    """A multipart body: the CSV file, and the reason when a list in use is replaced."""
+
+    file = Upload(required=True)
     reason = ma.fields.String(
         validate=validate.Length(min=1, max=2000),
         metadata={"description": "Why a list in use is replaced (audited)"},

@@ -53,7 +53,7 @@ class Inbox(MethodView):
 
 @blp.route("/<int:entry_id>/read")
 class EntryRead(MethodView):
-    @requires("reminders.read")
+    @requires("reminders.inbox")
     @blp.response(200, InboxEntryOut)
     def post(self, entry_id):
         """Mark one of your reminders read."""
@@ -61,7 +61,7 @@ class EntryRead(MethodView):
         require_site(entry.site_code, hide=True)
         return operations.mark_read(db.session, entry)
 
-    @requires("reminders.read")
+    @requires("reminders.inbox")
     @blp.response(200, InboxEntryOut)
     def delete(self, entry_id):
         """Mark one of your reminders unread again."""
@@ -72,7 +72,7 @@ class EntryRead(MethodView):
 
 @blp.route("/<int:entry_id>/snooze")
 class EntrySnooze(MethodView):
-    @requires("reminders.read")
+    @requires("reminders.inbox")
     @blp.arguments(SnoozeIn)
     @blp.response(200, InboxEntryOut)
     def post(self, data, entry_id):

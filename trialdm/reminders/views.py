@@ -105,7 +105,7 @@ def _back() -> str:
 
 @bp.route("/<int:entry_id>/read", methods=["POST"])
 @login_required
-@requires("reminders.read")
+@requires("reminders.inbox")
 def read(entry_id: int):
     entry = queries.get_entry(db.session, _user_id(), entry_id)
     unread = request.form.get("unread") == "1"
@@ -116,7 +116,7 @@ def read(entry_id: int):
 
 @bp.route("/<int:entry_id>/snooze", methods=["POST"])
 @login_required
-@requires("reminders.read")
+@requires("reminders.inbox")
 def snooze(entry_id: int):
     entry = queries.get_entry(db.session, _user_id(), entry_id)
     until = (request.form.get("until") or "").strip() or default_snooze().isoformat()

@@ -184,7 +184,7 @@ class StepById(MethodView):
 
 @blp.route("/translations/<int:translation_id>/steps/<int:step_id>/transitions")
 class StepTransitions(MethodView):
-    @requires("translation.read")
+    @requires("translation.work")
     @blp.arguments(StepAction)
     @blp.response(200, StepOut)
     def post(self, data, translation_id, step_id):
@@ -215,7 +215,7 @@ class SegmentByKey(MethodView):
 
 @blp.route("/translations/<int:translation_id>/comments")
 class TranslationComments(MethodView):
-    @requires("translation.read")
+    @requires("translation.work")
     @blp.arguments(CommentCreate)
     @blp.response(201, CommentOut)
     def post(self, data, translation_id):

@@ -155,7 +155,7 @@ def save_segments(translation_id: int):
 
 @bp.route("/translations/<int:translation_id>/steps/<int:step_id>", methods=["POST"])
 @login_required
-@requires("translation.read")
+@requires("translation.work")
 def step_action(translation_id: int, step_id: int):
     translation = queries.get_translation(db.session, translation_id)
     step = operations.get_step(translation, step_id)
@@ -187,7 +187,7 @@ def step_action(translation_id: int, step_id: int):
 
 @bp.route("/translations/<int:translation_id>/comments", methods=["POST"])
 @login_required
-@requires("translation.read")
+@requires("translation.work")
 def comment(translation_id: int):
     translation = queries.get_translation(db.session, translation_id)
     data = {

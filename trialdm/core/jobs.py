@@ -1,0 +1,125 @@
+"""Leases for background jobs whose row is the source of truth (summaries, exports,
+imports): claim, re-queue a dead worker's job, give up after a number of attempts.
+
+Every change of a job's state here is one conditional UPDATE whose WHERE repeats
+what the caller saw, so that a late worker (a message redelivered after its
+worker died), a duplicate delivery and the reconciler can interleave in any order
+and the job's attempts still never exceed the maximum: the attempt counter only
+grows inside the claim, and the claim refuses a job that has used its attempts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.orm import Session
+
+from trialdm.core.models import utcnow
+from trialdm.core.tasks import enqueue
+
+
+@dataclass(frozen=True)
+class Lease:
+    """How long a running job's heartbeat holds it and how many starts it gets."""
+
+    seconds: int
+    max_attempts: int
+
+    def start(self, now: datetime) -> datetime:
+        return now - timedelta(seconds=self.seconds)
+
+
+def _claimable(model: Any, lease: Lease, now: datetime):
+    return and_(
+        model.attempts < lease.max_attempts,
+        or_(
+            model.state == "queued",
+            and_(
+                model.state == "running",
+                or_(model.heartbeat_at.is_(None), model.heartbeat_at < lease.start(now)),
+            ),
+        ),
+    )
+
+
+def claim_job(session: Session, model: Any, job_id: int, lease: Lease) -> bool:
+    """Take the job if it is queued or its last worker's lease has run out, and it
+    has attempts left; commits so that other workers see the claim at once."""
+    now = utcnow()
+    claimed = session.execute(
+        update(model)
+        .where(model.id == job_id, _claimable(model, lease, now))
+        .values(
+            state="running",
+            progress=0,
+            step="Starting",
+            error=None,
+            heartbeat_at=now,
+            started_at=now,
+            attempts=model.attempts + 1,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+    return claimed.rowcount == 1
+
+
+def reconcile_jobs(
+    session: Session,
+    model: Any,
+    lease: Lease,
+    task_name: str,
+    exhausted: Callable[[int], str],
+    now: datetime | None = None,
+) -> list[int]:
+    """Re-queue jobs whose worker died (lease expired) or whose message was lost;
+    fail those that used every attempt with the readable ``exhausted(attempts)``.
+
+    Each change is conditional on the state and heartbeat read here, so a worker
+    that claims the job meanwhile keeps it (the reconciler's write then matches
+    no row and nothing is queued)."""
+    now = now or utcnow()
+    stale = lease.start(now)
+    jobs = session.execute(
+        select(model.id, model.state, model.heartbeat_at, model.attempts)
+        .where(
+            model.state.in_(("queued", "running")),
+            or_(model.heartbeat_at.is_(None), model.heartbeat_at < stale),
+        )
+        .with_for_update(skip_locked=True)
+    ).all()
+    requeued = []
+    for job_id, state, heartbeat_at, attempts in jobs:
+        unchanged = and_(
+            model.id == job_id,
+            model.state == state,
+            model.attempts == attempts,
+            model.heartbeat_at.is_(None)
+            if heartbeat_at is None
+            else model.heartbeat_at == heartbeat_at,
+        )
+        if attempts >= lease.max_attempts:
+            values: dict[str, Any] = {
+                "state": "failed",
+                "step": "Failed",
+                "finished_at": now,
+                "error": exhausted(attempts),
+            }
+        else:
+            step = "Re-queued: the previous worker stopped" if state == "running" else "Re-queued"
+            values = {"state": "queued", "step": step, "heartbeat_at": now}
+        changed = session.execute(
+            update(model)
+            .where(unchanged)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        if changed.rowcount == 1 and values["state"] == "queued":
+            enqueue(session, task_name, job_id)
+            requeued.append(job_id)
+    session.expire_all()
+    return requeued
