@@ -42,7 +42,7 @@ def test_demo_load_once(app, db_session):
     runner = app.test_cli_runner()
     first = runner.invoke(args=["demo", "load"])
     assert first.exit_code == 0, first.output
-    assert "users: 12 users" in first.output
+    assert "users: 13 users" in first.output
     second = runner.invoke(args=["demo", "load"])
     assert "already loaded" in second.output
 

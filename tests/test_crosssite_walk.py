@@ -37,6 +37,7 @@ OUTSIDERS = [
     ("site_lead", [OTHER_SITE]),
     ("translator", [OTHER_SITE]),
     ("reviewer", [OTHER_SITE]),
+    ("monitor", [OTHER_SITE]),
 ]
 
 

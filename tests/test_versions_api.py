@@ -31,6 +31,9 @@ BODIES = {
     "/api/v1/transcripts/{transcript_id}/verbatim": {"text": "walk"},
     "/api/v1/transcripts/{transcript_id}/english": {"text": "walk"},
     "/api/v1/transcripts/{transcript_id}/pseudonymisation/confirm": {},
+    "/api/v1/queries/{query_id}/answer": {"text": "walk"},
+    "/api/v1/queries/{query_id}/close": {},
+    "/api/v1/queries/{query_id}/reopen": {"text": "walk"},
 }
 
 

@@ -217,6 +217,57 @@ def test_fill_a_questionnaire_with_a_condition(page, live_url):
     assert not page.errors, page.errors
 
 
+def test_monitor_opens_a_query_the_site_answers_it_and_the_monitor_closes_it(page, live_url):
+    log_in(page, live_url, "monitor@demo.trialdm.org")
+    page.goto(live_url + "/questionnaires?site=BU&instrument=baseline_demographics&status=complete")
+    page.locator("table.list tbody a[href^='/questionnaires/']").first.click()
+    page.locator("#a-employment + dd a.open-query").click()
+    expect(page.locator("h1")).to_have_text("Open a query")
+    page.click("button:has-text('Open query')")  # no question: said, nothing opened
+    expect(page.locator("#error-question")).to_be_visible()
+    page.fill("#field-question", "The paper form says full time: please check.")
+    page.click("button:has-text('Open query')")
+    expect(page.locator("#query-status")).to_have_text("Open")
+    query_url = page.url
+    page.click("button:has-text('Log out')")
+
+    log_in(page, live_url, "rw.bu@demo.trialdm.org")
+    page.goto(query_url)
+    expect(page.locator("#close-form")).to_have_count(0)  # the site answers, not closes
+    page.fill("#field-text", "Checked the source document: part time is right.")
+    page.click("#answer-form button")
+    expect(page.locator("#query-status")).to_have_text("Answered")
+    page.click("button:has-text('Log out')")
+
+    log_in(page, live_url, "monitor@demo.trialdm.org")
+    expect(page.locator("#widget-queries")).to_contain_text("BU")
+    page.goto(query_url)
+    page.fill("#close-text", "Thank you.")
+    page.click("#close-form button")
+    expect(page.locator("#query-status")).to_have_text("Closed")
+    expect(page.locator(".conversation li")).to_have_count(3)
+    assert not page.errors, page.errors
+
+
+def test_site_lead_signs_a_completed_form_with_the_password(page, live_url):
+    log_in(page, live_url, "lead.bu@demo.trialdm.org")
+    page.goto(
+        live_url + "/questionnaires?site=BU&instrument=social_inclusion_scale&status=complete"
+    )
+    page.locator("table.list tbody a[href^='/questionnaires/']").first.click()
+    page.click("#sign-form")
+    expect(page.locator(".statement")).to_contain_text("Reviewed and approved")
+    page.fill("#field-password", "not my password")
+    page.click("button:has-text('Sign')")
+    expect(page.locator("#error-password")).to_contain_text("Not your password.")
+    page.fill("#field-password", DEMO_PASSWORD)
+    page.click("button:has-text('Sign')")
+    expect(page.locator("#signature")).to_contain_text("Signed and locked")
+    expect(page.locator("#signature")).to_contain_text("Reviewed and approved")
+    expect(page.locator("a:has-text('Edit')")).to_have_count(0)
+    assert not page.errors, page.errors
+
+
 @pytest.fixture
 def builds_in_background(monkeypatch):
     """The live server runs tasks eagerly, at the end of the request that queued them,

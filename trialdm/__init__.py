@@ -33,6 +33,7 @@ API_MODULES = (
     "exports",
     "randomisation",
     "selfreport",
+    "quality",
 )
 # Domains with pages.
 VIEW_MODULES = (
@@ -50,6 +51,7 @@ VIEW_MODULES = (
     "schedule",
     "selfreport",
     "maintenance",
+    "quality",
 )
 
 
@@ -155,6 +157,7 @@ def register_mechanisms(app: Flask) -> None:
     from trialdm.core.audit import install_audit
     from trialdm.core.http import register_request_edge
     from trialdm.core.inputs import register_input_bounds
+    from trialdm.core.locking import install_lock_guard
     from trialdm.core.scoping import install_site_scoping
     from trialdm.core.tasks import install_task_queueing
     from trialdm.core.versions import install_version_guard
@@ -164,6 +167,7 @@ def register_mechanisms(app: Flask) -> None:
     install_audit()
     install_task_queueing()
     install_version_guard()
+    install_lock_guard()
     register_request_edge(app, db)
     register_input_bounds(app)
     register_auth_loader(app)
@@ -172,8 +176,12 @@ def register_mechanisms(app: Flask) -> None:
 def register_trial_definitions(app: Flask) -> None:
     """Trial data read once at start (a bad file names file, key and problem)."""
     from trialdm.participants import minimum_record
+    from trialdm.quality import checks, locks, runs
 
     minimum_record.init_app(app)
+    checks.init_app(app)
+    locks.init_app(app)
+    runs.install_on_save_checks()
 
 
 def register_blueprints(app: Flask) -> None:
@@ -205,6 +213,7 @@ def register_celery(app: Flask) -> None:
     from trialdm.maintenance.heartbeat import install_beat_heartbeat
     from trialdm.maintenance.schedule import beat_schedule as maintenance_beat
     from trialdm.participants.schedule import beat_schedule as participants_beat
+    from trialdm.quality.schedule import beat_schedule as quality_beat
     from trialdm.reminders.schedule import beat_schedule as reminders_beat
     from trialdm.summaries.schedule import beat_schedule as summaries_beat
 
@@ -241,6 +250,7 @@ def register_celery(app: Flask) -> None:
         **maintenance_beat(app.config),
         **exports_beat(app.config),
         **participants_beat(app.config),
+        **quality_beat(app.config),
     }
     install_beat_heartbeat()
     celery.flask_app = app

@@ -90,7 +90,10 @@ def users_cli() -> None:
 @click.option(
     "--role",
     required=True,
-    help="research_worker, site_lead, translator, reviewer, coordinator or admin",
+    help=(
+        "research_worker, site_lead, translator, reviewer, monitor (without --site: every "
+        "site), coordinator or admin"
+    ),
 )
 @click.option("--site", "sites", multiple=True, help="Site code (repeat for several).")
 @click.option("--password", help="Set a password for page login (prompted with --prompt).")

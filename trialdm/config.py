@@ -255,7 +255,11 @@ SETTINGS: dict[str, Setting] = {
     "QUALITY_DIR": Setting(
         _str,
         str(shipped("quality")),
-        "Folder of data-quality definitions (minimum_record.toml: required participant fields)",
+        "Folder of data-quality definitions (minimum_record.toml: required participant fields;"
+        " checks.toml: data-quality checks)",
+    ),
+    "QUALITY_NIGHTLY_TIME": Setting(
+        _time_of_day, "03:15", "UTC time of the nightly data-quality checks of every site"
     ),
     "MAX_CONTENT_LENGTH": Setting(_positive_int, 16 * 1024 * 1024, "Largest request body, bytes"),
     "LOG_LEVEL": Setting(_choice("DEBUG", "INFO", "WARNING", "ERROR"), "INFO", "Log level"),
@@ -396,6 +400,9 @@ SETTINGS: dict[str, Setting] = {
     ),
     "REMINDER_SECOND_CHECK_DAYS": Setting(
         _positive_int, 7, "Remind reviewers when a transcript waits longer for its second check"
+    ),
+    "REMINDER_QUERY_DAYS": Setting(
+        _positive_int, 3, "Remind of a query open (or answered and not closed) this many days"
     ),
     "REMINDER_DIGEST_WEEKDAY": Setting(
         _choice("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"),

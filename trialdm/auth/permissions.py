@@ -25,12 +25,15 @@ ROLES = (
     "site_lead",
     "translator",
     "reviewer",
+    "monitor",
     "coordinator",
     "statistician",
     "admin",
 )
 SITE_ROLES = ("research_worker", "site_lead", "translator", "reviewer")
 ALL_SITE_ROLES = ("coordinator", "statistician", "admin")
+# Roles held either at the sites given or, granted without a site, at every site.
+SITES_OR_ALL_ROLES = ("monitor",)
 
 _DATA_ENTRY = {
     "participants.read",
@@ -50,6 +53,9 @@ _DATA_ENTRY = {
     # log and the audit API stay with "audit.read"
     "history.read",
 }
+# Data quality: reading queries and signatures, opening and closing queries (who
+# opened a query closes it), answering them (the site), signing and unlocking.
+_QUALITY_READ = {"quality.read"}
 _READ_ALL = {
     "participants.read",
     "contacts.read",
@@ -69,7 +75,11 @@ _READ_ALL = {
 
 # role -> permissions. "self" is anything about one's own account (tokens, inbox).
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
-    "research_worker": frozenset(_DATA_ENTRY | {"self", "reminders.read", "reminders.inbox"}),
+    "research_worker": frozenset(
+        _DATA_ENTRY
+        | _QUALITY_READ
+        | {"self", "reminders.read", "reminders.inbox", "queries.answer"}
+    ),
     "site_lead": frozenset(
         _DATA_ENTRY
         | {
@@ -90,6 +100,14 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "translation.assign",
             # steps and comments of the translation work (the step's role is checked too)
             "translation.work",
+            "quality.read",
+            "quality.run",
+            "queries.open",
+            "queries.answer",
+            "queries.close",
+            # the e-signature of completed forms and events, and lifting it with a reason
+            "responses.sign",
+            "responses.unlock",
         }
     ),
     "translator": frozenset(
@@ -114,8 +132,31 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "instruments.read",
         }
     ),
+    # A monitor reads (source data verification), asks and closes; it signs nothing
+    # and changes no data.
+    "monitor": frozenset(
+        (_READ_ALL - {"summaries.build", "exports.build"})
+        | {
+            "self",
+            "reminders.read",
+            "reminders.inbox",
+            "quality.read",
+            "queries.open",
+            "queries.close",
+        }
+    ),
     "coordinator": frozenset(
-        _READ_ALL | {"self", "reminders.read", "reminders.inbox", "reminders.failures"}
+        _READ_ALL
+        | {
+            "self",
+            "reminders.read",
+            "reminders.inbox",
+            "reminders.failures",
+            "quality.read",
+            "quality.run",
+            "queries.open",
+            "queries.close",
+        }
     ),
     # Holds the allocation lists (concealed from everyone who enrols) and their balance.
     "statistician": frozenset(
@@ -149,6 +190,12 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "materials.manage",
             "randomisation.manage",
             "randomisation.report",
+            "quality.read",
+            "quality.run",
+            "queries.open",
+            "queries.answer",
+            "queries.close",
+            "responses.unlock",
         }
     ),
 }
@@ -178,7 +225,7 @@ class Principal:
             if permission not in ROLE_PERMISSIONS.get(role, ()):
                 continue
             roles.add(role)
-            if role in ALL_SITE_ROLES:
+            if role in ALL_SITE_ROLES or (role in SITES_OR_ALL_ROLES and site is None):
                 return EVERY_SITE, sorted(roles | {role})
             if site is not None:
                 codes.add(site)

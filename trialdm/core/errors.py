@@ -84,6 +84,14 @@ class Conflict(DomainError):
     title = "Conflict"
 
 
+class Locked(DomainError):
+    """The record is signed and locked (WebDAV's 423): nothing changes it until it is
+    unlocked with a reason."""
+
+    status = 423
+    title = "Locked"
+
+
 class PreconditionFailed(DomainError):
     status = 412
     title = "Precondition failed"

@@ -14,6 +14,7 @@ from trialdm.core.scoping import all_sites
 
 _PENDING = "trialdm_pending_tasks"
 _READY = "trialdm_ready_tasks"
+_RUNNING = "trialdm_running_eager_tasks"
 
 
 class AppTask(Task):
@@ -65,12 +66,18 @@ def run_eager_tasks() -> None:
     from trialdm.extensions import celery, db
 
     ready = db.session.info.get(_READY)
-    if not ready:
+    if not ready or db.session.info.get(_RUNNING):
+        # A task run from here commits and calls this again: the loop below goes on
+        # with what it queued, instead of one nested call per task.
         return
     celery.loader.import_default_modules()
-    while ready:
-        name, args = ready.pop(0)
-        celery.tasks[name].apply(args=list(args), throw=True)
+    db.session.info[_RUNNING] = True
+    try:
+        while ready:
+            name, args = ready.pop(0)
+            celery.tasks[name].apply(args=list(args), throw=True)
+    finally:
+        db.session.info.pop(_RUNNING, None)
 
 
 def install_task_queueing() -> None:

@@ -23,6 +23,7 @@ DEMO_ADMIN = "admin@demo.trialdm.org"
 DEMO_USERS = [
     (DEMO_ADMIN, "admin", []),
     ("coordinator@demo.trialdm.org", "coordinator", []),
+    ("monitor@demo.trialdm.org", "monitor", []),
     ("rw.bu@demo.trialdm.org", "research_worker", ["BU"]),
     ("lead.bu@demo.trialdm.org", "site_lead", ["BU"]),
     ("rw.ulm@demo.trialdm.org", "research_worker", ["ULM"]),

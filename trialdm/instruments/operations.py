@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from trialdm.core.audit import current_audit_context, record_event
 from trialdm.core.errors import Conflict, ErrorCollector, ValidationFailed
+from trialdm.core.locking import refuse_if_locked
 from trialdm.core.models import utcnow
 from trialdm.core.scoping import require_site
 from trialdm.core.versions import check_version
@@ -298,6 +299,7 @@ def update_response(
     fields that the change hides are cleared (and audited as cleared).
     """
     require_site(response.site_code, hide=True)
+    refuse_if_locked(session, [response])
     check_version(response, version)
     reason = current_audit_context().reason
     if response.status == "complete" and not (reason and reason.strip()):
@@ -358,6 +360,7 @@ def update_response(
 
 def delete_response(session: Session, response: Response, version: int | None) -> None:
     require_site(response.site_code, hide=True)
+    refuse_if_locked(session, [response])
     check_version(response, version)
     response.deleted_at = utcnow()
     response.deleted_reason = current_audit_context().reason

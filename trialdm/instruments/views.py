@@ -20,6 +20,7 @@ from sqlalchemy import select
 from trialdm.auth.permissions import requires
 from trialdm.core.audit import audit_context
 from trialdm.core.errors import ValidationFailed
+from trialdm.core.locking import refuse_if_locked
 from trialdm.core.pagination import order_by, paginate
 from trialdm.extensions import db
 from trialdm.instruments import operations, queries
@@ -340,6 +341,8 @@ def saved_message(response: Response) -> str:
 @requires("responses.write")
 def edit(response_id: int):
     response = queries.get_response(db.session, response_id)
+    # A signed form answers 423 with who signed it, before any input is looked at.
+    refuse_if_locked(db.session, [response])
     participant = get_participant(db.session, response.participant_id)
     context = form_context(response.instrument_version, participant, response.event)
     context["response"] = response

@@ -108,7 +108,7 @@ setattr(redcap_api, PERMISSION_ATTR, READ_PERMISSION)
 
 
 def _status_of(exc: DomainError) -> int:
-    if exc.status in (401, 403):
+    if exc.status in (401, 403, 423):
         return exc.status
     return 400
 
@@ -222,7 +222,7 @@ def _import_records(form: Any, fmt: str) -> FlaskResponse:
         with audit_context(reason=reason):
             imported = operations.import_records(db.session, project, rows, params)
     except imports.ImportRefused as exc:
-        return error_response(400, "\n".join(p.line() for p in exc.problems), fmt)
+        return error_response(exc.status, "\n".join(p.line() for p in exc.problems), fmt)
     if params.return_content == "nothing":
         return FlaskResponse("", mimetype="text/plain")
     if params.return_content == "ids":

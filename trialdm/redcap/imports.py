@@ -21,6 +21,8 @@ class ImportProblem:
     field: str
     value: str
     message: str
+    # The form is signed and locked (the import answers 423, REDCap-style text).
+    locked: bool = False
 
     def line(self) -> str:
         out = io.StringIO()
@@ -39,6 +41,8 @@ class ImportRefused(DomainError):
     def __init__(self, problems: list[ImportProblem]) -> None:
         self.problems = problems
         super().__init__("\n".join(p.line() for p in problems))
+        if problems and all(p.locked for p in problems):
+            self.status = 423
 
 
 def read_rows(params: RecordImport) -> list[dict[str, str]]:

@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from trialdm.core.errors import DomainError
+from trialdm.core.errors import DomainError, Locked
 from trialdm.instruments.definitions import MISSING_CODES
 from trialdm.instruments.models import Response
 from trialdm.instruments.operations import create_response, update_response
@@ -404,6 +404,8 @@ def _calculated_mismatches(
 
 
 def _problems_of(exc: DomainError, record: str, answers: Mapping[str, Any]) -> list[ImportProblem]:
+    if isinstance(exc, Locked):
+        return [ImportProblem(record, "", "", exc.detail, locked=True)]
     problems = []
     for key, messages in (exc.errors or {}).items():
         if key == "answers" and isinstance(messages, dict):

@@ -648,3 +648,7 @@ class TranscriptSecondCheck(Rule):
             )
             for row in rows
         ]
+
+
+# Rules kept in their own modules register themselves on import.
+from trialdm.reminders import query_rules  # noqa: E402, F401

@@ -25,6 +25,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("contact_pages.index", _l("Contacts"), "contacts.read"),
     NavItem("response_pages.index", _l("Questionnaires"), "responses.read"),
     NavItem("status_pages.index", _l("Record status"), "schedule.read"),
+    NavItem("quality_pages.index", _l("Queries"), "quality.read"),
     NavItem("qualitative_pages.index", _l("Focus groups"), "qualitative.read"),
     NavItem("translation_pages.work", _l("Translation"), "translation.read"),
     NavItem("summary_pages.index", _l("Exports"), "summaries.read"),

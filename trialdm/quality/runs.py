@@ -1,0 +1,367 @@
+"""Running the checks: each rule is one SQL statement over a site's participants (or
+one participant's, on save); each failure not queried before opens a query."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import current_app, has_app_context
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    extract,
+    func,
+    literal,
+    not_,
+    null,
+    or_,
+    select,
+)
+from sqlalchemy import event as orm_event
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, aliased
+
+from trialdm.contacts.models import ContactAttendance, ContactSession
+from trialdm.core.models import utcnow
+from trialdm.core.sqldates import add_months, days_between
+from trialdm.core.tasks import enqueue
+from trialdm.instruments.models import Response, ResponseAnswer
+from trialdm.instruments.queries import latest_versions
+from trialdm.participants.models import Participant
+from trialdm.quality.checks import EXTENSION_KEY, OPS, Rule, Term
+from trialdm.quality.models import DataQuery
+from trialdm.quality.operations import open_check_query
+from trialdm.sites.models import Site
+
+
+@dataclass(frozen=True)
+class Failure:
+    rule: Rule
+    site_code: str
+    participant_id: int
+    response_id: int | None
+    contact_id: int | None
+    contact_date: date | None
+    left: Any
+    right: Any
+
+    @property
+    def check_key(self) -> str:
+        return (
+            f"{self.rule.name}:{self.participant_id}:{self.response_id or ''}:"
+            f"{self.contact_id or ''}"
+        )
+
+    def question(self) -> str:
+        shown = f"{self.rule.left.text} = {_shown(self.left)}"
+        if self.rule.right is not None:
+            shown += f", {self.rule.right.text} = {_shown(self.right)}"
+        if self.contact_id is not None:
+            shown += f"; contact session {self.contact_id} on {self.contact_date}"
+        return f"{self.rule.message} ({shown})"
+
+
+def _shown(value: Any) -> str:
+    if value is None:
+        return "missing"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+class _Compiler:
+    """Turns a rule's terms into columns over Participant with the joins they need."""
+
+    def __init__(self, answer_types: Mapping[tuple[str, str], str]) -> None:
+        self.answer_types = answer_types
+        self.responses: dict[tuple[str, str], Any] = {}
+        self.answers: dict[tuple[str, str, str], Any] = {}
+        self.contacts: tuple[Any, Any] | None = None
+
+    def _response(self, term: Term):
+        key = (term.instrument, term.event)
+        if key not in self.responses:
+            self.responses[key] = aliased(Response)
+        return self.responses[key]
+
+    def _answer(self, term: Term):
+        self._response(term)
+        key = (term.instrument, term.event, term.name)
+        if key not in self.answers:
+            self.answers[key] = aliased(ResponseAnswer)
+        return self.answers[key]
+
+    def column(self, term: Term) -> ColumnElement[Any]:
+        p = Participant
+        if term.kind == "literal":
+            return literal(term.value)
+        if term.kind == "participant":
+            return getattr(p, term.name)
+        if term.kind == "derived" and term.name == "age_at_enrolment":
+            # A year of birth gives the age at enrolment to within a year; a record
+            # with the age instead holds it as given at enrolment.
+            years = extract("year", p.enrolment_date) - p.year_of_birth
+            return func.coalesce(years, p.age)
+        if term.kind == "derived":  # intervention_end
+            months = int(current_app.config["INTERVENTION_WINDOW_MONTHS"])
+            return add_months(p.intervention_start, months)
+        if term.kind == "response":
+            return self._response(term).collected_on
+        if term.kind == "answer":
+            answer = self._answer(term)
+            kind = self.answer_types.get((term.instrument, term.name), "number")
+            if kind == "date":
+                return answer.value_date
+            if kind in ("text", "single_choice", "multiple_choice"):
+                return answer.value_text
+            return answer.value_number
+        self.contacts = self.contacts or (aliased(ContactAttendance), aliased(ContactSession))
+        return self.contacts[1].date
+
+    def response_id(self, term: Term | None) -> ColumnElement[Any]:
+        if term is not None and term.kind in ("response", "answer"):
+            return self._response(term).id
+        return null()
+
+    def joined(self, stmt: Select) -> Select:
+        p = Participant
+        for (instrument, event), r in self.responses.items():
+            stmt = stmt.outerjoin(
+                r,
+                and_(
+                    r.participant_id == p.id,
+                    r.instrument_name == instrument,
+                    r.event == event,
+                    r.deleted_at.is_(None),
+                ),
+            )
+        for (instrument, event, name), a in self.answers.items():
+            r = self.responses[(instrument, event)]
+            stmt = stmt.outerjoin(a, and_(a.response_id == r.id, a.field == name, a.position == 0))
+        if self.contacts is not None:
+            attendance, contact = self.contacts
+            stmt = stmt.join(attendance, attendance.participant_id == p.id).join(
+                contact, and_(contact.id == attendance.session_id, contact.deleted_at.is_(None))
+            )
+        return stmt
+
+
+def _event_months(name: str) -> int:
+    from trialdm.schedule.queries import schedule_events
+
+    for event in schedule_events(current_app.config):
+        if event.name == name:
+            return event.months
+    raise LookupError(name)
+
+
+def rule_statement(
+    rule: Rule,
+    answer_types: Mapping[tuple[str, str], str],
+    *,
+    site_code: str | None,
+    participant_ids: list[int] | None,
+    today: date,
+) -> Select:
+    """The participants (and contacts) that fail ``rule``: one SQL statement."""
+    p = Participant
+    compiler = _Compiler(answer_types)
+    left = compiler.column(rule.left)
+    right = compiler.column(rule.right) if rule.right is not None else null()
+    if rule.kind == "compare":
+        assert rule.right is not None
+        failing = and_(left.is_not(None), right.is_not(None), not_(OPS[rule.op](left, right)))
+    elif rule.kind == "range":
+        outside = []
+        if rule.low is not None:
+            outside.append(left < rule.low)
+        if rule.high is not None:
+            outside.append(left > rule.high)
+        failing = and_(left.is_not(None), or_(*outside))
+    else:  # required: the event's window has closed and the answer is not there
+        window = int(current_app.config["SCHEDULE_WINDOW_DAYS"])
+        due = add_months(p.enrolment_date, _event_months(rule.left.event))
+        answer = compiler.answers[(rule.left.instrument, rule.left.event, rule.left.name)]
+        failing = and_(
+            p.enrolment_date.is_not(None),
+            days_between(due, literal(today)) > window,
+            or_(p.withdrawal_date.is_(None), days_between(p.withdrawal_date, due) < -window),
+            answer.id.is_(None),
+        )
+    contact_id: ColumnElement[Any] = null()
+    contact_date: ColumnElement[Any] = null()
+    if compiler.contacts is not None:
+        contact_id = compiler.contacts[1].id
+        contact_date = compiler.contacts[1].date
+    stmt = select(
+        p.id,
+        p.site_code,
+        compiler.response_id(rule.target),
+        contact_id,
+        contact_date,
+        left,
+        right,
+    ).select_from(p)
+    stmt = compiler.joined(stmt).where(
+        failing, p.deleted_at.is_(None), p.category.in_(rule.categories)
+    )
+    if site_code is not None:
+        stmt = stmt.where(p.site_code == site_code)
+    if participant_ids is not None:
+        stmt = stmt.where(p.id.in_(participant_ids))
+    return stmt
+
+
+def _answer_types(session: Session) -> dict[tuple[str, str], str]:
+    return {
+        (version.name, f.name): f.type
+        for version in latest_versions(session)
+        for f in version.parsed.fields
+    }
+
+
+def find_failures(
+    session: Session,
+    rules: tuple[Rule, ...],
+    *,
+    site_code: str | None = None,
+    participant_ids: list[int] | None = None,
+    today: date | None = None,
+) -> list[Failure]:
+    today = today or date.today()
+    types = _answer_types(session)
+    found: list[Failure] = []
+    for rule in rules:
+        stmt = rule_statement(
+            rule, types, site_code=site_code, participant_ids=participant_ids, today=today
+        )
+        for pid, site, response_id, contact_id, contact_date, left, right in session.execute(stmt):
+            found.append(
+                Failure(rule, site, pid, response_id, contact_id, contact_date, left, right)
+            )
+    return found
+
+
+def _target_field(failure: Failure) -> str | None:
+    """The field the query points at: of the record, or of the response when there
+    is one (a missing response leaves the query on the record as a whole)."""
+    target = failure.rule.target
+    if target is None:
+        return None
+    if target.kind == "participant":
+        return target.name
+    if target.kind in ("response", "answer") and failure.response_id is not None:
+        return target.name
+    return None
+
+
+def open_queries_for(session: Session, failures: list[Failure]) -> int:
+    """Open a query for each failure not queried before; returns how many opened.
+    Safe to repeat and to run twice at once (the check key is unique)."""
+    if not failures:
+        return 0
+    keys = {f.check_key for f in failures}
+    known = set(session.scalars(select(DataQuery.check_key).where(DataQuery.check_key.in_(keys))))
+    opened = 0
+    for failure in failures:
+        if failure.check_key in known:
+            continue
+        known.add(failure.check_key)
+        try:
+            with session.begin_nested():
+                open_check_query(
+                    session,
+                    site_code=failure.site_code,
+                    participant_id=failure.participant_id,
+                    response_id=failure.response_id,
+                    field=_target_field(failure),
+                    rule_name=failure.rule.name,
+                    check_key=failure.check_key,
+                    question=failure.question(),
+                )
+        except IntegrityError:  # another run opened it a moment ago
+            continue
+        opened += 1
+    return opened
+
+
+@dataclass
+class RunResult:
+    site: str
+    rules: int
+    failures: int
+    opened: int
+
+
+def current_rules(*, on_save: bool = False) -> tuple[Rule, ...]:
+    every = current_app.extensions[EXTENSION_KEY]
+    return tuple(r for r in every if r.on_save) if on_save else every
+
+
+def run_site(session: Session, site_code: str, today: date | None = None) -> RunResult:
+    """Run every rule at one site; each new failure opens a query."""
+    rules = current_rules()
+    failures = find_failures(session, rules, site_code=site_code, today=today)
+    opened = open_queries_for(session, failures)
+    session.flush()
+    return RunResult(site_code, len(rules), len(failures), opened)
+
+
+def queue_site_runs(session: Session, now: datetime | None = None) -> list[tuple[str, date]]:
+    """Queue one check run per site for the site's local day (the nightly beat)."""
+    now = now or utcnow()
+    queued = []
+    for code, zone in session.execute(select(Site.code, Site.timezone).order_by(Site.code)):
+        local_day = now.astimezone(ZoneInfo(zone)).date()
+        enqueue(session, "trialdm.quality.run_site", code, local_day.isoformat())
+        queued.append((code, local_day))
+    return queued
+
+
+# ---------------------------------------------------------------- on save
+
+_TOUCHED = "trialdm_quality_touched_participants"
+
+
+def _note_saved(session: Session, flush_context: Any) -> None:
+    """After a flush: the participants whose record, responses or contacts changed."""
+    touched: set[int] = session.info.setdefault(_TOUCHED, set())
+    for obj in (*session.new, *session.dirty):
+        if isinstance(obj, Participant) and obj.id is not None:
+            touched.add(obj.id)
+        elif isinstance(obj, (Response, ContactAttendance)):
+            touched.add(obj.participant_id)
+
+
+def _check_saved(session: Session) -> None:
+    """Before commit: the ``on_save`` rules for the participants this transaction
+    touched, in the same transaction (one statement per rule for all of them), so a
+    save and the queries it raises are committed together."""
+    if session.new or session.dirty or session.deleted:
+        session.flush()  # commit flushes after this hook: note what it would flush now
+    touched = session.info.pop(_TOUCHED, None)
+    if not touched or not has_app_context():
+        return
+    rules = current_rules(on_save=True)
+    if not rules:
+        return
+    failures = find_failures(session, rules, participant_ids=sorted(touched))
+    open_queries_for(session, failures)
+    session.flush()
+    session.info.pop(_TOUCHED, None)
+
+
+def _forget(session: Session, *args: Any) -> None:
+    session.info.pop(_TOUCHED, None)
+
+
+def install_on_save_checks() -> None:
+    if not orm_event.contains(Session, "after_flush", _note_saved):
+        orm_event.listen(Session, "after_flush", _note_saved)
+        orm_event.listen(Session, "before_commit", _check_saved)
+        orm_event.listen(Session, "after_rollback", _forget)

@@ -1,0 +1,97 @@
+"""Reminder rules of data-quality queries (trialdm.quality): one statement per scan.
+
+An open query waits for the site: the site team is reminded once a week (ISO week
+of the site's day) while it stays open longer than REMINDER_QUERY_DAYS days. An
+answered query waits for whoever opened it (a monitor, a coordinator, a site lead)
+to close or re-open it: they are reminded once a week likewise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime, time, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from trialdm.reminders.rules import Finding, Rule, ScanContext, iso_week, register
+
+
+def _queries(session: Session, scan: ScanContext, status: str):
+    from trialdm.participants.models import Participant
+    from trialdm.quality.models import DataQuery
+
+    days = int(scan.config["REMINDER_QUERY_DAYS"])
+    # the start of the site's day, as UTC, is close enough for a week-long reminder
+    before = datetime.combine(scan.local_date - timedelta(days=days), time.min, tzinfo=UTC)
+    since = DataQuery.opened_at if status == "open" else DataQuery.answered_at
+    return session.execute(
+        select(
+            DataQuery.id,
+            DataQuery.field,
+            DataQuery.question,
+            DataQuery.opened_by_id,
+            Participant.study_id,
+        )
+        .join(Participant, Participant.id == DataQuery.participant_id)
+        .where(
+            DataQuery.site_code == scan.site_code,
+            DataQuery.status == status,
+            since <= before,
+        )
+        .order_by(DataQuery.id)
+    ).all()
+
+
+def _about(row) -> str:
+    return f"{row.study_id}{f' ({row.field})' if row.field else ''}"
+
+
+@register
+class QueryOpen(Rule):
+    """A query is open longer than REMINDER_QUERY_DAYS days: the site should answer."""
+
+    name = "query_open"
+    label = "Query waiting for an answer"
+    settings = ("REMINDER_QUERY_DAYS",)
+
+    def findings(self, session: Session, scan: ScanContext) -> Iterable[Finding]:
+        week = iso_week(scan.local_date)
+        return [
+            Finding(
+                "query",
+                str(row.id),
+                week,
+                f"Query {row.id} on {_about(row)} waits for an answer",
+                row.question[:500],
+                f"/api/v1/queries/{row.id}",
+            )
+            for row in _queries(session, scan, "open")
+        ]
+
+
+@register
+class QueryAnswered(Rule):
+    """A query was answered longer than REMINDER_QUERY_DAYS days ago: whoever opened
+    it should close or re-open it (a check's query: the site lead)."""
+
+    name = "query_answered"
+    label = "Answered query waiting to be closed"
+    audience = ()
+    settings = ("REMINDER_QUERY_DAYS",)
+
+    def findings(self, session: Session, scan: ScanContext) -> Iterable[Finding]:
+        week = iso_week(scan.local_date)
+        return [
+            Finding(
+                "query",
+                str(row.id),
+                week,
+                f"Query {row.id} on {_about(row)} was answered: close or re-open it",
+                row.question[:500],
+                f"/api/v1/queries/{row.id}",
+                also_to=(row.opened_by_id,) if row.opened_by_id is not None else (),
+                also_roles=() if row.opened_by_id is not None else ("site_lead",),
+            )
+            for row in _queries(session, scan, "answered")
+        ]
