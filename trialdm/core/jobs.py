@@ -19,6 +19,7 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from trialdm.core.models import utcnow
+from trialdm.core.scoping import EVERY_SITE, scoped_to
 from trialdm.core.tasks import enqueue
 
 
@@ -123,3 +124,38 @@ def reconcile_jobs(
             requeued.append(job_id)
     session.expire_all()
     return requeued
+
+
+class JobProgress:
+    """A job's progress and heartbeat, committed at each step (between pieces of work,
+    never in the middle of one) so that the API and the reconciler see them."""
+
+    def __init__(
+        self,
+        session: Session,
+        model: Any,
+        job_id: int,
+        steps: int,
+        listener: Callable[[int, str], None] | None = None,
+    ) -> None:
+        self.session = session
+        self.model = model
+        self.job_id = job_id
+        self.steps = max(steps, 1)
+        self.done = 0
+        self.listener = listener
+
+    def __call__(self, step: str, advance: bool = True) -> None:
+        percent = min(99, int(100 * self.done / self.steps))
+        if advance:
+            self.done += 1
+        if self.listener is not None:
+            self.listener(percent, step)
+        with scoped_to(EVERY_SITE):
+            self.session.execute(
+                update(self.model)
+                .where(self.model.id == self.job_id)
+                .values(progress=percent, step=step[:200], heartbeat_at=utcnow())
+                .execution_options(synchronize_session=False)
+            )
+        self.session.commit()

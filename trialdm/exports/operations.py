@@ -15,13 +15,12 @@ from datetime import datetime
 from pathlib import Path
 
 from flask import current_app
-from sqlalchemy import update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from trialdm.core.audit import record_event
 from trialdm.core.errors import DomainError, ErrorCollector, Forbidden
-from trialdm.core.jobs import Lease
+from trialdm.core.jobs import JobProgress, Lease
 from trialdm.core.jobs import claim_job as claim_lease
 from trialdm.core.jobs import reconcile_jobs as reconcile_leases
 from trialdm.core.models import utcnow
@@ -184,38 +183,6 @@ def claim_job(session: Session, job_id: int) -> bool:
     return claim_lease(session, ExportJob, job_id, job_lease())
 
 
-class JobProgress:
-    """Progress and heartbeat, committed between datasets (never while a dataset's
-    rows are being streamed) so that the API and the reconciler see them."""
-
-    def __init__(
-        self,
-        session: Session,
-        job_id: int,
-        steps: int,
-        listener: Callable[[int, str], None] | None = None,
-    ) -> None:
-        self.session = session
-        self.job_id = job_id
-        self.steps = max(steps, 1)
-        self.done = 0
-        self.listener = listener
-
-    def __call__(self, step: str) -> None:
-        percent = min(99, int(100 * self.done / self.steps))
-        self.done += 1
-        if self.listener is not None:
-            self.listener(percent, step)
-        with scoped_to(EVERY_SITE):
-            self.session.execute(
-                update(ExportJob)
-                .where(ExportJob.id == self.job_id)
-                .values(progress=percent, step=step[:200], heartbeat_at=utcnow())
-                .execution_options(synchronize_session=False)
-            )
-        self.session.commit()
-
-
 def readable_error(exc: BaseException) -> str:
     if isinstance(exc, DomainError):
         return exc.detail
@@ -262,7 +229,7 @@ def build_job(
             requested_by=job.requested_by or "unknown",
             read_at=read_at,
         )
-        progress = JobProgress(session, job_id, len(job.datasets) + 1, listener)
+        progress = JobProgress(session, ExportJob, job_id, len(job.datasets) + 1, listener)
         with scoped_to(job_scope(job)):
             result = write_archive(
                 session, archive_path(job), request, progress, f"trialdm {_version()}"

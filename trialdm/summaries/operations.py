@@ -15,13 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from trialdm.core.audit import record_event
 from trialdm.core.errors import DomainError, ErrorCollector, Forbidden
-from trialdm.core.jobs import Lease
+from trialdm.core.jobs import JobProgress, Lease
 from trialdm.core.jobs import claim_job as claim_lease
 from trialdm.core.jobs import reconcile_jobs as reconcile_leases
 from trialdm.core.models import utcnow
@@ -159,29 +159,6 @@ def claim_job(session: Session, job_id: int) -> bool:
     return claim_lease(session, SummaryJob, job_id, job_lease())
 
 
-class JobProgress:
-    """Progress and heartbeat, committed so that the API (and the reconciler) see them."""
-
-    def __init__(self, session: Session, job_id: int, steps: int) -> None:
-        self.session = session
-        self.job_id = job_id
-        self.steps = max(steps, 1)
-        self.done = 0
-
-    def __call__(self, step: str, advance: bool = True) -> None:
-        percent = min(99, int(100 * self.done / self.steps))
-        if advance:
-            self.done += 1
-        with scoped_to(EVERY_SITE):
-            self.session.execute(
-                update(SummaryJob)
-                .where(SummaryJob.id == self.job_id)
-                .values(progress=percent, step=step[:200], heartbeat_at=utcnow())
-                .execution_options(synchronize_session=False)
-            )
-        self.session.commit()
-
-
 def readable_error(exc: BaseException) -> str:
     if isinstance(exc, DomainError):
         return exc.detail
@@ -248,7 +225,7 @@ def build_job(session: Session, job_id: int) -> str:
     try:
         known = specs()
         names = [name for name in job.tables if name in known] or table_names()
-        progress = JobProgress(session, job_id, steps=2 * len(names) + 1)
+        progress = JobProgress(session, SummaryJob, job_id, steps=2 * len(names) + 1)
         read_at = utcnow()
         ctx = build_context(session, read_at)
         cover = Cover(
