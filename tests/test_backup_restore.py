@@ -94,26 +94,11 @@ def _deliver_one_mail(app: Flask) -> None:
 
 def _finished_labels() -> None:
     """The labels a finished questionnaire translation leaves (Hebrew, right to left)."""
-    from trialdm.instruments.models import InstrumentLabelTranslation, InstrumentVersion
-    from trialdm.translation.models import InstrumentLabel, Translation
+    from trialdm.instruments.models import InstrumentVersion
+    from trialdm.instruments.operations import store_label_translations
 
     version = db.session.scalars(select(InstrumentVersion).limit(1)).one()
-    translation = db.session.scalars(select(Translation).limit(1)).one()
-    db.session.add(
-        InstrumentLabel(
-            instrument_name=version.name,
-            instrument_version=str(version.version),
-            language="he",
-            segment_key="title",
-            text="שאלון",
-            translation_id=translation.id,
-        )
-    )
-    db.session.add(
-        InstrumentLabelTranslation(
-            instrument_version_id=version.id, language="he", key="title", text="שאלון"
-        )
-    )
+    store_label_translations(db.session, version, "he", {"title": "שאלון"})
     db.session.commit()
 
 

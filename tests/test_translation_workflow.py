@@ -21,7 +21,8 @@ from tests.translation_helpers import (
 )
 from trialdm.config import ConfigError, _translation_workflows, load_settings
 from trialdm.core.audit import AuditEvent
-from trialdm.translation.queries import finished_labels
+from trialdm.instruments.models import InstrumentVersion
+from trialdm.instruments.queries import stored_translations
 
 
 def reload(api, translation):
@@ -383,7 +384,7 @@ def test_finished_questionnaire_translation_gives_instrument_labels(team, db_ses
         "I have people I can turn to when things are difficult."
     )
     translation = start(team, material)
-    assert finished_labels("social_inclusion_scale", "1", "lg", db_session) == {}
+    assert stored_labels(db_session, "lg") == {}
     ok(act(team.translator, translation, "forward", "start"))
     for key in keys:
         ok(write(team.translator, translation, key, f"LG {key}"))
@@ -393,18 +394,28 @@ def test_finished_questionnaire_translation_gives_instrument_labels(team, db_ses
     for action, who in (("start", team.reviewer), ("submit", team.reviewer)):
         ok(act(who, translation, "review", action))
     ok(act(team.reviewer2, translation, "review", "complete"))
-    labels = finished_labels("social_inclusion_scale", "1", "lg", db_session)
+    labels = stored_labels(db_session, "lg")
     assert labels["fields.si_01.label"] == "Nnina abantu be nsobola" and len(labels) == len(keys)
     # Labels every site's participants will read: each one is in the audit trail.
     label_events = db_session.scalars(
-        select(AuditEvent).where(AuditEvent.entity == "instrument_labels")
+        select(AuditEvent).where(AuditEvent.entity == "instrument_label_translations")
     ).all()
     assert len(label_events) == len(keys)
     assert {e.action for e in label_events} == {"insert"}
     # ... and the instruments domain serves them (responses API and pages).
     served = ok(team.translator.get("/api/v1/instruments/social_inclusion_scale?lang=lg"))
     assert "Nnina abantu be nsobola" in str(served)
-    assert finished_labels("social_inclusion_scale", "1", "sw", db_session) == {}
+    assert stored_labels(db_session, "sw") == {}
+
+
+def stored_labels(session, language: str) -> dict[str, str]:
+    """The instruments domain's labels of social_inclusion_scale v1 in ``language``."""
+    version = session.scalars(
+        select(InstrumentVersion).where(
+            InstrumentVersion.name == "social_inclusion_scale", InstrumentVersion.version == 1
+        )
+    ).one()
+    return stored_translations(session, version.id).get(language, {})
 
 
 def test_questionnaire_must_name_a_stored_instrument_version(team, db_session):

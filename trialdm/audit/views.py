@@ -65,7 +65,6 @@ ENTITY_LABELS = {
     "transcript_checks": _l("Transcript check"),
     "pseudonym_key_entries": _l("Pseudonymisation key"),
     "instrument_versions": _l("Questionnaire version"),
-    "instrument_labels": _l("Questionnaire wording"),
     "instrument_label_translations": _l("Questionnaire wording"),
 }
 

@@ -34,7 +34,12 @@ from trialdm.instruments.definitions import (
     DefinitionProblem,
     InstrumentDefinition,
 )
-from trialdm.instruments.models import InstrumentVersion, Response, ResponseAnswer
+from trialdm.instruments.models import (
+    InstrumentLabelTranslation,
+    InstrumentVersion,
+    Response,
+    ResponseAnswer,
+)
 from trialdm.instruments.queries import answer_values, get_instrument_version
 from trialdm.instruments.schemas import AnswerField, answers_schema
 from trialdm.instruments.scoring import compute_scores, visible_fields
@@ -129,6 +134,36 @@ def sync_instruments(
 
 
 # ---------------------------------------------------------------- responses
+
+
+def store_label_translations(
+    session: Session, version: InstrumentVersion, language: str, texts: Mapping[str, str]
+) -> None:
+    """Make ``texts`` (``{key: text}``, keyed as :func:`queries.labels_for`) the labels of
+    ``version`` in ``language``, e.g. from a finished translation. Empty texts are not
+    stored (the definition's English label shows); keys not given keep their label."""
+    existing = {
+        row.key: row
+        for row in session.scalars(
+            select(InstrumentLabelTranslation).where(
+                InstrumentLabelTranslation.instrument_version_id == version.id,
+                InstrumentLabelTranslation.language == language,
+            )
+        )
+    }
+    for key, text in texts.items():
+        if not text:
+            continue
+        row = existing.get(key)
+        if row is None:
+            session.add(
+                InstrumentLabelTranslation(
+                    instrument_version_id=version.id, language=language, key=key, text=text
+                )
+            )
+        elif row.text != text:
+            row.text = text
+    session.flush()
 
 
 def _load_answers(

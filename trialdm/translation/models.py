@@ -214,36 +214,6 @@ class TranslationComment(Audited, SiteScoped, IdMixin, Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
-class InstrumentLabel(Audited, Base):
-    """Labels of an instrument in one language, from a finished questionnaire translation.
-
-    Trial-wide on purpose: a German label serves ULM and UKE alike. The instruments
-    domain reads them through :func:`trialdm.translation.queries.finished_labels`.
-    Audited: they change what every site's participants read.
-    """
-
-    __tablename__ = "instrument_labels"
-    __reason_required__ = False
-    __table_args__ = (
-        UniqueConstraint(
-            "instrument_name",
-            "instrument_version",
-            "language",
-            "segment_key",
-            name="uq_instrument_labels_key",
-        ),
-    )
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    instrument_name: Mapped[str] = mapped_column(String(120))
-    instrument_version: Mapped[str] = mapped_column(String(32))
-    language: Mapped[str] = mapped_column(String(16))
-    segment_key: Mapped[str] = mapped_column(String(200))
-    text: Mapped[str] = mapped_column(Text)
-    translation_id: Mapped[int] = mapped_column(ForeignKey("translations.id"))
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-
-
 # Transcripts (per site) ---------------------------------------------------------------
 
 

@@ -18,7 +18,7 @@ from datetime import date
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from trialdm.auth.models import User
@@ -37,7 +37,6 @@ from trialdm.core.versions import check_version
 from trialdm.participants.models import Participant
 from trialdm.sites.queries import get_site
 from trialdm.translation.models import (
-    InstrumentLabel,
     Material,
     MaterialVersion,
     PseudonymKeyEntry,
@@ -511,71 +510,22 @@ def _finish(session: Session, translation: Translation) -> None:
     translation.finished_at = utcnow()
     material = translation.material
     if material.kind == "questionnaire" and material.instrument_name:
-        # The newest finished translation of an instrument into a language is its labels.
-        session.execute(
-            delete(InstrumentLabel).where(
-                InstrumentLabel.instrument_name == material.instrument_name,
-                InstrumentLabel.instrument_version == material.instrument_version,
-                InstrumentLabel.language == translation.language,
-            )
+        # The newest finished translation of an instrument into a language is its
+        # labels; the instruments domain keeps them.
+        from trialdm.instruments.operations import store_label_translations
+
+        stored = _instrument_version(
+            session,
+            {
+                "instrument_name": material.instrument_name,
+                "instrument_version": material.instrument_version,
+            },
+            ErrorCollector(),
         )
-        _store_instrument_labels(session, material, translation)
-        for segment in translation.segments:
-            session.add(
-                InstrumentLabel(
-                    instrument_name=material.instrument_name,
-                    instrument_version=material.instrument_version,
-                    language=translation.language,
-                    segment_key=segment.key,
-                    text=segment.text or "",
-                    translation_id=translation.id,
-                )
-            )
+        if stored is not None:  # a questionnaire names a stored version when created
+            texts = {segment.key: segment.text or "" for segment in translation.segments}
+            store_label_translations(session, stored, translation.language, texts)
     session.flush()
-
-
-def _store_instrument_labels(
-    session: Session, material: Material, translation: Translation
-) -> None:
-    """Give the instruments domain the finished labels: its label translations for
-    this instrument version and language (used by the responses API and the pages)."""
-    from trialdm.instruments.models import InstrumentLabelTranslation
-
-    errors = ErrorCollector()
-    stored = _instrument_version(
-        session,
-        {
-            "instrument_name": material.instrument_name,
-            "instrument_version": material.instrument_version,
-        },
-        errors,
-    )
-    if stored is None:
-        return  # not synced (yet): the labels stay in instrument_labels only
-    existing = {
-        row.key: row
-        for row in session.scalars(
-            select(InstrumentLabelTranslation).where(
-                InstrumentLabelTranslation.instrument_version_id == stored.id,
-                InstrumentLabelTranslation.language == translation.language,
-            )
-        )
-    }
-    for segment in translation.segments:
-        if not segment.text:
-            continue
-        row = existing.get(segment.key)
-        if row is None:
-            session.add(
-                InstrumentLabelTranslation(
-                    instrument_version_id=stored.id,
-                    language=translation.language,
-                    key=segment.key,
-                    text=segment.text,
-                )
-            )
-        elif row.text != segment.text:
-            row.text = segment.text
 
 
 def write_segment(

@@ -11,7 +11,6 @@ from sqlalchemy.orm import Session
 from trialdm.core.errors import NotFound, ValidationFailed
 from trialdm.core.queries import get_or_404
 from trialdm.translation.models import (
-    InstrumentLabel,
     Material,
     MaterialVersion,
     PseudonymKeyEntry,
@@ -126,22 +125,3 @@ def parse_line_range(raw: str) -> tuple[int, int]:
 def quote_label(site_code: str, first: int, last: int) -> str:
     """How published papers cite a transcript: "BU 51", "PU 107–128"."""
     return f"{site_code} {first}" if first == last else f"{site_code} {first}–{last}"
-
-
-def finished_labels(
-    instrument_name: str, version: str, language: str, session: Session | None = None
-) -> dict[str, str]:
-    """Labels of an instrument in a language from its finished translation:
-    ``{segment_key: text}``; empty when there is none. For the instruments domain."""
-    if session is None:
-        from trialdm.extensions import db
-
-        session = db.session
-    rows = session.execute(
-        select(InstrumentLabel.segment_key, InstrumentLabel.text).where(
-            InstrumentLabel.instrument_name == instrument_name,
-            InstrumentLabel.instrument_version == version,
-            InstrumentLabel.language == language,
-        )
-    )
-    return {key: text for key, text in rows}
