@@ -12,6 +12,8 @@ from pythonjsonlogger.json import JsonFormatter
 JSON_FIELDS = "%(levelname)s %(name)s %(message)s %(request_id)s"
 # Loggers that bring their own handlers (gunicorn's); they get the same format.
 OWN_HANDLER_LOGGERS = ("gunicorn.error", "gunicorn.access")
+# The format the app was configured with, for the handlers Celery makes later.
+_configured = {"json": False}
 
 
 class RequestIdFilter(logging.Filter):
@@ -50,6 +52,7 @@ def use_json(handler: logging.Handler) -> None:
 
 def configure_logging(level: str, log_format: str) -> None:
     logging.getLogger("trialdm").setLevel(level)
+    _configured["json"] = log_format == "json"
     if log_format != "json":
         return
     root = logging.getLogger()
@@ -65,10 +68,7 @@ def configure_logging(level: str, log_format: str) -> None:
 
 
 def _on_celery_logging(logger: logging.Logger | None = None, **kwargs: Any) -> None:
-    from trialdm.extensions import celery
-
-    app = getattr(celery, "flask_app", None)
-    if app is None or app.config["LOG_FORMAT"] != "json" or logger is None:
+    if not _configured["json"] or logger is None:
         return
     for handler in logger.handlers:
         use_json(handler)

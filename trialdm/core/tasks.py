@@ -1,11 +1,15 @@
 """The Celery task base (runs in an app context, commits at its edge) and queueing
-after commit: work is sent to the broker only once the data it needs is committed."""
+after commit: work is sent to the broker only once the data it needs is committed.
+
+Core sits below ``trialdm.extensions`` (which builds on core): the database and
+Celery objects are found through the Flask app."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from celery import Task
+from flask import current_app
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
@@ -24,9 +28,8 @@ class AppTask(Task):
     abstract = True
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        from trialdm.extensions import db
-
         flask_app = self.app.flask_app  # set by register_celery
+        db = flask_app.extensions["sqlalchemy"]
         with flask_app.app_context(), all_sites(), audit_context(source="task"):
             try:
                 result = self.run(*args, **kwargs)
@@ -47,8 +50,7 @@ def _after_commit(session: Session) -> None:
     pending = session.info.pop(_PENDING, None)
     if not pending:
         return
-    from trialdm.extensions import celery
-
+    celery = current_app.extensions["celery"]  # the app's, set by register_celery
     if celery.conf.task_always_eager:
         # No SQL may run inside after_commit; the edge that committed runs them next.
         session.info.setdefault(_READY, []).extend(pending)
@@ -63,8 +65,8 @@ def _after_rollback(session: Session) -> None:
 
 def run_eager_tasks() -> None:
     """Run tasks queued in eager mode (tests, one-off scripts) after the commit."""
-    from trialdm.extensions import celery, db
-
+    celery = current_app.extensions["celery"]
+    db = current_app.extensions["sqlalchemy"]
     ready = db.session.info.get(_READY)
     if not ready or db.session.info.get(_RUNNING):
         # A task run from here commits and calls this again: the loop below goes on
