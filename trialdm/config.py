@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 ENV_PREFIX = "TRIALDM_"
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -77,10 +77,6 @@ def _float(raw: str) -> float:
         raise ValueError("expected a number") from None
 
 
-def _str(raw: str) -> str:
-    return raw
-
-
 def _non_empty(raw: str) -> str:
     if not raw.strip():
         raise ValueError("must not be empty")
@@ -112,9 +108,20 @@ def _choice(*options: str) -> Callable[[str], str]:
     return parse
 
 
-def _schedule_events(raw: str) -> tuple[tuple[str, int], ...]:
+class ScheduleEvent(NamedTuple):  # an assessment event, months after enrolment
+    name: str
+    months: int
+
+
+def schedule_events(config: Mapping[str, Any]) -> list[ScheduleEvent]:
+    """The trial's assessment events (``SCHEDULE_EVENTS``), in order."""
+    raw = config["SCHEDULE_EVENTS"]
+    return [ScheduleEvent(*e) for e in (_schedule_events(raw) if isinstance(raw, str) else raw)]
+
+
+def _schedule_events(raw: str) -> tuple[ScheduleEvent, ...]:
     """``T0:0,T1:4,T2:8,T3:12``: event names with their offsets from enrolment in months."""
-    events: list[tuple[str, int]] = []
+    events: list[ScheduleEvent] = []
     for part in raw.split(","):
         name, sep, months = part.strip().partition(":")
         name = name.strip()
@@ -130,7 +137,7 @@ def _schedule_events(raw: str) -> tuple[tuple[str, int], ...]:
             raise ValueError("events must be in increasing order of months")
         if any(name == known for known, _ in events):
             raise ValueError(f"event {name} is listed twice")
-        events.append((name, offset))
+        events.append(ScheduleEvent(name, offset))
     return tuple(events)
 
 
@@ -227,8 +234,8 @@ SETTINGS: dict[str, Setting] = {
     "TASKS_EAGER": Setting(
         _bool, False, "Run tasks in-process after commit (tests, one-off scripts)"
     ),
-    "WORKBOOK_DIR": Setting(_str, _instance("workbooks"), "Where built summary workbooks are kept"),
-    "UPLOAD_DIR": Setting(_str, _instance("uploads"), "Where uploaded files are kept"),
+    "WORKBOOK_DIR": Setting(str, _instance("workbooks"), "Where built summary workbooks are kept"),
+    "UPLOAD_DIR": Setting(str, _instance("uploads"), "Where uploaded files are kept"),
     "IMPORT_SYNC_MAX_ROWS": Setting(
         _non_negative_int,
         500,
@@ -242,18 +249,18 @@ SETTINGS: dict[str, Setting] = {
         16 * 1024 * 1024,
         "Largest participant import file in bytes, checked before any work",
     ),
-    "SITES_DIR": Setting(_str, str(shipped("sites")), "Folder of site definition files"),
+    "SITES_DIR": Setting(str, str(shipped("sites")), "Folder of site definition files"),
     "INSTRUMENTS_DIR": Setting(
-        _str, str(shipped("instruments")), "Folder of instrument definition files"
+        str, str(shipped("instruments")), "Folder of instrument definition files"
     ),
     "TABLES_PATH": Setting(
-        _str,
+        str,
         str(shipped("tables")),
         "Folders of the trial's table files, separated by the path separator (':'); "
         "read after the shipped tables/, a file of the same name replaces a shipped one",
     ),
     "QUALITY_DIR": Setting(
-        _str,
+        str,
         str(shipped("quality")),
         "Folder of data-quality definitions (minimum_record.toml: required participant fields;"
         " checks.toml: data-quality checks)",
@@ -302,9 +309,9 @@ SETTINGS: dict[str, Setting] = {
         _non_empty, "600 per minute", "Requests allowed per token on the REDCap API (POST /api/)"
     ),
     "RATELIMIT_STORAGE_URI": Setting(
-        _str, "memory://", "Rate-limit counters (memory:// or redis://host:6379)"
+        str, "memory://", "Rate-limit counters (memory:// or redis://host:6379)"
     ),
-    "BASE_URL": Setting(_str, "http://127.0.0.1:5000", "Public address, for links in e-mails"),
+    "BASE_URL": Setting(str, "http://127.0.0.1:5000", "Public address, for links in e-mails"),
     "DEFAULT_PAGE_SIZE": Setting(_positive_int, 50, "Items per page when a client asks for none"),
     "MAX_PAGE_SIZE": Setting(_positive_int, 1000, "Largest page a client may ask for"),
     # Trial settings
@@ -312,7 +319,7 @@ SETTINGS: dict[str, Setting] = {
     "ELIGIBLE_MIN_AGE": Setting(_non_negative_int, 18, "Youngest age at enrolment"),
     "ELIGIBLE_MAX_AGE": Setting(_non_negative_int, 60, "Oldest age at enrolment"),
     "VOCABULARIES_PATH": Setting(
-        _str, str(shipped("vocabularies")), "Folder of vocabulary files (code lists)"
+        str, str(shipped("vocabularies")), "Folder of vocabulary files (code lists)"
     ),
     "DIAGNOSIS_VOCABULARY": Setting(
         _non_empty,
@@ -326,7 +333,7 @@ SETTINGS: dict[str, Setting] = {
         "'external' (allocated elsewhere, typed in with the enrolment)",
     ),
     "RANDOMISATION_SCHEME": Setting(
-        _str,
+        str,
         str(shipped("randomisation") / "scheme.toml"),
         "Randomisation scheme: strata, block sizes and allocation ratio (a TOML file)",
     ),
@@ -419,11 +426,11 @@ SETTINGS: dict[str, Setting] = {
         _positive_int, 600, "A send claimed longer ago than this is taken over by another worker"
     ),
     "SMTP_TIMEOUT": Setting(_positive_int, 30, "SMTP connection timeout (seconds)"),
-    "SMTP_HOST": Setting(_str, "", "SMTP server; empty keeps mail in the outbox table"),
+    "SMTP_HOST": Setting(str, "", "SMTP server; empty keeps mail in the outbox table"),
     "SMTP_PORT": Setting(_positive_int, 25, "SMTP port"),
     "SMTP_TLS": Setting(_choice("none", "starttls", "ssl"), "none", "SMTP transport security"),
-    "SMTP_USER": Setting(_str, "", "SMTP user name"),
-    "SMTP_PASSWORD": Setting(_str, "", "SMTP password"),
+    "SMTP_USER": Setting(str, "", "SMTP user name"),
+    "SMTP_PASSWORD": Setting(str, "", "SMTP password"),
     "MAIL_SENDER": Setting(_non_empty, "trialdm@localhost", "From address of e-mails"),
 }
 

@@ -23,7 +23,6 @@ from flask import Blueprint, render_template, request
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_login import login_required
-from sqlalchemy import select
 
 from trialdm.audit.queries import audit_query, history
 from trialdm.auth.permissions import current_principal, requires
@@ -222,29 +221,6 @@ def render_history(
         back=back,
         labels={**FIELD_NAMES, **labels},
     )
-
-
-def study_ids(ids: Any) -> Formatter:
-    """A formatter of participant ids as their study IDs (one query per page)."""
-    from trialdm.participants.models import Participant
-
-    wanted = sorted({int(i) for i in ids if isinstance(i, int)})
-    found = (
-        dict(
-            db.session.execute(
-                select(Participant.id, Participant.study_id).where(Participant.id.in_(wanted))
-            ).all()
-        )
-        if wanted
-        else {}
-    )
-
-    def show(value: Any) -> str:
-        if isinstance(value, list):
-            return ", ".join(show(v) for v in value) or "—"
-        return found.get(value, str(value)) if isinstance(value, int) else plain_value(value)
-
-    return show
 
 
 def ids_in_changes(entity: str, entity_id: Any, fields: tuple[str, ...]) -> set[int]:

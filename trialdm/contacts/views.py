@@ -5,6 +5,7 @@ The same schemas and operations as ``api.py``."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
 
@@ -307,10 +308,12 @@ def show(contact_session_id: int):
 @login_required
 @requires("history.read")
 def history(contact_session_id: int):
-    from trialdm.audit.views import ids_in_changes, render_history, study_ids
+    from trialdm.audit.views import ids_in_changes, render_history
 
     contact = queries.get_contact_session(db.session, contact_session_id)
-    people = study_ids(ids_in_changes("contact_sessions", contact.id, ("attendances", "psw_links")))
+    people = _study_ids(
+        ids_in_changes("contact_sessions", contact.id, ("attendances", "psw_links"))
+    )
     return render_history(
         "contact_sessions",
         contact.id,
@@ -319,3 +322,26 @@ def history(contact_session_id: int):
         labels=FIELD_LABELS,
         formatters={"attendances": people, "psw_links": people},
     )
+
+
+def _study_ids(ids: Any) -> Callable[[Any], str]:
+    """A formatter of participant ids as their study IDs (one query per page)."""
+    from trialdm.audit.views import plain_value
+
+    wanted = sorted({int(i) for i in ids if isinstance(i, int)})
+    found = (
+        dict(
+            db.session.execute(
+                select(Participant.id, Participant.study_id).where(Participant.id.in_(wanted))
+            ).all()
+        )
+        if wanted
+        else {}
+    )
+
+    def show(value: Any) -> str:
+        if isinstance(value, list):
+            return ", ".join(show(v) for v in value) or "—"
+        return found.get(value, str(value)) if isinstance(value, int) else plain_value(value)
+
+    return show

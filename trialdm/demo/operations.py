@@ -16,6 +16,7 @@ from trialdm.participants.operations import create_participant
 from trialdm.qualitative.demo import demo_qualitative
 from trialdm.randomisation.demo import demo_allocation_list, enrol_demo_participant
 from trialdm.reminders.demo import demo_reminders
+from trialdm.schedule.demo import demo_schedule
 from trialdm.translation.demo import demo_translation
 
 DEMO_PASSWORD = "demo-password"
@@ -113,6 +114,7 @@ DEMO_STEPS: list[tuple[str, Callable[[Session, random.Random], str]]] = [
     ("qualitative", demo_qualitative),
     ("instruments", demo_instruments),
     ("responses", demo_responses),
+    ("schedule", demo_schedule),
     ("translation", demo_translation),
     ("reminders", demo_reminders),
 ]

@@ -22,6 +22,7 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from trialdm.config import schedule_events
 from trialdm.core.audit import current_audit_context, record_event
 from trialdm.core.errors import Conflict, ErrorCollector, ValidationFailed
 from trialdm.core.locking import refuse_if_locked
@@ -74,8 +75,6 @@ def sync_instruments(
 ) -> InstrumentSyncReport:
     """Store every definition version not stored yet. A stored version never changes:
     different content under a stored version number is refused (raise the version)."""
-    from trialdm.schedule.queries import schedule_events
-
     events = {event.name for event in schedule_events(current_app.config)}
     report = InstrumentSyncReport()
     problems: list[DefinitionProblem] = []

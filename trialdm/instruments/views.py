@@ -1,7 +1,7 @@
 """Questionnaire pages: forms generated from the instrument definitions, in the user's
 language with English fallback; show-if conditions applied in the browser (static JS)
 and checked again on the server by the same answer schema as the API; save incomplete
-or complete; the schedule and responses panel of the participant page."""
+or complete."""
 
 from __future__ import annotations
 
@@ -29,10 +29,7 @@ from trialdm.instruments.models import Response
 from trialdm.instruments.schemas import ResponseCreate, ResponseQuery, ResponseUpdate
 from trialdm.participants.models import Participant
 from trialdm.participants.queries import get_participant
-from trialdm.schedule.queries import count_schedule_rows, schedule_rows
-from trialdm.web.dashboard import Widget, add_widget
 from trialdm.web.forms import FormErrors, field_errors, submit
-from trialdm.web.panels import Panel, add_participant_panel
 
 bp = Blueprint("response_pages", __name__, url_prefix="/questionnaires")
 
@@ -57,13 +54,6 @@ _INTEGER = re.compile(r"^[+-]?\d+$")
 @bp.record_once
 def _register(state) -> None:
     state.app.jinja_env.filters["instrument_title"] = instrument_title
-    add_widget(
-        state.app, Widget("schedule", "schedule.read", "widgets/schedule.html", schedule_data, 30)
-    )
-    add_participant_panel(
-        state.app,
-        Panel("questionnaires", "responses.read", "questionnaires/panel.html", panel_data, 20),
-    )
 
 
 def language() -> str:
@@ -456,48 +446,3 @@ def choice_texts(choices: dict[str, Any], fallback):
         return str(text) if text is not None else fallback(value)
 
     return show
-
-
-# -- participant page panel ------------------------------------------------------------
-
-
-def panel_data(session, participant: Participant) -> dict[str, Any] | None:
-    responses = list(
-        session.scalars(
-            queries.responses_query({"participant_id": participant.id}).order_by(
-                Response.collected_on
-            )
-        )
-    )
-    by_event = {(r.event, r.instrument_name): r for r in responses if r.event}
-    schedule = []
-    if participant.enrolment_date is not None and participant.category == "service_user":
-        due = queries.instruments_due_by_event(session)
-        for row in schedule_rows(session, date.today(), participant_id=participant.id):
-            schedule.append(
-                {
-                    "row": row,
-                    "instruments": [
-                        (name, by_event.get((row.event, name))) for name in due.get(row.event, [])
-                    ],
-                }
-            )
-    instruments = [
-        v
-        for v in queries.latest_versions(session)
-        if participant.category in v.parsed.respondents and not v.parsed.events
-    ]
-    if not responses and not schedule and not instruments:
-        return None
-    return {"responses": responses, "schedule": schedule, "instruments": instruments}
-
-
-def schedule_data(session) -> dict[str, Any] | None:
-    """Assessments due and overdue now, at the user's sites."""
-    today = date.today()
-    return {
-        "due": count_schedule_rows(session, today, status="due"),
-        "overdue": count_schedule_rows(session, today, status="overdue"),
-        "rows": schedule_rows(session, today, status="overdue", limit=8)
-        + schedule_rows(session, today, status="due", limit=8),
-    }

@@ -46,25 +46,11 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.functions import FunctionElement
 
+from trialdm.config import ScheduleEvent, schedule_events
 from trialdm.instruments.models import Response
 from trialdm.participants.models import Participant
 
 STATUSES = ("upcoming", "due", "overdue", "completed", "missed", "not_applicable")
-
-
-@dataclass(frozen=True)
-class ScheduleEvent:
-    name: str
-    months: int
-
-
-def schedule_events(config: Mapping[str, Any]) -> list[ScheduleEvent]:
-    raw = config["SCHEDULE_EVENTS"]
-    if isinstance(raw, str):
-        from trialdm.config import _schedule_events
-
-        raw = _schedule_events(raw)
-    return [ScheduleEvent(name, months) for name, months in raw]
 
 
 class add_months(FunctionElement):

@@ -1,6 +1,11 @@
-"""The record status grid page: the same query and arguments as ``GET /api/v1/status``."""
+"""The record status grid page (the same query and arguments as ``GET /api/v1/status``),
+the due-and-overdue widget of the home page and the participant page's panel of
+assessments and questionnaires."""
 
 from __future__ import annotations
+
+from datetime import date
+from typing import Any
 
 import marshmallow as ma
 from flask import Blueprint, current_app, render_template, request
@@ -10,14 +15,30 @@ from trialdm.auth.permissions import requires
 from trialdm.core.errors import ValidationFailed
 from trialdm.core.scoping import current_scope
 from trialdm.extensions import db
+from trialdm.instruments import queries as instrument_queries
+from trialdm.instruments.models import Response
+from trialdm.participants.models import Participant
 from trialdm.participants.vocabulary import ARMS
 from trialdm.schedule.api import grid_page
 from trialdm.schedule.grid import CELL_STATES
-from trialdm.schedule.queries import schedule_events
+from trialdm.schedule.queries import count_schedule_rows, schedule_events, schedule_rows
 from trialdm.schedule.schemas import StatusQuery
 from trialdm.sites.queries import all_sites
+from trialdm.web.dashboard import Widget, add_widget
+from trialdm.web.panels import Panel, add_participant_panel
 
 bp = Blueprint("status_pages", __name__, url_prefix="/status")
+
+
+@bp.record_once
+def _register(state) -> None:
+    add_widget(
+        state.app, Widget("schedule", "schedule.read", "widgets/schedule.html", schedule_data, 30)
+    )
+    add_participant_panel(
+        state.app,
+        Panel("questionnaires", "responses.read", "questionnaires/panel.html", panel_data, 20),
+    )
 
 
 @bp.route("")
@@ -40,3 +61,48 @@ def index():
         events=[e.name for e in schedule_events(current_app.config)],
         query={k: v for k, v in raw.items() if k != "page"},
     )
+
+
+# -- participant page panel ------------------------------------------------------------
+
+
+def panel_data(session, participant: Participant) -> dict[str, Any] | None:
+    responses = list(
+        session.scalars(
+            instrument_queries.responses_query({"participant_id": participant.id}).order_by(
+                Response.collected_on
+            )
+        )
+    )
+    by_event = {(r.event, r.instrument_name): r for r in responses if r.event}
+    schedule = []
+    if participant.enrolment_date is not None and participant.category == "service_user":
+        due = instrument_queries.instruments_due_by_event(session)
+        for row in schedule_rows(session, date.today(), participant_id=participant.id):
+            schedule.append(
+                {
+                    "row": row,
+                    "instruments": [
+                        (name, by_event.get((row.event, name))) for name in due.get(row.event, [])
+                    ],
+                }
+            )
+    instruments = [
+        v
+        for v in instrument_queries.latest_versions(session)
+        if participant.category in v.parsed.respondents and not v.parsed.events
+    ]
+    if not responses and not schedule and not instruments:
+        return None
+    return {"responses": responses, "schedule": schedule, "instruments": instruments}
+
+
+def schedule_data(session) -> dict[str, Any] | None:
+    """Assessments due and overdue now, at the user's sites."""
+    today = date.today()
+    return {
+        "due": count_schedule_rows(session, today, status="due"),
+        "overdue": count_schedule_rows(session, today, status="overdue"),
+        "rows": schedule_rows(session, today, status="overdue", limit=8)
+        + schedule_rows(session, today, status="due", limit=8),
+    }
