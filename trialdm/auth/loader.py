@@ -9,10 +9,11 @@ from flask_login import current_user
 
 from trialdm.auth.models import User
 from trialdm.auth.operations import principal_for_token
-from trialdm.auth.permissions import Principal
+from trialdm.auth.permissions import Principal, authorize
 from trialdm.core.audit import current_audit_context, set_audit_context
 from trialdm.core.errors import Unauthorized
 from trialdm.core.http import is_api_request
+from trialdm.core.permissions import install_authorizer
 from trialdm.extensions import csrf, db, login_manager
 
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
@@ -28,6 +29,7 @@ def principal_for(user: User, via: str) -> Principal:
 
 
 def register_auth_loader(app: Flask) -> None:
+    install_authorizer(app, authorize)
     login_manager.login_view = "web.login"
 
     @login_manager.user_loader

@@ -1,23 +1,28 @@
 """Roles and permissions as data, and the one place where they are enforced.
 
 Every endpoint declares the permission it needs with :func:`requires` (or
-:func:`public`); ``check_endpoint_permissions`` refuses to start an app with an
-endpoint that declares none. ``requires`` narrows the request's site scope to
-the sites where the user holds a role granting that permission, so reads are
-filtered by the ORM and writes checked against the same sites.
+:func:`public`), from :mod:`trialdm.core.permissions` (importable here too);
+refuses to start an app with an endpoint that declares none. :func:`authorize`, which
+``requires`` calls, narrows the request's site scope to the sites where the user holds
+a role granting that permission, so reads are filtered by the ORM and writes checked
+against the same sites.
 """
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any
 
-from flask import Flask, g
+from flask import g
 
 from trialdm.core.audit import current_audit_context, set_audit_context
 from trialdm.core.errors import Forbidden, Unauthorized
+from trialdm.core.permissions import PERMISSION_ATTR as PERMISSION_ATTR
+from trialdm.core.permissions import PUBLIC as PUBLIC
+from trialdm.core.permissions import PUBLIC_ENDPOINTS as PUBLIC_ENDPOINTS
+from trialdm.core.permissions import check_endpoint_permissions as check_endpoint_permissions
+from trialdm.core.permissions import endpoint_permissions as endpoint_permissions
+from trialdm.core.permissions import public as public
+from trialdm.core.permissions import requires as requires
 from trialdm.core.scoping import EVERY_SITE, SiteScope, set_scope
 
 ROLES = (
@@ -200,9 +205,6 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     ),
 }
 
-PUBLIC = "public"
-PERMISSION_ATTR = "__trialdm_permission__"
-
 
 @dataclass(frozen=True)
 class Principal:
@@ -254,48 +256,3 @@ def authorize(permission: str) -> Principal:
     set_audit_context(replace(current_audit_context(), role=",".join(roles)))
     g.permission = permission
     return principal
-
-
-def requires(permission: str) -> Callable:
-    """Declare (and enforce) the permission an endpoint needs."""
-
-    def decorate(view: Callable) -> Callable:
-        @functools.wraps(view)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            authorize(permission)
-            return view(*args, **kwargs)
-
-        setattr(wrapper, PERMISSION_ATTR, permission)
-        return wrapper
-
-    return decorate
-
-
-def public(view: Callable) -> Callable:
-    """Declare that an endpoint needs no login (login page, health, OpenAPI)."""
-    setattr(view, PERMISSION_ATTR, PUBLIC)
-    return view
-
-
-# Framework endpoints that are public by nature.
-PUBLIC_ENDPOINTS = {"static", "api-docs.openapi_json", "web.static"}
-
-
-def endpoint_permissions(app: Flask) -> dict[tuple[str, str], str | None]:
-    """(endpoint, method) -> declared permission (None when missing)."""
-    found: dict[tuple[str, str], str | None] = {}
-    for rule in app.url_map.iter_rules():
-        if rule.endpoint in PUBLIC_ENDPOINTS or rule.endpoint.endswith(".static"):
-            continue
-        view = app.view_functions[rule.endpoint]
-        view_class = getattr(view, "view_class", None)
-        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
-            target = getattr(view_class, method.lower(), None) if view_class else view
-            found[(rule.endpoint, method)] = getattr(target, PERMISSION_ATTR, None)
-    return found
-
-
-def check_endpoint_permissions(app: Flask) -> None:
-    missing = [f"{ep} {m}" for (ep, m), perm in endpoint_permissions(app).items() if perm is None]
-    if missing:
-        raise RuntimeError("Endpoints without a declared permission: " + ", ".join(missing))

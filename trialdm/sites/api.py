@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from trialdm.auth.permissions import requires
 from trialdm.core.errors import NotFound
+from trialdm.core.permissions import requires
 from trialdm.extensions import db
 from trialdm.sites import queries
 from trialdm.sites.models import Site
