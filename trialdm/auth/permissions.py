@@ -2,10 +2,10 @@
 
 Every endpoint declares the permission it needs with :func:`requires` (or
 :func:`public`), from :mod:`trialdm.core.permissions` (importable here too);
-refuses to start an app with an endpoint that declares none. :func:`authorize`, which
-``requires`` calls, narrows the request's site scope to the sites where the user holds
-a role granting that permission, so reads are filtered by the ORM and writes checked
-against the same sites.
+``check_endpoint_permissions`` refuses to start an app with an endpoint that
+declares none. :func:`authorize`, which ``requires`` calls, narrows the request's
+site scope to the sites where the user holds a role granting that permission, so
+reads are filtered by the ORM and writes checked against the same sites.
 """
 
 from __future__ import annotations
