@@ -65,6 +65,7 @@ def create_app(
     register_logging(app)
     register_extensions(app)
     register_mechanisms(app)
+    register_domain_hooks(app)
     register_trial_definitions(app)
     register_blueprints(app)
     register_cli(app)
@@ -171,6 +172,13 @@ def register_mechanisms(app: Flask) -> None:
     register_request_edge(app, db)
     register_input_bounds(app)
     register_auth_loader(app)
+
+
+def register_domain_hooks(app: Flask) -> None:
+    """Rules and fields a domain adds to a lower one, which never imports it."""
+    from trialdm.contacts.hooks import install_participant_hooks
+
+    install_participant_hooks(app)
 
 
 def register_trial_definitions(app: Flask) -> None:

@@ -23,11 +23,10 @@ from trialdm.core.models import (
     TimestampMixin,
     Versioned,
 )
+from trialdm.participants.vocabulary import FIDELITY_STATUSES as FIDELITY_STATUSES
 
 FORMATS = ("individual", "group")
 MODES = ("in_person", "phone", "video", "messaging")
-# in the order of the intervention: see trialdm.contacts.queries for the rule
-FIDELITY_STATUSES = ("not_started", "on_track", "at_risk", "met", "not_met", "withdrawn")
 
 
 class ContactSession(Audited, SiteScoped, IdMixin, TimestampMixin, SoftDeletable, Versioned, Base):

@@ -3,10 +3,11 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import validate
 
-from trialdm.contacts.models import FIDELITY_STATUSES, FORMATS, MODES
+from trialdm.contacts.models import FORMATS, MODES
 from trialdm.core.pagination import PageArgs, PageMeta
 from trialdm.core.schemas import DumpSchema, LoadSchema, Site
 from trialdm.participants.minimum_record import MinimumRecordCheck
+from trialdm.participants.schemas import FidelityOut as FidelityOut
 from trialdm.participants.vocabulary import GENDERS
 
 
@@ -91,19 +92,6 @@ class ContactSessionPage(DumpSchema):
 
 class DeleteArgs(LoadSchema):
     reason = ma.fields.String(required=True, validate=validate.Length(min=1, max=2000))
-
-
-class FidelityOut(DumpSchema):
-    """A participant's intervention fidelity (null for people without one)."""
-
-    status = ma.fields.String(metadata={"enum": list(FIDELITY_STATUSES)})
-    contacts_total = ma.fields.Integer()
-    contacts_in_window = ma.fields.Integer()
-    minimum = ma.fields.Integer()
-    first_contact = ma.fields.Date(allow_none=True)
-    window_start = ma.fields.Date(allow_none=True)
-    window_end = ma.fields.Date(allow_none=True)
-    days_left = ma.fields.Integer(allow_none=True)
 
 
 class AsOfArgs(LoadSchema):

@@ -7,12 +7,12 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from trialdm.auth.permissions import requires
-from trialdm.contacts.queries import attach_fidelity
 from trialdm.core.audit import audit_context, current_audit_context
 from trialdm.core.pagination import order_by, paginate
 from trialdm.core.versions import etag_headers, if_match_required, if_match_version
 from trialdm.extensions import db
 from trialdm.participants import operations, queries
+from trialdm.participants.hooks import attach_derived
 from trialdm.participants.import_jobs import create_import_job
 from trialdm.participants.imports import import_participants, read_upload
 from trialdm.participants.schemas import (
@@ -50,7 +50,7 @@ class Participants(MethodView):
             queries.Participant.id,
         )
         page = paginate(db.session, stmt, args, queries.Participant.id)
-        attach_fidelity(db.session, page["items"])
+        attach_derived(db.session, page["items"])
         return page
 
     @requires("participants.write")
@@ -59,7 +59,7 @@ class Participants(MethodView):
     def post(self, data):
         """Create a participant; the study ID is allocated."""
         participant = operations.create_participant(db.session, data)
-        attach_fidelity(db.session, [participant])
+        attach_derived(db.session, [participant])
         return (
             participant,
             201,
@@ -87,7 +87,7 @@ class ParticipantById(MethodView):
     def get(self, participant_id):
         """One participant; the ETag carries its version for If-Match."""
         participant = queries.get_participant(db.session, participant_id)
-        attach_fidelity(db.session, [participant])
+        attach_derived(db.session, [participant])
         return participant, 200, etag_headers(participant)
 
     @requires("participants.write")
@@ -99,7 +99,7 @@ class ParticipantById(MethodView):
         participant = queries.get_participant(db.session, participant_id)
         with audit_context(reason=data["reason"]):
             operations.update_participant(db.session, participant, data, if_match_version())
-        attach_fidelity(db.session, [participant])
+        attach_derived(db.session, [participant])
         return participant
 
     @requires("participants.delete")

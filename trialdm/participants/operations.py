@@ -20,6 +20,7 @@ from trialdm.core.errors import ErrorCollector
 from trialdm.core.models import utcnow
 from trialdm.core.scoping import current_scope, require_site
 from trialdm.core.versions import check_version
+from trialdm.participants.hooks import check_change
 from trialdm.participants.minimum_record import PSW_FIELDS, TRIAL_FIELDS, missing_fields
 from trialdm.participants.models import Participant, ParticipantDiagnosis, StudyIdCounter
 from trialdm.participants.vocabulary import OTHER_DIAGNOSIS
@@ -280,9 +281,7 @@ def update_participant(
     check_participant(state, errors, recorded)
     check_arm_not_typed(changes, participant.arm, errors)
     if not errors:
-        from trialdm.contacts.operations import check_against_contacts
-
-        check_against_contacts(session, participant, state, errors)
+        check_change(session, participant, state, errors)
     errors.raise_if_any()
     for name, value in state.items():
         if name == "diagnoses":

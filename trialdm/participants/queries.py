@@ -9,6 +9,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from trialdm.core.queries import get_or_404
+from trialdm.participants.hooks import apply_filters
 from trialdm.participants.models import Participant, ParticipantImportJob
 from trialdm.participants.vocabulary import Entry, Vocabulary, load_vocabulary
 
@@ -72,14 +73,7 @@ def participants_query(filters: Mapping[str, Any]) -> Select:
             stmt = stmt.where(getattr(Participant, name) == filters[name])
     if filters.get("q"):
         stmt = stmt.where(Participant.study_id.icontains(filters["q"].strip(), autoescape=True))
-    if filters.get("fidelity"):
-        from trialdm.contacts.queries import fidelity_subquery
-
-        fidelity = fidelity_subquery()
-        stmt = stmt.join(fidelity, fidelity.c.participant_id == Participant.id).where(
-            fidelity.c.status == filters["fidelity"]
-        )
-    return stmt
+    return apply_filters(stmt, filters)
 
 
 def counts_by_site_status_arm(session: Session) -> list[tuple[str, str | None, str | None, int]]:

@@ -4,12 +4,17 @@ import marshmallow as ma
 from flask_smorest.fields import Upload
 from marshmallow import validate
 
-from trialdm.contacts.models import FIDELITY_STATUSES
-from trialdm.contacts.schemas import FidelityOut
 from trialdm.core.pagination import PageArgs, PageMeta
 from trialdm.core.schemas import DumpSchema, LoadSchema, Site
 from trialdm.participants.minimum_record import MinimumRecordCheck
-from trialdm.participants.vocabulary import ARMS, CATEGORIES, GENDERS, MARITAL_STATUSES, STATUSES
+from trialdm.participants.vocabulary import (
+    ARMS,
+    CATEGORIES,
+    FIDELITY_STATUSES,
+    GENDERS,
+    MARITAL_STATUSES,
+    STATUSES,
+)
 
 MAX_DIAGNOSIS_TEXT = 200
 
@@ -124,6 +129,20 @@ ParticipantUpdate = LoadSchema.from_dict(
     },
     name="ParticipantUpdate",
 )
+
+
+class FidelityOut(DumpSchema):
+    """A participant's intervention fidelity (null for people without one), computed by
+    the contacts domain."""
+
+    status = ma.fields.String(metadata={"enum": list(FIDELITY_STATUSES)})
+    contacts_total = ma.fields.Integer()
+    contacts_in_window = ma.fields.Integer()
+    minimum = ma.fields.Integer()
+    first_contact = ma.fields.Date(allow_none=True)
+    window_start = ma.fields.Date(allow_none=True)
+    window_end = ma.fields.Date(allow_none=True)
+    days_left = ma.fields.Integer(allow_none=True)
 
 
 class ParticipantOut(DumpSchema):

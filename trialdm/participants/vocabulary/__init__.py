@@ -34,11 +34,15 @@ MARITAL_STATUSES = (
 )
 ARMS = ("intervention", "control")
 STATUSES = ("enrolled", "withdrawn", "completed")
+# Intervention fidelity, computed from contact sessions (trialdm.contacts.queries), in
+# the order of the intervention.
+FIDELITY_STATUSES = ("not_started", "on_track", "at_risk", "met", "not_met", "withdrawn")
 OTHER_DIAGNOSIS = OTHER_CODE
 
 __all__ = [
     "ARMS",
     "CATEGORIES",
+    "FIDELITY_STATUSES",
     "GENDERS",
     "MARITAL_STATUSES",
     "OTHER_DIAGNOSIS",

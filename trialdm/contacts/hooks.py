@@ -1,0 +1,28 @@
+"""What the contacts domain adds to participants (see trialdm.participants.hooks):
+changes its recorded sessions contradict are refused, and participants show and are
+filtered by their intervention fidelity."""
+
+from __future__ import annotations
+
+from flask import Flask
+from sqlalchemy import Select
+
+from trialdm.contacts.operations import check_against_contacts
+from trialdm.contacts.queries import attach_fidelity, fidelity_subquery
+from trialdm.participants.hooks import participant_hooks
+from trialdm.participants.models import Participant
+
+
+def with_fidelity(stmt: Select, status: str) -> Select:
+    """Participants whose fidelity status is ``status`` today."""
+    fidelity = fidelity_subquery()
+    return stmt.join(fidelity, fidelity.c.participant_id == Participant.id).where(
+        fidelity.c.status == status
+    )
+
+
+def install_participant_hooks(app: Flask) -> None:
+    hooks = participant_hooks(app)
+    hooks.change_checks["contacts"] = check_against_contacts
+    hooks.attach["fidelity"] = attach_fidelity
+    hooks.filters["fidelity"] = with_fidelity
