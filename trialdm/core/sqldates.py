@@ -4,7 +4,7 @@ set-based queries (fidelity, windows) that must not fall back to Python per row.
 * :func:`add_months` adds calendar months and clamps to the end of a shorter month,
   as ``dateutil.relativedelta`` and PostgreSQL's ``interval`` do: 31 August + 6
   months is 28 (or 29) February. SQLite's ``date(x, '+6 months')`` would overflow
-  into March, so its rendering falls back to "last day of the target month".
+  into March, so its rendering clamps to the last day of the target month.
 * :func:`days_between` is ``later - earlier`` in whole days.
 """
 
@@ -14,42 +14,41 @@ from typing import Any
 
 from sqlalchemy import Date, Integer
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.expression import ColumnElement, FunctionElement
-from sqlalchemy.sql.visitors import InternalTraversal
+from sqlalchemy.sql.expression import ColumnElement, FunctionElement, literal_column
 
 
 class add_months(FunctionElement):
+    """``value + months`` calendar months, clamped to the end of a shorter month.
+    ``months`` is a whole number (rendered into the SQL) or an integer column."""
+
     type = Date()
     inherit_cache = True
     name = "add_months"
-    # months is rendered into the SQL, so it is part of the statement cache key
-    _traverse_internals = [
-        *FunctionElement._traverse_internals,
-        ("months", InternalTraversal.dp_plain_obj),
-    ]
 
-    def __init__(self, value: ColumnElement[Any], months: int) -> None:
-        if not isinstance(months, int):
-            raise TypeError("months must be an int (it is rendered into the SQL)")
-        self.months = months
-        super().__init__(value)
+    def __init__(self, value: ColumnElement[Any], months: int | ColumnElement[Any]) -> None:
+        if isinstance(months, int) and not isinstance(months, bool):
+            months = literal_column(str(months), Integer())
+        elif not isinstance(months, ColumnElement):
+            raise TypeError("months must be an int or an integer column")
+        super().__init__(value, months)
 
 
 @compiles(add_months)
 def _add_months_default(element: add_months, compiler, **kw) -> str:
-    value = compiler.process(next(iter(element.clauses)), **kw)
-    return f"CAST(({value}) + INTERVAL '{element.months} months' AS DATE)"
+    value, months = (compiler.process(c, **kw) for c in element.clauses)
+    # date + interval is a timestamp; PostgreSQL clamps to the month end itself.
+    return f"CAST(({value} + make_interval(months => {months})) AS DATE)"
 
 
 @compiles(add_months, "sqlite")
 def _add_months_sqlite(element: add_months, compiler, **kw) -> str:
-    value = compiler.process(next(iter(element.clauses)), **kw)
-    n = element.months
-    shifted = f"date({value}, '{n:+d} months')"
-    month_end = f"date({value}, 'start of month', '{n + 1:+d} months', '-1 day')"
+    value, months = (compiler.process(c, **kw) for c in element.clauses)
+    # SQLite rolls 31 Oct + 4 months over into March: start from the first of the
+    # target month, add the day, and keep the smaller of that and the month's end.
+    first = f"date({value}, 'start of month', printf('%+d months', {months}))"
     return (
-        f"(CASE WHEN strftime('%d', {shifted}) = strftime('%d', {value}) "
-        f"THEN {shifted} ELSE {month_end} END)"
+        f"min(date({first}, printf('%+d days', CAST(strftime('%d', {value}) AS INTEGER) - 1)), "
+        f"date({first}, '+1 month', '-1 day'))"
     )
 
 

@@ -40,9 +40,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from trialdm.core.sqldates import add_months
 from trialdm.instruments.models import Response
 from trialdm.participants.models import Participant
-from trialdm.schedule.queries import ScheduleEvent, add_days, add_months
+from trialdm.schedule.queries import ScheduleEvent, add_days
 
 CELL_STATES = (
     "not_due",

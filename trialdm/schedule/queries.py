@@ -47,37 +47,11 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.functions import FunctionElement
 
 from trialdm.config import ScheduleEvent, schedule_events
+from trialdm.core.sqldates import add_months
 from trialdm.instruments.models import Response
 from trialdm.participants.models import Participant
 
 STATUSES = ("upcoming", "due", "overdue", "completed", "missed", "not_applicable")
-
-
-class add_months(FunctionElement):
-    """``date + n months``, clamped to the month's last day (both backends)."""
-
-    type = Date()
-    name = "add_months"
-    inherit_cache = True
-
-
-@compiles(add_months, "postgresql")
-def _add_months_pg(element, compiler, **kw):
-    day, months = (compiler.process(arg, **kw) for arg in element.clauses)
-    # date + interval is a timestamp; PostgreSQL clamps to the month end itself.
-    return f"CAST(({day} + make_interval(months => {months})) AS DATE)"
-
-
-@compiles(add_months, "sqlite")
-def _add_months_sqlite(element, compiler, **kw):
-    day, months = (compiler.process(arg, **kw) for arg in element.clauses)
-    # SQLite rolls 31 Oct + 4 months over into March: start from the first of the
-    # target month, add the day, and keep the smaller of that and the month's end.
-    first = f"date({day}, 'start of month', '+' || ({months}) || ' months')"
-    return (
-        f"min(date({first}, '+' || (CAST(strftime('%d', {day}) AS INTEGER) - 1) || ' days'), "
-        f"date({first}, '+1 month', '-1 day'))"
-    )
 
 
 class add_days(FunctionElement):
