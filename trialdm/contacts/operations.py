@@ -19,12 +19,12 @@ from sqlalchemy.orm import Session
 
 from trialdm.contacts.models import ContactAttendance, ContactSession, ContactSessionPsw
 from trialdm.core.audit import current_audit_context
+from trialdm.core.dates import refuse_future
 from trialdm.core.errors import N_, ErrorCollector, Message
 from trialdm.core.models import utcnow
 from trialdm.core.scoping import require_site
 from trialdm.core.versions import check_version
 from trialdm.participants.models import Participant
-from trialdm.participants.operations import today
 from trialdm.sites.queries import get_site
 
 SESSION_FIELDS = ("date", "start_time", "format", "mode", "duration_min", "place", "notes")
@@ -51,8 +51,7 @@ def check_contact_session(
 ) -> None:
     """Every rule of a session given as a dict of field values; adds field errors."""
     on: date | None = state.get("date")
-    if on is not None and on > today():
-        errors.add("date", Message(N_("The date is in the future.")))
+    refuse_future(errors, "date", on)
     psw_ids = list(state.get("psws") or [])
     attendee_ids = list(state.get("attendees") or [])
     people = _people(session, psw_ids + attendee_ids)

@@ -14,7 +14,6 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date
 from typing import Any
 
 import marshmallow as ma
@@ -24,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from trialdm.config import schedule_events
 from trialdm.core.audit import current_audit_context, record_event
+from trialdm.core.dates import refuse_future, today
 from trialdm.core.errors import Conflict, ErrorCollector, ValidationFailed
 from trialdm.core.locking import refuse_if_locked
 from trialdm.core.models import utcnow
@@ -45,10 +45,6 @@ from trialdm.instruments.queries import answer_values, get_instrument_version
 from trialdm.instruments.schemas import AnswerField, answers_schema
 from trialdm.instruments.scoring import compute_scores, visible_fields
 from trialdm.participants.models import Participant
-
-
-def today() -> date:
-    return date.today()
 
 
 def definition_checksum(definition: InstrumentDefinition) -> str:
@@ -284,8 +280,7 @@ def create_response(session: Session, data: Mapping[str, Any]) -> Response:
     event = data.get("event")
     _check_event(errors, definition, participant, event)
     collected_on = data.get("collected_on") or today()
-    if collected_on > today():
-        errors.add("collected_on", "The date is in the future.")
+    refuse_future(errors, "collected_on", collected_on)
     errors.raise_if_any()
     complete = data.get("status") == "complete"
     values = _load_answers(version, data.get("answers") or {}, complete)
@@ -366,8 +361,7 @@ def update_response(
     values = _load_answers(response.instrument_version, merged, complete)
     errors = ErrorCollector()
     collected_on = changes.get("collected_on", response.collected_on)
-    if collected_on > today():
-        errors.add("collected_on", "The date is in the future.")
+    refuse_future(errors, "collected_on", collected_on)
     errors.raise_if_any()
 
     scores = compute_scores(definition, values)

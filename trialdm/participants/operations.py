@@ -16,6 +16,7 @@ from sqlalchemy import insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from trialdm.core.dates import refuse_future, today
 from trialdm.core.errors import ErrorCollector
 from trialdm.core.models import utcnow
 from trialdm.core.scoping import current_scope, require_site
@@ -31,10 +32,6 @@ STUDY_ID_FORMATS = {
     "psw": "{site}-PSW-{n:02d}",
     "mhw": "{site}-MHW-{n:02d}",
 }
-
-
-def today() -> date:
-    return date.today()
 
 
 def age_at(record: Mapping[str, Any], on: date) -> int | None:
@@ -65,9 +62,7 @@ def check_participant(
         "intervention_start",
         "training_completed",
     ):
-        value = state.get(name)
-        if value is not None and value > now:
-            errors.add(name, "The date is in the future.")
+        refuse_future(errors, name, state.get(name), now)
 
     if state.get("year_of_birth") is not None and state.get("age") is not None:
         errors.add("age", "Give the year of birth or the age, not both.")

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from trialdm.core.audit import current_audit_context
+from trialdm.core.dates import refuse_future
 from trialdm.core.errors import ErrorCollector
 from trialdm.core.models import utcnow
 from trialdm.core.scoping import require_site
@@ -21,10 +21,6 @@ from trialdm.sites.queries import get_site
 FIELDS = ("screening_date", "outcome", "outcome_reason", "participant_id", "notes")
 
 
-def today() -> date:
-    return date.today()
-
-
 def check_entry(
     session: Session,
     site_code: str,
@@ -32,9 +28,7 @@ def check_entry(
     errors: ErrorCollector,
     entry_id: int | None = None,
 ) -> None:
-    on = state.get("screening_date")
-    if on is not None and on > today():
-        errors.add("screening_date", "The date is in the future.")
+    refuse_future(errors, "screening_date", state.get("screening_date"))
     outcome = state.get("outcome")
     if outcome in ("not_eligible", "declined") and not (state.get("outcome_reason") or "").strip():
         errors.add("outcome_reason", "Say why (not eligible, or declined).")
