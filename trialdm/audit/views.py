@@ -253,7 +253,7 @@ class LogQuery(ma.Schema):
 @login_required
 @requires("audit.read")
 def log():
-    from trialdm.sites.queries import all_sites
+    from trialdm.sites.queries import list_sites
 
     raw = {k: v.strip() for k, v in request.args.items() if v.strip()}
     errors: dict[str, list[str]] = {}
@@ -280,7 +280,7 @@ def log():
         errors=errors,
         entities=ENTITY_LABELS,
         sites=[
-            s.code for s in all_sites(db.session) if current_principal().has("audit.read", s.code)
+            s.code for s in list_sites(db.session) if current_principal().has("audit.read", s.code)
         ],
         filter_labels={
             "user": _l("Person (e-mail)"),

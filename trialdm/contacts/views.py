@@ -29,6 +29,7 @@ from trialdm.web.forms import FormErrors, as_int, as_ints, field_errors, submit
 from trialdm.web.labels import format_day, options
 from trialdm.web.lists import ListColumn, add_participant_column
 from trialdm.web.panels import Panel, add_participant_panel
+from trialdm.web.sites import sites_with
 
 bp = Blueprint("contact_pages", __name__, url_prefix="/contacts")
 
@@ -75,11 +76,11 @@ def _register(state) -> None:
 
 
 def fidelity_data(session) -> dict[str, Any] | None:
-    from trialdm.sites.queries import all_sites
+    from trialdm.sites.queries import list_sites
 
     principal = current_principal()
     rows = []
-    for site in all_sites(session):
+    for site in list_sites(session):
         if principal.has("fidelity.read", site.code):
             summary = queries.site_fidelity_summary(session, site.code)
             if summary["participants"]:
@@ -155,13 +156,6 @@ def timeline_chart(
 
 
 # -- pages --------------------------------------------------------------------------
-
-
-def sites_with(permission: str) -> list[str]:
-    from trialdm.sites.queries import all_sites
-
-    scope, roles = current_principal().scope_for(permission)
-    return [s.code for s in all_sites(db.session) if roles and scope.allows(s.code)]
 
 
 @bp.route("")

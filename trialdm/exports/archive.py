@@ -211,10 +211,10 @@ def write_archive(
 def _write_odm(
     session: Session, member: Any, forms: list[Dataset], request: ArchiveRequest, software: str
 ) -> dict[str, int]:
-    from trialdm.sites.queries import all_sites
+    from trialdm.sites.queries import list_sites
 
     trial = current_app.config["TRIAL_NAME"]
-    sites = [(s.code, s.name) for s in all_sites(session)]
+    sites = [(s.code, s.name) for s in list_sites(session)]
     return write_odm(
         member,
         trial=trial,

@@ -35,14 +35,14 @@ FORMAT_TITLES = {
 
 def scope_choices() -> list[tuple[str, str]]:
     """'all' for those holding every site, then each site where they may export."""
-    from trialdm.sites.queries import all_sites
+    from trialdm.sites.queries import list_sites
 
     scope, roles = current_principal().scope_for("exports.build")
     if not roles:
         return []
     choices = [("all", gettext("All sites"))] if scope.every_site else []
     return choices + [
-        (s.code, f"{s.code} · {s.name}") for s in all_sites(db.session) if scope.allows(s.code)
+        (s.code, f"{s.code} · {s.name}") for s in list_sites(db.session) if scope.allows(s.code)
     ]
 
 

@@ -12,7 +12,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import login_required
 from werkzeug.datastructures import MultiDict
 
-from trialdm.auth.permissions import current_principal, requires
+from trialdm.auth.permissions import requires
 from trialdm.core.audit import audit_context
 from trialdm.core.pagination import order_by, paginate
 from trialdm.extensions import db
@@ -43,6 +43,7 @@ from trialdm.web.forms import (
 )
 from trialdm.web.labels import options
 from trialdm.web.lists import participant_columns
+from trialdm.web.sites import sites_with
 
 bp = Blueprint("participant_pages", __name__, url_prefix="/participants")
 
@@ -228,14 +229,6 @@ def form_context(
 
 def writable_sites() -> list[str]:
     return sites_with("participants.write")
-
-
-def sites_with(permission: str) -> list[str]:
-    """Codes of the sites where the user holds ``permission``."""
-    from trialdm.sites.queries import all_sites
-
-    scope, roles = current_principal().scope_for(permission)
-    return [s.code for s in all_sites(db.session) if roles and scope.allows(s.code)]
 
 
 @bp.route("")

@@ -13,7 +13,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import login_required
 from sqlalchemy import select
 
-from trialdm.auth.permissions import current_principal, requires
+from trialdm.auth.permissions import requires
 from trialdm.core.audit import audit_context
 from trialdm.core.pagination import order_by, paginate
 from trialdm.extensions import db
@@ -23,6 +23,7 @@ from trialdm.qualitative.models import MODES, QualitativeSession
 from trialdm.qualitative.schemas import MemberAdd, QualitativeCreate, QualitativeUpdate
 from trialdm.web.forms import FormErrors, as_int, as_ints, form_values, submit
 from trialdm.web.labels import options
+from trialdm.web.sites import sites_with
 
 bp = Blueprint("qualitative_pages", __name__, url_prefix="/qualitative")
 
@@ -59,13 +60,6 @@ TEXT_FIELDS = (
     "field_notes",
     "audio_ref",
 )
-
-
-def sites_with(permission: str) -> list[str]:
-    from trialdm.sites.queries import all_sites
-
-    scope, roles = current_principal().scope_for(permission)
-    return [s.code for s in all_sites(db.session) if roles and scope.allows(s.code)]
 
 
 def posted_session(form) -> dict[str, Any]:

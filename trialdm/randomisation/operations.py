@@ -30,7 +30,7 @@ from trialdm.randomisation.models import (
 )
 from trialdm.randomisation.scheme import Scheme, load_scheme, scheme_from_json
 from trialdm.screening.models import ScreeningEntry
-from trialdm.sites.queries import all_sites
+from trialdm.sites.queries import list_sites
 
 INSERT_BATCH = 5000
 
@@ -124,7 +124,7 @@ def generate_list(session: Session, reason: str | None = None) -> AllocationList
     """A new list for every site and stratum of the scheme, from a fresh secret seed;
     ``reason`` is needed to replace a list participants were allocated from."""
     scheme = current_scheme()
-    sites = [site.code for site in all_sites(session)]
+    sites = [site.code for site in list_sites(session)]
     seed = secrets.token_hex(16)  # 128 bits
     slots = generate_slots(scheme, sites, seed)
     return _store_list(session, scheme, "generated", slots, seed=seed, reason=reason)
@@ -136,7 +136,7 @@ def upload_list(
     """The statistician's list (CSV: site, stratum, position, arm[, block_number,
     block_size]); all rows or none."""
     scheme = current_scheme()
-    sites = {site.code for site in all_sites(session)}
+    sites = {site.code for site in list_sites(session)}
     rows = parse_upload(text, file_name, scheme, sites)
     return _store_list(session, scheme, "uploaded", rows, file_name=file_name, reason=reason)
 

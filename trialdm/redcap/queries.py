@@ -34,7 +34,7 @@ from trialdm.redcap.project import (
 )
 from trialdm.redcap.schemas import ParameterError, RecordExport
 from trialdm.redcap.values import checkbox_values, raw_value
-from trialdm.sites.queries import all_sites
+from trialdm.sites.queries import list_sites
 
 # The REDCap release whose API this one follows.
 REDCAP_VERSION = "14.0.0"
@@ -172,7 +172,7 @@ def data_access_groups(session: Session) -> list[dict[str, Any]]:
             "unique_group_name": dag_name(site.code),
             "data_access_group_id": index,
         }
-        for index, site in enumerate(all_sites(session), start=1)
+        for index, site in enumerate(list_sites(session), start=1)
     ]
 
 
@@ -306,7 +306,7 @@ def record_table(
     participants = _participants(session, params.records)
     responses = _responses(session, project, [p.id for p in participants])
     wanted_events = set(params.events)
-    site_names = {site.code: site.label for site in all_sites(session)}
+    site_names = {site.code: site.label for site in list_sites(session)}
     rows: list[dict[str, str]] = []
     for participant in participants:
         for position, event in enumerate(project.events):

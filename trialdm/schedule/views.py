@@ -23,7 +23,7 @@ from trialdm.schedule.api import grid_page
 from trialdm.schedule.grid import CELL_STATES
 from trialdm.schedule.queries import count_schedule_rows, schedule_events, schedule_rows
 from trialdm.schedule.schemas import StatusQuery
-from trialdm.sites.queries import all_sites
+from trialdm.sites.queries import list_sites
 from trialdm.web.dashboard import Widget, add_widget
 from trialdm.web.panels import Panel, add_participant_panel
 
@@ -55,7 +55,7 @@ def index():
         "status/index.html",
         grid=grid,
         args=args,
-        sites=[site.code for site in all_sites(db.session) if current_scope().allows(site.code)],
+        sites=[site.code for site in list_sites(db.session) if current_scope().allows(site.code)],
         arms=ARMS,
         states=CELL_STATES,
         events=[e.name for e in schedule_events(current_app.config)],

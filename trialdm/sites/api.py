@@ -21,7 +21,7 @@ class Sites(MethodView):
     @blp.response(200, SiteOut(many=True))
     def get(self):
         """Every site of the trial."""
-        return queries.all_sites(db.session)
+        return queries.list_sites(db.session)
 
 
 @blp.route("/<code>")

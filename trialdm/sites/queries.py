@@ -7,7 +7,7 @@ from trialdm.core.errors import ValidationFailed
 from trialdm.sites.models import Site
 
 
-def all_sites(session: Session) -> list[Site]:
+def list_sites(session: Session) -> list[Site]:
     return list(session.scalars(select(Site).order_by(Site.code)))
 
 

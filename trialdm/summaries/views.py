@@ -26,14 +26,14 @@ bp = Blueprint("summary_pages", __name__, url_prefix="/exports")
 
 def scope_choices() -> list[tuple[str, str]]:
     """'all' for those holding every site, then each site where they may build."""
-    from trialdm.sites.queries import all_sites
+    from trialdm.sites.queries import list_sites
 
     scope, roles = current_principal().scope_for("summaries.build")
     if not roles:
         return []
     choices = [("all", gettext("All sites (cross-site workbook)"))] if scope.every_site else []
     return choices + [
-        (s.code, f"{s.code} · {s.name}") for s in all_sites(db.session) if scope.allows(s.code)
+        (s.code, f"{s.code} · {s.name}") for s in list_sites(db.session) if scope.allows(s.code)
     ]
 
 
