@@ -24,7 +24,6 @@ from trialdm.contacts.schemas import (
     SiteFidelityOut,
 )
 from trialdm.core.audit import audit_context
-from trialdm.core.errors import NotFound
 from trialdm.core.pagination import order_by, paginate
 from trialdm.core.queries import get_or_404
 from trialdm.core.scoping import require_site
@@ -32,7 +31,7 @@ from trialdm.core.versions import etag_headers, if_match_required, if_match_vers
 from trialdm.extensions import db
 from trialdm.participants import operations as participant_operations
 from trialdm.participants.models import Participant
-from trialdm.sites.models import Site
+from trialdm.sites.queries import find_site
 
 blp = Blueprint(
     "contacts",
@@ -171,8 +170,6 @@ class SiteFidelity(MethodView):
     @blp.response(200, SiteFidelityOut)
     def get(self, args, code):
         """How many intervention participants of a site are in each fidelity status."""
-        code = code.upper()
-        if db.session.get(Site, code) is None:
-            raise NotFound("No such site.")
+        code = find_site(db.session, code).code
         require_site(code)
         return queries.site_fidelity_summary(db.session, code, args.get("as_of"))

@@ -6,7 +6,8 @@ from typing import Any
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from trialdm.core.errors import Conflict, NotFound
+from trialdm.core.errors import Conflict
+from trialdm.core.queries import get_or_404
 from trialdm.exports.models import ExportJob
 
 SORTABLE = {
@@ -20,10 +21,7 @@ SORTABLE = {
 
 def get_job(session: Session, job_id: int) -> ExportJob:
     """A job of the current scope (site leads: their sites' exports), or 404."""
-    job = session.scalar(select(ExportJob).where(ExportJob.id == job_id))
-    if job is None:
-        raise NotFound("No such export job.")
-    return job
+    return get_or_404(session, ExportJob, job_id, what="export job")
 
 
 def jobs_query(filters: Mapping[str, Any]) -> Select:

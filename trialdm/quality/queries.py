@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Select, and_, func, or_, select, tuple_
 from sqlalchemy.orm import Session
 
-from trialdm.core.errors import NotFound
+from trialdm.core.queries import get_or_404
 from trialdm.core.scoping import SKIP_SCOPING
 from trialdm.instruments.models import Response
 from trialdm.participants.minimum_record import category_fields
@@ -37,10 +37,7 @@ def participant_fields(category: str) -> set[str]:
 
 
 def get_query(session: Session, query_id: int) -> DataQuery:
-    query = session.scalar(select(DataQuery).where(DataQuery.id == query_id))
-    if query is None:
-        raise NotFound("No such query.")
-    return query
+    return get_or_404(session, DataQuery, query_id, what="query")
 
 
 def queries_query(filters: Mapping[str, Any]) -> Select:
@@ -96,10 +93,7 @@ def queries_of_response(session: Session, response: Response) -> list[DataQuery]
 
 
 def get_signature(session: Session, signature_id: int) -> Signature:
-    signature = session.scalar(select(Signature).where(Signature.id == signature_id))
-    if signature is None:
-        raise NotFound("No such signature.")
-    return signature
+    return get_or_404(session, Signature, signature_id, what="signature")
 
 
 def signatures_query(filters: Mapping[str, Any]) -> Select:

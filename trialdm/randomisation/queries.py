@@ -9,6 +9,7 @@ from sqlalchemy import Row, func, select
 from sqlalchemy.orm import Session
 
 from trialdm.core.errors import NotFound
+from trialdm.core.queries import get_or_404
 from trialdm.participants.models import Participant
 from trialdm.randomisation.models import (
     AllocationCounter,
@@ -53,10 +54,7 @@ def allocation_lists(session: Session) -> list[AllocationList]:
 
 
 def get_list(session: Session, list_id: int) -> AllocationList:
-    allocation_list = session.get(AllocationList, list_id)
-    if allocation_list is None:
-        raise NotFound("No such allocation list.")
-    return allocation_list
+    return get_or_404(session, AllocationList, list_id, what="allocation list")
 
 
 def export_rows(session: Session, allocation_list: AllocationList) -> list[Row[Any]]:

@@ -5,11 +5,9 @@ from __future__ import annotations
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from trialdm.core.errors import NotFound
 from trialdm.core.permissions import requires
 from trialdm.extensions import db
 from trialdm.sites import queries
-from trialdm.sites.models import Site
 from trialdm.sites.schemas import SiteOut
 
 blp = Blueprint("sites", __name__, url_prefix="/api/v1/sites", description="Trial sites")
@@ -30,7 +28,4 @@ class SiteByCode(MethodView):
     @blp.response(200, SiteOut)
     def get(self, code):
         """One site."""
-        site = db.session.get(Site, code.upper())
-        if site is None:
-            raise NotFound("No such site.")
-        return site
+        return queries.find_site(db.session, code)
