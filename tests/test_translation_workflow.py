@@ -173,7 +173,7 @@ def test_same_person_may_not_forward_translate_and_review(team, api_as):
     ok(act(team.reviewer, translation, "review", "submit"))
     refused = act(admin, translation, "review", "complete")
     assert refused.status_code == 422
-    assert "forward-translated" in refused.json["errors"]["step"][0]
+    assert "the forward step" in refused.json["errors"]["step"][0]
 
 
 def test_wrong_role_is_refused(team, api_as):

@@ -20,6 +20,7 @@ from trialdm.translation.operations.common import (
     SEGMENT_KEY,
     STEP_PERMISSION,
     TEXT_STEPS,
+    four_eyes_conflict,
     step_role,
     user_holds,
 )
@@ -73,6 +74,7 @@ __all__ = [
     "create_material",
     "create_transcript",
     "delete_key_entry",
+    "four_eyes_conflict",
     "get_step",
     "instrument_segments",
     "key_terms",

@@ -31,9 +31,9 @@ from trialdm.translation.models import (
 )
 from trialdm.translation.operations.common import (
     BACK_STEPS,
-    FOUR_EYES,
     STEP_PERMISSION,
     TEXT_STEPS,
+    four_eyes_conflict,
     step_role,
     user_holds,
 )
@@ -143,14 +143,12 @@ def assign_step(
                 "assignee_id",
                 f"A {step.kind} step needs a {role} of {translation.site_code}.",
             )
-        else:
-            for other in translation.steps:
-                if other.kind in FOUR_EYES.get(step.kind, ()) and other.assignee_id == user.id:
-                    errors.add(
-                        "assignee_id",
-                        f"The same person may not do both the {other.kind} and the "
-                        f"{step.kind} of one translation.",
-                    )
+        elif (other := four_eyes_conflict(translation, step.kind, user.id)) is not None:
+            errors.add(
+                "assignee_id",
+                f"The same person may not do both the {other.kind} and the "
+                f"{step.kind} of one translation.",
+            )
     due = data.get("due_date")
     if due is not None and due < date.today():
         errors.add("due_date", "The due date is in the past.")
@@ -239,11 +237,12 @@ def transition_step(
                 "Someone other than the assignee accepts or returns a step.",
                 errors={"step": ["You did this step yourself."]},
             )
-        forward = next((s for s in translation.steps if s.kind == "forward"), None)
-        if step.kind == "review" and forward is not None and forward.assignee_id == actor.user_id:
+        # Accepting the review step is reviewing: not by whom the rule keeps apart from it.
+        other = four_eyes_conflict(translation, "review", actor.user_id)
+        if step.kind == "review" and other is not None:
             raise ValidationFailed(
-                "The forward translator may not review the same translation.",
-                errors={"step": ["You forward-translated this translation."]},
+                f"The {other.kind} translator may not review the same translation.",
+                errors={"step": [f"You did the {other.kind} step of this translation."]},
             )
         if action == "return":
             if not (comment and comment.strip()):
