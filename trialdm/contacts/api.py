@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from trialdm.auth.permissions import requires
 from trialdm.contacts import operations, queries
+from trialdm.contacts.psws import psw_criteria
 from trialdm.contacts.schemas import (
     AsOfArgs,
     ContactSessionCreate,
@@ -112,13 +113,7 @@ class Psws(MethodView):
     @blp.response(200, PswPage)
     def get(self, args):
         """Peer support workers of your sites (participants of category psw)."""
-        stmt = select(Participant).where(
-            Participant.category == "psw", Participant.deleted_at.is_(None)
-        )
-        if args.get("site"):
-            stmt = stmt.where(Participant.site_code == args["site"])
-        if args.get("active") is not None:
-            stmt = stmt.where(Participant.active.is_(args["active"]))
+        stmt = select(Participant).where(*psw_criteria(args.get("site"), args.get("active")))
         if args.get("q"):
             stmt = stmt.where(Participant.study_id.icontains(args["q"].strip(), autoescape=True))
         stmt = order_by(

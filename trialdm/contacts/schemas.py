@@ -4,6 +4,7 @@ import marshmallow as ma
 from marshmallow import validate
 
 from trialdm.contacts.models import FORMATS, MODES
+from trialdm.contacts.psws import can_deliver
 from trialdm.core.pagination import PageArgs, PageMeta
 from trialdm.core.schemas import DumpSchema, LoadSchema, Site
 from trialdm.participants.minimum_record import MinimumRecordCheck
@@ -167,7 +168,7 @@ class PswOut(DumpSchema):
     updated_at = ma.fields.DateTime()
 
     def dump_can_deliver(self, psw) -> bool:
-        return bool(psw.active) and psw.training_completed is not None
+        return can_deliver(psw)
 
 
 class PswQuery(PageArgs):

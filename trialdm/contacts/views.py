@@ -19,6 +19,7 @@ from sqlalchemy import select
 from trialdm.auth.permissions import current_principal, requires
 from trialdm.contacts import operations, queries
 from trialdm.contacts.models import FIDELITY_STATUSES, FORMATS, MODES, ContactSession
+from trialdm.contacts.psws import psw_criteria
 from trialdm.contacts.schemas import ContactSessionCreate, ContactSessionQuery
 from trialdm.core.errors import ErrorCollector
 from trialdm.core.pagination import order_by, paginate
@@ -198,12 +199,7 @@ def candidates(site_code: str) -> tuple[list[Participant], list[Participant], di
     psws = list(
         db.session.scalars(
             select(Participant)
-            .where(
-                Participant.site_code == site_code,
-                Participant.category == "psw",
-                Participant.active.is_(True),
-                Participant.deleted_at.is_(None),
-            )
+            .where(*psw_criteria(site_code, active=True))
             .order_by(Participant.study_id)
         )
     )
