@@ -216,14 +216,14 @@ def register_cli(app: Flask) -> None:
 
 
 def register_celery(app: Flask) -> None:
-    from trialdm.exports.schedule import beat_schedule as exports_beat
+    from trialdm.exports.beat import beat_schedule as exports_beat
     from trialdm.extensions import celery
+    from trialdm.maintenance.beat import beat_schedule as maintenance_beat
     from trialdm.maintenance.heartbeat import install_beat_heartbeat
-    from trialdm.maintenance.schedule import beat_schedule as maintenance_beat
-    from trialdm.participants.schedule import beat_schedule as participants_beat
-    from trialdm.quality.schedule import beat_schedule as quality_beat
-    from trialdm.reminders.schedule import beat_schedule as reminders_beat
-    from trialdm.summaries.schedule import beat_schedule as summaries_beat
+    from trialdm.participants.beat import beat_schedule as participants_beat
+    from trialdm.quality.beat import beat_schedule as quality_beat
+    from trialdm.reminders.beat import beat_schedule as reminders_beat
+    from trialdm.summaries.beat import beat_schedule as summaries_beat
 
     # Found, not imported: trialdm never imports tasks (the worker includes them).
     spec = importlib.util.find_spec("tasks")
