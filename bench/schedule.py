@@ -26,7 +26,7 @@ def main(count: int) -> None:
     from flask_migrate import upgrade
 
     from trialdm.instruments.definitions import load_definition_folder
-    from trialdm.instruments.models import InstrumentVersion, Response
+    from trialdm.instruments.models import InstrumentResponse, InstrumentVersion
     from trialdm.instruments.operations import sync_instruments
     from trialdm.participants.models import Participant
     from trialdm.schedule.queries import schedule_rows
@@ -65,7 +65,7 @@ def main(count: int) -> None:
         ids = list(db.session.scalars(select(Participant.id)))
         version_ids = {v.name: v.id for v in db.session.scalars(select(InstrumentVersion))}
         db.session.execute(
-            insert(Response),
+            insert(InstrumentResponse),
             [
                 {
                     "site_code": sites[(pid - 1) % 6],

@@ -53,7 +53,7 @@ def seed(count: int) -> str:
 
     from trialdm.auth.operations import create_token, create_user
     from trialdm.instruments.definitions import load_definition_folder
-    from trialdm.instruments.models import InstrumentVersion, Response
+    from trialdm.instruments.models import InstrumentResponse, InstrumentVersion
     from trialdm.instruments.operations import sync_instruments
     from trialdm.participants.models import Participant
     from trialdm.sites.operations import load_site_files, sync_sites
@@ -107,7 +107,7 @@ def seed(count: int) -> str:
         if event == "T0" or pid % 3
     ]
     for start in range(0, len(rows), 50_000):
-        db.session.execute(insert(Response), rows[start : start + 50_000])
+        db.session.execute(insert(InstrumentResponse), rows[start : start + 50_000])
     db.session.commit()
     return token
 
@@ -124,7 +124,7 @@ def best(work) -> float:
 def run(count: int) -> None:
     from flask_migrate import upgrade
 
-    from trialdm.instruments.models import Response
+    from trialdm.instruments.models import InstrumentResponse
     from trialdm.participants.models import Participant
 
     folder = Path(tempfile.mkdtemp())
@@ -143,10 +143,19 @@ def run(count: int) -> None:
         # Read every participant with its responses once, grouped: no schedule, no states.
         with app.app_context():
             db.session.execute(
-                select(Response.event, Response.instrument_name, Response.status, func.count())
+                select(
+                    InstrumentResponse.event,
+                    InstrumentResponse.instrument_name,
+                    InstrumentResponse.status,
+                    func.count(),
+                )
                 .select_from(Participant)
-                .outerjoin(Response, Response.participant_id == Participant.id)
-                .group_by(Response.event, Response.instrument_name, Response.status)
+                .outerjoin(InstrumentResponse, InstrumentResponse.participant_id == Participant.id)
+                .group_by(
+                    InstrumentResponse.event,
+                    InstrumentResponse.instrument_name,
+                    InstrumentResponse.status,
+                )
                 .execution_options(trialdm_skip_site_scoping=True)
             ).all()
             db.session.remove()

@@ -234,7 +234,7 @@ def _generate_responses(db, rng: random.Random, folder: Path) -> None:
 
     from trialdm.core.scoping import all_sites
     from trialdm.instruments.definitions import load_definition_folder
-    from trialdm.instruments.models import InstrumentVersion, Response
+    from trialdm.instruments.models import InstrumentResponse, InstrumentVersion
     from trialdm.instruments.operations import sync_instruments
     from trialdm.instruments.queries import instruments_due_by_event
     from trialdm.participants.models import Participant
@@ -282,11 +282,11 @@ def _generate_responses(db, rng: random.Random, folder: Path) -> None:
                 )
         if len(rows) >= 200_000:
             with db.engine.begin() as conn:
-                conn.execute(insert(Response.__table__), rows)
+                conn.execute(insert(InstrumentResponse.__table__), rows)
             rows.clear()
     if rows:
         with db.engine.begin() as conn:
-            conn.execute(insert(Response.__table__), rows)
+            conn.execute(insert(InstrumentResponse.__table__), rows)
 
 
 def func_max(column):

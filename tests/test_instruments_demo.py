@@ -5,7 +5,7 @@ from sqlalchemy import func, select
 
 from trialdm.demo.operations import DEMO_STEPS, demo_participants
 from trialdm.instruments.demo import demo_instruments, demo_responses
-from trialdm.instruments.models import Response
+from trialdm.instruments.models import InstrumentResponse
 from trialdm.participants.models import Participant
 from trialdm.schedule.queries import STATUSES, schedule_rows
 
@@ -26,9 +26,9 @@ def test_demo_has_baselines_for_everyone_and_every_schedule_status(app, db_sessi
     for instrument in ("baseline_demographics", "social_inclusion_scale"):
         complete_t0 = db_session.scalar(
             select(func.count()).where(
-                Response.event == "T0",
-                Response.instrument_name == instrument,
-                Response.status == "complete",
+                InstrumentResponse.event == "T0",
+                InstrumentResponse.instrument_name == instrument,
+                InstrumentResponse.status == "complete",
             )
         )
         assert complete_t0 == enrolled

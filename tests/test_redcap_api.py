@@ -17,7 +17,7 @@ from tests.seeders.instruments import sync_shipped
 from trialdm.auth.models import ApiToken
 from trialdm.core.audit import AuditEvent
 from trialdm.extensions import limiter
-from trialdm.instruments.models import Response
+from trialdm.instruments.models import InstrumentResponse
 from trialdm.instruments.operations import create_response
 
 SIS = {f"si_{i:02d}": 2 for i in range(1, 11)}
@@ -205,9 +205,9 @@ def test_import_creates_updates_and_is_audited(trial, redcap_as, db_session):
     assert exported["diagnoses___psychosis"] == "1" and exported["gender"] == "male"
     assert exported["baseline_demographics_complete"] == "2"
     stored = db_session.scalar(
-        select(Response).where(
-            Response.participant_id == trial["bu2"].id,
-            Response.instrument_name == "baseline_demographics",
+        select(InstrumentResponse).where(
+            InstrumentResponse.participant_id == trial["bu2"].id,
+            InstrumentResponse.instrument_name == "baseline_demographics",
         )
     )
     events = db_session.scalars(

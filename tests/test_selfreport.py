@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from trialdm.core.audit import AuditEvent
 from trialdm.core.models import utcnow
-from trialdm.instruments.models import Response
+from trialdm.instruments.models import InstrumentResponse
 from trialdm.selfreport.models import SelfReportLink
 
 SCALE = {f"a.si_{i:02d}": "2" for i in range(1, 11)}
@@ -68,7 +68,9 @@ def test_a_participant_saves_then_sends_once(app, api_as, enrolled, db_session):
     partial = {k: v for k, v in list(SCALE.items())[:4]} | {"save": "1"}
     saved = phone.post(path_of(link["url"]), data=partial)
     assert saved.status_code == 200 and "Your answers are saved" in saved.get_data(as_text=True)
-    response = db_session.scalar(select(Response).where(Response.participant_id == enrolled.id))
+    response = db_session.scalar(
+        select(InstrumentResponse).where(InstrumentResponse.participant_id == enrolled.id)
+    )
     assert response.status == "incomplete" and response.context == f"self_report:{link['id']}"
     again = phone.get(path_of(link["url"])).get_data(as_text=True)
     assert 'value="2" checked' in again  # progress is kept
@@ -76,7 +78,7 @@ def test_a_participant_saves_then_sends_once(app, api_as, enrolled, db_session):
     sent = phone.post(path_of(link["url"]), data=SCALE | {"complete": "1"})
     assert sent.status_code == 200 and "Thank you" in sent.get_data(as_text=True)
     db_session.expire_all()
-    assert db_session.get(Response, response.id).status == "complete"
+    assert db_session.get(InstrumentResponse, response.id).status == "complete"
     used = phone.get(path_of(link["url"]))
     assert used.status_code == 410 and "Thank you" in used.get_data(as_text=True)
     assert phone.post(path_of(link["url"]), data=SCALE | {"complete": "1"}).status_code == 410
@@ -116,7 +118,10 @@ def test_expired_revoked_and_unknown_links_say_so(app, api_as, enrolled, db_sess
     assert page.status_code == 410 and "no longer valid" in page.get_data(as_text=True)
     assert phone.post(path_of(fresh["url"]), data=SCALE | {"complete": "1"}).status_code == 410
     assert (
-        db_session.scalar(select(Response.id).where(Response.participant_id == enrolled.id)) is None
+        db_session.scalar(
+            select(InstrumentResponse.id).where(InstrumentResponse.participant_id == enrolled.id)
+        )
+        is None
     )
 
     unknown = phone.get("/r/" + "x" * 43)

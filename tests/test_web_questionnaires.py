@@ -7,7 +7,7 @@ import pytest
 
 from tests.seeders.instruments import sync_shipped
 from tests.web_helpers import page_as
-from trialdm.instruments.models import Response
+from trialdm.instruments.models import InstrumentResponse
 
 
 @pytest.fixture
@@ -69,7 +69,7 @@ def test_condition_is_checked_again_on_the_server_and_values_are_kept(
     assert "sneaked in" in page and 'value="4" checked' in page
     out_of_range = client.post(url, data={**feedback_form(participant.id, helpful="9")})
     assert 'id="error-helpful"' in out_of_range.get_data(as_text=True)
-    assert db_session.query(Response).count() == 0
+    assert db_session.query(InstrumentResponse).count() == 0
 
 
 def test_save_incomplete_then_complete_with_a_reason_to_change(
@@ -81,7 +81,7 @@ def test_save_incomplete_then_complete_with_a_reason_to_change(
     partial = feedback_form(participant.id, would_meet_again="", helpful="")
     saved = client.post(url, data=partial)
     assert saved.status_code == 302, saved.get_data(as_text=True)[:3000]
-    response = db_session.query(Response).one()
+    response = db_session.query(InstrumentResponse).one()
     assert response.status == "incomplete"
     incomplete = client.post(
         f"/questionnaires/{response.id}/edit",

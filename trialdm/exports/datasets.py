@@ -42,7 +42,7 @@ from trialdm.instruments.definitions import (
     InstrumentDefinition,
     Missing,
 )
-from trialdm.instruments.models import InstrumentVersion, Response, ResponseAnswer
+from trialdm.instruments.models import InstrumentResponse, InstrumentVersion, ResponseAnswer
 from trialdm.participants.models import Participant
 
 # Missing-data codes as numbers, declared as missing values in SPSS and labelled in
@@ -378,12 +378,12 @@ def instrument_dataset(session: Session, name: str) -> Dataset:
     ]
     head = (
         Participant.study_id,
-        Response.site_code,
+        InstrumentResponse.site_code,
         Participant.arm,
-        Response.event,
+        InstrumentResponse.event,
         InstrumentVersion.version,
-        Response.status,
-        Response.collected_on,
+        InstrumentResponse.status,
+        InstrumentResponse.collected_on,
     )
     stmt = (
         select(
@@ -392,16 +392,16 @@ def instrument_dataset(session: Session, name: str) -> Dataset:
             *score_sql,
             missing_codes_sql(answers),
         )
-        .join(Participant, Participant.id == Response.participant_id)
-        .join(InstrumentVersion, InstrumentVersion.id == Response.instrument_version_id)
-        .outerjoin(answers, answers.c.response_id == Response.id)
+        .join(Participant, Participant.id == InstrumentResponse.participant_id)
+        .join(InstrumentVersion, InstrumentVersion.id == InstrumentResponse.instrument_version_id)
+        .outerjoin(answers, answers.c.response_id == InstrumentResponse.id)
         .where(
-            Response.instrument_name == name,
-            Response.deleted_at.is_(None),
+            InstrumentResponse.instrument_name == name,
+            InstrumentResponse.deleted_at.is_(None),
             Participant.deleted_at.is_(None),
         )
-        .group_by(Response.id, *head)
-        .order_by(bytewise(session, Participant.study_id), Response.id)
+        .group_by(InstrumentResponse.id, *head)
+        .order_by(bytewise(session, Participant.study_id), InstrumentResponse.id)
     )
     # where each field's cells start in a row, to put missing-data codes in
     places: dict[str, tuple[int, _Column]] = {}

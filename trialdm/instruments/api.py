@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from flask import Response as FlaskResponse
+from flask import Response
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
@@ -14,7 +14,7 @@ from trialdm.core.versions import etag_headers, if_match_required, if_match_vers
 from trialdm.extensions import db
 from trialdm.instruments import operations, queries
 from trialdm.instruments.definitions import MISSING_CODES
-from trialdm.instruments.models import Response
+from trialdm.instruments.models import InstrumentResponse
 from trialdm.instruments.schemas import (
     InstrumentOut,
     InstrumentQuery,
@@ -103,7 +103,7 @@ class InstrumentRedcap(MethodView):
             found.id,
             details={"format": "redcap", "name": found.name, "version": found.version},
         )
-        return FlaskResponse(
+        return Response(
             export_dictionary([found.parsed]),
             mimetype="text/csv",
             headers={
@@ -122,9 +122,12 @@ class Responses(MethodView):
     def get(self, args):
         """Responses of your sites (filter by participant, event, instrument, status)."""
         stmt = order_by(
-            queries.responses_query(args), args.get("sort"), queries.RESPONSE_SORTABLE, Response.id
+            queries.responses_query(args),
+            args.get("sort"),
+            queries.RESPONSE_SORTABLE,
+            InstrumentResponse.id,
         )
-        return paginate(db.session, stmt, args, Response.id)
+        return paginate(db.session, stmt, args, InstrumentResponse.id)
 
     @requires("responses.write")
     @blp.arguments(ResponseCreate)

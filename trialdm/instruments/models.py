@@ -79,7 +79,9 @@ class InstrumentLabelTranslation(Audited, IdMixin, TimestampMixin, Base):
     text: Mapped[str] = mapped_column(Text)
 
 
-class Response(Audited, SiteScoped, IdMixin, TimestampMixin, SoftDeletable, Versioned, Base):
+class InstrumentResponse(
+    Audited, SiteScoped, IdMixin, TimestampMixin, SoftDeletable, Versioned, Base
+):
     """One filled (or partly filled) instrument: a participant's answers at a schedule
     event (or outside the schedule, with a ``context`` such as ``focus_group:12``).
 
@@ -154,4 +156,4 @@ class ResponseAnswer(SiteScoped, Base):
     missing_code: Mapped[str | None] = mapped_column(String(16))
     computed: Mapped[bool] = mapped_column(Boolean, default=False)
 
-    response: Mapped[Response] = relationship(back_populates="answers")
+    response: Mapped[InstrumentResponse] = relationship(back_populates="answers")

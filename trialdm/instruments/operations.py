@@ -37,8 +37,8 @@ from trialdm.instruments.definitions import (
 )
 from trialdm.instruments.models import (
     InstrumentLabelTranslation,
+    InstrumentResponse,
     InstrumentVersion,
-    Response,
     ResponseAnswer,
 )
 from trialdm.instruments.queries import answer_values, get_instrument_version
@@ -230,7 +230,7 @@ def _scores(response_answers: Iterable[ResponseAnswer]) -> dict[str, float | Non
     return {a.field: a.value_number for a in response_answers if a.computed}
 
 
-def _store_rows(session: Session, response: Response, rows: list[AnswerRow]) -> None:
+def _store_rows(session: Session, response: InstrumentResponse, rows: list[AnswerRow]) -> None:
     """Make the response's answer rows equal ``rows``, changing rows in place (a
     delete and re-insert of the same key would meet the unique constraint)."""
     existing = {(a.field, a.position): a for a in response.answers}
@@ -251,7 +251,9 @@ def _store_rows(session: Session, response: Response, rows: list[AnswerRow]) -> 
     session.flush()
 
 
-def _record_answers(session: Session, response: Response, changes: dict[str, list[Any]]) -> None:
+def _record_answers(
+    session: Session, response: InstrumentResponse, changes: dict[str, list[Any]]
+) -> None:
     if changes:
         record_event(
             session,
@@ -263,7 +265,7 @@ def _record_answers(session: Session, response: Response, changes: dict[str, lis
         )
 
 
-def create_response(session: Session, data: Mapping[str, Any]) -> Response:
+def create_response(session: Session, data: Mapping[str, Any]) -> InstrumentResponse:
     participant = _participant_for(session, data["participant_id"])
     require_site(participant.site_code)
     version = get_instrument_version(
@@ -286,11 +288,11 @@ def create_response(session: Session, data: Mapping[str, Any]) -> Response:
     values = _load_answers(version, data.get("answers") or {}, complete)
     if event is not None:
         duplicate = session.scalar(
-            select(Response.id).where(
-                Response.participant_id == participant.id,
-                Response.event == event,
-                Response.instrument_name == definition.name,
-                Response.deleted_at.is_(None),
+            select(InstrumentResponse.id).where(
+                InstrumentResponse.participant_id == participant.id,
+                InstrumentResponse.event == event,
+                InstrumentResponse.instrument_name == definition.name,
+                InstrumentResponse.deleted_at.is_(None),
             )
         )
         if duplicate is not None:
@@ -298,7 +300,7 @@ def create_response(session: Session, data: Mapping[str, Any]) -> Response:
                 f"This participant already has a {definition.name} response at {event}.",
                 errors={"event": [f"Response {duplicate} exists; change that one."]},
             )
-    response = Response(
+    response = InstrumentResponse(
         site_code=participant.site_code,
         participant_id=participant.id,
         event=event,
@@ -320,8 +322,8 @@ def create_response(session: Session, data: Mapping[str, Any]) -> Response:
 
 
 def update_response(
-    session: Session, response: Response, changes: Mapping[str, Any], version: int | None
-) -> Response:
+    session: Session, response: InstrumentResponse, changes: Mapping[str, Any], version: int | None
+) -> InstrumentResponse:
     """Change answers (only those given; ``null`` clears one), status, date, context.
 
     A response that was complete needs a reason for any change. Stored answers of
@@ -386,7 +388,7 @@ def update_response(
     return response
 
 
-def delete_response(session: Session, response: Response, version: int | None) -> None:
+def delete_response(session: Session, response: InstrumentResponse, version: int | None) -> None:
     require_site(response.site_code, hide=True)
     refuse_if_locked(session, [response])
     check_version(response, version)

@@ -12,14 +12,18 @@ from trialdm.core.errors import NotFound
 from trialdm.core.queries import get_or_404
 from trialdm.instruments.answers import from_rows, to_json
 from trialdm.instruments.definitions import DEFAULT_LANGUAGE, InstrumentDefinition, Labels
-from trialdm.instruments.models import InstrumentLabelTranslation, InstrumentVersion, Response
+from trialdm.instruments.models import (
+    InstrumentLabelTranslation,
+    InstrumentResponse,
+    InstrumentVersion,
+)
 
 RESPONSE_SORTABLE = {
-    "id": Response.id,
-    "collected_on": Response.collected_on,
-    "event": Response.event,
-    "instrument": Response.instrument_name,
-    "updated_at": Response.updated_at,
+    "id": InstrumentResponse.id,
+    "collected_on": InstrumentResponse.collected_on,
+    "event": InstrumentResponse.event,
+    "instrument": InstrumentResponse.instrument_name,
+    "updated_at": InstrumentResponse.updated_at,
 }
 
 
@@ -163,27 +167,27 @@ def labels_for(instrument_version: Any, language: str) -> dict[str, Any]:
 # ---------------------------------------------------------------- responses
 
 
-def answer_values(response: Response) -> dict[str, Any]:
+def answer_values(response: InstrumentResponse) -> dict[str, Any]:
     return from_rows(response.instrument_version.parsed, response.answers)
 
 
-def answers_json(response: Response) -> dict[str, Any]:
+def answers_json(response: InstrumentResponse) -> dict[str, Any]:
     return {name: to_json(value) for name, value in answer_values(response).items()}
 
 
-def get_response(session: Session, response_id: int) -> Response:
-    return get_or_404(session, Response, response_id, what="response")
+def get_response(session: Session, response_id: int) -> InstrumentResponse:
+    return get_or_404(session, InstrumentResponse, response_id, what="response")
 
 
 def responses_query(filters: Mapping[str, Any]) -> Select:
-    stmt = select(Response).where(Response.deleted_at.is_(None))
+    stmt = select(InstrumentResponse).where(InstrumentResponse.deleted_at.is_(None))
     if filters.get("site"):
-        stmt = stmt.where(Response.site_code == filters["site"])
+        stmt = stmt.where(InstrumentResponse.site_code == filters["site"])
     if filters.get("participant_id") is not None:
-        stmt = stmt.where(Response.participant_id == filters["participant_id"])
+        stmt = stmt.where(InstrumentResponse.participant_id == filters["participant_id"])
     if filters.get("instrument"):
-        stmt = stmt.where(Response.instrument_name == filters["instrument"])
+        stmt = stmt.where(InstrumentResponse.instrument_name == filters["instrument"])
     for name in ("event", "status", "context"):
         if filters.get(name):
-            stmt = stmt.where(getattr(Response, name) == filters[name])
+            stmt = stmt.where(getattr(InstrumentResponse, name) == filters[name])
     return stmt

@@ -25,7 +25,7 @@ from trialdm.core.pagination import order_by, paginate
 from trialdm.extensions import db
 from trialdm.instruments import operations, queries
 from trialdm.instruments.definitions import FieldDefinition, InstrumentDefinition
-from trialdm.instruments.models import Response
+from trialdm.instruments.models import InstrumentResponse
 from trialdm.instruments.schemas import ResponseCreate, ResponseQuery, ResponseUpdate
 from trialdm.participants.models import Participant
 from trialdm.participants.queries import get_participant
@@ -248,8 +248,8 @@ def index():
         args = ResponseQuery().load(raw)
     except ma.ValidationError as exc:
         errors, args = field_errors(exc), {}
-    stmt = order_by(queries.responses_query(args), None, {}, Response.id.desc())
-    page = paginate(db.session, stmt, {**args, "per_page": 25}, Response.id)
+    stmt = order_by(queries.responses_query(args), None, {}, InstrumentResponse.id.desc())
+    page = paginate(db.session, stmt, {**args, "per_page": 25}, InstrumentResponse.id)
     ids = {r.participant_id for r in page["items"]}
     people = (
         {p.id: p for p in db.session.scalars(select(Participant).where(Participant.id.in_(ids)))}
@@ -320,7 +320,7 @@ def create():
     return redirect(url_for(".show", response_id=response.id))
 
 
-def saved_message(response: Response) -> str:
+def saved_message(response: InstrumentResponse) -> str:
     if response.status == "complete":
         return gettext("The questionnaire was saved as complete.")
     return gettext("The questionnaire was saved; it is not complete yet.")
@@ -352,7 +352,7 @@ def edit(response_id: int):
     data = {k: v for k, v in data.items() if v is not None}
     version = request.form.get("version", "")
 
-    def run(loaded: dict) -> Response:
+    def run(loaded: dict) -> InstrumentResponse:
         with audit_context(reason=loaded.get("reason")):
             return operations.update_response(
                 db.session, response, loaded, int(version) if version.isdigit() else -1

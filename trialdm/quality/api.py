@@ -4,8 +4,7 @@ operation, dump."""
 
 from __future__ import annotations
 
-from flask import Response as FlaskResponse
-from flask import current_app
+from flask import Response, current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
@@ -91,7 +90,7 @@ class QueryExport(MethodView):
             site_code=args.get("site"),
             details={"format": "csv", "rows": len(rows), **args},
         )
-        return FlaskResponse(
+        return Response(
             exports.queries_csv(rows),
             mimetype="text/csv",
             headers={"Content-Disposition": 'attachment; filename="queries.csv"'},

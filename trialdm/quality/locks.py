@@ -15,7 +15,7 @@ from flask import Flask
 from sqlalchemy.orm import Session
 
 from trialdm.core.locking import register_lock_check
-from trialdm.instruments.models import Response, ResponseAnswer
+from trialdm.instruments.models import InstrumentResponse, ResponseAnswer
 from trialdm.quality.models import Signature
 from trialdm.quality.queries import standing_signatures
 
@@ -29,12 +29,12 @@ def locked_message(signature: Signature) -> str:
     )
 
 
-def _responses_touched(objects: Sequence[Any]) -> list[Response]:
-    touched: dict[int, Response] = {}
+def _responses_touched(objects: Sequence[Any]) -> list[InstrumentResponse]:
+    touched: dict[int, InstrumentResponse] = {}
     for obj in objects:
         if isinstance(obj, ResponseAnswer):
             obj = obj.response  # None for an answer removed from its response
-        if isinstance(obj, Response):
+        if isinstance(obj, InstrumentResponse):
             touched[id(obj)] = obj
     return list(touched.values())
 

@@ -20,7 +20,7 @@ from trialdm.core.errors import Conflict, Forbidden, ValidationFailed
 from trialdm.core.models import utcnow
 from trialdm.core.scoping import require_site
 from trialdm.core.versions import check_version
-from trialdm.instruments.models import Response
+from trialdm.instruments.models import InstrumentResponse
 from trialdm.participants.models import Participant
 from trialdm.quality.models import SIGNATURE_MEANING, DataQuery, DataQueryMessage, Signature
 from trialdm.quality.queries import participant_fields, standing_signature_of
@@ -46,16 +46,18 @@ def _live_participant(session: Session, participant_id: int) -> Participant:
     return participant
 
 
-def _live_response(session: Session, response_id: int) -> Response:
+def _live_response(session: Session, response_id: int) -> InstrumentResponse:
     response = session.scalar(
-        select(Response).where(Response.id == response_id, Response.deleted_at.is_(None))
+        select(InstrumentResponse).where(
+            InstrumentResponse.id == response_id, InstrumentResponse.deleted_at.is_(None)
+        )
     )
     if response is None:
         raise ValidationFailed.field("response_id", "No such response.")
     return response
 
 
-def _check_field(response: Response | None, participant: Participant, field: str) -> None:
+def _check_field(response: InstrumentResponse | None, participant: Participant, field: str) -> None:
     if response is not None:
         known = set(response.instrument_version.parsed.fields_by_name) | {"collected_on"}
         where = f"{response.instrument_name} v{response.instrument_version.version}"
@@ -238,7 +240,7 @@ def _reauthenticate(session: Session, principal: Principal, password: str) -> Us
     return user
 
 
-def _signed_versions(responses: list[Response]) -> str:
+def _signed_versions(responses: list[InstrumentResponse]) -> str:
     return ",".join(f"{r.id}:{r.version_id}" for r in sorted(responses, key=lambda r: r.id))
 
 
@@ -288,10 +290,10 @@ def sign(session: Session, principal: Principal, data: Mapping[str, Any]) -> Sig
     event = data["event"]
     responses = list(
         session.scalars(
-            select(Response).where(
-                Response.participant_id == participant.id,
-                Response.event == event,
-                Response.deleted_at.is_(None),
+            select(InstrumentResponse).where(
+                InstrumentResponse.participant_id == participant.id,
+                InstrumentResponse.event == event,
+                InstrumentResponse.deleted_at.is_(None),
             )
         )
     )

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from trialdm.core.queries import get_or_404
 from trialdm.core.scoping import SKIP_SCOPING
-from trialdm.instruments.models import Response
+from trialdm.instruments.models import InstrumentResponse
 from trialdm.participants.minimum_record import category_fields
 from trialdm.quality.models import QUERY_STATUSES, DataQuery, Signature
 
@@ -81,7 +81,7 @@ def unresolved_by_participant(session: Session, participant_ids: list[int]) -> d
     return {pid: n for pid, n in rows}
 
 
-def queries_of_response(session: Session, response: Response) -> list[DataQuery]:
+def queries_of_response(session: Session, response: InstrumentResponse) -> list[DataQuery]:
     """The queries shown on a response's page: its own, by field."""
     return list(
         session.scalars(
@@ -123,7 +123,7 @@ def signatures_query(filters: Mapping[str, Any]) -> Select:
 
 
 def standing_signatures(
-    session: Session, responses: Iterable[Response], *, every_site: bool = False
+    session: Session, responses: Iterable[InstrumentResponse], *, every_site: bool = False
 ) -> dict[int | None, Signature]:
     """The standing signature covering each response: a ``form`` signature of it, or
     an ``event`` signature of its participant at its event (keyed by response id; a
@@ -159,6 +159,6 @@ def standing_signatures(
     return found
 
 
-def standing_signature_of(session: Session, response: Response) -> Signature | None:
+def standing_signature_of(session: Session, response: InstrumentResponse) -> Signature | None:
     """The standing signature that locks ``response``, if any (form or event)."""
     return standing_signatures(session, [response]).get(response.id)

@@ -30,7 +30,7 @@ from trialdm.contacts.models import ContactAttendance, ContactSession
 from trialdm.core.models import utcnow
 from trialdm.core.sqldates import add_months, days_between
 from trialdm.core.tasks import enqueue
-from trialdm.instruments.models import Response, ResponseAnswer
+from trialdm.instruments.models import InstrumentResponse, ResponseAnswer
 from trialdm.instruments.queries import latest_versions
 from trialdm.participants.models import Participant
 from trialdm.quality.checks import EXTENSION_KEY, OPS, Rule, Term
@@ -86,7 +86,7 @@ class _Compiler:
     def _response(self, term: Term):
         key = (term.instrument, term.event)
         if key not in self.responses:
-            self.responses[key] = aliased(Response)
+            self.responses[key] = aliased(InstrumentResponse)
         return self.responses[key]
 
     def _answer(self, term: Term):
@@ -334,7 +334,7 @@ def _note_saved(session: Session, flush_context: Any) -> None:
     for obj in (*session.new, *session.dirty):
         if isinstance(obj, Participant) and obj.id is not None:
             touched.add(obj.id)
-        elif isinstance(obj, (Response, ContactAttendance)):
+        elif isinstance(obj, (InstrumentResponse, ContactAttendance)):
             touched.add(obj.participant_id)
 
 

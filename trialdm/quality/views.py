@@ -18,7 +18,7 @@ from trialdm.auth.permissions import current_principal, requires
 from trialdm.core.audit import audit_context
 from trialdm.core.pagination import order_by, paginate
 from trialdm.extensions import db
-from trialdm.instruments.models import Response
+from trialdm.instruments.models import InstrumentResponse
 from trialdm.instruments.queries import get_response
 from trialdm.participants.models import Participant
 from trialdm.participants.queries import get_participant
@@ -68,7 +68,7 @@ def _register(state) -> None:
 
 @bp.app_context_processor
 def _quality_of_response() -> dict[str, Any]:
-    def quality_of_response(response: Response) -> dict[str, Any]:
+    def quality_of_response(response: InstrumentResponse) -> dict[str, Any]:
         """The queries of a response by field (None: the form as a whole) and the
         signature that locks it, for the questionnaire page."""
         principal = current_principal()
@@ -190,7 +190,7 @@ def reopen(query_id: int):
     return _step("reopen", query_id)
 
 
-def _target() -> tuple[Participant, Response | None, str | None]:
+def _target() -> tuple[Participant, InstrumentResponse | None, str | None]:
     response_id = request.values.get("response_id", "")
     participant_id = request.values.get("participant_id", "")
     field = request.values.get("field") or None
@@ -236,16 +236,16 @@ def create():
 def sign():
     participant, response, _ = _target()
     event = request.values.get("event") or None
-    forms: list[Response]
+    forms: list[InstrumentResponse]
     if response is not None:
         forms = [response]
     else:
         forms = list(
             db.session.scalars(
-                select(Response).where(
-                    Response.participant_id == participant.id,
-                    Response.event == event,
-                    Response.deleted_at.is_(None),
+                select(InstrumentResponse).where(
+                    InstrumentResponse.participant_id == participant.id,
+                    InstrumentResponse.event == event,
+                    InstrumentResponse.deleted_at.is_(None),
                 )
             )
         )

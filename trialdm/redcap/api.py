@@ -22,8 +22,7 @@ from dataclasses import replace
 from typing import Any
 from xml.sax.saxutils import escape
 
-from flask import Blueprint, Flask, current_app, g, request
-from flask import Response as FlaskResponse
+from flask import Blueprint, Flask, Response, current_app, g, request
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
@@ -80,14 +79,14 @@ def _failed_token_limit() -> str:
     return current_app.config["LOGIN_RATE_LIMIT"]
 
 
-def _token_refused(response: FlaskResponse) -> bool:
+def _token_refused(response: Response) -> bool:
     return response.status_code == 401
 
 
 @bp.route(PATH, methods=["POST"])
 @limiter.limit(_rate_limit, key_func=_token_key)
 @limiter.limit(_failed_token_limit, deduct_when=_token_refused)
-def redcap_api() -> FlaskResponse:
+def redcap_api() -> Response:
     """One REDCap API call; ``content`` (and ``data`` for an import) says which."""
     form = request.form
     fmt = schemas.return_format(form)
@@ -139,7 +138,7 @@ def _authorize(permission: str, refused: str) -> None:
         raise RedcapError(403, refused) from None
 
 
-def _dispatch(form: Any, fmt: str) -> FlaskResponse:
+def _dispatch(form: Any, fmt: str) -> Response:
     content = str(form.get("content") or "")
     action = str(form.get("action") or "export").lower()
     if content not in EXPORT_CONTENTS:
@@ -163,7 +162,7 @@ def _dispatch(form: Any, fmt: str) -> FlaskResponse:
             "schedule and the sites are trial settings.",
         )
     if content == "version":
-        return FlaskResponse(queries.REDCAP_VERSION, mimetype="text/plain")
+        return Response(queries.REDCAP_VERSION, mimetype="text/plain")
     if content == "dag":
         return render(queries.data_access_groups(db.session), form)
     if content == "arm":
@@ -188,7 +187,7 @@ def _dispatch(form: Any, fmt: str) -> FlaskResponse:
     return _export_records(project, form)
 
 
-def _export_records(project: Any, form: Any) -> FlaskResponse:
+def _export_records(project: Any, form: Any) -> Response:
     params = schemas.record_export(form)
     table = queries.record_table(db.session, project, params, current_scope().every_site)
     record_event(
@@ -210,10 +209,10 @@ def _export_records(project: Any, form: Any) -> FlaskResponse:
     writer.writerow(headers)
     for row in table.rows:
         writer.writerow([row[c.name] for c in table.columns])
-    return FlaskResponse(out.getvalue(), mimetype="text/csv")
+    return Response(out.getvalue(), mimetype="text/csv")
 
 
-def _import_records(form: Any, fmt: str) -> FlaskResponse:
+def _import_records(form: Any, fmt: str) -> Response:
     params = schemas.record_import(form)
     project = build_project(db.session, current_app.config)
     rows = imports.read_rows(params)
@@ -224,27 +223,27 @@ def _import_records(form: Any, fmt: str) -> FlaskResponse:
     except imports.ImportRefused as exc:
         return error_response(exc.status, "\n".join(p.line() for p in exc.problems), fmt)
     if params.return_content == "nothing":
-        return FlaskResponse("", mimetype="text/plain")
+        return Response("", mimetype="text/plain")
     if params.return_content == "ids":
         if fmt == "csv":
-            return FlaskResponse("id\n" + "".join(f"{i}\n" for i in imported), mimetype="text/csv")
+            return Response("id\n" + "".join(f"{i}\n" for i in imported), mimetype="text/csv")
         return _json(imported)
     if fmt == "csv":
-        return FlaskResponse(str(len(imported)), mimetype="text/csv")
+        return Response(str(len(imported)), mimetype="text/csv")
     return _json({"count": len(imported)})
 
 
 # ---------------------------------------------------------------- rendering
 
 
-def _json(data: Any, status: int = 200) -> FlaskResponse:
+def _json(data: Any, status: int = 200) -> Response:
     # json.dumps keeps the column order (Flask's JSON provider would sort the keys).
-    return FlaskResponse(
+    return Response(
         json.dumps(data, ensure_ascii=False), status=status, mimetype="application/json"
     )
 
 
-def render(data: list[dict[str, Any]] | dict[str, Any], form: Any) -> FlaskResponse:
+def render(data: list[dict[str, Any]] | dict[str, Any], form: Any) -> Response:
     """An export in ``format``: JSON (the default) or CSV with a header row."""
     fmt = schemas.choice(form, "format", schemas.DATA_FORMATS, "json")
     if fmt == "json":
@@ -260,36 +259,36 @@ def render(data: list[dict[str, Any]] | dict[str, Any], form: Any) -> FlaskRespo
         )
         writer.writeheader()
         writer.writerows(rows)
-    return FlaskResponse(out.getvalue(), mimetype="text/csv")
+    return Response(out.getvalue(), mimetype="text/csv")
 
 
-def error_response(status: int, message: str, fmt: str) -> FlaskResponse:
+def error_response(status: int, message: str, fmt: str) -> Response:
     if fmt == "csv":
-        return FlaskResponse(f"ERROR: {message}", status=status, mimetype="text/csv")
+        return Response(f"ERROR: {message}", status=status, mimetype="text/csv")
     if fmt == "xml":
         body = (
             '<?xml version="1.0" encoding="UTF-8" ?>\n'
             f"<hash>\n  <error>{escape(message)}</error>\n</hash>"
         )
-        return FlaskResponse(body, status=status, mimetype="text/xml")
+        return Response(body, status=status, mimetype="text/xml")
     return _json({"error": message}, status)
 
 
 @bp.errorhandler(HTTPException)
-def http_error(exc: HTTPException) -> FlaskResponse:
+def http_error(exc: HTTPException) -> Response:
     """Errors raised before the view (body too large, rate limit) in REDCap's form."""
     message = exc.description or exc.name
     return error_response(exc.code or 400, message, _requested_format())
 
 
 @bp.errorhandler(DomainError)
-def domain_error(exc: DomainError) -> FlaskResponse:
+def domain_error(exc: DomainError) -> Response:
     return error_response(_status_of(exc), exc.detail, _requested_format())
 
 
 @bp.errorhandler(IntegrityError)
 @bp.errorhandler(StaleDataError)
-def concurrent_change(exc: Exception) -> FlaskResponse:
+def concurrent_change(exc: Exception) -> Response:
     """Another request saved the same form at the same moment (two imports at once)."""
     db.session.rollback()
     message = "The data were changed by another request at the same time; nothing was saved. Retry."

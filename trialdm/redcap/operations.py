@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from trialdm.core.errors import DomainError, Locked
 from trialdm.instruments.definitions import MISSING_CODES
-from trialdm.instruments.models import Response
+from trialdm.instruments.models import InstrumentResponse
 from trialdm.instruments.operations import create_response, update_response
 from trialdm.instruments.queries import answers_json
 from trialdm.participants.models import Participant
@@ -318,11 +318,11 @@ def _apply(
     record: str,
 ) -> None:
     existing = session.scalar(
-        select(Response).where(
-            Response.participant_id == participant.id,
-            Response.event == event.name,
-            Response.instrument_name == form.name,
-            Response.deleted_at.is_(None),
+        select(InstrumentResponse).where(
+            InstrumentResponse.participant_id == participant.id,
+            InstrumentResponse.event == event.name,
+            InstrumentResponse.instrument_name == form.name,
+            InstrumentResponse.deleted_at.is_(None),
         )
     )
     current = answers_json(existing) if existing is not None else {}
@@ -380,7 +380,7 @@ class _Undo(Exception):
 
 
 def _calculated_mismatches(
-    response: Response, given: Mapping[str, str]
+    response: InstrumentResponse, given: Mapping[str, str]
 ) -> list[tuple[str, str, str]]:
     computed = {a.field: a.value_number for a in response.answers if a.computed}
     out = []

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from trialdm.instruments.definitions import MISSING_CODES
-from trialdm.instruments.models import Response
+from trialdm.instruments.models import InstrumentResponse
 from trialdm.instruments.queries import answer_values
 from trialdm.participants.models import Participant
 from trialdm.redcap.project import (
@@ -256,23 +256,23 @@ def _participants(session: Session, records: list[str]) -> list[Participant]:
 
 def _responses(
     session: Session, project: Project, participant_ids: list[int]
-) -> dict[tuple[int, str, str], Response]:
+) -> dict[tuple[int, str, str], InstrumentResponse]:
     """(participant id, schedule event, form) -> the live response."""
-    found: dict[tuple[int, str, str], Response] = {}
+    found: dict[tuple[int, str, str], InstrumentResponse] = {}
     if not participant_ids or not project.forms:
         return found
-    stmt = select(Response).where(
-        Response.deleted_at.is_(None),
-        Response.event.is_not(None),
-        Response.instrument_name.in_([f.name for f in project.forms]),
-        Response.participant_id.in_(participant_ids),
+    stmt = select(InstrumentResponse).where(
+        InstrumentResponse.deleted_at.is_(None),
+        InstrumentResponse.event.is_not(None),
+        InstrumentResponse.instrument_name.in_([f.name for f in project.forms]),
+        InstrumentResponse.participant_id.in_(participant_ids),
     )
     for response in session.scalars(stmt):
         found[(response.participant_id, response.event, response.instrument_name)] = response
     return found
 
 
-def _form_values(response: Response) -> dict[str, Any]:
+def _form_values(response: InstrumentResponse) -> dict[str, Any]:
     values: dict[str, Any] = dict(answer_values(response))
     values.update({a.field: a.value_number for a in response.answers if a.computed})
     return values
@@ -348,7 +348,9 @@ def record_table(
     return RecordTable(columns=columns, rows=rows)
 
 
-def _status_cell(form: str, here: dict[str, Response | None], params: RecordExport) -> str:
+def _status_cell(
+    form: str, here: dict[str, InstrumentResponse | None], params: RecordExport
+) -> str:
     if form not in here:
         return ""  # the form is not designated for this event
     response = here[form]

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from trialdm.auth.permissions import requires
 from trialdm.core.errors import ValidationFailed
 from trialdm.extensions import db
-from trialdm.instruments.models import Response
+from trialdm.instruments.models import InstrumentResponse
 from trialdm.instruments.queries import instruments_due_by_event
 from trialdm.participants.queries import get_participant
 from trialdm.schedule.grid import status_grid
@@ -74,10 +74,10 @@ class ParticipantSchedule(MethodView):
         responses = {
             (r.event, r.instrument_name): r
             for r in db.session.scalars(
-                select(Response).where(
-                    Response.participant_id == participant.id,
-                    Response.event.is_not(None),
-                    Response.deleted_at.is_(None),
+                select(InstrumentResponse).where(
+                    InstrumentResponse.participant_id == participant.id,
+                    InstrumentResponse.event.is_not(None),
+                    InstrumentResponse.deleted_at.is_(None),
                 )
             )
         }

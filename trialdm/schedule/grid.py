@@ -41,7 +41,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from trialdm.core.sqldates import add_months
-from trialdm.instruments.models import Response
+from trialdm.instruments.models import InstrumentResponse
 from trialdm.participants.models import Participant
 from trialdm.schedule.queries import ScheduleEvent, add_days
 
@@ -143,13 +143,13 @@ def cells_query(
     ).subquery("windows")
     live = (
         select(
-            Response.id.label("response_id"),
-            Response.participant_id,
-            Response.event,
-            Response.instrument_name,
-            Response.status,
+            InstrumentResponse.id.label("response_id"),
+            InstrumentResponse.participant_id,
+            InstrumentResponse.event,
+            InstrumentResponse.instrument_name,
+            InstrumentResponse.status,
         )
-        .where(Response.deleted_at.is_(None), Response.event.is_not(None))
+        .where(InstrumentResponse.deleted_at.is_(None), InstrumentResponse.event.is_not(None))
         .subquery("live")
     )
     day = literal(as_of, Date)

@@ -48,7 +48,7 @@ from sqlalchemy.sql.functions import FunctionElement
 
 from trialdm.config import ScheduleEvent, schedule_events
 from trialdm.core.sqldates import add_months
-from trialdm.instruments.models import Response
+from trialdm.instruments.models import InstrumentResponse
 from trialdm.participants.models import Participant
 
 STATUSES = ("upcoming", "due", "overdue", "completed", "missed", "not_applicable")
@@ -116,8 +116,8 @@ def schedule_query(
     # event without instruments, any complete response).
     counts = [
         and_(
-            Response.event == e.name,
-            Response.instrument_name.in_(due_by_event[e.name])
+            InstrumentResponse.event == e.name,
+            InstrumentResponse.instrument_name.in_(due_by_event[e.name])
             if due_by_event.get(e.name)
             else true(),
         )
@@ -125,17 +125,17 @@ def schedule_query(
     ]
     done = (
         select(
-            Response.participant_id.label("participant_id"),
-            Response.event.label("event"),
-            func.count(func.distinct(Response.instrument_name)).label("n_done"),
-            func.max(Response.collected_on).label("completed_on"),
+            InstrumentResponse.participant_id.label("participant_id"),
+            InstrumentResponse.event.label("event"),
+            func.count(func.distinct(InstrumentResponse.instrument_name)).label("n_done"),
+            func.max(InstrumentResponse.collected_on).label("completed_on"),
         )
         .where(
-            Response.status == "complete",
-            Response.deleted_at.is_(None),
+            InstrumentResponse.status == "complete",
+            InstrumentResponse.deleted_at.is_(None),
             or_(*counts) if counts else false(),
         )
-        .group_by(Response.participant_id, Response.event)
+        .group_by(InstrumentResponse.participant_id, InstrumentResponse.event)
         .subquery("done")
     )
     due = (

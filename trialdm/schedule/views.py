@@ -16,7 +16,7 @@ from trialdm.core.errors import ValidationFailed
 from trialdm.core.scoping import current_scope
 from trialdm.extensions import db
 from trialdm.instruments import queries as instrument_queries
-from trialdm.instruments.models import Response
+from trialdm.instruments.models import InstrumentResponse
 from trialdm.participants.models import Participant
 from trialdm.participants.vocabulary import ARMS
 from trialdm.schedule.api import grid_page
@@ -70,7 +70,7 @@ def panel_data(session, participant: Participant) -> dict[str, Any] | None:
     responses = list(
         session.scalars(
             instrument_queries.responses_query({"participant_id": participant.id}).order_by(
-                Response.collected_on
+                InstrumentResponse.collected_on
             )
         )
     )

@@ -25,7 +25,7 @@ from trialdm.core.audit import audit_context, current_audit_context, set_audit_c
 from trialdm.core.errors import Conflict, ValidationFailed
 from trialdm.core.models import utcnow
 from trialdm.core.scoping import SiteScope, require_site, scoped_to
-from trialdm.instruments.models import Response
+from trialdm.instruments.models import InstrumentResponse
 from trialdm.instruments.queries import get_instrument_version
 from trialdm.participants.models import Participant
 from trialdm.selfreport.models import SelfReportLink
@@ -83,12 +83,12 @@ def create_link(
     if problems:
         raise ValidationFailed("The link cannot be made.", errors=problems)
     done = session.scalar(
-        select(Response.id).where(
-            Response.participant_id == participant.id,
-            Response.event == event,
-            Response.instrument_name == definition.name,
-            Response.status == "complete",
-            Response.deleted_at.is_(None),
+        select(InstrumentResponse.id).where(
+            InstrumentResponse.participant_id == participant.id,
+            InstrumentResponse.event == event,
+            InstrumentResponse.instrument_name == definition.name,
+            InstrumentResponse.status == "complete",
+            InstrumentResponse.deleted_at.is_(None),
         )
     )
     if done is not None:
@@ -113,11 +113,11 @@ def create_link(
     ctx = current_audit_context()
     # An unfinished response of this questionnaire is continued through the link.
     unfinished = session.scalar(
-        select(Response.id).where(
-            Response.participant_id == participant.id,
-            Response.event == event,
-            Response.instrument_name == definition.name,
-            Response.deleted_at.is_(None),
+        select(InstrumentResponse.id).where(
+            InstrumentResponse.participant_id == participant.id,
+            InstrumentResponse.event == event,
+            InstrumentResponse.instrument_name == definition.name,
+            InstrumentResponse.deleted_at.is_(None),
         )
     )
     link = SelfReportLink(
@@ -185,13 +185,13 @@ def acting_through(link: SelfReportLink) -> Iterator[None]:
 
 def save_answers(
     session: Session, link: SelfReportLink, answers: Mapping[str, Any], complete: bool
-) -> Response:
+) -> InstrumentResponse:
     """Save the answers given through an open link; completing uses the link up."""
     from trialdm.instruments.operations import create_response, update_response
 
     if link_state(link) != "open":
         raise Conflict(f"The link is {link_state(link)}.")
-    response = session.get(Response, link.response_id) if link.response_id else None
+    response = session.get(InstrumentResponse, link.response_id) if link.response_id else None
     status = "complete" if complete else "incomplete"
     if response is None or response.deleted_at is not None:
         response = create_response(

@@ -12,7 +12,7 @@ from flask_login import login_required
 from trialdm.auth.permissions import public, requires
 from trialdm.core.errors import DomainError
 from trialdm.extensions import db, limiter
-from trialdm.instruments.models import Response
+from trialdm.instruments.models import InstrumentResponse
 from trialdm.instruments.queries import get_instrument_version
 from trialdm.participants.models import Participant
 from trialdm.participants.queries import get_participant
@@ -59,7 +59,9 @@ def answer(token: str):
     with operations.acting_through(link):
         participant = db.session.get(Participant, link.participant_id)
         version = get_instrument_version(db.session, link.instrument_name)
-        response = db.session.get(Response, link.response_id) if link.response_id else None
+        response = (
+            db.session.get(InstrumentResponse, link.response_id) if link.response_id else None
+        )
         if response is not None:
             version = response.instrument_version
         context = form_context(version, participant, link.event, link.language)

@@ -27,7 +27,7 @@ from sqlalchemy import (
 )
 
 from trialdm.core.sqldates import days_between
-from trialdm.instruments.models import Response, ResponseAnswer
+from trialdm.instruments.models import InstrumentResponse, ResponseAnswer
 from trialdm.participants.models import Participant, ParticipantDiagnosis
 from trialdm.qualitative.models import QualitativeMember, QualitativeSession
 from trialdm.sites.models import Site
@@ -159,13 +159,13 @@ class Frame:
 
     def _answer(self, var: Variable) -> Any:
         value = VALUE_COLUMNS[var.kind]
-        keys = [Response.participant_id]
+        keys = [InstrumentResponse.participant_id]
         conditions = self._answer_conditions(var)
         if var.at == "session":
-            keys.append(Response.context)
+            keys.append(InstrumentResponse.context)
         sub = (
             select(*keys, func.max(value).label("value"))
-            .join(ResponseAnswer, ResponseAnswer.response_id == Response.id)
+            .join(ResponseAnswer, ResponseAnswer.response_id == InstrumentResponse.id)
             .where(*conditions)
             .group_by(*keys)
             .subquery(f"answer_{var.name}")
@@ -179,13 +179,13 @@ class Frame:
     @staticmethod
     def _answer_conditions(var: Variable) -> list[Any]:
         conditions = [
-            Response.instrument_name == var.instrument,
-            Response.deleted_at.is_(None),
+            InstrumentResponse.instrument_name == var.instrument,
+            InstrumentResponse.deleted_at.is_(None),
             ResponseAnswer.field == var.field,
             ResponseAnswer.missing_code.is_(None),
         ]
         if var.event:
-            conditions.append(Response.event == var.event)
+            conditions.append(InstrumentResponse.event == var.event)
         return conditions
 
     def _count(self, multi: Variable) -> Any:
@@ -197,25 +197,25 @@ class Frame:
             )
         # Choices ticked in the person's response; no response: unknown, not zero.
         conditions = [
-            Response.instrument_name == multi.instrument,
-            Response.deleted_at.is_(None),
-            Response.participant_id == Participant.id,
+            InstrumentResponse.instrument_name == multi.instrument,
+            InstrumentResponse.deleted_at.is_(None),
+            InstrumentResponse.participant_id == Participant.id,
         ]
         if multi.event:
-            conditions.append(Response.event == multi.event)
+            conditions.append(InstrumentResponse.event == multi.event)
         if multi.at == "session":
-            conditions.append(Response.context == self.session_context())
+            conditions.append(InstrumentResponse.context == self.session_context())
         ticked = and_(
-            ResponseAnswer.response_id == Response.id,
+            ResponseAnswer.response_id == InstrumentResponse.id,
             ResponseAnswer.field == multi.field,
             ResponseAnswer.missing_code.is_(None),
         )
         return (
             select(func.count(ResponseAnswer.id))
-            .select_from(Response)
+            .select_from(InstrumentResponse)
             .outerjoin(ResponseAnswer, ticked)
             .where(*conditions)
-            .group_by(Response.id)
+            .group_by(InstrumentResponse.id)
             .limit(1)
             .scalar_subquery()
         )
@@ -268,9 +268,11 @@ class Frame:
             else:
                 code = ResponseAnswer.value_text
                 text = literal(None, String)
-                owner = Response.participant_id
-                stmt = select().select_from(Response)
-                stmt = stmt.join(ResponseAnswer, ResponseAnswer.response_id == Response.id)
+                owner = InstrumentResponse.participant_id
+                stmt = select().select_from(InstrumentResponse)
+                stmt = stmt.join(
+                    ResponseAnswer, ResponseAnswer.response_id == InstrumentResponse.id
+                )
                 conditions = self._answer_conditions(var)
             pid = owner
             if member_unit or var.at == "session":
@@ -281,7 +283,7 @@ class Frame:
                     stmt = stmt.join(
                         QualitativeSession, QualitativeSession.id == QualitativeMember.session_id
                     )
-                    conditions.append(Response.context == self.session_context())
+                    conditions.append(InstrumentResponse.context == self.session_context())
             value: Any = code
             if groups:
                 whens = [(code_in_any(code, codes), label) for label, codes in groups]
