@@ -47,13 +47,13 @@ def _duplicates(ids: list[int]) -> list[int]:
 
 
 def check_contact_session(
-    session: Session, site_code: str, state: Mapping[str, Any], errors: ErrorCollector
+    session: Session, site_code: str, proposed: Mapping[str, Any], errors: ErrorCollector
 ) -> None:
     """Every rule of a session given as a dict of field values; adds field errors."""
-    on: date | None = state.get("date")
+    on: date | None = proposed.get("date")
     refuse_future(errors, "date", on)
-    psw_ids = list(state.get("psws") or [])
-    attendee_ids = list(state.get("attendees") or [])
+    psw_ids = list(proposed.get("psws") or [])
+    attendee_ids = list(proposed.get("attendees") or [])
     people = _people(session, psw_ids + attendee_ids)
 
     if not psw_ids:
@@ -98,7 +98,7 @@ def check_contact_session(
                     Message(N_("%(sid)s is not an active peer support worker."), sid=psw.study_id),
                 )
 
-    fmt = state.get("format")
+    fmt = proposed.get("format")
     if fmt == "individual" and len(attendee_ids) != 1:
         errors.add("attendees", Message(N_("An individual session has exactly one attendee.")))
     elif fmt == "group" and len(attendee_ids) < 2:
@@ -154,7 +154,7 @@ def check_contact_session(
 
 
 def check_against_contacts(
-    session: Session, participant: Participant, state: Mapping[str, Any], errors: ErrorCollector
+    session: Session, participant: Participant, proposed: Mapping[str, Any], errors: ErrorCollector
 ) -> None:
     """Changes to a participant that would make recorded sessions break the rules above
     (moving enrolment after a contact, withdrawing before one, leaving the intervention
@@ -168,12 +168,12 @@ def check_against_contacts(
         ).one()
         if first is None:
             return
-        if state.get("arm") != "intervention" or state.get("enrolment_date") is None:
+        if proposed.get("arm") != "intervention" or proposed.get("enrolment_date") is None:
             errors.add("arm", "Has recorded contact sessions; change or delete them first.")
-        elif state["enrolment_date"] > first:
+        elif proposed["enrolment_date"] > first:
             errors.add("enrolment_date", f"After the first recorded contact ({first.isoformat()}).")
-        withdrawn_on = state.get("withdrawal_date")
-        if state.get("status") == "withdrawn" and withdrawn_on and withdrawn_on <= last:
+        withdrawn_on = proposed.get("withdrawal_date")
+        if proposed.get("status") == "withdrawn" and withdrawn_on and withdrawn_on <= last:
             errors.add("withdrawal_date", f"On or before a recorded contact ({last.isoformat()}).")
     elif participant.category == "psw":
         first = session.scalar(
@@ -181,7 +181,7 @@ def check_against_contacts(
             .join(ContactSessionPsw, ContactSessionPsw.session_id == ContactSession.id)
             .where(ContactSessionPsw.psw_id == participant.id, *live)
         )
-        trained = state.get("training_completed")
+        trained = proposed.get("training_completed")
         if first is not None and (trained is None or trained > first):
             errors.add(
                 "training_completed",
@@ -229,11 +229,11 @@ def create_contact_session(session: Session, data: Mapping[str, Any]) -> Contact
     return contact
 
 
-def current_state(contact: ContactSession) -> dict[str, Any]:
-    state = {name: getattr(contact, name) for name in SESSION_FIELDS}
-    state["psws"] = contact.psw_ids
-    state["attendees"] = contact.attendee_ids
-    return state
+def current_values(contact: ContactSession) -> dict[str, Any]:
+    proposed = {name: getattr(contact, name) for name in SESSION_FIELDS}
+    proposed["psws"] = contact.psw_ids
+    proposed["attendees"] = contact.attendee_ids
+    return proposed
 
 
 def update_contact_session(
@@ -241,15 +241,15 @@ def update_contact_session(
 ) -> ContactSession:
     require_site(contact.site_code, hide=True)
     check_version(contact, version)
-    state = current_state(contact)
-    state.update({k: v for k, v in changes.items() if k != "reason"})
+    proposed = current_values(contact)
+    proposed.update({k: v for k, v in changes.items() if k != "reason"})
     errors = ErrorCollector()
-    check_contact_session(session, contact.site_code, state, errors)
+    check_contact_session(session, contact.site_code, proposed, errors)
     errors.raise_if_any()
-    changed = _set_links(contact, list(state["psws"]), list(state["attendees"]))
+    changed = _set_links(contact, list(proposed["psws"]), list(proposed["attendees"]))
     for name in SESSION_FIELDS:
-        if getattr(contact, name) != state[name]:
-            setattr(contact, name, state[name])
+        if getattr(contact, name) != proposed[name]:
+            setattr(contact, name, proposed[name])
             changed = True
     if changed:
         # a change of the lists alone must still bump the version (ETag)

@@ -35,11 +35,11 @@ def participant_hooks(app: Flask | None = None) -> ParticipantHooks:
 
 
 def check_change(
-    session: Session, participant: Any, state: Mapping[str, Any], errors: ErrorCollector
+    session: Session, participant: Any, proposed: Mapping[str, Any], errors: ErrorCollector
 ) -> None:
-    """Run every installed check on ``state``, the participant as it would become."""
+    """Run every installed check on ``proposed``, the participant as it would become."""
     for check in participant_hooks().change_checks.values():
-        check(session, participant, state, errors)
+        check(session, participant, proposed, errors)
 
 
 def attach_derived(session: Session, participants: Iterable[Any]) -> None:

@@ -44,7 +44,7 @@ def age_at(record: Mapping[str, Any], on: date) -> int | None:
 
 
 def check_participant(
-    state: dict[str, Any],
+    proposed: dict[str, Any],
     errors: ErrorCollector,
     recorded: frozenset[tuple[str, str | None]] = frozenset(),
 ) -> None:
@@ -53,7 +53,7 @@ def check_participant(
     ``recorded`` (code, text) pairs (stored, perhaps under an earlier vocabulary) are kept."""
     config = current_app.config
     now = today()
-    category = state.get("category")
+    category = proposed.get("category")
 
     for name in (
         "enrolment_date",
@@ -62,30 +62,30 @@ def check_participant(
         "intervention_start",
         "training_completed",
     ):
-        refuse_future(errors, name, state.get(name), now)
+        refuse_future(errors, name, proposed.get(name), now)
 
-    if state.get("year_of_birth") is not None and state.get("age") is not None:
+    if proposed.get("year_of_birth") is not None and proposed.get("age") is not None:
         errors.add("age", "Give the year of birth or the age, not both.")
-    yob = state.get("year_of_birth")
+    yob = proposed.get("year_of_birth")
     if yob is not None and not (1900 <= yob <= now.year):
         errors.add("year_of_birth", f"Must be between 1900 and {now.year}.")
 
-    state["diagnoses"] = resolve_diagnoses(state.get("diagnoses") or [], errors, recorded)
+    proposed["diagnoses"] = resolve_diagnoses(proposed.get("diagnoses") or [], errors, recorded)
 
     if category != "service_user":
         for name in TRIAL_FIELDS:
-            if state.get(name) is not None:
+            if proposed.get(name) is not None:
                 errors.add(name, "Only service users are enrolled in the trial.")
     if category != "psw":
         for name in PSW_FIELDS:
-            if state.get(name) is not None:
+            if proposed.get(name) is not None:
                 errors.add(name, "Only peer support workers have this.")
     # The trial's minimum record (quality/minimum_record.toml), every gap at once.
-    for name, messages in missing_fields(category, state).items():
+    for name, messages in missing_fields(category, proposed).items():
         for message in messages:
             errors.add(name, message)
     if category == "service_user":
-        _check_enrolment(state, errors, config)
+        _check_enrolment(proposed, errors, config)
 
 
 def resolve_diagnoses(
@@ -127,26 +127,26 @@ def resolve_diagnoses(
     return resolved
 
 
-def _check_enrolment(state: Mapping[str, Any], errors: ErrorCollector, config) -> None:
-    enrolled = state.get("enrolment_date")
+def _check_enrolment(proposed: Mapping[str, Any], errors: ErrorCollector, config) -> None:
+    enrolled = proposed.get("enrolment_date")
     if enrolled is None:
         for name in ("arm", "status", "withdrawal_date", "intervention_start"):
-            if state.get(name) is not None:
+            if proposed.get(name) is not None:
                 errors.add(name, "Set the enrolment date first: this is for enrolled participants.")
         return
-    consent = state.get("consent_date")
+    consent = proposed.get("consent_date")
     if consent is not None and consent > enrolled:
         errors.add("consent_date", "Consent must be given on or before the enrolment date.")
-    age = age_at(state, enrolled)
+    age = age_at(proposed, enrolled)
     low, high = config["ELIGIBLE_MIN_AGE"], config["ELIGIBLE_MAX_AGE"]
     if age is None:
         if "year_of_birth" not in errors.errors:  # not already asked for by the minimum record
             errors.add("year_of_birth", "Give the year of birth or the age to check eligibility.")
     elif not low <= age <= high:
-        field = "age" if state.get("age") is not None else "year_of_birth"
+        field = "age" if proposed.get("age") is not None else "year_of_birth"
         errors.add(field, f"Age at enrolment ({age}) is outside the eligible {low}–{high}.")
-    status = state.get("status") or "enrolled"
-    withdrawn_on = state.get("withdrawal_date")
+    status = proposed.get("status") or "enrolled"
+    withdrawn_on = proposed.get("withdrawal_date")
     if status == "withdrawn":
         if withdrawn_on is None:
             errors.add("withdrawal_date", "Required when the participant has withdrawn.")
@@ -154,11 +154,11 @@ def _check_enrolment(state: Mapping[str, Any], errors: ErrorCollector, config) -
             errors.add("withdrawal_date", "Withdrawal cannot be before enrolment.")
     else:
         for name in ("withdrawal_date", "withdrawal_reason"):
-            if state.get(name):
+            if proposed.get(name):
                 errors.add(name, "Only for a withdrawn participant (status 'withdrawn').")
-    start = state.get("intervention_start")
+    start = proposed.get("intervention_start")
     if start is not None:
-        if state.get("arm") != "intervention":
+        if proposed.get("arm") != "intervention":
             errors.add("intervention_start", "Only intervention-arm participants have this.")
         elif start < enrolled:
             errors.add("intervention_start", "Cannot be before enrolment.")
@@ -217,14 +217,14 @@ def create_participant(session: Session, data: Mapping[str, Any]) -> Participant
     site_code = data["site"]
     require_site(site_code)
     errors = ErrorCollector()
-    state = {key: value for key, value in data.items() if key != "site"}
-    if state.get("category") == "service_user" and state.get("enrolment_date"):
-        state.setdefault("status", "enrolled")
-        if state.get("status") is None:
-            state["status"] = "enrolled"
-    if state.get("category") == "psw" and state.get("active") is None:
-        state["active"] = True
-    check_participant(state, errors)
+    proposed = {key: value for key, value in data.items() if key != "site"}
+    if proposed.get("category") == "service_user" and proposed.get("enrolment_date"):
+        proposed.setdefault("status", "enrolled")
+        if proposed.get("status") is None:
+            proposed["status"] = "enrolled"
+    if proposed.get("category") == "psw" and proposed.get("active") is None:
+        proposed["active"] = True
+    check_participant(proposed, errors)
     check_arm_not_typed(data, None, errors)
     if current_scope().every_site:
         # A site-scoped user's sites come from memberships, which reference existing
@@ -234,26 +234,26 @@ def create_participant(session: Session, data: Mapping[str, Any]) -> Participant
 
     participant = Participant(
         site_code=site_code,
-        study_id=allocate_study_id(session, site_code, state["category"]),
+        study_id=allocate_study_id(session, site_code, proposed["category"]),
         # Given even when empty, so that the response does not load the collection.
         diagnoses=[
             ParticipantDiagnosis(position=position, code=d["code"], text=d.get("text"))
-            for position, d in enumerate(state.get("diagnoses") or [])
+            for position, d in enumerate(proposed.get("diagnoses") or [])
         ],
-        **{k: v for k, v in state.items() if k != "diagnoses"},
+        **{k: v for k, v in proposed.items() if k != "diagnoses"},
     )
     session.add(participant)
     session.flush()
     return participant
 
 
-def current_state(participant: Participant) -> dict[str, Any]:
+def current_values(participant: Participant) -> dict[str, Any]:
     from trialdm.participants.schemas import EDITABLE_FIELDS
 
-    state = {name: getattr(participant, name) for name in EDITABLE_FIELDS if name != "diagnoses"}
-    state["diagnoses"] = [d.as_value for d in participant.diagnoses]
-    state["category"] = participant.category
-    return state
+    proposed = {name: getattr(participant, name) for name in EDITABLE_FIELDS if name != "diagnoses"}
+    proposed["diagnoses"] = [d.as_value for d in participant.diagnoses]
+    proposed["category"] = participant.category
+    return proposed
 
 
 def update_participant(
@@ -261,24 +261,24 @@ def update_participant(
 ) -> Participant:
     require_site(participant.site_code, hide=True)
     check_version(participant, version)
-    state = current_state(participant)
-    state.update({k: v for k, v in changes.items() if k != "reason"})
-    if state["category"] == "service_user" and state.get("enrolment_date"):
+    proposed = current_values(participant)
+    proposed.update({k: v for k, v in changes.items() if k != "reason"})
+    if proposed["category"] == "service_user" and proposed.get("enrolment_date"):
         # enrolled by this change: the same default as at creation
-        state["status"] = state.get("status") or "enrolled"
-    if state.get("status") not in (None, "withdrawn"):
+        proposed["status"] = proposed.get("status") or "enrolled"
+    if proposed.get("status") not in (None, "withdrawn"):
         # leaving 'withdrawn' clears its fields unless the client set them
         for name in ("withdrawal_date", "withdrawal_reason"):
             if name not in changes:
-                state[name] = None
+                proposed[name] = None
     errors = ErrorCollector()
     recorded = frozenset((d.code, d.text) for d in participant.diagnoses)
-    check_participant(state, errors, recorded)
+    check_participant(proposed, errors, recorded)
     check_arm_not_typed(changes, participant.arm, errors)
     if not errors:
-        check_change(session, participant, state, errors)
+        check_change(session, participant, proposed, errors)
     errors.raise_if_any()
-    for name, value in state.items():
+    for name, value in proposed.items():
         if name == "diagnoses":
             _set_diagnoses(participant, value or [])
         elif name != "category":

@@ -31,11 +31,11 @@ KIND_LABEL = {"focus_group": "focus group", "interview": "interview"}
 
 
 def _check_staff(
-    session: Session, site_code: str, state: Mapping[str, Any], errors: ErrorCollector
+    session: Session, site_code: str, proposed: Mapping[str, Any], errors: ErrorCollector
 ) -> None:
     """Moderator and assistant: a user working at the site (or every site), if named."""
     for name in ("moderator_user_id", "assistant_user_id"):
-        user_id = state.get(name)
+        user_id = proposed.get(name)
         if user_id is None:
             continue
         user = session.get(User, user_id)
@@ -55,11 +55,11 @@ def _check_staff(
 
 
 def check_session(
-    session: Session, kind: str, site_code: str, state: Mapping[str, Any], errors: ErrorCollector
+    session: Session, kind: str, site_code: str, proposed: Mapping[str, Any], errors: ErrorCollector
 ) -> None:
-    if kind == "focus_group" and state.get("mode") == "phone":
+    if kind == "focus_group" and proposed.get("mode") == "phone":
         errors.add("mode", "A focus group meets in person or online.")
-    _check_staff(session, site_code, state, errors)
+    _check_staff(session, site_code, proposed, errors)
 
 
 def _member_problem(
@@ -142,14 +142,14 @@ def update_session(
 ) -> QualitativeSession:
     require_site(record.site_code, hide=True)
     check_version(record, version)
-    state = {name: getattr(record, name) for name in SESSION_FIELDS}
-    state.update({k: v for k, v in changes.items() if k != "reason"})
+    proposed = {name: getattr(record, name) for name in SESSION_FIELDS}
+    proposed.update({k: v for k, v in changes.items() if k != "reason"})
     errors = ErrorCollector()
-    check_session(session, record.kind, record.site_code, state, errors)
+    check_session(session, record.kind, record.site_code, proposed, errors)
     errors.raise_if_any()
     for name in SESSION_FIELDS:
-        if getattr(record, name) != state[name]:
-            setattr(record, name, state[name])
+        if getattr(record, name) != proposed[name]:
+            setattr(record, name, proposed[name])
     session.flush()
     return record
 

@@ -24,15 +24,18 @@ FIELDS = ("screening_date", "outcome", "outcome_reason", "participant_id", "note
 def check_entry(
     session: Session,
     site_code: str,
-    state: Mapping[str, Any],
+    proposed: Mapping[str, Any],
     errors: ErrorCollector,
     entry_id: int | None = None,
 ) -> None:
-    refuse_future(errors, "screening_date", state.get("screening_date"))
-    outcome = state.get("outcome")
-    if outcome in ("not_eligible", "declined") and not (state.get("outcome_reason") or "").strip():
+    refuse_future(errors, "screening_date", proposed.get("screening_date"))
+    outcome = proposed.get("outcome")
+    if (
+        outcome in ("not_eligible", "declined")
+        and not (proposed.get("outcome_reason") or "").strip()
+    ):
         errors.add("outcome_reason", "Say why (not eligible, or declined).")
-    participant_id = state.get("participant_id")
+    participant_id = proposed.get("participant_id")
     if participant_id is None:
         return
     if outcome != "eligible":
@@ -76,14 +79,14 @@ def update_entry(
 ) -> ScreeningEntry:
     require_site(entry.site_code, hide=True)
     check_version(entry, version)
-    state = {name: getattr(entry, name) for name in FIELDS}
-    state.update({k: v for k, v in changes.items() if k in FIELDS})
+    proposed = {name: getattr(entry, name) for name in FIELDS}
+    proposed.update({k: v for k, v in changes.items() if k in FIELDS})
     errors = ErrorCollector()
-    check_entry(session, entry.site_code, state, errors, entry.id)
+    check_entry(session, entry.site_code, proposed, errors, entry.id)
     errors.raise_if_any()
     for name in FIELDS:
-        if getattr(entry, name) != state[name]:
-            setattr(entry, name, state[name])
+        if getattr(entry, name) != proposed[name]:
+            setattr(entry, name, proposed[name])
     session.flush()
     return entry
 
