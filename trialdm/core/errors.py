@@ -14,8 +14,9 @@ FieldErrors = dict[str, Any]
 
 
 def N_(text: str) -> str:
-    """Mark a message for the page catalogs without translating it here (``make
-    translations`` collects it): the API answers in English, the pages translate."""
+    """Mark a message for the catalogs without translating it here (``make
+    translations`` collects it): the API's problem+json and the pages translate it
+    into the request's language when they show it (:mod:`trialdm.core.messages`)."""
     return text
 
 
@@ -44,7 +45,7 @@ class Message(str):
 
 class DomainError(Exception):
     status = 400
-    title = "Bad request"
+    title = N_("Bad request")
 
     def __init__(self, detail: str | None = None, *, errors: FieldErrors | None = None) -> None:
         super().__init__(detail or self.title)
@@ -57,7 +58,7 @@ class DomainError(Exception):
 
 class ValidationFailed(DomainError):
     status = 422
-    title = "Unprocessable content"
+    title = N_("Unprocessable content")
 
     @classmethod
     def field(cls, name: str, message: str) -> ValidationFailed:
@@ -66,22 +67,22 @@ class ValidationFailed(DomainError):
 
 class NotFound(DomainError):
     status = 404
-    title = "Not found"
+    title = N_("Not found")
 
 
 class Forbidden(DomainError):
     status = 403
-    title = "Forbidden"
+    title = N_("Forbidden")
 
 
 class Unauthorized(DomainError):
     status = 401
-    title = "Unauthorized"
+    title = N_("Unauthorized")
 
 
 class Conflict(DomainError):
     status = 409
-    title = "Conflict"
+    title = N_("Conflict")
 
 
 class Locked(DomainError):
@@ -89,17 +90,17 @@ class Locked(DomainError):
     unlocked with a reason."""
 
     status = 423
-    title = "Locked"
+    title = N_("Locked")
 
 
 class PreconditionFailed(DomainError):
     status = 412
-    title = "Precondition failed"
+    title = N_("Precondition failed")
 
 
 class PreconditionRequired(DomainError):
     status = 428
-    title = "Precondition required"
+    title = N_("Precondition required")
 
 
 def problem(
@@ -132,6 +133,6 @@ class ErrorCollector:
     def __bool__(self) -> bool:
         return bool(self.errors)
 
-    def raise_if_any(self, detail: str = "The input has errors.") -> None:
+    def raise_if_any(self, detail: str = N_("The input has errors.")) -> None:
         if self.errors:
             raise ValidationFailed(detail, errors=self.errors)

@@ -19,7 +19,8 @@ from trialdm.core.audit import (
     rewrite_durable_events,
     set_audit_context,
 )
-from trialdm.core.errors import PROBLEM_MIMETYPE, DomainError, problem
+from trialdm.core.errors import N_, PROBLEM_MIMETYPE, DomainError, problem
+from trialdm.core.messages import localised_problem
 from trialdm.core.scoping import NO_SITES, reset_scope, set_scope
 from trialdm.core.sqlite import reset_writing, set_writing
 from trialdm.core.tasks import run_eager_tasks
@@ -39,7 +40,7 @@ def accept_form_bodies(path: str) -> None:
 
 
 def problem_response(body: dict[str, Any]) -> Response:
-    response = jsonify(body)
+    response = jsonify(localised_problem(body))
     response.status_code = body["status"]
     response.mimetype = PROBLEM_MIMETYPE
     return response
@@ -90,8 +91,11 @@ def register_request_edge(app: Flask, db) -> None:
             return problem_response(
                 problem(
                     415,
-                    "Unsupported media type",
-                    "Send the body as application/json (or multipart/form-data for file uploads).",
+                    N_("Unsupported media type"),
+                    N_(
+                        "Send the body as application/json "
+                        "(or multipart/form-data for file uploads)."
+                    ),
                 )
             )
         return None
@@ -114,7 +118,7 @@ def register_request_edge(app: Flask, db) -> None:
             db.session.rollback()
             log.info("integrity error at commit: %s", exc.orig)
             return problem_response(
-                problem(409, "Conflict", "The change conflicts with existing data.")
+                problem(409, N_("Conflict"), N_("The change conflicts with existing data."))
             )
         run_eager_tasks()
         return response
@@ -152,7 +156,7 @@ def register_request_edge(app: Flask, db) -> None:
         db.session.rollback()
         log.info("integrity error: %s", exc.orig)
         return problem_response(
-            problem(409, "Conflict", "The change conflicts with existing data.")
+            problem(409, N_("Conflict"), N_("The change conflicts with existing data."))
         )
 
     @app.errorhandler(HTTPException)
@@ -181,7 +185,7 @@ def register_request_edge(app: Flask, db) -> None:
                 else:
                     flat[location] = fields
             errors = flat
-        detail = exc.description if exc.code != 422 else "The input has errors."
+        detail = exc.description if exc.code != 422 else N_("The input has errors.")
         if exc.code == 413:
-            detail = "The request body is too large."
+            detail = N_("The request body is too large.")
         return problem_response(problem(exc.code or 500, exc.name, detail, errors or None))
