@@ -24,7 +24,7 @@ from trialdm.contacts.schemas import (
     SiteFidelityOut,
 )
 from trialdm.core.audit import audit_context
-from trialdm.core.errors import NotFound
+from trialdm.core.errors import N_, NotFound
 from trialdm.core.pagination import order_by, paginate
 from trialdm.core.queries import get_or_404
 from trialdm.core.scoping import require_site
@@ -173,6 +173,6 @@ class SiteFidelity(MethodView):
         """How many intervention participants of a site are in each fidelity status."""
         code = code.upper()
         if db.session.get(Site, code) is None:
-            raise NotFound("No such site.")
+            raise NotFound(N_("No such site."))
         require_site(code)
         return queries.site_fidelity_summary(db.session, code, args.get("as_of"))

@@ -170,12 +170,24 @@ def check_against_contacts(
         if first is None:
             return
         if state.get("arm") != "intervention" or state.get("enrolment_date") is None:
-            errors.add("arm", "Has recorded contact sessions; change or delete them first.")
+            errors.add("arm", N_("Has recorded contact sessions; change or delete them first."))
         elif state["enrolment_date"] > first:
-            errors.add("enrolment_date", f"After the first recorded contact ({first.isoformat()}).")
+            errors.add(
+                "enrolment_date",
+                Message(
+                    N_("After the first recorded contact (%(isoformat)s)."),
+                    isoformat=first.isoformat(),
+                ),
+            )
         withdrawn_on = state.get("withdrawal_date")
         if state.get("status") == "withdrawn" and withdrawn_on and withdrawn_on <= last:
-            errors.add("withdrawal_date", f"On or before a recorded contact ({last.isoformat()}).")
+            errors.add(
+                "withdrawal_date",
+                Message(
+                    N_("On or before a recorded contact (%(isoformat)s)."),
+                    isoformat=last.isoformat(),
+                ),
+            )
     elif participant.category == "psw":
         first = session.scalar(
             select(func.min(ContactSession.date))
@@ -186,7 +198,10 @@ def check_against_contacts(
         if first is not None and (trained is None or trained > first):
             errors.add(
                 "training_completed",
-                f"This PSW gave a session on {first.isoformat()}; training must precede it.",
+                Message(
+                    N_("This PSW gave a session on %(isoformat)s; training must precede it."),
+                    isoformat=first.isoformat(),
+                ),
             )
 
 

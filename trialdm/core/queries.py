@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
-from trialdm.core.errors import NotFound
+from trialdm.core.errors import N_, Message, NotFound
 from trialdm.core.models import SoftDeletable
 
 T = TypeVar("T")
@@ -25,5 +25,5 @@ def get_or_404(
         stmt = stmt.where(model.deleted_at.is_(None))
     found = session.scalar(stmt)
     if found is None:
-        raise NotFound(f"No such {what}.")
+        raise NotFound(Message(N_("No such %(what)s."), what=what))
     return found

@@ -6,7 +6,7 @@ from typing import Any
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from trialdm.core.errors import Conflict, NotFound
+from trialdm.core.errors import N_, Conflict, Message, NotFound
 from trialdm.exports.models import ExportJob
 
 SORTABLE = {
@@ -22,7 +22,7 @@ def get_job(session: Session, job_id: int) -> ExportJob:
     """A job of the current scope (site leads: their sites' exports), or 404."""
     job = session.scalar(select(ExportJob).where(ExportJob.id == job_id))
     if job is None:
-        raise NotFound("No such export job.")
+        raise NotFound(N_("No such export job."))
     return job
 
 
@@ -37,5 +37,7 @@ def jobs_query(filters: Mapping[str, Any]) -> Select:
 def finished_job(session: Session, job_id: int) -> ExportJob:
     job = get_job(session, job_id)
     if job.state != "done":
-        raise Conflict(f"The export is not ready: the job is {job.state}.")
+        raise Conflict(
+            Message(N_("The export is not ready: the job is %(state)s."), state=job.state)
+        )
     return job

@@ -23,7 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from trialdm.core.audit import current_audit_context, record_event
-from trialdm.core.errors import Conflict, ErrorCollector, ValidationFailed
+from trialdm.core.errors import N_, Conflict, ErrorCollector, Message, ValidationFailed
 from trialdm.core.locking import refuse_if_locked
 from trialdm.core.models import utcnow
 from trialdm.core.scoping import require_site
@@ -138,7 +138,7 @@ def _load_answers(
         return answers_schema(version, complete).load(answers)
     except ma.ValidationError as exc:
         raise ValidationFailed(
-            "The answers have errors.", errors={"answers": exc.messages}
+            N_("The answers have errors."), errors={"answers": exc.messages}
         ) from None
 
 
@@ -162,7 +162,7 @@ def _participant_for(session: Session, participant_id: int) -> Participant:
         )
     )
     if participant is None:
-        raise ValidationFailed.field("participant_id", "No such participant.")
+        raise ValidationFailed.field("participant_id", N_("No such participant."))
     return participant
 
 
@@ -176,15 +176,26 @@ def _check_event(
         if definition.events:
             errors.add(
                 "event",
-                f"Required: {definition.name} is a scheduled instrument "
-                f"({', '.join(definition.events)}).",
+                Message(
+                    N_("Required: %(name)s is a scheduled instrument (%(events)s)."),
+                    name=definition.name,
+                    events=", ".join(definition.events),
+                ),
             )
         return
     if event not in definition.events:
         where = ", ".join(definition.events) or "no schedule event"
-        errors.add("event", f"{definition.name} is not due at {event} (due at {where}).")
+        errors.add(
+            "event",
+            Message(
+                N_("%(name)s is not due at %(event)s (due at %(where)s)."),
+                name=definition.name,
+                event=event,
+                where=where,
+            ),
+        )
     elif participant.enrolment_date is None:
-        errors.add("event", "The participant is not enrolled in the trial.")
+        errors.add("event", N_("The participant is not enrolled in the trial."))
 
 
 def _answer_changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, list[Any]]:
@@ -244,14 +255,18 @@ def create_response(session: Session, data: Mapping[str, Any]) -> Response:
     if participant.category not in definition.respondents:
         errors.add(
             "participant_id",
-            f"{definition.name} is for {', '.join(definition.respondents)}, "
-            f"not {participant.category}.",
+            Message(
+                N_("%(name)s is for %(respondents)s, not %(category)s."),
+                name=definition.name,
+                respondents=", ".join(definition.respondents),
+                category=participant.category,
+            ),
         )
     event = data.get("event")
     _check_event(errors, definition, participant, event)
     collected_on = data.get("collected_on") or today()
     if collected_on > today():
-        errors.add("collected_on", "The date is in the future.")
+        errors.add("collected_on", N_("The date is in the future."))
     errors.raise_if_any()
     complete = data.get("status") == "complete"
     values = _load_answers(version, data.get("answers") or {}, complete)
@@ -266,8 +281,19 @@ def create_response(session: Session, data: Mapping[str, Any]) -> Response:
         )
         if duplicate is not None:
             raise Conflict(
-                f"This participant already has a {definition.name} response at {event}.",
-                errors={"event": [f"Response {duplicate} exists; change that one."]},
+                Message(
+                    N_("This participant already has a %(name)s response at %(event)s."),
+                    name=definition.name,
+                    event=event,
+                ),
+                errors={
+                    "event": [
+                        Message(
+                            N_("Response %(duplicate)s exists; change that one."),
+                            duplicate=duplicate,
+                        )
+                    ]
+                },
             )
     response = Response(
         site_code=participant.site_code,
@@ -304,8 +330,8 @@ def update_response(
     reason = current_audit_context().reason
     if response.status == "complete" and not (reason and reason.strip()):
         raise ValidationFailed(
-            "A reason is required to change a completed response.",
-            errors={"reason": ["Give a reason for this change."]},
+            N_("A reason is required to change a completed response."),
+            errors={"reason": [N_("Give a reason for this change.")]},
         )
     definition = response.instrument_version.parsed
     before = answer_values(response)
@@ -333,7 +359,7 @@ def update_response(
     errors = ErrorCollector()
     collected_on = changes.get("collected_on", response.collected_on)
     if collected_on > today():
-        errors.add("collected_on", "The date is in the future.")
+        errors.add("collected_on", N_("The date is in the future."))
     errors.raise_if_any()
 
     scores = compute_scores(definition, values)

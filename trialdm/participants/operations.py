@@ -16,7 +16,7 @@ from sqlalchemy import insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from trialdm.core.errors import ErrorCollector
+from trialdm.core.errors import N_, ErrorCollector, Message
 from trialdm.core.models import utcnow
 from trialdm.core.scoping import current_scope, require_site
 from trialdm.core.versions import check_version
@@ -66,24 +66,26 @@ def check_participant(
     ):
         value = state.get(name)
         if value is not None and value > now:
-            errors.add(name, "The date is in the future.")
+            errors.add(name, N_("The date is in the future."))
 
     if state.get("year_of_birth") is not None and state.get("age") is not None:
-        errors.add("age", "Give the year of birth or the age, not both.")
+        errors.add("age", N_("Give the year of birth or the age, not both."))
     yob = state.get("year_of_birth")
     if yob is not None and not (1900 <= yob <= now.year):
-        errors.add("year_of_birth", f"Must be between 1900 and {now.year}.")
+        errors.add(
+            "year_of_birth", Message(N_("Must be between 1900 and %(year)s."), year=now.year)
+        )
 
     state["diagnoses"] = resolve_diagnoses(state.get("diagnoses") or [], errors, recorded)
 
     if category != "service_user":
         for name in TRIAL_FIELDS:
             if state.get(name) is not None:
-                errors.add(name, "Only service users are enrolled in the trial.")
+                errors.add(name, N_("Only service users are enrolled in the trial."))
     if category != "psw":
         for name in PSW_FIELDS:
             if state.get(name) is not None:
-                errors.add(name, "Only peer support workers have this.")
+                errors.add(name, N_("Only peer support workers have this."))
     # The trial's minimum record (quality/minimum_record.toml), every gap at once.
     for name, messages in missing_fields(category, state).items():
         for message in messages:
@@ -123,9 +125,20 @@ def resolve_diagnoses(
             continue
         needs_text = vocabulary.other.requires_text and (code, text) not in recorded
         if code == OTHER_DIAGNOSIS and not text and needs_text:
-            errors.add("diagnoses", f"{item}: describe the 'other' diagnosis in 'text'.")
+            errors.add(
+                "diagnoses",
+                Message(N_("%(item)s: describe the 'other' diagnosis in 'text'."), item=item),
+            )
         if (code, text) in seen:
-            errors.add("diagnoses", f"{item}: '{typed}' is listed twice (as {code}).")
+            errors.add(
+                "diagnoses",
+                Message(
+                    N_("%(item)s: '%(typed)s' is listed twice (as %(code)s)."),
+                    item=item,
+                    typed=typed,
+                    code=code,
+                ),
+            )
         seen.add((code, text))
         resolved.append({"code": code, "text": text})
     return resolved
@@ -136,36 +149,48 @@ def _check_enrolment(state: Mapping[str, Any], errors: ErrorCollector, config) -
     if enrolled is None:
         for name in ("arm", "status", "withdrawal_date", "intervention_start"):
             if state.get(name) is not None:
-                errors.add(name, "Set the enrolment date first: this is for enrolled participants.")
+                errors.add(
+                    name, N_("Set the enrolment date first: this is for enrolled participants.")
+                )
         return
     consent = state.get("consent_date")
     if consent is not None and consent > enrolled:
-        errors.add("consent_date", "Consent must be given on or before the enrolment date.")
+        errors.add("consent_date", N_("Consent must be given on or before the enrolment date."))
     age = age_at(state, enrolled)
     low, high = config["ELIGIBLE_MIN_AGE"], config["ELIGIBLE_MAX_AGE"]
     if age is None:
         if "year_of_birth" not in errors.errors:  # not already asked for by the minimum record
-            errors.add("year_of_birth", "Give the year of birth or the age to check eligibility.")
+            errors.add(
+                "year_of_birth", N_("Give the year of birth or the age to check eligibility.")
+            )
     elif not low <= age <= high:
         field = "age" if state.get("age") is not None else "year_of_birth"
-        errors.add(field, f"Age at enrolment ({age}) is outside the eligible {low}–{high}.")
+        errors.add(
+            field,
+            Message(
+                N_("Age at enrolment (%(age)s) is outside the eligible %(low)s–%(high)s."),
+                age=age,
+                low=low,
+                high=high,
+            ),
+        )
     status = state.get("status") or "enrolled"
     withdrawn_on = state.get("withdrawal_date")
     if status == "withdrawn":
         if withdrawn_on is None:
-            errors.add("withdrawal_date", "Required when the participant has withdrawn.")
+            errors.add("withdrawal_date", N_("Required when the participant has withdrawn."))
         elif withdrawn_on < enrolled:
-            errors.add("withdrawal_date", "Withdrawal cannot be before enrolment.")
+            errors.add("withdrawal_date", N_("Withdrawal cannot be before enrolment."))
     else:
         for name in ("withdrawal_date", "withdrawal_reason"):
             if state.get(name):
-                errors.add(name, "Only for a withdrawn participant (status 'withdrawn').")
+                errors.add(name, N_("Only for a withdrawn participant (status 'withdrawn')."))
     start = state.get("intervention_start")
     if start is not None:
         if state.get("arm") != "intervention":
-            errors.add("intervention_start", "Only intervention-arm participants have this.")
+            errors.add("intervention_start", N_("Only intervention-arm participants have this."))
         elif start < enrolled:
-            errors.add("intervention_start", "Cannot be before enrolment.")
+            errors.add("intervention_start", N_("Cannot be before enrolment."))
 
 
 def arm_is_allocated() -> bool:
@@ -179,8 +204,10 @@ def check_arm_not_typed(
     if arm_is_allocated() and "arm" in changes and changes["arm"] != current_arm:
         errors.add(
             "arm",
-            "The arm is allocated by randomisation and cannot be typed in; "
-            "randomise the participant once they are eligible and enrolled.",
+            N_(
+                "The arm is allocated by randomisation and cannot be typed in; "
+                "randomise the participant once they are eligible and enrolled."
+            ),
         )
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Select, and_, func, or_, select, tuple_
 from sqlalchemy.orm import Session
 
-from trialdm.core.errors import NotFound
+from trialdm.core.errors import N_, NotFound
 from trialdm.core.scoping import SKIP_SCOPING
 from trialdm.instruments.models import Response
 from trialdm.participants.minimum_record import category_fields
@@ -39,7 +39,7 @@ def participant_fields(category: str) -> set[str]:
 def get_query(session: Session, query_id: int) -> DataQuery:
     query = session.scalar(select(DataQuery).where(DataQuery.id == query_id))
     if query is None:
-        raise NotFound("No such query.")
+        raise NotFound(N_("No such query."))
     return query
 
 
@@ -98,7 +98,7 @@ def queries_of_response(session: Session, response: Response) -> list[DataQuery]
 def get_signature(session: Session, signature_id: int) -> Signature:
     signature = session.scalar(select(Signature).where(Signature.id == signature_id))
     if signature is None:
-        raise NotFound("No such signature.")
+        raise NotFound(N_("No such signature."))
     return signature
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Row, func, select
 from sqlalchemy.orm import Session
 
-from trialdm.core.errors import NotFound
+from trialdm.core.errors import N_, NotFound
 from trialdm.participants.models import Participant
 from trialdm.randomisation.models import (
     AllocationCounter,
@@ -34,7 +34,7 @@ def get_randomisation(session: Session, participant_id: int) -> Randomisation:
         .where(Randomisation.participant_id == participant_id, Participant.deleted_at.is_(None))
     )
     if allocation is None:
-        raise NotFound("The participant has not been randomised.")
+        raise NotFound(N_("The participant has not been randomised."))
     return allocation
 
 
@@ -55,7 +55,7 @@ def allocation_lists(session: Session) -> list[AllocationList]:
 def get_list(session: Session, list_id: int) -> AllocationList:
     allocation_list = session.get(AllocationList, list_id)
     if allocation_list is None:
-        raise NotFound("No such allocation list.")
+        raise NotFound(N_("No such allocation list."))
     return allocation_list
 
 

@@ -6,7 +6,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from trialdm.auth.permissions import requires
-from trialdm.core.errors import NotFound
+from trialdm.core.errors import N_, NotFound
 from trialdm.extensions import db
 from trialdm.sites import queries
 from trialdm.sites.models import Site
@@ -32,5 +32,5 @@ class SiteByCode(MethodView):
         """One site."""
         site = db.session.get(Site, code.upper())
         if site is None:
-            raise NotFound("No such site.")
+            raise NotFound(N_("No such site."))
         return site

@@ -3,7 +3,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from trialdm.core.errors import ValidationFailed
+from trialdm.core.errors import N_, Message, ValidationFailed
 from trialdm.sites.models import Site
 
 
@@ -14,5 +14,5 @@ def all_sites(session: Session) -> list[Site]:
 def get_site(session: Session, code: str, field: str = "site") -> Site:
     site = session.get(Site, code)
     if site is None:
-        raise ValidationFailed.field(field, f"Unknown site '{code}'.")
+        raise ValidationFailed.field(field, Message(N_("Unknown site '%(code)s'."), code=code))
     return site

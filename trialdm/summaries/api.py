@@ -10,7 +10,7 @@ from flask_smorest import Blueprint
 
 from trialdm.auth.permissions import current_principal, requires
 from trialdm.core.audit import record_event
-from trialdm.core.errors import NotFound
+from trialdm.core.errors import N_, NotFound
 from trialdm.core.pagination import order_by, paginate
 from trialdm.extensions import db
 from trialdm.summaries import queries
@@ -88,7 +88,7 @@ class SummaryDownload(MethodView):
         job = queries.finished_job(db.session, job_id)
         path = workbook_path(job)
         if not path.exists():
-            raise NotFound("The workbook file is gone; ask for a new one.")
+            raise NotFound(N_("The workbook file is gone; ask for a new one."))
         record_event(
             db.session,
             "download",

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from trialdm.core.errors import NotFound, ValidationFailed
+from trialdm.core.errors import N_, NotFound, ValidationFailed
 from trialdm.core.queries import get_or_404
 from trialdm.translation.models import (
     InstrumentLabel,
@@ -47,7 +47,7 @@ def get_material_version(session: Session, material_id: int, number: int) -> Mat
         )
     )
     if version is None:
-        raise NotFound("No such material version.")
+        raise NotFound(N_("No such material version."))
     return version
 
 
@@ -119,7 +119,7 @@ def parse_line_range(raw: str) -> tuple[int, int]:
     except ValueError:
         numbers = []
     if len(numbers) not in (1, 2) or numbers[0] < 1 or numbers[-1] < numbers[0]:
-        raise ValidationFailed.field("lines", "Give a line or a range such as 107-128.")
+        raise ValidationFailed.field("lines", N_("Give a line or a range such as 107-128."))
     return numbers[0], numbers[-1]
 
 
