@@ -93,7 +93,8 @@ def _deliver_one_mail(app: Flask) -> None:
 
 
 def _finished_labels() -> None:
-    """The labels a finished questionnaire translation leaves (Hebrew, right to left)."""
+    """The labels a finished questionnaire translation leaves (Arabic, right to left;
+    the shipped Hebrew wording is stored by the sync already)."""
     from trialdm.instruments.models import InstrumentLabelTranslation, InstrumentVersion
     from trialdm.translation.models import InstrumentLabel, Translation
 
@@ -103,15 +104,15 @@ def _finished_labels() -> None:
         InstrumentLabel(
             instrument_name=version.name,
             instrument_version=str(version.version),
-            language="he",
+            language="ar",
             segment_key="title",
-            text="שאלון",
+            text="استبيان",
             translation_id=translation.id,
         )
     )
     db.session.add(
         InstrumentLabelTranslation(
-            instrument_version_id=version.id, language="he", key="title", text="שאלון"
+            instrument_version_id=version.id, language="ar", key="title", text="استبيان"
         )
     )
     db.session.commit()

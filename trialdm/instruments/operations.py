@@ -34,7 +34,13 @@ from trialdm.instruments.definitions import (
     DefinitionProblem,
     InstrumentDefinition,
 )
-from trialdm.instruments.models import InstrumentVersion, Response, ResponseAnswer
+from trialdm.instruments.definitions.translations import LabelTranslation, check_translations
+from trialdm.instruments.models import (
+    InstrumentLabelTranslation,
+    InstrumentVersion,
+    Response,
+    ResponseAnswer,
+)
 from trialdm.instruments.queries import answer_values, get_instrument_version
 from trialdm.instruments.schemas import AnswerField, answers_schema
 from trialdm.instruments.scoring import compute_scores, visible_fields
@@ -57,18 +63,30 @@ def definition_checksum(definition: InstrumentDefinition) -> str:
 class InstrumentSyncReport:
     added: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
+    # language -> labels stored / kept as they were (stored already with other text)
+    labels_stored: dict[str, int] = field(default_factory=dict)
+    labels_kept: dict[str, int] = field(default_factory=dict)
 
     def lines(self) -> list[str]:
         out = [f"stored {label}" for label in self.added]
         out.append(f"{len(self.added)} stored, {len(self.unchanged)} unchanged")
+        for language in sorted(self.labels_stored.keys() | self.labels_kept.keys()):
+            stored, kept = self.labels_stored.get(language, 0), self.labels_kept.get(language, 0)
+            line = f"labels in {language}: {stored} stored"
+            out.append(line + (f", {kept} kept as translated before" if kept else ""))
         return out
 
 
 def sync_instruments(
-    session: Session, definitions: Iterable[InstrumentDefinition], sources: Mapping[str, str]
+    session: Session,
+    definitions: Iterable[InstrumentDefinition],
+    sources: Mapping[str, str],
+    translations: Iterable[LabelTranslation] = (),
 ) -> InstrumentSyncReport:
     """Store every definition version not stored yet. A stored version never changes:
-    different content under a stored version number is refused (raise the version)."""
+    different content under a stored version number is refused (raise the version).
+    ``translations`` (the shipped wording in other languages) are stored as the
+    versions' finished labels (:func:`store_label_translations`)."""
     from trialdm.schedule.queries import schedule_events
 
     events = {event.name for event in schedule_events(current_app.config)}
@@ -125,7 +143,55 @@ def sync_instruments(
     if problems:
         raise DefinitionError(problems)
     session.flush()
+    translations = list(translations)
+    if translations:
+        _sync_translations(session, translations, report)
     return report
+
+
+def _sync_translations(
+    session: Session, translations: list[LabelTranslation], report: InstrumentSyncReport
+) -> None:
+    versions = {(v.name, v.version): v for v in session.scalars(select(InstrumentVersion))}
+    check_translations(translations, {key: v.parsed for key, v in versions.items()})
+    for t in translations:
+        stored, kept = store_label_translations(
+            session, versions[(t.instrument, t.version)], t.language, t.labels
+        )
+        report.labels_stored[t.language] = report.labels_stored.get(t.language, 0) + stored
+        report.labels_kept[t.language] = report.labels_kept.get(t.language, 0) + kept
+
+
+def store_label_translations(
+    session: Session, version: InstrumentVersion, language: str, labels: Mapping[str, str]
+) -> tuple[int, int]:
+    """Store ``labels`` (key -> text) of ``version`` in ``language`` where that key has
+    no finished label yet; returns (stored, kept). A label stored already, by an
+    earlier sync or by the translation workflow (reviewed, part of the trial's
+    record), is kept: like the version itself, its wording changes only with a new
+    version."""
+    have = {
+        row.key: row.text
+        for row in session.scalars(
+            select(InstrumentLabelTranslation).where(
+                InstrumentLabelTranslation.instrument_version_id == version.id,
+                InstrumentLabelTranslation.language == language,
+            )
+        )
+    }
+    stored = kept = 0
+    for key, text in labels.items():
+        if key not in have:
+            session.add(
+                InstrumentLabelTranslation(
+                    instrument_version_id=version.id, language=language, key=key, text=text
+                )
+            )
+            stored += 1
+        elif have[key] != text:
+            kept += 1
+    session.flush()
+    return stored, kept
 
 
 # ---------------------------------------------------------------- responses
