@@ -175,8 +175,8 @@ def check_against_contacts(
             errors.add(
                 "enrolment_date",
                 Message(
-                    N_("After the first recorded contact (%(isoformat)s)."),
-                    isoformat=first.isoformat(),
+                    N_("After the first recorded contact (%(date)s)."),
+                    date=first.isoformat(),
                 ),
             )
         withdrawn_on = state.get("withdrawal_date")
@@ -184,8 +184,8 @@ def check_against_contacts(
             errors.add(
                 "withdrawal_date",
                 Message(
-                    N_("On or before a recorded contact (%(isoformat)s)."),
-                    isoformat=last.isoformat(),
+                    N_("On or before a recorded contact (%(date)s)."),
+                    date=last.isoformat(),
                 ),
             )
     elif participant.category == "psw":
@@ -199,8 +199,8 @@ def check_against_contacts(
             errors.add(
                 "training_completed",
                 Message(
-                    N_("This PSW gave a session on %(isoformat)s; training must precede it."),
-                    isoformat=first.isoformat(),
+                    N_("This PSW gave a session on %(date)s; training must precede it."),
+                    date=first.isoformat(),
                 ),
             )
 

@@ -30,6 +30,22 @@ log = logging.getLogger(__name__)
 API_PREFIX = "/api/"
 BODY_METHODS = {"POST", "PUT", "PATCH"}
 WRITE_METHODS = BODY_METHODS | {"DELETE"}
+# Titles of the HTTP errors the framework raises, in the catalogs (werkzeug's names
+# are English only); others keep werkzeug's name.
+HTTP_TITLES = {
+    400: N_("Bad request"),
+    401: N_("Unauthorized"),
+    403: N_("Forbidden"),
+    404: N_("Not found"),
+    405: N_("Method not allowed"),
+    409: N_("Conflict"),
+    412: N_("Precondition failed"),
+    413: N_("Content too large"),
+    415: N_("Unsupported media type"),
+    422: N_("Unprocessable content"),
+    428: N_("Precondition required"),
+    429: N_("Too many requests"),
+}
 # API paths whose clients send form bodies (REDCap's API); JSON everywhere else.
 FORM_BODY_PATHS: set[str] = set()
 
@@ -188,4 +204,5 @@ def register_request_edge(app: Flask, db) -> None:
         detail = exc.description if exc.code != 422 else N_("The input has errors.")
         if exc.code == 413:
             detail = N_("The request body is too large.")
-        return problem_response(problem(exc.code or 500, exc.name, detail, errors or None))
+        title = HTTP_TITLES.get(exc.code or 500, exc.name)
+        return problem_response(problem(exc.code or 500, title, detail, errors or None))

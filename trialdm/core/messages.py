@@ -83,6 +83,7 @@ def _pattern(template: str) -> re.Pattern[str]:
 
 _PLAIN = [(_pattern(library), ours) for library, ours in _LIBRARY_WORDING]
 
+
 def plain_words(message: str) -> str:
     """A library message as one of ours (a :class:`Message`), anything else unchanged."""
     if isinstance(message, Message):
@@ -92,7 +93,6 @@ def plain_words(message: str) -> str:
         if found:
             return Message(ours, **found.groupdict())
     return message
-
 
 
 def _translate(template: str, **params: Any) -> str:
@@ -117,7 +117,6 @@ def localised(message: Any, labels: Mapping[str, Any] | None = None) -> str:
     if message.fields:
         params["fields"] = ", ".join(str((labels or {}).get(n, n)) for n in message.fields)
     return _translate(message.template, **params)
-
 
 
 def localised_problem(body: dict[str, Any]) -> dict[str, Any]:
