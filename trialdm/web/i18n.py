@@ -50,7 +50,7 @@ def select_locale() -> str:
 
 
 def text_direction(language: str | None) -> str:
-    """"rtl" for a language written right to left (Babel's CLDR data: Hebrew, Arabic,
+    """Right to left ("rtl") for a language written so (Babel's CLDR data: Hebrew, Arabic,
     Urdu, Persian, ...), else "ltr"; a new language needs no list of its own here."""
     from babel import Locale, UnknownLocaleError
 
