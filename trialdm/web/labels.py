@@ -182,7 +182,21 @@ def isolated(value: object) -> Markup:
     return Markup("<bdi>%s</bdi>") % ("—" if value is None else value)
 
 
+def spec_text(value: object) -> object:
+    """A text of a table spec (title, label, note) in the page's language; data in the
+    same places (site codes, study IDs, values) has no catalog entry and stays."""
+    from flask_babel import gettext
+
+    if not isinstance(value, str) or not value.strip():
+        return value
+    # catalog ids of spec texts double the percent sign (summaries.specfiles.texts)
+    key = value.replace("%", "%%")
+    translated = gettext(key)
+    return value if translated == key else translated.replace("%%", "%")
+
+
 def init_labels(app: Flask) -> None:
+    app.jinja_env.filters["spec_text"] = spec_text
     app.jinja_env.filters["bdi"] = isolated
     app.jinja_env.filters["format_number"] = format_number
     app.jinja_env.filters["format_percent"] = format_percent

@@ -1,0 +1,45 @@
+"""The texts of the table specs (``tables/*.toml``) that people read as interface
+text: titles, row and column labels, value labels and notes. ``make translations``
+collects them into the page catalogs (babel.cfg names :func:`extract_table_texts`),
+and the summary pages show them in the reader's language; site codes, study IDs and
+other data in a table have no catalog entry and stay as they are."""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Iterator
+from typing import Any
+
+TEXT_KEYS = ("title", "label", "corner")
+TEXT_LISTS = ("notes",)
+TEXT_MAPS = ("labels", "band_labels")
+
+
+def table_texts(data: Any) -> Iterator[str]:
+    if isinstance(data, dict):
+        for key, value in data.items():
+            if key in TEXT_KEYS and isinstance(value, str):
+                yield value
+            elif key in TEXT_LISTS and isinstance(value, list):
+                yield from (v for v in value if isinstance(v, str))
+            elif key in TEXT_MAPS and isinstance(value, dict):
+                yield from (v for v in value.values() if isinstance(v, str))
+            else:
+                yield from table_texts(value)
+    elif isinstance(data, list):
+        for item in data:
+            yield from table_texts(item)
+
+
+def extract_table_texts(fileobj, keywords, comment_tags, options):
+    """Babel extraction method for a table spec: (line, function, text, comments).
+    A percent sign is doubled ("n (%%)"), as in every catalog text, so that
+    "(% of contacts)" is not read as a placeholder; :func:`catalog_id` does the same."""
+    data = tomllib.loads(fileobj.read().decode("utf-8"))
+    for text in table_texts(data):
+        if text.strip():
+            yield 0, None, catalog_id(text), ["table spec"]
+
+
+def catalog_id(text: str) -> str:
+    return text.replace("%", "%%")
