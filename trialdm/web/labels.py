@@ -80,6 +80,7 @@ LABELS = {
     "overdue": _l("Overdue"),
     "upcoming": _l("Upcoming"),
     "missed": _l("Missed"),
+    "not_applicable": _l("Not applicable"),
     "done": _l("Done"),
     "pending": _l("Pending"),
     "in_progress": _l("In progress"),
