@@ -189,3 +189,16 @@ ENGLISH_ONLY = {
     "when",
     "log",
 }
+
+
+def test_error_pages_and_domain_errors_in_the_language(app, make_user):
+    from tests.web_helpers import page_as
+
+    client = page_as(app, make_user, "research_worker", ["BU"])
+    client.post("/language", data={"language": "de"})
+    missing = client.get("/participants/987654")
+    assert missing.status_code == 404
+    assert "<h1>Nicht gefunden</h1>" in missing.get_data(as_text=True)
+    client.post("/language", data={"language": "he"})
+    hebrew = client.get("/participants/987654").get_data(as_text=True)
+    assert "<h1>לא נמצא</h1>" in hebrew

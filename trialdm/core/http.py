@@ -180,7 +180,8 @@ def register_request_edge(app: Flask, db) -> None:
         if not is_api_request():
             render_page = app.extensions.get("trialdm.page_error")
             if render_page is not None and exc.code and exc.code >= 400:
-                return render_page(exc.code, exc.name, exc.description), exc.code
+                title = HTTP_TITLES.get(exc.code, exc.name)
+                return render_page(exc.code, title, exc.description), exc.code
             return exc
         data = getattr(exc, "data", None) or {}
         errors = data.get("messages") or data.get("errors")
