@@ -21,12 +21,13 @@ def N_(text: str) -> str:
 
 
 class Message(str):
-    """A field message that pages can show in the user's language.
+    """A message with values that the API and the pages show in the reader's language.
 
-    It is the English text (what the API sends and the CLI prints) and keeps its
-    catalog id, the field names it mentions (which a page replaces by the fields'
-    labels in its language) and its other values (study IDs, dates, limits), which
-    are put into the translated text as they are.
+    It is the English text (what the CLI prints and logs keep) and keeps its catalog
+    id, the field names it mentions (which a page replaces by the fields' labels in
+    its language) and its other values (study IDs, dates, limits), which are put into
+    the translated text as they are. A message without values needs no Message: the
+    text marked with :func:`N_` is its own catalog id.
     """
 
     template: str
