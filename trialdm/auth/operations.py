@@ -73,14 +73,14 @@ def password_problem(password: str, email: str = "") -> str | None:
     passwords, names, keyboard patterns, the account's own address)."""
     minimum = _setting("PASSWORD_MIN_LENGTH", DEFAULT_PASSWORD_MIN_LENGTH)
     if len(password) < minimum:
-        return f"Use at least {minimum} characters."
+        return Message(N_("Use at least %(min)s characters."), min=minimum)
     hints = [part for part in re.split(r"[@._+-]", email.lower()) if part]
     letters = re.sub(r"[\W_]", "", password.lower())
     local = re.sub(r"[\W_]", "", email.lower().partition("@")[0])
     if len(local) >= 4 and local in letters:
-        return "Do not use your e-mail address in your password."
+        return N_("Do not use your e-mail address in your password.")
     if zxcvbn(password[:128], user_inputs=hints)["score"] < MIN_PASSWORD_SCORE:
-        return "This password is too easy to guess; use a longer phrase of uncommon words."
+        return N_("This password is too easy to guess; use a longer phrase of uncommon words.")
     return None
 
 

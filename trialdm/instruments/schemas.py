@@ -235,7 +235,7 @@ def answers_schema(instrument_version: Any, complete: bool = False) -> ma.Schema
 # ---------------------------------------------------------------- API schemas
 
 _CONTEXT = validate.Regexp(
-    r"^[a-z_]{1,32}:[A-Za-z0-9_-]{1,30}$", error="A reference such as 'focus_group:12'."
+    r"^[a-z_]{1,32}:[A-Za-z0-9_-]{1,30}$", error=N_("A reference such as 'focus_group:12'.")
 )
 
 

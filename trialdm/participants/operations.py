@@ -110,16 +110,26 @@ def resolve_diagnoses(
     resolved: list[dict[str, Any]] = []
     seen: set[tuple[str, str | None]] = set()
     for index, diagnosis in enumerate(diagnoses):
-        item = f"Item {index + 1}"
+        item = Message(N_("Item %(n)s"), n=index + 1)
         typed, text = diagnosis["code"], diagnosis.get("text")
         code = typed if (typed, text) in recorded else vocabulary.resolve(typed)
         if code is None:
             if vocabulary.resolve(OTHER_DIAGNOSIS) is None and typed.casefold() == OTHER_DIAGNOSIS:
-                message = f"{item}: '{OTHER_DIAGNOSIS}' is not allowed by '{vocabulary.name}'."
+                message = Message(
+                    N_("%(item)s: '%(other)s' is not allowed by '%(vocabulary)s'."),
+                    item=item,
+                    other=OTHER_DIAGNOSIS,
+                    vocabulary=vocabulary.name,
+                )
             else:
-                message = (
-                    f"{item}: '{typed}' is not a code, label or synonym of the "
-                    f"diagnosis vocabulary '{vocabulary.name}'."
+                message = Message(
+                    N_(
+                        "%(item)s: '%(typed)s' is not a code, label or synonym of the "
+                        "diagnosis vocabulary '%(vocabulary)s'."
+                    ),
+                    item=item,
+                    typed=typed,
+                    vocabulary=vocabulary.name,
                 )
             errors.add("diagnoses", message)
             continue
