@@ -71,3 +71,13 @@ def test_table_titles_and_labels_are_shown_in_the_readers_language(
     assert "נאמנות לפרוטוקול ההתערבות לפי אתר" in hebrew
     assert "מפגשים קבוצתיים, n (% מהמפגשים)" in hebrew
     assert "Intervention fidelity by site" not in hebrew
+    # the Word download of the table speaks the reader's language too
+    import io
+
+    import docx
+
+    client.post("/language", data={"language": "de"})
+    download = client.get(f"/api/v1/summaries/{job.id}/tables/fidelity/docx")
+    assert download.status_code == 200
+    text = "\n".join(p.text for p in docx.Document(io.BytesIO(download.data)).paragraphs)
+    assert "Umsetzungstreue der Intervention nach Standort" in text

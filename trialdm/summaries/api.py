@@ -28,6 +28,7 @@ from trialdm.summaries.schemas import (
     SummaryJobQuery,
     SummaryTableOut,
 )
+from trialdm.summaries.specfiles.texts import localised_table
 from trialdm.summaries.word import DOCX, table_document
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -133,7 +134,7 @@ class SummaryTableDocument(MethodView):
         """One table of a finished job as a Word (.docx) table (audited)."""
         job = queries.finished_job(db.session, job_id)
         body = queries.job_table(db.session, job_id, name)
-        content = table_document(body)
+        content = table_document(localised_table(body))
         record_event(
             db.session,
             "download",

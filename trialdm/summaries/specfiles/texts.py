@@ -43,3 +43,36 @@ def extract_table_texts(fileobj, keywords, comment_tags, options):
 
 def catalog_id(text: str) -> str:
     return text.replace("%", "%%")
+
+
+def spec_text(text: Any) -> Any:
+    """A spec text in the request's language (English without a request or catalog
+    entry); data in the same places (site codes, values) comes back as it is."""
+    from flask import has_request_context
+    from flask_babel import gettext
+
+    if not isinstance(text, str) or not text.strip() or not has_request_context():
+        return text
+    key = catalog_id(text)
+    translated = gettext(key)
+    return text if translated == key else translated.replace("%%", "%")
+
+
+def localised_table(body: dict[str, Any]) -> dict[str, Any]:
+    """A stored table (``table_json``) with its interface texts in the request's
+    language, for the Word download; numbers and data are untouched."""
+    out = dict(body)
+    for key in ("title", "corner"):
+        out[key] = spec_text(body.get(key))
+    out["columns"] = [
+        {**c, "label": spec_text(c.get("label")), "group": spec_text(c.get("group"))}
+        for c in body.get("columns", [])
+    ]
+    out["rows"] = [{**r, "label": spec_text(r.get("label"))} for r in body.get("rows", [])]
+    out["notes"] = [spec_text(n) for n in body.get("notes") or []]
+    out["footnotes"] = [spec_text(n) for n in body.get("footnotes") or []]
+    if body.get("listing"):
+        listing = dict(body["listing"])
+        listing["columns"] = [spec_text(c) for c in listing.get("columns", [])]
+        out["listing"] = listing
+    return out
