@@ -93,12 +93,13 @@ def _deliver_one_mail(app: Flask) -> None:
 
 
 def _finished_labels() -> None:
-    """The labels a finished questionnaire translation leaves (Hebrew, right to left)."""
+    """The labels a finished questionnaire translation leaves (Arabic, right to left;
+    the shipped Hebrew wording is stored by the sync already)."""
     from trialdm.instruments.models import InstrumentVersion
     from trialdm.instruments.operations import store_label_translations
 
     version = db.session.scalars(select(InstrumentVersion).limit(1)).one()
-    store_label_translations(db.session, version, "he", {"title": "שאלון"})
+    store_label_translations(db.session, version, "ar", {"title": "استبيان"})
     db.session.commit()
 
 

@@ -51,3 +51,33 @@ def test_progress_page_polls_the_job_api_until_done(app, make_user, db_session):
     page = page_as(app, make_user, "coordinator").get(f"/exports/{job.id}").get_data(as_text=True)
     assert f'data-poll-url="/api/v1/summaries/{job.id}"' in page
     assert '<progress id="job-progress" max="100" value="40">' in page
+
+
+def test_table_titles_and_labels_are_shown_in_the_readers_language(
+    app, make_user, make_participant, db_session
+):
+    make_participant("BU", enrolment_date=date(2025, 2, 1))
+    client = page_as(app, make_user, "coordinator")
+    started = client.post("/exports", data={"scope": "all", "tables": ["fidelity"]})
+    job = db_session.query(SummaryJob).one()
+    assert started.status_code == 302
+    client.post("/language", data={"language": "de"})
+    german = client.get(f"/exports/{job.id}/tables/fidelity").get_data(as_text=True)
+    assert "Umsetzungstreue der Intervention nach Standort" in german
+    assert "Gruppenkontakte, n (% der Kontakte)" in german
+    assert "Butabika" in german  # data stays as it is
+    client.post("/language", data={"language": "he"})
+    hebrew = client.get(f"/exports/{job.id}/tables/fidelity").get_data(as_text=True)
+    assert "נאמנות לפרוטוקול ההתערבות לפי אתר" in hebrew
+    assert "מפגשים קבוצתיים, n (% מהמפגשים)" in hebrew
+    assert "Intervention fidelity by site" not in hebrew
+    # the Word download of the table speaks the reader's language too
+    import io
+
+    import docx
+
+    client.post("/language", data={"language": "de"})
+    download = client.get(f"/api/v1/summaries/{job.id}/tables/fidelity/docx")
+    assert download.status_code == 200
+    text = "\n".join(p.text for p in docx.Document(io.BytesIO(download.data)).paragraphs)
+    assert "Umsetzungstreue der Intervention nach Standort" in text

@@ -189,3 +189,45 @@ ENGLISH_ONLY = {
     "when",
     "log",
 }
+
+
+def test_error_pages_and_domain_errors_in_the_language(app, make_user):
+    from tests.web_helpers import page_as
+
+    client = page_as(app, make_user, "research_worker", ["BU"])
+    client.post("/language", data={"language": "de"})
+    missing = client.get("/participants/987654")
+    assert missing.status_code == 404
+    assert "<h1>Nicht gefunden</h1>" in missing.get_data(as_text=True)
+    client.post("/language", data={"language": "he"})
+    hebrew = client.get("/participants/987654").get_data(as_text=True)
+    assert "<h1>לא נמצא</h1>" in hebrew
+
+
+def test_numbers_dates_and_data_on_the_pages_follow_the_language(app):
+    from datetime import date
+
+    from flask_babel import refresh
+    from markupsafe import Markup
+
+    from trialdm.web.i18n import text_direction
+    from trialdm.web.labels import format_day, format_number, format_percent, isolated
+
+    with app.test_request_context(headers={"Accept-Language": "de"}):
+        refresh()
+        assert format_number(1234.5) == "1.234,5"
+        assert format_percent(40) == "40\xa0%"
+        assert format_day(date(2025, 5, 2)) == "02.05.2025"
+    with app.test_request_context(headers={"Accept-Language": "he"}):
+        refresh()
+        assert format_day(date(2025, 5, 2)) == "2 במאי 2025"
+        assert isolated("BU-0001") == Markup("<bdi>BU-0001</bdi>")
+        assert isolated("<b>") == Markup("<bdi>&lt;b&gt;</bdi>")
+    # direction from CLDR: a new right-to-left language needs no list
+    assert [text_direction(code) for code in ("he", "ar", "ur", "de", "sw")] == [
+        "rtl",
+        "rtl",
+        "rtl",
+        "ltr",
+        "ltr",
+    ]

@@ -54,6 +54,10 @@ PAGES = [
     Shot("dashboard-translator", "translator.bu@demo.trialdm.org", "/"),
     Shot("dashboard-reviewer", "reviewer.bu@demo.trialdm.org", "/"),
     Shot("dashboard-admin", "admin@demo.trialdm.org", "/"),
+    Shot("dashboard-monitor", "monitor@demo.trialdm.org", "/"),
+    Shot("dashboard-statistician", "statistician@demo.trialdm.org", "/"),
+    Shot("status-grid", "rw.bu@demo.trialdm.org", "/status"),
+    Shot("queries", "monitor@demo.trialdm.org", "/quality/queries"),
     Shot("participants", "rw.bu@demo.trialdm.org", "/participants"),
     Shot(
         "participant-form-errors",
@@ -164,6 +168,17 @@ PAGES = [
     Shot("reminders", "lead.bu@demo.trialdm.org", "/reminders"),
     Shot("reminders-found", "lead.bu@demo.trialdm.org", "/reminders/found"),
     Shot("exports", "coordinator@demo.trialdm.org", "/exports"),
+    Shot("data-exports", "statistician@demo.trialdm.org", "/exports/data"),
+    Shot(
+        "summary-table",
+        "coordinator@demo.trialdm.org",
+        "/exports",
+        lambda page: (
+            page.click("main form button[type=submit]"),
+            page.wait_for_load_state(),
+            first_link("a[href*='/tables/']")(page),
+        ),
+    ),
 ]
 LANGUAGES = ("en", "de", "he")
 SHOTS = [Shot("login", None, "/login")] + [

@@ -8,17 +8,25 @@ from flask import current_app
 from sqlalchemy import select
 
 from trialdm.instruments.definitions import load_definition_folder
+from trialdm.instruments.definitions.translations import (
+    TRANSLATIONS_FOLDER,
+    load_translation_folder,
+)
 from trialdm.instruments.models import InstrumentVersion
 from trialdm.instruments.operations import create_response, sync_instruments
 from trialdm.participants.operations import create_participant
 
 
 def sync_shipped(session) -> None:
-    """Store the definitions of instruments/ unless they are stored already."""
+    """Store the definitions of instruments/ and their shipped wording in other
+    languages unless they are stored already."""
     stored = select(InstrumentVersion.id).where(InstrumentVersion.name == "baseline_demographics")
     if session.scalar(stored.limit(1)) is None:
-        definitions = load_definition_folder(Path(current_app.config["INSTRUMENTS_DIR"]))
-        sync_instruments(session, definitions, {d.name: f"{d.name}.toml" for d in definitions})
+        folder = Path(current_app.config["INSTRUMENTS_DIR"])
+        definitions = load_definition_folder(folder)
+        translations = load_translation_folder(folder / TRANSLATIONS_FOLDER)
+        sources = {d.name: f"{d.name}.toml" for d in definitions}
+        sync_instruments(session, definitions, sources, translations)
 
 
 def seed(session, site: str, marker: str) -> dict:

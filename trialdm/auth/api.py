@@ -18,6 +18,7 @@ from trialdm.auth.schemas import (
     UserOut,
     UserUpdate,
 )
+from trialdm.core.errors import N_
 from trialdm.core.queries import get_or_404
 from trialdm.core.versions import etag_headers, if_match_required, if_match_version
 from trialdm.extensions import db
@@ -70,7 +71,7 @@ class TokenById(MethodView):
 
 
 def _user(user_id: int) -> User:
-    return get_or_404(db.session, User, user_id, what="user")
+    return get_or_404(db.session, User, user_id, missing=N_("No such user."))
 
 
 @blp.route("/users")

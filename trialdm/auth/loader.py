@@ -11,7 +11,7 @@ from trialdm.auth.models import User
 from trialdm.auth.operations import principal_for_token
 from trialdm.auth.permissions import Principal, authorize
 from trialdm.core.audit import current_audit_context, set_audit_context
-from trialdm.core.errors import Unauthorized
+from trialdm.core.errors import N_, Unauthorized
 from trialdm.core.http import is_api_request
 from trialdm.core.permissions import install_authorizer
 from trialdm.extensions import csrf, db, login_manager
@@ -52,10 +52,10 @@ def register_auth_loader(app: Flask) -> None:
         if header:
             scheme, _, token = header.partition(" ")
             if scheme.lower() != "bearer" or not token.strip():
-                raise Unauthorized("Use 'Authorization: Bearer <token>'.")
+                raise Unauthorized(N_("Use 'Authorization: Bearer <token>'."))
             principal = principal_for_token(db.session, token.strip())
             if principal is None:
-                raise Unauthorized("The API token is not valid or was revoked.")
+                raise Unauthorized(N_("The API token is not valid or was revoked."))
         elif current_user.is_authenticated:
             if is_api_request() and request.method in UNSAFE_METHODS:
                 csrf.protect()  # a session-authenticated write must come from our pages

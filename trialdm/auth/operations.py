@@ -21,7 +21,7 @@ from zxcvbn import zxcvbn
 from trialdm.auth.models import ApiToken, Membership, User
 from trialdm.auth.permissions import ALL_SITE_ROLES, ROLES, SITE_ROLES, Principal
 from trialdm.core.audit import record_event
-from trialdm.core.errors import Conflict, ErrorCollector, NotFound, ValidationFailed
+from trialdm.core.errors import N_, Conflict, ErrorCollector, Message, NotFound, ValidationFailed
 from trialdm.core.models import utcnow
 from trialdm.core.scoping import SKIP_SCOPING
 from trialdm.core.versions import OUTSIDE_VERSIONS, check_version
@@ -73,14 +73,14 @@ def password_problem(password: str, email: str = "") -> str | None:
     passwords, names, keyboard patterns, the account's own address)."""
     minimum = _setting("PASSWORD_MIN_LENGTH", DEFAULT_PASSWORD_MIN_LENGTH)
     if len(password) < minimum:
-        return f"Use at least {minimum} characters."
+        return Message(N_("Use at least %(min)s characters."), min=minimum)
     hints = [part for part in re.split(r"[@._+-]", email.lower()) if part]
     letters = re.sub(r"[\W_]", "", password.lower())
     local = re.sub(r"[\W_]", "", email.lower().partition("@")[0])
     if len(local) >= 4 and local in letters:
-        return "Do not use your e-mail address in your password."
+        return N_("Do not use your e-mail address in your password.")
     if zxcvbn(password[:128], user_inputs=hints)["score"] < MIN_PASSWORD_SCORE:
-        return "This password is too easy to guess; use a longer phrase of uncommon words."
+        return N_("This password is too easy to guess; use a longer phrase of uncommon words.")
     return None
 
 
@@ -94,16 +94,23 @@ def get_user_by_email(session: Session, email: str) -> User | None:
 
 def _check_grants(session: Session, role: str, sites: list[str], errors: ErrorCollector) -> None:
     if role not in ROLES:
-        errors.add("role", f"Unknown role '{role}'; use one of {', '.join(ROLES)}.")
+        errors.add(
+            "role",
+            Message(
+                N_("Unknown role '%(role)s'; use one of %(roles)s."),
+                role=role,
+                roles=", ".join(ROLES),
+            ),
+        )
         return
     if role in SITE_ROLES and not sites:
-        errors.add("sites", f"A {role} needs at least one site.")
+        errors.add("sites", Message(N_("A %(role)s needs at least one site."), role=role))
     if role in ALL_SITE_ROLES and sites:
-        errors.add("sites", f"A {role} holds every site; give no site.")
+        errors.add("sites", Message(N_("A %(role)s holds every site; give no site."), role=role))
     known = set(session.scalars(select(Site.code)))
     for code in sites:
         if code not in known:
-            errors.add("sites", f"Unknown site '{code}'.")
+            errors.add("sites", Message(N_("Unknown site '%(code)s'."), code=code))
 
 
 def create_user(
@@ -120,9 +127,9 @@ def create_user(
     errors = ErrorCollector()
     email = normalise_email(email)
     if "@" not in email or len(email) > 254:
-        errors.add("email", "Not a valid e-mail address.")
+        errors.add("email", N_("Not a valid e-mail address."))
     elif get_user_by_email(session, email):
-        errors.add("email", "A user with this e-mail address exists.")
+        errors.add("email", N_("A user with this e-mail address exists."))
     if password is not None and check_password:
         problem = password_problem(password, email)
         if problem:
@@ -159,7 +166,7 @@ def grant(session: Session, user: User, role: str, sites: list[str]) -> list[Mem
 def get_membership(user: User, membership_id: int) -> Membership:
     membership = next((m for m in user.memberships if m.id == membership_id), None)
     if membership is None:
-        raise NotFound("No such membership.")
+        raise NotFound(N_("No such membership."))
     return membership
 
 
@@ -185,9 +192,9 @@ def update_user(
     check_version(user, version)
     if changes.get("active") is False and user.active:
         if user.id == actor_id:
-            raise Conflict("You cannot deactivate your own account.")
+            raise Conflict(N_("You cannot deactivate your own account."))
         if _is_admin(user) and _active_admins(session) <= 1:
-            raise Conflict("This is the last active admin; make another admin first.")
+            raise Conflict(N_("This is the last active admin; make another admin first."))
         end_sessions(user)
     for name in ("active", "display_name", "locale", "mail_preference"):
         if name in changes:
@@ -308,7 +315,7 @@ def _touch(session: Session, token_id: int, last_used_at: datetime | None) -> No
 def revoke_token(session: Session, user: User, token_id: int, *, any_user: bool = False) -> None:
     row = session.get(ApiToken, token_id)
     if row is None or (row.user_id != user.id and not any_user):
-        raise NotFound("No such token.")
+        raise NotFound(N_("No such token."))
     if row.revoked_at is None:
         row.revoked_at = utcnow()
         record_event(session, "token_revoked", "api_tokens", row.id)

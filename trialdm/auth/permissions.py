@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from flask import g
 
 from trialdm.core.audit import current_audit_context, set_audit_context
-from trialdm.core.errors import Forbidden, Unauthorized
+from trialdm.core.errors import N_, Forbidden, Unauthorized
 from trialdm.core.permissions import PERMISSION_ATTR as PERMISSION_ATTR
 from trialdm.core.permissions import PUBLIC as PUBLIC
 from trialdm.core.permissions import PUBLIC_ENDPOINTS as PUBLIC_ENDPOINTS
@@ -248,10 +248,10 @@ def authorize(permission: str) -> Principal:
     """Enforce ``permission`` for this request and narrow the site scope to it."""
     principal = current_principal()
     if principal is None:
-        raise Unauthorized("Log in or send an API token.")
+        raise Unauthorized(N_("Log in or send an API token."))
     scope, roles = principal.scope_for(permission)
     if not roles or (not scope.every_site and not scope.codes):
-        raise Forbidden("You do not have permission for this.")
+        raise Forbidden(N_("You do not have permission for this."))
     set_scope(scope)
     set_audit_context(replace(current_audit_context(), role=",".join(roles)))
     g.permission = permission

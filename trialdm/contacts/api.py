@@ -25,6 +25,7 @@ from trialdm.contacts.schemas import (
     SiteFidelityOut,
 )
 from trialdm.core.audit import audit_context
+from trialdm.core.errors import N_
 from trialdm.core.pagination import order_by, paginate
 from trialdm.core.queries import get_or_404
 from trialdm.core.scoping import require_site
@@ -102,7 +103,11 @@ class ContactSessionById(MethodView):
 
 def _get_psw(psw_id: int) -> Participant:
     return get_or_404(
-        db.session, Participant, psw_id, Participant.category == "psw", what="peer support worker"
+        db.session,
+        Participant,
+        psw_id,
+        Participant.category == "psw",
+        missing=N_("No such peer support worker."),
     )
 
 

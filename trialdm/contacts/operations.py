@@ -169,12 +169,24 @@ def check_against_contacts(
         if first is None:
             return
         if proposed.get("arm") != "intervention" or proposed.get("enrolment_date") is None:
-            errors.add("arm", "Has recorded contact sessions; change or delete them first.")
+            errors.add("arm", N_("Has recorded contact sessions; change or delete them first."))
         elif proposed["enrolment_date"] > first:
-            errors.add("enrolment_date", f"After the first recorded contact ({first.isoformat()}).")
+            errors.add(
+                "enrolment_date",
+                Message(
+                    N_("After the first recorded contact (%(date)s)."),
+                    date=first.isoformat(),
+                ),
+            )
         withdrawn_on = proposed.get("withdrawal_date")
         if proposed.get("status") == "withdrawn" and withdrawn_on and withdrawn_on <= last:
-            errors.add("withdrawal_date", f"On or before a recorded contact ({last.isoformat()}).")
+            errors.add(
+                "withdrawal_date",
+                Message(
+                    N_("On or before a recorded contact (%(date)s)."),
+                    date=last.isoformat(),
+                ),
+            )
     elif participant.category == "psw":
         first = session.scalar(
             select(func.min(ContactSession.date))
@@ -185,7 +197,10 @@ def check_against_contacts(
         if first is not None and (trained is None or trained > first):
             errors.add(
                 "training_completed",
-                f"This PSW gave a session on {first.isoformat()}; training must precede it.",
+                Message(
+                    N_("This PSW gave a session on %(date)s; training must precede it."),
+                    date=first.isoformat(),
+                ),
             )
 
 

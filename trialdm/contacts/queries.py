@@ -60,6 +60,7 @@ from trialdm.contacts.models import (
     ContactSession,
     ContactSessionPsw,
 )
+from trialdm.core.errors import N_
 from trialdm.core.queries import get_or_404
 from trialdm.core.sqldates import add_months, days_between
 from trialdm.participants.models import Participant
@@ -289,7 +290,7 @@ def site_fidelity_summary(session: Session, site_code: str, as_of: date | None =
 
 
 def get_contact_session(session: Session, session_id: int) -> ContactSession:
-    return get_or_404(session, ContactSession, session_id, what="contact session")
+    return get_or_404(session, ContactSession, session_id, missing=N_("No such contact session."))
 
 
 def contact_sessions_query(filters: Mapping[str, Any]) -> Select:

@@ -14,18 +14,20 @@ FieldErrors = dict[str, Any]
 
 
 def N_(text: str) -> str:
-    """Mark a message for the page catalogs without translating it here (``make
-    translations`` collects it): the API answers in English, the pages translate."""
+    """Mark a message for the catalogs without translating it here (``make
+    translations`` collects it): the API's problem+json and the pages translate it
+    into the request's language when they show it (:mod:`trialdm.core.messages`)."""
     return text
 
 
 class Message(str):
-    """A field message that pages can show in the user's language.
+    """A message with values that the API and the pages show in the reader's language.
 
-    It is the English text (what the API sends and the CLI prints) and keeps its
-    catalog id, the field names it mentions (which a page replaces by the fields'
-    labels in its language) and its other values (study IDs, dates, limits), which
-    are put into the translated text as they are.
+    It is the English text (what the CLI prints and logs keep) and keeps its catalog
+    id, the field names it mentions (which a page replaces by the fields' labels in
+    its language) and its other values (study IDs, dates, limits), which are put into
+    the translated text as they are. A message without values needs no Message: the
+    text marked with :func:`N_` is its own catalog id.
     """
 
     template: str
@@ -44,7 +46,7 @@ class Message(str):
 
 class DomainError(Exception):
     status = 400
-    title = "Bad request"
+    title = N_("Bad request")
 
     def __init__(self, detail: str | None = None, *, errors: FieldErrors | None = None) -> None:
         super().__init__(detail or self.title)
@@ -57,7 +59,7 @@ class DomainError(Exception):
 
 class ValidationFailed(DomainError):
     status = 422
-    title = "Unprocessable content"
+    title = N_("Unprocessable content")
 
     @classmethod
     def field(cls, name: str, message: str) -> ValidationFailed:
@@ -66,22 +68,22 @@ class ValidationFailed(DomainError):
 
 class NotFound(DomainError):
     status = 404
-    title = "Not found"
+    title = N_("Not found")
 
 
 class Forbidden(DomainError):
     status = 403
-    title = "Forbidden"
+    title = N_("Forbidden")
 
 
 class Unauthorized(DomainError):
     status = 401
-    title = "Unauthorized"
+    title = N_("Unauthorized")
 
 
 class Conflict(DomainError):
     status = 409
-    title = "Conflict"
+    title = N_("Conflict")
 
 
 class Locked(DomainError):
@@ -89,17 +91,17 @@ class Locked(DomainError):
     unlocked with a reason."""
 
     status = 423
-    title = "Locked"
+    title = N_("Locked")
 
 
 class PreconditionFailed(DomainError):
     status = 412
-    title = "Precondition failed"
+    title = N_("Precondition failed")
 
 
 class PreconditionRequired(DomainError):
     status = 428
-    title = "Precondition required"
+    title = N_("Precondition required")
 
 
 def problem(
@@ -132,6 +134,6 @@ class ErrorCollector:
     def __bool__(self) -> bool:
         return bool(self.errors)
 
-    def raise_if_any(self, detail: str = "The input has errors.") -> None:
+    def raise_if_any(self, detail: str = N_("The input has errors.")) -> None:
         if self.errors:
             raise ValidationFailed(detail, errors=self.errors)

@@ -19,7 +19,8 @@ from trialdm.core.audit import (
     rewrite_durable_events,
     set_audit_context,
 )
-from trialdm.core.errors import PROBLEM_MIMETYPE, DomainError, problem
+from trialdm.core.errors import N_, PROBLEM_MIMETYPE, DomainError, problem
+from trialdm.core.messages import localised_problem
 from trialdm.core.scoping import NO_SITES, reset_scope, set_scope
 from trialdm.core.sqlite import reset_writing, set_writing
 from trialdm.core.tasks import run_eager_tasks
@@ -29,6 +30,22 @@ log = logging.getLogger(__name__)
 API_PREFIX = "/api/"
 BODY_METHODS = {"POST", "PUT", "PATCH"}
 WRITE_METHODS = BODY_METHODS | {"DELETE"}
+# Titles of the HTTP errors the framework raises, in the catalogs (werkzeug's names
+# are English only); others keep werkzeug's name.
+HTTP_TITLES = {
+    400: N_("Bad request"),
+    401: N_("Unauthorized"),
+    403: N_("Forbidden"),
+    404: N_("Not found"),
+    405: N_("Method not allowed"),
+    409: N_("Conflict"),
+    412: N_("Precondition failed"),
+    413: N_("Content too large"),
+    415: N_("Unsupported media type"),
+    422: N_("Unprocessable content"),
+    428: N_("Precondition required"),
+    429: N_("Too many requests"),
+}
 # API paths whose clients send form bodies (REDCap's API); JSON everywhere else.
 FORM_BODY_PATHS: set[str] = set()
 
@@ -39,7 +56,7 @@ def accept_form_bodies(path: str) -> None:
 
 
 def problem_response(body: dict[str, Any]) -> Response:
-    response = jsonify(body)
+    response = jsonify(localised_problem(body))
     response.status_code = body["status"]
     response.mimetype = PROBLEM_MIMETYPE
     return response
@@ -90,8 +107,11 @@ def register_request_edge(app: Flask, db) -> None:
             return problem_response(
                 problem(
                     415,
-                    "Unsupported media type",
-                    "Send the body as application/json (or multipart/form-data for file uploads).",
+                    N_("Unsupported media type"),
+                    N_(
+                        "Send the body as application/json "
+                        "(or multipart/form-data for file uploads)."
+                    ),
                 )
             )
         return None
@@ -114,7 +134,7 @@ def register_request_edge(app: Flask, db) -> None:
             db.session.rollback()
             log.info("integrity error at commit: %s", exc.orig)
             return problem_response(
-                problem(409, "Conflict", "The change conflicts with existing data.")
+                problem(409, N_("Conflict"), N_("The change conflicts with existing data."))
             )
         run_eager_tasks()
         return response
@@ -152,7 +172,7 @@ def register_request_edge(app: Flask, db) -> None:
         db.session.rollback()
         log.info("integrity error: %s", exc.orig)
         return problem_response(
-            problem(409, "Conflict", "The change conflicts with existing data.")
+            problem(409, N_("Conflict"), N_("The change conflicts with existing data."))
         )
 
     @app.errorhandler(HTTPException)
@@ -160,7 +180,8 @@ def register_request_edge(app: Flask, db) -> None:
         if not is_api_request():
             render_page = app.extensions.get("trialdm.page_error")
             if render_page is not None and exc.code and exc.code >= 400:
-                return render_page(exc.code, exc.name, exc.description), exc.code
+                title = HTTP_TITLES.get(exc.code, exc.name)
+                return render_page(exc.code, title, exc.description), exc.code
             return exc
         data = getattr(exc, "data", None) or {}
         errors = data.get("messages") or data.get("errors")
@@ -181,7 +202,8 @@ def register_request_edge(app: Flask, db) -> None:
                 else:
                     flat[location] = fields
             errors = flat
-        detail = exc.description if exc.code != 422 else "The input has errors."
+        detail = exc.description if exc.code != 422 else N_("The input has errors.")
         if exc.code == 413:
-            detail = "The request body is too large."
-        return problem_response(problem(exc.code or 500, exc.name, detail, errors or None))
+            detail = N_("The request body is too large.")
+        title = HTTP_TITLES.get(exc.code or 500, exc.name)
+        return problem_response(problem(exc.code or 500, title, detail, errors or None))

@@ -16,7 +16,7 @@ from typing import Any
 from flask import Flask, request
 from sqlalchemy.exc import DataError
 
-from trialdm.core.errors import NotFound, ValidationFailed
+from trialdm.core.errors import N_, Message, NotFound, ValidationFailed
 
 MAX_ID = 2**31 - 1  # PostgreSQL integer, the type of every primary key
 MAX_INTEGER = 2**63 - 1  # PostgreSQL bigint and SQLite INTEGER
@@ -71,13 +71,16 @@ def check_json_body() -> None:
         document = json.loads(request.get_data(cache=True))
     except RecursionError:
         raise ValidationFailed.field(
-            "(body)", f"Nested deeper than {MAX_JSON_DEPTH} levels."
+            "(body)",
+            Message(
+                N_("Nested deeper than %(max_json_depth)s levels."), max_json_depth=MAX_JSON_DEPTH
+            ),
         ) from None
     except ValueError:
         return  # not JSON: the endpoint's parser answers with its own message
     problems = _json_problems(document)
     if problems:
-        raise ValidationFailed("The input has errors.", errors=problems)
+        raise ValidationFailed(N_("The input has errors."), errors=problems)
 
 
 def check_form() -> None:
@@ -96,7 +99,7 @@ def check_form() -> None:
 def check_path_and_query() -> None:
     for value in (request.view_args or {}).values():
         if isinstance(value, int) and not 0 <= value <= MAX_ID:
-            raise NotFound("No such record.")
+            raise NotFound(N_("No such record."))
     problems: dict[str, list[str]] = {}
     for name, value in request.args.items(multi=True):
         problem = text_problem(value)
@@ -105,7 +108,7 @@ def check_path_and_query() -> None:
         elif value.lstrip("-").isdigit() and abs(int(value)) > MAX_INTEGER:
             problems.setdefault(name, []).append(OUT_OF_RANGE)
     if problems:
-        raise ValidationFailed("The input has errors.", errors=problems)
+        raise ValidationFailed(N_("The input has errors."), errors=problems)
 
 
 def register_input_bounds(app: Flask) -> None:

@@ -10,7 +10,7 @@ from flask import current_app
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from trialdm.core.errors import ValidationFailed
+from trialdm.core.errors import N_, Message, ValidationFailed
 from trialdm.core.inputs import MAX_ID
 
 MAX_PAGE = 1_000_000
@@ -50,8 +50,16 @@ def order_by(stmt: Select, sort: str | None, allowed: Mapping[str, Any], default
         column = allowed.get(name)
         if column is None:
             raise ValidationFailed(
-                "Unknown sort field.",
-                errors={"sort": [f"'{name}' is not sortable; use one of {', '.join(allowed)}."]},
+                N_("Unknown sort field."),
+                errors={
+                    "sort": [
+                        Message(
+                            N_("'%(name)s' is not sortable; use one of %(allowed)s."),
+                            name=name,
+                            allowed=", ".join(allowed),
+                        )
+                    ]
+                },
             )
         clauses.append(column.desc() if descending else column.asc())
     return stmt.order_by(*clauses, default)
@@ -67,7 +75,7 @@ def paginate(session: Session, stmt: Select, args: Mapping[str, Any], id_column:
     after = args.get("after")
     if after is not None:
         if args.get("sort"):
-            raise ValidationFailed.field("after", "Keyset paging orders by id; omit 'sort'.")
+            raise ValidationFailed.field("after", N_("Keyset paging orders by id; omit 'sort'."))
         items = list(
             session.scalars(
                 stmt.where(id_column > after).order_by(None).order_by(id_column).limit(per_page)

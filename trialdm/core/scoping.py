@@ -18,7 +18,7 @@ from typing import TypeVar
 from sqlalchemy import Executable, event
 from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
 
-from trialdm.core.errors import Forbidden, NotFound
+from trialdm.core.errors import N_, Forbidden, NotFound
 from trialdm.core.models import SiteScoped
 
 StatementT = TypeVar("StatementT", bound=Executable)
@@ -84,9 +84,9 @@ def require_site(site_code: str | None, *, hide: bool = False) -> None:
     """
     if not current_scope().allows(site_code):
         if hide:
-            raise NotFound("No such record.")
+            raise NotFound(N_("No such record."))
         raise Forbidden(
-            "You may not write to this site.", errors={"site": ["Not one of your sites."]}
+            N_("You may not write to this site."), errors={"site": [N_("Not one of your sites.")]}
         )
 
 

@@ -27,7 +27,13 @@ from flask_smorest import Blueprint
 from sqlalchemy import event
 from sqlalchemy.orm import ORMExecuteState, Session
 
-from trialdm.core.errors import PROBLEM_MIMETYPE, PreconditionFailed, PreconditionRequired
+from trialdm.core.errors import (
+    N_,
+    PROBLEM_MIMETYPE,
+    Message,
+    PreconditionFailed,
+    PreconditionRequired,
+)
 from trialdm.core.models import Base, Versioned
 from trialdm.core.schemas import Problem
 
@@ -79,7 +85,11 @@ def check_version(record: Versioned, expected: int | None) -> None:
     if expected != record.version_id:
         raise PreconditionFailed(
             STALE_DETAIL,
-            errors={"If-Match": [f"Current version is {record.version_id}."]},
+            errors={
+                "If-Match": [
+                    Message(N_("Current version is %(version_id)s."), version_id=record.version_id)
+                ]
+            },
         )
     if has_request_context():
         g.versioned_record = record

@@ -8,7 +8,7 @@ from flask_smorest import Blueprint
 
 from trialdm.auth.permissions import current_principal, requires
 from trialdm.core.audit import record_event
-from trialdm.core.errors import NotFound
+from trialdm.core.errors import N_, NotFound
 from trialdm.core.pagination import order_by, paginate
 from trialdm.exports import queries
 from trialdm.exports.archive import dataset_names
@@ -92,7 +92,7 @@ class ExportDownload(MethodView):
         job = queries.finished_job(db.session, export_id)
         path = archive_path(job)
         if not path.exists():
-            raise NotFound("The export file is gone; ask for a new one.")
+            raise NotFound(N_("The export file is gone; ask for a new one."))
         record_event(
             db.session,
             "download",

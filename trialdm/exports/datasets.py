@@ -34,7 +34,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from trialdm.core.errors import DomainError, ValidationFailed
+from trialdm.core.errors import N_, DomainError, Message, ValidationFailed
 from trialdm.core.scoping import with_site_criteria
 from trialdm.instruments.definitions import (
     MISSING_CODES,
@@ -85,7 +85,13 @@ class Variable:
         for number, (value, _) in enumerate(self.choices, start=1):
             if value == code:
                 return number
-        raise DomainError(f"Variable {self.name}: '{code}' is not one of its codes.")
+        raise DomainError(
+            Message(
+                N_("Variable %(name)s: '%(code)s' is not one of its codes."),
+                name=self.name,
+                code=code,
+            )
+        )
 
     def numbered_labels(self) -> list[tuple[int, str]]:
         """Value labels of the number the stat formats store."""
@@ -236,9 +242,23 @@ def _merged_field(definitions: Sequence[InstrumentDefinition], name: str) -> Fie
         assert older is not None
         if older.type != newest.type:
             raise ValidationFailed(
-                f"Field {name} of instrument {definitions[-1].name} is {older.type} in one "
-                f"version and {newest.type} in another; one column cannot hold both.",
-                errors={"datasets": [f"Export {definitions[-1].name} per version instead."]},
+                Message(
+                    N_(
+                        "Field %(field)s of instrument %(instrument)s is %(type)s in one version "
+                        "and %(type2)s in another; one column cannot hold both."
+                    ),
+                    field=name,
+                    instrument=definitions[-1].name,
+                    type=older.type,
+                    type2=newest.type,
+                ),
+                errors={
+                    "datasets": [
+                        Message(
+                            N_("Export %(name)s per version instead."), name=definitions[-1].name
+                        )
+                    ]
+                },
             )
     choices = list(newest.choices)
     known = {c.value for c in choices}
@@ -359,8 +379,18 @@ def instrument_dataset(session: Session, name: str) -> Dataset:
     for v in variables:
         if v.name in seen:
             raise ValidationFailed(
-                f"Instrument {name}: two columns would be called {v.name}.",
-                errors={"datasets": [f"Rename the field {v.name} of {name}."]},
+                Message(
+                    N_("Instrument %(name)s: two columns would be called %(name2)s."),
+                    name=name,
+                    name2=v.name,
+                ),
+                errors={
+                    "datasets": [
+                        Message(
+                            N_("Rename the field %(name)s of %(name2)s."), name=v.name, name2=name
+                        )
+                    ]
+                },
             )
         seen.add(v.name)
 

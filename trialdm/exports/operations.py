@@ -19,7 +19,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from trialdm.core.audit import record_event
-from trialdm.core.errors import DomainError, ErrorCollector, Forbidden
+from trialdm.core.errors import N_, DomainError, ErrorCollector, Forbidden, Message
 from trialdm.core.jobs import JobProgress, Lease
 from trialdm.core.jobs import claim_job as claim_lease
 from trialdm.core.jobs import reconcile_jobs as reconcile_leases
@@ -80,24 +80,31 @@ class CreateExportJob:
     def _check_datasets(self, session: Session, errors: ErrorCollector) -> list[str]:
         if self.format == AUDIT:
             if self.datasets:
-                errors.add("datasets", "An audit-trail export has no datasets to choose.")
+                errors.add("datasets", N_("An audit-trail export has no datasets to choose."))
             return [AUDIT]
         known = dataset_names(session)
         if self.datasets is None:
             return known
         for name in self.datasets:
             if name not in known:
-                errors.add("datasets", f"Unknown dataset '{name}'; use {', '.join(known)}.")
+                errors.add(
+                    "datasets",
+                    Message(
+                        N_("Unknown dataset '%(name)s'; use %(known)s."),
+                        name=name,
+                        known=", ".join(known),
+                    ),
+                )
         if len(set(self.datasets)) != len(self.datasets):
-            errors.add("datasets", "A dataset is listed twice.")
+            errors.add("datasets", N_("A dataset is listed twice."))
         return [name for name in known if name in self.datasets]
 
     def _check_scope(self, session: Session) -> str | None:
         if self.scope.lower() == ALL:
             if not current_scope().every_site:
                 raise Forbidden(
-                    "Only coordinators may export every site.",
-                    errors={"scope": ["Ask for your own site's data instead."]},
+                    N_("Only coordinators may export every site."),
+                    errors={"scope": [N_("Ask for your own site's data instead.")]},
                 )
             self.scope = ALL
             return None
@@ -111,15 +118,17 @@ class CreateExportJob:
         site_code = self._check_scope(session)
         errors = ErrorCollector()
         if self.format not in FORMATS:
-            errors.add("format", f"Use one of {', '.join(FORMATS)}.")
+            errors.add("format", Message(N_("Use one of %(formats)s."), formats=", ".join(FORMATS)))
         if self.labels == "labels" and self.format != "csv":
             errors.add(
                 "labels",
-                "Labels instead of codes are for CSV only; .sav, .dta, R and ODM files "
-                "carry the codes with their labels.",
+                N_(
+                    "Labels instead of codes are for CSV only; .sav, .dta, R and ODM files "
+                    "carry the codes with their labels."
+                ),
             )
         if self.identifiers == "exclude" and self.format == AUDIT:
-            errors.add("identifiers", "The audit trail is exported whole.")
+            errors.add("identifiers", N_("The audit trail is exported whole."))
         names = self._check_datasets(session, errors)
         errors.raise_if_any()
         if self.format != AUDIT:

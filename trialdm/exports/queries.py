@@ -6,7 +6,7 @@ from typing import Any
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from trialdm.core.errors import Conflict
+from trialdm.core.errors import N_, Conflict, Message
 from trialdm.core.queries import get_or_404
 from trialdm.exports.models import ExportJob
 
@@ -21,7 +21,7 @@ SORTABLE = {
 
 def get_job(session: Session, job_id: int) -> ExportJob:
     """A job of the current scope (site leads: their sites' exports), or 404."""
-    return get_or_404(session, ExportJob, job_id, what="export job")
+    return get_or_404(session, ExportJob, job_id, missing=N_("No such export job."))
 
 
 def jobs_query(filters: Mapping[str, Any]) -> Select:
@@ -35,5 +35,7 @@ def jobs_query(filters: Mapping[str, Any]) -> Select:
 def finished_job(session: Session, job_id: int) -> ExportJob:
     job = get_job(session, job_id)
     if job.state != "done":
-        raise Conflict(f"The export is not ready: the job is {job.state}.")
+        raise Conflict(
+            Message(N_("The export is not ready: the job is %(state)s."), state=job.state)
+        )
     return job

@@ -32,13 +32,18 @@ def instruments_sync(folder: Path | None) -> None:
     """Validate every definition and store each new version (all or nothing)."""
     from trialdm.extensions import db
     from trialdm.instruments.definitions import DefinitionError, load_definition_folder
+    from trialdm.instruments.definitions.translations import (
+        TRANSLATIONS_FOLDER,
+        load_translation_folder,
+    )
     from trialdm.instruments.operations import sync_instruments
 
     folder = _instrument_folder(folder)
     try:
         definitions = load_definition_folder(folder)
         sources = {d.name: f"{d.name}.toml" for d in definitions}
-        report = sync_instruments(db.session, definitions, sources)
+        translations = load_translation_folder(folder / TRANSLATIONS_FOLDER)
+        report = sync_instruments(db.session, definitions, sources, translations)
     except DefinitionError as exc:
         raise click.ClickException(
             f"Nothing stored; {len(exc.problems)} problem(s):\n" + str(exc)

@@ -15,6 +15,10 @@ from sqlalchemy.orm import Session
 
 from trialdm.config import schedule_events
 from trialdm.instruments.definitions import load_definition_folder
+from trialdm.instruments.definitions.translations import (
+    TRANSLATIONS_FOLDER,
+    load_translation_folder,
+)
 from trialdm.instruments.operations import create_response, sync_instruments
 from trialdm.participants.models import Participant
 from trialdm.randomisation.demo import enrol_demo_participant
@@ -46,8 +50,11 @@ DIAGNOSES = {
 
 
 def demo_instruments(session: Session, rng: random.Random) -> str:
-    definitions = load_definition_folder(Path(current_app.config["INSTRUMENTS_DIR"]))
-    report = sync_instruments(session, definitions, {d.name: f"{d.name}.toml" for d in definitions})
+    folder = Path(current_app.config["INSTRUMENTS_DIR"])
+    definitions = load_definition_folder(folder)
+    translations = load_translation_folder(folder / TRANSLATIONS_FOLDER)
+    sources = {d.name: f"{d.name}.toml" for d in definitions}
+    report = sync_instruments(session, definitions, sources, translations)
     return f"{len(report.added)} instrument versions stored"
 
 

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from trialdm.config import schedule_events
 from trialdm.core.audit import current_audit_context, record_event
 from trialdm.core.dates import refuse_future, today
-from trialdm.core.errors import Conflict, ErrorCollector, ValidationFailed
+from trialdm.core.errors import N_, Conflict, ErrorCollector, Message, ValidationFailed
 from trialdm.core.locking import refuse_if_locked
 from trialdm.core.models import utcnow
 from trialdm.core.scoping import require_site
@@ -35,6 +35,7 @@ from trialdm.instruments.definitions import (
     DefinitionProblem,
     InstrumentDefinition,
 )
+from trialdm.instruments.definitions.translations import LabelTranslation, check_translations
 from trialdm.instruments.models import (
     InstrumentLabelTranslation,
     InstrumentResponse,
@@ -59,18 +60,30 @@ def definition_checksum(definition: InstrumentDefinition) -> str:
 class InstrumentSyncReport:
     added: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
+    # language -> labels stored / kept as they were (stored already with other text)
+    labels_stored: dict[str, int] = field(default_factory=dict)
+    labels_kept: dict[str, int] = field(default_factory=dict)
 
     def lines(self) -> list[str]:
         out = [f"stored {label}" for label in self.added]
         out.append(f"{len(self.added)} stored, {len(self.unchanged)} unchanged")
+        for language in sorted(self.labels_stored.keys() | self.labels_kept.keys()):
+            stored, kept = self.labels_stored.get(language, 0), self.labels_kept.get(language, 0)
+            line = f"labels in {language}: {stored} stored"
+            out.append(line + (f", {kept} kept as translated before" if kept else ""))
         return out
 
 
 def sync_instruments(
-    session: Session, definitions: Iterable[InstrumentDefinition], sources: Mapping[str, str]
+    session: Session,
+    definitions: Iterable[InstrumentDefinition],
+    sources: Mapping[str, str],
+    translations: Iterable[LabelTranslation] = (),
 ) -> InstrumentSyncReport:
     """Store every definition version not stored yet. A stored version never changes:
-    different content under a stored version number is refused (raise the version)."""
+    different content under a stored version number is refused (raise the version).
+    ``translations`` (the shipped wording in other languages) are stored as the
+    versions' finished labels (:func:`store_label_translations`)."""
     events = {event.name for event in schedule_events(current_app.config)}
     report = InstrumentSyncReport()
     problems: list[DefinitionProblem] = []
@@ -125,18 +138,41 @@ def sync_instruments(
     if problems:
         raise DefinitionError(problems)
     session.flush()
+    translations = list(translations)
+    if translations:
+        _sync_translations(session, translations, report)
     return report
 
 
-# ---------------------------------------------------------------- responses
+def _sync_translations(
+    session: Session, translations: list[LabelTranslation], report: InstrumentSyncReport
+) -> None:
+    versions = {(v.name, v.version): v for v in session.scalars(select(InstrumentVersion))}
+    check_translations(translations, {key: v.parsed for key, v in versions.items()})
+    for t in translations:
+        stored, kept = store_label_translations(
+            session, versions[(t.instrument, t.version)], t.language, t.labels, keep_existing=True
+        )
+        report.labels_stored[t.language] = report.labels_stored.get(t.language, 0) + stored
+        report.labels_kept[t.language] = report.labels_kept.get(t.language, 0) + kept
 
 
 def store_label_translations(
-    session: Session, version: InstrumentVersion, language: str, texts: Mapping[str, str]
-) -> None:
-    """Make ``texts`` (``{key: text}``, keyed as :func:`queries.labels_for`) the labels of
-    ``version`` in ``language``, e.g. from a finished translation. Empty texts are not
-    stored (the definition's English label shows); keys not given keep their label."""
+    session: Session,
+    version: InstrumentVersion,
+    language: str,
+    labels: Mapping[str, str],
+    *,
+    keep_existing: bool = False,
+) -> tuple[int, int]:
+    """Make ``labels`` (key -> text, keyed as :func:`queries.labels_for`) the finished
+    labels of ``version`` in ``language``; returns (stored, kept). Empty texts are not
+    stored (the definition's English label shows); keys not given keep their label.
+
+    A finished translation replaces a key's label. The shipped wording
+    (``keep_existing``) never does: a label stored already, by an earlier sync or by the
+    translation workflow (reviewed, part of the trial's record), is kept; like the
+    version itself, its wording changes only with a new version."""
     existing = {
         row.key: row
         for row in session.scalars(
@@ -146,7 +182,8 @@ def store_label_translations(
             )
         )
     }
-    for key, text in texts.items():
+    stored = kept = 0
+    for key, text in labels.items():
         if not text:
             continue
         row = existing.get(key)
@@ -156,9 +193,18 @@ def store_label_translations(
                     instrument_version_id=version.id, language=language, key=key, text=text
                 )
             )
+            stored += 1
         elif row.text != text:
-            row.text = text
+            if keep_existing:
+                kept += 1
+            else:
+                row.text = text
+                stored += 1
     session.flush()
+    return stored, kept
+
+
+# ---------------------------------------------------------------- responses
 
 
 def _load_answers(
@@ -168,7 +214,7 @@ def _load_answers(
         return answers_schema(version, complete).load(answers)
     except ma.ValidationError as exc:
         raise ValidationFailed(
-            "The answers have errors.", errors={"answers": exc.messages}
+            N_("The answers have errors."), errors={"answers": exc.messages}
         ) from None
 
 
@@ -192,7 +238,7 @@ def _participant_for(session: Session, participant_id: int) -> Participant:
         )
     )
     if participant is None:
-        raise ValidationFailed.field("participant_id", "No such participant.")
+        raise ValidationFailed.field("participant_id", N_("No such participant."))
     return participant
 
 
@@ -206,15 +252,26 @@ def _check_event(
         if definition.events:
             errors.add(
                 "event",
-                f"Required: {definition.name} is a scheduled instrument "
-                f"({', '.join(definition.events)}).",
+                Message(
+                    N_("Required: %(name)s is a scheduled instrument (%(events)s)."),
+                    name=definition.name,
+                    events=", ".join(definition.events),
+                ),
             )
         return
     if event not in definition.events:
         where = ", ".join(definition.events) or "no schedule event"
-        errors.add("event", f"{definition.name} is not due at {event} (due at {where}).")
+        errors.add(
+            "event",
+            Message(
+                N_("%(name)s is not due at %(event)s (due at %(where)s)."),
+                name=definition.name,
+                event=event,
+                where=where,
+            ),
+        )
     elif participant.enrolment_date is None:
-        errors.add("event", "The participant is not enrolled in the trial.")
+        errors.add("event", N_("The participant is not enrolled in the trial."))
 
 
 def _answer_changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, list[Any]]:
@@ -276,8 +333,12 @@ def create_response(session: Session, data: Mapping[str, Any]) -> InstrumentResp
     if participant.category not in definition.respondents:
         errors.add(
             "participant_id",
-            f"{definition.name} is for {', '.join(definition.respondents)}, "
-            f"not {participant.category}.",
+            Message(
+                N_("%(name)s is for %(respondents)s, not %(category)s."),
+                name=definition.name,
+                respondents=", ".join(definition.respondents),
+                category=participant.category,
+            ),
         )
     event = data.get("event")
     _check_event(errors, definition, participant, event)
@@ -297,8 +358,19 @@ def create_response(session: Session, data: Mapping[str, Any]) -> InstrumentResp
         )
         if duplicate is not None:
             raise Conflict(
-                f"This participant already has a {definition.name} response at {event}.",
-                errors={"event": [f"Response {duplicate} exists; change that one."]},
+                Message(
+                    N_("This participant already has a %(name)s response at %(event)s."),
+                    name=definition.name,
+                    event=event,
+                ),
+                errors={
+                    "event": [
+                        Message(
+                            N_("Response %(duplicate)s exists; change that one."),
+                            duplicate=duplicate,
+                        )
+                    ]
+                },
             )
     response = InstrumentResponse(
         site_code=participant.site_code,
@@ -335,8 +407,8 @@ def update_response(
     reason = current_audit_context().reason
     if response.status == "complete" and not (reason and reason.strip()):
         raise ValidationFailed(
-            "A reason is required to change a completed response.",
-            errors={"reason": ["Give a reason for this change."]},
+            N_("A reason is required to change a completed response."),
+            errors={"reason": [N_("Give a reason for this change.")]},
         )
     definition = response.instrument_version.parsed
     before = answer_values(response)

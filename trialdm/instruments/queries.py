@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, object_session
 
-from trialdm.core.errors import NotFound
+from trialdm.core.errors import N_, Message, NotFound
 from trialdm.core.queries import get_or_404
 from trialdm.instruments.answers import from_rows, to_json
 from trialdm.instruments.definitions import DEFAULT_LANGUAGE, InstrumentDefinition, Labels
@@ -72,8 +72,10 @@ def get_instrument_version(
         if field:
             from trialdm.core.errors import ValidationFailed
 
-            raise ValidationFailed.field(field, f"No {what}; run 'trialdm instruments sync'.")
-        raise NotFound(f"No {what}.")
+            raise ValidationFailed.field(
+                field, Message(N_("No %(what)s; run 'trialdm instruments sync'."), what=what)
+            )
+        raise NotFound(Message(N_("No %(what)s."), what=what))
     return found
 
 
@@ -176,7 +178,7 @@ def answers_json(response: InstrumentResponse) -> dict[str, Any]:
 
 
 def get_response(session: Session, response_id: int) -> InstrumentResponse:
-    return get_or_404(session, InstrumentResponse, response_id, what="response")
+    return get_or_404(session, InstrumentResponse, response_id, missing=N_("No such response."))
 
 
 def responses_query(filters: Mapping[str, Any]) -> Select:

@@ -21,6 +21,7 @@ from typing import Any
 import marshmallow as ma
 from marshmallow import validate
 
+from trialdm.core.errors import N_, Message
 from trialdm.core.pagination import PageArgs, PageMeta
 from trialdm.core.schemas import DumpSchema, LoadSchema, Site
 from trialdm.instruments.definitions import (
@@ -69,8 +70,10 @@ class AnswerField(ma.fields.Field):
             code = value.get("missing")
             if set(value) != {"missing"} or code not in MISSING_CODES:
                 raise ma.ValidationError(
-                    "An object here is a missing-data code: "
-                    f'{{"missing": one of {", ".join(MISSING_CODES)}}}.'
+                    Message(
+                        N_('An object here is a missing-data code: {"missing": one of %(codes)s}.'),
+                        codes=", ".join(MISSING_CODES),
+                    )
                 )
             return Missing(code)
         parse = getattr(self, f"_load_{self.definition.type}")
@@ -82,18 +85,22 @@ class AnswerField(ma.fields.Field):
         shown_low = low.isoformat() if isinstance(low, date) else low
         shown_high = high.isoformat() if isinstance(high, date) else high
         if low is not None and value < low:
-            raise ma.ValidationError(f"Must be at least {shown_low}.")
+            raise ma.ValidationError(
+                Message(N_("Must be at least %(shown_low)s."), shown_low=shown_low)
+            )
         if high is not None and value > high:
-            raise ma.ValidationError(f"Must be at most {shown_high}.")
+            raise ma.ValidationError(
+                Message(N_("Must be at most %(shown_high)s."), shown_high=shown_high)
+            )
         return value
 
     def _load_text(self, value: Any) -> str | None:
         if not isinstance(value, str):
-            raise ma.ValidationError("Must be text.")
+            raise ma.ValidationError(N_("Must be text."))
         value = value.strip()
         limit = self.definition.max_length or TEXT_MAX_LENGTH
         if len(value) > limit:
-            raise ma.ValidationError(f"At most {limit} characters.")
+            raise ma.ValidationError(Message(N_("At most %(limit)s characters."), limit=limit))
         text_format = self.definition.format
         if not value or text_format is None:
             return value or None
@@ -101,15 +108,15 @@ class AnswerField(ma.fields.Field):
         if not re.match(pattern, value) or (
             text_format in DATETIME_FORMATS and not _real_datetime(value)
         ):
-            raise ma.ValidationError(f"Must be {shown}.")
+            raise ma.ValidationError(Message(N_("Must be %(shown)s."), shown=shown))
         return self._range(value)
 
     def _load_descriptive(self, value: Any) -> None:
-        raise ma.ValidationError("Text shown on the form; it takes no answer.")
+        raise ma.ValidationError(N_("Text shown on the form; it takes no answer."))
 
     def _load_integer(self, value: Any) -> int:
         if not _is_int(value):
-            raise ma.ValidationError("Must be a whole number.")
+            raise ma.ValidationError(N_("Must be a whole number."))
         return self._range(value)
 
     def _load_decimal(self, value: Any) -> float:
@@ -118,35 +125,45 @@ class AnswerField(ma.fields.Field):
             or not isinstance(value, (int, float))
             or not math.isfinite(value)
         ):
-            raise ma.ValidationError("Must be a number.")
+            raise ma.ValidationError(N_("Must be a number."))
         places = self.definition.decimals
         if places is not None and Decimal(repr(float(value))).as_tuple().exponent < -places:  # type: ignore[operator]
-            raise ma.ValidationError(f"At most {places} decimal place(s).")
+            raise ma.ValidationError(
+                Message(N_("At most %(places)s decimal place(s)."), places=places)
+            )
         return self._range(float(value))
 
     def _load_scale(self, value: Any) -> int:
         if not _is_int(value):
             low, high = self.definition.min, self.definition.max
-            raise ma.ValidationError(f"Must be a whole number from {low} to {high}.")
+            raise ma.ValidationError(
+                Message(N_("Must be a whole number from %(low)s to %(high)s."), low=low, high=high)
+            )
         return self._range(value)
 
     def _load_date(self, value: Any) -> date:
         if not isinstance(value, str):
-            raise ma.ValidationError("Must be a date (YYYY-MM-DD).")
+            raise ma.ValidationError(N_("Must be a date (YYYY-MM-DD)."))
         try:
             parsed = date.fromisoformat(value)
         except ValueError:
-            raise ma.ValidationError("Must be a date (YYYY-MM-DD).") from None
+            raise ma.ValidationError(N_("Must be a date (YYYY-MM-DD).")) from None
         return self._range(parsed)
 
     def _load_yes_no(self, value: Any) -> bool:
         if not isinstance(value, bool):
-            raise ma.ValidationError("Must be true (yes) or false (no).")
+            raise ma.ValidationError(N_("Must be true (yes) or false (no)."))
         return value
 
     def _choice_error(self, value: Any) -> ma.ValidationError:
         allowed = ", ".join(str(v) for v in self.definition.choice_values)
-        return ma.ValidationError(f"{value!r} is not one of the choices ({allowed}).")
+        return ma.ValidationError(
+            Message(
+                N_("%(value)s is not one of the choices (%(allowed)s)."),
+                value=repr(value),
+                allowed=allowed,
+            )
+        )
 
     def _load_single_choice(self, value: Any) -> str:
         if not isinstance(value, str) or value not in self.definition.choice_values:
@@ -155,12 +172,12 @@ class AnswerField(ma.fields.Field):
 
     def _load_multiple_choice(self, value: Any) -> list[str] | None:
         if not isinstance(value, list):
-            raise ma.ValidationError("Must be a list of choices.")
+            raise ma.ValidationError(N_("Must be a list of choices."))
         for item in value:
             if not isinstance(item, str) or item not in self.definition.choice_values:
                 raise self._choice_error(item)
         if len(set(value)) != len(value):
-            raise ma.ValidationError("A choice is listed twice.")
+            raise ma.ValidationError(N_("A choice is listed twice."))
         order = self.definition.choice_values
         return sorted(value, key=order.index) or None
 
@@ -218,7 +235,7 @@ def answers_schema(instrument_version: Any, complete: bool = False) -> ma.Schema
 # ---------------------------------------------------------------- API schemas
 
 _CONTEXT = validate.Regexp(
-    r"^[a-z_]{1,32}:[A-Za-z0-9_-]{1,30}$", error="A reference such as 'focus_group:12'."
+    r"^[a-z_]{1,32}:[A-Za-z0-9_-]{1,30}$", error=N_("A reference such as 'focus_group:12'.")
 )
 
 
@@ -319,7 +336,7 @@ class InstrumentOut(DumpSchema):
     language = ma.fields.String()
     labels = ma.fields.Dict()
     definition = ma.fields.Dict()
-    missing_codes = ma.fields.Dict()
+    codes = ma.fields.Dict()
     synced_at = ma.fields.DateTime()
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import marshmallow as ma
 from sqlalchemy.orm import Session
 
-from trialdm.core.errors import DomainError, ValidationFailed
+from trialdm.core.errors import N_, DomainError, ValidationFailed
 from trialdm.core.inputs import csv_problem
 from trialdm.core.scoping import require_site
 from trialdm.participants.minimum_record import required_of_every_category
@@ -60,7 +60,7 @@ def read_upload(raw: bytes, max_bytes: int, max_rows: int) -> tuple[str, int]:
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise ValidationFailed.field("file", "The file is not UTF-8 text.") from None
+        raise ValidationFailed.field("file", N_("The file is not UTF-8 text.")) from None
     rows = count_rows(text)
     if rows > max_rows:
         raise ImportTooLarge(

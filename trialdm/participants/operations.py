@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from trialdm.core.dates import refuse_future, today
-from trialdm.core.errors import ErrorCollector
+from trialdm.core.errors import N_, ErrorCollector, Message
 from trialdm.core.models import utcnow
 from trialdm.core.scoping import current_scope, require_site
 from trialdm.core.versions import check_version
@@ -65,21 +65,23 @@ def check_participant(
         refuse_future(errors, name, proposed.get(name), now)
 
     if proposed.get("year_of_birth") is not None and proposed.get("age") is not None:
-        errors.add("age", "Give the year of birth or the age, not both.")
+        errors.add("age", N_("Give the year of birth or the age, not both."))
     yob = proposed.get("year_of_birth")
     if yob is not None and not (1900 <= yob <= now.year):
-        errors.add("year_of_birth", f"Must be between 1900 and {now.year}.")
+        errors.add(
+            "year_of_birth", Message(N_("Must be between 1900 and %(year)s."), year=now.year)
+        )
 
     proposed["diagnoses"] = resolve_diagnoses(proposed.get("diagnoses") or [], errors, recorded)
 
     if category != "service_user":
         for name in TRIAL_FIELDS:
             if proposed.get(name) is not None:
-                errors.add(name, "Only service users are enrolled in the trial.")
+                errors.add(name, N_("Only service users are enrolled in the trial."))
     if category != "psw":
         for name in PSW_FIELDS:
             if proposed.get(name) is not None:
-                errors.add(name, "Only peer support workers have this.")
+                errors.add(name, N_("Only peer support workers have this."))
     # The trial's minimum record (quality/minimum_record.toml), every gap at once.
     for name, messages in missing_fields(category, proposed).items():
         for message in messages:
@@ -104,24 +106,45 @@ def resolve_diagnoses(
     resolved: list[dict[str, Any]] = []
     seen: set[tuple[str, str | None]] = set()
     for index, diagnosis in enumerate(diagnoses):
-        item = f"Item {index + 1}"
+        item = Message(N_("Item %(n)s"), n=index + 1)
         typed, text = diagnosis["code"], diagnosis.get("text")
         code = typed if (typed, text) in recorded else vocabulary.resolve(typed)
         if code is None:
             if vocabulary.resolve(OTHER_DIAGNOSIS) is None and typed.casefold() == OTHER_DIAGNOSIS:
-                message = f"{item}: '{OTHER_DIAGNOSIS}' is not allowed by '{vocabulary.name}'."
+                message = Message(
+                    N_("%(item)s: '%(other)s' is not allowed by '%(vocabulary)s'."),
+                    item=item,
+                    other=OTHER_DIAGNOSIS,
+                    vocabulary=vocabulary.name,
+                )
             else:
-                message = (
-                    f"{item}: '{typed}' is not a code, label or synonym of the "
-                    f"diagnosis vocabulary '{vocabulary.name}'."
+                message = Message(
+                    N_(
+                        "%(item)s: '%(typed)s' is not a code, label or synonym of the "
+                        "diagnosis vocabulary '%(vocabulary)s'."
+                    ),
+                    item=item,
+                    typed=typed,
+                    vocabulary=vocabulary.name,
                 )
             errors.add("diagnoses", message)
             continue
         needs_text = vocabulary.other.requires_text and (code, text) not in recorded
         if code == OTHER_DIAGNOSIS and not text and needs_text:
-            errors.add("diagnoses", f"{item}: describe the 'other' diagnosis in 'text'.")
+            errors.add(
+                "diagnoses",
+                Message(N_("%(item)s: describe the 'other' diagnosis in 'text'."), item=item),
+            )
         if (code, text) in seen:
-            errors.add("diagnoses", f"{item}: '{typed}' is listed twice (as {code}).")
+            errors.add(
+                "diagnoses",
+                Message(
+                    N_("%(item)s: '%(typed)s' is listed twice (as %(code)s)."),
+                    item=item,
+                    typed=typed,
+                    code=code,
+                ),
+            )
         seen.add((code, text))
         resolved.append({"code": code, "text": text})
     return resolved
@@ -132,36 +155,48 @@ def _check_enrolment(proposed: Mapping[str, Any], errors: ErrorCollector, config
     if enrolled is None:
         for name in ("arm", "status", "withdrawal_date", "intervention_start"):
             if proposed.get(name) is not None:
-                errors.add(name, "Set the enrolment date first: this is for enrolled participants.")
+                errors.add(
+                    name, N_("Set the enrolment date first: this is for enrolled participants.")
+                )
         return
     consent = proposed.get("consent_date")
     if consent is not None and consent > enrolled:
-        errors.add("consent_date", "Consent must be given on or before the enrolment date.")
+        errors.add("consent_date", N_("Consent must be given on or before the enrolment date."))
     age = age_at(proposed, enrolled)
     low, high = config["ELIGIBLE_MIN_AGE"], config["ELIGIBLE_MAX_AGE"]
     if age is None:
         if "year_of_birth" not in errors.errors:  # not already asked for by the minimum record
-            errors.add("year_of_birth", "Give the year of birth or the age to check eligibility.")
+            errors.add(
+                "year_of_birth", N_("Give the year of birth or the age to check eligibility.")
+            )
     elif not low <= age <= high:
         field = "age" if proposed.get("age") is not None else "year_of_birth"
-        errors.add(field, f"Age at enrolment ({age}) is outside the eligible {low}–{high}.")
+        errors.add(
+            field,
+            Message(
+                N_("Age at enrolment (%(age)s) is outside the eligible %(low)s–%(high)s."),
+                age=age,
+                low=low,
+                high=high,
+            ),
+        )
     status = proposed.get("status") or "enrolled"
     withdrawn_on = proposed.get("withdrawal_date")
     if status == "withdrawn":
         if withdrawn_on is None:
-            errors.add("withdrawal_date", "Required when the participant has withdrawn.")
+            errors.add("withdrawal_date", N_("Required when the participant has withdrawn."))
         elif withdrawn_on < enrolled:
-            errors.add("withdrawal_date", "Withdrawal cannot be before enrolment.")
+            errors.add("withdrawal_date", N_("Withdrawal cannot be before enrolment."))
     else:
         for name in ("withdrawal_date", "withdrawal_reason"):
             if proposed.get(name):
-                errors.add(name, "Only for a withdrawn participant (status 'withdrawn').")
+                errors.add(name, N_("Only for a withdrawn participant (status 'withdrawn')."))
     start = proposed.get("intervention_start")
     if start is not None:
         if proposed.get("arm") != "intervention":
-            errors.add("intervention_start", "Only intervention-arm participants have this.")
+            errors.add("intervention_start", N_("Only intervention-arm participants have this."))
         elif start < enrolled:
-            errors.add("intervention_start", "Cannot be before enrolment.")
+            errors.add("intervention_start", N_("Cannot be before enrolment."))
 
 
 def arm_is_allocated() -> bool:
@@ -175,8 +210,10 @@ def check_arm_not_typed(
     if arm_is_allocated() and "arm" in changes and changes["arm"] != current_arm:
         errors.add(
             "arm",
-            "The arm is allocated by randomisation and cannot be typed in; "
-            "randomise the participant once they are eligible and enrolled.",
+            N_(
+                "The arm is allocated by randomisation and cannot be typed in; "
+                "randomise the participant once they are eligible and enrolled."
+            ),
         )
 
 

@@ -8,6 +8,7 @@ from flask import current_app
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
+from trialdm.core.errors import N_
 from trialdm.core.queries import get_or_404
 from trialdm.participants.hooks import apply_filters
 from trialdm.participants.models import Participant, ParticipantImportJob
@@ -56,12 +57,12 @@ def diagnosis_in_group(code: str, group: str) -> bool:
 
 def get_participant(session: Session, participant_id: int) -> Participant:
     """A participant of the current scope, or 404 (other sites' records do not exist)."""
-    return get_or_404(session, Participant, participant_id, what="participant")
+    return get_or_404(session, Participant, participant_id, missing=N_("No such participant."))
 
 
 def get_import_job(session: Session, job_id: int) -> ParticipantImportJob:
     """A large import of the current scope, or 404."""
-    return get_or_404(session, ParticipantImportJob, job_id, what="import")
+    return get_or_404(session, ParticipantImportJob, job_id, missing=N_("No such import job."))
 
 
 def participants_query(filters: Mapping[str, Any]) -> Select:

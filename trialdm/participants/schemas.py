@@ -4,6 +4,7 @@ import marshmallow as ma
 from flask_smorest.fields import Upload
 from marshmallow import validate
 
+from trialdm.core.errors import N_, Message
 from trialdm.core.pagination import PageArgs, PageMeta
 from trialdm.core.schemas import DumpSchema, LoadSchema, Site
 from trialdm.participants.minimum_record import MinimumRecordCheck
@@ -30,22 +31,31 @@ class DiagnosisIn(ma.fields.Field):
             value = {"code": value}
         if not isinstance(value, dict) or not isinstance(value.get("code"), str):
             raise ma.ValidationError(
-                "A diagnosis is a code, label or synonym, or an object with 'code' (and 'text')."
+                N_(
+                    "A diagnosis is a code, label or synonym, "
+                    "or an object with 'code' (and 'text')."
+                )
             )
         unknown = set(value) - {"code", "text", "label"}
         if unknown:
-            raise ma.ValidationError(f"Unknown key(s): {', '.join(sorted(unknown))}.")
+            raise ma.ValidationError(
+                Message(N_("Unknown key(s): %(unknown)s."), unknown=", ".join(sorted(unknown)))
+            )
         text = value.get("text")
         if text is not None and not isinstance(text, str):
-            raise ma.ValidationError("'text' must be a string.")
+            raise ma.ValidationError(N_("'text' must be a string."))
         code = value["code"].strip()
         text = (text or "").strip() or None
         if not code:
-            raise ma.ValidationError("'code' is empty.")
+            raise ma.ValidationError(N_("'code' is empty."))
         for name, given in (("code", code), ("text", text)):
             if given is not None and len(given) > MAX_DIAGNOSIS_TEXT:
                 raise ma.ValidationError(
-                    f"'{name}' is longer than {MAX_DIAGNOSIS_TEXT} characters."
+                    Message(
+                        N_("'%(name)s' is longer than %(max_diagnosis_text)s characters."),
+                        name=name,
+                        max_diagnosis_text=MAX_DIAGNOSIS_TEXT,
+                    )
                 )
         return {"code": code, "text": text}
 

@@ -29,7 +29,7 @@ import marshmallow as ma
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from trialdm.core.errors import DomainError, ValidationFailed
+from trialdm.core.errors import N_, DomainError, ValidationFailed
 from trialdm.core.inputs import csv_problem, text_problem
 from trialdm.core.scoping import require_site
 from trialdm.participants.models import Participant
@@ -112,7 +112,7 @@ def read_upload(upload, name: str) -> str:
     try:
         return upload.read().decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise ValidationFailed.field(name, "The file is not UTF-8 text.") from None
+        raise ValidationFailed.field(name, N_("The file is not UTF-8 text.")) from None
 
 
 def _rows(

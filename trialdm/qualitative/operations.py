@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from trialdm.auth.models import Membership, User
 from trialdm.auth.permissions import ALL_SITE_ROLES
 from trialdm.core.audit import audit_context, current_audit_context
-from trialdm.core.errors import ErrorCollector, ValidationFailed
+from trialdm.core.errors import N_, ErrorCollector, Message, ValidationFailed
 from trialdm.core.models import utcnow
 from trialdm.core.scoping import require_site
 from trialdm.core.versions import check_version
@@ -40,7 +40,7 @@ def _check_staff(
             continue
         user = session.get(User, user_id)
         if user is None:
-            errors.add(name, f"No user {user_id}.")
+            errors.add(name, Message(N_("No user %(user_id)s."), user_id=user_id))
             continue
         works_here = session.scalar(
             select(Membership.id)
@@ -51,14 +51,21 @@ def _check_staff(
             .limit(1)
         )
         if works_here is None:
-            errors.add(name, f"User {user_id} does not work at {site_code}.")
+            errors.add(
+                name,
+                Message(
+                    N_("User %(user_id)s does not work at %(site_code)s."),
+                    user_id=user_id,
+                    site_code=site_code,
+                ),
+            )
 
 
 def check_session(
     session: Session, kind: str, site_code: str, proposed: Mapping[str, Any], errors: ErrorCollector
 ) -> None:
     if kind == "focus_group" and proposed.get("mode") == "phone":
-        errors.add("mode", "A focus group meets in person or online.")
+        errors.add("mode", N_("A focus group meets in person or online."))
     _check_staff(session, site_code, proposed, errors)
 
 
@@ -99,16 +106,23 @@ def create_session(session: Session, kind: str, data: Mapping[str, Any]) -> Qual
     check_session(session, kind, site_code, data, errors)
     members = list(data.get("members") or [])
     if kind == "interview" and len(members) != 1:
-        errors.add("members", "An interview has exactly one member.")
+        errors.add("members", N_("An interview has exactly one member."))
     people = _participants(session, [m["participant_id"] for m in members])
     seen: set[int] = set()
     for index, member in enumerate(members, start=1):
         pid = member["participant_id"]
         problem = _member_problem(people.get(pid), pid, site_code)
         if problem:
-            errors.add("members", f"Item {index}: {problem}")
+            errors.add(
+                "members", Message(N_("Item %(index)s: %(problem)s"), index=index, problem=problem)
+            )
         if pid in seen:
-            errors.add("members", f"Item {index}: participant {pid} is listed twice.")
+            errors.add(
+                "members",
+                Message(
+                    N_("Item %(index)s: participant %(pid)s is listed twice."), index=index, pid=pid
+                ),
+            )
         seen.add(pid)
     errors.raise_if_any()
 
@@ -176,11 +190,12 @@ def add_member(
     existing = next((m for m in record.members if m.participant_id == pid), None)
     if existing is not None and existing.removed_at is None:
         raise ValidationFailed.field(
-            "participant_id", f"{participant.study_id} is already a member."
+            "participant_id",
+            Message(N_("%(study_id)s is already a member."), study_id=participant.study_id),
         )
     if record.kind == "interview" and record.current_members:
         raise ValidationFailed.field(
-            "participant_id", "An interview has exactly one member; remove the other first."
+            "participant_id", N_("An interview has exactly one member; remove the other first.")
         )
     answers = _answers(data, participant, record.date)
     if existing is not None:
@@ -225,7 +240,7 @@ def remove_member(session: Session, member: QualitativeMember, version: int | No
     require_site(member.site_code, hide=True)
     check_version(member, version)
     if member.removed_at is not None:
-        raise ValidationFailed.field("member_id", "The member was already removed.")
+        raise ValidationFailed.field("member_id", N_("The member was already removed."))
     member.removed_at = utcnow()
     member.removed_reason = current_audit_context().reason
     session.flush()

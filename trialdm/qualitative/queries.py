@@ -6,6 +6,7 @@ from typing import Any
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
+from trialdm.core.errors import N_
 from trialdm.core.queries import get_or_404
 from trialdm.qualitative.models import QualitativeMember, QualitativeSession
 
@@ -14,7 +15,7 @@ SORTABLE = {
     "date": QualitativeSession.date,
     "site": QualitativeSession.site_code,
 }
-KIND_NAMES = {"focus_group": "focus group", "interview": "interview"}
+MISSING = {"focus_group": N_("No such focus group."), "interview": N_("No such interview.")}
 
 
 def get_session(session: Session, kind: str, session_id: int) -> QualitativeSession:
@@ -23,7 +24,7 @@ def get_session(session: Session, kind: str, session_id: int) -> QualitativeSess
         QualitativeSession,
         session_id,
         QualitativeSession.kind == kind,
-        what=KIND_NAMES[kind],
+        missing=MISSING[kind],
     )
 
 
@@ -33,7 +34,7 @@ def get_member(session: Session, record: QualitativeSession, member_id: int) -> 
         QualitativeMember,
         member_id,
         QualitativeMember.session_id == record.id,
-        what="member",
+        missing=N_("No such member."),
     )
 
 

@@ -16,7 +16,7 @@ from trialdm.auth.models import User
 from trialdm.auth.operations import verify_password
 from trialdm.auth.permissions import Principal
 from trialdm.core.audit import record_event
-from trialdm.core.errors import Conflict, Forbidden, ValidationFailed
+from trialdm.core.errors import N_, Conflict, Forbidden, Message, ValidationFailed
 from trialdm.core.models import utcnow
 from trialdm.core.scoping import require_site
 from trialdm.core.versions import check_version
@@ -42,7 +42,7 @@ def _live_participant(session: Session, participant_id: int) -> Participant:
         )
     )
     if participant is None:
-        raise ValidationFailed.field("participant_id", "No such participant.")
+        raise ValidationFailed.field("participant_id", N_("No such participant."))
     return participant
 
 
@@ -53,7 +53,7 @@ def _live_response(session: Session, response_id: int) -> InstrumentResponse:
         )
     )
     if response is None:
-        raise ValidationFailed.field("response_id", "No such response.")
+        raise ValidationFailed.field("response_id", N_("No such response."))
     return response
 
 
@@ -65,7 +65,10 @@ def _check_field(response: InstrumentResponse | None, participant: Participant, 
         known = participant_fields(participant.category)
         where = f"a {participant.category} record"
     if field not in known:
-        raise ValidationFailed.field("field", f"{field!r} is not a field of {where}.")
+        raise ValidationFailed.field(
+            "field",
+            Message(N_("%(field)s is not a field of %(where)s."), field=repr(field), where=where),
+        )
 
 
 # ---------------------------------------------------------------- queries
@@ -78,7 +81,7 @@ def open_query(session: Session, principal: Principal, data: Mapping[str, Any]) 
         response = _live_response(session, data["response_id"])
         if data.get("participant_id") not in (None, response.participant_id):
             raise ValidationFailed.field(
-                "participant_id", "The response belongs to another participant."
+                "participant_id", N_("The response belongs to another participant.")
             )
         participant = _live_participant(session, response.participant_id)
     else:
@@ -168,8 +171,15 @@ def answer_query(
     check_version(query, version)
     if query.status != "open":
         raise Conflict(
-            f"The query is {query.status}; only an open query can be answered.",
-            errors={"status": [f"Query {query.id} is {query.status}."]},
+            Message(
+                N_("The query is %(status)s; only an open query can be answered."),
+                status=query.status,
+            ),
+            errors={
+                "status": [
+                    Message(N_("Query %(id)s is %(status)s."), id=query.id, status=query.status)
+                ]
+            },
         )
     _step(session, principal, query, "answer", text)
     query.status = "answered"
@@ -185,7 +195,10 @@ def _may_close(principal: Principal, query: DataQuery) -> None:
         return
     if query.opened_by_id != principal.user_id:
         raise Forbidden(
-            f"Only {query.opened_by_name}, who opened this query, may close or re-open it."
+            Message(
+                N_("Only %(opened_by_name)s, who opened this query, may close or re-open it."),
+                opened_by_name=query.opened_by_name,
+            )
         )
 
 
@@ -200,7 +213,7 @@ def close_query(
     check_version(query, version)
     _may_close(principal, query)
     if query.status == "closed":
-        raise Conflict("The query is closed already.", errors={"status": ["closed"]})
+        raise Conflict(N_("The query is closed already."), errors={"status": ["closed"]})
     _step(session, principal, query, "close", text or "Closed.")
     query.status = "closed"
     query.closed_at = utcnow()
@@ -215,7 +228,7 @@ def reopen_query(
     check_version(query, version)
     _may_close(principal, query)
     if query.status == "open":
-        raise Conflict("The query is open already.", errors={"status": ["open"]})
+        raise Conflict(N_("The query is open already."), errors={"status": ["open"]})
     _step(session, principal, query, "reopen", text)
     query.status = "open"
     query.answered_at = None
@@ -234,8 +247,8 @@ def _reauthenticate(session: Session, principal: Principal, password: str) -> Us
         # Kept although the request fails: repeated failures are how misuse shows.
         record_event(session, "signature_refused", "users", principal.user_id, durable=True)
         raise Forbidden(
-            "The password is not correct; the form was not signed.",
-            errors={"password": ["Not your password."]},
+            N_("The password is not correct; the form was not signed."),
+            errors={"password": [N_("Not your password.")]},
         )
     return user
 
@@ -270,10 +283,10 @@ def sign(session: Session, principal: Principal, data: Mapping[str, Any]) -> Sig
         user = _reauthenticate(session, principal, data["password"])
         if response.status != "complete":
             raise ValidationFailed.field(
-                "response_id", "Only a completed form can be signed; complete it first."
+                "response_id", N_("Only a completed form can be signed; complete it first.")
             )
         if standing_signature_of(session, response) is not None:
-            raise Conflict("This form is signed already.", errors={"response_id": ["signed"]})
+            raise Conflict(N_("This form is signed already."), errors={"response_id": ["signed"]})
         participant = _live_participant(session, response.participant_id)
         return _new_signature(
             session,
@@ -298,11 +311,17 @@ def sign(session: Session, principal: Principal, data: Mapping[str, Any]) -> Sig
         )
     )
     if not responses:
-        raise ValidationFailed.field("event", f"The participant has no form at {event}.")
+        raise ValidationFailed.field(
+            "event", Message(N_("The participant has no form at %(event)s."), event=event)
+        )
     incomplete = sorted(r.instrument_name for r in responses if r.status != "complete")
     if incomplete:
         raise ValidationFailed.field(
-            "event", f"Complete every form first; not complete: {', '.join(incomplete)}."
+            "event",
+            Message(
+                N_("Complete every form first; not complete: %(incomplete)s."),
+                incomplete=", ".join(incomplete),
+            ),
         )
     existing = session.scalar(
         select(Signature.id).where(
@@ -313,7 +332,10 @@ def sign(session: Session, principal: Principal, data: Mapping[str, Any]) -> Sig
         )
     )
     if existing is not None:
-        raise Conflict(f"Event {event} is signed already.", errors={"event": ["signed"]})
+        raise Conflict(
+            Message(N_("Event %(event)s is signed already."), event=event),
+            errors={"event": ["signed"]},
+        )
     return _new_signature(
         session,
         user,
@@ -337,9 +359,9 @@ def unlock(
     require_site(signature.site_code, hide=True)
     check_version(signature, version)
     if not signature.standing:
-        raise Conflict("The signature was lifted already.", errors={"signature": ["unlocked"]})
+        raise Conflict(N_("The signature was lifted already."), errors={"signature": ["unlocked"]})
     if not reason.strip():
-        raise ValidationFailed.field("reason", "Give a reason for unlocking.")
+        raise ValidationFailed.field("reason", N_("Give a reason for unlocking."))
     by_id, by_name = _person(session, principal)
     signature.unlocked_at = utcnow()
     signature.unlocked_by_id = by_id

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import Select, and_, func, or_, select, tuple_
 from sqlalchemy.orm import Session
 
+from trialdm.core.errors import N_
 from trialdm.core.queries import get_or_404
 from trialdm.core.scoping import SKIP_SCOPING
 from trialdm.instruments.models import InstrumentResponse
@@ -37,7 +38,7 @@ def participant_fields(category: str) -> set[str]:
 
 
 def get_query(session: Session, query_id: int) -> DataQuery:
-    return get_or_404(session, DataQuery, query_id, what="query")
+    return get_or_404(session, DataQuery, query_id, missing=N_("No such query."))
 
 
 def queries_query(filters: Mapping[str, Any]) -> Select:
@@ -93,7 +94,7 @@ def queries_of_response(session: Session, response: InstrumentResponse) -> list[
 
 
 def get_signature(session: Session, signature_id: int) -> Signature:
-    return get_or_404(session, Signature, signature_id, what="signature")
+    return get_or_404(session, Signature, signature_id, missing=N_("No such signature."))
 
 
 def signatures_query(filters: Mapping[str, Any]) -> Select:

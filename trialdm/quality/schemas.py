@@ -5,6 +5,7 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import validate
 
+from trialdm.core.errors import N_
 from trialdm.core.pagination import PageArgs, PageMeta
 from trialdm.core.schemas import DumpSchema, LoadSchema, Site
 from trialdm.quality.models import QUERY_STATUSES
@@ -27,7 +28,7 @@ class QueryOpen(LoadSchema):
     def _target(self, data, **kwargs):
         if data.get("participant_id") is None and data.get("response_id") is None:
             raise ma.ValidationError(
-                "Give the participant_id or the response_id the query is about.",
+                N_("Give the participant_id or the response_id the query is about."),
                 "participant_id",
             )
 
@@ -117,12 +118,12 @@ class SignatureCreate(LoadSchema):
         event = data.get("participant_id") is not None or data.get("event") is not None
         if form == event:
             raise ma.ValidationError(
-                "Give a response_id (one form) or a participant_id and an event (the event).",
+                N_("Give a response_id (one form) or a participant_id and an event (the event)."),
                 "response_id",
             )
         if event and (data.get("participant_id") is None or not data.get("event")):
             raise ma.ValidationError(
-                "An event signature needs both participant_id and event.", "event"
+                N_("An event signature needs both participant_id and event."), "event"
             )
 
 

@@ -10,7 +10,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from trialdm.auth.permissions import requires
-from trialdm.core.errors import ValidationFailed
+from trialdm.core.errors import N_, ValidationFailed
 from trialdm.core.sqlite import run_retrying_when_busy
 from trialdm.extensions import db
 from trialdm.participants.queries import get_participant
@@ -120,7 +120,7 @@ class AllocationListUpload(MethodView):
         try:
             text = upload.read().decode("utf-8-sig")
         except UnicodeDecodeError:
-            raise ValidationFailed.field("file", "The file is not UTF-8 text.") from None
+            raise ValidationFailed.field("file", N_("The file is not UTF-8 text.")) from None
         name = upload.filename or "upload.csv"
         return operations.upload_list(db.session, text, name, form.get("reason")), 201
 

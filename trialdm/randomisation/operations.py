@@ -17,7 +17,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from trialdm.core.audit import audit_context, current_audit_context, record_event
-from trialdm.core.errors import Conflict, ErrorCollector, ValidationFailed
+from trialdm.core.errors import N_, Conflict, ErrorCollector, Message, ValidationFailed
 from trialdm.core.scoping import require_site
 from trialdm.participants.models import Participant
 from trialdm.randomisation.lists import generate_slots, parse_upload
@@ -61,8 +61,19 @@ def _retire_active_list(session: Session, reason: str | None) -> None:
     )
     if used and not (reason and reason.strip()):
         raise Conflict(
-            f"Participants were allocated from list {current.id}; give a reason to replace it.",
-            errors={"reason": [f"{used} allocation(s) were made from list {current.id}."]},
+            Message(
+                N_("Participants were allocated from list %(id)s; give a reason to replace it."),
+                id=current.id,
+            ),
+            errors={
+                "reason": [
+                    Message(
+                        N_("%(used)s allocation(s) were made from list %(id)s."),
+                        used=used,
+                        id=current.id,
+                    )
+                ]
+            },
         )
     why = reason.strip() if reason and reason.strip() else "replaced before any allocation"
     with audit_context(reason=why):
@@ -146,16 +157,16 @@ def _check_can_randomise(
 ) -> str | None:
     """The participant's stratum if every rule holds; each unmet rule as a field error."""
     if participant.category != "service_user":
-        errors.add("category", "Only service users are randomised.")
+        errors.add("category", N_("Only service users are randomised."))
         return None
     if participant.consent_date is None:
-        errors.add("consent_date", "Consent is not recorded.")
+        errors.add("consent_date", N_("Consent is not recorded."))
     if participant.enrolment_date is None:
-        errors.add("enrolment_date", "The participant is not enrolled.")
+        errors.add("enrolment_date", N_("The participant is not enrolled."))
     if participant.status == "withdrawn":
-        errors.add("status", "The participant has withdrawn.")
+        errors.add("status", N_("The participant has withdrawn."))
     if participant.arm is not None:
-        errors.add("arm", "The participant already has an arm (typed in before).")
+        errors.add("arm", N_("The participant already has an arm (typed in before)."))
     eligible = session.scalar(
         select(ScreeningEntry.id).where(
             ScreeningEntry.participant_id == participant.id,
@@ -164,7 +175,7 @@ def _check_can_randomise(
         )
     )
     if eligible is None:
-        errors.add("screening", "No eligible screening entry is linked to this participant.")
+        errors.add("screening", N_("No eligible screening entry is linked to this participant."))
     stratum, problems = scheme.stratum_of(
         {name: getattr(participant, name, None) for name in _stratum_fields(scheme)}
     )
@@ -182,21 +193,25 @@ def randomise(session: Session, participant: Participant) -> Randomisation:
     require_site(participant.site_code, hide=True)
     if not service_randomises():
         raise Conflict(
-            "This trial allocates arms elsewhere: type the arm into the participant record "
-            "(TRIALDM_RANDOMISATION=external)."
+            N_(
+                "This trial allocates arms elsewhere: type the arm into the participant record "
+                "(TRIALDM_RANDOMISATION=external)."
+            )
         )
     done = session.scalar(
         select(Randomisation).where(Randomisation.participant_id == participant.id)
     )
     if done is not None:
         raise Conflict(
-            "The participant was randomised already; a mistake is recorded as a "
-            "randomisation error, never by randomising again.",
+            N_(
+                "The participant was randomised already; a mistake is recorded as a "
+                "randomisation error, never by randomising again."
+            ),
             errors={"participant": [f"Randomised on {done.randomised_at:%Y-%m-%d}."]},
         )
     allocation_list = active_list(session)
     if allocation_list is None:
-        raise Conflict("There is no allocation list yet; the trial statistician makes one.")
+        raise Conflict(N_("There is no allocation list yet; the trial statistician makes one."))
     scheme = scheme_from_json(allocation_list.scheme)
     errors = ErrorCollector()
     stratum = _check_can_randomise(session, participant, scheme, errors)
@@ -217,8 +232,10 @@ def randomise(session: Session, participant: Participant) -> Randomisation:
     ).scalar()
     if position is None:
         raise Conflict(
-            "The allocation list has no position left for this participant's stratum; "
-            "the trial statistician must provide a new list.",
+            N_(
+                "The allocation list has no position left for this participant's stratum; "
+                "the trial statistician must provide a new list."
+            ),
             errors={"stratum": [f"{participant.site_code} {stratum or '(site only)'}"]},
         )
     slot = session.scalar(
@@ -256,7 +273,7 @@ def record_error(
     require_site(allocation.site_code, hide=True)
     description = (data.get("description") or "").strip()
     if not description:
-        raise ValidationFailed.field("description", "Describe the mistake.")
+        raise ValidationFailed.field("description", N_("Describe the mistake."))
     ctx = current_audit_context()
     entry = RandomisationError(
         site_code=allocation.site_code,

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Row, func, select
 from sqlalchemy.orm import Session
 
-from trialdm.core.errors import NotFound
+from trialdm.core.errors import N_, NotFound
 from trialdm.core.queries import get_or_404
 from trialdm.participants.models import Participant
 from trialdm.randomisation.models import (
@@ -35,7 +35,7 @@ def get_randomisation(session: Session, participant_id: int) -> Randomisation:
         .where(Randomisation.participant_id == participant_id, Participant.deleted_at.is_(None))
     )
     if allocation is None:
-        raise NotFound("The participant has not been randomised.")
+        raise NotFound(N_("The participant has not been randomised."))
     return allocation
 
 
@@ -54,7 +54,7 @@ def allocation_lists(session: Session) -> list[AllocationList]:
 
 
 def get_list(session: Session, list_id: int) -> AllocationList:
-    return get_or_404(session, AllocationList, list_id, what="allocation list")
+    return get_or_404(session, AllocationList, list_id, missing=N_("No such allocation list."))
 
 
 def export_rows(session: Session, allocation_list: AllocationList) -> list[Row[Any]]:

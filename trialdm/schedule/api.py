@@ -12,7 +12,7 @@ from flask_smorest import Blueprint
 from sqlalchemy import select
 
 from trialdm.auth.permissions import requires
-from trialdm.core.errors import ValidationFailed
+from trialdm.core.errors import N_, Message, ValidationFailed
 from trialdm.extensions import db
 from trialdm.instruments.models import InstrumentResponse
 from trialdm.instruments.queries import instruments_due_by_event
@@ -109,7 +109,9 @@ def grid_page(args) -> dict:
     events = schedule_events(config)
     if args.get("event") and args["event"] not in {e.name for e in events}:
         names = ", ".join(e.name for e in events)
-        raise ValidationFailed.field("event", f"Not an event of the schedule ({names}).")
+        raise ValidationFailed.field(
+            "event", Message(N_("Not an event of the schedule (%(names)s)."), names=names)
+        )
     grid = status_grid(
         db.session,
         args.get("as_of") or date.today(),

@@ -12,7 +12,7 @@ from flask import Blueprint, current_app, render_template, request
 from flask_login import login_required
 
 from trialdm.auth.permissions import requires
-from trialdm.core.errors import ValidationFailed
+from trialdm.core.errors import N_, ValidationFailed
 from trialdm.core.scoping import current_scope
 from trialdm.extensions import db
 from trialdm.instruments import queries as instrument_queries
@@ -49,7 +49,7 @@ def index():
     try:
         args = StatusQuery().load(raw)
     except ma.ValidationError as exc:
-        raise ValidationFailed("The filter has errors.", errors=exc.messages) from None
+        raise ValidationFailed(N_("The filter has errors."), errors=exc.messages) from None
     grid = grid_page(args)
     return render_template(
         "status/index.html",

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from trialdm.core.audit import current_audit_context
 from trialdm.core.dates import refuse_future
-from trialdm.core.errors import ErrorCollector
+from trialdm.core.errors import N_, ErrorCollector, Message
 from trialdm.core.models import utcnow
 from trialdm.core.scoping import require_site
 from trialdm.core.versions import check_version
@@ -34,31 +34,34 @@ def check_entry(
         outcome in ("not_eligible", "declined")
         and not (proposed.get("outcome_reason") or "").strip()
     ):
-        errors.add("outcome_reason", "Say why (not eligible, or declined).")
+        errors.add("outcome_reason", N_("Say why (not eligible, or declined)."))
     participant_id = proposed.get("participant_id")
     if participant_id is None:
         return
     if outcome != "eligible":
-        errors.add("participant_id", "Only an eligible person can be linked to a participant.")
+        errors.add("participant_id", N_("Only an eligible person can be linked to a participant."))
     person = session.scalar(
         select(Participant).where(
             Participant.id == participant_id, Participant.deleted_at.is_(None)
         )
     )
     if person is None:
-        errors.add("participant_id", f"No participant {participant_id}.")
+        errors.add(
+            "participant_id",
+            Message(N_("No participant %(participant_id)s."), participant_id=participant_id),
+        )
         return
     if person.site_code != site_code:
-        errors.add("participant_id", "The participant belongs to another site.")
+        errors.add("participant_id", N_("The participant belongs to another site."))
     if person.category != "service_user":
-        errors.add("participant_id", "Only service users are screened for the trial.")
+        errors.add("participant_id", N_("Only service users are screened for the trial."))
     taken = session.scalar(
         select(ScreeningEntry.id).where(
             ScreeningEntry.participant_id == participant_id, ScreeningEntry.id != (entry_id or 0)
         )
     )
     if taken is not None:
-        errors.add("participant_id", "This participant is linked to another screening entry.")
+        errors.add("participant_id", N_("This participant is linked to another screening entry."))
 
 
 def create_entry(session: Session, data: Mapping[str, Any]) -> ScreeningEntry:

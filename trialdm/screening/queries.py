@@ -6,6 +6,7 @@ from typing import Any
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
+from trialdm.core.errors import N_
 from trialdm.core.queries import get_or_404
 from trialdm.screening.models import ScreeningEntry
 
@@ -18,7 +19,7 @@ SORTABLE = {
 
 
 def get_entry(session: Session, entry_id: int) -> ScreeningEntry:
-    return get_or_404(session, ScreeningEntry, entry_id, what="screening entry")
+    return get_or_404(session, ScreeningEntry, entry_id, missing=N_("No such screening entry."))
 
 
 def entries_query(filters: Mapping[str, Any]) -> Select:

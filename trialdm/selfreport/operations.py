@@ -22,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from trialdm.core.audit import audit_context, current_audit_context, set_audit_context
-from trialdm.core.errors import Conflict, ValidationFailed
+from trialdm.core.errors import N_, Conflict, Message, ValidationFailed
 from trialdm.core.models import utcnow
 from trialdm.core.scoping import SiteScope, require_site, scoped_to
 from trialdm.instruments.models import InstrumentResponse
@@ -81,7 +81,7 @@ def create_link(
             f"({', '.join(definition.languages)})."
         ]
     if problems:
-        raise ValidationFailed("The link cannot be made.", errors=problems)
+        raise ValidationFailed(N_("The link cannot be made."), errors=problems)
     done = session.scalar(
         select(InstrumentResponse.id).where(
             InstrumentResponse.participant_id == participant.id,
@@ -93,8 +93,13 @@ def create_link(
     )
     if done is not None:
         raise Conflict(
-            f"{definition.name} at {event} is complete already (response {done}).",
-            errors={"event": ["Complete already."]},
+            Message(
+                N_("%(name)s at %(event)s is complete already (response %(done)s)."),
+                name=definition.name,
+                event=event,
+                done=done,
+            ),
+            errors={"event": [N_("Complete already.")]},
         )
     for previous in session.scalars(
         select(SelfReportLink).where(
@@ -141,7 +146,7 @@ def revoke_link(session: Session, link: SelfReportLink, reason: str) -> SelfRepo
     require_site(link.site_code, hide=True)
     state = link_state(link)
     if state in ("completed", "revoked"):
-        raise Conflict(f"The link is {state} already.")
+        raise Conflict(Message(N_("The link is %(state)s already."), state=state))
     with audit_context(reason=reason):
         link.revoked_at = utcnow()
         link.revoked_reason = reason
@@ -190,7 +195,7 @@ def save_answers(
     from trialdm.instruments.operations import create_response, update_response
 
     if link_state(link) != "open":
-        raise Conflict(f"The link is {link_state(link)}.")
+        raise Conflict(Message(N_("The link is %(link)s."), link=link_state(link)))
     response = session.get(InstrumentResponse, link.response_id) if link.response_id else None
     status = "complete" if complete else "incomplete"
     if response is None or response.deleted_at is not None:
@@ -208,7 +213,7 @@ def save_answers(
         link.response_id = response.id
     else:
         if response.status == "complete":
-            raise Conflict("The questionnaire was returned already.")
+            raise Conflict(N_("The questionnaire was returned already."))
         update_response(
             session,
             response,

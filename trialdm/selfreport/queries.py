@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import Row, Select, select
 from sqlalchemy.orm import Session
 
-from trialdm.core.errors import NotFound
+from trialdm.core.errors import N_, NotFound
 from trialdm.participants.models import Participant
 from trialdm.selfreport.models import SelfReportLink
 
@@ -20,7 +20,7 @@ def get_link(session: Session, link_id: int) -> SelfReportLink:
         .where(SelfReportLink.id == link_id, Participant.deleted_at.is_(None))
     )
     if link is None:
-        raise NotFound("No such self-report link.")
+        raise NotFound(N_("No such self-report link."))
     return link
 
 

@@ -19,11 +19,12 @@ from trialdm.participants.queries import get_participant
 from trialdm.selfreport import operations, queries
 from trialdm.selfreport.models import SelfReportLink
 from trialdm.web.forms import FormErrors, field_errors
+from trialdm.web.i18n import LANGUAGES, text_direction
 
 bp = Blueprint("self_report", __name__)
 
-# Page language of the link page: the questionnaire's, where the pages have it.
-PAGE_LANGUAGES = ("en", "de", "he")
+# Page language of the link page: the questionnaire's, where the pages have a catalog.
+PAGE_LANGUAGES = tuple(LANGUAGES)
 
 
 def _rate_limit() -> str:
@@ -106,7 +107,7 @@ def _page(
             errors=errors,
             saved=saved,
             language=link.language,
-            direction="rtl" if link.language in ("he", "ar") else "ltr",
+            direction=text_direction(link.language),
             **{k: v for k, v in context.items() if k != "participant"},
         )
 

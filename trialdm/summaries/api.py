@@ -10,7 +10,7 @@ from flask_smorest import Blueprint
 
 from trialdm.auth.permissions import current_principal, requires
 from trialdm.core.audit import record_event
-from trialdm.core.errors import NotFound
+from trialdm.core.errors import N_, NotFound
 from trialdm.core.pagination import order_by, paginate
 from trialdm.extensions import db
 from trialdm.summaries import queries
@@ -28,6 +28,7 @@ from trialdm.summaries.schemas import (
     SummaryJobQuery,
     SummaryTableOut,
 )
+from trialdm.summaries.specfiles.texts import localised_table
 from trialdm.summaries.word import DOCX, table_document
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -88,7 +89,7 @@ class SummaryDownload(MethodView):
         job = queries.finished_job(db.session, job_id)
         path = workbook_path(job)
         if not path.exists():
-            raise NotFound("The workbook file is gone; ask for a new one.")
+            raise NotFound(N_("The workbook file is gone; ask for a new one."))
         record_event(
             db.session,
             "download",
@@ -133,7 +134,7 @@ class SummaryTableDocument(MethodView):
         """One table of a finished job as a Word (.docx) table (audited)."""
         job = queries.finished_job(db.session, job_id)
         body = queries.job_table(db.session, job_id, name)
-        content = table_document(body)
+        content = table_document(localised_table(body))
         record_event(
             db.session,
             "download",

@@ -20,7 +20,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from trialdm.core.audit import record_event
-from trialdm.core.errors import DomainError, ErrorCollector, Forbidden
+from trialdm.core.errors import N_, DomainError, ErrorCollector, Forbidden, Message
 from trialdm.core.jobs import JobProgress, Lease
 from trialdm.core.jobs import claim_job as claim_lease
 from trialdm.core.jobs import reconcile_jobs as reconcile_leases
@@ -83,16 +83,23 @@ class CreateSummaryJob:
         known = specs()
         unknown = [name for name in self.tables if name not in known]
         for name in unknown:
-            errors.add("tables", f"Unknown table '{name}'; use {', '.join(table_names())}.")
+            errors.add(
+                "tables",
+                Message(
+                    N_("Unknown table '%(name)s'; use %(table_names)s."),
+                    name=name,
+                    table_names=", ".join(table_names()),
+                ),
+            )
         if len(set(self.tables)) != len(self.tables):
-            errors.add("tables", "A table is listed twice.")
+            errors.add("tables", N_("A table is listed twice."))
         errors.raise_if_any()
         if self.scope.lower() == ALL:
             # Central scope: only principals holding every site (coordinators) get here.
             if not current_scope().every_site:
                 raise Forbidden(
-                    "Only coordinators may build the cross-site workbook.",
-                    errors={"scope": ["Ask for your own site's workbook instead."]},
+                    N_("Only coordinators may build the cross-site workbook."),
+                    errors={"scope": [N_("Ask for your own site's workbook instead.")]},
                 )
             self.scope = ALL
             return None

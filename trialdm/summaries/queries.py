@@ -6,7 +6,7 @@ from typing import Any
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from trialdm.core.errors import Conflict, NotFound
+from trialdm.core.errors import N_, Conflict, Message, NotFound
 from trialdm.core.queries import get_or_404
 from trialdm.summaries.models import SummaryJob
 
@@ -20,7 +20,7 @@ SORTABLE = {
 
 def get_job(session: Session, job_id: int) -> SummaryJob:
     """A job of the current scope (site leads: their sites' jobs), or 404."""
-    return get_or_404(session, SummaryJob, job_id, what="summary job")
+    return get_or_404(session, SummaryJob, job_id, missing=N_("No such summary job."))
 
 
 def jobs_query(filters: Mapping[str, Any]) -> Select:
@@ -35,7 +35,9 @@ def jobs_query(filters: Mapping[str, Any]) -> Select:
 def finished_job(session: Session, job_id: int) -> SummaryJob:
     job = get_job(session, job_id)
     if job.state != "done":
-        raise Conflict(f"The workbook is not ready: the job is {job.state}.")
+        raise Conflict(
+            Message(N_("The workbook is not ready: the job is %(state)s."), state=job.state)
+        )
     return job
 
 
@@ -43,5 +45,5 @@ def job_table(session: Session, job_id: int, name: str) -> dict[str, Any]:
     job = finished_job(session, job_id)
     table = (job.result or {}).get(name)
     if table is None:
-        raise NotFound(f"This job has no table '{name}'.")
+        raise NotFound(Message(N_("This job has no table '%(name)s'."), name=name))
     return table

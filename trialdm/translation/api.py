@@ -8,7 +8,7 @@ from flask_smorest import Blueprint
 
 from trialdm.auth.permissions import current_principal, requires
 from trialdm.core.audit import record_event
-from trialdm.core.errors import ValidationFailed
+from trialdm.core.errors import N_, ValidationFailed
 from trialdm.core.pagination import order_by, paginate
 from trialdm.core.versions import etag_headers, if_match_required, if_match_version
 from trialdm.extensions import db
@@ -228,11 +228,11 @@ def _uploaded_text(field: str = "text") -> str:
     if request.mimetype == "multipart/form-data":
         upload = request.files.get("file")
         if upload is None or not upload.filename:
-            raise ValidationFailed.field("file", "Upload a .txt or .docx file as 'file'.")
+            raise ValidationFailed.field("file", N_("Upload a .txt or .docx file as 'file'."))
         return text_of_file(upload.filename, upload.read())
     data = TextIn().load(request.get_json(silent=True) or {}) if request.is_json else None
     if data is None:
-        raise ValidationFailed.field(field, 'Send {"text": ...} or a file.')
+        raise ValidationFailed.field(field, N_('Send {"text": ...} or a file.'))
     return data["text"]
 
 
@@ -242,7 +242,7 @@ def _load_text() -> str:
     try:
         return _uploaded_text()
     except ma.ValidationError as exc:
-        raise ValidationFailed("The input has errors.", errors=exc.messages) from None
+        raise ValidationFailed(N_("The input has errors."), errors=exc.messages) from None
 
 
 @blp.route("/transcripts")
@@ -387,7 +387,7 @@ class TranscriptApproval(MethodView):
 def _approved(transcript_id: int) -> Transcript:
     transcript = queries.get_transcript(db.session, transcript_id)
     if transcript.state != "approved":
-        raise ValidationFailed.field("state", "Only approved transcripts have line numbers.")
+        raise ValidationFailed.field("state", N_("Only approved transcripts have line numbers."))
     return transcript
 
 
@@ -402,7 +402,7 @@ class TranscriptQuote(MethodView):
         first, last = queries.parse_line_range(args["lines"])
         lines = queries.transcript_lines(db.session, transcript, first, last)
         if not lines or lines[-1].number != last:
-            raise ValidationFailed.field("lines", "The transcript has no such lines.")
+            raise ValidationFailed.field("lines", N_("The transcript has no such lines."))
         return {
             "label": queries.quote_label(transcript.site_code, first, last),
             "lines": lines,

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from trialdm.core.errors import NotFound, ValidationFailed
+from trialdm.core.errors import N_, NotFound, ValidationFailed
 from trialdm.core.queries import get_or_404
 from trialdm.translation.models import (
     Material,
@@ -36,7 +36,7 @@ TRANSCRIPT_SORTABLE = {
 
 
 def get_material(session: Session, material_id: int) -> Material:
-    return get_or_404(session, Material, material_id, what="material")
+    return get_or_404(session, Material, material_id, missing=N_("No such material."))
 
 
 def get_material_version(session: Session, material_id: int, number: int) -> MaterialVersion:
@@ -46,7 +46,7 @@ def get_material_version(session: Session, material_id: int, number: int) -> Mat
         )
     )
     if version is None:
-        raise NotFound("No such material version.")
+        raise NotFound(N_("No such material version."))
     return version
 
 
@@ -61,7 +61,7 @@ def materials_query(filters: Mapping[str, Any]) -> Select:
 
 
 def get_translation(session: Session, translation_id: int) -> Translation:
-    return get_or_404(session, Translation, translation_id, what="translation")
+    return get_or_404(session, Translation, translation_id, missing=N_("No such translation."))
 
 
 def translations_query(filters: Mapping[str, Any]) -> Select:
@@ -75,7 +75,7 @@ def translations_query(filters: Mapping[str, Any]) -> Select:
 
 
 def get_transcript(session: Session, transcript_id: int) -> Transcript:
-    return get_or_404(session, Transcript, transcript_id, what="transcript")
+    return get_or_404(session, Transcript, transcript_id, missing=N_("No such transcript."))
 
 
 def transcripts_query(filters: Mapping[str, Any]) -> Select:
@@ -89,7 +89,7 @@ def transcripts_query(filters: Mapping[str, Any]) -> Select:
 
 
 def get_key_entry(session: Session, entry_id: int) -> PseudonymKeyEntry:
-    return get_or_404(session, PseudonymKeyEntry, entry_id, what="key entry")
+    return get_or_404(session, PseudonymKeyEntry, entry_id, missing=N_("No such key entry."))
 
 
 def key_entries_query(filters: Mapping[str, Any]) -> Select:
@@ -118,7 +118,7 @@ def parse_line_range(raw: str) -> tuple[int, int]:
     except ValueError:
         numbers = []
     if len(numbers) not in (1, 2) or numbers[0] < 1 or numbers[-1] < numbers[0]:
-        raise ValidationFailed.field("lines", "Give a line or a range such as 107-128.")
+        raise ValidationFailed.field("lines", N_("Give a line or a range such as 107-128."))
     return numbers[0], numbers[-1]
 
 

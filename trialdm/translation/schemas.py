@@ -4,6 +4,7 @@ import marshmallow as ma
 from marshmallow import validate
 
 from trialdm.config import MATERIAL_CATEGORIES
+from trialdm.core.errors import N_
 from trialdm.core.pagination import PageArgs, PageMeta
 from trialdm.core.schemas import DumpSchema, LoadSchema, Site
 from trialdm.translation.models import (
@@ -14,7 +15,7 @@ from trialdm.translation.models import (
 )
 
 LANGUAGE = validate.Regexp(
-    r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$", error="A language code such as 'lg'."
+    r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$", error=N_("A language code such as 'lg'.")
 )
 
 

@@ -8,19 +8,16 @@ one map of field name -> messages, shown beside the fields and in the summary.
 People see every problem of a form at once: when the schema refuses some fields,
 the domain's rules still run on the fields it accepted (``submit(check=...)``).
 They see them in plain words of their language: marshmallow's library wording
-("Field may not be null.") is replaced by our own catalog messages here, once,
-for every schema, while the API keeps answering with marshmallow's text.
+("Field may not be null.") is replaced by our own catalog messages
+(:mod:`trialdm.core.messages`, which the API's problem+json uses too).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
 import marshmallow as ma
-from flask_babel import gettext
-from markupsafe import Markup
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.datastructures import MultiDict
 
@@ -32,6 +29,7 @@ from trialdm.core.errors import (
     PreconditionFailed,
     PreconditionRequired,
 )
+from trialdm.core.messages import localised, plain_words
 from trialdm.core.versions import stale_write
 
 T = TypeVar("T")
@@ -39,87 +37,11 @@ T = TypeVar("T")
 # Field errors without a field of their own go to the summary under this key.
 FORM_LEVEL = "_form"
 
-# marshmallow's default messages (fields and validators, as formatted by marshmallow
-# 3/4) -> what a person reads. ``{name}`` in marshmallow's text is captured and
-# passed to ours as ``%(name)s``.
-_LIBRARY_WORDING: list[tuple[str, str]] = [
-    ("Missing data for required field.", N_("Fill in this field.")),
-    ("Field may not be null.", N_("Fill in this field.")),
-    ("Not a valid integer.", N_("Enter a whole number, such as 12.")),
-    ("Not a valid number.", N_("Enter a number, such as 12 or 3.5.")),
-    ("Not a valid decimal.", N_("Enter a number, such as 12 or 3.5.")),
-    ("Special numeric values (nan or infinity) are not permitted.", N_("Enter a number.")),
-    ("Not a valid date.", N_("Enter a real date (year-month-day).")),
-    ("Not a valid datetime.", N_("Enter a real date and time.")),
-    ("Not a valid time.", N_("Enter a time such as 14:30.")),
-    ("Not a valid string.", N_("Enter text.")),
-    ("Not a valid boolean.", N_("Choose yes or no.")),
-    ("Not a valid list.", N_("Choose from the list.")),
-    ("Not a valid mapping type.", N_("This field has an unexpected form.")),
-    ("Not a valid email address.", N_("Enter an e-mail address such as name@example.org.")),
-    ("Not a valid URL.", N_("Enter a web address starting with https://.")),
-    ("Unknown field.", N_("This field is not part of the form.")),
-    ("Invalid value.", N_("This value is not accepted.")),
-    ("Must be one of: {choices}.", N_("Choose one of the options offered.")),
-    ("Shorter than minimum length 1.", N_("Fill in this field.")),
-    ("Longer than maximum length {max}.", N_("Use at most %(max)s characters.")),
-    ("Shorter than minimum length {min}.", N_("Use at least %(min)s characters.")),
-    ("Length must be {equal}.", N_("Use exactly %(equal)s characters.")),
-    (
-        "Length must be between 1 and {max}.",
-        N_("Fill in this field, with at most %(max)s characters."),
-    ),
-    (
-        "Length must be between {min} and {max}.",
-        N_("Use between %(min)s and %(max)s characters."),
-    ),
-    (
-        "Must be greater than or equal to {min} and less than or equal to {max}.",
-        N_("Enter a number from %(min)s to %(max)s."),
-    ),
-    (
-        "Must be greater than {min} and less than {max}.",
-        N_("Enter a number between %(min)s and %(max)s."),
-    ),
-    ("Must be greater than or equal to {min}.", N_("Enter %(min)s or more.")),
-    ("Must be greater than {min}.", N_("Enter more than %(min)s.")),
-    ("Must be less than or equal to {max}.", N_("Enter %(max)s or less.")),
-    ("Must be less than {max}.", N_("Enter less than %(max)s.")),
-    ("String does not match expected pattern.", N_("This value does not have the expected form.")),
-]
-
-
-def _pattern(template: str) -> re.Pattern[str]:
-    """marshmallow's template as a regex: each ``{name}`` one word (a limit, a date),
-    the list of choices anything."""
-    parts = re.split(r"\{(\w+)\}", template)
-    regex = ""
-    for i, part in enumerate(parts):
-        if i % 2 == 0:
-            regex += re.escape(part)
-        else:
-            regex += f"(?P<{part}>{'.+' if part == 'choices' else '[^ ]+'})"
-    return re.compile(f"^{regex}$")
-
-
-_PLAIN = [(_pattern(library), ours) for library, ours in _LIBRARY_WORDING]
-
 STALE_RECORD = N_(
     "This record was changed by someone else while you were editing it; nothing was "
     "saved. Your entries are kept below: check the current record and save again."
 )
 VERSION_MISSING = N_("The page was sent without its version; reload it and save again.")
-
-
-def plain_words(message: str) -> str:
-    """A library message as one of ours (a :class:`Message`), anything else unchanged."""
-    if isinstance(message, Message):
-        return message
-    for pattern, ours in _PLAIN:
-        found = pattern.match(message)
-        if found:
-            return Message(ours, **found.groupdict())
-    return message
 
 
 def flatten_messages(messages: Any) -> list[str]:
@@ -166,22 +88,6 @@ def localise(errors: Mapping[str, list[str]], labels: Mapping[str, Any]) -> dict
         name: [localised(message, labels) for message in messages]
         for name, messages in errors.items()
     }
-
-
-def localised(message: Any, labels: Mapping[str, Any] | None = None) -> str:
-    """One message in the user's language (the ``message`` filter of the templates)."""
-    if isinstance(message, Markup) or not isinstance(message, str):
-        return message
-    message = plain_words(message)
-    if not isinstance(message, Message):
-        return message
-    params = {
-        key: localised(value, labels) if isinstance(value, Message) else value
-        for key, value in message.params.items()
-    }
-    if message.fields:
-        params["fields"] = ", ".join(str((labels or {}).get(n, n)) for n in message.fields)
-    return gettext(message.template, **params) if params else gettext(message.template)
 
 
 def form_values(

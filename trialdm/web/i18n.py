@@ -38,7 +38,6 @@ def available_languages(folder: Path = TRANSLATIONS_DIR) -> dict[str, str]:
 
 
 LANGUAGES: dict[str, str] = available_languages()
-RTL_LANGUAGES = frozenset({"he", "ar", "fa", "ur"})
 DEFAULT_LANGUAGE = "en"
 SESSION_KEY = "lang"
 
@@ -50,8 +49,17 @@ def select_locale() -> str:
     return request.accept_languages.best_match(LANGUAGES) or DEFAULT_LANGUAGE
 
 
-def text_direction(language: str) -> str:
-    return "rtl" if language in RTL_LANGUAGES else "ltr"
+def text_direction(language: str | None) -> str:
+    """Right to left ("rtl") for a language written so (Babel's CLDR data: Hebrew, Arabic,
+    Urdu, Persian, ...), else "ltr"; a new language needs no list of its own here."""
+    from babel import Locale, UnknownLocaleError
+
+    code = (language or DEFAULT_LANGUAGE).replace("-", "_")
+    try:
+        order = Locale.parse(code).character_order
+    except (UnknownLocaleError, ValueError):
+        return "ltr"
+    return "rtl" if order == "right-to-left" else "ltr"
 
 
 def init_i18n(app: Flask) -> None:

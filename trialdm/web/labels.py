@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from flask import Flask
 from flask_babel import lazy_gettext as _l
+from markupsafe import Markup
 
 LABELS = {
     "service_user": _l("Service user"),
@@ -74,10 +75,12 @@ LABELS = {
     "phone": _l("Phone"),
     "complete": _l("Complete"),
     "incomplete": _l("Incomplete"),
+    "not_due": _l("Not due yet"),
     "due": _l("Due"),
     "overdue": _l("Overdue"),
     "upcoming": _l("Upcoming"),
     "missed": _l("Missed"),
+    "not_applicable": _l("Not applicable"),
     "done": _l("Done"),
     "pending": _l("Pending"),
     "in_progress": _l("In progress"),
@@ -155,7 +158,49 @@ def format_moment(value: object) -> object:
     return format_datetime(value, "medium")
 
 
+def format_number(value: object) -> object:
+    """A count or measure with the page's language's digits grouping and decimal sign
+    (Babel: 1.234,5 in German, 1,234.5 in English and Hebrew)."""
+    from flask_babel import format_decimal
+
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return "—" if value is None else value
+    return format_decimal(value)
+
+
+def format_percent(value: object) -> object:
+    """A 0-100 progress figure as a percentage in the page's language (42 %, 42%)."""
+    from flask_babel import format_percent as babel_percent
+
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return value
+    return babel_percent(value / 100)
+
+
+def isolated(value: object) -> Markup:
+    """Data inside translated text (a study ID, a name, a number) kept in its own
+    direction, so "BU-0001" or an English name reads right inside Hebrew."""
+    return Markup("<bdi>%s</bdi>") % ("—" if value is None else value)
+
+
+def spec_text(value: object) -> object:
+    """A text of a table spec (title, label, note) in the page's language; data in the
+    same places (site codes, study IDs, values) has no catalog entry and stays."""
+    from flask_babel import gettext
+
+    if not isinstance(value, str) or not value.strip():
+        return value
+    # catalog ids of spec texts double the percent sign (summaries.specfiles.texts)
+    key = value.replace("%", "%%")
+    translated = gettext(key)
+    return value if translated == key else translated.replace("%%", "%")
+
+
 def init_labels(app: Flask) -> None:
+    app.jinja_env.filters["spec_text"] = spec_text
+    app.jinja_env.filters["bdi"] = isolated
+    app.jinja_env.filters["format_number"] = format_number
+    app.jinja_env.filters["format_percent"] = format_percent
     app.jinja_env.filters["format_date"] = format_day
     app.jinja_env.filters["format_datetime"] = format_moment
     app.jinja_env.filters["label"] = label

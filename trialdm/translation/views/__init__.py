@@ -23,7 +23,7 @@ from trialdm.translation.models import Transcript, Translation, TranslationStep
 from trialdm.translation.operations import BACK_STEPS, TEXT_STEPS
 from trialdm.translation.schemas import CommentCreate, SegmentWrite, StepAction
 from trialdm.web.forms import FORM_LEVEL, FormErrors, submit
-from trialdm.web.i18n import RTL_LANGUAGES
+from trialdm.web.i18n import text_direction
 
 bp = Blueprint(
     "translation_pages", __name__, url_prefix="/translation", template_folder="../templates"
@@ -120,8 +120,7 @@ def segment_label(key: str, sources: dict[str, str]) -> str:
 
 
 def language_direction(language: str | None) -> str:
-    base = (language or "").split("-")[0].lower()
-    return "rtl" if base in RTL_LANGUAGES else "ltr"
+    return text_direction((language or "").split("-")[0].lower())
 
 
 def my_queue(translations: list[Translation]) -> list[tuple[Translation, TranslationStep, str]]:

@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from trialdm.auth.permissions import current_principal, requires
 from trialdm.core.audit import record_event
-from trialdm.core.errors import DomainError, ValidationFailed
+from trialdm.core.errors import N_, DomainError, ValidationFailed
 from trialdm.extensions import db
 from trialdm.translation import exports, operations, queries
 from trialdm.translation.imports import text_of_file
@@ -164,12 +164,12 @@ def transcript(transcript_id: int):
 def quote_of(record: Transcript, raw: str) -> dict[str, Any]:
     """The lines of an approved transcript with their citation label ("PU 107–128")."""
     if record.state != "approved":
-        raise ValidationFailed.field("lines", "Only approved transcripts have line numbers.")
+        raise ValidationFailed.field("lines", N_("Only approved transcripts have line numbers."))
     args = submit(QuoteArgs(), {"lines": raw}, lambda loaded: loaded)
     first, last = queries.parse_line_range(args["lines"])
     lines = queries.transcript_lines(db.session, record, first, last)
     if not lines or lines[-1].number != last:
-        raise ValidationFailed.field("lines", "The transcript has no such lines.")
+        raise ValidationFailed.field("lines", N_("The transcript has no such lines."))
     return {
         "label": queries.quote_label(record.site_code, first, last),
         "text": "\n".join(line.text for line in lines),
@@ -184,7 +184,7 @@ def posted_text() -> str:
         return text_of_file(upload.filename, upload.read())
     text = request.form.get("text", "")
     if not text.strip():
-        raise ValidationFailed.field("text", "Choose a file or type the text.")
+        raise ValidationFailed.field("text", N_("Choose a file or type the text."))
     return text
 
 
