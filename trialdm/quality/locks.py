@@ -12,9 +12,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from flask import Flask
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from trialdm.core.locking import register_lock_check
+from trialdm.core.locking import register_lock_check, register_locked_condition
 from trialdm.instruments.models import Response, ResponseAnswer
 from trialdm.quality.models import Signature
 from trialdm.quality.queries import standing_signatures
@@ -49,5 +50,25 @@ def check_responses(session: Session, objects: Sequence[Any]) -> str | None:
     return None
 
 
+def locked_sql(response_id: Any, participant_id: Any, event_name: Any) -> Any:
+    """SQL: a standing signature covers the response (its form, or its event)."""
+    return (
+        select(Signature.id)
+        .where(
+            Signature.unlocked_at.is_(None),
+            or_(
+                and_(Signature.scope == "form", Signature.response_id == response_id),
+                and_(
+                    Signature.scope == "event",
+                    Signature.participant_id == participant_id,
+                    Signature.event == event_name,
+                ),
+            ),
+        )
+        .exists()
+    )
+
+
 def init_app(app: Flask) -> None:
     register_lock_check(check_responses)
+    register_locked_condition(locked_sql)

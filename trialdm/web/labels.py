@@ -78,6 +78,7 @@ LABELS = {
     "overdue": _l("Overdue"),
     "upcoming": _l("Upcoming"),
     "missed": _l("Missed"),
+    "locked": _l("Locked"),
     "done": _l("Done"),
     "pending": _l("Pending"),
     "in_progress": _l("In progress"),
