@@ -24,6 +24,7 @@ import shutil
 import struct
 import tempfile
 from collections.abc import Callable, Iterable
+from datetime import date as _date
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
@@ -137,6 +138,8 @@ def _converter(
             if isinstance(value, Missing):
                 return MISSING_VALUES[value.code]
             if date:
+                if type(value) is str:  # ISO text, as SQLite gives dates
+                    return _date.fromisoformat(value[:10]).toordinal() - EPOCH_ORDINAL
                 return value.toordinal() - EPOCH_ORDINAL
             found = numbers.get(value)
             if found is None:

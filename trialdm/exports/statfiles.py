@@ -91,7 +91,8 @@ def _stat_value(kind: str, value: Any, variable, fmt: str) -> Any:
     if kind == "code":
         return float(variable.code_number(value))
     if kind == "date":
-        return float((value - EPOCHS[fmt]).days * SECONDS_PER_UNIT[fmt])
+        day = date.fromisoformat(value[:10]) if isinstance(value, str) else value
+        return float((day - EPOCHS[fmt]).days * SECONDS_PER_UNIT[fmt])
     return value
 
 

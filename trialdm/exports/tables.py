@@ -21,7 +21,15 @@ from trialdm.contacts.models import (
 )
 from trialdm.contacts.models import FORMATS as CONTACT_FORMATS
 from trialdm.contacts.models import MODES as CONTACT_MODES
-from trialdm.exports.datasets import Dataset, Row, Variable, as_date, code_labels, stream
+from trialdm.exports.datasets import (
+    Dataset,
+    Row,
+    Variable,
+    as_date,
+    code_labels,
+    stream,
+    stream_raw,
+)
 from trialdm.participants.models import Participant, ParticipantDiagnosis
 from trialdm.participants.vocabulary import ARMS, CATEGORIES, GENDERS, MARITAL_STATUSES, STATUSES
 from trialdm.qualitative.models import KINDS as QUALITATIVE_KINDS
@@ -33,12 +41,17 @@ from trialdm.screening.models import OUTCOMES, ScreeningEntry
 V = Variable
 
 
-def _clock(value: time | None) -> str | None:
-    return None if value is None else value.strftime("%H:%M")
+def _clock(value: time | str | None) -> str | None:
+    """HH:MM of a time, or of its text ('13:05:00.000000', as SQLite stores it)."""
+    if value is None:
+        return None
+    return value[:5] if isinstance(value, str) else value.strftime("%H:%M")
 
 
-def _utc(at: datetime) -> datetime:
-    """A stored time in UTC (SQLite gives it back without its zone)."""
+def _utc(at: datetime | str) -> datetime:
+    """A stored time in UTC (SQLite gives it back as text without its zone)."""
+    if isinstance(at, str):
+        at = datetime.fromisoformat(at)
     return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
 
 
@@ -188,9 +201,9 @@ def participants_dataset(read_on: date, list_positions: bool = False) -> Dataset
     cells = _cells(people)
 
     def rows(session: Session) -> Iterator[Row]:
-        pending = stream(session, diagnoses)
+        pending = stream_raw(session, diagnoses)
         diagnosis = next(pending, None)
-        for person in stream(session, people):
+        for person in stream_raw(session, people):
             codes: list[str] = []
             texts: list[str] = []
             while diagnosis is not None and diagnosis[0] == person[0]:
@@ -254,11 +267,11 @@ def contacts_dataset(read_on: date) -> Dataset:
     )
 
     def rows(session: Session) -> Iterator[Row]:
-        pending = stream(session, psws)
+        pending = stream_raw(session, psws)
         link = next(pending, None)
         current: int | None = None
         names: str | None = None
-        for a in stream(session, attendances):
+        for a in stream_raw(session, attendances):
             if a[0] != current:
                 current, found = a[0], []
                 while link is not None and link[0] <= current:
