@@ -191,3 +191,25 @@ def test_a_signed_form_is_locked_in_the_grid_until_unlocked(api_as, cohort, db_s
     assert unlocked.status_code == 200, unlocked.json
     again = worker.get(f"/api/v1/status?as_of={AS_OF}").json
     assert states(again)[a]["T0/baseline_demographics"] == "complete"
+
+
+def test_a_missed_event_entered_late_leaves_the_missed_state(app, make_user, api_as, cohort):
+    from tests.web_helpers import page_as
+
+    a = cohort["a"]
+    page = page_as(app, make_user, "research_worker", ["BU"])
+    url = f"/questionnaires/new?participant_id={a.id}&instrument=social_inclusion_scale&event=T1"
+    assert page.get(url).status_code == 200  # the missed T1's form opens
+    worker = api_as("research_worker", ["BU"])
+    body = {
+        "participant_id": a.id,
+        "instrument": "social_inclusion_scale",
+        "event": "T1",
+        "status": "incomplete",
+        "collected_on": AS_OF,
+        "answers": {},
+    }
+    created = worker.post("/api/v1/responses", json=body)
+    assert created.status_code == 201, created.json
+    grid = states(worker.get(f"/api/v1/status?as_of={AS_OF}").json)
+    assert grid[a.study_id]["T1/social_inclusion_scale"] == "incomplete"
