@@ -96,9 +96,6 @@ def _stat_value(kind: str, value: Any, variable, fmt: str) -> Any:
     return value
 
 
-INT32_LIMIT = 2**31 - 1
-
-
 def _text_column(variable: Variable, fmt: str) -> tuple[Callable[[Any], None], Callable[[], Any]]:
     """Collects a text column as numbered categories (a 4-byte code per row, each
     distinct text stored once): site codes, study IDs and times repeat a lot."""
@@ -125,9 +122,8 @@ def _text_column(variable: Variable, fmt: str) -> tuple[Callable[[Any], None], C
 
 
 def _number_column(variable: Variable, fmt: str) -> tuple[Callable[[Any], None], Callable[[], Any]]:
-    """Collects a numeric column (codes and dates too) as packed doubles, then keeps
-    it as 4-byte integers when every value is whole and fits (Stata's ``long``;
-    SPSS stores doubles only), with a mask for blanks instead of NaN."""
+    """Collects a numeric column (codes and dates too) as packed doubles (SPSS
+    stores doubles only), with a mask for blanks instead of NaN."""
     import pandas as pd
 
     values = array("d")
@@ -143,15 +139,7 @@ def _number_column(variable: Variable, fmt: str) -> tuple[Callable[[Any], None],
 
         numbers = np.frombuffer(values, dtype="float64")
         blank = np.isnan(numbers)
-        known = numbers[~blank]
-        whole = fmt == "stata" and bool(
-            np.all(known == np.trunc(known)) and np.all(np.abs(known) <= INT32_LIMIT)
-        )
-        if whole:
-            column = pd.arrays.IntegerArray(np.where(blank, 0, numbers).astype("int32"), blank)
-        else:
-            column = pd.arrays.FloatingArray(np.where(blank, 0.0, numbers), blank)
-        return pd.Series(column)
+        return pd.Series(pd.arrays.FloatingArray(np.where(blank, 0.0, numbers), blank))
 
     return append, finish
 
