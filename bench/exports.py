@@ -180,8 +180,12 @@ def run_floor(folder: Path, url: str, fmt: str) -> dict[str, Any]:
             "p.marital_status, p.occupation, p.years_of_illness, p.years_in_care, "
             "p.enrolment_date, p.consent_date, p.consent_version, p.arm, p.status, "
             "p.withdrawal_date, p.withdrawal_reason, p.intervention_start, "
-            "p.training_completed, p.active, p.profession, group_concat(d.code, '; ') "
+            "p.training_completed, p.active, p.profession, group_concat(d.code, '; '), "
+            "r.randomised_at, r.randomised_by_id, r.randomised_by_email, r.arm, r.stratum, "
+            "(SELECT group_concat(e.kind, '; ') FROM randomisation_errors e "
+            "WHERE e.randomisation_id = r.id) "
             "FROM participants p LEFT JOIN participant_diagnoses d ON d.participant_id = p.id "
+            "LEFT JOIN randomisations r ON r.participant_id = p.id "
             "WHERE p.deleted_at IS NULL GROUP BY p.id ORDER BY p.study_id"
         )
         statements["contacts"] = (

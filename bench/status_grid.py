@@ -132,6 +132,8 @@ def run(count: int) -> None:
         {"DATABASE_URL": database_url(folder, count), "SECRET_KEY": "bench"},
         environ={"TRIALDM_INSTANCE_PATH": str(folder)},
     )
+    # The page's login form without its CSRF token (a bench, not a browser).
+    app.config["WTF_CSRF_ENABLED"] = False
     with app.app_context(), all_sites():
         upgrade()
         token = seed(count)
@@ -164,14 +166,27 @@ def run(count: int) -> None:
         response = client.get(url, headers=headers)
         assert response.status_code == 200, response.get_data(as_text=True)[:300]
 
+    browser = app.test_client()
+    signed_in = browser.post(
+        "/login", data={"email": "coordinator@grid.example", "password": "correct horse 17"}
+    )
+    assert signed_in.status_code == 302, signed_in.get_data(as_text=True)[:300]
+
+    def page() -> None:
+        response = browser.get(f"/status?as_of={TODAY}")
+        assert response.status_code == 200, response.get_data(as_text=True)[:300]
+
     api()  # warm: the token's first use, caches
+    page()
     floor_s = best(floor)
     api_s = best(api)
+    page_s = best(page)
     overdue_s = best(lambda: client.get(url + "&site=BU&state=overdue", headers=headers))
     body = client.get(url, headers=headers).json
     print(
         f"participants {count:>7}: floor {floor_s:.3f} s | GET /api/v1/status {api_s:.3f} s "
-        f"({api_s / floor_s:.1f}x) | BU overdue {overdue_s:.3f} s "
+        f"({api_s / floor_s:.1f}x) | page /status {page_s:.3f} s ({page_s / floor_s:.1f}x) "
+        f"| BU overdue {overdue_s:.3f} s "
         f"({overdue_s / floor_s:.1f}x) | {len(body['columns'])} columns, "
         f"{len(body['items'])} rows on the page, total {body['meta']['total']}"
     )

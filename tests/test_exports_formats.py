@@ -92,6 +92,31 @@ def test_stata_file_has_values_labels_and_missing_codes(trial, api_as, tmp_path)
     assert "-9 = Refused (.c after missing_codes.do)" in archive.read("codebook.csv").decode()
 
 
+def test_stata_files_read_back_with_pandas_too(trial, api_as, tmp_path):
+    """A second reader of the .dta files (pandas has its own parser, not ReadStat):
+    shared texts, Hebrew, dates, blanks, codes with their labels, every dataset."""
+    import pandas as pd
+
+    _, archive = export(api_as("coordinator"), scope="all", format="stata")
+    for name in (n for n in archive.namelist() if n.endswith(".dta")):
+        with pd.io.stata.StataReader(extract(archive, name, tmp_path)) as reader:
+            frame = reader.read(convert_categoricals=False)
+            assert reader.data_label  # every file carries its dataset's title
+    with pd.io.stata.StataReader(extract(archive, "export_probe.dta", tmp_path)) as reader:
+        frame = reader.read(convert_categoricals=False)
+        labels = reader.value_labels()
+        variable_labels = reader.variable_labels()
+    rows = {row["study_id"]: row for row in frame.to_dict("records")}
+    full, sparse = rows[trial.full_id], rows[trial.sparse_id]
+    assert full["comment"] == HEBREW and full["site"] == "BU" and full["event"] == "T1"
+    assert full["sessions"] == 12 and full["weight"] == 71.5 and full["mood"] == 1
+    assert full["visit_date"] == pd.Timestamp(2025, 6, 1)
+    assert sparse["sessions"] == -9 and sparse["mood"] == -7
+    assert math.isnan(sparse["weight"]) and pd.isna(sparse["visit_date"])
+    assert labels["mood"] == {1: "Good", 2: "Bad", -7: "Not asked", -8: "Don't know", -9: "Refused"}
+    assert variable_labels["sessions"] == "Sessions attended"
+
+
 def test_stat_files_with_long_runs_of_blanks_and_codes(
     api_as, db_session, make_participant, tmp_path
 ):
@@ -228,3 +253,43 @@ def test_odm_file_holds_metadata_and_every_value(trial, api_as):
     }
     assert sparse["sessions"] == "-9" and sparse["visit_date_missing"] == "-8"
     assert "weight" not in sparse  # blank: no ItemData
+
+
+def test_dta_writer_streams_long_and_repeated_texts(tmp_path):
+    """Texts longer than the shared ones are stored per cell; both readers agree."""
+    from datetime import datetime
+
+    import pandas as pd
+
+    from trialdm.exports.datasets import Variable
+    from trialdm.exports.dta import SHARED_LIMIT, write_dta
+    from trialdm.exports.writers import NamedVariable
+    from trialdm.instruments.definitions import Missing
+
+    long = "ארוך " * 30
+    variables = [
+        Variable("site", "Site", "string"),
+        Variable("note", "Note", "string"),
+        Variable("when", "When", "date"),
+        Variable("n", "Count", "integer"),
+        Variable("arm", "Arm", "code", choices=(("a", "A"), ("b", "B"))),
+    ]
+    rows = [
+        (f"S{i % 3}", f"{long}{i}" if i % 2 else None, date(2025, 1, 1 + i % 28), i, "ab"[i % 2])
+        for i in range(SHARED_LIMIT // 20)
+    ]
+    rows.append(("S0", Missing("refused"), None, Missing("dont_know"), None))
+    path = tmp_path / "t.dta"
+    named = [NamedVariable(v, v.name) for v in variables]
+    assert write_dta(path, "Test", named, iter(rows), datetime(2025, 6, 1, 12, 30)) == len(rows)
+    frame, meta = pyreadstat.read_dta(str(path))
+    other = pd.read_stata(path, convert_categoricals=False)
+    for read in (frame, other):
+        assert len(read) == len(rows)
+        assert read["site"].tolist()[:4] == ["S0", "S1", "S2", "S0"]
+        assert read["note"][1] == f"{long}1" and read["note"][2] == ""
+        assert read["n"][7] == 7 and read["arm"][7] == 2
+        assert read["note"].iloc[-1] == "-9" and read["n"].iloc[-1] == -8
+    assert frame["when"][3] == date(2025, 1, 4) and math.isnan(frame["arm"].iloc[-1])
+    assert meta.variable_value_labels["arm"] == {1: "A", 2: "B"}
+    assert meta.file_label == "Test"

@@ -85,6 +85,7 @@ def test_cells_follow_the_schedule(api_as, cohort):
         "complete": 1,
         "missed": 1,
         "not_applicable": 0,
+        "locked": 0,
     }
     cell = next(r for r in body["items"] if r["study_id"] == a)["cells"][0]
     assert cell["response_id"] is not None and cell["due_date"] == "2025-01-31"
@@ -156,3 +157,59 @@ def test_page_links_every_cell_to_its_form(app, make_user, cohort):
     filtered = worker.get(f"/status?as_of={AS_OF}&state=overdue").get_data(as_text=True)
     assert cohort["b"].study_id in filtered and cohort["a"].study_id not in filtered
     assert worker.get("/status?state=nonsense").status_code == 422
+
+
+def test_a_signed_form_is_locked_in_the_grid_until_unlocked(api_as, cohort, db_session):
+    from tests.web_helpers import PASSWORD
+
+    worker = api_as("research_worker", ["BU"])
+    a = cohort["a"].study_id
+    cell = next(
+        c
+        for row in worker.get(f"/api/v1/status?as_of={AS_OF}").json["items"]
+        if row["study_id"] == a
+        for c in row["cells"]
+        if c["key"] == "T0/baseline_demographics"
+    )
+    lead = api_as("site_lead", ["BU"])
+    signed = lead.post(
+        "/api/v1/signatures", json={"response_id": cell["response_id"], "password": PASSWORD}
+    )
+    assert signed.status_code == 201, signed.json
+    body = worker.get(f"/api/v1/status?as_of={AS_OF}").json
+    assert states(body)[a]["T0/baseline_demographics"] == "locked"
+    assert states(body)[a]["T0/social_inclusion_scale"] == "incomplete"  # not signed
+    assert body["counts"]["T0/baseline_demographics"]["locked"] == 1
+    assert body["counts"]["T0/baseline_demographics"]["complete"] == 0
+    locked = worker.get(f"/api/v1/status?as_of={AS_OF}&state=locked").json
+    assert list(states(locked)) == [a]
+    unlocked = api_as("admin").post(
+        f"/api/v1/signatures/{signed.json['id']}/unlock",
+        json={"reason": "Employment was misread"},
+        headers={"If-Match": f'"{signed.json["version"]}"'},
+    )
+    assert unlocked.status_code == 200, unlocked.json
+    again = worker.get(f"/api/v1/status?as_of={AS_OF}").json
+    assert states(again)[a]["T0/baseline_demographics"] == "complete"
+
+
+def test_a_missed_event_entered_late_leaves_the_missed_state(app, make_user, api_as, cohort):
+    from tests.web_helpers import page_as
+
+    a = cohort["a"]
+    page = page_as(app, make_user, "research_worker", ["BU"])
+    url = f"/questionnaires/new?participant_id={a.id}&instrument=social_inclusion_scale&event=T1"
+    assert page.get(url).status_code == 200  # the missed T1's form opens
+    worker = api_as("research_worker", ["BU"])
+    body = {
+        "participant_id": a.id,
+        "instrument": "social_inclusion_scale",
+        "event": "T1",
+        "status": "incomplete",
+        "collected_on": AS_OF,
+        "answers": {},
+    }
+    created = worker.post("/api/v1/responses", json=body)
+    assert created.status_code == 201, created.json
+    grid = states(worker.get(f"/api/v1/status?as_of={AS_OF}").json)
+    assert grid[a.study_id]["T1/social_inclusion_scale"] == "incomplete"

@@ -66,3 +66,25 @@ def test_an_ineligible_participant_is_refused_with_reasons(app, tmp_path, make_u
         refused = worker.post(f"/randomisation/participants/{unscreened.id}")
         assert refused.status_code == 422
         assert "No eligible screening entry" in refused.get_data(as_text=True)
+
+
+def test_dashboard_shows_allocations_by_site_and_arm_to_who_may_see_the_balance(
+    app, tmp_path, make_user, db_session
+):
+    with randomising(app, tmp_path):
+        stats = page_as(app, make_user, "statistician")
+        assert stats.post("/randomisation/lists").status_code == 302
+        participant = eligible_participant(db_session)
+        db_session.commit()
+        worker = page_as(app, make_user, "research_worker", ["BU"])
+        assert worker.post(f"/randomisation/participants/{participant.id}").status_code == 302
+
+        board = stats.get("/").get_data(as_text=True)
+        assert 'id="widget-allocations"' in board and "Allocations by site and arm" in board
+        assert '<th scope="row">BU</th>' in board and 'href="/randomisation"' in board
+        admin = page_as(app, make_user, "admin").get("/").get_data(as_text=True)
+        assert admin.count('href="/randomisation"') >= 2  # beside the arms too
+        for role, sites in (("research_worker", ["BU"]), ("coordinator", None)):
+            other = page_as(app, make_user, role, sites).get("/").get_data(as_text=True)
+            assert "widget-allocations" not in other
+            assert 'href="/randomisation"' not in other

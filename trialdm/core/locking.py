@@ -14,14 +14,32 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, or_
 from sqlalchemy.orm import Session
 
 from trialdm.core.errors import Locked
 
 LockCheck = Callable[[Session, Sequence[Any]], str | None]
+# (response id, participant id, event) SQL columns -> a condition true when locked
+LockedCondition = Callable[[Any, Any, Any], Any]
 
 _checks: list[LockCheck] = []
+_conditions: list[LockedCondition] = []
+
+
+def register_locked_condition(condition: LockedCondition) -> None:
+    """How a set-based read (the record status grid) tells a locked response, without
+    the reading domain importing the one that locks."""
+    if condition not in _conditions:
+        _conditions.append(condition)
+
+
+def locked_condition(response_id: Any, participant_id: Any, event_name: Any) -> Any | None:
+    """SQL true when a registered domain locks that response; None when none locks."""
+    found = [c(response_id, participant_id, event_name) for c in _conditions]
+    if not found:
+        return None
+    return found[0] if len(found) == 1 else or_(*found)
 
 
 def register_lock_check(check: LockCheck) -> None:

@@ -25,7 +25,7 @@ from trialdm.core.errors import DomainError
 from trialdm.exports.datasets import Dataset, Row, Variable, instrument_dataset, instrument_names
 from trialdm.exports.odm import write_odm
 from trialdm.exports.statfiles import file_names, stata_missing_do, write_stat_file
-from trialdm.exports.tables import TABLES
+from trialdm.exports.tables import TABLES, participants_dataset
 from trialdm.exports.writers import (
     NamedVariable,
     codebook_rows,
@@ -50,6 +50,8 @@ class ArchiveRequest:
     identifiers: str
     requested_by: str
     read_at: datetime
+    # the requester may see the allocation lists (positions in the participants dataset)
+    list_positions: bool = False
 
 
 def dataset_names(session: Session) -> list[str]:
@@ -61,10 +63,18 @@ def dataset_names(session: Session) -> list[str]:
     return names + list(TABLES)
 
 
-def load_datasets(session: Session, names: Sequence[str], read_on: date) -> list[Dataset]:
+def load_datasets(
+    session: Session, names: Sequence[str], read_on: date, list_positions: bool = False
+) -> list[Dataset]:
+    """``list_positions``: the participants dataset holds each allocation's list and
+    position (concealed from everyone but those who may see the allocation lists)."""
     instruments = set(instrument_names(session))
     return [
-        instrument_dataset(session, name) if name in instruments else TABLES[name](read_on)
+        instrument_dataset(session, name)
+        if name in instruments
+        else participants_dataset(read_on, list_positions)
+        if name == "participants"
+        else TABLES[name](read_on)
         for name in names
     ]
 
@@ -129,7 +139,9 @@ def write_archive(
     if fmt == AUDIT:
         datasets = [audit_dataset()]
     else:
-        datasets = load_datasets(session, request.dataset_names, request.read_at.date())
+        datasets = load_datasets(
+            session, request.dataset_names, request.read_at.date(), request.list_positions
+        )
     if request.identifiers == "exclude":
         datasets = [d.without_identifiers() for d in datasets]
     path.parent.mkdir(parents=True, exist_ok=True)

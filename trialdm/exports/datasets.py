@@ -7,8 +7,9 @@ per response (an aggregate per column), so the number of queries does not grow
 with participants.
 
 Cell values are what the writers encode: ``None`` (blank), ``str``, ``int``,
-``float``, ``date``, or :class:`~trialdm.instruments.definitions.Missing` (a
-missing-data code, written as its number in :data:`MISSING_VALUES`).
+``float``, ``date`` (or, in a date variable, its ISO text as SQLite gives it), or
+:class:`~trialdm.instruments.definitions.Missing` (a missing-data code, written as
+its number in :data:`MISSING_VALUES`).
 """
 
 from __future__ import annotations
@@ -141,6 +142,28 @@ def stream(session: Session, stmt: Select) -> Iterator[Any]:
     scoped = with_site_criteria(stmt).execution_options(yield_per=BATCH)
     for batch in session.connection().execute(scoped).partitions():
         yield from batch
+
+
+def stream_raw(session: Session, stmt: Select) -> Iterator[Sequence[Any]]:
+    """The statement's rows as the database driver gives them, for the largest
+    datasets: SQLAlchemy compiles and runs the statement (site criteria as in
+    :func:`stream`, a server-side cursor on PostgreSQL) but its per-cell result
+    processing is skipped, which cost more than the database itself. So a date may
+    come as its ISO text (SQLite stores it so) or as a ``date`` (PostgreSQL), a time
+    as text or ``time``, a boolean as 0/1; the writers take either."""
+    scoped = with_site_criteria(stmt).execution_options(stream_results=True)
+    result = session.connection().execute(scoped)
+    try:
+        # a server-side cursor's strategy has read its first row ahead
+        ahead = getattr(result.cursor_strategy, "_rowbuffer", None)
+        if ahead:
+            yield from list(ahead)
+            ahead.clear()
+        fetch = result.cursor.fetchmany
+        while batch := fetch(BATCH):
+            yield from batch
+    finally:
+        result.close()
 
 
 def bytewise(session: Session, column: Any) -> Any:
@@ -441,7 +464,7 @@ def instrument_dataset(session: Session, name: str) -> Dataset:
         at += column.width
 
     def rows(session: Session) -> Iterator[Row]:
-        for r in stream(session, stmt):
+        for r in stream_raw(session, stmt):
             codes = r[-1]
             if codes is None:
                 yield tuple(r[:-1])

@@ -210,6 +210,18 @@ def job_scope(job: ExportJob) -> SiteScope:
     return EVERY_SITE if job.site_code is None else SiteScope(codes=frozenset({job.site_code}))
 
 
+def sees_allocation_lists(session: Session, job: ExportJob) -> bool:
+    """Whether the export's requester holds, now, a role that may see the allocation
+    lists (the statistician's, an admin's): only their exports carry list positions."""
+    from trialdm.auth.models import User
+    from trialdm.auth.permissions import ROLE_PERMISSIONS
+
+    user = session.get(User, job.requested_by_id) if job.requested_by_id else None
+    if user is None or not user.active:
+        return False
+    return any("randomisation.manage" in ROLE_PERMISSIONS.get(m.role, ()) for m in user.memberships)
+
+
 def scope_label(session: Session, job: ExportJob) -> str:
     if job.site_code is None:
         return "All sites"
@@ -237,6 +249,7 @@ def build_job(
             identifiers=job.identifiers,
             requested_by=job.requested_by or "unknown",
             read_at=read_at,
+            list_positions=sees_allocation_lists(session, job),
         )
         progress = JobProgress(session, ExportJob, job_id, len(job.datasets) + 1, listener)
         with scoped_to(job_scope(job)):

@@ -1,9 +1,11 @@
-"""SPSS ``.sav`` and Stata ``.dta`` files through pyreadstat (ReadStat).
+"""SPSS ``.sav`` files through pyreadstat (ReadStat), Stata ``.dta`` files streamed
+by :mod:`trialdm.exports.dta`.
 
-ReadStat writes a whole data frame, so one dataset's columns are held at a time,
-as typed arrays (not Python rows). Coded answers are stored as numbers 1, 2, ...
-with value labels; missing-data codes are -7/-8/-9, declared user-missing in SPSS
-and written as Stata's extended missing values .a/.b/.c with labels.
+ReadStat writes a whole data frame, so one dataset's columns are held at a time
+for SPSS, as typed arrays (not Python rows); Stata files are written as rows
+arrive. Coded answers are stored as numbers 1, 2, ... with value labels;
+missing-data codes are -7/-8/-9 with labels, declared user-missing in SPSS (in
+Stata, missing_codes.do makes them the extended missing values .a/.b/.c).
 
 Names: Stata allows 32 characters of letters, digits and _, SPSS 64; a longer or
 reserved name is shortened to a unique name, and the codebook lists both. A
@@ -16,7 +18,7 @@ from __future__ import annotations
 import re
 from array import array
 from collections.abc import Callable, Iterable
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +30,7 @@ from trialdm.exports.datasets import (
     Row,
     Variable,
 )
+from trialdm.exports.dta import write_dta
 from trialdm.exports.writers import NamedVariable
 from trialdm.instruments.definitions import Missing
 
@@ -56,14 +59,9 @@ def file_names(dataset: Dataset, fmt: str) -> list[NamedVariable]:
     label_limit = LABEL_LIMITS.get(fmt)
     named: list[NamedVariable] = []
     taken: set[str] = set()
-    # ReadStat names a value-label set after its variable plus a counter, and Stata
-    # holds 32 characters there too: a labelled variable's name leaves room for it.
-    counter_room = len(str(len(dataset.variables)))
     for index, variable in enumerate(dataset.variables, start=1):
         name, note = variable.name, ""
         room = limit
-        if limit is not None and fmt == "stata" and _labelled(variable):
-            room = limit - counter_room
         reserved = limit is not None and name.lower() in {r.lower() for r in RESERVED[fmt]}
         if room is not None and (len(name) > room or reserved or not _VALID.match(name)):
             suffix = f"_v{index}"
@@ -93,11 +91,9 @@ def _stat_value(kind: str, value: Any, variable, fmt: str) -> Any:
     if kind == "code":
         return float(variable.code_number(value))
     if kind == "date":
-        return float((value - EPOCHS[fmt]).days * SECONDS_PER_UNIT[fmt])
+        day = date.fromisoformat(value[:10]) if isinstance(value, str) else value
+        return float((day - EPOCHS[fmt]).days * SECONDS_PER_UNIT[fmt])
     return value
-
-
-INT32_LIMIT = 2**31 - 1
 
 
 def _text_column(variable: Variable, fmt: str) -> tuple[Callable[[Any], None], Callable[[], Any]]:
@@ -126,9 +122,8 @@ def _text_column(variable: Variable, fmt: str) -> tuple[Callable[[Any], None], C
 
 
 def _number_column(variable: Variable, fmt: str) -> tuple[Callable[[Any], None], Callable[[], Any]]:
-    """Collects a numeric column (codes and dates too) as packed doubles, then keeps
-    it as 4-byte integers when every value is whole and fits (Stata's ``long``;
-    SPSS stores doubles only), with a mask for blanks instead of NaN."""
+    """Collects a numeric column (codes and dates too) as packed doubles (SPSS
+    stores doubles only), with a mask for blanks instead of NaN."""
     import pandas as pd
 
     values = array("d")
@@ -144,15 +139,7 @@ def _number_column(variable: Variable, fmt: str) -> tuple[Callable[[Any], None],
 
         numbers = np.frombuffer(values, dtype="float64")
         blank = np.isnan(numbers)
-        known = numbers[~blank]
-        whole = fmt == "stata" and bool(
-            np.all(known == np.trunc(known)) and np.all(np.abs(known) <= INT32_LIMIT)
-        )
-        if whole:
-            column = pd.arrays.IntegerArray(np.where(blank, 0, numbers).astype("int32"), blank)
-        else:
-            column = pd.arrays.FloatingArray(np.where(blank, 0.0, numbers), blank)
-        return pd.Series(column)
+        return pd.Series(pd.arrays.FloatingArray(np.where(blank, 0.0, numbers), blank))
 
     return append, finish
 
@@ -162,12 +149,14 @@ def write_stat_file(
 ) -> int:
     """Write ``dataset`` as .sav (``fmt`` 'spss') or .dta ('stata'); rows written.
 
-    ReadStat writes a whole data frame, so the frame is kept compact: columns are
-    collected packed as rows arrive, then turned one by one into pandas extension
+    For SPSS, ReadStat writes a whole data frame, so the frame is kept compact:
+    columns are collected packed as rows arrive, then turned one by one into pandas extension
     arrays (categories for text, integers or doubles with a mask), which the frame
     takes without consolidating them into copied blocks."""
+    if fmt == "stata":
+        return write_dta(path, dataset.label, named, rows, datetime.now(UTC))
     # Imported here: pandas and ReadStat double a process's memory, and only
-    # SPSS and Stata exports need them.
+    # SPSS exports need them.
     import pandas as pd
     import pyreadstat
 
@@ -206,26 +195,15 @@ def write_stat_file(
                 missing_ranges[item.name] = [float(n) for n in sorted(MISSING_LABELS)]
     data = pd.DataFrame(frame, columns=[n.name for n in named], copy=False)
     column_labels = {n.name: n.file_label or n.variable.label for n in named}
-    if fmt == "spss":
-        pyreadstat.write_sav(
-            data,
-            str(path),
-            file_label=dataset.label[:64],
-            column_labels=column_labels,
-            variable_value_labels=value_labels,
-            missing_ranges=missing_ranges,
-            variable_format=formats,
-        )
-    else:
-        pyreadstat.write_dta(
-            data,
-            str(path),
-            file_label=dataset.label[:80],
-            column_labels=column_labels,
-            variable_value_labels=value_labels,
-            variable_format=formats,
-            version=15,
-        )
+    pyreadstat.write_sav(
+        data,
+        str(path),
+        file_label=dataset.label[:64],
+        column_labels=column_labels,
+        variable_value_labels=value_labels,
+        missing_ranges=missing_ranges,
+        variable_format=formats,
+    )
     return count
 
 
@@ -255,10 +233,6 @@ def stata_missing_do(datasets: Iterable[tuple[Dataset, list[NamedVariable]]]) ->
             "",
         ]
     return "\n".join(lines)
-
-
-def _labelled(variable: Variable) -> bool:
-    return variable.kind != "string" and bool(variable.numbered_labels())
 
 
 def _numeric_with_codes(variable: Variable) -> bool:

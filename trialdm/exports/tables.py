@@ -6,11 +6,11 @@ the same order merged in)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from datetime import date, time
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import Boolean, Select, select
+from sqlalchemy import Boolean, Select, func, select
 from sqlalchemy.orm import Session, aliased
 
 from trialdm.contacts.models import (
@@ -21,19 +21,38 @@ from trialdm.contacts.models import (
 )
 from trialdm.contacts.models import FORMATS as CONTACT_FORMATS
 from trialdm.contacts.models import MODES as CONTACT_MODES
-from trialdm.exports.datasets import Dataset, Row, Variable, as_date, code_labels, stream
+from trialdm.exports.datasets import (
+    Dataset,
+    Row,
+    Variable,
+    as_date,
+    code_labels,
+    stream,
+    stream_raw,
+)
 from trialdm.participants.models import Participant, ParticipantDiagnosis
 from trialdm.participants.vocabulary import ARMS, CATEGORIES, GENDERS, MARITAL_STATUSES, STATUSES
 from trialdm.qualitative.models import KINDS as QUALITATIVE_KINDS
 from trialdm.qualitative.models import MODES as QUALITATIVE_MODES
 from trialdm.qualitative.models import QualitativeMember, QualitativeSession
+from trialdm.randomisation.models import Randomisation, RandomisationError
 from trialdm.screening.models import OUTCOMES, ScreeningEntry
 
 V = Variable
 
 
-def _clock(value: time | None) -> str | None:
-    return None if value is None else value.strftime("%H:%M")
+def _clock(value: time | str | None) -> str | None:
+    """HH:MM of a time, or of its text ('13:05:00.000000', as SQLite stores it)."""
+    if value is None:
+        return None
+    return value[:5] if isinstance(value, str) else value.strftime("%H:%M")
+
+
+def _utc(at: datetime | str) -> datetime:
+    """A stored time in UTC (SQLite gives it back as text without its zone)."""
+    if isinstance(at, str):
+        at = datetime.fromisoformat(at)
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
 
 
 def _cells(stmt: Select) -> Callable[[Sequence[Any]], list[Any]]:
@@ -61,7 +80,11 @@ def _plain(stmt: Select) -> Callable[[Session], Iterator[Row]]:
     return rows
 
 
-def participants_dataset(read_on: date) -> Dataset:
+def participants_dataset(read_on: date, list_positions: bool = False) -> Dataset:
+    """One row per participant with the allocation beside it: when, by whom (the user
+    number always, the e-mail address as an identifier), the stratum and any errors
+    recorded. The list and position an allocation came from are concealment: only for
+    an export asked by someone who may see the allocation lists (``list_positions``)."""
     p = Participant
     variables = [
         V("study_id", "Study ID", "string"),
@@ -87,7 +110,47 @@ def participants_dataset(read_on: date) -> Dataset:
         V("profession", "Professional background (free text)", "string", identifier=True),
         V("diagnosis_codes", "Diagnoses (codes, in order, separated by '; ')", "string"),
         V("diagnosis_texts", "Diagnoses (as written, separated by '; ')", "string"),
+        V("randomised_at", "Randomised at (UTC, ISO 8601)", "string"),
+        V("randomised_by_id", "Randomised by (user number)", "integer"),
+        V("randomised_by", "Randomised by (e-mail address)", "string", identifier=True),
+        V(
+            "randomised_arm",
+            "Arm allocated by the randomisation",
+            "code",
+            choices=code_labels(ARMS),
+        ),
+        V("stratum", "Randomisation stratum (besides the site)", "string"),
+        V(
+            "randomisation_errors",
+            "Errors recorded beside the allocation (kinds, separated by '; ')",
+            "string",
+        ),
+        V(
+            "randomisation_error_notes",
+            "Errors recorded beside the allocation (descriptions, separated by ' | ')",
+            "string",
+            identifier=True,
+        ),
     ]
+    if list_positions:
+        variables += [
+            V("allocation_list", "Allocation list (number)", "integer"),
+            V("list_position", "Position in the stratum's sequence of the list", "integer"),
+        ]
+    errors = RandomisationError.__table__
+    recorded = (
+        select(
+            errors.c.randomisation_id,
+            func.aggregate_strings(errors.c.kind, "; ").label("kinds"),
+            func.aggregate_strings(errors.c.description, " | ").label("notes"),
+        )
+        .group_by(errors.c.randomisation_id)
+        .subquery("recorded_errors")
+    )
+    # The plain table: the ORM's site criteria for an outer-joined entity would go
+    # into WHERE and drop everyone not randomised; an allocation shares its
+    # participant's site, which the filter restricts.
+    allocations = Randomisation.__table__
     people = (
         select(
             p.id,
@@ -112,10 +175,21 @@ def participants_dataset(read_on: date) -> Dataset:
             p.training_completed,
             p.active,
             p.profession,
+            allocations.c.randomised_at,
+            allocations.c.randomised_by_id,
+            allocations.c.randomised_by_email,
+            allocations.c.arm,
+            allocations.c.stratum,
+            recorded.c.kinds,
+            recorded.c.notes,
+            *((allocations.c.list_id, allocations.c.position) if list_positions else ()),
         )
+        .outerjoin(allocations, allocations.c.participant_id == p.id)
+        .outerjoin(recorded, recorded.c.randomisation_id == allocations.c.id)
         .where(p.deleted_at.is_(None))
         .order_by(p.study_id)
     )
+    split = 22  # the participant's own columns, then the allocation's
     diagnoses = (
         select(ParticipantDiagnosis.participant_id, ParticipantDiagnosis.code)
         .add_columns(ParticipantDiagnosis.text)
@@ -127,19 +201,23 @@ def participants_dataset(read_on: date) -> Dataset:
     cells = _cells(people)
 
     def rows(session: Session) -> Iterator[Row]:
-        pending = stream(session, diagnoses)
+        pending = stream_raw(session, diagnoses)
         diagnosis = next(pending, None)
-        for person in stream(session, people):
+        for person in stream_raw(session, people):
             codes: list[str] = []
             texts: list[str] = []
             while diagnosis is not None and diagnosis[0] == person[0]:
                 codes.append(diagnosis[1])
                 texts.append(diagnosis[2] or "")
                 diagnosis = next(pending, None)
+            values = cells(person)
+            at = values[split]
             yield (
-                *cells(person)[1:],
+                *values[1:split],
                 "; ".join(codes) or None,
                 "; ".join(texts) if any(texts) else None,
+                None if at is None else _utc(at).isoformat(),
+                *values[split + 1 :],
             )
 
     return Dataset("participants", "Participants", variables, rows)
@@ -189,11 +267,11 @@ def contacts_dataset(read_on: date) -> Dataset:
     )
 
     def rows(session: Session) -> Iterator[Row]:
-        pending = stream(session, psws)
+        pending = stream_raw(session, psws)
         link = next(pending, None)
         current: int | None = None
         names: str | None = None
-        for a in stream(session, attendances):
+        for a in stream_raw(session, attendances):
             if a[0] != current:
                 current, found = a[0], []
                 while link is not None and link[0] <= current:

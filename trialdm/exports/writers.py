@@ -94,6 +94,9 @@ def csv_cell(variable: Variable, value: Any, labels: bool) -> str:
 
 # What the csv module writes as it should unchanged: text, whole numbers, blanks.
 UNCHANGED: frozenset[type] = frozenset({str, int, type(None)})
+# ... and, in a row of codes, dates: the csv module writes str(date), its ISO text.
+PLAIN: frozenset[type] = UNCHANGED | {date}
+PLAIN_OR_FLOAT: frozenset[type] = PLAIN | {float}
 
 
 def cell_writer(variable: Variable, labels: bool) -> tuple[frozenset[type], Callable[[Any], str]]:
@@ -134,16 +137,34 @@ def write_csv(target: IO[bytes], dataset: Dataset, rows: Iterable[Row], labels: 
     columns = [cell_writer(v, labels) for v in dataset.variables]
     kept = [unchanged for unchanged, _ in columns]
     converters = [convert for _, convert in columns]
+    # Codes as they are: a row of text, whole numbers, blanks and dates (which the csv
+    # module writes as their ISO text) goes out unchanged, found by one C-level pass
+    # over its types; floats need only the number columns redone. Other rows (labels,
+    # missing-data codes) go cell by cell.
+    direct = not labels
+    numbers = [i for i, v in enumerate(dataset.variables) if v.kind in ("integer", "decimal")]
     write = writer.writerow
     count = 0
     for row in rows:
+        count += 1
+        if direct:
+            types = set(map(type, row))
+            if types <= PLAIN:
+                write(row)
+                continue
+            if types <= PLAIN_OR_FLOAT:
+                cells = list(row)
+                for i in numbers:
+                    if type(cells[i]) is float:
+                        cells[i] = number_text(cells[i])
+                write(cells)
+                continue
         write(
             [
                 value if type(value) in unchanged else convert(value)
                 for value, unchanged, convert in zip(row, kept, converters, strict=True)
             ]
         )
-        count += 1
     text.flush()
     text.detach()
     return count

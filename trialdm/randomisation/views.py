@@ -16,6 +16,7 @@ from trialdm.extensions import db
 from trialdm.participants.models import Participant
 from trialdm.participants.queries import get_participant
 from trialdm.randomisation import operations, queries
+from trialdm.web.dashboard import Widget, add_widget
 from trialdm.web.forms import field_errors
 from trialdm.web.panels import Panel, add_participant_panel
 
@@ -28,6 +29,27 @@ def _register_panel(state) -> None:
         state.app,
         Panel("randomisation", "participants.read", "randomisation/panel.html", panel_data, 5),
     )
+    # For those who may see the balance (statistician, admin): allocations by site and
+    # arm, with the way to the balance per stratum.
+    add_widget(
+        state.app,
+        Widget("allocations", "randomisation.report", "widgets/allocations.html", widget_data, 15),
+    )
+
+
+def widget_data(session) -> dict[str, Any]:
+    """Allocations by site and arm (every stratum summed) from the balance report."""
+    report = queries.balance(session)
+    sites: dict[str, dict[str, int]] = {}
+    for stratum in report["strata"]:
+        row = sites.setdefault(stratum["site"], dict.fromkeys(report["ratio"], 0))
+        for arm, n in stratum["arms"].items():
+            row[arm] = row.get(arm, 0) + n
+    return {
+        "arms": list(report["ratio"]),
+        "sites": sorted(sites.items()),
+        "totals": report["totals"],
+    }
 
 
 def panel_data(session, participant: Participant) -> dict[str, Any] | None:

@@ -139,7 +139,7 @@ class StatusGrid(MethodView):
     def get(self, args):
         """The record status grid: for each enrolled participant of your sites (a page,
         by study ID), each scheduled event and each instrument due then, the state as of
-        a date (not_due, due, overdue, incomplete, complete, missed, not_applicable) and
+        a date (not_due, due, overdue, incomplete, complete, missed, not_applicable, locked) and
         the response; counts per column over every participant of the filter. Filter by
         site, arm, event and state (participants with a cell in that state)."""
         return grid_page(args)

@@ -2,6 +2,8 @@
 
 Each cell's state, as of a date:
 
+- ``locked``: the live response is signed (a standing e-signature of its form or
+  its event: :mod:`trialdm.core.locking` says how, the quality domain locks);
 - ``complete`` / ``incomplete``: the live response of that participant, event and
   instrument is complete / saved but not complete;
 - ``not_applicable``: no response, and the participant withdrew on or before the end
@@ -40,6 +42,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from trialdm.core.locking import locked_condition
 from trialdm.core.sqldates import add_months
 from trialdm.instruments.models import InstrumentResponse
 from trialdm.participants.models import Participant
@@ -53,6 +56,7 @@ CELL_STATES = (
     "complete",
     "missed",
     "not_applicable",
+    "locked",
 )
 
 
@@ -153,7 +157,10 @@ def cells_query(
         .subquery("live")
     )
     day = literal(as_of, Date)
+    locked = locked_condition(live.c.response_id, live.c.participant_id, live.c.event)
+    signed = () if locked is None else ((and_(live.c.response_id.is_not(None), locked), "locked"),)
     state = case(
+        *signed,
         (live.c.status == "complete", "complete"),
         (live.c.status == "incomplete", "incomplete"),
         (

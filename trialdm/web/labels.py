@@ -81,6 +81,7 @@ LABELS = {
     "upcoming": _l("Upcoming"),
     "missed": _l("Missed"),
     "not_applicable": _l("Not applicable"),
+    "locked": _l("Locked"),
     "done": _l("Done"),
     "pending": _l("Pending"),
     "in_progress": _l("In progress"),
