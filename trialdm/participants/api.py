@@ -7,6 +7,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from trialdm.auth.permissions import requires
+from trialdm.contacts.fidelity import fidelity_without_contacts
 from trialdm.contacts.queries import attach_fidelity
 from trialdm.core.audit import audit_context, current_audit_context
 from trialdm.core.pagination import order_by, paginate
@@ -59,7 +60,8 @@ class Participants(MethodView):
     def post(self, data):
         """Create a participant; the study ID is allocated."""
         participant = operations.create_participant(db.session, data)
-        attach_fidelity(db.session, [participant])
+        # A participant just created has no contacts: their fidelity needs no query.
+        participant.fidelity = fidelity_without_contacts(participant)
         return (
             participant,
             201,
