@@ -29,7 +29,7 @@ from trialdm.instruments.models import Response
 from trialdm.instruments.schemas import ResponseCreate, ResponseQuery, ResponseUpdate
 from trialdm.participants.models import Participant
 from trialdm.participants.queries import get_participant
-from trialdm.schedule.queries import count_schedule_rows, schedule_rows
+from trialdm.schedule.queries import schedule_rows, schedule_summary
 from trialdm.web.dashboard import Widget, add_widget
 from trialdm.web.forms import FormErrors, field_errors, submit
 from trialdm.web.panels import Panel, add_participant_panel
@@ -494,10 +494,5 @@ def panel_data(session, participant: Participant) -> dict[str, Any] | None:
 
 def schedule_data(session) -> dict[str, Any] | None:
     """Assessments due and overdue now, at the user's sites."""
-    today = date.today()
-    return {
-        "due": count_schedule_rows(session, today, status="due"),
-        "overdue": count_schedule_rows(session, today, status="overdue"),
-        "rows": schedule_rows(session, today, status="overdue", limit=8)
-        + schedule_rows(session, today, status="due", limit=8),
-    }
+    counts, rows = schedule_summary(session, date.today(), ("overdue", "due"), limit=8)
+    return {"due": counts["due"], "overdue": counts["overdue"], "rows": rows}
