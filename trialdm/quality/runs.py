@@ -9,6 +9,7 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from dateutil.relativedelta import relativedelta
 from flask import current_app, has_app_context
 from sqlalchemy import (
     ColumnElement,
@@ -282,6 +283,52 @@ def _record_failures(
     return found
 
 
+def _record_value(participant: Participant, term: Term) -> Any:
+    """A record term's value for a loaded participant, as :meth:`_Compiler.column`
+    computes it in SQL."""
+    if term.kind == "literal":
+        return term.value
+    if term.kind == "participant":
+        return getattr(participant, term.name)
+    if term.name == "age_at_enrolment":
+        enrolled, born = participant.enrolment_date, participant.year_of_birth
+        return (
+            enrolled.year - born if enrolled is not None and born is not None else participant.age
+        )
+    start = participant.intervention_start  # intervention_end
+    months = int(current_app.config["INTERVENTION_WINDOW_MONTHS"])
+    return start + relativedelta(months=months) if start is not None else None
+
+
+def record_failures_of(rules: tuple[Rule, ...], participants: list[Participant]) -> list[Failure]:
+    """The failures of rules over the record alone for participants held in memory
+    (just written by this transaction), without a statement: the same comparisons as
+    :func:`_rule_parts`, where a missing value never fails."""
+    found = []
+    for participant in participants:
+        if participant.deleted_at is not None:
+            continue
+        for rule in rules:
+            if participant.category not in rule.categories:
+                continue
+            left = _record_value(participant, rule.left)
+            right = _record_value(participant, rule.right) if rule.right is not None else None
+            if rule.kind == "compare":
+                failing = left is not None and right is not None and not OPS[rule.op](left, right)
+            else:  # range
+                failing = left is not None and (
+                    (rule.low is not None and left < rule.low)
+                    or (rule.high is not None and left > rule.high)
+                )
+            if failing:
+                found.append(
+                    Failure(
+                        rule, participant.site_code, participant.id, None, None, None, left, right
+                    )
+                )
+    return found
+
+
 def _answer_types(session: Session) -> dict[tuple[str, str], str]:
     return {
         (version.name, f.name): f.type
@@ -408,11 +455,13 @@ _KEYS = (_TOUCHED, _NEW, _WITH_ROWS)
 def _note_saved(session: Session, flush_context: Any) -> None:
     """After a flush: the participants whose record, responses or contacts changed."""
     touched: set[int] = session.info.setdefault(_TOUCHED, set())
-    new: set[int] = session.info.setdefault(_NEW, set())
+    # The new participants themselves, held until commit (the session's identity map
+    # holds them weakly: a request may have let go of them by then).
+    new: dict[int, Participant] = session.info.setdefault(_NEW, {})
     with_rows: set[int] = session.info.setdefault(_WITH_ROWS, set())
     for obj in session.new:
         if isinstance(obj, Participant) and obj.id is not None:
-            new.add(obj.id)
+            new[obj.id] = obj
     for obj in (*session.new, *session.dirty):
         if isinstance(obj, Participant) and obj.id is not None:
             touched.add(obj.id)
@@ -430,13 +479,21 @@ def _check_saved(session: Session) -> None:
     if session.new or session.dirty or session.deleted:
         session.flush()  # commit flushes after this hook: note what it would flush now
     touched = session.info.pop(_TOUCHED, None)
-    new = session.info.pop(_NEW, set())
+    new = session.info.pop(_NEW, {})
     with_rows = session.info.pop(_WITH_ROWS, set())
     if not touched or not has_app_context():
         return
     rules = current_rules(on_save=True)
-    if touched <= new and not with_rows:
+    if touched <= new.keys() and not with_rows:
         rules = tuple(r for r in rules if not needs_other_rows(r))
+        if not any(reads_other_rows(r) for r in rules):
+            # Participants just created are in memory as written: the rules over the
+            # record need no statement for them.
+            open_queries_for(session, record_failures_of(rules, list(new.values())))
+            session.flush()
+            rules = ()
+            for key in _KEYS:
+                session.info.pop(key, None)
     if not rules:
         return
     failures = find_failures(session, rules, participant_ids=sorted(touched))
