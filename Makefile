@@ -8,7 +8,7 @@ TRANSLATIONS := trialdm/web/translations
 PORT ?= 5000
 PYTEST_WORKERS ?= 2
 
-.PHONY: install run test lint db clean translations browser-deps screenshots wheel-check
+.PHONY: install run test lint db clean translations browser-deps screenshots wheel-check bench
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -78,6 +78,25 @@ test: install browser-deps
 	  echo "== again on PostgreSQL ($$TRIALDM_TEST_DATABASE_URL)"; \
 	  $(BIN)/pytest -n $(PYTEST_WORKERS) -q; \
 	fi
+
+# The quick sizes of every benchmark in bench/ (about 10 minutes on an idle 2-core machine;
+# api_write needs PostgreSQL on 127.0.0.1). Each prints its ratio to a floor measured in
+# the same run; the exit status is 1 when any of them failed. See bench/README.md.
+BENCH_QUICK := \
+  "bench/api_write.py --requests 400 --rounds 2 --time-limit 120" \
+  "bench/pages.py --sizes 2k,10k --requests 5" \
+  "bench/fidelity.py --participants 10000 --contacts 50000 --rounds 3" \
+  "bench/schedule.py 10000" \
+  "bench/status_grid.py 10000" \
+  "bench/reminder_scan.py --participants 10000 --sites 10 --rounds 1" \
+  "bench/summaries.py --size 10k" \
+  "bench/exports.py --size 10k" \
+  "bench/participant_import.py --rows 10000" \
+  "bench/translation_pseudonymisation.py"
+bench: install
+	@status=0; for run in $(BENCH_QUICK); do \
+	  echo "== $$run"; $(BIN)/python $$run || status=1; \
+	done; exit $$status
 
 # Build the wheel, install it outside the checkout and run the service from it
 # (PostgreSQL and Redis on 127.0.0.1); CI runs it after the tests.

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 from flask import Flask
 from sqlalchemy import Select
+from sqlalchemy.orm import Session
 
+from trialdm.contacts.fidelity import fidelity_without_contacts
 from trialdm.contacts.operations import check_against_contacts
 from trialdm.contacts.queries import attach_fidelity, fidelity_subquery
 from trialdm.participants.hooks import participant_hooks
@@ -21,8 +23,15 @@ def with_fidelity(stmt: Select, status: str) -> Select:
     )
 
 
+def attach_fidelity_created(session: Session, participants: list[Participant]) -> None:
+    """A participant just created has no contacts: their fidelity needs no query."""
+    for participant in participants:
+        participant.fidelity = fidelity_without_contacts(participant)
+
+
 def install_participant_hooks(app: Flask) -> None:
     hooks = participant_hooks(app)
     hooks.change_checks["contacts"] = check_against_contacts
     hooks.attach["fidelity"] = attach_fidelity
+    hooks.attach_created["fidelity"] = attach_fidelity_created
     hooks.filters["fidelity"] = with_fidelity

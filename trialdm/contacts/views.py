@@ -16,7 +16,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import login_required
 from sqlalchemy import select
 
-from trialdm.auth.permissions import current_principal, requires
+from trialdm.auth.permissions import requires
 from trialdm.contacts import operations, queries
 from trialdm.contacts.models import FIDELITY_STATUSES, FORMATS, MODES, ContactSession
 from trialdm.contacts.psws import psw_criteria
@@ -77,15 +77,35 @@ def _register(state) -> None:
 
 
 def fidelity_data(session) -> dict[str, Any] | None:
-    from trialdm.sites.queries import list_sites
+    """Counts of each fidelity status per site of the widget's scope: one statement
+    for every site (the widget runs scoped to the sites where the user may read it)."""
+    from sqlalchemy import func
 
-    principal = current_principal()
+    as_of = date.today()
+    rule = queries.FidelityRule.from_settings()
+    fid = queries.fidelity_subquery(as_of, rule)
+    found = session.execute(
+        select(fid.c.site_code, fid.c.status, func.count()).group_by(fid.c.site_code, fid.c.status)
+    )
+    by_site: dict[str, dict[str, int]] = {}
+    for site, status, n in found:
+        by_site.setdefault(site, dict.fromkeys(FIDELITY_STATUSES, 0))[status] = n
     rows = []
-    for site in list_sites(session):
-        if principal.has("fidelity.read", site.code):
-            summary = queries.site_fidelity_summary(session, site.code)
-            if summary["participants"]:
-                rows.append(summary)
+    for site, counts in sorted(by_site.items()):
+        total = sum(counts.values())
+        started = total - counts["not_started"]
+        rows.append(
+            {
+                "site": site,
+                "as_of": as_of,
+                "minimum_contacts": rule.minimum,
+                "window_months": rule.months,
+                "at_risk_slack": rule.slack,
+                "participants": total,
+                "counts": counts,
+                "met_share": round(counts["met"] / started, 4) if started else None,
+            }
+        )
     return {"rows": rows, "statuses": FIDELITY_STATUSES}
 
 

@@ -12,7 +12,7 @@ from trialdm.core.pagination import order_by, paginate
 from trialdm.core.versions import etag_headers, if_match_required, if_match_version
 from trialdm.extensions import db
 from trialdm.participants import operations, queries
-from trialdm.participants.hooks import attach_derived
+from trialdm.participants.hooks import attach_derived, attach_derived_created
 from trialdm.participants.import_jobs import create_import_job
 from trialdm.participants.imports import import_participants, read_upload
 from trialdm.participants.schemas import (
@@ -59,7 +59,7 @@ class Participants(MethodView):
     def post(self, data):
         """Create a participant; the study ID is allocated."""
         participant = operations.create_participant(db.session, data)
-        attach_derived(db.session, [participant])
+        attach_derived_created(db.session, [participant])
         return (
             participant,
             201,

@@ -26,6 +26,8 @@ class ParticipantHooks:
     # name -> hook, so that installing twice (several apps in one process) is harmless
     change_checks: dict[str, ChangeCheck] = field(default_factory=dict)
     attach: dict[str, Attach] = field(default_factory=dict)
+    # the same fields for participants just created, who have no data elsewhere yet
+    attach_created: dict[str, Attach] = field(default_factory=dict)
     filters: dict[str, ListFilter] = field(default_factory=dict)
 
 
@@ -46,6 +48,14 @@ def attach_derived(session: Session, participants: Iterable[Any]) -> None:
     """Set the derived fields (e.g. ``fidelity``) on each participant, one query each."""
     participants = list(participants)
     for attach in participant_hooks().attach.values():
+        attach(session, participants)
+
+
+def attach_derived_created(session: Session, participants: Iterable[Any]) -> None:
+    """:func:`attach_derived` for participants just created: the other domains hold
+    nothing of theirs yet, so their fields are built without a query."""
+    participants = list(participants)
+    for attach in participant_hooks().attach_created.values():
         attach(session, participants)
 
 

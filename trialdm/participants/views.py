@@ -238,7 +238,9 @@ def index():
     columns = participant_columns()
     schema_fields = ParticipantQuery().fields
     raw = {k: v for k, v in request.args.items() if v.strip()}
-    query = {k: v for k, v in raw.items() if k in schema_fields}
+    # A column's own filter (e.g. fidelity) is applied by the column, once.
+    own = {column.name for column in columns}
+    query = {k: v for k, v in raw.items() if k in schema_fields and k not in own}
     errors: dict[str, list[str]] = {}
     try:
         args = ParticipantQuery().load(query)

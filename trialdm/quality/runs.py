@@ -9,11 +9,13 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from dateutil.relativedelta import relativedelta
 from flask import current_app, has_app_context
 from sqlalchemy import (
     ColumnElement,
     Select,
     and_,
+    case,
     extract,
     func,
     literal,
@@ -160,17 +162,11 @@ def _event_months(name: str) -> int:
     raise LookupError(name)
 
 
-def rule_statement(
-    rule: Rule,
-    answer_types: Mapping[tuple[str, str], str],
-    *,
-    site_code: str | None,
-    participant_ids: list[int] | None,
-    today: date,
-) -> Select:
-    """The participants (and contacts) that fail ``rule``: one SQL statement."""
+def _rule_parts(
+    rule: Rule, compiler: _Compiler, today: date
+) -> tuple[ColumnElement[bool], ColumnElement[Any], ColumnElement[Any]]:
+    """``(failing, left, right)`` of a rule over Participant; joins noted in ``compiler``."""
     p = Participant
-    compiler = _Compiler(answer_types)
     left = compiler.column(rule.left)
     right = compiler.column(rule.right) if rule.right is not None else null()
     if rule.kind == "compare":
@@ -193,6 +189,33 @@ def rule_statement(
             or_(p.withdrawal_date.is_(None), days_between(p.withdrawal_date, due) < -window),
             answer.id.is_(None),
         )
+    return failing, left, right
+
+
+def _participants_filter(
+    stmt: Select, site_code: str | None, participant_ids: list[int] | None
+) -> Select:
+    p = Participant
+    stmt = stmt.where(p.deleted_at.is_(None))
+    if site_code is not None:
+        stmt = stmt.where(p.site_code == site_code)
+    if participant_ids is not None:
+        stmt = stmt.where(p.id.in_(participant_ids))
+    return stmt
+
+
+def rule_statement(
+    rule: Rule,
+    answer_types: Mapping[tuple[str, str], str],
+    *,
+    site_code: str | None,
+    participant_ids: list[int] | None,
+    today: date,
+) -> Select:
+    """The participants (and contacts) that fail ``rule``: one SQL statement."""
+    p = Participant
+    compiler = _Compiler(answer_types)
+    failing, left, right = _rule_parts(rule, compiler, today)
     contact_id: ColumnElement[Any] = null()
     contact_date: ColumnElement[Any] = null()
     if compiler.contacts is not None:
@@ -207,14 +230,103 @@ def rule_statement(
         left,
         right,
     ).select_from(p)
-    stmt = compiler.joined(stmt).where(
-        failing, p.deleted_at.is_(None), p.category.in_(rule.categories)
-    )
-    if site_code is not None:
-        stmt = stmt.where(p.site_code == site_code)
-    if participant_ids is not None:
-        stmt = stmt.where(p.id.in_(participant_ids))
-    return stmt
+    stmt = compiler.joined(stmt).where(failing, p.category.in_(rule.categories))
+    return _participants_filter(stmt, site_code, participant_ids)
+
+
+def reads_other_rows(rule: Rule) -> bool:
+    """Whether a rule reads responses, answers or contacts (not the record alone)."""
+    terms = (rule.left, rule.right, rule.target)
+    return any(t is not None and t.kind in ("response", "answer", "contact") for t in terms)
+
+
+def needs_other_rows(rule: Rule) -> bool:
+    """Whether a rule can fail only when the participant has responses or contacts:
+    a compare or range over such a term fails only when both sides have a value."""
+    if rule.kind == "required" or not reads_other_rows(rule):
+        return False
+    sides = (rule.left, rule.right)
+    return any(t is not None and t.kind in ("response", "answer", "contact") for t in sides)
+
+
+def _record_failures(
+    session: Session,
+    rules: tuple[Rule, ...],
+    *,
+    site_code: str | None,
+    participant_ids: list[int] | None,
+    today: date,
+) -> list[Failure]:
+    """Rules over the record alone, all in one statement: per participant, each rule's
+    flag and sides, for those who fail at least one."""
+    p = Participant
+    compiler = _Compiler({})
+    columns: list[ColumnElement[Any]] = []
+    flags = []
+    for index, rule in enumerate(rules):
+        failing, left, right = _rule_parts(rule, compiler, today)
+        flag = and_(failing, p.category.in_(rule.categories))
+        flags.append(flag)
+        columns += [
+            case((flag, 1), else_=0).label(f"f{index}"),
+            left.label(f"l{index}"),
+            right.label(f"r{index}"),
+        ]
+    stmt = select(p.id, p.site_code, *columns).where(or_(*flags))
+    found = []
+    for row in session.execute(_participants_filter(stmt, site_code, participant_ids)):
+        pid, site = row[0], row[1]
+        for index, rule in enumerate(rules):
+            flag, left, right = row[2 + 3 * index : 5 + 3 * index]
+            if flag:
+                found.append(Failure(rule, site, pid, None, None, None, left, right))
+    return found
+
+
+def _record_value(participant: Participant, term: Term) -> Any:
+    """A record term's value for a loaded participant, as :meth:`_Compiler.column`
+    computes it in SQL."""
+    if term.kind == "literal":
+        return term.value
+    if term.kind == "participant":
+        return getattr(participant, term.name)
+    if term.name == "age_at_enrolment":
+        enrolled, born = participant.enrolment_date, participant.year_of_birth
+        return (
+            enrolled.year - born if enrolled is not None and born is not None else participant.age
+        )
+    start = participant.intervention_start  # intervention_end
+    months = int(current_app.config["INTERVENTION_WINDOW_MONTHS"])
+    return start + relativedelta(months=months) if start is not None else None
+
+
+def record_failures_of(rules: tuple[Rule, ...], participants: list[Participant]) -> list[Failure]:
+    """The failures of rules over the record alone for participants held in memory
+    (just written by this transaction), without a statement: the same comparisons as
+    :func:`_rule_parts`, where a missing value never fails."""
+    found = []
+    for participant in participants:
+        if participant.deleted_at is not None:
+            continue
+        for rule in rules:
+            if participant.category not in rule.categories:
+                continue
+            left = _record_value(participant, rule.left)
+            right = _record_value(participant, rule.right) if rule.right is not None else None
+            if rule.kind == "compare":
+                failing = left is not None and right is not None and not OPS[rule.op](left, right)
+            else:  # range
+                failing = left is not None and (
+                    (rule.low is not None and left < rule.low)
+                    or (rule.high is not None and left > rule.high)
+                )
+            if failing:
+                found.append(
+                    Failure(
+                        rule, participant.site_code, participant.id, None, None, None, left, right
+                    )
+                )
+    return found
 
 
 def _answer_types(session: Session) -> dict[tuple[str, str], str]:
@@ -233,13 +345,20 @@ def find_failures(
     participant_ids: list[int] | None = None,
     today: date | None = None,
 ) -> list[Failure]:
+    """Every failure of ``rules``: the rules over the record alone in one statement,
+    each other rule in one of its own."""
     today = today or date.today()
-    types = _answer_types(session)
-    found: list[Failure] = []
-    for rule in rules:
-        stmt = rule_statement(
-            rule, types, site_code=site_code, participant_ids=participant_ids, today=today
-        )
+    where = {"site_code": site_code, "participant_ids": participant_ids, "today": today}
+    on_record = tuple(r for r in rules if not reads_other_rows(r))
+    found = _record_failures(session, on_record, **where) if on_record else []
+    others = [r for r in rules if reads_other_rows(r)]
+    # The instruments' field types are read only when a rule reads an answer.
+    needs_types = any(
+        t is not None and t.kind == "answer" for r in others for t in (r.left, r.right, r.target)
+    )
+    types = _answer_types(session) if needs_types else {}
+    for rule in others:
+        stmt = rule_statement(rule, types, **where)
         for pid, site, response_id, contact_id, contact_date, left, right in session.execute(stmt):
             found.append(
                 Failure(rule, site, pid, response_id, contact_id, contact_date, left, right)
@@ -326,38 +445,67 @@ def queue_site_runs(session: Session, now: datetime | None = None) -> list[tuple
 # ---------------------------------------------------------------- on save
 
 _TOUCHED = "trialdm_quality_touched_participants"
+# Participants first inserted by this transaction, and those whose responses or
+# contacts it wrote: a new participant without either has no other rows yet.
+_NEW = "trialdm_quality_new_participants"
+_WITH_ROWS = "trialdm_quality_participants_with_rows"
+_KEYS = (_TOUCHED, _NEW, _WITH_ROWS)
 
 
 def _note_saved(session: Session, flush_context: Any) -> None:
     """After a flush: the participants whose record, responses or contacts changed."""
     touched: set[int] = session.info.setdefault(_TOUCHED, set())
+    # The new participants themselves, held until commit (the session's identity map
+    # holds them weakly: a request may have let go of them by then).
+    new: dict[int, Participant] = session.info.setdefault(_NEW, {})
+    with_rows: set[int] = session.info.setdefault(_WITH_ROWS, set())
+    for obj in session.new:
+        if isinstance(obj, Participant) and obj.id is not None:
+            new[obj.id] = obj
     for obj in (*session.new, *session.dirty):
         if isinstance(obj, Participant) and obj.id is not None:
             touched.add(obj.id)
         elif isinstance(obj, (InstrumentResponse, ContactAttendance)):
             touched.add(obj.participant_id)
+            with_rows.add(obj.participant_id)
 
 
 def _check_saved(session: Session) -> None:
     """Before commit: the ``on_save`` rules for the participants this transaction
-    touched, in the same transaction (one statement per rule for all of them), so a
-    save and the queries it raises are committed together."""
+    touched, in the same transaction (the rules over the record in one statement, one
+    statement for each other rule), so a save and the queries it raises are committed
+    together. Rules that need responses or contacts to fail are skipped when every
+    participant touched is new and has none (a participant just created)."""
     if session.new or session.dirty or session.deleted:
         session.flush()  # commit flushes after this hook: note what it would flush now
     touched = session.info.pop(_TOUCHED, None)
+    new = session.info.pop(_NEW, {})
+    with_rows = session.info.pop(_WITH_ROWS, set())
     if not touched or not has_app_context():
         return
     rules = current_rules(on_save=True)
+    if touched <= new.keys() and not with_rows:
+        rules = tuple(r for r in rules if not needs_other_rows(r))
+        if not any(reads_other_rows(r) for r in rules):
+            # Participants just created are in memory as written: the rules over the
+            # record need no statement for them.
+            open_queries_for(session, record_failures_of(rules, list(new.values())))
+            session.flush()
+            rules = ()
+            for key in _KEYS:
+                session.info.pop(key, None)
     if not rules:
         return
     failures = find_failures(session, rules, participant_ids=sorted(touched))
     open_queries_for(session, failures)
     session.flush()
-    session.info.pop(_TOUCHED, None)
+    for key in _KEYS:
+        session.info.pop(key, None)
 
 
 def _forget(session: Session, *args: Any) -> None:
-    session.info.pop(_TOUCHED, None)
+    for key in _KEYS:
+        session.info.pop(key, None)
 
 
 def install_on_save_checks() -> None:

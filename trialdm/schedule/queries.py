@@ -273,3 +273,45 @@ def count_schedule_rows(session: Session, as_of: date, **filters: Any) -> int:
         **filters,
     )
     return session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+
+
+def schedule_summary(
+    session: Session, as_of: date, statuses: tuple[str, ...], limit: int
+) -> tuple[dict[str, int], list[ScheduleRow]]:
+    """How many events have each of ``statuses`` as of a date, and the first ``limit``
+    of each (by due date, then study ID), in ``statuses`` order: one statement, the
+    schedule computed once (a dashboard needs both)."""
+    from flask import current_app
+
+    from trialdm.instruments.queries import instruments_due_by_event
+
+    stmt = schedule_query(
+        as_of,
+        schedule_events(current_app.config),
+        current_app.config["SCHEDULE_WINDOW_DAYS"],
+        instruments_due_by_event(session),
+    )
+    wanted = (
+        stmt.where(stmt.selected_columns.status.in_(statuses)).order_by(None).subquery("wanted")
+    )
+    w = wanted.c
+    ranked = select(
+        wanted,
+        func.row_number()
+        .over(partition_by=w.status, order_by=(w.due_date, w.study_id))
+        .label("rank"),
+        func.count().over(partition_by=w.status).label("n"),
+    ).subquery("ranked")
+    r = ranked.c
+    order = case({status: i for i, status in enumerate(statuses)}, value=r.status)
+    found = session.execute(
+        select(ranked).where(r.rank <= limit).order_by(order, r.due_date, r.study_id)
+    )
+    counts = dict.fromkeys(statuses, 0)
+    rows = []
+    for row in found:
+        values = dict(row._mapping)
+        counts[values["status"]] = values.pop("n")
+        values.pop("rank")
+        rows.append(ScheduleRow(**values))
+    return counts, rows

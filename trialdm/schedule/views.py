@@ -21,7 +21,7 @@ from trialdm.participants.models import Participant
 from trialdm.participants.vocabulary import ARMS
 from trialdm.schedule.api import grid_page
 from trialdm.schedule.grid import CELL_STATES
-from trialdm.schedule.queries import count_schedule_rows, schedule_events, schedule_rows
+from trialdm.schedule.queries import schedule_events, schedule_rows, schedule_summary
 from trialdm.schedule.schemas import StatusQuery
 from trialdm.sites.queries import list_sites
 from trialdm.web.dashboard import Widget, add_widget
@@ -99,10 +99,5 @@ def panel_data(session, participant: Participant) -> dict[str, Any] | None:
 
 def schedule_data(session) -> dict[str, Any] | None:
     """Assessments due and overdue now, at the user's sites."""
-    today = date.today()
-    return {
-        "due": count_schedule_rows(session, today, status="due"),
-        "overdue": count_schedule_rows(session, today, status="overdue"),
-        "rows": schedule_rows(session, today, status="overdue", limit=8)
-        + schedule_rows(session, today, status="due", limit=8),
-    }
+    counts, rows = schedule_summary(session, date.today(), ("overdue", "due"), limit=8)
+    return {"due": counts["due"], "overdue": counts["overdue"], "rows": rows}

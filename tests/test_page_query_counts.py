@@ -1,0 +1,178 @@
+"""The participant list (API and page: first, filtered and deep pages), the dashboard
+and a participant's page run as many SQL statements with five times the participants:
+nothing is read once per participant, per site or twice."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import date, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from tests.seeders.instruments import sync_shipped
+from tests.web_helpers import page_as
+from trialdm.contacts.operations import create_contact_session
+from trialdm.core.scoping import all_sites
+from trialdm.extensions import db
+from trialdm.instruments.models import InstrumentVersion, Response
+from trialdm.participants.models import Participant
+
+TODAY = date.today()
+SITES = ("BU", "UKE", "ULM")
+numbers = itertools.count(1)
+
+
+@pytest.fixture
+def trial(db_session, make_participant):
+    """``trial.grow(n)`` adds n service users across three sites and both arms, with
+    contacts (so that several fidelity statuses occur) and baseline questionnaires."""
+    sync_shipped(db_session)
+    psws = {site: make_participant(site, "psw") for site in SITES}
+    version = db_session.scalar(
+        sa.select(InstrumentVersion.id).where(InstrumentVersion.name == "baseline_demographics")
+    )
+
+    class Trial:
+        first: Participant | None = None
+
+        def grow(self, n: int) -> None:
+            rows = []
+            for _ in range(n):
+                k = next(numbers)
+                enrolled = TODAY - timedelta(days=20 + 7 * k % 300)
+                rows.append(
+                    {
+                        "site_code": SITES[k % 3],
+                        "category": "service_user",
+                        "study_id": f"Q-{k:05d}",
+                        "gender": "female",
+                        "year_of_birth": enrolled.year - 30,
+                        "enrolment_date": enrolled,
+                        "consent_date": enrolled,
+                        "arm": "intervention" if k % 2 else "control",
+                        "status": "withdrawn" if k % 11 == 0 else "enrolled",
+                        "withdrawal_date": enrolled + timedelta(days=3) if k % 11 == 0 else None,
+                        "version_id": 1,
+                    }
+                )
+            ids = db_session.scalars(
+                sa.insert(Participant).returning(Participant.id, sort_by_parameter_order=True),
+                rows,
+            ).all()
+            db_session.execute(
+                sa.insert(Response),
+                [
+                    {
+                        "site_code": row["site_code"],
+                        "participant_id": pid,
+                        "event": "T0",
+                        "instrument_name": "baseline_demographics",
+                        "instrument_version_id": version,
+                        "status": "complete",
+                        "collected_on": row["enrolment_date"],
+                        "version_id": 1,
+                    }
+                    for pid, row in zip(ids, rows, strict=True)
+                    if pid % 3
+                ],
+            )
+            with all_sites():
+                for pid, row in zip(ids, rows, strict=True):
+                    if row["arm"] == "intervention" and pid % 3:
+                        for days in range(pid % 4):
+                            create_contact_session(
+                                db_session,
+                                {
+                                    "site": row["site_code"],
+                                    "psws": [psws[row["site_code"]].id],
+                                    "date": row["enrolment_date"] + timedelta(days=days),
+                                    "format": "individual",
+                                    "mode": "in_person",
+                                    "attendees": [pid],
+                                },
+                            )
+            db_session.commit()
+            if self.first is None:
+                self.first = db_session.get(Participant, ids[1])
+
+    return Trial()
+
+
+def statements(action) -> int:
+    seen = []
+
+    def record(conn, cursor, statement, *args) -> None:
+        if statement.split(None, 1)[0].upper() in {"SELECT", "INSERT", "UPDATE", "DELETE"}:
+            seen.append(statement)
+
+    action()  # once first: a token's or a session's first use is recorded once
+    sa.event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        action()
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", record)
+    return len(seen)
+
+
+def counts_at_two_sizes(trial, requests: dict[str, callable]) -> tuple[dict, dict]:
+    trial.grow(30)  # past the first page of 25
+    small = {name: statements(go) for name, go in requests.items()}
+    trial.grow(120)
+    large = {name: statements(go) for name, go in requests.items()}
+    return small, large
+
+
+def ok(client, url: str, **kwargs):
+    def go() -> None:
+        response = client.get(url, **kwargs)
+        assert response.status_code == 200, (url, response.data[:300])
+
+    return go
+
+
+def test_participant_list_api_statements_do_not_grow(api_as, trial):
+    api = api_as("coordinator")
+    urls = {
+        "first": "/api/v1/participants",
+        "filtered": "/api/v1/participants?fidelity=at_risk",
+        "arm": "/api/v1/participants?arm=intervention&site=BU",
+        "deep": "/api/v1/participants?per_page=2&page=3",
+        "cursor": "/api/v1/participants?per_page=2&after=1",
+    }
+    requests = {name: ok(api, url) for name, url in urls.items()}
+    requests["one"] = lambda: ok(api, f"/api/v1/participants/{trial.first.id}")()
+    small, large = counts_at_two_sizes(trial, requests)
+    assert large == small
+
+
+def test_pages_statements_do_not_grow(app, make_user, trial):
+    page = page_as(app, make_user, "coordinator")
+    requests = {
+        "list": ok(page, "/participants"),
+        "filtered": ok(page, "/participants?fidelity=at_risk"),
+        "deep": ok(page, "/participants?page=2"),
+        "dashboard": ok(page, "/"),
+        "participant": lambda: ok(page, f"/participants/{trial.first.id}")(),
+    }
+    small, large = counts_at_two_sizes(trial, requests)
+    assert large == small
+
+
+def test_dashboard_reads_fidelity_and_the_schedule_once(app, make_user, trial):
+    trial.grow(12)
+    page = page_as(app, make_user, "coordinator")
+    seen = []
+
+    def record(conn, cursor, statement, *args) -> None:
+        seen.append(statement)
+
+    ok(page, "/")()
+    sa.event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        ok(page, "/")()
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", record)
+    # one fidelity statement for every site, one schedule statement for counts and rows
+    assert sum("fidelity_counted" in s for s in seen) == 1, seen
+    assert sum("schedule_events" in s for s in seen) == 1, seen

@@ -1,0 +1,133 @@
+"""Creating a participant: what it costs (statements) and the fidelity it answers with,
+built without a query since a participant just created has no contacts."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+import sqlalchemy as sa
+from dateutil.relativedelta import relativedelta
+
+from trialdm.contacts.fidelity import fidelity_without_contacts
+from trialdm.contacts.queries import FidelityRule, fidelity_for
+from trialdm.core.scoping import all_sites
+from trialdm.extensions import db
+
+TODAY = date.today()
+
+
+def statements_during(action) -> list[str]:
+    seen: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany) -> None:
+        if statement.split(None, 1)[0].upper() in {"SELECT", "INSERT", "UPDATE", "DELETE"}:
+            seen.append(" ".join(statement.split()))
+
+    sa.event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        action()
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", record)
+    return seen
+
+
+def enrolled(**fields):
+    enrolment = fields.pop("enrolment_date", TODAY - timedelta(days=400))
+    return {
+        "site": "BU",
+        "category": "service_user",
+        "gender": "female",
+        "year_of_birth": enrolment.year - 35,
+        "enrolment_date": enrolment.isoformat(),
+        "consent_date": enrolment.isoformat(),
+        "consent_version": "1.0",
+        "arm": "intervention",
+        **fields,
+    }
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {},
+        {"intervention_start": (TODAY - timedelta(days=30)).isoformat()},
+        {"intervention_start": (TODAY - timedelta(days=300)).isoformat()},
+        {"arm": "control"},
+    ],
+)
+def test_create_answers_fidelity_without_reading_contacts(api_as, db_session, fields):
+    api = api_as("research_worker", ["BU"])
+    assert api.post("/api/v1/participants", json=enrolled()).status_code == 201  # warm
+    responses = []
+    seen = statements_during(
+        lambda: responses.append(api.post("/api/v1/participants", json=enrolled(**fields)))
+    )
+    created = responses[0]
+    assert created.status_code == 201, created.json
+    assert not any("contact_attendances" in s or "fidelity" in s for s in seen), seen
+    with all_sites():
+        expected = fidelity_for(db_session, [created.json["id"]]).get(created.json["id"])
+    if expected is None:
+        assert created.json["fidelity"] is None
+    else:
+        expected = {k: v.isoformat() if isinstance(v, date) else v for k, v in expected.items()}
+        shown = {k: expected[k] for k in created.json["fidelity"]}
+        assert created.json["fidelity"] == shown
+
+
+def test_create_checks_the_new_record_without_a_statement(api_as):
+    api = api_as("research_worker", ["BU"])
+    assert api.post("/api/v1/participants", json=enrolled()).status_code == 201  # warm
+    seen = statements_during(lambda: api.post("/api/v1/participants", json=enrolled()))
+    # the token with its memberships; the on-save checks of a participant just created
+    # read nothing (the record is in memory; there are no responses or contacts yet)
+    assert [s.split()[:3] for s in seen] == [
+        ["SELECT", "api_tokens.id,", "api_tokens.last_used_at,"],
+        ["UPDATE", "study_id_counters", "SET"],
+        ["INSERT", "INTO", "participants"],
+        ["INSERT", "INTO", "audit_events"],
+    ], seen
+
+
+def test_without_contacts_matches_the_sql_across_the_window(
+    app, db_session, make_participant
+):
+    rule = FidelityRule.from_settings(app.config)
+    start = TODAY - timedelta(days=20)
+    end = start + relativedelta(months=rule.months)
+    people = [
+        make_participant("BU", enrolment_date=start - timedelta(days=5)),
+        make_participant("BU", enrolment_date=start, intervention_start=start),
+        make_participant(
+            "BU",
+            enrolment_date=start,
+            intervention_start=start,
+            status="withdrawn",
+            withdrawal_date=start + timedelta(days=3),
+        ),
+    ]
+    seen = set()
+    day = start - timedelta(days=2)
+    while day <= end + timedelta(days=3):
+        with all_sites():
+            by_sql = fidelity_for(db_session, [p.id for p in people], day)
+        for person in people:
+            assert fidelity_without_contacts(person, day, rule) == by_sql[person.id], (person, day)
+            seen.add(by_sql[person.id]["status"])
+        day += timedelta(days=3)
+    assert {"not_started", "on_track", "at_risk", "not_met", "withdrawn"} <= seen
+
+
+def test_token_requests_never_hash_a_password(api_as, monkeypatch):
+    from argon2 import PasswordHasher
+
+    api = api_as("research_worker", ["BU"])
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("argon2 on a token request")
+
+    for name in ("hash", "verify", "check_needs_rehash"):
+        monkeypatch.setattr(PasswordHasher, name, refuse)
+    assert api.post("/api/v1/participants", json=enrolled()).status_code == 201
+    assert api.get("/api/v1/participants").status_code == 200
