@@ -7,6 +7,7 @@ from datetime import date, datetime
 import openpyxl
 import pytest
 
+from tasks.summaries import run_build
 from trialdm.summaries import operations
 from trialdm.summaries.registry import table_names
 
@@ -25,7 +26,7 @@ def test_workbook_layout_formats_and_chart(app, db_session, make_participant):
     job = operations.CreateSummaryJob("all", None, None, "Dr Coordinator").run(db_session)
     db_session.info.pop("trialdm_pending_tasks", None)
     db_session.commit()
-    assert operations.build_job(db_session, job.id) == "done"
+    assert run_build(db_session, job.id) == "done"
     wb = openpyxl.load_workbook(operations.workbook_path(job))
     numbers = {
         "focus_group_characteristics": "focus_group_characterist values",

@@ -139,7 +139,9 @@ def register_extensions(app: Flask) -> None:
 
     db.init_app(app)
     with app.app_context():
-        install_sqlite_pragmas(db.engine)
+        install_sqlite_pragmas(
+            db.engine, app.config["SQLITE_CACHE_MB"], app.config["SQLITE_MMAP_MB"]
+        )
     migrate.init_app(
         app, db, directory=str(shipped("migrations")), render_as_batch=True, compare_type=True
     )
