@@ -56,8 +56,14 @@ VIEW_MODULES = (
 
 
 def create_app(
-    overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
+    overrides: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+    *,
+    web: bool = True,
 ) -> Flask:
+    """The application. ``web=False`` leaves out the API, the pages and the CLI (their
+    modules are a third of the start-up memory) for a process that only runs
+    operations, e.g. a summary build; it cannot serve requests or build URLs."""
     environ = os.environ if environ is None else environ
     instance = Path(environ.get("TRIALDM_INSTANCE_PATH") or default_instance_path())
     app = Flask(__name__, instance_path=str(instance.resolve()))
@@ -66,8 +72,9 @@ def create_app(
     register_extensions(app)
     register_mechanisms(app)
     register_trial_definitions(app)
-    register_blueprints(app)
-    register_cli(app)
+    if web:
+        register_blueprints(app)
+        register_cli(app)
     register_celery(app)
     register_checks(app)
     return app
