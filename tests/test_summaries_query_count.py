@@ -19,20 +19,21 @@ SITE = "BU"
 def _add_people(session, count: int, offset: int) -> None:
     """``count`` enrolled service users at one site, every other one in the
     intervention arm with a few individual contacts and a diagnosis."""
-    psw = session.scalar(
-        select(Participant.id).where(Participant.study_id == f"{SITE}-QC-PSW")
-    ) or session.execute(
-        insert(Participant.__table__)
-        .values(
-            site_code=SITE,
-            category="psw",
-            study_id=f"{SITE}-QC-PSW",
-            training_completed=date(2024, 1, 1),
-            active=True,
-            version_id=1,
-        )
-        .returning(Participant.__table__.c.id)
-    ).scalar_one()
+    psw = (
+        session.scalar(select(Participant.id).where(Participant.study_id == f"{SITE}-QC-PSW"))
+        or session.execute(
+            insert(Participant.__table__)
+            .values(
+                site_code=SITE,
+                category="psw",
+                study_id=f"{SITE}-QC-PSW",
+                training_completed=date(2024, 1, 1),
+                active=True,
+                version_id=1,
+            )
+            .returning(Participant.__table__.c.id)
+        ).scalar_one()
+    )
     for n in range(offset, offset + count):
         enrolled = date(2025, 1, 1) + timedelta(days=n % 200)
         person = session.execute(
