@@ -264,9 +264,9 @@ SETTINGS: dict[str, Setting] = {
     "MAX_CONTENT_LENGTH": Setting(_positive_int, 16 * 1024 * 1024, "Largest request body, bytes"),
     "SQLITE_CACHE_MB": Setting(
         _positive_int,
-        32,
-        "SQLite page cache per connection, MB (SQLite's own default is 2 MB; a summary "
-        "build reads the participants several times)",
+        8,
+        "SQLite page cache per connection, MB (SQLite's own default is 2 MB); it also "
+        "bounds the memory a sort uses before it spills to a temporary file",
     ),
     "SQLITE_MMAP_MB": Setting(
         _non_negative_int,
