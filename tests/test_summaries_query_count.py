@@ -104,9 +104,11 @@ def _build(session) -> list[str]:
     connection = session.connection()
     event.listen(connection, "before_cursor_execute", record)
     try:
-        assert run_build(session, job.id) == "done"
+        outcome = run_build(session, job.id)
     finally:
         event.remove(connection, "before_cursor_execute", record)
+    session.refresh(job)
+    assert outcome == "done", job.error
     return statements
 
 

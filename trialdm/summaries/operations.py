@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -224,9 +224,12 @@ def reading_session(session: Session) -> Iterator[Session]:
     tables, and nothing written, so that progress written meanwhile in its own
     transaction and the job's final state never conflict with it. Closing it
     rolls back, which also drops its temporary tables."""
-    reader = Session(bind=session.get_bind(), autoflush=False)
+    bind = session.get_bind()
+    reader = Session(bind=bind, autoflush=False)
     try:
-        if reader.get_bind().dialect.name == "postgresql":
+        if isinstance(bind, Engine) and bind.dialect.name == "postgresql":
+            # (A session on a connection, as in tests, reads in that connection's
+            # transaction instead.)
             reader.connection(execution_options={"isolation_level": "REPEATABLE READ"})
         yield reader
     finally:
