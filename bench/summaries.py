@@ -7,23 +7,31 @@ For each size it generates a trial on SQLite (50 sites, the service users with
 diagnoses, plus whatever other domains the build reads), then runs in fresh
 processes (so peak memory is the build's own):
 
-- **ours**: the workbook build as the job runs it (specs -> SQL aggregates ->
-  write-only workbook, the listing streamed; JSON of each table as stored on the job);
-- **floor**: the same aggregates as hand-written single-pass SQL per table,
-  written to the same cells with openpyxl's write-only mode, no styling.
+- **ours**: the cross-site job as the worker runs it (``tasks.summaries.run_build``:
+  claim, specs -> SQL aggregates -> write-only workbook with the listing streamed,
+  JSON of each table stored on the job, progress, one commit), in an app created
+  without its web parts (``create_app(web=False)``);
+- **floor**: the same aggregates as hand-written single-pass SQL per table (the
+  fidelity rule and the completed assessments too: no product query, no trialdm
+  import), written to the same cells with openpyxl's write-only mode, no styling.
 
 It prints wall time and CPU time (the machine may be shared: CPU time is the
-steadier figure), peak RSS, SQL statements run, and our time as a ratio to the floor.
-Targets (issue 5): ratio <= 1.5, memory flat in the number of participants,
-100,000 under 30 s on SQLite.
+steadier figure), the SQL statements run, and each process's own memory: the peak
+of its private memory (RssAnon, sampled) and its resident high-water mark (VmHWM,
+which also counts the database file's pages SQLite maps into memory); a child does
+not inherit its parent's peak. The data are generated in a process of their own.
+Then it prints each aim (issue 18) as met or missed: ratio <= 1.5, 100,000 under
+30 s, query count flat across sizes, private memory <= 100 MB and flat.
+
+    .venv/bin/python bench/summaries.py --size 10k,100k --data /tmp/trials  # keep data
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
-import resource
 import subprocess
 import sys
 import tempfile
@@ -43,7 +51,7 @@ OCCUPATIONS = ["unemployed", "part_time", "full_time", "student", "retired", "vo
 DIAGNOSES = ["F20", "F31", "F32", "F33", "F41", "F43", "F25", "F60"]
 
 
-def make_app(folder: Path, url: str):
+def make_app(folder: Path, url: str, web: bool = True):
     from trialdm import create_app
 
     return create_app(
@@ -54,7 +62,12 @@ def make_app(folder: Path, url: str):
             "BROKER_URL": "memory://",
             "WORKBOOK_DIR": str(folder / "workbooks"),
         },
-        environ={"TRIALDM_INSTANCE_PATH": str(folder / "instance")},
+        environ={
+            "TRIALDM_INSTANCE_PATH": str(folder / "instance"),
+            # e.g. TRIALDM_SQLITE_CACHE_MB=8 to try another page cache
+            **{k: v for k, v in os.environ.items() if k.startswith("TRIALDM_SQLITE_")},
+        },
+        web=web,
     )
 
 
@@ -381,27 +394,40 @@ def count_queries(engine) -> list[int]:
 
 
 def run_ours(folder: Path, url: str, skip: set[str]) -> dict[str, Any]:
+    """The cross-site job as the worker runs it (claim, build, progress, JSON of each
+    table on the job, the workbook, one commit), in an app without the web parts."""
+    from tasks.summaries import run_build
     from trialdm.core.models import utcnow
     from trialdm.core.scoping import all_sites
     from trialdm.extensions import db
-    from trialdm.summaries.operations import build_context, compute_tables, table_json
+    from trialdm.summaries.models import SummaryJob
     from trialdm.summaries.registry import table_names
-    from trialdm.summaries.workbook import Cover, render_workbook
 
-    app = make_app(folder, url)
+    app = make_app(folder, url, web=False)
     with app.app_context(), all_sites():
+        job = SummaryJob(
+            site_code=None,
+            scope="all",
+            tables=[n for n in table_names() if n not in skip],
+            state="queued",
+            progress=0,
+            step="Waiting for a worker",
+            trigger="bench",
+            requested_by="bench",
+            heartbeat_at=utcnow(),
+        )
+        db.session.add(job)
+        db.session.commit()
         counter = count_queries(db.engine)
         began, cpu = time.perf_counter(), time.process_time()
-        read_at = utcnow()
-        ctx = build_context(db.session, read_at)
-        results = compute_tables(ctx, [n for n in table_names() if n not in skip])
-        tables = {r.name: table_json(r, ctx) for r in results}
-        cover = Cover("bench", "All sites", read_at, "bench", "trialdm", [])
-        render_workbook(folder / "ours.xlsx", cover, results, ctx)
+        outcome = run_build(db.session, job.id)
         elapsed = time.perf_counter() - began
         cpu = time.process_time() - cpu
-        assert tables
-    return {"seconds": elapsed, "cpu": cpu, "queries": counter[0]}
+        queries = counter[0]
+        db.session.refresh(job)
+        assert outcome == "done", job.error
+        assert job.result
+    return {"seconds": elapsed, "cpu": cpu, "queries": queries}
 
 
 def run_floor(folder: Path, url: str, skip: set[str]) -> dict[str, Any]:
@@ -479,10 +505,11 @@ def run_floor(folder: Path, url: str, skip: set[str]) -> dict[str, Any]:
             ws.append(list(row))
         # participant listing: the same streamed SELECT, raw cells
         ws = wb.create_sheet("participant_listing")
-        from trialdm.config import shipped
-        from trialdm.participants.vocabulary.files import load_vocabulary_file
+        import tomllib
 
-        icd10_f = load_vocabulary_file(shipped("vocabularies") / "icd10_f.toml").labels()
+        # The labels read by hand from the shipped file (no product code in the floor).
+        vocabulary = tomllib.loads((ROOT / "vocabularies" / "icd10_f.toml").read_text())
+        icd10_f = {e["code"]: e["label"] for e in vocabulary["entries"]}
 
         ws.append(
             [
@@ -544,9 +571,10 @@ def run_floor(folder: Path, url: str, skip: set[str]) -> dict[str, Any]:
             "AND id NOT IN (SELECT participant_id FROM participant_diagnoses)"
         ):
             ws.append(list(row))
-        _floor_assessments(conn, wb, engine)
+        as_of = date.today().isoformat()
+        _floor_assessments(conn, wb, as_of)
         if "fidelity" not in skip:
-            _floor_fidelity(conn, wb, engine)
+            _floor_fidelity(conn, wb, as_of)
         _floor_qualitative(conn, wb)
     wb.save(folder / "floor.xlsx")
     elapsed = time.perf_counter() - began
@@ -554,66 +582,75 @@ def run_floor(folder: Path, url: str, skip: set[str]) -> dict[str, Any]:
     return {"seconds": elapsed, "cpu": cpu, "queries": counter[0]}
 
 
-def _floor_fidelity(conn, wb, engine) -> None:
-    """The contacts domain's fidelity SELECT (already one set-based statement),
-    summarised per site in one pass, plus the quartiles and the contact formats."""
-    from datetime import date as date_
+FIDELITY_MINIMUM, FIDELITY_MONTHS = 3, 6
 
-    from trialdm.contacts.queries import FidelityRule, fidelity_subquery
 
-    rule = FidelityRule(minimum=3, months=6, slack=0.0)
-    fidelity = fidelity_subquery(date_.today(), rule)
-    from sqlalchemy import select
-
-    sql = str(select(fidelity).compile(engine, compile_kwargs={"literal_binds": True}))
+def _floor_fidelity(conn, wb, as_of: str) -> None:
+    """The fidelity rule written by hand (no product query): one pass over the
+    contacts of the intervention participants (the window start from a window
+    function over the same rows), kept once in a temporary table, then summarised
+    per site: statuses, moments, quartiles and the contact formats."""
+    age = "julianday(:as_of) - julianday(ws) + 1"
+    length = "julianday(we) - julianday(ws) + 1"
+    conn.exec_driver_sql(
+        "CREATE TEMP TABLE floor_fidelity AS "
+        "WITH x AS (SELECT p.id pid, p.site_code site, p.status st, p.withdrawal_date wd, "
+        "coalesce(p.intervention_start, min(s.date) OVER (PARTITION BY p.id)) ws, "
+        "s.date d, s.format f FROM participants p "
+        "LEFT JOIN contact_attendances a ON a.participant_id = p.id "
+        "LEFT JOIN contact_sessions s ON s.id = a.session_id AND s.deleted_at IS NULL "
+        "AND s.date <= :as_of "
+        "WHERE p.category = 'service_user' AND p.arm = 'intervention' "
+        "AND p.enrolment_date IS NOT NULL AND p.deleted_at IS NULL), "
+        f"y AS (SELECT pid, site, st, wd, ws, date(ws, '+{FIDELITY_MONTHS} months') we, "
+        "count(d) total, sum(CASE WHEN d BETWEEN ws AND date(ws, "
+        f"'+{FIDELITY_MONTHS} months') THEN 1 ELSE 0 END) inwin, "
+        "sum(f = 'individual') ind, sum(f = 'group') grp FROM x GROUP BY pid) "
+        "SELECT pid, site, total, ind, grp, "
+        f"CASE WHEN inwin >= {FIDELITY_MINIMUM} THEN 'met' "
+        "WHEN st = 'withdrawn' AND wd <= :as_of THEN 'withdrawn' "
+        "WHEN ws IS NULL OR ws > :as_of THEN 'not_started' WHEN :as_of > we THEN 'not_met' "
+        f"WHEN {FIDELITY_MINIMUM}.0 * ({age}) / ({length}) >= inwin + 1 THEN 'at_risk' "
+        "ELSE 'on_track' END status FROM y",
+        {"as_of": as_of},
+    )
     ws = wb.create_sheet("fidelity")
     statuses = ", ".join(
         f"sum(status = '{s}')"
         for s in ("met", "on_track", "at_risk", "not_met", "not_started", "withdrawn")
     )
     for row in conn.exec_driver_sql(
-        f"SELECT site_code, count(*), {statuses}, sum(contacts_total), "
-        f"sum(contacts_total * contacts_total) FROM ({sql}) GROUP BY site_code"
+        f"SELECT site, count(*), {statuses}, sum(total), sum(total * total), min(total), "
+        "max(total), sum(ind), sum(grp) FROM floor_fidelity GROUP BY site"
     ):
         ws.append(list(row))
     for row in conn.exec_driver_sql(
-        "SELECT site_code, max(cnt), "
+        "SELECT site, max(cnt), "
         "max(CASE WHEN rn = (cnt - 1) / 4 + 1 THEN x END), "
         "max(CASE WHEN rn = (cnt - 1) / 2 + 1 THEN x END), "
         "max(CASE WHEN rn = (cnt - 1) * 3 / 4 + 1 THEN x END) FROM ("
-        "SELECT site_code, contacts_total x, row_number() OVER "
-        "(PARTITION BY site_code ORDER BY contacts_total) rn, "
-        f"count(*) OVER (PARTITION BY site_code) cnt FROM ({sql})) GROUP BY site_code"
-    ):
-        ws.append(list(row))
-    for row in conn.exec_driver_sql(
-        "SELECT s.site_code, sum(s.format = 'individual'), sum(s.format = 'group') "
-        "FROM contact_attendances a JOIN contact_sessions s ON s.id = a.session_id "
-        "WHERE s.deleted_at IS NULL GROUP BY s.site_code"
+        "SELECT site, total x, row_number() OVER (PARTITION BY site ORDER BY total) rn, "
+        "count(*) OVER (PARTITION BY site) cnt FROM floor_fidelity) GROUP BY site"
     ):
         ws.append(list(row))
 
 
-def _floor_assessments(conn, wb, engine) -> None:
-    """Completed events per site: the schedule domain's statement, grouped once."""
-    from datetime import date as date_
-
-    from sqlalchemy import select
-    from sqlalchemy.orm import Session
-
-    from trialdm.instruments.queries import instruments_due_by_event
-    from trialdm.schedule.queries import ScheduleEvent, schedule_query
-
-    with Session(engine) as session:
-        due = instruments_due_by_event(session)
-    events = [ScheduleEvent(n, m) for n, m in (("T0", 0), ("T1", 4), ("T2", 8), ("T3", 12))]
-    schedule = schedule_query(date_.today(), events, 14, due).order_by(None).subquery()
-    sql = select(schedule.c.site, schedule.c.event, schedule.c.status).compile(
-        engine, compile_kwargs={"literal_binds": True}
-    )
+def _floor_assessments(conn, wb, as_of: str) -> None:
+    """Completed assessment events per site, by hand: an event is complete when every
+    instrument given at it has a complete response (the instruments due at an event
+    taken from the responses themselves: the generator writes all of them)."""
     ws = wb["recruitment"]
     for row in conn.exec_driver_sql(
-        f"SELECT site, event, count(*) FROM ({sql}) WHERE status = 'completed' GROUP BY site, event"
+        "WITH done AS (SELECT participant_id, event, count(*) n FROM responses "
+        "WHERE status = 'complete' AND deleted_at IS NULL AND event IS NOT NULL "
+        "AND collected_on <= :as_of GROUP BY participant_id, event), "
+        "due AS (SELECT event, count(DISTINCT instrument_name) n FROM responses "
+        "WHERE event IS NOT NULL GROUP BY event) "
+        "SELECT p.site_code, done.event, count(*) FROM done "
+        "JOIN due ON due.event = done.event AND done.n >= due.n "
+        "JOIN participants p ON p.id = done.participant_id "
+        "WHERE p.deleted_at IS NULL GROUP BY p.site_code, done.event",
+        {"as_of": as_of},
     ):
         ws.append(list(row))
 
@@ -636,10 +673,44 @@ def _floor_qualitative(conn, wb) -> None:
         ws.append(list(row))
 
 
+class PeakMemory:
+    """This process's own peak memory: the kernel's high-water mark of its resident
+    set (VmHWM: reset by exec, so a child does not inherit its parent's peak as
+    ru_maxrss does), and the peak of its private memory (RssAnon, sampled every
+    20 ms), which leaves out the pages of the database file SQLite maps into memory
+    (shared with the operating system's file cache)."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.anon = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+
+    @staticmethod
+    def status(field: str) -> int:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1])  # kB
+        return 0
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.02):
+            self.anon = max(self.anon, self.status("RssAnon"))
+
+    def stop(self) -> dict[str, float]:
+        self._stop.set()
+        self._thread.join()
+        self.anon = max(self.anon, self.status("RssAnon"))
+        return {"peak_mb": self.status("VmHWM") / 1024, "private_mb": self.anon / 1024}
+
+
 def child(kind: str, folder: str, url: str, skip: set[str]) -> None:
+    peak = PeakMemory()
     runner = run_ours if kind == "ours" else run_floor
     result = runner(Path(folder), url, skip)
-    result["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    result.update(peak.stop())
     print(json.dumps(result))
 
 
@@ -658,42 +729,113 @@ def measure(kind: str, folder: Path, url: str, skip: str) -> dict[str, Any]:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def generate_in_child(folder: Path, n: int) -> str:
+    """Generate in a process of its own (the generator's memory is not the build's)."""
+    if (folder / "bench.db").exists():
+        return f"sqlite:///{folder / 'bench.db'}"
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", "generate", "--folder", str(folder), "--n", str(n)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    if out.returncode:
+        raise SystemExit(f"generation failed:\n{out.stderr[-3000:]}")
+    return out.stdout.strip().splitlines()[-1]
+
+
+AIM_RATIO, AIM_SECONDS_100K, AIM_MB = 1.5, 30.0, 100.0
+
+
+def aims(rows: list[dict[str, Any]]) -> list[str]:
+    """Each aim, met or missed, from this run's figures."""
+    lines = []
+    ratios = ", ".join(f"{r['n']:,}: {r['ratio']:.2f}x" for r in rows)
+    worst = max(r["ratio"] for r in rows)
+    lines.append(
+        f"{'met ' if worst <= AIM_RATIO else 'MISS'} ratio <= {AIM_RATIO}x floor ({ratios})"
+    )
+    at_100k = [r for r in rows if r["n"] == 100_000]
+    for r in at_100k:
+        ok = r["ours"]["seconds"] < AIM_SECONDS_100K
+        lines.append(
+            f"{'met ' if ok else 'MISS'} 100,000 under {AIM_SECONDS_100K:.0f} s "
+            f"({r['ours']['seconds']:.1f} s wall, {r['ours']['cpu']:.1f} s CPU)"
+        )
+    counts = sorted({r["ours"]["queries"] for r in rows})
+    flat = len(counts) == 1
+    lines.append(
+        f"{'met ' if flat else 'MISS'} query count flat across sizes "
+        f"({', '.join(str(r['ours']['queries']) for r in rows)})"
+    )
+    private = [r["ours"]["private_mb"] for r in rows]
+    ok = max(private) <= AIM_MB
+    lines.append(
+        f"{'met ' if ok else 'MISS'} private memory <= {AIM_MB:.0f} MB "
+        f"({', '.join(f'{m:.0f}' for m in private)} MB; resident peak with the mapped "
+        f"database file: {', '.join(str(round(r['ours']['peak_mb'])) for r in rows)} MB)"
+    )
+    if len(rows) > 1:
+        spread = max(private) - min(private)
+        lines.append(
+            f"{'met ' if spread <= 0.25 * min(private) else 'MISS'} memory flat "
+            f"(private peak varies by {spread:.0f} MB across sizes)"
+        )
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size", default="10k", help="10k, 100k, 1m or a comma list")
     parser.add_argument(
         "--skip", default="", help="tables to leave out of both runs, e.g. --skip fidelity"
     )
+    parser.add_argument(
+        "--data",
+        help="keep the generated trials in this folder (one sub-folder per size) and "
+        "reuse them in later runs",
+    )
+    parser.add_argument("--repeat", type=int, default=1, help="runs of each side; best kept")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--folder", help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
+    parser.add_argument("--n", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child == "generate":
+        print(generate(Path(args.folder), args.n))
+        return
     if args.child:
         child(args.child, args.folder, args.url, set(filter(None, args.skip.split(","))))
         return
     print(
         f"{'participants':>12} {'ours s':>8} {'floor s':>8} {'ratio':>6} {'ours cpu':>9} "
-        f"{'floor cpu':>9} {'cpu ratio':>9} {'ours MB':>8} {'floor MB':>9} {'queries':>8} "
-        f"{'floor q':>8} {'gen s':>6}"
+        f"{'floor cpu':>9} {'cpu ratio':>9} {'ours MB':>8} {'floor MB':>9} {'RSS MB':>7} "
+        f"{'queries':>8} {'floor q':>8}"
     )
+    rows = []
     for label in args.size.split(","):
         n = SIZES.get(label.strip().lower()) or int(label)
         with tempfile.TemporaryDirectory(prefix="trialdm-bench-") as tmp:
-            folder = Path(tmp)
-            began = time.perf_counter()
-            url = generate(folder, n)
-            generated = time.perf_counter() - began
-            floor = measure("floor", folder, url, args.skip)
-            ours = measure("ours", folder, url, args.skip)
+            folder = Path(args.data) / str(n) if args.data else Path(tmp)
+            folder.mkdir(parents=True, exist_ok=True)
+            url = generate_in_child(folder, n)
+            floors = [measure("floor", folder, url, args.skip) for _ in range(args.repeat)]
+            ours_runs = [measure("ours", folder, url, args.skip) for _ in range(args.repeat)]
+            floor = min(floors, key=lambda r: r["seconds"])
+            ours = min(ours_runs, key=lambda r: r["seconds"])
             ratio = ours["seconds"] / floor["seconds"]
             cpu_ratio = ours["cpu"] / floor["cpu"]
+            rows.append({"n": n, "ours": ours, "floor": floor, "ratio": ratio})
             print(
                 f"{n:>12,} {ours['seconds']:>8.2f} {floor['seconds']:>8.2f} {ratio:>6.2f} "
                 f"{ours['cpu']:>9.2f} {floor['cpu']:>9.2f} {cpu_ratio:>9.2f} "
-                f"{ours['peak_mb']:>8.0f} {floor['peak_mb']:>9.0f} {ours['queries']:>8} "
-                f"{floor['queries']:>8} {generated:>6.1f}",
+                f"{ours['private_mb']:>8.0f} {floor['private_mb']:>9.0f} "
+                f"{ours['peak_mb']:>7.0f} {ours['queries']:>8} {floor['queries']:>8}",
                 flush=True,
             )
+    print()
+    for line in aims(rows):
+        print(line)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ import openpyxl
 import pytest
 from sqlalchemy import select, update
 
+from tasks.summaries import run_build
 from trialdm.core import jobs
 from trialdm.core.audit import AuditEvent
 from trialdm.core.models import utcnow
@@ -114,7 +115,7 @@ def test_failure_is_readable(app, db_session, monkeypatch):
         raise ZeroDivisionError("division by zero")
 
     monkeypatch.setattr(operations, "compute_table", explode)
-    assert operations.build_job(db_session, job.id) == "failed"
+    assert run_build(db_session, job.id) == "failed"
     db_session.refresh(job)
     assert job.state == "failed"
     assert "ZeroDivisionError" in job.error and "try again" in job.error
@@ -122,11 +123,11 @@ def test_failure_is_readable(app, db_session, monkeypatch):
 
 def test_rebuild_leaves_one_file_and_done_jobs_are_not_rebuilt(app, db_session):
     job = _job(db_session, tables=["recruitment"])
-    assert operations.build_job(db_session, job.id) == "done"
-    assert operations.build_job(db_session, job.id) == "skipped"  # a duplicate delivery
+    assert run_build(db_session, job.id) == "done"
+    assert run_build(db_session, job.id) == "skipped"  # a duplicate delivery
     job.state = "queued"
     db_session.commit()
-    assert operations.build_job(db_session, job.id) == "done"
+    assert run_build(db_session, job.id) == "done"
     folder = Path(app.config["WORKBOOK_DIR"])
     assert sorted(p.name for p in folder.iterdir() if p.name.startswith(f"summary-{job.id}")) == [
         f"summary-{job.id}.xlsx"
@@ -145,7 +146,7 @@ def test_reconciler_requeues_a_dead_workers_job(app, db_session):
     fresh.attempts = 1
     fresh.heartbeat_at = utcnow()
     db_session.commit()
-    assert operations.build_job(db_session, fresh.id) == "skipped"  # someone holds the lease
+    assert run_build(db_session, fresh.id) == "skipped"  # someone holds the lease
     assert operations.reconcile_jobs(db_session) == [job.id]
     db_session.commit()
     job_id = job.id
@@ -191,7 +192,7 @@ def test_late_worker_after_a_requeue_never_adds_an_attempt_beyond_the_maximum(ap
     db_session.commit()
     assert operations.claim_job(db_session, job_id)  # the re-queued message: last attempt
     _lose_worker(db_session, job_id, lease)
-    assert operations.build_job(db_session, job_id) == "skipped"  # the redelivered message
+    assert run_build(db_session, job_id) == "skipped"  # the redelivered message
     assert db_session.get(SummaryJob, job_id, populate_existing=True).attempts == most
     assert operations.reconcile_jobs(db_session) == []
     db_session.commit()
@@ -242,7 +243,7 @@ def test_nightly_job_once_a_day_and_on_the_beat(app, db_session):
 def test_hostile_text_is_never_a_formula(app, db_session, make_participant, hostile):
     make_participant("BGU", enrolment_date=date(2025, 2, 1), occupation=hostile)
     job = _job(db_session, scope="BGU", tables=["participant_listing"])
-    operations.build_job(db_session, job.id)
+    run_build(db_session, job.id)
     wb = openpyxl.load_workbook(operations.workbook_path(job))
     cells = [c for ws in wb.worksheets for row in ws.iter_rows() for c in row]
     assert not [c.coordinate for c in cells if c.data_type == "f"]

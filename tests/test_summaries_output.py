@@ -14,6 +14,7 @@ import openpyxl
 import pytest
 from sqlalchemy import select
 
+from tasks.summaries import run_build
 from tests.test_summaries_qualitative import load_upsides
 from tests.web_helpers import page_as
 from trialdm.core.audit import AuditEvent
@@ -30,7 +31,7 @@ def build(db_session, tables: list[str], scope: str = "all") -> SummaryJob:
         job = operations.CreateSummaryJob(scope, tables, None, "Dr Coordinator").run(db_session)
     db_session.info.pop("trialdm_pending_tasks", None)
     db_session.commit()
-    assert operations.build_job(db_session, job.id) == "done", job.error
+    assert run_build(db_session, job.id) == "done", job.error
     db_session.refresh(job)
     return job
 

@@ -7,6 +7,7 @@ from datetime import date, datetime
 import openpyxl
 import pytest
 
+from tasks.summaries import run_build
 from trialdm.summaries import operations
 from trialdm.summaries.registry import table_names
 
@@ -25,7 +26,7 @@ def test_workbook_layout_formats_and_chart(app, db_session, make_participant):
     job = operations.CreateSummaryJob("all", None, None, "Dr Coordinator").run(db_session)
     db_session.info.pop("trialdm_pending_tasks", None)
     db_session.commit()
-    assert operations.build_job(db_session, job.id) == "done"
+    assert run_build(db_session, job.id) == "done"
     wb = openpyxl.load_workbook(operations.workbook_path(job))
     numbers = {
         "focus_group_characteristics": "focus_group_characterist values",
@@ -84,3 +85,48 @@ def test_workbook_layout_formats_and_chart(app, db_session, make_participant):
     illness = [r[9] for r in listing.iter_rows(min_row=4, max_row=6) if r[9].value is not None]
     # printed as recorded: no decimals declared, so no rounding format
     assert illness[0].value == 4.5 and illness[0].number_format == "General"
+
+
+def test_fast_listing_rows_read_back_as_openpyxl_writes_them(tmp_path):
+    from openpyxl import Workbook
+
+    from trialdm.summaries.listing_sheet import FastRows
+
+    formats = [None, None, "0", "0.0", "yyyy-mm-dd", None, None]
+    rows = [
+        ["P1/F", " padded ", 3, 2.5, date(2024, 2, 29), None, True],
+        ["P2/M", "שלום", None, 1e20, datetime(2024, 1, 1, 12, 30), "", False],
+        ["=SUM(A1)", "left to openpyxl", 1, 0.1, None, None, None],
+    ]
+    sheets = []
+    for fast in (False, True):
+        wb = Workbook(write_only=True)
+        ws = wb.create_sheet("listing")
+        ws.append(["header"])
+        writer = FastRows(ws, formats, lambda text: text.startswith("=")) if fast else None
+        styles = {}
+        for index, number_format in enumerate(formats):
+            if number_format:
+                styles[index] = number_format
+        for number, values in enumerate(rows, start=2):
+            prepared = writer.row(values, number) if writer else None
+            if fast:
+                assert (prepared is None) == values[0].startswith("=")
+            if prepared is not None:
+                ws.append(prepared)
+                continue
+            cells = []
+            for index, value in enumerate(values):
+                if index in styles and value is not None:
+                    c = openpyxl.cell.WriteOnlyCell(ws, value=value)
+                    c.number_format = styles[index]
+                    cells.append(c)
+                else:
+                    cells.append(value)
+            ws.append(cells)
+        wb.save(tmp_path / f"{fast}.xlsx")
+        read = openpyxl.load_workbook(tmp_path / f"{fast}.xlsx")["listing"]
+        sheets.append(
+            [[(c.value, c.number_format, c.data_type) for c in row] for row in read.iter_rows()]
+        )
+    assert sheets[1] == sheets[0]

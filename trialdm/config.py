@@ -269,6 +269,18 @@ SETTINGS: dict[str, Setting] = {
         _time_of_day, "03:15", "UTC time of the nightly data-quality checks of every site"
     ),
     "MAX_CONTENT_LENGTH": Setting(_positive_int, 16 * 1024 * 1024, "Largest request body, bytes"),
+    "SQLITE_CACHE_MB": Setting(
+        _positive_int,
+        8,
+        "SQLite page cache per connection, MB (SQLite's own default is 2 MB); it also "
+        "bounds the memory a sort uses before it spills to a temporary file",
+    ),
+    "SQLITE_MMAP_MB": Setting(
+        _non_negative_int,
+        256,
+        "SQLite memory-mapped I/O per connection, MB (0 = off): pages are read from the "
+        "operating system's cache without copying",
+    ),
     "LOG_LEVEL": Setting(_choice("DEBUG", "INFO", "WARNING", "ERROR"), "INFO", "Log level"),
     "LOG_FORMAT": Setting(
         _choice("text", "json"),

@@ -1,7 +1,8 @@
 """Cross-site walk records of the summaries domain: a built job of the site."""
 
+from tasks.summaries import run_build
 from trialdm.core.scoping import SiteScope, scoped_to
-from trialdm.summaries.operations import CreateSummaryJob, build_job
+from trialdm.summaries.operations import CreateSummaryJob
 
 
 def seed(session, site: str, marker: str) -> dict:
@@ -9,5 +10,5 @@ def seed(session, site: str, marker: str) -> dict:
         job = CreateSummaryJob(site, None, None, marker).run(session)
     session.info.pop("trialdm_pending_tasks", None)  # built here, not by the queue
     session.commit()
-    build_job(session, job.id)
+    run_build(session, job.id)
     return {"job_id": job.id, "name": "baseline_characteristics"}

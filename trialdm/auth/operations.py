@@ -16,7 +16,6 @@ from flask import current_app, has_app_context
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
-from zxcvbn import zxcvbn
 
 from trialdm.auth.models import ApiToken, Membership, User
 from trialdm.auth.permissions import ALL_SITE_ROLES, ROLES, SITE_ROLES, Principal
@@ -79,6 +78,8 @@ def password_problem(password: str, email: str = "") -> str | None:
     local = re.sub(r"[\W_]", "", email.lower().partition("@")[0])
     if len(local) >= 4 and local in letters:
         return N_("Do not use your e-mail address in your password.")
+    from zxcvbn import zxcvbn  # its dictionaries are ~11 MB: loaded when a password is set
+
     if zxcvbn(password[:128], user_inputs=hints)["score"] < MIN_PASSWORD_SCORE:
         return N_("This password is too easy to guess; use a longer phrase of uncommon words.")
     return None

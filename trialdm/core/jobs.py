@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import Engine, and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from trialdm.core.models import utcnow
@@ -127,8 +127,13 @@ def reconcile_jobs(
 
 
 class JobProgress:
-    """A job's progress and heartbeat, committed at each step (between pieces of work,
-    never in the middle of one) so that the API and the reconciler see them."""
+    """A job's progress and heartbeat, written at each step (between pieces of work,
+    never in the middle of one) so that the API and the reconciler see them.
+
+    By default each step commits the caller's session. With ``own_transaction`` it is
+    written in a short transaction of its own on another connection, and the caller's
+    session (still reading, e.g. a build's temporary tables) is left alone: the work
+    commits once, at its edge."""
 
     def __init__(
         self,
@@ -137,6 +142,8 @@ class JobProgress:
         job_id: int,
         steps: int,
         listener: Callable[[int, str], None] | None = None,
+        *,
+        own_transaction: bool = False,
     ) -> None:
         self.session = session
         self.model = model
@@ -144,6 +151,7 @@ class JobProgress:
         self.steps = max(steps, 1)
         self.done = 0
         self.listener = listener
+        self.own_transaction = own_transaction
 
     def __call__(self, step: str, advance: bool = True) -> None:
         percent = min(99, int(100 * self.done / self.steps))
@@ -151,11 +159,17 @@ class JobProgress:
             self.done += 1
         if self.listener is not None:
             self.listener(percent, step)
+        statement = (
+            update(self.model)
+            .where(self.model.id == self.job_id)
+            .values(progress=percent, step=step[:200], heartbeat_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+        bind = self.session.get_bind()
+        if self.own_transaction and isinstance(bind, Engine):
+            with bind.begin() as connection:
+                connection.execute(statement)
+            return
         with scoped_to(EVERY_SITE):
-            self.session.execute(
-                update(self.model)
-                .where(self.model.id == self.job_id)
-                .values(progress=percent, step=step[:200], heartbeat_at=utcnow())
-                .execution_options(synchronize_session=False)
-            )
+            self.session.execute(statement)
         self.session.commit()

@@ -3,19 +3,21 @@
 The job row is the source of truth. A build claims its job with a conditional
 UPDATE (queued, or running with an expired lease), so a message delivered twice
 builds once; a worker that dies leaves the job ``running`` with an old
-heartbeat, and :func:`reconcile_jobs` puts it back in the queue.
+heartbeat, and :func:`reconcile_jobs` puts it back in the queue. The task is the
+edge: it claims (a short transaction of its own), builds, and commits once.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -30,6 +32,7 @@ from trialdm.core.tasks import enqueue
 from trialdm.participants.vocabulary import diagnosis_vocabulary
 from trialdm.sites.queries import get_site
 from trialdm.summaries.engine import TableResult, compute_table, listing_rows
+from trialdm.summaries.engine.temporary import drop_temporaries
 from trialdm.summaries.models import SummaryJob
 from trialdm.summaries.registry import specs, table_names
 from trialdm.summaries.spec import BuildContext
@@ -221,53 +224,78 @@ def table_json(result: TableResult, ctx: BuildContext) -> dict[str, Any]:
     return body
 
 
-def build_job(session: Session, job_id: int) -> str:
-    """Build one job's workbook; safe to call again for the same job."""
-    if not claim_job(session, job_id):
-        log.info("summary job %s is not ours to build (done, failed or running)", job_id)
-        return "skipped"
-    job = session.get(SummaryJob, job_id, populate_existing=True)
-    assert job is not None
-    path = workbook_path(job)
+@contextmanager
+def reading_session(session: Session) -> Iterator[Session]:
+    """A session of its own for the build's reads: one snapshot for every table
+    (repeatable read on PostgreSQL; SQLite's read transaction is one), its temporary
+    tables, and nothing written, so that progress written meanwhile in its own
+    transaction and the job's final state never conflict with it. Closing it
+    rolls back, which also drops its temporary tables."""
+    bind = session.get_bind()
+    reader = Session(bind=bind, autoflush=False)
     try:
+        if isinstance(bind, Engine) and bind.dialect.name == "postgresql":
+            # (A session on a connection, as in tests, reads in that connection's
+            # transaction instead.)
+            reader.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+        yield reader
+    finally:
+        reader.close()
+
+
+def build_job(session: Session, job_id: int) -> None:
+    """Build a claimed job's workbook and record it on the job (flushed; the task
+    commits). Progress is written in its own short transactions as the build goes;
+    the reads happen in :func:`reading_session`. Raises when the build fails (the
+    task then records :func:`fail_job`)."""
+    with reading_session(session) as reader, scoped_to(EVERY_SITE):
+        job = reader.get(SummaryJob, job_id)
+        assert job is not None
+        path = workbook_path(job)
         known = specs()
         names = [name for name in job.tables if name in known] or table_names()
-        progress = JobProgress(session, SummaryJob, job_id, steps=2 * len(names) + 1)
+        progress = JobProgress(
+            session, SummaryJob, job_id, steps=2 * len(names) + 1, own_transaction=True
+        )
         read_at = utcnow()
-        ctx = build_context(session, read_at)
+        ctx = build_context(reader, read_at)
         cover = Cover(
             trial=current_app.config["TRIAL_NAME"],
-            scope=scope_label(session, job),
+            scope=scope_label(reader, job),
             read_at=read_at,
             requested_by=job.requested_by or "unknown",
             software=f"trialdm {_version()}",
             filters=_filters(job, names),
         )
         with scoped_to(job_scope(job)):
-            results = compute_tables(ctx, names, progress)
-            tables = {r.name: table_json(r, ctx) for r in results}
-            render_workbook(path, cover, results, ctx, progress)
-        job = session.get(SummaryJob, job_id, populate_existing=True)
-        job.state = "done"
-        job.progress = 100
-        job.step = "Done"
-        job.finished_at = utcnow()
-        job.heartbeat_at = job.finished_at
-        job.data_read_at = read_at
-        job.file_name = path.name
-        job.result = tables
-        session.commit()
-        return "done"
-    except Exception as exc:  # every failure becomes a readable state, not a retry loop
-        log.exception("summary job %s failed", job_id)
-        session.rollback()
-        job = session.get(SummaryJob, job_id, populate_existing=True)
-        job.state = "failed"
-        job.error = readable_error(exc)
-        job.step = "Failed"
-        job.finished_at = utcnow()
-        session.commit()
-        return "failed"
+            try:
+                results = compute_tables(ctx, names, progress)
+                tables = {r.name: table_json(r, ctx) for r in results}
+                render_workbook(path, cover, results, ctx, progress)
+            finally:
+                drop_temporaries(ctx)
+    job = session.get(SummaryJob, job_id, populate_existing=True)
+    assert job is not None
+    job.state = "done"
+    job.progress = 100
+    job.step = "Done"
+    job.finished_at = utcnow()
+    job.heartbeat_at = job.finished_at
+    job.data_read_at = read_at
+    job.file_name = path.name
+    job.result = tables
+    session.flush()
+
+
+def fail_job(session: Session, job_id: int, exc: BaseException) -> None:
+    """Record a failed build with a readable reason (flushed; the task commits)."""
+    job = session.get(SummaryJob, job_id, populate_existing=True)
+    assert job is not None
+    job.state = "failed"
+    job.error = readable_error(exc)
+    job.step = "Failed"
+    job.finished_at = utcnow()
+    session.flush()
 
 
 def _version() -> str:

@@ -44,6 +44,8 @@ class BuildContext:
     suppress_below: int = 0
     diagnosis_vocabulary: Mapping[str, str] = field(default_factory=dict)
     progress: Callable[[str], None] | None = None
+    # Populations written once in this build (spec name -> temporary table).
+    temporaries: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -142,6 +144,9 @@ class TableSpec:
     listing: ListingSpec | None = None
     # Extra data for a chart: (session, context) -> ChartData
     chart: Callable[[BuildContext], Any] | None = None
+    # Compute the population once per build into a temporary table (a heavy
+    # statement, e.g. the fidelity rule, read by several aggregates).
+    materialise: bool = False
 
 
 @dataclass(frozen=True)

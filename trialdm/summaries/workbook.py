@@ -36,6 +36,7 @@ from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from openpyxl.worksheet.cell_range import CellRange
 
 from trialdm.summaries.engine import TableResult, listing_rows
+from trialdm.summaries.listing_sheet import FastRows
 from trialdm.summaries.spec import BuildContext, ListingColumn, ListingSpec
 
 HOSTILE_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -301,8 +302,13 @@ def write_listing(
     sheet.append([])
     sheet.append([cell(ws, c.label, font=BOLD) for c in listing.columns])
     writers = [_listing_writer(ws, column) for column in listing.columns]
+    fast = FastRows(ws, [_number_format(column) for column in listing.columns], _needs_care)
     for count, row in enumerate(listing_rows(listing, ctx), start=1):
-        sheet.append([write(value) for write, value in zip(writers, row, strict=True)])
+        prepared = fast.row(row, sheet.rows + 1)
+        if prepared is None:  # a value openpyxl must write (e.g. a formula-like text)
+            sheet.append([write(value) for write, value in zip(writers, row, strict=True)])
+        else:
+            sheet.append(prepared)
         if progress is not None and count % PROGRESS_EVERY == 0:
             progress(count)
     sheet.append([])
@@ -410,18 +416,27 @@ def sheet_names(results: Sequence[TableResult]) -> list[SheetNames]:
     return found
 
 
-def _listing_writer(ws: WriteOnlyWorksheet, column: ListingColumn) -> Callable[[Any], Any]:
-    """Per-column cell maker for the streamed listing. Plain strings and None go
-    to openpyxl as raw values (its cheapest path); numbers and dates get a cell
-    carrying a prepared style; risky strings go through :func:`cell`."""
+def _number_format(column: ListingColumn) -> str | None:
     if column.kind == "number" and column.decimals is None:
-        number_format = "General"  # as recorded
-    elif column.kind == "number":
-        number_format = "0" if column.decimals == 0 else "0." + "0" * column.decimals
-    elif column.kind == "date":
-        number_format = "yyyy-mm-dd"
-    else:
-        number_format = None
+        return "General"  # as recorded
+    if column.kind == "number":
+        return "0" if column.decimals == 0 else "0." + "0" * column.decimals
+    if column.kind == "date":
+        return "yyyy-mm-dd"
+    return None
+
+
+def _needs_care(value: str) -> bool:
+    """A text the fast listing rows leave to :func:`cell` (and openpyxl)."""
+    return value.startswith(HOSTILE_PREFIXES) or bool(_ILLEGAL.search(value)) or len(value) > 32767
+
+
+def _listing_writer(ws: WriteOnlyWorksheet, column: ListingColumn) -> Callable[[Any], Any]:
+    """Per-column cell maker for listing rows :class:`FastRows` leaves to openpyxl.
+    Plain strings and None go to openpyxl as raw values (its cheapest path); numbers
+    and dates get a cell carrying a prepared style; risky strings go through
+    :func:`cell`."""
+    number_format = _number_format(column)
     style = None
     if number_format:
         template = WriteOnlyCell(ws, value=0)

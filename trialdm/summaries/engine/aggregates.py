@@ -20,6 +20,7 @@ from sqlalchemy import Float, and_, case, cast, func, literal, select, union_all
 
 from trialdm.summaries.engine.printing import Printer
 from trialdm.summaries.engine.results import Column
+from trialdm.summaries.engine.temporary import population_of
 from trialdm.summaries.spec import BuildContext, TableSpec
 
 TOTAL = ("__total__",)
@@ -76,7 +77,7 @@ class SpecAggregates:
         self.spec = spec
         self.ctx = ctx
         self.session = ctx.session
-        self.population = spec.population(ctx).subquery("population")
+        self.population = population_of(spec, ctx)
         self.keys = [self.population.c[name] for name in spec.group_by]
         self.printer = Printer(spec, ctx)
         self.columns: list[Column] = []

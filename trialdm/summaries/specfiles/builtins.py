@@ -112,9 +112,13 @@ def _completed_assessments(ctx: BuildContext) -> Any:
 def _fidelity(ctx: BuildContext) -> Any:
     from trialdm.contacts.models import ContactAttendance, ContactSession
     from trialdm.contacts.queries import fidelity_subquery
+    from trialdm.core.scoping import current_scope
 
     as_of = ctx.read_at.date()
-    fid = fidelity_subquery(as_of)
+    scope = current_scope()
+    # A site's workbook: the rule reads that site's contacts only (filtered first).
+    one_site = next(iter(scope.codes)) if not scope.every_site and len(scope.codes) == 1 else None
+    fid = fidelity_subquery(as_of, site_code=one_site)
     by_format = (
         select(
             ContactAttendance.participant_id.label("participant_id"),

@@ -1,0 +1,117 @@
+"""The participant listing's rows written straight as sheet XML.
+
+A listing is one line per person, and openpyxl's write-only sheet spends most of a
+large build on it: per cell it makes a cell object, binds and checks its value,
+and opens three XML elements through context managers. Here each row is one
+element built at once (inline strings, numbers and dates with a prepared style),
+given to the same write-only sheet and its writer, so the file is what openpyxl
+would write for those values; every other row of the sheet (title, header, the
+summary table) still goes through openpyxl.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from datetime import date, datetime
+from typing import Any
+
+from lxml.etree import Element, SubElement
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.utils import get_column_letter
+from openpyxl.utils.datetime import to_excel
+from openpyxl.worksheet._write_only import WriteOnlyWorksheet
+
+XML_SPACE = "{http://www.w3.org/XML/1998/namespace}space"
+
+
+class PreparedRow(tuple):
+    """A row already made into its XML element (a tuple, as the sheet accepts)."""
+
+    element: Any
+
+
+class FastRows:
+    """Appends rows of plain values (str, int, float, date, None) to a write-only
+    sheet as prepared XML; a string that needs care (a formula-like or illegal
+    character) comes from ``fallback`` as an openpyxl cell and is written by
+    openpyxl in its row."""
+
+    def __init__(
+        self,
+        ws: WriteOnlyWorksheet,
+        number_formats: Sequence[str | None],
+        needs_care: Callable[[str], bool],
+    ) -> None:
+        self.ws = ws
+        self.needs_care = needs_care
+        self.letters = [get_column_letter(i) for i in range(1, len(number_formats) + 1)]
+        self.styles = [self._style_id(f) if f else None for f in number_formats]
+        self.date_style = self._style_id("yyyy-mm-dd")
+        self.epoch = ws.parent.epoch
+        self._hook()
+
+    def _style_id(self, number_format: str) -> str:
+        template = WriteOnlyCell(self.ws, value=0)
+        template.number_format = number_format
+        return str(template.style_id)
+
+    def _hook(self) -> None:
+        """Let prepared rows pass the sheet's conversion and writer untouched."""
+        ws = self.ws
+        ws._get_writer()
+        to_row, write_row = ws._values_to_row, ws._writer.write_row
+
+        def values_to_row(values: Any, row_idx: int) -> Any:
+            return values if isinstance(values, PreparedRow) else to_row(values, row_idx)
+
+        def write(xf: Any, row: Any, row_idx: int) -> None:
+            if isinstance(row, PreparedRow):
+                row.element.set("r", str(row_idx))
+                xf.write(row.element)
+            else:
+                write_row(xf, row, row_idx)
+
+        ws._values_to_row = values_to_row  # type: ignore[method-assign]
+        ws._writer.write_row = write  # type: ignore[method-assign]
+
+    def row(self, values: Sequence[Any], row_idx: int) -> PreparedRow | None:
+        """The prepared row at ``row_idx`` (1-based), or None when a value needs
+        openpyxl (the caller appends that row the ordinary way)."""
+        element = Element("row")
+        suffix = str(row_idx)
+        for letter, style, value in zip(self.letters, self.styles, values, strict=True):
+            if value is None:
+                continue
+            if isinstance(value, str):
+                if value == "":  # an empty text cell, as openpyxl writes it
+                    SubElement(element, "c", r=letter + suffix, t="inlineStr")
+                    continue
+                if self.needs_care(value):
+                    return None
+                c = SubElement(element, "c", r=letter + suffix, t="inlineStr")
+                t = SubElement(SubElement(c, "is"), "t")
+                if value != value.strip():
+                    t.set(XML_SPACE, "preserve")
+                t.text = value
+            elif isinstance(value, bool):
+                c = SubElement(element, "c", r=letter + suffix, t="b")
+                SubElement(c, "v").text = "1" if value else "0"
+            elif isinstance(value, (int, float)):
+                if not math.isfinite(value):
+                    return None
+                c = SubElement(element, "c", r=letter + suffix, t="n")
+                if style is not None:
+                    c.set("s", style)
+                SubElement(c, "v").text = f"{value:.16g}"  # as openpyxl writes numbers
+            elif isinstance(value, (date, datetime)):
+                if isinstance(value, datetime) and value.tzinfo is not None:
+                    return None
+                c = SubElement(element, "c", r=letter + suffix, t="n")
+                c.set("s", style or self.date_style)
+                SubElement(c, "v").text = f"{to_excel(value, self.epoch):.16g}"
+            else:
+                return None
+        prepared = PreparedRow(values)
+        prepared.element = element
+        return prepared
