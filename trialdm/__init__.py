@@ -66,6 +66,7 @@ def create_app(
     register_extensions(app)
     register_mechanisms(app)
     register_trial_definitions(app)
+    register_reminder_rules()
     register_blueprints(app)
     register_cli(app)
     register_celery(app)
@@ -171,6 +172,12 @@ def register_mechanisms(app: Flask) -> None:
     register_request_edge(app, db)
     register_input_bounds(app)
     register_auth_loader(app)
+
+
+def register_reminder_rules() -> None:
+    """Reminder rules kept in the domain whose data they read register themselves on
+    import (the reminders domain does not import those domains)."""
+    from trialdm.selfreport import reminders  # noqa: F401
 
 
 def register_trial_definitions(app: Flask) -> None:
