@@ -71,8 +71,7 @@ def render(stored: Mapping[str, Any] | None, language: str) -> str:
     if not stored:
         return ""
     catalog = _catalog(language)
-    locale = _locale(language)
-    values = {name: _shown(v, language, locale) for name, v in stored.get("values", {}).items()}
+    values = {name: _shown(v, language) for name, v in stored.get("values", {}).items()}
     msgid = str(stored.get("id", ""))
     try:
         said = catalog.gettext(msgid) % values if values else catalog.gettext(msgid)
@@ -83,17 +82,28 @@ def render(stored: Mapping[str, Any] | None, language: str) -> str:
     return "\n".join([said, *lines]) if lines else said
 
 
-def _shown(value: Any, language: str, locale: Locale) -> Any:
+@lru_cache(maxsize=8192)
+def _date(iso: str, language: str) -> str:
+    # cached: Babel reads the locale's month names on every call (~1 ms)
+    return format_date(date.fromisoformat(iso), "medium", locale=_locale(language))
+
+
+@lru_cache(maxsize=8192)
+def _number(value: int | float, language: str) -> str:
+    return format_decimal(value, locale=_locale(language))
+
+
+def _shown(value: Any, language: str) -> Any:
     if isinstance(value, dict):
         if "date" in value:
-            return format_date(date.fromisoformat(value["date"]), "medium", locale=locale)
+            return _date(value["date"], language)
         if "id" in value:
             return render(value, language)
         return str(value)
     if isinstance(value, bool):
         return str(value)
     if isinstance(value, int | float):
-        return format_decimal(value, locale=locale)
+        return _number(value, language)
     return value
 
 
