@@ -16,10 +16,10 @@ from sqlalchemy.orm import Session
 
 from tests.reminders_helpers import build_separate_app, use_test_rule
 from trialdm.auth.operations import create_user
+from trialdm.core.models import utcnow
 from trialdm.core.scoping import all_sites
 from trialdm.extensions import db
 from trialdm.participants.operations import create_participant
-from trialdm.core.models import utcnow
 from trialdm.reminders import operations
 from trialdm.reminders.models import InboxEntry, OutboxMessage, Reminder, ScanRun
 

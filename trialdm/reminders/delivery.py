@@ -25,7 +25,6 @@ from trialdm.reminders.bulk import insert_ignoring_duplicates, insert_new
 from trialdm.reminders.models import TRIAL_WIDE, InboxEntry, OutboxMessage, Reminder
 from trialdm.reminders.texts import language_of, render, stored_words, text
 
-
 # E-mails per send task: one task per message would be 80,000 broker round trips on
 # the first scan of a registry; batches still spread over the workers.
 MAIL_BATCH = 200
