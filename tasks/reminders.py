@@ -39,6 +39,22 @@ def deliver_pending(self) -> int:
 @celery.task(name="trialdm.reminders.send_mail", bind=True)
 def send_mail(self, message_id: int) -> str:
     """Send one outbox message once; on a transient failure queue the next try."""
+    return _send(message_id)
+
+
+@celery.task(name="trialdm.reminders.send_mails", bind=True)
+def send_mails(self, message_ids: list[int]) -> dict:
+    """Send a batch of outbox messages (a delivery queues one task per batch rather
+    than one per e-mail), each claimed and committed on its own."""
+    outcomes: dict[str, int] = {}
+    for message_id in message_ids:
+        status = _send(message_id)
+        db.session.commit()
+        outcomes[status] = outcomes.get(status, 0) + 1
+    return outcomes
+
+
+def _send(message_id: int) -> str:
     claim = operations.claim_message(db.session, message_id)
     if claim is None:
         return "not due or taken"
@@ -48,5 +64,5 @@ def send_mail(self, message_id: int) -> str:
     outcome = operations.transmit(db.session, claim)
     if outcome.retry_in is not None and not celery.conf.task_always_eager:
         # Eager runs (tests) leave the next try to the dispatcher's sweep.
-        self.apply_async((message_id,), countdown=outcome.retry_in)
+        send_mail.apply_async((message_id,), countdown=outcome.retry_in)
     return outcome.status

@@ -14,13 +14,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "trialdm"
 MAX_LINES = 500
-# Files whose split is in hand elsewhere; a file leaves this list when that lands.
-OVERSIZE_KNOWN = {"trialdm/reminders/operations.py", "trialdm/reminders/rules.py"}
-# Cycles known to be in hand elsewhere, as sorted pairs of domains. Keep this empty:
-# a pair stays only until the change that breaks it lands.
-KNOWN_CYCLES: set[frozenset[str]] = {
-    frozenset({"reminders", "selfreport"}),
-}
 
 
 def module_name(path: Path, root: Path = ROOT) -> tuple[str, bool]:
@@ -115,8 +108,7 @@ def strongly_connected(nodes: set[str], edges: set[tuple[str, str]]) -> list[set
 
 def test_no_import_cycle_between_domains():
     edges = import_graph()
-    allowed = {(a, b) for a, b in edges if frozenset({a, b}) in KNOWN_CYCLES}
-    checked = set(edges) - allowed
+    checked = set(edges)
     nodes = {d for edge in checked for d in edge}
     problems = []
     for component in strongly_connected(nodes, checked):
@@ -127,17 +119,6 @@ def test_no_import_cycle_between_domains():
         ]
         problems.append(f"cycle among {sorted(component)}:\n" + "\n".join(lines))
     assert not problems, "\n".join(problems)
-
-
-def test_known_cycles_are_still_cycles():
-    # A pair left in KNOWN_CYCLES after its cycle was broken would let it come back.
-    edges = import_graph()
-    stale = [
-        sorted(pair)
-        for pair in KNOWN_CYCLES
-        if not all((a, b) in edges for a, b in [sorted(pair), sorted(pair)[::-1]])
-    ]
-    assert stale == [], f"no longer a cycle, remove from KNOWN_CYCLES: {stale}"
 
 
 def test_trialdm_never_imports_tasks():
@@ -159,26 +140,4 @@ def line_counts() -> dict[str, int]:
 
 def test_no_file_over_one_topic_size():
     long = [f"{name}: {n} lines" for name, n in line_counts().items() if n > MAX_LINES]
-    assert sorted(set(long) - {f for f in long if f.split(":")[0] in OVERSIZE_KNOWN}) == []
-
-
-def test_known_oversize_files_are_still_oversize():
-    counts = line_counts()
-    stale = sorted(name for name in OVERSIZE_KNOWN if counts.get(name, 0) <= MAX_LINES)
-    assert stale == [], f"split already, remove from OVERSIZE_KNOWN: {stale}"
-
-
-def test_the_graph_sees_deferred_and_relative_imports(tmp_path):
-    # The checks above are only as good as the graph: an import inside a function
-    # and a relative import both count.
-    module = tmp_path / "trialdm" / "contacts" / "views.py"
-    module.parent.mkdir(parents=True)
-    module.write_text(
-        "def page():\n"
-        "    from trialdm.audit.views import render_history\n"
-        "from ..participants import models\n"
-        "from . import queries\n"
-    )
-    found = {name for name, _ in imported_modules(module, tmp_path)}
-    assert {domain(name) for name in found} == {"audit", "participants", "contacts"}
-    assert "trialdm.participants.models" in found
+    assert long == []

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from tests.reminders_helpers import build_separate_app, use_test_rule
 from trialdm.auth.operations import create_user
+from trialdm.core.models import utcnow
 from trialdm.core.scoping import all_sites
 from trialdm.extensions import db
 from trialdm.participants.operations import create_participant
@@ -116,11 +117,17 @@ def test_two_scans_at_once_create_and_deliver_each_reminder_once(clean):
 def test_two_deliveries_at_once_claim_each_reminder_once(clean):
     with clean.app_context(), all_sites(), Session(db.engine) as session:
         planned = operations.plan_reminders(session, "BU", DAY)
-        operations.insert_ignoring_duplicates(
+        operations.insert_new(
             session,
             Reminder.__table__,
-            [p.row(DAY, operations.utcnow()) for p in planned],
+            [p.row() for p in planned],
             ["dedupe_key"],
+            constants={
+                "site_code": "BU",
+                "local_date": DAY,
+                "created_at": utcnow(),
+                "status": "pending",
+            },
         )
         session.commit()
     results = at_once(clean, lambda session: operations.deliver_pending(session), n=3)

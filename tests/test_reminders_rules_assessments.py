@@ -54,7 +54,7 @@ def test_assessment_reminders_come_once_per_event(db_session, participant, make_
         (
             "assessment_due",
             f"{participant.id}:T1",
-            f"{participant.study_id}: T1 assessment due by 2025-05-31",
+            f"{participant.study_id}: T1 assessment due by May 31, 2025",
         ),
     ]
     assert operations.scan_site(db_session, "BU", date(2025, 5, 18)).created == 0

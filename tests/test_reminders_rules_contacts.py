@@ -93,7 +93,7 @@ def test_window_closing_edges(db_session, enrol, contact):
         assert found(db_session, day, "psw_window_closing") == {
             str(short.id): (
                 "window-2026-12-01",
-                f"{short.study_id}: intervention window closes 2026-12-01",
+                f"{short.study_id}: intervention window closes Dec 1, 2026",
             )
         }
     assert found(db_session, end + timedelta(days=1), "psw_window_closing") == {}

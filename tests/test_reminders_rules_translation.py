@@ -89,7 +89,7 @@ def test_step_due_edges(db_session, step, team, day, period):
     assert (hit.period if hit else None) == period
     if period == "due-soon":
         assert hit.recipients == [team["translator"].id]
-        assert hit.title == "Translation forward step of 'Consent form' (lg) due (2026-11-20)"
+        assert hit.title == "Translation forward step of 'Consent form' (lg) due (Nov 20, 2026)"
     if period == "overdue":
         assert hit.recipients == sorted([team["translator"].id, team["lead"].id])
         assert hit.link == f"/translation/translations/{step.translation_id}"

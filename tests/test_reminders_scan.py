@@ -181,7 +181,7 @@ def test_daily_digest_is_one_mail_a_day(app, db_session, team, test_rule, make_p
     (message_id,) = first
     message = db_session.get(OutboxMessage, message_id)
     assert message.to_address == team["lead"].email and message.kind == "daily"
-    assert message.subject == "[UPSIDES] 2 reminder(s) for 2026-11-24"
+    assert message.subject == "[UPSIDES] 2 reminders for Nov 24, 2026"
     enrol(make_participant, "BU")
     with frozen(2026, 11, 24, 18):
         operations.scan_site(db_session, "BU", date(2026, 11, 25))
@@ -253,6 +253,7 @@ def test_a_scan_that_dies_midway_leaves_nothing_and_a_later_run_completes_it(
     app, db_session, team, test_rule, make_participant
 ):
     from trialdm.extensions import celery
+    from trialdm.reminders import scan as scanning
 
     enrol(make_participant, "BU")
     rw_id = team["rw"].id
@@ -260,7 +261,7 @@ def test_a_scan_that_dies_midway_leaves_nothing_and_a_later_run_completes_it(
     scan = celery.tasks["trialdm.reminders.scan_site"]
     with pytest.MonkeyPatch.context() as patch:
         # the worker dies after the reminders are inserted, before they are delivered
-        patch.setattr(operations, "deliver_pending", lambda *a, **k: 1 / 0)
+        patch.setattr(scanning, "deliver_pending", lambda *a, **k: 1 / 0)
         with pytest.raises(ZeroDivisionError):
             scan.apply(args=["BU", TUESDAY.isoformat()], throw=True)
     assert count(db_session, Reminder) == count(db_session, ScanRun) == 0

@@ -184,8 +184,11 @@ def register_mechanisms(app: Flask) -> None:
 
 
 def register_domain_hooks(app: Flask) -> None:
-    """Rules and fields a domain adds to a lower one, which never imports it."""
+    """Rules and fields a domain adds to a lower one, which never imports it: the
+    contacts domain's checks and fields on participants, and reminder rules kept in the
+    domain whose data they read (they register themselves on import)."""
     from trialdm.contacts.hooks import install_participant_hooks
+    from trialdm.selfreport import reminders  # noqa: F401
 
     install_participant_hooks(app)
 

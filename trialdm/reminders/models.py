@@ -10,6 +10,7 @@ message a day covering their unmailed entries. Every send is a
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -24,10 +25,12 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
 
 from trialdm.core.models import Base, IdMixin, SiteScoped, UTCDateTime, utcnow
+from trialdm.reminders.texts import reader_language, stored_words
 
 REMINDER_STATUSES = ("pending", "delivered")
 MESSAGE_STATUSES = ("pending", "sending", "sent", "kept", "failed")
 MAIL_MODES = ("immediate", "daily")
+TRIAL_WIDE = "*"  # ScanRun.site_code of the trial-wide (coordinators') scan
 
 
 class _OptionalSite(SiteScoped):
@@ -54,8 +57,12 @@ class Reminder(_OptionalSite, IdMixin, Base):
     # What makes a repeat a new reminder: an event's window, a week, a last-contact date.
     period: Mapped[str] = mapped_column(String(32))
     dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
+    # Words of rules that give plain text, and of reminders stored before ``message``.
     title: Mapped[str] = mapped_column(String(200))
     body: Mapped[str] = mapped_column(Text, default="")
+    # {"title": text, "body": text}: message ids with their values (see
+    # trialdm.reminders.texts), put into words in each reader's language when read.
+    message: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     link: Mapped[str] = mapped_column(String(300), default="")
     # Recipients resolved when found (user ids), so delivery needs no role lookup.
     recipients: Mapped[list[int]] = mapped_column(JSON, default=list)
@@ -64,6 +71,21 @@ class Reminder(_OptionalSite, IdMixin, Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    def title_in(self, language: str) -> str:
+        return stored_words(self.message, "title", self.title, language)
+
+    def body_in(self, language: str) -> str:
+        return stored_words(self.message, "body", self.body, language)
+
+    @property
+    def shown_title(self) -> str:
+        """The title in the language of the page or request being answered."""
+        return self.title_in(reader_language())
+
+    @property
+    def shown_body(self) -> str:
+        return self.body_in(reader_language())
 
 
 class InboxEntry(_OptionalSite, IdMixin, Base):

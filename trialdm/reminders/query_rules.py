@@ -14,7 +14,9 @@ from datetime import UTC, datetime, time, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from trialdm.core.errors import N_
 from trialdm.reminders.rules import Finding, Rule, ScanContext, iso_week, register
+from trialdm.reminders.texts import Text, text
 
 
 def _queries(session: Session, scan: ScanContext, status: str):
@@ -43,8 +45,14 @@ def _queries(session: Session, scan: ScanContext, status: str):
     ).all()
 
 
-def _about(row) -> str:
-    return f"{row.study_id}{f' ({row.field})' if row.field else ''}"
+def _about(row) -> Text | str:
+    if row.field:
+        return text(N_("%(study_id)s (%(field)s)"), study_id=row.study_id, field=row.field)
+    return row.study_id
+
+
+def _page(query_id: int) -> str:
+    return f"/quality/queries/{query_id}"
 
 
 @register
@@ -52,7 +60,7 @@ class QueryOpen(Rule):
     """A query is open longer than REMINDER_QUERY_DAYS days: the site should answer."""
 
     name = "query_open"
-    label = "Query waiting for an answer"
+    label = N_("Query waiting for an answer")
     settings = ("REMINDER_QUERY_DAYS",)
 
     def findings(self, session: Session, scan: ScanContext) -> Iterable[Finding]:
@@ -62,9 +70,13 @@ class QueryOpen(Rule):
                 "query",
                 str(row.id),
                 week,
-                f"Query {row.id} on {_about(row)} waits for an answer",
+                text(
+                    N_("Query %(id)s on %(about)s waits for an answer"),
+                    id=str(row.id),
+                    about=_about(row),
+                ),
                 row.question[:500],
-                f"/api/v1/queries/{row.id}",
+                _page(row.id),
             )
             for row in _queries(session, scan, "open")
         ]
@@ -76,7 +88,7 @@ class QueryAnswered(Rule):
     it should close or re-open it (a check's query: the site lead)."""
 
     name = "query_answered"
-    label = "Answered query waiting to be closed"
+    label = N_("Answered query waiting to be closed")
     audience = ()
     settings = ("REMINDER_QUERY_DAYS",)
 
@@ -87,9 +99,13 @@ class QueryAnswered(Rule):
                 "query",
                 str(row.id),
                 week,
-                f"Query {row.id} on {_about(row)} was answered: close or re-open it",
+                text(
+                    N_("Query %(id)s on %(about)s was answered: close or re-open it"),
+                    id=str(row.id),
+                    about=_about(row),
+                ),
                 row.question[:500],
-                f"/api/v1/queries/{row.id}",
+                _page(row.id),
                 also_to=(row.opened_by_id,) if row.opened_by_id is not None else (),
                 also_roles=() if row.opened_by_id is not None else ("site_lead",),
             )

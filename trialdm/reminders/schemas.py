@@ -7,6 +7,10 @@ from trialdm.core.pagination import PageArgs, PageMeta
 from trialdm.core.schemas import DumpSchema, LoadSchema, Site
 
 INBOX_STATES = ("unread", "read", "snoozed", "all")
+READER_LANGUAGE = (
+    "In the language of the request's Accept-Language, else the user's own language "
+    "setting, dates and numbers written for it"
+)
 
 
 class InboxQuery(PageArgs):
@@ -27,8 +31,10 @@ class InboxEntryOut(DumpSchema):
     reminder_id = ma.fields.Integer()
     rule = ma.fields.String(attribute="reminder.rule")
     site = ma.fields.String(attribute="reminder.site_code", allow_none=True)
-    title = ma.fields.String(attribute="reminder.title")
-    body = ma.fields.String(attribute="reminder.body")
+    title = ma.fields.String(
+        attribute="reminder.shown_title", metadata={"description": READER_LANGUAGE}
+    )
+    body = ma.fields.String(attribute="reminder.shown_body")
     link = ma.fields.String(attribute="reminder.link")
     local_date = ma.fields.Date(attribute="reminder.local_date")
     created_at = ma.fields.DateTime()
@@ -68,8 +74,8 @@ class ReminderOut(DumpSchema):
     subject_type = ma.fields.String()
     subject_id = ma.fields.String()
     period = ma.fields.String()
-    title = ma.fields.String()
-    body = ma.fields.String()
+    title = ma.fields.String(attribute="shown_title", metadata={"description": READER_LANGUAGE})
+    body = ma.fields.String(attribute="shown_body")
     link = ma.fields.String()
     local_date = ma.fields.Date()
     created_at = ma.fields.DateTime()

@@ -47,6 +47,7 @@ _OLD_API_LINKS = (
     (re.compile(r"^/api/v1/participants/(\d+)/schedule$"), "/participants/{}#questionnaires"),
     (re.compile(r"^/api/v1/translations/(\d+)$"), "/translation/translations/{}"),
     (re.compile(r"^/api/v1/transcripts/(\d+)$"), "/translation/transcripts/{}"),
+    (re.compile(r"^/api/v1/queries/(\d+)$"), "/quality/queries/{}"),
 )
 
 

@@ -1,0 +1,63 @@
+"""The scan's statements do not grow with the data: the rules read each site with a
+fixed number of statements, and the reminders, inbox entries and e-mails go in with
+one statement each however many there are."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import date
+
+from sqlalchemy import event
+
+from trialdm.extensions import db
+from trialdm.reminders import operations
+
+DAY = date(2026, 11, 24)
+
+
+@contextmanager
+def statements() -> Iterator[Callable[[], int]]:
+    seen: list[str] = []
+
+    def before(conn, cursor, statement, *args) -> None:
+        # the test harness's savepoints are not the scan's
+        if not statement.startswith(("SAVEPOINT", "RELEASE", "ROLLBACK TO")):
+            seen.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", before)
+    try:
+        yield lambda: len(seen)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", before)
+
+
+def test_scan_statements_do_not_grow_with_participants(
+    app, db_session, make_user, make_participant
+):
+    for site in ("BU", "ULM"):
+        for role in ("research_worker", "site_lead"):
+            make_user(role, [site]).mail_preference = "immediate"
+    # 2 service users at ULM, 12 at BU: intervention arm without contacts (PSW rules),
+    # enrolled so that an assessment is due (schedule rules)
+    for site, n in (("ULM", 2), ("BU", 12)):
+        for _ in range(n):
+            make_participant(site, "service_user", enrolment_date=date(2026, 7, 24))
+    db_session.commit()
+    operations.scan_site(db_session, "UKE", DAY, dry_run=True)  # loads what is cached
+
+    counts = {}
+    for site in ("ULM", "BU"):
+        with statements() as dry:
+            planned = operations.plan_reminders(db_session, site, DAY)
+        with statements() as real:
+            result = operations.scan_site(db_session, site, DAY)
+        db_session.commit()
+        with statements() as again:
+            repeat = operations.scan_site(db_session, site, DAY)
+        db_session.commit()
+        assert result.created == len(planned) > 0 and repeat.created == 0
+        counts[site] = (len(planned), dry(), real(), again())
+    small, large = counts["ULM"], counts["BU"]
+    assert large[0] > small[0] * 4  # six times the participants, many more reminders
+    assert large[1:] == small[1:], counts

@@ -1,0 +1,127 @@
+"""Idempotent inserts in bulk, on PostgreSQL and SQLite alike.
+
+A scan of 50,000 findings must not cost 50,000 statements, nor re-send the rows that
+exist: :func:`insert_new` sends every row as one JSON parameter and inserts with one
+``INSERT ... SELECT ... WHERE NOT EXISTS ... ON CONFLICT DO NOTHING`` those whose key
+is not stored yet (``NOT EXISTS`` so that a scan finding nothing new writes nothing,
+``ON CONFLICT`` for a concurrent scan inserting the same key at the same moment).
+The statement count is the same for ten rows and for a million.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    String,
+    Table,
+    and_,
+    bindparam,
+    cast,
+    column,
+    exists,
+    func,
+    literal,
+    select,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+from sqlalchemy.types import TypeEngine
+
+
+def _dialect_insert(session: Session, table: Table):
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(table)
+    if dialect == "sqlite":
+        return sqlite.insert(table)
+    raise RuntimeError(f"No idempotent insert for {dialect}")  # pragma: no cover
+
+
+def insert_ignoring_duplicates(
+    session: Session,
+    table: Table,
+    rows: Sequence[Mapping[str, Any]],
+    conflict_columns: Sequence[str],
+    returning: Sequence[str] = (),
+) -> list[Any]:
+    """Insert a few ``rows``, skipping those whose ``conflict_columns`` already exist.
+
+    ``ON CONFLICT (...) DO NOTHING`` on PostgreSQL and on SQLite (rather than
+    SQLite's ``INSERT OR IGNORE``, which would also swallow NOT NULL and CHECK
+    violations). Returns the ``returning`` columns of the rows actually inserted.
+    """
+    if not rows:
+        return []
+    stmt = _dialect_insert(session, table).on_conflict_do_nothing(index_elements=conflict_columns)
+    if returning:
+        stmt = stmt.returning(*(table.c[name] for name in returning))
+        return list(session.execute(stmt, list(rows)).all())
+    session.execute(stmt, list(rows))
+    return []
+
+
+def _json_default(value: Any) -> Any:
+    # Dates and times go in as constants, through their column's type: as JSON text
+    # SQLite would store them in another form than its DateTime columns compare.
+    raise TypeError(f"{type(value).__name__} in a bulk row: pass it as a constant")
+
+
+def _rows_source(session: Session, table: Table, names: Sequence[str], payload: str):
+    """The rows as a derived table with one column per name, from one JSON parameter."""
+    param = bindparam("bulk_rows", payload, type_=String())
+    if session.get_bind().dialect.name == "postgresql":
+        types: list[TypeEngine] = [
+            postgresql.JSON() if isinstance(table.c[name].type, JSON) else table.c[name].type
+            for name in names
+        ]
+        source = (
+            func.json_to_recordset(cast(param, postgresql.JSON()))
+            .table_valued(*(column(n, t) for n, t in zip(names, types, strict=True)))
+            .render_derived("bulk_rows", with_types=True)
+        )
+        return source, {name: source.c[name] for name in names}
+    each = func.json_each(param).table_valued("value").alias("bulk_rows")
+    return each, {name: func.json_extract(each.c.value, f"$.{name}").label(name) for name in names}
+
+
+def insert_new(
+    session: Session,
+    table: Table,
+    rows: Sequence[Mapping[str, Any]],
+    key_columns: Sequence[str],
+    *,
+    constants: Mapping[str, Any] | None = None,
+    returning: Sequence[str] = (),
+) -> list[Any]:
+    """Insert those of ``rows`` whose ``key_columns`` are not stored yet, in one
+    statement; ``constants`` are the values every row shares (bound once, with their
+    column's type). Returns the ``returning`` columns of the rows inserted."""
+    if not rows:
+        return []
+    constants = dict(constants or {})
+    names = [name for name in rows[0] if name not in constants]
+    payload = json.dumps([{n: row[n] for n in names} for row in rows], default=_json_default)
+    source, cols = _rows_source(session, table, names, payload)
+    stored = table.alias("stored")
+    values = [cols[name] for name in names] + [
+        literal(value, table.c[name].type) for name, value in constants.items()
+    ]
+    key_values = {**cols, **{n: literal(v, table.c[n].type) for n, v in constants.items()}}
+    chosen = (
+        select(*values)
+        .select_from(source)
+        .where(~exists().where(and_(*(stored.c[name] == key_values[name] for name in key_columns))))
+    )
+    stmt = (
+        _dialect_insert(session, table)
+        .from_select([*names, *constants], chosen)
+        .on_conflict_do_nothing(index_elements=list(key_columns))
+    )
+    if returning:
+        return list(session.execute(stmt.returning(*(table.c[name] for name in returning))).all())
+    session.execute(stmt)
+    return []

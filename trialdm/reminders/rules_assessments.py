@@ -1,0 +1,159 @@
+"""Reminder rules of assessments (schedule: trialdm.schedule.queries).
+
+The three rules read one statement per scan, shared: the schedule query of the
+schedule domain for the site's participants and events as of the site's day, limited
+to events due or overdue. The subject is a participant's event; each reminder comes
+once per event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from trialdm.core.errors import N_
+from trialdm.reminders.rules import Finding, Rule, ScanContext, as_date, register
+from trialdm.reminders.texts import Text, text
+
+
+def open_assessments(session: Session, scan: ScanContext) -> list[Any]:
+    """Events of the site's participants that are ``due`` or ``overdue`` on the day."""
+    if "open_assessments" in scan.shared:
+        return scan.shared["open_assessments"]
+    from trialdm.instruments.queries import instruments_due_by_event
+    from trialdm.schedule.queries import schedule_events, schedule_query
+
+    stmt = schedule_query(
+        scan.local_date,
+        schedule_events(scan.config),
+        scan.config["SCHEDULE_WINDOW_DAYS"],
+        instruments_due_by_event(session),
+        site=scan.site_code,
+    )
+    rows = session.execute(stmt.where(stmt.selected_columns.status.in_(("due", "overdue")))).all()
+    scan.shared["open_assessments"] = rows
+    return rows
+
+
+def _assessment_finding(row: Any, period: str, title: Text, body: Text) -> Finding:
+    return Finding(
+        "assessment",
+        f"{row.participant_id}:{row.event}",
+        period,
+        title,
+        body,
+        f"/participants/{row.participant_id}#questionnaires",
+    )
+
+
+@register
+class AssessmentDue(Rule):
+    """An assessment event became due: its window is open (SCHEDULE_WINDOW_DAYS before
+    the due date) and it is not completed. Once per participant and event."""
+
+    name = "assessment_due"
+    label = N_("Assessment due (window open)")
+    settings = ("SCHEDULE_EVENTS", "SCHEDULE_WINDOW_DAYS")
+
+    def findings(self, session: Session, scan: ScanContext) -> Iterable[Finding]:
+        rows = open_assessments(session, scan)
+        return [
+            _assessment_finding(
+                row,
+                "window-open",
+                text(
+                    N_("%(study_id)s: %(event)s assessment due by %(due)s"),
+                    study_id=row.study_id,
+                    event=row.event,
+                    due=as_date(row.due_date),
+                ),
+                text(
+                    N_(
+                        "The %(event)s assessment of %(study_id)s can be done from %(start)s; "
+                        "it is due on %(due)s and the window closes on %(end)s."
+                    ),
+                    event=row.event,
+                    study_id=row.study_id,
+                    start=as_date(row.window_start),
+                    due=as_date(row.due_date),
+                    end=as_date(row.window_end),
+                ),
+            )
+            for row in rows
+            if row.status == "due"
+        ]
+
+
+@register
+class AssessmentDueSoon(Rule):
+    """An open, uncompleted assessment is due within REMINDER_ASSESSMENT_SOON_DAYS days
+    (its due date is today or at most that many days ahead). Once per event."""
+
+    name = "assessment_due_soon"
+    label = N_("Assessment due within days")
+    settings = ("REMINDER_ASSESSMENT_SOON_DAYS", "SCHEDULE_EVENTS", "SCHEDULE_WINDOW_DAYS")
+
+    def findings(self, session: Session, scan: ScanContext) -> Iterable[Finding]:
+        horizon = scan.local_date + timedelta(days=scan.config["REMINDER_ASSESSMENT_SOON_DAYS"])
+        return [
+            _assessment_finding(
+                row,
+                "due-soon",
+                text(
+                    N_("%(study_id)s: %(event)s assessment due on %(due)s"),
+                    study_id=row.study_id,
+                    event=row.event,
+                    due=as_date(row.due_date),
+                ),
+                text(
+                    N_(
+                        "The %(event)s assessment of %(study_id)s is due on %(due)s; the "
+                        "window closes on %(end)s."
+                    ),
+                    event=row.event,
+                    study_id=row.study_id,
+                    due=as_date(row.due_date),
+                    end=as_date(row.window_end),
+                ),
+            )
+            for row in open_assessments(session, scan)
+            if row.status == "due" and scan.local_date <= as_date(row.due_date) <= horizon
+        ]
+
+
+@register
+class AssessmentOverdue(Rule):
+    """An assessment is overdue: past its due date, not completed, the window still open.
+    Once per event."""
+
+    name = "assessment_overdue"
+    label = N_("Assessment overdue")
+    settings = ("SCHEDULE_EVENTS", "SCHEDULE_WINDOW_DAYS")
+
+    def findings(self, session: Session, scan: ScanContext) -> Iterable[Finding]:
+        return [
+            _assessment_finding(
+                row,
+                "overdue",
+                text(
+                    N_("%(study_id)s: %(event)s assessment overdue"),
+                    study_id=row.study_id,
+                    event=row.event,
+                ),
+                text(
+                    N_(
+                        "The %(event)s assessment of %(study_id)s was due on %(due)s; its "
+                        "window closes on %(end)s."
+                    ),
+                    event=row.event,
+                    study_id=row.study_id,
+                    due=as_date(row.due_date),
+                    end=as_date(row.window_end),
+                ),
+            )
+            for row in open_assessments(session, scan)
+            if row.status == "overdue"
+        ]

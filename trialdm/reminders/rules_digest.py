@@ -1,0 +1,149 @@
+"""The weekly digests: what the scans found in the seven days up to the digest day,
+counted by rule (per site for site leads, by site and rule for coordinators). They
+run last in a scan and count what it found too, so a digest counts what it lists."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from trialdm.core.errors import N_
+from trialdm.reminders.models import Reminder
+from trialdm.reminders.rules import (
+    DIGEST_RULES,
+    FOUND,
+    WEEKDAYS,
+    Finding,
+    Rule,
+    ScanContext,
+    iso_week,
+    register,
+    rule_label,
+)
+from trialdm.reminders.texts import text
+
+
+def _is_digest_day(scan: ScanContext) -> bool:
+    return WEEKDAYS[scan.local_date.weekday()] == scan.config["REMINDER_DIGEST_WEEKDAY"]
+
+
+def _base(scan: ScanContext) -> str:
+    """The public address the digest's links start with (they are mailed)."""
+    return str(scan.config.get("BASE_URL") or "").rstrip("/")
+
+
+def _week_counts(
+    session: Session, scan: ScanContext, site_code: str | None
+) -> dict[tuple[str, str], int]:
+    """(site, rule) -> reminders found in the seven days ending with the digest day:
+    those stored and those this scan has found so far (the same reminder once, by its
+    dedupe key, so a repeated scan counts nothing twice). ``site_code`` None: all sites."""
+    stmt = select(Reminder.site_code, Reminder.rule, Reminder.dedupe_key).where(
+        Reminder.local_date > scan.local_date - timedelta(days=7),
+        Reminder.local_date <= scan.local_date,
+        Reminder.rule.not_in(DIGEST_RULES),
+        Reminder.site_code.is_not(None) if site_code is None else Reminder.site_code == site_code,
+    )
+    found = {(row.site_code, row.rule, row.dedupe_key) for row in session.execute(stmt)}
+    found |= {
+        (site, rule, key)
+        for site, rule, key in scan.planned
+        if rule not in DIGEST_RULES and site is not None and site_code in (None, site)
+    }
+    counts: dict[tuple[str, str], int] = {}
+    for site, rule, _ in sorted(found):
+        counts[(site, rule)] = counts.get((site, rule), 0) + 1
+    return counts
+
+
+@register
+class WeeklySiteDigest(Rule):
+    """Weekly digest for each site lead: the reminders found at the site in the seven
+    days ending with the digest day (this scan's included), counted by rule, with a
+    link to each rule's list."""
+
+    name = "weekly_site_digest"
+    label = N_("Weekly digest (site)")
+    audience = ("site_lead",)
+    settings = ("REMINDER_DIGEST_WEEKDAY",)
+
+    def findings(self, session: Session, scan: ScanContext) -> Iterable[Finding]:
+        if not _is_digest_day(scan):
+            return []
+        counts = [
+            (rule, count)
+            for (_, rule), count in _week_counts(session, scan, scan.site_code).items()
+        ]
+        found = f"{_base(scan)}{FOUND}?site={scan.site_code}"
+        lines = [
+            text(
+                N_("- %(rule)s: %(count)s (%(link)s)"),
+                rule=text(rule_label(rule)),
+                count=count,
+                link=f"{found}&rule={rule}",
+            )
+            for rule, count in counts
+        ] or [text(N_("- nothing was due"))]
+        week = iso_week(scan.local_date)
+        return [
+            Finding(
+                "site",
+                str(scan.site_code),
+                week,
+                text(
+                    N_("Weekly digest %(site)s %(week)s: %(count)s reminders"),
+                    site=scan.site_code,
+                    week=week,
+                    count=sum(c for _, c in counts),
+                ),
+                text(N_("Reminders of the seven days up to today:"), lines=lines),
+                f"{FOUND}?rule={self.name}",
+            )
+        ]
+
+
+@register
+class WeeklyTrialDigest(Rule):
+    """Weekly cross-site digest for coordinators (UTC digest day): the reminders found
+    at every site in the seven days ending with the digest day, by site and rule."""
+
+    name = "weekly_trial_digest"
+    label = N_("Weekly digest (all sites)")
+    audience = ("coordinator",)
+    settings = ("REMINDER_DIGEST_WEEKDAY",)
+    trial_wide = True
+
+    def findings(self, session: Session, scan: ScanContext) -> Iterable[Finding]:
+        if not _is_digest_day(scan):
+            return []
+        counts = [
+            (site, rule, count) for (site, rule), count in _week_counts(session, scan, None).items()
+        ]
+        lines = [
+            text(
+                N_("- %(site)s %(rule)s: %(count)s (%(link)s)"),
+                site=site,
+                rule=text(rule_label(rule)),
+                count=count,
+                link=f"{_base(scan)}{FOUND}?site={site}&rule={rule}",
+            )
+            for site, rule, count in counts
+        ] or [text(N_("- nothing was due at any site"))]
+        week = iso_week(scan.local_date)
+        return [
+            Finding(
+                "trial",
+                "all",
+                week,
+                text(
+                    N_("Weekly digest, all sites, %(week)s: %(count)s reminders"),
+                    week=week,
+                    count=sum(c for *_, c in counts),
+                ),
+                text(N_("Reminders of the seven days up to today by site:"), lines=lines),
+                f"{FOUND}?rule={self.name}",
+            )
+        ]

@@ -1,0 +1,227 @@
+"""Scanning a site for what is due: run the rules, store the new reminders, deliver.
+
+Exactly once, under concurrency, rests on the database rather than on locks in
+Python: a scan records its run first (on SQLite this takes the write lock, on
+PostgreSQL a concurrent scan of the same day waits for it), then inserts the
+reminders it found in one ``INSERT ... SELECT ... WHERE NOT EXISTS ... ON CONFLICT
+(dedupe_key) DO NOTHING`` (:func:`trialdm.reminders.bulk.insert_new`), so two scans
+create each reminder once and a scan finding nothing new writes nothing. Functions
+flush and never commit.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from trialdm.auth.models import Membership, User
+from trialdm.auth.permissions import SITE_ROLES
+from trialdm.core.errors import NotFound
+from trialdm.core.models import utcnow
+from trialdm.reminders.bulk import insert_ignoring_duplicates, insert_new
+from trialdm.reminders.delivery import deliver_pending
+from trialdm.reminders.models import TRIAL_WIDE, Reminder, ScanRun
+from trialdm.reminders.rules import Finding, Rule, ScanContext, active_rules
+from trialdm.reminders.texts import Text, english
+from trialdm.sites.models import Site
+
+
+def recipients_by_role(session: Session, site_code: str | None) -> dict[str, list[int]]:
+    """Active users by role at ``site_code`` (or coordinators, for the whole trial):
+    one query per scan."""
+    stmt = (
+        select(Membership.role, Membership.user_id)
+        .join(User, User.id == Membership.user_id)
+        .where(User.active.is_(True))
+        .order_by(Membership.user_id)
+    )
+    if site_code is None:
+        stmt = stmt.where(Membership.role == "coordinator")
+    else:
+        stmt = stmt.where(Membership.site_code == site_code, Membership.role.in_(SITE_ROLES))
+    found: dict[str, list[int]] = defaultdict(list)
+    for role, user_id in session.execute(stmt):
+        found[role].append(user_id)
+    return found
+
+
+def _audience(rule: Rule, by_role: Mapping[str, list[int]]) -> list[int]:
+    return sorted({user_id for role in rule.audience for user_id in by_role.get(role, ())})
+
+
+def _recipients(
+    audience: list[int], finding: Finding, by_role: Mapping[str, list[int]]
+) -> list[int]:
+    """The rule's audience, plus the finding's own users and roles, minus its exclusions."""
+    if not (finding.also_to or finding.also_roles or finding.not_to):
+        return audience
+    users = set(audience) | set(finding.also_to)
+    users |= {user_id for role in finding.also_roles for user_id in by_role.get(role, ())}
+    return sorted(users - set(finding.not_to))
+
+
+def _words(value: Text | str) -> str:
+    return value if isinstance(value, str) else english(value)
+
+
+@dataclass
+class PlannedReminder:
+    rule: str
+    dedupe_key: str
+    site_code: str | None
+    subject_type: str
+    subject_id: str
+    period: str
+    # a text (message id and values) or, from rules that give plain words, a string
+    title_text: Text | str
+    body_text: Text | str
+    link: str
+    recipients: list[int]
+
+    @property
+    def title(self) -> str:
+        """In English (put into words only when asked: a scan stores the texts)."""
+        return _words(self.title_text)
+
+    @property
+    def body(self) -> str:
+        return _words(self.body_text)
+
+    def row(self) -> dict[str, Any]:
+        """The values of its row besides those every row of the scan shares. Texts are
+        stored as message ids with values (``message``); plain words in title/body."""
+        texts = {
+            part: value
+            for part, value in (("title", self.title_text), ("body", self.body_text))
+            if not isinstance(value, str)
+        }
+        return {
+            "rule": self.rule,
+            "dedupe_key": self.dedupe_key,
+            "subject_type": self.subject_type,
+            "subject_id": self.subject_id,
+            "period": self.period,
+            "title": self.title_text if isinstance(self.title_text, str) else "",
+            "body": self.body_text if isinstance(self.body_text, str) else "",
+            "message": texts or None,
+            "link": self.link,
+            "recipients": self.recipients,
+        }
+
+
+@dataclass
+class ScanResult:
+    site_code: str | None
+    local_date: date
+    planned: list[PlannedReminder] = field(default_factory=list)
+    created: int = 0
+    delivered: int = 0
+    dry_run: bool = False
+
+    def lines(self) -> list[str]:
+        where = self.site_code or "all sites"
+        head = (
+            f"{where} {self.local_date}: {len(self.planned)} found"
+            + ("" if self.dry_run else f", {self.created} new, {self.delivered} delivered")
+            + (" (dry run, nothing saved)" if self.dry_run else "")
+        )
+        return [head] + [
+            f"  {p.dedupe_key}  {p.title}  -> {len(p.recipients)} recipient(s)"
+            for p in self.planned
+        ]
+
+
+def plan_reminders(
+    session: Session, site_code: str | None, local_date: date
+) -> list[PlannedReminder]:
+    """Run every active rule for one site and day: what would be reminded, and to whom."""
+    config = current_app.config
+    scan = ScanContext(site_code=site_code, local_date=local_date, config=config)
+    by_role = recipients_by_role(session, site_code)
+    planned: list[PlannedReminder] = []
+    for rule in active_rules(config, trial_wide=site_code is None):
+        audience = _audience(rule, by_role)
+        for finding in rule.findings(session, scan):
+            key = rule.dedupe_key(finding)
+            scan.planned.append((site_code, rule.name, key))
+            planned.append(
+                PlannedReminder(
+                    rule=rule.name,
+                    dedupe_key=key,
+                    site_code=site_code,
+                    subject_type=finding.subject_type,
+                    subject_id=str(finding.subject_id),
+                    period=finding.period,
+                    title_text=finding.title,
+                    body_text=finding.body,
+                    link=finding.link,
+                    recipients=_recipients(audience, finding, by_role),
+                )
+            )
+    return planned
+
+
+def scan_site(
+    session: Session, site_code: str | None, local_date: date, *, dry_run: bool = False
+) -> ScanResult:
+    """Find what is due at ``site_code`` on its local day ``local_date`` (``None``: the
+    trial-wide rules), create the new reminders and deliver them.
+
+    Idempotent: a second scan of the same day creates and delivers nothing new.
+    """
+    now = utcnow()
+    if not dry_run:
+        # Written before anything is read: on SQLite this takes the write lock first, so
+        # a concurrent scan waits for it instead of failing on a stale snapshot; on
+        # PostgreSQL a concurrent scan of the same day waits here until this one commits.
+        insert_ignoring_duplicates(
+            session,
+            ScanRun.__table__,
+            [{"site_code": site_code or TRIAL_WIDE, "local_date": local_date, "started_at": now}],
+            ["site_code", "local_date"],
+        )
+    if site_code is not None and session.get(Site, site_code) is None:
+        raise NotFound(f"No site {site_code}.")
+    result = ScanResult(site_code, local_date, plan_reminders(session, site_code, local_date))
+    result.dry_run = dry_run
+    if dry_run:
+        return result
+    created = insert_new(
+        session,
+        Reminder.__table__,
+        [p.row() for p in result.planned],
+        ["dedupe_key"],
+        constants={
+            "site_code": site_code,
+            "local_date": local_date,
+            "created_at": now,
+            "status": "pending",
+        },
+        returning=("id",),
+    )
+    result.created = len(created)
+    result.delivered = deliver_pending(session, site_code=site_code or TRIAL_WIDE)
+    return result
+
+
+def local_today(site: Site, now: datetime | None = None) -> date:
+    return (now or utcnow()).astimezone(ZoneInfo(site.timezone)).date()
+
+
+def sites_to_scan(session: Session, codes: Iterable[str] | None) -> list[Site]:
+    sites = list(session.scalars(select(Site).order_by(Site.code)))
+    if codes:
+        wanted = {code.upper() for code in codes}
+        unknown = wanted - {site.code for site in sites}
+        if unknown:
+            raise NotFound(f"No site {', '.join(sorted(unknown))}.")
+        sites = [site for site in sites if site.code in wanted]
+    return sites
