@@ -196,12 +196,12 @@ def register_domain_hooks(app: Flask) -> None:
 def register_trial_definitions(app: Flask) -> None:
     """Trial data read once at start (a bad file names file, key and problem)."""
     from trialdm.participants import minimum_record
-    from trialdm.quality import checks, locks, runs
+    from trialdm.quality import checks, locks, on_save
 
     minimum_record.init_app(app)
     checks.init_app(app)
     locks.init_app(app)
-    runs.install_on_save_checks()
+    on_save.install_on_save_checks()
 
 
 def register_blueprints(app: Flask) -> None:

@@ -14,6 +14,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from trialdm.setting_values import (
+    parse_bool,
+    parse_choice,
+    parse_csv,
+    parse_float,
+    parse_non_empty,
+    parse_non_negative_int,
+    parse_positive_int,
+    parse_time_of_day,
+    parse_url,
+)
+
 ENV_PREFIX = "TRIALDM_"
 PACKAGE_DIR = Path(__file__).resolve().parent
 PROJECT_ROOT = PACKAGE_DIR.parent
@@ -38,74 +50,6 @@ def default_instance_path() -> Path:
 
 class ConfigError(Exception):
     """A setting is unknown or malformed; the message names it."""
-
-
-def _bool(raw: str) -> bool:
-    lowered = raw.strip().lower()
-    if lowered in {"1", "true", "yes", "on"}:
-        return True
-    if lowered in {"0", "false", "no", "off"}:
-        return False
-    raise ValueError("expected true or false")
-
-
-def _int(raw: str) -> int:
-    try:
-        return int(raw)
-    except ValueError:
-        raise ValueError("expected a whole number") from None
-
-
-def _positive_int(raw: str) -> int:
-    value = _int(raw)
-    if value <= 0:
-        raise ValueError("expected a whole number above 0")
-    return value
-
-
-def _non_negative_int(raw: str) -> int:
-    value = _int(raw)
-    if value < 0:
-        raise ValueError("expected a whole number of 0 or more")
-    return value
-
-
-def _float(raw: str) -> float:
-    try:
-        return float(raw)
-    except ValueError:
-        raise ValueError("expected a number") from None
-
-
-def _non_empty(raw: str) -> str:
-    if not raw.strip():
-        raise ValueError("must not be empty")
-    return raw.strip()
-
-
-def _url(raw: str) -> str:
-    if "://" not in raw:
-        raise ValueError("expected a URL such as postgresql+psycopg://host/db")
-    return raw
-
-
-def _time_of_day(raw: str) -> str:
-    parts = raw.split(":")
-    if len(parts) != 2 or not all(p.isdigit() for p in parts):
-        raise ValueError("expected HH:MM")
-    hour, minute = int(parts[0]), int(parts[1])
-    if not (0 <= hour < 24 and 0 <= minute < 60):
-        raise ValueError("expected HH:MM")
-    return f"{hour:02d}:{minute:02d}"
-
-
-def _choice(*options: str) -> Callable[[str], str]:
-    def parse(raw: str) -> str:
-        if raw not in options:
-            raise ValueError(f"expected one of {', '.join(options)}")
-        return raw
-
-    return parse
 
 
 class ScheduleEvent(NamedTuple):  # an assessment event, months after enrolment
@@ -197,10 +141,6 @@ DEFAULT_TRANSLATION_WORKFLOWS = (
 )
 
 
-def _csv(raw: str) -> tuple[str, ...]:
-    return tuple(part.strip() for part in raw.split(",") if part.strip())
-
-
 @dataclass(frozen=True)
 class Setting:
     parse: Callable[[str], Any]
@@ -216,36 +156,36 @@ def _instance(name: str) -> Callable[[Path], str]:
 SETTINGS: dict[str, Setting] = {
     # Service
     "SECRET_KEY": Setting(
-        _non_empty, None, "Session signing key; generated into instance/ when unset"
+        parse_non_empty, None, "Session signing key; generated into instance/ when unset"
     ),
     "DATABASE_URL": Setting(
-        _url, lambda inst: f"sqlite:///{inst / 'trialdm.db'}", "SQLAlchemy database URL"
+        parse_url, lambda inst: f"sqlite:///{inst / 'trialdm.db'}", "SQLAlchemy database URL"
     ),
     "BROKER_URL": Setting(
-        _url,
+        parse_url,
         lambda inst: f"sqla+sqlite:///{inst / 'broker.db'}",
         "Celery broker URL (embedded SQLite transport by default; redis:// or amqp://)",
     ),
     "CELERY_QUEUE": Setting(
-        _non_empty,
+        parse_non_empty,
         "celery",
         "Queue tasks are sent to and workers consume (keeps deployments on one broker apart)",
     ),
     "TASKS_EAGER": Setting(
-        _bool, False, "Run tasks in-process after commit (tests, one-off scripts)"
+        parse_bool, False, "Run tasks in-process after commit (tests, one-off scripts)"
     ),
     "WORKBOOK_DIR": Setting(str, _instance("workbooks"), "Where built summary workbooks are kept"),
     "UPLOAD_DIR": Setting(str, _instance("uploads"), "Where uploaded files are kept"),
     "IMPORT_SYNC_MAX_ROWS": Setting(
-        _non_negative_int,
+        parse_non_negative_int,
         500,
         "Participant imports with more rows run as a background job (202 and a job)",
     ),
     "IMPORT_MAX_ROWS": Setting(
-        _positive_int, 100_000, "Most rows of one participant import, checked before any work"
+        parse_positive_int, 100_000, "Most rows of one participant import, checked before any work"
     ),
     "IMPORT_MAX_BYTES": Setting(
-        _positive_int,
+        parse_positive_int,
         16 * 1024 * 1024,
         "Largest participant import file in bytes, checked before any work",
     ),
@@ -266,80 +206,86 @@ SETTINGS: dict[str, Setting] = {
         " checks.toml: data-quality checks)",
     ),
     "QUALITY_NIGHTLY_TIME": Setting(
-        _time_of_day, "03:15", "UTC time of the nightly data-quality checks of every site"
+        parse_time_of_day, "03:15", "UTC time of the nightly data-quality checks of every site"
     ),
-    "MAX_CONTENT_LENGTH": Setting(_positive_int, 16 * 1024 * 1024, "Largest request body, bytes"),
+    "MAX_CONTENT_LENGTH": Setting(
+        parse_positive_int, 16 * 1024 * 1024, "Largest request body, bytes"
+    ),
     "SQLITE_CACHE_MB": Setting(
-        _positive_int,
+        parse_positive_int,
         8,
         "SQLite page cache per connection, MB (SQLite's own default is 2 MB); it also "
         "bounds the memory a sort uses before it spills to a temporary file",
     ),
     "SQLITE_MMAP_MB": Setting(
-        _non_negative_int,
+        parse_non_negative_int,
         256,
         "SQLite memory-mapped I/O per connection, MB (0 = off): pages are read from the "
         "operating system's cache without copying",
     ),
-    "LOG_LEVEL": Setting(_choice("DEBUG", "INFO", "WARNING", "ERROR"), "INFO", "Log level"),
+    "LOG_LEVEL": Setting(parse_choice("DEBUG", "INFO", "WARNING", "ERROR"), "INFO", "Log level"),
     "LOG_FORMAT": Setting(
-        _choice("text", "json"),
+        parse_choice("text", "json"),
         "text",
         "Log lines as text, or one JSON object per line (time, level, logger, message, "
         "request_id) for a log collector",
     ),
     "HEARTBEAT_SECONDS": Setting(
-        _positive_int,
+        parse_positive_int,
         60,
         "How often beat sends the heartbeat task; trialdm check fails beat or worker after "
         "3 intervals without one",
     ),
     "SESSION_COOKIE_SECURE": Setting(
-        _bool, False, "Send cookies over HTTPS only (always on when BASE_URL is https)"
+        parse_bool, False, "Send cookies over HTTPS only (always on when BASE_URL is https)"
     ),
     "PROXY_COUNT": Setting(
-        _non_negative_int,
+        parse_non_negative_int,
         0,
         "Trusted reverse proxies in front of the app, whose X-Forwarded-For/-Proto/-Host are used",
     ),
     "LOGIN_RATE_LIMIT": Setting(
-        _non_empty,
+        parse_non_empty,
         "100 per minute",
         "Failed logins allowed per client address (accounts have their own back-off)",
     ),
     "LOGIN_BACKOFF_AFTER": Setting(
-        _positive_int, 5, "Failed logins of one account before it answers with a back-off"
+        parse_positive_int, 5, "Failed logins of one account before it answers with a back-off"
     ),
     "LOGIN_BACKOFF_MAX_SECONDS": Setting(
-        _positive_int, 900, "Longest back-off after failed logins of one account (doubling)"
+        parse_positive_int, 900, "Longest back-off after failed logins of one account (doubling)"
     ),
-    "PASSWORD_MIN_LENGTH": Setting(_positive_int, 12, "Shortest password accepted"),
+    "PASSWORD_MIN_LENGTH": Setting(parse_positive_int, 12, "Shortest password accepted"),
     "PASSWORD_HASH_MEMORY_KIB": Setting(
-        _positive_int, 65536, "Memory cost of the argon2id password hash (KiB)"
+        parse_positive_int, 65536, "Memory cost of the argon2id password hash (KiB)"
     ),
     "REDCAP_API_RATE_LIMIT": Setting(
-        _non_empty, "600 per minute", "Requests allowed per token on the REDCap API (POST /api/)"
+        parse_non_empty,
+        "600 per minute",
+        "Requests allowed per token on the REDCap API (POST /api/)",
     ),
     "RATELIMIT_STORAGE_URI": Setting(
         str, "memory://", "Rate-limit counters (memory:// or redis://host:6379)"
     ),
     "BASE_URL": Setting(str, "http://127.0.0.1:5000", "Public address, for links in e-mails"),
-    "DEFAULT_PAGE_SIZE": Setting(_positive_int, 50, "Items per page when a client asks for none"),
-    "MAX_PAGE_SIZE": Setting(_positive_int, 1000, "Largest page a client may ask for"),
+    "DEFAULT_PAGE_SIZE": Setting(
+        parse_positive_int, 50, "Items per page when a client asks for none"
+    ),
+    "MAX_PAGE_SIZE": Setting(parse_positive_int, 1000, "Largest page a client may ask for"),
     # Trial settings
-    "TRIAL_NAME": Setting(_non_empty, "UPSIDES", "Trial name shown on pages and workbooks"),
-    "ELIGIBLE_MIN_AGE": Setting(_non_negative_int, 18, "Youngest age at enrolment"),
-    "ELIGIBLE_MAX_AGE": Setting(_non_negative_int, 60, "Oldest age at enrolment"),
+    "TRIAL_NAME": Setting(parse_non_empty, "UPSIDES", "Trial name shown on pages and workbooks"),
+    "ELIGIBLE_MIN_AGE": Setting(parse_non_negative_int, 18, "Youngest age at enrolment"),
+    "ELIGIBLE_MAX_AGE": Setting(parse_non_negative_int, 60, "Oldest age at enrolment"),
     "VOCABULARIES_PATH": Setting(
         str, str(shipped("vocabularies")), "Folder of vocabulary files (code lists)"
     ),
     "DIAGNOSIS_VOCABULARY": Setting(
-        _non_empty,
+        parse_non_empty,
         "icd10_f",
         "Vocabulary of diagnoses: a file name in VOCABULARIES_PATH (without .toml) or a path",
     ),
     "RANDOMISATION": Setting(
-        _choice("service", "external"),
+        parse_choice("service", "external"),
         "external",
         "Who allocates the arm: 'service' (concealed lists, the arm is never typed) or "
         "'external' (allocated elsewhere, typed in with the enrolment)",
@@ -349,10 +295,12 @@ SETTINGS: dict[str, Setting] = {
         str(shipped("randomisation") / "scheme.toml"),
         "Randomisation scheme: strata, block sizes and allocation ratio (a TOML file)",
     ),
-    "FIDELITY_MIN_CONTACTS": Setting(_positive_int, 3, "Contacts a participant should reach"),
-    "INTERVENTION_WINDOW_MONTHS": Setting(_positive_int, 6, "Length of the intervention window"),
+    "FIDELITY_MIN_CONTACTS": Setting(parse_positive_int, 3, "Contacts a participant should reach"),
+    "INTERVENTION_WINDOW_MONTHS": Setting(
+        parse_positive_int, 6, "Length of the intervention window"
+    ),
     "FIDELITY_AT_RISK_SLACK": Setting(
-        _float,
+        parse_float,
         0.0,
         "at_risk when contacts in window + 1 + slack <= minimum x elapsed share of window",
     ),
@@ -362,24 +310,24 @@ SETTINGS: dict[str, Setting] = {
         "Assessment events and their months after enrolment (NAME:MONTHS,...)",
     ),
     "SCHEDULE_WINDOW_DAYS": Setting(
-        _non_negative_int, 14, "Days before and after an event's due date it may be done"
+        parse_non_negative_int, 14, "Days before and after an event's due date it may be done"
     ),
     "SUPPRESS_BELOW": Setting(
-        _non_negative_int, 0, "Suppress summary counts below this number (0 = never)"
+        parse_non_negative_int, 0, "Suppress summary counts below this number (0 = never)"
     ),
     "SUMMARY_LEASE_SECONDS": Setting(
-        _positive_int,
+        parse_positive_int,
         600,
         "A running summary build without a heartbeat for this long is re-queued",
     ),
     "SUMMARY_MAX_ATTEMPTS": Setting(
-        _positive_int, 3, "Summary builds interrupted this often are marked failed"
+        parse_positive_int, 3, "Summary builds interrupted this often are marked failed"
     ),
     "SUMMARY_NIGHTLY_TIME": Setting(
-        _time_of_day, "02:30", "UTC time of the nightly cross-site summary workbook"
+        parse_time_of_day, "02:30", "UTC time of the nightly cross-site summary workbook"
     ),
     "SUMMARY_RECONCILE_SECONDS": Setting(
-        _positive_int, 120, "How often beat looks for summary builds lost by a dead worker"
+        parse_positive_int, 120, "How often beat looks for summary builds lost by a dead worker"
     ),
     "TRANSLATION_WORKFLOWS": Setting(
         _translation_workflows,
@@ -389,61 +337,71 @@ SETTINGS: dict[str, Setting] = {
         "primary_measure",
     ),
     "SELF_REPORT_DAYS": Setting(
-        _positive_int, 14, "Days a self-report link stays valid after it is made"
+        parse_positive_int, 14, "Days a self-report link stays valid after it is made"
     ),
     "SELF_REPORT_REMIND_AFTER_DAYS": Setting(
-        _positive_int,
+        parse_positive_int,
         3,
         "Remind the site team when a self-report link is this many days unanswered",
     ),
     "SELF_REPORT_RATE_LIMIT": Setting(
-        _non_empty, "30 per minute", "Requests to self-report links allowed per client address"
+        parse_non_empty, "30 per minute", "Requests to self-report links allowed per client address"
     ),
     # Reminders and mail
-    "REMINDER_LOCAL_TIME": Setting(_time_of_day, "08:00", "Local time of the daily reminder scan"),
-    "REMINDER_BEAT_SECONDS": Setting(
-        _positive_int, 900, "How often beat runs the reminder dispatcher (seconds)"
+    "REMINDER_LOCAL_TIME": Setting(
+        parse_time_of_day, "08:00", "Local time of the daily reminder scan"
     ),
-    "REMINDER_DISABLED_RULES": Setting(_csv, (), "Reminder rules not to run (comma-separated)"),
+    "REMINDER_BEAT_SECONDS": Setting(
+        parse_positive_int, 900, "How often beat runs the reminder dispatcher (seconds)"
+    ),
+    "REMINDER_DISABLED_RULES": Setting(
+        parse_csv, (), "Reminder rules not to run (comma-separated)"
+    ),
     "REMINDER_WINDOW_CLOSING_DAYS": Setting(
-        _positive_int, 14, "Remind when the intervention window closes within this many days"
+        parse_positive_int, 14, "Remind when the intervention window closes within this many days"
     ),
     "REMINDER_NO_CONTACT_DAYS": Setting(
-        _positive_int, 30, "Remind when an intervention participant had no contact this long"
+        parse_positive_int, 30, "Remind when an intervention participant had no contact this long"
     ),
     "REMINDER_ASSESSMENT_SOON_DAYS": Setting(
-        _positive_int, 7, "Remind this many days before an assessment window opens"
+        parse_positive_int, 7, "Remind this many days before an assessment window opens"
     ),
     "REMINDER_TRANSLATION_DUE_DAYS": Setting(
-        _positive_int, 3, "Remind a translation step's assignee this many days before its due date"
+        parse_positive_int,
+        3,
+        "Remind a translation step's assignee this many days before its due date",
     ),
     "REMINDER_SECOND_CHECK_DAYS": Setting(
-        _positive_int, 7, "Remind reviewers when a transcript waits longer for its second check"
+        parse_positive_int,
+        7,
+        "Remind reviewers when a transcript waits longer for its second check",
     ),
     "REMINDER_QUERY_DAYS": Setting(
-        _positive_int, 3, "Remind of a query open (or answered and not closed) this many days"
+        parse_positive_int, 3, "Remind of a query open (or answered and not closed) this many days"
     ),
     "REMINDER_DIGEST_WEEKDAY": Setting(
-        _choice("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"),
+        parse_choice("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"),
         "monday",
         "Day of the weekly digests (site leads: site-local; coordinators: UTC)",
     ),
     "MAIL_MAX_ATTEMPTS": Setting(
-        _positive_int, 6, "Tries to send an e-mail before it is marked failed"
+        parse_positive_int, 6, "Tries to send an e-mail before it is marked failed"
     ),
     "MAIL_RETRY_SECONDS": Setting(
-        _positive_int, 60, "Wait before the second try; doubled after each further failure"
+        parse_positive_int, 60, "Wait before the second try; doubled after each further failure"
     ),
     "MAIL_LEASE_SECONDS": Setting(
-        _positive_int, 600, "A send claimed longer ago than this is taken over by another worker"
+        parse_positive_int,
+        600,
+        "A send claimed longer ago than this is taken over by another worker",
     ),
-    "SMTP_TIMEOUT": Setting(_positive_int, 30, "SMTP connection timeout (seconds)"),
+    "SMTP_TIMEOUT": Setting(parse_positive_int, 30, "SMTP connection timeout (seconds)"),
     "SMTP_HOST": Setting(str, "", "SMTP server; empty keeps mail in the outbox table"),
-    "SMTP_PORT": Setting(_positive_int, 25, "SMTP port"),
-    "SMTP_TLS": Setting(_choice("none", "starttls", "ssl"), "none", "SMTP transport security"),
+    "SMTP_PORT": Setting(parse_positive_int, 25, "SMTP port"),
+    "SMTP_TLS": Setting(parse_choice("none", "starttls", "ssl"), "none", "SMTP transport security"),
     "SMTP_USER": Setting(str, "", "SMTP user name"),
     "SMTP_PASSWORD": Setting(str, "", "SMTP password"),
-    "MAIL_SENDER": Setting(_non_empty, "trialdm@localhost", "From address of e-mails"),
+    "MAIL_SENDER": Setting(parse_non_empty, "trialdm@localhost", "From address of e-mails"),
 }
 
 

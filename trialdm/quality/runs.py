@@ -10,7 +10,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from dateutil.relativedelta import relativedelta
-from flask import current_app, has_app_context
+from flask import current_app
 from sqlalchemy import (
     ColumnElement,
     Select,
@@ -24,7 +24,6 @@ from sqlalchemy import (
     or_,
     select,
 )
-from sqlalchemy import event as orm_event
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
@@ -440,76 +439,3 @@ def queue_site_runs(session: Session, now: datetime | None = None) -> list[tuple
         enqueue(session, "trialdm.quality.run_site", code, local_day.isoformat())
         queued.append((code, local_day))
     return queued
-
-
-# ---------------------------------------------------------------- on save
-
-_TOUCHED = "trialdm_quality_touched_participants"
-# Participants first inserted by this transaction, and those whose responses or
-# contacts it wrote: a new participant without either has no other rows yet.
-_NEW = "trialdm_quality_new_participants"
-_WITH_ROWS = "trialdm_quality_participants_with_rows"
-_KEYS = (_TOUCHED, _NEW, _WITH_ROWS)
-
-
-def _note_saved(session: Session, flush_context: Any) -> None:
-    """After a flush: the participants whose record, responses or contacts changed."""
-    touched: set[int] = session.info.setdefault(_TOUCHED, set())
-    # The new participants themselves, held until commit (the session's identity map
-    # holds them weakly: a request may have let go of them by then).
-    new: dict[int, Participant] = session.info.setdefault(_NEW, {})
-    with_rows: set[int] = session.info.setdefault(_WITH_ROWS, set())
-    for obj in session.new:
-        if isinstance(obj, Participant) and obj.id is not None:
-            new[obj.id] = obj
-    for obj in (*session.new, *session.dirty):
-        if isinstance(obj, Participant) and obj.id is not None:
-            touched.add(obj.id)
-        elif isinstance(obj, (InstrumentResponse, ContactAttendance)):
-            touched.add(obj.participant_id)
-            with_rows.add(obj.participant_id)
-
-
-def _check_saved(session: Session) -> None:
-    """Before commit: the ``on_save`` rules for the participants this transaction
-    touched, in the same transaction (the rules over the record in one statement, one
-    statement for each other rule), so a save and the queries it raises are committed
-    together. Rules that need responses or contacts to fail are skipped when every
-    participant touched is new and has none (a participant just created)."""
-    if session.new or session.dirty or session.deleted:
-        session.flush()  # commit flushes after this hook: note what it would flush now
-    touched = session.info.pop(_TOUCHED, None)
-    new = session.info.pop(_NEW, {})
-    with_rows = session.info.pop(_WITH_ROWS, set())
-    if not touched or not has_app_context():
-        return
-    rules = current_rules(on_save=True)
-    if touched <= new.keys() and not with_rows:
-        rules = tuple(r for r in rules if not needs_other_rows(r))
-        if not any(reads_other_rows(r) for r in rules):
-            # Participants just created are in memory as written: the rules over the
-            # record need no statement for them.
-            open_queries_for(session, record_failures_of(rules, list(new.values())))
-            session.flush()
-            rules = ()
-            for key in _KEYS:
-                session.info.pop(key, None)
-    if not rules:
-        return
-    failures = find_failures(session, rules, participant_ids=sorted(touched))
-    open_queries_for(session, failures)
-    session.flush()
-    for key in _KEYS:
-        session.info.pop(key, None)
-
-
-def _forget(session: Session, *args: Any) -> None:
-    for key in _KEYS:
-        session.info.pop(key, None)
-
-
-def install_on_save_checks() -> None:
-    if not orm_event.contains(Session, "after_flush", _note_saved):
-        orm_event.listen(Session, "after_flush", _note_saved)
-        orm_event.listen(Session, "before_commit", _check_saved)
-        orm_event.listen(Session, "after_rollback", _forget)
