@@ -89,10 +89,11 @@ def test_window_of_month_end_enrolment_includes_its_last_day(make_participant, c
 
 
 def test_statuses_over_time(make_participant, contact):
-    person = make_participant("BU", enrolment_date=date(2024, 12, 1))
+    person = make_participant("BU", enrolment_date=date(2025, 1, 1))
+    # before the window opens (a date in the past: enrolment is never in the future)
     assert fidelity(person, date(2024, 12, 31))[person.id]["status"] == "not_started"
     contact(date(2025, 1, 1), person)
-    # window 2025-01-01..2025-07-01 (182 days, both ends included). With one contact the
+    # window (from enrolment) 2025-01-01..2025-07-01 (182 days, both ends included). With one contact the
     # participant is one whole contact behind a steady pace of 3 once 3 x elapsed >= 2 x 182,
     # i.e. from the 122nd day (2 May).
     day = fidelity(person, date(2025, 1, 1))[person.id]
@@ -169,7 +170,12 @@ def test_deleted_sessions_and_other_arms_do_not_count(make_participant, contact,
     with all_sites(), audit_context(reason="entered twice"):
         delete_contact_session(db_session, session, session.version_id)
         db_session.commit()
-    assert fidelity(person, date(2025, 2, 1))[person.id]["status"] == "not_started"
+    found = fidelity(person, date(2025, 2, 1))[person.id]
+    assert (found["contacts_total"], found["first_contact"], found["status"]) == (
+        0,
+        None,
+        "on_track",
+    )
     assert fidelity(control, date(2025, 2, 1)) == {}
 
 
@@ -188,7 +194,7 @@ def test_rule_comes_from_settings(app, make_participant, contact):
     assert (result["status"], result["minimum"], result["window_end"]) == (
         "met",
         2,
-        date(2025, 4, 5),
+        date(2025, 4, 1),
     )
 
 
@@ -202,8 +208,9 @@ def test_fidelity_on_participants_api_and_filter(make_participant, contact, api_
     one = api.get(f"/api/v1/participants/{behind.id}").json
     assert one["fidelity"]["status"] == "at_risk"
     assert one["fidelity"]["contacts_total"] == 1 and one["fidelity"]["minimum"] == 3
-    assert one["fidelity"]["window_start"] == (today - timedelta(days=140)).isoformat()
-    assert api.get(f"/api/v1/participants/{fresh.id}").json["fidelity"]["status"] == ("not_started")
+    assert one["fidelity"]["window_start"] == (today - timedelta(days=150)).isoformat()
+    assert one["fidelity"]["first_contact"] == (today - timedelta(days=140)).isoformat()
+    assert api.get(f"/api/v1/participants/{fresh.id}").json["fidelity"]["status"] == "on_track"
     assert api.get(f"/api/v1/participants/{control.id}").json["fidelity"] is None
     at_risk = api.get("/api/v1/participants?fidelity=at_risk").json
     assert [p["id"] for p in at_risk["items"]] == [behind.id]
@@ -223,18 +230,19 @@ def test_site_fidelity_summary(make_participant, contact, api_as):
     body = summary.json
     assert body["participants"] == 3 and body["minimum_contacts"] == 3
     assert body["counts"] == {
-        "not_started": 1,
-        "on_track": 1,
+        "not_started": 0,
+        "on_track": 2,
         "at_risk": 0,
         "met": 1,
         "not_met": 0,
         "withdrawn": 0,
     }
-    assert body["met_share"] == 0.5
+    assert body["met_share"] == 0.3333
     assert api.get("/api/v1/sites/ULM/fidelity").status_code == 403
     assert api.get("/api/v1/sites/XX/fidelity").status_code == 404
     everyone = api_as("coordinator").get("/api/v1/sites/ULM/fidelity").json
-    assert everyone["counts"]["not_started"] == 1
+    # enrolled long ago and never contacted: the window closed short of the minimum
+    assert everyone["counts"]["not_met"] == 1
 
 
 def test_listing_with_fidelity_issues_a_constant_number_of_queries(

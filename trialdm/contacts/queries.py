@@ -6,10 +6,21 @@ default) for every enrolled intervention-arm service user:
 
 * A contact is one attendance at a (not deleted) session dated on or before ``as_of``;
   a group session counts once for each attendee.
-* The window opens on ``intervention_start`` when it is set, else on the first contact,
-  and ends on ``window_start + months`` calendar months (``dateutil.relativedelta``
+* The window opens at the participant's allocation to the intervention arm, never at
+  their first contact (someone never contacted is behind like anyone else, not
+  ``not_started``), on the first of:
+
+  1. the date (UTC) of their stored randomisation to the intervention arm
+     (``randomisations.randomised_at``), where the service randomises
+     (``TRIALDM_RANDOMISATION=service``);
+  2. ``intervention_start``, where the arm is typed in (``external``) and the team
+     records when peer support began;
+  3. the enrolment date (enrolment is when a typed arm is given).
+
+  It ends on ``window_start + months`` calendar months (``dateutil.relativedelta``
   arithmetic: 31 August + 6 months = 28/29 February). **Both ends are inclusive**: a
-  contact on ``window_end`` counts.
+  contact on ``window_end`` counts; contacts before ``window_start`` count in
+  ``contacts_total`` (and ``first_contact``) only.
 * ``days_left`` counts the days from ``as_of`` to ``window_end``, both included
   (1 on the last day, 0 once the window has closed).
 * ``status``, first match wins:
@@ -17,13 +28,15 @@ default) for every enrolled intervention-arm service user:
   1. ``met``: at least ``minimum`` contacts inside the window (also when the
      participant later withdrew: they received the minimum);
   2. ``withdrawn``: withdrawn on or before ``as_of``;
-  3. ``not_started``: no window yet (no contact, no explicit start on or before ``as_of``);
+  3. ``not_started``: the window opens after ``as_of`` (only for a date in the past:
+     allocation, enrolment and ``intervention_start`` are never in the future);
   4. ``not_met``: the window closed (``as_of > window_end``) short of the minimum;
   5. ``at_risk``: behind a steady pace by at least ``1 + slack`` contacts, i.e.
      ``minimum x elapsed / length >= contacts_in_window + 1 + slack``, where ``elapsed``
      is the days from window start to ``as_of`` and ``length`` the days of the window
      (both inclusive). With 3 contacts in 6 months and slack 0, a participant is at risk
-     with no contact after the first third of the window, or with one after two thirds;
+     with no contact after the first third of the window (so enrolled four months ago and
+     never contacted is ``at_risk``), or with one after two thirds;
   6. ``on_track``: otherwise.
 
 Everything is one SQL statement, whatever the number of participants
@@ -47,7 +60,6 @@ from sqlalchemy import (
     func,
     join,
     literal,
-    or_,
     outerjoin,
     select,
 )
@@ -61,8 +73,9 @@ from trialdm.contacts.models import (
     ContactSessionPsw,
 )
 from trialdm.core.queries import get_or_404
-from trialdm.core.sqldates import add_months, days_between
+from trialdm.core.sqldates import add_months, days_between, utc_date
 from trialdm.participants.models import Participant
+from trialdm.randomisation.models import Randomisation
 
 SORTABLE = {
     "id": ContactSession.id,
@@ -135,78 +148,65 @@ def fidelity_subquery(
     ``first_contact``, ``window_start``, ``window_end``, ``contacts_total``,
     ``contacts_in_window``, ``days_left``, ``status`` (see the module docstring).
 
-    ``participant_ids`` / ``site_code`` filter the participants first, inside the
-    grouping, so that the database reads only their contacts (a filter on the result
-    would be applied after every participant of the trial was computed)."""
+    ``participant_ids`` / ``site_code`` filter the participants first, where they are
+    read, so that the database reads only their contacts (a filter on the result would
+    be applied after every participant of the trial was computed)."""
     as_of = as_of or date.today()
     rule = rule or FidelityRule.from_settings()
     on = literal(as_of, Date)
 
-    def contacts_of(participant_id):
-        # Attendances joined to live sessions up to as_of, as a nested join, so that the
-        # database walks the participant_id index once per participant. Plain tables:
-        # the site filter applies to the participants (the ORM would put its criteria
-        # for joined entities in WHERE, turning these outer joins into inner ones).
-        a = ContactAttendance.__table__.alias()
-        s = ContactSession.__table__.alias()
-        live = join(a, s, and_(s.c.id == a.c.session_id, s.c.deleted_at.is_(None), s.c.date <= on))
-        return live, a.c.participant_id == participant_id, s.c
-
+    # The window comes from the participant row (and their allocation) alone, so it is
+    # known before any contact is read: one pass over the contacts then counts them.
+    # Plain tables for the outer joins: the ORM would put its site criteria for joined
+    # entities in WHERE, turning them into inner joins; the participants' own site
+    # scoping applies through the Participant entity.
     p = Participant
-    live, on_person, s1 = contacts_of(p.id)
-    person_cols = (p.id, p.site_code, p.intervention_start, p.status, p.withdrawal_date)
-    firsts = (
-        select(
-            *person_cols,
-            func.min(s1.date).label("first_contact"),
-            func.count(s1.id).label("contacts_total"),
-        )
-        .select_from(outerjoin(p, live, on_person))
-        .where(*intervention_criteria(), *_people_filter(participant_ids, site_code))
-        .group_by(*person_cols)
-        .subquery("fidelity_firsts")
+    r = Randomisation.__table__.alias("fidelity_allocation")
+    window_start = func.coalesce(
+        utc_date(r.c.randomised_at), p.intervention_start, p.enrolment_date
     )
-    f = firsts.c
-    window_start = func.coalesce(f.intervention_start, f.first_contact)
     withdrawn = and_(
-        f.status == "withdrawn", f.withdrawal_date.is_not(None), f.withdrawal_date <= on
+        p.status == "withdrawn", p.withdrawal_date.is_not(None), p.withdrawal_date <= on
     )
-    base = select(
-        f.id.label("participant_id"),
-        f.site_code.label("site_code"),
-        f.first_contact,
-        window_start.label("window_start"),
-        add_months(window_start, rule.months).label("window_end"),
-        f.contacts_total,
-        case((withdrawn, 1), else_=0).label("withdrawn"),
-    ).subquery("fidelity_base")
-
-    live2, on_person2, s2 = contacts_of(base.c.participant_id)
-    counted = (
-        select(*base.c, func.count(s2.id).label("contacts_in_window"))
-        .select_from(
-            outerjoin(
-                base,
-                live2,
-                and_(
-                    on_person2,
-                    s2.date >= base.c.window_start,
-                    s2.date <= base.c.window_end,
-                ),
-            )
+    people = (
+        select(
+            p.id.label("participant_id"),
+            p.site_code.label("site_code"),
+            window_start.label("window_start"),
+            add_months(window_start, rule.months).label("window_end"),
+            case((withdrawn, 1), else_=0).label("withdrawn"),
         )
-        .group_by(*base.c)
+        .select_from(outerjoin(p, r, and_(r.c.participant_id == p.id, r.c.arm == "intervention")))
+        .where(*intervention_criteria(), *_people_filter(participant_ids, site_code))
+        .subquery("fidelity_people")
+    )
+    w = people.c
+    a = ContactAttendance.__table__.alias("fidelity_attendance")
+    s = ContactSession.__table__.alias("fidelity_session")
+    # Attendances joined to live sessions up to as_of, as a nested join, so that the
+    # database walks the participant_id index once per participant.
+    live = join(a, s, and_(s.c.id == a.c.session_id, s.c.deleted_at.is_(None), s.c.date <= on))
+    in_window = and_(s.c.date >= w.window_start, s.c.date <= w.window_end)
+    counted = (
+        select(
+            *w,
+            func.min(s.c.date).label("first_contact"),
+            func.count(s.c.id).label("contacts_total"),
+            func.count(case((in_window, s.c.id))).label("contacts_in_window"),
+        )
+        .select_from(outerjoin(people, live, a.c.participant_id == w.participant_id))
+        .group_by(*w)
         .subquery("fidelity_counted")
     )
 
     c = counted.c
-    started = and_(c.window_start.is_not(None), c.window_start <= on)
+    started = c.window_start <= on
     elapsed_days = days_between(c.window_start, on) + 1
     window_days = days_between(c.window_start, c.window_end) + 1
     status = case(
         (and_(started, c.contacts_in_window >= rule.minimum), "met"),
         (c.withdrawn == 1, "withdrawn"),
-        (or_(c.window_start.is_(None), c.window_start > on), "not_started"),
+        (c.window_start > on, "not_started"),
         (on > c.window_end, "not_met"),
         (
             rule.minimum * elapsed_days >= (c.contacts_in_window + 1 + rule.slack) * window_days,
@@ -215,7 +215,6 @@ def fidelity_subquery(
         else_="on_track",
     )
     days_left = case(
-        (c.window_end.is_(None), None),
         (on > c.window_end, 0),
         else_=days_between(on, c.window_end) + 1,
     )

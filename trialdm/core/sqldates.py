@@ -6,6 +6,7 @@ set-based queries (fidelity, windows) that must not fall back to Python per row.
   months is 28 (or 29) February. SQLite's ``date(x, '+6 months')`` would overflow
   into March, so its rendering falls back to "last day of the target month".
 * :func:`days_between` is ``later - earlier`` in whole days.
+* :func:`utc_date` is the UTC calendar date of a stored moment.
 """
 
 from __future__ import annotations
@@ -74,3 +75,27 @@ def _days_between_default(element: days_between, compiler, **kw) -> str:
 def _days_between_sqlite(element: days_between, compiler, **kw) -> str:
     earlier, later = (compiler.process(c, **kw) for c in element.clauses)
     return f"CAST(julianday({later}) - julianday({earlier}) AS INTEGER)"
+
+
+class utc_date(FunctionElement):
+    """The calendar date, in UTC, of a moment stored by ``UTCDateTime``."""
+
+    type = Date()
+    inherit_cache = True
+    name = "utc_date"
+
+    def __init__(self, moment: ColumnElement[Any]) -> None:
+        super().__init__(moment)
+
+
+@compiles(utc_date)
+def _utc_date_default(element: utc_date, compiler, **kw) -> str:
+    value = compiler.process(next(iter(element.clauses)), **kw)
+    return f"CAST(({value}) AT TIME ZONE 'UTC' AS DATE)"
+
+
+@compiles(utc_date, "sqlite")
+def _utc_date_sqlite(element: utc_date, compiler, **kw) -> str:
+    # UTCDateTime keeps UTC text on SQLite ("2025-01-02 09:30:00.000000")
+    value = compiler.process(next(iter(element.clauses)), **kw)
+    return f"date({value})"
