@@ -58,7 +58,6 @@ from sqlalchemy import (
     and_,
     case,
     func,
-    join,
     literal,
     outerjoin,
     select,
@@ -183,9 +182,12 @@ def fidelity_subquery(
     w = people.c
     a = ContactAttendance.__table__.alias("fidelity_attendance")
     s = ContactSession.__table__.alias("fidelity_session")
-    # Attendances joined to live sessions up to as_of, as a nested join, so that the
-    # database walks the participant_id index once per participant.
-    live = join(a, s, and_(s.c.id == a.c.session_id, s.c.deleted_at.is_(None), s.c.date <= on))
+    # Each participant's attendances by the participant_id index, then their session by
+    # its key; a session deleted or dated after as_of leaves s NULL, which no aggregate
+    # counts. (A nested join of attendances and sessions would be materialised whole.)
+    contacts = outerjoin(people, a, a.c.participant_id == w.participant_id).outerjoin(
+        s, and_(s.c.id == a.c.session_id, s.c.deleted_at.is_(None), s.c.date <= on)
+    )
     in_window = and_(s.c.date >= w.window_start, s.c.date <= w.window_end)
     counted = (
         select(
@@ -194,7 +196,7 @@ def fidelity_subquery(
             func.count(s.c.id).label("contacts_total"),
             func.count(case((in_window, s.c.id))).label("contacts_in_window"),
         )
-        .select_from(outerjoin(people, live, a.c.participant_id == w.participant_id))
+        .select_from(contacts)
         .group_by(*w)
         .subquery("fidelity_counted")
     )
