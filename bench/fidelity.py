@@ -40,7 +40,8 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from datetime import UTC, date, datetime, time as clock, timedelta
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as clock
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -73,7 +74,10 @@ def rows(participants: int, seed: int, today: date):
     yield (
         "participants",
         ("id", "site_code", "category", "study_id", "training_completed", "active", "version_id"),
-        [(pid, site, "psw", f"{site}-PSW", today - timedelta(days=1000), True, 1) for pid, site in psws],
+        [
+            (pid, site, "psw", f"{site}-PSW", today - timedelta(days=1000), True, 1)
+            for pid, site in psws
+        ],
     )
     lists.append((1, "generated", "{}", participants, True))
     yield ("allocation_lists", ("id", "source", "scheme", "slot_count", "active"), lists)
@@ -174,12 +178,8 @@ def build(url: str, folder: str, participants: int, seed: int) -> None:
                         [tuple(_sqlite(v) for v in row) for row in chunk],
                     )
             raw.commit()
-            if postgres:
-                raw.autocommit = True
-                cursor.execute("VACUUM ANALYZE")
-            else:
-                cursor.execute("ANALYZE")
-                raw.commit()
+            cursor.execute("ANALYZE")
+            raw.commit()
         finally:
             raw.close()
         with db.engine.connect() as conn:
@@ -207,8 +207,10 @@ def floor_sql(dialect: str, where: str) -> str:
     if dialect == "sqlite":
         start = "coalesce(date(r.randomised_at), p.intervention_start, p.enrolment_date)"
         shifted = f"date(ws, '+{MONTHS} months')"
+        # the 29th-31st may overflow into the next month: clamp to the month's end
         end = (
-            f"CASE WHEN strftime('%d', {shifted}) = strftime('%d', ws) THEN {shifted} "
+            f"CASE WHEN substr(ws, 9, 2) <= '28' THEN {shifted} "
+            f"WHEN strftime('%d', {shifted}) = strftime('%d', ws) THEN {shifted} "
             f"ELSE date(ws, 'start of month', '+{MONTHS + 1} months', '-1 day') END"
         )
         on = "date(:on)"
@@ -227,7 +229,20 @@ def floor_sql(dialect: str, where: str) -> str:
         def days(a: str, b: str) -> str:
             return f"({b} - {a})"
 
+    # The window of each participant is computed once (materialised), then their
+    # contacts are read by index and compared with it.
     return f"""
+    WITH w AS MATERIALIZED (
+      SELECT id, site_code, ws, {end} AS we, withdrawn FROM (
+        SELECT p.id, p.site_code, {start} AS ws,
+          CASE WHEN p.status = 'withdrawn' AND p.withdrawal_date <= {on} THEN 1 ELSE 0 END
+            AS withdrawn
+        FROM participants p
+        LEFT JOIN randomisations r ON r.participant_id = p.id AND r.arm = 'intervention'
+        WHERE p.category = 'service_user' AND p.arm = 'intervention'
+          AND p.enrolment_date IS NOT NULL AND p.deleted_at IS NULL {where}
+      ) AS people
+    )
     SELECT id, site_code, first_contact, ws, we, total, inw,
       CASE WHEN ws > {on} THEN NULL WHEN {on} > we THEN 0 ELSE {days(on, "we")} + 1 END,
       CASE
@@ -243,17 +258,7 @@ def floor_sql(dialect: str, where: str) -> str:
       SELECT w.id, w.site_code, w.ws, w.we, w.withdrawn, min(s.date) AS first_contact,
         count(s.id) AS total,
         count(CASE WHEN s.date >= w.ws AND s.date <= w.we THEN 1 END) AS inw
-      FROM (
-        SELECT id, site_code, ws, {end} AS we, withdrawn FROM (
-          SELECT p.id, p.site_code, {start} AS ws,
-            CASE WHEN p.status = 'withdrawn' AND p.withdrawal_date <= {on} THEN 1 ELSE 0 END
-              AS withdrawn
-          FROM participants p
-          LEFT JOIN randomisations r ON r.participant_id = p.id AND r.arm = 'intervention'
-          WHERE p.category = 'service_user' AND p.arm = 'intervention'
-            AND p.enrolment_date IS NOT NULL AND p.deleted_at IS NULL {where}
-        ) AS people
-      ) AS w
+      FROM w
       LEFT JOIN contact_attendances a ON a.participant_id = w.id
       LEFT JOIN contact_sessions s
         ON s.id = a.session_id AND s.deleted_at IS NULL AND s.date <= {on}
@@ -286,9 +291,13 @@ def measure(url: str, folder: str, rounds: int, seed: int) -> None:
     with app.app_context(), all_sites():
         conn = db.session.connection()
         dialect = conn.dialect.name
-        ids = conn.exec_driver_sql(
-            "SELECT id FROM participants WHERE arm = 'intervention' ORDER BY id"
-        ).scalars().all()
+        ids = (
+            conn.exec_driver_sql(
+                "SELECT id FROM participants WHERE arm = 'intervention' ORDER BY id"
+            )
+            .scalars()
+            .all()
+        )
         some = random.Random(seed).sample(ids, min(50, len(ids)))
 
         def product(**kw):

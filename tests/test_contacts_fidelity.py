@@ -93,9 +93,9 @@ def test_statuses_over_time(make_participant, contact):
     # before the window opens (a date in the past: enrolment is never in the future)
     assert fidelity(person, date(2024, 12, 31))[person.id]["status"] == "not_started"
     contact(date(2025, 1, 1), person)
-    # window (from enrolment) 2025-01-01..2025-07-01 (182 days, both ends included). With one contact the
-    # participant is one whole contact behind a steady pace of 3 once 3 x elapsed >= 2 x 182,
-    # i.e. from the 122nd day (2 May).
+    # window (from enrolment) 2025-01-01..2025-07-01 (182 days, both ends included). With
+    # one contact the participant is one whole contact behind a steady pace of 3 once
+    # 3 x elapsed >= 2 x 182, i.e. from the 122nd day (2 May).
     day = fidelity(person, date(2025, 1, 1))[person.id]
     assert day["window_end"] == date(2025, 7, 1) and day["days_left"] == 182
     assert day["status"] == "on_track"

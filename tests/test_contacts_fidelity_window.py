@@ -2,7 +2,7 @@
 stored randomisation), else at ``intervention_start``, else at enrolment; never at the
 first contact, so that someone never contacted falls behind like anyone else."""
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 
 from dateutil.relativedelta import relativedelta
 from sqlalchemy import update

@@ -177,7 +177,12 @@ def fidelity_subquery(
         )
         .select_from(outerjoin(p, r, and_(r.c.participant_id == p.id, r.c.arm == "intervention")))
         .where(*intervention_criteria(), *_people_filter(participant_ids, site_code))
-        .subquery("fidelity_people")
+        # Materialised, so that the bounds are computed once per participant and each
+        # contact is only compared with them (inlined, SQLite and PostgreSQL would
+        # recompute the date arithmetic for every contact row and group key). Nested
+        # in the statement, so that a caller may join two fidelity selectables.
+        .cte("fidelity_people", nesting=True)
+        .prefix_with("MATERIALIZED")
     )
     w = people.c
     a = ContactAttendance.__table__.alias("fidelity_attendance")

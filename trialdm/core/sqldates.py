@@ -48,8 +48,11 @@ def _add_months_sqlite(element: add_months, compiler, **kw) -> str:
     n = element.months
     shifted = f"date({value}, '{n:+d} months')"
     month_end = f"date({value}, 'start of month', '{n + 1:+d} months', '-1 day')"
+    # Days up to the 28th exist in every month: one date() call for most dates (ISO
+    # text, so the day is characters 9-10), the overflow test only for the rest.
     return (
-        f"(CASE WHEN strftime('%d', {shifted}) = strftime('%d', {value}) "
+        f"(CASE WHEN substr({value}, 9, 2) <= '28' THEN {shifted} "
+        f"WHEN strftime('%d', {shifted}) = strftime('%d', {value}) "
         f"THEN {shifted} ELSE {month_end} END)"
     )
 
