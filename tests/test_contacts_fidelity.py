@@ -324,14 +324,20 @@ def _plan(session, stmt) -> str:
     return "\n".join(row[0] for row in rows)
 
 
+# The tables fidelity reads: none of them may be read whole when a participant or a
+# site is asked for.
+FIDELITY_TABLES = ("participants", "randomisations", "contact_attendances", "contact_sessions")
+
+
 @pytest.mark.parametrize("by", ["participant", "site"])
 def test_fidelity_of_some_reads_only_their_rows(make_participant, contact, db_session, by):
-    """The participants' filter is applied before the grouping: reading one person (a
-    participant page, a create) or one site (the dashboard, the reminder scan) must not
-    compute the whole trial."""
+    """The participants' filter is applied where they are read, and their contacts and
+    allocation are found by index: reading one person (a participant page, a create) or
+    one site (the dashboard, the reminder scan) must not read the whole trial."""
     from trialdm.contacts.queries import fidelity_subquery
 
     people = [make_participant("BU", enrolment_date=date(2025, 1, 1)) for _ in range(3)]
+    make_participant("ULM", enrolment_date=date(2025, 1, 1))
     contact(date(2025, 1, 5), *people)
     with all_sites():
         fid = (
@@ -346,14 +352,18 @@ def test_fidelity_of_some_reads_only_their_rows(make_participant, contact, db_se
         if by == "participant"
         else sorted(found) == sorted(p.id for p in people)
     )
-    # The participants' filter is applied where they are read, not after every service
-    # user of the trial went through the grouping. SQLite shows it as the filter's own
-    # index; PostgreSQL as the scan's condition.
     if db_session.bind.dialect.name == "sqlite":
+        # SQLite: SEARCH is an index lookup, SCAN a full read of the table
         wanted = "INTEGER PRIMARY KEY" if by == "participant" else "ix_participants_site_code"
         reads = [line for line in plan.splitlines() if "participants" in line]
         assert any(wanted in line for line in reads), plan
+        scans = [line.split()[1] for line in plan.splitlines() if line.startswith("SCAN ")]
+        assert not set(scans) & set(FIDELITY_TABLES), plan
+        for table in FIDELITY_TABLES[1:]:
+            assert any(line.startswith(f"SEARCH {table} USING") for line in plan.splitlines())
     else:
+        # PostgreSQL, sequential scans priced out: one left means no index could serve
+        assert "Seq Scan" not in plan, plan
         wanted = f"(id = {people[0].id})" if by == "participant" else "site_code"
         node = plan.split(" on participants", 1)[1].split("->", 1)[0]
         assert wanted in node, plan

@@ -48,6 +48,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 from typing import Any
 
 from flask import current_app
@@ -56,6 +57,7 @@ from sqlalchemy import (
     Date,
     Select,
     and_,
+    bindparam,
     case,
     func,
     literal,
@@ -152,6 +154,22 @@ def fidelity_subquery(
     be applied after every participant of the trial was computed)."""
     as_of = as_of or date.today()
     rule = rule or FidelityRule.from_settings()
+    # Building the statement costs more than running it for one participant: it is
+    # built once per date, rule and kind of filter, and given this call's values.
+    stmt = _fidelity_select(as_of, rule, participant_ids is not None, site_code is not None)
+    values: dict[str, Any] = {}
+    if participant_ids is not None:
+        values[IDS_PARAM] = list(participant_ids)
+    if site_code is not None:
+        values[SITE_PARAM] = site_code
+    return (stmt.params(values) if values else stmt).subquery("fidelity")
+
+
+IDS_PARAM, SITE_PARAM = "fidelity_participant_ids", "fidelity_site_code"
+
+
+@lru_cache(maxsize=64)
+def _fidelity_select(as_of: date, rule: FidelityRule, by_ids: bool, by_site: bool) -> Select:
     on = literal(as_of, Date)
 
     # The window comes from the participant row (and their allocation) alone, so it is
@@ -160,7 +178,7 @@ def fidelity_subquery(
     # entities in WHERE, turning them into inner joins; the participants' own site
     # scoping applies through the Participant entity.
     p = Participant
-    r = Randomisation.__table__.alias("fidelity_allocation")
+    r = Randomisation.__table__
     window_start = func.coalesce(
         utc_date(r.c.randomised_at), p.intervention_start, p.enrolment_date
     )
@@ -176,7 +194,7 @@ def fidelity_subquery(
             case((withdrawn, 1), else_=0).label("withdrawn"),
         )
         .select_from(outerjoin(p, r, and_(r.c.participant_id == p.id, r.c.arm == "intervention")))
-        .where(*intervention_criteria(), *_people_filter(participant_ids, site_code))
+        .where(*intervention_criteria(), *_people_filter(by_ids, by_site))
         # Materialised, so that the bounds are computed once per participant and each
         # contact is only compared with them (inlined, SQLite and PostgreSQL would
         # recompute the date arithmetic for every contact row and group key). Nested
@@ -185,8 +203,8 @@ def fidelity_subquery(
         .prefix_with("MATERIALIZED")
     )
     w = people.c
-    a = ContactAttendance.__table__.alias("fidelity_attendance")
-    s = ContactSession.__table__.alias("fidelity_session")
+    a = ContactAttendance.__table__
+    s = ContactSession.__table__
     # Each participant's attendances by the participant_id index, then their session by
     # its key; a session deleted or dated after as_of leaves s NULL, which no aggregate
     # counts. (A nested join of attendances and sessions would be materialised whole.)
@@ -235,17 +253,15 @@ def fidelity_subquery(
         c.contacts_in_window,
         days_left.label("days_left"),
         status.label("status"),
-    ).subquery("fidelity")
+    )
 
 
-def _people_filter(
-    participant_ids: Sequence[int] | None, site_code: str | None
-) -> list[ColumnElement[bool]]:
+def _people_filter(by_ids: bool, by_site: bool) -> list[ColumnElement[bool]]:
     found: list[ColumnElement[bool]] = []
-    if participant_ids is not None:
-        found.append(Participant.id.in_(participant_ids))
-    if site_code is not None:
-        found.append(Participant.site_code == site_code)
+    if by_ids:
+        found.append(Participant.id.in_(bindparam(IDS_PARAM, expanding=True)))
+    if by_site:
+        found.append(Participant.site_code == bindparam(SITE_PARAM))
     return found
 
 
