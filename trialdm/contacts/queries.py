@@ -41,6 +41,13 @@ default) for every enrolled intervention-arm service user:
 
 Everything is one SQL statement, whatever the number of participants
 (:func:`fidelity_subquery` is a selectable that other queries join, e.g. summaries).
+Since the window comes from the participant row and their allocation alone, the
+statement reads the contacts once: the participants (filtered first by
+``participant_ids`` / ``site_code``) and their windows are a materialised CTE, each
+one's attendances are found by the ``participant_id`` index and their sessions by key,
+and one grouping counts them. ``bench/fidelity.py`` compares it with a hand-written
+statement of the same rule; ``tests/test_contacts_fidelity.py`` keeps the plan free of
+full scans for one participant or one site.
 """
 
 from __future__ import annotations
