@@ -15,7 +15,8 @@ Three reads are timed, alternating with their floor in rounds (median seconds):
 
 * ``trial``: every participant's row, all fetched (summaries, exports);
 * ``site``: one site's rows (the dashboard, the reminder scan);
-* ``one``: one participant (a participant page, a create), 50 different people.
+* ``one``: one participant (``fidelity_for``, as a participant page or a create reads
+  it), 50 different people.
 
 The floor is one hand-written SQL statement per dialect computing the same rows
 (window, counts, status) in a single pass, written here without any product code; its
@@ -50,6 +51,7 @@ sys.path.insert(0, str(ROOT))
 SITES = ["BU", "ULM", "UKE", "DS", "PU", "BGU"]
 MINIMUM, MONTHS, SLACK = 3, 6, 0.0
 CHUNK = 50_000
+STREAM = 5_000
 
 
 def make_app(url: str, folder: str):
@@ -281,7 +283,7 @@ def peak_mb() -> float:
 def measure(url: str, folder: str, rounds: int, seed: int) -> None:
     import sqlalchemy as sa
 
-    from trialdm.contacts.queries import FidelityRule, fidelity_subquery
+    from trialdm.contacts.queries import FidelityRule, fidelity_for, fidelity_subquery
     from trialdm.core.scoping import all_sites
     from trialdm.extensions import db
 
@@ -300,12 +302,17 @@ def measure(url: str, folder: str, rounds: int, seed: int) -> None:
         )
         some = random.Random(seed).sample(ids, min(50, len(ids)))
 
+        # Rows are streamed in batches (a server-side cursor on PostgreSQL), as a job
+        # reading a whole trial would, so that memory stays flat in the trial's size.
         def product(**kw):
             fid = fidelity_subquery(today, rule, **kw)
-            return db.session.execute(sa.select(fid))
+            return db.session.execute(sa.select(fid).execution_options(yield_per=STREAM))
 
-        def floor(where: str, **params):
-            return db.session.execute(sa.text(floor_sql(dialect, where)), {"on": today, **params})
+        def floor(where: str, stream: bool = True, **params):
+            stmt = sa.text(floor_sql(dialect, where))
+            if stream:
+                stmt = stmt.execution_options(yield_per=STREAM)
+            return db.session.execute(stmt, {"on": today, **params})
 
         reads = {
             "trial": (lambda: product(), lambda: floor("")),
@@ -313,9 +320,10 @@ def measure(url: str, folder: str, rounds: int, seed: int) -> None:
                 lambda: product(site_code="UKE"),
                 lambda: floor("AND p.site_code = :site", site="UKE"),
             ),
+            # as the participant page and the API read one person
             "one": (
-                lambda: [product(participant_ids=[pid]).all() for pid in some],
-                lambda: [floor("AND p.id = :pid", pid=pid).all() for pid in some],
+                lambda: [fidelity_for(db.session, [pid], today) for pid in some],
+                lambda: [floor("AND p.id = :pid", False, pid=pid).all() for pid in some],
             ),
         }
         results = {}

@@ -279,10 +279,18 @@ def fidelity_for(
     ids = sorted(set(participant_ids))
     if not ids:
         return {}
-    fid = fidelity_subquery(as_of, participant_ids=ids)
-    rows = session.execute(select(fid)).mappings()
-    minimum = FidelityRule.from_settings().minimum
-    return {row["participant_id"]: {**row, "minimum": minimum} for row in rows}
+    rule = FidelityRule.from_settings()
+    # the cached statement itself, its ids given at execution: nothing to rebuild
+    stmt = _fidelity_rows(as_of or date.today(), rule, by_ids=True)
+    rows = session.execute(stmt, {IDS_PARAM: ids}).mappings()
+    return {row["participant_id"]: {**row, "minimum": rule.minimum} for row in rows}
+
+
+@lru_cache(maxsize=64)
+def _fidelity_rows(as_of: date, rule: FidelityRule, by_ids: bool) -> Select:
+    """Every column of :func:`fidelity_subquery`, filtered by participants (``by_ids``)
+    or by site, as a statement given its filter's value when executed."""
+    return select(_fidelity_select(as_of, rule, by_ids, not by_ids).subquery("fidelity"))
 
 
 def attach_fidelity(
@@ -299,8 +307,7 @@ def site_fidelity_summary(session: Session, site_code: str, as_of: date | None =
     """Counts of each fidelity status at one site, and the rule that made them."""
     as_of = as_of or date.today()
     rule = FidelityRule.from_settings()
-    fid = fidelity_subquery(as_of, rule, site_code=site_code)
-    rows = session.execute(select(fid.c.status, func.count()).group_by(fid.c.status)).all()
+    rows = session.execute(_site_status_counts(as_of, rule), {SITE_PARAM: site_code}).all()
     counts = dict.fromkeys(FIDELITY_STATUSES, 0)
     counts.update({status: n for status, n in rows})
     total = sum(counts.values())
@@ -315,6 +322,12 @@ def site_fidelity_summary(session: Session, site_code: str, as_of: date | None =
         "counts": counts,
         "met_share": round(counts["met"] / started, 4) if started else None,
     }
+
+
+@lru_cache(maxsize=64)
+def _site_status_counts(as_of: date, rule: FidelityRule) -> Select:
+    fid = _fidelity_select(as_of, rule, False, True).subquery("fidelity")
+    return select(fid.c.status, func.count()).group_by(fid.c.status)
 
 
 def get_contact_session(session: Session, session_id: int) -> ContactSession:
