@@ -89,12 +89,13 @@ def test_window_of_month_end_enrolment_includes_its_last_day(make_participant, c
 
 
 def test_statuses_over_time(make_participant, contact):
-    person = make_participant("BU", enrolment_date=date(2024, 12, 1))
+    person = make_participant("BU", enrolment_date=date(2025, 1, 1))
+    # before the window opens (a date in the past: enrolment is never in the future)
     assert fidelity(person, date(2024, 12, 31))[person.id]["status"] == "not_started"
     contact(date(2025, 1, 1), person)
-    # window 2025-01-01..2025-07-01 (182 days, both ends included). With one contact the
-    # participant is one whole contact behind a steady pace of 3 once 3 x elapsed >= 2 x 182,
-    # i.e. from the 122nd day (2 May).
+    # window (from enrolment) 2025-01-01..2025-07-01 (182 days, both ends included). With
+    # one contact the participant is one whole contact behind a steady pace of 3 once
+    # 3 x elapsed >= 2 x 182, i.e. from the 122nd day (2 May).
     day = fidelity(person, date(2025, 1, 1))[person.id]
     assert day["window_end"] == date(2025, 7, 1) and day["days_left"] == 182
     assert day["status"] == "on_track"
@@ -169,7 +170,12 @@ def test_deleted_sessions_and_other_arms_do_not_count(make_participant, contact,
     with all_sites(), audit_context(reason="entered twice"):
         delete_contact_session(db_session, session, session.version_id)
         db_session.commit()
-    assert fidelity(person, date(2025, 2, 1))[person.id]["status"] == "not_started"
+    found = fidelity(person, date(2025, 2, 1))[person.id]
+    assert (found["contacts_total"], found["first_contact"], found["status"]) == (
+        0,
+        None,
+        "on_track",
+    )
     assert fidelity(control, date(2025, 2, 1)) == {}
 
 
@@ -188,7 +194,7 @@ def test_rule_comes_from_settings(app, make_participant, contact):
     assert (result["status"], result["minimum"], result["window_end"]) == (
         "met",
         2,
-        date(2025, 4, 5),
+        date(2025, 4, 1),
     )
 
 
@@ -202,8 +208,9 @@ def test_fidelity_on_participants_api_and_filter(make_participant, contact, api_
     one = api.get(f"/api/v1/participants/{behind.id}").json
     assert one["fidelity"]["status"] == "at_risk"
     assert one["fidelity"]["contacts_total"] == 1 and one["fidelity"]["minimum"] == 3
-    assert one["fidelity"]["window_start"] == (today - timedelta(days=140)).isoformat()
-    assert api.get(f"/api/v1/participants/{fresh.id}").json["fidelity"]["status"] == ("not_started")
+    assert one["fidelity"]["window_start"] == (today - timedelta(days=150)).isoformat()
+    assert one["fidelity"]["first_contact"] == (today - timedelta(days=140)).isoformat()
+    assert api.get(f"/api/v1/participants/{fresh.id}").json["fidelity"]["status"] == "on_track"
     assert api.get(f"/api/v1/participants/{control.id}").json["fidelity"] is None
     at_risk = api.get("/api/v1/participants?fidelity=at_risk").json
     assert [p["id"] for p in at_risk["items"]] == [behind.id]
@@ -223,18 +230,19 @@ def test_site_fidelity_summary(make_participant, contact, api_as):
     body = summary.json
     assert body["participants"] == 3 and body["minimum_contacts"] == 3
     assert body["counts"] == {
-        "not_started": 1,
-        "on_track": 1,
+        "not_started": 0,
+        "on_track": 2,
         "at_risk": 0,
         "met": 1,
         "not_met": 0,
         "withdrawn": 0,
     }
-    assert body["met_share"] == 0.5
+    assert body["met_share"] == 0.3333
     assert api.get("/api/v1/sites/ULM/fidelity").status_code == 403
     assert api.get("/api/v1/sites/XX/fidelity").status_code == 404
     everyone = api_as("coordinator").get("/api/v1/sites/ULM/fidelity").json
-    assert everyone["counts"]["not_started"] == 1
+    # enrolled long ago and never contacted: the window closed short of the minimum
+    assert everyone["counts"]["not_met"] == 1
 
 
 def test_listing_with_fidelity_issues_a_constant_number_of_queries(
@@ -316,14 +324,20 @@ def _plan(session, stmt) -> str:
     return "\n".join(row[0] for row in rows)
 
 
+# The tables fidelity reads: none of them may be read whole when a participant or a
+# site is asked for.
+FIDELITY_TABLES = ("participants", "randomisations", "contact_attendances", "contact_sessions")
+
+
 @pytest.mark.parametrize("by", ["participant", "site"])
 def test_fidelity_of_some_reads_only_their_rows(make_participant, contact, db_session, by):
-    """The participants' filter is applied before the grouping: reading one person (a
-    participant page, a create) or one site (the dashboard, the reminder scan) must not
-    compute the whole trial."""
+    """The participants' filter is applied where they are read, and their contacts and
+    allocation are found by index: reading one person (a participant page, a create) or
+    one site (the dashboard, the reminder scan) must not read the whole trial."""
     from trialdm.contacts.queries import fidelity_subquery
 
     people = [make_participant("BU", enrolment_date=date(2025, 1, 1)) for _ in range(3)]
+    make_participant("ULM", enrolment_date=date(2025, 1, 1))
     contact(date(2025, 1, 5), *people)
     with all_sites():
         fid = (
@@ -338,14 +352,18 @@ def test_fidelity_of_some_reads_only_their_rows(make_participant, contact, db_se
         if by == "participant"
         else sorted(found) == sorted(p.id for p in people)
     )
-    # The participants' filter is applied where they are read, not after every service
-    # user of the trial went through the grouping. SQLite shows it as the filter's own
-    # index; PostgreSQL as the scan's condition.
     if db_session.bind.dialect.name == "sqlite":
+        # SQLite: SEARCH is an index lookup, SCAN a full read of the table
         wanted = "INTEGER PRIMARY KEY" if by == "participant" else "ix_participants_site_code"
         reads = [line for line in plan.splitlines() if "participants" in line]
         assert any(wanted in line for line in reads), plan
+        scans = [line.split()[1] for line in plan.splitlines() if line.startswith("SCAN ")]
+        assert not set(scans) & set(FIDELITY_TABLES), plan
+        for table in FIDELITY_TABLES[1:]:
+            assert any(line.startswith(f"SEARCH {table} USING") for line in plan.splitlines())
     else:
+        # PostgreSQL, sequential scans priced out: one left means no index could serve
+        assert "Seq Scan" not in plan, plan
         wanted = f"(id = {people[0].id})" if by == "participant" else "site_code"
         node = plan.split(" on participants", 1)[1].split("->", 1)[0]
         assert wanted in node, plan

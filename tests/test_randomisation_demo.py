@@ -6,7 +6,8 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from tests.randomisation_helpers import randomising
-from trialdm.demo.operations import load_demo
+from trialdm.contacts.queries import site_fidelity_summary
+from trialdm.demo.operations import DEMO_SITES, load_demo
 from trialdm.participants.models import Participant
 from trialdm.randomisation.models import Randomisation
 
@@ -33,3 +34,15 @@ def test_demo_randomises_every_enrolled_service_user(app, tmp_path, db_session):
         select(Participant).where(Participant.status == "withdrawn")
     ).all()
     assert withdrawn and all(p.arm is not None for p in withdrawn)
+
+    # allocations are dated on the enrolment day, so the windows make a running trial
+    dated = db_session.execute(
+        select(Participant.enrolment_date, Randomisation.randomised_at).join(
+            Randomisation, Randomisation.participant_id == Participant.id
+        )
+    ).all()
+    assert all(at.date() == enrolled for enrolled, at in dated)
+    for site in DEMO_SITES:
+        counts = site_fidelity_summary(db_session, site)["counts"]
+        assert counts["not_started"] == 0 and counts["at_risk"] >= 1, (site, counts)
+        assert counts["met"] >= 1 and counts["not_met"] >= 1, (site, counts)

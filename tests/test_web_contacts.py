@@ -21,7 +21,9 @@ def test_record_a_group_session_with_an_error_then_see_fidelity_change(
     assert users[0].study_id in form and psw.study_id in form
     assert control.study_id not in form  # only the intervention arm can attend
     before = client.get(f"/participants/{users[0].id}").get_data(as_text=True)
-    assert 'id="fidelity-status">Not started' in before
+    # the window opened at enrolment, a month ago: on track, with nothing yet
+    assert 'id="fidelity-status">On track' in before
+    assert "0 of 3 contacts in the window" in before
     data = {
         "date": (date.today() - timedelta(days=2)).isoformat(),
         "format": "group",
@@ -87,9 +89,10 @@ def test_fidelity_widget_and_participant_filter(app, make_user, make_participant
     client = page_as(app, make_user, "site_lead", ["BU"])
     home = client.get("/").get_data(as_text=True)
     assert "Fidelity at a glance" in home
-    assert '/participants?site=BU&amp;fidelity=not_started">2</a>' in home
+    # every window opened at enrolment, a month ago: on track with or without a contact
+    assert '/participants?site=BU&amp;fidelity=on_track">3</a>' in home
     listing = client.get("/participants?fidelity=on_track").get_data(as_text=True)
-    assert "1 participant" in listing and users[2].study_id in listing
+    assert "3 participants" in listing and users[2].study_id in listing
     assert 'class="badge on_track"' in listing
     translator = page_as(app, make_user, "translator", ["BU"]).get("/").get_data(as_text=True)
     assert "Fidelity at a glance" not in translator

@@ -1,13 +1,16 @@
 """Demo contact sessions: at every site, intervention participants in each fidelity
-status (not_started, on_track, at_risk, met, not_met, withdrawn), with individual and
-group sessions. Plans are chosen from each participant's enrolment date, oldest first,
-and every session goes through the same operation (and rules) as the API."""
+status a trial shows today (on_track, at_risk, met, not_met, withdrawn; not_started
+needs a window opening later, which today's enrolments cannot have), with individual
+and group sessions. Windows open at enrolment (the demo's allocations are dated on the
+enrolment day), so plans are chosen from the days since enrolment, and every session
+goes through the same operation (and rules) as the API."""
 
 from __future__ import annotations
 
 import random
 from collections import Counter
 from datetime import date, timedelta
+from itertools import pairwise
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -19,26 +22,41 @@ from trialdm.core.audit import audit_context
 from trialdm.participants.models import Participant
 from trialdm.participants.operations import update_participant
 
-# status -> fewest days since enrolment the plan needs
-PLAN_NEEDS = {"not_met": 200, "at_risk": 150, "met": 40, "withdrawn": 20, "on_track": 1}
-FIRST_ROUND = ("not_met", "at_risk", "met", "met", "withdrawn", "on_track", "not_started")
+# status -> (fewest, most) days since enrolment the plan needs; a six-month window
+# closes after about 182 days, and someone never contacted is at risk after 61
+PLAN_DAYS: dict[str, tuple[int, int | None]] = {
+    "at_risk": (70, 175),
+    "on_track": (5, 175),
+    "not_met": (200, None),
+    "withdrawn": (20, None),
+    "met": (40, None),
+}
+FIRST_ROUND = ("at_risk", "on_track", "not_met", "withdrawn", "met", "met")
 PLACES = ("peer support room", "community centre", "service user's home", "cafe", "clinic")
 
 
+def _fits(status: str, days: int) -> bool:
+    low, high = PLAN_DAYS[status]
+    return days >= low and (high is None or days <= high)
+
+
 def _plans(people: list[Participant], today: date) -> list[tuple[Participant, str]]:
-    """Give each participant (oldest enrolment first) a status its dates allow."""
-    wanted = list(FIRST_ROUND)
-    plans = []
-    for person in sorted(people, key=lambda p: (p.enrolment_date, p.id)):
-        days = (today - person.enrolment_date).days
-        feasible = [s for s in wanted if days >= PLAN_NEEDS.get(s, 0)]
-        status = feasible[0] if feasible else "not_started"
-        if status in wanted:
-            wanted.remove(status)
-        elif days >= PLAN_NEEDS["met"]:
-            status = "met"
-        plans.append((person, status))
-    return plans
+    """Give each participant a status its dates allow: first one of each status (the
+    narrowest ranges first), then a mix for everyone else."""
+    days = {p.id: (today - p.enrolment_date).days for p in people}
+    ordered = sorted(people, key=lambda p: (p.enrolment_date, p.id))
+    chosen: dict[int, str] = {}
+    for status in FIRST_ROUND:
+        person = next(
+            (p for p in ordered if p.id not in chosen and _fits(status, days[p.id])), None
+        )
+        if person is not None:
+            chosen[person.id] = status
+    rest = ("on_track", "at_risk", "met", "not_met")
+    for n, person in enumerate(p for p in ordered if p.id not in chosen):
+        fitting = [s for s in rest[n % 4 :] + rest[: n % 4] if _fits(s, days[person.id])]
+        chosen[person.id] = fitting[0] if fitting else "on_track"
+    return [(person, chosen[person.id]) for person in ordered]
 
 
 def _record(
@@ -100,9 +118,14 @@ def demo_contacts(session: Session, rng: random.Random) -> str:
             sessions += 1
 
         plans = _plans(people, today)
-        met = [p for p, status in plans if status == "met"]
-        # the first two 'met' participants start together in a group session
-        if len(met) >= 2:
+        # the two 'met' participants enrolled closest in time (plans are in enrolment
+        # order) start together in a group session, inside both their windows
+        pairs = sorted(
+            pairwise(p for p, status in plans if status == "met"),
+            key=lambda pair: pair[1].enrolment_date - pair[0].enrolment_date,
+        )
+        met = list(pairs[0]) if pairs else []
+        if met:
             start = max(p.enrolment_date for p in met[:2]) + timedelta(days=1)
             record(start, met[:2])
             for person in met[:2]:
@@ -117,9 +140,10 @@ def demo_contacts(session: Session, rng: random.Random) -> str:
                 record(enrolled + timedelta(days=1), [person])
                 record(enrolled + timedelta(days=40), [person])
             elif status == "at_risk":
-                record(today - timedelta(days=150), [person])
+                pass  # enrolled months ago and never contacted: the trial is failing them
             elif status == "on_track":
-                record(max(enrolled, today - timedelta(days=rng.randint(3, 30))), [person])
+                record(enrolled + timedelta(days=1), [person])
+                record(max(enrolled + timedelta(days=2), today - timedelta(days=3)), [person])
             elif status == "withdrawn":
                 record(enrolled + timedelta(days=1), [person])
                 session.flush()

@@ -1,7 +1,8 @@
 """Fidelity of a participant who has no contacts yet (just created), without a query.
 
 The rule is the one of :mod:`trialdm.contacts.queries` (see its docstring) with no
-contact: the window opens on ``intervention_start`` alone. A test compares this with
+contact and no allocation yet (the participant is being created): the window opens on
+``intervention_start``, else on the enrolment date. A test compares this with
 the SQL for every status a participant without contacts can have, so the two cannot
 drift apart unnoticed.
 """
@@ -26,7 +27,7 @@ def fidelity_without_contacts(
         return None
     as_of = as_of or date.today()
     rule = rule or FidelityRule.from_settings()
-    start = participant.intervention_start
+    start = participant.intervention_start or participant.enrolment_date
     end = start + relativedelta(months=rule.months) if start is not None else None
     started = start is not None and start <= as_of
     withdrawn = (

@@ -6,10 +6,21 @@ default) for every enrolled intervention-arm service user:
 
 * A contact is one attendance at a (not deleted) session dated on or before ``as_of``;
   a group session counts once for each attendee.
-* The window opens on ``intervention_start`` when it is set, else on the first contact,
-  and ends on ``window_start + months`` calendar months (``dateutil.relativedelta``
+* The window opens at the participant's allocation to the intervention arm, never at
+  their first contact (someone never contacted is behind like anyone else, not
+  ``not_started``), on the first of:
+
+  1. the date (UTC) of their stored randomisation to the intervention arm
+     (``randomisations.randomised_at``), where the service randomises
+     (``TRIALDM_RANDOMISATION=service``);
+  2. ``intervention_start``, where the arm is typed in (``external``) and the team
+     records when peer support began;
+  3. the enrolment date (enrolment is when a typed arm is given).
+
+  It ends on ``window_start + months`` calendar months (``dateutil.relativedelta``
   arithmetic: 31 August + 6 months = 28/29 February). **Both ends are inclusive**: a
-  contact on ``window_end`` counts.
+  contact on ``window_end`` counts; contacts before ``window_start`` count in
+  ``contacts_total`` (and ``first_contact``) only.
 * ``days_left`` counts the days from ``as_of`` to ``window_end``, both included
   (1 on the last day, 0 once the window has closed).
 * ``status``, first match wins:
@@ -17,17 +28,26 @@ default) for every enrolled intervention-arm service user:
   1. ``met``: at least ``minimum`` contacts inside the window (also when the
      participant later withdrew: they received the minimum);
   2. ``withdrawn``: withdrawn on or before ``as_of``;
-  3. ``not_started``: no window yet (no contact, no explicit start on or before ``as_of``);
+  3. ``not_started``: the window opens after ``as_of`` (only for a date in the past:
+     allocation, enrolment and ``intervention_start`` are never in the future);
   4. ``not_met``: the window closed (``as_of > window_end``) short of the minimum;
   5. ``at_risk``: behind a steady pace by at least ``1 + slack`` contacts, i.e.
      ``minimum x elapsed / length >= contacts_in_window + 1 + slack``, where ``elapsed``
      is the days from window start to ``as_of`` and ``length`` the days of the window
      (both inclusive). With 3 contacts in 6 months and slack 0, a participant is at risk
-     with no contact after the first third of the window, or with one after two thirds;
+     with no contact after the first third of the window (so enrolled four months ago and
+     never contacted is ``at_risk``), or with one after two thirds;
   6. ``on_track``: otherwise.
 
 Everything is one SQL statement, whatever the number of participants
 (:func:`fidelity_subquery` is a selectable that other queries join, e.g. summaries).
+Since the window comes from the participant row and their allocation alone, the
+statement reads the contacts once: the participants (filtered first by
+``participant_ids`` / ``site_code``) and their windows are a materialised CTE, each
+one's attendances are found by the ``participant_id`` index and their sessions by key,
+and one grouping counts them. ``bench/fidelity.py`` compares it with a hand-written
+statement of the same rule; ``tests/test_contacts_fidelity.py`` keeps the plan free of
+full scans for one participant or one site.
 """
 
 from __future__ import annotations
@@ -35,6 +55,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 from typing import Any
 
 from flask import current_app
@@ -43,11 +64,10 @@ from sqlalchemy import (
     Date,
     Select,
     and_,
+    bindparam,
     case,
     func,
-    join,
     literal,
-    or_,
     outerjoin,
     select,
 )
@@ -62,8 +82,9 @@ from trialdm.contacts.models import (
 )
 from trialdm.core.errors import N_
 from trialdm.core.queries import get_or_404
-from trialdm.core.sqldates import add_months, days_between
+from trialdm.core.sqldates import add_months, days_between, utc_date
 from trialdm.participants.models import Participant
+from trialdm.randomisation.models import Randomisation
 
 SORTABLE = {
     "id": ContactSession.id,
@@ -136,78 +157,89 @@ def fidelity_subquery(
     ``first_contact``, ``window_start``, ``window_end``, ``contacts_total``,
     ``contacts_in_window``, ``days_left``, ``status`` (see the module docstring).
 
-    ``participant_ids`` / ``site_code`` filter the participants first, inside the
-    grouping, so that the database reads only their contacts (a filter on the result
-    would be applied after every participant of the trial was computed)."""
+    ``participant_ids`` / ``site_code`` filter the participants first, where they are
+    read, so that the database reads only their contacts (a filter on the result would
+    be applied after every participant of the trial was computed)."""
     as_of = as_of or date.today()
     rule = rule or FidelityRule.from_settings()
+    # Building the statement costs more than running it for one participant: it is
+    # built once per date, rule and kind of filter, and given this call's values.
+    stmt = _fidelity_select(as_of, rule, participant_ids is not None, site_code is not None)
+    values: dict[str, Any] = {}
+    if participant_ids is not None:
+        values[IDS_PARAM] = list(participant_ids)
+    if site_code is not None:
+        values[SITE_PARAM] = site_code
+    return (stmt.params(values) if values else stmt).subquery("fidelity")
+
+
+IDS_PARAM, SITE_PARAM = "fidelity_participant_ids", "fidelity_site_code"
+
+
+@lru_cache(maxsize=64)
+def _fidelity_select(as_of: date, rule: FidelityRule, by_ids: bool, by_site: bool) -> Select:
     on = literal(as_of, Date)
 
-    def contacts_of(participant_id):
-        # Attendances joined to live sessions up to as_of, as a nested join, so that the
-        # database walks the participant_id index once per participant. Plain tables:
-        # the site filter applies to the participants (the ORM would put its criteria
-        # for joined entities in WHERE, turning these outer joins into inner ones).
-        a = ContactAttendance.__table__.alias()
-        s = ContactSession.__table__.alias()
-        live = join(a, s, and_(s.c.id == a.c.session_id, s.c.deleted_at.is_(None), s.c.date <= on))
-        return live, a.c.participant_id == participant_id, s.c
-
+    # The window comes from the participant row (and their allocation) alone, so it is
+    # known before any contact is read: one pass over the contacts then counts them.
+    # Plain tables for the outer joins: the ORM would put its site criteria for joined
+    # entities in WHERE, turning them into inner joins; the participants' own site
+    # scoping applies through the Participant entity.
     p = Participant
-    live, on_person, s1 = contacts_of(p.id)
-    person_cols = (p.id, p.site_code, p.intervention_start, p.status, p.withdrawal_date)
-    firsts = (
-        select(
-            *person_cols,
-            func.min(s1.date).label("first_contact"),
-            func.count(s1.id).label("contacts_total"),
-        )
-        .select_from(outerjoin(p, live, on_person))
-        .where(*intervention_criteria(), *_people_filter(participant_ids, site_code))
-        .group_by(*person_cols)
-        .subquery("fidelity_firsts")
+    r = Randomisation.__table__
+    window_start = func.coalesce(
+        utc_date(r.c.randomised_at), p.intervention_start, p.enrolment_date
     )
-    f = firsts.c
-    window_start = func.coalesce(f.intervention_start, f.first_contact)
     withdrawn = and_(
-        f.status == "withdrawn", f.withdrawal_date.is_not(None), f.withdrawal_date <= on
+        p.status == "withdrawn", p.withdrawal_date.is_not(None), p.withdrawal_date <= on
     )
-    base = select(
-        f.id.label("participant_id"),
-        f.site_code.label("site_code"),
-        f.first_contact,
-        window_start.label("window_start"),
-        add_months(window_start, rule.months).label("window_end"),
-        f.contacts_total,
-        case((withdrawn, 1), else_=0).label("withdrawn"),
-    ).subquery("fidelity_base")
-
-    live2, on_person2, s2 = contacts_of(base.c.participant_id)
-    counted = (
-        select(*base.c, func.count(s2.id).label("contacts_in_window"))
-        .select_from(
-            outerjoin(
-                base,
-                live2,
-                and_(
-                    on_person2,
-                    s2.date >= base.c.window_start,
-                    s2.date <= base.c.window_end,
-                ),
-            )
+    people = (
+        select(
+            p.id.label("participant_id"),
+            p.site_code.label("site_code"),
+            window_start.label("window_start"),
+            add_months(window_start, rule.months).label("window_end"),
+            case((withdrawn, 1), else_=0).label("withdrawn"),
         )
-        .group_by(*base.c)
+        .select_from(outerjoin(p, r, and_(r.c.participant_id == p.id, r.c.arm == "intervention")))
+        .where(*intervention_criteria(), *_people_filter(by_ids, by_site))
+        # Materialised, so that the bounds are computed once per participant and each
+        # contact is only compared with them (inlined, SQLite and PostgreSQL would
+        # recompute the date arithmetic for every contact row and group key). Nested
+        # in the statement, so that a caller may join two fidelity selectables.
+        .cte("fidelity_people", nesting=True)
+        .prefix_with("MATERIALIZED")
+    )
+    w = people.c
+    a = ContactAttendance.__table__
+    s = ContactSession.__table__
+    # Each participant's attendances by the participant_id index, then their session by
+    # its key; a session deleted or dated after as_of leaves s NULL, which no aggregate
+    # counts. (A nested join of attendances and sessions would be materialised whole.)
+    contacts = outerjoin(people, a, a.c.participant_id == w.participant_id).outerjoin(
+        s, and_(s.c.id == a.c.session_id, s.c.deleted_at.is_(None), s.c.date <= on)
+    )
+    in_window = and_(s.c.date >= w.window_start, s.c.date <= w.window_end)
+    counted = (
+        select(
+            *w,
+            func.min(s.c.date).label("first_contact"),
+            func.count(s.c.id).label("contacts_total"),
+            func.count(case((in_window, s.c.id))).label("contacts_in_window"),
+        )
+        .select_from(contacts)
+        .group_by(*w)
         .subquery("fidelity_counted")
     )
 
     c = counted.c
-    started = and_(c.window_start.is_not(None), c.window_start <= on)
+    started = c.window_start <= on
     elapsed_days = days_between(c.window_start, on) + 1
     window_days = days_between(c.window_start, c.window_end) + 1
     status = case(
         (and_(started, c.contacts_in_window >= rule.minimum), "met"),
         (c.withdrawn == 1, "withdrawn"),
-        (or_(c.window_start.is_(None), c.window_start > on), "not_started"),
+        (c.window_start > on, "not_started"),
         (on > c.window_end, "not_met"),
         (
             rule.minimum * elapsed_days >= (c.contacts_in_window + 1 + rule.slack) * window_days,
@@ -216,7 +248,6 @@ def fidelity_subquery(
         else_="on_track",
     )
     days_left = case(
-        (c.window_end.is_(None), None),
         (on > c.window_end, 0),
         else_=days_between(on, c.window_end) + 1,
     )
@@ -230,17 +261,15 @@ def fidelity_subquery(
         c.contacts_in_window,
         days_left.label("days_left"),
         status.label("status"),
-    ).subquery("fidelity")
+    )
 
 
-def _people_filter(
-    participant_ids: Sequence[int] | None, site_code: str | None
-) -> list[ColumnElement[bool]]:
+def _people_filter(by_ids: bool, by_site: bool) -> list[ColumnElement[bool]]:
     found: list[ColumnElement[bool]] = []
-    if participant_ids is not None:
-        found.append(Participant.id.in_(participant_ids))
-    if site_code is not None:
-        found.append(Participant.site_code == site_code)
+    if by_ids:
+        found.append(Participant.id.in_(bindparam(IDS_PARAM, expanding=True)))
+    if by_site:
+        found.append(Participant.site_code == bindparam(SITE_PARAM))
     return found
 
 
@@ -251,10 +280,18 @@ def fidelity_for(
     ids = sorted(set(participant_ids))
     if not ids:
         return {}
-    fid = fidelity_subquery(as_of, participant_ids=ids)
-    rows = session.execute(select(fid)).mappings()
-    minimum = FidelityRule.from_settings().minimum
-    return {row["participant_id"]: {**row, "minimum": minimum} for row in rows}
+    rule = FidelityRule.from_settings()
+    # the cached statement itself, its ids given at execution: nothing to rebuild
+    stmt = _fidelity_rows(as_of or date.today(), rule, by_ids=True)
+    rows = session.execute(stmt, {IDS_PARAM: ids}).mappings()
+    return {row["participant_id"]: {**row, "minimum": rule.minimum} for row in rows}
+
+
+@lru_cache(maxsize=64)
+def _fidelity_rows(as_of: date, rule: FidelityRule, by_ids: bool) -> Select:
+    """Every column of :func:`fidelity_subquery`, filtered by participants (``by_ids``)
+    or by site, as a statement given its filter's value when executed."""
+    return select(_fidelity_select(as_of, rule, by_ids, not by_ids).subquery("fidelity"))
 
 
 def attach_fidelity(
@@ -271,8 +308,7 @@ def site_fidelity_summary(session: Session, site_code: str, as_of: date | None =
     """Counts of each fidelity status at one site, and the rule that made them."""
     as_of = as_of or date.today()
     rule = FidelityRule.from_settings()
-    fid = fidelity_subquery(as_of, rule, site_code=site_code)
-    rows = session.execute(select(fid.c.status, func.count()).group_by(fid.c.status)).all()
+    rows = session.execute(_site_status_counts(as_of, rule), {SITE_PARAM: site_code}).all()
     counts = dict.fromkeys(FIDELITY_STATUSES, 0)
     counts.update({status: n for status, n in rows})
     total = sum(counts.values())
@@ -287,6 +323,12 @@ def site_fidelity_summary(session: Session, site_code: str, as_of: date | None =
         "counts": counts,
         "met_share": round(counts["met"] / started, 4) if started else None,
     }
+
+
+@lru_cache(maxsize=64)
+def _site_status_counts(as_of: date, rule: FidelityRule) -> Select:
+    fid = _fidelity_select(as_of, rule, False, True).subquery("fidelity")
+    return select(fid.c.status, func.count()).group_by(fid.c.status)
 
 
 def get_contact_session(session: Session, session_id: int) -> ContactSession:

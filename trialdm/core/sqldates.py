@@ -6,6 +6,7 @@ set-based queries (fidelity, windows) that must not fall back to Python per row.
   months is 28 (or 29) February. SQLite's ``date(x, '+6 months')`` would overflow
   into March, so its rendering clamps to the last day of the target month.
 * :func:`days_between` is ``later - earlier`` in whole days.
+* :func:`utc_date` is the UTC calendar date of a stored moment.
 """
 
 from __future__ import annotations
@@ -40,9 +41,30 @@ def _add_months_default(element: add_months, compiler, **kw) -> str:
     return f"CAST(({value} + make_interval(months => {months})) AS DATE)"
 
 
+def _whole_months(clause: Any) -> int | None:
+    """The number of months when it was given as a whole number (rendered literally)."""
+    text = getattr(clause, "text", None) if getattr(clause, "is_literal", False) else None
+    if text is not None and text.lstrip("-").isdigit():
+        return int(text)
+    return None
+
+
 @compiles(add_months, "sqlite")
 def _add_months_sqlite(element: add_months, compiler, **kw) -> str:
-    value, months = (compiler.process(c, **kw) for c in element.clauses)
+    value_clause, months_clause = element.clauses
+    value = compiler.process(value_clause, **kw)
+    n = _whole_months(months_clause)
+    if n is not None:
+        shifted = f"date({value}, '{n:+d} months')"
+        month_end = f"date({value}, 'start of month', '{n + 1:+d} months', '-1 day')"
+        # Days up to the 28th exist in every month: one date() call for most dates (ISO
+        # text, so the day is characters 9-10), the overflow test only for the rest.
+        return (
+            f"(CASE WHEN substr({value}, 9, 2) <= '28' THEN {shifted} "
+            f"WHEN strftime('%d', {shifted}) = strftime('%d', {value}) "
+            f"THEN {shifted} ELSE {month_end} END)"
+        )
+    months = compiler.process(months_clause, **kw)
     # SQLite rolls 31 Oct + 4 months over into March: start from the first of the
     # target month, add the day, and keep the smaller of that and the month's end.
     first = f"date({value}, 'start of month', printf('%+d months', {months}))"
@@ -73,3 +95,27 @@ def _days_between_default(element: days_between, compiler, **kw) -> str:
 def _days_between_sqlite(element: days_between, compiler, **kw) -> str:
     earlier, later = (compiler.process(c, **kw) for c in element.clauses)
     return f"CAST(julianday({later}) - julianday({earlier}) AS INTEGER)"
+
+
+class utc_date(FunctionElement):
+    """The calendar date, in UTC, of a moment stored by ``UTCDateTime``."""
+
+    type = Date()
+    inherit_cache = True
+    name = "utc_date"
+
+    def __init__(self, moment: ColumnElement[Any]) -> None:
+        super().__init__(moment)
+
+
+@compiles(utc_date)
+def _utc_date_default(element: utc_date, compiler, **kw) -> str:
+    value = compiler.process(next(iter(element.clauses)), **kw)
+    return f"CAST(({value}) AT TIME ZONE 'UTC' AS DATE)"
+
+
+@compiles(utc_date, "sqlite")
+def _utc_date_sqlite(element: utc_date, compiler, **kw) -> str:
+    # UTCDateTime keeps UTC text on SQLite ("2025-01-02 09:30:00.000000")
+    value = compiler.process(next(iter(element.clauses)), **kw)
+    return f"date({value})"

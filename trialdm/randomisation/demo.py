@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import random
 from collections.abc import Mapping
+from datetime import UTC, datetime, time
 from typing import Any
 
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from trialdm.core.audit import audit_context
 from trialdm.participants.models import Participant
 from trialdm.participants.operations import create_participant, update_participant
+from trialdm.randomisation.models import Randomisation
 from trialdm.randomisation.operations import generate_list, randomise, service_randomises
 from trialdm.screening.operations import create_entry
 
@@ -42,7 +45,17 @@ def enrol_demo_participant(session: Session, data: Mapping[str, Any]) -> Partici
             "participant_id": participant.id,
         },
     )
-    randomise(session, participant)
+    allocation = randomise(session, participant)
+    # Demo people were enrolled in the past: date the allocation on that day, as a site
+    # randomising at enrolment would have, so that their intervention windows (which
+    # open at allocation) look like a running trial's. A Core UPDATE, since the ORM
+    # refuses any change to an allocation.
+    table = Randomisation.__table__
+    session.execute(
+        update(table)
+        .where(table.c.id == allocation.id)
+        .values(randomised_at=datetime.combine(participant.enrolment_date, time(10), UTC))
+    )
     withdrawal = {k: data[k] for k in later if data.get(k) is not None}
     if withdrawal:  # people withdraw after they were randomised
         with audit_context(reason="withdrew from the study"):
