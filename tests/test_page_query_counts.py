@@ -15,7 +15,7 @@ from tests.web_helpers import page_as
 from trialdm.contacts.operations import create_contact_session
 from trialdm.core.scoping import all_sites
 from trialdm.extensions import db
-from trialdm.instruments.models import InstrumentVersion, Response
+from trialdm.instruments.models import InstrumentResponse, InstrumentVersion
 from trialdm.participants.models import Participant
 
 TODAY = date.today()
@@ -61,7 +61,7 @@ def trial(db_session, make_participant):
                 rows,
             ).all()
             db_session.execute(
-                sa.insert(Response),
+                sa.insert(InstrumentResponse),
                 [
                     {
                         "site_code": row["site_code"],

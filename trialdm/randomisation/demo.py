@@ -23,7 +23,8 @@ from trialdm.screening.operations import create_entry
 def demo_allocation_list(session: Session, rng: random.Random) -> str:
     if not service_randomises():
         return "arms are allocated elsewhere (TRIALDM_RANDOMISATION=external)"
-    made = generate_list(session)
+    # from the demo's own random numbers, so that a demo trial is the same each time
+    made = generate_list(session, seed=f"{rng.getrandbits(128):032x}")
     return f"allocation list {made.id} with {made.slot_count} positions"
 
 

@@ -131,12 +131,15 @@ def _store_list(
     return allocation_list
 
 
-def generate_list(session: Session, reason: str | None = None) -> AllocationList:
-    """A new list for every site and stratum of the scheme, from a fresh secret seed;
-    ``reason`` is needed to replace a list participants were allocated from."""
+def generate_list(
+    session: Session, reason: str | None = None, *, seed: str | None = None
+) -> AllocationList:
+    """A new list for every site and stratum of the scheme, from a fresh secret seed
+    (``seed`` only for demo data, which is made the same way each time); ``reason`` is
+    needed to replace a list participants were allocated from."""
     scheme = current_scheme()
     sites = [site.code for site in list_sites(session)]
-    seed = secrets.token_hex(16)  # 128 bits
+    seed = seed or secrets.token_hex(16)  # 128 bits
     slots = generate_slots(scheme, sites, seed)
     return _store_list(session, scheme, "generated", slots, seed=seed, reason=reason)
 
