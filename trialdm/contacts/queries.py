@@ -309,8 +309,27 @@ def site_fidelity_summary(session: Session, site_code: str, as_of: date | None =
     as_of = as_of or date.today()
     rule = FidelityRule.from_settings()
     rows = session.execute(_site_status_counts(as_of, rule), {SITE_PARAM: site_code}).all()
+    return _summary(site_code, as_of, rule, dict(rows))
+
+
+def sites_fidelity_summaries(session: Session, as_of: date | None = None) -> list[dict]:
+    """:func:`site_fidelity_summary` of every site in scope with intervention
+    participants, by one statement grouped by site."""
+    as_of = as_of or date.today()
+    rule = FidelityRule.from_settings()
+    fid = fidelity_subquery(as_of, rule)
+    found = session.execute(
+        select(fid.c.site_code, fid.c.status, func.count()).group_by(fid.c.site_code, fid.c.status)
+    )
+    by_site: dict[str, dict[str, int]] = {}
+    for site, status, n in found:
+        by_site.setdefault(site, {})[status] = n
+    return [_summary(site, as_of, rule, by_site[site]) for site in sorted(by_site)]
+
+
+def _summary(site_code: str, as_of: date, rule: FidelityRule, found: Mapping[str, int]) -> dict:
     counts = dict.fromkeys(FIDELITY_STATUSES, 0)
-    counts.update({status: n for status, n in rows})
+    counts.update(found)
     total = sum(counts.values())
     started = total - counts["not_started"]
     return {

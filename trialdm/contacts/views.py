@@ -79,33 +79,7 @@ def _register(state) -> None:
 def fidelity_data(session) -> dict[str, Any] | None:
     """Counts of each fidelity status per site of the widget's scope: one statement
     for every site (the widget runs scoped to the sites where the user may read it)."""
-    from sqlalchemy import func
-
-    as_of = date.today()
-    rule = queries.FidelityRule.from_settings()
-    fid = queries.fidelity_subquery(as_of, rule)
-    found = session.execute(
-        select(fid.c.site_code, fid.c.status, func.count()).group_by(fid.c.site_code, fid.c.status)
-    )
-    by_site: dict[str, dict[str, int]] = {}
-    for site, status, n in found:
-        by_site.setdefault(site, dict.fromkeys(FIDELITY_STATUSES, 0))[status] = n
-    rows = []
-    for site, counts in sorted(by_site.items()):
-        total = sum(counts.values())
-        started = total - counts["not_started"]
-        rows.append(
-            {
-                "site": site,
-                "as_of": as_of,
-                "minimum_contacts": rule.minimum,
-                "window_months": rule.months,
-                "at_risk_slack": rule.slack,
-                "participants": total,
-                "counts": counts,
-                "met_share": round(counts["met"] / started, 4) if started else None,
-            }
-        )
+    rows = queries.sites_fidelity_summaries(session)
     return {"rows": rows, "statuses": FIDELITY_STATUSES}
 
 
