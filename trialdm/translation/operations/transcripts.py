@@ -27,25 +27,41 @@ from trialdm.translation.models import (
 )
 from trialdm.translation.pseudonymisation import KeyTerm, pseudonymise
 
+# What each step needs: the detail and the field message of its refusal.
+UPLOAD_VERBATIM = (
+    N_("Cannot upload the verbatim text of a transcript that is %(state)s."),
+    N_("upload the verbatim text of needs the transcript to be %(states)s."),
+)
+PSEUDONYMISE = (
+    N_("Cannot pseudonymise a transcript that is %(state)s."),
+    N_("pseudonymise needs the transcript to be %(states)s."),
+)
+CONFIRM = (
+    N_("Cannot confirm the pseudonymisation of a transcript that is %(state)s."),
+    N_("confirm the pseudonymisation of needs the transcript to be %(states)s."),
+)
+UPLOAD_ENGLISH = (
+    N_("Cannot upload the English translation of a transcript that is %(state)s."),
+    N_("upload the English translation of needs the transcript to be %(states)s."),
+)
+CHECK = (
+    N_("Cannot check a transcript that is %(state)s."),
+    N_("check needs the transcript to be %(states)s."),
+)
+APPROVE = (
+    N_("Cannot approve a transcript that is %(state)s."),
+    N_("approve needs the transcript to be %(states)s."),
+)
 
-def _expect_state(transcript: Transcript, action: str, *states: str) -> None:
-    # ``action`` is a phrase marked with N_; as a Message it is shown translated.
+
+def _expect_state(transcript: Transcript, action: tuple[str, str], *states: str) -> None:
+    """Refuse unless the transcript is in one of ``states``; ``action`` is the pair of
+    whole sentences (detail, field message) so each language words them its own way."""
     if transcript.state not in states:
+        detail, field = action
         raise ValidationFailed(
-            Message(
-                N_("Cannot %(action)s a transcript that is %(state)s."),
-                action=Message(action),
-                state=transcript.state,
-            ),
-            errors={
-                "state": [
-                    Message(
-                        N_("%(action)s needs the transcript to be %(states)s."),
-                        action=Message(action),
-                        states=" or ".join(states),
-                    )
-                ]
-            },
+            Message(detail, state=transcript.state),
+            errors={"state": [Message(field, states=" or ".join(states))]},
         )
 
 
@@ -109,7 +125,7 @@ def upload_verbatim(
 ) -> Transcript:
     require_site(transcript.site_code, hide=True)
     check_version(transcript, expected)
-    _expect_state(transcript, N_("upload the verbatim text of"), "recorded", "transcribed")
+    _expect_state(transcript, UPLOAD_VERBATIM, "recorded", "transcribed")
     transcript.verbatim_text = _clean_text(text, "text")
     transcript.pseudonymised_text = None
     transcript.pseudonymisation_report = None
@@ -169,7 +185,7 @@ def apply_pseudonymisation(
     replacement and the capitalised tokens left that look like names. Nothing is
     final until a site lead confirms."""
     require_site(transcript.site_code, hide=True)
-    _expect_state(transcript, N_("pseudonymise"), "transcribed")
+    _expect_state(transcript, PSEUDONYMISE, "transcribed")
     terms = key_terms(session, transcript.site_code)
     if not terms:
         raise ValidationFailed.field(
@@ -197,7 +213,7 @@ def confirm_pseudonymisation(
     text, recording that it was deleted (never its content)."""
     require_site(transcript.site_code, hide=True)
     check_version(transcript, expected)
-    _expect_state(transcript, N_("confirm the pseudonymisation of"), "transcribed")
+    _expect_state(transcript, CONFIRM, "transcribed")
     if transcript.pseudonymised_text is None:
         raise ValidationFailed.field("pseudonymisation", N_("Apply the key first."))
     report = dict(transcript.pseudonymisation_report or {})
@@ -249,9 +265,7 @@ def upload_english(
 ) -> Transcript:
     require_site(transcript.site_code, hide=True)
     check_version(transcript, expected)
-    _expect_state(
-        transcript, N_("upload the English translation of"), "pseudonymised", "translated"
-    )
+    _expect_state(transcript, UPLOAD_ENGLISH, "pseudonymised", "translated")
     if transcript.state == "translated" and any(
         c.round == transcript.check_round for c in transcript.checks
     ):
@@ -272,7 +286,7 @@ def check_transcript(
 ) -> TranscriptCheck:
     """Two different reviewers each approve the English; either may return it."""
     require_site(transcript.site_code, hide=True)
-    _expect_state(transcript, N_("check"), "translated")
+    _expect_state(transcript, CHECK, "translated")
     if transcript.translated_by_id == actor.user_id:
         raise ValidationFailed.field(
             "reviewer", N_("You translated this transcript; others check it.")
@@ -315,7 +329,7 @@ def split_lines(text: str) -> list[str]:
 def approve_transcript(session: Session, transcript: Transcript, actor: Principal) -> Transcript:
     """Freeze the checked English and number its lines for citation."""
     require_site(transcript.site_code, hide=True)
-    _expect_state(transcript, N_("approve"), "checked")
+    _expect_state(transcript, APPROVE, "checked")
     for number, line in enumerate(split_lines(transcript.english_text or ""), start=1):
         session.add(
             TranscriptLine(
