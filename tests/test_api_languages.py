@@ -109,3 +109,57 @@ def test_answers_of_a_questionnaire_are_checked_in_the_language(
     answers = response.json["errors"]["answers"]
     assert answers["helpful"] == [f"חייב להיות לכל היותר {FSI}5{PDI}."]
     assert "אינו אחת האפשרויות" in answers["session_format"][0]
+
+
+TRANSLATION_ERRORS = {
+    "de": {
+        "segments": [
+            "Eintrag 1: Der Schlüssel „a b“ darf nur Buchstaben, Ziffern und _.- enthalten.",
+            "Eintrag 3: Der Schlüssel „k“ wird doppelt verwendet.",
+        ],
+        "instrument_version": ["Geben Sie Name und Version des Instruments zusammen an."],
+        "out_of_order": "Falsche Reihenfolge: forward nicht erledigt.",
+    },
+    "he": {
+        "segments": [
+            f"פריט {FSI}1{PDI}: המפתח {FSI}a b{PDI} חייב להכיל רק אותיות, ספרות ו־_.-",
+            f"פריט {FSI}3{PDI}: המפתח {FSI}k{PDI} מופיע פעמיים.",
+        ],
+        "instrument_version": ["יש לציין את שם הכלי ואת גרסתו יחד."],
+        "out_of_order": f"לא לפי הסדר: {FSI}forward{PDI} לא הושלם.",
+    },
+}
+
+
+@pytest.mark.parametrize("language", ["de", "he"])
+def test_translation_workflow_refusals_come_in_the_language(api_as, language):
+    from tests.translation_helpers import create_material, make_team, source, start, step_of
+
+    team = make_team(api_as)
+    headers = {"Accept-Language": language}
+    expected = TRANSLATION_ERRORS[language]
+    response = team.admin.post(
+        "/api/v1/materials",
+        json={
+            "title": "Bad",
+            "kind": "topic_guide",
+            "category": "local_text",
+            "instrument_name": "SIX",
+            "segments": source(("a b", "x"), ("k", "y"), ("k", "z")),
+        },
+        headers=headers,
+    )
+    assert response.status_code == 422
+    errors = response.json["errors"]
+    assert errors["segments"] == expected["segments"]
+    assert errors["instrument_version"] == expected["instrument_version"]
+
+    translation = start(team, create_material(team.admin))
+    step = step_of(translation, "review")
+    response = team.reviewer.post(
+        f"/api/v1/translations/{translation['id']}/steps/{step['id']}/transitions",
+        json={"action": "start"},
+        headers=headers,
+    )
+    assert response.status_code == 422
+    assert response.json["errors"]["step"] == [expected["out_of_order"]]

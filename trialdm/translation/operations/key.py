@@ -9,8 +9,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from trialdm.core.errors import (
+    N_,
     Conflict,
     ErrorCollector,
+    Message,
     ValidationFailed,
 )
 from trialdm.core.scoping import require_site
@@ -25,20 +27,24 @@ from trialdm.translation.models import (
 def add_key_entry(session: Session, data: Mapping[str, Any]) -> PseudonymKeyEntry:
     site_code = data["site"]
     if get_site(session, site_code) is None:
-        raise ValidationFailed.field("site", f"Unknown site '{site_code}'.")
+        raise ValidationFailed.field(
+            "site", Message(N_("Unknown site '%(site)s'."), site=site_code)
+        )
     require_site(site_code)
     errors = ErrorCollector()
     term = data["term"].strip()
     if not term:
-        errors.add("term", "Give the name or identifier to replace.")
+        errors.add("term", N_("Give the name or identifier to replace."))
     participant_id = data.get("participant_id")
     placeholder = (data.get("placeholder") or "").strip() or None
     if (participant_id is None) == (placeholder is None):
-        errors.add("placeholder", "Give a participant (study ID) or a placeholder, not both.")
+        errors.add("placeholder", N_("Give a participant (study ID) or a placeholder, not both."))
     if participant_id is not None:
         participant = session.get(Participant, participant_id)
         if participant is None or participant.site_code != site_code:
-            errors.add("participant_id", f"No such participant at {site_code}.")
+            errors.add(
+                "participant_id", Message(N_("No such participant at %(site)s."), site=site_code)
+            )
     errors.raise_if_any()
     duplicate = session.scalar(
         select(PseudonymKeyEntry).where(
@@ -46,7 +52,9 @@ def add_key_entry(session: Session, data: Mapping[str, Any]) -> PseudonymKeyEntr
         )
     )
     if duplicate is not None:
-        raise Conflict("The term is already in the key.", errors={"term": ["Already listed."]})
+        raise Conflict(
+            N_("The term is already in the key."), errors={"term": [N_("Already listed.")]}
+        )
     entry = PseudonymKeyEntry(
         site_code=site_code, term=term, participant_id=participant_id, placeholder=placeholder
     )

@@ -11,7 +11,9 @@ from sqlalchemy.orm import Session
 
 from trialdm.auth.permissions import Principal
 from trialdm.core.errors import (
+    N_,
     ErrorCollector,
+    Message,
 )
 from trialdm.core.scoping import SKIP_SCOPING
 from trialdm.translation.models import (
@@ -27,17 +29,27 @@ from trialdm.translation.operations.common import SEGMENT_KEY
 
 def _check_segments(segments: list[Mapping[str, Any]], errors: ErrorCollector) -> None:
     if not segments:
-        errors.add("segments", "Give at least one segment of English source text.")
+        errors.add("segments", N_("Give at least one segment of English source text."))
     seen: set[str] = set()
     for index, segment in enumerate(segments):
         key = segment["key"]
         if not SEGMENT_KEY.match(key):
-            errors.add("segments", f"Item {index + 1}: key '{key}' must be letters, digits, _.-")
+            errors.add(
+                "segments",
+                Message(
+                    N_("Item %(n)s: key '%(key)s' must be letters, digits, _.-"),
+                    n=index + 1,
+                    key=key,
+                ),
+            )
         if key in seen:
-            errors.add("segments", f"Item {index + 1}: key '{key}' is used twice.")
+            errors.add(
+                "segments",
+                Message(N_("Item %(n)s: key '%(key)s' is used twice."), n=index + 1, key=key),
+            )
         seen.add(key)
         if not segment["text"].strip():
-            errors.add("segments", f"Item {index + 1}: the text is empty.")
+            errors.add("segments", Message(N_("Item %(n)s: the text is empty."), n=index + 1))
 
 
 def _add_version(
@@ -61,7 +73,7 @@ def stored_instrument_version(session: Session, data: Mapping[str, Any], errors:
 
     raw = str(data["instrument_version"]).strip()
     if not raw.isdigit():
-        errors.add("instrument_version", "Instrument versions are whole numbers (1, 2, ...).")
+        errors.add("instrument_version", N_("Instrument versions are whole numbers (1, 2, ...)."))
         return None
     return session.scalar(
         select(InstrumentVersion).where(
@@ -96,16 +108,20 @@ def create_material(session: Session, data: Mapping[str, Any], actor: Principal)
     data = dict(data)
     has_instrument = bool(data.get("instrument_name"))
     if has_instrument != bool(data.get("instrument_version")):
-        errors.add("instrument_version", "Give the instrument name and version together.")
+        errors.add("instrument_version", N_("Give the instrument name and version together."))
     elif has_instrument and data["kind"] != "questionnaire":
-        errors.add("instrument_name", "Only questionnaires are linked to an instrument.")
+        errors.add("instrument_name", N_("Only questionnaires are linked to an instrument."))
     elif has_instrument:
         stored = stored_instrument_version(session, data, errors)
         if stored is None and not errors:
             errors.add(
                 "instrument_name",
-                f"No instrument '{data['instrument_name']}' version "
-                f"{data['instrument_version']}; run 'trialdm instruments sync'.",
+                Message(
+                    N_("No instrument '%(name)s' version %(version)s; run '%(command)s'."),
+                    name=data["instrument_name"],
+                    version=data["instrument_version"],
+                    command="trialdm instruments sync",
+                ),
             )
         elif stored is not None and not data.get("segments"):
             data["segments"] = instrument_segments(stored)

@@ -11,6 +11,8 @@ from sqlalchemy.orm import Session
 from trialdm.auth.permissions import Principal
 from trialdm.core.audit import audit_context, record_event
 from trialdm.core.errors import (
+    N_,
+    Message,
     ValidationFailed,
 )
 from trialdm.core.models import utcnow
@@ -25,12 +27,41 @@ from trialdm.translation.models import (
 )
 from trialdm.translation.pseudonymisation import KeyTerm, pseudonymise
 
+# What each step needs: the detail and the field message of its refusal.
+UPLOAD_VERBATIM = (
+    N_("Cannot upload the verbatim text of a transcript that is %(state)s."),
+    N_("upload the verbatim text of needs the transcript to be %(states)s."),
+)
+PSEUDONYMISE = (
+    N_("Cannot pseudonymise a transcript that is %(state)s."),
+    N_("pseudonymise needs the transcript to be %(states)s."),
+)
+CONFIRM = (
+    N_("Cannot confirm the pseudonymisation of a transcript that is %(state)s."),
+    N_("confirm the pseudonymisation of needs the transcript to be %(states)s."),
+)
+UPLOAD_ENGLISH = (
+    N_("Cannot upload the English translation of a transcript that is %(state)s."),
+    N_("upload the English translation of needs the transcript to be %(states)s."),
+)
+CHECK = (
+    N_("Cannot check a transcript that is %(state)s."),
+    N_("check needs the transcript to be %(states)s."),
+)
+APPROVE = (
+    N_("Cannot approve a transcript that is %(state)s."),
+    N_("approve needs the transcript to be %(states)s."),
+)
 
-def _expect_state(transcript: Transcript, action: str, *states: str) -> None:
+
+def _expect_state(transcript: Transcript, action: tuple[str, str], *states: str) -> None:
+    """Refuse unless the transcript is in one of ``states``; ``action`` is the pair of
+    whole sentences (detail, field message) so each language words them its own way."""
     if transcript.state not in states:
+        detail, field = action
         raise ValidationFailed(
-            f"Cannot {action} a transcript that is {transcript.state}.",
-            errors={"state": [f"{action} needs the transcript to be {' or '.join(states)}."]},
+            Message(detail, state=transcript.state),
+            errors={"state": [Message(field, states=" or ".join(states))]},
         )
 
 
@@ -48,17 +79,22 @@ def create_transcript(session: Session, data: Mapping[str, Any], actor: Principa
         )
     )
     if record is None:
-        label = "focus group" if kind == "focus_group" else "interview"
-        raise ValidationFailed.field("session_id", f"No such {label}.")
+        missing = N_("No such focus group.") if kind == "focus_group" else N_("No such interview.")
+        raise ValidationFailed.field("session_id", missing)
     site_code = record.site_code
     require_site(site_code)
     site = get_site(session, site_code)
     language = data.get("language") or record.language
     if not language:
-        raise ValidationFailed.field("language", "The session has no language; give one.")
+        raise ValidationFailed.field("language", N_("The session has no language; give one."))
     if language not in site.languages:
         raise ValidationFailed.field(
-            "language", f"{site_code} works in {', '.join(site.languages)}."
+            "language",
+            Message(
+                N_("%(site)s works in %(languages)s."),
+                site=site_code,
+                languages=", ".join(site.languages),
+            ),
         )
     label = "FGD" if kind == "focus_group" else "Interview"
     transcript = Transcript(
@@ -78,9 +114,9 @@ def create_transcript(session: Session, data: Mapping[str, Any], actor: Principa
 def _clean_text(text: str, field: str) -> str:
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     if not text.strip():
-        raise ValidationFailed.field(field, "The text is empty.")
+        raise ValidationFailed.field(field, N_("The text is empty."))
     if "\x00" in text:
-        raise ValidationFailed.field(field, "The text contains NUL characters.")
+        raise ValidationFailed.field(field, N_("The text contains NUL characters."))
     return text
 
 
@@ -89,7 +125,7 @@ def upload_verbatim(
 ) -> Transcript:
     require_site(transcript.site_code, hide=True)
     check_version(transcript, expected)
-    _expect_state(transcript, "upload the verbatim text of", "recorded", "transcribed")
+    _expect_state(transcript, UPLOAD_VERBATIM, "recorded", "transcribed")
     transcript.verbatim_text = _clean_text(text, "text")
     transcript.pseudonymised_text = None
     transcript.pseudonymisation_report = None
@@ -121,12 +157,21 @@ def refuse_key_terms(session: Session, site_code: str, text: str, field: str) ->
     ]
     if found:
         raise ValidationFailed(
-            f"The text contains {len(found)} name(s) or identifier(s) of the site's "
-            "pseudonymisation key; write the participant number or placeholder used in the "
-            "pseudonymised text instead.",
+            Message(
+                N_(
+                    "The text contains %(count)s name(s) or identifier(s) of the site's "
+                    "pseudonymisation key; write the participant number or placeholder used "
+                    "in the pseudonymised text instead."
+                ),
+                count=len(found),
+            ),
             errors={
                 field: [
-                    f"Line {number}: '{term}' is in the pseudonymisation key."
+                    Message(
+                        N_("Line %(number)s: '%(term)s' is in the pseudonymisation key."),
+                        number=number,
+                        term=term,
+                    )
                     for number, term in found
                 ]
             },
@@ -140,11 +185,14 @@ def apply_pseudonymisation(
     replacement and the capitalised tokens left that look like names. Nothing is
     final until a site lead confirms."""
     require_site(transcript.site_code, hide=True)
-    _expect_state(transcript, "pseudonymise", "transcribed")
+    _expect_state(transcript, PSEUDONYMISE, "transcribed")
     terms = key_terms(session, transcript.site_code)
     if not terms:
         raise ValidationFailed.field(
-            "key", f"The pseudonymisation key of {transcript.site_code} is empty."
+            "key",
+            Message(
+                N_("The pseudonymisation key of %(site)s is empty."), site=transcript.site_code
+            ),
         )
     result = pseudonymise(transcript.verbatim_text or "", terms)
     transcript.pseudonymised_text = result.text
@@ -165,16 +213,26 @@ def confirm_pseudonymisation(
     text, recording that it was deleted (never its content)."""
     require_site(transcript.site_code, hide=True)
     check_version(transcript, expected)
-    _expect_state(transcript, "confirm the pseudonymisation of", "transcribed")
+    _expect_state(transcript, CONFIRM, "transcribed")
     if transcript.pseudonymised_text is None:
-        raise ValidationFailed.field("pseudonymisation", "Apply the key first.")
+        raise ValidationFailed.field("pseudonymisation", N_("Apply the key first."))
     report = dict(transcript.pseudonymisation_report or {})
     flags = report.get("flags", [])
     if flags and not data.get("flags_reviewed"):
         raise ValidationFailed(
-            f"{len(flags)} token(s) that look like names are flagged; check them, correct the "
-            "text if needed and confirm with flags_reviewed.",
-            errors={"flags_reviewed": [f"Review the {len(flags)} flagged token(s) first."]},
+            Message(
+                N_(
+                    "%(count)s token(s) that look like names are flagged; check them, correct "
+                    "the text if needed and confirm with %(field)s."
+                ),
+                count=len(flags),
+                field="flags_reviewed",
+            ),
+            errors={
+                "flags_reviewed": [
+                    Message(N_("Review the %(count)s flagged token(s) first."), count=len(flags))
+                ]
+            },
         )
     if data.get("text") is not None:
         corrected = _clean_text(data["text"], "text")
@@ -207,12 +265,12 @@ def upload_english(
 ) -> Transcript:
     require_site(transcript.site_code, hide=True)
     check_version(transcript, expected)
-    _expect_state(transcript, "upload the English translation of", "pseudonymised", "translated")
+    _expect_state(transcript, UPLOAD_ENGLISH, "pseudonymised", "translated")
     if transcript.state == "translated" and any(
         c.round == transcript.check_round for c in transcript.checks
     ):
         raise ValidationFailed.field(
-            "state", "Checking has begun; a checker must return it before it changes."
+            "state", N_("Checking has begun; a checker must return it before it changes.")
         )
     english = _clean_text(text, "text")
     refuse_key_terms(session, transcript.site_code, english, "text")
@@ -228,18 +286,20 @@ def check_transcript(
 ) -> TranscriptCheck:
     """Two different reviewers each approve the English; either may return it."""
     require_site(transcript.site_code, hide=True)
-    _expect_state(transcript, "check", "translated")
+    _expect_state(transcript, CHECK, "translated")
     if transcript.translated_by_id == actor.user_id:
-        raise ValidationFailed.field("reviewer", "You translated this transcript; others check it.")
+        raise ValidationFailed.field(
+            "reviewer", N_("You translated this transcript; others check it.")
+        )
     this_round = [c for c in transcript.checks if c.round == transcript.check_round]
     if any(c.reviewer_id == actor.user_id for c in this_round):
         raise ValidationFailed.field(
-            "reviewer", "You have checked this translation; a second, different reviewer must."
+            "reviewer", N_("You have checked this translation; a second, different reviewer must.")
         )
     decision = data["decision"]
     comments = (data.get("comments") or "").strip() or None
     if decision == "return" and not comments:
-        raise ValidationFailed.field("comments", "Say what needs to change.")
+        raise ValidationFailed.field("comments", N_("Say what needs to change."))
     if comments:
         refuse_key_terms(session, transcript.site_code, comments, "comments")
     check = TranscriptCheck(
@@ -269,7 +329,7 @@ def split_lines(text: str) -> list[str]:
 def approve_transcript(session: Session, transcript: Transcript, actor: Principal) -> Transcript:
     """Freeze the checked English and number its lines for citation."""
     require_site(transcript.site_code, hide=True)
-    _expect_state(transcript, "approve", "checked")
+    _expect_state(transcript, APPROVE, "checked")
     for number, line in enumerate(split_lines(transcript.english_text or ""), start=1):
         session.add(
             TranscriptLine(

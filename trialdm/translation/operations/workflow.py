@@ -13,9 +13,11 @@ from sqlalchemy.orm import Session
 from trialdm.auth.models import User
 from trialdm.auth.permissions import Principal
 from trialdm.core.errors import (
+    N_,
     Conflict,
     ErrorCollector,
     Forbidden,
+    Message,
     ValidationFailed,
 )
 from trialdm.core.models import utcnow
@@ -47,24 +49,37 @@ def start_translation(
     errors = ErrorCollector()
     site = get_site(session, site_code)
     if site is None:
-        errors.add("site", f"Unknown site '{site_code}'.")
+        errors.add("site", Message(N_("Unknown site '%(site)s'."), site=site_code))
     errors.raise_if_any()
     require_site(site_code)
     workflow = current_app.config["TRANSLATION_WORKFLOWS"][material.category]
     for kind in data.get("assignees") or {}:
         if kind not in workflow:
-            errors.add("assignees", f"'{kind}' is not a step of a {material.category} translation.")
+            errors.add(
+                "assignees",
+                Message(
+                    N_("'%(kind)s' is not a step of a %(category)s translation."),
+                    kind=kind,
+                    category=material.category,
+                ),
+            )
     language = data["language"].strip()
     if language == "en":
-        errors.add("language", "The source is English; choose the site's language.")
+        errors.add("language", N_("The source is English; choose the site's language."))
     elif language not in site.languages:
         errors.add(
-            "language", f"{site_code} works in {', '.join(site.languages)}, not '{language}'."
+            "language",
+            Message(
+                N_("%(site)s works in %(languages)s, not '%(language)s'."),
+                site=site_code,
+                languages=", ".join(site.languages),
+                language=language,
+            ),
         )
     number = data.get("version") or material.current_version
     version = next((v for v in material.versions if v.number == number), None)
     if version is None:
-        errors.add("version", f"The material has no version {number}.")
+        errors.add("version", Message(N_("The material has no version %(number)s."), number=number))
     errors.raise_if_any()
     existing = session.scalar(
         select(Translation).where(
@@ -75,8 +90,16 @@ def start_translation(
     )
     if existing is not None:
         raise Conflict(
-            f"Version {number} is already being translated into '{language}' at {site_code}.",
-            errors={"language": ["A translation exists; use it."]},
+            Message(
+                N_(
+                    "Version %(number)s is already being translated into '%(language)s' "
+                    "at %(site)s."
+                ),
+                number=number,
+                language=language,
+                site=site_code,
+            ),
+            errors={"language": [N_("A translation exists; use it.")]},
         )
     translation = Translation(
         site_code=site_code, material_id=material.id, version=version, language=language
@@ -112,7 +135,7 @@ def get_step(translation: Translation, step_id: int) -> TranslationStep:
     if step is None:
         from trialdm.core.errors import NotFound
 
-        raise NotFound("No such step of this translation.")
+        raise NotFound(N_("No such step of this translation."))
     return step
 
 
@@ -130,28 +153,39 @@ def assign_step(
     check_version(step, version)
     errors = ErrorCollector()
     if translation.state != "in_progress":
-        errors.add("step", f"The translation is {translation.state}.")
+        errors.add("step", Message(N_("The translation is %(state)s."), state=translation.state))
     if step.state == "done":
-        errors.add("step", "The step is done; it cannot be reassigned.")
+        errors.add("step", N_("The step is done; it cannot be reassigned."))
     if "assignee_id" in data and data["assignee_id"] is not None:
         user = session.get(User, data["assignee_id"])
         role = step_role(step.kind)
         if user is None or not user.active:
-            errors.add("assignee_id", "No such active user.")
+            errors.add("assignee_id", N_("No such active user."))
         elif not user_holds(user, STEP_PERMISSION[role], translation.site_code):
             errors.add(
                 "assignee_id",
-                f"A {step.kind} step needs a {role} of {translation.site_code}.",
+                Message(
+                    N_("A %(kind)s step needs a %(role)s of %(site)s."),
+                    kind=step.kind,
+                    role=role,
+                    site=translation.site_code,
+                ),
             )
         elif (other := four_eyes_conflict(translation, step.kind, user.id)) is not None:
             errors.add(
                 "assignee_id",
-                f"The same person may not do both the {other.kind} and the "
-                f"{step.kind} of one translation.",
+                Message(
+                    N_(
+                        "The same person may not do both the %(other)s and the "
+                        "%(kind)s of one translation."
+                    ),
+                    other=other.kind,
+                    kind=step.kind,
+                ),
             )
     due = data.get("due_date")
     if due is not None and due < date.today():
-        errors.add("due_date", "The due date is in the past.")
+        errors.add("due_date", N_("The due date is in the past."))
     errors.raise_if_any()
     if "assignee_id" in data:
         step.assignee_id = data["assignee_id"]
@@ -165,13 +199,22 @@ def _require_assignee(step: TranslationStep, actor: Principal, site_code: str) -
     role = step_role(step.kind)
     if not actor.has(STEP_PERMISSION[role], site_code):
         raise Forbidden(
-            f"A {step.kind} step is done by a {role} of {site_code}.",
-            errors={"role": [f"You are not a {role} of {site_code}."]},
+            Message(
+                N_("A %(kind)s step is done by a %(role)s of %(site)s."),
+                kind=step.kind,
+                role=role,
+                site=site_code,
+            ),
+            errors={
+                "role": [
+                    Message(N_("You are not a %(role)s of %(site)s."), role=role, site=site_code)
+                ]
+            },
         )
     if step.assignee_id != actor.user_id:
         raise Forbidden(
-            "This step is assigned to someone else.",
-            errors={"assignee": ["Only the assignee may work on this step."]},
+            N_("This step is assigned to someone else."),
+            errors={"assignee": [N_("Only the assignee may work on this step.")]},
         )
 
 
@@ -181,16 +224,32 @@ def _require_order(translation: Translation, step: TranslationStep) -> None:
     ]
     if unfinished:
         raise ValidationFailed(
-            f"Finish the earlier step(s) first: {', '.join(unfinished)}.",
-            errors={"step": [f"Out of order: {', '.join(unfinished)} not done."]},
+            Message(
+                N_("Finish the earlier step(s) first: %(steps)s."), steps=", ".join(unfinished)
+            ),
+            errors={
+                "step": [
+                    Message(N_("Out of order: %(steps)s not done."), steps=", ".join(unfinished))
+                ]
+            },
         )
 
 
 def _refuse_state(step: TranslationStep, action: str, allowed: tuple[str, ...]) -> None:
     if step.state not in allowed:
         raise ValidationFailed(
-            f"Cannot {action} a step that is {step.state}.",
-            errors={"state": [f"{action} needs the step to be {' or '.join(allowed)}."]},
+            Message(
+                N_("Cannot %(action)s a step that is %(state)s."), action=action, state=step.state
+            ),
+            errors={
+                "state": [
+                    Message(
+                        N_("%(action)s needs the step to be %(states)s."),
+                        action=action,
+                        states=" or ".join(allowed),
+                    )
+                ]
+            },
         )
 
 
@@ -208,8 +267,8 @@ def transition_step(
     require_site(site_code, hide=True)
     if translation.state != "in_progress":
         raise ValidationFailed(
-            f"The translation is {translation.state}.",
-            errors={"state": ["Only translations in progress change."]},
+            Message(N_("The translation is %(state)s."), state=translation.state),
+            errors={"state": [N_("Only translations in progress change.")]},
         )
     now = utcnow()
     if action == "start":
@@ -227,26 +286,41 @@ def transition_step(
     elif action in ("complete", "return"):
         if not actor.has("translation.review", site_code):
             raise Forbidden(
-                f"Only a reviewer of {site_code} may {action} a step.",
-                errors={"role": [f"You are not a reviewer of {site_code}."]},
+                Message(
+                    N_("Only a reviewer of %(site)s may %(action)s a step."),
+                    site=site_code,
+                    action=action,
+                ),
+                errors={
+                    "role": [Message(N_("You are not a reviewer of %(site)s."), site=site_code)]
+                },
             )
         _refuse_state(step, action, ("submitted",))
         _require_order(translation, step)
         if step.assignee_id == actor.user_id:
             raise ValidationFailed(
-                "Someone other than the assignee accepts or returns a step.",
-                errors={"step": ["You did this step yourself."]},
+                N_("Someone other than the assignee accepts or returns a step."),
+                errors={"step": [N_("You did this step yourself.")]},
             )
         # Accepting the review step is reviewing: not by whom the rule keeps apart from it.
         other = four_eyes_conflict(translation, "review", actor.user_id)
         if step.kind == "review" and other is not None:
             raise ValidationFailed(
-                f"The {other.kind} translator may not review the same translation.",
-                errors={"step": [f"You did the {other.kind} step of this translation."]},
+                Message(
+                    N_("The %(kind)s translator may not review the same translation."),
+                    kind=other.kind,
+                ),
+                errors={
+                    "step": [
+                        Message(
+                            N_("You did the %(kind)s step of this translation."), kind=other.kind
+                        )
+                    ]
+                },
             )
         if action == "return":
             if not (comment and comment.strip()):
-                raise ValidationFailed.field("comment", "Say why the step is returned.")
+                raise ValidationFailed.field("comment", N_("Say why the step is returned."))
             step.state = "returned"
             step.submitted_at = None
         else:
@@ -254,7 +328,7 @@ def transition_step(
             step.completed_at = now
             step.completed_by_id = actor.user_id
     else:
-        raise ValidationFailed.field("action", "Use start, submit, complete or return.")
+        raise ValidationFailed.field("action", N_("Use start, submit, complete or return."))
     if comment and comment.strip():
         translation.comments.append(
             TranslationComment(
@@ -277,16 +351,24 @@ def _check_step_output(translation: Translation, step: TranslationStep) -> None:
         stale = [s.key for s in translation.segments if s.needs_update]
         problems = ErrorCollector()
         if missing:
-            problems.add("segments", f"Not yet translated: {', '.join(missing)}.")
+            problems.add(
+                "segments", Message(N_("Not yet translated: %(keys)s."), keys=", ".join(missing))
+            )
         if stale:
-            problems.add("segments", f"Source changed, update: {', '.join(stale)}.")
-        problems.raise_if_any("The translation is not complete.")
+            problems.add(
+                "segments", Message(N_("Source changed, update: %(keys)s."), keys=", ".join(stale))
+            )
+        problems.raise_if_any(N_("The translation is not complete."))
     if step.kind in BACK_STEPS:
         missing = [s.key for s in translation.segments if not s.back_translation]
         if missing:
             raise ValidationFailed(
-                "The back translation is not complete.",
-                errors={"segments": [f"No back translation: {', '.join(missing)}."]},
+                N_("The back translation is not complete."),
+                errors={
+                    "segments": [
+                        Message(N_("No back translation: %(keys)s."), keys=", ".join(missing))
+                    ]
+                },
             )
 
 
@@ -329,16 +411,18 @@ def write_segment(
     if segment is None:
         from trialdm.core.errors import NotFound
 
-        raise NotFound("No such segment in this translation.")
+        raise NotFound(N_("No such segment in this translation."))
     check_version(segment, version)
     step = next((s for s in translation.steps if s.state == "in_progress"), None)
     if step is None or step.kind not in TEXT_STEPS | BACK_STEPS:
         raise ValidationFailed(
-            "No step that writes text is in progress.",
+            N_("No step that writes text is in progress."),
             errors={
                 "step": [
-                    "Start the forward, reconciliation, back translation or "
-                    "harmonisation step first."
+                    N_(
+                        "Start the forward, reconciliation, back translation or "
+                        "harmonisation step first."
+                    )
                 ]
             },
         )
@@ -346,12 +430,12 @@ def write_segment(
     if step.kind in BACK_STEPS:
         if "back_translation" not in data:
             raise ValidationFailed.field(
-                "back_translation", "This step writes the back translation."
+                "back_translation", N_("This step writes the back translation.")
             )
         segment.back_translation = data["back_translation"]
     else:
         if "text" not in data:
-            raise ValidationFailed.field("text", "This step writes the translated text.")
+            raise ValidationFailed.field("text", N_("This step writes the translated text."))
         segment.text = data["text"]
         segment.needs_update = False
     segment.updated_by_id = actor.user_id
@@ -365,7 +449,9 @@ def add_comment(
     require_site(translation.site_code, hide=True)
     key = data.get("segment_key")
     if key is not None and key not in {s.key for s in translation.segments}:
-        raise ValidationFailed.field("segment_key", f"No segment '{key}' in this translation.")
+        raise ValidationFailed.field(
+            "segment_key", Message(N_("No segment '%(key)s' in this translation."), key=key)
+        )
     step_id = data.get("step_id")
     if step_id is not None:
         get_step(translation, step_id)
