@@ -23,6 +23,7 @@ from trialdm.core.errors import N_, DomainError, ErrorCollector, Forbidden, Mess
 from trialdm.core.jobs import JobProgress, Lease
 from trialdm.core.jobs import claim_job as claim_lease
 from trialdm.core.jobs import reconcile_jobs as reconcile_leases
+from trialdm.core.messages import job_language, request_language
 from trialdm.core.models import utcnow
 from trialdm.core.scoping import EVERY_SITE, SiteScope, current_scope, require_site, scoped_to
 from trialdm.core.tasks import enqueue
@@ -155,6 +156,7 @@ class CreateExportJob:
             step="Waiting for a worker",
             requested_by_id=self.requested_by_id,
             requested_by=self.requested_by,
+            language=request_language(),
             heartbeat_at=utcnow(),
         )
         session.add(job)
@@ -252,7 +254,7 @@ def build_job(
             list_positions=sees_allocation_lists(session, job),
         )
         progress = JobProgress(session, ExportJob, job_id, len(job.datasets) + 1, listener)
-        with scoped_to(job_scope(job)):
+        with scoped_to(job_scope(job)), job_language(job.language):
             result = write_archive(
                 session, archive_path(job), request, progress, f"trialdm {_version()}"
             )

@@ -26,6 +26,7 @@ from trialdm.core.errors import N_, DomainError, ErrorCollector, Forbidden, Mess
 from trialdm.core.jobs import JobProgress, Lease
 from trialdm.core.jobs import claim_job as claim_lease
 from trialdm.core.jobs import reconcile_jobs as reconcile_leases
+from trialdm.core.messages import job_language, request_language
 from trialdm.core.models import utcnow
 from trialdm.core.scoping import EVERY_SITE, SiteScope, current_scope, require_site, scoped_to
 from trialdm.core.tasks import enqueue
@@ -124,6 +125,7 @@ class CreateSummaryJob:
             trigger=self.trigger,
             requested_by_id=self.requested_by_id,
             requested_by=self.requested_by,
+            language=request_language(),
             heartbeat_at=utcnow(),
         )
         session.add(job)
@@ -271,7 +273,8 @@ def build_job(session: Session, job_id: int) -> None:
             try:
                 results = compute_tables(ctx, names, progress)
                 tables = {r.name: table_json(r, ctx) for r in results}
-                render_workbook(path, cover, results, ctx, progress)
+                with job_language(job.language):
+                    render_workbook(path, cover, results, ctx, progress)
             finally:
                 drop_temporaries(ctx)
     job = session.get(SummaryJob, job_id, populate_existing=True)
@@ -316,11 +319,11 @@ def small_counts_line(k: int) -> str:
 def _filters(job: SummaryJob, names: Sequence[str]) -> list[tuple[str, str]]:
     k = current_app.config["SUPPRESS_BELOW"]
     return [
-        ("Tables", ", ".join(names)),
-        ("Population", "Participants not deleted; see each sheet's notes"),
-        ("Small counts", small_counts_line(k)),
-        ("Trigger", job.trigger),
-        ("Job", str(job.id)),
+        (N_("Tables"), ", ".join(names)),
+        (N_("Population"), "Participants not deleted; see each sheet's notes"),
+        (N_("Small counts"), small_counts_line(k)),
+        (N_("Trigger"), job.trigger),
+        (N_("Job"), str(job.id)),
     ]
 
 
