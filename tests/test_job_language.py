@@ -38,6 +38,7 @@ def test_workbook_in_the_requesters_language(api_as, make_participant, db_sessio
     cover = [[c for c in row if c is not None] for row in wb["Cover"].iter_rows(values_only=True)]
     assert cover[0][0].endswith(": Übersichtstabellen")
     assert ["Angefordert von", coordinator.user.email] in cover
+    assert ["Kleine Fallzahlen", "nicht unterdrückt"] in cover
     assert ["Blatt", "Tabelle", "Zahlen"] in cover
     assert ["recruitment", "Rekrutierung und Verbleib nach Standort", "recruitment values"] in cover
     table = list(wb["recruitment"].iter_rows(values_only=True))
@@ -88,4 +89,5 @@ def test_codebook_and_readme_in_the_requesters_language(trial, api_as, db_sessio
     assert "<h1>Codebuch · " in html and "<th>Datensatz</th>" in html and "lang='de'" in html
     readme = archive.read("README.txt").decode()
     assert ": Datenexport auf Item-Ebene" in readme and "Datensätze (Zeilen):" in readme
+    assert "Umfang: Alle Standorte" in readme
     assert "export_probe: 3" in readme  # names and counts as they are

@@ -15,6 +15,7 @@ from datetime import datetime
 from pathlib import Path
 
 from flask import current_app
+from flask_babel import gettext
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -226,7 +227,7 @@ def sees_allocation_lists(session: Session, job: ExportJob) -> bool:
 
 def scope_label(session: Session, job: ExportJob) -> str:
     if job.site_code is None:
-        return "All sites"
+        return gettext("All sites")
     return get_site(session, job.site_code).label
 
 
@@ -242,9 +243,11 @@ def build_job(
     assert job is not None
     try:
         read_at = utcnow()
+        with job_language(job.language):
+            scope = scope_label(session, job)
         request = ArchiveRequest(
             job_id=job.id,
-            scope_label=scope_label(session, job),
+            scope_label=scope,
             export_format=job.format,
             dataset_names=list(job.datasets),
             labels=job.labels,

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import current_app
+from flask_babel import gettext
 from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
@@ -202,7 +203,7 @@ def job_scope(job: SummaryJob) -> SiteScope:
 
 def scope_label(session: Session, job: SummaryJob) -> str:
     if job.site_code is None:
-        return "All sites (cross-site workbook)"
+        return gettext("All sites (cross-site workbook)")
     return get_site(session, job.site_code).label
 
 
@@ -261,14 +262,15 @@ def build_job(session: Session, job_id: int) -> None:
         )
         read_at = utcnow()
         ctx = build_context(reader, read_at)
-        cover = Cover(
-            trial=current_app.config["TRIAL_NAME"],
-            scope=scope_label(reader, job),
-            read_at=read_at,
-            requested_by=job.requested_by or "unknown",
-            software=f"trialdm {_version()}",
-            filters=_filters(job, names),
-        )
+        with job_language(job.language):
+            cover = Cover(
+                trial=current_app.config["TRIAL_NAME"],
+                scope=scope_label(reader, job),
+                read_at=read_at,
+                requested_by=job.requested_by or "unknown",
+                software=f"trialdm {_version()}",
+                filters=_filters(job, names),
+            )
         with scoped_to(job_scope(job)):
             try:
                 results = compute_tables(ctx, names, progress)
@@ -309,10 +311,12 @@ def _version() -> str:
 
 def small_counts_line(k: int) -> str:
     if k <= 1:
-        return "not suppressed"
-    return (
-        f"1 to {k - 1} people (and statistics of fewer than {k}) shown as <{k}; cells that "
-        f"would give them away by subtraction shown as [c]; listings and charts left out"
+        return gettext("not suppressed")
+    return gettext(
+        "1 to %(below)s people (and statistics of fewer than %(k)s) shown as <%(k)s; cells "
+        "that would give them away by subtraction shown as [c]; listings and charts left out",
+        below=k - 1,
+        k=k,
     )
 
 
@@ -320,7 +324,7 @@ def _filters(job: SummaryJob, names: Sequence[str]) -> list[tuple[str, str]]:
     k = current_app.config["SUPPRESS_BELOW"]
     return [
         (N_("Tables"), ", ".join(names)),
-        (N_("Population"), "Participants not deleted; see each sheet's notes"),
+        (N_("Population"), gettext("Participants not deleted; see each sheet's notes")),
         (N_("Small counts"), small_counts_line(k)),
         (N_("Trigger"), job.trigger),
         (N_("Job"), str(job.id)),
