@@ -9,11 +9,12 @@ pages, else Accept-Language). Without a request (CLI, tasks) the text is English
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from flask import has_request_context
-from flask_babel import gettext
+from flask_babel import force_locale, get_locale, gettext
 from markupsafe import Markup
 
 from trialdm.core.errors import N_, Message
@@ -82,6 +83,23 @@ def _pattern(template: str) -> re.Pattern[str]:
 
 
 _PLAIN = [(_pattern(library), ours) for library, ours in _LIBRARY_WORDING]
+
+
+def request_language() -> str | None:
+    """The request's language (the pages' choice, else Accept-Language) for a job a
+    worker builds later; None without a request (CLI, schedule)."""
+    if not has_request_context():
+        return None
+    locale = get_locale()
+    return str(locale) if locale else None
+
+
+@contextmanager
+def job_language(language: str | None) -> Iterator[None]:
+    """A worker's build in the requester's language: texts marked for translation
+    (and the table specs' texts) come out in it; English when none was recorded."""
+    with force_locale(language or "en"):
+        yield
 
 
 def plain_words(message: str) -> str:

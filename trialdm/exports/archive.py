@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import current_app
+from flask_babel import gettext
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -194,7 +195,7 @@ def write_archive(
             with zf.open("codebook.csv", "w") as member:
                 write_codebook_csv(member, codebook_rows(named))
             with zf.open("codebook.html", "w") as member:
-                title = f"Codebook · {request.scope_label}"
+                title = gettext("Codebook · %(scope)s", scope=request.scope_label)
                 write_codebook_html(member, title, codebook_rows(named))
             files += ["codebook.csv", "codebook.html"]
             zf.writestr(

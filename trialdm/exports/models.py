@@ -55,5 +55,7 @@ class ExportJob(SiteScoped, IdMixin, TimestampMixin, Base):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     data_read_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     file_name: Mapped[str | None] = mapped_column(String(200))
+    # The requester's language: the worker writes the readme and codebook in it.
+    language: Mapped[str | None] = mapped_column(String(16))
     # dataset name -> {"rows": n, "variables": n, "left_out": [...]} of the finished export
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON)

@@ -15,6 +15,7 @@ from datetime import datetime
 from pathlib import Path
 
 from flask import current_app
+from flask_babel import gettext
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -23,6 +24,7 @@ from trialdm.core.errors import N_, DomainError, ErrorCollector, Forbidden, Mess
 from trialdm.core.jobs import JobProgress, Lease
 from trialdm.core.jobs import claim_job as claim_lease
 from trialdm.core.jobs import reconcile_jobs as reconcile_leases
+from trialdm.core.messages import job_language, request_language
 from trialdm.core.models import utcnow
 from trialdm.core.scoping import EVERY_SITE, SiteScope, current_scope, require_site, scoped_to
 from trialdm.core.tasks import enqueue
@@ -155,6 +157,7 @@ class CreateExportJob:
             step="Waiting for a worker",
             requested_by_id=self.requested_by_id,
             requested_by=self.requested_by,
+            language=request_language(),
             heartbeat_at=utcnow(),
         )
         session.add(job)
@@ -224,7 +227,7 @@ def sees_allocation_lists(session: Session, job: ExportJob) -> bool:
 
 def scope_label(session: Session, job: ExportJob) -> str:
     if job.site_code is None:
-        return "All sites"
+        return gettext("All sites")
     return get_site(session, job.site_code).label
 
 
@@ -240,9 +243,11 @@ def build_job(
     assert job is not None
     try:
         read_at = utcnow()
+        with job_language(job.language):
+            scope = scope_label(session, job)
         request = ArchiveRequest(
             job_id=job.id,
-            scope_label=scope_label(session, job),
+            scope_label=scope,
             export_format=job.format,
             dataset_names=list(job.datasets),
             labels=job.labels,
@@ -252,7 +257,7 @@ def build_job(
             list_positions=sees_allocation_lists(session, job),
         )
         progress = JobProgress(session, ExportJob, job_id, len(job.datasets) + 1, listener)
-        with scoped_to(job_scope(job)):
+        with scoped_to(job_scope(job)), job_language(job.language):
             result = write_archive(
                 session, archive_path(job), request, progress, f"trialdm {_version()}"
             )

@@ -12,6 +12,9 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import IO, Any
 
+from flask_babel import get_locale, gettext
+
+from trialdm.core.errors import N_
 from trialdm.exports.datasets import (
     MISSING_LABELS,
     MISSING_VALUES,
@@ -29,23 +32,25 @@ TYPE_NAMES = {
     "date": "date (YYYY-MM-DD)",
 }
 CODEBOOK_COLUMNS = (
-    "dataset",
-    "variable",
-    "name_in_file",
-    "label",
-    "type",
-    "unit",
-    "choices (code = label)",
-    "values in .sav/.dta (number = label)",
-    "minimum",
-    "maximum",
-    "missing-data codes",
-    "instrument",
-    "instrument versions",
-    "identifier",
-    "note",
+    N_("dataset"),
+    N_("variable"),
+    N_("name_in_file"),
+    N_("label"),
+    N_("type"),
+    N_("unit"),
+    N_("choices (code = label)"),
+    N_("values in .sav/.dta (number = label)"),
+    N_("minimum"),
+    N_("maximum"),
+    N_("missing-data codes"),
+    N_("instrument"),
+    N_("instrument versions"),
+    N_("identifier"),
+    N_("note"),
 )
 
+# The readme's words for the job's ``identifiers`` choice.
+IDENTIFIERS = {"include": N_("included"), "exclude": N_("excluded")}
 
 MISSING_TEXT = " | ".join(
     f"{MISSING_VALUES[code]} = {MISSING_CODES[code]} (.{letter} after missing_codes.do)"
@@ -204,7 +209,7 @@ def codebook_rows(
 def write_codebook_csv(target: IO[bytes], rows: Iterable[list[str]]) -> None:
     text = io.TextIOWrapper(target, encoding="utf-8-sig", newline="")
     writer = csv.writer(text)
-    writer.writerow(CODEBOOK_COLUMNS)
+    writer.writerow([gettext(c) for c in CODEBOOK_COLUMNS])
     writer.writerows(rows)
     text.flush()
     text.detach()
@@ -212,16 +217,17 @@ def write_codebook_csv(target: IO[bytes], rows: Iterable[list[str]]) -> None:
 
 def write_codebook_html(target: IO[bytes], title: str, rows: Iterable[list[str]]) -> None:
     """The codebook as one readable page (every cell escaped; right-to-left text kept)."""
+    language = str(get_locale() or "en")
     out = io.TextIOWrapper(target, encoding="utf-8", newline="\n")
     esc = html.escape
     out.write(
-        "<!doctype html>\n<html lang='en'><head><meta charset='utf-8'>"
+        f"<!doctype html>\n<html lang='{esc(language)}' dir='auto'><head><meta charset='utf-8'>"
         f"<title>{esc(title)}</title><style>body{{font-family:sans-serif}}"
         "table{border-collapse:collapse}td,th{border:1px solid #999;padding:2px 6px;"
         "vertical-align:top;unicode-bidi:plaintext}th{background:#eee}</style></head><body>"
         f"<h1>{esc(title)}</h1><table><thead><tr>"
     )
-    out.write("".join(f"<th>{esc(c)}</th>" for c in CODEBOOK_COLUMNS))
+    out.write("".join(f"<th>{esc(gettext(c))}</th>" for c in CODEBOOK_COLUMNS))
     out.write("</tr></thead><tbody>\n")
     for row in rows:
         out.write("<tr>" + "".join(f"<td>{esc(cell)}</td>" for cell in row) + "</tr>\n")
@@ -244,37 +250,47 @@ def readme_text(
     datasets: Iterable[tuple[str, int, list[str]]],
     files: Iterable[str],
 ) -> str:
+    values = gettext("labels") if labels == "labels" else gettext("codes")
     lines = [
-        f"{trial}: item-level data export",
+        gettext("%(trial)s: item-level data export", trial=trial),
         "",
-        f"Scope: {scope}",
-        f"Format: {export_format}",
-        f"Values: {'labels' if labels == 'labels' else 'codes'} in the CSV files",
-        f"Identifiers: {identifiers}d",
-        f"Data read at: {read_at.isoformat(timespec='seconds')} (UTC)",
-        f"Requested by: {requested_by}",
-        f"Software: {software}",
-        f"Export job: {job_id}",
+        gettext("Scope: %(scope)s", scope=scope),
+        gettext("Format: %(format)s", format=export_format),
+        gettext("Values: %(values)s in the CSV files", values=values),
+        gettext(
+            "Identifiers: %(identifiers)s",
+            identifiers=gettext(IDENTIFIERS.get(identifiers, identifiers)),
+        ),
+        gettext("Data read at: %(time)s (UTC)", time=read_at.isoformat(timespec="seconds")),
+        gettext("Requested by: %(person)s", person=requested_by),
+        gettext("Software: %(software)s", software=software),
+        gettext("Export job: %(job)s", job=job_id),
         "",
-        "Datasets (rows):",
+        gettext("Datasets (rows):"),
     ]
     left_out_lines = []
     for name, count, left_out in datasets:
         lines.append(f"  {name}: {count}")
         if left_out:
             left_out_lines.append(f"  {name}: {', '.join(left_out)}")
-    lines += ["", "Left out as identifying:"]
-    lines += left_out_lines or ["  nothing"]
+    lines += ["", gettext("Left out as identifying:")]
+    lines += left_out_lines or ["  " + gettext("nothing")]
+    codes = ", ".join(f"{n} = {label}" for n, label in sorted(MISSING_LABELS.items()))
     lines += [
         "",
-        "Missing-data codes: "
-        + ", ".join(f"{n} = {label}" for n, label in sorted(MISSING_LABELS.items()))
-        + " (declared missing in .sav; in Stata, missing_codes.do makes them .a/.b/.c).",
-        "A multiple-choice field is one 0/1 column per choice (field___code), as in REDCap;",
-        "a date field has a companion column field_missing for its missing-data code.",
-        "Blank means not answered. Text is UTF-8.",
+        gettext(
+            "Missing-data codes: %(codes)s (declared missing in .sav; in Stata, "
+            "missing_codes.do makes them .a/.b/.c).",
+            codes=codes,
+        ),
+        gettext(
+            "A multiple-choice field is one 0/1 column per choice (field___code), as in "
+            "REDCap; a date field has a companion column field_missing for its "
+            "missing-data code."
+        ),
+        gettext("Blank means not answered. Text is UTF-8."),
         "",
-        "Files:",
+        gettext("Files:"),
         *(f"  {name}" for name in files),
         "",
     ]

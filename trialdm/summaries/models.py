@@ -49,6 +49,8 @@ class SummaryJob(SiteScoped, IdMixin, TimestampMixin, Base):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     data_read_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     file_name: Mapped[str | None] = mapped_column(String(200))
+    # The requester's language: the worker writes the workbook's texts in it.
+    language: Mapped[str | None] = mapped_column(String(16))
     # name -> the table as JSON (aggregates whole; the listing capped): megabytes for
     # a cross-site job, so loaded only when one job's tables are read, never for lists.
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON, deferred=True)

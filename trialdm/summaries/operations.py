@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import current_app
+from flask_babel import gettext
 from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
@@ -26,6 +27,7 @@ from trialdm.core.errors import N_, DomainError, ErrorCollector, Forbidden, Mess
 from trialdm.core.jobs import JobProgress, Lease
 from trialdm.core.jobs import claim_job as claim_lease
 from trialdm.core.jobs import reconcile_jobs as reconcile_leases
+from trialdm.core.messages import job_language, request_language
 from trialdm.core.models import utcnow
 from trialdm.core.scoping import EVERY_SITE, SiteScope, current_scope, require_site, scoped_to
 from trialdm.core.tasks import enqueue
@@ -124,6 +126,7 @@ class CreateSummaryJob:
             trigger=self.trigger,
             requested_by_id=self.requested_by_id,
             requested_by=self.requested_by,
+            language=request_language(),
             heartbeat_at=utcnow(),
         )
         session.add(job)
@@ -200,7 +203,7 @@ def job_scope(job: SummaryJob) -> SiteScope:
 
 def scope_label(session: Session, job: SummaryJob) -> str:
     if job.site_code is None:
-        return "All sites (cross-site workbook)"
+        return gettext("All sites (cross-site workbook)")
     return get_site(session, job.site_code).label
 
 
@@ -259,19 +262,21 @@ def build_job(session: Session, job_id: int) -> None:
         )
         read_at = utcnow()
         ctx = build_context(reader, read_at)
-        cover = Cover(
-            trial=current_app.config["TRIAL_NAME"],
-            scope=scope_label(reader, job),
-            read_at=read_at,
-            requested_by=job.requested_by or "unknown",
-            software=f"trialdm {_version()}",
-            filters=_filters(job, names),
-        )
+        with job_language(job.language):
+            cover = Cover(
+                trial=current_app.config["TRIAL_NAME"],
+                scope=scope_label(reader, job),
+                read_at=read_at,
+                requested_by=job.requested_by or "unknown",
+                software=f"trialdm {_version()}",
+                filters=_filters(job, names),
+            )
         with scoped_to(job_scope(job)):
             try:
                 results = compute_tables(ctx, names, progress)
                 tables = {r.name: table_json(r, ctx) for r in results}
-                render_workbook(path, cover, results, ctx, progress)
+                with job_language(job.language):
+                    render_workbook(path, cover, results, ctx, progress)
             finally:
                 drop_temporaries(ctx)
     job = session.get(SummaryJob, job_id, populate_existing=True)
@@ -306,21 +311,23 @@ def _version() -> str:
 
 def small_counts_line(k: int) -> str:
     if k <= 1:
-        return "not suppressed"
-    return (
-        f"1 to {k - 1} people (and statistics of fewer than {k}) shown as <{k}; cells that "
-        f"would give them away by subtraction shown as [c]; listings and charts left out"
+        return gettext("not suppressed")
+    return gettext(
+        "1 to %(below)s people (and statistics of fewer than %(k)s) shown as <%(k)s; cells "
+        "that would give them away by subtraction shown as [c]; listings and charts left out",
+        below=k - 1,
+        k=k,
     )
 
 
 def _filters(job: SummaryJob, names: Sequence[str]) -> list[tuple[str, str]]:
     k = current_app.config["SUPPRESS_BELOW"]
     return [
-        ("Tables", ", ".join(names)),
-        ("Population", "Participants not deleted; see each sheet's notes"),
-        ("Small counts", small_counts_line(k)),
-        ("Trigger", job.trigger),
-        ("Job", str(job.id)),
+        (N_("Tables"), ", ".join(names)),
+        (N_("Population"), gettext("Participants not deleted; see each sheet's notes")),
+        (N_("Small counts"), small_counts_line(k)),
+        (N_("Trigger"), job.trigger),
+        (N_("Job"), str(job.id)),
     ]
 
 

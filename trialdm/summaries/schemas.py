@@ -32,6 +32,11 @@ class SummaryJobOut(DumpSchema):
     error = ma.fields.String(allow_none=True)
     trigger = ma.fields.String()
     requested_by = ma.fields.String(allow_none=True)
+    language = ma.fields.String(
+        dump_only=True,
+        allow_none=True,
+        metadata={"description": "Language of the file's texts (the requester's)"},
+    )
     attempts = ma.fields.Integer()
     created_at = ma.fields.DateTime()
     started_at = ma.fields.DateTime(allow_none=True)

@@ -3,16 +3,16 @@
 Each table sheet prints exactly the texts of the table's JSON and HTML, one
 sheet cell per printed cell (``52 (48–57)``, ``4 (f=3, m=1)``), under a header
 whose group labels are merged over their columns, with the title above and the
-footnotes below, so that the range pastes into a manuscript as it is. Beside it
-a "values" sheet holds every statistic behind those cells as a number with its
-number format, one line per row, column and statistic, for those who compute
-further.
+footnotes below, so that the range pastes into a manuscript as it is. Beside it a
+"values" sheet holds every statistic behind those cells as a number with its number
+format, one line per row, column and statistic, for those who compute further. The
+interface texts are in the language the job was asked in (the caller forces it).
 
-Write-only keeps memory flat however long the participant listing is (the
-listing is streamed from the database cursor straight into the sheet); its
-merged ranges are collected on the sheet and written after the rows. Every
-string is written as text: a value beginning with = + - @ tab or CR is stored
-as a string with Excel's quote prefix, never as a formula.
+Write-only keeps memory flat however long the participant listing is (the listing
+is streamed from the database cursor straight into the sheet); its merged ranges are
+collected on the sheet and written after the rows. Every string is written as text:
+a value beginning with = + - @ tab or CR is stored with Excel's quote prefix, never
+as a formula.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from itertools import zip_longest
 from pathlib import Path
 from typing import Any
 
+from flask_babel import gettext
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.chart import LineChart, Reference
@@ -35,9 +36,11 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from openpyxl.worksheet.cell_range import CellRange
 
+from trialdm.core.errors import N_
 from trialdm.summaries.engine import TableResult, listing_rows
 from trialdm.summaries.listing_sheet import FastRows
 from trialdm.summaries.spec import BuildContext, ListingColumn, ListingSpec
+from trialdm.summaries.specfiles.texts import localised_result
 
 HOSTILE_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 # Characters XML 1.0 cannot hold (openpyxl refuses them); tab, LF and CR are fine.
@@ -223,22 +226,20 @@ def write_cover(
 ) -> None:
     ws = wb.create_sheet("Cover")
     _set_widths(ws, [24, 80, 32])
-    ws.append([cell(ws, f"{cover.trial}: summary tables", font=TITLE)])
+    ws.append([cell(ws, gettext("%(trial)s: summary tables", trial=cover.trial), font=TITLE)])
     ws.append([])
     lines: list[tuple[str, Any, str | None]] = [
-        ("Trial", cover.trial, None),
-        ("Scope", cover.scope, None),
-        ("Data read at (UTC)", cover.read_at, "yyyy-mm-dd hh:mm:ss"),
-        ("Requested by", cover.requested_by, None),
-        ("Software", cover.software, None),
+        (gettext("Trial"), cover.trial, None),
+        (gettext("Scope"), cover.scope, None),
+        (gettext("Data read at (UTC)"), cover.read_at, "yyyy-mm-dd hh:mm:ss"),
+        (gettext("Requested by"), cover.requested_by, None),
+        (gettext("Software"), cover.software, None),
     ]
-    lines += [(name, value, None) for name, value in cover.filters]
+    lines += [(gettext(name), value, None) for name, value in cover.filters]
     for label, value, number_format in lines:
         ws.append([cell(ws, label, font=BOLD), cell(ws, value, number_format)])
     ws.append([])
-    ws.append(
-        [cell(ws, "Sheet", font=BOLD), cell(ws, "Table", font=BOLD), cell(ws, "Numbers", font=BOLD)]
-    )
+    ws.append([cell(ws, gettext(h), font=BOLD) for h in (N_("Sheet"), N_("Table"), N_("Numbers"))])
     for result, name in zip(results, names, strict=True):
         ws.append([cell(ws, name.table), cell(ws, result.title), cell(ws, name.numbers)])
 
@@ -263,7 +264,7 @@ def _write_chart(ws: WriteOnlyWorksheet, result: TableResult, rows_written: int)
     ws.append([cell(ws, chart_data.title, font=BOLD)])
     header_row = rows_written + 3
     sites = list(chart_data.series)
-    ws.append([cell(ws, "Month", font=BOLD)] + [cell(ws, s, font=BOLD) for s in sites])
+    ws.append([cell(ws, gettext("Month"), font=BOLD)] + [cell(ws, s, font=BOLD) for s in sites])
     for index, month in enumerate(chart_data.categories):
         ws.append(
             [cell(ws, month, "mmm yyyy")]
@@ -273,7 +274,7 @@ def _write_chart(ws: WriteOnlyWorksheet, result: TableResult, rows_written: int)
     chart = LineChart()
     chart.title = chart_data.title
     chart.y_axis.title = chart_data.y_title
-    chart.x_axis.title = "Month"
+    chart.x_axis.title = gettext("Month")
     chart.x_axis.number_format = "mmm yyyy"
     chart.height, chart.width = 9, 18
     data = Reference(ws, min_col=2, max_col=1 + len(sites), min_row=header_row, max_row=last)
@@ -312,7 +313,7 @@ def write_listing(
         if progress is not None and count % PROGRESS_EVERY == 0:
             progress(count)
     sheet.append([])
-    sheet.append([cell(ws, "Summary", font=TITLE)])
+    sheet.append([cell(ws, gettext("Summary"), font=TITLE)])
     _write_printed_table(sheet, result)
     write_numbers(wb, result, names.numbers)
 
@@ -320,7 +321,14 @@ def write_listing(
 # ------------------------------------------------------------------ numbers
 
 
-NUMBERS_HEADER = ("Characteristic", "Line", "Column group", "Column", "Statistic", "Value")
+NUMBERS_HEADER = (
+    N_("Characteristic"),
+    N_("Line"),
+    N_("Column group"),
+    N_("Column"),
+    N_("Statistic"),
+    N_("Value"),
+)
 
 
 def numbers_lines(result: TableResult) -> Iterator[tuple[str, str, str, str, str, Any, str]]:
@@ -359,9 +367,10 @@ def write_numbers(wb: Workbook, result: TableResult, title: str) -> None:
     widths[1], widths[4], widths[5] = 30, 12, 14
     _set_widths(ws, widths)
     ws.freeze_panes = "A4"
-    ws.append([cell(ws, f"{result.title}: the numbers of each cell", font=TITLE)])
+    title = gettext("%(table)s: the numbers of each cell", table=result.title)
+    ws.append([cell(ws, title, font=TITLE)])
     ws.append([])
-    ws.append([cell(ws, h, font=BOLD) for h in NUMBERS_HEADER])
+    ws.append([cell(ws, gettext(h), font=BOLD) for h in NUMBERS_HEADER])
     # Thousands of lines for a table with many sites: plain strings go to openpyxl
     # raw (its cheapest path), numbers reuse one prepared style per format.
     styles: dict[str, Any] = {}
@@ -471,6 +480,8 @@ def render_workbook(
     path.parent.mkdir(parents=True, exist_ok=True)
     wb = Workbook(write_only=True)
     names = sheet_names(results)
+    # The specs' texts in the build's language (job_language); data stays as it is.
+    results = [localised_result(result) for result in results]
     write_cover(wb, cover, results, names)
     for result, name in zip(results, names, strict=True):
         if progress is not None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Flask, g, request, session
+from flask import Flask, g, has_request_context, request, session
 from flask_babel import refresh
 
 from trialdm.extensions import babel
@@ -43,6 +43,9 @@ SESSION_KEY = "lang"
 
 
 def select_locale() -> str:
+    if not has_request_context():
+        # A worker or the CLI: English unless a build forces the requester's language.
+        return DEFAULT_LANGUAGE
     chosen = session.get(SESSION_KEY)
     if chosen in LANGUAGES:
         return chosen

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 TEXT_KEYS = ("title", "label", "corner")
@@ -48,10 +49,11 @@ def catalog_id(text: str) -> str:
 def spec_text(text: Any) -> Any:
     """A spec text in the request's language (English without a request or catalog
     entry); data in the same places (site codes, values) comes back as it is."""
-    from flask import has_request_context
+    from flask import has_app_context
     from flask_babel import gettext
 
-    if not isinstance(text, str) or not text.strip() or not has_request_context():
+    # An app context suffices: a worker's build runs inside force_locale (job_language).
+    if not isinstance(text, str) or not text.strip() or not has_app_context():
         return text
     key = catalog_id(text)
     translated = gettext(key)
@@ -76,3 +78,28 @@ def localised_table(body: dict[str, Any]) -> dict[str, Any]:
         listing["columns"] = [spec_text(c) for c in listing.get("columns", [])]
         out["listing"] = listing
     return out
+
+
+def localised_result(result: Any) -> Any:
+    """A computed table (``TableResult``) with its spec texts in the current language,
+    for the workbook; a copy, so the job's stored JSON keeps the source texts."""
+    chart = result.chart
+    if chart is not None:
+        chart = replace(chart, title=spec_text(chart.title), y_title=spec_text(chart.y_title))
+    listing = result.listing
+    if listing is not None:
+        columns = tuple(replace(c, label=spec_text(c.label)) for c in listing.columns)
+        listing = replace(listing, columns=columns)
+    return replace(
+        result,
+        title=spec_text(result.title),
+        corner=spec_text(result.corner),
+        columns=[
+            replace(c, label=spec_text(c.label), parent=spec_text(c.parent)) for c in result.columns
+        ],
+        rows=[replace(r, label=spec_text(r.label)) for r in result.rows],
+        footnotes=[spec_text(n) for n in result.footnotes],
+        notes=[spec_text(n) for n in result.notes],
+        listing=listing,
+        chart=chart,
+    )
