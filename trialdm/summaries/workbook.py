@@ -5,8 +5,7 @@ sheet cell per printed cell (``52 (48–57)``, ``4 (f=3, m=1)``), under a header
 whose group labels are merged over their columns, with the title above and the
 footnotes below, so that the range pastes into a manuscript as it is. Beside it a
 "values" sheet holds every statistic behind those cells as a number with its number
-format, one line per row, column and statistic, for those who compute further. The
-interface texts are in the language the job was asked in (the caller forces it).
+format, one line per row, column and statistic, for those who compute further.
 
 Write-only keeps memory flat however long the participant listing is (the listing
 is streamed from the database cursor straight into the sheet); its merged ranges are
