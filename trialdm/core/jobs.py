@@ -15,9 +15,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from flask import current_app
 from sqlalchemy import Engine, and_, or_, select, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+from trialdm.core.errors import DomainError
 from trialdm.core.models import utcnow
 from trialdm.core.scoping import EVERY_SITE, scoped_to
 from trialdm.core.tasks import enqueue
@@ -32,6 +35,32 @@ class Lease:
 
     def start(self, now: datetime) -> datetime:
         return now - timedelta(seconds=self.seconds)
+
+
+def job_lease() -> Lease:
+    """The lease of every background job (summaries, exports, imports), from settings."""
+    config = current_app.config
+    return Lease(config["SUMMARY_LEASE_SECONDS"], config["SUMMARY_MAX_ATTEMPTS"])
+
+
+@dataclass(frozen=True)
+class FailureTexts:
+    """What a failed job tells the person who asked for it, by kind of failure: the
+    database (``database``), a file (``file``, may name ``{reason}``) or anything else
+    (``unexpected``, names ``{error}``). A domain error says its own detail."""
+
+    database: str
+    file: str
+    unexpected: str
+
+    def describe(self, exc: BaseException) -> str:
+        if isinstance(exc, DomainError):
+            return exc.detail
+        if isinstance(exc, OperationalError):
+            return self.database
+        if isinstance(exc, OSError):
+            return self.file.format(reason=exc.strerror or exc)
+        return self.unexpected.format(error=f"{type(exc).__name__}: {exc}")
 
 
 def _claimable(model: Any, lease: Lease, now: datetime):

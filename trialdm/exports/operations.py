@@ -16,12 +16,11 @@ from pathlib import Path
 
 from flask import current_app
 from flask_babel import gettext
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from trialdm.core.audit import record_event
 from trialdm.core.errors import N_, DomainError, ErrorCollector, Forbidden, Message
-from trialdm.core.jobs import JobProgress, Lease
+from trialdm.core.jobs import FailureTexts, JobProgress, job_lease
 from trialdm.core.jobs import claim_job as claim_lease
 from trialdm.core.jobs import reconcile_jobs as reconcile_leases
 from trialdm.core.messages import job_language, request_language
@@ -184,29 +183,18 @@ class CreateExportJob:
 # ------------------------------------------------------------------ building
 
 
-def job_lease() -> Lease:
-    config = current_app.config
-    return Lease(config["SUMMARY_LEASE_SECONDS"], config["SUMMARY_MAX_ATTEMPTS"])
-
-
 def claim_job(session: Session, job_id: int) -> bool:
     """Take the job if it is queued or its last builder's lease has run out, and it
     has attempts left."""
     return claim_lease(session, ExportJob, job_id, job_lease())
 
 
-def readable_error(exc: BaseException) -> str:
-    if isinstance(exc, DomainError):
-        return exc.detail
-    if isinstance(exc, OperationalError):
-        return "The database could not be read while exporting; please try again."
-    if isinstance(exc, OSError):
-        reason = exc.strerror or exc
-        return f"The export could not be written ({reason}); please tell the administrators."
-    return (
-        f"The export stopped with an unexpected error ({type(exc).__name__}: {exc}). "
-        "Please try again; the administrators can find the details in the worker log."
-    )
+readable_error = FailureTexts(
+    database="The database could not be read while exporting; please try again.",
+    file="The export could not be written ({reason}); please tell the administrators.",
+    unexpected="The export stopped with an unexpected error ({error}). "
+    "Please try again; the administrators can find the details in the worker log.",
+).describe
 
 
 def job_scope(job: ExportJob) -> SiteScope:

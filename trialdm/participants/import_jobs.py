@@ -17,12 +17,10 @@ from pathlib import Path
 
 from flask import current_app
 from sqlalchemy import update
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from trialdm.core.audit import audit_context, record_event
-from trialdm.core.errors import DomainError
-from trialdm.core.jobs import Lease
+from trialdm.core.jobs import FailureTexts, job_lease
 from trialdm.core.jobs import claim_job as claim_lease
 from trialdm.core.jobs import reconcile_jobs as reconcile_leases
 from trialdm.core.models import utcnow
@@ -36,11 +34,6 @@ IMPORT_TASK = "trialdm.participants.import"
 RECONCILE_TASK = "trialdm.participants.reconcile_imports"
 # Progress is written at most this often (seconds); each write is its own transaction.
 PROGRESS_EVERY = 2.0
-
-
-def job_lease() -> Lease:
-    config = current_app.config
-    return Lease(config["SUMMARY_LEASE_SECONDS"], config["SUMMARY_MAX_ATTEMPTS"])
 
 
 def upload_path(job: ParticipantImportJob) -> Path:
@@ -138,17 +131,12 @@ def _finish(session: Session, job_id: int, attempt: int, **values) -> bool:
     return changed.rowcount == 1
 
 
-def readable_error(exc: BaseException) -> str:
-    if isinstance(exc, DomainError):
-        return exc.detail
-    if isinstance(exc, OperationalError):
-        return "The database could not be written during the import; please try again."
-    if isinstance(exc, OSError):
-        return "The uploaded file could not be read; please upload it again."
-    return (
-        f"The import stopped with an unexpected error ({type(exc).__name__}: {exc}). "
-        "Nothing was imported; the administrators can find the details in the worker log."
-    )
+readable_error = FailureTexts(
+    database="The database could not be written during the import; please try again.",
+    file="The uploaded file could not be read; please upload it again.",
+    unexpected="The import stopped with an unexpected error ({error}). "
+    "Nothing was imported; the administrators can find the details in the worker log.",
+).describe
 
 
 def run_import_job(session: Session, job_id: int) -> str:
