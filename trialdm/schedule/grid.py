@@ -35,7 +35,6 @@ from sqlalchemy import (
     cast,
     func,
     literal,
-    or_,
     select,
     true,
     union_all,
@@ -46,7 +45,7 @@ from trialdm.core.locking import locked_condition
 from trialdm.core.sqldates import add_months
 from trialdm.instruments.models import InstrumentResponse
 from trialdm.participants.models import Participant
-from trialdm.schedule.queries import ScheduleEvent, add_days
+from trialdm.schedule.queries import ScheduleEvent, add_days, window_whens
 
 CELL_STATES = (
     "not_due",
@@ -163,19 +162,7 @@ def cells_query(
         *signed,
         (live.c.status == "complete", "complete"),
         (live.c.status == "incomplete", "incomplete"),
-        (
-            and_(
-                windows.c.participant_status == "withdrawn",
-                or_(
-                    windows.c.withdrawal_date.is_(None),
-                    windows.c.withdrawal_date <= windows.c.window_end,
-                ),
-            ),
-            "not_applicable",
-        ),
-        (day < windows.c.window_start, "not_due"),
-        (day <= windows.c.due_date, "due"),
-        (day <= windows.c.window_end, "overdue"),
+        *window_whens(windows, day, "not_due"),
         else_="missed",
     )
     return (

@@ -27,6 +27,7 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import (
+    ColumnElement,
     Date,
     Integer,
     Select,
@@ -85,6 +86,25 @@ class ScheduleRow:
     window_end: date
     status: str
     completed_on: date | None
+
+
+def window_whens(windows: Any, day: ColumnElement[Any], before: str) -> list[tuple[Any, str]]:
+    """The states of an event not completed, by its window on ``day``: not applicable
+    (withdrawn before the window closed), ``before`` the window, due, overdue (after
+    the due date, window still open); a ``case`` ends them with ``else_="missed"``.
+    ``windows`` has participant_status, withdrawal_date, window_start, due_date and
+    window_end columns."""
+    c = windows.c
+    withdrawn = and_(
+        c.participant_status == "withdrawn",
+        or_(c.withdrawal_date.is_(None), c.withdrawal_date <= c.window_end),
+    )
+    return [
+        (withdrawn, "not_applicable"),
+        (day < c.window_start, before),
+        (day <= c.due_date, "due"),
+        (day <= c.window_end, "overdue"),
+    ]
 
 
 def schedule_query(
@@ -173,21 +193,7 @@ def schedule_query(
     completed = func.coalesce(done.c.n_done, 0) >= windows.c.n_due
     day = literal(as_of, Date)
     status_expr = case(
-        (completed, "completed"),
-        (
-            and_(
-                windows.c.participant_status == "withdrawn",
-                or_(
-                    windows.c.withdrawal_date.is_(None),
-                    windows.c.withdrawal_date <= windows.c.window_end,
-                ),
-            ),
-            "not_applicable",
-        ),
-        (day < windows.c.window_start, "upcoming"),
-        (day <= windows.c.due_date, "due"),
-        (day <= windows.c.window_end, "overdue"),
-        else_="missed",
+        (completed, "completed"), *window_whens(windows, day, "upcoming"), else_="missed"
     )
     rows = (
         select(
