@@ -202,3 +202,11 @@ class JobProgress:
         with scoped_to(EVERY_SITE):
             self.session.execute(statement)
         self.session.commit()
+
+
+def job_file_stem(job: Any, *what: str) -> str:
+    """``<trial>-<what…>-<scope>-<day the data was read>-job<id>``: the name of a job's
+    download, the same shape for every kind of job."""
+    trial = current_app.config["TRIAL_NAME"].replace(" ", "_")
+    day = (job.data_read_at or job.created_at or utcnow()).date().isoformat()
+    return "-".join((trial, what[0], job.scope, *what[1:], day, f"job{job.id}"))

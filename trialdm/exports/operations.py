@@ -19,13 +19,13 @@ from flask_babel import gettext
 from sqlalchemy.orm import Session
 
 from trialdm.core.audit import record_event
-from trialdm.core.errors import N_, DomainError, ErrorCollector, Forbidden, Message
-from trialdm.core.jobs import FailureTexts, JobProgress, job_lease
+from trialdm.core.errors import N_, DomainError, ErrorCollector, Message
+from trialdm.core.jobs import FailureTexts, JobProgress, job_file_stem, job_lease
 from trialdm.core.jobs import claim_job as claim_lease
 from trialdm.core.jobs import reconcile_jobs as reconcile_leases
 from trialdm.core.messages import job_language, request_language
 from trialdm.core.models import utcnow
-from trialdm.core.scoping import EVERY_SITE, SiteScope, current_scope, require_site, scoped_to
+from trialdm.core.scoping import EVERY_SITE, SiteScope, scoped_to
 from trialdm.core.tasks import enqueue
 from trialdm.exports.archive import (
     AUDIT,
@@ -37,11 +37,10 @@ from trialdm.exports.archive import (
 )
 from trialdm.exports.models import FORMATS, ExportJob
 from trialdm.exports.statfiles import file_names
-from trialdm.sites.queries import get_site
+from trialdm.sites.queries import get_site, resolve_job_scope
 
 log = logging.getLogger(__name__)
 BUILD_TASK = "trialdm.exports.build"
-ALL = "all"
 
 
 def archive_path(job: ExportJob) -> Path:
@@ -49,9 +48,7 @@ def archive_path(job: ExportJob) -> Path:
 
 
 def download_name(job: ExportJob) -> str:
-    trial = current_app.config["TRIAL_NAME"].replace(" ", "_")
-    day = (job.data_read_at or job.created_at or utcnow()).date().isoformat()
-    return f"{trial}-export-{job.scope}-{job.format}-{day}-job{job.id}.zip"
+    return f"{job_file_stem(job, 'export', job.format)}.zip"
 
 
 # ------------------------------------------------------------------ asking
@@ -101,19 +98,13 @@ class CreateExportJob:
         return [name for name in known if name in self.datasets]
 
     def _check_scope(self, session: Session) -> str | None:
-        if self.scope.lower() == ALL:
-            if not current_scope().every_site:
-                raise Forbidden(
-                    N_("Only coordinators may export every site."),
-                    errors={"scope": [N_("Ask for your own site's data instead.")]},
-                )
-            self.scope = ALL
-            return None
-        code = self.scope.upper()
-        require_site(code)
-        get_site(session, code, field="scope")
-        self.scope = code
-        return code
+        self.scope, site_code = resolve_job_scope(
+            session,
+            self.scope,
+            refusal=N_("Only coordinators may export every site."),
+            hint=N_("Ask for your own site's data instead."),
+        )
+        return site_code
 
     def validate(self, session: Session) -> str | None:
         site_code = self._check_scope(session)

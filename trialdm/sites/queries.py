@@ -3,8 +3,11 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from trialdm.core.errors import N_, Message, NotFound, ValidationFailed
+from trialdm.core.errors import N_, Forbidden, Message, NotFound, ValidationFailed
+from trialdm.core.scoping import current_scope, require_site
 from trialdm.sites.models import Site
+
+EVERY_SITE_SCOPE = "all"
 
 
 def list_sites(session: Session) -> list[Site]:
@@ -24,3 +27,21 @@ def get_site(session: Session, code: str, field: str = "site") -> Site:
     if site is None:
         raise ValidationFailed.field(field, Message(N_("Unknown site '%(code)s'."), code=code))
     return site
+
+
+def resolve_job_scope(
+    session: Session, scope: str, *, refusal: str, hint: str, field: str = "scope"
+) -> tuple[str, str | None]:
+    """The scope a job is asked for: ``all`` (any case) for every site, which only a
+    principal holding every site may ask (else ``refusal``, with ``hint`` beside the
+    field), or one of the caller's sites by code. Returns the scope as stored and the
+    site code (None for every site)."""
+    scope = scope.strip()
+    if scope.lower() == EVERY_SITE_SCOPE:
+        if not current_scope().every_site:
+            raise Forbidden(refusal, errors={field: [hint]})
+        return EVERY_SITE_SCOPE, None
+    code = scope.upper()
+    require_site(code)
+    get_site(session, code, field=field)
+    return code, code

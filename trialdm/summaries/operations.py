@@ -22,16 +22,16 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from trialdm.core.audit import record_event
-from trialdm.core.errors import N_, ErrorCollector, Forbidden, Message
-from trialdm.core.jobs import FailureTexts, JobProgress, job_lease
+from trialdm.core.errors import N_, ErrorCollector, Message
+from trialdm.core.jobs import FailureTexts, JobProgress, job_file_stem, job_lease
 from trialdm.core.jobs import claim_job as claim_lease
 from trialdm.core.jobs import reconcile_jobs as reconcile_leases
 from trialdm.core.messages import job_language, request_language
 from trialdm.core.models import utcnow
-from trialdm.core.scoping import EVERY_SITE, SiteScope, current_scope, require_site, scoped_to
+from trialdm.core.scoping import EVERY_SITE, SiteScope, scoped_to
 from trialdm.core.tasks import enqueue
 from trialdm.participants.vocabulary import diagnosis_vocabulary
-from trialdm.sites.queries import get_site
+from trialdm.sites.queries import EVERY_SITE_SCOPE, get_site, resolve_job_scope
 from trialdm.summaries.engine import TableResult, compute_table, listing_rows
 from trialdm.summaries.engine.temporary import drop_temporaries
 from trialdm.summaries.models import SummaryJob
@@ -41,7 +41,6 @@ from trialdm.summaries.workbook import Cover, render_workbook
 
 log = logging.getLogger(__name__)
 BUILD_TASK = "trialdm.summaries.build"
-ALL = "all"
 
 
 def workbook_path(job: SummaryJob) -> Path:
@@ -49,17 +48,11 @@ def workbook_path(job: SummaryJob) -> Path:
 
 
 def download_name(job: SummaryJob) -> str:
-    return f"{_file_stem(job, 'summaries')}.xlsx"
+    return f"{job_file_stem(job, 'summaries')}.xlsx"
 
 
 def document_name(job: SummaryJob, table: str) -> str:
-    return f"{_file_stem(job, table)}.docx"
-
-
-def _file_stem(job: SummaryJob, what: str) -> str:
-    trial = current_app.config["TRIAL_NAME"].replace(" ", "_")
-    day = (job.data_read_at or job.created_at or utcnow()).date().isoformat()
-    return f"{trial}-{what}-{job.scope}-{day}-job{job.id}"
+    return f"{job_file_stem(job, table)}.docx"
 
 
 # ------------------------------------------------------------------ asking
@@ -98,20 +91,13 @@ class CreateSummaryJob:
         if len(set(self.tables)) != len(self.tables):
             errors.add("tables", N_("A table is listed twice."))
         errors.raise_if_any()
-        if self.scope.lower() == ALL:
-            # Central scope: only principals holding every site (coordinators) get here.
-            if not current_scope().every_site:
-                raise Forbidden(
-                    N_("Only coordinators may build the cross-site workbook."),
-                    errors={"scope": [N_("Ask for your own site's workbook instead.")]},
-                )
-            self.scope = ALL
-            return None
-        code = self.scope.upper()
-        require_site(code)
-        get_site(session, code, field="scope")
-        self.scope = code
-        return code
+        self.scope, site_code = resolve_job_scope(
+            session,
+            self.scope,
+            refusal=N_("Only coordinators may build the cross-site workbook."),
+            hint=N_("Ask for your own site's workbook instead."),
+        )
+        return site_code
 
     def run(self, session: Session) -> SummaryJob:
         site_code = self.validate(session)
@@ -154,7 +140,9 @@ def create_nightly_job(session: Session, now: datetime | None = None) -> Summary
     if exists:
         return None
     with scoped_to(EVERY_SITE):
-        return CreateSummaryJob(ALL, None, None, "Nightly schedule", trigger="nightly").run(session)
+        return CreateSummaryJob(
+            EVERY_SITE_SCOPE, None, None, "Nightly schedule", trigger="nightly"
+        ).run(session)
 
 
 # ------------------------------------------------------------------ building
