@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
-from flask_babel import gettext
+from flask_babel import gettext, lazy_gettext
 from flask_login import login_required
 
 from trialdm.auth.permissions import current_principal, requires
@@ -20,30 +20,22 @@ from trialdm.exports.operations import CreateExportJob
 from trialdm.exports.schemas import ExportCreate
 from trialdm.extensions import db
 from trialdm.web.forms import FormErrors, form_values, submit
+from trialdm.web.sites import job_scope_choices
 
 bp = Blueprint("export_pages", __name__, url_prefix="/exports/data")
 
 FORMAT_TITLES = {
-    "csv": "CSV with codebook",
-    "spss": "SPSS (.sav)",
-    "stata": "Stata (.dta)",
-    "r": "R (CSV and a script)",
-    "odm": "CDISC ODM 1.3.2 XML",
-    "audit": "Audit trail (CSV)",
+    "csv": lazy_gettext("CSV with codebook"),
+    "spss": lazy_gettext("SPSS (.sav)"),
+    "stata": lazy_gettext("Stata (.dta)"),
+    "r": lazy_gettext("R (CSV and a script)"),
+    "odm": lazy_gettext("CDISC ODM 1.3.2 XML"),
+    "audit": lazy_gettext("Audit trail (CSV)"),
 }
 
 
 def scope_choices() -> list[tuple[str, str]]:
-    """'all' for those holding every site, then each site where they may export."""
-    from trialdm.sites.queries import list_sites
-
-    scope, roles = current_principal().scope_for("exports.build")
-    if not roles:
-        return []
-    choices = [("all", gettext("All sites"))] if scope.every_site else []
-    return choices + [
-        (s.code, f"{s.code} · {s.name}") for s in list_sites(db.session) if scope.allows(s.code)
-    ]
+    return job_scope_choices("exports.build", gettext("All sites"))
 
 
 def render_index(values: dict[str, Any], errors: dict[str, list[str]], status: int = 200):

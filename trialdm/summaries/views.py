@@ -20,21 +20,13 @@ from trialdm.summaries.models import SummaryJob
 from trialdm.summaries.operations import CreateSummaryJob
 from trialdm.summaries.registry import specs, table_names
 from trialdm.web.forms import FormErrors, field_errors
+from trialdm.web.sites import job_scope_choices
 
 bp = Blueprint("summary_pages", __name__, url_prefix="/exports")
 
 
 def scope_choices() -> list[tuple[str, str]]:
-    """'all' for those holding every site, then each site where they may build."""
-    from trialdm.sites.queries import list_sites
-
-    scope, roles = current_principal().scope_for("summaries.build")
-    if not roles:
-        return []
-    choices = [("all", gettext("All sites (cross-site workbook)"))] if scope.every_site else []
-    return choices + [
-        (s.code, f"{s.code} · {s.name}") for s in list_sites(db.session) if scope.allows(s.code)
-    ]
+    return job_scope_choices("summaries.build", gettext("All sites (cross-site workbook)"))
 
 
 def recent_jobs(page_number: int) -> dict[str, Any]:
