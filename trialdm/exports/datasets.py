@@ -44,6 +44,7 @@ from trialdm.instruments.definitions import (
     Missing,
 )
 from trialdm.instruments.models import InstrumentResponse, InstrumentVersion, ResponseAnswer
+from trialdm.instruments.record import record_value_sql
 from trialdm.participants.models import Participant
 
 # Missing-data codes as numbers, declared as missing values in SPSS and labelled in
@@ -202,6 +203,9 @@ class _Column:
 
     def sql(self, answers: Any) -> list[Any]:
         f = self.field
+        if f.record_field:  # the record's value, whatever version the response used
+            value = func.max(record_value_sql(f))
+            return [cast(value, BigInteger) if f.type == "integer" else value]
         mine = and_(answers.c.field == f.name, answers.c.computed.is_(false()))
         if f.type == "multiple_choice":
             # NULL (blank) when the field has no answer row, else 1 or 0 per choice
