@@ -96,6 +96,8 @@ def test_the_new_page_is_filled_from_the_record(app, make_user, enrolled):
     assert text_value(page, "a.year_of_birth") == str(enrolled.year_of_birth)
     # the record's "unmarried" is the item's "single" (record_codes)
     assert checked(page, "a.marital_status") == ["single"]
+    # the staff form says where the value lives (the self-report page does not)
+    assert page.count('class="hint from-record"') == 3
 
 
 def test_saving_another_gender_on_the_page_changes_the_record_with_its_audit(
@@ -303,3 +305,95 @@ def test_the_item_level_export_reads_bound_items_from_the_record(api_as, enrolle
     cells = dict(zip(names, row, strict=True))
     assert cells["gender"] == "male" and cells["marital_status"] == "single"
     assert cells["year_of_birth"] == enrolled.year_of_birth
+
+
+BOUND_RULES = """
+[[rule]]
+name = "baseline_gender_missing"
+kind = "required"
+value = "answer.baseline_demographics.T0.gender"
+message = "Gender is missing at baseline."
+
+[[rule]]
+name = "baseline_born_by_1995"
+kind = "range"
+value = "answer.baseline_demographics.T0.year_of_birth"
+max = 1995
+message = "m"
+"""
+
+
+def test_quality_rules_read_a_bound_answer_from_the_record(
+    tmp_path, enrolled, make_participant, db_session
+):
+    from trialdm.instruments.operations import create_response
+    from trialdm.quality.checks import parse_rules
+    from trialdm.quality.runs import find_failures
+
+    path = tmp_path / "checks.toml"
+    path.write_text(BOUND_RULES)
+    required, born = parse_rules(path, {"T0", "T1", "T2", "T3"})
+    long_ago = make_participant(
+        "BU", enrolment_date=date.today() - timedelta(days=200), year_of_birth=2000
+    )
+    with all_sites():
+        for person in (enrolled, long_ago):
+            create_response(
+                db_session,
+                {
+                    "participant_id": person.id,
+                    "instrument": "baseline_demographics",
+                    "event": "T0",
+                    "collected_on": person.enrolment_date,
+                    "answers": {},
+                },
+            )
+        db_session.flush()
+        # answered through the record: not missing
+        assert find_failures(db_session, (required,)) == []
+        (failure,) = find_failures(db_session, (born,))
+        assert failure.participant_id == long_ago.id and failure.left == 2000
+
+
+def test_a_table_file_reads_a_bound_characteristic_from_the_record_only():
+    from tests.test_summaries_specfiles import problems
+
+    found = dict(
+        problems(
+            """
+name = "genders"
+title = "x"
+[population]
+from = "participants"
+[variables]
+asked = { answer = "baseline_demographics.gender", event = "T0" }
+[[rows]]
+label = "Gender"
+stat = "n_pct"
+variable = "asked"
+"""
+        )
+    )
+    assert found["variables.asked.answer"] == (
+        "baseline_demographics.gender is the participant record's gender; "
+        'read it as { participant = "gender" }'
+    )
+
+
+def test_the_self_report_form_is_filled_from_the_record_and_saves_to_it(
+    app, api_as, enrolled, db_session
+):
+    worker = api_as("research_worker", ["BU"])
+    made = worker.post(
+        "/api/v1/self-report-links",
+        json={"participant_id": enrolled.id, "instrument": "baseline_demographics", "event": "T0"},
+    )
+    assert made.status_code == 201, made.json
+    path = made.json["url"][made.json["url"].index("/r/") :]
+    phone = app.test_client()
+    page = phone.get(path).get_data(as_text=True)
+    assert checked(page, "a.gender") == ["male"]
+    assert "from-record" not in page
+    sent = phone.post(path, data=form_data(enrolled, gender="female"))
+    assert sent.status_code == 200, sent.get_data(as_text=True)[:2000]
+    assert record(db_session, enrolled).gender == "female"

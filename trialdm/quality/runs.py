@@ -31,8 +31,10 @@ from trialdm.contacts.models import ContactAttendance, ContactSession
 from trialdm.core.models import utcnow
 from trialdm.core.sqldates import add_months, days_between
 from trialdm.core.tasks import enqueue
+from trialdm.instruments.definitions import FieldDefinition
 from trialdm.instruments.models import InstrumentResponse, ResponseAnswer
 from trialdm.instruments.queries import latest_versions
+from trialdm.instruments.record import record_value_sql
 from trialdm.participants.models import Participant
 from trialdm.quality.checks import EXTENSION_KEY, OPS, Rule, Term
 from trialdm.quality.models import DataQuery
@@ -78,8 +80,8 @@ def _shown(value: Any) -> str:
 class _Compiler:
     """Turns a rule's terms into columns over Participant with the joins they need."""
 
-    def __init__(self, answer_types: Mapping[tuple[str, str], str]) -> None:
-        self.answer_types = answer_types
+    def __init__(self, answer_fields: Mapping[tuple[str, str], FieldDefinition]) -> None:
+        self.answer_fields = answer_fields
         self.responses: dict[tuple[str, str], Any] = {}
         self.answers: dict[tuple[str, str, str], Any] = {}
         self.contacts: tuple[Any, Any] | None = None
@@ -114,8 +116,12 @@ class _Compiler:
         if term.kind == "response":
             return self._response(term).collected_on
         if term.kind == "answer":
+            bound = self._bound(term)
+            if bound is not None:  # the record's value, where the response exists
+                return case((self._response(term).id.is_not(None), record_value_sql(bound)))
             answer = self._answer(term)
-            kind = self.answer_types.get((term.instrument, term.name), "number")
+            found = self.answer_fields.get((term.instrument, term.name))
+            kind = found.type if found is not None else "number"
             if kind == "date":
                 return answer.value_date
             if kind in ("text", "single_choice", "multiple_choice"):
@@ -123,6 +129,18 @@ class _Compiler:
             return answer.value_number
         self.contacts = self.contacts or (aliased(ContactAttendance), aliased(ContactSession))
         return self.contacts[1].date
+
+    def _bound(self, term: Term) -> FieldDefinition | None:
+        """The field of an answer term when the participant record holds its value
+        (trialdm.instruments.record): the response stores no answer row for it."""
+        found = self.answer_fields.get((term.instrument, term.name))
+        return found if found is not None and found.record_field else None
+
+    def unanswered(self, term: Term) -> ColumnElement[bool]:
+        bound = self._bound(term)
+        if bound is not None:
+            return or_(self._response(term).id.is_(None), record_value_sql(bound).is_(None))
+        return self.answers[(term.instrument, term.event, term.name)].id.is_(None)
 
     def response_id(self, term: Term | None) -> ColumnElement[Any]:
         if term is not None and term.kind in ("response", "answer"):
@@ -181,12 +199,11 @@ def _rule_parts(
     else:  # required: the event's window has closed and the answer is not there
         window = int(current_app.config["SCHEDULE_WINDOW_DAYS"])
         due = add_months(p.enrolment_date, _event_months(rule.left.event))
-        answer = compiler.answers[(rule.left.instrument, rule.left.event, rule.left.name)]
         failing = and_(
             p.enrolment_date.is_not(None),
             days_between(due, literal(today)) > window,
             or_(p.withdrawal_date.is_(None), days_between(p.withdrawal_date, due) < -window),
-            answer.id.is_(None),
+            compiler.unanswered(rule.left),
         )
     return failing, left, right
 
@@ -205,7 +222,7 @@ def _participants_filter(
 
 def rule_statement(
     rule: Rule,
-    answer_types: Mapping[tuple[str, str], str],
+    answer_fields: Mapping[tuple[str, str], FieldDefinition],
     *,
     site_code: str | None,
     participant_ids: list[int] | None,
@@ -213,7 +230,7 @@ def rule_statement(
 ) -> Select:
     """The participants (and contacts) that fail ``rule``: one SQL statement."""
     p = Participant
-    compiler = _Compiler(answer_types)
+    compiler = _Compiler(answer_fields)
     failing, left, right = _rule_parts(rule, compiler, today)
     contact_id: ColumnElement[Any] = null()
     contact_date: ColumnElement[Any] = null()
@@ -328,9 +345,9 @@ def record_failures_of(rules: tuple[Rule, ...], participants: list[Participant])
     return found
 
 
-def _answer_types(session: Session) -> dict[tuple[str, str], str]:
+def _answer_fields(session: Session) -> dict[tuple[str, str], FieldDefinition]:
     return {
-        (version.name, f.name): f.type
+        (version.name, f.name): f
         for version in latest_versions(session)
         for f in version.parsed.fields
     }
@@ -355,7 +372,7 @@ def find_failures(
     needs_types = any(
         t is not None and t.kind == "answer" for r in others for t in (r.left, r.right, r.target)
     )
-    types = _answer_types(session) if needs_types else {}
+    types = _answer_fields(session) if needs_types else {}
     for rule in others:
         stmt = rule_statement(rule, types, **where)
         for pid, site, response_id, contact_id, contact_date, left, right in session.execute(stmt):
