@@ -397,3 +397,52 @@ def test_the_self_report_form_is_filled_from_the_record_and_saves_to_it(
     sent = phone.post(path, data=form_data(enrolled, gender="female"))
     assert sent.status_code == 200, sent.get_data(as_text=True)[:2000]
     assert record(db_session, enrolled).gender == "female"
+
+
+def test_a_version_that_did_not_bind_keeps_its_answer_in_every_reader(api_as, enrolled, db_session):
+    """A stored version never changes: responses of a version without the binding
+    keep their own answer (pages, API, export alike); those of a binding version read
+    the record."""
+    from trialdm.exports.datasets import instrument_dataset
+    from trialdm.instruments.definitions import parse_definition
+    from trialdm.instruments.operations import sync_instruments
+
+    def mini(version: int, binding: dict) -> dict:
+        choices = [{"value": v, "label": v} for v in ("female", "male", "diverse", "not_stated")]
+        field = {"name": "gender", "type": "single_choice", "label": "G", "choices": choices}
+        return {
+            "name": "mini",
+            "version": version,
+            "title": "Mini",
+            "fields": [{**field, **binding}],
+        }
+
+    sync_instruments(db_session, [parse_definition(mini(1, {}), "mini.toml")], {})
+    sync_instruments(
+        db_session, [parse_definition(mini(2, {"record_field": "gender"}), "mini.toml")], {}
+    )
+    db_session.commit()
+    api = api_as("research_worker", ["BU"])
+    ids = {}
+    for version, answer in ((1, "diverse"), (2, "male")):
+        made = api.post(
+            "/api/v1/responses",
+            json={
+                "participant_id": enrolled.id,
+                "instrument": "mini",
+                "instrument_version": version,
+                "answers": {"gender": answer},
+            },
+        )
+        assert made.status_code == 201, made.json
+        ids[version] = made.json["id"]
+    assert api.get(f"/api/v1/responses/{ids[1]}").json["answers"]["gender"] == "diverse"
+    assert api.get(f"/api/v1/responses/{ids[2]}").json["answers"]["gender"] == "male"
+    with all_sites():
+        dataset = instrument_dataset(db_session, "mini")
+        names = [v.name for v in dataset.variables]
+        rows = [dict(zip(names, row, strict=True)) for row in dataset.rows(db_session)]
+    assert sorted((r["instrument_version"], r["gender"]) for r in rows) == [
+        (1, "diverse"),
+        (2, "male"),
+    ]

@@ -15,7 +15,7 @@ record is their one source of truth.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import case
@@ -26,6 +26,7 @@ from trialdm.core.errors import N_, ValidationFailed
 from trialdm.core.versions import another_record
 from trialdm.instruments.answers import to_json
 from trialdm.instruments.definitions import FieldDefinition, InstrumentDefinition, Missing
+from trialdm.instruments.models import InstrumentResponse
 from trialdm.participants.models import Participant
 from trialdm.participants.operations import update_participant
 
@@ -54,6 +55,24 @@ def record_value_sql(f: FieldDefinition) -> Any:
         whens = [(column == record, item) for item, record in f.record_codes.items()]
         column = case(*whens, else_=column)
     return column
+
+
+def record_or_stored(versions: Sequence[Any], name: str, mine: Any, stored: Any) -> Any:
+    """SQL of a field's value in a response, for readers that aggregate in SQL (the
+    item-level exports): the record's where the response's instrument version (one of
+    ``versions``) binds the field, the stored answer (``stored`` where ``mine``)
+    elsewhere. A stored version never
+    changes, so a response of a version that did not bind the field keeps its own."""
+    binding: FieldDefinition | None = None
+    bound_ids = []
+    for version in versions:
+        f = version.parsed.field(name)
+        if f is not None and f.record_field:
+            binding, bound_ids = f, [*bound_ids, version.id]
+    if binding is None:
+        return case((mine, stored))
+    which = InstrumentResponse.instrument_version_id
+    return case((which.in_(bound_ids), record_value_sql(binding)), (mine, stored))
 
 
 def without_bound(definition: InstrumentDefinition, values: Mapping[str, Any]) -> dict[str, Any]:
