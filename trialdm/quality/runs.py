@@ -32,7 +32,7 @@ from trialdm.core.models import utcnow
 from trialdm.core.sqldates import add_months, days_between
 from trialdm.core.tasks import enqueue
 from trialdm.instruments.definitions import FieldDefinition
-from trialdm.instruments.models import InstrumentResponse, ResponseAnswer
+from trialdm.instruments.models import InstrumentResponse, InstrumentVersion, ResponseAnswer
 from trialdm.instruments.queries import latest_versions
 from trialdm.instruments.record import record_value_sql
 from trialdm.participants.models import Participant
@@ -80,7 +80,7 @@ def _shown(value: Any) -> str:
 class _Compiler:
     """Turns a rule's terms into columns over Participant with the joins they need."""
 
-    def __init__(self, answer_fields: Mapping[tuple[str, str], FieldDefinition]) -> None:
+    def __init__(self, answer_fields: Mapping[tuple[str, str], AnswerField]) -> None:
         self.answer_fields = answer_fields
         self.responses: dict[tuple[str, str], Any] = {}
         self.answers: dict[tuple[str, str, str], Any] = {}
@@ -116,31 +116,41 @@ class _Compiler:
         if term.kind == "response":
             return self._response(term).collected_on
         if term.kind == "answer":
-            bound = self._bound(term)
-            if bound is not None:  # the record's value, where the response exists
-                return case((self._response(term).id.is_not(None), record_value_sql(bound)))
             answer = self._answer(term)
             found = self.answer_fields.get((term.instrument, term.name))
-            kind = found.type if found is not None else "number"
+            kind = found.field.type if found is not None else "number"
             if kind == "date":
-                return answer.value_date
-            if kind in ("text", "single_choice", "multiple_choice"):
-                return answer.value_text
-            return answer.value_number
+                stored = answer.value_date
+            elif kind in ("text", "single_choice", "multiple_choice"):
+                stored = answer.value_text
+            else:
+                stored = answer.value_number
+            bound = self._bound_here(term)
+            if found is None or found.binding is None or bound is None:
+                return stored
+            # the record's value for responses of a version that binds the field
+            return case((bound, record_value_sql(found.binding)), else_=stored)
         self.contacts = self.contacts or (aliased(ContactAttendance), aliased(ContactSession))
         return self.contacts[1].date
 
-    def _bound(self, term: Term) -> FieldDefinition | None:
-        """The field of an answer term when the participant record holds its value
-        (trialdm.instruments.record): the response stores no answer row for it."""
+    def _bound_here(self, term: Term) -> ColumnElement[bool] | None:
+        """Whether the term's response is of a version whose item is bound to the
+        participant record (trialdm.instruments.record), which then holds the value
+        and the response no answer row; None when no version binds it."""
         found = self.answer_fields.get((term.instrument, term.name))
-        return found if found is not None and found.record_field else None
+        if found is None or not found.bound_versions:
+            return None
+        return self._response(term).instrument_version_id.in_(found.bound_versions)
 
     def unanswered(self, term: Term) -> ColumnElement[bool]:
-        bound = self._bound(term)
-        if bound is not None:
-            return or_(self._response(term).id.is_(None), record_value_sql(bound).is_(None))
-        return self.answers[(term.instrument, term.event, term.name)].id.is_(None)
+        stored = self.answers[(term.instrument, term.event, term.name)].id.is_(None)
+        bound = self._bound_here(term)
+        found = self.answer_fields.get((term.instrument, term.name))
+        if bound is None or found is None or found.binding is None:
+            return stored
+        response = self._response(term).id
+        on_record = and_(bound, record_value_sql(found.binding).is_(None))
+        return or_(response.is_(None), on_record, and_(not_(bound), stored))
 
     def response_id(self, term: Term | None) -> ColumnElement[Any]:
         if term is not None and term.kind in ("response", "answer"):
@@ -222,7 +232,7 @@ def _participants_filter(
 
 def rule_statement(
     rule: Rule,
-    answer_fields: Mapping[tuple[str, str], FieldDefinition],
+    answer_fields: Mapping[tuple[str, str], AnswerField],
     *,
     site_code: str | None,
     participant_ids: list[int] | None,
@@ -345,12 +355,30 @@ def record_failures_of(rules: tuple[Rule, ...], participants: list[Participant])
     return found
 
 
-def _answer_fields(session: Session) -> dict[tuple[str, str], FieldDefinition]:
-    return {
-        (version.name, f.name): f
+@dataclass(frozen=True)
+class AnswerField:
+    """A field of the newest version of an instrument, and where an answer to it is:
+    for responses of ``bound_versions`` (ids), the participant record's, as
+    ``binding`` declares; else in the response's answer rows."""
+
+    field: FieldDefinition
+    binding: FieldDefinition | None = None
+    bound_versions: tuple[int, ...] = ()
+
+
+def _answer_fields(session: Session) -> dict[tuple[str, str], AnswerField]:
+    found = {
+        (version.name, f.name): AnswerField(f)
         for version in latest_versions(session)
         for f in version.parsed.fields
     }
+    for version in session.scalars(select(InstrumentVersion).order_by(InstrumentVersion.version)):
+        for f in version.parsed.bound_fields.values():
+            known = found.get((version.name, f.name))
+            if known is not None:
+                ids = (*known.bound_versions, version.id)
+                found[(version.name, f.name)] = AnswerField(known.field, f, ids)
+    return found
 
 
 def find_failures(
