@@ -9,8 +9,13 @@ record is their one source of truth.
   a value the record refuses is a field error of the answer.
 * Stored: nowhere else. A response keeps no answer row for a bound item, so there is
   no second copy that could disagree: every reader of answers (pages, API, REDCap,
-  exports, summaries) reads the item back from the record, and a record edited on the
-  participant's page shows in the questionnaire at once.
+  item-level exports, quality rules) reads the item back from the record, a table file
+  is told to read the record's field itself, and a record edited on the participant's
+  page shows in the questionnaire at once.
+
+The binding belongs to an instrument version, and a stored version never changes:
+responses of an older version that did not bind the item keep the answer they stored,
+and every reader shows them that one.
 """
 
 from __future__ import annotations
@@ -61,8 +66,7 @@ def record_or_stored(versions: Sequence[Any], name: str, mine: Any, stored: Any)
     """SQL of a field's value in a response, for readers that aggregate in SQL (the
     item-level exports): the record's where the response's instrument version (one of
     ``versions``) binds the field, the stored answer (``stored`` where ``mine``)
-    elsewhere. A stored version never
-    changes, so a response of a version that did not bind the field keeps its own."""
+    elsewhere."""
     binding: FieldDefinition | None = None
     bound_ids = []
     for version in versions:
