@@ -216,7 +216,19 @@ def test_import_creates_updates_and_is_audited(trial, redcap_as, db_session):
         )
     ).all()
     assert {e.source for e in events} == {"redcap-api"}
-    assert any(e.action == "answers" and e.changes["gender"] == [None, "male"] for e in events)
+    assert any(
+        e.action == "answers" and e.changes["employment"] == [None, "unemployed"] for e in events
+    )
+    # gender is bound to the participant record: the import changed the record, audited there
+    record_events = db_session.scalars(
+        select(AuditEvent).where(
+            AuditEvent.entity == "participants", AuditEvent.entity_id == str(trial["bu2"].id)
+        )
+    ).all()
+    assert any(
+        e.source == "redcap-api" and (e.changes or {}).get("gender", [None])[-1] == "male"
+        for e in record_events
+    )
 
     # A completed form changes only with a reason; normal mode leaves blanks alone.
     change = {
@@ -232,9 +244,10 @@ def test_import_creates_updates_and_is_audited(trial, redcap_as, db_session):
     assert accepted.status_code == 200 and accepted.json == {"count": 1}
     again = api.records(**{"records[0]": bu2, "events[0]": "t0_arm_1"})[0]
     assert again["gender"] == "diverse" and again["year_of_birth"] == "1990"
+    # the changed gender is the record's, audited there with the import's reason
     last = db_session.scalars(
         select(AuditEvent)
-        .where(AuditEvent.entity == "responses", AuditEvent.action == "answers")
+        .where(AuditEvent.entity == "participants", AuditEvent.entity_id == str(trial["bu2"].id))
         .order_by(AuditEvent.id.desc())
     ).first()
     assert last.reason == "Corrected from the paper form" and last.source == "redcap-api"

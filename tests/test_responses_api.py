@@ -42,7 +42,7 @@ def test_complete_response_records_version_answers_and_rows(api_as, enrolled, db
     created = post(api, enrolled, BASELINE, status="complete")
     assert created.status_code == 201, created.json
     body = created.json
-    assert body["instrument_version"] == 1 and body["status"] == "complete"
+    assert body["instrument_version"] == 2 and body["status"] == "complete"
     assert body["answers"]["diagnoses"] == ["depression", "anxiety"]
     assert body["answers"]["hours_per_week"] == 20.0
     assert created.headers["ETag"] == '"1"'
@@ -50,7 +50,9 @@ def test_complete_response_records_version_answers_and_rows(api_as, enrolled, db
     by_field = {(r.field, r.position): r for r in rows}
     # Queryable in SQL: a typed row per answer, one per chosen option.
     assert by_field[("employment", 0)].value_text == "part_time"
-    assert by_field[("year_of_birth", 0)].value_number == 1985
+    # Year of birth is the participant record's (record_field): no second copy here.
+    assert ("year_of_birth", 0) not in by_field
+    assert body["answers"]["year_of_birth"] == 1985
     assert {by_field[("diagnoses", i)].value_text for i in (0, 1)} == {"depression", "anxiety"}
     assert api.get(f"/api/v1/responses/{body['id']}").json["answers"] == body["answers"]
 
@@ -86,7 +88,9 @@ def test_required_shown_fields_only_when_complete(api_as, enrolled):
     )
     assert incomplete.status_code == 422
     errors = incomplete.json["errors"]["answers"]
-    assert "year_of_birth" in errors and "employment" in errors
+    assert "living_situation" in errors and "employment" in errors
+    # year_of_birth is filled from the participant record (record_field)
+    assert "year_of_birth" not in errors
     # hours_per_week is shown only when employed; diagnosis_other only with 'other'
     assert "hours_per_week" not in errors and "diagnosis_other" not in errors
 
@@ -100,7 +104,7 @@ def test_hidden_field_with_a_value_is_refused(api_as, enrolled):
 
 def test_missing_codes_are_answers_distinct_from_blank(api_as, enrolled, db_session):
     api = api_as("research_worker", ["BU"])
-    answers = {**BASELINE, "year_of_birth": {"missing": "refused"}, "employment": None}
+    answers = {**BASELINE, "living_situation": {"missing": "refused"}, "employment": None}
     del answers["hours_per_week"]  # not asked when employment is blank
     response = post(api, enrolled, answers, status="complete")
     assert response.status_code == 422
@@ -108,13 +112,13 @@ def test_missing_codes_are_answers_distinct_from_blank(api_as, enrolled, db_sess
     answers["employment"] = {"missing": "dont_know"}
     response = post(api, enrolled, answers, status="complete")
     assert response.status_code == 201, response.json
-    assert response.json["answers"]["year_of_birth"] == {"missing": "refused"}
+    assert response.json["answers"]["living_situation"] == {"missing": "refused"}
     row = (
         db_session.query(ResponseAnswer)
-        .filter_by(response_id=response.json["id"], field="year_of_birth")
+        .filter_by(response_id=response.json["id"], field="living_situation")
         .one()
     )
-    assert row.missing_code == "refused" and row.value_number is None
+    assert row.missing_code == "refused" and row.value_text is None
     bad = post(api, enrolled, {"gender": {"missing": "forgot"}}, event=None)
     assert bad.status_code == 422
 
@@ -138,9 +142,9 @@ def test_edit_after_completion_needs_reason_and_is_audited_field_by_field(
     assert len(answer_events) == 2
     last = answer_events[-1]
     assert last.reason == "misheard" and last.source == "api"
+    # gender is the participant record's: its change is in the record's trail
     assert last.changes == {
         "employment": ["part_time", "unemployed"],
-        "gender": ["female", "diverse"],
         "hours_per_week": [20.0, None],
     }
     assert answer_events[0].changes["employment"] == [None, "part_time"]
@@ -155,7 +159,7 @@ def test_incomplete_edits_need_no_reason(api_as, enrolled):
     created = post(api, enrolled, {"gender": "male"})
     url = f"/api/v1/responses/{created.json['id']}"
     ok = api.patch(url, json={"answers": {"gender": "female"}}, headers={"If-Match": '"1"'})
-    assert ok.status_code == 200 and ok.json["answers"] == {"gender": "female"}
+    assert ok.status_code == 200 and ok.json["answers"]["gender"] == "female"
     assert api.patch(url, json={"answers": {}}, headers={"If-Match": '"2"'}).status_code == 200
 
 

@@ -10,9 +10,8 @@ from trialdm.instruments.operations import create_response
 from trialdm.schedule.queries import schedule_rows
 
 SCALE = {f"si_{i:02d}": 1 for i in range(1, 11)}
+# Gender and year of birth are the participant record's (record_field): not answered here.
 BASELINE = {
-    "gender": "female",
-    "year_of_birth": 1985,
     "marital_status": "single",
     "living_situation": "family",
     "employment": "unemployed",

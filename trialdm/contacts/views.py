@@ -54,7 +54,15 @@ FIELD_LABELS = {
 @bp.record_once
 def _register(state) -> None:
     add_widget(
-        state.app, Widget("fidelity", "fidelity.read", "widgets/fidelity.html", fidelity_data, 20)
+        state.app,
+        Widget(
+            "fidelity",
+            "fidelity.read",
+            "widgets/fidelity.html",
+            fidelity_data,
+            20,
+            daily_for=frozenset({"research_worker", "site_lead", "coordinator"}),
+        ),
     )
     add_participant_column(
         state.app,

@@ -50,6 +50,17 @@ def public(view: Callable) -> Callable:
     return view
 
 
+def declared_permission(app: Flask, endpoint: str, method: str = "GET") -> str | None:
+    """The permission ``endpoint`` declares for ``method`` (None when it has no such
+    endpoint or method): what a page asks before showing a link or button to it."""
+    view = app.view_functions.get(endpoint)
+    if view is None:
+        return None
+    view_class = getattr(view, "view_class", None)
+    target = getattr(view_class, method.lower(), None) if view_class else view
+    return getattr(target, PERMISSION_ATTR, None)
+
+
 def endpoint_permissions(app: Flask) -> dict[tuple[str, str], str | None]:
     """(endpoint, method) -> declared permission (None when missing)."""
     found: dict[tuple[str, str], str | None] = {}

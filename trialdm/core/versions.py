@@ -17,7 +17,8 @@ A client reads it as the ETag of the record and sends it back in ``If-Match``:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import wraps
 from typing import Any
 
@@ -93,6 +94,22 @@ def check_version(record: Versioned, expected: int | None) -> None:
         )
     if has_request_context():
         g.versioned_record = record
+
+
+@contextmanager
+def another_record() -> Iterator[None]:
+    """A write of another record inside an endpoint's write (e.g. the participant
+    record changed by a questionnaire's answer): its version check does not make it
+    the record whose ETag the endpoint answers with."""
+    kept = g.get("versioned_record") if has_request_context() else None
+    try:
+        yield
+    finally:
+        if has_request_context():
+            if kept is None:
+                g.pop("versioned_record", None)
+            else:
+                g.versioned_record = kept
 
 
 class IfMatchHeader(ma.Schema):

@@ -44,6 +44,7 @@ from trialdm.instruments.definitions import (
     Missing,
 )
 from trialdm.instruments.models import InstrumentResponse, InstrumentVersion, ResponseAnswer
+from trialdm.instruments.record import record_or_stored
 from trialdm.participants.models import Participant
 
 # Missing-data codes as numbers, declared as missing values in SPSS and labelled in
@@ -199,6 +200,10 @@ class _Column:
 
     field: FieldDefinition
     variables: list[Variable]
+    stored: Sequence[InstrumentVersion] = ()
+
+    def _cell(self, mine: Any, column: Any) -> Any:  # the stored answer or the record's
+        return func.max(record_or_stored(self.stored, self.field.name, mine, column))
 
     def sql(self, answers: Any) -> list[Any]:
         f = self.field
@@ -210,11 +215,11 @@ class _Column:
                 for v in self.variables
             ]
         if f.type in ("single_choice", "text"):
-            return [func.max(case((mine, answers.c.value_text)))]
+            return [self._cell(mine, answers.c.value_text)]
         if f.type == "date":
             # the second cell, the date's missing-data code, is blank unless missing
             return [type_coerce(func.max(case((mine, answers.c.value_date))), Date), null()]
-        value = func.max(case((mine, answers.c.value_number)))
+        value = self._cell(mine, answers.c.value_number)
         if f.type == "decimal":
             return [value]
         # Whole numbers are stored as floats (value_number) holding integers only,
@@ -376,7 +381,7 @@ def instrument_dataset(session: Session, name: str) -> Dataset:
     for older in reversed(definitions[:-1]):
         names += [f.name for f in older.fields if f.name not in names]
     columns = [
-        _Column(field, _field_variables(field, name, versions))
+        _Column(field, _field_variables(field, name, versions), stored)
         for field in (_merged_field(definitions, n) for n in names)
     ]
     score_names: list[str] = []

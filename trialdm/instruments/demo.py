@@ -23,14 +23,6 @@ from trialdm.instruments.operations import create_response, sync_instruments
 from trialdm.participants.models import Participant
 from trialdm.randomisation.demo import enrol_demo_participant
 
-MARITAL = {
-    "unmarried": "single",
-    "married": "married",
-    "partnered": "partnered",
-    "divorced": "separated",
-    "separated": "separated",
-    "widowed": "widowed",
-}
 EMPLOYMENT = {
     "unemployed": "unemployed",
     "part_time": "part_time",
@@ -60,10 +52,8 @@ def demo_instruments(session: Session, rng: random.Random) -> str:
 
 def _baseline(participant: Participant, rng: random.Random) -> dict[str, Any]:
     employment = EMPLOYMENT.get(participant.occupation or "", "unemployed")
+    # Gender, year of birth and marital status are the record's (record_field).
     answers: dict[str, Any] = {
-        "gender": participant.gender or "female",
-        "year_of_birth": participant.year_of_birth or 1980,
-        "marital_status": MARITAL.get(participant.marital_status or "", "single"),
         "living_situation": rng.choice(["alone", "family", "family", "shared", "supported"]),
         "education_years": rng.randint(6, 18),
         "employment": employment,

@@ -43,6 +43,7 @@ from trialdm.instruments.models import (
     ResponseAnswer,
 )
 from trialdm.instruments.queries import answer_values, get_instrument_version
+from trialdm.instruments.record import record_answers_json, without_bound, write_to_record
 from trialdm.instruments.schemas import AnswerField, answers_schema
 from trialdm.instruments.scoring import compute_scores, visible_fields
 from trialdm.participants.models import Participant
@@ -346,7 +347,9 @@ def create_response(session: Session, data: Mapping[str, Any]) -> InstrumentResp
     refuse_future(errors, "collected_on", collected_on)
     errors.raise_if_any()
     complete = data.get("status") == "complete"
-    values = _load_answers(version, data.get("answers") or {}, complete)
+    # Bound items not answered keep the record's value (:mod:`.record`).
+    answers = {**record_answers_json(definition, participant), **(data.get("answers") or {})}
+    values = _load_answers(version, answers, complete)
     if event is not None:
         duplicate = session.scalar(
             select(InstrumentResponse.id).where(
@@ -385,9 +388,10 @@ def create_response(session: Session, data: Mapping[str, Any]) -> InstrumentResp
     )
     session.add(response)
     session.flush()
+    write_to_record(session, definition, participant, values, response.id)
     scores = compute_scores(definition, values)
-    _store_rows(session, response, to_rows(definition, values, scores))
-    stored = {k: v for k, v in values.items() if v is not None}
+    _store_rows(session, response, to_rows(definition, without_bound(definition, values), scores))
+    stored = {k: v for k, v in without_bound(definition, values).items() if v is not None}
     stored.update({k: v for k, v in scores.items() if v is not None})
     _record_answers(session, response, _answer_changes({}, stored))
     return response
@@ -438,10 +442,14 @@ def update_response(
     refuse_future(errors, "collected_on", collected_on)
     errors.raise_if_any()
 
+    record_changed = False
+    if definition.bound_fields:
+        participant = _participant_for(session, response.participant_id)
+        record_changed = write_to_record(session, definition, participant, values, response.id)
     scores = compute_scores(definition, values)
-    after = {k: v for k, v in values.items() if v is not None}
+    after = {k: v for k, v in without_bound(definition, values).items() if v is not None}
     after.update({k: v for k, v in scores.items() if v is not None})
-    before_all = dict(before)
+    before_all = without_bound(definition, before)
     before_all.update({k: v for k, v in _scores(response.answers).items() if v is not None})
     answer_changes = _answer_changes(before_all, after)
 
@@ -453,7 +461,10 @@ def update_response(
     if "context" in changes and changes["context"] != response.context:
         response.context = changes["context"]
     if answer_changes:
-        _store_rows(session, response, to_rows(definition, values, scores))
+        _store_rows(
+            session, response, to_rows(definition, without_bound(definition, values), scores)
+        )
+    if answer_changes or record_changed:
         response.updated_at = utcnow()  # a new row version (ETag) for answer changes too
     session.flush()
     _record_answers(session, response, answer_changes)

@@ -170,7 +170,21 @@ def labels_for(instrument_version: Any, language: str) -> dict[str, Any]:
 
 
 def answer_values(response: InstrumentResponse) -> dict[str, Any]:
-    return from_rows(response.instrument_version.parsed, response.answers)
+    """Typed answers of a response; those of items bound to the participant record
+    are the record's (:mod:`trialdm.instruments.record`)."""
+    definition = response.instrument_version.parsed
+    values = from_rows(definition, response.answers)
+    if definition.bound_fields:
+        from trialdm.instruments.record import record_answers
+        from trialdm.participants.models import Participant
+
+        session = object_session(response)
+        participant = session.get(Participant, response.participant_id) if session else None
+        if participant is not None:
+            values.update(
+                {k: v for k, v in record_answers(definition, participant).items() if v is not None}
+            )
+    return values
 
 
 def answers_json(response: InstrumentResponse) -> dict[str, Any]:

@@ -26,6 +26,7 @@ from trialdm.extensions import db
 from trialdm.instruments import operations, queries
 from trialdm.instruments.definitions import FieldDefinition, InstrumentDefinition
 from trialdm.instruments.models import InstrumentResponse
+from trialdm.instruments.record import record_answers
 from trialdm.instruments.schemas import ResponseCreate, ResponseQuery, ResponseUpdate
 from trialdm.participants.models import Participant
 from trialdm.participants.queries import get_participant
@@ -290,6 +291,7 @@ def create():
     if request.method == "GET":
         values = {
             **initial_values(version.parsed, datetime.now()),
+            **form_values_of(record_answers(version.parsed, participant)),
             "collected_on": date.today().isoformat(),
         }
         return render_template("questionnaires/form.html", values=values, errors={}, **context)

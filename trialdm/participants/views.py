@@ -53,7 +53,12 @@ def _register_widget(state) -> None:
     add_widget(
         state.app,
         Widget(
-            "participants", "participants.read", "widgets/participants.html", dashboard_data, 10
+            "participants",
+            "participants.read",
+            "widgets/participants.html",
+            dashboard_data,
+            10,
+            daily_for=frozenset({"coordinator"}),
         ),
     )
     state.app.jinja_env.filters["diagnosis"] = diagnosis_shown

@@ -31,8 +31,10 @@ from trialdm.contacts.models import ContactAttendance, ContactSession
 from trialdm.core.models import utcnow
 from trialdm.core.sqldates import add_months, days_between
 from trialdm.core.tasks import enqueue
-from trialdm.instruments.models import InstrumentResponse, ResponseAnswer
+from trialdm.instruments.definitions import FieldDefinition
+from trialdm.instruments.models import InstrumentResponse, InstrumentVersion, ResponseAnswer
 from trialdm.instruments.queries import latest_versions
+from trialdm.instruments.record import record_value_sql
 from trialdm.participants.models import Participant
 from trialdm.quality.checks import EXTENSION_KEY, OPS, Rule, Term
 from trialdm.quality.models import DataQuery
@@ -78,8 +80,8 @@ def _shown(value: Any) -> str:
 class _Compiler:
     """Turns a rule's terms into columns over Participant with the joins they need."""
 
-    def __init__(self, answer_types: Mapping[tuple[str, str], str]) -> None:
-        self.answer_types = answer_types
+    def __init__(self, answer_fields: Mapping[tuple[str, str], AnswerField]) -> None:
+        self.answer_fields = answer_fields
         self.responses: dict[tuple[str, str], Any] = {}
         self.answers: dict[tuple[str, str, str], Any] = {}
         self.contacts: tuple[Any, Any] | None = None
@@ -115,14 +117,40 @@ class _Compiler:
             return self._response(term).collected_on
         if term.kind == "answer":
             answer = self._answer(term)
-            kind = self.answer_types.get((term.instrument, term.name), "number")
+            found = self.answer_fields.get((term.instrument, term.name))
+            kind = found.field.type if found is not None else "number"
             if kind == "date":
-                return answer.value_date
-            if kind in ("text", "single_choice", "multiple_choice"):
-                return answer.value_text
-            return answer.value_number
+                stored = answer.value_date
+            elif kind in ("text", "single_choice", "multiple_choice"):
+                stored = answer.value_text
+            else:
+                stored = answer.value_number
+            bound = self._bound_here(term)
+            if found is None or found.binding is None or bound is None:
+                return stored
+            # the record's value for responses of a version that binds the field
+            return case((bound, record_value_sql(found.binding)), else_=stored)
         self.contacts = self.contacts or (aliased(ContactAttendance), aliased(ContactSession))
         return self.contacts[1].date
+
+    def _bound_here(self, term: Term) -> ColumnElement[bool] | None:
+        """Whether the term's response is of a version whose item is bound to the
+        participant record (trialdm.instruments.record), which then holds the value
+        and the response no answer row; None when no version binds it."""
+        found = self.answer_fields.get((term.instrument, term.name))
+        if found is None or not found.bound_versions:
+            return None
+        return self._response(term).instrument_version_id.in_(found.bound_versions)
+
+    def unanswered(self, term: Term) -> ColumnElement[bool]:
+        stored = self.answers[(term.instrument, term.event, term.name)].id.is_(None)
+        bound = self._bound_here(term)
+        found = self.answer_fields.get((term.instrument, term.name))
+        if bound is None or found is None or found.binding is None:
+            return stored
+        response = self._response(term).id
+        on_record = and_(bound, record_value_sql(found.binding).is_(None))
+        return or_(response.is_(None), on_record, and_(not_(bound), stored))
 
     def response_id(self, term: Term | None) -> ColumnElement[Any]:
         if term is not None and term.kind in ("response", "answer"):
@@ -181,12 +209,11 @@ def _rule_parts(
     else:  # required: the event's window has closed and the answer is not there
         window = int(current_app.config["SCHEDULE_WINDOW_DAYS"])
         due = add_months(p.enrolment_date, _event_months(rule.left.event))
-        answer = compiler.answers[(rule.left.instrument, rule.left.event, rule.left.name)]
         failing = and_(
             p.enrolment_date.is_not(None),
             days_between(due, literal(today)) > window,
             or_(p.withdrawal_date.is_(None), days_between(p.withdrawal_date, due) < -window),
-            answer.id.is_(None),
+            compiler.unanswered(rule.left),
         )
     return failing, left, right
 
@@ -205,7 +232,7 @@ def _participants_filter(
 
 def rule_statement(
     rule: Rule,
-    answer_types: Mapping[tuple[str, str], str],
+    answer_fields: Mapping[tuple[str, str], AnswerField],
     *,
     site_code: str | None,
     participant_ids: list[int] | None,
@@ -213,7 +240,7 @@ def rule_statement(
 ) -> Select:
     """The participants (and contacts) that fail ``rule``: one SQL statement."""
     p = Participant
-    compiler = _Compiler(answer_types)
+    compiler = _Compiler(answer_fields)
     failing, left, right = _rule_parts(rule, compiler, today)
     contact_id: ColumnElement[Any] = null()
     contact_date: ColumnElement[Any] = null()
@@ -328,12 +355,30 @@ def record_failures_of(rules: tuple[Rule, ...], participants: list[Participant])
     return found
 
 
-def _answer_types(session: Session) -> dict[tuple[str, str], str]:
-    return {
-        (version.name, f.name): f.type
+@dataclass(frozen=True)
+class AnswerField:
+    """A field of the newest version of an instrument, and where an answer to it is:
+    for responses of ``bound_versions`` (ids), the participant record's, as
+    ``binding`` declares; else in the response's answer rows."""
+
+    field: FieldDefinition
+    binding: FieldDefinition | None = None
+    bound_versions: tuple[int, ...] = ()
+
+
+def _answer_fields(session: Session) -> dict[tuple[str, str], AnswerField]:
+    found = {
+        (version.name, f.name): AnswerField(f)
         for version in latest_versions(session)
         for f in version.parsed.fields
     }
+    for version in session.scalars(select(InstrumentVersion).order_by(InstrumentVersion.version)):
+        for f in version.parsed.bound_fields.values():
+            known = found.get((version.name, f.name))
+            if known is not None:
+                ids = (*known.bound_versions, version.id)
+                found[(version.name, f.name)] = AnswerField(known.field, f, ids)
+    return found
 
 
 def find_failures(
@@ -355,7 +400,7 @@ def find_failures(
     needs_types = any(
         t is not None and t.kind == "answer" for r in others for t in (r.left, r.right, r.target)
     )
-    types = _answer_types(session) if needs_types else {}
+    types = _answer_fields(session) if needs_types else {}
     for rule in others:
         stmt = rule_statement(rule, types, **where)
         for pid, site, response_id, contact_id, contact_date, left, right in session.execute(stmt):

@@ -58,7 +58,15 @@ def participant_queries(session, participant: Participant) -> dict[str, Any]:
 @bp.record_once
 def _register(state) -> None:
     add_widget(
-        state.app, Widget("queries", "quality.read", "widgets/queries.html", dashboard_data, 25)
+        state.app,
+        Widget(
+            "queries",
+            "quality.read",
+            "widgets/queries.html",
+            dashboard_data,
+            25,
+            daily_for=frozenset({"site_lead", "monitor"}),
+        ),
     )
     add_participant_panel(
         state.app,

@@ -33,7 +33,14 @@ def _register_panel(state) -> None:
     # arm, with the way to the balance per stratum.
     add_widget(
         state.app,
-        Widget("allocations", "randomisation.report", "widgets/allocations.html", widget_data, 15),
+        Widget(
+            "allocations",
+            "randomisation.report",
+            "widgets/allocations.html",
+            widget_data,
+            15,
+            daily_for=frozenset({"statistician"}),
+        ),
     )
 
 

@@ -33,7 +33,15 @@ bp = Blueprint("status_pages", __name__, url_prefix="/status")
 @bp.record_once
 def _register(state) -> None:
     add_widget(
-        state.app, Widget("schedule", "schedule.read", "widgets/schedule.html", schedule_data, 30)
+        state.app,
+        Widget(
+            "schedule",
+            "schedule.read",
+            "widgets/schedule.html",
+            schedule_data,
+            30,
+            daily_for=frozenset({"research_worker", "site_lead"}),
+        ),
     )
     add_participant_panel(
         state.app,

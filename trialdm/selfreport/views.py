@@ -89,6 +89,10 @@ def answer(token: str):
             from trialdm.instruments.queries import answer_values
 
             values = form_values_of(answer_values(response))
+        else:
+            from trialdm.instruments.record import record_answers
+
+            values = form_values_of(record_answers(version.parsed, participant))
         return _page(context, link, values, errors, False), status
 
 

@@ -1,5 +1,11 @@
 """The dashboard: one widget per area, added by that area's pages. Each is read under
-the sites where the user holds its permission (a translator sees no participant counts)."""
+the sites where the user holds its permission (a translator sees no participant counts).
+
+A widget names the roles whose daily work it is (``daily_for``): those come first for
+a person holding such a role, so that on a phone, where the widgets stand in one
+column, a research worker sees at-risk participants and due assessments before the
+charts, a translator the queue; everything else follows by ``order``, the folded
+reminders last."""
 
 from __future__ import annotations
 
@@ -23,6 +29,10 @@ class Widget:
     template: str
     data: Callable[[Session], dict[str, Any] | None]
     order: int = 50
+    daily_for: frozenset[str] = frozenset()
+
+    def is_daily_for(self, principal: Principal) -> bool:
+        return bool(self.daily_for.intersection(principal.roles))
 
 
 def add_widget(app: Flask, widget: Widget) -> None:
@@ -42,4 +52,5 @@ def dashboard_widgets(session: Session, principal: Principal) -> list[tuple[Widg
             data = widget.data(session)
         if data is not None:
             shown.append((widget, data))
-    return shown
+    # sorted() is stable: within each group the widgets keep their order
+    return sorted(shown, key=lambda item: not item[0].is_daily_for(principal))

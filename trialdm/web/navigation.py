@@ -9,6 +9,7 @@ from flask import Flask, current_app
 from flask_babel import lazy_gettext as _l
 
 from trialdm.auth.permissions import current_principal
+from trialdm.core.permissions import PUBLIC, declared_permission
 
 
 @dataclass(frozen=True)
@@ -47,9 +48,23 @@ def visible_nav() -> list[NavItem]:
 
 
 def may(permission: str, site_code: str | None = None) -> bool:
-    """For templates: show a link or button only to those allowed to use it."""
+    """For templates: whether the user holds ``permission`` (at ``site_code``). A link
+    or button to an endpoint asks :func:`can` instead, which reads the endpoint's own
+    declaration."""
     principal = current_principal()
     return principal is not None and principal.has(permission, site_code)
+
+
+def can(endpoint: str, site_code: str | None = None, method: str = "POST") -> bool:
+    """For templates: show a button (``method`` POST) or a link (GET) to ``endpoint``
+    only when the rule that endpoint declares (``requires``) lets the user through at
+    ``site_code`` — the same data the endpoint enforces, not a copy of it."""
+    permission = declared_permission(current_app, endpoint, method)
+    if permission is None:
+        return False
+    if permission == PUBLIC:
+        return True
+    return may(permission, site_code)
 
 
 def local_target(target: str | None, fallback: str) -> str:
@@ -68,4 +83,4 @@ def local_target(target: str | None, fallback: str) -> str:
 def init_navigation(app: Flask) -> None:
     @app.context_processor
     def navigation_context() -> dict:
-        return {"nav_items": visible_nav, "may": may}
+        return {"nav_items": visible_nav, "may": may, "can": can}

@@ -168,6 +168,21 @@ class FieldDefinition:
     alignment: str | None = None
     question_number: str | None = None
     annotation: str | None = None
+    # The participant characteristic the item is bound to (:mod:`.binding`), and the
+    # item codes spelt differently from the record's (item code -> record code).
+    record_field: str | None = None
+    record_codes: Mapping[str, str] = field(default_factory=dict)
+
+    def to_record(self, value: Any) -> Any:
+        """An answer of a bound item as the record holds it."""
+        return self.record_codes.get(value, value) if isinstance(value, str) else value
+
+    def from_record(self, value: Any) -> Any:
+        """A record value as the bound item's answer."""
+        if isinstance(value, str) and self.record_codes:
+            back = {record: item for item, record in self.record_codes.items()}
+            return back.get(value, value)
+        return value
 
     @property
     def action_tags(self) -> dict[str, str]:
@@ -210,6 +225,10 @@ class FieldDefinition:
             value = getattr(self, key)
             if value not in (None, False):
                 out[key] = value
+        if self.record_field:
+            out["record_field"] = self.record_field
+        if self.record_codes:
+            out["record_codes"] = dict(self.record_codes)
         return out
 
 
@@ -281,6 +300,11 @@ class InstrumentDefinition:
 
     def field(self, name: str) -> FieldDefinition | None:
         return self.fields_by_name.get(name)
+
+    @property
+    def bound_fields(self) -> dict[str, FieldDefinition]:
+        """item name -> field, of the items bound to the participant record."""
+        return {f.name: f for f in self.fields if f.record_field}
 
     @property
     def fields_by_name(self) -> dict[str, FieldDefinition]:

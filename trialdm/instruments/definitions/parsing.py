@@ -9,6 +9,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from trialdm.instruments.definitions.binding import parse_binding
 from trialdm.instruments.definitions.checker import Checker, as_date, is_int, is_number
 from trialdm.instruments.definitions.conditions import parse_calculation, parse_condition
 from trialdm.instruments.definitions.model import (
@@ -66,6 +67,8 @@ _FIELD_KEYS = {
     "alignment",
     "question_number",
     "annotation",
+    "record_field",
+    "record_codes",
 }
 _SCORE_KEYS = {
     "name",
@@ -192,6 +195,7 @@ def _parse_field(
     raw: Any,
     earlier: Mapping[str, FieldDefinition],
     names: Iterable[str],
+    bound: dict[str, str],
 ) -> FieldDefinition | None:
     if not isinstance(raw, Mapping):
         check.add(f"fields[{index}]", "must be a table ([[fields]])")
@@ -231,6 +235,7 @@ def _parse_field(
     if kind == "descriptive" and required:
         check.add(f"{where}.required", "a descriptive field takes no answer")
     choices = _parse_choices(check, where, kind, raw.get("choices"), low, high)
+    binding = parse_binding(check, where, kind, raw, choices, bound)
     if options["widget"] == "slider" and is_int(low) and is_int(high):
         ends = {low, high, (low + high) // 2}
         if any(c.value not in ends for c in choices) or (
@@ -256,6 +261,7 @@ def _parse_field(
         max_length=max_length,
         multiline=bool(multiline),
         **options,
+        **binding,
     )
 
 
@@ -369,8 +375,9 @@ def parse_definition(
         check.add("fields", "at least one [[fields]] table")
         raw_fields = []
     names = [r.get("name") for r in raw_fields if isinstance(r, Mapping)]
+    bound: dict[str, str] = {}
     for index, raw in enumerate(raw_fields):
-        parsed = _parse_field(check, index, raw, fields, names)
+        parsed = _parse_field(check, index, raw, fields, names, bound)
         if parsed is not None:
             fields[parsed.name] = parsed
     raw_scores = data.get("scores", [])

@@ -9,6 +9,8 @@ names it. Readers inside a request or task use
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from flask import current_app
 
 from trialdm.participants.vocabulary.files import (
@@ -39,6 +41,31 @@ STATUSES = ("enrolled", "withdrawn", "completed")
 FIDELITY_STATUSES = ("not_started", "on_track", "at_risk", "met", "not_met", "withdrawn")
 OTHER_DIAGNOSIS = OTHER_CODE
 
+
+@dataclass(frozen=True)
+class Characteristic:
+    """A field of the participant record that an instrument item may be bound to
+    (``record_field`` in an instrument file): the record then holds its one value.
+    ``kind``: ``code`` (one of ``codes``), ``integer``, ``number`` or ``text``."""
+
+    kind: str
+    codes: tuple[str, ...] = ()
+
+
+# The characteristics an instrument item may be bound to. Diagnoses are not among them:
+# the record holds codes of any depth of the vocabulary in use (F41.1), which a fixed
+# list of choices cannot show exactly.
+RECORD_CHARACTERISTICS: dict[str, Characteristic] = {
+    "gender": Characteristic("code", GENDERS),
+    "marital_status": Characteristic("code", MARITAL_STATUSES),
+    "year_of_birth": Characteristic("integer"),
+    "age": Characteristic("integer"),
+    "occupation": Characteristic("text"),
+    "profession": Characteristic("text"),
+    "years_of_illness": Characteristic("number"),
+    "years_in_care": Characteristic("number"),
+}
+
 __all__ = [
     "ARMS",
     "CATEGORIES",
@@ -46,7 +73,9 @@ __all__ = [
     "GENDERS",
     "MARITAL_STATUSES",
     "OTHER_DIAGNOSIS",
+    "RECORD_CHARACTERISTICS",
     "STATUSES",
+    "Characteristic",
     "Entry",
     "Vocabulary",
     "VocabularyError",

@@ -302,6 +302,14 @@ def _answer(check, where, name, raw, population, instruments, labels) -> Variabl
     if field is None and score is None:
         check.add(f"{where}.answer", f"{instrument_name} has no field {field_name!r}")
         return None
+    if field is not None and field.record_field:
+        # the participant record holds the one value of a bound item
+        check.add(
+            f"{where}.answer",
+            f"{ref} is the participant record's {field.record_field}; "
+            f'read it as {{ participant = "{field.record_field}" }}',
+        )
+        return None
     event, at = raw.get("event"), raw.get("at")
     if population == "participants":
         if at is not None:

@@ -37,7 +37,12 @@ def _register(state) -> None:
     add_widget(
         state.app,
         Widget(
-            "translation_queue", "translation.read", "widgets/translation_queue.html", queue_data, 1
+            "translation_queue",
+            "translation.read",
+            "widgets/translation_queue.html",
+            queue_data,
+            1,
+            daily_for=frozenset({"translator", "reviewer"}),
         ),
     )
 

@@ -1,0 +1,142 @@
+"""Items bound to the participant record (``record_field`` in an instrument file): the
+record is their one source of truth.
+
+* Shown: a bound item's value is the record's (:func:`record_answers`), for a new
+  questionnaire as for a saved one, on the pages, the self-report form and the API.
+* Saved: a bound item's answer is written to the record by the participants domain's
+  own :func:`~trialdm.participants.operations.update_participant` (site check,
+  version, validation, the other domains' change checks, audit with the reason given);
+  a value the record refuses is a field error of the answer.
+* Stored: nowhere else. A response keeps no answer row for a bound item, so there is
+  no second copy that could disagree: every reader of answers (pages, API, REDCap,
+  item-level exports, quality rules) reads the item back from the record, a table file
+  is told to read the record's field itself, and a record edited on the participant's
+  page shows in the questionnaire at once.
+
+The binding belongs to an instrument version, and a stored version never changes:
+responses of an older version that did not bind the item keep the answer they stored,
+and every reader shows them that one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import case
+from sqlalchemy.orm import Session
+
+from trialdm.core.audit import audit_context, current_audit_context
+from trialdm.core.errors import N_, ValidationFailed
+from trialdm.core.versions import another_record
+from trialdm.instruments.answers import to_json
+from trialdm.instruments.definitions import FieldDefinition, InstrumentDefinition, Missing
+from trialdm.instruments.models import InstrumentResponse
+from trialdm.participants.models import Participant
+from trialdm.participants.operations import update_participant
+
+
+def record_answers(definition: InstrumentDefinition, participant: Participant) -> dict[str, Any]:
+    """item name -> the record's value as the item's answer (None when the record is blank)."""
+    return {
+        name: f.from_record(getattr(participant, f.record_field))
+        for name, f in definition.bound_fields.items()
+        if f.record_field
+    }
+
+
+def record_answers_json(
+    definition: InstrumentDefinition, participant: Participant
+) -> dict[str, Any]:
+    return {name: to_json(value) for name, value in record_answers(definition, participant).items()}
+
+
+def record_value_sql(f: FieldDefinition) -> Any:
+    """SQL of a bound item's value read from the participant record (for readers that
+    aggregate in SQL, such as the item-level exports): the record's column, its codes
+    spelt as the item spells them."""
+    column: Any = getattr(Participant, f.record_field or "")
+    if f.record_codes:
+        whens = [(column == record, item) for item, record in f.record_codes.items()]
+        column = case(*whens, else_=column)
+    return column
+
+
+def record_or_stored(versions: Sequence[Any], name: str, mine: Any, stored: Any) -> Any:
+    """SQL of a field's value in a response, for readers that aggregate in SQL (the
+    item-level exports): the record's where the response's instrument version (one of
+    ``versions``) binds the field, the stored answer (``stored`` where ``mine``)
+    elsewhere."""
+    binding: FieldDefinition | None = None
+    bound_ids = []
+    for version in versions:
+        f = version.parsed.field(name)
+        if f is not None and f.record_field:
+            binding, bound_ids = f, [*bound_ids, version.id]
+    if binding is None:
+        return case((mine, stored))
+    which = InstrumentResponse.instrument_version_id
+    return case((which.in_(bound_ids), record_value_sql(binding)), (mine, stored))
+
+
+def without_bound(definition: InstrumentDefinition, values: Mapping[str, Any]) -> dict[str, Any]:
+    """The answers a response stores itself: every answer but those of bound items."""
+    bound = definition.bound_fields
+    return {name: value for name, value in values.items() if name not in bound}
+
+
+def write_to_record(
+    session: Session,
+    definition: InstrumentDefinition,
+    participant: Participant,
+    values: Mapping[str, Any],
+    response_id: int,
+) -> bool:
+    """Write the bound items' answers in ``values`` to the participant record; only
+    the characteristics that differ from the record change it (and its audit trail).
+    The record's refusals are raised as errors of the answers that gave the values.
+
+    The record's audit rows carry the reason the person gave for the response, or,
+    for an answer entered without one (a first entry), where the value came from: the
+    record changes after its first entry, which needs a reason (GCP). Returns whether
+    the record changed."""
+    bound = definition.bound_fields
+    changes: dict[str, Any] = {}
+    item_of: dict[str, str] = {}
+    refused: dict[str, list[str]] = {}
+    for name, f in bound.items():
+        if name not in values or f.record_field is None:
+            continue
+        value = values[name]
+        if isinstance(value, Missing):
+            refused[name] = [
+                N_("The participant record holds this; a missing-data code cannot stand for it.")
+            ]
+            continue
+        stored = f.to_record(value)
+        item_of[f.record_field] = name
+        if stored != getattr(participant, f.record_field):
+            changes[f.record_field] = stored
+    if refused:
+        raise ValidationFailed(N_("The answers have errors."), errors={"answers": refused})
+    if not changes:
+        return False
+    reason = current_audit_context().reason
+    if not (reason and reason.strip()):
+        reason = f"Answered in questionnaire {definition.name} (response {response_id})"
+    try:
+        with audit_context(reason=reason), another_record():
+            update_participant(session, participant, changes, participant.version_id)
+    except ValidationFailed as exc:
+        answers: dict[str, Any] = {}
+        others: dict[str, Any] = {}
+        for field, messages in exc.errors.items():
+            if field in item_of:
+                answers[item_of[field]] = messages
+            else:
+                others[field] = messages
+        raise ValidationFailed(
+            N_("The participant record cannot take these answers."),
+            errors={**others, "answers": answers} if answers else others,
+        ) from None
+    return True
