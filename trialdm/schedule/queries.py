@@ -109,8 +109,8 @@ def window_whens(windows: Any, day: ColumnElement[Any], before: str) -> list[tup
 
 
 # Adding months clamps to a month's end, so a due date moves at most 3 days against its
-# enrolment date; 7 days either side keeps every enrolment whose window may be open.
-_CLAMP_MARGIN = timedelta(days=7)
+# enrolment date; 4 days either side keeps every enrolment whose window may be open.
+_CLAMP_MARGIN = timedelta(days=4)
 
 
 def enrolled_due_near(as_of: date, months: int, window_days: int) -> tuple[date, date]:
@@ -207,27 +207,36 @@ def schedule_query(
         InstrumentResponse.deleted_at.is_(None),
         or_(*counts) if counts else false(),
     )
+    # ``completed_on``: the last collection date once every instrument due is complete,
+    # NULL before (collected_on is never NULL, so a complete event always has one).
     if open_on_day or participant_id is not None:
-        # Few (participant, event) rows: each one's responses by the participant index.
-        mine = (
-            InstrumentResponse.participant_id == windows.c.participant_id,
-            InstrumentResponse.event == windows.c.event,
-            *counted_responses,
+        # Few (participant, event) rows: each one's responses by the participant index,
+        # in one correlated subquery.
+        windows = (
+            select(
+                windows,
+                select(
+                    case(
+                        (
+                            func.count(func.distinct(InstrumentResponse.instrument_name))
+                            >= windows.c.n_due,
+                            func.max(InstrumentResponse.collected_on),
+                        )
+                    )
+                )
+                .where(
+                    InstrumentResponse.participant_id == windows.c.participant_id,
+                    InstrumentResponse.event == windows.c.event,
+                    *counted_responses,
+                )
+                .scalar_subquery()
+                .label("completed_on"),
+            )
+            # Materialised: the status reads completed_on twice, and SQLite would run
+            # the subquery once for each reading of a flattened subquery.
+            .cte("schedule_done", nesting=True)
+            .prefix_with("MATERIALIZED")
         )
-        done = select(
-            windows,
-            select(func.count(func.distinct(InstrumentResponse.instrument_name)))
-            .where(*mine)
-            .scalar_subquery()
-            .label("n_done"),
-            select(func.max(InstrumentResponse.collected_on))
-            .where(*mine)
-            .scalar_subquery()
-            .label("completed_on"),
-        )
-        # Materialised: the status reads n_done three times, and SQLite would run the
-        # correlated subqueries once for each reading of a flattened subquery.
-        windows = done.cte("schedule_done", nesting=True).prefix_with("MATERIALIZED")
     else:
         # Every participant: one grouping of all responses, joined.
         grouped = (
@@ -235,14 +244,19 @@ def schedule_query(
                 InstrumentResponse.participant_id.label("participant_id"),
                 InstrumentResponse.event.label("event"),
                 func.count(func.distinct(InstrumentResponse.instrument_name)).label("n_done"),
-                func.max(InstrumentResponse.collected_on).label("completed_on"),
+                func.max(InstrumentResponse.collected_on).label("last_on"),
             )
             .where(*counted_responses)
             .group_by(InstrumentResponse.participant_id, InstrumentResponse.event)
             .subquery("grouped_done")
         )
         windows = (
-            select(windows, grouped.c.n_done, grouped.c.completed_on)
+            select(
+                windows,
+                case((grouped.c.n_done >= windows.c.n_due, grouped.c.last_on)).label(
+                    "completed_on"
+                ),
+            )
             .select_from(windows)
             .outerjoin(
                 grouped,
@@ -253,8 +267,7 @@ def schedule_query(
             )
             .subquery("done")
         )
-    done = windows
-    completed = func.coalesce(done.c.n_done, 0) >= windows.c.n_due
+    completed = windows.c.completed_on.is_not(None)
     day = literal(as_of, Date)
     status_expr = case(
         (completed, "completed"), *window_whens(windows, day, "upcoming"), else_="missed"
@@ -269,7 +282,7 @@ def schedule_query(
         windows.c.window_start,
         windows.c.window_end,
         status_expr.label("status"),
-        case((completed, done.c.completed_on), else_=None).label("completed_on"),
+        windows.c.completed_on,
     ).subquery("schedule")
     stmt = select(
         rows.c.participant_id,
