@@ -1,5 +1,5 @@
 """indexes for pages at registry scale: service users by enrolment date (the
-dashboard's due assessments and enrolment counts) and by site, intervention starts
+dashboard's due assessments and enrolment counts) and by site (fidelity per site), intervention starts
 and randomisation times (participants whose fidelity window may be open)
 
 Revision ID: f1b3d5e7a9c2
