@@ -1,6 +1,7 @@
 """indexes for pages at registry scale: service users by enrolment date (the
-dashboard's due assessments and enrolment counts) and by site (fidelity per site), intervention starts
-and randomisation times (participants whose fidelity window may be open)
+dashboard's due assessments; enrolments by day from the index alone), by site,
+status and arm (the dashboard's counts from the index alone), by site (fidelity per site),
+intervention starts and randomisation times (whose fidelity window may be open)
 
 Revision ID: f1b3d5e7a9c2
 Revises: e3a7c5d9b1f4
@@ -21,10 +22,15 @@ def upgrade():
     op.create_index(
         "ix_participants_category_enrolment_date",
         "participants",
-        ["category", "enrolment_date"],
+        ["category", "enrolment_date", "deleted_at"],
     )
     op.create_index(
         "ix_participants_site_code_category", "participants", ["site_code", "category"]
+    )
+    op.create_index(
+        "ix_participants_category_site_code_status_arm",
+        "participants",
+        ["category", "site_code", "status", "arm", "enrolment_date", "deleted_at"],
     )
     op.create_index("ix_participants_intervention_start", "participants", ["intervention_start"])
     op.create_index("ix_randomisations_randomised_at", "randomisations", ["randomised_at"])
@@ -33,5 +39,6 @@ def upgrade():
 def downgrade():
     op.drop_index("ix_randomisations_randomised_at", table_name="randomisations")
     op.drop_index("ix_participants_intervention_start", table_name="participants")
+    op.drop_index("ix_participants_category_site_code_status_arm", table_name="participants")
     op.drop_index("ix_participants_site_code_category", table_name="participants")
     op.drop_index("ix_participants_category_enrolment_date", table_name="participants")
