@@ -176,7 +176,13 @@ def schedule_query(
         )
         if open_on_day:
             first, last = enrolled_due_near(as_of, e.months, window_days)
-            one = one.where(Participant.enrolment_date.between(first, last))
+            # the index range, then the exact window, before any response is read
+            one = one.where(
+                Participant.enrolment_date.between(first, last),
+                add_months(Participant.enrolment_date, e.months).between(
+                    as_of - timedelta(days=window_days), as_of + timedelta(days=window_days)
+                ),
+            )
         if site:
             one = one.where(Participant.site_code == site)
         if participant_id is not None:
