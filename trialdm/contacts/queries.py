@@ -70,9 +70,9 @@ from sqlalchemy import (
     case,
     func,
     literal,
-    or_,
     outerjoin,
     select,
+    union_all,
 )
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Subquery
@@ -316,22 +316,21 @@ def _people_filter(by_ids: bool, by_site: bool, by_start: bool) -> list[ColumnEl
         found.append(Participant.site_code == bindparam(SITE_PARAM))
     if by_start:
         # The window opens on the randomisation, else intervention_start, else the
-        # enrolment date: whoever's start is in the range has one of the three in it,
-        # each found by its own index.
+        # enrolment date: whoever's start is in the range has one of the three in it.
+        # Three index ranges whose ids are looked up by key (an OR of them would be a
+        # filter over every intervention participant on PostgreSQL).
         first, last = bindparam(STARTS_FROM, type_=Date()), bindparam(STARTS_TO, type_=Date())
-        r = Randomisation.__table__
-        randomised = select(r.c.participant_id).where(
-            r.c.arm == "intervention",
-            r.c.randomised_at >= bindparam(RANDOMISED_FROM, type_=UTCDateTime()),
-            r.c.randomised_at < bindparam(RANDOMISED_TO, type_=UTCDateTime()),
+        p, r = Participant.__table__, Randomisation.__table__
+        candidates = union_all(
+            select(p.c.id).where(p.c.enrolment_date.between(first, last)),
+            select(p.c.id).where(p.c.intervention_start.between(first, last)),
+            select(r.c.participant_id).where(
+                r.c.arm == "intervention",
+                r.c.randomised_at >= bindparam(RANDOMISED_FROM, type_=UTCDateTime()),
+                r.c.randomised_at < bindparam(RANDOMISED_TO, type_=UTCDateTime()),
+            ),
         )
-        found.append(
-            or_(
-                Participant.enrolment_date.between(first, last),
-                Participant.intervention_start.between(first, last),
-                Participant.id.in_(randomised),
-            )
-        )
+        found.append(Participant.id.in_(candidates))
     return found
 
 
