@@ -94,7 +94,7 @@ def build(app, size: int, seed: int = 11) -> str:
     from trialdm.core.scoping import all_sites
     from trialdm.extensions import db
     from trialdm.instruments.definitions import load_definition_folder
-    from trialdm.instruments.models import InstrumentVersion, Response
+    from trialdm.instruments.models import InstrumentResponse, InstrumentVersion
     from trialdm.instruments.operations import sync_instruments
     from trialdm.participants.models import Participant
     from trialdm.sites.operations import load_site_files, sync_sites
@@ -212,7 +212,7 @@ def build(app, size: int, seed: int = 11) -> str:
             (ContactSession.__table__, sessions),
             (ContactAttendance.__table__, attendances),
             (ContactSessionPsw.__table__, links),
-            (Response.__table__, responses),
+            (InstrumentResponse.__table__, responses),
         ):
             for start in range(0, len(rows), 10_000):
                 conn.execute(sa.insert(table), rows[start : start + 10_000])
@@ -227,8 +227,10 @@ def build(app, size: int, seed: int = 11) -> str:
                     )
                 )
             db.session.commit()
-        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as raw:
-            raw.execute(sa.text("ANALYZE"))
+        # In the session's own transaction: on SQLite an AUTOCOMMIT connection still
+        # gets the app's BEGIN and no COMMIT, which dropped the statistics.
+        db.session.execute(sa.text("ANALYZE"))
+        db.session.commit()
     return token
 
 

@@ -17,7 +17,7 @@ from trialdm.participants.models import Participant
 
 def with_fidelity(stmt: Select, status: str) -> Select:
     """Participants whose fidelity status is ``status`` today."""
-    fidelity = fidelity_subquery()
+    fidelity = fidelity_subquery(status=status)
     return stmt.join(fidelity, fidelity.c.participant_id == Participant.id).where(
         fidelity.c.status == status
     )

@@ -52,12 +52,14 @@ full scans for one participant or one site.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from typing import Any
 
+from dateutil.relativedelta import relativedelta
 from flask import current_app
 from sqlalchemy import (
     ColumnElement,
@@ -70,6 +72,7 @@ from sqlalchemy import (
     literal,
     outerjoin,
     select,
+    union_all,
 )
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Subquery
@@ -81,6 +84,7 @@ from trialdm.contacts.models import (
     ContactSessionPsw,
 )
 from trialdm.core.errors import N_
+from trialdm.core.models import UTCDateTime
 from trialdm.core.queries import get_or_404
 from trialdm.core.sqldates import add_months, days_between, utc_date
 from trialdm.participants.models import Participant
@@ -152,6 +156,7 @@ def fidelity_subquery(
     *,
     participant_ids: Sequence[int] | None = None,
     site_code: str | None = None,
+    status: str | None = None,
 ) -> Subquery:
     """Per intervention participant, as of a date: ``participant_id``, ``site_code``,
     ``first_contact``, ``window_start``, ``window_end``, ``contacts_total``,
@@ -159,25 +164,64 @@ def fidelity_subquery(
 
     ``participant_ids`` / ``site_code`` filter the participants first, where they are
     read, so that the database reads only their contacts (a filter on the result would
-    be applied after every participant of the trial was computed)."""
+    be applied after every participant of the trial was computed). ``status`` does the
+    same for a filter on the status that the caller applies: only the participants
+    whose window start allows it are computed (:func:`window_starts_for`)."""
     as_of = as_of or date.today()
     rule = rule or FidelityRule.from_settings()
+    starts = window_starts_for(status, as_of, rule) if status else None
     # Building the statement costs more than running it for one participant: it is
     # built once per date, rule and kind of filter, and given this call's values.
-    stmt = _fidelity_select(as_of, rule, participant_ids is not None, site_code is not None)
+    stmt = _fidelity_select(
+        as_of, rule, participant_ids is not None, site_code is not None, starts is not None
+    )
     values: dict[str, Any] = {}
     if participant_ids is not None:
         values[IDS_PARAM] = list(participant_ids)
     if site_code is not None:
         values[SITE_PARAM] = site_code
+    if starts is not None:
+        first, last = starts
+        values[STARTS_FROM], values[STARTS_TO] = first, last
+        values[RANDOMISED_FROM] = datetime.combine(first - timedelta(days=1), time(), UTC)
+        until = min(last, date.max - timedelta(days=2)) + timedelta(days=2)
+        values[RANDOMISED_TO] = datetime.combine(until, time(), UTC)
     return (stmt.params(values) if values else stmt).subquery("fidelity")
 
 
 IDS_PARAM, SITE_PARAM = "fidelity_participant_ids", "fidelity_site_code"
+STARTS_FROM, STARTS_TO = "fidelity_starts_from", "fidelity_starts_to"
+RANDOMISED_FROM, RANDOMISED_TO = "fidelity_randomised_from", "fidelity_randomised_to"
+# A window's months hold at least 28 days each; clamping to a month's end moves its end
+# by at most 3 days: a week either side keeps every window start a status allows.
+_MARGIN = timedelta(days=7)
+
+
+def window_starts_for(status: str, as_of: date, rule: FidelityRule) -> tuple[date, date] | None:
+    """The window starts (earliest, latest) of everyone who may have ``status`` on
+    ``as_of``, a superset that the status itself then narrows; None for the statuses
+    any start allows (met, not met, withdrawn). An open window started within the last
+    ``months``; ``at_risk`` needs a share of it elapsed even with no contact (the rule's
+    pace: ``minimum x elapsed >= (1 + slack) x length``); ``not_started`` a start
+    after ``as_of``."""
+    opened = as_of - relativedelta(months=rule.months) - _MARGIN
+    if status == "on_track":
+        return opened, as_of
+    if status == "at_risk":
+        if rule.minimum <= 0:  # met as soon as the window opens: nobody is at risk
+            return as_of + _MARGIN, as_of
+        shortest = 28 * rule.months + 1
+        elapsed = max(0, math.floor((1 + rule.slack) * shortest / rule.minimum) - 1)
+        return opened, as_of - timedelta(days=elapsed) + _MARGIN
+    if status == "not_started":
+        return as_of + timedelta(days=1), date.max
+    return None
 
 
 @lru_cache(maxsize=64)
-def _fidelity_select(as_of: date, rule: FidelityRule, by_ids: bool, by_site: bool) -> Select:
+def _fidelity_select(
+    as_of: date, rule: FidelityRule, by_ids: bool, by_site: bool, by_start: bool = False
+) -> Select:
     on = literal(as_of, Date)
 
     # The window comes from the participant row (and their allocation) alone, so it is
@@ -202,7 +246,7 @@ def _fidelity_select(as_of: date, rule: FidelityRule, by_ids: bool, by_site: boo
             case((withdrawn, 1), else_=0).label("withdrawn"),
         )
         .select_from(outerjoin(p, r, and_(r.c.participant_id == p.id, r.c.arm == "intervention")))
-        .where(*intervention_criteria(), *_people_filter(by_ids, by_site))
+        .where(*intervention_criteria(), *_people_filter(by_ids, by_site, by_start))
         # Materialised, so that the bounds are computed once per participant and each
         # contact is only compared with them (inlined, SQLite and PostgreSQL would
         # recompute the date arithmetic for every contact row and group key). Nested
@@ -264,12 +308,29 @@ def _fidelity_select(as_of: date, rule: FidelityRule, by_ids: bool, by_site: boo
     )
 
 
-def _people_filter(by_ids: bool, by_site: bool) -> list[ColumnElement[bool]]:
+def _people_filter(by_ids: bool, by_site: bool, by_start: bool) -> list[ColumnElement[bool]]:
     found: list[ColumnElement[bool]] = []
     if by_ids:
         found.append(Participant.id.in_(bindparam(IDS_PARAM, expanding=True)))
     if by_site:
         found.append(Participant.site_code == bindparam(SITE_PARAM))
+    if by_start:
+        # The window opens on the randomisation, else intervention_start, else the
+        # enrolment date: whoever's start is in the range has one of the three in it.
+        # Three index ranges whose ids are looked up by key (an OR of them would be a
+        # filter over every intervention participant on PostgreSQL).
+        first, last = bindparam(STARTS_FROM, type_=Date()), bindparam(STARTS_TO, type_=Date())
+        p, r = Participant.__table__, Randomisation.__table__
+        candidates = union_all(
+            select(p.c.id).where(p.c.enrolment_date.between(first, last)),
+            select(p.c.id).where(p.c.intervention_start.between(first, last)),
+            select(r.c.participant_id).where(
+                r.c.arm == "intervention",
+                r.c.randomised_at >= bindparam(RANDOMISED_FROM, type_=UTCDateTime()),
+                r.c.randomised_at < bindparam(RANDOMISED_TO, type_=UTCDateTime()),
+            ),
+        )
+        found.append(Participant.id.in_(candidates))
     return found
 
 
@@ -291,7 +352,7 @@ def fidelity_for(
 def _fidelity_rows(as_of: date, rule: FidelityRule, by_ids: bool) -> Select:
     """Every column of :func:`fidelity_subquery`, filtered by participants (``by_ids``)
     or by site, as a statement given its filter's value when executed."""
-    return select(_fidelity_select(as_of, rule, by_ids, not by_ids).subquery("fidelity"))
+    return select(_fidelity_select(as_of, rule, by_ids, not by_ids, False).subquery("fidelity"))
 
 
 def attach_fidelity(
@@ -346,7 +407,7 @@ def _summary(site_code: str, as_of: date, rule: FidelityRule, found: Mapping[str
 
 @lru_cache(maxsize=64)
 def _site_status_counts(as_of: date, rule: FidelityRule) -> Select:
-    fid = _fidelity_select(as_of, rule, False, True).subquery("fidelity")
+    fid = _fidelity_select(as_of, rule, False, True, False).subquery("fidelity")
     return select(fid.c.status, func.count()).group_by(fid.c.status)
 
 

@@ -92,7 +92,7 @@ def fidelity_data(session) -> dict[str, Any] | None:
 
 
 def filter_by_fidelity(stmt, status: str):
-    fid = queries.fidelity_subquery()
+    fid = queries.fidelity_subquery(status=status)
     return stmt.where(
         Participant.id.in_(select(fid.c.participant_id).where(fid.c.status == status))
     )

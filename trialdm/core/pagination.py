@@ -32,7 +32,10 @@ class PageArgs(ma.Schema):
 
 
 class PageMeta(ma.Schema):
-    total = ma.fields.Integer()
+    total = ma.fields.Integer(
+        allow_none=True,
+        metadata={"description": "Items in the whole list; null when paging by cursor"},
+    )
     page = ma.fields.Integer(allow_none=True)
     per_page = ma.fields.Integer()
     next_after = ma.fields.Integer(allow_none=True)
@@ -65,14 +68,24 @@ def order_by(stmt: Select, sort: str | None, allowed: Mapping[str, Any], default
     return stmt.order_by(*clauses, default)
 
 
-def paginate(session: Session, stmt: Select, args: Mapping[str, Any], id_column: Any) -> dict:
-    """Run ``stmt`` for one page. With ``after``, pages by id (keyset) instead."""
+def paginate(
+    session: Session,
+    stmt: Select,
+    args: Mapping[str, Any],
+    id_column: Any,
+    *,
+    count_with_page: bool = False,
+) -> dict:
+    """Run ``stmt`` for one page. With ``after``, pages by id (keyset) instead, and
+    counts nothing: a cursor's next page costs the same at any depth of any list.
+
+    ``count_with_page``: the total comes with the page's rows (a window count) instead
+    of a statement of its own, for statements whose filter is costly to evaluate (a
+    derived status), so that it is evaluated once per request."""
     config = current_app.config
     per_page = min(args.get("per_page") or config["DEFAULT_PAGE_SIZE"], config["MAX_PAGE_SIZE"])
-    # Counted over the ids alone: the rows' other columns (large JSON) are never read.
-    counted = stmt.order_by(None).with_only_columns(id_column, maintain_column_froms=True)
-    total = session.scalar(select(func.count()).select_from(counted.subquery()))
     after = args.get("after")
+    total: int | None = None
     if after is not None:
         if args.get("sort"):
             raise ValidationFailed.field("after", N_("Keyset paging orders by id; omit 'sort'."))
@@ -84,9 +97,28 @@ def paginate(session: Session, stmt: Select, args: Mapping[str, Any], id_column:
         page = None
     else:
         page = args.get("page") or 1
-        items = list(session.scalars(stmt.limit(per_page).offset((page - 1) * per_page)))
+        offset = (page - 1) * per_page
+        if count_with_page:
+            rows = session.execute(
+                stmt.add_columns(func.count().over().label("page_total"))
+                .limit(per_page)
+                .offset(offset)
+            ).all()
+            items = [row[0] for row in rows]
+            total = rows[0][-1] if rows else (0 if offset == 0 else None)
+        else:
+            items = list(session.scalars(stmt.limit(per_page).offset(offset)))
+        if total is None:
+            total = count_rows(session, stmt, id_column)
     next_after = items[-1].id if len(items) == per_page else None
     return {
         "items": items,
         "meta": {"total": total, "page": page, "per_page": per_page, "next_after": next_after},
     }
+
+
+def count_rows(session: Session, stmt: Select, id_column: Any) -> int:
+    """How many rows ``stmt`` gives, counted over the ids alone: the rows' other
+    columns (large JSON) are never read."""
+    counted = stmt.order_by(None).with_only_columns(id_column, maintain_column_froms=True)
+    return session.scalar(select(func.count()).select_from(counted.subquery())) or 0

@@ -27,6 +27,7 @@ from trialdm.core.dates import refuse_future, today
 from trialdm.core.errors import N_, Conflict, ErrorCollector, Message, ValidationFailed
 from trialdm.core.locking import refuse_if_locked
 from trialdm.core.models import utcnow
+from trialdm.core.requestcache import forget
 from trialdm.core.scoping import require_site
 from trialdm.core.versions import check_version
 from trialdm.instruments.answers import AnswerRow, to_json, to_rows
@@ -42,7 +43,7 @@ from trialdm.instruments.models import (
     InstrumentVersion,
     ResponseAnswer,
 )
-from trialdm.instruments.queries import answer_values, get_instrument_version
+from trialdm.instruments.queries import CACHE_PREFIX, answer_values, get_instrument_version
 from trialdm.instruments.record import record_answers_json, without_bound, write_to_record
 from trialdm.instruments.schemas import AnswerField, answers_schema
 from trialdm.instruments.scoring import compute_scores, visible_fields
@@ -85,6 +86,7 @@ def sync_instruments(
     different content under a stored version number is refused (raise the version).
     ``translations`` (the shipped wording in other languages) are stored as the
     versions' finished labels (:func:`store_label_translations`)."""
+    forget(CACHE_PREFIX)
     events = {event.name for event in schedule_events(current_app.config)}
     report = InstrumentSyncReport()
     problems: list[DefinitionProblem] = []
@@ -174,6 +176,7 @@ def store_label_translations(
     (``keep_existing``) never does: a label stored already, by an earlier sync or by the
     translation workflow (reviewed, part of the trial's record), is kept; like the
     version itself, its wording changes only with a new version."""
+    forget(CACHE_PREFIX)
     existing = {
         row.key: row
         for row in session.scalars(

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, object_session
 
 from trialdm.core.errors import N_, Message, NotFound
 from trialdm.core.queries import get_or_404
+from trialdm.core.requestcache import request_cached
 from trialdm.instruments.answers import from_rows, to_json
 from trialdm.instruments.definitions import DEFAULT_LANGUAGE, InstrumentDefinition, Labels
 from trialdm.instruments.models import (
@@ -27,8 +28,16 @@ RESPONSE_SORTABLE = {
 }
 
 
+CACHE_PREFIX = "instruments."
+
+
 def latest_versions(session: Session) -> list[InstrumentVersion]:
-    """The newest stored version of every instrument, by name."""
+    """The newest stored version of every instrument, by name (read once per request:
+    a participant page's panels each need them)."""
+    return request_cached(f"{CACHE_PREFIX}latest", lambda: _read_latest_versions(session))
+
+
+def _read_latest_versions(session: Session) -> list[InstrumentVersion]:
     newest = (
         select(InstrumentVersion.name, func.max(InstrumentVersion.version).label("version"))
         .group_by(InstrumentVersion.name)
@@ -110,6 +119,14 @@ def _pick(labels: Labels, chain: list[str], stored: Mapping[str, Mapping[str, st
 
 
 def stored_translations(session: Session, version_id: int) -> dict[str, dict[str, str]]:
+    """language -> key -> text stored for a version (read once per request)."""
+    return request_cached(
+        f"{CACHE_PREFIX}translations.{version_id}",
+        lambda: _read_stored_translations(session, version_id),
+    )
+
+
+def _read_stored_translations(session: Session, version_id: int) -> dict[str, dict[str, str]]:
     out: dict[str, dict[str, str]] = {}
     rows = session.execute(
         select(

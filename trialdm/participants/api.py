@@ -12,7 +12,11 @@ from trialdm.core.pagination import order_by, paginate
 from trialdm.core.versions import etag_headers, if_match_required, if_match_version
 from trialdm.extensions import db
 from trialdm.participants import operations, queries
-from trialdm.participants.hooks import attach_derived, attach_derived_created
+from trialdm.participants.hooks import (
+    attach_derived,
+    attach_derived_created,
+    participant_hooks,
+)
 from trialdm.participants.import_jobs import create_import_job
 from trialdm.participants.imports import import_participants, read_upload
 from trialdm.participants.schemas import (
@@ -49,7 +53,9 @@ class Participants(MethodView):
             queries.SORTABLE,
             queries.Participant.id,
         )
-        page = paginate(db.session, stmt, args, queries.Participant.id)
+        # A derived field's filter (fidelity) is costly: evaluated once, with the page.
+        derived = any(args.get(name) for name in participant_hooks().filters)
+        page = paginate(db.session, stmt, args, queries.Participant.id, count_with_page=derived)
         attach_derived(db.session, page["items"])
         return page
 

@@ -9,6 +9,7 @@ from sqlalchemy import (
     CheckConstraint,
     Date,
     ForeignKey,
+    Index,
     Integer,
     Numeric,
     String,
@@ -38,6 +39,24 @@ class Participant(Audited, SiteScoped, IdMixin, TimestampMixin, SoftDeletable, V
         UniqueConstraint("study_id"),
         CheckConstraint("category IN ('service_user', 'psw', 'mhw')", name="category"),
         CheckConstraint("year_of_birth IS NULL OR age IS NULL", name="one_age_form"),
+        # Service users enrolled in a date range (whose assessment window is open
+        # today), and enrolments by day from the index alone.
+        Index(
+            "ix_participants_category_enrolment_date", "category", "enrolment_date", "deleted_at"
+        ),
+        # One site's service users (fidelity per site): without statistics, SQLite
+        # would otherwise prefer the indexes around it and read every site.
+        Index("ix_participants_site_code_category", "site_code", "category"),
+        # The dashboard's counts by site, status and arm from the index alone.
+        Index(
+            "ix_participants_category_site_code_status_arm",
+            "category",
+            "site_code",
+            "status",
+            "arm",
+            "enrolment_date",
+            "deleted_at",
+        ),
     )
 
     category: Mapped[str] = mapped_column(String(16), index=True)
@@ -58,7 +77,7 @@ class Participant(Audited, SiteScoped, IdMixin, TimestampMixin, SoftDeletable, V
     withdrawal_date: Mapped[date | None] = mapped_column(Date)
     withdrawal_reason: Mapped[str | None] = mapped_column(Text)
     # Set when peer support starts before (or without) a first recorded contact
-    intervention_start: Mapped[date | None] = mapped_column(Date)
+    intervention_start: Mapped[date | None] = mapped_column(Date, index=True)
     # Peer support workers only
     training_completed: Mapped[date | None] = mapped_column(Date)
     active: Mapped[bool | None] = mapped_column(Boolean)

@@ -119,7 +119,7 @@ class Randomisation(Audited, SiteScoped, IdMixin, Base):
     list_id: Mapped[int] = mapped_column(ForeignKey("allocation_lists.id", ondelete="RESTRICT"))
     slot_id: Mapped[int] = mapped_column(ForeignKey("allocation_slots.id", ondelete="RESTRICT"))
     position: Mapped[int] = mapped_column(Integer)
-    randomised_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    randomised_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     randomised_by_id: Mapped[int | None] = mapped_column(Integer)
     randomised_by_email: Mapped[str | None] = mapped_column(String(254))
 

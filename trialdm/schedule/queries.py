@@ -23,9 +23,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
+from dateutil.relativedelta import relativedelta
 from sqlalchemy import (
     ColumnElement,
     Date,
@@ -107,6 +108,20 @@ def window_whens(windows: Any, day: ColumnElement[Any], before: str) -> list[tup
     ]
 
 
+# Adding months clamps to a month's end, so a due date moves at most 3 days against its
+# enrolment date; 4 days either side keeps every enrolment whose window may be open.
+_CLAMP_MARGIN = timedelta(days=4)
+
+
+def enrolled_due_near(as_of: date, months: int, window_days: int) -> tuple[date, date]:
+    """The enrolment dates whose due date, ``months`` later, may have its window
+    (``window_days`` either side) open on ``as_of``: a superset, the status decides."""
+    back = relativedelta(months=months)
+    first = as_of - timedelta(days=window_days) - back - _CLAMP_MARGIN
+    last = as_of + timedelta(days=window_days) - back + _CLAMP_MARGIN
+    return first, last
+
+
 def schedule_query(
     as_of: date,
     events: list[ScheduleEvent],
@@ -117,21 +132,18 @@ def schedule_query(
     status: str | None = None,
     event: str | None = None,
     participant_id: int | None = None,
+    open_on_day: bool = False,
 ) -> Select:
-    """The statement behind :func:`schedule_rows` (for callers that page or join)."""
-    # The events as a derived table (a UNION of literal rows: VALUES with column
-    # names is not portable to SQLite).
-    event_table = union_all(
-        *[
-            select(
-                cast(literal(e.name), String).label("event"),
-                cast(literal(e.months), Integer).label("months"),
-                cast(literal(i), Integer).label("ordinal"),
-                cast(literal(max(len(due_by_event.get(e.name, [])), 1)), Integer).label("n_due"),
-            )
-            for i, e in enumerate(events)
-        ]
-    ).subquery("schedule_events")
+    """The statement behind :func:`schedule_rows` (for callers that page or join).
+
+    ``open_on_day``: only the events whose window is open on ``as_of`` (a dashboard's
+    due and overdue). Each event then reads only the participants enrolled in the
+    days whose due date falls near ``as_of`` (an index range on the enrolment date),
+    and their responses are looked up per participant, so that the cost follows the
+    people in window, not the trial. ``participant_id`` narrows the responses read
+    in the same way."""
+    if event:
+        events = [e for e in events if e.name == event]
     # A response counts towards its event when its instrument is due there (or, for an
     # event without instruments, any complete response).
     counts = [
@@ -143,81 +155,141 @@ def schedule_query(
         )
         for e in events
     ]
-    done = (
-        select(
-            InstrumentResponse.participant_id.label("participant_id"),
-            InstrumentResponse.event.label("event"),
-            func.count(func.distinct(InstrumentResponse.instrument_name)).label("n_done"),
-            func.max(InstrumentResponse.collected_on).label("completed_on"),
-        )
-        .where(
-            InstrumentResponse.status == "complete",
-            InstrumentResponse.deleted_at.is_(None),
-            or_(*counts) if counts else false(),
-        )
-        .group_by(InstrumentResponse.participant_id, InstrumentResponse.event)
-        .subquery("done")
-    )
-    due = (
-        select(
+    # One SELECT per event (UNION ALL), each with its literal event columns, so that a
+    # per-event enrolment range can use the enrolment_date index.
+    per_event = []
+    for i, e in enumerate(events):
+        one = select(
             Participant.id.label("participant_id"),
             Participant.study_id.label("study_id"),
             Participant.site_code.label("site"),
             Participant.status.label("participant_status"),
             Participant.withdrawal_date.label("withdrawal_date"),
-            event_table.c.event,
-            event_table.c.ordinal,
-            event_table.c.n_due,
-            add_months(Participant.enrolment_date, event_table.c.months).label("due_date"),
-        )
-        .select_from(Participant)
-        .join(event_table, true())
-        .where(
+            cast(literal(e.name), String).label("event"),
+            cast(literal(i), Integer).label("ordinal"),
+            cast(literal(max(len(due_by_event.get(e.name, [])), 1)), Integer).label("n_due"),
+            add_months(Participant.enrolment_date, e.months).label("due_date"),
+        ).where(
             Participant.category == "service_user",
             Participant.enrolment_date.is_not(None),
             Participant.deleted_at.is_(None),
         )
-    )
-    if site:
-        due = due.where(Participant.site_code == site)
-    if participant_id is not None:
-        due = due.where(Participant.id == participant_id)
-    if event:
-        due = due.where(event_table.c.event == event)
-    due = due.subquery("due")
+        if open_on_day:
+            first, last = enrolled_due_near(as_of, e.months, window_days)
+            # the index range, then the exact window, before any response is read
+            one = one.where(
+                Participant.enrolment_date.between(first, last),
+                add_months(Participant.enrolment_date, e.months).between(
+                    as_of - timedelta(days=window_days), as_of + timedelta(days=window_days)
+                ),
+            )
+        if site:
+            one = one.where(Participant.site_code == site)
+        if participant_id is not None:
+            one = one.where(Participant.id == participant_id)
+        per_event.append(one)
+    if not per_event:  # no such event: a statement of the same columns without rows
+        per_event.append(
+            select(
+                Participant.id.label("participant_id"),
+                Participant.study_id.label("study_id"),
+                Participant.site_code.label("site"),
+                Participant.status.label("participant_status"),
+                Participant.withdrawal_date.label("withdrawal_date"),
+                cast(literal(""), String).label("event"),
+                cast(literal(0), Integer).label("ordinal"),
+                cast(literal(1), Integer).label("n_due"),
+                Participant.enrolment_date.label("due_date"),
+            ).where(false())
+        )
+    due = (union_all(*per_event) if len(per_event) > 1 else per_event[0]).subquery("due")
     windows = select(
         due,
         add_days(due.c.due_date, -window_days).label("window_start"),
         add_days(due.c.due_date, window_days).label("window_end"),
     ).subquery("windows")
-    completed = func.coalesce(done.c.n_done, 0) >= windows.c.n_due
+    counted_responses = (
+        InstrumentResponse.status == "complete",
+        InstrumentResponse.deleted_at.is_(None),
+        or_(*counts) if counts else false(),
+    )
+    # ``completed_on``: the last collection date once every instrument due is complete,
+    # NULL before (collected_on is never NULL, so a complete event always has one).
+    if open_on_day or participant_id is not None:
+        # Few (participant, event) rows: each one's responses by the participant index,
+        # in one correlated subquery.
+        windows = (
+            select(
+                windows,
+                select(
+                    case(
+                        (
+                            func.count(func.distinct(InstrumentResponse.instrument_name))
+                            >= windows.c.n_due,
+                            func.max(InstrumentResponse.collected_on),
+                        )
+                    )
+                )
+                .where(
+                    InstrumentResponse.participant_id == windows.c.participant_id,
+                    InstrumentResponse.event == windows.c.event,
+                    *counted_responses,
+                )
+                .scalar_subquery()
+                .label("completed_on"),
+            )
+            # Materialised: the status reads completed_on twice, and SQLite would run
+            # the subquery once for each reading of a flattened subquery.
+            .cte("schedule_done", nesting=True)
+            .prefix_with("MATERIALIZED")
+        )
+    else:
+        # Every participant: one grouping of all responses, joined.
+        grouped = (
+            select(
+                InstrumentResponse.participant_id.label("participant_id"),
+                InstrumentResponse.event.label("event"),
+                func.count(func.distinct(InstrumentResponse.instrument_name)).label("n_done"),
+                func.max(InstrumentResponse.collected_on).label("last_on"),
+            )
+            .where(*counted_responses)
+            .group_by(InstrumentResponse.participant_id, InstrumentResponse.event)
+            .subquery("grouped_done")
+        )
+        windows = (
+            select(
+                windows,
+                case((grouped.c.n_done >= windows.c.n_due, grouped.c.last_on)).label(
+                    "completed_on"
+                ),
+            )
+            .select_from(windows)
+            .outerjoin(
+                grouped,
+                and_(
+                    grouped.c.participant_id == windows.c.participant_id,
+                    grouped.c.event == windows.c.event,
+                ),
+            )
+            .subquery("done")
+        )
+    completed = windows.c.completed_on.is_not(None)
     day = literal(as_of, Date)
     status_expr = case(
         (completed, "completed"), *window_whens(windows, day, "upcoming"), else_="missed"
     )
-    rows = (
-        select(
-            windows.c.participant_id,
-            windows.c.study_id,
-            windows.c.site,
-            windows.c.event,
-            windows.c.ordinal,
-            windows.c.due_date,
-            windows.c.window_start,
-            windows.c.window_end,
-            status_expr.label("status"),
-            case((completed, done.c.completed_on), else_=None).label("completed_on"),
-        )
-        .select_from(windows)
-        .outerjoin(
-            done,
-            and_(
-                done.c.participant_id == windows.c.participant_id,
-                done.c.event == windows.c.event,
-            ),
-        )
-        .subquery("schedule")
-    )
+    rows = select(
+        windows.c.participant_id,
+        windows.c.study_id,
+        windows.c.site,
+        windows.c.event,
+        windows.c.ordinal,
+        windows.c.due_date,
+        windows.c.window_start,
+        windows.c.window_end,
+        status_expr.label("status"),
+        windows.c.completed_on,
+    ).subquery("schedule")
     stmt = select(
         rows.c.participant_id,
         rows.c.study_id,
@@ -296,6 +368,8 @@ def schedule_summary(
         schedule_events(current_app.config),
         current_app.config["SCHEDULE_WINDOW_DAYS"],
         instruments_due_by_event(session),
+        # due and overdue need the window open today: only the people enrolled then
+        open_on_day=set(statuses) <= {"due", "overdue"},
     )
     wanted = (
         stmt.where(stmt.selected_columns.status.in_(statuses)).order_by(None).subquery("wanted")
