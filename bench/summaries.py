@@ -43,7 +43,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-SIZES = {"10k": 10_000, "100k": 100_000, "1m": 1_000_000}
+SIZES = {"10k": 10_000, "100k": 100_000, "1m": 1_000_000, "upsides": 615}
+# The UPSIDES size: 615 service users at six sites, where start-up dominates.
+SITES_OF = {615: 6}
 SITES = 50
 GENDERS = ["female", "male", "female", "male", "diverse", None]
 MARITAL = ["unmarried", "married", "divorced", "widowed", "separated", None]
@@ -74,7 +76,9 @@ def make_app(folder: Path, url: str, web: bool = True):
 # ---------------------------------------------------------------- generation
 
 
-def generate(folder: Path, participants: int, seed: int = 5) -> str:
+def generate(folder: Path, participants: int, seed: int = 5, url: str | None = None) -> str:
+    """The trial, into ``url`` (a new SQLite file by default; an empty PostgreSQL
+    database for ``--real``), analysed at the end."""
     from flask_migrate import upgrade
     from sqlalchemy import insert
 
@@ -82,7 +86,9 @@ def generate(folder: Path, participants: int, seed: int = 5) -> str:
     from trialdm.participants.models import Participant, ParticipantDiagnosis
     from trialdm.sites.models import Site
 
-    url = f"sqlite:///{folder / 'bench.db'}"
+    global SITES
+    SITES = SITES_OF.get(participants, SITES)
+    url = url or f"sqlite:///{folder / 'bench.db'}"
     app = make_app(folder, url)
     rng = random.Random(seed)
     start = date(2023, 1, 1)
@@ -144,8 +150,8 @@ def generate(folder: Path, participants: int, seed: int = 5) -> str:
         _generate_contacts(db, rng, participants)
         _generate_responses(db, rng, folder)
         _generate_focus_groups(db, rng, participants + 1)
-        with db.engine.connect() as conn:
-            conn.exec_driver_sql("ANALYZE")
+        with db.engine.begin() as conn:
+            conn.exec_driver_sql("ANALYZE")  # the planner's statistics, on either database
         db.engine.dispose()
     return url
 
@@ -403,7 +409,14 @@ def run_ours(folder: Path, url: str, skip: set[str]) -> dict[str, Any]:
     from trialdm.summaries.models import SummaryJob
     from trialdm.summaries.registry import table_names
 
+    started = time.perf_counter()
     app = make_app(folder, url, web=False)
+    start_seconds = time.perf_counter() - started
+    start_mb = PeakMemory.status("RssAnon") / 1024
+    # The build's modules (openpyxl among them) as a worker holds them after its first
+    # build; the floor imports openpyxl before its clock starts too.
+    import trialdm.summaries.operations  # noqa: F401
+
     with app.app_context(), all_sites():
         job = SummaryJob(
             site_code=None,
@@ -427,7 +440,13 @@ def run_ours(folder: Path, url: str, skip: set[str]) -> dict[str, Any]:
         db.session.refresh(job)
         assert outcome == "done", job.error
         assert job.result
-    return {"seconds": elapsed, "cpu": cpu, "queries": queries}
+    return {
+        "seconds": elapsed,
+        "cpu": cpu,
+        "queries": queries,
+        "start_seconds": start_seconds,
+        "start_mb": start_mb,
+    }
 
 
 def run_floor(folder: Path, url: str, skip: set[str]) -> dict[str, Any]:
@@ -729,12 +748,24 @@ def measure(kind: str, folder: Path, url: str, skip: str) -> dict[str, Any]:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def generate_in_child(folder: Path, n: int) -> str:
+def warm_file_cache(path: Path) -> None:
+    """Read the database file once, so that the side measured first does not pay for
+    reading it from the disk."""
+    with path.open("rb") as f:
+        while f.read(1 << 24):
+            pass
+
+
+def generate_in_child(folder: Path, n: int, url: str | None = None) -> str:
     """Generate in a process of its own (the generator's memory is not the build's)."""
-    if (folder / "bench.db").exists():
+    if url is None and (folder / "bench.db").exists():
         return f"sqlite:///{folder / 'bench.db'}"
+    extra = ("--url", url) if url else ()
     out = subprocess.run(
-        [sys.executable, __file__, "--child", "generate", "--folder", str(folder), "--n", str(n)],
+        [
+            *(sys.executable, __file__, "--child", "generate", "--folder", str(folder)),
+            *("--n", str(n), *extra),
+        ],
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -750,10 +781,13 @@ AIM_RATIO, AIM_SECONDS_100K, AIM_MB = 1.5, 30.0, 100.0
 def aims(rows: list[dict[str, Any]]) -> list[str]:
     """Each aim, met or missed, from this run's figures."""
     lines = []
-    ratios = ", ".join(f"{r['n']:,}: {r['ratio']:.2f}x" for r in rows)
-    worst = max(r["ratio"] for r in rows)
+    # CPU time: on a shared machine the wall clock measures the neighbours as much.
+    ratios = ", ".join(
+        f"{r['n']:,}: {r['cpu_ratio']:.2f}x (wall {r['ratio']:.2f}x)" for r in rows
+    )
+    worst = max(r["cpu_ratio"] for r in rows)
     lines.append(
-        f"{'met ' if worst <= AIM_RATIO else 'MISS'} ratio <= {AIM_RATIO}x floor ({ratios})"
+        f"{'met ' if worst <= AIM_RATIO else 'MISS'} CPU ratio <= {AIM_RATIO}x floor ({ratios})"
     )
     at_100k = [r for r in rows if r["n"] == 100_000]
     for r in at_100k:
@@ -786,7 +820,23 @@ def aims(rows: list[dict[str, Any]]) -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--size", default="10k", help="10k, 100k, 1m or a comma list")
+    parser.add_argument(
+        "--size", default="10k", help="10k, 100k, 1m, upsides (615 at 6 sites) or a comma list"
+    )
+    parser.add_argument(
+        "--real",
+        action="store_true",
+        help="through the job API, a Celery worker process and a broker (see summaries_real)",
+    )
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("TRIALDM_BENCH_DATABASE_URL", "sqlite"),
+        help="with --real: a PostgreSQL database to create (dropped first and at the end), "
+        "or 'sqlite' for a file",
+    )
+    parser.add_argument(
+        "--broker-url", default="redis://127.0.0.1:6379/11", help="with --real: the broker"
+    )
     parser.add_argument(
         "--skip", default="", help="tables to leave out of both runs, e.g. --skip fidelity"
     )
@@ -802,15 +852,20 @@ def main() -> None:
     parser.add_argument("--n", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child == "generate":
-        print(generate(Path(args.folder), args.n))
+        print(generate(Path(args.folder), args.n, url=args.url))
         return
     if args.child:
         child(args.child, args.folder, args.url, set(filter(None, args.skip.split(","))))
         return
+    if args.real:
+        from summaries_real import run_real
+
+        run_real(args, [SIZES.get(x.strip().lower()) or int(x) for x in args.size.split(",")])
+        return
     print(
         f"{'participants':>12} {'ours s':>8} {'floor s':>8} {'ratio':>6} {'ours cpu':>9} "
         f"{'floor cpu':>9} {'cpu ratio':>9} {'ours MB':>8} {'floor MB':>9} {'RSS MB':>7} "
-        f"{'queries':>8} {'floor q':>8}"
+        f"{'queries':>8} {'floor q':>8} {'start MB':>8} {'start s':>8}"
     )
     rows = []
     for label in args.size.split(","):
@@ -819,18 +874,24 @@ def main() -> None:
             folder = Path(args.data) / str(n) if args.data else Path(tmp)
             folder.mkdir(parents=True, exist_ok=True)
             url = generate_in_child(folder, n)
-            floors = [measure("floor", folder, url, args.skip) for _ in range(args.repeat)]
-            ours_runs = [measure("ours", folder, url, args.skip) for _ in range(args.repeat)]
+            warm_file_cache(folder / "bench.db")
+            floors, ours_runs = [], []
+            for _ in range(args.repeat):  # alternating, so that both meet the same load
+                floors.append(measure("floor", folder, url, args.skip))
+                ours_runs.append(measure("ours", folder, url, args.skip))
             floor = min(floors, key=lambda r: r["seconds"])
             ours = min(ours_runs, key=lambda r: r["seconds"])
             ratio = ours["seconds"] / floor["seconds"]
             cpu_ratio = ours["cpu"] / floor["cpu"]
-            rows.append({"n": n, "ours": ours, "floor": floor, "ratio": ratio})
+            rows.append(
+                {"n": n, "ours": ours, "floor": floor, "ratio": ratio, "cpu_ratio": cpu_ratio}
+            )
             print(
                 f"{n:>12,} {ours['seconds']:>8.2f} {floor['seconds']:>8.2f} {ratio:>6.2f} "
                 f"{ours['cpu']:>9.2f} {floor['cpu']:>9.2f} {cpu_ratio:>9.2f} "
                 f"{ours['private_mb']:>8.0f} {floor['private_mb']:>9.0f} "
-                f"{ours['peak_mb']:>7.0f} {ours['queries']:>8} {floor['queries']:>8}",
+                f"{ours['peak_mb']:>7.0f} {ours['queries']:>8} {floor['queries']:>8} "
+                f"{ours['start_mb']:>8.0f} {ours['start_seconds']:>8.2f}",
                 flush=True,
             )
     print()
