@@ -462,7 +462,8 @@ def run_floor(folder: Path, url: str, skip: set[str]) -> dict[str, Any]:
     cover.append(["bench"])
     base = "FROM participants WHERE category = 'service_user' AND deleted_at IS NULL"
     age = "(CAST(strftime('%Y', enrolment_date) AS INTEGER) - year_of_birth)"
-    with engine.connect() as conn:
+    with engine.connect() as raw_conn:
+        conn = FloorConnection(raw_conn)
         # recruitment: one pass, indicators summed per site; months for the chart
         ws = wb.create_sheet("recruitment")
         for row in conn.exec_driver_sql(
@@ -519,7 +520,7 @@ def run_floor(folder: Path, url: str, skip: set[str]) -> dict[str, Any]:
             f"SELECT site_code, arm, {age} x, row_number() OVER "
             f"(PARTITION BY site_code, arm ORDER BY {age}) rn, "
             "count(*) OVER (PARTITION BY site_code, arm) cnt "
-            f"{enrolled} AND {age} IS NOT NULL) GROUP BY site_code, arm"
+            f"{enrolled} AND {age} IS NOT NULL) q GROUP BY site_code, arm"
         ):
             ws.append(list(row))
         # participant listing: the same streamed SELECT, raw cells
@@ -604,6 +605,72 @@ def run_floor(folder: Path, url: str, skip: set[str]) -> dict[str, Any]:
 FIDELITY_MINIMUM, FIDELITY_MONTHS = 3, 6
 
 
+class FloorConnection:
+    """The floor's SQL is written for SQLite; on PostgreSQL the few spellings that
+    differ are rewritten as it is sent (a boolean summed, years and months of a date,
+    string aggregation, days between dates, ``IS`` a value) and the date of the
+    reading is a literal in both."""
+
+    def __init__(self, conn: Any, options: dict[str, Any] | None = None) -> None:
+        self.conn = conn
+        self.options = options or {}
+        self.postgres = conn.dialect.name == "postgresql"
+
+    def execution_options(self, **options: Any) -> FloorConnection:
+        """Options of the next statement only (a connection's own would stay on it)."""
+        return FloorConnection(self.conn, options)
+
+    def exec_driver_sql(self, sql: str, params: dict[str, str] | None = None) -> Any:
+        for name, value in (params or {}).items():
+            sql = sql.replace(f":{name}", f"DATE '{value}'" if self.postgres else f"'{value}'")
+        return self.conn.exec_driver_sql(
+            for_postgres(sql) if self.postgres else sql, execution_options=self.options
+        )
+
+
+def for_postgres(sql: str) -> str:
+    import re
+
+    sql = re.sub(r"strftime\('%Y', (\w+)\)", r"extract(year FROM \1)", sql)
+    sql = re.sub(r"strftime\('%Y-%m', (\w+)\)", r"to_char(\1, 'YYYY-MM')", sql)
+    sql = sql.replace("group_concat(", "string_agg(")
+    sql = sql.replace(" IS '", " IS NOT DISTINCT FROM '")
+    sql = re.sub(r"julianday\(([^()]+)\) - julianday\(([^()]+)\)", r"(\1 - \2)", sql)
+    sql = re.sub(
+        r"date\((\w+), '\+(\d+) months'\)", r"CAST(\1 + interval '\2 months' AS DATE)", sql
+    )
+    return _sum_booleans(sql)
+
+
+def _sum_booleans(sql: str) -> str:
+    """``sum(<comparison>)`` -> ``sum(CASE WHEN <comparison> THEN 1 ELSE 0 END)``."""
+    out, i = [], 0
+    while (start := sql.find("sum(", i)) >= 0:
+        depth, j = 0, start + 3
+        while True:
+            depth += {"(": 1, ")": -1}.get(sql[j], 0)
+            if depth == 0:
+                break
+            j += 1
+        inner = sql[start + 4 : j]
+        flat, level = [], 0
+        for ch in inner:  # the comparison must be at the top level of the argument
+            level += {"(": 1, ")": -1}.get(ch, 0)
+            flat.append(ch if level == 0 else " ")
+        top = "".join(flat)
+        boolean = any(op in top for op in (" = ", " IS ", " BETWEEN ", " < ", " > "))
+        boolean = boolean and not top.lstrip().startswith("CASE")
+        out.append(sql[i:start])
+        out.append(
+            f"sum(CASE WHEN {_sum_booleans(inner)} THEN 1 ELSE 0 END)"
+            if boolean
+            else f"sum({_sum_booleans(inner)})"
+        )
+        i = j + 1
+    out.append(sql[i:])
+    return "".join(out)
+
+
 def _floor_fidelity(conn, wb, as_of: str) -> None:
     """The fidelity rule written by hand (no product query): one pass over the
     contacts of the intervention participants (the window start from a window
@@ -624,7 +691,7 @@ def _floor_fidelity(conn, wb, as_of: str) -> None:
         f"y AS (SELECT pid, site, st, wd, ws, date(ws, '+{FIDELITY_MONTHS} months') we, "
         "count(d) total, sum(CASE WHEN d BETWEEN ws AND date(ws, "
         f"'+{FIDELITY_MONTHS} months') THEN 1 ELSE 0 END) inwin, "
-        "sum(f = 'individual') ind, sum(f = 'group') grp FROM x GROUP BY pid) "
+        "sum(f = 'individual') ind, sum(f = 'group') grp FROM x GROUP BY pid, site, st, wd, ws) "
         "SELECT pid, site, total, ind, grp, "
         f"CASE WHEN inwin >= {FIDELITY_MINIMUM} THEN 'met' "
         "WHEN st = 'withdrawn' AND wd <= :as_of THEN 'withdrawn' "
@@ -649,7 +716,7 @@ def _floor_fidelity(conn, wb, as_of: str) -> None:
         "max(CASE WHEN rn = (cnt - 1) / 2 + 1 THEN x END), "
         "max(CASE WHEN rn = (cnt - 1) * 3 / 4 + 1 THEN x END) FROM ("
         "SELECT site, total x, row_number() OVER (PARTITION BY site ORDER BY total) rn, "
-        "count(*) OVER (PARTITION BY site) cnt FROM floor_fidelity) GROUP BY site"
+        "count(*) OVER (PARTITION BY site) cnt FROM floor_fidelity) q GROUP BY site"
     ):
         ws.append(list(row))
 
@@ -782,9 +849,7 @@ def aims(rows: list[dict[str, Any]]) -> list[str]:
     """Each aim, met or missed, from this run's figures."""
     lines = []
     # CPU time: on a shared machine the wall clock measures the neighbours as much.
-    ratios = ", ".join(
-        f"{r['n']:,}: {r['cpu_ratio']:.2f}x (wall {r['ratio']:.2f}x)" for r in rows
-    )
+    ratios = ", ".join(f"{r['n']:,}: {r['cpu_ratio']:.2f}x (wall {r['ratio']:.2f}x)" for r in rows)
     worst = max(r["cpu_ratio"] for r in rows)
     lines.append(
         f"{'met ' if worst <= AIM_RATIO else 'MISS'} CPU ratio <= {AIM_RATIO}x floor ({ratios})"
@@ -831,8 +896,8 @@ def main() -> None:
     parser.add_argument(
         "--database-url",
         default=os.environ.get("TRIALDM_BENCH_DATABASE_URL", "sqlite"),
-        help="with --real: a PostgreSQL database to create (dropped first and at the end), "
-        "or 'sqlite' for a file",
+        help="a PostgreSQL database to create per size as <name>_<size> (dropped first and "
+        "at the end), or 'sqlite' for a file (the default)",
     )
     parser.add_argument(
         "--broker-url", default="redis://127.0.0.1:6379/11", help="with --real: the broker"
@@ -867,14 +932,26 @@ def main() -> None:
         f"{'floor cpu':>9} {'cpu ratio':>9} {'ours MB':>8} {'floor MB':>9} {'RSS MB':>7} "
         f"{'queries':>8} {'floor q':>8} {'start MB':>8} {'start s':>8}"
     )
-    rows = []
+    from sqlalchemy import make_url
+
+    rows, dropped = [], []
     for label in args.size.split(","):
         n = SIZES.get(label.strip().lower()) or int(label)
         with tempfile.TemporaryDirectory(prefix="trialdm-bench-") as tmp:
             folder = Path(args.data) / str(n) if args.data else Path(tmp)
             folder.mkdir(parents=True, exist_ok=True)
-            url = generate_in_child(folder, n)
-            warm_file_cache(folder / "bench.db")
+            if args.database_url == "sqlite":
+                url = generate_in_child(folder, n)
+                warm_file_cache(folder / "bench.db")
+            else:  # a PostgreSQL database of this size's own, dropped at the end
+                from summaries_real import create_database
+
+                base = make_url(args.database_url)
+                url = create_database(
+                    base.set(database=f"{base.database}_{n}").render_as_string(False)
+                )
+                dropped.append(url)
+                generate_in_child(folder, n, url)
             floors, ours_runs = [], []
             for _ in range(args.repeat):  # alternating, so that both meet the same load
                 floors.append(measure("floor", folder, url, args.skip))
@@ -894,6 +971,11 @@ def main() -> None:
                 f"{ours['start_mb']:>8.0f} {ours['start_seconds']:>8.2f}",
                 flush=True,
             )
+            for database in dropped:
+                from summaries_real import drop_database
+
+                drop_database(database)
+            dropped.clear()
     print()
     for line in aims(rows):
         print(line)
