@@ -848,11 +848,18 @@ AIM_RATIO, AIM_SECONDS_100K, AIM_MB = 1.5, 30.0, 100.0
 def aims(rows: list[dict[str, Any]]) -> list[str]:
     """Each aim, met or missed, from this run's figures."""
     lines = []
-    # CPU time: on a shared machine the wall clock measures the neighbours as much.
-    ratios = ", ".join(f"{r['n']:,}: {r['cpu_ratio']:.2f}x (wall {r['ratio']:.2f}x)" for r in rows)
-    worst = max(r["cpu_ratio"] for r in rows)
+    # SQLite: CPU time (on a shared machine the wall clock measures the neighbours as
+    # much, and the database works in the measured process). PostgreSQL works in its
+    # own processes, so there the wall clock is the only fair measure.
+    postgres = any(r.get("postgres") for r in rows)
+    judged = "ratio" if postgres else "cpu_ratio"
+    ratios = ", ".join(
+        f"{r['n']:,}: CPU {r['cpu_ratio']:.2f}x, wall {r['ratio']:.2f}x" for r in rows
+    )
+    worst = max(r[judged] for r in rows)
     lines.append(
-        f"{'met ' if worst <= AIM_RATIO else 'MISS'} CPU ratio <= {AIM_RATIO}x floor ({ratios})"
+        f"{'met ' if worst <= AIM_RATIO else 'MISS'} {'wall' if postgres else 'CPU'} ratio "
+        f"<= {AIM_RATIO}x floor ({ratios})"
     )
     at_100k = [r for r in rows if r["n"] == 100_000]
     for r in at_100k:
@@ -961,7 +968,14 @@ def main() -> None:
             ratio = ours["seconds"] / floor["seconds"]
             cpu_ratio = ours["cpu"] / floor["cpu"]
             rows.append(
-                {"n": n, "ours": ours, "floor": floor, "ratio": ratio, "cpu_ratio": cpu_ratio}
+                {
+                    "n": n,
+                    "ours": ours,
+                    "floor": floor,
+                    "ratio": ratio,
+                    "cpu_ratio": cpu_ratio,
+                    "postgres": args.database_url != "sqlite",
+                }
             )
             print(
                 f"{n:>12,} {ours['seconds']:>8.2f} {floor['seconds']:>8.2f} {ratio:>6.2f} "
