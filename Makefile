@@ -38,8 +38,8 @@ run: db
 	@echo ""
 	@# The trap clears itself first: "kill 0" signals this shell too, which would run it again.
 	@trap 'trap - INT TERM EXIT; kill 0' INT TERM EXIT; \
-	$(BIN)/celery -A wsgi:celery worker --loglevel=INFO --concurrency=2 & \
-	$(BIN)/celery -A wsgi:celery beat --loglevel=INFO --schedule instance/celerybeat-schedule & \
+	$(BIN)/celery -A trialdm.worker:celery worker --loglevel=INFO --concurrency=2 & \
+	$(BIN)/celery -A trialdm.worker:celery beat --loglevel=INFO --schedule instance/celerybeat-schedule & \
 	$(BIN)/trialdm run --host 127.0.0.1 --port $(PORT)
 
 lint: install

@@ -43,7 +43,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-SIZES = {"10k": 10_000, "100k": 100_000, "1m": 1_000_000}
+SIZES = {"10k": 10_000, "100k": 100_000, "1m": 1_000_000, "upsides": 615}
+# The UPSIDES size: 615 service users at six sites, where start-up dominates.
+SITES_OF = {615: 6}
 SITES = 50
 GENDERS = ["female", "male", "female", "male", "diverse", None]
 MARITAL = ["unmarried", "married", "divorced", "widowed", "separated", None]
@@ -74,7 +76,9 @@ def make_app(folder: Path, url: str, web: bool = True):
 # ---------------------------------------------------------------- generation
 
 
-def generate(folder: Path, participants: int, seed: int = 5) -> str:
+def generate(folder: Path, participants: int, seed: int = 5, url: str | None = None) -> str:
+    """The trial, into ``url`` (a new SQLite file by default; an empty PostgreSQL
+    database for ``--real``), analysed at the end."""
     from flask_migrate import upgrade
     from sqlalchemy import insert
 
@@ -82,7 +86,9 @@ def generate(folder: Path, participants: int, seed: int = 5) -> str:
     from trialdm.participants.models import Participant, ParticipantDiagnosis
     from trialdm.sites.models import Site
 
-    url = f"sqlite:///{folder / 'bench.db'}"
+    global SITES
+    SITES = SITES_OF.get(participants, SITES)
+    url = url or f"sqlite:///{folder / 'bench.db'}"
     app = make_app(folder, url)
     rng = random.Random(seed)
     start = date(2023, 1, 1)
@@ -144,8 +150,8 @@ def generate(folder: Path, participants: int, seed: int = 5) -> str:
         _generate_contacts(db, rng, participants)
         _generate_responses(db, rng, folder)
         _generate_focus_groups(db, rng, participants + 1)
-        with db.engine.connect() as conn:
-            conn.exec_driver_sql("ANALYZE")
+        with db.engine.begin() as conn:
+            conn.exec_driver_sql("ANALYZE")  # the planner's statistics, on either database
         db.engine.dispose()
     return url
 
@@ -403,7 +409,14 @@ def run_ours(folder: Path, url: str, skip: set[str]) -> dict[str, Any]:
     from trialdm.summaries.models import SummaryJob
     from trialdm.summaries.registry import table_names
 
+    started = time.perf_counter()
     app = make_app(folder, url, web=False)
+    start_seconds = time.perf_counter() - started
+    start_mb = PeakMemory.status("RssAnon") / 1024
+    # The build's modules (openpyxl among them) as a worker holds them after its first
+    # build; the floor imports openpyxl before its clock starts too.
+    import trialdm.summaries.operations  # noqa: F401
+
     with app.app_context(), all_sites():
         job = SummaryJob(
             site_code=None,
@@ -427,7 +440,13 @@ def run_ours(folder: Path, url: str, skip: set[str]) -> dict[str, Any]:
         db.session.refresh(job)
         assert outcome == "done", job.error
         assert job.result
-    return {"seconds": elapsed, "cpu": cpu, "queries": queries}
+    return {
+        "seconds": elapsed,
+        "cpu": cpu,
+        "queries": queries,
+        "start_seconds": start_seconds,
+        "start_mb": start_mb,
+    }
 
 
 def run_floor(folder: Path, url: str, skip: set[str]) -> dict[str, Any]:
@@ -443,7 +462,8 @@ def run_floor(folder: Path, url: str, skip: set[str]) -> dict[str, Any]:
     cover.append(["bench"])
     base = "FROM participants WHERE category = 'service_user' AND deleted_at IS NULL"
     age = "(CAST(strftime('%Y', enrolment_date) AS INTEGER) - year_of_birth)"
-    with engine.connect() as conn:
+    with engine.connect() as raw_conn:
+        conn = FloorConnection(raw_conn)
         # recruitment: one pass, indicators summed per site; months for the chart
         ws = wb.create_sheet("recruitment")
         for row in conn.exec_driver_sql(
@@ -500,7 +520,7 @@ def run_floor(folder: Path, url: str, skip: set[str]) -> dict[str, Any]:
             f"SELECT site_code, arm, {age} x, row_number() OVER "
             f"(PARTITION BY site_code, arm ORDER BY {age}) rn, "
             "count(*) OVER (PARTITION BY site_code, arm) cnt "
-            f"{enrolled} AND {age} IS NOT NULL) GROUP BY site_code, arm"
+            f"{enrolled} AND {age} IS NOT NULL) q GROUP BY site_code, arm"
         ):
             ws.append(list(row))
         # participant listing: the same streamed SELECT, raw cells
@@ -585,6 +605,72 @@ def run_floor(folder: Path, url: str, skip: set[str]) -> dict[str, Any]:
 FIDELITY_MINIMUM, FIDELITY_MONTHS = 3, 6
 
 
+class FloorConnection:
+    """The floor's SQL is written for SQLite; on PostgreSQL the few spellings that
+    differ are rewritten as it is sent (a boolean summed, years and months of a date,
+    string aggregation, days between dates, ``IS`` a value) and the date of the
+    reading is a literal in both."""
+
+    def __init__(self, conn: Any, options: dict[str, Any] | None = None) -> None:
+        self.conn = conn
+        self.options = options or {}
+        self.postgres = conn.dialect.name == "postgresql"
+
+    def execution_options(self, **options: Any) -> FloorConnection:
+        """Options of the next statement only (a connection's own would stay on it)."""
+        return FloorConnection(self.conn, options)
+
+    def exec_driver_sql(self, sql: str, params: dict[str, str] | None = None) -> Any:
+        for name, value in (params or {}).items():
+            sql = sql.replace(f":{name}", f"DATE '{value}'" if self.postgres else f"'{value}'")
+        return self.conn.exec_driver_sql(
+            for_postgres(sql) if self.postgres else sql, execution_options=self.options
+        )
+
+
+def for_postgres(sql: str) -> str:
+    import re
+
+    sql = re.sub(r"strftime\('%Y', (\w+)\)", r"extract(year FROM \1)", sql)
+    sql = re.sub(r"strftime\('%Y-%m', (\w+)\)", r"to_char(\1, 'YYYY-MM')", sql)
+    sql = sql.replace("group_concat(", "string_agg(")
+    sql = sql.replace(" IS '", " IS NOT DISTINCT FROM '")
+    sql = re.sub(r"julianday\(([^()]+)\) - julianday\(([^()]+)\)", r"(\1 - \2)", sql)
+    sql = re.sub(
+        r"date\((\w+), '\+(\d+) months'\)", r"CAST(\1 + interval '\2 months' AS DATE)", sql
+    )
+    return _sum_booleans(sql)
+
+
+def _sum_booleans(sql: str) -> str:
+    """``sum(<comparison>)`` -> ``sum(CASE WHEN <comparison> THEN 1 ELSE 0 END)``."""
+    out, i = [], 0
+    while (start := sql.find("sum(", i)) >= 0:
+        depth, j = 0, start + 3
+        while True:
+            depth += {"(": 1, ")": -1}.get(sql[j], 0)
+            if depth == 0:
+                break
+            j += 1
+        inner = sql[start + 4 : j]
+        flat, level = [], 0
+        for ch in inner:  # the comparison must be at the top level of the argument
+            level += {"(": 1, ")": -1}.get(ch, 0)
+            flat.append(ch if level == 0 else " ")
+        top = "".join(flat)
+        boolean = any(op in top for op in (" = ", " IS ", " BETWEEN ", " < ", " > "))
+        boolean = boolean and not top.lstrip().startswith("CASE")
+        out.append(sql[i:start])
+        out.append(
+            f"sum(CASE WHEN {_sum_booleans(inner)} THEN 1 ELSE 0 END)"
+            if boolean
+            else f"sum({_sum_booleans(inner)})"
+        )
+        i = j + 1
+    out.append(sql[i:])
+    return "".join(out)
+
+
 def _floor_fidelity(conn, wb, as_of: str) -> None:
     """The fidelity rule written by hand (no product query): one pass over the
     contacts of the intervention participants (the window start from a window
@@ -605,7 +691,7 @@ def _floor_fidelity(conn, wb, as_of: str) -> None:
         f"y AS (SELECT pid, site, st, wd, ws, date(ws, '+{FIDELITY_MONTHS} months') we, "
         "count(d) total, sum(CASE WHEN d BETWEEN ws AND date(ws, "
         f"'+{FIDELITY_MONTHS} months') THEN 1 ELSE 0 END) inwin, "
-        "sum(f = 'individual') ind, sum(f = 'group') grp FROM x GROUP BY pid) "
+        "sum(f = 'individual') ind, sum(f = 'group') grp FROM x GROUP BY pid, site, st, wd, ws) "
         "SELECT pid, site, total, ind, grp, "
         f"CASE WHEN inwin >= {FIDELITY_MINIMUM} THEN 'met' "
         "WHEN st = 'withdrawn' AND wd <= :as_of THEN 'withdrawn' "
@@ -630,7 +716,7 @@ def _floor_fidelity(conn, wb, as_of: str) -> None:
         "max(CASE WHEN rn = (cnt - 1) / 2 + 1 THEN x END), "
         "max(CASE WHEN rn = (cnt - 1) * 3 / 4 + 1 THEN x END) FROM ("
         "SELECT site, total x, row_number() OVER (PARTITION BY site ORDER BY total) rn, "
-        "count(*) OVER (PARTITION BY site) cnt FROM floor_fidelity) GROUP BY site"
+        "count(*) OVER (PARTITION BY site) cnt FROM floor_fidelity) q GROUP BY site"
     ):
         ws.append(list(row))
 
@@ -729,12 +815,24 @@ def measure(kind: str, folder: Path, url: str, skip: str) -> dict[str, Any]:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def generate_in_child(folder: Path, n: int) -> str:
+def warm_file_cache(path: Path) -> None:
+    """Read the database file once, so that the side measured first does not pay for
+    reading it from the disk."""
+    with path.open("rb") as f:
+        while f.read(1 << 24):
+            pass
+
+
+def generate_in_child(folder: Path, n: int, url: str | None = None) -> str:
     """Generate in a process of its own (the generator's memory is not the build's)."""
-    if (folder / "bench.db").exists():
+    if url is None and (folder / "bench.db").exists():
         return f"sqlite:///{folder / 'bench.db'}"
+    extra = ("--url", url) if url else ()
     out = subprocess.run(
-        [sys.executable, __file__, "--child", "generate", "--folder", str(folder), "--n", str(n)],
+        [
+            *(sys.executable, __file__, "--child", "generate", "--folder", str(folder)),
+            *("--n", str(n), *extra),
+        ],
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -750,10 +848,18 @@ AIM_RATIO, AIM_SECONDS_100K, AIM_MB = 1.5, 30.0, 100.0
 def aims(rows: list[dict[str, Any]]) -> list[str]:
     """Each aim, met or missed, from this run's figures."""
     lines = []
-    ratios = ", ".join(f"{r['n']:,}: {r['ratio']:.2f}x" for r in rows)
-    worst = max(r["ratio"] for r in rows)
+    # SQLite: CPU time (on a shared machine the wall clock measures the neighbours as
+    # much, and the database works in the measured process). PostgreSQL works in its
+    # own processes, so there the wall clock is the only fair measure.
+    postgres = any(r.get("postgres") for r in rows)
+    judged = "ratio" if postgres else "cpu_ratio"
+    ratios = ", ".join(
+        f"{r['n']:,}: CPU {r['cpu_ratio']:.2f}x, wall {r['ratio']:.2f}x" for r in rows
+    )
+    worst = max(r[judged] for r in rows)
     lines.append(
-        f"{'met ' if worst <= AIM_RATIO else 'MISS'} ratio <= {AIM_RATIO}x floor ({ratios})"
+        f"{'met ' if worst <= AIM_RATIO else 'MISS'} {'wall' if postgres else 'CPU'} ratio "
+        f"<= {AIM_RATIO}x floor ({ratios})"
     )
     at_100k = [r for r in rows if r["n"] == 100_000]
     for r in at_100k:
@@ -786,7 +892,23 @@ def aims(rows: list[dict[str, Any]]) -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--size", default="10k", help="10k, 100k, 1m or a comma list")
+    parser.add_argument(
+        "--size", default="10k", help="10k, 100k, 1m, upsides (615 at 6 sites) or a comma list"
+    )
+    parser.add_argument(
+        "--real",
+        action="store_true",
+        help="through the job API, a Celery worker process and a broker (see summaries_real)",
+    )
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("TRIALDM_BENCH_DATABASE_URL", "sqlite"),
+        help="a PostgreSQL database to create per size as <name>_<size> (dropped first and "
+        "at the end), or 'sqlite' for a file (the default)",
+    )
+    parser.add_argument(
+        "--broker-url", default="redis://127.0.0.1:6379/11", help="with --real: the broker"
+    )
     parser.add_argument(
         "--skip", default="", help="tables to leave out of both runs, e.g. --skip fidelity"
     )
@@ -802,37 +924,72 @@ def main() -> None:
     parser.add_argument("--n", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child == "generate":
-        print(generate(Path(args.folder), args.n))
+        print(generate(Path(args.folder), args.n, url=args.url))
         return
     if args.child:
         child(args.child, args.folder, args.url, set(filter(None, args.skip.split(","))))
         return
+    if args.real:
+        from summaries_real import run_real
+
+        run_real(args, [SIZES.get(x.strip().lower()) or int(x) for x in args.size.split(",")])
+        return
     print(
         f"{'participants':>12} {'ours s':>8} {'floor s':>8} {'ratio':>6} {'ours cpu':>9} "
         f"{'floor cpu':>9} {'cpu ratio':>9} {'ours MB':>8} {'floor MB':>9} {'RSS MB':>7} "
-        f"{'queries':>8} {'floor q':>8}"
+        f"{'queries':>8} {'floor q':>8} {'start MB':>8} {'start s':>8}"
     )
-    rows = []
+    from sqlalchemy import make_url
+
+    rows, dropped = [], []
     for label in args.size.split(","):
         n = SIZES.get(label.strip().lower()) or int(label)
         with tempfile.TemporaryDirectory(prefix="trialdm-bench-") as tmp:
             folder = Path(args.data) / str(n) if args.data else Path(tmp)
             folder.mkdir(parents=True, exist_ok=True)
-            url = generate_in_child(folder, n)
-            floors = [measure("floor", folder, url, args.skip) for _ in range(args.repeat)]
-            ours_runs = [measure("ours", folder, url, args.skip) for _ in range(args.repeat)]
+            if args.database_url == "sqlite":
+                url = generate_in_child(folder, n)
+                warm_file_cache(folder / "bench.db")
+            else:  # a PostgreSQL database of this size's own, dropped at the end
+                from summaries_real import create_database
+
+                base = make_url(args.database_url)
+                url = create_database(
+                    base.set(database=f"{base.database}_{n}").render_as_string(False)
+                )
+                dropped.append(url)
+                generate_in_child(folder, n, url)
+            floors, ours_runs = [], []
+            for _ in range(args.repeat):  # alternating, so that both meet the same load
+                floors.append(measure("floor", folder, url, args.skip))
+                ours_runs.append(measure("ours", folder, url, args.skip))
             floor = min(floors, key=lambda r: r["seconds"])
             ours = min(ours_runs, key=lambda r: r["seconds"])
             ratio = ours["seconds"] / floor["seconds"]
             cpu_ratio = ours["cpu"] / floor["cpu"]
-            rows.append({"n": n, "ours": ours, "floor": floor, "ratio": ratio})
+            rows.append(
+                {
+                    "n": n,
+                    "ours": ours,
+                    "floor": floor,
+                    "ratio": ratio,
+                    "cpu_ratio": cpu_ratio,
+                    "postgres": args.database_url != "sqlite",
+                }
+            )
             print(
                 f"{n:>12,} {ours['seconds']:>8.2f} {floor['seconds']:>8.2f} {ratio:>6.2f} "
                 f"{ours['cpu']:>9.2f} {floor['cpu']:>9.2f} {cpu_ratio:>9.2f} "
                 f"{ours['private_mb']:>8.0f} {floor['private_mb']:>9.0f} "
-                f"{ours['peak_mb']:>7.0f} {ours['queries']:>8} {floor['queries']:>8}",
+                f"{ours['peak_mb']:>7.0f} {ours['queries']:>8} {floor['queries']:>8} "
+                f"{ours['start_mb']:>8.0f} {ours['start_seconds']:>8.2f}",
                 flush=True,
             )
+            for database in dropped:
+                from summaries_real import drop_database
+
+                drop_database(database)
+            dropped.clear()
     print()
     for line in aims(rows):
         print(line)

@@ -69,7 +69,8 @@ def create_app(
     app = Flask(__name__, instance_path=str(instance.resolve()))
     register_config(app, environ, overrides)
     register_logging(app)
-    register_extensions(app)
+    register_extensions(app, web)
+    register_language(app)
     register_mechanisms(app)
     register_domain_hooks(app)
     register_trial_definitions(app)
@@ -140,16 +141,26 @@ def register_logging(app: Flask) -> None:
     install_celery_logging()
 
 
-def register_extensions(app: Flask) -> None:
-    from trialdm.core.openapi import install_multipart_loader
+def register_extensions(app: Flask, web: bool = True) -> None:
     from trialdm.core.sqlite import install_sqlite_pragmas
-    from trialdm.extensions import api, csrf, db, limiter, login_manager, migrate
+    from trialdm.extensions import db, login_manager
 
     db.init_app(app)
     with app.app_context():
         install_sqlite_pragmas(
             db.engine, app.config["SQLITE_CACHE_MB"], app.config["SQLITE_MMAP_MB"]
         )
+    login_manager.init_app(app)
+    if web:
+        register_web_extensions(app)
+
+
+def register_web_extensions(app: Flask) -> None:
+    """Migrations (the CLI), the API's documentation, CSRF and rate limits: what
+    serving requests needs and a worker does not (nor imports)."""
+    from trialdm.core.openapi import install_multipart_loader
+    from trialdm.extensions import api, csrf, db, limiter, migrate
+
     migrate.init_app(
         app, db, directory=str(shipped("migrations")), render_as_batch=True, compare_type=True
     )
@@ -157,7 +168,12 @@ def register_extensions(app: Flask) -> None:
     install_multipart_loader(api)
     csrf.init_app(app)
     limiter.init_app(app)
-    login_manager.init_app(app)
+
+
+def register_language(app: Flask) -> None:
+    from trialdm.web.i18n import init_babel
+
+    init_babel(app)
 
 
 def register_mechanisms(app: Flask) -> None:

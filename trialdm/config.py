@@ -217,6 +217,12 @@ SETTINGS: dict[str, Setting] = {
         "SQLite page cache per connection, MB (SQLite's own default is 2 MB); it also "
         "bounds the memory a sort uses before it spills to a temporary file",
     ),
+    "SQLITE_JOB_CACHE_MB": Setting(
+        parse_positive_int,
+        2,
+        "SQLite page cache of a job that reads whole tables (a summary build), MB: its "
+        "file is mapped whole, so the cache holds only its temporary tables and sorts",
+    ),
     "SQLITE_MMAP_MB": Setting(
         parse_non_negative_int,
         256,

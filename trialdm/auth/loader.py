@@ -7,6 +7,7 @@ from dataclasses import replace
 from flask import Flask, g, request
 from flask_login import current_user
 
+from trialdm import extensions
 from trialdm.auth.models import User
 from trialdm.auth.operations import principal_for_token
 from trialdm.auth.permissions import Principal, authorize
@@ -14,7 +15,7 @@ from trialdm.core.audit import current_audit_context, set_audit_context
 from trialdm.core.errors import N_, Unauthorized
 from trialdm.core.http import is_api_request
 from trialdm.core.permissions import install_authorizer
-from trialdm.extensions import csrf, db, login_manager
+from trialdm.extensions import db, login_manager
 
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
@@ -58,7 +59,7 @@ def register_auth_loader(app: Flask) -> None:
                 raise Unauthorized(N_("The API token is not valid or was revoked."))
         elif current_user.is_authenticated:
             if is_api_request() and request.method in UNSAFE_METHODS:
-                csrf.protect()  # a session-authenticated write must come from our pages
+                extensions.csrf.protect()  # a session-authenticated write must come from our pages
             principal = principal_for(current_user._get_current_object(), "page")
         if principal is None:
             return

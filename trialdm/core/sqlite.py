@@ -10,13 +10,15 @@ which the busy timeout does not retry) instead of letting the version check answ
 
 from __future__ import annotations
 
+import os
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, event
+from sqlalchemy import Connection, Engine, event
 from sqlalchemy.exc import OperationalError
 
 T = TypeVar("T")
@@ -87,3 +89,37 @@ def run_retrying_when_busy(session: Any, work: Callable[[], T], attempts: int = 
             session.rollback()
             time.sleep(random.uniform(0.005, 0.05) * attempt)
     raise AssertionError("unreachable")
+
+
+# SQLite caps a mapping at SQLITE_MAX_MMAP_SIZE (about 2 GB in the usual builds) itself.
+_JOB_MMAP_HEADROOM = 64 * 1024 * 1024
+
+
+@contextmanager
+def sized_for_a_job(connection: Connection, cache_mb: int) -> Iterator[None]:
+    """A connection set up for one job that reads whole tables, then given back as it
+    was: the database file mapped into memory whole (its pages are the operating
+    system's file cache, shared and not the job's own memory; nothing is copied
+    through SQLite's cache), and a page cache of ``cache_mb``, which bounds the
+    job's private memory for the temporary tables and sorts (SQLite spills to its
+    temporary files beyond it). Other connections keep their settings. Does nothing
+    on other databases."""
+    if connection.dialect.name != "sqlite":
+        yield
+        return
+    raw = connection.connection.driver_connection
+    file = connection.engine.url.database
+    size = os.path.getsize(file) if file and file != ":memory:" and os.path.exists(file) else 0
+
+    def pragma(name: str) -> int:
+        return int(raw.execute(f"PRAGMA {name}").fetchone()[0])
+
+    before = {name: pragma(name) for name in ("cache_size", "mmap_size")}
+    raw.execute(f"PRAGMA cache_size=-{int(cache_mb) * 1024}")
+    if size:
+        raw.execute(f"PRAGMA mmap_size={max(before['mmap_size'], size + _JOB_MMAP_HEADROOM)}")
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            raw.execute(f"PRAGMA {name}={value}")

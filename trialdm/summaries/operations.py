@@ -29,6 +29,7 @@ from trialdm.core.jobs import reconcile_jobs as reconcile_leases
 from trialdm.core.messages import job_language, request_language
 from trialdm.core.models import utcnow
 from trialdm.core.scoping import EVERY_SITE, SiteScope, scoped_to
+from trialdm.core.sqlite import sized_for_a_job
 from trialdm.core.tasks import enqueue
 from trialdm.participants.vocabulary import diagnosis_vocabulary
 from trialdm.sites.queries import EVERY_SITE_SCOPE, get_site, resolve_job_scope
@@ -209,17 +210,26 @@ def reading_session(session: Session) -> Iterator[Session]:
     (repeatable read on PostgreSQL; SQLite's read transaction is one), its temporary
     tables, and nothing written, so that progress written meanwhile in its own
     transaction and the job's final state never conflict with it. Closing it
-    rolls back, which also drops its temporary tables."""
+    rolls back, which also drops its temporary tables. On SQLite its connection is
+    set up for reading whole tables (:func:`~trialdm.core.sqlite.sized_for_a_job`)."""
     bind = session.get_bind()
-    reader = Session(bind=bind, autoflush=False)
-    try:
-        if isinstance(bind, Engine) and bind.dialect.name == "postgresql":
-            # (A session on a connection, as in tests, reads in that connection's
-            # transaction instead.)
-            reader.connection(execution_options={"isolation_level": "REPEATABLE READ"})
-        yield reader
-    finally:
-        reader.close()
+    if not isinstance(bind, Engine):
+        # A session on a connection, as in tests, reads in that connection's transaction.
+        reader = Session(bind=bind, autoflush=False)
+        try:
+            yield reader
+        finally:
+            reader.close()
+        return
+    cache_mb = current_app.config["SQLITE_JOB_CACHE_MB"]
+    with bind.connect() as connection, sized_for_a_job(connection, cache_mb):
+        if bind.dialect.name == "postgresql":
+            connection.execution_options(isolation_level="REPEATABLE READ")
+        reader = Session(bind=connection, autoflush=False)
+        try:
+            yield reader
+        finally:
+            reader.close()
 
 
 def build_job(session: Session, job_id: int) -> None:

@@ -65,10 +65,16 @@ def text_direction(language: str | None) -> str:
     return "rtl" if order == "right-to-left" else "ltr"
 
 
-def init_i18n(app: Flask) -> None:
+def init_babel(app: Flask) -> None:
+    """The catalogs and the language choice, for every process that writes texts (a
+    worker writes workbooks and reminders in their reader's language too)."""
     app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT_LANGUAGE)
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(TRANSLATIONS_DIR)
     babel.init_app(app, locale_selector=select_locale)
+
+
+def init_i18n(app: Flask) -> None:
+    """The pages' part: a fresh choice per request and the language switch."""
 
     @app.before_request
     def forget_cached_locale() -> None:

@@ -212,13 +212,28 @@ def _listing(compiled: _Compiled) -> ListingSpec | None:
             return labelled[name](value, ctx)
         return value
 
+    # Per row only what varies: each column's position in the row and its variable
+    # and decimals are looked up once here, and the row label reads the fields it names.
+    position = {name: i for i, name in enumerate(names)}
+    cells = [
+        (position[column.variable], column.variable, column.decimals)
+        for column in listing.columns
+    ]
+    template = listing.row_label
+    label_fields = (
+        [(f, position[f]) for f in template.fields if f != "n"] if template is not None else []
+    )
+    labels = compiled.labels
+
     def shape(raw: Any, number: int, ctx: BuildContext) -> list[Any]:
-        values = dict(zip(names, raw, strict=True))
         line = []
-        if listing.row_label is not None:
-            line.append(listing.row_label.render({**values, "n": number}, compiled.labels))
-        for column in listing.columns:
-            line.append(printed(column.variable, values[column.variable], column.decimals, ctx))
+        if template is not None:
+            values = {field: raw[i] for field, i in label_fields}
+            values["n"] = number
+            line.append(template.render(values, labels))
+        for i, name, decimals in cells:
+            value = raw[i]
+            line.append(None if value is None else printed(name, value, decimals, ctx))
         return line
 
     kinds = {"number": "number", "date": "date"}

@@ -1,0 +1,56 @@
+"""The worker's app (``trialdm.worker``) starts without the web's and the heavy
+tasks' libraries: a fresh interpreter creates it, imports every task module as the
+worker does, and lists what it loaded."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Loaded only where used: migrations by the CLI, forms and rate limits by the web,
+# openpyxl (and numpy with it) by a summary build, pandas / pyreadstat / python-docx
+# by exports and transcripts.
+HEAVY = (
+    "alembic",
+    "flask_migrate",
+    "flask_wtf",
+    "wtforms",
+    "flask_limiter",
+    "openpyxl",
+    "numpy",
+    "pandas",
+    "pyreadstat",
+    "docx",
+    "matplotlib",
+)
+
+PROBE = """
+import importlib, json, sys
+import trialdm.worker as worker
+for name in worker.celery.conf.include:
+    importlib.import_module(name)
+print(json.dumps({"modules": sorted(sys.modules), "tasks": sorted(worker.celery.tasks)}))
+"""
+
+
+def test_worker_app_does_not_import_web_or_heavy_libraries(tmp_path):
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "TRIALDM_INSTANCE_PATH": str(tmp_path / "instance"),
+        "TRIALDM_DATABASE_URL": f"sqlite:///{tmp_path / 'worker.db'}",
+        "TRIALDM_BROKER_URL": "memory://",
+        "TRIALDM_SECRET_KEY": "test",
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", PROBE], capture_output=True, text=True, cwd=ROOT, env=env
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    found = json.loads(out.stdout.strip().splitlines()[-1])
+    loaded = {name.split(".")[0] for name in found["modules"]}
+    assert not loaded & set(HEAVY), sorted(loaded & set(HEAVY))
+    # ...and it still runs every task.
+    assert {"trialdm.summaries.build", "trialdm.exports.build"} <= set(found["tasks"])
