@@ -213,11 +213,23 @@ def form_context(
         "site_choices": site_choices,
         "fields": set(form_fields(category)),
         "with_diagnoses": category in DIAGNOSIS_CATEGORIES,
-        "diagnosis_options": [
-            (code, label if vocabulary.system == "local" else f"{code} · {label}")
-            for code, label in vocabulary.labels(language).items()
+        # "F20 · Schizophrenia" under its ICD block; a local vocabulary's label alone
+        "diagnosis_groups": [
+            (
+                group,
+                [
+                    (
+                        code,
+                        label
+                        if vocabulary.system == "local" or code == OTHER_DIAGNOSIS
+                        else f"{code} · {label}",
+                    )
+                    for code, label in items
+                ],
+            )
+            for group, items in vocabulary.grouped_labels(language)
         ]
-        + stale,
+        + ([(None, stale)] if stale else []),
         "diagnosis_other_allowed": vocabulary.other.allowed,
         "diagnosis_other_needs_text": vocabulary.other.requires_text,
         "genders": options(GENDERS),
