@@ -22,6 +22,7 @@ import marshmallow as ma
 from marshmallow import validate
 
 from trialdm.core.errors import N_, Message
+from trialdm.core.limits import EVENT, KEY, at_most
 from trialdm.core.pagination import PageArgs, PageMeta
 from trialdm.core.schemas import DumpSchema, LoadSchema, Site
 from trialdm.instruments.definitions import (
@@ -234,9 +235,12 @@ def answers_schema(instrument_version: Any, complete: bool = False) -> ma.Schema
 
 # ---------------------------------------------------------------- API schemas
 
-_CONTEXT = validate.Regexp(
-    r"^[a-z_]{1,32}:[A-Za-z0-9_-]{1,30}$", error=N_("A reference such as 'focus_group:12'.")
-)
+_CONTEXT = [
+    at_most(KEY),
+    validate.Regexp(
+        r"^[a-z_]{1,32}:[A-Za-z0-9_-]{1,30}$", error=N_("A reference such as 'focus_group:12'.")
+    ),
+]
 
 
 class ResponseCreate(LoadSchema):
@@ -247,7 +251,9 @@ class ResponseCreate(LoadSchema):
         metadata={"description": "Defaults to the newest stored version"},
     )
     event = ma.fields.String(
-        allow_none=True, metadata={"description": "Schedule event (T0...T3); none for others"}
+        validate=at_most(EVENT),
+        allow_none=True,
+        metadata={"description": "Schedule event (T0...T3); none for others"},
     )
     status = ma.fields.String(load_default="incomplete", validate=validate.OneOf(RESPONSE_STATUSES))
     collected_on = ma.fields.Date(metadata={"description": "Defaults to today"})
@@ -305,10 +311,10 @@ class ResponseQuery(PageArgs):
 
     site = Site()
     participant_id = ma.fields.Integer()
-    event = ma.fields.String()
-    instrument = ma.fields.String()
+    event = ma.fields.String(validate=at_most(EVENT))
+    instrument = ma.fields.String(validate=at_most(KEY))
     status = ma.fields.String(validate=validate.OneOf(RESPONSE_STATUSES))
-    context = ma.fields.String()
+    context = ma.fields.String(validate=at_most(KEY))
 
 
 class ResponsePage(DumpSchema):

@@ -26,7 +26,12 @@ from trialdm.extensions import db
 from trialdm.instruments import operations, queries
 from trialdm.instruments.definitions import FieldDefinition, InstrumentDefinition
 from trialdm.instruments.models import InstrumentResponse
-from trialdm.instruments.schemas import ResponseCreate, ResponseQuery, ResponseUpdate
+from trialdm.instruments.schemas import (
+    TEXT_MAX_LENGTH,
+    ResponseCreate,
+    ResponseQuery,
+    ResponseUpdate,
+)
 from trialdm.participants.models import Participant
 from trialdm.participants.queries import get_participant
 from trialdm.web.forms import FormErrors, field_errors, submit
@@ -54,6 +59,8 @@ _INTEGER = re.compile(r"^[+-]?\d+$")
 @bp.record_once
 def _register(state) -> None:
     state.app.jinja_env.filters["instrument_title"] = instrument_title
+    # a text item without its own max_length takes the schema's (pages, self-report)
+    state.app.jinja_env.globals["text_item_max_length"] = TEXT_MAX_LENGTH
 
 
 def language() -> str:
