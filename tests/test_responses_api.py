@@ -42,7 +42,7 @@ def test_complete_response_records_version_answers_and_rows(api_as, enrolled, db
     created = post(api, enrolled, BASELINE, status="complete")
     assert created.status_code == 201, created.json
     body = created.json
-    assert body["instrument_version"] == 1 and body["status"] == "complete"
+    assert body["instrument_version"] == 2 and body["status"] == "complete"
     assert body["answers"]["diagnoses"] == ["depression", "anxiety"]
     assert body["answers"]["hours_per_week"] == 20.0
     assert created.headers["ETag"] == '"1"'

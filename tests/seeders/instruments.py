@@ -60,5 +60,5 @@ def seed(session, site: str, marker: str) -> dict:
         "participant_id": participant.id,
         "response_id": response.id,
         "instrument_name": "baseline_demographics",
-        "instrument_version": 1,
+        "instrument_version": response.instrument_version.version,
     }

@@ -21,6 +21,7 @@ from typing import Any
 import marshmallow as ma
 from marshmallow import validate
 
+from trialdm.core.dates import today
 from trialdm.core.errors import N_, Message
 from trialdm.core.limits import EVENT, KEY, at_most
 from trialdm.core.pagination import PageArgs, PageMeta
@@ -33,6 +34,7 @@ from trialdm.instruments.definitions import (
     InstrumentDefinition,
     Missing,
 )
+from trialdm.instruments.definitions.dates import resolved
 from trialdm.instruments.models import RESPONSE_STATUSES
 from trialdm.instruments.scoring import visible_fields
 
@@ -149,7 +151,15 @@ class AnswerField(ma.fields.Field):
             parsed = date.fromisoformat(value)
         except ValueError:
             raise ma.ValidationError(N_("Must be a date (YYYY-MM-DD).")) from None
-        return self._range(parsed)
+        # a bound such as "today" is the day of entry, resolved now (not when the
+        # schema was built and cached)
+        on = today()
+        low, high = resolved(self.definition.min, on), resolved(self.definition.max, on)
+        if low is not None and parsed < low:
+            raise ma.ValidationError(Message(N_("Must be on or after %(date)s."), date=low))
+        if high is not None and parsed > high:
+            raise ma.ValidationError(Message(N_("Must be on or before %(date)s."), date=high))
+        return parsed
 
     def _load_yes_no(self, value: Any) -> bool:
         if not isinstance(value, bool):
