@@ -174,3 +174,24 @@ def test_pages_show_the_schema_limits_as_maxlength(app, make_user):
     client = page_as(app, make_user, "site_lead", ["BU"])
     contact = client.get("/contacts/new").get_data(as_text=True)
     assert 'name="notes" rows="3" maxlength="' in contact
+
+
+def test_questionnaire_text_items_show_their_limit(app, make_user, make_participant, db_session):
+    from datetime import date
+
+    from tests.seeders.instruments import sync_shipped
+    from trialdm.instruments.schemas import TEXT_MAX_LENGTH
+
+    sync_shipped(db_session)
+    db_session.commit()
+    participant = make_participant("BU", enrolment_date=date(2025, 1, 10))
+    client = page_as(app, make_user, "research_worker", ["BU"])
+    url = f"/questionnaires/new?participant_id={participant.id}&instrument=psw_session_feedback"
+    page = client.get(url).get_data(as_text=True)
+    assert 'name="a.comments" rows="3" maxlength="2000"' in page
+    # every shipped text item says its own limit, within what the server accepts at most
+    from tests.test_instruments_redcap import SHIPPED
+    from trialdm.instruments.definitions import load_definition_folder
+
+    texts = [f for d in load_definition_folder(SHIPPED) for f in d.fields if f.type == "text"]
+    assert texts and all(f.max_length and f.max_length <= TEXT_MAX_LENGTH for f in texts)
