@@ -83,10 +83,12 @@ def test_a_translation_naming_an_unknown_label_is_refused_with_file_and_key(
 ):
     folder = tmp_path / "he"
     folder.mkdir()
-    (folder / "psw_session_feedback.toml").write_text(
-        'version = 1\ntitle = "משוב"\n[fields.no_such_field]\nlabel = "x"\n', encoding="utf-8"
-    )
     definitions = load_definition_folder(INSTRUMENTS)
+    version = next(d.version for d in definitions if d.name == "psw_session_feedback")
+    (folder / "psw_session_feedback.toml").write_text(
+        f'version = {version}\ntitle = "משוב"\n[fields.no_such_field]\nlabel = "x"\n',
+        encoding="utf-8",
+    )
     translations = load_translation_folder(tmp_path)
     with pytest.raises(DefinitionError) as refused:
         sync_instruments(db_session, definitions, {}, translations)

@@ -92,7 +92,7 @@ def errors_of(answers, complete=False) -> dict:
         ("count", 0, 0, True, "whole number"),
         ("weight", 2, 2.0, 1.4, "at least 1.5"),
         ("weight", 80.25, 80.25, "80", "Must be a number"),
-        ("seen_on", "2021-02-03", date(2021, 2, 3), "2019-12-31", "at least 2020-01-01"),
+        ("seen_on", "2021-02-03", date(2021, 2, 3), "2019-12-31", "on or after 2020-01-01"),
         ("seen_on", "2020-01-01", date(2020, 1, 1), "03/02/2021", "YYYY-MM-DD"),
         ("colour", "red", "red", "green", "not one of the choices"),
         ("pets", ["dog", "cat"], ["cat", "dog"], ["cat", "cat"], "listed twice"),

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import marshmallow as ma
 
+from trialdm.core.limits import KEY, SEARCH, at_most
 from trialdm.core.pagination import PageArgs, PageMeta
 from trialdm.core.schemas import DumpSchema, Site
 
@@ -10,11 +11,11 @@ class AuditQuery(PageArgs):
     class Meta:
         unknown = ma.RAISE
 
-    entity = ma.fields.String()
-    entity_id = ma.fields.String(data_key="id")
+    entity = ma.fields.String(validate=at_most(KEY))
+    entity_id = ma.fields.String(data_key="id", validate=at_most(KEY))
     site = Site()
-    user = ma.fields.String(metadata={"description": "User id or e-mail"})
-    action = ma.fields.String()
+    user = ma.fields.String(validate=at_most(SEARCH), metadata={"description": "User id or e-mail"})
+    action = ma.fields.String(validate=at_most(KEY))
     since = ma.fields.DateTime()
     until = ma.fields.DateTime()
 

@@ -4,6 +4,7 @@ import marshmallow as ma
 from marshmallow import validate
 
 from trialdm.auth.permissions import ROLES
+from trialdm.core.limits import PASSWORD, SITE_CODE, at_most
 from trialdm.core.schemas import DumpSchema, LoadSchema
 
 
@@ -30,21 +31,21 @@ class UserOut(DumpSchema):
 
 
 class UserCreate(LoadSchema):
-    email = ma.fields.Email(required=True)
+    email = ma.fields.Email(validate=at_most(254), required=True)
     role = ma.fields.String(required=True, validate=validate.OneOf(ROLES))
-    sites = ma.fields.List(ma.fields.String(), load_default=list)
-    password = ma.fields.String(load_default=None, load_only=True)
-    display_name = ma.fields.String(load_default=None)
+    sites = ma.fields.List(ma.fields.String(validate=at_most(SITE_CODE)), load_default=list)
+    password = ma.fields.String(validate=at_most(PASSWORD), load_default=None, load_only=True)
+    display_name = ma.fields.String(validate=at_most(120), load_default=None)
 
 
 class GrantIn(LoadSchema):
     role = ma.fields.String(required=True, validate=validate.OneOf(ROLES))
-    sites = ma.fields.List(ma.fields.String(), load_default=list)
+    sites = ma.fields.List(ma.fields.String(validate=at_most(SITE_CODE)), load_default=list)
 
 
 class UserUpdate(LoadSchema):
     active = ma.fields.Boolean()
-    display_name = ma.fields.String(allow_none=True)
+    display_name = ma.fields.String(validate=at_most(120), allow_none=True)
     locale = ma.fields.String(validate=validate.Length(min=2, max=8))
     mail_preference = ma.fields.String(validate=validate.OneOf(["immediate", "daily"]))
 

@@ -5,6 +5,7 @@ from marshmallow import validate
 
 from trialdm.contacts.models import FORMATS, MODES
 from trialdm.contacts.psws import can_deliver
+from trialdm.core.limits import SEARCH, at_most
 from trialdm.core.pagination import PageArgs, PageMeta
 from trialdm.core.schemas import DumpSchema, LoadSchema, Site
 from trialdm.participants.minimum_record import MinimumRecordCheck
@@ -177,7 +178,7 @@ class PswQuery(PageArgs):
 
     site = Site()
     active = ma.fields.Boolean()
-    q = ma.fields.String(metadata={"description": "Study ID contains"})
+    q = ma.fields.String(validate=at_most(SEARCH), metadata={"description": "Study ID contains"})
 
 
 class PswPage(DumpSchema):

@@ -11,10 +11,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from datetime import date, datetime
 from typing import Any
 
 from flask import has_request_context
-from flask_babel import force_locale, get_locale, gettext
+from flask_babel import force_locale, format_date, get_locale, gettext
 from markupsafe import Markup
 
 from trialdm.core.errors import N_, Message
@@ -119,6 +120,16 @@ def _translate(template: str, **params: Any) -> str:
     return gettext(template, **params) if params else gettext(template)
 
 
+def _shown(value: Any, labels: Mapping[str, Any] | None) -> Any:
+    """A message's value as the reader writes it: a nested message translated, a day
+    in the language's own form ("30 Nov 2026", "30.11.2026")."""
+    if isinstance(value, Message):
+        return localised(value, labels)
+    if isinstance(value, date) and not isinstance(value, datetime) and has_request_context():
+        return format_date(value, "medium")
+    return value
+
+
 def localised(message: Any, labels: Mapping[str, Any] | None = None) -> str:
     """One message in the user's language (the ``message`` filter of the templates)."""
     if isinstance(message, Markup) or not isinstance(message, str):
@@ -128,10 +139,7 @@ def localised(message: Any, labels: Mapping[str, Any] | None = None) -> str:
         # A fixed text marked with N_ is its own catalog id; any other text (a value,
         # a name) has no entry and comes back as it is.
         return _translate(message) if message else message
-    params = {
-        key: localised(value, labels) if isinstance(value, Message) else value
-        for key, value in message.params.items()
-    }
+    params = {key: _shown(value, labels) for key, value in message.params.items()}
     if message.fields:
         params["fields"] = ", ".join(str((labels or {}).get(n, n)) for n in message.fields)
     return _translate(message.template, **params)

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from trialdm.core.errors import N_, Message, ValidationFailed
 from trialdm.core.inputs import MAX_ID
+from trialdm.core.limits import KEY, at_most
 
 MAX_PAGE = 1_000_000
 
@@ -27,6 +28,7 @@ class PageArgs(ma.Schema):
     )
     sort = ma.fields.String(
         load_default=None,
+        validate=at_most(KEY),
         metadata={"description": "Comma-separated fields, '-' for descending"},
     )
 

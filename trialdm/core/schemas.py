@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import marshmallow as ma
 
+from trialdm.core.limits import SITE_CODE, at_most
+
 
 class LoadSchema(ma.Schema):
     """Input: unknown fields are an error, never silently dropped."""
@@ -27,6 +29,11 @@ class ReasonSchema(LoadSchema):
 
 class Site(ma.fields.String):
     """A site code (the API calls it ``site``)."""
+
+    def __init__(self, **kwargs) -> None:
+        validators = kwargs.pop("validate", None)
+        extra = [validators] if callable(validators) else list(validators or [])
+        super().__init__(validate=[at_most(SITE_CODE), *extra], **kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
         value = super()._deserialize(value, attr, data, **kwargs)

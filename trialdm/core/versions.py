@@ -35,6 +35,7 @@ from trialdm.core.errors import (
     PreconditionFailed,
     PreconditionRequired,
 )
+from trialdm.core.limits import HEADER, at_most
 from trialdm.core.models import Base, Versioned
 from trialdm.core.schemas import Problem
 
@@ -119,6 +120,7 @@ class IfMatchHeader(ma.Schema):
         unknown = ma.EXCLUDE
 
     if_match = ma.fields.String(
+        validate=at_most(HEADER),
         data_key="If-Match",
         required=True,
         metadata={

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import marshmallow as ma
 
+from trialdm.core.limits import KEY, SITE_CODE, at_most
 from trialdm.core.pagination import PageArgs, PageMeta
 from trialdm.core.schemas import DumpSchema, LoadSchema
 from trialdm.exports.models import FORMATS, IDENTIFIER_MODES, LABEL_MODES, STATES
@@ -19,7 +20,7 @@ class ExportCreate(LoadSchema):
         metadata={"description": "csv, spss (.sav), stata (.dta), r (CSV + script), odm, audit"},
     )
     datasets = ma.fields.List(
-        ma.fields.String(),
+        ma.fields.String(validate=at_most(KEY)),
         load_default=None,
         validate=ma.validate.Length(min=1),
         metadata={"description": "Instrument names and tables; omit for all of them"},
@@ -76,7 +77,7 @@ class ExportJobQuery(PageArgs):
         unknown = ma.RAISE
 
     state = ma.fields.String(validate=ma.validate.OneOf(STATES))
-    scope = ma.fields.String()
+    scope = ma.fields.String(validate=at_most(SITE_CODE))
     format = ma.fields.String(validate=ma.validate.OneOf(FORMATS))
 
 

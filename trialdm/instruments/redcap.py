@@ -23,7 +23,9 @@ text                   ``text`` (``notes`` when multiline); max_length as
 integer / decimal      ``text`` validated ``integer`` / ``number``
                        (``number_<n>dp`` with ``decimals = n``)
 date                   ``text`` validated ``date_ymd`` (``date_dmy``,
-                       ``date_mdy`` with ``date_order``)
+                       ``date_mdy`` with ``date_order``); min/max a day or
+                       ``today`` both ways; ``today-30`` has no REDCap form:
+                       refused on export and on import
 single_choice          ``radio`` (``dropdown`` with widget = "dropdown",
                        validated ``autocomplete`` with widget = "autocomplete")
 multiple_choice        ``checkbox``
@@ -54,6 +56,7 @@ from typing import Any
 
 import tomli_w
 
+from trialdm.core.errors import N_, Message, ValidationFailed
 from trialdm.instruments.definitions import (
     ACTION_TAG,
     DATE_ORDERS,
@@ -63,6 +66,7 @@ from trialdm.instruments.definitions import (
     InstrumentDefinition,
     ScoreDefinition,
 )
+from trialdm.instruments.definitions.dates import RelativeDate
 
 COLUMNS = (
     "Variable / Field Name",
@@ -141,6 +145,28 @@ def _number(value: Any) -> str:
     return str(value)
 
 
+def _bound(f: FieldDefinition, key: str) -> str:
+    """A validation min or max as REDCap writes it: a date bound is a day or ``today``;
+    one counted from today (``today-30``) REDCap cannot hold, so the export is refused
+    rather than written without it."""
+    value = getattr(f, key)
+    if isinstance(value, RelativeDate):
+        if value.days:
+            raise ValidationFailed.field(
+                f"fields.{f.name}.{key}",
+                Message(
+                    N_(
+                        "REDCap cannot hold the date bound %(bound)s of %(field)s: "
+                        "only a date or 'today'."
+                    ),
+                    bound=value.text,
+                    field=f.name,
+                ),
+            )
+        return "today"
+    return _number(value)
+
+
 def validation_of(f: FieldDefinition) -> str:
     """The REDCap validation type of a field ('' for none)."""
     if f.type == "integer":
@@ -198,8 +224,8 @@ def _field_row(definition: InstrumentDefinition, f: FieldDefinition) -> dict[str
             LABEL: _en(f.label),
             NOTE: _en(f.help),
             VALIDATION: validation_of(f),
-            VMIN: _number(f.min),
-            VMAX: _number(f.max),
+            VMIN: _bound(f, "min"),
+            VMAX: _bound(f, "max"),
             IDENTIFIER: "y" if f.identifier else "",
             BRANCHING: f.show_if.text if f.show_if is not None else "",
             REQUIRED: "y" if f.required else "",

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from trialdm.instruments.definitions import DefinitionProblem, action_tags
+from trialdm.instruments.definitions.dates import as_date_bound
 from trialdm.instruments.logic import Call, LogicError, Node, Number, Operation, Ref, parse
 from trialdm.instruments.redcap import (
     ALIGNMENT,
@@ -111,6 +113,11 @@ def _bound(kind: str, raw: str) -> Any:
     return raw  # reported by the definition's validation
 
 
+def _redcap_date_bound(text: str) -> bool:
+    """What REDCap accepts as a date field's min or max: a day (Y-M-D) or ``today``."""
+    return text.lower() == "today" or isinstance(as_date_bound(text), date)
+
+
 def _common(row: dict[str, str], variable: str) -> dict[str, Any]:
     raw: dict[str, Any] = {"name": variable, "label": {"en": row[LABEL].strip() or variable}}
     if row[NOTE].strip():
@@ -151,6 +158,11 @@ def _read_text(
     if raw["type"] != "text" or raw.get("format"):
         for key, column in (("min", VMIN), ("max", VMAX)):
             bound = _bound(raw["type"], row[column])
+            if raw["type"] == "date" and bound is not None and not _redcap_date_bound(bound):
+                reader.add(
+                    line, variable, f"date validation {key} {bound!r} is neither a date nor 'today'"
+                )
+                return False
             if bound is not None:
                 raw[key] = bound
     if tags.get("CHARLIMIT", "").isdigit():

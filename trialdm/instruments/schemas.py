@@ -21,7 +21,9 @@ from typing import Any
 import marshmallow as ma
 from marshmallow import validate
 
+from trialdm.core.dates import today
 from trialdm.core.errors import N_, Message
+from trialdm.core.limits import EVENT, KEY, at_most
 from trialdm.core.pagination import PageArgs, PageMeta
 from trialdm.core.schemas import DumpSchema, LoadSchema, Site
 from trialdm.instruments.definitions import (
@@ -32,6 +34,7 @@ from trialdm.instruments.definitions import (
     InstrumentDefinition,
     Missing,
 )
+from trialdm.instruments.definitions.dates import resolved
 from trialdm.instruments.models import RESPONSE_STATUSES
 from trialdm.instruments.scoring import visible_fields
 
@@ -148,7 +151,15 @@ class AnswerField(ma.fields.Field):
             parsed = date.fromisoformat(value)
         except ValueError:
             raise ma.ValidationError(N_("Must be a date (YYYY-MM-DD).")) from None
-        return self._range(parsed)
+        # a bound such as "today" is the day of entry, resolved now (not when the
+        # schema was built and cached)
+        on = today()
+        low, high = resolved(self.definition.min, on), resolved(self.definition.max, on)
+        if low is not None and parsed < low:
+            raise ma.ValidationError(Message(N_("Must be on or after %(date)s."), date=low))
+        if high is not None and parsed > high:
+            raise ma.ValidationError(Message(N_("Must be on or before %(date)s."), date=high))
+        return parsed
 
     def _load_yes_no(self, value: Any) -> bool:
         if not isinstance(value, bool):
@@ -234,9 +245,12 @@ def answers_schema(instrument_version: Any, complete: bool = False) -> ma.Schema
 
 # ---------------------------------------------------------------- API schemas
 
-_CONTEXT = validate.Regexp(
-    r"^[a-z_]{1,32}:[A-Za-z0-9_-]{1,30}$", error=N_("A reference such as 'focus_group:12'.")
-)
+_CONTEXT = [
+    at_most(KEY),
+    validate.Regexp(
+        r"^[a-z_]{1,32}:[A-Za-z0-9_-]{1,30}$", error=N_("A reference such as 'focus_group:12'.")
+    ),
+]
 
 
 class ResponseCreate(LoadSchema):
@@ -247,7 +261,9 @@ class ResponseCreate(LoadSchema):
         metadata={"description": "Defaults to the newest stored version"},
     )
     event = ma.fields.String(
-        allow_none=True, metadata={"description": "Schedule event (T0...T3); none for others"}
+        validate=at_most(EVENT),
+        allow_none=True,
+        metadata={"description": "Schedule event (T0...T3); none for others"},
     )
     status = ma.fields.String(load_default="incomplete", validate=validate.OneOf(RESPONSE_STATUSES))
     collected_on = ma.fields.Date(metadata={"description": "Defaults to today"})
@@ -305,10 +321,10 @@ class ResponseQuery(PageArgs):
 
     site = Site()
     participant_id = ma.fields.Integer()
-    event = ma.fields.String()
-    instrument = ma.fields.String()
+    event = ma.fields.String(validate=at_most(EVENT))
+    instrument = ma.fields.String(validate=at_most(KEY))
     status = ma.fields.String(validate=validate.OneOf(RESPONSE_STATUSES))
-    context = ma.fields.String()
+    context = ma.fields.String(validate=at_most(KEY))
 
 
 class ResponsePage(DumpSchema):

@@ -19,15 +19,22 @@ from sqlalchemy import select
 
 from trialdm.auth.permissions import requires
 from trialdm.core.audit import audit_context
+from trialdm.core.dates import today
 from trialdm.core.errors import ValidationFailed
 from trialdm.core.locking import refuse_if_locked
 from trialdm.core.pagination import order_by, paginate
 from trialdm.extensions import db
 from trialdm.instruments import operations, queries
 from trialdm.instruments.definitions import FieldDefinition, InstrumentDefinition
+from trialdm.instruments.definitions.dates import DateBound, resolved
 from trialdm.instruments.models import InstrumentResponse
 from trialdm.instruments.record import record_answers
-from trialdm.instruments.schemas import ResponseCreate, ResponseQuery, ResponseUpdate
+from trialdm.instruments.schemas import (
+    TEXT_MAX_LENGTH,
+    ResponseCreate,
+    ResponseQuery,
+    ResponseUpdate,
+)
 from trialdm.participants.models import Participant
 from trialdm.participants.queries import get_participant
 from trialdm.web.forms import FormErrors, field_errors, submit
@@ -55,6 +62,15 @@ _INTEGER = re.compile(r"^[+-]?\d+$")
 @bp.record_once
 def _register(state) -> None:
     state.app.jinja_env.filters["instrument_title"] = instrument_title
+    # a text item without its own max_length takes the schema's (pages, self-report)
+    state.app.jinja_env.globals["text_item_max_length"] = TEXT_MAX_LENGTH
+    state.app.jinja_env.filters["date_bound"] = date_bound
+
+
+def date_bound(bound: DateBound) -> str:
+    """A date item's bound as the ``min``/``max`` of ``<input type=date>`` today."""
+    day = resolved(bound, today())
+    return day.isoformat() if day else ""
 
 
 def language() -> str:

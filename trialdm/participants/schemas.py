@@ -5,6 +5,7 @@ from flask_smorest.fields import Upload
 from marshmallow import validate
 
 from trialdm.core.errors import N_, Message
+from trialdm.core.limits import SEARCH, at_most
 from trialdm.core.pagination import PageArgs, PageMeta
 from trialdm.core.schemas import DumpSchema, LoadSchema, Site
 from trialdm.participants.minimum_record import MinimumRecordCheck
@@ -206,7 +207,7 @@ class ParticipantQuery(PageArgs):
     status = ma.fields.String(validate=validate.OneOf(STATUSES))
     arm = ma.fields.String(validate=validate.OneOf(ARMS))
     gender = ma.fields.String(validate=validate.OneOf(GENDERS))
-    q = ma.fields.String(metadata={"description": "Study ID contains"})
+    q = ma.fields.String(validate=at_most(SEARCH), metadata={"description": "Study ID contains"})
     fidelity = ma.fields.String(
         validate=validate.OneOf(FIDELITY_STATUSES),
         metadata={"description": "Intervention participants with this fidelity status today"},

@@ -14,12 +14,14 @@ from werkzeug.datastructures import MultiDict
 
 from trialdm.auth.permissions import requires
 from trialdm.core.audit import audit_context
+from trialdm.core.errors import N_, Message
 from trialdm.core.pagination import order_by, paginate
 from trialdm.extensions import db
 from trialdm.participants import operations, queries
 from trialdm.participants.minimum_record import required_marks
 from trialdm.participants.models import Participant
 from trialdm.participants.schemas import (
+    MAX_DIAGNOSIS_TEXT,
     DeleteArgs,
     ParticipantCreate,
     ParticipantQuery,
@@ -158,6 +160,23 @@ def posted_record(form: MultiDict, category: str) -> dict[str, Any]:
     return data
 
 
+def other_text_errors(failed: FormErrors, data: dict[str, Any]) -> dict[str, Any]:
+    """The form's errors with the schema's refusal of the 'other' diagnosis entry
+    beside the field it was typed in ("Other diagnosis"), not as an item of the list."""
+    raw = failed.cause.messages if isinstance(failed.cause, ma.ValidationError) else {}
+    listed = raw.get("diagnoses") if isinstance(raw, dict) else None
+    entries = data.get("diagnoses") or []
+    other = next((i for i, d in enumerate(entries) if isinstance(d, dict)), None)
+    if not isinstance(listed, dict) or other not in listed:
+        return failed.errors
+    errors = dict(failed.errors)
+    if set(listed) == {other}:
+        errors.pop("diagnoses", None)
+    limit = Message(N_("Use at most %(max)s characters."), max=MAX_DIAGNOSIS_TEXT)
+    errors["diagnosis_other"] = [limit]
+    return errors
+
+
 def form_state(form: MultiDict) -> dict[str, Any]:
     """What the user typed, to show again after an error."""
     values: dict[str, Any] = {key: form.get(key) for key in form}
@@ -218,12 +237,25 @@ def form_context(
         "site_choices": site_choices,
         "fields": set(form_fields(category)),
         "with_diagnoses": category in DIAGNOSIS_CATEGORIES,
-        "diagnosis_options": [
-            (code, label if vocabulary.system == "local" else f"{code} · {label}")
-            for code, label in vocabulary.labels(language).items()
+        # "F20 · Schizophrenia" under its ICD block; a local vocabulary's label alone
+        "diagnosis_groups": [
+            (
+                group,
+                [
+                    (
+                        code,
+                        label
+                        if vocabulary.system == "local" or code == OTHER_DIAGNOSIS
+                        else f"{code} · {label}",
+                    )
+                    for code, label in items
+                ],
+            )
+            for group, items in vocabulary.grouped_labels(language)
         ]
-        + stale,
+        + ([(None, stale)] if stale else []),
         "diagnosis_other_allowed": vocabulary.other.allowed,
+        "diagnosis_other_max": MAX_DIAGNOSIS_TEXT,
         "diagnosis_other_needs_text": vocabulary.other.requires_text,
         "genders": options(GENDERS),
         "marital_statuses": options(MARITAL_STATUSES),
@@ -307,7 +339,7 @@ def create():
     except FormErrors as failed:
         db.session.rollback()
         values = form_state(request.form)
-        errors = localise(failed.errors, FIELD_LABELS)
+        errors = localise(other_text_errors(failed, data), FIELD_LABELS)
         return render_template(
             "participants/form.html", values=values, errors=errors, **context
         ), 422
@@ -344,7 +376,7 @@ def edit(participant_id: int):
         submit(ParticipantUpdate(), data, run)
     except FormErrors as failed:
         db.session.rollback()
-        errors = localise(failed.errors, FIELD_LABELS)
+        errors = localise(other_text_errors(failed, data), FIELD_LABELS)
         participant = queries.get_participant(db.session, participant_id)
         values = form_state(request.form)
         return render_template(

@@ -6,6 +6,7 @@ import marshmallow as ma
 from marshmallow import validate
 
 from trialdm.core.errors import N_
+from trialdm.core.limits import EVENT, KEY, at_most
 from trialdm.core.pagination import PageArgs, PageMeta
 from trialdm.core.schemas import DumpSchema, LoadSchema, Site
 from trialdm.quality.models import QUERY_STATUSES
@@ -77,10 +78,10 @@ class QueryFilter(PageArgs):
     site = Site()
     participant_id = ma.fields.Integer()
     response_id = ma.fields.Integer()
-    field = ma.fields.String()
+    field = ma.fields.String(validate=at_most(KEY))
     status = ma.fields.String(validate=validate.OneOf(QUERY_STATUSES))
     origin = ma.fields.String(validate=validate.OneOf(("manual", "check")))
-    rule = ma.fields.String()
+    rule = ma.fields.String(validate=at_most(KEY))
 
 
 class QueryExportArgs(LoadSchema):
@@ -155,7 +156,7 @@ class SignatureFilter(PageArgs):
     site = Site()
     participant_id = ma.fields.Integer()
     response_id = ma.fields.Integer()
-    event = ma.fields.String()
+    event = ma.fields.String(validate=at_most(EVENT))
     standing = ma.fields.Boolean()
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import validate
 
+from trialdm.core.limits import KEY, at_most
 from trialdm.core.pagination import PageArgs, PageMeta
 from trialdm.core.schemas import DumpSchema, LoadSchema, Site
 
@@ -22,7 +23,7 @@ class InboxQuery(PageArgs):
         validate=validate.OneOf(INBOX_STATES),
         metadata={"description": "unread (not snoozed; the default), read, snoozed or all"},
     )
-    rule = ma.fields.String()
+    rule = ma.fields.String(validate=at_most(KEY))
     site = Site()
 
 
@@ -62,7 +63,7 @@ class FoundQuery(PageArgs):
     class Meta:
         unknown = ma.RAISE
 
-    rule = ma.fields.String()
+    rule = ma.fields.String(validate=at_most(KEY))
     site = Site()
     since = ma.fields.Date(metadata={"description": "Found on or after this site-local day"})
 

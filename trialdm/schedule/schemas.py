@@ -3,6 +3,7 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import validate
 
+from trialdm.core.limits import KEY, at_most
 from trialdm.core.pagination import MAX_PAGE, PageMeta
 from trialdm.core.schemas import DumpSchema, LoadSchema, Site
 from trialdm.participants.vocabulary import ARMS
@@ -17,7 +18,7 @@ class AsOfArgs(LoadSchema):
 class ScheduleQuery(AsOfArgs):
     site = Site()
     status = ma.fields.String(validate=validate.OneOf(STATUSES))
-    event = ma.fields.String()
+    event = ma.fields.String(validate=at_most(KEY))
     page = ma.fields.Integer(load_default=1, validate=validate.Range(min=1))
     per_page = ma.fields.Integer(load_default=None, validate=validate.Range(min=1))
 
@@ -60,7 +61,9 @@ class ParticipantScheduleOut(DumpSchema):
 class StatusQuery(AsOfArgs):
     site = Site()
     arm = ma.fields.String(validate=validate.OneOf(ARMS))
-    event = ma.fields.String(metadata={"description": "Only this event's columns"})
+    event = ma.fields.String(
+        validate=at_most(KEY), metadata={"description": "Only this event's columns"}
+    )
     state = ma.fields.String(
         validate=validate.OneOf(CELL_STATES),
         metadata={"description": "Only participants with a cell in this state"},

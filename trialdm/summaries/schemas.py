@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import marshmallow as ma
 
+from trialdm.core.limits import KEY, SITE_CODE, at_most
 from trialdm.core.pagination import PageArgs, PageMeta
 from trialdm.core.schemas import DumpSchema, LoadSchema
 from trialdm.summaries.models import STATES
@@ -14,7 +15,7 @@ class SummaryCreate(LoadSchema):
         metadata={"description": "'all' for the cross-site workbook, or a site code"},
     )
     tables = ma.fields.List(
-        ma.fields.String(),
+        ma.fields.String(validate=at_most(KEY)),
         load_default=None,
         validate=ma.validate.Length(min=1),
         metadata={"description": "Table names; omit for all of them"},
@@ -62,7 +63,7 @@ class SummaryJobQuery(PageArgs):
         unknown = ma.RAISE
 
     state = ma.fields.String(validate=ma.validate.OneOf(STATES))
-    scope = ma.fields.String()
+    scope = ma.fields.String(validate=at_most(SITE_CODE))
 
 
 class SummaryJobPage(DumpSchema):

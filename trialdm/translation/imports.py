@@ -10,12 +10,23 @@ import io
 from pathlib import PurePath
 
 from trialdm.core.errors import N_, Message, ValidationFailed
+from trialdm.core.limits import TRANSCRIPT
 
 UPLOAD_SUFFIXES = {".txt", ".docx"}
 
 
 def text_of_file(filename: str, content: bytes) -> str:
-    """The text of an uploaded .txt (UTF-8, with or without BOM) or .docx file."""
+    """The text of an uploaded .txt (UTF-8, with or without BOM) or .docx file, no
+    longer than a transcript may be (as typed or sent as JSON)."""
+    text = _text_of_file(filename, content)
+    if len(text) > TRANSCRIPT:
+        raise ValidationFailed.field(
+            "file", Message(N_("Use at most %(max)s characters."), max=TRANSCRIPT)
+        )
+    return text
+
+
+def _text_of_file(filename: str, content: bytes) -> str:
     suffix = PurePath(filename).suffix.lower()
     if suffix not in UPLOAD_SUFFIXES:
         raise ValidationFailed.field("file", Message(N_("Upload a .txt or .docx file.")))

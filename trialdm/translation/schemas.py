@@ -5,6 +5,7 @@ from marshmallow import validate
 
 from trialdm.config import MATERIAL_CATEGORIES
 from trialdm.core.errors import N_
+from trialdm.core.limits import HEADER, KEY, LANGUAGE_CODE, SEARCH, TRANSCRIPT, at_most
 from trialdm.core.pagination import PageArgs, PageMeta
 from trialdm.core.schemas import DumpSchema, LoadSchema, Site
 from trialdm.translation.models import (
@@ -14,9 +15,10 @@ from trialdm.translation.models import (
     TRANSLATION_STATES,
 )
 
-LANGUAGE = validate.Regexp(
-    r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$", error=N_("A language code such as 'lg'.")
-)
+LANGUAGE = [
+    at_most(LANGUAGE_CODE),
+    validate.Regexp(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$", error=N_("A language code such as 'lg'.")),
+]
 
 
 # Materials ----------------------------------------------------------------------------
@@ -89,8 +91,8 @@ class MaterialQuery(PageArgs):
 
     kind = ma.fields.String(validate=validate.OneOf(MATERIAL_KINDS))
     category = ma.fields.String(validate=validate.OneOf(MATERIAL_CATEGORIES))
-    instrument_name = ma.fields.String()
-    q = ma.fields.String(metadata={"description": "Title contains"})
+    instrument_name = ma.fields.String(validate=at_most(KEY))
+    q = ma.fields.String(validate=at_most(SEARCH), metadata={"description": "Title contains"})
 
 
 class MaterialListItem(MaterialOut):
@@ -143,7 +145,7 @@ class SegmentWrite(LoadSchema):
 
 class CommentCreate(LoadSchema):
     body = ma.fields.String(required=True, validate=validate.Length(min=1, max=5000))
-    segment_key = ma.fields.String(allow_none=True)
+    segment_key = ma.fields.String(allow_none=True, validate=at_most(KEY))
     step_id = ma.fields.Integer(allow_none=True)
 
 
@@ -231,7 +233,7 @@ class TranslationQuery(PageArgs):
 
     site = Site()
     material_id = ma.fields.Integer()
-    language = ma.fields.String()
+    language = ma.fields.String(validate=at_most(LANGUAGE_CODE))
     state = ma.fields.String(validate=validate.OneOf(TRANSLATION_STATES))
 
 
@@ -263,12 +265,14 @@ class TranscriptCreate(LoadSchema):
 
 
 class TextIn(LoadSchema):
-    text = ma.fields.String(required=True)
+    text = ma.fields.String(required=True, validate=at_most(TRANSCRIPT))
 
 
 class ConfirmIn(LoadSchema):
     text = ma.fields.String(
-        allow_none=True, metadata={"description": "The corrected pseudonymised text, if changed"}
+        allow_none=True,
+        validate=at_most(TRANSCRIPT),
+        metadata={"description": "The corrected pseudonymised text, if changed"},
     )
     flags_reviewed = ma.fields.Boolean(
         load_default=False,
@@ -337,7 +341,7 @@ class TranscriptQuery(PageArgs):
     state = ma.fields.String(validate=validate.OneOf(TRANSCRIPT_STATES))
     session_kind = ma.fields.String(validate=validate.OneOf(SESSION_KINDS))
     session_id = ma.fields.Integer()
-    language = ma.fields.String()
+    language = ma.fields.String(validate=at_most(LANGUAGE_CODE))
 
 
 class TranscriptListItem(TranscriptOut):
@@ -351,7 +355,9 @@ class TranscriptPage(DumpSchema):
 
 
 class QuoteArgs(LoadSchema):
-    lines = ma.fields.String(required=True, metadata={"description": "107-128 or 51"})
+    lines = ma.fields.String(
+        required=True, validate=at_most(HEADER), metadata={"description": "107-128 or 51"}
+    )
 
 
 class LineOut(DumpSchema):

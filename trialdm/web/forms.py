@@ -14,7 +14,9 @@ They see them in plain words of their language: marshmallow's library wording
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Iterable, Mapping
+from functools import cache
 from typing import Any, TypeVar
 
 import marshmallow as ma
@@ -29,6 +31,7 @@ from trialdm.core.errors import (
     PreconditionFailed,
     PreconditionRequired,
 )
+from trialdm.core.limits import schema_limits
 from trialdm.core.messages import localised, plain_words
 from trialdm.core.versions import stale_write
 
@@ -163,8 +166,22 @@ class FormErrors(Exception):
         self.status = getattr(cause, "status", 422)
 
 
+@cache
+def text_limits(*schemas: str) -> Mapping[str, int]:
+    """For a page's template: field name -> the most characters the named load schemas
+    ("contacts.ContactSessionCreate") accept, shown as ``maxlength``; a later schema's
+    limit wins."""
+    limits: dict[str, int] = {}
+    for dotted in schemas:
+        domain, name = dotted.rsplit(".", 1)
+        schema = getattr(importlib.import_module(f"trialdm.{domain}.schemas"), name)
+        limits.update(schema_limits(schema))
+    return limits
+
+
 def init_forms(app) -> None:
     app.jinja_env.filters["message"] = localised
+    app.jinja_env.globals["text_limits"] = text_limits
 
 
 def as_int(value: str | None) -> int | str | None:

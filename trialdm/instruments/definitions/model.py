@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from trialdm.instruments.definitions.dates import RelativeDate, bound_text
 from trialdm.instruments.logic import Node
 
 FIELD_TYPES = (
@@ -206,7 +207,9 @@ class FieldDefinition:
         for key in ("min", "max"):
             value = getattr(self, key)
             if value is not None:
-                out[key] = value.isoformat() if isinstance(value, date) else value
+                if isinstance(value, date | RelativeDate):
+                    value = bound_text(value)
+                out[key] = value
         if self.units:
             out["units"] = self.units
         if self.choices:

@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from trialdm.instruments.definitions.binding import parse_binding
-from trialdm.instruments.definitions.checker import Checker, as_date, is_int, is_number
+from trialdm.instruments.definitions.checker import Checker, is_int, is_number
 from trialdm.instruments.definitions.conditions import parse_calculation, parse_condition
+from trialdm.instruments.definitions.dates import as_date_bound
 from trialdm.instruments.definitions.model import (
     CHOICE_TYPES,
     FIELD_TYPES,
@@ -120,13 +121,14 @@ def _parse_bounds(check: Checker, where: str, kind: str, raw: Mapping[str, Any])
     if kind == "date":
         parsed = []
         for key, value in (("min", low), ("max", high)):
-            if value is None:
-                parsed.append(None)
-            elif as_date(value) is None:
-                check.add(f"{where}.{key}", "must be a date (YYYY-MM-DD)")
-                parsed.append(None)
-            else:
-                parsed.append(as_date(value))
+            bound = None if value is None else as_date_bound(value)
+            if value is not None and bound is None:
+                check.add(
+                    f"{where}.{key}",
+                    "must be a date (YYYY-MM-DD), 'today', or 'today' plus or minus days "
+                    "('today-30', 'today+7')",
+                )
+            parsed.append(bound)
         low, high = parsed
     elif kind in NUMERIC_TYPES:
         for key, value in (("min", low), ("max", high)):

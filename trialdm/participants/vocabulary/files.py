@@ -158,6 +158,29 @@ class Vocabulary:
             out[OTHER_CODE] = self.label(OTHER_CODE, language)
         return out
 
+    def grouped_labels(
+        self, language: str | None = None
+    ) -> list[tuple[str | None, list[tuple[str, str]]]]:
+        """:meth:`labels` under the file's groups, in the file's order: [(group label,
+        [(code, label), ...]), ...]; codes of no group and ``other`` last, under None."""
+        grouped: list[tuple[str | None, list[tuple[str, str]]]] = [
+            (group.label, []) for group in self.groups
+        ]
+        rest: list[tuple[str, str]] = []
+        for code, label in self.labels(language).items():
+            home = next(
+                (
+                    items
+                    for (_, items), group in zip(grouped, self.groups, strict=True)
+                    if self.in_group(code, group.codes)
+                ),
+                rest,
+            )
+            home.append((code, label))
+        return [(label, items) for label, items in grouped if items] + (
+            [(None, rest)] if rest else []
+        )
+
     def resolve(self, value: str) -> str | None:
         """The code a typed value stands for: the code itself, a label (any language)
         or a synonym, compared without regard to case and spacing; None if none."""
