@@ -113,7 +113,7 @@ def schedule_query(
     window_days: int,
     due_by_event: Mapping[str, list[str]],
     *,
-    site: str | None = None,
+    site: str | ColumnElement[str] | None = None,
     status: str | None = None,
     event: str | None = None,
     participant_id: int | None = None,
@@ -178,7 +178,8 @@ def schedule_query(
             Participant.deleted_at.is_(None),
         )
     )
-    if site:
+    if isinstance(site, ColumnElement) or site:
+        # a code, or a bound parameter for a statement reused across sites
         due = due.where(Participant.site_code == site)
     if participant_id is not None:
         due = due.where(Participant.id == participant_id)
