@@ -88,6 +88,20 @@ def _rows_source(session: Session, table: Table, names: Sequence[str], payload: 
     return each, {name: func.json_extract(each.c.value, f"$.{name}").label(name) for name in names}
 
 
+def stored_keys(session: Session, table: Table, key_column: str, keys: Sequence[str]) -> set[str]:
+    """Which of ``keys`` are stored in ``table.key_column`` already: one read, the keys
+    sent as one JSON parameter (so that a scan finding only what is stored sends and
+    writes nothing more)."""
+    if not keys:
+        return set()
+    payload = json.dumps([{key_column: key} for key in keys])
+    source, cols = _rows_source(session, table, [key_column], payload)
+    stored = table.c[key_column]
+    return set(
+        session.scalars(select(stored).select_from(source).join(table, stored == cols[key_column]))
+    )
+
+
 def insert_new(
     session: Session,
     table: Table,

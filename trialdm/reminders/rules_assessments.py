@@ -9,9 +9,11 @@ once per event.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import date, timedelta
+from functools import lru_cache
 from typing import Any
 
+from sqlalchemy import Select, String, bindparam
 from sqlalchemy.orm import Session
 
 from trialdm.core.errors import N_
@@ -24,18 +26,43 @@ def open_assessments(session: Session, scan: ScanContext) -> list[Any]:
     if "open_assessments" in scan.shared:
         return scan.shared["open_assessments"]
     from trialdm.instruments.queries import instruments_due_by_event
-    from trialdm.schedule.queries import schedule_events, schedule_query
+    from trialdm.schedule.queries import schedule_events
 
-    stmt = schedule_query(
+    due_by_event = instruments_due_by_event(session)
+    stmt = _open_assessments_select(
         scan.local_date,
-        schedule_events(scan.config),
+        tuple(schedule_events(scan.config)),
         scan.config["SCHEDULE_WINDOW_DAYS"],
-        instruments_due_by_event(session),
-        site=scan.site_code,
+        tuple(sorted((event, tuple(names)) for event, names in due_by_event.items())),
     )
-    rows = session.execute(stmt.where(stmt.selected_columns.status.in_(("due", "overdue")))).all()
+    rows = session.execute(stmt, {SITE_PARAM: scan.site_code}).all()
     scan.shared["open_assessments"] = rows
     return rows
+
+
+SITE_PARAM = "reminder_site_code"
+
+
+@lru_cache(maxsize=32)
+def _open_assessments_select(
+    local_date: date,
+    events: tuple[Any, ...],
+    window_days: int,
+    due_by_event: tuple[tuple[str, tuple[str, ...]], ...],
+) -> Select:
+    """The statement of :func:`open_assessments`, the site given when executed: built
+    once per day and settings, not once per site (building it costs more than running
+    it for a site of a few hundred participants)."""
+    from trialdm.schedule.queries import schedule_query
+
+    stmt = schedule_query(
+        local_date,
+        list(events),
+        window_days,
+        {event: list(names) for event, names in due_by_event},
+        site=bindparam(SITE_PARAM, type_=String()),
+    )
+    return stmt.where(stmt.selected_columns.status.in_(("due", "overdue")))
 
 
 def _assessment_finding(row: Any, period: str, title: Text, body: Text) -> Finding:

@@ -10,10 +10,11 @@ not_started, on_track or at_risk (not met, not_met, withdrawn).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import date, timedelta
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import Select, and_, func, select
 from sqlalchemy.orm import Session
 
 from trialdm.core.errors import N_
@@ -29,12 +30,26 @@ def open_support(session: Session, scan: ScanContext) -> tuple[list[Any], Any]:
     last_contact, since (last contact, else intervention start, else enrolment)."""
     if "open_support" in scan.shared:
         return scan.shared["open_support"]
-    from trialdm.contacts.models import ContactAttendance, ContactSession
-    from trialdm.contacts.queries import FidelityRule, fidelity_subquery
-    from trialdm.participants.models import Participant
+    from trialdm.contacts.queries import SITE_PARAM, FidelityRule
 
     rule = FidelityRule.from_settings(scan.config)
-    fid = fidelity_subquery(scan.local_date, rule, site_code=scan.site_code)
+    stmt = _open_support_select(scan.local_date, rule)
+    rows = session.execute(stmt, {SITE_PARAM: scan.site_code}).all()
+    scan.shared["open_support"] = (rows, rule)
+    return rows, rule
+
+
+@lru_cache(maxsize=32)
+def _open_support_select(local_date: date, rule: Any) -> Select:
+    """The statement of :func:`open_support`, the site given when executed (the
+    contacts domain's ``SITE_PARAM``): built once per day and rule, not per site."""
+    from trialdm.contacts.models import ContactAttendance, ContactSession
+    from trialdm.contacts.queries import fidelity_subquery
+    from trialdm.participants.models import Participant
+
+    # The site filter is applied where the fidelity query reads the participants;
+    # its value here is a placeholder replaced by each execution's.
+    fid = fidelity_subquery(local_date, rule, site_code="")
     # The last contact of each participant found, by the participant_id index: only
     # the site's open participants are looked up (a grouped subquery over every
     # contact would compute the whole trial once per site).
@@ -46,14 +61,14 @@ def open_support(session: Session, scan: ScanContext) -> tuple[list[Any], Any]:
             and_(
                 ContactSession.id == ContactAttendance.session_id,
                 ContactSession.deleted_at.is_(None),
-                ContactSession.date <= scan.local_date,
+                ContactSession.date <= local_date,
             ),
         )
         .where(ContactAttendance.participant_id == fid.c.participant_id)
         .correlate(fid)
         .scalar_subquery()
     )
-    rows = session.execute(
+    return (
         select(
             fid.c.participant_id,
             Participant.study_id,
@@ -66,11 +81,9 @@ def open_support(session: Session, scan: ScanContext) -> tuple[list[Any], Any]:
             last.label("last_contact"),
         )
         .join(Participant, Participant.id == fid.c.participant_id)
-        .where(fid.c.site_code == scan.site_code, fid.c.status.in_(OPEN_STATUSES))
+        .where(fid.c.status.in_(OPEN_STATUSES))
         .order_by(Participant.study_id)
-    ).all()
-    scan.shared["open_support"] = (rows, rule)
-    return rows, rule
+    )
 
 
 def _since(row: Any):

@@ -26,7 +26,7 @@ from trialdm.auth.models import Membership, User
 from trialdm.auth.permissions import SITE_ROLES
 from trialdm.core.errors import NotFound
 from trialdm.core.models import utcnow
-from trialdm.reminders.bulk import insert_ignoring_duplicates, insert_new
+from trialdm.reminders.bulk import insert_ignoring_duplicates, insert_new, stored_keys
 from trialdm.reminders.delivery import deliver_pending
 from trialdm.reminders.models import TRIAL_WIDE, Reminder, ScanRun
 from trialdm.reminders.rules import Finding, Rule, ScanContext, active_rules
@@ -194,10 +194,16 @@ def scan_site(
     result.dry_run = dry_run
     if dry_run:
         return result
+    # Most of a day's findings are reminders still open from earlier days: their keys
+    # are read first, and only the new ones are sent to the insert (which still skips
+    # a key a concurrent scan stored meanwhile).
+    stored = stored_keys(
+        session, Reminder.__table__, "dedupe_key", [p.dedupe_key for p in result.planned]
+    )
     created = insert_new(
         session,
         Reminder.__table__,
-        [p.row() for p in result.planned],
+        [p.row() for p in result.planned if p.dedupe_key not in stored],
         ["dedupe_key"],
         constants={
             "site_code": site_code,

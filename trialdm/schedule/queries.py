@@ -128,7 +128,7 @@ def schedule_query(
     window_days: int,
     due_by_event: Mapping[str, list[str]],
     *,
-    site: str | None = None,
+    site: str | ColumnElement[str] | None = None,
     status: str | None = None,
     event: str | None = None,
     participant_id: int | None = None,
@@ -183,7 +183,8 @@ def schedule_query(
                     as_of - timedelta(days=window_days), as_of + timedelta(days=window_days)
                 ),
             )
-        if site:
+        if isinstance(site, ColumnElement) or site:
+            # a code, or a bound parameter for a statement reused across sites
             one = one.where(Participant.site_code == site)
         if participant_id is not None:
             one = one.where(Participant.id == participant_id)
