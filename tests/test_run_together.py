@@ -28,33 +28,37 @@ def start(*commands: str) -> subprocess.Popen:
     )
 
 
-def group_gone(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return True
-    return False
-
-
-def wait_for_children(process: subprocess.Popen, count: int) -> None:
+def children(process: subprocess.Popen, count: int) -> list[int]:
+    """The commands' process ids, once ``count`` of them are running."""
     for _ in range(100):
         found = subprocess.run(
-            ["ps", "-o", "pid=", "-g", str(process.pid)], capture_output=True, text=True
+            ["ps", "-o", "pid=", "--ppid", str(process.pid)], capture_output=True, text=True
         ).stdout.split()
-        if len(found) >= 1 + count:
-            return
+        if len(found) >= count:
+            return [int(pid) for pid in found]
         time.sleep(0.05)
     pytest.fail("the commands did not start")
 
 
+def gone(pids: list[int]) -> bool:
+    """No process left of the commands, nor of their own process groups."""
+    for pid in pids:
+        try:
+            os.killpg(pid, 0)
+        except ProcessLookupError:
+            continue
+        return False
+    return True
+
+
 def test_one_ctrl_c_stops_every_command_once():
     process = start("sleep 60", "sleep 61", "sleep 62")
-    wait_for_children(process, 3)
-    os.killpg(process.pid, signal.SIGINT)  # the terminal signals the whole group
+    pids = children(process, 3)
+    os.killpg(process.pid, signal.SIGINT)  # the terminal signals its foreground group
     err = process.communicate(timeout=10)[1]
     assert process.returncode == 130
     assert err.count("Stopping") == 1, err
-    assert group_gone(process.pid)
+    assert gone(pids)
 
 
 def test_a_command_ignoring_sigterm_is_killed_after_the_grace_time():
@@ -64,14 +68,16 @@ def test_a_command_ignoring_sigterm_is_killed_after_the_grace_time():
     )
     process = start("sleep 60", f'{sys.executable} -c "{stubborn}"')
     assert process.stdout.readline() == "ready\n"
+    pids = children(process, 2)
     os.killpg(process.pid, signal.SIGINT)
     process.communicate(timeout=10)
     assert process.returncode == 130
-    assert group_gone(process.pid)
+    assert gone(pids)
 
 
 def test_when_one_command_ends_the_others_are_stopped():
-    process = start("sleep 60", "sh -c 'sleep 0.2; exit 3'")
+    process = start("sleep 60", "sh -c 'sleep 0.5; exit 3'")
+    pids = children(process, 2)
     process.communicate(timeout=10)
     assert process.returncode == 3
-    assert group_gone(process.pid)
+    assert gone(pids)
