@@ -174,7 +174,8 @@ PAGES = [
         "coordinator@demo.trialdm.org",
         "/exports",
         lambda page: (
-            page.click("main form button[type=submit]"),
+            # the build runs in the request here (eager tasks): minutes on a busy machine
+            page.click("main form button[type=submit]", timeout=180_000),
             page.wait_for_load_state(),
             first_link("a[href*='/tables/']")(page),
         ),
@@ -188,36 +189,52 @@ SHOTS = [Shot("login", None, "/login")] + [
 ]
 
 
-def take(browser: Any, base: str, out: Path) -> list[Path]:
-    written = []
+def take(browser: Any, base: str, out: Path) -> tuple[list[Path], list[str]]:
+    """Every shot at both widths; a shot that fails is reported and the others taken."""
+    written: list[Path] = []
+    failed: list[str] = []
     for width_name, viewport in (("phone", PHONE), ("desktop", DESKTOP)):
         for shot in SHOTS:
-            context = browser.new_context(viewport=viewport, locale="en-GB")
-            page = context.new_page()
-            page.set_default_timeout(15_000)
-            if shot.language != "en":
+            try:
+                path = take_one(browser, base, out, shot, width_name, viewport)
+            except Exception as exc:  # reported; the other shots go on
+                failed.append(f"{shot.name}-{width_name}: {str(exc).splitlines()[0]}")
+                print(f"failed: {failed[-1]}", file=sys.stderr)
+                continue
+            if path is not None:
+                written.append(path)
+    return written, failed
+
+
+def take_one(
+    browser: Any, base: str, out: Path, shot: Shot, width_name: str, viewport: dict
+) -> Path | None:
+    context = browser.new_context(viewport=viewport, locale="en-GB")
+    try:
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        if shot.language != "en":
+            page.goto(base + "/login")
+            with page.expect_navigation():
+                page.select_option("#language", shot.language)
+        if shot.user:
+            if shot.language == "en":
                 page.goto(base + "/login")
-                with page.expect_navigation():
-                    page.select_option("#language", shot.language)
-            if shot.user:
-                if shot.language == "en":
-                    page.goto(base + "/login")
-                page.fill("#email", shot.user)
-                page.fill("#password", PASSWORD)
-                page.click("form.stack button[type=submit]")
-                page.wait_for_load_state()
-            response = page.goto(base + shot.path)
-            if response is None or response.status == 404:
-                context.close()
-                continue  # that area's pages are not installed
-            if shot.prepare:
-                shot.prepare(page)
-                page.wait_for_load_state()
-            path = out / f"{shot.name}-{width_name}.png"
-            page.screenshot(path=str(path), full_page=True)
-            written.append(path)
-            context.close()
-    return written
+            page.fill("#email", shot.user)
+            page.fill("#password", PASSWORD)
+            page.click("form.stack button[type=submit]")
+            page.wait_for_load_state()
+        response = page.goto(base + shot.path)
+        if response is None or response.status == 404:
+            return None  # that area's pages are not installed
+        if shot.prepare:
+            shot.prepare(page)
+            page.wait_for_load_state()
+        path = out / f"{shot.name}-{width_name}.png"
+        page.screenshot(path=str(path), full_page=True)
+        return path
+    finally:
+        context.close()
 
 
 def main(argv: list[str]) -> int:
@@ -235,11 +252,12 @@ def main(argv: list[str]) -> int:
         app = build_live_app(Path(tmp), "screenshots")
         with serving(app) as base, sync_playwright() as playwright:
             browser = launch_chromium(playwright)
-            written = take(browser, base, out)
+            written, failed = take(browser, base, out)
             browser.close()
     for path in written:
         print(path)
-    return 0
+    print(f"{len(written)} screenshots in {out}/" + (f", {len(failed)} failed" if failed else ""))
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
