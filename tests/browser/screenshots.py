@@ -1,7 +1,9 @@
 """``make screenshots``: PNGs of every role's main pages at phone and desktop widths, in
 English, German and Hebrew.
 
-    python -m tests.browser.screenshots [OUTDIR]
+    python -m tests.browser.screenshots [OUTDIR [NAME ...]]
+
+With names, only the shots whose names start with one of them (``summary-table-he``).
 
 Builds a throw-away SQLite database with the demo data, serves the app on localhost
 and photographs each page with Debian's chromium. Pages of areas that are not
@@ -12,7 +14,7 @@ from __future__ import annotations
 
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -174,9 +176,9 @@ PAGES = [
         "coordinator@demo.trialdm.org",
         "/exports",
         lambda page: (
-            # the build runs in the request here (eager tasks): minutes on a busy machine
-            page.click("main form button[type=submit]", timeout=180_000),
-            page.wait_for_load_state(),
+            page.click("main form button[type=submit]"),
+            # built by a thread as a worker would (tasks_in_background): up to minutes
+            page.wait_for_selector("a[href*='/tables/']", timeout=180_000),
             first_link("a[href*='/tables/']")(page),
         ),
     ),
@@ -189,12 +191,15 @@ SHOTS = [Shot("login", None, "/login")] + [
 ]
 
 
-def take(browser: Any, base: str, out: Path) -> tuple[list[Path], list[str]]:
+def take(
+    browser: Any, base: str, out: Path, names: Sequence[str] = ()
+) -> tuple[list[Path], list[str]]:
     """Every shot at both widths; a shot that fails is reported and the others taken."""
     written: list[Path] = []
     failed: list[str] = []
+    shots = [s for s in SHOTS if not names or s.name.startswith(tuple(names))]
     for width_name, viewport in (("phone", PHONE), ("desktop", DESKTOP)):
-        for shot in SHOTS:
+        for shot in shots:
             try:
                 path = take_one(browser, base, out, shot, width_name, viewport)
             except Exception as exc:  # reported; the other shots go on
@@ -237,6 +242,29 @@ def take_one(
         context.close()
 
 
+def tasks_in_background() -> None:
+    """Run queued tasks in a thread of their own after the request, as a worker would,
+    instead of eagerly inside it (which holds SQLite's lock while a build reports its
+    progress on a connection of its own)."""
+    import threading
+
+    import trialdm.core.http
+    from trialdm.core.tasks import _READY
+    from trialdm.extensions import celery, db
+
+    def later(tasks: list) -> None:
+        celery.loader.import_default_modules()
+        for name, args in tasks:
+            celery.tasks[name].apply(args=list(args))
+
+    def run_in_background() -> None:
+        ready = db.session.info.pop(_READY, None)
+        if ready:
+            threading.Thread(target=later, args=(list(ready),), daemon=True).start()
+
+    trialdm.core.http.run_eager_tasks = run_in_background  # type: ignore[assignment]
+
+
 def main(argv: list[str]) -> int:
     missing = browser_missing()
     if missing:
@@ -250,9 +278,10 @@ def main(argv: list[str]) -> int:
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         app = build_live_app(Path(tmp), "screenshots")
+        tasks_in_background()
         with serving(app) as base, sync_playwright() as playwright:
             browser = launch_chromium(playwright)
-            written, failed = take(browser, base, out)
+            written, failed = take(browser, base, out, argv[1:])
             browser.close()
     for path in written:
         print(path)

@@ -187,14 +187,9 @@ def isolated(value: object) -> Markup:
 def spec_text(value: object) -> object:
     """A text of a table spec (title, label, note) in the page's language; data in the
     same places (site codes, study IDs, values) has no catalog entry and stays."""
-    from flask_babel import gettext
+    from trialdm.core.catalog import spec_text as catalog_spec_text
 
-    if not isinstance(value, str) or not value.strip():
-        return value
-    # catalog ids of spec texts double the percent sign (summaries.specfiles.texts)
-    key = value.replace("%", "%%")
-    translated = gettext(key)
-    return value if translated == key else translated.replace("%%", "%")
+    return catalog_spec_text(value)
 
 
 def init_labels(app: Flask) -> None:

@@ -15,13 +15,13 @@ from typing import Any
 
 from sqlalchemy import Integer, String, cast, extract, func, literal, select, union_all
 
+from trialdm.core.catalog import BASELINE_LABEL, EVENT_LABEL
 from trialdm.core.errors import N_
 from trialdm.participants.models import Participant
 from trialdm.screening.models import ScreeningEntry
 from trialdm.sites.models import Site
 from trialdm.summaries.engine import ChartData, indicator
 from trialdm.summaries.spec import BuildContext
-from trialdm.summaries.specfiles.texts import BASELINE_LABEL, EVENT_LABEL
 
 SCREENING_STEPS = ("screened", "eligible", "not_eligible", "declined")
 PARTICIPANT_STEPS = (

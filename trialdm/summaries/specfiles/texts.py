@@ -6,12 +6,12 @@ other data in a table have no catalog entry and stay as they are."""
 
 from __future__ import annotations
 
-import re
 import tomllib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
 from typing import Any
 
+from trialdm.core.catalog import catalog_id, spec_text
 from trialdm.core.errors import N_
 
 # Distinct listing texts remembered with their translation (free text repeats little).
@@ -27,15 +27,6 @@ TEXT_KEYS = (
 )
 TEXT_LISTS = ("notes", "footnotes")
 TEXT_MAPS = ("labels", "band_labels")
-# Printed labels made from a template and data (the event's name): translated by
-# their template, whose placeholders are matched back out of the English text.
-EVENT_LABEL = N_("%(event)s (%(months)s months)")
-BASELINE_LABEL = N_("%(event)s (baseline)")
-TEMPLATES = (EVENT_LABEL, BASELINE_LABEL)
-_PLACEHOLDER = re.compile(r"%\\\((\w+)\\\)s")
-_TEMPLATE_PATTERNS = [
-    (re.compile("^" + _PLACEHOLDER.sub(r"(?P<\1>.+?)", re.escape(t)) + "$"), t) for t in TEMPLATES
-]
 # The names of the statistics behind a printed cell (the numbers sheet); symbols
 # (n, %, Q1, Q3) read the same in every language.
 STATISTICS = {
@@ -97,30 +88,6 @@ def extract_table_texts(fileobj, keywords, comment_tags, options):
             yield 0, None, catalog_id(text), ["table spec"]
     if isinstance(data.get("name"), str):
         yield 0, "pgettext", (SHEET_CONTEXT, data["name"]), ["sheet name, at most 31 characters"]
-
-
-def catalog_id(text: str) -> str:
-    return text.replace("%", "%%")
-
-
-def spec_text(text: Any) -> Any:
-    """A spec text in the request's language (English without a request or catalog
-    entry); data in the same places (site codes, values) comes back as it is."""
-    from flask import has_app_context
-    from flask_babel import gettext
-
-    # An app context suffices: a worker's build runs inside force_locale (job_language).
-    if not isinstance(text, str) or not text.strip() or not has_app_context():
-        return text
-    key = catalog_id(text)
-    translated = gettext(key)
-    if translated != key:
-        return translated.replace("%%", "%")
-    for pattern, template in _TEMPLATE_PATTERNS:
-        found = pattern.match(text)
-        if found:
-            return gettext(template, **found.groupdict())
-    return text
 
 
 def statistic_text(name: str) -> str:
