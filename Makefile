@@ -36,11 +36,11 @@ run: db
 	@$(BIN)/trialdm demo accounts
 	@echo "  Ctrl-C stops all."
 	@echo ""
-	@# The trap clears itself first: "kill 0" signals this shell too, which would run it again.
-	@trap 'trap - INT TERM EXIT; kill 0' INT TERM EXIT; \
-	$(BIN)/celery -A trialdm.worker:celery worker --loglevel=INFO --concurrency=2 & \
-	$(BIN)/celery -A trialdm.worker:celery beat --loglevel=INFO --schedule instance/celerybeat-schedule & \
-	$(BIN)/trialdm run --host 127.0.0.1 --port $(PORT)
+	@# One Ctrl-C stops the three once; when one of them ends, the others are stopped too.
+	@deploy/run-together \
+	  "$(BIN)/celery -A trialdm.worker:celery worker --loglevel=INFO --concurrency=2" \
+	  "$(BIN)/celery -A trialdm.worker:celery beat --loglevel=INFO --schedule instance/celerybeat-schedule" \
+	  "$(BIN)/trialdm run --host 127.0.0.1 --port $(PORT)"
 
 lint: install
 	$(BIN)/ruff check .

@@ -53,6 +53,10 @@ def test_demo_accounts_names_every_account_with_its_role(app):
     result = app.test_cli_runner().invoke(args=["demo", "accounts"])
     assert result.exit_code == 0
     lines = result.output.splitlines()
-    for email, role, _ in DEMO_USERS:
-        assert any(email in line and role in line for line in lines), email
+    roles = {"research_worker": "Research worker", "site_lead": "Site lead", "admin": "Admin"}
+    for email, role, sites in DEMO_USERS:
+        shown = roles.get(role, role.capitalize())  # the role's name, not its code
+        assert any(email in line and shown in line for line in lines), email
+        assert all(site in next(line for line in lines if email in line) for site in sites)
+    assert "research_worker" not in result.output
     assert "password: demo-password" in result.output

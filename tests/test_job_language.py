@@ -35,15 +35,22 @@ def test_workbook_in_the_requesters_language(api_as, make_participant, db_sessio
     db_session.commit()
     assert run_build(db_session, job.id) == "done"
     wb = openpyxl.load_workbook(workbook_path(job))
-    cover = [[c for c in row if c is not None] for row in wb["Cover"].iter_rows(values_only=True)]
+    assert wb.sheetnames == ["Deckblatt", "Rekrutierung", "Rekrutierung Werte"]
+    cover = [
+        [c for c in row if c is not None] for row in wb["Deckblatt"].iter_rows(values_only=True)
+    ]
     assert cover[0][0].endswith(": Übersichtstabellen")
     assert ["Angefordert von", coordinator.user.email] in cover
     assert ["Kleine Fallzahlen", "nicht unterdrückt"] in cover
     assert ["Blatt", "Tabelle", "Zahlen"] in cover
-    assert ["recruitment", "Rekrutierung und Verbleib nach Standort", "recruitment values"] in cover
-    table = list(wb["recruitment"].iter_rows(values_only=True))
+    assert [
+        "Rekrutierung",
+        "Rekrutierung und Verbleib nach Standort",
+        "Rekrutierung Werte",
+    ] in cover
+    table = list(wb["Rekrutierung"].iter_rows(values_only=True))
     assert table[0][0] == "Rekrutierung und Verbleib nach Standort"
-    numbers = list(wb["recruitment values"].iter_rows(values_only=True))
+    numbers = list(wb["Rekrutierung Werte"].iter_rows(values_only=True))
     assert numbers[2][:4] == ("Merkmal", "Zeile", "Spaltengruppe", "Spalte")
     # Data stays as it is; the job's stored tables keep the source texts.
     assert any("BU" in str(cell) for row in table for cell in row)

@@ -46,6 +46,29 @@ def test_the_editor_keeps_typed_text_on_every_button(page, live_url):  # noqa: F
     assert not page.errors, page.errors
 
 
+def test_another_forms_button_right_after_typing_saves_the_text_first(page, live_url):  # noqa: F811
+    open_scale_translation(page, live_url)
+    box = page.locator("#editor-form textarea[name^='seg.']").nth(4)
+    name = box.get_attribute("name")
+    asked: list[str] = []
+    page.on("dialog", lambda dialog: (asked.append(dialog.type), dialog.dismiss()))
+    box.fill("Tekinnyonnyola")  # typed, not left: no save has started yet
+    page.fill("#comment-body", "Is 'tekinnyonnyola' the usual word?")
+    page.click("button:has-text('Comment')")
+    expect(page.locator("body")).to_contain_text("Is 'tekinnyonnyola' the usual word?")
+    expect(page.locator(f"textarea[name='{name}']")).to_have_value("Tekinnyonnyola")
+    page.reload()
+    expect(page.locator(f"textarea[name='{name}']")).to_have_value("Tekinnyonnyola")
+    assert asked == []  # nothing to ask: saved before the comment went
+    # the form's own Save button at the bottom keeps what was typed as well
+    box = page.locator(f"textarea[name='{name}']")
+    box.fill("Tekinnyonnyola nnyo")
+    page.click("#editor-form .sticky-actions button:has-text('Save')")
+    page.reload()
+    expect(page.locator(f"textarea[name='{name}']")).to_have_value("Tekinnyonnyola nnyo")
+    assert not page.errors, page.errors
+
+
 def test_leaving_with_unsaved_text_asks_first(page, live_url):  # noqa: F811
     open_scale_translation(page, live_url)
     box = page.locator("#editor-form textarea[name^='seg.']").nth(3)

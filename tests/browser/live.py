@@ -67,8 +67,8 @@ def load_demo_data(app: Flask) -> None:
 
 
 @contextmanager
-def serving(app: Flask) -> Iterator[str]:
-    """Serve ``app`` on a free localhost port in a thread; yields its base URL.
+def serving(app: Flask, port: int = 0) -> Iterator[str]:
+    """Serve ``app`` on localhost (a free port unless given) in a thread; yields its base URL.
 
     Eager tasks run inside the app that Celery points at: this one, while it serves."""
     from trialdm.extensions import celery
@@ -76,7 +76,7 @@ def serving(app: Flask) -> Iterator[str]:
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     previous = getattr(celery, "flask_app", None)
     celery.flask_app = app
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    server = make_server("127.0.0.1", port, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -88,12 +88,22 @@ def serving(app: Flask) -> Iterator[str]:
             celery.flask_app = previous
 
 
-def build_live_app(tmp_path: Path, label: str = "browser") -> Flask:
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def build_live_app(tmp_path: Path, label: str = "browser", base_url: str | None = None) -> Flask:
     """An app on its own committed database (not the rollback-per-test one), with
-    CSRF on as in production and the demo data loaded."""
+    CSRF on as in production and the demo data loaded (its mails link to ``base_url``)."""
     from tests.conftest import build_app
 
     app = build_app(tmp_path, label)
     app.config["WTF_CSRF_ENABLED"] = True
+    if base_url is not None:
+        app.config["BASE_URL"] = base_url
     load_demo_data(app)
     return app

@@ -1,7 +1,9 @@
 """``make screenshots``: PNGs of every role's main pages at phone and desktop widths, in
 English, German and Hebrew.
 
-    python -m tests.browser.screenshots [OUTDIR]
+    python -m tests.browser.screenshots [OUTDIR [NAME ...]]
+
+With names, only the shots whose names start with one of them (``summary-table-he``).
 
 Builds a throw-away SQLite database with the demo data, serves the app on localhost
 and photographs each page with Debian's chromium. Pages of areas that are not
@@ -12,7 +14,7 @@ from __future__ import annotations
 
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -175,7 +177,8 @@ PAGES = [
         "/exports",
         lambda page: (
             page.click("main form button[type=submit]"),
-            page.wait_for_load_state(),
+            # built by a thread as a worker would (tasks_in_background): up to minutes
+            page.wait_for_selector("a[href*='/tables/']", timeout=180_000),
             first_link("a[href*='/tables/']")(page),
         ),
     ),
@@ -188,36 +191,78 @@ SHOTS = [Shot("login", None, "/login")] + [
 ]
 
 
-def take(browser: Any, base: str, out: Path) -> list[Path]:
-    written = []
+def take(
+    browser: Any, base: str, out: Path, names: Sequence[str] = ()
+) -> tuple[list[Path], list[str]]:
+    """Every shot at both widths; a shot that fails is reported and the others taken."""
+    written: list[Path] = []
+    failed: list[str] = []
+    shots = [s for s in SHOTS if not names or s.name.startswith(tuple(names))]
     for width_name, viewport in (("phone", PHONE), ("desktop", DESKTOP)):
-        for shot in SHOTS:
-            context = browser.new_context(viewport=viewport, locale="en-GB")
-            page = context.new_page()
-            page.set_default_timeout(15_000)
-            if shot.language != "en":
+        for shot in shots:
+            try:
+                path = take_one(browser, base, out, shot, width_name, viewport)
+            except Exception as exc:  # reported; the other shots go on
+                failed.append(f"{shot.name}-{width_name}: {str(exc).splitlines()[0]}")
+                print(f"failed: {failed[-1]}", file=sys.stderr)
+                continue
+            if path is not None:
+                written.append(path)
+    return written, failed
+
+
+def take_one(
+    browser: Any, base: str, out: Path, shot: Shot, width_name: str, viewport: dict
+) -> Path | None:
+    context = browser.new_context(viewport=viewport, locale="en-GB")
+    try:
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        if shot.language != "en":
+            page.goto(base + "/login")
+            with page.expect_navigation():
+                page.select_option("#language", shot.language)
+        if shot.user:
+            if shot.language == "en":
                 page.goto(base + "/login")
-                with page.expect_navigation():
-                    page.select_option("#language", shot.language)
-            if shot.user:
-                if shot.language == "en":
-                    page.goto(base + "/login")
-                page.fill("#email", shot.user)
-                page.fill("#password", PASSWORD)
-                page.click("form.stack button[type=submit]")
-                page.wait_for_load_state()
-            response = page.goto(base + shot.path)
-            if response is None or response.status == 404:
-                context.close()
-                continue  # that area's pages are not installed
-            if shot.prepare:
-                shot.prepare(page)
-                page.wait_for_load_state()
-            path = out / f"{shot.name}-{width_name}.png"
-            page.screenshot(path=str(path), full_page=True)
-            written.append(path)
-            context.close()
-    return written
+            page.fill("#email", shot.user)
+            page.fill("#password", PASSWORD)
+            page.click("form.stack button[type=submit]")
+            page.wait_for_load_state()
+        response = page.goto(base + shot.path)
+        if response is None or response.status == 404:
+            return None  # that area's pages are not installed
+        if shot.prepare:
+            shot.prepare(page)
+            page.wait_for_load_state()
+        path = out / f"{shot.name}-{width_name}.png"
+        page.screenshot(path=str(path), full_page=True)
+        return path
+    finally:
+        context.close()
+
+
+def tasks_in_background() -> None:
+    """Run queued tasks in a thread of their own after the request, as a worker would,
+    instead of eagerly inside it (which holds SQLite's lock while a build reports its
+    progress on a connection of its own)."""
+    import threading
+
+    import trialdm.core.http
+    from trialdm.core.tasks import _READY
+    from trialdm.extensions import celery, db
+
+    def later(tasks: list) -> None:
+        celery.loader.import_default_modules()
+        for name, args in tasks:
+            celery.tasks[name].apply(args=list(args))
+
+    def run_in_background() -> None:
+        ready = db.session.info.pop(_READY, None)
+        if ready:
+            threading.Thread(target=later, args=(list(ready),), daemon=True).start()
+
+    trialdm.core.http.run_eager_tasks = run_in_background  # type: ignore[assignment]
 
 
 def main(argv: list[str]) -> int:
@@ -233,13 +278,15 @@ def main(argv: list[str]) -> int:
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         app = build_live_app(Path(tmp), "screenshots")
+        tasks_in_background()
         with serving(app) as base, sync_playwright() as playwright:
             browser = launch_chromium(playwright)
-            written = take(browser, base, out)
+            written, failed = take(browser, base, out, argv[1:])
             browser.close()
     for path in written:
         print(path)
-    return 0
+    print(f"{len(written)} screenshots in {out}/" + (f", {len(failed)} failed" if failed else ""))
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -28,10 +28,12 @@ def demo_load(seed: int) -> None:
 def demo_accounts() -> None:
     """Print every demo account with its role and sites (all share one password)."""
     from trialdm.demo.operations import DEMO_PASSWORD, DEMO_USERS
+    from trialdm.web.labels import label
 
     width = max(len(email) for email, _, _ in DEMO_USERS)
     for email, role, sites in DEMO_USERS:
-        click.echo(f"  {email:<{width}}  {role}{' · ' + ', '.join(sites) if sites else ''}")
+        where = ", ".join(sites) if sites else "all sites"
+        click.echo(f"  {email:<{width}}  {label(role)} · {where}")
     click.echo(f"  password: {DEMO_PASSWORD}")
 
 

@@ -22,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from trialdm.core.audit import AuditEvent
-from trialdm.core.errors import DomainError
+from trialdm.core.errors import N_, DomainError
 from trialdm.exports.datasets import Dataset, Row, Variable, instrument_dataset, instrument_names
 from trialdm.exports.odm import write_odm
 from trialdm.exports.statfiles import file_names, stata_missing_do, write_stat_file
@@ -84,12 +84,12 @@ def audit_dataset() -> Dataset:
     """The audit trail of the scope, one row per changed field (or per event)."""
     text = ("user", "role", "source", "action", "entity", "entity_id", "site", "field")
     variables = [
-        Variable("audit_id", "Audit event number", "integer"),
-        Variable("at_utc", "When (UTC, ISO 8601)", "string"),
+        Variable("audit_id", N_("Audit event number"), "integer"),
+        Variable("at_utc", N_("When (UTC, ISO 8601)"), "string"),
         *(Variable(name, name.replace("_", " ").capitalize(), "string") for name in text),
-        Variable("old", "Old value (JSON)", "string"),
-        Variable("new", "New value (JSON)", "string"),
-        Variable("reason", "Reason given", "string"),
+        Variable("old", N_("Old value (JSON)"), "string"),
+        Variable("new", N_("New value (JSON)"), "string"),
+        Variable("reason", N_("Reason given"), "string"),
     ]
     a = AuditEvent
     stmt = select(

@@ -52,8 +52,9 @@ from trialdm.participants.models import Participant
 MISSING_VALUES: dict[str, int] = {"not_asked": -7, "dont_know": -8, "refused": -9}
 MISSING_LABELS: dict[int, str] = {MISSING_VALUES[c]: MISSING_CODES[c] for c in MISSING_VALUES}
 KINDS = ("string", "code", "integer", "decimal", "date")
-CHECKBOX_LABELS = ((0, "Unchecked"), (1, "Checked"))
-YES_NO_LABELS = ((1, "Yes"), (0, "No"))
+CHECKBOX_LABELS = ((0, N_("Unchecked")), (1, N_("Checked")))
+YES_NO_LABELS = ((1, N_("Yes")), (0, N_("No")))
+MISSING_CODE_SUFFIX = N_("missing-data code")
 BATCH = 2000
 
 Row = tuple[Any, ...]
@@ -80,6 +81,9 @@ class Variable:
     field: str | None = None
     choice: str | None = None
     translations: tuple[tuple[str, str], ...] = ()
+    # a part of the label after the translated text (": missing-data code"), an
+    # interface text the codebook translates apart from the instrument's wording
+    suffix: str = ""
     # code -> its label in each language (instrument choices), for ODM decodes
     choice_translations: tuple[tuple[Any, tuple[tuple[str, str], ...]], ...] = ()
 
@@ -352,11 +356,11 @@ def _field_variables(f: FieldDefinition, instrument: str, versions: str) -> list
             replace(
                 base,
                 name=f"{f.name}_missing",
-                label=f"{label}: missing-data code",
+                label=f"{label}: {MISSING_CODE_SUFFIX}",
                 kind="integer",
                 minimum=None,
                 maximum=None,
-                translations=(),
+                suffix=MISSING_CODE_SUFFIX,
             ),
         ]
     return [base]
@@ -490,11 +494,11 @@ def response_head_variables(instrument: str, versions: str) -> list[Variable]:
     from trialdm.participants.vocabulary import ARMS
 
     return [
-        Variable("study_id", "Study ID", "string"),
-        Variable("site", "Site", "string"),
-        Variable("arm", "Arm", "code", choices=code_labels(ARMS)),
-        Variable("event", "Schedule event", "string"),
-        Variable("instrument_version", "Instrument version", "integer", instrument=instrument),
-        Variable("status", "Response status", "code", choices=code_labels(RESPONSE_STATUSES)),
-        Variable("collected_on", "Collected on", "date"),
+        Variable("study_id", N_("Study ID"), "string"),
+        Variable("site", N_("Site"), "string"),
+        Variable("arm", N_("Arm"), "code", choices=code_labels(ARMS)),
+        Variable("event", N_("Schedule event"), "string"),
+        Variable("instrument_version", N_("Instrument version"), "integer", instrument=instrument),
+        Variable("status", N_("Response status"), "code", choices=code_labels(RESPONSE_STATUSES)),
+        Variable("collected_on", N_("Collected on"), "date"),
     ]

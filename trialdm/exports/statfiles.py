@@ -22,6 +22,8 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from flask_babel import gettext
+
 from trialdm.core.errors import ValidationFailed
 from trialdm.exports.datasets import (
     MISSING_LABELS,
@@ -66,7 +68,11 @@ def file_names(dataset: Dataset, fmt: str) -> list[NamedVariable]:
         if room is not None and (len(name) > room or reserved or not _VALID.match(name)):
             suffix = f"_v{index}"
             name = name[: room - len(suffix)] + suffix
-            note = f"named {name} in the .{'dta' if fmt == 'stata' else 'sav'} file"
+            note = gettext(
+                "named %(name)s in the .%(extension)s file",
+                name=name,
+                extension="dta" if fmt == "stata" else "sav",
+            )
         if name.lower() in taken:
             raise ValidationFailed(
                 f"Dataset {dataset.name}: two variables would be called {name} in {fmt} files."
@@ -75,7 +81,9 @@ def file_names(dataset: Dataset, fmt: str) -> list[NamedVariable]:
         label = variable.label
         if label_limit is not None and len(label) > label_limit:
             label = label[: label_limit - 1] + "…"
-            shortened = f"label shortened to {label_limit} characters in the file"
+            shortened = gettext(
+                "label shortened to %(count)s characters in the file", count=label_limit
+            )
             note = f"{note}; {shortened}" if note else shortened
         named.append(NamedVariable(variable, name, note, label))
     return named

@@ -21,7 +21,9 @@ from trialdm.contacts.models import (
 )
 from trialdm.contacts.models import FORMATS as CONTACT_FORMATS
 from trialdm.contacts.models import MODES as CONTACT_MODES
+from trialdm.core.errors import N_
 from trialdm.exports.datasets import (
+    YES_NO_LABELS,
     Dataset,
     Row,
     Variable,
@@ -87,55 +89,55 @@ def participants_dataset(read_on: date, list_positions: bool = False) -> Dataset
     an export asked by someone who may see the allocation lists (``list_positions``)."""
     p = Participant
     variables = [
-        V("study_id", "Study ID", "string"),
-        V("site", "Site", "string"),
-        V("category", "Participant category", "code", choices=code_labels(CATEGORIES)),
-        V("gender", "Gender", "code", choices=code_labels(GENDERS)),
-        V("year_of_birth", "Year of birth", "integer"),
-        V("age", "Age (when no year of birth)", "integer", unit="years"),
-        V("marital_status", "Marital status", "code", choices=code_labels(MARITAL_STATUSES)),
-        V("occupation", "Occupation (free text)", "string", identifier=True),
-        V("years_of_illness", "Years of illness", "decimal", unit="years"),
-        V("years_in_care", "Years in mental-health care", "decimal", unit="years"),
-        V("enrolment_date", "Enrolment date", "date"),
-        V("consent_date", "Consent date", "date"),
-        V("consent_version", "Consent form version", "string"),
-        V("arm", "Arm", "code", choices=code_labels(ARMS)),
-        V("status", "Trial status", "code", choices=code_labels(STATUSES)),
-        V("withdrawal_date", "Withdrawal date", "date"),
-        V("withdrawal_reason", "Withdrawal reason (free text)", "string", identifier=True),
-        V("intervention_start", "Peer support started on", "date"),
-        V("training_completed", "PSW training completed on", "date"),
-        V("active", "PSW active", "integer", value_labels=((1, "Yes"), (0, "No"))),
-        V("profession", "Professional background (free text)", "string", identifier=True),
-        V("diagnosis_codes", "Diagnoses (codes, in order, separated by '; ')", "string"),
-        V("diagnosis_texts", "Diagnoses (as written, separated by '; ')", "string"),
-        V("randomised_at", "Randomised at (UTC, ISO 8601)", "string"),
-        V("randomised_by_id", "Randomised by (user number)", "integer"),
-        V("randomised_by", "Randomised by (e-mail address)", "string", identifier=True),
+        V("study_id", N_("Study ID"), "string"),
+        V("site", N_("Site"), "string"),
+        V("category", N_("Participant category"), "code", choices=code_labels(CATEGORIES)),
+        V("gender", N_("Gender"), "code", choices=code_labels(GENDERS)),
+        V("year_of_birth", N_("Year of birth"), "integer"),
+        V("age", N_("Age (when no year of birth)"), "integer", unit=N_("years")),
+        V("marital_status", N_("Marital status"), "code", choices=code_labels(MARITAL_STATUSES)),
+        V("occupation", N_("Occupation (free text)"), "string", identifier=True),
+        V("years_of_illness", N_("Years of illness"), "decimal", unit=N_("years")),
+        V("years_in_care", N_("Years in mental-health care"), "decimal", unit=N_("years")),
+        V("enrolment_date", N_("Enrolment date"), "date"),
+        V("consent_date", N_("Consent date"), "date"),
+        V("consent_version", N_("Consent form version"), "string"),
+        V("arm", N_("Arm"), "code", choices=code_labels(ARMS)),
+        V("status", N_("Trial status"), "code", choices=code_labels(STATUSES)),
+        V("withdrawal_date", N_("Withdrawal date"), "date"),
+        V("withdrawal_reason", N_("Withdrawal reason (free text)"), "string", identifier=True),
+        V("intervention_start", N_("Peer support started on"), "date"),
+        V("training_completed", N_("PSW training completed on"), "date"),
+        V("active", N_("PSW active"), "integer", value_labels=YES_NO_LABELS),
+        V("profession", N_("Professional background (free text)"), "string", identifier=True),
+        V("diagnosis_codes", N_("Diagnoses (codes, in order, separated by '; ')"), "string"),
+        V("diagnosis_texts", N_("Diagnoses (as written, separated by '; ')"), "string"),
+        V("randomised_at", N_("Randomised at (UTC, ISO 8601)"), "string"),
+        V("randomised_by_id", N_("Randomised by (user number)"), "integer"),
+        V("randomised_by", N_("Randomised by (e-mail address)"), "string", identifier=True),
         V(
             "randomised_arm",
-            "Arm allocated by the randomisation",
+            N_("Arm allocated by the randomisation"),
             "code",
             choices=code_labels(ARMS),
         ),
-        V("stratum", "Randomisation stratum (besides the site)", "string"),
+        V("stratum", N_("Randomisation stratum (besides the site)"), "string"),
         V(
             "randomisation_errors",
-            "Errors recorded beside the allocation (kinds, separated by '; ')",
+            N_("Errors recorded beside the allocation (kinds, separated by '; ')"),
             "string",
         ),
         V(
             "randomisation_error_notes",
-            "Errors recorded beside the allocation (descriptions, separated by ' | ')",
+            N_("Errors recorded beside the allocation (descriptions, separated by ' | ')"),
             "string",
             identifier=True,
         ),
     ]
     if list_positions:
         variables += [
-            V("allocation_list", "Allocation list (number)", "integer"),
-            V("list_position", "Position in the stratum's sequence of the list", "integer"),
+            V("allocation_list", N_("Allocation list (number)"), "integer"),
+            V("list_position", N_("Position in the stratum's sequence of the list"), "integer"),
         ]
     errors = RandomisationError.__table__
     recorded = (
@@ -226,18 +228,18 @@ def participants_dataset(read_on: date, list_positions: bool = False) -> Dataset
 def contacts_dataset(read_on: date) -> Dataset:
     s, attendee, psw = ContactSession, aliased(Participant), aliased(Participant)
     variables = [
-        V("session_id", "Session number", "integer"),
-        V("site", "Site", "string"),
-        V("study_id", "Service user (study ID)", "string"),
-        V("arm", "Arm", "code", choices=code_labels(ARMS)),
-        V("date", "Session date", "date"),
-        V("start_time", "Start time (HH:MM, site time)", "string"),
-        V("format", "Format", "code", choices=code_labels(CONTACT_FORMATS)),
-        V("mode", "Mode", "code", choices=code_labels(CONTACT_MODES)),
-        V("duration_min", "Duration", "integer", unit="minutes"),
-        V("place", "Place (free text)", "string", identifier=True),
-        V("notes", "Notes (free text)", "string", identifier=True),
-        V("psws", "Peer support workers (study IDs, separated by '; ')", "string"),
+        V("session_id", N_("Session number"), "integer"),
+        V("site", N_("Site"), "string"),
+        V("study_id", N_("Service user (study ID)"), "string"),
+        V("arm", N_("Arm"), "code", choices=code_labels(ARMS)),
+        V("date", N_("Session date"), "date"),
+        V("start_time", N_("Start time (HH:MM, site time)"), "string"),
+        V("format", N_("Format"), "code", choices=code_labels(CONTACT_FORMATS)),
+        V("mode", N_("Mode"), "code", choices=code_labels(CONTACT_MODES)),
+        V("duration_min", N_("Duration"), "integer", unit=N_("minutes")),
+        V("place", N_("Place (free text)"), "string", identifier=True),
+        V("notes", N_("Notes (free text)"), "string", identifier=True),
+        V("psws", N_("Peer support workers (study IDs, separated by '; ')"), "string"),
     ]
     attendances = (
         select(
@@ -290,17 +292,17 @@ def fidelity_dataset(read_on: date) -> Dataset:
     fid = fidelity_subquery(read_on)
     minimum = FidelityRule.from_settings().minimum
     variables = [
-        V("study_id", "Study ID", "string"),
-        V("site", "Site", "string"),
-        V("first_contact", "First contact", "date"),
-        V("window_start", "Intervention window starts", "date"),
-        V("window_end", "Intervention window ends", "date"),
-        V("contacts_total", "Contacts in total", "integer"),
-        V("contacts_in_window", "Contacts inside the window", "integer"),
-        V("minimum", "Contacts required (the fidelity minimum)", "integer"),
-        V("days_left", "Days left in the window", "integer", unit="days"),
-        V("status", "Fidelity status", "code", choices=code_labels(FIDELITY_STATUSES)),
-        V("as_of", "Fidelity as of (the day the data were read)", "date"),
+        V("study_id", N_("Study ID"), "string"),
+        V("site", N_("Site"), "string"),
+        V("first_contact", N_("First contact"), "date"),
+        V("window_start", N_("Intervention window starts"), "date"),
+        V("window_end", N_("Intervention window ends"), "date"),
+        V("contacts_total", N_("Contacts in total"), "integer"),
+        V("contacts_in_window", N_("Contacts inside the window"), "integer"),
+        V("minimum", N_("Contacts required (the fidelity minimum)"), "integer"),
+        V("days_left", N_("Days left in the window"), "integer", unit=N_("days")),
+        V("status", N_("Fidelity status"), "code", choices=code_labels(FIDELITY_STATUSES)),
+        V("as_of", N_("Fidelity as of (the day the data were read)"), "date"),
     ]
     stmt = (
         select(
@@ -330,20 +332,25 @@ def fidelity_dataset(read_on: date) -> Dataset:
 def qualitative_sessions_dataset(read_on: date) -> Dataset:
     q = QualitativeSession
     variables = [
-        V("session_id", "Session number", "integer"),
-        V("site", "Site", "string"),
-        V("kind", "Kind", "code", choices=code_labels(QUALITATIVE_KINDS)),
-        V("date", "Date", "date"),
-        V("start_time", "Start time (HH:MM, site time)", "string"),
-        V("duration_min", "Duration", "integer", unit="minutes"),
-        V("location", "Location (free text)", "string", identifier=True),
-        V("mode", "Mode", "code", choices=code_labels(QUALITATIVE_MODES)),
-        V("language", "Language", "string"),
-        V("moderator_role", "Moderator (role)", "string"),
-        V("assistant_role", "Assistant (role)", "string"),
-        V("topic_guide_ref", "Topic guide", "string"),
-        V("consent_recorded", "Consent recorded", "integer", value_labels=((1, "Yes"), (0, "No"))),
-        V("field_notes", "Field notes (free text)", "string", identifier=True),
+        V("session_id", N_("Session number"), "integer"),
+        V("site", N_("Site"), "string"),
+        V("kind", N_("Kind"), "code", choices=code_labels(QUALITATIVE_KINDS)),
+        V("date", N_("Date"), "date"),
+        V("start_time", N_("Start time (HH:MM, site time)"), "string"),
+        V("duration_min", N_("Duration"), "integer", unit=N_("minutes")),
+        V("location", N_("Location (free text)"), "string", identifier=True),
+        V("mode", N_("Mode"), "code", choices=code_labels(QUALITATIVE_MODES)),
+        V("language", N_("Language"), "string"),
+        V("moderator_role", N_("Moderator (role)"), "string"),
+        V("assistant_role", N_("Assistant (role)"), "string"),
+        V("topic_guide_ref", N_("Topic guide"), "string"),
+        V(
+            "consent_recorded",
+            N_("Consent recorded"),
+            "integer",
+            value_labels=YES_NO_LABELS,
+        ),
+        V("field_notes", N_("Field notes (free text)"), "string", identifier=True),
     ]
     stmt = (
         select(
@@ -379,13 +386,13 @@ def qualitative_sessions_dataset(read_on: date) -> Dataset:
 def qualitative_members_dataset(read_on: date) -> Dataset:
     m, q = QualitativeMember, QualitativeSession
     variables = [
-        V("session_id", "Session number", "integer"),
-        V("site", "Site", "string"),
-        V("study_id", "Study ID", "string"),
-        V("member_code", "Member code in the transcripts", "string"),
-        V("gender", "Gender", "code", choices=code_labels(GENDERS)),
-        V("age", "Age", "integer", unit="years"),
-        V("profession", "Professional background", "string"),
+        V("session_id", N_("Session number"), "integer"),
+        V("site", N_("Site"), "string"),
+        V("study_id", N_("Study ID"), "string"),
+        V("member_code", N_("Member code in the transcripts"), "string"),
+        V("gender", N_("Gender"), "code", choices=code_labels(GENDERS)),
+        V("age", N_("Age"), "integer", unit=N_("years")),
+        V("profession", N_("Professional background"), "string"),
     ]
     stmt = (
         select(m.session_id, m.site_code, Participant.study_id, m.member_code)
@@ -405,15 +412,15 @@ def schedule_dataset(read_on: date) -> Dataset:
     from trialdm.schedule.queries import schedule_events, schedule_query
 
     variables = [
-        V("study_id", "Study ID", "string"),
-        V("site", "Site", "string"),
-        V("event", "Schedule event", "string"),
-        V("due_date", "Due on", "date"),
-        V("window_start", "Window opens", "date"),
-        V("window_end", "Window closes", "date"),
-        V("status", "Status", "code", choices=code_labels(SCHEDULE_STATUSES)),
-        V("completed_on", "Completed on", "date"),
-        V("as_of", "Status as of (the day the data were read)", "date"),
+        V("study_id", N_("Study ID"), "string"),
+        V("site", N_("Site"), "string"),
+        V("event", N_("Schedule event"), "string"),
+        V("due_date", N_("Due on"), "date"),
+        V("window_start", N_("Window opens"), "date"),
+        V("window_end", N_("Window closes"), "date"),
+        V("status", N_("Status"), "code", choices=code_labels(SCHEDULE_STATUSES)),
+        V("completed_on", N_("Completed on"), "date"),
+        V("as_of", N_("Status as of (the day the data were read)"), "date"),
     ]
 
     def rows(session: Session) -> Iterator[Row]:
@@ -443,13 +450,13 @@ def schedule_dataset(read_on: date) -> Dataset:
 def screening_dataset(read_on: date) -> Dataset:
     e = ScreeningEntry
     variables = [
-        V("screening_id", "Screening number", "integer"),
-        V("site", "Site", "string"),
-        V("screening_date", "Screened on", "date"),
-        V("outcome", "Outcome", "code", choices=code_labels(OUTCOMES)),
-        V("outcome_reason", "Reason (free text)", "string", identifier=True),
-        V("study_id", "Study ID (when enrolled)", "string"),
-        V("notes", "Notes (free text)", "string", identifier=True),
+        V("screening_id", N_("Screening number"), "integer"),
+        V("site", N_("Site"), "string"),
+        V("screening_date", N_("Screened on"), "date"),
+        V("outcome", N_("Outcome"), "code", choices=code_labels(OUTCOMES)),
+        V("outcome_reason", N_("Reason (free text)"), "string", identifier=True),
+        V("study_id", N_("Study ID (when enrolled)"), "string"),
+        V("notes", N_("Notes (free text)"), "string", identifier=True),
     ]
     # The plain participants table: the ORM's site criteria for an outer-joined
     # entity would go into WHERE and drop the entries of people never enrolled.

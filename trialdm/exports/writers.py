@@ -22,15 +22,15 @@ from trialdm.exports.datasets import (
     Row,
     Variable,
 )
+from trialdm.exports.wording import (
+    TYPE_NAMES,
+    catalog_text,
+    missing_text,
+    value_label,
+    variable_label,
+)
 from trialdm.instruments.definitions import MISSING_CODES, Missing
 
-TYPE_NAMES = {
-    "string": "text",
-    "code": "categorical (code)",
-    "integer": "integer",
-    "decimal": "decimal",
-    "date": "date (YYYY-MM-DD)",
-}
 CODEBOOK_COLUMNS = (
     N_("dataset"),
     N_("variable"),
@@ -51,11 +51,6 @@ CODEBOOK_COLUMNS = (
 
 # The readme's words for the job's ``identifiers`` choice.
 IDENTIFIERS = {"include": N_("included"), "exclude": N_("excluded")}
-
-MISSING_TEXT = " | ".join(
-    f"{MISSING_VALUES[code]} = {MISSING_CODES[code]} (.{letter} after missing_codes.do)"
-    for code, letter in (("not_asked", "a"), ("dont_know", "b"), ("refused", "c"))
-)
 
 
 @dataclass(frozen=True)
@@ -176,14 +171,30 @@ def write_csv(target: IO[bytes], dataset: Dataset, rows: Iterable[Row], labels: 
 
 
 def _choices_text(variable: Variable) -> str:
-    if variable.kind == "code":
-        return " | ".join(f"{code} = {label}" for code, label in variable.choices)
-    return " | ".join(f"{value} = {label}" for value, label in variable.value_labels)
+    pairs = variable.choices if variable.kind == "code" else variable.value_labels
+    return " | ".join(f"{code} = {value_label(variable, code, label)}" for code, label in pairs)
+
+
+def _numbered_text(variable: Variable) -> str:
+    """The numbers .sav/.dta store and their labels (a code's number is its place)."""
+    codes: list[Any] = [code for code, _ in variable.choices] if variable.kind == "code" else []
+    parts = []
+    for number, label in variable.numbered_labels():
+        if number in MISSING_LABELS and MISSING_LABELS[number] == label:
+            shown = catalog_text(label)
+        elif codes and 0 < number <= len(codes):
+            shown = value_label(variable, codes[number - 1], label)
+        else:
+            shown = value_label(variable, number, label)
+        parts.append(f"{number} = {shown}")
+    return " | ".join(parts)
 
 
 def codebook_rows(
     datasets: Iterable[tuple[Dataset, list[NamedVariable]]],
 ) -> Iterator[list[str]]:
+    """The codebook's lines, in the language of the build (names and codes as they are)."""
+    missing = missing_text()
     for dataset, named in datasets:
         for item in named:
             v = item.variable
@@ -191,17 +202,17 @@ def codebook_rows(
                 dataset.name,
                 v.name,
                 item.name,
-                v.label,
-                TYPE_NAMES[v.kind],
-                v.unit or "",
+                variable_label(v),
+                gettext(TYPE_NAMES[v.kind]),
+                catalog_text(v.unit or ""),
                 _choices_text(v) if v.kind == "code" or v.value_labels else "",
-                " | ".join(f"{n} = {label}" for n, label in v.numbered_labels()),
+                _numbered_text(v),
                 "" if v.minimum is None else str(v.minimum),
                 "" if v.maximum is None else str(v.maximum),
-                MISSING_TEXT if v.missing_codes else "",
+                missing if v.missing_codes else "",
                 v.instrument or "",
                 v.versions or "",
-                "yes" if v.identifier else "",
+                gettext("yes") if v.identifier else "",
                 item.note,
             ]
 

@@ -38,8 +38,9 @@ from openpyxl.worksheet.cell_range import CellRange
 from trialdm.core.errors import N_
 from trialdm.summaries.engine import TableResult, listing_rows
 from trialdm.summaries.listing_sheet import FastRows
+from trialdm.summaries.sheets import SheetNames, cover_name, sheet_names
 from trialdm.summaries.spec import BuildContext, ListingColumn, ListingSpec
-from trialdm.summaries.specfiles.texts import localised_result
+from trialdm.summaries.specfiles.texts import localised_result, localised_rows, statistic_text
 
 HOSTILE_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 # Characters XML 1.0 cannot hold (openpyxl refuses them); tab, LF and CR are fine.
@@ -51,7 +52,6 @@ INDENT = Alignment(indent=1)
 HEADER = Alignment(horizontal="center", vertical="center", wrap_text=True)
 HEADER_LEFT = Alignment(horizontal="left", vertical="center")
 PRINTED = Alignment(horizontal="center")
-NUMBERS_SUFFIX = " values"
 WRAP_TOP = Alignment(wrap_text=True, vertical="top")
 MAX_WIDTH = 60
 PROGRESS_EVERY = 50_000
@@ -223,7 +223,7 @@ def _header_rows(result: TableResult) -> int:
 def write_cover(
     wb: Workbook, cover: Cover, results: Sequence[TableResult], names: Sequence[SheetNames]
 ) -> None:
-    ws = wb.create_sheet("Cover")
+    ws = wb.create_sheet(cover_name())
     _set_widths(ws, [24, 80, 32])
     ws.append([cell(ws, gettext("%(trial)s: summary tables", trial=cover.trial), font=TITLE)])
     ws.append([])
@@ -303,7 +303,8 @@ def write_listing(
     sheet.append([cell(ws, c.label, font=BOLD) for c in listing.columns])
     writers = [_listing_writer(ws, column) for column in listing.columns]
     fast = FastRows(ws, [_number_format(column) for column in listing.columns], _needs_care)
-    for count, row in enumerate(listing_rows(listing, ctx), start=1):
+    rows = localised_rows(listing.columns, listing_rows(listing, ctx))
+    for count, row in enumerate(rows, start=1):
         prepared = fast.row(row, sheet.rows + 1)
         if prepared is None:  # a value openpyxl must write (e.g. a formula-like text)
             sheet.append([write(value) for write, value in zip(writers, row, strict=True)])
@@ -390,38 +391,9 @@ def write_numbers(wb: Workbook, result: TableResult, title: str) -> None:
         c._style = copy(styles[number_format])
         return c
 
-    for *labels, value, number_format in numbers_lines(result):
+    for *labels, statistic, value, number_format in numbers_lines(result):
+        labels.append(statistic_text(statistic))
         ws.append([text(label) for label in labels] + [number(value, number_format)])
-
-
-# ------------------------------------------------------------------ names
-
-
-@dataclass(frozen=True)
-class SheetNames:
-    table: str
-    numbers: str
-
-
-def sheet_names(results: Sequence[TableResult]) -> list[SheetNames]:
-    """Each table's sheet and its numbers sheet, within Excel's 31 characters and unique."""
-    taken: set[str] = {"cover"}
-
-    def unique(name: str) -> str:
-        name = re.sub(r"[\\/*?:\[\]]", "_", name)[:31]
-        candidate, counter = name, 2
-        while candidate.lower() in taken:
-            suffix = f" {counter}"
-            candidate, counter = name[: 31 - len(suffix)] + suffix, counter + 1
-        taken.add(candidate.lower())
-        return candidate
-
-    found = []
-    for result in results:
-        table = unique(result.name)
-        numbers = f"{result.name[: 31 - len(NUMBERS_SUFFIX)]}{NUMBERS_SUFFIX}"
-        found.append(SheetNames(table, unique(numbers)))
-    return found
 
 
 def _number_format(column: ListingColumn) -> str | None:
@@ -478,7 +450,7 @@ def render_workbook(
     place, so a rebuild replaces the file whole and a crash leaves no half file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     wb = Workbook(write_only=True)
-    names = sheet_names(results)
+    names = sheet_names([result.name for result in results])
     # The specs' texts in the build's language (job_language); data stays as it is.
     results = [localised_result(result) for result in results]
     write_cover(wb, cover, results, names)

@@ -6,9 +6,11 @@ no entry is shown tidied (``social_worker`` -> ``Social worker``).
 
 from __future__ import annotations
 
+import re
+
 from flask import Flask
 from flask_babel import lazy_gettext as _l
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 LABELS = {
     "service_user": _l("Service user"),
@@ -184,22 +186,33 @@ def isolated(value: object) -> Markup:
     return Markup("<bdi>%s</bdi>") % ("—" if value is None else value)
 
 
+_WEB_ADDRESS = re.compile(r"https?://[^\s<>\"'()]+")
+
+
+def linked(value: object) -> Markup:
+    """Plain text (a reminder's body) with its web addresses as links, each isolated
+    left to right, so that an address in Hebrew text keeps its parentheses and order."""
+    text = "" if value is None else str(value)
+    shown, last = Markup(""), 0
+    for found in _WEB_ADDRESS.finditer(text):
+        shown += escape(text[last : found.start()])
+        shown += Markup('<bdi dir="ltr"><a href="{0}">{0}</a></bdi>').format(found[0])
+        last = found.end()
+    return shown + escape(text[last:])
+
+
 def spec_text(value: object) -> object:
     """A text of a table spec (title, label, note) in the page's language; data in the
     same places (site codes, study IDs, values) has no catalog entry and stays."""
-    from flask_babel import gettext
+    from trialdm.core.catalog import spec_text as catalog_spec_text
 
-    if not isinstance(value, str) or not value.strip():
-        return value
-    # catalog ids of spec texts double the percent sign (summaries.specfiles.texts)
-    key = value.replace("%", "%%")
-    translated = gettext(key)
-    return value if translated == key else translated.replace("%%", "%")
+    return catalog_spec_text(value)
 
 
 def init_labels(app: Flask) -> None:
     app.jinja_env.filters["spec_text"] = spec_text
     app.jinja_env.filters["bdi"] = isolated
+    app.jinja_env.filters["linked"] = linked
     app.jinja_env.filters["format_number"] = format_number
     app.jinja_env.filters["format_percent"] = format_percent
     app.jinja_env.filters["format_date"] = format_day

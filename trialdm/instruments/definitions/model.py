@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from trialdm.core.errors import N_
 from trialdm.instruments.definitions.dates import RelativeDate, bound_text
 from trialdm.instruments.logic import Node
 
@@ -27,9 +28,9 @@ CHOICE_TYPES = ("single_choice", "multiple_choice")
 NUMERIC_TYPES = ("integer", "decimal", "scale")
 # Missing-data codes: an answer that was not given for a known reason, distinct from blank.
 MISSING_CODES: dict[str, str] = {
-    "not_asked": "Not asked",
-    "refused": "Refused",
-    "dont_know": "Don't know",
+    "not_asked": N_("Not asked"),
+    "refused": N_("Refused"),
+    "dont_know": N_("Don't know"),
 }
 RESPONDENT_CATEGORIES = ("service_user", "psw", "mhw")
 SCORE_METHODS = ("sum", "calc")

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from trialdm.core.errors import N_
 from trialdm.summaries.engine.aggregates import TOTAL, Moments, SpecAggregates
 from trialdm.summaries.engine.printing import (
     breakdown_text,
@@ -170,11 +171,11 @@ class TableEngine(SpecAggregates):
         if any(unlisted.values()):
             # A value outside the fixed list is shown, never dropped.
             yield ResultRow(
-                row.other_label or "Other (not in the list)",
+                row.other_label or N_("Other (not in the list)"),
                 "category",
                 [p.n_pct(unlisted.get(k, 0), bases[k]) for k in keys],
             )
-        yield from self._missing(row, row.missing_label or "Missing", missing, sizes)
+        yield from self._missing(row, row.missing_label or N_("Missing"), missing, sizes)
 
     def _multi(self, row, keys, sizes) -> Iterator[ResultRow]:
         p = self.printer
@@ -206,7 +207,7 @@ class TableEngine(SpecAggregates):
                 "category",
                 [p.n_pct(counts.get(k, {}).get(value, 0), bases[k]) for k in keys],
             )
-        yield from self._missing(row, row.missing_label or "None recorded", none, sizes)
+        yield from self._missing(row, row.missing_label or N_("None recorded"), none, sizes)
 
     def _continuous(self, index, row, col, keys, sizes) -> Iterator[ResultRow]:
         p = self.printer
@@ -272,7 +273,7 @@ class TableEngine(SpecAggregates):
             c.names = c.names or STAT_NAMES.get(row.stat, ())
         yield ResultRow(row.label, "stat", cells)
         missing = {k: sizes[k] - moments.get(k, Moments()).n for k in keys}
-        yield from self._missing(row, row.missing_label or "Missing", missing, sizes)
+        yield from self._missing(row, row.missing_label or N_("Missing"), missing, sizes)
 
     # --- missing values: a line, a line when any, or a footnote; never silent
 

@@ -15,6 +15,8 @@ from typing import Any
 
 from sqlalchemy import Integer, String, cast, extract, func, literal, select, union_all
 
+from trialdm.core.catalog import BASELINE_LABEL, EVENT_LABEL
+from trialdm.core.errors import N_
 from trialdm.participants.models import Participant
 from trialdm.screening.models import ScreeningEntry
 from trialdm.sites.models import Site
@@ -171,6 +173,10 @@ POPULATIONS: dict[str, tuple[Callable[[BuildContext], Any], dict[str, str]]] = {
 }
 
 
+ENROLMENT_CHART = N_("Enrolment over time (cumulative)")
+ENROLLED = N_("Enrolled")
+
+
 def schedule_events(ctx: BuildContext) -> tuple[tuple[str, str], ...]:
     """The assessment events of the settings, as printed: 'T1 (4 months)'."""
     from flask import current_app
@@ -180,7 +186,9 @@ def schedule_events(ctx: BuildContext) -> tuple[tuple[str, str], ...]:
     return tuple(
         (
             event.name,
-            f"{event.name} ({event.months} months)" if event.months else f"{event.name} (baseline)",
+            EVENT_LABEL % {"event": event.name, "months": event.months}
+            if event.months
+            else BASELINE_LABEL % {"event": event.name},
         )
         for event in events(current_app.config)
     )
@@ -210,7 +218,7 @@ def enrolment_by_month(ctx: BuildContext) -> ChartData:
         per_site[site][int(m)] = int(n)
     months = sorted({m for counts in per_site.values() for m in counts})
     if not months:
-        return ChartData("Enrolment over time (cumulative)", [], {}, "Enrolled")
+        return ChartData(ENROLMENT_CHART, [], {}, ENROLLED)
     span = list(range(months[0], months[-1] + 1))
     categories = [date((m - 1) // 12, (m - 1) % 12 + 1, 1) for m in span]
     series = {}
@@ -220,7 +228,7 @@ def enrolment_by_month(ctx: BuildContext) -> ChartData:
             running += per_site[site].get(m, 0)
             values.append(running)
         series[site] = values
-    return ChartData("Enrolment over time (cumulative)", categories, series, "Enrolled")
+    return ChartData(ENROLMENT_CHART, categories, series, ENROLLED)
 
 
 CHARTS: dict[str, Callable[[BuildContext], ChartData]] = {"enrolment_by_month": enrolment_by_month}

@@ -7,13 +7,50 @@ other data in a table have no catalog entry and stay as they are."""
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
 from typing import Any
 
-TEXT_KEYS = ("title", "label", "corner")
-TEXT_LISTS = ("notes",)
+from trialdm.core.catalog import catalog_id, spec_text
+from trialdm.core.errors import N_
+
+# Distinct listing texts remembered with their translation (free text repeats little).
+MEMO_LIMIT = 10_000
+TEXT_KEYS = (
+    "title",
+    "label",
+    "corner",
+    "total_label",
+    "row_label_header",
+    "missing_label",
+    "other_label",
+)
+TEXT_LISTS = ("notes", "footnotes")
 TEXT_MAPS = ("labels", "band_labels")
+# The names of the statistics behind a printed cell (the numbers sheet); symbols
+# (n, %, Q1, Q3) read the same in every language.
+STATISTICS = {
+    "mean": N_("mean"),
+    "median": N_("median"),
+    "minimum": N_("minimum"),
+    "maximum": N_("maximum"),
+    "value": N_("value"),
+    "SD": N_("SD"),
+}
+# The context of a table's name in the catalogs: its sheet's name in the workbook.
+SHEET_CONTEXT = "sheet name"
+
+
+def _map_texts(value: Any) -> Iterator[str]:
+    """Value labels: ``{code = "label"}``, or one such map per variable."""
+    if isinstance(value, dict):
+        for item in value.values():
+            if isinstance(item, str):
+                yield item
+            else:
+                yield from _map_texts(item)
+    elif isinstance(value, list):
+        yield from (v for v in value if isinstance(v, str))
 
 
 def table_texts(data: Any) -> Iterator[str]:
@@ -23,8 +60,17 @@ def table_texts(data: Any) -> Iterator[str]:
                 yield value
             elif key in TEXT_LISTS and isinstance(value, list):
                 yield from (v for v in value if isinstance(v, str))
-            elif key in TEXT_MAPS and isinstance(value, dict):
-                yield from (v for v in value.values() if isinstance(v, str))
+            elif key in TEXT_MAPS:
+                yield from _map_texts(value)
+            elif key == "categories" and data.get("stat") == "breakdown":
+                continue  # abbreviations inside the printed cells ("4 (f=3, m=1)")
+            elif key == "categories" and isinstance(value, list):
+                # [code, label] pairs; a code alone has its label elsewhere
+                yield from (
+                    pair[1]
+                    for pair in value
+                    if isinstance(pair, list) and len(pair) == 2 and isinstance(pair[1], str)
+                )
             else:
                 yield from table_texts(value)
     elif isinstance(data, list):
@@ -40,24 +86,56 @@ def extract_table_texts(fileobj, keywords, comment_tags, options):
     for text in table_texts(data):
         if text.strip():
             yield 0, None, catalog_id(text), ["table spec"]
+    if isinstance(data.get("name"), str):
+        yield 0, "pgettext", (SHEET_CONTEXT, data["name"]), ["sheet name, at most 31 characters"]
 
 
-def catalog_id(text: str) -> str:
-    return text.replace("%", "%%")
-
-
-def spec_text(text: Any) -> Any:
-    """A spec text in the request's language (English without a request or catalog
-    entry); data in the same places (site codes, values) comes back as it is."""
+def statistic_text(name: str) -> str:
+    """A statistic's name on the numbers sheet (``mean``, ``n f``) in the current language."""
     from flask import has_app_context
     from flask_babel import gettext
 
-    # An app context suffices: a worker's build runs inside force_locale (job_language).
-    if not isinstance(text, str) or not text.strip() or not has_app_context():
-        return text
-    key = catalog_id(text)
-    translated = gettext(key)
-    return text if translated == key else translated.replace("%%", "%")
+    if name in STATISTICS and has_app_context():
+        return gettext(STATISTICS[name])
+    return name
+
+
+def localised_rows(columns: Sequence[Any], rows: Iterable[list[Any]]) -> Iterator[list[Any]]:
+    """Listing rows with the value labels of their text columns (``Female``,
+    ``Unemployed``; a list as ``A; B``) in the current language; study IDs, codes and
+    free text have no catalog entry and stay as they are."""
+    from flask_babel import get_locale
+
+    text_columns = [i for i, c in enumerate(columns) if c.kind == "text" and c.key != "label"]
+    if not text_columns or str(get_locale() or "en").startswith("en"):
+        yield from rows
+        return
+    known: dict[str, str] = {}
+
+    def shown(value: Any) -> Any:
+        if not isinstance(value, str) or not value:
+            return value
+        found = known.get(value)
+        if found is None:
+            found = "; ".join(spec_text(part) for part in value.split("; "))
+            if len(known) < MEMO_LIMIT:
+                known[value] = found
+        return found
+
+    for row in rows:
+        for i in text_columns:
+            row[i] = shown(row[i])
+        yield row
+
+
+def sheet_text(name: str) -> str:
+    """A table's sheet name in the current language (its name without an entry)."""
+    from flask import has_app_context
+    from flask_babel import pgettext
+
+    if not has_app_context():
+        return name
+    return pgettext(SHEET_CONTEXT, name)
 
 
 def localised_table(body: dict[str, Any]) -> dict[str, Any]:

@@ -226,7 +226,9 @@ function initPoll(root) {
 // (JSON answer), so typed text is kept whatever button is pressed next; while a box
 // holds text that is not saved, leaving the page asks first (data-unsaved-warning).
 // A button of the form itself sends every box anyway: a save still queued is dropped
-// and one under way is awaited, so the two never write at the same time.
+// and one under way is awaited, so the two never write at the same time. A button of
+// another form of the page (a comment, the log-out) first saves the boxes not saved
+// yet, then goes on; when a save fails it stops there, and the page says so.
 function initAutosave(root) {
   root.querySelectorAll("form[data-autosave]").forEach(function (form) {
     var status = form.querySelector(".autosave-status");
@@ -236,13 +238,31 @@ function initAutosave(root) {
     var waitingSubmitter = null;
     var submitting = false;
     function say(key) { if (status) status.textContent = status.dataset[key] || ""; }
+    var waitingOther = null;
+    var saving = new Set();
+    var failed = false;
     function settled() {
       inFlight -= 1;
       if (inFlight === 0 && waitingSubmitter) {
         var submitter = waitingSubmitter;
         waitingSubmitter = null;
         form.requestSubmit(submitter);
+      } else if (inFlight === 0 && waitingOther) {
+        if (!dirty.size) {
+          var other = waitingOther;
+          waitingOther = null;
+          other.form.requestSubmit(other.submitter);
+        } else if (failed) {
+          waitingOther = null;  // the page shows which box was refused
+        } else {
+          saveDirty();  // typed into while its save was under way
+        }
       }
+    }
+    function saveDirty() {
+      queued.forEach(function (timer) { clearTimeout(timer); });
+      queued.clear();
+      dirty.forEach(function (box) { if (!saving.has(box)) save(box); });
     }
     function show(box, ok, messages) {
       var holder = box.closest(".segment");
@@ -271,6 +291,7 @@ function initAutosave(root) {
       if (version) body.append(version.name, version.value);
       var sent = box.value;
       inFlight += 1;
+      saving.add(box);
       say("saving");
       // getAttribute: the step buttons are named "action", which shadows form.action
       fetch(form.getAttribute("action"), {
@@ -283,9 +304,13 @@ function initAutosave(root) {
             version.value = answer.versions[key];
           }
           if (r.ok && box.value === sent) dirty.delete(box);
+          if (!r.ok) failed = true;
           say(r.ok ? (dirty.size ? "saving" : "saved") : "failed");
         });
-      }).catch(function () { say("failed"); }).then(settled);
+      }).catch(function () { failed = true; say("failed"); }).then(function () {
+        saving.delete(box);
+        settled();
+      });
     }
     form.querySelectorAll("textarea[name^='seg.']").forEach(function (box) {
       box.addEventListener("input", function () { dirty.add(box); });
@@ -303,6 +328,16 @@ function initAutosave(root) {
         return;
       }
       submitting = true;
+    });
+    document.querySelectorAll("form").forEach(function (other) {
+      if (other === form) return;
+      other.addEventListener("submit", function (event) {
+        if (!dirty.size) return;
+        event.preventDefault();
+        waitingOther = { form: other, submitter: event.submitter || null };
+        if (inFlight === 0) failed = false;
+        saveDirty();
+      });
     });
     window.addEventListener("beforeunload", function (event) {
       if (submitting || !dirty.size) return;
