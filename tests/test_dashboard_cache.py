@@ -1,0 +1,140 @@
+"""The dashboard's per-site results: a change at one site is shown by the next
+request, that site alone is computed again, the other sites come from the store,
+and a user never sees a site of someone else's scope that the store holds."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from datetime import date, timedelta
+
+import pytest
+import sqlalchemy as sa
+from flask import template_rendered
+
+from tests.web_helpers import page_as
+from trialdm.contacts.operations import create_contact_session
+from trialdm.core.audit import audit_context
+from trialdm.core.scoping import all_sites
+from trialdm.extensions import db
+from trialdm.participants.operations import update_participant
+from trialdm.web.widgetcache import widget_store
+
+TODAY = date.today()
+
+
+@contextmanager
+def dashboard(app):
+    """Yields a dict that receives the widgets' data of the next rendered dashboard."""
+    shown: dict = {}
+
+    def record(sender, template, context, **extra) -> None:
+        if "widgets" in context:
+            shown.clear()
+            shown.update({widget.name: data for widget, data in context["widgets"]})
+
+    template_rendered.connect(record, app)
+    try:
+        yield shown
+    finally:
+        template_rendered.disconnect(record, app)
+
+
+def fidelity_of(shown: dict, site: str) -> dict[str, int]:
+    return next(row["counts"] for row in shown["fidelity"]["rows"] if row["site"] == site)
+
+
+@pytest.fixture
+def two_sites(db_session, make_participant):
+    """Intervention participants at BU and UKE, one contact each, stored as nothing
+    yet (the store is emptied)."""
+    people = {}
+    for site in ("BU", "UKE"):
+        psw = make_participant(site, "psw")
+        people[site] = [
+            make_participant(site, enrolment_date=TODAY - timedelta(days=40 + k)) for k in range(3)
+        ]
+        with all_sites():
+            create_contact_session(
+                db_session,
+                {
+                    "site": site,
+                    "psws": [psw.id],
+                    "date": TODAY - timedelta(days=30),
+                    "format": "individual",
+                    "mode": "in_person",
+                    "attendees": [people[site][0].id],
+                },
+            )
+        db_session.commit()
+    widget_store().clear()
+    return people
+
+
+def test_a_change_at_one_site_is_shown_at_once_and_only_that_site_is_computed(
+    app, make_user, two_sites
+):
+    page = page_as(app, make_user, "coordinator")
+    with dashboard(app) as shown:
+        assert page.get("/").status_code == 200
+    before = {site: fidelity_of(shown, site) for site in ("BU", "UKE")}
+    assert sum(before["BU"].values()) == 3 and before["BU"]["withdrawn"] == 0
+
+    with all_sites(), audit_context(reason="moved away"):
+        someone = db.session.merge(two_sites["BU"][1])
+        update_participant(
+            db.session,
+            someone,
+            {"status": "withdrawn", "withdrawal_date": TODAY, "withdrawal_reason": "moved"},
+            someone.version_id,
+        )
+        db.session.commit()
+
+    store = widget_store()
+    hits, misses = store.hits, store.misses
+    seen: list = []
+
+    def record(conn, cursor, statement, parameters, *args) -> None:
+        seen.append((statement, parameters))
+
+    sa.event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        with dashboard(app) as shown:
+            assert page.get("/").status_code == 200
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", record)
+    after = {site: fidelity_of(shown, site) for site in ("BU", "UKE")}
+    # no stale value: BU's withdrawal is counted by the very next request
+    assert after["BU"]["withdrawn"] == 1 and sum(after["BU"].values()) == 3
+    assert after["UKE"] == before["UKE"]
+    # BU's fidelity and schedule were computed again; every other site of both came
+    # from the store
+    sites = len({row["site"] for row in shown["fidelity"]["rows"]})
+    assert store.misses - misses == 2
+    assert store.hits - hits >= 2 * sites - 2
+    fidelity = [params for statement, params in seen if "fidelity_counted" in statement]
+    assert len(fidelity) == 1
+    assert "BU" in repr(fidelity[0]) and "UKE" not in repr(fidelity[0])
+
+
+def test_a_site_in_the_store_is_not_shown_outside_its_scope(app, make_user, two_sites):
+    coordinator = page_as(app, make_user, "coordinator")
+    worker = page_as(app, make_user, "research_worker", ["BU"])
+    with dashboard(app) as shown:
+        assert coordinator.get("/").status_code == 200
+    assert {row["site"] for row in shown["fidelity"]["rows"]} >= {"BU", "UKE"}
+    hits = widget_store().hits
+
+    with dashboard(app) as shown:
+        assert worker.get("/").status_code == 200
+    assert [row["site"] for row in shown["fidelity"]["rows"]] == ["BU"]
+    assert {row.site for row in shown["schedule"]["rows"]} <= {"BU"}
+    assert widget_store().hits > hits  # BU's results came from the store
+
+
+def test_another_day_is_computed_again(app, make_user, two_sites, time_machine):
+    page = page_as(app, make_user, "coordinator")
+    assert page.get("/").status_code == 200
+    misses = widget_store().misses
+    time_machine.move_to(TODAY + timedelta(days=1))
+    assert page.get("/").status_code == 200
+    assert widget_store().misses > misses
