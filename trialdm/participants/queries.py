@@ -97,16 +97,15 @@ def counts_by_site_status_arm(session: Session) -> list[tuple[str, str | None, s
     return [(site, status, arm, n) for site, status, arm, n in rows]
 
 
-def enrolments_by_day(session: Session) -> list[tuple[date, int]]:
-    """(enrolment date, n) of service users in the current scope, oldest first."""
+def enrolments_by_site_and_day(session: Session) -> list[tuple[str, date, int]]:
+    """(site, enrolment date, n) of service users in the current scope."""
     rows = session.execute(
-        select(Participant.enrolment_date, func.count())
+        select(Participant.site_code, Participant.enrolment_date, func.count())
         .where(
             Participant.deleted_at.is_(None),
             Participant.category == "service_user",
             Participant.enrolment_date.is_not(None),
         )
-        .group_by(Participant.enrolment_date)
-        .order_by(Participant.enrolment_date)
+        .group_by(Participant.site_code, Participant.enrolment_date)
     )
-    return [(day, n) for day, n in rows]
+    return [(site, day, n) for site, day, n in rows]
