@@ -12,8 +12,8 @@ correlated ``max(id)`` that the ``(site_code, id)`` index answers in O(log n).
 
 Ids are handed out before commit. SQLite has one writer at a time, so an id below
 the stamp cannot commit later. PostgreSQL can commit a lower id after a higher one;
-a result computed while other transactions are writing is therefore served but not
-stored (the stamp statement reads whether any are in progress).
+a result computed while other transactions of the database are writing is therefore
+served but not stored (the stamp statement reads whether any are in progress).
 
 The store is Redis when ``DASHBOARD_CACHE_URI`` names one (shared by the web
 workers and Celery), else a per-process dictionary holding the most recent entries.
@@ -188,8 +188,13 @@ def site_stamps(session: Session, scope: SiteScope) -> SiteStamps:
         .label("stamp_at")
     )
     if session.get_bind().dialect.name == "postgresql":
-        # writing transactions in progress may still commit an id below the stamp
-        writing = literal_column("cardinality(pg_snapshot_xip(pg_current_snapshot()))")
+        # other writing transactions of this database may still commit an id below the
+        # stamp (this one's own rows are in the stamp, and a rolled-back id is never
+        # handed out again)
+        writing = literal_column(
+            "(SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+            " AND backend_xid IS NOT NULL AND pid <> pg_backend_pid())"
+        )
     else:
         writing = literal(0)
     stmt = select(sites.c.code, stamp, stamp_at, writing.label("writing")).order_by(sites.c.code)
