@@ -11,16 +11,25 @@ import pytest
 import sqlalchemy as sa
 from flask import template_rendered
 
+from tests.quality_helpers import enrolled_with_baseline
+from tests.randomisation_helpers import eligible_participant, randomising
 from tests.web_helpers import page_as
-from trialdm.contacts.operations import create_contact_session
+from trialdm.contacts.operations import (
+    create_contact_session,
+    delete_contact_session,
+    update_contact_session,
+)
 from trialdm.core.audit import audit_context
-from trialdm.core.scoping import all_sites
+from trialdm.core.scoping import EVERY_SITE, all_sites
 from trialdm.extensions import db
+from trialdm.instruments.operations import update_response
 from trialdm.participants.operations import update_participant
+from trialdm.randomisation.operations import generate_list, randomise
 from trialdm.web.dashboard import WIDGETS_KEY
-from trialdm.web.widgetcache import widget_store
+from trialdm.web.widgetcache import site_stamps, widget_store
 
 TODAY = date.today()
+SCHEME = "ratio = { intervention = 1, control = 1 }\nblock_sizes = [2]\nslots_per_stratum = 20\n"
 
 
 @contextmanager
@@ -140,3 +149,71 @@ def test_another_day_is_computed_again(app, make_user, two_sites, time_machine):
     time_machine.move_to(TODAY + timedelta(days=1))
     assert page.get("/").status_code == 200
     assert widget_store().misses > misses
+
+
+def stamps() -> dict:
+    with all_sites():
+        return site_stamps(db.session, EVERY_SITE).stamps
+
+
+def test_every_change_the_widgets_read_moves_its_site_stamp_alone(
+    app, db_session, make_participant, tmp_path
+):
+    """The store is only as fresh as the stamps: participants (created, withdrawn),
+    contact sessions (created, attendees changed, deleted), questionnaire responses
+    (created, changed) and allocations each write an audit row with their site."""
+    psw = make_participant("BU", "psw")
+    moved: list[str] = []
+
+    @contextmanager
+    def change(name: str):
+        before = stamps()
+        with all_sites(), audit_context(reason="correction"):
+            yield
+            db_session.commit()
+        after = stamps()
+        assert after["BU"] != before["BU"], name
+        assert {s: v for s, v in after.items() if s != "BU"} == {
+            s: v for s, v in before.items() if s != "BU"
+        }, name
+        moved.append(name)
+
+    with change("participant created"):
+        person = make_participant("BU", enrolment_date=TODAY - timedelta(days=50))
+    person, response = enrolled_with_baseline(db_session, make_participant, "BU")
+    with change("contact session created"):
+        contact = create_contact_session(
+            db_session,
+            {
+                "site": "BU",
+                "psws": [psw.id],
+                "date": TODAY - timedelta(days=10),
+                "format": "individual",
+                "mode": "in_person",
+                "attendees": [person.id],
+            },
+        )
+    other = make_participant("BU", enrolment_date=TODAY - timedelta(days=50))
+    with change("contact session moved"):
+        update_contact_session(
+            db_session, contact, {"date": TODAY - timedelta(days=5)}, contact.version_id
+        )
+    with change("contact session deleted"):
+        delete_contact_session(db_session, contact, contact.version_id)
+    with change("response changed"):
+        update_response(db_session, response, {"status": "incomplete"}, response.version_id)
+    with change("participant withdrawn"):
+        update_participant(
+            db_session,
+            other,
+            {"status": "withdrawn", "withdrawal_date": TODAY, "withdrawal_reason": "moved"},
+            other.version_id,
+        )
+    with randomising(app, tmp_path, SCHEME), all_sites():
+        generate_list(db_session)
+        db_session.commit()
+        eligible = eligible_participant(db_session, site="BU")
+        db_session.commit()
+        with change("allocated"):
+            randomise(db_session, eligible)
+    assert len(moved) == 7
