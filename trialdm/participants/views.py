@@ -78,13 +78,13 @@ SiteEnrolment = tuple[str, dict[tuple[str, str], int], dict[date, int]]
 def site_enrolment(session, day: date) -> dict[str, SiteEnrolment]:
     """Each site's enrolled service users by arm and status, and by enrolment date."""
     table: dict[str, dict[tuple[str, str], int]] = {}
-    for site, status, arm, n in queries.counts_by_site_status_arm(session):
+    by_day: dict[str, dict[date, int]] = {}
+    for site, status, arm, enrolled, n in queries.enrolled_by_site_status_arm_day(session):
         row = table.setdefault(site, {})
         for key in (("arm", arm or ""), ("status", status or ""), ("total", "")):
             row[key] = row.get(key, 0) + n
-    by_day: dict[str, dict[date, int]] = {}
-    for site, enrolled, n in queries.enrolments_by_site_and_day(session):
-        by_day.setdefault(site, {})[enrolled] = n
+        days = by_day.setdefault(site, {})
+        days[enrolled] = days.get(enrolled, 0) + n
     return {site: (site, row, by_day.get(site, {})) for site, row in table.items()}
 
 
