@@ -217,3 +217,25 @@ def test_every_change_the_widgets_read_moves_its_site_stamp_alone(
         with change("allocated"):
             randomise(db_session, eligible)
     assert len(moved) == 7
+
+
+def test_a_redis_store_is_shared_and_an_unreachable_one_is_a_miss(redis_url):
+    """Two processes naming the same Redis share entries (a web worker computes, another
+    or a Celery task reads); without Redis the dashboard computes, it does not fail."""
+    import uuid
+
+    from trialdm.web.widgetcache import RedisStore
+
+    prefix = f"trialdm:test:{uuid.uuid4().hex}:"
+    one, other = RedisStore(redis_url, prefix), RedisStore(redis_url, prefix)
+    one.set_many({"fidelity:BU:2026-01-01:x:1@t": [{"site": "BU", "n": 3}]})
+    assert other.get_many(["fidelity:BU:2026-01-01:x:1@t", "missing"]) == [
+        [{"site": "BU", "n": 3}],
+        None,
+    ]
+    assert (other.hits, other.misses) == (1, 1)
+    other.clear()
+    assert one.get_many(["fidelity:BU:2026-01-01:x:1@t"]) == [None]
+    gone = RedisStore("redis://127.0.0.1:1/0", prefix)
+    gone.set_many({"k": [1]})
+    assert gone.get_many(["k"]) == [None]
