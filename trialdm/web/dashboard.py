@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from trialdm.auth.permissions import Principal
 from trialdm.core.dates import today
+from trialdm.core.requestcache import request_cached
 from trialdm.core.scoping import SiteScope, scoped_to
 from trialdm.web.widgetcache import entry_key, inputs_digest, site_stamps, widget_store
 
@@ -81,7 +82,9 @@ def _by_site(session: Session, widget: Widget, scope: SiteScope) -> dict[str, An
     spec = widget.by_site
     assert spec is not None
     day = today()
-    stamps = site_stamps(session, scope)
+    # the widgets of one scope share one read of the stamps per request
+    scope_key = "*" if scope.every_site else ",".join(sorted(scope.codes))
+    stamps = request_cached(f"dashboard.stamps.{scope_key}", lambda: site_stamps(session, scope))
     inputs = inputs_digest(spec.inputs(session))
     sites = list(stamps.stamps)
     keys = {site: entry_key(widget.name, site, day, inputs, stamps.stamps[site]) for site in sites}
