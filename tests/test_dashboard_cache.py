@@ -239,3 +239,15 @@ def test_a_redis_store_is_shared_and_an_unreachable_one_is_a_miss(redis_url):
     gone = RedisStore("redis://127.0.0.1:1/0", prefix)
     gone.set_many({"k": [1]})
     assert gone.get_many(["k"]) == [None]
+
+
+def test_a_changed_fidelity_rule_is_computed_again(app, make_user, two_sites, monkeypatch):
+    """The widget's settings are part of its key: no result of the old rule is shown."""
+    page = page_as(app, make_user, "coordinator")
+    with dashboard(app) as shown:
+        assert page.get("/").status_code == 200
+    assert shown["fidelity"]["rows"][0]["minimum_contacts"] == app.config["FIDELITY_MIN_CONTACTS"]
+    monkeypatch.setitem(app.config, "FIDELITY_MIN_CONTACTS", 7)
+    with dashboard(app) as shown:
+        assert page.get("/").status_code == 200
+    assert {row["minimum_contacts"] for row in shown["fidelity"]["rows"]} == {7}
