@@ -14,7 +14,10 @@ alternating rounds through the application (Flask's test client, one process):
 * ``GET /api/v1/participants`` first page, ``?fidelity=at_risk``, a deep page by
   number (``?page=``), and the next page by cursor (``?after=``);
 * the pages: ``/participants`` (first, ``?fidelity=at_risk``, a deep page), the
-  dashboard ``/`` and one intervention participant's page.
+  dashboard ``/`` and one intervention participant's page. The dashboard three
+  times: warm (every site's results stored), after an audited change at one site
+  (that site computed again; the change is written before the timing starts) and
+  with nothing stored (every site computed, as on the first request of a day).
 
 It prints p50 and p99 in milliseconds, the ratio of p50 to the floor's p50 and the
 SQL statements each request ran. Aim: flat from 10k to 100k (the statement count the
@@ -305,6 +308,30 @@ def measure(app, token: str, size: int, requests: int) -> list[tuple[str, list[f
 
         return go
 
+    changed = iter(range(10**9))
+
+    def change_one_site() -> None:
+        """What every audited change of a site's data writes: an audit row with the
+        site's code (the dashboard's per-site change stamp), committed."""
+        from trialdm.core.audit import record_event
+
+        with app.app_context(), all_sites():
+            n = next(changed)
+            record_event(db.session, "bench_change", "participants", n, SITES[n % len(SITES)])
+            db.session.commit()
+            db.session.remove()
+
+    def empty_store() -> None:
+        from trialdm.web.widgetcache import widget_store
+
+        with app.app_context():
+            widget_store().clear()
+
+    # a case's preparation runs before each of its requests, outside the timing
+    prepare: dict[str, Callable[[], None]] = {
+        "dashboard /, after a change at one site": change_one_site,
+        "dashboard /, nothing stored": empty_store,
+    }
     cases: list[tuple[str, Callable[[], None]]] = [
         ("floor (1 hand-written SELECT)", get(api, "/bench/floor")),
         ("API list, first page", get(api, "/api/v1/participants", headers)),
@@ -315,6 +342,8 @@ def measure(app, token: str, size: int, requests: int) -> list[tuple[str, list[f
         ("page /participants?fidelity=at_risk", get(pages, "/participants?fidelity=at_risk")),
         (f"page /participants?page={deep_page}", get(pages, f"/participants?page={deep_page}")),
         ("dashboard /", get(pages, "/")),
+        ("dashboard /, after a change at one site", get(pages, "/")),
+        ("dashboard /, nothing stored", get(pages, "/")),
         ("participant page", get(pages, f"/participants/{someone}")),
     ]
     counter = Counter()
@@ -324,6 +353,8 @@ def measure(app, token: str, size: int, requests: int) -> list[tuple[str, list[f
         engine = db.engine
     for name, go in cases:  # warm up, and count the statements of one request
         go()
+        if name in prepare:
+            prepare[name]()
         counter.statements = 0
         sa.event.listen(engine, "before_cursor_execute", counter)
         try:
@@ -333,6 +364,8 @@ def measure(app, token: str, size: int, requests: int) -> list[tuple[str, list[f
         statements[name] = counter.statements
     for _ in range(requests):  # alternate, so that other load hits every case alike
         for name, go in cases:
+            if name in prepare:
+                prepare[name]()
             started = time.perf_counter()
             go()
             times[name].append(time.perf_counter() - started)

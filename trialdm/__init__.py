@@ -233,8 +233,10 @@ def register_blueprints(app: Flask) -> None:
         module = importlib.import_module(f"trialdm.{name}.views")
         app.register_blueprint(module.bp)
     from trialdm.redcap.api import register_redcap_api
+    from trialdm.web.widgetcache import init_widget_store
 
     register_redcap_api(app)
+    init_widget_store(app)
 
 
 def register_cli(app: Flask) -> None:

@@ -273,6 +273,11 @@ SETTINGS: dict[str, Setting] = {
     "RATELIMIT_STORAGE_URI": Setting(
         str, "memory://", "Rate-limit counters (memory:// or redis://host:6379)"
     ),
+    "DASHBOARD_CACHE_URI": Setting(
+        str,
+        "memory://",
+        "Dashboard results per site (memory:// in each process, or redis://host:6379 shared)",
+    ),
     "BASE_URL": Setting(str, "http://127.0.0.1:5000", "Public address, for links in e-mails"),
     "DEFAULT_PAGE_SIZE": Setting(
         parse_positive_int, 50, "Items per page when a client asks for none"

@@ -25,7 +25,7 @@ from trialdm.core.errors import ErrorCollector
 from trialdm.core.pagination import order_by, paginate
 from trialdm.extensions import db
 from trialdm.participants.models import Participant
-from trialdm.web.dashboard import Widget, add_widget
+from trialdm.web.dashboard import BySite, Widget, add_widget
 from trialdm.web.forms import FormErrors, as_int, as_ints, field_errors, submit
 from trialdm.web.labels import format_day, options
 from trialdm.web.lists import ListColumn, add_participant_column
@@ -59,9 +59,10 @@ def _register(state) -> None:
             "fidelity",
             "fidelity.read",
             "widgets/fidelity.html",
-            fidelity_data,
+            None,
             20,
             daily_for=frozenset({"research_worker", "site_lead", "coordinator"}),
+            by_site=BySite(site_fidelity, fidelity_widget, fidelity_inputs),
         ),
     )
     add_participant_column(
@@ -84,11 +85,17 @@ def _register(state) -> None:
 # -- fidelity in other areas' pages -------------------------------------------------
 
 
-def fidelity_data(session) -> dict[str, Any] | None:
-    """Counts of each fidelity status per site of the widget's scope: one statement
-    for every site (the widget runs scoped to the sites where the user may read it)."""
-    rows = queries.sites_fidelity_summaries(session)
+def site_fidelity(session, day: date) -> dict[str, dict[str, Any]]:
+    """Counts of each fidelity status of every site in scope: one statement for all."""
+    return {row["site"]: row for row in queries.sites_fidelity_summaries(session, day)}
+
+
+def fidelity_widget(rows: list[dict[str, Any]], day: date) -> dict[str, Any]:
     return {"rows": rows, "statuses": FIDELITY_STATUSES}
+
+
+def fidelity_inputs(session) -> tuple[Any, ...]:
+    return (queries.FidelityRule.from_settings(),)
 
 
 def filter_by_fidelity(stmt, status: str):

@@ -3,6 +3,7 @@ its audit history. The same schemas and operations as ``api.py``."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import marshmallow as ma
@@ -35,7 +36,7 @@ from trialdm.participants.vocabulary import (
     OTHER_DIAGNOSIS,
     STATUSES,
 )
-from trialdm.web.dashboard import Widget, add_widget
+from trialdm.web.dashboard import BySite, Widget, add_widget
 from trialdm.web.forms import (
     FormErrors,
     field_errors,
@@ -58,9 +59,10 @@ def _register_widget(state) -> None:
             "participants",
             "participants.read",
             "widgets/participants.html",
-            dashboard_data,
+            None,
             10,
             daily_for=frozenset({"coordinator"}),
+            by_site=BySite(site_enrolment, dashboard_data),
         ),
     )
     state.app.jinja_env.filters["diagnosis"] = diagnosis_shown
@@ -72,24 +74,37 @@ def diagnosis_shown(code: str) -> str:
     return f"{code} {name}" if name and name != code else code
 
 
-def dashboard_data(session) -> dict[str, Any]:
+SiteEnrolment = tuple[str, dict[tuple[str, str], int], dict[date, int]]
+
+
+def site_enrolment(session, day: date) -> dict[str, SiteEnrolment]:
+    """Each site's enrolled service users by arm and status, and by enrolment date."""
+    table: dict[str, dict[tuple[str, str], int]] = {}
+    by_day: dict[str, dict[date, int]] = {}
+    for site, status, arm, enrolled, n in queries.enrolled_by_site_status_arm_day(session):
+        row = table.setdefault(site, {})
+        for key in (("arm", arm or ""), ("status", status or ""), ("total", "")):
+            row[key] = row.get(key, 0) + n
+        days = by_day.setdefault(site, {})
+        days[enrolled] = days.get(enrolled, 0) + n
+    return {site: (site, row, by_day.get(site, {})) for site, row in table.items()}
+
+
+def dashboard_data(sites: list[SiteEnrolment], day: date) -> dict[str, Any]:
     """Enrolled service users by site, arm and status, and enrolment over time."""
     from trialdm.web.charts import enrolment_chart
 
     columns = [("arm", arm) for arm in ARMS] + [("status", status) for status in STATUSES]
-    table: dict[str, dict[tuple[str, str], int]] = {}
-    for site, status, arm, n in queries.counts_by_site_status_arm(session):
-        row = table.setdefault(site, {})
-        for key in (("arm", arm or ""), ("status", status or ""), ("total", "")):
-            row[key] = row.get(key, 0) + n
-    totals = {
-        key: sum(row.get(key, 0) for row in table.values()) for key in [*columns, ("total", "")]
-    }
+    totals = {key: sum(row.get(key, 0) for _, row, _ in sites) for key in [*columns, ("total", "")]}
+    enrolled: dict[date, int] = {}
+    for _, _, by_day in sites:
+        for on, n in by_day.items():
+            enrolled[on] = enrolled.get(on, 0) + n
     return {
         "columns": columns,
-        "rows": sorted(table.items()),
+        "rows": [(site, row) for site, row, _ in sites],
         "totals": totals,
-        "chart": enrolment_chart(queries.enrolments_by_day(session)),
+        "chart": enrolment_chart(sorted(enrolled.items())),
     }
 
 

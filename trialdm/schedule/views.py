@@ -21,10 +21,15 @@ from trialdm.participants.models import Participant
 from trialdm.participants.vocabulary import ARMS
 from trialdm.schedule.api import grid_page
 from trialdm.schedule.grid import CELL_STATES
-from trialdm.schedule.queries import schedule_events, schedule_rows, schedule_summary
+from trialdm.schedule.queries import (
+    ScheduleRow,
+    schedule_events,
+    schedule_rows,
+    sites_schedule_summaries,
+)
 from trialdm.schedule.schemas import StatusQuery
 from trialdm.sites.queries import list_sites
-from trialdm.web.dashboard import Widget, add_widget
+from trialdm.web.dashboard import BySite, Widget, add_widget
 from trialdm.web.panels import Panel, add_participant_panel
 
 bp = Blueprint("status_pages", __name__, url_prefix="/status")
@@ -38,9 +43,10 @@ def _register(state) -> None:
             "schedule",
             "schedule.read",
             "widgets/schedule.html",
-            schedule_data,
+            None,
             30,
             daily_for=frozenset({"research_worker", "site_lead"}),
+            by_site=BySite(site_schedule, schedule_widget, schedule_inputs),
         ),
     )
     add_participant_panel(
@@ -105,7 +111,40 @@ def panel_data(session, participant: Participant) -> dict[str, Any] | None:
     return {"responses": responses, "schedule": schedule, "instruments": instruments}
 
 
-def schedule_data(session) -> dict[str, Any] | None:
-    """Assessments due and overdue now, at the user's sites."""
-    counts, rows = schedule_summary(session, date.today(), ("overdue", "due"), limit=8)
+WIDGET_STATUSES = ("overdue", "due")
+WIDGET_ROWS = 8
+
+
+def site_schedule(session, day: date) -> dict[str, tuple[dict[str, int], list[ScheduleRow]]]:
+    """Assessments due and overdue on ``day`` at each site in scope: the counts and
+    the first rows of each status, by one statement."""
+    return sites_schedule_summaries(session, day, WIDGET_STATUSES, limit=WIDGET_ROWS)
+
+
+def schedule_widget(
+    sites: list[tuple[dict[str, int], list[ScheduleRow]]], day: date
+) -> dict[str, Any]:
+    """The sites' counts summed, and the first rows of each status among all of them
+    (each site kept its first rows of each status, so these are among them)."""
+    counts = dict.fromkeys(WIDGET_STATUSES, 0)
+    for site_counts, _ in sites:
+        for status, n in site_counts.items():
+            counts[status] += n
+    merged = sorted(
+        (row for _, rows in sites for row in rows), key=lambda row: (row.due_date, row.study_id)
+    )
+    rows: list[ScheduleRow] = []
+    for status in WIDGET_STATUSES:
+        rows += [row for row in merged if row.status == status][:WIDGET_ROWS]
     return {"due": counts["due"], "overdue": counts["overdue"], "rows": rows}
+
+
+def schedule_inputs(session) -> tuple[Any, ...]:
+    """The settings and instrument versions the schedule is computed from."""
+    config = current_app.config
+    due = instrument_queries.instruments_due_by_event(session)
+    return (
+        schedule_events(config),
+        config["SCHEDULE_WINDOW_DAYS"],
+        sorted((event, tuple(names)) for event, names in due.items()),
+    )

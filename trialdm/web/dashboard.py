@@ -11,15 +11,33 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from flask import Flask, current_app
 from sqlalchemy.orm import Session
 
 from trialdm.auth.permissions import Principal
-from trialdm.core.scoping import scoped_to
+from trialdm.core.dates import today
+from trialdm.core.requestcache import request_cached
+from trialdm.core.scoping import SiteScope, scoped_to
+from trialdm.web.widgetcache import entry_key, inputs_digest, site_stamps, widget_store
 
 WIDGETS_KEY = "trialdm.dashboard_widgets"
+
+
+@dataclass(frozen=True)
+class BySite:
+    """How a widget is computed per site and combined.
+
+    ``compute(session, day)``: the result of each site in the current scope that has
+    one (a site left out has none); ``combine(results, day)``: the widget's data from
+    the results of the user's sites, in site order; ``inputs(session)``: what else the
+    results depend on (settings, reference data), part of the key."""
+
+    compute: Callable[[Session, date], dict[str, Any]]
+    combine: Callable[[list[Any], date], dict[str, Any] | None]
+    inputs: Callable[[Session], tuple[Any, ...]] = lambda session: ()
 
 
 @dataclass(frozen=True)
@@ -27,9 +45,10 @@ class Widget:
     name: str
     permission: str
     template: str
-    data: Callable[[Session], dict[str, Any] | None]
+    data: Callable[[Session], dict[str, Any] | None] | None
     order: int = 50
     daily_for: frozenset[str] = frozenset()
+    by_site: BySite | None = None
 
     def is_daily_for(self, principal: Principal) -> bool:
         return bool(self.daily_for.intersection(principal.roles))
@@ -49,8 +68,36 @@ def dashboard_widgets(session: Session, principal: Principal) -> list[tuple[Widg
         if not roles or (not scope.every_site and not scope.codes):
             continue
         with scoped_to(scope):
-            data = widget.data(session)
+            data = _by_site(session, widget, scope) if widget.by_site else widget.data(session)
         if data is not None:
             shown.append((widget, data))
     # sorted() is stable: within each group the widgets keep their order
     return sorted(shown, key=lambda item: not item[0].is_daily_for(principal))
+
+
+def _by_site(session: Session, widget: Widget, scope: SiteScope) -> dict[str, Any] | None:
+    """The widget's data for the sites of ``scope``: each site's result from the store
+    when its key is there, the others computed by one statement scoped to them alone
+    (so no other site's rows are read) and stored."""
+    spec = widget.by_site
+    assert spec is not None
+    day = today()
+    # the widgets of one scope share one read of the stamps per request
+    scope_key = "*" if scope.every_site else ",".join(sorted(scope.codes))
+    stamps = request_cached(f"dashboard.stamps.{scope_key}", lambda: site_stamps(session, scope))
+    inputs = inputs_digest(spec.inputs(session))
+    sites = list(stamps.stamps)
+    keys = {site: entry_key(widget.name, site, day, inputs, stamps.stamps[site]) for site in sites}
+    store = widget_store()
+    # each site's entry is [result], [None] for a site without one (stored too)
+    found = dict(zip(sites, store.get_many(list(keys.values())), strict=True))
+    missing = [site for site in sites if found[site] is None]
+    if missing:
+        with scoped_to(SiteScope(codes=frozenset(missing))):
+            computed = spec.compute(session, day)
+        fresh = {site: [computed.get(site)] for site in missing}
+        found.update(fresh)
+        if stamps.storable:
+            store.set_many({keys[site]: fresh[site] for site in missing})
+    results = [found[site][0] for site in sites if found[site][0] is not None]
+    return spec.combine(results, day)

@@ -1,0 +1,217 @@
+"""Dashboard widget results kept per site, under a key that changes with everything
+they depend on: the widget, the site, the day, the widget's inputs (settings,
+instrument versions) and the site's change stamp, the highest audit-event id of the
+site (with its time). Every change of a site's data writes an audit row with its site code in the
+same transaction (the flush listener of :mod:`trialdm.core.audit`), so a result
+stored under a stamp is the result for every later request that reads the same
+stamp: a stale value cannot be served, whichever process stored it, and nothing
+needs to be deleted when data changes (old keys are simply never asked for again).
+
+The stamp is read for all of the user's sites in one statement, each by a
+correlated ``max(id)`` that the ``(site_code, id)`` index answers in O(log n).
+
+Ids are handed out before commit. SQLite has one writer at a time, so an id below
+the stamp cannot commit later. PostgreSQL can commit a lower id after a higher one;
+a result computed while other transactions of the database are writing is therefore
+served but not stored (the stamp statement reads whether any are in progress).
+
+The store is Redis when ``DASHBOARD_CACHE_URI`` names one (shared by the web
+workers and Celery), else a per-process dictionary holding the most recent entries.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import pickle
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, Protocol
+
+from flask import Flask, current_app
+from sqlalchemy import func, literal, literal_column, select
+from sqlalchemy.orm import Session
+
+from trialdm.core.audit import AuditEvent
+from trialdm.core.scoping import SiteScope
+from trialdm.sites.models import Site
+
+log = logging.getLogger(__name__)
+
+STORE_KEY = "trialdm.widget_cache"
+# Entries of past days are never read again; Redis drops them after this.
+ENTRY_SECONDS = 2 * 24 * 3600
+
+
+class WidgetStore(Protocol):
+    hits: int
+    misses: int
+
+    def get_many(self, keys: list[str]) -> list[Any | None]: ...
+
+    def set_many(self, items: dict[str, Any]) -> None: ...
+
+    def clear(self) -> None: ...
+
+
+class MemoryStore:
+    """The most recent ``max_entries`` results of this process (least recently used
+    go first)."""
+
+    def __init__(self, max_entries: int = 4096) -> None:
+        self.max_entries = max_entries
+        self._entries: OrderedDict[str, Any] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def get_many(self, keys: list[str]) -> list[Any | None]:
+        found: list[Any | None] = []
+        with self._lock:
+            for key in keys:
+                value = self._entries.get(key)
+                if value is None:
+                    self.misses += 1
+                else:
+                    self._entries.move_to_end(key)
+                    self.hits += 1
+                found.append(value)
+        return found
+
+    def set_many(self, items: dict[str, Any]) -> None:
+        with self._lock:
+            for key, value in items.items():
+                self._entries[key] = value
+                self._entries.move_to_end(key)
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+class RedisStore:
+    """Shared by every process that names the same Redis. An unreachable Redis is a
+    miss (the dashboard computes), never an error page."""
+
+    def __init__(self, url: str, prefix: str = "trialdm:widget:") -> None:
+        import redis
+
+        self._redis = redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
+        self.prefix = prefix
+        self.hits = 0
+        self.misses = 0
+
+    def get_many(self, keys: list[str]) -> list[Any | None]:
+        import redis
+
+        try:
+            raw = self._redis.mget([self.prefix + key for key in keys])
+        except redis.RedisError as exc:
+            log.warning("dashboard cache unavailable: %s", exc)
+            raw = [None] * len(keys)
+        found = [None if value is None else pickle.loads(value) for value in raw]
+        self.hits += sum(value is not None for value in found)
+        self.misses += sum(value is None for value in found)
+        return found
+
+    def set_many(self, items: dict[str, Any]) -> None:
+        import redis
+
+        try:
+            with self._redis.pipeline(transaction=False) as pipe:
+                for key, value in items.items():
+                    pipe.set(self.prefix + key, pickle.dumps(value), ex=ENTRY_SECONDS)
+                pipe.execute()
+        except redis.RedisError as exc:
+            log.warning("dashboard cache unavailable: %s", exc)
+
+    def clear(self) -> None:
+        import redis
+
+        try:
+            for key in self._redis.scan_iter(self.prefix + "*"):
+                self._redis.delete(key)
+        except redis.RedisError as exc:
+            log.warning("dashboard cache unavailable: %s", exc)
+
+
+def make_store(uri: str) -> WidgetStore:
+    if uri.startswith(("redis://", "rediss://", "unix://")):
+        return RedisStore(uri)
+    if uri.startswith("memory://"):
+        return MemoryStore()
+    raise ValueError(f"DASHBOARD_CACHE_URI: memory:// or redis://, not {uri!r}")
+
+
+def init_widget_store(app: Flask) -> None:
+    app.extensions[STORE_KEY] = make_store(app.config.get("DASHBOARD_CACHE_URI", "memory://"))
+
+
+def widget_store() -> WidgetStore:
+    store = current_app.extensions.get(STORE_KEY)
+    if store is None:
+        store = current_app.extensions[STORE_KEY] = MemoryStore()
+    return store
+
+
+@dataclass(frozen=True)
+class SiteStamps:
+    """The change stamp of each site in a scope (None: no audited change yet), and
+    whether a result computed now may be stored."""
+
+    stamps: dict[str, str | None]
+    storable: bool
+
+
+def site_stamps(session: Session, scope: SiteScope) -> SiteStamps:
+    """One statement: every site of ``scope`` with its highest audit-event id."""
+    audit = AuditEvent.__table__
+    sites = Site.__table__
+    stamp = (
+        select(func.max(audit.c.id))
+        .where(audit.c.site_code == sites.c.code)
+        .scalar_subquery()
+        .label("stamp")
+    )
+    # SQLite hands a rolled-back id out again: the time of the row tells them apart
+    stamp_at = (
+        select(audit.c.at)
+        .where(audit.c.site_code == sites.c.code)
+        .order_by(audit.c.id.desc())
+        .limit(1)
+        .scalar_subquery()
+        .label("stamp_at")
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        # other writing transactions of this database may still commit an id below the
+        # stamp (this one's own rows are in the stamp, and a rolled-back id is never
+        # handed out again)
+        writing = literal_column(
+            "(SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+            " AND backend_xid IS NOT NULL AND pid <> pg_backend_pid())"
+        )
+    else:
+        writing = literal(0)
+    stmt = select(sites.c.code, stamp, stamp_at, writing.label("writing")).order_by(sites.c.code)
+    if not scope.every_site:
+        stmt = stmt.where(sites.c.code.in_(sorted(scope.codes)))
+    rows = session.execute(stmt).all()
+    return SiteStamps(
+        {code: None if id_ is None else f"{id_}@{at}" for code, id_, at, _ in rows},
+        storable=all(not row.writing for row in rows),
+    )
+
+
+def entry_key(widget: str, site: str, day: date, inputs: str, stamp: str | None) -> str:
+    return f"{widget}:{site}:{day.isoformat()}:{inputs}:{stamp or '-'}"
+
+
+def inputs_digest(inputs: Iterable[Any]) -> str:
+    """A short digest of a widget's inputs (settings and reference data it reads),
+    so that a changed setting or a new instrument version is a new key."""
+    return hashlib.sha256(repr(tuple(inputs)).encode()).hexdigest()[:16]
