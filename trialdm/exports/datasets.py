@@ -37,6 +37,7 @@ from sqlalchemy.orm import Session
 
 from trialdm.core.errors import N_, DomainError, Message, ValidationFailed
 from trialdm.core.scoping import with_site_criteria
+from trialdm.exports.missing_codes import missing_codes_sql, parse_missing_codes
 from trialdm.instruments.definitions import (
     MISSING_CODES,
     FieldDefinition,
@@ -239,29 +240,6 @@ class _Column:
         if self.field.type == "date":
             return (None, Missing(code))
         return (Missing(code),) * len(self.variables)
-
-
-MISSING_PAIR = "="
-MISSING_SEPARATOR = " "
-
-
-def missing_codes_sql(answers: Any) -> Any:
-    """One text per response naming its missing-data codes, ``field=code`` separated
-    by spaces (field names and codes hold neither), NULL when there are none."""
-    coded = and_(answers.c.missing_code.is_not(None), answers.c.computed.is_(false()))
-    pair = answers.c.field + MISSING_PAIR + answers.c.missing_code
-    return func.aggregate_strings(case((coded, pair)), MISSING_SEPARATOR)
-
-
-def parse_missing_codes(text: str) -> dict[str, str]:
-    """``field=code`` pairs as a dict; a field with several codes keeps the greatest,
-    as the aggregate over one field's answer rows did."""
-    found: dict[str, str] = {}
-    for pair in text.split(MISSING_SEPARATOR):
-        name, _, code = pair.partition(MISSING_PAIR)
-        if name not in found or code > found[name]:
-            found[name] = code
-    return found
 
 
 def _merged_field(definitions: Sequence[InstrumentDefinition], name: str) -> FieldDefinition:
