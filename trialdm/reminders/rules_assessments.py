@@ -13,7 +13,7 @@ from datetime import date, timedelta
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Select, String, bindparam
+from sqlalchemy import Select, String, bindparam, select
 from sqlalchemy.orm import Session
 
 from trialdm.core.errors import N_
@@ -29,13 +29,29 @@ def open_assessments(session: Session, scan: ScanContext) -> list[Any]:
     from trialdm.schedule.queries import schedule_events
 
     due_by_event = instruments_due_by_event(session)
-    stmt = _open_assessments_select(
+    settings = (
         scan.local_date,
         tuple(schedule_events(scan.config)),
         scan.config["SCHEDULE_WINDOW_DAYS"],
         tuple(sorted((event, tuple(names)) for event, names in due_by_event.items())),
     )
-    rows = session.execute(stmt, {SITE_PARAM: scan.site_code}).all()
+    if scan.many is not None:
+        # a scan of many sites: computed once for every site, read here by site
+        table = scan.many.table(
+            session,
+            "open_assessments",
+            scan.local_date,
+            lambda: _open_assessments_select(*settings, per_site=False),
+            "site",
+        )
+        rows = session.execute(
+            select(table)
+            .where(table.c.site == scan.site_code)
+            .order_by(table.c.due_date, table.c.study_id, table.c.event)
+        ).all()
+    else:
+        stmt = _open_assessments_select(*settings, per_site=True)
+        rows = session.execute(stmt, {SITE_PARAM: scan.site_code}).all()
     scan.shared["open_assessments"] = rows
     return rows
 
@@ -49,10 +65,12 @@ def _open_assessments_select(
     events: tuple[Any, ...],
     window_days: int,
     due_by_event: tuple[tuple[str, tuple[str, ...]], ...],
+    *,
+    per_site: bool,
 ) -> Select:
-    """The statement of :func:`open_assessments`, the site given when executed: built
-    once per day and settings, not once per site (building it costs more than running
-    it for a site of a few hundred participants)."""
+    """The statement of :func:`open_assessments`: for one site given when executed
+    (built once per day and settings, not once per site: building it costs more than
+    running it for a site of a few hundred participants), or for every site."""
     from trialdm.schedule.queries import schedule_query
 
     stmt = schedule_query(
@@ -60,7 +78,9 @@ def _open_assessments_select(
         list(events),
         window_days,
         {event: list(names) for event, names in due_by_event},
-        site=bindparam(SITE_PARAM, type_=String()),
+        site=bindparam(SITE_PARAM, type_=String()) if per_site else None,
+        # due and overdue are open on the day: only the participants enrolled near it
+        open_on_day=True,
     )
     return stmt.where(stmt.selected_columns.status.in_(("due", "overdue")))
 
