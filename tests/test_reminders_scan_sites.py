@@ -69,3 +69,28 @@ def test_a_scan_of_many_sites_that_fails_leaves_no_table_and_nothing_saved(
     db_session.rollback()
     assert temporary_tables(db_session) == 0
     assert db_session.scalar(select(func.count()).select_from(Reminder)) == 0
+
+
+def test_a_scan_finding_only_stored_reminders_builds_none_of_their_texts(
+    app, db_session, enrolled, monkeypatch
+):
+    from trialdm.reminders import rules_assessments, rules_contacts, texts
+
+    with all_sites():
+        first = operations.scan_sites(db_session, [(s, DAY) for s in SITES])
+        db_session.commit()
+        built: list[str] = []
+        real_text = texts.text
+
+        def counted(msgid, /, *args, **values):
+            built.append(msgid)
+            return real_text(msgid, *args, **values)
+
+        monkeypatch.setattr(texts, "text", counted)
+        for rules in (rules_assessments, rules_contacts):
+            monkeypatch.setattr(rules, "text", counted, raising=False)
+        again = operations.scan_sites(db_session, [(s, DAY) for s in SITES])
+        db_session.commit()
+    assert sum(r.created for r in first) > 0 and sum(r.created for r in again) == 0
+    # the titles name the participant first: none was put together again
+    assert not [msgid for msgid in built if msgid.startswith("%(study_id)s")]

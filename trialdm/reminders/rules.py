@@ -84,14 +84,23 @@ class ScanContext:
     many: ManySites | None = None
 
 
+# A text (message id and values, see trialdm.reminders.texts) or plain words, or a
+# function giving it (``texts.later``): put together only when the reminder is new
+# or read, not for the many a scan finds stored already.
+Words = Text | str | Callable[[], Text | str]
+
+
+def resolved(words: Words) -> Text | str:
+    return words() if callable(words) else words
+
+
 @dataclass(frozen=True)
 class Finding:
     subject_type: str
     subject_id: str
     period: str
-    # A text (message id and values, see trialdm.reminders.texts) or plain words.
-    title: Text | str
-    body: Text | str = ""
+    title: Words
+    body: Words = ""
     link: str = ""
     # Users who get this one besides the rule's audience (e.g. a step's assignee).
     also_to: tuple[int, ...] = ()

@@ -17,8 +17,8 @@ from sqlalchemy import Select, String, bindparam, select
 from sqlalchemy.orm import Session
 
 from trialdm.core.errors import N_
-from trialdm.reminders.rules import Finding, Rule, ScanContext, as_date, register
-from trialdm.reminders.texts import Text, text
+from trialdm.reminders.rules import Finding, Rule, ScanContext, Words, as_date, register
+from trialdm.reminders.texts import later
 
 
 def open_assessments(session: Session, scan: ScanContext) -> list[Any]:
@@ -85,7 +85,7 @@ def _open_assessments_select(
     return stmt.where(stmt.selected_columns.status.in_(("due", "overdue")))
 
 
-def _assessment_finding(row: Any, period: str, title: Text, body: Text) -> Finding:
+def _assessment_finding(row: Any, period: str, title: Words, body: Words) -> Finding:
     return Finding(
         "assessment",
         f"{row.participant_id}:{row.event}",
@@ -111,13 +111,13 @@ class AssessmentDue(Rule):
             _assessment_finding(
                 row,
                 "window-open",
-                text(
+                later(
                     N_("%(study_id)s: %(event)s assessment due by %(due)s"),
                     study_id=row.study_id,
                     event=row.event,
                     due=as_date(row.due_date),
                 ),
-                text(
+                later(
                     N_(
                         "The %(event)s assessment of %(study_id)s can be done from %(start)s; "
                         "it is due on %(due)s and the window closes on %(end)s."
@@ -149,13 +149,13 @@ class AssessmentDueSoon(Rule):
             _assessment_finding(
                 row,
                 "due-soon",
-                text(
+                later(
                     N_("%(study_id)s: %(event)s assessment due on %(due)s"),
                     study_id=row.study_id,
                     event=row.event,
                     due=as_date(row.due_date),
                 ),
-                text(
+                later(
                     N_(
                         "The %(event)s assessment of %(study_id)s is due on %(due)s; the "
                         "window closes on %(end)s."
@@ -185,12 +185,12 @@ class AssessmentOverdue(Rule):
             _assessment_finding(
                 row,
                 "overdue",
-                text(
+                later(
                     N_("%(study_id)s: %(event)s assessment overdue"),
                     study_id=row.study_id,
                     event=row.event,
                 ),
-                text(
+                later(
                     N_(
                         "The %(event)s assessment of %(study_id)s was due on %(due)s; its "
                         "window closes on %(end)s."

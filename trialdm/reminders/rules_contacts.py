@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from trialdm.core.errors import N_
 from trialdm.reminders.rules import Finding, Rule, ScanContext, as_date, iso_week, register
-from trialdm.reminders.texts import text
+from trialdm.reminders.texts import later, text
 
 OPEN_STATUSES = ("not_started", "on_track", "at_risk")
 
@@ -129,13 +129,13 @@ class PswAtRisk(Rule):
                 "participant",
                 str(row.participant_id),
                 week,
-                text(
+                later(
                     N_("%(study_id)s: PSW contacts behind (%(count)s of %(minimum)s)"),
                     study_id=row.study_id,
                     count=row.contacts_in_window,
                     minimum=rule.minimum,
                 ),
-                text(
+                later(
                     N_(
                         "%(study_id)s has %(count)s of %(minimum)s PSW contacts; the window "
                         "closes on %(end)s (%(days)s days left)."
@@ -180,12 +180,12 @@ class PswWindowClosing(Rule):
                         "participant",
                         str(row.participant_id),
                         f"window-{end.isoformat()}",
-                        text(
+                        later(
                             N_("%(study_id)s: intervention window closes %(end)s"),
                             study_id=row.study_id,
                             end=end,
                         ),
-                        text(
+                        later(
                             N_(
                                 "%(study_id)s has %(count)s of %(minimum)s PSW contacts and "
                                 "the intervention window closes on %(end)s."
@@ -232,12 +232,12 @@ class PswNoContact(Rule):
                     "participant",
                     str(row.participant_id),
                     f"since-{since.isoformat()}",
-                    text(
+                    later(
                         N_("%(study_id)s: no PSW contact for %(days)s days"),
                         study_id=row.study_id,
                         days=(scan.local_date - since).days,
                     ),
-                    text(
+                    later(
                         N_("%(study_id)s had no PSW contact for %(days)s days or more (%(what)s)."),
                         study_id=row.study_id,
                         days=days,

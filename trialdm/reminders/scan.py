@@ -29,7 +29,15 @@ from trialdm.core.models import utcnow
 from trialdm.reminders.bulk import insert_ignoring_duplicates, insert_new, stored_keys
 from trialdm.reminders.delivery import deliver_pending
 from trialdm.reminders.models import TRIAL_WIDE, Reminder, ScanRun
-from trialdm.reminders.rules import Finding, ManySites, Rule, ScanContext, active_rules
+from trialdm.reminders.rules import (
+    Finding,
+    ManySites,
+    Rule,
+    ScanContext,
+    Words,
+    active_rules,
+    resolved,
+)
 from trialdm.reminders.texts import Text, english
 from trialdm.sites.models import Site
 
@@ -80,27 +88,29 @@ class PlannedReminder:
     subject_type: str
     subject_id: str
     period: str
-    # a text (message id and values) or, from rules that give plain words, a string
-    title_text: Text | str
-    body_text: Text | str
+    # a text (message id and values), plain words, or a function giving either
+    # (resolved when read or stored)
+    title_text: Words
+    body_text: Words
     link: str
     recipients: list[int]
 
     @property
     def title(self) -> str:
         """In English (put into words only when asked: a scan stores the texts)."""
-        return _words(self.title_text)
+        return _words(resolved(self.title_text))
 
     @property
     def body(self) -> str:
-        return _words(self.body_text)
+        return _words(resolved(self.body_text))
 
     def row(self) -> dict[str, Any]:
         """The values of its row besides those every row of the scan shares. Texts are
         stored as message ids with values (``message``); plain words in title/body."""
+        title, body = resolved(self.title_text), resolved(self.body_text)
         texts = {
             part: value
-            for part, value in (("title", self.title_text), ("body", self.body_text))
+            for part, value in (("title", title), ("body", body))
             if not isinstance(value, str)
         }
         return {
@@ -109,8 +119,8 @@ class PlannedReminder:
             "subject_type": self.subject_type,
             "subject_id": self.subject_id,
             "period": self.period,
-            "title": self.title_text if isinstance(self.title_text, str) else "",
-            "body": self.body_text if isinstance(self.body_text, str) else "",
+            "title": title if isinstance(title, str) else "",
+            "body": body if isinstance(body, str) else "",
             "message": texts or None,
             "link": self.link,
             "recipients": self.recipients,
