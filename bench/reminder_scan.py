@@ -11,7 +11,7 @@ year, each with 0-4 PSW contacts), then measures, alternating in rounds:
   rules read -- every intervention participant with each of their contacts, and
   every service user with their complete responses (the schedule's input) --
   fetched to the client;
-* the dry scan: :func:`trialdm.reminders.operations.plan_reminders` for every site
+* the dry scan: :func:`trialdm.reminders.operations.scan_sites` of every site, dry
   (what ``trialdm reminders scan --dry-run`` does), counting the SQL statements;
 
 then a real scan of every site (reminders inserted, delivered to inboxes and the
@@ -258,28 +258,28 @@ def peak_mb() -> float:
 
 
 def rules(sites: list[str]) -> tuple[float, int, int, float]:
-    from trialdm.reminders.operations import plan_reminders
+    from trialdm.reminders.operations import scan_sites
 
     with counting(db.engine) as counter:
         started = time.perf_counter()
-        found = sum(len(plan_reminders(db.session, code, AS_OF)) for code in sites)
+        results = scan_sites(db.session, [(code, AS_OF) for code in sites], dry_run=True)
+        found = sum(len(result.planned) for result in results)
         seconds = time.perf_counter() - started
     db.session.rollback()
     return seconds, counter["statements"], found, counter["fidelity"]
 
 
 def real_scan(sites: list[str]) -> tuple[float, int, int, int, float]:
-    from trialdm.reminders.operations import scan_site
+    from trialdm.reminders.operations import scan_sites
 
-    created = delivered = 0
     with counting(db.engine) as counter:
         started = time.perf_counter()
-        for code in sites:
-            result = scan_site(db.session, code, AS_OF)
-            db.session.commit()  # as the scan task does, one site at a time
-            created += result.created
-            delivered += result.delivered
+        # as ``trialdm reminders scan`` does: every site in one transaction
+        results = scan_sites(db.session, [(code, AS_OF) for code in sites])
+        db.session.commit()
         seconds = time.perf_counter() - started
+    created = sum(result.created for result in results)
+    delivered = sum(result.delivered for result in results)
     return seconds, counter["statements"], created, delivered, counter["fidelity"]
 
 

@@ -61,3 +61,29 @@ def test_scan_statements_do_not_grow_with_participants(
     small, large = counts["ULM"], counts["BU"]
     assert large[0] > small[0] * 4  # six times the participants, many more reminders
     assert large[1:] == small[1:], counts
+
+
+def test_a_scan_of_many_sites_reads_each_shared_statement_once(
+    app, db_session, make_user, make_participant
+):
+    """The fidelity and the schedule are computed once for all the sites of a day (a
+    temporary table each): each further site adds the same few statements, whatever
+    its size."""
+    for site in ("BU", "ULM", "UKE"):
+        make_user("site_lead", [site]).mail_preference = "immediate"
+    for site, n in (("ULM", 2), ("UKE", 2), ("BU", 12)):
+        for _ in range(n):
+            make_participant(site, "service_user", enrolment_date=date(2026, 7, 24))
+    db_session.commit()
+    operations.scan_sites(db_session, [("BU", DAY)], dry_run=True)  # loads what is cached
+    db_session.rollback()
+
+    counts = {}
+    for sites in (["ULM"], ["ULM", "UKE"], ["ULM", "UKE", "BU"]):
+        with statements() as real:
+            results = operations.scan_sites(db_session, [(site, DAY) for site in sites])
+        db_session.rollback()
+        assert all(result.created > 0 for result in results)
+        counts[len(sites)] = real()
+    # the third site, six times larger, costs what the second cost
+    assert counts[3] - counts[2] == counts[2] - counts[1], counts

@@ -24,11 +24,14 @@ def reminders_cli() -> None:
 def reminders_scan(sites: tuple[str, ...], as_of, dry_run: bool) -> None:
     """Run the reminder rules now and deliver what is new."""
     from trialdm.extensions import db
-    from trialdm.reminders.operations import local_today, scan_site, sites_to_scan
+    from trialdm.reminders.operations import local_today, scan_sites, sites_to_scan
 
-    for site in sites_to_scan(db.session, sites):
-        day = as_of.date() if as_of else local_today(site)
-        for line in scan_site(db.session, site.code, day, dry_run=dry_run).lines():
+    days = [
+        (site.code, as_of.date() if as_of else local_today(site))
+        for site in sites_to_scan(db.session, sites)
+    ]
+    for result in scan_sites(db.session, days, dry_run=dry_run):
+        for line in result.lines():
             click.echo(line)
     if dry_run:
         db.session.rollback()

@@ -31,6 +31,7 @@ from trialdm.reminders.scan import (
     plan_reminders,
     recipients_by_role,
     scan_site,
+    scan_sites,
     sites_to_scan,
 )
 
@@ -58,6 +59,7 @@ __all__ = [
     "retry_delay",
     "retry_failed_message",
     "scan_site",
+    "scan_sites",
     "scan_time",
     "sites_to_scan",
     "snooze",

@@ -17,19 +17,55 @@ itself here (``trialdm.selfreport.reminders``), so reminders never import it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, ClassVar
 
+from sqlalchemy import Select, Table
 from sqlalchemy.orm import Session
 
+from trialdm.core.temporary import drop_temporaries, materialise
 from trialdm.reminders.texts import Text
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 SITE_TEAM = ("research_worker", "site_lead")
 FOUND = "/reminders/found"  # the page the digests link to
 DIGEST_RULES = ("weekly_site_digest", "weekly_trial_digest")
+
+
+@dataclass
+class ManySites:
+    """Domain statements of a scan of many sites (the fidelity, the schedule), each
+    computed once per local day for every site into a temporary table indexed by
+    site: the rules of each site read their site's rows there instead of running the
+    statement once per site. Dropped by :meth:`drop` when the scan is done."""
+
+    tables: dict[tuple[str, date], Table] = field(default_factory=dict)
+
+    def table(
+        self,
+        session: Session,
+        name: str,
+        local_date: date,
+        statement: Callable[[], Select],
+        site_column: str,
+    ) -> Table:
+        found = self.tables.get((name, local_date))
+        if found is None:
+            found = self.tables[(name, local_date)] = materialise(
+                session,
+                statement(),
+                prefix=f"reminder_{name}",
+                site_column=site_column,
+                index_on=(site_column,),
+            )
+        return found
+
+    def drop(self, session: Session, *, failed: bool = False) -> None:
+        tables = list(self.tables.values())
+        self.tables.clear()
+        drop_temporaries(session, tables, failed=failed)
 
 
 @dataclass(frozen=True)
@@ -44,6 +80,18 @@ class ScanContext:
     # (site, rule, dedupe key) of what this scan found before the rule runs, not yet
     # stored: the weekly digests, which run last, count it with what is stored.
     planned: list[tuple[str | None, str, str]] = field(default_factory=list)
+    # Set when the scan covers many sites: the shared statements' temporary tables.
+    many: ManySites | None = None
+
+
+# A text (message id and values, see trialdm.reminders.texts) or plain words, or a
+# function giving it (``texts.later``): put together only when the reminder is new
+# or read, not for the many a scan finds stored already.
+Words = Text | str | Callable[[], Text | str]
+
+
+def resolved(words: Words) -> Text | str:
+    return words() if callable(words) else words
 
 
 @dataclass(frozen=True)
@@ -51,9 +99,8 @@ class Finding:
     subject_type: str
     subject_id: str
     period: str
-    # A text (message id and values, see trialdm.reminders.texts) or plain words.
-    title: Text | str
-    body: Text | str = ""
+    title: Words
+    body: Words = ""
     link: str = ""
     # Users who get this one besides the rule's audience (e.g. a step's assignee).
     also_to: tuple[int, ...] = ()

@@ -13,12 +13,12 @@ from datetime import date, timedelta
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Select, String, bindparam
+from sqlalchemy import Select, String, bindparam, select
 from sqlalchemy.orm import Session
 
 from trialdm.core.errors import N_
-from trialdm.reminders.rules import Finding, Rule, ScanContext, as_date, register
-from trialdm.reminders.texts import Text, text
+from trialdm.reminders.rules import Finding, Rule, ScanContext, Words, as_date, register
+from trialdm.reminders.texts import later
 
 
 def open_assessments(session: Session, scan: ScanContext) -> list[Any]:
@@ -29,13 +29,29 @@ def open_assessments(session: Session, scan: ScanContext) -> list[Any]:
     from trialdm.schedule.queries import schedule_events
 
     due_by_event = instruments_due_by_event(session)
-    stmt = _open_assessments_select(
+    settings = (
         scan.local_date,
         tuple(schedule_events(scan.config)),
         scan.config["SCHEDULE_WINDOW_DAYS"],
         tuple(sorted((event, tuple(names)) for event, names in due_by_event.items())),
     )
-    rows = session.execute(stmt, {SITE_PARAM: scan.site_code}).all()
+    if scan.many is not None:
+        # a scan of many sites: computed once for every site, read here by site
+        table = scan.many.table(
+            session,
+            "open_assessments",
+            scan.local_date,
+            lambda: _open_assessments_select(*settings, per_site=False),
+            "site",
+        )
+        rows = session.execute(
+            select(table)
+            .where(table.c.site == scan.site_code)
+            .order_by(table.c.due_date, table.c.study_id, table.c.event)
+        ).all()
+    else:
+        stmt = _open_assessments_select(*settings, per_site=True)
+        rows = session.execute(stmt, {SITE_PARAM: scan.site_code}).all()
     scan.shared["open_assessments"] = rows
     return rows
 
@@ -49,10 +65,12 @@ def _open_assessments_select(
     events: tuple[Any, ...],
     window_days: int,
     due_by_event: tuple[tuple[str, tuple[str, ...]], ...],
+    *,
+    per_site: bool,
 ) -> Select:
-    """The statement of :func:`open_assessments`, the site given when executed: built
-    once per day and settings, not once per site (building it costs more than running
-    it for a site of a few hundred participants)."""
+    """The statement of :func:`open_assessments`: for one site given when executed
+    (built once per day and settings, not once per site: building it costs more than
+    running it for a site of a few hundred participants), or for every site."""
     from trialdm.schedule.queries import schedule_query
 
     stmt = schedule_query(
@@ -60,12 +78,14 @@ def _open_assessments_select(
         list(events),
         window_days,
         {event: list(names) for event, names in due_by_event},
-        site=bindparam(SITE_PARAM, type_=String()),
+        site=bindparam(SITE_PARAM, type_=String()) if per_site else None,
+        # due and overdue are open on the day: only the participants enrolled near it
+        open_on_day=True,
     )
     return stmt.where(stmt.selected_columns.status.in_(("due", "overdue")))
 
 
-def _assessment_finding(row: Any, period: str, title: Text, body: Text) -> Finding:
+def _assessment_finding(row: Any, period: str, title: Words, body: Words) -> Finding:
     return Finding(
         "assessment",
         f"{row.participant_id}:{row.event}",
@@ -91,13 +111,13 @@ class AssessmentDue(Rule):
             _assessment_finding(
                 row,
                 "window-open",
-                text(
+                later(
                     N_("%(study_id)s: %(event)s assessment due by %(due)s"),
                     study_id=row.study_id,
                     event=row.event,
                     due=as_date(row.due_date),
                 ),
-                text(
+                later(
                     N_(
                         "The %(event)s assessment of %(study_id)s can be done from %(start)s; "
                         "it is due on %(due)s and the window closes on %(end)s."
@@ -129,13 +149,13 @@ class AssessmentDueSoon(Rule):
             _assessment_finding(
                 row,
                 "due-soon",
-                text(
+                later(
                     N_("%(study_id)s: %(event)s assessment due on %(due)s"),
                     study_id=row.study_id,
                     event=row.event,
                     due=as_date(row.due_date),
                 ),
-                text(
+                later(
                     N_(
                         "The %(event)s assessment of %(study_id)s is due on %(due)s; the "
                         "window closes on %(end)s."
@@ -165,12 +185,12 @@ class AssessmentOverdue(Rule):
             _assessment_finding(
                 row,
                 "overdue",
-                text(
+                later(
                     N_("%(study_id)s: %(event)s assessment overdue"),
                     study_id=row.study_id,
                     event=row.event,
                 ),
-                text(
+                later(
                     N_(
                         "The %(event)s assessment of %(study_id)s was due on %(due)s; its "
                         "window closes on %(end)s."

@@ -19,40 +19,55 @@ from sqlalchemy.orm import Session
 
 from trialdm.core.errors import N_
 from trialdm.reminders.rules import Finding, Rule, ScanContext, as_date, iso_week, register
-from trialdm.reminders.texts import text
+from trialdm.reminders.texts import later, text
 
 OPEN_STATUSES = ("not_started", "on_track", "at_risk")
 
 
 def open_support(session: Session, scan: ScanContext) -> tuple[list[Any], Any]:
     """(rows, fidelity rule) for the site's participants with peer support under way:
-    participant_id, study_id, status, contacts_in_window, window_end, days_left,
-    last_contact, since (last contact, else intervention start, else enrolment)."""
+    participant_id, site_code, study_id, status, contacts_in_window, window_end,
+    days_left, last_contact, since (last contact, else intervention start, else
+    enrolment)."""
     if "open_support" in scan.shared:
         return scan.shared["open_support"]
     from trialdm.contacts.queries import SITE_PARAM, FidelityRule
 
     rule = FidelityRule.from_settings(scan.config)
-    stmt = _open_support_select(scan.local_date, rule)
-    rows = session.execute(stmt, {SITE_PARAM: scan.site_code}).all()
+    if scan.many is not None:
+        # a scan of many sites: computed once for every site, read here by site
+        table = scan.many.table(
+            session,
+            "open_support",
+            scan.local_date,
+            lambda: _open_support_select(scan.local_date, rule, per_site=False),
+            "site_code",
+        )
+        rows = session.execute(
+            select(table).where(table.c.site_code == scan.site_code).order_by(table.c.study_id)
+        ).all()
+    else:
+        stmt = _open_support_select(scan.local_date, rule, per_site=True).order_by("study_id")
+        rows = session.execute(stmt, {SITE_PARAM: scan.site_code}).all()
     scan.shared["open_support"] = (rows, rule)
     return rows, rule
 
 
 @lru_cache(maxsize=32)
-def _open_support_select(local_date: date, rule: Any) -> Select:
-    """The statement of :func:`open_support`, the site given when executed (the
-    contacts domain's ``SITE_PARAM``): built once per day and rule, not per site."""
+def _open_support_select(local_date: date, rule: Any, *, per_site: bool) -> Select:
+    """The statement of :func:`open_support`: for one site given when executed (the
+    contacts domain's ``SITE_PARAM``; built once per day and rule, not per site), or
+    for every site."""
     from trialdm.contacts.models import ContactAttendance, ContactSession
     from trialdm.contacts.queries import fidelity_subquery
     from trialdm.participants.models import Participant
 
     # The site filter is applied where the fidelity query reads the participants;
     # its value here is a placeholder replaced by each execution's.
-    fid = fidelity_subquery(local_date, rule, site_code="")
+    fid = fidelity_subquery(local_date, rule, site_code="" if per_site else None)
     # The last contact of each participant found, by the participant_id index: only
-    # the site's open participants are looked up (a grouped subquery over every
-    # contact would compute the whole trial once per site).
+    # the open participants are looked up (a grouped subquery over every contact
+    # would compute the whole trial once per site).
     last = (
         select(func.max(ContactSession.date))
         .select_from(ContactAttendance)
@@ -71,6 +86,7 @@ def _open_support_select(local_date: date, rule: Any) -> Select:
     return (
         select(
             fid.c.participant_id,
+            fid.c.site_code,
             Participant.study_id,
             Participant.intervention_start,
             Participant.enrolment_date,
@@ -82,7 +98,6 @@ def _open_support_select(local_date: date, rule: Any) -> Select:
         )
         .join(Participant, Participant.id == fid.c.participant_id)
         .where(fid.c.status.in_(OPEN_STATUSES))
-        .order_by(Participant.study_id)
     )
 
 
@@ -114,13 +129,13 @@ class PswAtRisk(Rule):
                 "participant",
                 str(row.participant_id),
                 week,
-                text(
+                later(
                     N_("%(study_id)s: PSW contacts behind (%(count)s of %(minimum)s)"),
                     study_id=row.study_id,
                     count=row.contacts_in_window,
                     minimum=rule.minimum,
                 ),
-                text(
+                later(
                     N_(
                         "%(study_id)s has %(count)s of %(minimum)s PSW contacts; the window "
                         "closes on %(end)s (%(days)s days left)."
@@ -165,12 +180,12 @@ class PswWindowClosing(Rule):
                         "participant",
                         str(row.participant_id),
                         f"window-{end.isoformat()}",
-                        text(
+                        later(
                             N_("%(study_id)s: intervention window closes %(end)s"),
                             study_id=row.study_id,
                             end=end,
                         ),
-                        text(
+                        later(
                             N_(
                                 "%(study_id)s has %(count)s of %(minimum)s PSW contacts and "
                                 "the intervention window closes on %(end)s."
@@ -217,12 +232,12 @@ class PswNoContact(Rule):
                     "participant",
                     str(row.participant_id),
                     f"since-{since.isoformat()}",
-                    text(
+                    later(
                         N_("%(study_id)s: no PSW contact for %(days)s days"),
                         study_id=row.study_id,
                         days=(scan.local_date - since).days,
                     ),
-                    text(
+                    later(
                         N_("%(study_id)s had no PSW contact for %(days)s days or more (%(what)s)."),
                         study_id=row.study_id,
                         days=days,

@@ -12,7 +12,7 @@ flush and never commit.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -29,7 +29,15 @@ from trialdm.core.models import utcnow
 from trialdm.reminders.bulk import insert_ignoring_duplicates, insert_new, stored_keys
 from trialdm.reminders.delivery import deliver_pending
 from trialdm.reminders.models import TRIAL_WIDE, Reminder, ScanRun
-from trialdm.reminders.rules import Finding, Rule, ScanContext, active_rules
+from trialdm.reminders.rules import (
+    Finding,
+    ManySites,
+    Rule,
+    ScanContext,
+    Words,
+    active_rules,
+    resolved,
+)
 from trialdm.reminders.texts import Text, english
 from trialdm.sites.models import Site
 
@@ -80,27 +88,29 @@ class PlannedReminder:
     subject_type: str
     subject_id: str
     period: str
-    # a text (message id and values) or, from rules that give plain words, a string
-    title_text: Text | str
-    body_text: Text | str
+    # a text (message id and values), plain words, or a function giving either
+    # (resolved when read or stored)
+    title_text: Words
+    body_text: Words
     link: str
     recipients: list[int]
 
     @property
     def title(self) -> str:
         """In English (put into words only when asked: a scan stores the texts)."""
-        return _words(self.title_text)
+        return _words(resolved(self.title_text))
 
     @property
     def body(self) -> str:
-        return _words(self.body_text)
+        return _words(resolved(self.body_text))
 
     def row(self) -> dict[str, Any]:
         """The values of its row besides those every row of the scan shares. Texts are
         stored as message ids with values (``message``); plain words in title/body."""
+        title, body = resolved(self.title_text), resolved(self.body_text)
         texts = {
             part: value
-            for part, value in (("title", self.title_text), ("body", self.body_text))
+            for part, value in (("title", title), ("body", body))
             if not isinstance(value, str)
         }
         return {
@@ -109,8 +119,8 @@ class PlannedReminder:
             "subject_type": self.subject_type,
             "subject_id": self.subject_id,
             "period": self.period,
-            "title": self.title_text if isinstance(self.title_text, str) else "",
-            "body": self.body_text if isinstance(self.body_text, str) else "",
+            "title": title if isinstance(title, str) else "",
+            "body": body if isinstance(body, str) else "",
             "message": texts or None,
             "link": self.link,
             "recipients": self.recipients,
@@ -140,11 +150,12 @@ class ScanResult:
 
 
 def plan_reminders(
-    session: Session, site_code: str | None, local_date: date
+    session: Session, site_code: str | None, local_date: date, many: ManySites | None = None
 ) -> list[PlannedReminder]:
-    """Run every active rule for one site and day: what would be reminded, and to whom."""
+    """Run every active rule for one site and day: what would be reminded, and to whom.
+    ``many``: the site is one of a scan of many (:func:`scan_sites`)."""
     config = current_app.config
-    scan = ScanContext(site_code=site_code, local_date=local_date, config=config)
+    scan = ScanContext(site_code=site_code, local_date=local_date, config=config, many=many)
     by_role = recipients_by_role(session, site_code)
     planned: list[PlannedReminder] = []
     for rule in active_rules(config, trial_wide=site_code is None):
@@ -169,6 +180,21 @@ def plan_reminders(
     return planned
 
 
+def _record_runs(session: Session, days: Sequence[tuple[str | None, date]], now: datetime) -> None:
+    # Written before anything is read: on SQLite this takes the write lock first, so
+    # a concurrent scan waits for it instead of failing on a stale snapshot; on
+    # PostgreSQL a concurrent scan of the same day waits here until this one commits.
+    insert_ignoring_duplicates(
+        session,
+        ScanRun.__table__,
+        [
+            {"site_code": code or TRIAL_WIDE, "local_date": day, "started_at": now}
+            for code, day in days
+        ],
+        ["site_code", "local_date"],
+    )
+
+
 def scan_site(
     session: Session, site_code: str | None, local_date: date, *, dry_run: bool = False
 ) -> ScanResult:
@@ -179,18 +205,42 @@ def scan_site(
     """
     now = utcnow()
     if not dry_run:
-        # Written before anything is read: on SQLite this takes the write lock first, so
-        # a concurrent scan waits for it instead of failing on a stale snapshot; on
-        # PostgreSQL a concurrent scan of the same day waits here until this one commits.
-        insert_ignoring_duplicates(
-            session,
-            ScanRun.__table__,
-            [{"site_code": site_code or TRIAL_WIDE, "local_date": local_date, "started_at": now}],
-            ["site_code", "local_date"],
-        )
+        _record_runs(session, [(site_code, local_date)], now)
+    return _scan(session, site_code, local_date, now, dry_run=dry_run)
+
+
+def scan_sites(
+    session: Session, days: Sequence[tuple[str, date]], *, dry_run: bool = False
+) -> list[ScanResult]:
+    """:func:`scan_site` of each (site, local day) of ``days``, in one transaction: the
+    statements every site's rules read (fidelity, schedule) are computed once per
+    local day for all sites into temporary tables, each site's rules read its rows
+    there, and the tables are dropped at the end (also on error)."""
+    now = utcnow()
+    if not dry_run:
+        _record_runs(session, days, now)
+    many = ManySites()
+    try:
+        results = [_scan(session, code, day, now, dry_run=dry_run, many=many) for code, day in days]
+    except BaseException:
+        many.drop(session, failed=True)
+        raise
+    many.drop(session)
+    return results
+
+
+def _scan(
+    session: Session,
+    site_code: str | None,
+    local_date: date,
+    now: datetime,
+    *,
+    dry_run: bool,
+    many: ManySites | None = None,
+) -> ScanResult:
     if site_code is not None and session.get(Site, site_code) is None:
         raise NotFound(f"No site {site_code}.")
-    result = ScanResult(site_code, local_date, plan_reminders(session, site_code, local_date))
+    result = ScanResult(site_code, local_date, plan_reminders(session, site_code, local_date, many))
     result.dry_run = dry_run
     if dry_run:
         return result

@@ -16,9 +16,9 @@ line below it (a digest's counts).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 
 from babel import Locale, UnknownLocaleError
@@ -32,16 +32,22 @@ Text = dict[str, Any]
 def text(msgid: str, /, lines: list[Text] | None = None, **values: Any) -> Text:
     """A text to store: its message id, its values (dates and nested texts kept so
     that they can be formatted for the reader) and optional lines."""
-    found: Text = {"id": msgid, "values": {name: _stored(v) for name, v in values.items()}}
+    found: Text = {
+        "id": msgid,
+        "values": {
+            name: {"date": v.isoformat()} if isinstance(v, date) else v
+            for name, v in values.items()
+        },
+    }
     if lines is not None:
         found["lines"] = lines
     return found
 
 
-def _stored(value: Any) -> Any:
-    if isinstance(value, date):
-        return {"date": value.isoformat()}
-    return value
+def later(msgid: str, /, **values: Any) -> Callable[[], Text]:
+    """:func:`text`, built when it is asked for: a scan finds mostly reminders that
+    are stored already, whose texts it never needs."""
+    return partial(text, msgid, **values)
 
 
 def english(stored: Mapping[str, Any]) -> str:
