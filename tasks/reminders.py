@@ -3,10 +3,14 @@ Each is safe to repeat; the reminder, scan and outbox tables are the source of t
 
 from __future__ import annotations
 
+import logging
 from datetime import date
 
+from trialdm.core.tasks import enqueue
 from trialdm.extensions import celery, db
 from trialdm.reminders import operations
+
+log = logging.getLogger(__name__)
 
 
 @celery.task(name="trialdm.reminders.dispatch", bind=True)
@@ -21,6 +25,27 @@ def scan_site(self, site_code: str, local_date: str) -> dict:
     """Scan one site for one of its local days; creates and delivers new reminders."""
     result = operations.scan_site(db.session, site_code, date.fromisoformat(local_date))
     return {"found": len(result.planned), "created": result.created}
+
+
+@celery.task(name="trialdm.reminders.scan_sites", bind=True)
+def scan_sites(self, days: list[list[str]]) -> dict:
+    """Scan several sites, each for its local day, sharing the statements their rules
+    read. If that fails, each site is queued again on its own, so that one site's
+    failure does not hold back the reminders of the others."""
+    try:
+        results = operations.scan_sites(
+            db.session, [(code, date.fromisoformat(day)) for code, day in days]
+        )
+    except Exception:
+        log.exception("Scanning %d sites together failed; scanning each alone", len(days))
+        db.session.rollback()
+        for code, day in days:
+            enqueue(db.session, "trialdm.reminders.scan_site", code, day)
+        return {"found": None, "created": None, "split": len(days)}
+    return {
+        "found": sum(len(r.planned) for r in results),
+        "created": sum(r.created for r in results),
+    }
 
 
 @celery.task(name="trialdm.reminders.scan_trial", bind=True)

@@ -306,3 +306,38 @@ def test_mailed_links_open_pages_under_the_base_url(
 
     page = login(app.test_client(), team["rw"]).get(f"/participants/{participant.id}")
     assert page.status_code == 200 and participant.study_id in page.get_data(as_text=True)
+
+
+def test_sites_due_together_are_scanned_in_one_task_and_alone_when_that_fails(
+    app, db_session, team, test_rule, make_participant
+):
+    from trialdm.extensions import celery
+
+    enrol(make_participant, "BU")
+    celery.loader.import_default_modules()
+    ran: list[str] = []
+
+    def counted(name):
+        original = celery.tasks[name].run
+
+        def run(*args, **kwargs):
+            ran.append(name)
+            return original(*args, **kwargs)
+
+        return run
+
+    with pytest.MonkeyPatch.context() as patch:
+        for name in ("trialdm.reminders.scan_sites", "trialdm.reminders.scan_site"):
+            patch.setattr(celery.tasks[name], "run", counted(name))
+        # scanning the sites together fails (say, one site's data trips a rule)
+        patch.setattr(operations, "scan_sites", lambda *a, **k: 1 / 0)
+        with frozen(2026, 11, 23, 5, 30):
+            report = operations.dispatch(db_session)
+            db_session.commit()
+            run_eager_tasks()
+    assert report.scans == [("BU", MONDAY), ("DS", MONDAY), ("PU", MONDAY)]
+    assert ran == ["trialdm.reminders.scan_sites"] + ["trialdm.reminders.scan_site"] * 3
+    # each site was then scanned on its own, and BU's reminder delivered
+    assert sorted(db_session.scalars(select(ScanRun.site_code))) == ["BU", "DS", "PU"]
+    found = Reminder.dedupe_key.like("test_enrolled:%")
+    assert count(db_session, Reminder, found, Reminder.status == "delivered") == 1

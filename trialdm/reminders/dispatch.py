@@ -61,10 +61,15 @@ def dispatch(session: Session, now: datetime | None = None) -> DispatchReport:
         if days
         else set()
     )
-    for code, day in due:
-        if (code, day) not in done:
-            enqueue(session, "trialdm.reminders.scan_site", code, day.isoformat())
-            report.scans.append((code, day))
+    report.scans = [(code, day) for code, day in due if (code, day) not in done]
+    if report.scans:
+        # One task for the sites due in this tick: the statements every site's rules
+        # read are then computed once for all of them (see scan.scan_sites).
+        enqueue(
+            session,
+            "trialdm.reminders.scan_sites",
+            [[code, day.isoformat()] for code, day in report.scans],
+        )
     if trial_due and (TRIAL_WIDE, utc_day) not in done:
         enqueue(session, "trialdm.reminders.scan_trial", utc_day.isoformat())
         report.trial_scan = utc_day
