@@ -248,7 +248,7 @@ def study_id_drawn_on_insert(
     session: Session, site_code: str, category: str
 ) -> str | ColumnElement[str]:
     """The study ID as the participant's INSERT should set it. On PostgreSQL a SQL
-    function bumps the counter inside that INSERT (migration a4c6e8f0b2d3; the same
+    function bumps the counter inside that INSERT (migration c7e1d3f5a8b2; the same
     row lock until commit, so still gapless) and RETURNING brings the ID back: one
     round trip fewer per creation. Elsewhere it is allocated before the INSERT."""
     if session.get_bind().dialect.name != "postgresql":

@@ -3,8 +3,8 @@ the site's counter (``INSERT … ON CONFLICT DO UPDATE … RETURNING``, the coun
 locked until commit, so still gapless) and formatting the ID; SQLite keeps the
 separate ``UPDATE … RETURNING``
 
-Revision ID: a4c6e8f0b2d3
-Revises: f1b3d5e7a9c2
+Revision ID: c7e1d3f5a8b2
+Revises: a4c6e8f0b2d4
 Create Date: 2026-11-30 19:15:00.000000
 
 """
@@ -12,8 +12,8 @@ Create Date: 2026-11-30 19:15:00.000000
 from alembic import op
 
 # revision identifiers, used by Alembic.
-revision = "a4c6e8f0b2d3"
-down_revision = "f1b3d5e7a9c2"
+revision = "c7e1d3f5a8b2"
+down_revision = "a4c6e8f0b2d4"
 branch_labels = None
 depends_on = None
 
