@@ -81,18 +81,60 @@ def test_create_checks_the_new_record_without_a_statement(api_as):
     assert api.post("/api/v1/participants", json=enrolled()).status_code == 201  # warm
     seen = statements_during(lambda: api.post("/api/v1/participants", json=enrolled()))
     # the token with its memberships; the on-save checks of a participant just created
-    # read nothing (the record is in memory; there are no responses or contacts yet)
+    # read nothing (the record is in memory; there are no responses or contacts yet).
+    # On PostgreSQL the study ID is drawn inside the participant's INSERT and comes
+    # back by RETURNING, not by a SELECT afterwards.
+    on_postgresql = db.engine.dialect.name == "postgresql"
+    counter = [] if on_postgresql else [["UPDATE", "study_id_counters", "SET"]]
     assert [s.split()[:3] for s in seen] == [
         ["SELECT", "api_tokens.id,", "api_tokens.last_used_at,"],
-        ["UPDATE", "study_id_counters", "SET"],
+        *counter,
         ["INSERT", "INTO", "participants"],
         ["INSERT", "INTO", "audit_events"],
     ], seen
+    if on_postgresql:
+        insert = seen[len(counter) + 1]
+        assert "trialdm_next_study_id(" in insert and "RETURNING" in insert, insert
+        assert "participants.study_id" in insert.split("RETURNING", 1)[1], insert
 
 
-def test_without_contacts_matches_the_sql_across_the_window(
-    app, db_session, make_participant
-):
+def test_study_ids_are_gapless_per_site_and_category(api_as, db_session):
+    from trialdm.participants.models import StudyIdCounter
+
+    api = api_as("research_worker", ["BU", "ULM"])
+    with all_sites():
+        before = {
+            (row.site_code, row.category): row.last_value
+            for row in db_session.query(StudyIdCounter)
+        }
+    created = []
+    for site, body in [
+        ("BU", enrolled()),
+        ("ULM", enrolled(site="ULM")),
+        ("BU", enrolled()),
+        ("BU", {"site": "BU", "category": "psw", "gender": "male", "year_of_birth": 1980}),
+        ("BU", enrolled(year_of_birth=1850)),  # refused: draws no number
+        ("BU", enrolled()),
+    ]:
+        response = api.post("/api/v1/participants", json=body)
+        if response.status_code == 201:
+            created.append((site, body["category"], response.json["study_id"]))
+        else:
+            assert response.status_code == 422, response.json
+    start = {
+        key: before.get(key, 0)
+        for key in [("BU", "service_user"), ("ULM", "service_user"), ("BU", "psw")]
+    }
+    assert [study_id for _, _, study_id in created] == [
+        f"BU-{start['BU', 'service_user'] + 1:04d}",
+        f"ULM-{start['ULM', 'service_user'] + 1:04d}",
+        f"BU-{start['BU', 'service_user'] + 2:04d}",
+        f"BU-PSW-{start['BU', 'psw'] + 1:02d}",
+        f"BU-{start['BU', 'service_user'] + 3:04d}",
+    ]
+
+
+def test_without_contacts_matches_the_sql_across_the_window(app, db_session, make_participant):
     rule = FidelityRule.from_settings(app.config)
     start = TODAY - timedelta(days=20)
     end = start + relativedelta(months=rule.months)

@@ -141,6 +141,7 @@ def test_soft_delete_keeps_row_and_audits(api_as, db_session):
     events = (
         db_session.query(AuditEvent)
         .filter_by(entity="participants", entity_id=str(created["id"]))
+        .order_by(AuditEvent.id)  # without it PostgreSQL returns them in any order
         .all()
     )
     assert [e.action for e in events] == ["insert", "delete"]

@@ -8,6 +8,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Date,
+    FetchedValue,
     ForeignKey,
     Index,
     Integer,
@@ -16,7 +17,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
 
 from trialdm.core.audit import Audited
 from trialdm.core.models import (
@@ -35,6 +36,13 @@ class Participant(Audited, SiteScoped, IdMixin, TimestampMixin, SoftDeletable, V
 
     __tablename__ = "participants"
     __audit_collections__ = {"diagnoses": "as_value"}
+
+    @declared_attr.directive
+    def __mapper_args__(cls) -> dict:
+        # The study ID is drawn inside the INSERT on PostgreSQL (a SQL expression, see
+        # participants.operations): RETURNING brings it back, not a SELECT afterwards.
+        return {"version_id_col": cls.__table__.c.version_id, "eager_defaults": True}
+
     __table_args__ = (
         UniqueConstraint("study_id"),
         CheckConstraint("category IN ('service_user', 'psw', 'mhw')", name="category"),
@@ -60,7 +68,9 @@ class Participant(Audited, SiteScoped, IdMixin, TimestampMixin, SoftDeletable, V
     )
 
     category: Mapped[str] = mapped_column(String(16), index=True)
-    study_id: Mapped[str] = mapped_column(String(32))
+    # FetchedValue: no DDL; it tells the ORM the server may set the value (the study ID
+    # drawn inside the INSERT on PostgreSQL), so that eager_defaults returns it.
+    study_id: Mapped[str] = mapped_column(String(32), server_default=FetchedValue())
     gender: Mapped[str | None] = mapped_column(String(16))
     year_of_birth: Mapped[int | None] = mapped_column(Integer)
     age: Mapped[int | None] = mapped_column(Integer)
