@@ -37,7 +37,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import sqlalchemy as sa
+from scratch_databases import drop_postgres, fresh_postgres
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -72,29 +72,6 @@ class Phase:
 
 
 # --- set-up -------------------------------------------------------------------------------
-
-
-def create_database(url: str) -> str:
-    parsed = sa.make_url(url)
-    if parsed.get_backend_name() != "postgresql":
-        sys.exit("--database-url must be a PostgreSQL URL")
-    if parsed.host not in (None, "127.0.0.1", "localhost", "::1"):
-        sys.exit("the benchmark only talks to a PostgreSQL on loopback")
-    name = parsed.database
-    admin = sa.create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return parsed.render_as_string(hide_password=False)
-
-
-def drop_database(url: str) -> None:
-    parsed = sa.make_url(url)
-    admin = sa.create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def trialdm(env: dict[str, str], *args: str) -> str:
@@ -305,7 +282,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    url = create_database(args.database_url)
+    url = fresh_postgres(args.database_url)
     server: subprocess.Popen | None = None
     with tempfile.TemporaryDirectory(prefix="trialdm-bench-") as instance:
         env = {
@@ -328,7 +305,7 @@ def main(argv: list[str] | None = None) -> int:
             if server is not None:
                 stop(server)
             if not args.keep_database:
-                drop_database(url)
+                drop_postgres(url)
     report(create, floor, args)
     return 0 if not (create.errors or floor.errors) else 1
 

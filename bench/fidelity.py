@@ -45,6 +45,8 @@ from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock
 from pathlib import Path
 
+from scratch_databases import fresh_postgres
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -362,17 +364,6 @@ def child(*args: str) -> str:
         sys.stderr.write(done.stderr)
         raise SystemExit(f"{args[0]} failed")
     return done.stdout.strip().splitlines()[-1]
-
-
-def fresh_postgres(url: str) -> None:
-    import sqlalchemy as sa
-
-    target = sa.make_url(url)
-    admin = sa.create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)')
-        conn.exec_driver_sql(f'CREATE DATABASE "{target.database}"')
-    admin.dispose()
 
 
 def main() -> None:

@@ -42,6 +42,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
+from scratch_databases import drop_postgres, fresh_postgres
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -66,26 +67,7 @@ def parse_size(text: str) -> int:
 def database_for(base: str | None, folder: str, size: int) -> str:
     if not base:
         return f"sqlite:///{folder}/pages_{size}.db"
-    url = sa.make_url(base)
-    if url.host not in (None, "127.0.0.1", "localhost", "::1"):
-        sys.exit("the benchmark only talks to a PostgreSQL on loopback")
-    name = f"{url.database}_{size}"
-    admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return url.set(database=name).render_as_string(hide_password=False)
-
-
-def drop_database(url: str) -> None:
-    parsed = sa.make_url(url)
-    if parsed.get_backend_name() != "postgresql":
-        return
-    admin = sa.create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
-    admin.dispose()
+    return fresh_postgres(base, f"{sa.make_url(base).database}_{size}")
 
 
 def build(app, size: int, seed: int = 11) -> str:
@@ -405,7 +387,7 @@ def run(size: int, base: str | None, requests: int) -> list[tuple[str, float, fl
             with app.app_context():
                 db.engine.dispose()
         finally:
-            drop_database(url)
+            drop_postgres(url)
     floor_p50 = statistics.median(results[0][1])
     print(f"{'':40} {'p50 ms':>9} {'p99 ms':>9} {'x floor':>8} {'queries':>8}")
     out = []

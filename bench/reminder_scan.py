@@ -39,6 +39,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
+from scratch_databases import fresh_postgres
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -51,16 +52,6 @@ from trialdm.extensions import db  # noqa: E402
 
 ZONES = ("Africa/Kampala", "Europe/Berlin", "Asia/Kolkata", "Asia/Jerusalem", "America/Lima")
 AS_OF = date.today()
-
-
-def fresh_postgres(url: str) -> str:
-    parsed = sa.make_url(url)
-    admin = sa.create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
-        conn.execute(sa.text(f'CREATE DATABASE "{parsed.database}"'))
-    admin.dispose()
-    return url
 
 
 def build(database_url: str, instance: Path):

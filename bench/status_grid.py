@@ -19,7 +19,8 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
-from sqlalchemy import func, insert, select, text
+from scratch_databases import fresh_postgres
+from sqlalchemy import func, insert, select
 
 from trialdm import create_app
 from trialdm.core.scoping import all_sites
@@ -36,14 +37,7 @@ def database_url(folder: Path, count: int) -> str:
         return f"sqlite:///{folder / f'grid_{count}.db'}"
     import sqlalchemy as sa
 
-    url = sa.make_url(base)
-    name = f"{url.database}_{count}"
-    admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return url.set(database=name).render_as_string(hide_password=False)
+    return fresh_postgres(base, f"{sa.make_url(base).database}_{count}")
 
 
 def seed(count: int) -> str:

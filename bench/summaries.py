@@ -951,10 +951,10 @@ def main() -> None:
                 url = generate_in_child(folder, n)
                 warm_file_cache(folder / "bench.db")
             else:  # a PostgreSQL database of this size's own, dropped at the end
-                from summaries_real import create_database
+                from scratch_databases import fresh_postgres
 
                 base = make_url(args.database_url)
-                url = create_database(
+                url = fresh_postgres(
                     base.set(database=f"{base.database}_{n}").render_as_string(False)
                 )
                 dropped.append(url)
@@ -986,9 +986,9 @@ def main() -> None:
                 flush=True,
             )
             for database in dropped:
-                from summaries_real import drop_database
+                from scratch_databases import drop_postgres
 
-                drop_database(database)
+                drop_postgres(database)
             dropped.clear()
     print()
     for line in aims(rows):

@@ -33,28 +33,11 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from scratch_databases import drop_postgres, fresh_postgres
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 COORDINATOR = "summaries-bench@example.org"
-
-
-def create_database(url: str) -> str:
-    parsed = sa.make_url(url)
-    admin = sa.create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
-        conn.execute(sa.text(f'CREATE DATABASE "{parsed.database}"'))
-    admin.dispose()
-    return parsed.render_as_string(hide_password=False)
-
-
-def drop_database(url: str) -> None:
-    parsed = sa.make_url(url)
-    admin = sa.create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def status_kb(pid: int, field: str) -> int:
@@ -163,7 +146,7 @@ def run_real(args: Any, sizes: list[int]) -> None:
                 url, kind = None, "sqlite"
             else:
                 base = sa.make_url(args.database_url)
-                url = create_database(
+                url = fresh_postgres(
                     base.set(database=f"{base.database}_{n}").render_as_string(False)
                 )
                 kind = "postgresql"
@@ -189,7 +172,7 @@ def run_real(args: Any, sizes: list[int]) -> None:
                     memory = worker.stop()
             finally:
                 if url and kind == "postgresql":
-                    drop_database(url)
+                    drop_postgres(url)
         print(
             f"{n:>12,} {kind:>10} {worker.start_seconds:>14.2f} {worker.start_mb:>8.0f} "
             f"{outcome['seconds']:>12.2f} {memory['private_mb']:>10.0f} "

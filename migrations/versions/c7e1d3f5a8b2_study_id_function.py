@@ -1,7 +1,8 @@
-"""study IDs drawn inside the participant's INSERT on PostgreSQL: a function bumping
-the site's counter (``INSERT … ON CONFLICT DO UPDATE … RETURNING``, the counter row
-locked until commit, so still gapless) and formatting the ID; SQLite keeps the
-separate ``UPDATE … RETURNING``
+"""study IDs drawn inside the participant's INSERT on PostgreSQL
+
+A function bumps the site's counter (``INSERT … ON CONFLICT DO UPDATE … RETURNING``,
+the counter row locked until commit, so still gapless) and formats the ID; SQLite
+keeps the separate ``UPDATE … RETURNING``.
 
 Revision ID: c7e1d3f5a8b2
 Revises: a4c6e8f0b2d4
