@@ -4,27 +4,11 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from tests.sql_helpers import statements_during
 from trialdm.auth.models import ApiToken
 from trialdm.core.models import utcnow
-from trialdm.extensions import db
 
 PARTICIPANT = {"site": "BU", "category": "mhw", "gender": "female", "age": 45}
-
-
-def statements_during(action) -> list[str]:
-    """SQL statements (not savepoints) executed while ``action`` runs."""
-    seen: list[str] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany) -> None:
-        if statement.split(None, 1)[0].upper() in {"SELECT", "INSERT", "UPDATE", "DELETE"}:
-            seen.append(" ".join(statement.split())[:80])
-
-    sa.event.listen(db.engine, "before_cursor_execute", record)
-    try:
-        action()
-    finally:
-        sa.event.remove(db.engine, "before_cursor_execute", record)
-    return seen
 
 
 def test_create_resolves_token_in_one_select_and_trusts_membership_sites(api_as, db_session):

@@ -11,10 +11,10 @@ import pytest
 import sqlalchemy as sa
 
 from tests.seeders.instruments import sync_shipped
+from tests.sql_helpers import statements_during
 from tests.web_helpers import page_as
 from trialdm.contacts.operations import create_contact_session
 from trialdm.core.scoping import all_sites
-from trialdm.extensions import db
 from trialdm.instruments.models import InstrumentResponse, InstrumentVersion
 from trialdm.participants.models import Participant
 from trialdm.web.widgetcache import widget_store
@@ -101,19 +101,7 @@ def trial(db_session, make_participant):
 
 
 def statements(action) -> int:
-    seen = []
-
-    def record(conn, cursor, statement, *args) -> None:
-        if statement.split(None, 1)[0].upper() in {"SELECT", "INSERT", "UPDATE", "DELETE"}:
-            seen.append(statement)
-
-    action()  # once first: a token's or a session's first use is recorded once
-    sa.event.listen(db.engine, "before_cursor_execute", record)
-    try:
-        action()
-    finally:
-        sa.event.remove(db.engine, "before_cursor_execute", record)
-    return len(seen)
+    return len(statements_during(action, warm=True))
 
 
 def counts_at_two_sizes(trial, requests: dict[str, callable]) -> tuple[dict, dict]:
@@ -175,32 +163,11 @@ def test_dashboard_reads_fidelity_and_the_schedule_once(app, make_user, trial):
 
 
 def recorded_once(action) -> list[str]:
-    seen: list[str] = []
-
-    def record(conn, cursor, statement, *args) -> None:
-        seen.append(statement)
-
-    sa.event.listen(db.engine, "before_cursor_execute", record)
-    try:
-        action()
-    finally:
-        sa.event.remove(db.engine, "before_cursor_execute", record)
-    return seen
+    return statements_during(action, data_only=False)
 
 
 def recorded(action) -> list[str]:
-    seen: list[str] = []
-
-    def record(conn, cursor, statement, *args) -> None:
-        seen.append(statement)
-
-    action()
-    sa.event.listen(db.engine, "before_cursor_execute", record)
-    try:
-        action()
-    finally:
-        sa.event.remove(db.engine, "before_cursor_execute", record)
-    return seen
+    return statements_during(action, data_only=False, warm=True)
 
 
 def test_a_cursor_page_counts_nothing(api_as, trial):

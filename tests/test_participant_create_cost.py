@@ -6,30 +6,15 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
-import sqlalchemy as sa
 from dateutil.relativedelta import relativedelta
 
+from tests.sql_helpers import statements_during
 from trialdm.contacts.fidelity import fidelity_without_contacts
 from trialdm.contacts.queries import FidelityRule, fidelity_for
 from trialdm.core.scoping import all_sites
 from trialdm.extensions import db
 
 TODAY = date.today()
-
-
-def statements_during(action) -> list[str]:
-    seen: list[str] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany) -> None:
-        if statement.split(None, 1)[0].upper() in {"SELECT", "INSERT", "UPDATE", "DELETE"}:
-            seen.append(" ".join(statement.split()))
-
-    sa.event.listen(db.engine, "before_cursor_execute", record)
-    try:
-        action()
-    finally:
-        sa.event.remove(db.engine, "before_cursor_execute", record)
-    return seen
 
 
 def enrolled(**fields):

@@ -13,7 +13,7 @@ from werkzeug.datastructures import MultiDict
 
 from trialdm.core.errors import N_, Message
 from trialdm.participants import queries
-from trialdm.participants.minimum_record import required_marks
+from trialdm.participants.minimum_record import PSW_FIELDS, TRIAL_FIELDS, required_marks
 from trialdm.participants.models import Participant
 from trialdm.participants.schemas import (
     MAX_DIAGNOSIS_TEXT,
@@ -62,19 +62,8 @@ FIELD_LABELS = {
 
 COMMON_FIELDS = ("gender", "year_of_birth", "age", "marital_status", "occupation")
 CATEGORY_FIELDS: dict[str, tuple[str, ...]] = {
-    "service_user": (
-        "years_of_illness",
-        "years_in_care",
-        "enrolment_date",
-        "consent_date",
-        "consent_version",
-        "arm",
-        "status",
-        "withdrawal_date",
-        "withdrawal_reason",
-        "intervention_start",
-    ),
-    "psw": ("training_completed", "active"),
+    "service_user": ("years_of_illness", "years_in_care", *TRIAL_FIELDS),
+    "psw": PSW_FIELDS,
     "mhw": ("profession",),
 }
 DIAGNOSIS_CATEGORIES = ("service_user", "psw")

@@ -1,0 +1,34 @@
+"""The SQL statements a piece of work sends, for tests that count them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import sqlalchemy as sa
+
+from trialdm.extensions import db
+
+DATA_STATEMENTS = {"SELECT", "INSERT", "UPDATE", "DELETE"}
+
+
+def statements_during(
+    action: Callable[[], Any], *, data_only: bool = True, warm: bool = False
+) -> list[str]:
+    """The statements sent while ``action`` runs, whitespace folded. ``data_only``
+    keeps SELECT/INSERT/UPDATE/DELETE (no savepoints); ``warm`` runs the action once
+    before recording (a token's or a session's first use is recorded once)."""
+    seen: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany) -> None:
+        if not data_only or statement.split(None, 1)[0].upper() in DATA_STATEMENTS:
+            seen.append(" ".join(statement.split()))
+
+    if warm:
+        action()
+    sa.event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        action()
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", record)
+    return seen
