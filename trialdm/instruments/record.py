@@ -84,9 +84,7 @@ def refuse_derived_changes(
         if not f.derived or values.get(name) is None:
             continue
         if isinstance(values[name], Missing) or not _same(f, values[name], derived.get(name)):
-            refused[name] = [
-                N_("Diagnoses are kept in the participant record; change them there.")
-            ]
+            refused[name] = [N_("Diagnoses are kept in the participant record; change them there.")]
     if refused:
         raise ValidationFailed(N_("The answers have errors."), errors={"answers": refused})
 

@@ -44,7 +44,9 @@ def parse_binding(
     if name is None or name in DERIVED_RECORD_FIELDS:
         for key in ("record_codes", "record_groups"):
             if raw.get(key) is not None and (name is None or key == "record_codes"):
-                check.add(f"{where}.{key}", "only with a record_field it applies to")
+                check.add(
+                    f"{where}.{key}", "only with record_field (of a characteristic held as a code)"
+                )
     if name in DERIVED_RECORD_FIELDS:
         # read-only, derived from the record (.derived): one item of each kind
         key = f"{name}:{kind}"

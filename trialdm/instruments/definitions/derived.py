@@ -71,7 +71,7 @@ def choice_of(code: str, groups: Mapping[str, str]) -> str:
 
 
 def grouped(diagnoses: Iterable[Any], groups: Mapping[str, str], order: Sequence[str]) -> Any:
-    """The record's diagnoses as the choices they fall into, in the item's order (None when none)."""
+    """The choices the record's diagnoses fall into, in the item's order (None: none)."""
     chosen = {choice_of(d.code, groups) for d in diagnoses}
     return [c for c in order if c in chosen] or None
 
