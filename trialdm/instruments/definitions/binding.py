@@ -53,6 +53,11 @@ def parse_binding(
         if key in bound:
             check.add(f"{where}.record_field", f"{name} is bound to {bound[key]!r} already")
         bound.setdefault(key, where.rsplit(".", 1)[-1])
+        if raw.get("required"):
+            check.add(
+                f"{where}.required",
+                "a derived item is read-only: the record, not the questionnaire, can require it",
+            )
         groups = parse_groups(check, where, kind, raw.get("record_groups"), choices)
         return {"record_field": name, "record_codes": {}, "record_groups": groups}
     if name is None:
