@@ -14,7 +14,6 @@ import pytest
 
 from tests.seeders.instruments import sync_shipped
 from tests.test_schedule import BASELINE
-
 from tests.test_summaries_qualitative import load_upsides
 from trialdm.core.scoping import all_sites
 from trialdm.instruments.operations import create_response
