@@ -147,3 +147,19 @@ def test_bad_record_groups_are_refused_at_load(tmp_path, groups, problem):
         load_definition_folder(tmp_path)
     text = str(refused.value)
     assert "derived.toml: fields.dx." in text and problem in text, text
+
+
+def test_the_item_level_export_reads_the_derived_groups_from_the_record(
+    api_as, enrolled, db_session
+):
+    from trialdm.exports.datasets import instrument_dataset
+
+    created = create(api_as("research_worker", ["BU"]), enrolled, {})
+    assert created.status_code == 201, created.json
+    with all_sites():
+        dataset = instrument_dataset(db_session, "baseline_demographics")
+        names = [v.name for v in dataset.variables]
+        (row,) = [dict(zip(names, r, strict=True)) for r in dataset.rows(db_session)]
+    ticked = {n.split("___")[1]: row[n] for n in names if n.startswith("diagnoses___")}
+    assert ticked["psychosis"] == 1 and ticked["depression"] == 1
+    assert ticked["bipolar"] == 0 and ticked["other"] == 0

@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import case
+from sqlalchemy import case, exists, func, not_, or_
 from sqlalchemy.orm import Session
 
 from trialdm.core.audit import audit_context, current_audit_context
@@ -31,9 +31,15 @@ from trialdm.core.errors import N_, ValidationFailed
 from trialdm.core.versions import another_record
 from trialdm.instruments.answers import to_json
 from trialdm.instruments.definitions import FieldDefinition, InstrumentDefinition, Missing
-from trialdm.instruments.definitions.derived import CATCH_ALL, grouped, others_text
+from trialdm.instruments.definitions.derived import (
+    CATCH_ALL,
+    RANGE,
+    group_parts,
+    grouped,
+    others_text,
+)
 from trialdm.instruments.models import InstrumentResponse
-from trialdm.participants.models import Participant
+from trialdm.participants.models import Participant, ParticipantDiagnosis
 from trialdm.participants.operations import update_participant
 
 
@@ -123,6 +129,47 @@ def record_or_stored(versions: Sequence[Any], name: str, mine: Any, stored: Any)
         return case((mine, stored))
     which = InstrumentResponse.instrument_version_id
     return case((which.in_(bound_ids), record_value_sql(binding)), (mine, stored))
+
+
+def _in_group_sql(code: Any, group: str) -> Any:
+    upper = func.upper(code)
+    tests = []
+    for part in group_parts(group):
+        found = RANGE.match(part)
+        if found:
+            tests.append(func.substr(upper, 1, 3).between(found.group(1), found.group(2)))
+        else:
+            tests.append(or_(upper == part, upper.like(part + ("%" if "." in part else ".%"))))
+    return or_(*tests)
+
+
+def derived_choice_sql(
+    versions: Sequence[Any], f: FieldDefinition, choice: str
+) -> tuple[Any, Any] | None:
+    """SQL of one choice of a derived multiple-choice item (1 or 0, NULL when the
+    record holds no diagnosis) for responses of the ``versions`` that derive it, to
+    be read where InstrumentResponse and Participant are joined; None when no version
+    derives it: (whether the response's version derives it, the value). The codes are
+    grouped as :func:`derived_value` groups them."""
+    ids, groups = [], {}
+    for version in versions:
+        g = version.parsed.field(f.name)
+        if g is not None and g.derived and g.record_groups:
+            ids, groups = [*ids, version.id], g.record_groups
+    if not ids:
+        return None
+    code = ParticipantDiagnosis.code
+    held = ParticipantDiagnosis.participant_id == Participant.id
+    any_held = exists().where(held)
+    which = InstrumentResponse.instrument_version_id.in_(ids)
+    if choice not in groups:  # a missing-data code: the record never holds one
+        return which, case((any_held, 0))
+    if groups[choice] == CATCH_ALL:
+        named = [_in_group_sql(code, g) for g in groups.values() if g != CATCH_ALL]
+        chosen = exists().where(held, not_(or_(*named)))
+    else:
+        chosen = exists().where(held, _in_group_sql(code, groups[choice]))
+    return which, case((chosen, 1), (any_held, 0))
 
 
 def without_bound(definition: InstrumentDefinition, values: Mapping[str, Any]) -> dict[str, Any]:

@@ -25,19 +25,19 @@ CATCH_ALL = "*"
 OTHER_SEPARATOR = "; "
 
 _CODE = re.compile(r"^[A-Z][0-9]{2}(\.[0-9A-Z]+)?$")
-_RANGE = re.compile(r"^([A-Z][0-9]{2})-([A-Z][0-9]{2})$")
+RANGE = re.compile(r"^([A-Z][0-9]{2})-([A-Z][0-9]{2})$")
 
 
-def _parts(group: str) -> list[str]:
+def group_parts(group: str) -> list[str]:
     return [part.strip().upper() for part in group.split(",") if part.strip()]
 
 
 def group_problem(group: Any) -> str | None:
     """Why ``group`` is not a well-formed group of codes (None when it is)."""
-    if not isinstance(group, str) or not _parts(group):
+    if not isinstance(group, str) or not group_parts(group):
         return 'a group of ICD-10 codes such as "F20-F29", "F31" or "F10-F19, F55"'
-    for part in _parts(group):
-        found = _RANGE.match(part)
+    for part in group_parts(group):
+        found = RANGE.match(part)
         if found:
             low, high = found.groups()
             if low[0] != high[0] or low > high:
@@ -52,8 +52,8 @@ def in_group(code: str, group: str) -> bool:
     code = code.strip().upper()
     if not _CODE.match(code):
         return False
-    for part in _parts(group):
-        found = _RANGE.match(part)
+    for part in group_parts(group):
+        found = RANGE.match(part)
         if found:
             if found.group(1) <= code[:3] <= found.group(2):
                 return True
