@@ -163,3 +163,25 @@ def test_the_item_level_export_reads_the_derived_groups_from_the_record(
     ticked = {n.split("___")[1]: row[n] for n in names if n.startswith("diagnoses___")}
     assert ticked["psychosis"] == 1 and ticked["depression"] == 1
     assert ticked["bipolar"] == 0 and ticked["other"] == 0
+
+
+def test_the_staff_form_saves_without_the_read_only_diagnoses(app, make_user, enrolled, db_session):
+    client = page_as(app, make_user, "research_worker", ["BU"])
+    url = (
+        f"/questionnaires/new?participant_id={enrolled.id}"
+        "&instrument=baseline_demographics&event=T0"
+    )
+    # disabled checkboxes are not sent: the form holds the other answers only
+    data = {
+        "collected_on": "2025-02-01",
+        "a.gender": "female",
+        "a.year_of_birth": str(enrolled.year_of_birth),
+        "a.marital_status": "single",
+        **{f"a.{k}": str(v) for k, v in OTHER_ANSWERS.items()},
+    }
+    saved = client.post(url, data=data)
+    assert saved.status_code == 302, saved.get_data(as_text=True)[:2000]
+    assert {"diagnoses", "diagnosis_other"}.isdisjoint(stored_fields(db_session))
+    response = db_session.scalars(select(InstrumentResponse)).one()
+    shown = client.get(f"/questionnaires/{response.id}").get_data(as_text=True)
+    assert "Schizophrenia or other psychosis (F20-F29)" in shown
