@@ -11,13 +11,12 @@ from trialdm.schedule.queries import schedule_rows
 
 SCALE = {f"si_{i:02d}": 1 for i in range(1, 11)}
 # Gender and year of birth are the participant record's (record_field): not answered here.
-# the record's diagnoses, which BASELINE's "diagnoses" (derived from them) shows
+# the record's diagnoses; BASELINE leaves out the diagnoses items, derived from them
 DIAGNOSES = [{"code": "F32"}]
 BASELINE = {
     "marital_status": "single",
     "living_situation": "family",
     "employment": "unemployed",
-    "diagnoses": ["depression"],
     "years_since_first_contact": 3,
 }
 
