@@ -139,6 +139,10 @@ choices = [
         ('record_groups = { psychosis = "F20-F29", mood = "F30-F39" }', "exactly one"),
         ('record_groups = { psychosis = "F20-F29", other = "*" }', "'mood' are not mapped"),
         ("", "record_groups: required"),
+        (
+            'required = true\nrecord_groups = { psychosis = "F20-F29", mood = "F30-F39", other = "*" }',
+            "can require it",
+        ),
     ],
 )
 def test_bad_record_groups_are_refused_at_load(tmp_path, groups, problem):
