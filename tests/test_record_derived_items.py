@@ -140,7 +140,8 @@ choices = [
         ('record_groups = { psychosis = "F20-F29", other = "*" }', "'mood' are not mapped"),
         ("", "record_groups: required"),
         (
-            'required = true\nrecord_groups = { psychosis = "F20-F29", mood = "F30-F39", other = "*" }',
+            "required = true\n"
+            'record_groups = { psychosis = "F20-F29", mood = "F30-F39", other = "*" }',
             "can require it",
         ),
     ],
