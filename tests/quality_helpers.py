@@ -26,6 +26,8 @@ def enrolled_with_baseline(db_session, make_participant, site: str = "BU", **fie
     sync_shipped(db_session)
     db_session.commit()
     fields.setdefault("enrolment_date", date(2025, 1, 31))
+    # the record's diagnoses, which BASELINE's diagnoses item shows (derived from them)
+    fields.setdefault("diagnoses", [{"code": "F32"}])
     participant = make_participant(site, **fields)
     response = create_response(
         db_session,

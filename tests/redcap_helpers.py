@@ -8,6 +8,8 @@ from typing import Any
 from trialdm.auth.operations import create_token
 from trialdm.extensions import db
 
+# a participant's record diagnoses that BASELINE's diagnoses items show
+BU1_DIAGNOSES = [{"code": "F32"}, {"code": "F50.0", "text": "Eating disorder"}]
 BASELINE = {
     "gender": "female",
     "year_of_birth": 1985,

@@ -34,7 +34,11 @@ def enrolled(db_session, make_participant):
     sync_shipped(db_session)
     db_session.commit()
     return make_participant(
-        "BU", enrolment_date=date(2025, 1, 31), gender="male", marital_status="unmarried"
+        "BU",
+        enrolment_date=date(2025, 1, 31),
+        gender="male",
+        marital_status="unmarried",
+        diagnoses=[{"code": "F32"}],  # ANSWERS' "depression", derived from the record
     )
 
 
@@ -83,7 +87,10 @@ def test_the_shipped_baseline_binds_gender_year_of_birth_and_marital_status():
         "gender": "gender",
         "year_of_birth": "year_of_birth",
         "marital_status": "marital_status",
+        "diagnoses": "diagnoses",
+        "diagnosis_other": "diagnoses",
     }
+    assert [f.name for f in definition.fields if f.derived] == ["diagnoses", "diagnosis_other"]
     marital = definition.field("marital_status")
     assert marital.to_record("single") == "unmarried"
     assert marital.from_record("unmarried") == "single"
@@ -97,7 +104,7 @@ def test_the_new_page_is_filled_from_the_record(app, make_user, enrolled):
     # the record's "unmarried" is the item's "single" (record_codes)
     assert checked(page, "a.marital_status") == ["single"]
     # the staff form says where the value lives (the self-report page does not)
-    assert page.count('class="hint from-record"') == 3
+    assert page.count('class="hint from-record"') == 5  # 3 bound, 2 derived
 
 
 def test_saving_another_gender_on_the_page_changes_the_record_with_its_audit(

@@ -12,7 +12,7 @@ from datetime import date
 import pytest
 from sqlalchemy import select
 
-from tests.redcap_helpers import BASELINE, RedcapClient, redcap_token
+from tests.redcap_helpers import BASELINE, BU1_DIAGNOSES, RedcapClient, redcap_token
 from tests.seeders.instruments import sync_shipped
 from trialdm.auth.models import ApiToken
 from trialdm.core.audit import AuditEvent
@@ -28,8 +28,9 @@ def trial(db_session, make_participant):
     """Two enrolled participants at BU (one with a complete baseline), one at ULM."""
     sync_shipped(db_session)
     db_session.commit()
-    bu1 = make_participant("BU", enrolment_date=date(2025, 1, 31))
-    bu2 = make_participant("BU", enrolment_date=date(2025, 2, 10))
+    # the record's diagnoses, which the baseline's diagnoses items show (derived)
+    bu1 = make_participant("BU", enrolment_date=date(2025, 1, 31), diagnoses=BU1_DIAGNOSES)
+    bu2 = make_participant("BU", enrolment_date=date(2025, 2, 10), diagnoses=[{"code": "F20"}])
     ulm = make_participant("ULM", enrolment_date=date(2025, 2, 1))
     create_response(
         db_session,
@@ -456,14 +457,15 @@ def test_values_are_taken_exactly_or_refused(trial, redcap_as):
     assert nested.status_code == 400 and "not a list or an object" in nested.json["error"]
 
     # Missing-data codes are values: exported as the code (or its label), read back as codes.
-    saved = api.import_records(
-        [{**row, "education_years": "refused", "diagnoses___not_asked": "1", "gender": "male"}]
-    )
+    saved = api.import_records([{**row, "education_years": "refused", "gender": "male"}])
     assert saved.status_code == 200, saved.json
     out = api.records(**{"records[0]": bu2})[0]
-    assert out["education_years"] == "refused" and out["diagnoses___not_asked"] == "1"
-    assert out["diagnoses___depression"] == "0"
+    assert out["education_years"] == "refused" and out["diagnoses___not_asked"] == "0"
+    assert out["diagnoses___psychosis"] == "1" and out["diagnoses___depression"] == "0"
     labelled = api.records(**{"records[0]": bu2, "rawOrLabel": "label"})[0]
     assert labelled["education_years"] == "Refused" and labelled["gender"] == "Male"
-    both = api.import_records([{**row, "diagnoses___depression": "1"}])
+    # diagnoses are derived from the record: neither a missing-data code nor other groups
+    both = api.import_records([{**row, "diagnoses___not_asked": "1"}])
     assert both.status_code == 400 and "missing-data code" in both.json["error"]
+    other = api.import_records([{**row, "diagnoses___depression": "1"}])
+    assert other.status_code == 400 and "participant record" in other.json["error"]

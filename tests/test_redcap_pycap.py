@@ -14,7 +14,7 @@ from redcap import Project
 from redcap.request import RedcapError
 from werkzeug.serving import make_server
 
-from tests.redcap_helpers import BASELINE
+from tests.redcap_helpers import BASELINE, BU1_DIAGNOSES
 from tests.reminders_helpers import build_separate_app
 from tests.seeders.instruments import sync_shipped
 from trialdm.auth.operations import create_token, create_user
@@ -36,6 +36,8 @@ def _enrol(site: str, day: date):
             "consent_date": day,
             "consent_version": "1.0",
             "arm": "intervention",
+            # the record's diagnoses, which BASELINE's diagnoses items show (derived)
+            "diagnoses": BU1_DIAGNOSES,
         },
     )
 

@@ -11,11 +11,12 @@ from trialdm.schedule.queries import schedule_rows
 
 SCALE = {f"si_{i:02d}": 1 for i in range(1, 11)}
 # Gender and year of birth are the participant record's (record_field): not answered here.
+# the record's diagnoses; BASELINE leaves out the diagnoses items, derived from them
+DIAGNOSES = [{"code": "F32"}]
 BASELINE = {
     "marital_status": "single",
     "living_situation": "family",
     "employment": "unemployed",
-    "diagnoses": ["depression"],
     "years_since_first_contact": 3,
 }
 
@@ -97,7 +98,7 @@ def test_window_edges(db_session, synced, make_participant, as_of, status):
 
 
 def test_completed_needs_every_due_instrument_complete(db_session, synced, make_participant):
-    participant = make_participant("BU", enrolment_date=date(2025, 1, 31))
+    participant = make_participant("BU", enrolment_date=date(2025, 1, 31), diagnoses=DIAGNOSES)
     as_of = date(2025, 6, 20)
     respond(db_session, participant, "baseline_demographics", "T0", BASELINE)
     # T0 needs the baseline and the scale; T1 the scale only
@@ -117,6 +118,7 @@ def test_withdrawal_makes_later_events_not_applicable(db_session, synced, make_p
         status="withdrawn",
         withdrawal_date=date(2025, 6, 20),
         withdrawal_reason="moved away",
+        diagnoses=DIAGNOSES,
     )
     respond(db_session, participant, "baseline_demographics", "T0", BASELINE)
     respond(db_session, participant, "social_inclusion_scale", "T0", SCALE)
@@ -186,7 +188,7 @@ def test_schedule_api_lists_by_site_and_status(api_as, db_session, synced, make_
 
 
 def test_participant_schedule_shows_instruments(api_as, db_session, synced, make_participant):
-    participant = make_participant("BU", enrolment_date=date(2025, 1, 31))
+    participant = make_participant("BU", enrolment_date=date(2025, 1, 31), diagnoses=DIAGNOSES)
     response = respond(db_session, participant, "baseline_demographics", "T0", BASELINE)
     api = api_as("research_worker", ["BU"])
     body = api.get(f"/api/v1/participants/{participant.id}/schedule?as_of=2025-02-05").json

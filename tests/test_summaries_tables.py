@@ -294,12 +294,13 @@ def test_fidelity_table_uses_the_contacts_fidelity_rule(app, db_session, make_pa
 def test_recruitment_counts_completed_assessments_per_event(app, db_session, make_participant):
     from tests.seeders.instruments import sync_shipped
     from tests.test_schedule import BASELINE as BASELINE_ANSWERS
-    from tests.test_schedule import SCALE, respond
+    from tests.test_schedule import DIAGNOSES, SCALE, respond
 
     sync_shipped(db_session)
     db_session.commit()
-    first = make_participant("PU", enrolment_date=date(2025, 1, 31))
-    second = make_participant("PU", enrolment_date=date(2025, 2, 3))
+    # the record holds the diagnoses the baseline answers show (derived from it)
+    first = make_participant("PU", enrolment_date=date(2025, 1, 31), diagnoses=DIAGNOSES)
+    second = make_participant("PU", enrolment_date=date(2025, 2, 3), diagnoses=DIAGNOSES)
     for person in (first, second):
         respond(db_session, person, "baseline_demographics", "T0", BASELINE_ANSWERS)
         respond(db_session, person, "social_inclusion_scale", "T0", SCALE)

@@ -43,6 +43,8 @@ def seed(session, site: str, marker: str) -> dict:
             "consent_version": "1.0",
             "arm": "control",
             "occupation": marker,
+            # shown by the baseline's derived diagnoses items as "other" with the marker
+            "diagnoses": [{"code": "F90.0", "text": marker}],
         },
     )
     response = create_response(
@@ -53,7 +55,7 @@ def seed(session, site: str, marker: str) -> dict:
             "event": "T0",
             "status": "incomplete",
             "collected_on": date(2025, 3, 1),
-            "answers": {"employment": "retired", "diagnoses": ["other"], "diagnosis_other": marker},
+            "answers": {"employment": "retired"},
         },
     )
     return {

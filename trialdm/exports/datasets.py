@@ -45,7 +45,7 @@ from trialdm.instruments.definitions import (
     Missing,
 )
 from trialdm.instruments.models import InstrumentResponse, InstrumentVersion, ResponseAnswer
-from trialdm.instruments.record import record_or_stored
+from trialdm.instruments.record import derived_choice_sql, record_or_stored
 from trialdm.participants.models import Participant
 
 # Missing-data codes as numbers, declared as missing values in SPSS and labelled in
@@ -214,11 +214,16 @@ class _Column:
         f = self.field
         mine = and_(answers.c.field == f.name, answers.c.computed.is_(false()))
         if f.type == "multiple_choice":
-            # NULL (blank) when the field has no answer row, else 1 or 0 per choice
-            return [
-                func.max(case((mine, case((answers.c.value_text == v.choice, 1), else_=0))))
-                for v in self.variables
-            ]
+            # NULL (blank) when the field has no answer row, else 1 or 0 per choice;
+            # a derived item's from the record's diagnoses (instruments.record)
+            cells = []
+            for v in self.variables:
+                cell: Any = case((mine, case((answers.c.value_text == v.choice, 1), else_=0)))
+                derived = derived_choice_sql(self.stored, f, v.choice or "")
+                if derived is not None:
+                    cell = case((derived[0], derived[1]), else_=cell)
+                cells.append(func.max(cell))
+            return cells
         if f.type in ("single_choice", "text"):
             return [self._cell(mine, answers.c.value_text)]
         if f.type == "date":

@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import case
+from sqlalchemy import case, exists, func, not_, or_
 from sqlalchemy.orm import Session
 
 from trialdm.core.audit import audit_context, current_audit_context
@@ -31,18 +31,68 @@ from trialdm.core.errors import N_, ValidationFailed
 from trialdm.core.versions import another_record
 from trialdm.instruments.answers import to_json
 from trialdm.instruments.definitions import FieldDefinition, InstrumentDefinition, Missing
+from trialdm.instruments.definitions.derived import (
+    CATCH_ALL,
+    RANGE,
+    group_parts,
+    grouped,
+    others_text,
+)
 from trialdm.instruments.models import InstrumentResponse
-from trialdm.participants.models import Participant
+from trialdm.participants.models import Participant, ParticipantDiagnosis
 from trialdm.participants.operations import update_participant
 
 
 def record_answers(definition: InstrumentDefinition, participant: Participant) -> dict[str, Any]:
-    """item name -> the record's value as the item's answer (None when the record is blank)."""
+    """item name -> the record's value as the item's answer (None when the record is blank);
+    for an item derived from the record (:mod:`~trialdm.instruments.definitions.derived`),
+    the value derived from it."""
     return {
-        name: f.from_record(getattr(participant, f.record_field))
+        name: derived_value(definition, f, participant)
+        if f.derived
+        else f.from_record(getattr(participant, f.record_field))
         for name, f in definition.bound_fields.items()
         if f.record_field
     }
+
+
+def derived_value(
+    definition: InstrumentDefinition, f: FieldDefinition, participant: Participant
+) -> Any:
+    """A derived item's value: the record's diagnoses as the item's groups, or (text
+    item) the diagnoses that fell into the catch-all of the instrument's group item."""
+    diagnoses = list(participant.diagnoses)
+    if f.type == "multiple_choice":
+        return grouped(diagnoses, f.record_groups, [str(v) for v in f.choice_values])
+    groups = next(
+        (g.record_groups for g in definition.fields if g.derived and g.record_groups),
+        {"other": CATCH_ALL},
+    )
+    return others_text(diagnoses, groups)
+
+
+def _same(f: FieldDefinition, answer: Any, derived: Any) -> bool:
+    if f.type == "multiple_choice":
+        return set(answer or ()) == set(derived or ())
+    if isinstance(answer, str) and isinstance(derived, str):
+        return answer.strip() == derived.strip()
+    return (answer or None) == (derived or None)
+
+
+def refuse_derived_changes(
+    definition: InstrumentDefinition, participant: Participant, values: Mapping[str, Any]
+) -> None:
+    """Refuse an answer of a derived item that differs from the value derived from the
+    record: the record cannot take it (groups are not codes), and the response keeps none."""
+    refused: dict[str, list[str]] = {}
+    derived = record_answers(definition, participant)
+    for name, f in definition.bound_fields.items():
+        if not f.derived or values.get(name) is None:
+            continue
+        if isinstance(values[name], Missing) or not _same(f, values[name], derived.get(name)):
+            refused[name] = [N_("Diagnoses are kept in the participant record; change them there.")]
+    if refused:
+        raise ValidationFailed(N_("The answers have errors."), errors={"answers": refused})
 
 
 def record_answers_json(
@@ -71,12 +121,55 @@ def record_or_stored(versions: Sequence[Any], name: str, mine: Any, stored: Any)
     bound_ids = []
     for version in versions:
         f = version.parsed.field(name)
-        if f is not None and f.record_field:
+        # a derived item (diagnoses) has no one record column; its SQL readers see
+        # the stored answer, which a response of a deriving version does not keep
+        if f is not None and f.record_field and not f.derived:
             binding, bound_ids = f, [*bound_ids, version.id]
     if binding is None:
         return case((mine, stored))
     which = InstrumentResponse.instrument_version_id
     return case((which.in_(bound_ids), record_value_sql(binding)), (mine, stored))
+
+
+def _in_group_sql(code: Any, group: str) -> Any:
+    upper = func.upper(code)
+    tests = []
+    for part in group_parts(group):
+        found = RANGE.match(part)
+        if found:
+            tests.append(func.substr(upper, 1, 3).between(found.group(1), found.group(2)))
+        else:
+            tests.append(or_(upper == part, upper.like(part + ("%" if "." in part else ".%"))))
+    return or_(*tests)
+
+
+def derived_choice_sql(
+    versions: Sequence[Any], f: FieldDefinition, choice: str
+) -> tuple[Any, Any] | None:
+    """SQL of one choice of a derived multiple-choice item (1 or 0, NULL when the
+    record holds no diagnosis) for responses of the ``versions`` that derive it, to
+    be read where InstrumentResponse and Participant are joined; None when no version
+    derives it: (whether the response's version derives it, the value). The codes are
+    grouped as :func:`derived_value` groups them."""
+    ids, groups = [], {}
+    for version in versions:
+        g = version.parsed.field(f.name)
+        if g is not None and g.derived and g.record_groups:
+            ids, groups = [*ids, version.id], g.record_groups
+    if not ids:
+        return None
+    code = ParticipantDiagnosis.code
+    held = ParticipantDiagnosis.participant_id == Participant.id
+    any_held = exists().where(held)
+    which = InstrumentResponse.instrument_version_id.in_(ids)
+    if choice not in groups:  # a missing-data code: the record never holds one
+        return which, case((any_held, 0))
+    if groups[choice] == CATCH_ALL:
+        named = [_in_group_sql(code, g) for g in groups.values() if g != CATCH_ALL]
+        chosen = exists().where(held, not_(or_(*named)))
+    else:
+        chosen = exists().where(held, _in_group_sql(code, groups[choice]))
+    return which, case((chosen, 1), (any_held, 0))
 
 
 def without_bound(definition: InstrumentDefinition, values: Mapping[str, Any]) -> dict[str, Any]:
@@ -100,12 +193,13 @@ def write_to_record(
     for an answer entered without one (a first entry), where the value came from: the
     record changes after its first entry, which needs a reason (GCP). Returns whether
     the record changed."""
+    refuse_derived_changes(definition, participant, values)
     bound = definition.bound_fields
     changes: dict[str, Any] = {}
     item_of: dict[str, str] = {}
     refused: dict[str, list[str]] = {}
     for name, f in bound.items():
-        if name not in values or f.record_field is None:
+        if name not in values or f.record_field is None or f.derived:
             continue
         value = values[name]
         if isinstance(value, Missing):

@@ -374,6 +374,8 @@ def _answer_fields(session: Session) -> dict[tuple[str, str], AnswerField]:
     }
     for version in session.scalars(select(InstrumentVersion).order_by(InstrumentVersion.version)):
         for f in version.parsed.bound_fields.values():
+            if f.derived:  # no one record column holds it (instruments.definitions.derived)
+                continue
             known = found.get((version.name, f.name))
             if known is not None:
                 ids = (*known.bound_versions, version.id)

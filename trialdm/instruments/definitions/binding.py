@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from trialdm.instruments.definitions.checker import Checker
+from trialdm.instruments.definitions.derived import DERIVED_RECORD_FIELDS, parse_groups
 from trialdm.instruments.definitions.model import Choice
 from trialdm.participants.vocabulary import RECORD_CHARACTERISTICS
 
@@ -40,9 +41,26 @@ def parse_binding(
     field -> item name, of the fields before) refuses a second item for one field."""
     name = raw.get("record_field")
     codes = raw.get("record_codes")
+    if name is None or name in DERIVED_RECORD_FIELDS:
+        for key in ("record_codes", "record_groups"):
+            if raw.get(key) is not None and (name is None or key == "record_codes"):
+                check.add(
+                    f"{where}.{key}", "only with record_field (of a characteristic held as a code)"
+                )
+    if name in DERIVED_RECORD_FIELDS:
+        # read-only, derived from the record (.derived): one item of each kind
+        key = f"{name}:{kind}"
+        if key in bound:
+            check.add(f"{where}.record_field", f"{name} is bound to {bound[key]!r} already")
+        bound.setdefault(key, where.rsplit(".", 1)[-1])
+        if raw.get("required"):
+            check.add(
+                f"{where}.required",
+                "a derived item is read-only: the record, not the questionnaire, can require it",
+            )
+        groups = parse_groups(check, where, kind, raw.get("record_groups"), choices)
+        return {"record_field": name, "record_codes": {}, "record_groups": groups}
     if name is None:
-        if codes is not None:
-            check.add(f"{where}.record_codes", "only with record_field")
         return {"record_field": None, "record_codes": {}}
     if not isinstance(name, str) or name not in RECORD_CHARACTERISTICS:
         check.add(

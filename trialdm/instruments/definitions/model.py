@@ -174,6 +174,14 @@ class FieldDefinition:
     # item codes spelt differently from the record's (item code -> record code).
     record_field: str | None = None
     record_codes: Mapping[str, str] = field(default_factory=dict)
+    # An item derived read-only from the record's diagnoses (:mod:`.derived`):
+    # choice -> the record codes it covers ("*" for every other code).
+    record_groups: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def derived(self) -> bool:
+        """Whether the item only shows a value derived from the record (never written to it)."""
+        return self.record_field == "diagnoses"
 
     def to_record(self, value: Any) -> Any:
         """An answer of a bound item as the record holds it."""
@@ -233,6 +241,8 @@ class FieldDefinition:
             out["record_field"] = self.record_field
         if self.record_codes:
             out["record_codes"] = dict(self.record_codes)
+        if self.record_groups:
+            out["record_groups"] = dict(self.record_groups)
         return out
 
 

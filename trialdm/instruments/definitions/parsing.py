@@ -70,6 +70,7 @@ _FIELD_KEYS = {
     "annotation",
     "record_field",
     "record_codes",
+    "record_groups",
 }
 _SCORE_KEYS = {
     "name",
