@@ -83,6 +83,26 @@ def trialdm(env: dict[str, str], *args: str) -> str:
     return result.stdout
 
 
+def bench_environment(url: str, instance: str) -> dict[str, str]:
+    """The settings of the app under test: the bench's database and instance folder."""
+    return {
+        **os.environ,
+        "TRIALDM_DATABASE_URL": url,
+        "TRIALDM_INSTANCE_PATH": instance,
+        "TRIALDM_SECRET_KEY": secrets.token_hex(32),
+        "TRIALDM_LOG_LEVEL": "WARNING",
+    }
+
+
+def research_worker_token(env: dict[str, str]) -> str:
+    """Migrate, sync the sites, create the research worker of every site; its token."""
+    trialdm(env, "db", "upgrade")
+    trialdm(env, "sites", "sync")
+    site_options = [option for code in SITES for option in ("--site", code)]
+    trialdm(env, "users", "create", USER_EMAIL, "--role", "research_worker", *site_options)
+    return trialdm(env, "users", "token", USER_EMAIL).strip().splitlines()[-1]
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -285,19 +305,9 @@ def main(argv: list[str] | None = None) -> int:
     url = fresh_postgres(args.database_url)
     server: subprocess.Popen | None = None
     with tempfile.TemporaryDirectory(prefix="trialdm-bench-") as instance:
-        env = {
-            **os.environ,
-            "TRIALDM_DATABASE_URL": url,
-            "TRIALDM_INSTANCE_PATH": instance,
-            "TRIALDM_SECRET_KEY": secrets.token_hex(32),
-            "TRIALDM_LOG_LEVEL": "WARNING",
-        }
+        env = bench_environment(url, instance)
         try:
-            trialdm(env, "db", "upgrade")
-            trialdm(env, "sites", "sync")
-            site_options = [option for code in SITES for option in ("--site", code)]
-            trialdm(env, "users", "create", USER_EMAIL, "--role", "research_worker", *site_options)
-            token = trialdm(env, "users", "token", USER_EMAIL).strip().splitlines()[-1]
+            token = research_worker_token(env)
             port = free_port()
             server = start_gunicorn(env, port, args.workers)
             create, floor = measure(args, port, token)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import secrets
 import sys
 import tempfile
 from pathlib import Path
@@ -23,14 +22,8 @@ import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.api_write import (
-    SITES,
-    USER_EMAIL,
-    create_database,
-    drop_database,
-    participant_body,
-    trialdm,
-)
+from bench.api_write import bench_environment, participant_body, research_worker_token
+from bench.scratch_databases import drop_postgres, fresh_postgres
 
 
 def exchanges(trace: str) -> list[str]:
@@ -76,23 +69,13 @@ def main(argv: list[str] | None = None) -> int:
         default="postgresql+psycopg://postgres@127.0.0.1:5432/trialdm_bench_round_trips",
     )
     args = parser.parse_args(argv)
-    url = create_database(args.database_url)
+    url = fresh_postgres(args.database_url)
     with tempfile.TemporaryDirectory(prefix="trialdm-bench-") as instance:
         trace = Path(instance) / "libpq.trace"
         trace.touch()
-        env = {
-            **os.environ,
-            "TRIALDM_DATABASE_URL": url,
-            "TRIALDM_INSTANCE_PATH": instance,
-            "TRIALDM_SECRET_KEY": secrets.token_hex(32),
-            "TRIALDM_LOG_LEVEL": "WARNING",
-        }
+        env = bench_environment(url, instance)
         try:
-            trialdm(env, "db", "upgrade")
-            trialdm(env, "sites", "sync")
-            site_options = [option for code in SITES for option in ("--site", code)]
-            trialdm(env, "users", "create", USER_EMAIL, "--role", "research_worker", *site_options)
-            token = trialdm(env, "users", "token", USER_EMAIL).strip().splitlines()[-1]
+            token = research_worker_token(env)
             os.environ.update(env)
             from bench.floor_wsgi import app
             from trialdm.extensions import db
@@ -120,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
             with app.app_context():
                 db.engine.dispose()
         finally:
-            drop_database(url)
+            drop_postgres(url)
     return 0
 
 
