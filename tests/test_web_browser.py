@@ -81,6 +81,8 @@ def log_in(page, live_url: str, email: str) -> None:
     page.fill("#password", DEMO_PASSWORD)
     page.click("button[type=submit]:has-text('Log in')")
     expect(page.locator("h1")).to_have_text("Dashboard")
+    # the deferred scripts (the language menu's submit-on-change) have run by "load"
+    page.wait_for_load_state("load")
 
 
 def test_log_in_and_out(page, live_url):
