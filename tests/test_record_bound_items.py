@@ -80,6 +80,21 @@ def record(db_session, participant) -> Participant:
         return db_session.get(Participant, participant.id)
 
 
+def post_baseline(api, participant, answers, **kwargs):
+    """The baseline questionnaire at T0, collected on 1 Feb 2025, through the API."""
+    return api.post(
+        "/api/v1/responses",
+        json={
+            "participant_id": participant.id,
+            "instrument": "baseline_demographics",
+            "event": "T0",
+            "collected_on": "2025-02-01",
+            "answers": answers,
+        },
+        **kwargs,
+    )
+
+
 def test_the_shipped_baseline_binds_gender_year_of_birth_and_marital_status():
     definition = load_definition_file(SHIPPED / "baseline_demographics.toml")
     bound = {name: f.record_field for name, f in definition.bound_fields.items()}
@@ -138,16 +153,7 @@ def test_the_record_edited_afterwards_shows_in_the_questionnaire(
     app, make_user, api_as, enrolled, db_session
 ):
     api = api_as("research_worker", ["BU"])
-    created = api.post(
-        "/api/v1/responses",
-        json={
-            "participant_id": enrolled.id,
-            "instrument": "baseline_demographics",
-            "event": "T0",
-            "collected_on": "2025-02-01",
-            "answers": ANSWERS,
-        },
-    )
+    created = post_baseline(api, enrolled, ANSWERS)
     assert created.status_code == 201, created.json
     # the API fills a bound item the request left out from the record
     assert created.json["answers"]["gender"] == "male"
@@ -210,17 +216,12 @@ def test_a_value_the_record_refuses_is_a_field_error_and_nothing_is_saved(
     api_as, enrolled, db_session
 ):
     api = api_as("research_worker", ["BU"])
-    refused = api.post(
-        "/api/v1/responses",
-        json={
-            "participant_id": enrolled.id,
-            "instrument": "baseline_demographics",
-            "event": "T0",
-            "collected_on": "2025-02-01",
-            # allowed by the item (1920-2015), but the participant would be too young
-            # at enrolment for the trial: the record's own rule refuses it
-            "answers": {**ANSWERS, "year_of_birth": 2014, "gender": "female"},
-        },
+    refused = post_baseline(
+        api,
+        enrolled,
+        # allowed by the item (1920-2015), but the participant would be too young
+        # at enrolment for the trial: the record's own rule refuses it
+        {**ANSWERS, "year_of_birth": 2014, "gender": "female"},
         headers={"Accept-Language": "de"},
     )
     assert refused.status_code == 422
@@ -294,16 +295,7 @@ def test_the_item_level_export_reads_bound_items_from_the_record(api_as, enrolle
     from trialdm.exports.datasets import instrument_dataset
 
     api = api_as("research_worker", ["BU"])
-    created = api.post(
-        "/api/v1/responses",
-        json={
-            "participant_id": enrolled.id,
-            "instrument": "baseline_demographics",
-            "event": "T0",
-            "collected_on": "2025-02-01",
-            "answers": ANSWERS,
-        },
-    )
+    created = post_baseline(api, enrolled, ANSWERS)
     assert created.status_code == 201, created.json
     with all_sites():
         dataset = instrument_dataset(db_session, "baseline_demographics")
