@@ -49,6 +49,8 @@ def test_a_site_lead_filters_the_site_log(page, live_url):  # noqa: F811
     expect(page.locator("#field-site")).to_have_count(0)  # one site: nothing to choose
     page.select_option("#field-entity", "participants")
     page.click("form.filters button")
+    page.wait_for_url(re.compile(r"entity=participants"), wait_until="load")
+    expect(page.locator("table.log tbody tr").first).to_be_visible()
     sites = page.locator("table.log tbody tr td:nth-child(3)").all_inner_texts()
     assert sites and set(sites) == {"BU"}
     page.fill("#field-user", "nobody@example.org")
@@ -61,6 +63,8 @@ def test_a_coordinator_reads_the_trial_log_of_any_site(page, live_url):  # noqa:
     page.click("nav >> text=Log")
     page.select_option("#field-site", "ULM")
     page.click("form.filters button")
+    page.wait_for_url(re.compile(r"site=ULM"), wait_until="load")
+    expect(page.locator("table.log tbody tr").first).to_be_visible()
     sites = page.locator("table.log tbody tr td:nth-child(3)").all_inner_texts()
     assert sites and set(sites) == {"ULM"}
     records = " ".join(page.locator("table.log tbody tr td:nth-child(4)").all_inner_texts())
