@@ -177,8 +177,8 @@ def test_record_a_group_contact_and_see_fidelity_change(page, live_url):
     # enrolled months ago and never contacted: at risk (the window opened at enrolment)
     page.goto(live_url + "/participants?arm=intervention&fidelity=at_risk")
     page.locator("table.list tbody a").first.click()
+    expect(page.locator("#fidelity-status")).to_have_text("At risk")  # the record's page
     study_id = page.locator("h1").inner_text()
-    expect(page.locator("#fidelity-status")).to_have_text("At risk")
     expect(page.locator("#panel-contacts")).to_contain_text("0 of 3 contacts in the window")
     page.click("#panel-contacts a:has-text('Record a session')")
     page.check("input[name=format][value=group]")
