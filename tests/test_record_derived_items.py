@@ -190,3 +190,77 @@ def test_the_staff_form_saves_without_the_read_only_diagnoses(app, make_user, en
     response = db_session.scalars(select(InstrumentResponse)).one()
     shown = client.get(f"/questionnaires/{response.id}").get_data(as_text=True)
     assert "Schizophrenia or other psychosis (F20-F29)" in shown
+
+
+def test_the_item_level_export_reads_the_other_diagnoses_from_the_record(
+    api_as, db_session, make_participant
+):
+    from trialdm.exports.datasets import instrument_dataset
+
+    sync_shipped(db_session)
+    db_session.commit()
+    person = make_participant(
+        "BU",
+        enrolment_date=date(2025, 1, 31),
+        # the record's order, words as written (else the code); F20.1 is not "other"
+        diagnoses=[{"code": "F90.0", "text": "ADHD"}, {"code": "F20.1"}, {"code": "F84.0"}],
+    )
+    created = create(api_as("research_worker", ["BU"]), person, {})
+    assert created.status_code == 201, created.json
+    assert created.json["answers"]["diagnosis_other"] == "ADHD; F84.0"
+    with all_sites():
+        dataset = instrument_dataset(db_session, "baseline_demographics")
+        names = [v.name for v in dataset.variables]
+        (row,) = [dict(zip(names, r, strict=True)) for r in dataset.rows(db_session)]
+    assert row["diagnosis_other"] == "ADHD; F84.0"
+    assert row["diagnoses___other"] == 1 and row["diagnoses___psychosis"] == 1
+
+
+DERIVED_RULES = """
+[[rule]]
+name = "baseline_diagnosis_missing"
+kind = "required"
+value = "answer.baseline_demographics.T0.diagnoses"
+message = "No diagnosis at baseline."
+
+[[rule]]
+name = "baseline_other_diagnosis_missing"
+kind = "required"
+value = "answer.baseline_demographics.T0.diagnosis_other"
+message = "m"
+"""
+
+
+def test_quality_rules_read_derived_items_from_the_record(
+    tmp_path, enrolled, make_participant, db_session
+):
+    from trialdm.instruments.operations import create_response
+    from trialdm.quality.checks import parse_rules
+    from trialdm.quality.runs import find_failures
+
+    path = tmp_path / "checks.toml"
+    path.write_text(DERIVED_RULES)
+    required, other = parse_rules(path, {"T0", "T1", "T2", "T3"})
+    undiagnosed = make_participant("BU", enrolment_date=date(2025, 1, 31), diagnoses=[])
+    adhd = make_participant(
+        "BU", enrolment_date=date(2025, 1, 31), diagnoses=[{"code": "F90.0", "text": "ADHD"}]
+    )
+    with all_sites():
+        for person in (enrolled, undiagnosed, adhd):
+            create_response(
+                db_session,
+                {
+                    "participant_id": person.id,
+                    "instrument": "baseline_demographics",
+                    "event": "T0",
+                    "collected_on": person.enrolment_date,
+                    "answers": OTHER_ANSWERS,
+                },
+            )
+        db_session.flush()
+        # the answer is the record's: missing only where the record holds no diagnosis
+        assert [f.participant_id for f in find_failures(db_session, (required,))] == [
+            undiagnosed.id
+        ]
+        without_other = {f.participant_id for f in find_failures(db_session, (other,))}
+    assert without_other == {enrolled.id, undiagnosed.id}  # ADHD falls into "other"

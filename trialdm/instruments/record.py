@@ -23,8 +23,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import case, exists, func, not_, or_
+from sqlalchemy import String, case, exists, func, literal, not_, or_, select
+from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.functions import FunctionElement
 
 from trialdm.core.audit import audit_context, current_audit_context
 from trialdm.core.errors import N_, ValidationFailed
@@ -33,6 +36,7 @@ from trialdm.instruments.answers import to_json
 from trialdm.instruments.definitions import FieldDefinition, InstrumentDefinition, Missing
 from trialdm.instruments.definitions.derived import (
     CATCH_ALL,
+    OTHER_SEPARATOR,
     RANGE,
     group_parts,
     grouped,
@@ -101,10 +105,16 @@ def record_answers_json(
     return {name: to_json(value) for name, value in record_answers(definition, participant).items()}
 
 
-def record_value_sql(f: FieldDefinition) -> Any:
+def record_value_sql(f: FieldDefinition, definition: InstrumentDefinition | None = None) -> Any:
     """SQL of a bound item's value read from the participant record (for readers that
-    aggregate in SQL, such as the item-level exports): the record's column, its codes
-    spelt as the item spells them."""
+    aggregate in SQL, such as the item-level exports and the quality rules): the
+    record's column, its codes spelt as the item spells them; for an item derived from
+    the record's diagnoses (``definition`` then required), the value
+    :func:`derived_value` gives, with a multiple-choice item's first group in the
+    item's order standing for its list (NULL when the record holds no diagnosis)."""
+    if f.derived:
+        assert definition is not None, "a derived item's value needs its instrument"
+        return _derived_value_sql(definition, f)
     column: Any = getattr(Participant, f.record_field or "")
     if f.record_codes:
         whens = [(column == record, item) for item, record in f.record_codes.items()]
@@ -115,20 +125,94 @@ def record_value_sql(f: FieldDefinition) -> Any:
 def record_or_stored(versions: Sequence[Any], name: str, mine: Any, stored: Any) -> Any:
     """SQL of a field's value in a response, for readers that aggregate in SQL (the
     item-level exports): the record's where the response's instrument version (one of
-    ``versions``) binds the field, the stored answer (``stored`` where ``mine``)
-    elsewhere."""
+    ``versions``) binds the field (derives it, for the diagnoses), the stored answer
+    (``stored`` where ``mine``) elsewhere."""
     binding: FieldDefinition | None = None
+    definition: InstrumentDefinition | None = None
     bound_ids = []
     for version in versions:
         f = version.parsed.field(name)
-        # a derived item (diagnoses) has no one record column; its SQL readers see
-        # the stored answer, which a response of a deriving version does not keep
-        if f is not None and f.record_field and not f.derived:
-            binding, bound_ids = f, [*bound_ids, version.id]
+        if f is not None and f.record_field:
+            binding, definition = f, version.parsed
+            bound_ids = [*bound_ids, version.id]
     if binding is None:
         return case((mine, stored))
     which = InstrumentResponse.instrument_version_id
-    return case((which.in_(bound_ids), record_value_sql(binding)), (mine, stored))
+    return case((which.in_(bound_ids), record_value_sql(binding, definition)), (mine, stored))
+
+
+def _catch_all_sql(groups: Mapping[str, str]) -> Any:
+    """Whether a diagnosis (a row of ParticipantDiagnosis) falls into the catch-all."""
+    named = [_in_group_sql(ParticipantDiagnosis.code, g) for g in groups.values() if g != CATCH_ALL]
+    return not_(or_(*named)) if named else True
+
+
+def _derived_value_sql(definition: InstrumentDefinition, f: FieldDefinition) -> Any:
+    held = ParticipantDiagnosis.participant_id == Participant.id
+    if f.type == "multiple_choice":
+        whens = [
+            (
+                exists().where(
+                    held,
+                    _catch_all_sql(f.record_groups)
+                    if group == CATCH_ALL
+                    else _in_group_sql(ParticipantDiagnosis.code, group),
+                ),
+                choice,
+            )
+            for choice in (str(v) for v in f.choice_values)
+            if (group := f.record_groups.get(choice)) is not None
+        ]
+        return case(*whens, else_=None)
+    groups = next(
+        (g.record_groups for g in definition.fields if g.derived and g.record_groups),
+        {"other": CATCH_ALL},
+    )
+    return OthersTextSQL(held, _catch_all_sql(groups))
+
+
+class OthersTextSQL(FunctionElement[str]):
+    """The record's diagnoses matching ``where`` (correlated to Participant), each as
+    written else its code, in the record's order, joined as :func:`others_text` joins
+    them; NULL when none."""
+
+    type = String()
+    inherit_cache = False
+
+    def __init__(self, held: Any, where: Any) -> None:
+        self.held, self.where = held, where
+        super().__init__()
+
+
+def _other_words() -> tuple[Any, Any]:
+    d = ParticipantDiagnosis
+    return func.coalesce(d.text, d.code), d.position
+
+
+@compiles(OthersTextSQL)
+def _others_text_default(element: OthersTextSQL, compiler: Any, **kw: Any) -> str:
+    # SQLite before 3.44 has no ORDER BY inside an aggregate; an ordered subquery keeps it
+    words, position = _other_words()
+    ordered = (
+        select(words.label("word"))
+        .where(element.held, element.where)
+        .order_by(position)
+        .correlate(Participant)  # SQLite correlates into a FROM subquery
+        .subquery()
+    )
+    joined = select(func.group_concat(ordered.c.word, OTHER_SEPARATOR)).scalar_subquery()
+    return compiler.process(joined, **kw)
+
+
+@compiles(OthersTextSQL, "postgresql")
+def _others_text_postgresql(element: OthersTextSQL, compiler: Any, **kw: Any) -> str:
+    words, position = _other_words()
+    joined = (
+        select(func.string_agg(words, aggregate_order_by(literal(OTHER_SEPARATOR), position)))
+        .where(element.held, element.where)
+        .scalar_subquery()
+    )
+    return compiler.process(joined, **kw)
 
 
 def _in_group_sql(code: Any, group: str) -> Any:
@@ -165,8 +249,7 @@ def derived_choice_sql(
     if choice not in groups:  # a missing-data code: the record never holds one
         return which, case((any_held, 0))
     if groups[choice] == CATCH_ALL:
-        named = [_in_group_sql(code, g) for g in groups.values() if g != CATCH_ALL]
-        chosen = exists().where(held, not_(or_(*named)))
+        chosen = exists().where(held, _catch_all_sql(groups))
     else:
         chosen = exists().where(held, _in_group_sql(code, groups[choice]))
     return which, case((chosen, 1), (any_held, 0))

@@ -31,7 +31,7 @@ from trialdm.contacts.models import ContactAttendance, ContactSession
 from trialdm.core.models import utcnow
 from trialdm.core.sqldates import add_months, days_between
 from trialdm.core.tasks import enqueue
-from trialdm.instruments.definitions import FieldDefinition
+from trialdm.instruments.definitions import FieldDefinition, InstrumentDefinition
 from trialdm.instruments.models import InstrumentResponse, InstrumentVersion, ResponseAnswer
 from trialdm.instruments.queries import latest_versions
 from trialdm.instruments.record import record_value_sql
@@ -129,7 +129,7 @@ class _Compiler:
             if found is None or found.binding is None or bound is None:
                 return stored
             # the record's value for responses of a version that binds the field
-            return case((bound, record_value_sql(found.binding)), else_=stored)
+            return case((bound, record_value_sql(found.binding, found.instrument)), else_=stored)
         self.contacts = self.contacts or (aliased(ContactAttendance), aliased(ContactSession))
         return self.contacts[1].date
 
@@ -149,7 +149,7 @@ class _Compiler:
         if bound is None or found is None or found.binding is None:
             return stored
         response = self._response(term).id
-        on_record = and_(bound, record_value_sql(found.binding).is_(None))
+        on_record = and_(bound, record_value_sql(found.binding, found.instrument).is_(None))
         return or_(response.is_(None), on_record, and_(not_(bound), stored))
 
     def response_id(self, term: Term | None) -> ColumnElement[Any]:
@@ -364,6 +364,7 @@ class AnswerField:
     field: FieldDefinition
     binding: FieldDefinition | None = None
     bound_versions: tuple[int, ...] = ()
+    instrument: InstrumentDefinition | None = None  # of ``binding``
 
 
 def _answer_fields(session: Session) -> dict[tuple[str, str], AnswerField]:
@@ -374,12 +375,10 @@ def _answer_fields(session: Session) -> dict[tuple[str, str], AnswerField]:
     }
     for version in session.scalars(select(InstrumentVersion).order_by(InstrumentVersion.version)):
         for f in version.parsed.bound_fields.values():
-            if f.derived:  # no one record column holds it (instruments.definitions.derived)
-                continue
             known = found.get((version.name, f.name))
             if known is not None:
                 ids = (*known.bound_versions, version.id)
-                found[(version.name, f.name)] = AnswerField(known.field, f, ids)
+                found[(version.name, f.name)] = AnswerField(known.field, f, ids, version.parsed)
     return found
 
 
