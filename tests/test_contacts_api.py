@@ -5,6 +5,7 @@ from datetime import date, timedelta
 import pytest
 
 from trialdm.core.audit import AuditEvent
+from trialdm.core.dates import today
 
 ENROLLED = date(2025, 3, 3)
 
@@ -113,7 +114,7 @@ def test_attendees_must_be_enrolled_intervention_users_of_the_site(api_as, make_
 def test_date_rules(api_as, make_participant, bu):
     psw, users = bu
     api = api_as("research_worker", ["BU"])
-    tomorrow = (date.today() + timedelta(days=1)).isoformat()
+    tomorrow = (today("Africa/Kampala") + timedelta(days=1)).isoformat()  # at BU
     errors = post_errors(api, session_body(psw, users[:1], date=tomorrow))
     assert errors["date"] == ["The date is in the future."]
     errors = post_errors(api, session_body(psw, users[:1], date="2025-03-02"))

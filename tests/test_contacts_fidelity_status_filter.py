@@ -63,9 +63,7 @@ def spread(app, db_session, tmp_path, make_participant):
 
 
 @pytest.mark.parametrize("as_of", [date(2024, 3, 1), date(2025, 2, 28), date(2025, 8, 20)])
-def test_a_status_filter_finds_what_the_whole_trial_gives_that_status(
-    db_session, spread, as_of
-):
+def test_a_status_filter_finds_what_the_whole_trial_gives_that_status(db_session, spread, as_of):
     with all_sites():
         every = fidelity_subquery(as_of)
         expected: dict[str, set[int]] = {}

@@ -12,6 +12,7 @@ import pytest
 from tests.seeders.instruments import sync_shipped
 from tests.test_web_questionnaires import feedback_form
 from tests.web_helpers import page_as
+from trialdm.core.dates import today
 from trialdm.core.errors import ValidationFailed
 from trialdm.instruments.definitions import DefinitionError, InstrumentDefinition
 from trialdm.instruments.definitions.dates import RelativeDate, as_date_bound
@@ -19,7 +20,7 @@ from trialdm.instruments.models import InstrumentResponse
 from trialdm.instruments.redcap import export_dictionary
 from trialdm.instruments.redcap_import import import_dictionary
 
-TODAY = date.today()
+TODAY = today("Africa/Kampala")  # the day at BU, where the tests' participants are
 FUTURE = (TODAY + timedelta(days=730)).isoformat()
 GERMAN = {"Accept-Language": "de"}
 

@@ -25,7 +25,7 @@ from trialdm.core.models import utcnow
 from trialdm.core.scoping import require_site
 from trialdm.core.versions import check_version
 from trialdm.participants.models import Participant
-from trialdm.sites.queries import get_site
+from trialdm.sites.queries import get_site, site_today
 
 SESSION_FIELDS = ("date", "start_time", "format", "mode", "duration_min", "place", "notes")
 
@@ -51,7 +51,7 @@ def check_contact_session(
 ) -> None:
     """Every rule of a session given as a dict of field values; adds field errors."""
     on: date | None = proposed.get("date")
-    refuse_future(errors, "date", on)
+    refuse_future(errors, "date", on, site_today(session, site_code))
     psw_ids = list(proposed.get("psws") or [])
     attendee_ids = list(proposed.get("attendees") or [])
     people = _people(session, psw_ids + attendee_ids)

@@ -25,6 +25,7 @@ from trialdm.core.errors import ErrorCollector
 from trialdm.core.pagination import order_by, paginate
 from trialdm.extensions import db
 from trialdm.participants.models import Participant
+from trialdm.sites.queries import site_today
 from trialdm.web.dashboard import BySite, Widget, add_widget
 from trialdm.web.forms import FormErrors, as_int, as_ints, field_errors, submit
 from trialdm.web.labels import format_day, options
@@ -264,7 +265,8 @@ def create():
         "modes": options(MODES),
     }
     if request.method == "GET":
-        values = {"date": date.today().isoformat(), "format": "individual", "mode": "in_person"}
+        day = site_today(db.session, site)
+        values = {"date": day.isoformat(), "format": "individual", "mode": "in_person"}
         if request.args.get("attendee", "").isdigit():
             values["attendees"] = [int(request.args["attendee"])]
         return render_template("contacts/form.html", values=values, errors={}, **context)

@@ -14,6 +14,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 import marshmallow as ma
@@ -23,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from trialdm.config import schedule_events
 from trialdm.core.audit import current_audit_context, record_event
-from trialdm.core.dates import refuse_future, today
+from trialdm.core.dates import on_day, refuse_future
 from trialdm.core.errors import N_, Conflict, ErrorCollector, Message, ValidationFailed
 from trialdm.core.locking import refuse_if_locked
 from trialdm.core.models import utcnow
@@ -48,6 +49,7 @@ from trialdm.instruments.record import record_answers_json, without_bound, write
 from trialdm.instruments.schemas import AnswerField, answers_schema
 from trialdm.instruments.scoring import compute_scores, visible_fields
 from trialdm.participants.models import Participant
+from trialdm.sites.queries import site_today
 
 
 def definition_checksum(definition: InstrumentDefinition) -> str:
@@ -212,10 +214,12 @@ def store_label_translations(
 
 
 def _load_answers(
-    version: InstrumentVersion, answers: Mapping[str, Any], complete: bool
+    version: InstrumentVersion, answers: Mapping[str, Any], complete: bool, day: date
 ) -> dict[str, Any]:
+    """The answers checked, date bounds such as ``today`` read on ``day`` (the site's)."""
     try:
-        return answers_schema(version, complete).load(answers)
+        with on_day(day):
+            return answers_schema(version, complete).load(answers)
     except ma.ValidationError as exc:
         raise ValidationFailed(
             N_("The answers have errors."), errors={"answers": exc.messages}
@@ -346,13 +350,14 @@ def create_response(session: Session, data: Mapping[str, Any]) -> InstrumentResp
         )
     event = data.get("event")
     _check_event(errors, definition, participant, event)
-    collected_on = data.get("collected_on") or today()
-    refuse_future(errors, "collected_on", collected_on)
+    day = site_today(session, participant.site_code)
+    collected_on = data.get("collected_on") or day
+    refuse_future(errors, "collected_on", collected_on, day)
     errors.raise_if_any()
     complete = data.get("status") == "complete"
     # Bound items not answered keep the record's value (:mod:`.record`).
     answers = {**record_answers_json(definition, participant), **(data.get("answers") or {})}
-    values = _load_answers(version, answers, complete)
+    values = _load_answers(version, answers, complete, day)
     if event is not None:
         duplicate = session.scalar(
             select(InstrumentResponse.id).where(
@@ -439,10 +444,11 @@ def update_response(
             merged[name] = None
     status = changes.get("status", response.status)
     complete = status == "complete"
-    values = _load_answers(response.instrument_version, merged, complete)
+    day = site_today(session, response.site_code)
+    values = _load_answers(response.instrument_version, merged, complete, day)
     errors = ErrorCollector()
     collected_on = changes.get("collected_on", response.collected_on)
-    refuse_future(errors, "collected_on", collected_on)
+    refuse_future(errors, "collected_on", collected_on, day)
     errors.raise_if_any()
 
     record_changed = False

@@ -19,7 +19,6 @@ from sqlalchemy import select
 
 from trialdm.auth.permissions import requires
 from trialdm.core.audit import audit_context
-from trialdm.core.dates import today
 from trialdm.core.errors import ValidationFailed
 from trialdm.core.locking import refuse_if_locked
 from trialdm.core.pagination import order_by, paginate
@@ -37,6 +36,7 @@ from trialdm.instruments.schemas import (
 )
 from trialdm.participants.models import Participant
 from trialdm.participants.queries import get_participant
+from trialdm.sites.queries import site_today
 from trialdm.web.forms import FormErrors, field_errors, submit
 
 bp = Blueprint("response_pages", __name__, url_prefix="/questionnaires")
@@ -67,9 +67,10 @@ def _register(state) -> None:
     state.app.jinja_env.filters["date_bound"] = date_bound
 
 
-def date_bound(bound: DateBound) -> str:
-    """A date item's bound as the ``min``/``max`` of ``<input type=date>`` today."""
-    day = resolved(bound, today())
+def date_bound(bound: DateBound, on: date) -> str:
+    """A date item's bound as the ``min``/``max`` of ``<input type=date>`` on the
+    site's day ``on``."""
+    day = resolved(bound, on)
     return day.isoformat() if day else ""
 
 
@@ -248,6 +249,7 @@ def form_context(
         "participant": participant,
         "event": event,
         "labels": FIELD_LABELS,
+        "site_day": site_today(db.session, participant.site_code),
     }
 
 
@@ -308,7 +310,7 @@ def create():
         values = {
             **initial_values(version.parsed, datetime.now()),
             **form_values_of(record_answers(version.parsed, participant)),
-            "collected_on": date.today().isoformat(),
+            "collected_on": context["site_day"].isoformat(),
         }
         return render_template("questionnaires/form.html", values=values, errors={}, **context)
     data = {

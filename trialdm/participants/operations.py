@@ -25,7 +25,7 @@ from trialdm.participants.hooks import check_change
 from trialdm.participants.minimum_record import PSW_FIELDS, TRIAL_FIELDS, missing_fields
 from trialdm.participants.models import Participant, ParticipantDiagnosis, StudyIdCounter
 from trialdm.participants.vocabulary import OTHER_DIAGNOSIS
-from trialdm.sites.queries import get_site
+from trialdm.sites.queries import get_site, site_today
 
 # Per category: what comes before the number, and the number's least width.
 STUDY_ID_PARTS = {
@@ -51,12 +51,13 @@ def check_participant(
     proposed: dict[str, Any],
     errors: ErrorCollector,
     recorded: frozenset[tuple[str, str | None]] = frozenset(),
+    on: date | None = None,
 ) -> None:
     """Cross-field rules of a participant record given as a dict of field values.
     Diagnoses as typed (codes, labels or synonyms) are replaced by their codes;
     ``recorded`` (code, text) pairs (stored, perhaps under an earlier vocabulary) are kept."""
     config = current_app.config
-    now = today()
+    now = on or today()  # the day at the record's site
     category = proposed.get("category")
 
     for name in (
@@ -278,7 +279,7 @@ def create_participant(session: Session, data: Mapping[str, Any]) -> Participant
             proposed["status"] = "enrolled"
     if proposed.get("category") == "psw" and proposed.get("active") is None:
         proposed["active"] = True
-    check_participant(proposed, errors)
+    check_participant(proposed, errors, on=site_today(session, site_code))
     check_arm_not_typed(data, None, errors)
     if current_scope().every_site:
         # A site-scoped user's sites come from memberships, which reference existing
@@ -327,7 +328,7 @@ def update_participant(
                 proposed[name] = None
     errors = ErrorCollector()
     recorded = frozenset((d.code, d.text) for d in participant.diagnoses)
-    check_participant(proposed, errors, recorded)
+    check_participant(proposed, errors, recorded, site_today(session, participant.site_code))
     check_arm_not_typed(changes, participant.arm, errors)
     if not errors:
         check_change(session, participant, proposed, errors)

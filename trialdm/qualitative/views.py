@@ -4,7 +4,6 @@ edit with a reason, history. The same schemas and operations as ``api.py``."""
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -21,6 +20,7 @@ from trialdm.participants.models import Participant
 from trialdm.qualitative import operations, queries
 from trialdm.qualitative.models import MODES, QualitativeSession
 from trialdm.qualitative.schemas import MemberAdd, QualitativeCreate, QualitativeUpdate
+from trialdm.sites.queries import site_today
 from trialdm.web.forms import FormErrors, as_int, as_ints, form_values, submit
 from trialdm.web.labels import options
 from trialdm.web.sites import sites_with
@@ -120,7 +120,8 @@ def create():
         "people": site_people(site),
     }
     if request.method == "GET":
-        values = {"date": date.today().isoformat(), "mode": "in_person", "members": []}
+        day = site_today(db.session, site)
+        values = {"date": day.isoformat(), "mode": "in_person", "members": []}
         return render_template("qualitative/form.html", values=values, errors={}, **context)
     data = {"site": site, **posted_session(request.form)}
     data["members"] = [{"participant_id": pid} for pid in as_ints(request.form.getlist("members"))]

@@ -16,7 +16,7 @@ from trialdm.core.scoping import require_site
 from trialdm.core.versions import check_version
 from trialdm.participants.models import Participant
 from trialdm.screening.models import ScreeningEntry
-from trialdm.sites.queries import get_site
+from trialdm.sites.queries import get_site, site_today
 
 FIELDS = ("screening_date", "outcome", "outcome_reason", "participant_id", "notes")
 
@@ -28,7 +28,9 @@ def check_entry(
     errors: ErrorCollector,
     entry_id: int | None = None,
 ) -> None:
-    refuse_future(errors, "screening_date", proposed.get("screening_date"))
+    refuse_future(
+        errors, "screening_date", proposed.get("screening_date"), site_today(session, site_code)
+    )
     outcome = proposed.get("outcome")
     if (
         outcome in ("not_eligible", "declined")

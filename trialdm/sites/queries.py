@@ -1,13 +1,40 @@
 from __future__ import annotations
 
+import time
+from datetime import date
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from trialdm.core.dates import today
 from trialdm.core.errors import N_, Forbidden, Message, NotFound, ValidationFailed
 from trialdm.core.scoping import current_scope, require_site
 from trialdm.sites.models import Site
 
 EVERY_SITE_SCOPE = "all"
+
+
+# Site code -> IANA time zone, read at most once a minute per process: a site's zone
+# changes only by `trialdm sites sync`, and entry checks read it on every save.
+_ZONES: dict[str, str] = {}
+_ZONES_READ_AT = 0.0
+ZONES_MAX_AGE = 60.0
+
+
+def site_zone(session: Session, code: str) -> str | None:
+    """The site's IANA time zone (None for a site that does not exist)."""
+    global _ZONES_READ_AT
+    if time.monotonic() - _ZONES_READ_AT > ZONES_MAX_AGE or code not in _ZONES:
+        zones = {code: zone for code, zone in session.execute(select(Site.code, Site.timezone))}
+        _ZONES.clear()
+        _ZONES.update(zones)
+        _ZONES_READ_AT = time.monotonic()
+    return _ZONES.get(code)
+
+
+def site_today(session: Session, code: str) -> date:
+    """Today's date at the site (the server's for an unknown site)."""
+    return today(site_zone(session, code))
 
 
 def list_sites(session: Session) -> list[Site]:
