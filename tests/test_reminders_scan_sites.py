@@ -63,7 +63,7 @@ def test_many_sites_find_what_each_site_alone_finds(app, db_session, enrolled):
 def test_a_scan_of_many_sites_that_fails_leaves_no_table_and_nothing_saved(
     app, db_session, enrolled, monkeypatch
 ):
-    monkeypatch.setattr(scanning, "deliver_pending", lambda *a, **k: 1 / 0)
+    monkeypatch.setattr(scanning, "deliver_by_site", lambda *a, **k: 1 / 0)
     with all_sites(), pytest.raises(ZeroDivisionError):
         operations.scan_sites(db_session, [(s, DAY) for s in SITES])
     db_session.rollback()

@@ -5,13 +5,14 @@ Python: a scan records its run first (on SQLite this takes the write lock, on
 PostgreSQL a concurrent scan of the same day waits for it), then inserts the
 reminders it found in one ``INSERT ... SELECT ... WHERE NOT EXISTS ... ON CONFLICT
 (dedupe_key) DO NOTHING`` (:func:`trialdm.reminders.bulk.insert_new`), so two scans
-create each reminder once and a scan finding nothing new writes nothing. Functions
-flush and never commit.
+create each reminder once and a scan finding nothing new writes nothing. A scan of
+many sites stores and delivers what all of them found at once: the statements of a
+scan do not grow with its sites' reminders. Functions flush and never commit.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -27,7 +28,7 @@ from trialdm.auth.permissions import SITE_ROLES
 from trialdm.core.errors import NotFound
 from trialdm.core.models import utcnow
 from trialdm.reminders.bulk import insert_ignoring_duplicates, insert_new, stored_keys
-from trialdm.reminders.delivery import deliver_pending
+from trialdm.reminders.delivery import deliver_by_site
 from trialdm.reminders.models import TRIAL_WIDE, Reminder, ScanRun
 from trialdm.reminders.rules import (
     Finding,
@@ -206,7 +207,11 @@ def scan_site(
     now = utcnow()
     if not dry_run:
         _record_runs(session, [(site_code, local_date)], now)
-    return _scan(session, site_code, local_date, now, dry_run=dry_run)
+    _check_sites(session, [site_code])
+    result = _plan(session, site_code, local_date, dry_run=dry_run)
+    if not dry_run:
+        _store(session, [result], now)
+    return result
 
 
 def scan_sites(
@@ -215,13 +220,18 @@ def scan_sites(
     """:func:`scan_site` of each (site, local day) of ``days``, in one transaction: the
     statements every site's rules read (fidelity, schedule) are computed once per
     local day for all sites into temporary tables, each site's rules read its rows
-    there, and the tables are dropped at the end (also on error)."""
+    there, and the tables are dropped at the end (also on error). The new reminders
+    of every site go in with one statement per local day, and are delivered with one
+    claim and one insert each of e-mails and inbox entries."""
     now = utcnow()
     if not dry_run:
         _record_runs(session, days, now)
+    _check_sites(session, [code for code, _ in days])
     many = ManySites()
     try:
-        results = [_scan(session, code, day, now, dry_run=dry_run, many=many) for code, day in days]
+        results = [_plan(session, code, day, dry_run=dry_run, many=many) for code, day in days]
+        if not dry_run:
+            _store(session, results, now)
     except BaseException:
         many.drop(session, failed=True)
         raise
@@ -229,43 +239,67 @@ def scan_sites(
     return results
 
 
-def _scan(
+def _check_sites(session: Session, codes: Sequence[str | None]) -> None:
+    wanted = {code for code in codes if code is not None}
+    if not wanted:
+        return
+    known = set(session.scalars(select(Site.code).where(Site.code.in_(sorted(wanted)))))
+    for code in codes:
+        if code is not None and code not in known:
+            raise NotFound(f"No site {code}.")
+
+
+def _plan(
     session: Session,
     site_code: str | None,
     local_date: date,
-    now: datetime,
     *,
     dry_run: bool,
     many: ManySites | None = None,
 ) -> ScanResult:
-    if site_code is not None and session.get(Site, site_code) is None:
-        raise NotFound(f"No site {site_code}.")
     result = ScanResult(site_code, local_date, plan_reminders(session, site_code, local_date, many))
     result.dry_run = dry_run
-    if dry_run:
-        return result
+    return result
+
+
+def _store(session: Session, results: Sequence[ScanResult], now: datetime) -> None:
+    """Insert the new reminders of ``results`` (one statement per local day) and deliver
+    the pending reminders of their sites (one claim for all)."""
     # Most of a day's findings are reminders still open from earlier days: their keys
     # are read first, and only the new ones are sent to the insert (which still skips
-    # a key a concurrent scan stored meanwhile).
+    # a key a concurrent scan stored meanwhile: ON CONFLICT DO NOTHING).
     stored = stored_keys(
-        session, Reminder.__table__, "dedupe_key", [p.dedupe_key for p in result.planned]
-    )
-    created = insert_new(
         session,
         Reminder.__table__,
-        [p.row() for p in result.planned if p.dedupe_key not in stored],
-        ["dedupe_key"],
-        constants={
-            "site_code": site_code,
-            "local_date": local_date,
-            "created_at": now,
-            "status": "pending",
-        },
-        returning=("id",),
+        "dedupe_key",
+        [p.dedupe_key for result in results for p in result.planned],
     )
-    result.created = len(created)
-    result.delivered = deliver_pending(session, site_code=site_code or TRIAL_WIDE)
-    return result
+    by_day: dict[date, list[dict[str, Any]]] = defaultdict(list)
+    for result in results:
+        by_day[result.local_date].extend(
+            {**p.row(), "site_code": result.site_code}
+            for p in result.planned
+            if p.dedupe_key not in stored
+        )
+    created: Counter[tuple[str | None, date]] = Counter()
+    for local_date, rows in sorted(by_day.items()):
+        inserted = insert_new(
+            session,
+            Reminder.__table__,
+            rows,
+            ["dedupe_key"],
+            constants={"local_date": local_date, "created_at": now, "status": "pending"},
+            returning=("site_code",),
+            skip_stored=False,
+        )
+        created.update((row.site_code, local_date) for row in inserted)
+    delivered = deliver_by_site(
+        session, sorted({result.site_code or TRIAL_WIDE for result in results})
+    )
+    for result in results:
+        result.created = created[(result.site_code, result.local_date)]
+        # a site scanned for two days in one call: its first result delivered them all
+        result.delivered = delivered.pop(result.site_code, 0)
 
 
 def local_today(site: Site, now: datetime | None = None) -> date:
