@@ -43,9 +43,11 @@ from trialdm.reminders.texts import Text, english
 from trialdm.sites.models import Site
 
 
-def recipients_by_role(session: Session, site_code: str | None) -> dict[str, list[int]]:
+def recipients_by_role(
+    session: Session, site_code: str | None, many: ManySites | None = None, day: date | None = None
+) -> dict[str, list[int]]:
     """Active users by role at ``site_code`` (or coordinators, for the whole trial):
-    one query per scan."""
+    one query per scan (``many``: one for all the sites of the scan's ``day``)."""
     stmt = (
         select(Membership.role, Membership.user_id)
         .join(User, User.id == Membership.user_id)
@@ -53,12 +55,25 @@ def recipients_by_role(session: Session, site_code: str | None) -> dict[str, lis
         .order_by(Membership.user_id)
     )
     if site_code is None:
-        stmt = stmt.where(Membership.role == "coordinator")
+        rows = session.execute(stmt.where(Membership.role == "coordinator")).all()
+    elif many is not None and day is not None:
+        rows = many.rows(
+            session,
+            "recipients",
+            day,
+            lambda: stmt.add_columns(Membership.site_code).where(
+                Membership.site_code.in_(many.sites_on(day)), Membership.role.in_(SITE_ROLES)
+            ),
+            "site_code",
+            site_code,
+        )
     else:
-        stmt = stmt.where(Membership.site_code == site_code, Membership.role.in_(SITE_ROLES))
+        rows = session.execute(
+            stmt.where(Membership.site_code == site_code, Membership.role.in_(SITE_ROLES))
+        ).all()
     found: dict[str, list[int]] = defaultdict(list)
-    for role, user_id in session.execute(stmt):
-        found[role].append(user_id)
+    for row in rows:
+        found[row.role].append(row.user_id)
     return found
 
 
@@ -157,7 +172,7 @@ def plan_reminders(
     ``many``: the site is one of a scan of many (:func:`scan_sites`)."""
     config = current_app.config
     scan = ScanContext(site_code=site_code, local_date=local_date, config=config, many=many)
-    by_role = recipients_by_role(session, site_code)
+    by_role = recipients_by_role(session, site_code, many, local_date)
     planned: list[PlannedReminder] = []
     for rule in active_rules(config, trial_wide=site_code is None):
         audience = _audience(rule, by_role)
@@ -228,6 +243,8 @@ def scan_sites(
         _record_runs(session, days, now)
     _check_sites(session, [code for code, _ in days])
     many = ManySites()
+    for code, day in days:
+        many.days.setdefault(day, []).append(code)
     try:
         results = [_plan(session, code, day, dry_run=dry_run, many=many) for code, day in days]
         if not dry_run:
