@@ -101,12 +101,14 @@ def deliver_pending(session: Session, *, site_code: str | None = None) -> int:
     return sum(deliver_by_site(session, sites).values())
 
 
-def deliver_by_site(session: Session, sites: Sequence[str] | None = None) -> dict[str | None, int]:
+def deliver_by_site(
+    session: Session, sites: Sequence[str] | None = None, *, now: datetime | None = None
+) -> dict[str | None, int]:
     """Deliver the pending reminders of ``sites`` (``'*'`` stands for the trial-wide
     ones; None: every site) in a fixed number of statements however many sites and
     reminders: one claim, one insert of the e-mails, one of the inbox entries.
     Returns the reminders delivered by site (None: trial-wide)."""
-    now = utcnow()
+    now = now or utcnow()
     table = Reminder.__table__
     stmt = update(table).where(table.c.status == "pending")
     if sites is not None:
@@ -126,9 +128,17 @@ def deliver_by_site(session: Session, sites: Sequence[str] | None = None) -> dic
             table.c.recipients,
         )
     ).all()
-    if not claimed:
-        return {}
-    user_ids = sorted({uid for row in claimed for uid in (row.recipients or [])})
+    fan_out(session, claimed, now)
+    return dict(Counter(row.site_code for row in claimed))
+
+
+def fan_out(session: Session, reminders: Sequence[Any], now: datetime) -> None:
+    """Deliver ``reminders`` (each with id, site_code, title, body, message, link and
+    recipients) that this transaction claimed, or inserted as delivered: their
+    e-mails and inbox entries, in one insert each, and the e-mails queued to send."""
+    if not reminders:
+        return
+    user_ids = sorted({uid for row in reminders for uid in (row.recipients or [])})
     users = {
         row.id: row
         for row in session.execute(
@@ -140,18 +150,17 @@ def deliver_by_site(session: Session, sites: Sequence[str] | None = None) -> dic
     inserted = insert_new(
         session,
         OutboxMessage.__table__,
-        _immediate_mails(claimed, users),
+        _immediate_mails(reminders, users),
         ["dedupe_key"],
         constants=_outbox_new(now),
         returning=("id",),
-        # the keys name reminders this transaction claimed: none is stored yet
+        # the keys name reminders only this transaction delivers: none is stored yet
         skip_stored=False,
     )
-    _fill_inboxes(session, [row.id for row in claimed], now)
+    _fill_inboxes(session, [row.id for row in reminders], now)
     ids = sorted(row.id for row in inserted)
     for start in range(0, len(ids), MAIL_BATCH):
         enqueue(session, "trialdm.reminders.send_mails", ids[start : start + MAIL_BATCH])
-    return dict(Counter(row.site_code for row in claimed))
 
 
 def _mail_key(reminder_id: int, user_id: int) -> str:

@@ -16,6 +16,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from types import SimpleNamespace
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -28,7 +29,7 @@ from trialdm.auth.permissions import SITE_ROLES
 from trialdm.core.errors import NotFound
 from trialdm.core.models import utcnow
 from trialdm.reminders.bulk import insert_ignoring_duplicates, insert_new, stored_keys
-from trialdm.reminders.delivery import deliver_by_site
+from trialdm.reminders.delivery import deliver_by_site, fan_out
 from trialdm.reminders.models import TRIAL_WIDE, Reminder, ScanRun
 from trialdm.reminders.rules import (
     Finding,
@@ -281,7 +282,7 @@ def _plan(
 
 def _store(session: Session, results: Sequence[ScanResult], now: datetime) -> None:
     """Insert the new reminders of ``results`` (one statement per local day) and deliver
-    the pending reminders of their sites (one claim for all)."""
+    them, with whatever was left pending at their sites (one claim for all)."""
     # Most of a day's findings are reminders still open from earlier days: their keys
     # are read first, and only the new ones are sent to the insert (which still skips
     # a key a concurrent scan stored meanwhile: ON CONFLICT DO NOTHING).
@@ -291,27 +292,44 @@ def _store(session: Session, results: Sequence[ScanResult], now: datetime) -> No
         "dedupe_key",
         [p.dedupe_key for result in results for p in result.planned],
     )
-    by_day: dict[date, list[dict[str, Any]]] = defaultdict(list)
+    by_day: dict[date, dict[str, dict[str, Any]]] = defaultdict(dict)
     for result in results:
-        by_day[result.local_date].extend(
-            {**p.row(), "site_code": result.site_code}
+        by_day[result.local_date].update(
+            (p.dedupe_key, {**p.row(), "site_code": result.site_code})
             for p in result.planned
             if p.dedupe_key not in stored
         )
     created: Counter[tuple[str | None, date]] = Counter()
+    new: list[SimpleNamespace] = []
     for local_date, rows in sorted(by_day.items()):
+        # Inserted as delivered, and delivered below in this transaction: only the
+        # transaction whose insert stored a key delivers it (a concurrent scan's insert
+        # of the same key returns nothing), as a claim of pending reminders would.
         inserted = insert_new(
             session,
             Reminder.__table__,
-            rows,
+            list(rows.values()),
             ["dedupe_key"],
-            constants={"local_date": local_date, "created_at": now, "status": "pending"},
-            returning=("site_code",),
+            constants={
+                "local_date": local_date,
+                "created_at": now,
+                "status": "delivered",
+                "delivered_at": now,
+            },
+            returning=("id", "dedupe_key"),
             skip_stored=False,
         )
-        created.update((row.site_code, local_date) for row in inserted)
-    delivered = deliver_by_site(
-        session, sorted({result.site_code or TRIAL_WIDE for result in results})
+        for row in inserted:
+            values = rows[row.dedupe_key]
+            new.append(SimpleNamespace(id=row.id, **values))
+            created[(values["site_code"], local_date)] += 1
+    fan_out(session, new, now)
+    delivered: Counter[str | None] = Counter(row.site_code for row in new)
+    # reminders of these sites left pending (by a scan that stored without delivering)
+    delivered.update(
+        deliver_by_site(
+            session, sorted({result.site_code or TRIAL_WIDE for result in results}), now=now
+        )
     )
     for result in results:
         result.created = created[(result.site_code, result.local_date)]
