@@ -59,24 +59,29 @@ def mail_subject(site_code: str | None, title: str) -> str:
 
 
 def mail_body(language: str, title: str, body: str, link: str) -> str:
-    base = _base()
+    return _mail_body(_base(), _mail_footer(language, _base()), title, body, link)
+
+
+def _mail_footer(language: str, base: str) -> str:
+    return render(
+        text(
+            N_(
+                "You receive this as a member of the study team. Reminders are also in "
+                "your inbox: %(url)s"
+            ),
+            url=f"{base}/reminders",
+        ),
+        language,
+    )
+
+
+def _mail_body(base: str, footer: str, title: str, body: str, link: str) -> str:
     parts = [title]
     if body:
         parts.append(body)
     if link:
         parts.append(f"{base}{link}")
-    parts.append(
-        render(
-            text(
-                N_(
-                    "You receive this as a member of the study team. Reminders are also in "
-                    "your inbox: %(url)s"
-                ),
-                url=f"{base}/reminders",
-            ),
-            language,
-        )
-    )
+    parts.append(footer)
     return "\n\n".join(parts) + "\n"
 
 
@@ -170,20 +175,28 @@ def _mail_key(reminder_id: int, user_id: int) -> str:
 def _immediate_mails(claimed: Sequence[Any], users: Mapping[int, Any]) -> list[dict[str, Any]]:
     """The e-mails of the recipients who want them at once, in each one's language
     (each reminder put into words once per language)."""
+    base = _base()
+    # the users mailed at once, with their language; each language's footer said once
+    at_once = {
+        uid: (user, language_of(user.locale))
+        for uid, user in users.items()
+        if user.mail_preference != "daily"
+    }
+    footers = {language: _mail_footer(language, base) for _, language in at_once.values()}
     messages: list[dict[str, Any]] = []
     for reminder in claimed:
         said: dict[str, tuple[str, str]] = {}  # language -> (subject, body), said once
         for uid in reminder.recipients or []:
-            user = users.get(uid)
-            if user is None or user.mail_preference == "daily":
+            found = at_once.get(uid)
+            if found is None:
                 continue
-            language = language_of(user.locale)
+            user, language = found
             if language not in said:
                 title = stored_words(reminder.message, "title", reminder.title, language)
                 body = stored_words(reminder.message, "body", reminder.body, language)
                 said[language] = (
                     mail_subject(reminder.site_code, title),
-                    mail_body(language, title, body, reminder.link),
+                    _mail_body(base, footers[language], title, body, reminder.link),
                 )
             subject, body_text = said[language]
             messages.append(
