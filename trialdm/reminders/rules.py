@@ -3,7 +3,9 @@
 A rule looks at one site on one site-local day (or, for trial-wide rules, at the
 whole trial on one UTC day) and yields :class:`Finding` s. It must be set-based:
 at most one SELECT for the whole site, never a query per participant; rules that
-read the same domain query share one statement per scan (``ScanContext.shared``). The scan turns a
+read the same domain query share one statement per scan (``ScanContext.shared``).
+A rule reads its site's rows through :func:`site_rows` (or ``ManySites.rows``), so
+that a scan of many sites runs its statement once for all of them. The scan turns a
 finding into a reminder whose dedupe key is ``rule:subject_type:subject_id:period``;
 the period decides when the same subject earns a new reminder (the same event is
 reminded once; an at-risk participant once a week). Texts name participants by
@@ -87,7 +89,7 @@ class ScanContext:
     # (site, rule, dedupe key) of what this scan found before the rule runs, not yet
     # stored: the weekly digests, which run last, count it with what is stored.
     planned: list[tuple[str | None, str, str]] = field(default_factory=list)
-    # Set when the scan covers many sites: the shared statements' temporary tables.
+    # Set when the scan covers many sites: each statement's rows for all of them.
     many: ManySites | None = None
 
 

@@ -233,12 +233,13 @@ def scan_site(
 def scan_sites(
     session: Session, days: Sequence[tuple[str, date]], *, dry_run: bool = False
 ) -> list[ScanResult]:
-    """:func:`scan_site` of each (site, local day) of ``days``, in one transaction: the
-    statements every site's rules read (fidelity, schedule) are computed once per
-    local day for all sites into temporary tables, each site's rules read its rows
-    there, and the tables are dropped at the end (also on error). The new reminders
-    of every site go in with one statement per local day, and are delivered with one
-    claim and one insert each of e-mails and inbox entries."""
+    """:func:`scan_site` of each (site, local day) of ``days``, in one transaction: each
+    statement the rules read (the fidelity and the schedule that several rules share,
+    each rule's own) runs once per local day for all the sites of that day, and each
+    site's rules read its rows from there (:class:`ManySites`). The new reminders of
+    every site go in with one statement per local day, and are delivered with one
+    insert each of e-mails and inbox entries: the statements of a scan do not grow
+    with its sites nor with what they find."""
     now = utcnow()
     if not dry_run:
         _record_runs(session, days, now)
