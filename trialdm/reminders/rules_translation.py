@@ -116,7 +116,6 @@ class TranscriptSecondCheck(Rule):
         days = scan.config["REMINDER_SECOND_CHECK_DAYS"]
         # Approved on a UTC day at most local_date - days - 1: waiting more than `days`.
         before = datetime.combine(scan.local_date - timedelta(days=days), time.min, UTC)
-        approved = TranscriptCheck.decision == "approve"
         rows = site_rows(
             session,
             scan,
@@ -135,7 +134,7 @@ class TranscriptSecondCheck(Rule):
                     and_(
                         TranscriptCheck.transcript_id == Transcript.id,
                         TranscriptCheck.round == Transcript.check_round,
-                        approved,
+                        TranscriptCheck.decision == "approve",
                     ),
                 )
                 .where(Transcript.state == "translated")

@@ -21,7 +21,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from trialdm.auth.models import Membership, User
@@ -49,28 +49,36 @@ def recipients_by_role(
 ) -> dict[str, list[int]]:
     """Active users by role at ``site_code`` (or coordinators, for the whole trial):
     one query per scan (``many``: one for all the sites of the scan's ``day``)."""
-    stmt = (
-        select(Membership.role, Membership.user_id)
-        .join(User, User.id == Membership.user_id)
-        .where(User.active.is_(True))
-        .order_by(Membership.user_id)
-    )
+
+    def stmt() -> Select:
+        return (
+            select(Membership.role, Membership.user_id)
+            .join(User, User.id == Membership.user_id)
+            .where(User.active.is_(True))
+            .order_by(Membership.user_id)
+        )
+
     if site_code is None:
-        rows = session.execute(stmt.where(Membership.role == "coordinator")).all()
+        rows = session.execute(stmt().where(Membership.role == "coordinator")).all()
     elif many is not None and day is not None:
+        # built and run once for all the sites of the day
         rows = many.rows(
             session,
             "recipients",
             day,
-            lambda: stmt.add_columns(Membership.site_code).where(
-                Membership.site_code.in_(many.sites_on(day)), Membership.role.in_(SITE_ROLES)
+            lambda: (
+                stmt()
+                .add_columns(Membership.site_code)
+                .where(
+                    Membership.site_code.in_(many.sites_on(day)), Membership.role.in_(SITE_ROLES)
+                )
             ),
             "site_code",
             site_code,
         )
     else:
         rows = session.execute(
-            stmt.where(Membership.site_code == site_code, Membership.role.in_(SITE_ROLES))
+            stmt().where(Membership.site_code == site_code, Membership.role.in_(SITE_ROLES))
         ).all()
     found: dict[str, list[int]] = defaultdict(list)
     for row in rows:
