@@ -289,9 +289,16 @@ def _plan(
     return result
 
 
+# New reminders per insert (and delivery): a first day of a registry finds tens of
+# thousands; batches bound the memory their rows, texts and e-mails take, at a few
+# statements more per batch.
+STORE_BATCH = 10_000
+
+
 def _store(session: Session, results: Sequence[ScanResult], now: datetime) -> None:
-    """Insert the new reminders of ``results`` (one statement per local day) and deliver
-    them, with whatever was left pending at their sites (one claim for all)."""
+    """Insert the new reminders of ``results`` (one statement per local day and batch
+    of STORE_BATCH) and deliver them, with whatever was left pending at their sites
+    (one claim for all)."""
     # Most of a day's findings are reminders still open from earlier days: their keys
     # are read first, and only the new ones are sent to the insert (which still skips
     # a key a concurrent scan stored meanwhile: ON CONFLICT DO NOTHING).
@@ -301,39 +308,21 @@ def _store(session: Session, results: Sequence[ScanResult], now: datetime) -> No
         "dedupe_key",
         [p.dedupe_key for result in results for p in result.planned],
     )
-    by_day: dict[date, dict[str, dict[str, Any]]] = defaultdict(dict)
-    for result in results:
-        by_day[result.local_date].update(
-            (p.dedupe_key, {**p.row(), "site_code": result.site_code})
-            for p in result.planned
-            if p.dedupe_key not in stored
-        )
     created: Counter[tuple[str | None, date]] = Counter()
-    new: list[SimpleNamespace] = []
-    for local_date, rows in sorted(by_day.items()):
-        # Inserted as delivered, and delivered below in this transaction: only the
-        # transaction whose insert stored a key delivers it (a concurrent scan's insert
-        # of the same key returns nothing), as a claim of pending reminders would.
-        inserted = insert_new(
-            session,
-            Reminder.__table__,
-            list(rows.values()),
-            ["dedupe_key"],
-            constants={
-                "local_date": local_date,
-                "created_at": now,
-                "status": "delivered",
-                "delivered_at": now,
-            },
-            returning=("id", "dedupe_key"),
-            skip_stored=False,
-        )
-        for row in inserted:
-            values = rows[row.dedupe_key]
-            new.append(SimpleNamespace(id=row.id, **values))
-            created[(values["site_code"], local_date)] += 1
-    fan_out(session, new, now)
-    delivered: Counter[str | None] = Counter(row.site_code for row in new)
+    delivered: Counter[str | None] = Counter()
+    for local_date in sorted({result.local_date for result in results}):
+        batch: dict[str, dict[str, Any]] = {}
+        for result in results:
+            if result.local_date != local_date:
+                continue
+            for p in result.planned:
+                if p.dedupe_key in stored or p.dedupe_key in batch:
+                    continue
+                batch[p.dedupe_key] = {**p.row(), "site_code": result.site_code}
+                if len(batch) >= STORE_BATCH:
+                    _insert_and_deliver(session, batch, local_date, now, created, delivered)
+                    batch = {}
+        _insert_and_deliver(session, batch, local_date, now, created, delivered)
     # reminders of these sites left pending (by a scan that stored without delivering)
     delivered.update(
         deliver_by_site(
@@ -344,6 +333,42 @@ def _store(session: Session, results: Sequence[ScanResult], now: datetime) -> No
         result.created = created[(result.site_code, result.local_date)]
         # a site scanned for two days in one call: its first result delivered them all
         result.delivered = delivered.pop(result.site_code, 0)
+
+
+def _insert_and_deliver(
+    session: Session,
+    rows: Mapping[str, dict[str, Any]],
+    local_date: date,
+    now: datetime,
+    created: Counter[tuple[str | None, date]],
+    delivered: Counter[str | None],
+) -> None:
+    """Insert ``rows`` (by dedupe key) as delivered reminders and deliver those inserted.
+
+    Only the transaction whose insert stored a key gets it back (a concurrent scan's
+    insert of the same key returns nothing), so it alone delivers it, as a claim of
+    pending reminders would guarantee."""
+    if not rows:
+        return
+    inserted = insert_new(
+        session,
+        Reminder.__table__,
+        list(rows.values()),
+        ["dedupe_key"],
+        constants={
+            "local_date": local_date,
+            "created_at": now,
+            "status": "delivered",
+            "delivered_at": now,
+        },
+        returning=("id", "dedupe_key"),
+        skip_stored=False,
+    )
+    new = [SimpleNamespace(id=row.id, **rows[row.dedupe_key]) for row in inserted]
+    for reminder in new:
+        created[(reminder.site_code, local_date)] += 1
+        delivered[reminder.site_code] += 1
+    fan_out(session, new, now)
 
 
 def local_today(site: Site, now: datetime | None = None) -> date:
