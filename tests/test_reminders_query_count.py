@@ -87,3 +87,40 @@ def test_a_scan_of_many_sites_reads_each_shared_statement_once(
         counts[len(sites)] = real()
     # the third site, six times larger, costs what the second cost
     assert counts[3] - counts[2] == counts[2] - counts[1], counts
+
+
+def test_a_scan_of_many_sites_costs_what_a_scan_of_one_site_costs(
+    app, db_session, make_user, make_participant
+):
+    """Each rule's statement runs once for all the sites of a scan, and what they find
+    goes in and out with one statement per table: a scan of three sites, one of them
+    six times larger, issues as many statements as a scan of one small site, dry, on
+    the first day and on a day finding only what is stored."""
+    for site in ("BU", "ULM", "UKE"):
+        for role in ("research_worker", "site_lead"):
+            make_user(role, [site]).mail_preference = "immediate"
+    for site, n in (("ULM", 2), ("UKE", 2), ("BU", 12)):
+        for _ in range(n):
+            make_participant(site, "service_user", enrolment_date=date(2026, 7, 24))
+    db_session.commit()
+    operations.scan_sites(db_session, [("BU", DAY)], dry_run=True)  # loads what is cached
+    db_session.rollback()
+
+    counts = {}
+    for sites in (["ULM"], ["ULM", "UKE", "BU"]):
+        days = [(site, DAY) for site in sites]
+        with statements() as dry:
+            found = operations.scan_sites(db_session, days, dry_run=True)
+        db_session.rollback()
+        with statements() as first:
+            results = operations.scan_sites(db_session, days)
+        with statements() as again:
+            repeat = operations.scan_sites(db_session, days)
+        db_session.rollback()
+        assert [r.created for r in results] == [len(r.planned) for r in found]
+        assert all(r.created > 0 and r.delivered == r.created for r in results)
+        assert [r.created for r in repeat] == [0] * len(sites)
+        counts[len(sites)] = (sum(len(r.planned) for r in found), dry(), first(), again())
+    one, three = counts[1], counts[3]
+    assert three[0] > one[0] * 4  # eight times the participants, many more reminders
+    assert three[1:] == one[1:], counts

@@ -261,7 +261,7 @@ def test_a_scan_that_dies_midway_leaves_nothing_and_a_later_run_completes_it(
     scan = celery.tasks["trialdm.reminders.scan_site"]
     with pytest.MonkeyPatch.context() as patch:
         # the worker dies after the reminders are inserted, before they are delivered
-        patch.setattr(scanning, "deliver_pending", lambda *a, **k: 1 / 0)
+        patch.setattr(scanning, "deliver_by_site", lambda *a, **k: 1 / 0)
         with pytest.raises(ZeroDivisionError):
             scan.apply(args=["BU", TUESDAY.isoformat()], throw=True)
     assert count(db_session, Reminder) == count(db_session, ScanRun) == 0

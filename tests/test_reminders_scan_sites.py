@@ -63,7 +63,7 @@ def test_many_sites_find_what_each_site_alone_finds(app, db_session, enrolled):
 def test_a_scan_of_many_sites_that_fails_leaves_no_table_and_nothing_saved(
     app, db_session, enrolled, monkeypatch
 ):
-    monkeypatch.setattr(scanning, "deliver_pending", lambda *a, **k: 1 / 0)
+    monkeypatch.setattr(scanning, "deliver_by_site", lambda *a, **k: 1 / 0)
     with all_sites(), pytest.raises(ZeroDivisionError):
         operations.scan_sites(db_session, [(s, DAY) for s in SITES])
     db_session.rollback()
@@ -94,3 +94,44 @@ def test_a_scan_finding_only_stored_reminders_builds_none_of_their_texts(
     assert sum(r.created for r in first) > 0 and sum(r.created for r in again) == 0
     # the titles name the participant first: none was put together again
     assert not [msgid for msgid in built if msgid.startswith("%(study_id)s")]
+
+
+def test_a_scan_storing_in_batches_stores_and_delivers_what_one_batch_does(
+    app, db_session, enrolled, make_user, monkeypatch
+):
+    from trialdm.reminders.models import InboxEntry, OutboxMessage
+
+    for site in SITES:
+        make_user("site_lead", [site]).mail_preference = "immediate"
+        make_user("research_worker", [site]).mail_preference = "daily"
+    db_session.commit()
+
+    def stored() -> list[tuple]:
+        return [
+            db_session.execute(
+                select(Reminder.dedupe_key, Reminder.status).order_by("dedupe_key")
+            ).all(),
+            db_session.execute(
+                select(Reminder.dedupe_key, InboxEntry.user_id, InboxEntry.mail)
+                .join(Reminder, Reminder.id == InboxEntry.reminder_id)
+                .order_by(Reminder.dedupe_key, InboxEntry.user_id)
+            ).all(),
+            db_session.execute(
+                select(OutboxMessage.user_id, OutboxMessage.subject, OutboxMessage.body).order_by(
+                    OutboxMessage.subject, OutboxMessage.user_id
+                )
+            ).all(),
+        ]
+
+    seen = {}
+    with all_sites():
+        for batch in (10_000, 1):
+            monkeypatch.setattr(scanning, "STORE_BATCH", batch)
+            results = operations.scan_sites(db_session, [(s, DAY) for s in SITES])
+            assert all(r.created == r.delivered == len(r.planned) > 0 for r in results)
+            seen[batch] = stored()
+            db_session.rollback()
+    assert seen[1] == seen[10_000]
+    reminders, inbox, mails = seen[1]
+    assert {status for _, status in reminders} == {"delivered"}
+    assert len(inbox) == 2 * len(reminders) and len(mails) == len(reminders)

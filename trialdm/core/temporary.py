@@ -1,7 +1,6 @@
 """A heavy statement computed once into a temporary table, then read many times.
 
-A summaries build reads its population once per statistic, a reminder scan of many
-sites reads the fidelity and the schedule once per site: a population that is
+A summaries build reads its population once per statistic: a population that is
 itself a heavy statement (the contacts domain's fidelity rule, the schedule) is
 written once into a temporary table of the session's connection and read from
 there.

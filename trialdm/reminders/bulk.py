@@ -26,13 +26,15 @@ from sqlalchemy import (
     func,
     literal,
     select,
+    true,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeEngine
 
 
-def _dialect_insert(session: Session, table: Table):
+def dialect_insert(session: Session, table: Table):
+    """The dialect's INSERT (with ``on_conflict_do_nothing``)."""
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
         return postgresql.insert(table)
@@ -56,7 +58,7 @@ def insert_ignoring_duplicates(
     """
     if not rows:
         return []
-    stmt = _dialect_insert(session, table).on_conflict_do_nothing(index_elements=conflict_columns)
+    stmt = dialect_insert(session, table).on_conflict_do_nothing(index_elements=conflict_columns)
     if returning:
         stmt = stmt.returning(*(table.c[name] for name in returning))
         return list(session.execute(stmt, list(rows)).all())
@@ -110,10 +112,16 @@ def insert_new(
     *,
     constants: Mapping[str, Any] | None = None,
     returning: Sequence[str] = (),
+    skip_stored: bool = True,
 ) -> list[Any]:
     """Insert those of ``rows`` whose ``key_columns`` are not stored yet, in one
     statement; ``constants`` are the values every row shares (bound once, with their
-    column's type). Returns the ``returning`` columns of the rows inserted."""
+    column's type). Returns the ``returning`` columns of the rows inserted.
+
+    ``skip_stored=False`` when the caller knows the keys are new (read just before,
+    or made of rows this transaction claimed): the insert then leaves the check to
+    ``ON CONFLICT`` alone, without the ``NOT EXISTS`` join, whose plan a table
+    analysed while empty can make quadratic on PostgreSQL."""
     if not rows:
         return []
     constants = dict(constants or {})
@@ -125,13 +133,14 @@ def insert_new(
         literal(value, table.c[name].type) for name, value in constants.items()
     ]
     key_values = {**cols, **{n: literal(v, table.c[n].type) for n, v in constants.items()}}
-    chosen = (
-        select(*values)
-        .select_from(source)
-        .where(~exists().where(and_(*(stored.c[name] == key_values[name] for name in key_columns))))
-    )
+    # SQLite parses ``ON CONFLICT`` after a SELECT only behind a WHERE clause
+    chosen = select(*values).select_from(source).where(true())
+    if skip_stored:
+        chosen = chosen.where(
+            ~exists().where(and_(*(stored.c[name] == key_values[name] for name in key_columns)))
+        )
     stmt = (
-        _dialect_insert(session, table)
+        dialect_insert(session, table)
         .from_select([*names, *constants], chosen)
         .on_conflict_do_nothing(index_elements=list(key_columns))
     )
@@ -139,3 +148,30 @@ def insert_new(
         return list(session.execute(stmt.returning(*(table.c[name] for name in returning))).all())
     session.execute(stmt)
     return []
+
+
+def id_rows(session: Session, id_column: Any, ids: Sequence[int]):
+    """``ids`` as a derived table with one column ``id``, from one JSON parameter (a
+    list of any length, where an ``IN`` of bound values would hit SQLite's limit)."""
+    if session.get_bind().dialect.name == "postgresql":
+        param = bindparam("bulk_ids", json.dumps([{"id": v} for v in ids]), type_=String())
+        return (
+            func.json_to_recordset(cast(param, postgresql.JSON()))
+            .table_valued(column("id", id_column.type))
+            .render_derived("bulk_ids", with_types=True)
+        )
+    param = bindparam("bulk_ids", json.dumps(list(ids)), type_=String())
+    each = func.json_each(param).table_valued("value").alias("bulk_ids")
+    return select(each.c.value.label("id")).subquery("bulk_ids")
+
+
+def json_array_values(session: Session, array_column: Any):
+    """The elements of a JSON array column, as a table with one column ``value``
+    (text), to join laterally to the column's table."""
+    if session.get_bind().dialect.name == "postgresql":
+        return (
+            func.json_array_elements_text(array_column)
+            .table_valued("value")
+            .render_derived("array_values")
+        )
+    return func.json_each(array_column).table_valued("value").alias("array_values")

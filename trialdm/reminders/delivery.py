@@ -9,19 +9,38 @@ written in each recipient's language, their links open pages under ``BASE_URL``.
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import or_, select, update
+from sqlalchemy import (
+    Integer,
+    String,
+    and_,
+    case,
+    cast,
+    false,
+    literal,
+    or_,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from trialdm.auth.models import User
 from trialdm.core.errors import N_
 from trialdm.core.models import utcnow
 from trialdm.core.tasks import enqueue
-from trialdm.reminders.bulk import insert_ignoring_duplicates, insert_new
+from trialdm.reminders.bulk import (
+    dialect_insert,
+    id_rows,
+    insert_ignoring_duplicates,
+    insert_new,
+    json_array_values,
+)
 from trialdm.reminders.models import TRIAL_WIDE, InboxEntry, OutboxMessage, Reminder
 from trialdm.reminders.texts import language_of, render, stored_words, text
 
@@ -40,24 +59,29 @@ def mail_subject(site_code: str | None, title: str) -> str:
 
 
 def mail_body(language: str, title: str, body: str, link: str) -> str:
-    base = _base()
+    return _mail_body(_base(), _mail_footer(language, _base()), title, body, link)
+
+
+def _mail_footer(language: str, base: str) -> str:
+    return render(
+        text(
+            N_(
+                "You receive this as a member of the study team. Reminders are also in "
+                "your inbox: %(url)s"
+            ),
+            url=f"{base}/reminders",
+        ),
+        language,
+    )
+
+
+def _mail_body(base: str, footer: str, title: str, body: str, link: str) -> str:
     parts = [title]
     if body:
         parts.append(body)
     if link:
         parts.append(f"{base}{link}")
-    parts.append(
-        render(
-            text(
-                N_(
-                    "You receive this as a member of the study team. Reminders are also in "
-                    "your inbox: %(url)s"
-                ),
-                url=f"{base}/reminders",
-            ),
-            language,
-        )
-    )
+    parts.append(footer)
     return "\n\n".join(parts) + "\n"
 
 
@@ -78,13 +102,26 @@ def deliver_pending(session: Session, *, site_code: str | None = None) -> int:
     Claims them with a conditional UPDATE; only the reminders this transaction
     claimed are fanned out, so two concurrent deliveries never both deliver one.
     """
-    now = utcnow()
+    sites = None if site_code is None else [site_code]
+    return sum(deliver_by_site(session, sites).values())
+
+
+def deliver_by_site(
+    session: Session, sites: Sequence[str] | None = None, *, now: datetime | None = None
+) -> dict[str | None, int]:
+    """Deliver the pending reminders of ``sites`` (``'*'`` stands for the trial-wide
+    ones; None: every site) in a fixed number of statements however many sites and
+    reminders: one claim, one insert of the e-mails, one of the inbox entries.
+    Returns the reminders delivered by site (None: trial-wide)."""
+    now = now or utcnow()
     table = Reminder.__table__
     stmt = update(table).where(table.c.status == "pending")
-    if site_code == TRIAL_WIDE:
-        stmt = stmt.where(table.c.site_code.is_(None))
-    elif site_code is not None:
-        stmt = stmt.where(table.c.site_code == site_code)
+    if sites is not None:
+        codes = [code for code in sites if code != TRIAL_WIDE]
+        wanted = [table.c.site_code.in_(codes)] if codes else []
+        if TRIAL_WIDE in sites:
+            wanted.append(table.c.site_code.is_(None))
+        stmt = stmt.where(or_(*wanted) if wanted else false())
     claimed = session.execute(
         stmt.values(status="delivered", delivered_at=now).returning(
             table.c.id,
@@ -96,9 +133,17 @@ def deliver_pending(session: Session, *, site_code: str | None = None) -> int:
             table.c.recipients,
         )
     ).all()
-    if not claimed:
-        return 0
-    user_ids = sorted({uid for row in claimed for uid in (row.recipients or [])})
+    fan_out(session, claimed, now)
+    return dict(Counter(row.site_code for row in claimed))
+
+
+def fan_out(session: Session, reminders: Sequence[Any], now: datetime) -> None:
+    """Deliver ``reminders`` (each with id, site_code, title, body, message, link and
+    recipients) that this transaction claimed, or inserted as delivered: their
+    e-mails and inbox entries, in one insert each, and the e-mails queued to send."""
+    if not reminders:
+        return
+    user_ids = sorted({uid for row in reminders for uid in (row.recipients or [])})
     users = {
         row.id: row
         for row in session.execute(
@@ -107,39 +152,56 @@ def deliver_pending(session: Session, *, site_code: str | None = None) -> int:
             )
         )
     }
+    inserted = insert_new(
+        session,
+        OutboxMessage.__table__,
+        _immediate_mails(reminders, users),
+        ["dedupe_key"],
+        constants=_outbox_new(now),
+        returning=("id",),
+        # the keys name reminders only this transaction delivers: none is stored yet
+        skip_stored=False,
+    )
+    _fill_inboxes(session, [row.id for row in reminders], now)
+    ids = sorted(row.id for row in inserted)
+    for start in range(0, len(ids), MAIL_BATCH):
+        enqueue(session, "trialdm.reminders.send_mails", ids[start : start + MAIL_BATCH])
+
+
+def _mail_key(reminder_id: int, user_id: int) -> str:
+    return f"reminder:{reminder_id}:user:{user_id}"
+
+
+def _immediate_mails(claimed: Sequence[Any], users: Mapping[int, Any]) -> list[dict[str, Any]]:
+    """The e-mails of the recipients who want them at once, in each one's language
+    (each reminder put into words once per language)."""
+    base = _base()
+    # the users mailed at once, with their language; each language's footer said once
+    at_once = {
+        uid: (user, language_of(user.locale))
+        for uid, user in users.items()
+        if user.mail_preference != "daily"
+    }
+    footers = {language: _mail_footer(language, base) for _, language in at_once.values()}
     messages: list[dict[str, Any]] = []
-    entries: list[dict[str, Any]] = []
     for reminder in claimed:
         said: dict[str, tuple[str, str]] = {}  # language -> (subject, body), said once
         for uid in reminder.recipients or []:
-            user = users.get(uid)
-            if user is None:
+            found = at_once.get(uid)
+            if found is None:
                 continue
-            mode = "daily" if user.mail_preference == "daily" else "immediate"
-            key = f"reminder:{reminder.id}:user:{uid}"
-            entries.append(
-                {
-                    "reminder_id": reminder.id,
-                    "user_id": uid,
-                    "site_code": reminder.site_code,
-                    "mail": mode,
-                    "_key": key if mode == "immediate" else None,
-                }
-            )
-            if mode != "immediate":
-                continue
-            language = language_of(user.locale)
+            user, language = found
             if language not in said:
                 title = stored_words(reminder.message, "title", reminder.title, language)
                 body = stored_words(reminder.message, "body", reminder.body, language)
                 said[language] = (
                     mail_subject(reminder.site_code, title),
-                    mail_body(language, title, body, reminder.link),
+                    _mail_body(base, footers[language], title, body, reminder.link),
                 )
             subject, body_text = said[language]
             messages.append(
                 {
-                    "dedupe_key": key,
+                    "dedupe_key": _mail_key(reminder.id, uid),
                     "kind": "immediate",
                     "user_id": uid,
                     "site_code": reminder.site_code,
@@ -148,29 +210,53 @@ def deliver_pending(session: Session, *, site_code: str | None = None) -> int:
                     "body": body_text,
                 }
             )
-    inserted = insert_new(
-        session,
-        OutboxMessage.__table__,
-        messages,
-        ["dedupe_key"],
-        constants=_outbox_new(now),
-        returning=("id", "dedupe_key"),
+    return messages
+
+
+def _fill_inboxes(session: Session, reminder_ids: Sequence[int], now: datetime) -> None:
+    """One inbox entry per active recipient of each of ``reminder_ids``, in one
+    ``INSERT ... SELECT`` over the reminders' recipients: mailed at once (with the
+    e-mail just written) or in the daily digest, as the user chose."""
+    reminders = Reminder.__table__
+    outbox = OutboxMessage.__table__
+    users = User.__table__
+    claimed = id_rows(session, reminders.c.id, reminder_ids)
+    member = json_array_values(session, reminders.c.recipients)
+    user_id = cast(member.c.value, Integer)
+    mode = case((users.c.mail_preference == "daily", "daily"), else_="immediate")
+    chosen = (
+        select(
+            reminders.c.id,
+            users.c.id,
+            reminders.c.site_code,
+            mode,
+            outbox.c.id,
+            literal(now, InboxEntry.__table__.c.created_at.type),
+        )
+        .select_from(reminders)
+        .join(claimed, claimed.c.id == reminders.c.id)
+        .join(member, true())
+        .join(users, and_(users.c.id == user_id, users.c.active.is_(True)))
+        .outerjoin(
+            outbox,
+            and_(
+                mode == "immediate",
+                outbox.c.dedupe_key
+                == literal("reminder:")
+                + cast(reminders.c.id, String)
+                + literal(":user:")
+                + cast(users.c.id, String),
+            ),
+        )
+        .where(true())  # SQLite parses ON CONFLICT after a SELECT only behind a WHERE
+        .order_by(reminders.c.id, users.c.id)
     )
-    message_ids = {row.dedupe_key: row.id for row in inserted}
-    for entry in entries:
-        key = entry.pop("_key")
-        entry["mail_message_id"] = message_ids.get(key) if key else None
-    insert_new(
-        session,
-        InboxEntry.__table__,
-        entries,
-        ["reminder_id", "user_id"],
-        constants={"created_at": now},
+    columns = ["reminder_id", "user_id", "site_code", "mail", "mail_message_id", "created_at"]
+    session.execute(
+        dialect_insert(session, InboxEntry.__table__)
+        .from_select(columns, chosen)
+        .on_conflict_do_nothing(index_elements=["reminder_id", "user_id"])
     )
-    ids = sorted(message_ids.values())
-    for start in range(0, len(ids), MAIL_BATCH):
-        enqueue(session, "trialdm.reminders.send_mails", ids[start : start + MAIL_BATCH])
-    return len(claimed)
 
 
 def build_daily_digests(session: Session, now: datetime | None = None) -> list[int]:

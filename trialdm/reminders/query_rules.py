@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from trialdm.core.errors import N_
-from trialdm.reminders.rules import Finding, Rule, ScanContext, iso_week, register
+from trialdm.reminders.rules import Finding, Rule, ScanContext, iso_week, register, site_rows
 from trialdm.reminders.texts import Text, text
 
 
@@ -27,22 +27,24 @@ def _queries(session: Session, scan: ScanContext, status: str):
     # the start of the site's day, as UTC, is close enough for a week-long reminder
     before = datetime.combine(scan.local_date - timedelta(days=days), time.min, tzinfo=UTC)
     since = DataQuery.opened_at if status == "open" else DataQuery.answered_at
-    return session.execute(
-        select(
-            DataQuery.id,
-            DataQuery.field,
-            DataQuery.question,
-            DataQuery.opened_by_id,
-            Participant.study_id,
-        )
-        .join(Participant, Participant.id == DataQuery.participant_id)
-        .where(
-            DataQuery.site_code == scan.site_code,
-            DataQuery.status == status,
-            since <= before,
-        )
-        .order_by(DataQuery.id)
-    ).all()
+    return site_rows(
+        session,
+        scan,
+        f"queries_{status}",
+        lambda: (
+            select(
+                DataQuery.id,
+                DataQuery.field,
+                DataQuery.question,
+                DataQuery.opened_by_id,
+                Participant.study_id,
+            )
+            .join(Participant, Participant.id == DataQuery.participant_id)
+            .where(DataQuery.status == status, since <= before)
+            .order_by(DataQuery.id)
+        ),
+        DataQuery.site_code,
+    )
 
 
 def _about(row) -> Text | str:

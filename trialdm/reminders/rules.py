@@ -3,7 +3,9 @@
 A rule looks at one site on one site-local day (or, for trial-wide rules, at the
 whole trial on one UTC day) and yields :class:`Finding` s. It must be set-based:
 at most one SELECT for the whole site, never a query per participant; rules that
-read the same domain query share one statement per scan (``ScanContext.shared``). The scan turns a
+read the same domain query share one statement per scan (``ScanContext.shared``).
+A rule reads its site's rows through :func:`site_rows` (or ``ManySites.rows``), so
+that a scan of many sites runs its statement once for all of them. The scan turns a
 finding into a reminder whose dedupe key is ``rule:subject_type:subject_id:period``;
 the period decides when the same subject earns a new reminder (the same event is
 reminded once; an at-risk participant once a week). Texts name participants by
@@ -17,15 +19,15 @@ itself here (``trialdm.selfreport.reminders``), so reminders never import it.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, ClassVar
 
-from sqlalchemy import Select, Table
+from sqlalchemy import Row, Select
 from sqlalchemy.orm import Session
 
-from trialdm.core.temporary import drop_temporaries, materialise
 from trialdm.reminders.texts import Text
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -36,36 +38,43 @@ DIGEST_RULES = ("weekly_site_digest", "weekly_trial_digest")
 
 @dataclass
 class ManySites:
-    """Domain statements of a scan of many sites (the fidelity, the schedule), each
-    computed once per local day for every site into a temporary table indexed by
-    site: the rules of each site read their site's rows there instead of running the
-    statement once per site. Dropped by :meth:`drop` when the scan is done."""
+    """The statements of a scan of many sites: each rule's statement (and the domain
+    statements several rules share: the fidelity, the schedule) runs once per local
+    day for all the scan's sites of that day, its rows grouped by site; the rules of
+    each site read their site's rows from there. The statements of a scan so do not
+    grow with its sites."""
 
-    tables: dict[tuple[str, date], Table] = field(default_factory=dict)
+    # local day -> the sites scanned for it
+    days: dict[date, list[str]] = field(default_factory=dict)
+    grouped: dict[tuple[str, date], dict[Any, list[Row[Any]]]] = field(default_factory=dict)
+    # look-ups that are the same for every site (read once per scan)
+    shared: dict[str, Any] = field(default_factory=dict)
 
-    def table(
+    def sites_on(self, local_date: date) -> list[str]:
+        return self.days.get(local_date, [])
+
+    def rows(
         self,
         session: Session,
         name: str,
         local_date: date,
         statement: Callable[[], Select],
         site_column: str,
-    ) -> Table:
-        found = self.tables.get((name, local_date))
+        site_code: str | None,
+    ) -> list[Row[Any]]:
+        """The rows of ``statement`` (every site of the day; computed once, by the
+        first site that asks) whose ``site_column`` is ``site_code``."""
+        found = self.grouped.get((name, local_date))
         if found is None:
-            found = self.tables[(name, local_date)] = materialise(
-                session,
-                statement(),
-                prefix=f"reminder_{name}",
-                site_column=site_column,
-                index_on=(site_column,),
-            )
-        return found
+            found = self.grouped[(name, local_date)] = defaultdict(list)
+            for row in session.execute(statement()):
+                found[row._mapping[site_column]].append(row)
+        return found.get(site_code, [])
 
     def drop(self, session: Session, *, failed: bool = False) -> None:
-        tables = list(self.tables.values())
-        self.tables.clear()
-        drop_temporaries(session, tables, failed=failed)
+        """Forget the rows read (the scan is done)."""
+        self.grouped.clear()
+        self.shared.clear()
 
 
 @dataclass(frozen=True)
@@ -80,7 +89,7 @@ class ScanContext:
     # (site, rule, dedupe key) of what this scan found before the rule runs, not yet
     # stored: the weekly digests, which run last, count it with what is stored.
     planned: list[tuple[str | None, str, str]] = field(default_factory=list)
-    # Set when the scan covers many sites: the shared statements' temporary tables.
+    # Set when the scan covers many sites: each statement's rows for all of them.
     many: ManySites | None = None
 
 
@@ -92,6 +101,29 @@ Words = Text | str | Callable[[], Text | str]
 
 def resolved(words: Words) -> Text | str:
     return words() if callable(words) else words
+
+
+def site_rows(
+    session: Session, scan: ScanContext, name: str, statement: Callable[[], Select], site: Any
+) -> list[Row[Any]]:
+    """The rows of a rule's ``statement`` at the scan's site, ``site`` being the
+    column holding the site. In a scan of many sites the statement runs once for all
+    the sites of the day (their rows grouped by site, in the statement's order)."""
+    if scan.many is None:
+        return list(session.execute(statement().where(site == scan.site_code)))
+    many = scan.many
+    return many.rows(
+        session,
+        name,
+        scan.local_date,
+        lambda: (
+            statement()
+            .where(site.in_(many.sites_on(scan.local_date)))
+            .add_columns(site.label("scan_site"))
+        ),
+        "scan_site",
+        scan.site_code,
+    )
 
 
 @dataclass(frozen=True)

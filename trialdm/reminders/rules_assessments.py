@@ -13,7 +13,7 @@ from datetime import date, timedelta
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Select, String, bindparam, select
+from sqlalchemy import Select, String, bindparam
 from sqlalchemy.orm import Session
 
 from trialdm.core.errors import N_
@@ -28,7 +28,12 @@ def open_assessments(session: Session, scan: ScanContext) -> list[Any]:
     from trialdm.instruments.queries import instruments_due_by_event
     from trialdm.schedule.queries import schedule_events
 
-    due_by_event = instruments_due_by_event(session)
+    if scan.many is not None and "due_by_event" in scan.many.shared:
+        due_by_event = scan.many.shared["due_by_event"]
+    else:
+        due_by_event = instruments_due_by_event(session)
+        if scan.many is not None:
+            scan.many.shared["due_by_event"] = due_by_event
     settings = (
         scan.local_date,
         tuple(schedule_events(scan.config)),
@@ -37,18 +42,15 @@ def open_assessments(session: Session, scan: ScanContext) -> list[Any]:
     )
     if scan.many is not None:
         # a scan of many sites: computed once for every site, read here by site
-        table = scan.many.table(
+        rows = scan.many.rows(
             session,
             "open_assessments",
             scan.local_date,
+            # in the schedule's order (due date, study ID, event), grouped by site
             lambda: _open_assessments_select(*settings, per_site=False),
             "site",
+            scan.site_code,
         )
-        rows = session.execute(
-            select(table)
-            .where(table.c.site == scan.site_code)
-            .order_by(table.c.due_date, table.c.study_id, table.c.event)
-        ).all()
     else:
         stmt = _open_assessments_select(*settings, per_site=True)
         rows = session.execute(stmt, {SITE_PARAM: scan.site_code}).all()

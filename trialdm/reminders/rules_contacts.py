@@ -36,16 +36,16 @@ def open_support(session: Session, scan: ScanContext) -> tuple[list[Any], Any]:
     rule = FidelityRule.from_settings(scan.config)
     if scan.many is not None:
         # a scan of many sites: computed once for every site, read here by site
-        table = scan.many.table(
+        rows = scan.many.rows(
             session,
             "open_support",
             scan.local_date,
-            lambda: _open_support_select(scan.local_date, rule, per_site=False),
+            lambda: _open_support_select(scan.local_date, rule, per_site=False).order_by(
+                "site_code", "study_id"
+            ),
             "site_code",
+            scan.site_code,
         )
-        rows = session.execute(
-            select(table).where(table.c.site_code == scan.site_code).order_by(table.c.study_id)
-        ).all()
     else:
         stmt = _open_support_select(scan.local_date, rule, per_site=True).order_by("study_id")
         rows = session.execute(stmt, {SITE_PARAM: scan.site_code}).all()

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from trialdm.core.errors import N_
@@ -22,6 +22,7 @@ from trialdm.reminders.rules import (
     iso_week,
     register,
     rule_label,
+    site_rows,
 )
 from trialdm.reminders.texts import text
 
@@ -41,13 +42,19 @@ def _week_counts(
     """(site, rule) -> reminders found in the seven days ending with the digest day:
     those stored and those this scan has found so far (the same reminder once, by its
     dedupe key, so a repeated scan counts nothing twice). ``site_code`` None: all sites."""
-    stmt = select(Reminder.site_code, Reminder.rule, Reminder.dedupe_key).where(
-        Reminder.local_date > scan.local_date - timedelta(days=7),
-        Reminder.local_date <= scan.local_date,
-        Reminder.rule.not_in(DIGEST_RULES),
-        Reminder.site_code.is_not(None) if site_code is None else Reminder.site_code == site_code,
-    )
-    found = {(row.site_code, row.rule, row.dedupe_key) for row in session.execute(stmt)}
+
+    def stmt() -> Select:
+        return select(Reminder.site_code, Reminder.rule, Reminder.dedupe_key).where(
+            Reminder.local_date > scan.local_date - timedelta(days=7),
+            Reminder.local_date <= scan.local_date,
+            Reminder.rule.not_in(DIGEST_RULES),
+        )
+
+    if site_code is None:
+        rows = session.execute(stmt().where(Reminder.site_code.is_not(None))).all()
+    else:
+        rows = site_rows(session, scan, "digest_week", stmt, Reminder.site_code)
+    found = {(row.site_code, row.rule, row.dedupe_key) for row in rows}
     found |= {
         (site, rule, key)
         for site, rule, key in scan.planned

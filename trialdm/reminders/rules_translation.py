@@ -10,7 +10,7 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from trialdm.core.errors import N_
-from trialdm.reminders.rules import Finding, Rule, ScanContext, as_date, register
+from trialdm.reminders.rules import Finding, Rule, ScanContext, as_date, register, site_rows
 from trialdm.reminders.texts import text
 
 
@@ -30,28 +30,33 @@ class TranslationStepDue(Rule):
         from trialdm.translation.models import Material, Translation, TranslationStep
 
         horizon = scan.local_date + timedelta(days=scan.config["REMINDER_TRANSLATION_DUE_DAYS"])
-        rows = session.execute(
-            select(
-                TranslationStep.id,
-                TranslationStep.kind,
-                TranslationStep.assignee_id,
-                TranslationStep.due_date,
-                TranslationStep.translation_id,
-                Translation.language,
-                Material.title,
-            )
-            .join(Translation, Translation.id == TranslationStep.translation_id)
-            .join(Material, Material.id == Translation.material_id)
-            .where(
-                TranslationStep.site_code == scan.site_code,
-                TranslationStep.state != "done",
-                TranslationStep.assignee_id.is_not(None),
-                TranslationStep.due_date.is_not(None),
-                TranslationStep.due_date <= horizon,
-                Translation.state == "in_progress",
-            )
-            .order_by(TranslationStep.due_date, TranslationStep.id)
-        ).all()
+        rows = site_rows(
+            session,
+            scan,
+            self.name,
+            lambda: (
+                select(
+                    TranslationStep.id,
+                    TranslationStep.kind,
+                    TranslationStep.assignee_id,
+                    TranslationStep.due_date,
+                    TranslationStep.translation_id,
+                    Translation.language,
+                    Material.title,
+                )
+                .join(Translation, Translation.id == TranslationStep.translation_id)
+                .join(Material, Material.id == Translation.material_id)
+                .where(
+                    TranslationStep.state != "done",
+                    TranslationStep.assignee_id.is_not(None),
+                    TranslationStep.due_date.is_not(None),
+                    TranslationStep.due_date <= horizon,
+                    Translation.state == "in_progress",
+                )
+                .order_by(TranslationStep.due_date, TranslationStep.id)
+            ),
+            TranslationStep.site_code,
+        )
         findings = []
         for row in rows:
             due = as_date(row.due_date)
@@ -111,34 +116,43 @@ class TranscriptSecondCheck(Rule):
         days = scan.config["REMINDER_SECOND_CHECK_DAYS"]
         # Approved on a UTC day at most local_date - days - 1: waiting more than `days`.
         before = datetime.combine(scan.local_date - timedelta(days=days), time.min, UTC)
-        approved = TranscriptCheck.decision == "approve"
-        rows = session.execute(
-            select(
-                Transcript.id,
-                Transcript.title,
-                Transcript.check_round,
-                Transcript.translated_by_id,
-                func.max(TranscriptCheck.reviewer_id).label("approver_id"),
-                func.max(TranscriptCheck.created_at).label("approved_at"),
-            )
-            .join(
-                TranscriptCheck,
-                and_(
-                    TranscriptCheck.transcript_id == Transcript.id,
-                    TranscriptCheck.round == Transcript.check_round,
-                    approved,
-                ),
-            )
-            .where(Transcript.site_code == scan.site_code, Transcript.state == "translated")
-            .group_by(
-                Transcript.id, Transcript.title, Transcript.check_round, Transcript.translated_by_id
-            )
-            .having(
-                func.count(TranscriptCheck.reviewer_id.distinct()) == 1,
-                func.max(TranscriptCheck.created_at) < before,
-            )
-            .order_by(Transcript.id)
-        ).all()
+        rows = site_rows(
+            session,
+            scan,
+            self.name,
+            lambda: (
+                select(
+                    Transcript.id,
+                    Transcript.title,
+                    Transcript.check_round,
+                    Transcript.translated_by_id,
+                    func.max(TranscriptCheck.reviewer_id).label("approver_id"),
+                    func.max(TranscriptCheck.created_at).label("approved_at"),
+                )
+                .join(
+                    TranscriptCheck,
+                    and_(
+                        TranscriptCheck.transcript_id == Transcript.id,
+                        TranscriptCheck.round == Transcript.check_round,
+                        TranscriptCheck.decision == "approve",
+                    ),
+                )
+                .where(Transcript.state == "translated")
+                .group_by(
+                    Transcript.id,
+                    Transcript.title,
+                    Transcript.check_round,
+                    Transcript.translated_by_id,
+                    Transcript.site_code,
+                )
+                .having(
+                    func.count(TranscriptCheck.reviewer_id.distinct()) == 1,
+                    func.max(TranscriptCheck.created_at) < before,
+                )
+                .order_by(Transcript.id)
+            ),
+            Transcript.site_code,
+        )
         return [
             Finding(
                 "transcript",

@@ -5,21 +5,23 @@ Python: a scan records its run first (on SQLite this takes the write lock, on
 PostgreSQL a concurrent scan of the same day waits for it), then inserts the
 reminders it found in one ``INSERT ... SELECT ... WHERE NOT EXISTS ... ON CONFLICT
 (dedupe_key) DO NOTHING`` (:func:`trialdm.reminders.bulk.insert_new`), so two scans
-create each reminder once and a scan finding nothing new writes nothing. Functions
-flush and never commit.
+create each reminder once and a scan finding nothing new writes nothing. A scan of
+many sites stores and delivers what all of them found at once: the statements of a
+scan do not grow with its sites' reminders. Functions flush and never commit.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from types import SimpleNamespace
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from trialdm.auth.models import Membership, User
@@ -27,7 +29,7 @@ from trialdm.auth.permissions import SITE_ROLES
 from trialdm.core.errors import NotFound
 from trialdm.core.models import utcnow
 from trialdm.reminders.bulk import insert_ignoring_duplicates, insert_new, stored_keys
-from trialdm.reminders.delivery import deliver_pending
+from trialdm.reminders.delivery import deliver_by_site, fan_out
 from trialdm.reminders.models import TRIAL_WIDE, Reminder, ScanRun
 from trialdm.reminders.rules import (
     Finding,
@@ -42,22 +44,45 @@ from trialdm.reminders.texts import Text, english
 from trialdm.sites.models import Site
 
 
-def recipients_by_role(session: Session, site_code: str | None) -> dict[str, list[int]]:
+def recipients_by_role(
+    session: Session, site_code: str | None, many: ManySites | None = None, day: date | None = None
+) -> dict[str, list[int]]:
     """Active users by role at ``site_code`` (or coordinators, for the whole trial):
-    one query per scan."""
-    stmt = (
-        select(Membership.role, Membership.user_id)
-        .join(User, User.id == Membership.user_id)
-        .where(User.active.is_(True))
-        .order_by(Membership.user_id)
-    )
+    one query per scan (``many``: one for all the sites of the scan's ``day``)."""
+
+    def stmt() -> Select:
+        return (
+            select(Membership.role, Membership.user_id)
+            .join(User, User.id == Membership.user_id)
+            .where(User.active.is_(True))
+            .order_by(Membership.user_id)
+        )
+
     if site_code is None:
-        stmt = stmt.where(Membership.role == "coordinator")
+        rows = session.execute(stmt().where(Membership.role == "coordinator")).all()
+    elif many is not None and day is not None:
+        # built and run once for all the sites of the day
+        rows = many.rows(
+            session,
+            "recipients",
+            day,
+            lambda: (
+                stmt()
+                .add_columns(Membership.site_code)
+                .where(
+                    Membership.site_code.in_(many.sites_on(day)), Membership.role.in_(SITE_ROLES)
+                )
+            ),
+            "site_code",
+            site_code,
+        )
     else:
-        stmt = stmt.where(Membership.site_code == site_code, Membership.role.in_(SITE_ROLES))
+        rows = session.execute(
+            stmt().where(Membership.site_code == site_code, Membership.role.in_(SITE_ROLES))
+        ).all()
     found: dict[str, list[int]] = defaultdict(list)
-    for role, user_id in session.execute(stmt):
-        found[role].append(user_id)
+    for row in rows:
+        found[row.role].append(row.user_id)
     return found
 
 
@@ -156,7 +181,7 @@ def plan_reminders(
     ``many``: the site is one of a scan of many (:func:`scan_sites`)."""
     config = current_app.config
     scan = ScanContext(site_code=site_code, local_date=local_date, config=config, many=many)
-    by_role = recipients_by_role(session, site_code)
+    by_role = recipients_by_role(session, site_code, many, local_date)
     planned: list[PlannedReminder] = []
     for rule in active_rules(config, trial_wide=site_code is None):
         audience = _audience(rule, by_role)
@@ -206,22 +231,34 @@ def scan_site(
     now = utcnow()
     if not dry_run:
         _record_runs(session, [(site_code, local_date)], now)
-    return _scan(session, site_code, local_date, now, dry_run=dry_run)
+    _check_sites(session, [site_code])
+    result = _plan(session, site_code, local_date, dry_run=dry_run)
+    if not dry_run:
+        _store(session, [result], now)
+    return result
 
 
 def scan_sites(
     session: Session, days: Sequence[tuple[str, date]], *, dry_run: bool = False
 ) -> list[ScanResult]:
-    """:func:`scan_site` of each (site, local day) of ``days``, in one transaction: the
-    statements every site's rules read (fidelity, schedule) are computed once per
-    local day for all sites into temporary tables, each site's rules read its rows
-    there, and the tables are dropped at the end (also on error)."""
+    """:func:`scan_site` of each (site, local day) of ``days``, in one transaction: each
+    statement the rules read (the fidelity and the schedule that several rules share,
+    each rule's own) runs once per local day for all the sites of that day, and each
+    site's rules read its rows from there (:class:`ManySites`). The new reminders of
+    every site go in with one statement per local day, and are delivered with one
+    insert each of e-mails and inbox entries: the statements of a scan do not grow
+    with its sites nor with what they find."""
     now = utcnow()
     if not dry_run:
         _record_runs(session, days, now)
+    _check_sites(session, [code for code, _ in days])
     many = ManySites()
+    for code, day in days:
+        many.days.setdefault(day, []).append(code)
     try:
-        results = [_scan(session, code, day, now, dry_run=dry_run, many=many) for code, day in days]
+        results = [_plan(session, code, day, dry_run=dry_run, many=many) for code, day in days]
+        if not dry_run:
+            _store(session, results, now)
     except BaseException:
         many.drop(session, failed=True)
         raise
@@ -229,43 +266,109 @@ def scan_sites(
     return results
 
 
-def _scan(
+def _check_sites(session: Session, codes: Sequence[str | None]) -> None:
+    wanted = {code for code in codes if code is not None}
+    if not wanted:
+        return
+    known = set(session.scalars(select(Site.code).where(Site.code.in_(sorted(wanted)))))
+    for code in codes:
+        if code is not None and code not in known:
+            raise NotFound(f"No site {code}.")
+
+
+def _plan(
     session: Session,
     site_code: str | None,
     local_date: date,
-    now: datetime,
     *,
     dry_run: bool,
     many: ManySites | None = None,
 ) -> ScanResult:
-    if site_code is not None and session.get(Site, site_code) is None:
-        raise NotFound(f"No site {site_code}.")
     result = ScanResult(site_code, local_date, plan_reminders(session, site_code, local_date, many))
     result.dry_run = dry_run
-    if dry_run:
-        return result
+    return result
+
+
+# New reminders per insert (and delivery): a first day of a registry finds tens of
+# thousands; batches bound the memory their rows, texts and e-mails take, at a few
+# statements more per batch.
+STORE_BATCH = 10_000
+
+
+def _store(session: Session, results: Sequence[ScanResult], now: datetime) -> None:
+    """Insert the new reminders of ``results`` (one statement per local day and batch
+    of STORE_BATCH) and deliver them, with whatever was left pending at their sites
+    (one claim for all)."""
     # Most of a day's findings are reminders still open from earlier days: their keys
     # are read first, and only the new ones are sent to the insert (which still skips
-    # a key a concurrent scan stored meanwhile).
+    # a key a concurrent scan stored meanwhile: ON CONFLICT DO NOTHING).
     stored = stored_keys(
-        session, Reminder.__table__, "dedupe_key", [p.dedupe_key for p in result.planned]
-    )
-    created = insert_new(
         session,
         Reminder.__table__,
-        [p.row() for p in result.planned if p.dedupe_key not in stored],
+        "dedupe_key",
+        [p.dedupe_key for result in results for p in result.planned],
+    )
+    created: Counter[tuple[str | None, date]] = Counter()
+    delivered: Counter[str | None] = Counter()
+    for local_date in sorted({result.local_date for result in results}):
+        batch: dict[str, dict[str, Any]] = {}
+        for result in results:
+            if result.local_date != local_date:
+                continue
+            for p in result.planned:
+                if p.dedupe_key in stored or p.dedupe_key in batch:
+                    continue
+                batch[p.dedupe_key] = {**p.row(), "site_code": result.site_code}
+                if len(batch) >= STORE_BATCH:
+                    _insert_and_deliver(session, batch, local_date, now, created, delivered)
+                    batch = {}
+        _insert_and_deliver(session, batch, local_date, now, created, delivered)
+    # reminders of these sites left pending (by a scan that stored without delivering)
+    delivered.update(
+        deliver_by_site(
+            session, sorted({result.site_code or TRIAL_WIDE for result in results}), now=now
+        )
+    )
+    for result in results:
+        result.created = created[(result.site_code, result.local_date)]
+        # a site scanned for two days in one call: its first result delivered them all
+        result.delivered = delivered.pop(result.site_code, 0)
+
+
+def _insert_and_deliver(
+    session: Session,
+    rows: Mapping[str, dict[str, Any]],
+    local_date: date,
+    now: datetime,
+    created: Counter[tuple[str | None, date]],
+    delivered: Counter[str | None],
+) -> None:
+    """Insert ``rows`` (by dedupe key) as delivered reminders and deliver those inserted.
+
+    Only the transaction whose insert stored a key gets it back (a concurrent scan's
+    insert of the same key returns nothing), so it alone delivers it, as a claim of
+    pending reminders would guarantee."""
+    if not rows:
+        return
+    inserted = insert_new(
+        session,
+        Reminder.__table__,
+        list(rows.values()),
         ["dedupe_key"],
         constants={
-            "site_code": site_code,
             "local_date": local_date,
             "created_at": now,
-            "status": "pending",
+            "status": "delivered",
+            "delivered_at": now,
         },
-        returning=("id",),
+        returning=("id", "dedupe_key"),
+        skip_stored=False,
     )
-    result.created = len(created)
-    result.delivered = deliver_pending(session, site_code=site_code or TRIAL_WIDE)
-    return result
+    new = [SimpleNamespace(id=row.id, **rows[row.dedupe_key]) for row in inserted]
+    for reminder in new:
+        created[(reminder.site_code, local_date)] += 1
+        delivered[reminder.site_code] += 1
+    fan_out(session, new, now)
 
 
 def local_today(site: Site, now: datetime | None = None) -> date:

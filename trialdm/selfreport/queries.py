@@ -52,7 +52,15 @@ def open_links_made_before(
 ) -> list[Row[Any]]:
     """Links of a site still open at ``now`` (not returned, revoked or expired) that
     were made before ``made_before``, with the participant's study ID."""
-    stmt = (
+    stmt = open_links_statement(made_before, now)
+    if site_code:
+        stmt = stmt.where(SelfReportLink.site_code == site_code)
+    return list(session.execute(stmt))
+
+
+def open_links_statement(made_before: datetime, now: datetime) -> Select:
+    """The statement of :func:`open_links_made_before`, for every site."""
+    return (
         select(
             SelfReportLink.id,
             SelfReportLink.participant_id,
@@ -72,6 +80,3 @@ def open_links_made_before(
         )
         .order_by(SelfReportLink.id)
     )
-    if site_code:
-        stmt = stmt.where(SelfReportLink.site_code == site_code)
-    return list(session.execute(stmt))

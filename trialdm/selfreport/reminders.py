@@ -11,9 +11,10 @@ from sqlalchemy.orm import Session
 
 from trialdm.core.errors import N_
 from trialdm.core.models import utcnow
-from trialdm.reminders.rules import Finding, Rule, ScanContext, register
+from trialdm.reminders.rules import Finding, Rule, ScanContext, register, site_rows
 from trialdm.reminders.texts import text
-from trialdm.selfreport.queries import open_links_made_before
+from trialdm.selfreport.models import SelfReportLink
+from trialdm.selfreport.queries import open_links_statement
 
 
 @register
@@ -28,6 +29,7 @@ class SelfReportNotReturned(Rule):
     def findings(self, session: Session, scan: ScanContext) -> Iterable[Finding]:
         days = scan.config["SELF_REPORT_REMIND_AFTER_DAYS"]
         # Made on or before the site's day `days` ago (the scan runs in the morning).
+        now = utcnow()
         made_before = datetime.combine(
             scan.local_date - timedelta(days=days - 1), time.min, tzinfo=UTC
         )
@@ -52,5 +54,11 @@ class SelfReportNotReturned(Rule):
                 ),
                 f"/participants/{row.participant_id}",
             )
-            for row in open_links_made_before(session, scan.site_code, made_before, utcnow())
+            for row in site_rows(
+                session,
+                scan,
+                self.name,
+                lambda: open_links_statement(made_before, now),
+                SelfReportLink.site_code,
+            )
         ]
