@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
 
@@ -29,6 +30,12 @@ from trialdm.core.models import (
     UTCDateTime,
     Versioned,
 )
+
+
+# Besides category and enrolment date, what a participant's fidelity window and status
+# read from their row (see trialdm.contacts.queries).
+FIDELITY_WINDOW_COLUMNS = ("arm", "deleted_at", "intervention_start", "status", "withdrawal_date")
+LIVE = text("deleted_at IS NULL")
 
 
 class Participant(Audited, SiteScoped, IdMixin, TimestampMixin, SoftDeletable, Versioned, Base):
@@ -52,9 +59,39 @@ class Participant(Audited, SiteScoped, IdMixin, TimestampMixin, SoftDeletable, V
         Index(
             "ix_participants_category_enrolment_date", "category", "enrolment_date", "deleted_at"
         ),
-        # One site's service users (fidelity per site): without statistics, SQLite
-        # would otherwise prefer the indexes around it and read every site.
-        Index("ix_participants_site_code_category", "site_code", "category"),
+        # One site's service users, and its intervention arm with every column of a
+        # fidelity window (the site's fidelity from the index alone). Without
+        # statistics, SQLite would otherwise prefer the indexes around it and read
+        # every site.
+        Index(
+            "ix_participants_site_code_category_arm",
+            "site_code",
+            "category",
+            "arm",
+            "enrolment_date",
+            *(name for name in FIDELITY_WINDOW_COLUMNS if name != "arm"),
+        ),
+        # The intervention arm by enrolment date with every column a fidelity window
+        # reads: the people whose window may be open (a status filter) and the whole
+        # arm, from the index alone.
+        Index(
+            "ix_participants_fidelity_window",
+            "category",
+            "arm",
+            "enrolment_date",
+            *(name for name in FIDELITY_WINDOW_COLUMNS if name != "arm"),
+            "site_code",
+        ),
+        # Lists paged by number: the live participants' ids in id and in study-ID
+        # order, so that an offset walks a narrow index, not the rows.
+        Index("ix_participants_live_id", "id", sqlite_where=LIVE, postgresql_where=LIVE),
+        Index(
+            "ix_participants_live_study_id",
+            "study_id",
+            "id",
+            sqlite_where=LIVE,
+            postgresql_where=LIVE,
+        ),
         # The dashboard's counts by site, status and arm from the index alone.
         Index(
             "ix_participants_category_site_code_status_arm",
