@@ -31,7 +31,6 @@ from trialdm.core.models import (
     Versioned,
 )
 
-
 # Besides category and enrolment date, what a participant's fidelity window and status
 # read from their row (see trialdm.contacts.queries).
 FIDELITY_WINDOW_COLUMNS = ("arm", "deleted_at", "intervention_start", "status", "withdrawal_date")
