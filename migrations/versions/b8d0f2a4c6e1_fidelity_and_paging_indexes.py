@@ -11,7 +11,6 @@ Create Date: 2026-11-30 23:30:00.000000
 
 """
 
-import sqlalchemy as sa
 from alembic import op
 
 # revision identifiers, used by Alembic.
@@ -21,7 +20,6 @@ branch_labels = None
 depends_on = None
 
 WINDOW = ["arm", "deleted_at", "intervention_start", "status", "withdrawal_date"]
-LIVE = sa.text("deleted_at IS NULL")
 
 
 def upgrade():
@@ -36,15 +34,9 @@ def upgrade():
         "participants",
         ["category", "arm", "enrolment_date", *WINDOW[1:], "site_code"],
     )
+    op.create_index("ix_participants_deleted_at_id", "participants", ["deleted_at", "id"])
     op.create_index(
-        "ix_participants_live_id", "participants", ["id"], sqlite_where=LIVE, postgresql_where=LIVE
-    )
-    op.create_index(
-        "ix_participants_live_study_id",
-        "participants",
-        ["study_id", "id"],
-        sqlite_where=LIVE,
-        postgresql_where=LIVE,
+        "ix_participants_deleted_at_study_id", "participants", ["deleted_at", "study_id", "id"]
     )
     op.create_index(
         "ix_contact_attendances_participant_id_session_id",
@@ -65,10 +57,8 @@ def downgrade():
     op.drop_index(
         "ix_contact_attendances_participant_id_session_id", table_name="contact_attendances"
     )
-    op.drop_index("ix_participants_live_study_id", table_name="participants")
-    op.drop_index("ix_participants_live_id", table_name="participants")
+    op.drop_index("ix_participants_deleted_at_study_id", table_name="participants")
+    op.drop_index("ix_participants_deleted_at_id", table_name="participants")
     op.drop_index("ix_participants_fidelity_window", table_name="participants")
-    op.create_index(
-        "ix_participants_site_code_category", "participants", ["site_code", "category"]
-    )
+    op.create_index("ix_participants_site_code_category", "participants", ["site_code", "category"])
     op.drop_index("ix_participants_site_code_category_arm", table_name="participants")

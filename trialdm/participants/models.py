@@ -16,7 +16,6 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
-    text,
 )
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
 
@@ -34,7 +33,6 @@ from trialdm.core.models import (
 # Besides category and enrolment date, what a participant's fidelity window and status
 # read from their row (see trialdm.contacts.queries).
 FIDELITY_WINDOW_COLUMNS = ("arm", "deleted_at", "intervention_start", "status", "withdrawal_date")
-LIVE = text("deleted_at IS NULL")
 
 
 class Participant(Audited, SiteScoped, IdMixin, TimestampMixin, SoftDeletable, Versioned, Base):
@@ -83,24 +81,8 @@ class Participant(Audited, SiteScoped, IdMixin, TimestampMixin, SoftDeletable, V
         ),
         # Lists paged by number: the live participants' ids in id and in study-ID
         # order, so that an offset walks a narrow index, not the rows.
-        Index("ix_participants_live_id", "id", sqlite_where=LIVE, postgresql_where=LIVE),
-        Index(
-            "ix_participants_live_study_id",
-            "study_id",
-            "id",
-            sqlite_where=LIVE,
-            postgresql_where=LIVE,
-        ),
-        # The dashboard's counts by site, status and arm from the index alone.
-        Index(
-            "ix_participants_category_site_code_status_arm",
-            "category",
-            "site_code",
-            "status",
-            "arm",
-            "enrolment_date",
-            "deleted_at",
-        ),
+        Index("ix_participants_deleted_at_id", "deleted_at", "id"),
+        Index("ix_participants_deleted_at_study_id", "deleted_at", "study_id", "id"),
     )
 
     category: Mapped[str] = mapped_column(String(16), index=True)
