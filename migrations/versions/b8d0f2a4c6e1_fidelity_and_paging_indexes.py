@@ -2,8 +2,10 @@
 date with the columns of a fidelity window (whose window may be open, from the index
 alone), one site's service users by arm with the same columns (it replaces
 the index on site and category, of which it is an extension), attendances by
-participant with their session, sessions by id with their date, and the live
-participants' ids in id and study-ID order (an offset walks them, not the rows)
+participant with their session, sessions by id with their date, the live
+participants' ids in id and study-ID order (an offset walks them, not the rows), and
+service users by site then enrolment date (a site's assessments due today; it
+replaces the index by site, status and arm, whose counts it also gives)
 
 Revision ID: b8d0f2a4c6e1
 Revises: c7e1d3f5a8b2
@@ -34,6 +36,12 @@ def upgrade():
         "participants",
         ["category", "arm", "enrolment_date", *WINDOW[1:], "site_code"],
     )
+    op.create_index(
+        "ix_participants_category_site_code_enrolment_date",
+        "participants",
+        ["category", "site_code", "enrolment_date", "status", "arm", "deleted_at"],
+    )
+    op.drop_index("ix_participants_category_site_code_status_arm", table_name="participants")
     op.create_index("ix_participants_deleted_at_id", "participants", ["deleted_at", "id"])
     op.create_index(
         "ix_participants_deleted_at_study_id", "participants", ["deleted_at", "study_id", "id"]
@@ -59,6 +67,12 @@ def downgrade():
     )
     op.drop_index("ix_participants_deleted_at_study_id", table_name="participants")
     op.drop_index("ix_participants_deleted_at_id", table_name="participants")
+    op.create_index(
+        "ix_participants_category_site_code_status_arm",
+        "participants",
+        ["category", "site_code", "status", "arm", "enrolment_date", "deleted_at"],
+    )
+    op.drop_index("ix_participants_category_site_code_enrolment_date", table_name="participants")
     op.drop_index("ix_participants_fidelity_window", table_name="participants")
     op.create_index("ix_participants_site_code_category", "participants", ["site_code", "category"])
     op.drop_index("ix_participants_site_code_category_arm", table_name="participants")

@@ -83,14 +83,16 @@ class Participant(Audited, SiteScoped, IdMixin, TimestampMixin, SoftDeletable, V
         # order, so that an offset walks a narrow index, not the rows.
         Index("ix_participants_deleted_at_id", "deleted_at", "id"),
         Index("ix_participants_deleted_at_study_id", "deleted_at", "study_id", "id"),
-        # The dashboard's counts by site, status and arm from the index alone.
+        # A site's service users in an enrolment-date range (its assessments due
+        # today), and the dashboard's counts by site, enrolment date, status and arm
+        # from the index alone.
         Index(
-            "ix_participants_category_site_code_status_arm",
+            "ix_participants_category_site_code_enrolment_date",
             "category",
             "site_code",
+            "enrolment_date",
             "status",
             "arm",
-            "enrolment_date",
             "deleted_at",
         ),
     )
