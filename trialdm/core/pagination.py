@@ -86,10 +86,12 @@ def paginate(
     of a statement of its own, for statements whose filter is costly to evaluate (a
     derived status), so that it is evaluated once per request.
 
-    ``ids_first``: a page by number reads the page's ids first (its filters, joins and
-    order over the ids alone, which an index may give without the rows), then loads
-    those rows by key, so that an offset or a costly filter never carries the rows'
-    other columns (``stmt`` selects one entity, whose criteria the load applies too)."""
+    ``ids_first``: a page past the first, or one counted with a costly filter, reads
+    the page's ids first (its filters, joins and order over the ids alone, which an
+    index may give without the rows), then loads those rows by key, so that an offset
+    or a costly filter never carries the rows' other columns (``stmt`` selects one
+    entity, whose criteria the load applies too). A plain first page reads its rows
+    at once."""
     config = current_app.config
     per_page = min(args.get("per_page") or config["DEFAULT_PAGE_SIZE"], config["MAX_PAGE_SIZE"])
     after = args.get("after")
@@ -106,7 +108,7 @@ def paginate(
     else:
         page = args.get("page") or 1
         offset = (page - 1) * per_page
-        if ids_first:
+        if ids_first and (offset or count_with_page):
             items, total = _page_by_ids(session, stmt, id_column, per_page, offset, count_with_page)
         elif count_with_page:
             rows = session.execute(
