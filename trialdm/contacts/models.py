@@ -6,6 +6,7 @@ from sqlalchemy import (
     CheckConstraint,
     Date,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -40,6 +41,9 @@ class ContactSession(Audited, SiteScoped, IdMixin, TimestampMixin, SoftDeletable
         CheckConstraint("format IN ('individual', 'group')", name="format"),
         CheckConstraint("mode IN ('in_person', 'phone', 'video', 'messaging')", name="mode"),
         CheckConstraint("duration_min IS NULL OR duration_min > 0", name="duration_positive"),
+        # A session looked up by id for what fidelity reads of it (date, deleted),
+        # from the index alone instead of the row with its notes.
+        Index("ix_contact_sessions_id_date_deleted_at", "id", "date", "deleted_at"),
     )
 
     date: Mapped[date] = mapped_column(Date, index=True)
@@ -81,15 +85,18 @@ class ContactAttendance(SiteScoped, Base):
     """A service user at a session: one contact. Fidelity counts these rows."""
 
     __tablename__ = "contact_attendances"
-    __table_args__ = (UniqueConstraint("session_id", "participant_id"),)
+    __table_args__ = (
+        UniqueConstraint("session_id", "participant_id"),
+        # A participant's attendances with their sessions, from the index alone
+        # (fidelity counts them per participant).
+        Index("ix_contact_attendances_participant_id_session_id", "participant_id", "session_id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     session_id: Mapped[int] = mapped_column(
         ForeignKey("contact_sessions.id", ondelete="CASCADE"), index=True
     )
-    participant_id: Mapped[int] = mapped_column(
-        ForeignKey("participants.id", ondelete="RESTRICT"), index=True
-    )
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id", ondelete="RESTRICT"))
 
     session: Mapped[ContactSession] = relationship(back_populates="attendances")
 

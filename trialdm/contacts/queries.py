@@ -72,10 +72,11 @@ from sqlalchemy import (
     literal,
     outerjoin,
     select,
+    union,
     union_all,
 )
 from sqlalchemy.orm import Session
-from sqlalchemy.sql import Subquery
+from sqlalchemy.sql import CompoundSelect, Subquery
 
 from trialdm.contacts.models import (
     FIDELITY_STATUSES,
@@ -237,7 +238,7 @@ def _fidelity_select(
     withdrawn = and_(
         p.status == "withdrawn", p.withdrawal_date.is_not(None), p.withdrawal_date <= on
     )
-    people = (
+    read = (
         select(
             p.id.label("participant_id"),
             p.site_code.label("site_code"),
@@ -246,11 +247,14 @@ def _fidelity_select(
             case((withdrawn, 1), else_=0).label("withdrawn"),
         )
         .select_from(outerjoin(p, r, and_(r.c.participant_id == p.id, r.c.arm == "intervention")))
-        .where(*intervention_criteria(), *_people_filter(by_ids, by_site, by_start))
-        # Materialised, so that the bounds are computed once per participant and each
-        # contact is only compared with them (inlined, SQLite and PostgreSQL would
-        # recompute the date arithmetic for every contact row and group key). Nested
-        # in the statement, so that a caller may join two fidelity selectables.
+        .where(*intervention_criteria(), *_people_filter(by_ids, by_site))
+    )
+    # Materialised, so that the bounds are computed once per participant and each
+    # contact is only compared with them (inlined, SQLite and PostgreSQL would
+    # recompute the date arithmetic for every contact row and group key). Nested in
+    # the statement, so that a caller may join two fidelity selectables.
+    people = (
+        (_by_window_start(read) if by_start else read)
         .cte("fidelity_people", nesting=True)
         .prefix_with("MATERIALIZED")
     )
@@ -308,30 +312,38 @@ def _fidelity_select(
     )
 
 
-def _people_filter(by_ids: bool, by_site: bool, by_start: bool) -> list[ColumnElement[bool]]:
+def _people_filter(by_ids: bool, by_site: bool) -> list[ColumnElement[bool]]:
     found: list[ColumnElement[bool]] = []
     if by_ids:
         found.append(Participant.id.in_(bindparam(IDS_PARAM, expanding=True)))
     if by_site:
         found.append(Participant.site_code == bindparam(SITE_PARAM))
-    if by_start:
-        # The window opens on the randomisation, else intervention_start, else the
-        # enrolment date: whoever's start is in the range has one of the three in it.
-        # Three index ranges whose ids are looked up by key (an OR of them would be a
-        # filter over every intervention participant on PostgreSQL).
-        first, last = bindparam(STARTS_FROM, type_=Date()), bindparam(STARTS_TO, type_=Date())
-        p, r = Participant.__table__, Randomisation.__table__
-        candidates = union_all(
-            select(p.c.id).where(p.c.enrolment_date.between(first, last)),
-            select(p.c.id).where(p.c.intervention_start.between(first, last)),
-            select(r.c.participant_id).where(
-                r.c.arm == "intervention",
-                r.c.randomised_at >= bindparam(RANDOMISED_FROM, type_=UTCDateTime()),
-                r.c.randomised_at < bindparam(RANDOMISED_TO, type_=UTCDateTime()),
-            ),
-        )
-        found.append(Participant.id.in_(candidates))
     return found
+
+
+def _by_window_start(read: Select) -> CompoundSelect:
+    """``read`` for the participants whose window start may lie in the bound range.
+    The window opens on the randomisation, else intervention_start, else the
+    enrolment date: whoever's start is in the range has one of the three in it. The
+    enrolment dates (most people) are a range of the intervention arm's index that
+    holds every column read here; the few typed starts and randomisations in range
+    are looked up by key. (An OR of the three would be a filter over every
+    intervention participant on PostgreSQL.)"""
+    first, last = bindparam(STARTS_FROM, type_=Date()), bindparam(STARTS_TO, type_=Date())
+    p, r = Participant.__table__, Randomisation.__table__
+    others = union_all(
+        select(p.c.id).where(p.c.intervention_start.between(first, last)),
+        select(r.c.participant_id).where(
+            r.c.arm == "intervention",
+            r.c.randomised_at >= bindparam(RANDOMISED_FROM, type_=UTCDateTime()),
+            r.c.randomised_at < bindparam(RANDOMISED_TO, type_=UTCDateTime()),
+        ),
+    )
+    # UNION, not UNION ALL: someone in two ranges is one row (the same row twice)
+    return union(
+        read.where(Participant.enrolment_date.between(first, last)),
+        read.where(Participant.id.in_(others)),
+    )
 
 
 def fidelity_for(

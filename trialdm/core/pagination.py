@@ -77,13 +77,21 @@ def paginate(
     id_column: Any,
     *,
     count_with_page: bool = False,
+    ids_first: bool = False,
 ) -> dict:
     """Run ``stmt`` for one page. With ``after``, pages by id (keyset) instead, and
     counts nothing: a cursor's next page costs the same at any depth of any list.
 
     ``count_with_page``: the total comes with the page's rows (a window count) instead
     of a statement of its own, for statements whose filter is costly to evaluate (a
-    derived status), so that it is evaluated once per request."""
+    derived status), so that it is evaluated once per request.
+
+    ``ids_first``: a page past the first, or one counted with a costly filter, reads
+    the page's ids first (its filters, joins and order over the ids alone, which an
+    index may give without the rows), then loads those rows by key, so that an offset
+    or a costly filter never carries the rows' other columns (``stmt`` selects one
+    entity, whose criteria the load applies too). A plain first page reads its rows
+    at once."""
     config = current_app.config
     per_page = min(args.get("per_page") or config["DEFAULT_PAGE_SIZE"], config["MAX_PAGE_SIZE"])
     after = args.get("after")
@@ -100,7 +108,9 @@ def paginate(
     else:
         page = args.get("page") or 1
         offset = (page - 1) * per_page
-        if count_with_page:
+        if ids_first and (offset or count_with_page):
+            items, total = _page_by_ids(session, stmt, id_column, per_page, offset, count_with_page)
+        elif count_with_page:
             rows = session.execute(
                 stmt.add_columns(func.count().over().label("page_total"))
                 .limit(per_page)
@@ -117,6 +127,25 @@ def paginate(
         "items": items,
         "meta": {"total": total, "page": page, "per_page": per_page, "next_after": next_after},
     }
+
+
+def _page_by_ids(
+    session: Session, stmt: Select, id_column: Any, limit: int, offset: int, counted: bool
+) -> tuple[list[Any], int | None]:
+    keys = stmt.with_only_columns(id_column, maintain_column_froms=True)
+    if counted:
+        keys = keys.add_columns(func.count().over().label("page_total"))
+    rows = session.execute(keys.limit(limit).offset(offset)).all()
+    total = (rows[0][-1] if rows else (0 if offset == 0 else None)) if counted else None
+    ids = [row[0] for row in rows]
+    if not ids:
+        return [], total
+    entity = stmt.column_descriptions[0]["entity"]
+    found = {
+        getattr(item, id_column.key): item
+        for item in session.scalars(select(entity).where(id_column.in_(ids)))
+    }
+    return [found[i] for i in ids if i in found], total
 
 
 def count_rows(session: Session, stmt: Select, id_column: Any) -> int:

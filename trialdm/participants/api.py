@@ -55,7 +55,9 @@ class Participants(MethodView):
         )
         # A derived field's filter (fidelity) is costly: evaluated once, with the page.
         derived = any(args.get(name) for name in participant_hooks().filters)
-        page = paginate(db.session, stmt, args, queries.Participant.id, count_with_page=derived)
+        page = paginate(
+            db.session, stmt, args, queries.Participant.id, count_with_page=derived, ids_first=True
+        )
         attach_derived(db.session, page["items"])
         return page
 

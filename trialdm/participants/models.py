@@ -30,6 +30,10 @@ from trialdm.core.models import (
     Versioned,
 )
 
+# Besides category and enrolment date, what a participant's fidelity window and status
+# read from their row (see trialdm.contacts.queries).
+FIDELITY_WINDOW_COLUMNS = ("arm", "deleted_at", "intervention_start", "status", "withdrawal_date")
+
 
 class Participant(Audited, SiteScoped, IdMixin, TimestampMixin, SoftDeletable, Versioned, Base):
     """A person in the trial or its qualitative work. No names or contact details."""
@@ -52,17 +56,43 @@ class Participant(Audited, SiteScoped, IdMixin, TimestampMixin, SoftDeletable, V
         Index(
             "ix_participants_category_enrolment_date", "category", "enrolment_date", "deleted_at"
         ),
-        # One site's service users (fidelity per site): without statistics, SQLite
-        # would otherwise prefer the indexes around it and read every site.
-        Index("ix_participants_site_code_category", "site_code", "category"),
-        # The dashboard's counts by site, status and arm from the index alone.
+        # One site's service users, and its intervention arm with every column of a
+        # fidelity window (the site's fidelity from the index alone). Without
+        # statistics, SQLite would otherwise prefer the indexes around it and read
+        # every site.
         Index(
-            "ix_participants_category_site_code_status_arm",
-            "category",
+            "ix_participants_site_code_category_arm",
             "site_code",
-            "status",
+            "category",
             "arm",
             "enrolment_date",
+            *(name for name in FIDELITY_WINDOW_COLUMNS if name != "arm"),
+        ),
+        # The intervention arm by enrolment date with every column a fidelity window
+        # reads: the people whose window may be open (a status filter) and the whole
+        # arm, from the index alone.
+        Index(
+            "ix_participants_fidelity_window",
+            "category",
+            "arm",
+            "enrolment_date",
+            *(name for name in FIDELITY_WINDOW_COLUMNS if name != "arm"),
+            "site_code",
+        ),
+        # Lists paged by number: the live participants' ids in id and in study-ID
+        # order, so that an offset walks a narrow index, not the rows.
+        Index("ix_participants_deleted_at_id", "deleted_at", "id"),
+        Index("ix_participants_deleted_at_study_id", "deleted_at", "study_id", "id"),
+        # A site's service users in an enrolment-date range (its assessments due
+        # today), and the dashboard's counts by site, enrolment date, status and arm
+        # from the index alone.
+        Index(
+            "ix_participants_category_site_code_enrolment_date",
+            "category",
+            "site_code",
+            "enrolment_date",
+            "status",
+            "arm",
             "deleted_at",
         ),
     )

@@ -102,7 +102,7 @@ def enrolled_by_site_status_arm_day(
 ) -> list[tuple[str, str | None, str | None, date, int]]:
     """(site, status, arm, enrolment date, n) of service users in the current scope:
     the dashboard's counts and its enrolment chart by one statement, read in the
-    order of the index on (category, site, status, arm, enrolment date) alone, whether
+    order of the index on (category, site, enrolment date, status, arm) alone, whether
     the scope is one site or all."""
     rows = session.execute(
         select(
@@ -118,7 +118,7 @@ def enrolled_by_site_status_arm_day(
             Participant.enrolment_date.is_not(None),
         )
         .group_by(
-            Participant.site_code, Participant.status, Participant.arm, Participant.enrolment_date
+            Participant.site_code, Participant.enrolment_date, Participant.status, Participant.arm
         )
     )
     return [tuple(row) for row in rows]  # type: ignore[misc]

@@ -139,7 +139,12 @@ def index():
     stmt = order_by(stmt, args["sort"], queries.SORTABLE, Participant.id)
     # A column's filter (a derived status) is costly: evaluated once, with the page.
     page = paginate(
-        db.session, stmt, {**args, "per_page": 25}, Participant.id, count_with_page=filtered
+        db.session,
+        stmt,
+        {**args, "per_page": 25},
+        Participant.id,
+        count_with_page=filtered,
+        ids_first=True,
     )
     column_values = {column.name: column.values(db.session, page["items"]) for column in columns}
     return render_template(
