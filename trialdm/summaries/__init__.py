@@ -21,3 +21,4 @@ def import_openpyxl_without_numpy() -> None:
         import openpyxl  # noqa: F401
     finally:
         del sys.modules["numpy"]
+
