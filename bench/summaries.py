@@ -920,7 +920,9 @@ def main() -> None:
         help="keep the generated trials in this folder (one sub-folder per size) and "
         "reuse them in later runs",
     )
-    parser.add_argument("--repeat", type=int, default=1, help="runs of each side; best kept")
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="runs of each side; best wall and best CPU kept"
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--folder", help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
@@ -968,6 +970,10 @@ def main() -> None:
                 ours_runs.append(measure("ours", folder, url, args.skip))
             floor = min(floors, key=lambda r: r["seconds"])
             ours = min(ours_runs, key=lambda r: r["seconds"])
+            # Each time its own best: on a shared machine the fastest wall-clock run
+            # is not always the one with the least CPU.
+            floor["cpu"] = min(r["cpu"] for r in floors)
+            ours["cpu"] = min(r["cpu"] for r in ours_runs)
             ratio = ours["seconds"] / floor["seconds"]
             cpu_ratio = ours["cpu"] / floor["cpu"]
             rows.append(
