@@ -413,6 +413,9 @@ def run_ours(folder: Path, url: str, skip: set[str]) -> dict[str, Any]:
     app = make_app(folder, url, web=False)
     start_seconds = time.perf_counter() - started
     start_mb = PeakMemory.status("RssAnon") / 1024
+    from trialdm.core.tasks import settle_start_up
+
+    settle_start_up()  # as trialdm.worker does once its app is made
     # The build's modules (openpyxl among them) as a worker holds them after its first
     # build; the floor imports openpyxl before its clock starts too.
     import trialdm.summaries.operations  # noqa: F401
@@ -917,7 +920,9 @@ def main() -> None:
         help="keep the generated trials in this folder (one sub-folder per size) and "
         "reuse them in later runs",
     )
-    parser.add_argument("--repeat", type=int, default=1, help="runs of each side; best kept")
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="runs of each side; best wall and best CPU kept"
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--folder", help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
@@ -965,6 +970,10 @@ def main() -> None:
                 ours_runs.append(measure("ours", folder, url, args.skip))
             floor = min(floors, key=lambda r: r["seconds"])
             ours = min(ours_runs, key=lambda r: r["seconds"])
+            # Each time its own best: on a shared machine the fastest wall-clock run
+            # is not always the one with the least CPU.
+            floor["cpu"] = min(r["cpu"] for r in floors)
+            ours["cpu"] = min(r["cpu"] for r in ours_runs)
             ratio = ours["seconds"] / floor["seconds"]
             cpu_ratio = ours["cpu"] / floor["cpu"]
             rows.append(

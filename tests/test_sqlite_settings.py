@@ -26,12 +26,15 @@ def test_a_job_connection_is_sized_for_the_job_and_given_back_as_it_was(tmp_path
     app = build_app(tmp_path, "job", SQLITE_CACHE_MB=12, SQLITE_MMAP_MB=1)
     with app.app_context(), db.engine.connect() as connection:
         size = (tmp_path / "job.db").stat().st_size
-        with sized_for_a_job(connection, 2):
+        with sized_for_a_job(connection, 2, 4):
             assert connection.exec_driver_sql("PRAGMA cache_size").scalar() == -2 * 1024
+            limit = connection.exec_driver_sql("PRAGMA soft_heap_limit").scalar()
+            assert limit == 4 * 1024 * 1024
             mapped = connection.exec_driver_sql("PRAGMA mmap_size").scalar()
             assert mapped > max(size, 1024 * 1024)  # the whole file, beyond the setting
             with db.engine.connect() as other:  # other connections keep the settings
                 assert other.exec_driver_sql("PRAGMA cache_size").scalar() == -12 * 1024
         assert connection.exec_driver_sql("PRAGMA cache_size").scalar() == -12 * 1024
         assert connection.exec_driver_sql("PRAGMA mmap_size").scalar() == 1024 * 1024
+        assert connection.exec_driver_sql("PRAGMA soft_heap_limit").scalar() == 0
         db.engine.dispose()

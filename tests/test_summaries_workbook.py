@@ -131,3 +131,28 @@ def test_fast_listing_rows_read_back_as_openpyxl_writes_them(tmp_path):
             [[(c.value, c.number_format, c.data_type) for c in row] for row in read.iter_rows()]
         )
     assert sheets[1] == sheets[0]
+
+
+def test_fast_rows_take_a_number_format_per_row(tmp_path):
+    """The values sheets' lines carry each value's own number format."""
+    from openpyxl import Workbook
+
+    from trialdm.summaries.listing_sheet import FastRows
+
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet("values")
+    fast = FastRows(ws, [None, None], lambda text: text.startswith("="))
+    lines = [("share", 0.125, "0.0%"), ("n", 3, "0"), ("mean", 2.25, "General"), ("x", 7, None)]
+    for number, (label, value, number_format) in enumerate(lines, start=1):
+        prepared = fast.row([label, value], number, [None, fast.style_of(number_format)])
+        assert prepared is not None
+        ws.append(prepared)
+    wb.save(tmp_path / "values.xlsx")
+    read = openpyxl.load_workbook(tmp_path / "values.xlsx")["values"]
+    found = [(r[0].value, r[1].value, r[1].number_format) for r in read.iter_rows()]
+    assert found == [
+        ("share", 0.125, "0.0%"),
+        ("n", 3, "0"),
+        ("mean", 2.25, "General"),
+        ("x", 7, "General"),
+    ]

@@ -223,6 +223,12 @@ SETTINGS: dict[str, Setting] = {
         "SQLite page cache of a job that reads whole tables (a summary build), MB: its "
         "file is mapped whole, so the cache holds only its temporary tables and sorts",
     ),
+    "SQLITE_JOB_HEAP_MB": Setting(
+        parse_non_negative_int,
+        4,
+        "SQLite soft heap limit while a job that reads whole tables runs, MB (0 = none): "
+        "beyond it SQLite recycles cache pages and spills sorts early instead of growing",
+    ),
     "SQLITE_MMAP_MB": Setting(
         parse_non_negative_int,
         256,

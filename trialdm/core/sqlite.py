@@ -96,14 +96,19 @@ _JOB_MMAP_HEADROOM = 64 * 1024 * 1024
 
 
 @contextmanager
-def sized_for_a_job(connection: Connection, cache_mb: int) -> Iterator[None]:
+def sized_for_a_job(connection: Connection, cache_mb: int, heap_mb: int = 0) -> Iterator[None]:
     """A connection set up for one job that reads whole tables, then given back as it
     was: the database file mapped into memory whole (its pages are the operating
     system's file cache, shared and not the job's own memory; nothing is copied
     through SQLite's cache), and a page cache of ``cache_mb``, which bounds the
     job's private memory for the temporary tables and sorts (SQLite spills to its
-    temporary files beyond it). Other connections keep their settings. Does nothing
-    on other databases."""
+    temporary files beyond it). ``heap_mb`` sets SQLite's soft heap limit while the
+    job runs: beyond it SQLite recycles cache pages and writes sorts out early instead
+    of growing (a summaries build over 100,000 people: SQLite's heap peaked at 15 MB
+    with a 2 MB page cache and no limit, 12 MB with a 4 MB limit, in the statements
+    with window functions). The limit is the process's
+    (a worker runs one job at a time); it is set back when the job ends. Other
+    connections keep their settings. Does nothing on other databases."""
     if connection.dialect.name != "sqlite":
         yield
         return
@@ -114,8 +119,10 @@ def sized_for_a_job(connection: Connection, cache_mb: int) -> Iterator[None]:
     def pragma(name: str) -> int:
         return int(raw.execute(f"PRAGMA {name}").fetchone()[0])
 
-    before = {name: pragma(name) for name in ("cache_size", "mmap_size")}
+    before = {name: pragma(name) for name in ("cache_size", "mmap_size", "soft_heap_limit")}
     raw.execute(f"PRAGMA cache_size=-{int(cache_mb) * 1024}")
+    if heap_mb:
+        raw.execute(f"PRAGMA soft_heap_limit={heap_mb * 1024 * 1024}")
     if size:
         raw.execute(f"PRAGMA mmap_size={max(before['mmap_size'], size + _JOB_MMAP_HEADROOM)}")
     try:

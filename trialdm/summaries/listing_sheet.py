@@ -45,14 +45,25 @@ class FastRows:
         self.needs_care = needs_care
         self.letters = [get_column_letter(i) for i in range(1, len(number_formats) + 1)]
         self.styles = [self._style_id(f) if f else None for f in number_formats]
-        self.date_style = self._style_id("yyyy-mm-dd")
+        self._date_style: str | None = None  # registered with the first date written
         self.epoch = ws.parent.epoch
         self._hook()
 
-    def _style_id(self, number_format: str) -> str:
+    def _style_id(self, number_format: str) -> str | None:
+        """The sheet's style id of a number format; None for the default style (id 0),
+        whose cells openpyxl writes without one."""
         template = WriteOnlyCell(self.ws, value=0)
         template.number_format = number_format
-        return str(template.style_id)
+        return str(template.style_id) if template.has_style else None
+
+    def _dates(self) -> str | None:
+        if self._date_style is None:
+            self._date_style = self._style_id("yyyy-mm-dd")
+        return self._date_style
+
+    def style_of(self, number_format: str | None) -> str | None:
+        """A number format's style id for :meth:`row`'s ``styles``."""
+        return self._style_id(number_format) if number_format else None
 
     def _hook(self) -> None:
         """Let prepared rows pass the sheet's conversion and writer untouched."""
@@ -73,15 +84,19 @@ class FastRows:
         ws._values_to_row = values_to_row  # type: ignore[method-assign]
         ws._writer.write_row = write  # type: ignore[method-assign]
 
-    def row(self, values: Sequence[Any], row_idx: int) -> PreparedRow | None:
+    def row(
+        self, values: Sequence[Any], row_idx: int, styles: Sequence[str | None] | None = None
+    ) -> PreparedRow | None:
         """The prepared row at ``row_idx`` (1-based), or None when a value needs
         openpyxl (the caller appends that row the ordinary way). The row's XML is
         written as text and parsed once (one C call instead of three elements per
-        cell built from Python)."""
+        cell built from Python). ``styles`` (from :meth:`style_of`) replaces the
+        columns' styles for this row."""
         suffix = str(row_idx)
         parts = ["<row>"]
         add = parts.append
-        for letter, style, value in zip(self.letters, self.styles, values, strict=True):
+        columns = self.styles if styles is None else styles
+        for letter, style, value in zip(self.letters, columns, values, strict=True):
             if value is None:
                 continue
             ref = letter + suffix
@@ -94,17 +109,18 @@ class FastRows:
                 space = _PRESERVE if value != value.strip() else ""
                 add(f'<c r="{ref}" t="inlineStr"><is><t{space}>{_escape(value)}</t></is></c>')
             elif isinstance(value, bool):
-                add(f'<c r="{ref}" t="b"><v>{1 if value else 0}</v></c>')
+                styled = f' s="{style}"' if style is not None else ""
+                add(f'<c r="{ref}"{styled} t="b"><v>{1 if value else 0}</v></c>')
             elif isinstance(value, (int, float)):
                 if not math.isfinite(value):
                     return None
                 styled = f' s="{style}"' if style is not None else ""
-                add(f'<c r="{ref}" t="n"{styled}><v>{value:.16g}</v></c>')  # as openpyxl
+                add(f'<c r="{ref}"{styled} t="n"><v>{value:.16g}</v></c>')  # as openpyxl
             elif isinstance(value, (date, datetime)):
                 if isinstance(value, datetime) and value.tzinfo is not None:
                     return None
                 number = f"{to_excel(value, self.epoch):.16g}"
-                add(f'<c r="{ref}" t="n" s="{style or self.date_style}"><v>{number}</v></c>')
+                add(f'<c r="{ref}" s="{style or self._dates()}" t="n"><v>{number}</v></c>')
             else:
                 return None
         add("</row>")

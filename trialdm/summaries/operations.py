@@ -221,8 +221,9 @@ def reading_session(session: Session) -> Iterator[Session]:
         finally:
             reader.close()
         return
-    cache_mb = current_app.config["SQLITE_JOB_CACHE_MB"]
-    with bind.connect() as connection, sized_for_a_job(connection, cache_mb):
+    config = current_app.config
+    cache_mb, heap_mb = config["SQLITE_JOB_CACHE_MB"], config["SQLITE_JOB_HEAP_MB"]
+    with bind.connect() as connection, sized_for_a_job(connection, cache_mb, heap_mb):
         if bind.dialect.name == "postgresql":
             connection.execution_options(isolation_level="REPEATABLE READ")
         reader = Session(bind=connection, autoflush=False)
