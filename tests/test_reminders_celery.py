@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 import uuid
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -21,6 +21,7 @@ from tests.reminders_helpers import build_separate_app
 from tests.test_reminders_mail import FlakyHandler, free_port
 from trialdm.auth.operations import create_user
 from trialdm.config import PROJECT_ROOT
+from trialdm.core.dates import today
 from trialdm.core.scoping import all_sites
 from trialdm.extensions import db
 from trialdm.participants.operations import create_participant
@@ -44,7 +45,8 @@ def test_worker_and_beat_deliver_a_reminder(redis_url, tmp_path: Path):
     database_url = app.config["DATABASE_URL"]
     with app.app_context(), all_sites():
         user = create_user(db.session, "rw.bu@celery.test", "research_worker", ["BU"])
-        enrolled = date.today() - timedelta(days=60)
+        # the scan counts days at the site (Kampala is a day ahead of UTC after 21:00)
+        enrolled = today("Africa/Kampala") - timedelta(days=60)
         participant = create_participant(
             db.session,
             {

@@ -21,4 +21,3 @@ def import_openpyxl_without_numpy() -> None:
         import openpyxl  # noqa: F401
     finally:
         del sys.modules["numpy"]
-

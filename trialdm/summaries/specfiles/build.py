@@ -216,8 +216,7 @@ def _listing(compiled: _Compiled) -> ListingSpec | None:
     # and decimals are looked up once here, and the row label reads the fields it names.
     position = {name: i for i, name in enumerate(names)}
     cells = [
-        (position[column.variable], column.variable, column.decimals)
-        for column in listing.columns
+        (position[column.variable], column.variable, column.decimals) for column in listing.columns
     ]
     template = listing.row_label
     label_fields = (
