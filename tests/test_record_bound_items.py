@@ -322,32 +322,41 @@ message = "m"
 """
 
 
+def rules_over_baselines(tmp_path, text: str, db_session, people, answers=None) -> tuple:
+    """The rules of ``text``, after a T0 baseline questionnaire of each of ``people``
+    (saved, not committed; read within ``all_sites()``)."""
+    from trialdm.instruments.operations import create_response
+    from trialdm.quality.checks import parse_rules
+
+    path = tmp_path / "checks.toml"
+    path.write_text(text)
+    for person in people:
+        create_response(
+            db_session,
+            {
+                "participant_id": person.id,
+                "instrument": "baseline_demographics",
+                "event": "T0",
+                "collected_on": person.enrolment_date,
+                "answers": answers or {},
+            },
+        )
+    db_session.flush()
+    return parse_rules(path, {"T0", "T1", "T2", "T3"})
+
+
 def test_quality_rules_read_a_bound_answer_from_the_record(
     tmp_path, enrolled, make_participant, db_session
 ):
-    from trialdm.instruments.operations import create_response
-    from trialdm.quality.checks import parse_rules
     from trialdm.quality.runs import find_failures
 
-    path = tmp_path / "checks.toml"
-    path.write_text(BOUND_RULES)
-    required, born = parse_rules(path, {"T0", "T1", "T2", "T3"})
     long_ago = make_participant(
         "BU", enrolment_date=date.today() - timedelta(days=200), year_of_birth=2000
     )
     with all_sites():
-        for person in (enrolled, long_ago):
-            create_response(
-                db_session,
-                {
-                    "participant_id": person.id,
-                    "instrument": "baseline_demographics",
-                    "event": "T0",
-                    "collected_on": person.enrolment_date,
-                    "answers": {},
-                },
-            )
-        db_session.flush()
+        required, born = rules_over_baselines(
+            tmp_path, BOUND_RULES, db_session, (enrolled, long_ago)
+        )
         # answered through the record: not missing
         assert find_failures(db_session, (required,)) == []
         (failure,) = find_failures(db_session, (born,))

@@ -234,30 +234,17 @@ message = "m"
 def test_quality_rules_read_derived_items_from_the_record(
     tmp_path, enrolled, make_participant, db_session
 ):
-    from trialdm.instruments.operations import create_response
-    from trialdm.quality.checks import parse_rules
+    from tests.test_record_bound_items import rules_over_baselines
     from trialdm.quality.runs import find_failures
 
-    path = tmp_path / "checks.toml"
-    path.write_text(DERIVED_RULES)
-    required, other = parse_rules(path, {"T0", "T1", "T2", "T3"})
     undiagnosed = make_participant("BU", enrolment_date=date(2025, 1, 31), diagnoses=[])
     adhd = make_participant(
         "BU", enrolment_date=date(2025, 1, 31), diagnoses=[{"code": "F90.0", "text": "ADHD"}]
     )
     with all_sites():
-        for person in (enrolled, undiagnosed, adhd):
-            create_response(
-                db_session,
-                {
-                    "participant_id": person.id,
-                    "instrument": "baseline_demographics",
-                    "event": "T0",
-                    "collected_on": person.enrolment_date,
-                    "answers": OTHER_ANSWERS,
-                },
-            )
-        db_session.flush()
+        required, other = rules_over_baselines(
+            tmp_path, DERIVED_RULES, db_session, (enrolled, undiagnosed, adhd), OTHER_ANSWERS
+        )
         # the answer is the record's: missing only where the record holds no diagnosis
         assert [f.participant_id for f in find_failures(db_session, (required,))] == [
             undiagnosed.id
