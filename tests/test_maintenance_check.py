@@ -219,6 +219,8 @@ def _celery(role: str, env: dict[str, str], tmp_path: Path) -> subprocess.Popen:
 
 
 def _stop(process: subprocess.Popen) -> str:
+    if process.stdout is None or process.stdout.closed:  # stopped and read already
+        return ""
     process.terminate()
     try:
         output, _ = process.communicate(timeout=30)
@@ -254,7 +256,11 @@ def test_real_worker_and_beat_pass_the_check_and_a_stopped_beat_fails_it(tmp_pat
             if code == 0:
                 break
             time.sleep(1)
-        assert body.get("ok") is True, body
+        if body.get("ok") is not True:
+            # say why: a process that ended, or one still waiting for its first tick
+            ended = {p.args[5]: p.returncode for p in (worker, beat) if p.poll() is not None}
+            outputs = {p.args[5]: _stop(p)[-2000:] for p in (worker, beat)}
+            pytest.fail(f"check not ok: {body}; ended: {ended}; output: {outputs}")
         assert by_name(body)["beat"]["detail"].startswith("heartbeat ")
     finally:
         beat_output = _stop(beat)
