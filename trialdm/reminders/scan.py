@@ -158,6 +158,8 @@ class PlannedReminder:
 class ScanResult:
     site_code: str | None
     local_date: date
+    # A dry run: everything found. A real scan: what may be new (the rules that can
+    # tell in SQL leave out what is stored, but on digest days).
     planned: list[PlannedReminder] = field(default_factory=list)
     created: int = 0
     delivered: int = 0
