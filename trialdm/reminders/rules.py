@@ -25,8 +25,10 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, ClassVar
 
-from sqlalchemy import Row, Select
+from sqlalchemy import ColumnElement, Row, Select, String, cast, exists, literal
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.functions import FunctionElement
 
 from trialdm.reminders.texts import Text
 
@@ -91,6 +93,10 @@ class ScanContext:
     planned: list[tuple[str | None, str, str]] = field(default_factory=list)
     # Set when the scan covers many sites: each statement's rows for all of them.
     many: ManySites | None = None
+    # A real scan that no digest follows: a rule may leave out in SQL the rows whose
+    # reminders are all stored (:func:`unstored`), so that a day finding only what is
+    # stored builds nothing for it. Dry runs and digest days see everything found.
+    new_only: bool = False
 
 
 # A text (message id and values, see trialdm.reminders.texts) or plain words, or a
@@ -124,6 +130,43 @@ def site_rows(
         "scan_site",
         scan.site_code,
     )
+
+
+class iso_day(FunctionElement[str]):
+    """A date column as ``YYYY-MM-DD`` text, as ``date.isoformat`` writes it in keys."""
+
+    type = String()
+    name = "iso_day"
+    inherit_cache = True
+
+
+@compiles(iso_day)
+def _iso_day(element: iso_day, compiler: Any, **kw: Any) -> str:
+    return f"date({compiler.process(element.clauses, **kw)})"  # SQLite: dates are text
+
+
+@compiles(iso_day, "postgresql")
+def _iso_day_pg(element: iso_day, compiler: Any, **kw: Any) -> str:
+    return f"to_char({compiler.process(element.clauses, **kw)}, 'YYYY-MM-DD')"
+
+
+def unstored(rule: str, subject_type: str, subject_id: Any, period: Any) -> ColumnElement[bool]:
+    """No reminder is stored under the dedupe key the scan gives a finding of ``rule``
+    (:meth:`Rule.dedupe_key`), its parts being SQL expressions or plain values: the
+    filter of a rule's rows in a scan that wants only new reminders."""
+    from trialdm.reminders.models import Reminder
+
+    parts = [
+        literal(f"{rule}:{subject_type}:"),
+        cast(subject_id, String),
+        literal(":"),
+        period if isinstance(period, ColumnElement) else literal(str(period)),
+    ]
+    key = parts[0]
+    for part in parts[1:]:
+        key = key + part
+    # the table, not the entity: no site scoping (a key is stored once, at any site)
+    return ~exists().where(Reminder.__table__.c.dedupe_key == key)
 
 
 @dataclass(frozen=True)

@@ -13,11 +13,20 @@ from datetime import date, timedelta
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Select, String, bindparam
+from sqlalchemy import Date, Select, String, and_, bindparam, cast, literal, or_
 from sqlalchemy.orm import Session
 
 from trialdm.core.errors import N_
-from trialdm.reminders.rules import Finding, Rule, ScanContext, Words, as_date, register
+from trialdm.reminders.rules import (
+    Finding,
+    Rule,
+    ScanContext,
+    Words,
+    active_rules,
+    as_date,
+    register,
+    unstored,
+)
 from trialdm.reminders.texts import later
 
 
@@ -39,6 +48,7 @@ def open_assessments(session: Session, scan: ScanContext) -> list[Any]:
         tuple(schedule_events(scan.config)),
         scan.config["SCHEDULE_WINDOW_DAYS"],
         tuple(sorted((event, tuple(names)) for event, names in due_by_event.items())),
+        _new_only(scan),
     )
     if scan.many is not None:
         # a scan of many sites: computed once for every site, read here by site
@@ -61,18 +71,34 @@ def open_assessments(session: Session, scan: ScanContext) -> list[Any]:
 SITE_PARAM = "reminder_site_code"
 
 
+def _new_only(scan: ScanContext) -> tuple[tuple[str, ...], int] | None:
+    """What the filter to rows with a new reminder depends on (None: every row): the
+    active rules of this module and their setting."""
+    if not scan.new_only:
+        return None
+    names = tuple(
+        rule.name
+        for rule in active_rules(scan.config, trial_wide=False)
+        if rule.name in ASSESSMENT_RULES
+    )
+    return names, scan.config["REMINDER_ASSESSMENT_SOON_DAYS"]
+
+
 @lru_cache(maxsize=32)
 def _open_assessments_select(
     local_date: date,
     events: tuple[Any, ...],
     window_days: int,
     due_by_event: tuple[tuple[str, tuple[str, ...]], ...],
+    new_only: tuple[tuple[str, ...], int] | None,
     *,
     per_site: bool,
 ) -> Select:
     """The statement of :func:`open_assessments`: for one site given when executed
     (built once per day and settings, not once per site: building it costs more than
-    running it for a site of a few hundred participants), or for every site."""
+    running it for a site of a few hundred participants), or for every site.
+    ``new_only``: only the rows for which an active rule finds a reminder not stored
+    yet -- its conditions and dedupe key, said in SQL."""
     from trialdm.schedule.queries import schedule_query
 
     stmt = schedule_query(
@@ -84,7 +110,29 @@ def _open_assessments_select(
         # due and overdue are open on the day: only the participants enrolled near it
         open_on_day=True,
     )
-    return stmt.where(stmt.selected_columns.status.in_(("due", "overdue")))
+    row = stmt.selected_columns
+    stmt = stmt.where(row.status.in_(("due", "overdue")))
+    if new_only is None or not new_only[0]:
+        return stmt
+    names, soon_days = new_only
+    subject = cast(row.participant_id, String) + literal(":") + row.event
+    wanted = {
+        # the conditions of each rule's findings below, with its finding's key
+        AssessmentDue.name: and_(
+            row.status == "due", unstored(AssessmentDue.name, "assessment", subject, "window-open")
+        ),
+        AssessmentDueSoon.name: and_(
+            row.status == "due",
+            row.due_date >= literal(local_date, Date),
+            row.due_date <= literal(local_date + timedelta(days=soon_days), Date),
+            unstored(AssessmentDueSoon.name, "assessment", subject, "due-soon"),
+        ),
+        AssessmentOverdue.name: and_(
+            row.status == "overdue",
+            unstored(AssessmentOverdue.name, "assessment", subject, "overdue"),
+        ),
+    }
+    return stmt.where(or_(*(wanted[name] for name in names)))
 
 
 def _assessment_finding(row: Any, period: str, title: Words, body: Words) -> Finding:
@@ -206,3 +254,6 @@ class AssessmentOverdue(Rule):
             for row in open_assessments(session, scan)
             if row.status == "overdue"
         ]
+
+
+ASSESSMENT_RULES = (AssessmentDue.name, AssessmentDueSoon.name, AssessmentOverdue.name)

@@ -14,11 +14,21 @@ from datetime import date, timedelta
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Select, and_, func, select
+from sqlalchemy import Date, Select, and_, func, literal, or_, select
 from sqlalchemy.orm import Session
 
 from trialdm.core.errors import N_
-from trialdm.reminders.rules import Finding, Rule, ScanContext, as_date, iso_week, register
+from trialdm.reminders.rules import (
+    Finding,
+    Rule,
+    ScanContext,
+    active_rules,
+    as_date,
+    iso_day,
+    iso_week,
+    register,
+    unstored,
+)
 from trialdm.reminders.texts import later, text
 
 OPEN_STATUSES = ("not_started", "on_track", "at_risk")
@@ -34,30 +44,54 @@ def open_support(session: Session, scan: ScanContext) -> tuple[list[Any], Any]:
     from trialdm.contacts.queries import SITE_PARAM, FidelityRule
 
     rule = FidelityRule.from_settings(scan.config)
+    new_only = _new_only(scan)
     if scan.many is not None:
         # a scan of many sites: computed once for every site, read here by site
         rows = scan.many.rows(
             session,
             "open_support",
             scan.local_date,
-            lambda: _open_support_select(scan.local_date, rule, per_site=False).order_by(
-                "site_code", "study_id"
-            ),
+            lambda: _open_support_select(
+                scan.local_date, rule, per_site=False, new_only=new_only
+            ).order_by("site_code", "study_id"),
             "site_code",
             scan.site_code,
         )
     else:
-        stmt = _open_support_select(scan.local_date, rule, per_site=True).order_by("study_id")
+        stmt = _open_support_select(
+            scan.local_date, rule, per_site=True, new_only=new_only
+        ).order_by("study_id")
         rows = session.execute(stmt, {SITE_PARAM: scan.site_code}).all()
     scan.shared["open_support"] = (rows, rule)
     return rows, rule
 
 
+def _new_only(scan: ScanContext) -> tuple[tuple[str, ...], int, int] | None:
+    """What the filter to rows with a new reminder depends on (None: every row): the
+    active rules of this module and their settings."""
+    if not scan.new_only:
+        return None
+    names = tuple(
+        rule.name
+        for rule in active_rules(scan.config, trial_wide=False)
+        if rule.name in CONTACT_RULES
+    )
+    config = scan.config
+    return names, config["REMINDER_WINDOW_CLOSING_DAYS"], config["REMINDER_NO_CONTACT_DAYS"]
+
+
 @lru_cache(maxsize=32)
-def _open_support_select(local_date: date, rule: Any, *, per_site: bool) -> Select:
+def _open_support_select(
+    local_date: date,
+    rule: Any,
+    *,
+    per_site: bool,
+    new_only: tuple[tuple[str, ...], int, int] | None = None,
+) -> Select:
     """The statement of :func:`open_support`: for one site given when executed (the
     contacts domain's ``SITE_PARAM``; built once per day and rule, not per site), or
-    for every site."""
+    for every site. ``new_only``: only the rows for which an active rule finds a
+    reminder not stored yet -- its conditions and dedupe key, said in SQL."""
     from trialdm.contacts.models import ContactAttendance, ContactSession
     from trialdm.contacts.queries import fidelity_subquery
     from trialdm.participants.models import Participant
@@ -83,7 +117,7 @@ def _open_support_select(local_date: date, rule: Any, *, per_site: bool) -> Sele
         .correlate(fid)
         .scalar_subquery()
     )
-    return (
+    stmt = (
         select(
             fid.c.participant_id,
             fid.c.site_code,
@@ -99,6 +133,41 @@ def _open_support_select(local_date: date, rule: Any, *, per_site: bool) -> Sele
         .join(Participant, Participant.id == fid.c.participant_id)
         .where(fid.c.status.in_(OPEN_STATUSES))
     )
+    if new_only is None or not new_only[0]:
+        return stmt
+    names, closing_days, silent_days = new_only
+    row = stmt.subquery("open_support")
+    day = literal(local_date, Date)
+    since = func.coalesce(row.c.last_contact, row.c.intervention_start, row.c.enrolment_date)
+    wanted = {
+        # the conditions of each rule's findings below, with its finding's key
+        PswAtRisk.name: and_(
+            row.c.status == "at_risk",
+            unstored(PswAtRisk.name, "participant", row.c.participant_id, iso_week(local_date)),
+        ),
+        PswWindowClosing.name: and_(
+            row.c.status.in_(("on_track", "at_risk")),
+            row.c.contacts_in_window < rule.minimum,
+            row.c.window_end >= day,
+            row.c.window_end <= literal(local_date + timedelta(days=closing_days), Date),
+            unstored(
+                PswWindowClosing.name,
+                "participant",
+                row.c.participant_id,
+                literal("window-") + iso_day(row.c.window_end),
+            ),
+        ),
+        PswNoContact.name: and_(
+            since <= literal(local_date - timedelta(days=silent_days), Date),
+            unstored(
+                PswNoContact.name,
+                "participant",
+                row.c.participant_id,
+                literal("since-") + iso_day(since),
+            ),
+        ),
+    }
+    return select(row).where(or_(*(wanted[name] for name in names)))
 
 
 def _since(row: Any):
@@ -247,3 +316,6 @@ class PswNoContact(Rule):
                 )
             )
         return findings
+
+
+CONTACT_RULES = (PswAtRisk.name, PswWindowClosing.name, PswNoContact.name)

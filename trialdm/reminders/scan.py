@@ -32,6 +32,8 @@ from trialdm.reminders.bulk import insert_ignoring_duplicates, insert_new, store
 from trialdm.reminders.delivery import deliver_by_site, fan_out
 from trialdm.reminders.models import TRIAL_WIDE, Reminder, ScanRun
 from trialdm.reminders.rules import (
+    DIGEST_RULES,
+    WEEKDAYS,
     Finding,
     ManySites,
     Rule,
@@ -156,6 +158,8 @@ class PlannedReminder:
 class ScanResult:
     site_code: str | None
     local_date: date
+    # A dry run: everything found. A real scan: what may be new (the rules that can
+    # tell in SQL leave out what is stored, but on digest days).
     planned: list[PlannedReminder] = field(default_factory=list)
     created: int = 0
     delivered: int = 0
@@ -175,15 +179,32 @@ class ScanResult:
 
 
 def plan_reminders(
-    session: Session, site_code: str | None, local_date: date, many: ManySites | None = None
+    session: Session,
+    site_code: str | None,
+    local_date: date,
+    many: ManySites | None = None,
+    *,
+    new_only: bool = False,
 ) -> list[PlannedReminder]:
     """Run every active rule for one site and day: what would be reminded, and to whom.
-    ``many``: the site is one of a scan of many (:func:`scan_sites`)."""
+    ``many``: the site is one of a scan of many (:func:`scan_sites`). ``new_only``:
+    what is stored already may be left out (by the rules that can tell in SQL), unless
+    a digest counts it this day."""
     config = current_app.config
-    scan = ScanContext(site_code=site_code, local_date=local_date, config=config, many=many)
+    rules = active_rules(config, trial_wide=site_code is None)
+    counted = WEEKDAYS[local_date.weekday()] == config["REMINDER_DIGEST_WEEKDAY"] and any(
+        rule.name in DIGEST_RULES for rule in rules
+    )
+    scan = ScanContext(
+        site_code=site_code,
+        local_date=local_date,
+        config=config,
+        many=many,
+        new_only=new_only and not counted,
+    )
     by_role = recipients_by_role(session, site_code, many, local_date)
     planned: list[PlannedReminder] = []
-    for rule in active_rules(config, trial_wide=site_code is None):
+    for rule in rules:
         audience = _audience(rule, by_role)
         for finding in rule.findings(session, scan):
             key = rule.dedupe_key(finding)
@@ -284,7 +305,9 @@ def _plan(
     dry_run: bool,
     many: ManySites | None = None,
 ) -> ScanResult:
-    result = ScanResult(site_code, local_date, plan_reminders(session, site_code, local_date, many))
+    # a real scan stores only what is new: the rules may leave out what is stored
+    planned = plan_reminders(session, site_code, local_date, many, new_only=not dry_run)
+    result = ScanResult(site_code, local_date, planned)
     result.dry_run = dry_run
     return result
 
