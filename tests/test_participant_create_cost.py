@@ -158,3 +158,62 @@ def test_token_requests_never_hash_a_password(api_as, monkeypatch):
         monkeypatch.setattr(PasswordHasher, name, refuse)
     assert api.post("/api/v1/participants", json=enrolled()).status_code == 201
     assert api.get("/api/v1/participants").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"diagnoses": ["F20", {"code": "other", "text": "bench"}], "occupation": "baker"},
+        {"arm": "control", "years_of_illness": 3.5, "marital_status": "unmarried"},
+    ],
+)
+def test_create_answers_the_body_a_read_of_the_record_gives(api_as, fields):
+    """The answer is built from the object in memory (study ID and version by
+    RETURNING, fidelity without a query): it must equal what a read from the database
+    answers, field for field."""
+    api = api_as("research_worker", ["BU"])
+    created = api.post("/api/v1/participants", json=enrolled(**fields))
+    assert created.status_code == 201, created.json
+    read = api.get(f"/api/v1/participants/{created.json['id']}")
+    assert read.status_code == 200, read.json
+    assert created.json == read.json
+    assert created.headers["ETag"] == read.headers["ETag"]
+    assert created.headers["Location"] == f"/api/v1/participants/{created.json['id']}"
+
+
+def test_create_writes_one_audit_row_with_every_field(api_as, db_session):
+    from trialdm.core.audit import AuditEvent
+
+    api = api_as("research_worker", ["BU"])
+    body = enrolled(diagnoses=["F20", {"code": "other", "text": "bench"}], occupation="baker")
+    created = api.post("/api/v1/participants", json=body).json
+    with all_sites():
+        rows = (
+            db_session.query(AuditEvent)
+            .filter_by(entity="participants", entity_id=str(created["id"]))
+            .all()
+        )
+    assert len(rows) == 1
+    row = rows[0]
+    assert (row.action, row.site_code, row.source, row.user_id, row.user_email) == (
+        "insert",
+        "BU",
+        "api",
+        api.user.id,
+        api.user.email,
+    )
+    assert row.changes == {
+        "id": [None, created["id"]],
+        "site_code": [None, "BU"],
+        "category": [None, "service_user"],
+        "study_id": [None, created["study_id"]],
+        "gender": [None, "female"],
+        "year_of_birth": [None, body["year_of_birth"]],
+        "occupation": [None, "baker"],
+        "enrolment_date": [None, body["enrolment_date"]],
+        "consent_date": [None, body["consent_date"]],
+        "consent_version": [None, "1.0"],
+        "arm": [None, "intervention"],
+        "status": [None, "enrolled"],
+        "diagnoses": [None, [{"code": "F20", "text": None}, {"code": "other", "text": "bench"}]],
+    }

@@ -13,7 +13,7 @@ from typing import Any
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app, has_app_context
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, bindparam, func, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -259,15 +259,12 @@ def create_token(
     return row, token
 
 
-def principal_for_token(session: Session, token: str) -> Principal | None:
-    """Who sends this bearer token, or None for an unknown, revoked or inactive one.
-
-    This runs before every API request, so it is one plain SELECT of the token,
-    its user and the user's memberships (no ORM objects, no site filter: none of
-    these tables is site-scoped), and an UPDATE of the last use at most once a minute.
-    """
+@lru_cache(maxsize=1)
+def _token_statement() -> Select:
+    """The token lookup, built once: a statement object reused keeps its cache key,
+    so each request skips building the SELECT and keying it for the compiled cache."""
     tokens, users, memberships = ApiToken.__table__, User.__table__, Membership.__table__
-    rows = session.execute(
+    return (
         select(
             tokens.c.id,
             tokens.c.last_used_at,
@@ -282,10 +279,23 @@ def principal_for_token(session: Session, token: str) -> Principal | None:
             )
         )
         .where(
-            tokens.c.token_hash == _token_hash(token),
+            tokens.c.token_hash == bindparam("token_hash"),
             tokens.c.revoked_at.is_(None),
             users.c.active.is_(True),
-        ),
+        )
+    )
+
+
+def principal_for_token(session: Session, token: str) -> Principal | None:
+    """Who sends this bearer token, or None for an unknown, revoked or inactive one.
+
+    This runs before every API request, so it is one plain SELECT of the token,
+    its user and the user's memberships (no ORM objects, no site filter: none of
+    these tables is site-scoped), and an UPDATE of the last use at most once a minute.
+    """
+    rows = session.execute(
+        _token_statement(),
+        {"token_hash": _token_hash(token)},
         execution_options={SKIP_SCOPING: True},
     ).all()
     if not rows:

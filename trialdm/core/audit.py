@@ -17,10 +17,18 @@ from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time
 from decimal import Decimal
+from functools import cache
 from typing import Any, ClassVar
 
 from sqlalchemy import JSON, Index, Integer, String, Text, event, insert
-from sqlalchemy.orm import Mapped, Session, attributes, mapped_column, object_mapper
+from sqlalchemy.orm import (
+    Mapped,
+    Session,
+    attributes,
+    class_mapper,
+    mapped_column,
+    object_mapper,
+)
 
 from trialdm.core.errors import ValidationFailed
 from trialdm.core.models import Base, SiteScoped, UTCDateTime, utcnow
@@ -113,6 +121,10 @@ class AuditEvent(SiteScoped, Base):
     request_id: Mapped[str | None] = mapped_column(String(64))
 
 
+# Built once: the statement object keeps its cache key, so each flush skips keying it.
+_INSERT_EVENTS = insert(AuditEvent.__table__)
+
+
 def to_json_value(value: Any) -> Any:
     if isinstance(value, enum.Enum):
         return value.value
@@ -137,9 +149,15 @@ def entity_id(obj: Any) -> str:
     return "/".join(str(part) for part in key)
 
 
-def _column_keys(obj: Audited) -> list[str]:
-    mapper = object_mapper(obj)
-    return [prop.key for prop in mapper.column_attrs if prop.key not in obj.__audit_exclude__]
+def _column_keys(obj: Audited) -> tuple[str, ...]:
+    return _column_keys_of(type(obj))
+
+
+@cache
+def _column_keys_of(model: type[Audited]) -> tuple[str, ...]:
+    # Per model, once: every audited write asks for them.
+    mapper = class_mapper(model)
+    return tuple(p.key for p in mapper.column_attrs if p.key not in model.__audit_exclude__)
 
 
 def _collection_value(items: Any, child_attr: str) -> list[Any]:
@@ -258,7 +276,7 @@ def _after_flush(session: Session, flush_context) -> None:
         if is_delete and not list_only and isinstance(obj, Audited):
             rows.append(row(obj, "delete", _changes_for_delete(obj)))
     if rows:
-        session.connection().execute(insert(AuditEvent.__table__), rows)
+        session.connection().execute(_INSERT_EVENTS, rows)
 
 
 def record_event(
@@ -291,7 +309,7 @@ def record_event(
         "reason": ctx.reason,
         "request_id": ctx.request_id,
     }
-    session.connection().execute(insert(AuditEvent.__table__), [row])
+    session.connection().execute(_INSERT_EVENTS, [row])
     pending = _durable.get()
     if durable and pending is not None:
         pending.append(row)
@@ -312,7 +330,7 @@ def rewrite_durable_events(session: Session) -> bool:
     rows = _durable.get()
     if not rows:
         return False
-    session.connection().execute(insert(AuditEvent.__table__), rows)
+    session.connection().execute(_INSERT_EVENTS, rows)
     _durable.set([])
     return True
 

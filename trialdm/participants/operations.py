@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date
+from functools import lru_cache
 from typing import Any
 
 from flask import current_app
@@ -254,6 +255,13 @@ def study_id_drawn_on_insert(
     round trip fewer per creation. Elsewhere it is allocated before the INSERT."""
     if session.get_bind().dialect.name != "postgresql":
         return allocate_study_id(session, site_code, category)
+    return _next_study_id_call(site_code, category)
+
+
+@lru_cache(maxsize=1024)
+def _next_study_id_call(site_code: str, category: str) -> ColumnElement[str]:
+    # One expression per site and category, built once: it keeps its cache key, so a
+    # creation does not build and key it again (its values are bound parameters).
     prefix, width = STUDY_ID_PARTS[category]
     return func.trialdm_next_study_id(site_code, category, prefix.format(site=site_code), width)
 

@@ -443,21 +443,32 @@ def load_vocabulary_folder(folder: Path) -> list[Vocabulary]:
 def vocabulary_path(folder: str | Path, name: str) -> Path:
     """The file of a vocabulary: ``name`` in ``folder``, or ``name`` itself when it is
     a path to a ``.toml`` file (a trial may point the setting at one file)."""
+    return Path(_vocabulary_file(folder, name))
+
+
+def _vocabulary_file(folder: str | Path, name: str) -> str:
     if name.endswith(".toml") or os.sep in name:
-        return Path(name)
-    return Path(folder) / f"{name}.toml"
+        return name
+    return os.path.join(folder, f"{name}.toml")
 
 
 def load_vocabulary(folder: str | Path, name: str) -> Vocabulary:
     """The named vocabulary, read once and again only when its file changes."""
-    path = vocabulary_path(folder, name)
+    # Plain strings and os.stat, no pathlib: this runs for each diagnosis a request
+    # checks or shows.
+    path = _vocabulary_file(folder, name)
     try:
-        stat = path.stat()
+        stat = os.stat(path)
     except FileNotFoundError:
+        missing = Path(path)
         raise VocabularyError(
-            [VocabularyProblem(path.name, "(file)", f"no vocabulary '{name}' in {path.parent}")]
+            [
+                VocabularyProblem(
+                    missing.name, "(file)", f"no vocabulary '{name}' in {missing.parent}"
+                )
+            ]
         ) from None
-    return _load_cached(str(path), stat.st_mtime_ns, stat.st_size)
+    return _load_cached(path, stat.st_mtime_ns, stat.st_size)
 
 
 @lru_cache(maxsize=16)
