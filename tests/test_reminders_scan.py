@@ -243,8 +243,10 @@ def test_cli_scan_dry_run_and_real(app, db_session, team, test_rule, make_partic
     assert count(db_session, Reminder) == 0
     real = runner.invoke(args=["reminders", "scan", "--site", "BU", "--as-of", "2026-11-24"])
     assert real.exit_code == 0, real.output
-    assert "BU 2026-11-24: 1 found, 1 new, 1 delivered" in real.output
+    assert "BU 2026-11-24: 1 new, 1 delivered" in real.output
     assert count(db_session, Reminder) == 1
+    again = runner.invoke(args=["reminders", "scan", "--site", "BU", "--as-of", "2026-11-24"])
+    assert "BU 2026-11-24: 0 new, 0 delivered" in again.output, again.output
     unknown = runner.invoke(args=["reminders", "scan", "--site", "XX"])
     assert unknown.exit_code == 1 and "No site XX." in unknown.output
 

@@ -167,11 +167,11 @@ class ScanResult:
 
     def lines(self) -> list[str]:
         where = self.site_code or "all sites"
-        head = (
-            f"{where} {self.local_date}: {len(self.planned)} found"
-            + ("" if self.dry_run else f", {self.created} new, {self.delivered} delivered")
-            + (" (dry run, nothing saved)" if self.dry_run else "")
-        )
+        if not self.dry_run:
+            # what a real scan checked is not what it found (the stored ones are left
+            # out in SQL): say what it did
+            return [f"{where} {self.local_date}: {self.created} new, {self.delivered} delivered"]
+        head = f"{where} {self.local_date}: {len(self.planned)} found (dry run, nothing saved)"
         return [head] + [
             f"  {p.dedupe_key}  {p.title}  -> {len(p.recipients)} recipient(s)"
             for p in self.planned
