@@ -87,7 +87,8 @@ def test_pages_by_number_are_the_whole_list_in_order(api_as, people, query, sort
     assert wanted, "the case lists somebody"
     ids, totals = walk(api_as("coordinator"), query)
     assert ids == wanted
-    assert totals == {len(wanted)}
+    # a derived status is evaluated up to the page's end, never counted
+    assert totals == ({None} if status else {len(wanted)})
 
 
 def test_pages_by_number_hold_the_users_sites_only(api_as, people):

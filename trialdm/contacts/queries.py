@@ -281,19 +281,8 @@ def _fidelity_select(
     )
 
     c = counted.c
-    started = c.window_start <= on
-    elapsed_days = days_between(c.window_start, on) + 1
-    window_days = days_between(c.window_start, c.window_end) + 1
-    status = case(
-        (and_(started, c.contacts_in_window >= rule.minimum), "met"),
-        (c.withdrawn == 1, "withdrawn"),
-        (c.window_start > on, "not_started"),
-        (on > c.window_end, "not_met"),
-        (
-            rule.minimum * elapsed_days >= (c.contacts_in_window + 1 + rule.slack) * window_days,
-            "at_risk",
-        ),
-        else_="on_track",
+    status = status_case(
+        on, rule, c.window_start, c.window_end, c.withdrawn == 1, c.contacts_in_window
     )
     days_left = case(
         (on > c.window_end, 0),
@@ -309,6 +298,30 @@ def _fidelity_select(
         c.contacts_in_window,
         days_left.label("days_left"),
         status.label("status"),
+    )
+
+
+def status_case(
+    on: ColumnElement[Any],
+    rule: FidelityRule,
+    window_start: ColumnElement[Any],
+    window_end: ColumnElement[Any],
+    withdrawn: ColumnElement[bool],
+    contacts_in_window: ColumnElement[Any],
+) -> ColumnElement[str]:
+    """The status on ``on`` (the module docstring's rule, first match wins)."""
+    elapsed_days = days_between(window_start, on) + 1
+    window_days = days_between(window_start, window_end) + 1
+    return case(
+        (and_(window_start <= on, contacts_in_window >= rule.minimum), "met"),
+        (withdrawn, "withdrawn"),
+        (window_start > on, "not_started"),
+        (on > window_end, "not_met"),
+        (
+            rule.minimum * elapsed_days >= (contacts_in_window + 1 + rule.slack) * window_days,
+            "at_risk",
+        ),
+        else_="on_track",
     )
 
 

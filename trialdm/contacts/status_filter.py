@@ -1,0 +1,100 @@
+"""The participant list filtered by fidelity status, evaluated participant by participant
+in the list's order, so that a page stops at its last match.
+
+:func:`~trialdm.contacts.queries.fidelity_subquery` computes every candidate's status
+before anything is filtered or paged: right for counts and exports, but a page of 25
+would cost as much as the trial's candidates. Here the status is an expression of the
+list's own participant row: the randomisation date and the contacts in the window are
+correlated scalar subqueries (the randomisation and the attendances by their
+``participant_id`` indexes, the sessions by key), so the database reads the list in
+its order (the candidates' ids, or an index of the sort column), evaluates the status
+of each row it reaches and stops after the page (``LIMIT``). The rule is the same
+expression (:func:`~trialdm.contacts.queries.status_case`); the candidates are those
+whose window start allows the status (:func:`~trialdm.contacts.queries.window_starts_for`),
+read as ids from index ranges, which costs little per candidate.
+``tests/test_contacts_fidelity_lazy.py`` keeps the plans lazy on both databases."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+
+from sqlalchemy import ColumnElement, Date, and_, func, literal, select, union
+from sqlalchemy.sql import CompoundSelect
+
+from trialdm.contacts.models import ContactAttendance, ContactSession
+from trialdm.contacts.queries import (
+    FidelityRule,
+    intervention_criteria,
+    status_case,
+    window_starts_for,
+)
+from trialdm.core.sqldates import add_months, utc_date
+from trialdm.participants.models import Participant
+from trialdm.randomisation.models import Randomisation
+
+
+def fidelity_status_is(
+    status: str, as_of: date | None = None, rule: FidelityRule | None = None
+) -> ColumnElement[bool]:
+    """True for the participants (the ``Participant`` entity of the enclosing
+    statement) whose fidelity status on ``as_of`` (today) is ``status``."""
+    as_of = as_of or date.today()
+    rule = rule or FidelityRule.from_settings()
+    on = literal(as_of, Date)
+    p = Participant
+    # Plain tables: the ORM's site criteria belong to the listed participants alone.
+    r = Randomisation.__table__
+    a, s = ContactAttendance.__table__, ContactSession.__table__
+    randomised = (
+        select(utc_date(r.c.randomised_at))
+        .where(r.c.participant_id == p.id, r.c.arm == "intervention")
+        .scalar_subquery()
+    )
+    window_start = func.coalesce(randomised, p.intervention_start, p.enrolment_date)
+    window_end = add_months(window_start, rule.months)
+    withdrawn = and_(
+        p.status == "withdrawn", p.withdrawal_date.is_not(None), p.withdrawal_date <= on
+    )
+    in_window = (
+        select(func.count())
+        .select_from(a.join(s, s.c.id == a.c.session_id))
+        .where(
+            a.c.participant_id == p.id,
+            s.c.deleted_at.is_(None),
+            s.c.date <= on,
+            s.c.date >= window_start,
+            s.c.date <= window_end,
+        )
+        .scalar_subquery()
+    )
+    found = [*intervention_criteria()]
+    starts = window_starts_for(status, as_of, rule)
+    if starts is not None:
+        found.append(p.id.in_(_candidates(*starts)))
+    found.append(status_case(on, rule, window_start, window_end, withdrawn, in_window) == status)
+    return and_(*found)
+
+
+def _candidates(first: date, last: date) -> CompoundSelect:
+    """Ids of the intervention participants whose window start may lie in
+    [first, last] (the ranges of ``queries._by_window_start``, ids alone): an id list
+    the database builds once and reads in order."""
+    c = Participant.__table__.alias("fidelity_candidates")  # not the listed participants
+    r = Randomisation.__table__
+    since = datetime.combine(first - timedelta(days=1), time(), UTC)
+    until = datetime.combine(
+        min(last, date.max - timedelta(days=2)) + timedelta(days=2), time(), UTC
+    )
+    enrolled = select(c.c.id).where(
+        c.c.category == "service_user",
+        c.c.arm == "intervention",
+        c.c.enrolment_date.between(first, last),
+        c.c.deleted_at.is_(None),
+    )
+    return union(
+        enrolled,
+        select(c.c.id).where(c.c.intervention_start.between(first, last)),
+        select(r.c.participant_id).where(
+            r.c.arm == "intervention", r.c.randomised_at >= since, r.c.randomised_at < until
+        ),
+    )
