@@ -53,7 +53,7 @@ full scans for one participant or one site.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
@@ -308,20 +308,24 @@ def status_case(
     window_end: ColumnElement[Any],
     withdrawn: ColumnElement[bool],
     contacts_in_window: ColumnElement[Any],
-) -> ColumnElement[str]:
-    """The status on ``on`` (the module docstring's rule, first match wins)."""
+    value: Callable[[str], Any] = str,
+    before: Sequence[tuple[ColumnElement[bool], Any]] = (),
+) -> ColumnElement[Any]:
+    """The status on ``on`` (the module docstring's rule, first match wins), or
+    ``value(status)``; ``before``: earlier (condition, result) pairs."""
     elapsed_days = days_between(window_start, on) + 1
     window_days = days_between(window_start, window_end) + 1
     return case(
-        (and_(window_start <= on, contacts_in_window >= rule.minimum), "met"),
-        (withdrawn, "withdrawn"),
-        (window_start > on, "not_started"),
-        (on > window_end, "not_met"),
+        *before,
+        (and_(window_start <= on, contacts_in_window >= rule.minimum), value("met")),
+        (withdrawn, value("withdrawn")),
+        (window_start > on, value("not_started")),
+        (on > window_end, value("not_met")),
         (
             rule.minimum * elapsed_days >= (contacts_in_window + 1 + rule.slack) * window_days,
-            "at_risk",
+            value("at_risk"),
         ),
-        else_="on_track",
+        else_=value("on_track"),
     )
 
 

@@ -17,8 +17,9 @@ read as ids from index ranges, which costs little per candidate.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
-from sqlalchemy import ColumnElement, Date, and_, func, literal, select, union
+from sqlalchemy import ColumnElement, Date, Select, and_, func, literal, null, select, union
 from sqlalchemy.sql import CompoundSelect
 
 from trialdm.contacts.models import ContactAttendance, ContactSession
@@ -33,24 +34,23 @@ from trialdm.participants.models import Participant
 from trialdm.randomisation.models import Randomisation
 
 
-def fidelity_status_is(
-    status: str, as_of: date | None = None, rule: FidelityRule | None = None
-) -> ColumnElement[bool]:
-    """True for the participants (the ``Participant`` entity of the enclosing
-    statement) whose fidelity status on ``as_of`` (today) is ``status``."""
+def with_fidelity_status(
+    stmt: Select, status: str, as_of: date | None = None, rule: FidelityRule | None = None
+) -> Select:
+    """``stmt`` (a select of the ``Participant`` entity) narrowed to the participants
+    whose fidelity status on ``as_of`` (today) is ``status``."""
     as_of = as_of or date.today()
     rule = rule or FidelityRule.from_settings()
     on = literal(as_of, Date)
     p = Participant
     # Plain tables: the ORM's site criteria belong to the listed participants alone.
-    r = Randomisation.__table__
+    # The allocation is joined (one per participant at most), so the window start is a
+    # column of the row, not a subquery evaluated wherever the rule names it.
+    r = Randomisation.__table__.alias("fidelity_randomisation")
     a, s = ContactAttendance.__table__, ContactSession.__table__
-    randomised = (
-        select(utc_date(r.c.randomised_at))
-        .where(r.c.participant_id == p.id, r.c.arm == "intervention")
-        .scalar_subquery()
+    window_start = func.coalesce(
+        utc_date(r.c.randomised_at), p.intervention_start, p.enrolment_date
     )
-    window_start = func.coalesce(randomised, p.intervention_start, p.enrolment_date)
     window_end = add_months(window_start, rule.months)
     withdrawn = and_(
         p.status == "withdrawn", p.withdrawal_date.is_not(None), p.withdrawal_date <= on
@@ -65,14 +65,36 @@ def fidelity_status_is(
             s.c.date >= window_start,
             s.c.date <= window_end,
         )
+        .correlate_except(a, s)
         .scalar_subquery()
     )
     found = [*intervention_criteria()]
     starts = window_starts_for(status, as_of, rule)
-    if starts is not None:
+    before: list[tuple[ColumnElement[bool], Any]] = []
+    if starts is not None and status == "not_started":
+        # a start after today: rare (none but for a past date), found by index ranges
         found.append(p.id.in_(_candidates(*starts)))
-    found.append(status_case(on, rule, window_start, window_end, withdrawn, in_window) == status)
-    return and_(*found)
+    elif starts is not None:
+        # an open window, as most recent participants have: a check of the row's own
+        # columns, first, so that a closed window costs no count of its contacts
+        before.append((~window_start.between(*starts), null()))
+    # NULL unless the status is the one asked for, tested by IS NOT NULL: PostgreSQL
+    # has no statistics for the expression and estimates that nearly every row passes
+    # (for "= 'at_risk'" it would guess 0.5 %, and compute every row, then sort),
+    # so it reads the list's order by index and stops at the page, as SQLite does.
+    matches = status_case(
+        on,
+        rule,
+        window_start,
+        window_end,
+        withdrawn,
+        in_window,
+        value=lambda name: literal(1) if name == status else null(),
+        before=before,
+    )
+    found.append(matches.is_not(None))
+    joined = stmt.outerjoin(r, and_(r.c.participant_id == p.id, r.c.arm == "intervention"))
+    return joined.where(*found)
 
 
 def _candidates(first: date, last: date) -> CompoundSelect:
