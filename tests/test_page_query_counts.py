@@ -199,7 +199,7 @@ def test_a_fidelity_filter_is_evaluated_with_its_page_and_not_counted(
         assert sum("fidelity_counted" in s for s in seen) == 1, seen
         assert not any("count(*) OVER" in s for s in seen), seen
         listed = [s for s in seen if "LIMIT" in s and "FROM participants" in s]
-        assert len(listed) == 1 and "fidelity_candidates" in listed[0], seen
+        assert len(listed) == 1 and "fidelity_randomisation" in listed[0], seen
     listed = api.get("/api/v1/participants?fidelity=on_track&per_page=2").json
     assert listed["meta"]["total"] is None and listed["meta"]["next_after"] is not None
     assert {p["fidelity"]["status"] for p in listed["items"]} == {"on_track"}
