@@ -9,7 +9,7 @@ import re
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from sqlalchemy import Select, select, update
+from sqlalchemy import Select, insert, select, update
 
 from tests.randomisation_helpers import eligible_participant, randomising
 from trialdm.contacts.models import FIDELITY_STATUSES
@@ -139,6 +139,24 @@ def test_a_filtered_page_reads_the_list_order_and_stops(db_session, spread, stat
     by an index, their status computed as they come, until the page is full. (Not
     started, a start after today, is found by index ranges: rare, it is sorted.)"""
     sort = [Participant.id] if order == "id" else [Participant.study_id, Participant.id]
+    # a trial of some size, so that the planner's choice is that of a real one
+    enrolled = date(2025, 3, 1)
+    others = [
+        {
+            "site_code": "BU",
+            "category": "service_user",
+            "study_id": f"C-{k:05d}",
+            "gender": "female",
+            "year_of_birth": 1990,
+            "enrolment_date": enrolled,
+            "consent_date": enrolled,
+            "arm": "control",
+            "status": "enrolled",
+            "version_id": 1,
+        }
+        for k in range(3000)
+    ]
+    db_session.execute(insert(Participant), others)
     with all_sites():
         stmt = select(Participant.id).where(Participant.deleted_at.is_(None)).order_by(*sort)
         plan = _plan(db_session, with_fidelity_status(stmt, status, DAYS[-1], RULE).limit(25))
