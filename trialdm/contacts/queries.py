@@ -167,7 +167,9 @@ def fidelity_subquery(
     read, so that the database reads only their contacts (a filter on the result would
     be applied after every participant of the trial was computed). ``status`` does the
     same for a filter on the status that the caller applies: only the participants
-    whose window start allows it are computed (:func:`window_starts_for`)."""
+    whose window start allows it are computed (:func:`window_starts_for`). (The
+    participant list filters by status row by row instead, stopping at its page:
+    :mod:`trialdm.contacts.status_filter`.)"""
     as_of = as_of or date.today()
     rule = rule or FidelityRule.from_settings()
     starts = window_starts_for(status, as_of, rule) if status else None

@@ -36,7 +36,10 @@ class PageArgs(ma.Schema):
 class PageMeta(ma.Schema):
     total = ma.fields.Integer(
         allow_none=True,
-        metadata={"description": "Items in the whole list; null when paging by cursor"},
+        metadata={
+            "description": "Items in the whole list; null when paging by cursor, or for a "
+            "list filtered by a derived status (fidelity), which is not counted"
+        },
     )
     page = ma.fields.Integer(allow_none=True)
     per_page = ma.fields.Integer()
