@@ -139,8 +139,9 @@ def test_a_filtered_page_reads_the_list_order_and_stops(db_session, spread, stat
     by an index, their status computed as they come, until the page is full. (Not
     started, a start after today, is found by index ranges: rare, it is sorted.)"""
     sort = [Participant.id] if order == "id" else [Participant.study_id, Participant.id]
-    # a trial of some size, so that the planner's choice is that of a real one
-    enrolled = date(2025, 3, 1)
+    # a trial of some size, so that the planner's choice is that of a real one (half of
+    # it in the intervention arm, these with their window closed long ago)
+    enrolled = date(2023, 1, 1)
     others = [
         {
             "site_code": "BU",
@@ -150,7 +151,7 @@ def test_a_filtered_page_reads_the_list_order_and_stops(db_session, spread, stat
             "year_of_birth": 1990,
             "enrolment_date": enrolled,
             "consent_date": enrolled,
-            "arm": "control",
+            "arm": ("control", "intervention")[k % 2],
             "status": "enrolled",
             "version_id": 1,
         }
