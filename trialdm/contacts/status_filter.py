@@ -4,15 +4,16 @@ in the list's order, so that a page stops at its last match.
 :func:`~trialdm.contacts.queries.fidelity_subquery` computes every candidate's status
 before anything is filtered or paged: right for counts and exports, but a page of 25
 would cost as much as the trial's candidates. Here the status is an expression of the
-list's own participant row: the randomisation date and the contacts in the window are
-correlated scalar subqueries (the randomisation and the attendances by their
-``participant_id`` indexes, the sessions by key), so the database reads the list in
-its order (the candidates' ids, or an index of the sort column), evaluates the status
-of each row it reaches and stops after the page (``LIMIT``). The rule is the same
-expression (:func:`~trialdm.contacts.queries.status_case`); the candidates are those
-whose window start allows the status (:func:`~trialdm.contacts.queries.window_starts_for`),
-read as ids from index ranges, which costs little per candidate.
-``tests/test_contacts_fidelity_lazy.py`` keeps the plans lazy on both databases."""
+listed participant's row: the allocation is joined (one at most), the contacts in the
+window are a correlated count (attendances by their ``participant_id`` index, sessions
+by key), and the window-start range the status allows
+(:func:`~trialdm.contacts.queries.window_starts_for`) is checked on the row first. The
+database reads the list in its order by an index, evaluates the rows it reaches and
+stops after the page (``LIMIT``). The rule is the fidelity statement's own
+(:func:`~trialdm.contacts.queries.status_case`). Such a list is not counted: a count
+would evaluate every candidate. ``tests/test_contacts_fidelity_status_filter.py``
+compares it with the status computed per participant and keeps the plans lazy on
+SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
