@@ -1,17 +1,23 @@
 """A list filtered by fidelity status computes only the participants whose window start
 allows that status (an index range, not the whole trial): the people it finds are
-exactly those the whole trial's computation gives that status, on any day."""
+exactly those the whole trial's computation gives that status, on any day. The
+participant list's filter (the status evaluated row by row in the list's order) finds
+the same people in the list's order, page by page, by a plan that reads the list's
+order by index and stops at the page on SQLite and PostgreSQL."""
 
+import re
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import Select, insert, select, update
 
 from tests.randomisation_helpers import eligible_participant, randomising
 from trialdm.contacts.models import FIDELITY_STATUSES
 from trialdm.contacts.operations import create_contact_session
-from trialdm.contacts.queries import fidelity_subquery
+from trialdm.contacts.queries import FidelityRule, fidelity_for, fidelity_subquery
+from trialdm.contacts.status_filter import with_fidelity_status
 from trialdm.core.scoping import all_sites
+from trialdm.participants.models import Participant
 from trialdm.randomisation.models import Randomisation
 from trialdm.randomisation.operations import generate_list, randomise
 
@@ -78,3 +84,91 @@ def test_a_status_filter_finds_what_the_whole_trial_gives_that_status(db_session
                 )
             )
             assert found == expected.get(status, set()), (as_of, status)
+
+
+RULE = FidelityRule(minimum=3, months=6, slack=0.0)
+DAYS = [date(2024, 3, 1), date(2024, 9, 30), date(2025, 2, 28), date(2025, 8, 20)]
+
+
+def _listed(session, stmt: Select) -> list[int]:
+    return [p.id for p in session.scalars(stmt)]
+
+
+@pytest.mark.parametrize("as_of", DAYS)
+@pytest.mark.parametrize("order", ["id", "study_id"])
+def test_the_list_filter_gives_the_status_computed_per_participant_page_by_page(
+    db_session, spread, as_of, order
+):
+    sort = [Participant.id] if order == "id" else [Participant.study_id.desc(), Participant.id]
+    with all_sites():
+        everyone = list(db_session.scalars(select(Participant.id).order_by(*sort)))
+        computed = fidelity_for(db_session, everyone, as_of)
+        assert len({f["status"] for f in computed.values()}) >= 3
+        for status in FIDELITY_STATUSES:
+            wanted = [i for i in everyone if computed.get(i, {}).get("status") == status]
+            filtered = with_fidelity_status(
+                select(Participant).order_by(*sort), status, as_of, RULE
+            )
+            assert _listed(db_session, filtered) == wanted, (as_of, status)
+            paged: list[int] = []
+            for offset in range(0, len(wanted) + 4, 4):
+                paged += _listed(db_session, filtered.limit(4).offset(offset))
+            assert paged == wanted, (as_of, status)
+            if order == "id":  # by cursor, as the API pages without a number
+                cursor, after = [], 0
+                while page := _listed(db_session, filtered.where(Participant.id > after).limit(4)):
+                    cursor += page
+                    after = page[-1]
+                assert cursor == wanted, (as_of, status)
+
+
+def _plan(session, stmt: Select) -> str:
+    compiled = stmt.compile(session.bind, compile_kwargs={"literal_binds": True})
+    if session.bind.dialect.name == "sqlite":
+        rows = session.connection().exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}").all()
+        return "\n".join(str(row[-1]) for row in rows)
+    session.connection().exec_driver_sql("ANALYZE")
+    rows = session.connection().exec_driver_sql(f"EXPLAIN {compiled}").all()
+    return "\n".join(row[0] for row in rows)
+
+
+@pytest.mark.parametrize("status", ["at_risk", "on_track", "met"])
+@pytest.mark.parametrize("order", ["id", "study_id"])
+def test_a_filtered_page_reads_the_list_order_and_stops(db_session, spread, status, order):
+    """No sort after computing everyone: the participants are read in the list's order
+    by an index, their status computed as they come, until the page is full. (Not
+    started, a start after today, is found by index ranges: rare, it is sorted.)"""
+    sort = [Participant.id] if order == "id" else [Participant.study_id, Participant.id]
+    # a trial of some size, so that the planner's choice is that of a real one (half of
+    # it in the intervention arm, these with their window closed long ago)
+    enrolled = date(2023, 1, 1)
+    others = [
+        {
+            "site_code": "BU",
+            "category": "service_user",
+            "study_id": f"C-{k:05d}",
+            "gender": "female",
+            "year_of_birth": 1990,
+            "enrolment_date": enrolled,
+            "consent_date": enrolled,
+            "arm": ("control", "intervention")[k % 2],
+            "status": "enrolled",
+            "version_id": 1,
+        }
+        for k in range(3000)
+    ]
+    db_session.execute(insert(Participant), others)
+    with all_sites():
+        stmt = select(Participant.id).where(Participant.deleted_at.is_(None)).order_by(*sort)
+        plan = _plan(db_session, with_fidelity_status(stmt, status, DAYS[-1], RULE).limit(25))
+    if db_session.bind.dialect.name == "sqlite":
+        assert "USE TEMP B-TREE FOR ORDER BY" not in plan, plan
+        assert "SEARCH participants USING" in plan and "SCAN participants" not in plan, plan
+        for table in ("contact_attendances", "contact_sessions"):
+            assert f"SEARCH {table} USING" in plan and f"SCAN {table}" not in plan, plan
+    else:
+        assert plan.startswith("Limit"), plan
+        # at most an incremental sort of rows already in study-ID order
+        above = plan.split(" on participants ", 1)[0]  # the nodes down to their read
+        assert not re.search(r"(^|->)\s*Sort\s+\(", above, re.MULTILINE), plan
+        assert "Index" in above.rsplit("->", 1)[-1], plan

@@ -10,17 +10,16 @@ from sqlalchemy.orm import Session
 
 from trialdm.contacts.fidelity import fidelity_without_contacts
 from trialdm.contacts.operations import check_against_contacts
-from trialdm.contacts.queries import attach_fidelity, fidelity_subquery
+from trialdm.contacts.queries import attach_fidelity
+from trialdm.contacts.status_filter import with_fidelity_status
 from trialdm.participants.hooks import participant_hooks
 from trialdm.participants.models import Participant
 
 
 def with_fidelity(stmt: Select, status: str) -> Select:
-    """Participants whose fidelity status is ``status`` today."""
-    fidelity = fidelity_subquery(status=status)
-    return stmt.join(fidelity, fidelity.c.participant_id == Participant.id).where(
-        fidelity.c.status == status
-    )
+    """Participants whose fidelity status is ``status`` today, evaluated row by row in
+    the list's order (a page stops at its last match)."""
+    return with_fidelity_status(stmt, status)
 
 
 def attach_fidelity_created(session: Session, participants: list[Participant]) -> None:

@@ -53,7 +53,7 @@ full scans for one participant or one site.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
@@ -167,7 +167,9 @@ def fidelity_subquery(
     read, so that the database reads only their contacts (a filter on the result would
     be applied after every participant of the trial was computed). ``status`` does the
     same for a filter on the status that the caller applies: only the participants
-    whose window start allows it are computed (:func:`window_starts_for`)."""
+    whose window start allows it are computed (:func:`window_starts_for`). (The
+    participant list filters by status row by row instead, stopping at its page:
+    :mod:`trialdm.contacts.status_filter`.)"""
     as_of = as_of or date.today()
     rule = rule or FidelityRule.from_settings()
     starts = window_starts_for(status, as_of, rule) if status else None
@@ -281,19 +283,8 @@ def _fidelity_select(
     )
 
     c = counted.c
-    started = c.window_start <= on
-    elapsed_days = days_between(c.window_start, on) + 1
-    window_days = days_between(c.window_start, c.window_end) + 1
-    status = case(
-        (and_(started, c.contacts_in_window >= rule.minimum), "met"),
-        (c.withdrawn == 1, "withdrawn"),
-        (c.window_start > on, "not_started"),
-        (on > c.window_end, "not_met"),
-        (
-            rule.minimum * elapsed_days >= (c.contacts_in_window + 1 + rule.slack) * window_days,
-            "at_risk",
-        ),
-        else_="on_track",
+    status = status_case(
+        on, rule, c.window_start, c.window_end, c.withdrawn == 1, c.contacts_in_window
     )
     days_left = case(
         (on > c.window_end, 0),
@@ -309,6 +300,34 @@ def _fidelity_select(
         c.contacts_in_window,
         days_left.label("days_left"),
         status.label("status"),
+    )
+
+
+def status_case(
+    on: ColumnElement[Any],
+    rule: FidelityRule,
+    window_start: ColumnElement[Any],
+    window_end: ColumnElement[Any],
+    withdrawn: ColumnElement[bool],
+    contacts_in_window: ColumnElement[Any],
+    value: Callable[[str], Any] = str,
+    before: Sequence[tuple[ColumnElement[bool], Any]] = (),
+) -> ColumnElement[Any]:
+    """The status on ``on`` (the module docstring's rule, first match wins), or
+    ``value(status)``; ``before``: earlier (condition, result) pairs."""
+    elapsed_days = days_between(window_start, on) + 1
+    window_days = days_between(window_start, window_end) + 1
+    return case(
+        *before,
+        (and_(window_start <= on, contacts_in_window >= rule.minimum), value("met")),
+        (withdrawn, value("withdrawn")),
+        (window_start > on, value("not_started")),
+        (on > window_end, value("not_met")),
+        (
+            rule.minimum * elapsed_days >= (contacts_in_window + 1 + rule.slack) * window_days,
+            value("at_risk"),
+        ),
+        else_=value("on_track"),
     )
 
 

@@ -21,6 +21,7 @@ from trialdm.contacts import operations, queries
 from trialdm.contacts.models import FIDELITY_STATUSES, FORMATS, MODES, ContactSession
 from trialdm.contacts.psws import psw_criteria
 from trialdm.contacts.schemas import ContactSessionCreate, ContactSessionQuery
+from trialdm.contacts.status_filter import with_fidelity_status
 from trialdm.core.errors import ErrorCollector
 from trialdm.core.pagination import order_by, paginate
 from trialdm.extensions import db
@@ -100,10 +101,7 @@ def fidelity_inputs(session) -> tuple[Any, ...]:
 
 
 def filter_by_fidelity(stmt, status: str):
-    fid = queries.fidelity_subquery(status=status)
-    return stmt.where(
-        Participant.id.in_(select(fid.c.participant_id).where(fid.c.status == status))
-    )
+    return with_fidelity_status(stmt, status)
 
 
 def fidelity_codes(session, participants: list[Participant]) -> dict[int, str]:

@@ -36,7 +36,10 @@ class PageArgs(ma.Schema):
 class PageMeta(ma.Schema):
     total = ma.fields.Integer(
         allow_none=True,
-        metadata={"description": "Items in the whole list; null when paging by cursor"},
+        metadata={
+            "description": "Items in the whole list; null when paging by cursor, or for a "
+            "list filtered by a derived status (fidelity), which is not counted"
+        },
     )
     page = ma.fields.Integer(allow_none=True)
     per_page = ma.fields.Integer()
@@ -78,6 +81,7 @@ def paginate(
     *,
     count_with_page: bool = False,
     ids_first: bool = False,
+    count: bool = True,
 ) -> dict:
     """Run ``stmt`` for one page. With ``after``, pages by id (keyset) instead, and
     counts nothing: a cursor's next page costs the same at any depth of any list.
@@ -91,7 +95,12 @@ def paginate(
     index may give without the rows), then loads those rows by key, so that an offset
     or a costly filter never carries the rows' other columns (``stmt`` selects one
     entity, whose criteria the load applies too). A plain first page reads its rows
-    at once."""
+    at once.
+
+    ``count=False``: pages by number count nothing either (``total`` is null), for
+    statements whose filter the database evaluates row by row in the list's order (a
+    derived status): a page reads its rows and one more, to tell whether a next page
+    exists, and stops there; a count would evaluate the filter for every row."""
     config = current_app.config
     per_page = min(args.get("per_page") or config["DEFAULT_PAGE_SIZE"], config["MAX_PAGE_SIZE"])
     after = args.get("after")
@@ -108,6 +117,12 @@ def paginate(
     else:
         page = args.get("page") or 1
         offset = (page - 1) * per_page
+        if not count:
+            items = list(session.scalars(stmt.limit(per_page + 1).offset(offset)))
+            more, items = len(items) > per_page, items[:per_page]
+            next_after = items[-1].id if more else None
+            meta = {"total": None, "page": page, "per_page": per_page, "next_after": next_after}
+            return {"items": items, "meta": meta}
         if ids_first and (offset or count_with_page):
             items, total = _page_by_ids(session, stmt, id_column, per_page, offset, count_with_page)
         elif count_with_page:

@@ -53,10 +53,12 @@ class Participants(MethodView):
             queries.SORTABLE,
             queries.Participant.id,
         )
-        # A derived field's filter (fidelity) is costly: evaluated once, with the page.
+        # A derived field's filter (fidelity) is evaluated row by row up to the page's
+        # end; counting would evaluate it for every participant: such a list is not
+        # counted (meta.total null).
         derived = any(args.get(name) for name in participant_hooks().filters)
         page = paginate(
-            db.session, stmt, args, queries.Participant.id, count_with_page=derived, ids_first=True
+            db.session, stmt, args, queries.Participant.id, ids_first=True, count=not derived
         )
         attach_derived(db.session, page["items"])
         return page

@@ -210,7 +210,10 @@ class ParticipantQuery(PageArgs):
     q = ma.fields.String(validate=at_most(SEARCH), metadata={"description": "Study ID contains"})
     fidelity = ma.fields.String(
         validate=validate.OneOf(FIDELITY_STATUSES),
-        metadata={"description": "Intervention participants with this fidelity status today"},
+        metadata={
+            "description": "Intervention participants with this fidelity status today "
+            "(not counted: meta.total is null; page by number or by next_after)"
+        },
     )
 
 

@@ -137,14 +137,15 @@ def index():
             stmt = column.apply_filter(stmt, value)
             filtered = True
     stmt = order_by(stmt, args["sort"], queries.SORTABLE, Participant.id)
-    # A column's filter (a derived status) is costly: evaluated once, with the page.
+    # A column's filter (a derived status) is evaluated row by row up to the page's
+    # end: such a list is not counted (no total, Previous/Next only).
     page = paginate(
         db.session,
         stmt,
         {**args, "per_page": 25},
         Participant.id,
-        count_with_page=filtered,
         ids_first=True,
+        count=not filtered,
     )
     column_values = {column.name: column.values(db.session, page["items"]) for column in columns}
     return render_template(
