@@ -12,6 +12,7 @@ from tasks.summaries import run_build
 from trialdm.contacts.models import ContactAttendance, ContactSession, ContactSessionPsw
 from trialdm.participants.models import Participant, ParticipantDiagnosis
 from trialdm.summaries import operations
+from trialdm.summaries.models import SummaryJob
 
 SITE = "BU"
 
@@ -123,3 +124,17 @@ def test_statements_do_not_grow_with_people_and_fidelity_runs_once(app, db_sessi
     contacts = [s for s in large if "contact_attendances" in s]
     assert len(contacts) == 1, contacts
     assert contacts[0].lstrip().upper().startswith("INSERT INTO")
+
+
+def test_the_listing_is_read_once_for_the_workbook_and_the_json(app, db_session):
+    """The job's JSON takes the listing's first rows as the workbook streams them."""
+    _add_people(db_session, 12, 0)
+    statements = _build(db_session)
+    job = db_session.scalars(select(SummaryJob).order_by(SummaryJob.id.desc())).first()
+    assert job is not None and job.result
+    listing = next(body["listing"] for body in job.result.values() if "listing" in body)
+    # the participants of this file's site are among the rows, as printed
+    assert len(listing["rows"]) >= 12
+    # the listing's statement: one line per person, their study ID first
+    reads = [s for s in statements if s.lstrip().startswith("SELECT population.study_id")]
+    assert len(reads) == 1, reads

@@ -156,3 +156,52 @@ def test_fast_rows_take_a_number_format_per_row(tmp_path):
         ("mean", 2.25, "General"),
         ("x", 7, "General"),
     ]
+
+
+def test_cells_keep_their_own_style_when_styles_are_shared(tmp_path):
+    """Cells of the same style share one registered style; no cell takes another's."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Font
+
+    from trialdm.summaries.workbook import BOLD, INDENT, NOTE, PRINTED, cell
+
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet("s")
+    other_bold = Font(bold=True, size=20)  # equal to none of the module's fonts
+    lines = [
+        [cell(ws, "a", font=BOLD), cell(ws, "b", font=BOLD, alignment=INDENT)],
+        [cell(ws, 1.5, "0.0"), cell(ws, 2.25, "0.00", font=NOTE)],
+        [cell(ws, "=1+1"), cell(ws, "=1+1", font=BOLD), cell(ws, "x", alignment=PRINTED)],
+        [cell(ws, 3.5, "0.0"), cell(ws, "t", "0.0"), cell(ws, None, "0.0", font=BOLD)],
+        [cell(ws, "c", font=BOLD), cell(ws, "d", font=other_bold, alignment=Alignment(indent=3))],
+        [cell(ws, 4.25, "0.00", font=NOTE), cell(ws, "plain")],
+    ]
+    for line in lines:
+        ws.append(line)
+    wb.save(tmp_path / "s.xlsx")
+    sheet = openpyxl.load_workbook(tmp_path / "s.xlsx")["s"]
+
+    def style(ref: str) -> tuple:
+        c = sheet[ref]
+        return (
+            c.number_format,
+            c.font.b,
+            c.font.i,
+            c.font.sz,
+            c.alignment.indent,
+            c.alignment.horizontal,
+            c.quotePrefix,
+        )
+
+    assert style("A1") == style("A5") == ("General", True, False, None, 0, None, False)
+    assert style("B1") == ("General", True, False, None, 1, None, False)
+    assert style("A2") == style("A4") == ("0.0", False, False, 11, 0, None, False)
+    assert style("B2") == style("A6") == ("0.00", False, True, 9, 0, None, False)
+    assert style("A3") == ("General", False, False, 11, 0, None, True)
+    assert style("B3") == ("General", True, False, None, 0, None, True)
+    assert style("C3") == ("General", False, False, 11, 0, "center", False)
+    assert style("B4") == ("General", False, False, 11, 0, None, False)  # a text: no format
+    assert style("C4") == ("General", True, False, None, 0, None, False)
+    assert style("B5") == ("General", True, False, 20, 3, None, False)
+    assert style("B6") == ("General", False, False, 11, 0, None, False)
+    assert sheet["A3"].value == "=1+1" and sheet["A3"].data_type == "s"

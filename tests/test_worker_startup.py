@@ -11,10 +11,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# Loaded only where used: migrations by the CLI, forms and rate limits by the web,
-# openpyxl (and numpy with it) by a summary build, pandas / pyreadstat / python-docx
-# by exports and transcripts.
+# Loaded only where used: migrations by the CLI, the API's documentation, forms and
+# rate limits by the web, openpyxl (and numpy with it) by a summary build, pandas /
+# pyreadstat / python-docx by exports and transcripts.
 HEAVY = (
+    "flask_smorest",
+    "apispec",
+    "webargs",
     "alembic",
     "flask_migrate",
     "flask_wtf",

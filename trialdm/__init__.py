@@ -12,7 +12,6 @@ from typing import Any
 from flask import Flask
 
 from trialdm.config import default_instance_path, load_settings, shipped
-from trialdm.core.openapi import spec_options
 
 __version__ = "0.1.0"
 
@@ -107,7 +106,6 @@ def register_config(
         OPENAPI_VERSION="3.1.0",
         OPENAPI_URL_PREFIX="/api/v1",
         OPENAPI_JSON_PATH="openapi.json",
-        API_SPEC_OPTIONS=spec_options(),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=https,
@@ -158,9 +156,10 @@ def register_extensions(app: Flask, web: bool = True) -> None:
 def register_web_extensions(app: Flask) -> None:
     """Migrations (the CLI), the API's documentation, CSRF and rate limits: what
     serving requests needs and a worker does not (nor imports)."""
-    from trialdm.core.openapi import install_multipart_loader
+    from trialdm.core.openapi import install_multipart_loader, spec_options
     from trialdm.extensions import api, csrf, db, limiter, migrate
 
+    app.config["API_SPEC_OPTIONS"] = spec_options()
     migrate.init_app(
         app, db, directory=str(shipped("migrations")), render_as_batch=True, compare_type=True
     )

@@ -219,13 +219,13 @@ SETTINGS: dict[str, Setting] = {
     ),
     "SQLITE_JOB_CACHE_MB": Setting(
         parse_positive_int,
-        2,
+        1,
         "SQLite page cache of a job that reads whole tables (a summary build), MB: its "
         "file is mapped whole, so the cache holds only its temporary tables and sorts",
     ),
     "SQLITE_JOB_HEAP_MB": Setting(
         parse_non_negative_int,
-        4,
+        2,
         "SQLite soft heap limit while a job that reads whole tables runs, MB (0 = none): "
         "beyond it SQLite recycles cache pages and spills sorts early instead of growing",
     ),

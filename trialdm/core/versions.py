@@ -20,11 +20,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import wraps
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import marshmallow as ma
 from flask import Response, g, has_request_context, request
-from flask_smorest import Blueprint
 from sqlalchemy import event
 from sqlalchemy.orm import ORMExecuteState, Session
 
@@ -38,6 +37,9 @@ from trialdm.core.errors import (
 from trialdm.core.limits import HEADER, at_most
 from trialdm.core.models import Base, Versioned
 from trialdm.core.schemas import Problem
+
+if TYPE_CHECKING:
+    from flask_smorest import Blueprint  # the web's; a worker does not import it
 
 STALE_DETAIL = "The record was changed by someone else; reload it and apply your change again."
 MISSING_DETAIL = (

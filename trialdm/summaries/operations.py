@@ -194,10 +194,16 @@ def compute_tables(ctx: BuildContext, names: Sequence[str], progress=None) -> li
     return results
 
 
-def table_json(result: TableResult, ctx: BuildContext) -> dict[str, Any]:
+def table_json(
+    result: TableResult, ctx: BuildContext, listing: list[list[Any]] | None = None
+) -> dict[str, Any]:
+    """The table as the job stores it; a listing's first rows read here unless
+    given (``listing``, as :func:`render_workbook` keeps them)."""
     rows = None
     if result.listing is not None:
-        rows = list(listing_rows(result.listing, ctx, limit=result.listing.json_limit))
+        rows = listing
+        if rows is None:
+            rows = list(listing_rows(result.listing, ctx, limit=result.listing.json_limit))
     body = result.as_json(rows)
     if result.listing is not None:
         body["listing"]["truncated"] = result.columns[0].n > len(rows or [])
@@ -261,9 +267,10 @@ def build_job(session: Session, job_id: int) -> None:
         with scoped_to(job_scope(job)):
             try:
                 results = compute_tables(ctx, names, progress)
-                tables = {r.name: table_json(r, ctx) for r in results}
+                listings: dict[str, list[list[Any]]] = {}
                 with job_language(job.language):
-                    render_workbook(path, cover, results, ctx, progress)
+                    render_workbook(path, cover, results, ctx, progress, listings)
+                tables = {r.name: table_json(r, ctx, listings.get(r.name)) for r in results}
             finally:
                 drop_temporaries(ctx)
     job = session.get(SummaryJob, job_id, populate_existing=True)

@@ -80,17 +80,42 @@ def cell(
     if isinstance(value, str):
         value = excel_safe(value)
     c = WriteOnlyCell(ws, value=value)
+    quoted = False
     if isinstance(value, str):
         c.data_type = "s"
-        if value.startswith(HOSTILE_PREFIXES):
+        quoted = value.startswith(HOSTILE_PREFIXES)
+    if isinstance(value, str) or value is None:
+        number_format = None  # a text or an empty cell keeps the general format
+    if not (quoted or number_format) and font is None and alignment is None:
+        return c
+    # Setting a style registers (hashes) each part with the workbook: done once per
+    # combination, then the cell takes a copy of the first one's style.
+    styles = _styles_of(ws.parent)
+    key = (quoted, number_format, id(font), id(alignment))
+    found = styles.get(key)
+    if found is None:
+        if quoted:
             c.quotePrefix = True
-    elif number_format and value is not None:
-        c.number_format = number_format
-    if font is not None:
-        c.font = font
-    if alignment is not None:
-        c.alignment = alignment
+        if number_format:
+            c.number_format = number_format
+        if font is not None:
+            c.font = font
+        if alignment is not None:
+            c.alignment = alignment
+        # font and alignment kept with it, so that their ids stay theirs
+        styles[key] = (copy(c._style), font, alignment)
+    else:
+        c._style = copy(found[0])
     return c
+
+
+def _styles_of(wb: Workbook) -> dict[tuple[Any, ...], tuple[Any, Any, Any]]:
+    """A workbook's cell styles by (quote prefix, number format, font, alignment)."""
+    styles = getattr(wb, "_trialdm_cell_styles", None)
+    if styles is None:
+        styles = {}
+        wb._trialdm_cell_styles = styles  # type: ignore[attr-defined]
+    return styles
 
 
 def _width(text: Any) -> int:
@@ -288,8 +313,12 @@ def write_listing(
     ctx: BuildContext,
     names: SheetNames,
     progress: Callable[[int], None] | None = None,
+    kept: list[list[Any]] | None = None,
 ) -> None:
-    """The listing streamed from the cursor, then its summary as printed."""
+    """The listing streamed from the cursor, then its summary as printed. Its first
+    ``json_limit`` rows as the listing gives them (before the value labels are
+    translated) are copied into ``kept``, for the job's JSON: the listing is read
+    once per build."""
     listing: ListingSpec = result.listing  # type: ignore[assignment]
     ws = wb.create_sheet(names.table)
     sheet = Sheet(ws)
@@ -303,7 +332,10 @@ def write_listing(
     sheet.append([cell(ws, c.label, font=BOLD) for c in listing.columns])
     writers = [_listing_writer(ws, column) for column in listing.columns]
     fast = FastRows(ws, [_number_format(column) for column in listing.columns], _needs_care)
-    rows = localised_rows(listing.columns, listing_rows(listing, ctx))
+    streamed = listing_rows(listing, ctx)
+    if kept is not None:
+        streamed = _keeping(streamed, kept, listing.json_limit)
+    rows = localised_rows(listing.columns, streamed)
     for count, row in enumerate(rows, start=1):
         prepared = fast.row(row, sheet.rows + 1)
         if prepared is None:  # a value openpyxl must write (e.g. a formula-like text)
@@ -316,6 +348,13 @@ def write_listing(
     sheet.append([cell(ws, gettext("Summary"), font=TITLE)])
     _write_printed_table(sheet, result)
     write_numbers(wb, result, names.numbers)
+
+
+def _keeping(rows: Iterator[list[Any]], kept: list[list[Any]], limit: int) -> Iterator[list[Any]]:
+    for row in rows:
+        if len(kept) < limit:
+            kept.append(list(row))  # a copy: localised_rows changes the row in place
+        yield row
 
 
 # ------------------------------------------------------------------ numbers
@@ -464,9 +503,12 @@ def render_workbook(
     results: Sequence[TableResult],
     ctx: BuildContext,
     progress: Callable[[str], None] | None = None,
+    listings: dict[str, list[list[Any]]] | None = None,
 ) -> Path:
     """Write the workbook to a temporary file beside ``path`` and rename it into
-    place, so a rebuild replaces the file whole and a crash leaves no half file."""
+    place, so a rebuild replaces the file whole and a crash leaves no half file.
+    With ``listings``, each listing's first rows go there under its table's name
+    (see :func:`write_listing`)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     wb = Workbook(write_only=True)
     names = sheet_names([result.name for result in results])
@@ -477,8 +519,9 @@ def render_workbook(
         if progress is not None:
             progress(f"Writing {result.name}")
         if result.listing is not None:
+            kept = None if listings is None else listings.setdefault(result.name, [])
             # No progress commits while the listing's cursor is open.
-            write_listing(wb, result, ctx, name)
+            write_listing(wb, result, ctx, name, kept=kept)
         else:
             write_table(wb, result, name)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
