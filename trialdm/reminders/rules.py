@@ -98,6 +98,16 @@ class ScanContext:
     # stored builds nothing for it. Dry runs and digest days see everything found.
     new_only: bool = False
 
+    def new_only_rules(self, names: Iterable[str]) -> tuple[str, ...] | None:
+        """The active per-site rules among ``names`` whose stored reminders a real
+        scan leaves out in SQL, or None when every row is wanted (``new_only`` unset)."""
+        if not self.new_only:
+            return None
+        wanted = set(names)
+        return tuple(
+            rule.name for rule in active_rules(self.config, trial_wide=False) if rule.name in wanted
+        )
+
 
 # A text (message id and values, see trialdm.reminders.texts) or plain words, or a
 # function giving it (``texts.later``): put together only when the reminder is new

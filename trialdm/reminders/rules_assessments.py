@@ -22,7 +22,6 @@ from trialdm.reminders.rules import (
     Rule,
     ScanContext,
     Words,
-    active_rules,
     as_date,
     register,
     unstored,
@@ -74,14 +73,8 @@ SITE_PARAM = "reminder_site_code"
 def _new_only(scan: ScanContext) -> tuple[tuple[str, ...], int] | None:
     """What the filter to rows with a new reminder depends on (None: every row): the
     active rules of this module and their setting."""
-    if not scan.new_only:
-        return None
-    names = tuple(
-        rule.name
-        for rule in active_rules(scan.config, trial_wide=False)
-        if rule.name in ASSESSMENT_RULES
-    )
-    return names, scan.config["REMINDER_ASSESSMENT_SOON_DAYS"]
+    names = scan.new_only_rules(ASSESSMENT_RULES)
+    return None if names is None else (names, scan.config["REMINDER_ASSESSMENT_SOON_DAYS"])
 
 
 @lru_cache(maxsize=32)

@@ -22,7 +22,6 @@ from trialdm.reminders.rules import (
     Finding,
     Rule,
     ScanContext,
-    active_rules,
     as_date,
     iso_day,
     iso_week,
@@ -69,13 +68,9 @@ def open_support(session: Session, scan: ScanContext) -> tuple[list[Any], Any]:
 def _new_only(scan: ScanContext) -> tuple[tuple[str, ...], int, int] | None:
     """What the filter to rows with a new reminder depends on (None: every row): the
     active rules of this module and their settings."""
-    if not scan.new_only:
+    names = scan.new_only_rules(CONTACT_RULES)
+    if names is None:
         return None
-    names = tuple(
-        rule.name
-        for rule in active_rules(scan.config, trial_wide=False)
-        if rule.name in CONTACT_RULES
-    )
     config = scan.config
     return names, config["REMINDER_WINDOW_CLOSING_DAYS"], config["REMINDER_NO_CONTACT_DAYS"]
 
