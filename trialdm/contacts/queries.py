@@ -55,7 +55,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -72,11 +72,9 @@ from sqlalchemy import (
     literal,
     outerjoin,
     select,
-    union,
-    union_all,
 )
 from sqlalchemy.orm import Session
-from sqlalchemy.sql import CompoundSelect, Subquery
+from sqlalchemy.sql import Subquery
 
 from trialdm.contacts.models import (
     FIDELITY_STATUSES,
@@ -85,7 +83,6 @@ from trialdm.contacts.models import (
     ContactSessionPsw,
 )
 from trialdm.core.errors import N_
-from trialdm.core.models import UTCDateTime
 from trialdm.core.queries import get_or_404
 from trialdm.core.sqldates import add_months, days_between, utc_date
 from trialdm.participants.models import Participant
@@ -157,7 +154,6 @@ def fidelity_subquery(
     *,
     participant_ids: Sequence[int] | None = None,
     site_code: str | None = None,
-    status: str | None = None,
 ) -> Subquery:
     """Per intervention participant, as of a date: ``participant_id``, ``site_code``,
     ``first_contact``, ``window_start``, ``window_end``, ``contacts_total``,
@@ -165,36 +161,23 @@ def fidelity_subquery(
 
     ``participant_ids`` / ``site_code`` filter the participants first, where they are
     read, so that the database reads only their contacts (a filter on the result would
-    be applied after every participant of the trial was computed). ``status`` does the
-    same for a filter on the status that the caller applies: only the participants
-    whose window start allows it are computed (:func:`window_starts_for`). (The
-    participant list filters by status row by row instead, stopping at its page:
+    be applied after every participant of the trial was computed). (The participant
+    list filters by status row by row instead, stopping at its page:
     :mod:`trialdm.contacts.status_filter`.)"""
     as_of = as_of or date.today()
     rule = rule or FidelityRule.from_settings()
-    starts = window_starts_for(status, as_of, rule) if status else None
     # Building the statement costs more than running it for one participant: it is
     # built once per date, rule and kind of filter, and given this call's values.
-    stmt = _fidelity_select(
-        as_of, rule, participant_ids is not None, site_code is not None, starts is not None
-    )
+    stmt = _fidelity_select(as_of, rule, participant_ids is not None, site_code is not None)
     values: dict[str, Any] = {}
     if participant_ids is not None:
         values[IDS_PARAM] = list(participant_ids)
     if site_code is not None:
         values[SITE_PARAM] = site_code
-    if starts is not None:
-        first, last = starts
-        values[STARTS_FROM], values[STARTS_TO] = first, last
-        values[RANDOMISED_FROM] = datetime.combine(first - timedelta(days=1), time(), UTC)
-        until = min(last, date.max - timedelta(days=2)) + timedelta(days=2)
-        values[RANDOMISED_TO] = datetime.combine(until, time(), UTC)
     return (stmt.params(values) if values else stmt).subquery("fidelity")
 
 
 IDS_PARAM, SITE_PARAM = "fidelity_participant_ids", "fidelity_site_code"
-STARTS_FROM, STARTS_TO = "fidelity_starts_from", "fidelity_starts_to"
-RANDOMISED_FROM, RANDOMISED_TO = "fidelity_randomised_from", "fidelity_randomised_to"
 # A window's months hold at least 28 days each; clamping to a month's end moves its end
 # by at most 3 days: a week either side keeps every window start a status allows.
 _MARGIN = timedelta(days=7)
@@ -222,9 +205,7 @@ def window_starts_for(status: str, as_of: date, rule: FidelityRule) -> tuple[dat
 
 
 @lru_cache(maxsize=64)
-def _fidelity_select(
-    as_of: date, rule: FidelityRule, by_ids: bool, by_site: bool, by_start: bool = False
-) -> Select:
+def _fidelity_select(as_of: date, rule: FidelityRule, by_ids: bool, by_site: bool) -> Select:
     on = literal(as_of, Date)
 
     # The window comes from the participant row (and their allocation) alone, so it is
@@ -255,11 +236,7 @@ def _fidelity_select(
     # contact is only compared with them (inlined, SQLite and PostgreSQL would
     # recompute the date arithmetic for every contact row and group key). Nested in
     # the statement, so that a caller may join two fidelity selectables.
-    people = (
-        (_by_window_start(read) if by_start else read)
-        .cte("fidelity_people", nesting=True)
-        .prefix_with("MATERIALIZED")
-    )
+    people = read.cte("fidelity_people", nesting=True).prefix_with("MATERIALIZED")
     w = people.c
     a = ContactAttendance.__table__
     s = ContactSession.__table__
@@ -340,31 +317,6 @@ def _people_filter(by_ids: bool, by_site: bool) -> list[ColumnElement[bool]]:
     return found
 
 
-def _by_window_start(read: Select) -> CompoundSelect:
-    """``read`` for the participants whose window start may lie in the bound range.
-    The window opens on the randomisation, else intervention_start, else the
-    enrolment date: whoever's start is in the range has one of the three in it. The
-    enrolment dates (most people) are a range of the intervention arm's index that
-    holds every column read here; the few typed starts and randomisations in range
-    are looked up by key. (An OR of the three would be a filter over every
-    intervention participant on PostgreSQL.)"""
-    first, last = bindparam(STARTS_FROM, type_=Date()), bindparam(STARTS_TO, type_=Date())
-    p, r = Participant.__table__, Randomisation.__table__
-    others = union_all(
-        select(p.c.id).where(p.c.intervention_start.between(first, last)),
-        select(r.c.participant_id).where(
-            r.c.arm == "intervention",
-            r.c.randomised_at >= bindparam(RANDOMISED_FROM, type_=UTCDateTime()),
-            r.c.randomised_at < bindparam(RANDOMISED_TO, type_=UTCDateTime()),
-        ),
-    )
-    # UNION, not UNION ALL: someone in two ranges is one row (the same row twice)
-    return union(
-        read.where(Participant.enrolment_date.between(first, last)),
-        read.where(Participant.id.in_(others)),
-    )
-
-
 def fidelity_for(
     session: Session, participant_ids: Iterable[int], as_of: date | None = None
 ) -> dict[int, dict[str, Any]]:
@@ -383,7 +335,7 @@ def fidelity_for(
 def _fidelity_rows(as_of: date, rule: FidelityRule, by_ids: bool) -> Select:
     """Every column of :func:`fidelity_subquery`, filtered by participants (``by_ids``)
     or by site, as a statement given its filter's value when executed."""
-    return select(_fidelity_select(as_of, rule, by_ids, not by_ids, False).subquery("fidelity"))
+    return select(_fidelity_select(as_of, rule, by_ids, not by_ids).subquery("fidelity"))
 
 
 def attach_fidelity(
@@ -438,7 +390,7 @@ def _summary(site_code: str, as_of: date, rule: FidelityRule, found: Mapping[str
 
 @lru_cache(maxsize=64)
 def _site_status_counts(as_of: date, rule: FidelityRule) -> Select:
-    fid = _fidelity_select(as_of, rule, False, True, False).subquery("fidelity")
+    fid = _fidelity_select(as_of, rule, False, True).subquery("fidelity")
     return select(fid.c.status, func.count()).group_by(fid.c.status)
 
 

@@ -100,8 +100,12 @@ def with_fidelity_status(
 
 def _candidates(first: date, last: date) -> CompoundSelect:
     """Ids of the intervention participants whose window start may lie in
-    [first, last] (the ranges of ``queries._by_window_start``, ids alone): an id list
-    the database builds once and reads in order."""
+    [first, last]: an id list the database builds once and reads in order. The window
+    opens on the randomisation, else intervention_start, else the enrolment date, so
+    whoever's start is in the range has one of the three in it: three index ranges
+    (an OR of the three would be a filter over every intervention participant on
+    PostgreSQL). The randomisation's UTC time is widened by a day either side; the
+    status itself then narrows the candidates."""
     c = Participant.__table__.alias("fidelity_candidates")  # not the listed participants
     r = Randomisation.__table__
     since = datetime.combine(first - timedelta(days=1), time(), UTC)

@@ -79,18 +79,13 @@ def paginate(
     args: Mapping[str, Any],
     id_column: Any,
     *,
-    count_with_page: bool = False,
     ids_first: bool = False,
     count: bool = True,
 ) -> dict:
     """Run ``stmt`` for one page. With ``after``, pages by id (keyset) instead, and
     counts nothing: a cursor's next page costs the same at any depth of any list.
 
-    ``count_with_page``: the total comes with the page's rows (a window count) instead
-    of a statement of its own, for statements whose filter is costly to evaluate (a
-    derived status), so that it is evaluated once per request.
-
-    ``ids_first``: a page past the first, or one counted with a costly filter, reads
+    ``ids_first``: a page past the first reads
     the page's ids first (its filters, joins and order over the ids alone, which an
     index may give without the rows), then loads those rows by key, so that an offset
     or a costly filter never carries the rows' other columns (``stmt`` selects one
@@ -123,20 +118,11 @@ def paginate(
             next_after = items[-1].id if more else None
             meta = {"total": None, "page": page, "per_page": per_page, "next_after": next_after}
             return {"items": items, "meta": meta}
-        if ids_first and (offset or count_with_page):
-            items, total = _page_by_ids(session, stmt, id_column, per_page, offset, count_with_page)
-        elif count_with_page:
-            rows = session.execute(
-                stmt.add_columns(func.count().over().label("page_total"))
-                .limit(per_page)
-                .offset(offset)
-            ).all()
-            items = [row[0] for row in rows]
-            total = rows[0][-1] if rows else (0 if offset == 0 else None)
+        if ids_first and offset:
+            items = _page_by_ids(session, stmt, id_column, per_page, offset)
         else:
             items = list(session.scalars(stmt.limit(per_page).offset(offset)))
-        if total is None:
-            total = count_rows(session, stmt, id_column)
+        total = count_rows(session, stmt, id_column)
     next_after = items[-1].id if len(items) == per_page else None
     return {
         "items": items,
@@ -145,22 +131,18 @@ def paginate(
 
 
 def _page_by_ids(
-    session: Session, stmt: Select, id_column: Any, limit: int, offset: int, counted: bool
-) -> tuple[list[Any], int | None]:
+    session: Session, stmt: Select, id_column: Any, limit: int, offset: int
+) -> list[Any]:
     keys = stmt.with_only_columns(id_column, maintain_column_froms=True)
-    if counted:
-        keys = keys.add_columns(func.count().over().label("page_total"))
-    rows = session.execute(keys.limit(limit).offset(offset)).all()
-    total = (rows[0][-1] if rows else (0 if offset == 0 else None)) if counted else None
-    ids = [row[0] for row in rows]
+    ids = list(session.scalars(keys.limit(limit).offset(offset)))
     if not ids:
-        return [], total
+        return []
     entity = stmt.column_descriptions[0]["entity"]
     found = {
         getattr(item, id_column.key): item
         for item in session.scalars(select(entity).where(id_column.in_(ids)))
     }
-    return [found[i] for i in ids if i in found], total
+    return [found[i] for i in ids if i in found]
 
 
 def count_rows(session: Session, stmt: Select, id_column: Any) -> int:
