@@ -163,7 +163,7 @@ def test_cells_keep_their_own_style_when_styles_are_shared(tmp_path):
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Font
 
-    from trialdm.summaries.workbook import BOLD, INDENT, NOTE, PRINTED, cell
+    from trialdm.summaries.cells import BOLD, INDENT, NOTE, PRINTED, cell
 
     wb = Workbook(write_only=True)
     ws = wb.create_sheet("s")

@@ -17,11 +17,10 @@ as a formula.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Callable, Iterator, Sequence
 from copy import copy
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from itertools import zip_longest
 from pathlib import Path
 from typing import Any
@@ -30,30 +29,33 @@ from flask_babel import gettext
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.chart import LineChart, Reference
-from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from openpyxl.worksheet.cell_range import CellRange
 
 from trialdm.core.errors import N_
+from trialdm.summaries.cells import (
+    BOLD,
+    HEADER,
+    HEADER_LEFT,
+    HOSTILE_PREFIXES,
+    ILLEGAL_CHARS,
+    INDENT,
+    NOTE,
+    PRINTED,
+    TITLE,
+    cell,
+    needs_care,
+    set_widths,
+    text_width,
+)
 from trialdm.summaries.engine import TableResult, listing_rows
 from trialdm.summaries.listing_sheet import FastRows
 from trialdm.summaries.sheets import SheetNames, cover_name, sheet_names
 from trialdm.summaries.spec import BuildContext, ListingColumn, ListingSpec
-from trialdm.summaries.specfiles.texts import localised_result, localised_rows, statistic_text
+from trialdm.summaries.specfiles.texts import localised_result, localised_rows
+from trialdm.summaries.values_sheet import write_numbers
 
-HOSTILE_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-# Characters XML 1.0 cannot hold (openpyxl refuses them); tab, LF and CR are fine.
-_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
-BOLD = Font(bold=True)
-TITLE = Font(bold=True, size=13)
-NOTE = Font(italic=True, size=9)
-INDENT = Alignment(indent=1)
-HEADER = Alignment(horizontal="center", vertical="center", wrap_text=True)
-HEADER_LEFT = Alignment(horizontal="left", vertical="center")
-PRINTED = Alignment(horizontal="center")
-WRAP_TOP = Alignment(wrap_text=True, vertical="top")
-MAX_WIDTH = 60
 PROGRESS_EVERY = 50_000
 
 
@@ -65,72 +67,6 @@ class Cover:
     requested_by: str
     software: str
     filters: Sequence[tuple[str, str]]
-
-
-def excel_safe(value: str) -> str:
-    return _ILLEGAL.sub("", value)
-
-
-def cell(
-    ws: WriteOnlyWorksheet, value: Any, number_format: str | None = None, font=None, alignment=None
-) -> WriteOnlyCell:
-    """A cell whose strings are always text and whose numbers keep their format."""
-    if isinstance(value, datetime) and value.tzinfo is not None:
-        value = value.replace(tzinfo=None)  # Excel has no time zones; we write UTC
-    if isinstance(value, str):
-        value = excel_safe(value)
-    c = WriteOnlyCell(ws, value=value)
-    quoted = False
-    if isinstance(value, str):
-        c.data_type = "s"
-        quoted = value.startswith(HOSTILE_PREFIXES)
-    if isinstance(value, str) or value is None:
-        number_format = None  # a text or an empty cell keeps the general format
-    if not (quoted or number_format) and font is None and alignment is None:
-        return c
-    # Setting a style registers (hashes) each part with the workbook: done once per
-    # combination, then the cell takes a copy of the first one's style.
-    styles = _styles_of(ws.parent)
-    key = (quoted, number_format, id(font), id(alignment))
-    found = styles.get(key)
-    if found is None:
-        if quoted:
-            c.quotePrefix = True
-        if number_format:
-            c.number_format = number_format
-        if font is not None:
-            c.font = font
-        if alignment is not None:
-            c.alignment = alignment
-        # font and alignment kept with it, so that their ids stay theirs
-        styles[key] = (copy(c._style), font, alignment)
-    else:
-        c._style = copy(found[0])
-    return c
-
-
-def _styles_of(wb: Workbook) -> dict[tuple[Any, ...], tuple[Any, Any, Any]]:
-    """A workbook's cell styles by (quote prefix, number format, font, alignment)."""
-    styles = getattr(wb, "_trialdm_cell_styles", None)
-    if styles is None:
-        styles = {}
-        wb._trialdm_cell_styles = styles  # type: ignore[attr-defined]
-    return styles
-
-
-def _width(text: Any) -> int:
-    if text is None:
-        return 0
-    if isinstance(text, float):
-        return len(f"{text:.2f}")
-    if isinstance(text, (date, datetime)):
-        return 18
-    return max((len(part) for part in str(text).splitlines()), default=0)
-
-
-def _set_widths(ws: WriteOnlyWorksheet, widths: Sequence[int]) -> None:
-    for index, width in enumerate(widths, start=1):
-        ws.column_dimensions[get_column_letter(index)].width = min(max(width + 2, 6), MAX_WIDTH)
 
 
 # ------------------------------------------------------------------ layout
@@ -201,10 +137,10 @@ def _columns(result: TableResult) -> list[tuple[str | None, str]]:
 
 
 def _table_widths(result: TableResult) -> list[int]:
-    widths = [max([_width(result.corner)] + [_width(r.label) + 1 for r in result.rows])]
+    widths = [max([text_width(result.corner)] + [text_width(r.label) + 1 for r in result.rows])]
     for index, column in enumerate(result.columns):
         texts = [row.cells[index].text for row in result.rows if index < len(row.cells)]
-        widths.append(max([min(_width(column.label), 30)] + [_width(t) for t in texts]))
+        widths.append(max([min(text_width(column.label), 30)] + [text_width(t) for t in texts]))
     return widths
 
 
@@ -249,7 +185,7 @@ def write_cover(
     wb: Workbook, cover: Cover, results: Sequence[TableResult], names: Sequence[SheetNames]
 ) -> None:
     ws = wb.create_sheet(cover_name())
-    _set_widths(ws, [24, 80, 32])
+    set_widths(ws, [24, 80, 32])
     ws.append([cell(ws, gettext("%(trial)s: summary tables", trial=cover.trial), font=TITLE)])
     ws.append([])
     lines: list[tuple[str, Any, str | None]] = [
@@ -271,7 +207,7 @@ def write_cover(
 def write_table(wb: Workbook, result: TableResult, names: SheetNames) -> None:
     ws = wb.create_sheet(names.table)
     sheet = Sheet(ws)
-    _set_widths(ws, _table_widths(result))
+    set_widths(ws, _table_widths(result))
     ws.freeze_panes = f"B{2 + _header_rows(result) + 1}"
     sheet.append([cell(ws, result.title, font=TITLE)])
     sheet.append([])
@@ -325,13 +261,13 @@ def write_listing(
     listing_widths = [c.width or len(c.label) for c in listing.columns]
     summary_widths = _table_widths(result)
     widths = [max(a, b) for a, b in zip_longest(listing_widths, summary_widths, fillvalue=0)]
-    _set_widths(ws, widths)
+    set_widths(ws, widths)
     ws.freeze_panes = "B4"
     sheet.append([cell(ws, result.title, font=TITLE)])
     sheet.append([])
     sheet.append([cell(ws, c.label, font=BOLD) for c in listing.columns])
     writers = [_listing_writer(ws, column) for column in listing.columns]
-    fast = FastRows(ws, [_number_format(column) for column in listing.columns], _needs_care)
+    fast = FastRows(ws, [_number_format(column) for column in listing.columns], needs_care)
     streamed = listing_rows(listing, ctx)
     if kept is not None:
         streamed = _keeping(streamed, kept, listing.json_limit)
@@ -357,101 +293,7 @@ def _keeping(rows: Iterator[list[Any]], kept: list[list[Any]], limit: int) -> It
         yield row
 
 
-# ------------------------------------------------------------------ numbers
-
-
-NUMBERS_HEADER = (
-    N_("Characteristic"),
-    N_("Line"),
-    N_("Column group"),
-    N_("Column"),
-    N_("Statistic"),
-    N_("Value"),
-)
-
-
-def numbers_lines(result: TableResult) -> Iterator[tuple[str, str, str, str, str, Any, str]]:
-    """Every value behind the printed cells: (characteristic, line, column group,
-    column, statistic, value, number format); a hidden value is its mark."""
-    heading = ""
-    for row in result.rows:
-        if row.kind in ("heading", "stat"):
-            heading = row.label
-        if row.kind == "heading":
-            continue
-        characteristic, line = (heading, row.label) if row.kind != "stat" else (row.label, "")
-        for column, c in zip(result.columns, row.cells, strict=True):
-            names = list(c.names) + [f"value {i + 1}" for i in range(len(c.names), len(c.values))]
-            formats = list(c.formats) + ["General"] * (len(c.values) - len(c.formats))
-            for name, value, number_format in zip(names, c.values, formats, strict=False):
-                if value is None:
-                    continue
-                yield (
-                    characteristic,
-                    line,
-                    column.parent or "",
-                    column.label,
-                    name,
-                    value,
-                    number_format,
-                )
-
-
-def write_numbers(wb: Workbook, result: TableResult, title: str) -> None:
-    ws = wb.create_sheet(title)
-    widths = [len(h) for h in NUMBERS_HEADER]
-    widths[0] = max([widths[0]] + [_width(r.label) for r in result.rows])
-    widths[2] = max([widths[2]] + [_width(c.parent) for c in result.columns])
-    widths[3] = max([widths[3]] + [_width(c.label) for c in result.columns])
-    widths[1], widths[4], widths[5] = 30, 12, 14
-    _set_widths(ws, widths)
-    ws.freeze_panes = "A4"
-    title = gettext("%(table)s: the numbers of each cell", table=result.title)
-    ws.append([cell(ws, title, font=TITLE)])
-    ws.append([])
-    ws.append([cell(ws, gettext(h), font=BOLD) for h in NUMBERS_HEADER])
-    # Thousands of lines for a table with many sites: written as prepared XML
-    # (:class:`FastRows`, one style per number format); a line with a value that
-    # needs openpyxl (a formula-like text, a date) goes through it as before.
-    fast = FastRows(ws, [None] * len(NUMBERS_HEADER), _needs_care)
-    row_styles: dict[str, list[str | None]] = {}
-    styles: dict[str, Any] = {}
-
-    def text(value: str) -> Any:
-        if value.startswith(HOSTILE_PREFIXES) or _ILLEGAL.search(value):
-            return cell(ws, value)
-        return value or None
-
-    def number(value: Any, number_format: str) -> Any:
-        if isinstance(value, str):
-            return text(value)
-        if isinstance(value, datetime):
-            return cell(ws, value, number_format)
-        if number_format not in styles:
-            styles[number_format] = cell(ws, value, number_format)._style
-        c = WriteOnlyCell(ws, value=value)
-        c._style = copy(styles[number_format])
-        return c
-
-    plain: list[str | None] = [None] * len(NUMBERS_HEADER)
-    row = 3
-    for *labels, statistic, value, number_format in numbers_lines(result):
-        labels.append(statistic_text(statistic))
-        row += 1
-        prepared = None
-        kind = type(value)
-        if kind is str:
-            line = [label or None for label in labels] + [value or None]
-            prepared = fast.row(line, row, plain)
-        elif kind is int or kind is float:
-            if number_format not in row_styles:
-                row_styles[number_format] = [*plain[:-1], fast.style_of(number_format)]
-            line = [label or None for label in labels] + [value]
-            prepared = fast.row(line, row, row_styles[number_format])
-        if prepared is None:
-            ws.append([text(label) for label in labels] + [number(value, number_format)])
-        else:
-            ws.append(prepared)
+# ------------------------------------------------------------------ listing cells
 
 
 def _number_format(column: ListingColumn) -> str | None:
@@ -462,11 +304,6 @@ def _number_format(column: ListingColumn) -> str | None:
     if column.kind == "date":
         return "yyyy-mm-dd"
     return None
-
-
-def _needs_care(value: str) -> bool:
-    """A text the fast listing rows leave to :func:`cell` (and openpyxl)."""
-    return value.startswith(HOSTILE_PREFIXES) or bool(_ILLEGAL.search(value)) or len(value) > 32767
 
 
 def _listing_writer(ws: WriteOnlyWorksheet, column: ListingColumn) -> Callable[[Any], Any]:
@@ -485,7 +322,7 @@ def _listing_writer(ws: WriteOnlyWorksheet, column: ListingColumn) -> Callable[[
         if value is None:
             return None
         if isinstance(value, str):
-            if value.startswith(HOSTILE_PREFIXES) or _ILLEGAL.search(value):
+            if value.startswith(HOSTILE_PREFIXES) or ILLEGAL_CHARS.search(value):
                 return cell(ws, value)
             return value
         if style is not None:
