@@ -5,7 +5,6 @@ filtered by their intervention fidelity."""
 from __future__ import annotations
 
 from flask import Flask
-from sqlalchemy import Select
 from sqlalchemy.orm import Session
 
 from trialdm.contacts.fidelity import fidelity_without_contacts
@@ -14,12 +13,6 @@ from trialdm.contacts.queries import attach_fidelity
 from trialdm.contacts.status_filter import with_fidelity_status
 from trialdm.participants.hooks import participant_hooks
 from trialdm.participants.models import Participant
-
-
-def with_fidelity(stmt: Select, status: str) -> Select:
-    """Participants whose fidelity status is ``status`` today, evaluated row by row in
-    the list's order (a page stops at its last match)."""
-    return with_fidelity_status(stmt, status)
 
 
 def attach_fidelity_created(session: Session, participants: list[Participant]) -> None:
@@ -33,4 +26,4 @@ def install_participant_hooks(app: Flask) -> None:
     hooks.change_checks["contacts"] = check_against_contacts
     hooks.attach["fidelity"] = attach_fidelity
     hooks.attach_created["fidelity"] = attach_fidelity_created
-    hooks.filters["fidelity"] = with_fidelity
+    hooks.filters["fidelity"] = with_fidelity_status

@@ -74,7 +74,7 @@ def _register(state) -> None:
             _l("Fidelity"),
             "fidelity.read",
             options(FIDELITY_STATUSES),
-            filter_by_fidelity,
+            with_fidelity_status,
             fidelity_codes,
         ),
     )
@@ -98,10 +98,6 @@ def fidelity_widget(rows: list[dict[str, Any]], day: date) -> dict[str, Any]:
 
 def fidelity_inputs(session) -> tuple[Any, ...]:
     return (queries.FidelityRule.from_settings(),)
-
-
-def filter_by_fidelity(stmt, status: str):
-    return with_fidelity_status(stmt, status)
 
 
 def fidelity_codes(session, participants: list[Participant]) -> dict[int, str]:
