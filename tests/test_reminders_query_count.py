@@ -69,14 +69,7 @@ def test_a_scan_of_many_sites_reads_each_shared_statement_once(
     """The fidelity and the schedule are computed once for all the sites of a day (a
     temporary table each): each further site adds the same few statements, whatever
     its size."""
-    for site in ("BU", "ULM", "UKE"):
-        make_user("site_lead", [site]).mail_preference = "immediate"
-    for site, n in (("ULM", 2), ("UKE", 2), ("BU", 12)):
-        for _ in range(n):
-            make_participant(site, "service_user", enrolment_date=date(2026, 7, 24))
-    db_session.commit()
-    operations.scan_sites(db_session, [("BU", DAY)], dry_run=True)  # loads what is cached
-    db_session.rollback()
+    three_sites(db_session, make_user, make_participant, ("site_lead",))
 
     counts = {}
     for sites in (["ULM"], ["ULM", "UKE"], ["ULM", "UKE", "BU"]):
@@ -96,15 +89,7 @@ def test_a_scan_of_many_sites_costs_what_a_scan_of_one_site_costs(
     goes in and out with one statement per table: a scan of three sites, one of them
     six times larger, issues as many statements as a scan of one small site, dry, on
     the first day and on a day finding only what is stored."""
-    for site in ("BU", "ULM", "UKE"):
-        for role in ("research_worker", "site_lead"):
-            make_user(role, [site]).mail_preference = "immediate"
-    for site, n in (("ULM", 2), ("UKE", 2), ("BU", 12)):
-        for _ in range(n):
-            make_participant(site, "service_user", enrolment_date=date(2026, 7, 24))
-    db_session.commit()
-    operations.scan_sites(db_session, [("BU", DAY)], dry_run=True)  # loads what is cached
-    db_session.rollback()
+    three_sites(db_session, make_user, make_participant, ("research_worker", "site_lead"))
 
     counts = {}
     for sites in (["ULM"], ["ULM", "UKE", "BU"]):
@@ -124,3 +109,17 @@ def test_a_scan_of_many_sites_costs_what_a_scan_of_one_site_costs(
     one, three = counts[1], counts[3]
     assert three[0] > one[0] * 4  # eight times the participants, many more reminders
     assert three[1:] == one[1:], counts
+
+
+def three_sites(db_session, make_user, make_participant, roles: tuple[str, ...]) -> None:
+    """Staff taking e-mail at once at BU, ULM and UKE; two service users at ULM and UKE,
+    twelve at BU; a first dry scan so that what is cached is loaded."""
+    for site in ("BU", "ULM", "UKE"):
+        for role in roles:
+            make_user(role, [site]).mail_preference = "immediate"
+    for site, n in (("ULM", 2), ("UKE", 2), ("BU", 12)):
+        for _ in range(n):
+            make_participant(site, "service_user", enrolment_date=date(2026, 7, 24))
+    db_session.commit()
+    operations.scan_sites(db_session, [("BU", DAY)], dry_run=True)
+    db_session.rollback()
