@@ -215,12 +215,8 @@ def _fidelity_select(as_of: date, rule: FidelityRule, by_ids: bool, by_site: boo
     # scoping applies through the Participant entity.
     p = Participant
     r = Randomisation.__table__
-    window_start = func.coalesce(
-        utc_date(r.c.randomised_at), p.intervention_start, p.enrolment_date
-    )
-    withdrawn = and_(
-        p.status == "withdrawn", p.withdrawal_date.is_not(None), p.withdrawal_date <= on
-    )
+    window_start = window_start_of(r)
+    withdrawn = withdrawn_on(on)
     read = (
         select(
             p.id.label("participant_id"),
@@ -278,6 +274,22 @@ def _fidelity_select(as_of: date, rule: FidelityRule, by_ids: bool, by_site: boo
         days_left.label("days_left"),
         status.label("status"),
     )
+
+
+def window_start_of(allocation: Any) -> ColumnElement[Any]:
+    """The participant's window start (the module docstring's rule), ``allocation``
+    being the randomisations table (or an alias) outer-joined on their allocation to
+    the intervention arm."""
+    p = Participant
+    return func.coalesce(
+        utc_date(allocation.c.randomised_at), p.intervention_start, p.enrolment_date
+    )
+
+
+def withdrawn_on(on: ColumnElement[Any]) -> ColumnElement[bool]:
+    """The participant withdrew on or before ``on``."""
+    p = Participant
+    return and_(p.status == "withdrawn", p.withdrawal_date.is_not(None), p.withdrawal_date <= on)
 
 
 def status_case(

@@ -28,9 +28,11 @@ from trialdm.contacts.queries import (
     FidelityRule,
     intervention_criteria,
     status_case,
+    window_start_of,
     window_starts_for,
+    withdrawn_on,
 )
-from trialdm.core.sqldates import add_months, utc_date
+from trialdm.core.sqldates import add_months
 from trialdm.participants.models import Participant
 from trialdm.randomisation.models import Randomisation
 
@@ -49,13 +51,9 @@ def with_fidelity_status(
     # column of the row, not a subquery evaluated wherever the rule names it.
     r = Randomisation.__table__.alias("fidelity_randomisation")
     a, s = ContactAttendance.__table__, ContactSession.__table__
-    window_start = func.coalesce(
-        utc_date(r.c.randomised_at), p.intervention_start, p.enrolment_date
-    )
+    window_start = window_start_of(r)
     window_end = add_months(window_start, rule.months)
-    withdrawn = and_(
-        p.status == "withdrawn", p.withdrawal_date.is_not(None), p.withdrawal_date <= on
-    )
+    withdrawn = withdrawn_on(on)
     in_window = (
         select(func.count())
         .select_from(a.join(s, s.c.id == a.c.session_id))
