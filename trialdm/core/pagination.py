@@ -85,12 +85,11 @@ def paginate(
     """Run ``stmt`` for one page. With ``after``, pages by id (keyset) instead, and
     counts nothing: a cursor's next page costs the same at any depth of any list.
 
-    ``ids_first``: a page past the first reads
-    the page's ids first (its filters, joins and order over the ids alone, which an
-    index may give without the rows), then loads those rows by key, so that an offset
-    or a costly filter never carries the rows' other columns (``stmt`` selects one
-    entity, whose criteria the load applies too). A plain first page reads its rows
-    at once.
+    ``ids_first``: a page past the first reads the page's ids first (its filters,
+    joins and order over the ids alone, which an index may give without the rows),
+    then loads those rows by key, so that an offset never carries the rows' other
+    columns (``stmt`` selects one entity, whose criteria the load applies too). A first
+    page reads its rows at once.
 
     ``count=False``: pages by number count nothing either (``total`` is null), for
     statements whose filter the database evaluates row by row in the list's order (a
