@@ -97,10 +97,12 @@ def set_widths(ws: WriteOnlyWorksheet, widths: Sequence[int]) -> None:
         ws.column_dimensions[get_column_letter(index)].width = min(max(width + 2, 6), MAX_WIDTH)
 
 
+def needs_quoting(value: str) -> bool:
+    """A text that only :func:`cell` writes as it is (formula-like, or holding
+    characters XML cannot)."""
+    return value.startswith(HOSTILE_PREFIXES) or bool(ILLEGAL_CHARS.search(value))
+
+
 def needs_care(value: str) -> bool:
     """A text the fast listing rows leave to :func:`cell` (and openpyxl)."""
-    return (
-        value.startswith(HOSTILE_PREFIXES)
-        or bool(ILLEGAL_CHARS.search(value))
-        or len(value) > 32767
-    )
+    return needs_quoting(value) or len(value) > 32767

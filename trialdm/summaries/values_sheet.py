@@ -16,11 +16,10 @@ from openpyxl.cell import WriteOnlyCell
 from trialdm.core.errors import N_
 from trialdm.summaries.cells import (
     BOLD,
-    HOSTILE_PREFIXES,
-    ILLEGAL_CHARS,
     TITLE,
     cell,
     needs_care,
+    needs_quoting,
     set_widths,
     text_width,
 )
@@ -86,7 +85,7 @@ def write_numbers(wb: Workbook, result: TableResult, title: str) -> None:
     styles: dict[str, Any] = {}
 
     def text(value: str) -> Any:
-        if value.startswith(HOSTILE_PREFIXES) or ILLEGAL_CHARS.search(value):
+        if needs_quoting(value):
             return cell(ws, value)
         return value or None
 

@@ -38,14 +38,13 @@ from trialdm.summaries.cells import (
     BOLD,
     HEADER,
     HEADER_LEFT,
-    HOSTILE_PREFIXES,
-    ILLEGAL_CHARS,
     INDENT,
     NOTE,
     PRINTED,
     TITLE,
     cell,
     needs_care,
+    needs_quoting,
     set_widths,
     text_width,
 )
@@ -322,7 +321,7 @@ def _listing_writer(ws: WriteOnlyWorksheet, column: ListingColumn) -> Callable[[
         if value is None:
             return None
         if isinstance(value, str):
-            if value.startswith(HOSTILE_PREFIXES) or ILLEGAL_CHARS.search(value):
+            if needs_quoting(value):
                 return cell(ws, value)
             return value
         if style is not None:
