@@ -92,7 +92,8 @@ BENCH_QUICK := \
   "bench/summaries.py --size 10k" \
   "bench/exports.py --size 10k" \
   "bench/participant_import.py --rows 10000" \
-  "bench/translation_pseudonymisation.py"
+  "bench/translation_pseudonymisation.py" \
+  "bench/vs_tableone.py --size upsides,10k"
 bench: install
 	@status=0; for run in $(BENCH_QUICK); do \
 	  echo "== $$run"; $(BIN)/python $$run || status=1; \

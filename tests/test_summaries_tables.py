@@ -320,6 +320,34 @@ def test_recruitment_counts_completed_assessments_per_event(app, db_session, mak
 
 
 @pytest.mark.filterwarnings("ignore:Setting a new row on a DataFrame")  # inside tableone
+def test_quartiles_of_small_groups_and_ties(app, db_session, make_participant):
+    """One, two, three and five people, ties and a year of birth read at enrolment."""
+    groups = {"BU": [40], "DS": [18, 59], "PU": [30, 30, 31], "ULM": [20, 20, 20, 20, 25]}
+    for site, ages in groups.items():
+        for age in ages:
+            make_participant(
+                site,
+                enrolment_date=date(2024, 12, 31),
+                year_of_birth=2024 - age,
+                arm="control",
+            )
+    data = compute_table(spec("baseline_characteristics"), context(db_session)).as_json()
+    keys = [c["key"][0] for c in data["columns"]]
+    rows = {r["label"]: r["cells"] for r in data["rows"] if r["kind"] == "stat"}
+    samples = {**groups, "__total__": [a for ages in groups.values() for a in ages]}
+    for index, key in enumerate(keys):
+        values = samples[key]
+        median, q1, q3 = rows["Age in years, median (IQR)"][index]["values"]
+        if len(values) == 1:
+            assert (median, q1, q3) == (values[0],) * 3
+            continue
+        quartiles = statistics.quantiles(values, n=4, method="inclusive")
+        assert (q1, median, q3) == pytest.approx(tuple(quartiles))
+        assert rows["Age in years, mean (SD)"][index]["values"][0] == pytest.approx(
+            statistics.fmean(values)
+        )
+
+
 def test_statistics_agree_with_tableone(app, db_session, make_participant, trial_minimum_record):
     """tableone (pandas) as an independent reference: mean (SD), median [Q1,Q3], n (%)."""
     import re

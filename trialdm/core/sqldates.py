@@ -7,6 +7,7 @@ set-based queries (fidelity, windows) that must not fall back to Python per row.
   into March, so its rendering clamps to the last day of the target month.
 * :func:`days_between` is ``later - earlier`` in whole days.
 * :func:`utc_date` is the UTC calendar date of a stored moment.
+* :func:`year_of` is the calendar year of a date.
 """
 
 from __future__ import annotations
@@ -119,3 +120,26 @@ def _utc_date_sqlite(element: utc_date, compiler, **kw) -> str:
     # UTCDateTime keeps UTC text on SQLite ("2025-01-02 09:30:00.000000")
     value = compiler.process(next(iter(element.clauses)), **kw)
     return f"date({value})"
+
+
+class year_of(FunctionElement):
+    """The calendar year of a date, as an integer."""
+
+    type = Integer()
+    inherit_cache = True
+    name = "year_of"
+
+
+@compiles(year_of)
+def _year_of_default(element: year_of, compiler, **kw) -> str:
+    (value,) = (compiler.process(c, **kw) for c in element.clauses)
+    return f"CAST(EXTRACT(YEAR FROM {value}) AS INTEGER)"
+
+
+@compiles(year_of, "sqlite")
+def _year_of_sqlite(element: year_of, compiler, **kw) -> str:
+    # Dates are stored as ISO text (YYYY-MM-DD): the year is its first four digits,
+    # read without strftime's parse of the whole date (the cost of a summary's
+    # derived age, evaluated for every person in every statement).
+    (value,) = (compiler.process(c, **kw) for c in element.clauses)
+    return f"CAST(substr({value}, 1, 4) AS INTEGER)"

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import Float, and_, case, cast, func, literal, select, union_all
+from sqlalchemy import Float, Integer, and_, case, cast, func, literal, select, union_all
 
 from trialdm.summaries.engine.printing import Printer
 from trialdm.summaries.engine.results import Column
@@ -226,51 +226,74 @@ class SpecAggregates:
 
     def quartiles(self, value: Any) -> dict[tuple, tuple[float, float, float]]:
         """key -> (Q1, median, Q3), inclusive method, for the groups and the total, in
-        one statement: the population is ranked once (a CTE) with a window per group
-        and one over everything, then aggregated at both levels (UNION ALL)."""
+        one statement over the values' frequencies: the population is grouped by
+        (key, value) once, a running count over those rows finds the value at each
+        rank (the least value whose running count reaches it), and the total column
+        reads the same frequencies summed per value. Windows run over the distinct
+        values, not over every person (a score or an age has few of them)."""
         x = cast(value, Float)
         keys = self.keys
-        windows = [
-            func.row_number().over(partition_by=keys or None, order_by=x).label("rn"),
-            func.count().over(partition_by=keys or None).label("cnt"),
-        ]
-        both = bool(keys) and self.with_total
-        if both:
-            windows += [
-                func.row_number().over(order_by=x).label("rn_all"),
-                func.count().over().label("cnt_all"),
-            ]
-        ranked = (
-            select(*[k.label(f"k{i}") for i, k in enumerate(keys)], x.label("x"), *windows)
+        freq = (
+            select(
+                *[k.label(f"k{i}") for i, k in enumerate(keys)],
+                x.label("x"),
+                func.count().label("c"),
+            )
             .select_from(self.population)
             .where(value.is_not(None))
-            .cte("ranked")
+            .group_by(*keys, x)
+            .cte("freq")
         )
-        rkeys = [ranked.c[f"k{i}"] for i in range(len(keys))]
+        fkeys = [freq.c[f"k{i}"] for i in range(len(keys))]
 
-        def level(marker: str, rn: Any, cnt: Any, group_keys: list[Any]) -> Any:
+        def level(marker: str, source: Any, group_keys: list[Any]) -> Any:
+            running = (
+                select(
+                    *group_keys,
+                    source.c.x,
+                    # sum() of counts is numeric on PostgreSQL: ranks are whole numbers
+                    cast(
+                        func.sum(source.c.c).over(
+                            partition_by=group_keys or None, order_by=source.c.x, rows=(None, 0)
+                        ),
+                        Integer,
+                    ).label("upto"),
+                    cast(func.sum(source.c.c).over(partition_by=group_keys or None), Integer).label(
+                        "cnt"
+                    ),
+                )
+                .select_from(source)
+                .subquery(f"running_{marker}")
+            )
+            upto, cnt = running.c.upto, running.c.cnt
+            rkeys = [running.c[k.name] for k in group_keys]
             parts = []
             for k in (1, 2, 3):
                 position = (cnt - 1) * k
                 low_rank = position // 4 + 1
                 parts += [
-                    func.max(case((rn == low_rank, ranked.c.x))),
-                    func.max(case((rn == low_rank + 1, ranked.c.x))),
+                    func.min(case((upto >= low_rank, running.c.x))),
+                    func.min(case((upto >= low_rank + 1, running.c.x))),
                     func.max(position % 4),
                 ]
-            shown_keys = group_keys or [literal(None) for _ in rkeys]
+            shown_keys = rkeys or [literal(None) for _ in fkeys]
             stmt = select(literal(marker), *shown_keys, func.max(cnt), *parts)
-            return stmt.group_by(*group_keys) if group_keys else stmt
+            return stmt.group_by(*rkeys) if rkeys else stmt
 
-        stmt = level("g", ranked.c.rn, ranked.c.cnt, rkeys)
-        if both:
-            stmt = union_all(stmt, level("t", ranked.c.rn_all, ranked.c.cnt_all, []))
+        stmt = level("g", freq, fkeys)
+        if bool(keys) and self.with_total:
+            summed = (
+                select(freq.c.x, func.sum(freq.c.c).label("c"))
+                .group_by(freq.c.x)
+                .subquery("summed")
+            )
+            stmt = union_all(stmt, level("t", summed, []))
         result = {}
-        width = 1 + len(rkeys)
+        width = 1 + len(fkeys)
         for row in self.session.execute(stmt):
             if not row[width]:
                 continue
-            key = tuple(row[1:width]) if row[0] == "g" and rkeys else TOTAL
+            key = tuple(row[1:width]) if row[0] == "g" and fkeys else TOTAL
             values = row[width + 1 :]
             qs = []
             for i in range(3):

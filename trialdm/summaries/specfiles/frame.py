@@ -14,19 +14,17 @@ from typing import Any
 from sqlalchemy import (
     Date,
     Float,
-    Integer,
     Select,
     String,
     and_,
     case,
     cast,
-    extract,
     func,
     literal,
     select,
 )
 
-from trialdm.core.sqldates import days_between
+from trialdm.core.sqldates import days_between, year_of
 from trialdm.instruments.models import InstrumentResponse, ResponseAnswer
 from trialdm.participants.models import Participant, ParticipantDiagnosis
 from trialdm.qualitative.models import QualitativeMember, QualitativeSession
@@ -146,8 +144,7 @@ class Frame:
         if var.source == "first_of":
             return func.coalesce(*[self.expression(ref) for ref in var.of])
         if var.source == "age":
-            year = cast(extract("year", self._at_date(var.at)), Integer)
-            return year - Participant.year_of_birth
+            return year_of(self._at_date(var.at)) - Participant.year_of_birth
         if var.source == "years_since":
             days = days_between(self.expression(var.of[0]), self._at_date(var.at))
             return cast(days, Float) / 365.25
