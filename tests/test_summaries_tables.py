@@ -7,6 +7,7 @@ import json
 import random
 import statistics
 from datetime import UTC, date, datetime
+from typing import Any
 
 import pytest
 from flask import current_app
@@ -406,3 +407,49 @@ def test_statistics_agree_with_tableone(app, db_session, make_participant, trial
             expected_n, expected_pct = numbers(normal.loc[("gender, n (%)", value), name])
             assert n == expected_n
             assert share * 100 == pytest.approx(expected_pct, abs=1e-4)
+
+
+def test_a_cross_site_table_reads_the_participants_table_whole_a_site_by_index(
+    app, db_session, make_participant
+):
+    """SQLite: every site's people are most of the table, read without the category
+    index (a second look-up per row); one site's build keeps the site's index."""
+    from sqlalchemy import event
+
+    from trialdm.core.scoping import all_sites
+
+    make_participant("BU", enrolment_date=date(2025, 5, 1))
+    engine = db_session.get_bind()
+    seen: list[tuple[str, Any]] = []
+
+    def capture(conn, cursor, statement, parameters, context, executemany):
+        if "FROM participants" in statement:
+            seen.append((statement, parameters))
+
+    def plans(statements: list[tuple[str, Any]]) -> list[str]:
+        raw = db_session.connection().connection.driver_connection
+        return [
+            " ".join(str(row[3]) for row in raw.execute("EXPLAIN QUERY PLAN " + sql, params))
+            for sql, params in statements
+        ]
+
+    event.listen(engine, "before_cursor_execute", capture)
+    try:
+        with all_sites():
+            every = compute_table(spec("baseline_characteristics"), context(db_session))
+        whole = list(seen)
+        seen.clear()
+        with scoped_to(SiteScope(codes=frozenset({"BU"}))):
+            one = compute_table(spec("baseline_characteristics"), context(db_session))
+        by_site = list(seen)
+    finally:
+        event.remove(engine, "before_cursor_execute", capture)
+    assert every.columns[0].n == one.columns[0].n == 1
+    assert whole and by_site
+    assert not any("NOT INDEXED" in sql for sql, _ in by_site)
+    if engine.dialect.name != "sqlite":
+        assert not any("NOT INDEXED" in sql for sql, _ in whole)
+        return
+    assert all("FROM participants NOT INDEXED JOIN sites" in sql for sql, _ in whole)
+    assert all("SCAN participants" in plan for plan in plans(whole))
+    assert all("SEARCH participants USING" in plan for plan in plans(by_site))

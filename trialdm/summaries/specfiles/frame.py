@@ -24,7 +24,9 @@ from sqlalchemy import (
     select,
 )
 
+from trialdm.core.scoping import current_scope
 from trialdm.core.sqldates import days_between, year_of
+from trialdm.core.sqlite import WHOLE_TABLE
 from trialdm.instruments.models import InstrumentResponse, ResponseAnswer
 from trialdm.participants.models import Participant, ParticipantDiagnosis
 from trialdm.qualitative.models import QualitativeMember, QualitativeSession
@@ -97,6 +99,10 @@ class Frame:
                 .join(Site, Site.code == Participant.site_code)
                 .where(Participant.deleted_at.is_(None))
             )
+            if current_scope().every_site:
+                # Every site's people: most of the table, read as a table (a site's
+                # build keeps the site index).
+                stmt = stmt.with_hint(Participant, WHOLE_TABLE, dialect_name="sqlite")
         else:
             member_on = and_(
                 QualitativeMember.session_id == QualitativeSession.id,
