@@ -292,7 +292,8 @@ def measure(app, token: str, size: int, requests: int) -> list[tuple[str, list[f
 
         return go
 
-    changed = iter(range(10**9))
+    # each case takes the sites in turn (half of them hold the intervention arm)
+    changed, answered = iter(range(10**9)), iter(range(10**9))
 
     def change_one_site() -> None:
         """What every audited change of a site's data writes: an audit row with the
@@ -311,7 +312,7 @@ def measure(app, token: str, size: int, requests: int) -> list[tuple[str, list[f
         from trialdm.core.audit import record_event
 
         with app.app_context(), all_sites():
-            n = next(changed)
+            n = next(answered)
             record_event(db.session, "bench_answer", "responses", n, SITES[n % len(SITES)])
             db.session.commit()
             db.session.remove()
