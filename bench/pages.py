@@ -296,8 +296,8 @@ def measure(app, token: str, size: int, requests: int) -> list[tuple[str, list[f
     changed, answered = iter(range(10**9)), iter(range(10**9))
 
     def change_one_site() -> None:
-        """What every audited change of a site's data writes: an audit row with the
-        site's code (the dashboard's per-site change stamp), committed."""
+        """What an audited change of a participant writes: an audit row of a
+        participant with the site's code (every widget reads participants), committed."""
         from trialdm.core.audit import record_event
 
         with app.app_context(), all_sites():
