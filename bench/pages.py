@@ -14,10 +14,12 @@ alternating rounds through the application (Flask's test client, one process):
 * ``GET /api/v1/participants`` first page, ``?fidelity=at_risk``, a deep page by
   number (``?page=``), and the next page by cursor (``?after=``);
 * the pages: ``/participants`` (first, ``?fidelity=at_risk``, a deep page), the
-  dashboard ``/`` and one intervention participant's page. The dashboard three
-  times: warm (every site's results stored), after an audited change at one site
-  (that site computed again; the change is written before the timing starts) and
-  with nothing stored (every site computed, as on the first request of a day).
+  dashboard ``/`` and one intervention participant's page. The dashboard four
+  times: warm (every site's results stored), after an audited change of a
+  participant at one site (that site's widgets computed again; the change is written
+  before the timing starts), after a questionnaire answer at one site (its due
+  assessments alone computed again) and with nothing stored (every site computed, as
+  on the first request of a day).
 
 It prints p50 and p99 in milliseconds, the ratio of p50 to the floor's p50 and the
 SQL statements each request ran. Aim: flat from 10k to 100k (the statement count the
@@ -290,16 +292,28 @@ def measure(app, token: str, size: int, requests: int) -> list[tuple[str, list[f
 
         return go
 
-    changed = iter(range(10**9))
+    # each case takes the sites in turn (half of them hold the intervention arm)
+    changed, answered = iter(range(10**9)), iter(range(10**9))
 
     def change_one_site() -> None:
-        """What every audited change of a site's data writes: an audit row with the
-        site's code (the dashboard's per-site change stamp), committed."""
+        """What an audited change of a participant writes: an audit row of a
+        participant with the site's code (every widget reads participants), committed."""
         from trialdm.core.audit import record_event
 
         with app.app_context(), all_sites():
             n = next(changed)
             record_event(db.session, "bench_change", "participants", n, SITES[n % len(SITES)])
+            db.session.commit()
+            db.session.remove()
+
+    def answer_at_one_site() -> None:
+        """What a questionnaire answer writes: an audit row of a response with the
+        site's code (the due assessments read responses, fidelity and enrolment do not)."""
+        from trialdm.core.audit import record_event
+
+        with app.app_context(), all_sites():
+            n = next(answered)
+            record_event(db.session, "bench_answer", "responses", n, SITES[n % len(SITES)])
             db.session.commit()
             db.session.remove()
 
@@ -312,6 +326,7 @@ def measure(app, token: str, size: int, requests: int) -> list[tuple[str, list[f
     # a case's preparation runs before each of its requests, outside the timing
     prepare: dict[str, Callable[[], None]] = {
         "dashboard /, after a change at one site": change_one_site,
+        "dashboard /, after an answer at one site": answer_at_one_site,
         "dashboard /, nothing stored": empty_store,
     }
     cases: list[tuple[str, Callable[[], None]]] = [
@@ -325,6 +340,7 @@ def measure(app, token: str, size: int, requests: int) -> list[tuple[str, list[f
         (f"page /participants?page={deep_page}", get(pages, f"/participants?page={deep_page}")),
         ("dashboard /", get(pages, "/")),
         ("dashboard /, after a change at one site", get(pages, "/")),
+        ("dashboard /, after an answer at one site", get(pages, "/")),
         ("dashboard /, nothing stored", get(pages, "/")),
         ("participant page", get(pages, f"/participants/{someone}")),
     ]

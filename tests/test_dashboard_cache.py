@@ -19,10 +19,11 @@ from trialdm.contacts.operations import (
     delete_contact_session,
     update_contact_session,
 )
-from trialdm.core.audit import audit_context
+from trialdm.core.audit import audit_context, record_event
 from trialdm.core.scoping import EVERY_SITE, all_sites
 from trialdm.extensions import db
 from trialdm.instruments.operations import update_response
+from trialdm.participants.models import Participant
 from trialdm.participants.operations import update_participant
 from trialdm.randomisation.operations import generate_list, randomise
 from trialdm.web.dashboard import WIDGETS_KEY
@@ -151,37 +152,50 @@ def test_another_day_is_computed_again(app, make_user, two_sites, time_machine):
     assert widget_store().misses > misses
 
 
-def stamps() -> dict:
+def stamps(app) -> dict[tuple[str, str], str | None]:
+    """(widget, site) -> the stamp its stored result is keyed on."""
+    from trialdm.core.audit import entity_name
+
+    widgets = [w for w in app.extensions[WIDGETS_KEY] if w.by_site]
     with all_sites():
-        return site_stamps(db.session, EVERY_SITE).stamps
+        found = site_stamps(
+            db.session, EVERY_SITE, {entity_name(m) for w in widgets for m in w.by_site.reads}
+        )
+    return {
+        (w.name, site): found.stamp(site, map(entity_name, w.by_site.reads))
+        for w in widgets
+        for site in found.sites()
+    }
 
 
-def test_every_change_the_widgets_read_moves_its_site_stamp_alone(
+ALL = {"participants", "schedule", "fidelity"}
+
+
+def test_every_change_a_widget_reads_moves_its_site_stamp_alone(
     app, db_session, make_participant, tmp_path
 ):
     """The store is only as fresh as the stamps: participants (created, withdrawn),
-    contact sessions (created, attendees changed, deleted), questionnaire responses
-    (created, changed) and allocations each write an audit row with their site."""
+    contact sessions (created, moved, deleted), questionnaire responses (changed) and
+    allocations each write an audit row with their entity and site, which moves the
+    stamp of that site for the widgets that read it, and for no other widget or site."""
     psw = make_participant("BU", "psw")
     moved: list[str] = []
 
     @contextmanager
-    def change(name: str):
-        before = stamps()
+    def change(name: str, widgets: set[str]):
+        before = stamps(app)
         with all_sites(), audit_context(reason="correction"):
             yield
             db_session.commit()
-        after = stamps()
-        assert after["BU"] != before["BU"], name
-        assert {s: v for s, v in after.items() if s != "BU"} == {
-            s: v for s, v in before.items() if s != "BU"
-        }, name
+        after = stamps(app)
+        changed = {key for key in after if after[key] != before[key]}
+        assert changed == {(widget, "BU") for widget in widgets}, name
         moved.append(name)
 
-    with change("participant created"):
+    with change("participant created", ALL):
         person = make_participant("BU", enrolment_date=TODAY - timedelta(days=50))
     person, response = enrolled_with_baseline(db_session, make_participant, "BU")
-    with change("contact session created"):
+    with change("contact session created", {"fidelity"}):
         contact = create_contact_session(
             db_session,
             {
@@ -194,15 +208,17 @@ def test_every_change_the_widgets_read_moves_its_site_stamp_alone(
             },
         )
     other = make_participant("BU", enrolment_date=TODAY - timedelta(days=50))
-    with change("contact session moved"):
+    with change("contact session moved", {"fidelity"}):
         update_contact_session(
             db_session, contact, {"date": TODAY - timedelta(days=5)}, contact.version_id
         )
-    with change("contact session deleted"):
+    with change("attendees changed", {"fidelity"}):
+        update_contact_session(db_session, contact, {"attendees": [other.id]}, contact.version_id)
+    with change("contact session deleted", {"fidelity"}):
         delete_contact_session(db_session, contact, contact.version_id)
-    with change("response changed"):
+    with change("response changed", {"schedule"}):
         update_response(db_session, response, {"status": "incomplete"}, response.version_id)
-    with change("participant withdrawn"):
+    with change("participant withdrawn", ALL):
         update_participant(
             db_session,
             other,
@@ -214,9 +230,64 @@ def test_every_change_the_widgets_read_moves_its_site_stamp_alone(
         db_session.commit()
         eligible = eligible_participant(db_session, site="BU")
         db_session.commit()
-        with change("allocated"):
+        # the allocation, and the arm it gives the participant
+        with change("allocated", ALL):
             randomise(db_session, eligible)
-    assert len(moved) == 7
+    with change("event of another entity", set()):
+        record_event(db_session, "sent", "self_report_links", 1, "BU")
+    assert len(moved) == 9
+
+
+def test_a_change_a_widget_does_not_read_leaves_its_result_stored(app, make_user, two_sites):
+    """A questionnaire answer at BU computes BU's due assessments again, not its
+    fidelity: that statement does not run, and the counts shown are the same; a
+    contact session then is counted by the next request."""
+    page = page_as(app, make_user, "coordinator")
+    person = two_sites["BU"][0]
+    with dashboard(app) as shown:
+        assert page.get("/").status_code == 200
+    before = fidelity_of(shown, "BU")
+    with all_sites():
+        record_event(db.session, "answers", "responses", 1, "BU")
+        db.session.commit()
+    seen: list[str] = []
+
+    def record(conn, cursor, statement, *args) -> None:
+        seen.append(statement)
+
+    sa.event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        with dashboard(app) as shown:
+            assert page.get("/").status_code == 200
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", record)
+    assert fidelity_of(shown, "BU") == before
+    assert not [statement for statement in seen if "fidelity_counted" in statement]
+    assert [statement for statement in seen if "schedule_done" in statement]
+
+    # a contact is read by the fidelity widget: computed again, and shown at once
+    with all_sites():
+        psw = db.session.scalar(
+            sa.select(Participant.id).where(
+                Participant.site_code == "BU", Participant.category == "psw"
+            )
+        )
+        for days in (2, 3):  # the third and fourth contact: the minimum is met
+            create_contact_session(
+                db.session,
+                {
+                    "site": "BU",
+                    "psws": [psw],
+                    "date": TODAY - timedelta(days=days),
+                    "format": "individual",
+                    "mode": "in_person",
+                    "attendees": [person.id],
+                },
+            )
+        db.session.commit()
+    with dashboard(app) as shown:
+        assert page.get("/").status_code == 200
+    assert fidelity_of(shown, "BU")["met"] == before["met"] + 1
 
 
 def test_a_redis_store_is_shared_and_an_unreachable_one_is_a_miss(redis_url):

@@ -26,6 +26,7 @@ from trialdm.core.errors import ErrorCollector
 from trialdm.core.pagination import order_by, paginate
 from trialdm.extensions import db
 from trialdm.participants.models import Participant
+from trialdm.randomisation.models import Randomisation
 from trialdm.sites.queries import site_today
 from trialdm.web.dashboard import BySite, Widget, add_widget
 from trialdm.web.forms import FormErrors, as_int, as_ints, field_errors, submit
@@ -64,7 +65,13 @@ def _register(state) -> None:
             None,
             20,
             daily_for=frozenset({"research_worker", "site_lead", "coordinator"}),
-            by_site=BySite(site_fidelity, fidelity_widget, fidelity_inputs),
+            by_site=BySite(
+                site_fidelity,
+                fidelity_widget,
+                fidelity_inputs,
+                # a session's attendances are audited as the session's
+                reads=(Participant, Randomisation, ContactSession),
+            ),
         ),
     )
     add_participant_column(

@@ -101,8 +101,11 @@ class AuditEvent(SiteScoped, Base):
     __tablename__ = "audit_events"
     __table_args__ = (
         Index("ix_audit_events_entity_entity_id", "entity", "entity_id"),
-        # a site's change stamp, max(id), in O(log n): the dashboard's cache key
+        # a site's events newest first (the audit list by site)
         Index("ix_audit_events_site_code_id", "site_code", "id"),
+        # a site's change stamp of one entity, max(id), in O(log n): the dashboard's
+        # cache key of a widget, from the entities it reads
+        Index("ix_audit_events_site_code_entity_id", "site_code", "entity", "id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

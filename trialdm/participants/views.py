@@ -62,7 +62,7 @@ def _register_widget(state) -> None:
             None,
             10,
             daily_for=frozenset({"coordinator"}),
-            by_site=BySite(site_enrolment, dashboard_data),
+            by_site=BySite(site_enrolment, dashboard_data, reads=(Participant,)),
         ),
     )
     state.app.jinja_env.filters["diagnosis"] = diagnosis_shown

@@ -46,7 +46,12 @@ def _register(state) -> None:
             None,
             30,
             daily_for=frozenset({"research_worker", "site_lead"}),
-            by_site=BySite(site_schedule, schedule_widget, schedule_inputs),
+            by_site=BySite(
+                site_schedule,
+                schedule_widget,
+                schedule_inputs,
+                reads=(Participant, InstrumentResponse),
+            ),
         ),
     )
     add_participant_panel(

@@ -10,7 +10,7 @@ reminders last."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -18,6 +18,7 @@ from flask import Flask, current_app
 from sqlalchemy.orm import Session
 
 from trialdm.auth.permissions import Principal
+from trialdm.core.audit import entity_name
 from trialdm.core.dates import today
 from trialdm.core.requestcache import request_cached
 from trialdm.core.scoping import SiteScope, scoped_to
@@ -33,11 +34,15 @@ class BySite:
     ``compute(session, day)``: the result of each site in the current scope that has
     one (a site left out has none); ``combine(results, day)``: the widget's data from
     the results of the user's sites, in site order; ``inputs(session)``: what else the
-    results depend on (settings, reference data), part of the key."""
+    results depend on (settings, reference data), part of the key; ``reads``: the
+    audited models whose rows the results are made of (a row audited as part of
+    another, such as a session's attendances, by that one): a site's result is
+    computed again after an audited change of one of them there, and only then."""
 
     compute: Callable[[Session, date], dict[str, Any]]
     combine: Callable[[list[Any], date], dict[str, Any] | None]
     inputs: Callable[[Session], tuple[Any, ...]] = lambda session: ()
+    reads: tuple[type, ...] = field(kw_only=True)
 
 
 @dataclass(frozen=True)
@@ -82,12 +87,20 @@ def _by_site(session: Session, widget: Widget, scope: SiteScope) -> dict[str, An
     spec = widget.by_site
     assert spec is not None
     day = today()
-    # the widgets of one scope share one read of the stamps per request
+    # the widgets of one scope share one read of the stamps (of everything any of them
+    # reads) per request
     scope_key = "*" if scope.every_site else ",".join(sorted(scope.codes))
-    stamps = request_cached(f"dashboard.stamps.{scope_key}", lambda: site_stamps(session, scope))
+    stamps = request_cached(
+        f"dashboard.stamps.{scope_key}", lambda: site_stamps(session, scope, _entities_read())
+    )
     inputs = inputs_digest(spec.inputs(session))
-    sites = list(stamps.stamps)
-    keys = {site: entry_key(widget.name, site, day, inputs, stamps.stamps[site]) for site in sites}
+    sites = stamps.sites()
+    keys = {
+        site: entry_key(
+            widget.name, site, day, inputs, stamps.stamp(site, map(entity_name, spec.reads))
+        )
+        for site in sites
+    }
     store = widget_store()
     # each site's entry is [result], [None] for a site without one (stored too)
     found = dict(zip(sites, store.get_many(list(keys.values())), strict=True))
@@ -101,3 +114,14 @@ def _by_site(session: Session, widget: Widget, scope: SiteScope) -> dict[str, An
             store.set_many({keys[site]: fresh[site] for site in missing})
     results = [found[site][0] for site in sites if found[site][0] is not None]
     return spec.combine(results, day)
+
+
+def _entities_read() -> list[str]:
+    return sorted(
+        {
+            entity
+            for widget in current_app.extensions.get(WIDGETS_KEY, [])
+            if widget.by_site
+            for entity in map(entity_name, widget.by_site.reads)
+        }
+    )

@@ -1,14 +1,19 @@
 """Dashboard widget results kept per site, under a key that changes with everything
 they depend on: the widget, the site, the day, the widget's inputs (settings,
-instrument versions) and the site's change stamp, the highest audit-event id of the
-site (with its time). Every change of a site's data writes an audit row with its site code in the
-same transaction (the flush listener of :mod:`trialdm.core.audit`), so a result
-stored under a stamp is the result for every later request that reads the same
-stamp: a stale value cannot be served, whichever process stored it, and nothing
-needs to be deleted when data changes (old keys are simply never asked for again).
+instrument versions) and the site's change stamp of what the widget reads: the
+highest audit-event id (with its time) of the site among the audited entities whose
+rows the widget reads. Every change of a site's data writes an audit row with its
+entity and site code in the same transaction (the flush listener of
+:mod:`trialdm.core.audit`), so a result stored under a stamp is the result for every
+later request that reads the same stamp: a stale value cannot be served, whichever
+process stored it, and nothing needs to be deleted when data changes (old keys are
+simply never asked for again). A change the widget does not read (a questionnaire
+answer for the fidelity counts, a transcript) leaves its stamp, and its result, as
+they were.
 
-The stamp is read for all of the user's sites in one statement, each by a
-correlated ``max(id)`` that the ``(site_code, id)`` index answers in O(log n).
+The stamps are read for all of the user's sites and entities in one statement, each
+by a correlated ``max(id)`` that the ``(site_code, entity, id)`` index answers in
+O(log n).
 
 Ids are handed out before commit. SQLite has one writer at a time, so an id below
 the stamp cannot commit later. PostgreSQL can commit a lower id after a higher one;
@@ -161,32 +166,44 @@ def widget_store() -> WidgetStore:
 
 @dataclass(frozen=True)
 class SiteStamps:
-    """The change stamp of each site in a scope (None: no audited change yet), and
-    whether a result computed now may be stored."""
+    """The change stamps of each site in a scope, per audited entity (None: no audited
+    change yet), and whether a result computed now may be stored."""
 
-    stamps: dict[str, str | None]
+    stamps: dict[str, dict[str, tuple[int, str] | None]]
     storable: bool
 
+    def sites(self) -> list[str]:
+        return list(self.stamps)
 
-def site_stamps(session: Session, scope: SiteScope) -> SiteStamps:
-    """One statement: every site of ``scope`` with its highest audit-event id."""
+    def stamp(self, site: str, entities: Iterable[str]) -> str | None:
+        """The site's stamp of ``entities``: its latest audited change of any of them
+        (ids grow, so the highest is the latest; its time tells a reused id apart)."""
+        found = [self.stamps[site][entity] for entity in entities]
+        latest = max((stamp for stamp in found if stamp is not None), default=None)
+        return None if latest is None else f"{latest[0]}@{latest[1]}"
+
+
+def site_stamps(session: Session, scope: SiteScope, entities: Iterable[str]) -> SiteStamps:
+    """One statement: every site of ``scope`` with its highest audit-event id (and
+    that row's time) of each of ``entities``."""
     audit = AuditEvent.__table__
     sites = Site.__table__
-    stamp = (
-        select(func.max(audit.c.id))
-        .where(audit.c.site_code == sites.c.code)
-        .scalar_subquery()
-        .label("stamp")
-    )
-    # SQLite hands a rolled-back id out again: the time of the row tells them apart
-    stamp_at = (
-        select(audit.c.at)
-        .where(audit.c.site_code == sites.c.code)
-        .order_by(audit.c.id.desc())
-        .limit(1)
-        .scalar_subquery()
-        .label("stamp_at")
-    )
+    names = sorted(set(entities))
+    columns = []
+    for i, entity in enumerate(names):
+        of_entity = (audit.c.site_code == sites.c.code, audit.c.entity == entity)
+        columns.append(
+            select(func.max(audit.c.id)).where(*of_entity).scalar_subquery().label(f"id_{i}")
+        )
+        # SQLite hands a rolled-back id out again: the time of the row tells them apart
+        columns.append(
+            select(audit.c.at)
+            .where(*of_entity)
+            .order_by(audit.c.id.desc())
+            .limit(1)
+            .scalar_subquery()
+            .label(f"at_{i}")
+        )
     if session.get_bind().dialect.name == "postgresql":
         # other writing transactions of this database may still commit an id below the
         # stamp (this one's own rows are in the stamp, and a rolled-back id is never
@@ -197,14 +214,20 @@ def site_stamps(session: Session, scope: SiteScope) -> SiteStamps:
         )
     else:
         writing = literal(0)
-    stmt = select(sites.c.code, stamp, stamp_at, writing.label("writing")).order_by(sites.c.code)
+    stmt = select(sites.c.code, writing.label("writing"), *columns).order_by(sites.c.code)
     if not scope.every_site:
         stmt = stmt.where(sites.c.code.in_(sorted(scope.codes)))
     rows = session.execute(stmt).all()
-    return SiteStamps(
-        {code: None if id_ is None else f"{id_}@{at}" for code, id_, at, _ in rows},
-        storable=all(not row.writing for row in rows),
-    )
+    stamps: dict[str, dict[str, tuple[int, str] | None]] = {}
+    for row in rows:
+        values = row._mapping
+        stamps[row.code] = {
+            entity: None
+            if values[f"id_{i}"] is None
+            else (values[f"id_{i}"], str(values[f"at_{i}"]))
+            for i, entity in enumerate(names)
+        }
+    return SiteStamps(stamps, storable=all(not row.writing for row in rows))
 
 
 def entry_key(widget: str, site: str, day: date, inputs: str, stamp: str | None) -> str:
