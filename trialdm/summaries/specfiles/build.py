@@ -300,5 +300,5 @@ def build_spec(table: TableFile) -> TableSpec:
         n_below_header=style.n_below_header,
         listing=listing,
         chart=builtins.CHARTS[table.chart] if table.chart else None,
-        materialise=compiled.builtin,
+        site_column="site" if compiled.builtin else None,
     )

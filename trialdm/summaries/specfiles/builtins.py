@@ -120,7 +120,9 @@ def _fidelity(ctx: BuildContext) -> Any:
     scope = current_scope()
     # A site's workbook: the rule reads that site's contacts only (filtered first).
     one_site = next(iter(scope.codes)) if not scope.every_site and len(scope.codes) == 1 else None
-    fid = fidelity_subquery(as_of, site_code=one_site)
+    # A statement of this build's own (not the one kept per date and rule), so that
+    # the next build's statement has the same cache key (see fidelity_subquery).
+    fid = fidelity_subquery(as_of, site_code=one_site, shared=False)
     by_format = (
         select(
             ContactAttendance.participant_id.label("participant_id"),
