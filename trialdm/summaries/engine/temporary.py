@@ -40,6 +40,15 @@ def population_of(spec: TableSpec, ctx: BuildContext) -> Any:
     return found[1].alias("population")
 
 
+def written_population(name: str, ctx: BuildContext) -> Any | None:
+    """The population of the spec ``name`` as written in this build for the current
+    scope (an alias of its temporary table), or None when it was not written."""
+    found = ctx.temporaries.get(name)
+    if found is None or found[0] != current_scope():
+        return None
+    return found[1].alias("population")
+
+
 def drop_temporaries(ctx: BuildContext) -> None:
     """Drop the build's temporary tables (the connection goes back to the pool)."""
     tables = [table for _, table in ctx.temporaries.values()]
