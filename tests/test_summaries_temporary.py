@@ -122,3 +122,20 @@ def test_a_second_build_in_the_process_compiles_no_statement(app, db_session, ma
     queries = ("SELECT", "WITH", "INSERT", "UPDATE", "DELETE")
     keyless = [s for hit, s in second if hit in (CacheStats.NO_CACHE_KEY, None)]
     assert not [s for s in keyless if s.lstrip().upper().startswith(queries)]
+
+
+def test_one_table_object_per_name_and_columns():
+    """The same name and columns give the same Table (a statement over it keeps its
+    cache key); other columns, or another long name with the same beginning, give
+    another table name."""
+    from sqlalchemy import Integer, String, column
+
+    from trialdm.core.temporary import temporary_table
+
+    pid, site = column("pid", Integer), column("site", String())
+    first = temporary_table("summary_x", [pid, site])
+    assert temporary_table("summary_x", [pid, site]) is first
+    assert temporary_table("summary_x", [pid]).name != first.name
+    long = "summary_" + "y" * 60
+    assert temporary_table(long + "a", [pid]).name != temporary_table(long + "b", [pid]).name
+    assert len(temporary_table(long + "a", [pid]).name) <= 63  # PostgreSQL's longest name

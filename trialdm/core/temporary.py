@@ -39,20 +39,21 @@ _lock = threading.Lock()
 
 def temporary_table(name: str, columns: Iterable[Any]) -> Table:
     """The process's one temporary ``Table`` of this name and these columns (name,
-    type); its SQL name carries a digest of the columns, so a population whose
-    columns changed (a table file edited) is another table."""
+    type); its SQL name carries a digest of both, so a population whose columns
+    changed (a table file edited) is another table, and a long name cut short is
+    not another name's."""
     shape = [(c.name, String() if isinstance(c.type, NullType) else c.type) for c in columns]
     signature = repr([(column, repr(kind)) for column, kind in shape])
     key = (name, signature)
     found = _tables.get(key)
     if found is not None:
         return found
-    digest = hashlib.blake2b(signature.encode(), digest_size=4).hexdigest()
+    digest = hashlib.blake2b(f"{name}|{signature}".encode(), digest_size=4).hexdigest()
     with _lock:
         return _tables.setdefault(
             key,
             Table(
-                f"{name[:50]}_{digest}",
+                f"{name[:40]}_{digest}",
                 MetaData(),
                 *[Column(column, kind) for column, kind in shape],
                 prefixes=["TEMPORARY"],
