@@ -227,3 +227,45 @@ def test_due_and_overdue_read_from_the_enrolment_range_match_the_whole_schedule(
                 expected = [r for r in every if r.status == status]
                 assert counts[status] == len(expected) > 0, (as_of, status)
                 assert [r for r in rows if r.status == status] == expected
+
+
+def test_completed_events_are_the_schedules_completed_rows(
+    app, db_session, synced, make_participant
+):
+    """The summaries count completed assessments from a statement without the windows:
+    its rows are the schedule's rows with the status completed, whatever the day."""
+    from sqlalchemy import select
+
+    from trialdm.config import schedule_events
+    from trialdm.core.scoping import all_sites
+    from trialdm.instruments.queries import instruments_due_by_event
+    from trialdm.schedule.queries import completed_events_query
+
+    done = make_participant("BU", enrolment_date=date(2025, 1, 31), diagnoses=DIAGNOSES)
+    respond(db_session, done, "baseline_demographics", "T0", BASELINE)
+    respond(db_session, done, "social_inclusion_scale", "T0", SCALE)
+    respond(db_session, done, "social_inclusion_scale", "T1", SCALE)
+    respond(db_session, done, "social_inclusion_scale", "T2", {}, status="incomplete")
+    half = make_participant("ULM", enrolment_date=date(2025, 3, 1), diagnoses=DIAGNOSES)
+    respond(db_session, half, "baseline_demographics", "T0", BASELINE)
+    left = make_participant(
+        "BU",
+        enrolment_date=date(2025, 1, 31),
+        status="withdrawn",
+        withdrawal_date=date(2025, 3, 1),
+        withdrawal_reason="moved away",
+    )
+    respond(db_session, left, "social_inclusion_scale", "T1", SCALE)
+    with all_sites():
+        for as_of in (date(2025, 2, 1), date(2026, 6, 1)):
+            expected = {
+                (r.participant_id, r.site, r.event)
+                for r in schedule_rows(db_session, as_of)
+                if r.status == "completed"
+            }
+            statement = completed_events_query(
+                schedule_events(app.config), instruments_due_by_event(db_session)
+            ).subquery()
+            found = {tuple(row) for row in db_session.execute(select(statement))}
+            assert found == expected
+    assert {(p, e) for p, _, e in found} == {(done.id, "T0"), (done.id, "T1"), (left.id, "T1")}

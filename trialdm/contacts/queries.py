@@ -154,6 +154,7 @@ def fidelity_subquery(
     *,
     participant_ids: Sequence[int] | None = None,
     site_code: str | None = None,
+    shared: bool = True,
 ) -> Subquery:
     """Per intervention participant, as of a date: ``participant_id``, ``site_code``,
     ``first_contact``, ``window_start``, ``window_end``, ``contacts_total``,
@@ -163,12 +164,20 @@ def fidelity_subquery(
     read, so that the database reads only their contacts (a filter on the result would
     be applied after every participant of the trial was computed). (The participant
     list filters by status row by row instead, stopping at its page:
-    :mod:`trialdm.contacts.status_filter`.)"""
+    :mod:`trialdm.contacts.status_filter`.)
+
+    ``shared=False`` builds a statement of the call's own instead of the one kept per
+    date and rule: the ORM marks a statement the first time it compiles it, which
+    changes the cache key of any later statement embedding it, so a caller that
+    embeds the statement in its own (a summaries build, once per workbook) and wants
+    its compiled form found in SQLAlchemy's cache from the second build on asks for a
+    new one each time."""
     as_of = as_of or date.today()
     rule = rule or FidelityRule.from_settings()
     # Building the statement costs more than running it for one participant: it is
     # built once per date, rule and kind of filter, and given this call's values.
-    stmt = _fidelity_select(as_of, rule, participant_ids is not None, site_code is not None)
+    build = _fidelity_select if shared else _fidelity_select.__wrapped__
+    stmt = build(as_of, rule, participant_ids is not None, site_code is not None)
     values: dict[str, Any] = {}
     if participant_ids is not None:
         values[IDS_PARAM] = list(participant_ids)

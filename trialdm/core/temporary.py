@@ -1,71 +1,93 @@
 """A heavy statement computed once into a temporary table, then read many times.
 
-A summaries build reads its population once per statistic: a population that is
-itself a heavy statement (the contacts domain's fidelity rule, the schedule) is
+A summaries build reads its population once per statistic: the population is
 written once into a temporary table of the session's connection and read from
 there.
 
 The table lives in the connection of the session, so the caller must not end its
-transaction between writing and reading, and must drop it when done
+transaction between writing and reading, and should drop it when done
 (:func:`drop_temporaries`): a connection returned to the pool would otherwise keep
 it. A transaction rolled back after the table was created removes it too (CREATE
 TABLE is transactional on PostgreSQL and SQLite).
+
+Each name has one :class:`~sqlalchemy.Table` object for the life of the process:
+SQLAlchemy keys a compiled statement by its tables' identity, so a table made anew
+for each build would make every statement over it one to compile again. The table
+is created if the connection does not have it yet and emptied before it is
+written, so a connection that kept the table of an earlier computation (not
+dropped) is written again, not refused.
 """
 
 from __future__ import annotations
 
-import itertools
-import os
-from collections.abc import Iterable, Sequence
+import hashlib
+import threading
+from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Column, Index, MetaData, String, Table, insert, select
+from sqlalchemy import Column, MetaData, String, Table, delete, insert, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
+from sqlalchemy.schema import CreateTable, DropTable
 from sqlalchemy.sql.sqltypes import NullType
 
-from trialdm.core.scoping import current_scope
+from trialdm.core.scoping import current_scope, with_site_criteria
 
-_numbers = itertools.count(1)
+_tables: dict[tuple[str, str], Table] = {}
+_lock = threading.Lock()
+
+
+def temporary_table(name: str, columns: Iterable[Any]) -> Table:
+    """The process's one temporary ``Table`` of this name and these columns (name,
+    type); its SQL name carries a digest of both, so a population whose columns
+    changed (a table file edited) is another table, and a long name cut short is
+    not another name's."""
+    shape = [(c.name, String() if isinstance(c.type, NullType) else c.type) for c in columns]
+    signature = repr([(column, repr(kind)) for column, kind in shape])
+    key = (name, signature)
+    found = _tables.get(key)
+    if found is not None:
+        return found
+    digest = hashlib.blake2b(f"{name}|{signature}".encode(), digest_size=4).hexdigest()
+    with _lock:
+        return _tables.setdefault(
+            key,
+            Table(
+                f"{name[:40]}_{digest}",
+                MetaData(),
+                *[Column(column, kind) for column, kind in shape],
+                prefixes=["TEMPORARY"],
+            ),
+        )
 
 
 def materialise(
     session: Session,
     statement: Any,
     *,
-    prefix: str,
-    site_column: str,
-    index_on: Sequence[str] = (),
+    name: str,
+    site_column: str | None = None,
 ) -> Table:
-    """Write the rows of ``statement`` (a SELECT) into a new temporary table and
-    return it, with an index on each of ``index_on``.
+    """Write the rows of ``statement`` (a SELECT) into the temporary table ``name``
+    (created if this connection has none yet, emptied if it has) and return it.
 
     An INSERT ... SELECT is not a SELECT: the session's scoping listener does not see
-    it, and the ORM's criteria do not reach a SELECT nested in it. The scope is
-    applied to the statement's ``site_column`` instead (every row belongs to a site).
+    it. The scope is applied here, as the listener would have applied it to a SELECT
+    reading the statement: the ORM's site criteria on every site-scoped entity the
+    statement reads, or, with ``site_column``, on that column of the statement only
+    (every row belongs to a site).
     """
     shape = statement.subquery()
-    # Unique in the process; the pid keeps two workers' names apart on a shared file.
-    name = f"{prefix}_{os.getpid()}_{next(_numbers)}"
-    table = Table(
-        name,
-        MetaData(),
-        *[
-            Column(c.name, String() if isinstance(c.type, NullType) else c.type)
-            for c in shape.columns
-        ],
-        prefixes=["TEMPORARY"],
-    )
+    table = temporary_table(name, shape.columns)
     connection = session.connection()
-    table.create(connection)
+    connection.execute(CreateTable(table, if_not_exists=True))
+    connection.execute(delete(table))
     rows = select(*shape.columns)
     scope = current_scope()
-    if not scope.every_site:
+    if site_column is not None and not scope.every_site:
         rows = rows.where(shape.c[site_column].in_(sorted(scope.codes)))
-    session.execute(insert(table).from_select([c.name for c in shape.columns], rows))
-    for column_name in index_on:
-        # created after the rows are in: one sort instead of an index kept on each insert
-        Index(f"ix_{name}_{column_name}", table.c[column_name]).create(connection)
+    write = insert(table).from_select([c.name for c in shape.columns], rows)
+    session.execute(write if site_column is not None else with_site_criteria(write))
     return table
 
 
@@ -76,12 +98,12 @@ def drop_temporaries(session: Session, tables: Iterable[Table], *, failed: bool 
     if not failed:
         connection = session.connection()
         for table in tables:
-            table.drop(connection, checkfirst=True)
+            connection.execute(DropTable(table, if_exists=True))
         return
     try:
         connection = session.connection()
         for table in tables:
             with connection.begin_nested():
-                table.drop(connection, checkfirst=True)
+                connection.execute(DropTable(table, if_exists=True))
     except SQLAlchemyError:
         return  # the caller's rollback removes what is left

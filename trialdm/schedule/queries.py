@@ -144,17 +144,6 @@ def schedule_query(
     in the same way."""
     if event:
         events = [e for e in events if e.name == event]
-    # A response counts towards its event when its instrument is due there (or, for an
-    # event without instruments, any complete response).
-    counts = [
-        and_(
-            InstrumentResponse.event == e.name,
-            InstrumentResponse.instrument_name.in_(due_by_event[e.name])
-            if due_by_event.get(e.name)
-            else true(),
-        )
-        for e in events
-    ]
     # One SELECT per event (UNION ALL), each with its literal event columns, so that a
     # per-event enrolment range can use the enrolment_date index.
     per_event = []
@@ -209,11 +198,7 @@ def schedule_query(
         add_days(due.c.due_date, -window_days).label("window_start"),
         add_days(due.c.due_date, window_days).label("window_end"),
     ).subquery("windows")
-    counted_responses = (
-        InstrumentResponse.status == "complete",
-        InstrumentResponse.deleted_at.is_(None),
-        or_(*counts) if counts else false(),
-    )
+    counted_responses = _counted_responses(events, due_by_event)
     # ``completed_on``: the last collection date once every instrument due is complete,
     # NULL before (collected_on is never NULL, so a complete event always has one).
     if open_on_day or participant_id is not None:
@@ -246,17 +231,7 @@ def schedule_query(
         )
     else:
         # Every participant: one grouping of all responses, joined.
-        grouped = (
-            select(
-                InstrumentResponse.participant_id.label("participant_id"),
-                InstrumentResponse.event.label("event"),
-                func.count(func.distinct(InstrumentResponse.instrument_name)).label("n_done"),
-                func.max(InstrumentResponse.collected_on).label("last_on"),
-            )
-            .where(*counted_responses)
-            .group_by(InstrumentResponse.participant_id, InstrumentResponse.event)
-            .subquery("grouped_done")
-        )
+        grouped = _grouped_done(counted_responses)
         windows = (
             select(
                 windows,
@@ -305,6 +280,82 @@ def schedule_query(
     if status:
         stmt = stmt.where(rows.c.status == status)
     return stmt
+
+
+def _counted_responses(
+    events: list[ScheduleEvent], due_by_event: Mapping[str, list[str]]
+) -> tuple[ColumnElement[bool], ...]:
+    """The responses that count towards an event: complete, and of an instrument due
+    there (or, for an event without instruments, any complete response)."""
+    counts = [
+        and_(
+            InstrumentResponse.event == e.name,
+            InstrumentResponse.instrument_name.in_(due_by_event[e.name])
+            if due_by_event.get(e.name)
+            else true(),
+        )
+        for e in events
+    ]
+    return (
+        InstrumentResponse.status == "complete",
+        InstrumentResponse.deleted_at.is_(None),
+        or_(*counts) if counts else false(),
+    )
+
+
+def _grouped_done(counted_responses: tuple[ColumnElement[bool], ...]) -> Any:
+    """Per participant and event: the instruments done and the last collection day."""
+    return (
+        select(
+            InstrumentResponse.participant_id.label("participant_id"),
+            InstrumentResponse.event.label("event"),
+            func.count(func.distinct(InstrumentResponse.instrument_name)).label("n_done"),
+            func.max(InstrumentResponse.collected_on).label("last_on"),
+        )
+        .where(*counted_responses)
+        .group_by(InstrumentResponse.participant_id, InstrumentResponse.event)
+        .subquery("grouped_done")
+    )
+
+
+def completed_events_query(
+    events: list[ScheduleEvent], due_by_event: Mapping[str, list[str]]
+) -> Select:
+    """``participant_id``, ``site``, ``event`` of each event an enrolled service user
+    has completed: the rows :func:`schedule_query` gives the status ``completed`` (every
+    instrument due there complete, whatever the day), without the due dates, windows
+    and other statuses it computes for every row (a count of completed assessments
+    needs none of them)."""
+    grouped = _grouped_done(_counted_responses(events, due_by_event))
+    per_event = [
+        select(
+            Participant.id.label("participant_id"),
+            Participant.site_code.label("site"),
+            cast(literal(e.name), String).label("event"),
+            cast(literal(max(len(due_by_event.get(e.name, [])), 1)), Integer).label("n_due"),
+        ).where(
+            Participant.category == "service_user",
+            Participant.enrolment_date.is_not(None),
+            Participant.deleted_at.is_(None),
+        )
+        for e in events
+    ]
+    if not per_event:
+        return select(
+            Participant.id.label("participant_id"),
+            Participant.site_code.label("site"),
+            cast(literal(""), String).label("event"),
+        ).where(false())
+    due = (union_all(*per_event) if len(per_event) > 1 else per_event[0]).subquery("due")
+    return select(due.c.participant_id, due.c.site, due.c.event).join(
+        grouped,
+        and_(
+            grouped.c.participant_id == due.c.participant_id,
+            grouped.c.event == due.c.event,
+            grouped.c.n_done >= due.c.n_due,
+            grouped.c.last_on.is_not(None),
+        ),
+    )
 
 
 def schedule_rows(

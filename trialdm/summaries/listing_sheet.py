@@ -12,6 +12,7 @@ summary table) still goes through openpyxl.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from typing import Any
@@ -101,6 +102,10 @@ class FastRows:
                 continue
             ref = letter + suffix
             if isinstance(value, str):
+                if _PLAIN.fullmatch(value) and len(value) <= _LONGEST:
+                    # Most texts: nothing to escape, keep or leave to openpyxl.
+                    add(f'<c r="{ref}" t="inlineStr"><is><t>{value}</t></is></c>')
+                    continue
                 if value == "":  # an empty text cell, as openpyxl writes it
                     add(f'<c r="{ref}" t="inlineStr"/>')
                     continue
@@ -130,6 +135,11 @@ class FastRows:
 
 
 _PRESERVE = ' xml:space="preserve"'
+# A text written as it is: not empty, no formula-like start, no space at either end
+# (kept with xml:space), nothing XML must escape or cannot hold. Anything else takes
+# the careful path below (a needs_care text is never plain).
+_PLAIN = re.compile(r"(?![=+\-@\s])[^&<>\x00-\x08\x0b-\x1f]+(?<!\s)")
+_LONGEST = 32767  # Excel's longest text in a cell; longer texts go through openpyxl
 
 
 def _escape(text: str) -> str:

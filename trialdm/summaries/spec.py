@@ -44,7 +44,7 @@ class BuildContext:
     suppress_below: int = 0
     diagnosis_vocabulary: Mapping[str, str] = field(default_factory=dict)
     progress: Callable[[str], None] | None = None
-    # Populations written once in this build (spec name -> temporary table).
+    # Populations written once in this build: spec name -> (scope, temporary table).
     temporaries: dict[str, Any] = field(default_factory=dict)
 
 
@@ -144,9 +144,10 @@ class TableSpec:
     listing: ListingSpec | None = None
     # Extra data for a chart: (session, context) -> ChartData
     chart: Callable[[BuildContext], Any] | None = None
-    # Compute the population once per build into a temporary table (a heavy
-    # statement, e.g. the fidelity rule, read by several aggregates).
-    materialise: bool = False
+    # The population's column that carries each row's site, when the scope is
+    # applied to that column (a built-in population such as the fidelity rule)
+    # rather than by the ORM's site criteria on every site-scoped table it reads.
+    site_column: str | None = None
 
 
 @dataclass(frozen=True)

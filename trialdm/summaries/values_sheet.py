@@ -101,9 +101,14 @@ def write_numbers(wb: Workbook, result: TableResult, title: str) -> None:
         return c
 
     plain: list[str | None] = [None] * len(NUMBERS_HEADER)
+    # A handful of statistics' names, each translated once for the sheet's lines.
+    statistics: dict[str, str] = {}
     row = 3
     for *labels, statistic, value, number_format in numbers_lines(result):
-        labels.append(statistic_text(statistic))
+        name = statistics.get(statistic)
+        if name is None:
+            name = statistics[statistic] = statistic_text(statistic)
+        labels.append(name)
         row += 1
         prepared = None
         kind = type(value)

@@ -179,7 +179,8 @@ class TableEngine(SpecAggregates):
 
     def _multi(self, row, keys, sizes) -> Iterator[ResultRow]:
         p = self.printer
-        source = self.spec.multi[row.source or row.variable or ""](self.ctx).subquery("multi")
+        statement = self.spec.multi[row.source or row.variable or ""]
+        source = statement(self.ctx).subquery("multi")
         pid = self.population.c.pid
         joined = self.population.join(source, source.c.pid == pid)
         stmt = (
@@ -195,7 +196,11 @@ class TableEngine(SpecAggregates):
             if self.with_total:
                 counts[TOTAL][value] += int(r[-1])
         none = defaultdict(int)
-        for r in self._grouped(func.count(), where=pid.not_in(select(source.c.pid))):
+        # A statement of its own for the people without a value: the ORM marks a
+        # statement when it first compiles it, so the one above, compiled or found in
+        # the cache, would give this statement a different cache key in each build.
+        others = statement(self.ctx).subquery("multi")
+        for r in self._grouped(func.count(), where=pid.not_in(select(others.c.pid))):
             none[self._key(r)] += int(r[-1])
             if self.with_total:
                 none[TOTAL] += int(r[-1])

@@ -1,11 +1,12 @@
-"""A population computed once per build into a temporary table.
+"""The population of a table computed once per computation into a temporary table.
 
 Each statistic of a table is its own statement over the population (the columns
-with their additive aggregates, the quartiles, counts by value), so a population
-that is itself a heavy statement (the contacts domain's fidelity rule, the
-schedule) would be computed once per statement. Those are written once into a
-temporary table of the build's connection (:mod:`trialdm.core.temporary`) and read
-from there.
+with their additive aggregates, the quartiles, counts by value), so the population
+would otherwise be computed, and compiled by the ORM, once per statement: it is
+written once into a temporary table of the build's connection
+(:mod:`trialdm.core.temporary`) and the statistics read that table, in plain
+statements that compile quickly and, the table's object being the same from one
+build to the next, are compiled once per process.
 
 The build must not end its transaction between computing and reading (it does not:
 progress is written in its own transaction, see :class:`trialdm.core.jobs.JobProgress`),
@@ -22,22 +23,34 @@ from trialdm.summaries.spec import BuildContext, TableSpec
 
 
 def population_of(spec: TableSpec, ctx: BuildContext) -> Any:
-    """The spec's population as a FROM clause: a subquery, or the temporary table
-    it was written into once in this build when the spec asks for that."""
-    if not spec.materialise:
-        return spec.population(ctx).subquery("population")
-    # The table is the population as this scope sees it: keyed by both.
-    key = f"{spec.name}|{current_scope()}"
-    found = ctx.temporaries.get(key)
-    if found is None:
-        found = ctx.temporaries[key] = temporary.materialise(
-            ctx.session, spec.population(ctx), prefix="summary_population", site_column="site"
+    """The spec's population as a FROM clause: the temporary table it was written
+    into once in this build for the current scope."""
+    scope = current_scope()
+    found = ctx.temporaries.get(spec.name)
+    if found is None or found[0] != scope:
+        # One table per spec: written again when the same spec is computed in
+        # another scope (its rows are the population as that scope sees it).
+        table = temporary.materialise(
+            ctx.session,
+            spec.population(ctx),
+            name=f"summary_{spec.name}",
+            site_column=spec.site_column,
         )
-    return found.alias("population")
+        found = ctx.temporaries[spec.name] = (scope, table)
+    return found[1].alias("population")
+
+
+def written_population(name: str, ctx: BuildContext) -> Any | None:
+    """The population of the spec ``name`` as written in this build for the current
+    scope (an alias of its temporary table), or None when it was not written."""
+    found = ctx.temporaries.get(name)
+    if found is None or found[0] != current_scope():
+        return None
+    return found[1].alias("population")
 
 
 def drop_temporaries(ctx: BuildContext) -> None:
     """Drop the build's temporary tables (the connection goes back to the pool)."""
-    tables = list(ctx.temporaries.values())
+    tables = [table for _, table in ctx.temporaries.values()]
     ctx.temporaries.clear()
     temporary.drop_temporaries(ctx.session, tables)

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import Select, func, select
 
+from trialdm.summaries.engine.temporary import written_population
 from trialdm.summaries.spec import BuildContext, ListingColumn, ListingSpec, Row, TableSpec
 from trialdm.summaries.specfiles import builtins
 from trialdm.summaries.specfiles.frame import Frame, band_categories, builtin_population
@@ -177,7 +178,11 @@ def _listing(compiled: _Compiled) -> ListingSpec | None:
     names = singles + multis
 
     def query(ctx: BuildContext) -> Select:
-        people = compiled.population(ctx).subquery("population")
+        # The population the table's statistics wrote in this build, read again
+        # rather than computed again; its statement when it was not written.
+        people = written_population(table.name, ctx)
+        if people is None:
+            people = compiled.population(ctx).subquery("population")
         columns = [people.c[name] for name in singles]
         for name in multis:
             source = compiled.multi_source(name)(ctx).subquery(f"all_{name}")
@@ -300,5 +305,5 @@ def build_spec(table: TableFile) -> TableSpec:
         n_below_header=style.n_below_header,
         listing=listing,
         chart=builtins.CHARTS[table.chart] if table.chart else None,
-        materialise=compiled.builtin,
+        site_column="site" if compiled.builtin else None,
     )

@@ -77,38 +77,28 @@ def _recruitment_flow(ctx: BuildContext) -> Any:
         .where(ScreeningEntry.deleted_at.is_(None))
     )
     schedule = _completed_assessments(ctx)
-    assessed = (
-        select(
-            literal(None).label("pid"),
-            schedule.c.site.label("site"),
-            Site.name.label("site_name"),
-            Site.country.label("site_country"),
-            *[zero.label(name) for name in SCREENING_STEPS + PARTICIPANT_STEPS],
-            schedule.c.event.label("assessment"),
-        )
-        .join(Site, Site.code == schedule.c.site)
-        .where(schedule.c.status == "completed")
-    )
+    assessed = select(
+        literal(None).label("pid"),
+        schedule.c.site.label("site"),
+        Site.name.label("site_name"),
+        Site.country.label("site_country"),
+        *[zero.label(name) for name in SCREENING_STEPS + PARTICIPANT_STEPS],
+        schedule.c.event.label("assessment"),
+    ).join(Site, Site.code == schedule.c.site)
     return union_all(people, screened, assessed)
 
 
 def _completed_assessments(ctx: BuildContext) -> Any:
-    """The schedule domain's statement (one set-based query) as of the read day."""
+    """The schedule domain's completed events (one set-based query): those its
+    schedule gives the status ``completed``."""
     from flask import current_app
 
     from trialdm.instruments.queries import instruments_due_by_event
-    from trialdm.schedule.queries import schedule_events, schedule_query
+    from trialdm.schedule.queries import completed_events_query, schedule_events
 
-    return (
-        schedule_query(
-            ctx.read_at.date(),
-            schedule_events(current_app.config),
-            current_app.config["SCHEDULE_WINDOW_DAYS"],
-            instruments_due_by_event(ctx.session),
-        )
-        .order_by(None)
-        .subquery("assessments")
-    )
+    return completed_events_query(
+        schedule_events(current_app.config), instruments_due_by_event(ctx.session)
+    ).subquery("assessments")
 
 
 def _fidelity(ctx: BuildContext) -> Any:
@@ -120,7 +110,9 @@ def _fidelity(ctx: BuildContext) -> Any:
     scope = current_scope()
     # A site's workbook: the rule reads that site's contacts only (filtered first).
     one_site = next(iter(scope.codes)) if not scope.every_site and len(scope.codes) == 1 else None
-    fid = fidelity_subquery(as_of, site_code=one_site)
+    # A statement of this build's own (not the one kept per date and rule), so that
+    # the next build's statement has the same cache key (see fidelity_subquery).
+    fid = fidelity_subquery(as_of, site_code=one_site, shared=False)
     by_format = (
         select(
             ContactAttendance.participant_id.label("participant_id"),
