@@ -18,6 +18,8 @@ then a real scan of every site (reminders inserted, delivered to inboxes and the
 outbox, committed) and a second real scan of the same day that finds the same
 reminders open and must write nothing (the daily case once a registry runs).
 Prints seconds, the ratio of each to the floor, statements issued, rows created,
+for the first day a second ratio to a write floor (the rows it wrote copied by plain
+``INSERT ... SELECT`` into scratch tables without keys or indexes),
 and the peak memory (RSS) of each process: the floor and the scans run each in a
 fresh process (spawned, so no process inherits another's peak).
 
@@ -304,6 +306,45 @@ def scan_process(url: str, instance: str, rounds: int, sites: list[str]) -> dict
     return {"dry": dry, "dry_peak": dry_peak, "first": first, "second": second, "peak": peak_mb()}
 
 
+WRITTEN = ("reminders", "reminder_outbox", "reminder_inbox")
+
+
+def write_floor_process(url: str, instance: str, rounds: int) -> dict:
+    """A second floor for the first day: the rows it wrote (reminders, e-mails, inbox
+    entries), copied by plain ``INSERT ... SELECT`` into scratch tables with the same
+    columns and no key, index nor foreign key, and committed. What writing that many
+    rows costs the database alone, without the integrity the real tables keep."""
+    engine = sa.create_engine(url)
+    postgres = engine.dialect.name == "postgresql"
+    runs, rows = [], 0
+    for _ in range(rounds):
+        with engine.connect() as conn:
+            for table in WRITTEN:
+                conn.execute(sa.text(f"DROP TABLE IF EXISTS bench_write_{table}"))
+                conn.execute(
+                    sa.text(
+                        f"CREATE TABLE bench_write_{table} (LIKE {table})"
+                        if postgres
+                        else f"CREATE TABLE bench_write_{table} AS SELECT * FROM {table} WHERE 0"
+                    )
+                )
+            conn.commit()
+            started = time.perf_counter()
+            rows = sum(
+                conn.execute(
+                    sa.text(f"INSERT INTO bench_write_{table} SELECT * FROM {table}")
+                ).rowcount
+                for table in WRITTEN
+            )
+            conn.commit()
+            runs.append(time.perf_counter() - started)
+            for table in WRITTEN:
+                conn.execute(sa.text(f"DROP TABLE bench_write_{table}"))
+            conn.commit()
+    engine.dispose()
+    return {"seconds": min(runs), "rows": rows}
+
+
 def _apart(fidelity: float, seconds: float, floor_s: float) -> str:
     return (
         f"  of which the fidelity statement (contacts domain) {fidelity:.3f} s; "
@@ -344,6 +385,7 @@ def main() -> None:
         fl = in_fresh_process(floor_process, url, instance, args.rounds)
         sc = in_fresh_process(scan_process, url, instance, args.rounds, sites)
         fl2 = in_fresh_process(floor_process, url, instance, args.rounds)
+        wf = in_fresh_process(write_floor_process, url, instance, args.rounds)
         floor_s = min(fl["seconds"], fl2["seconds"])
         print(f"database: {dialect}; as of {AS_OF}; best of {args.rounds}")
         print(
@@ -364,6 +406,13 @@ def main() -> None:
             f"{created} reminders created, {delivered} delivered"
         )
         print(_apart(fidelity, seconds, floor_s))
+        both = floor_s + wf["seconds"]
+        print(
+            f"  write floor (the {wf['rows']} rows it wrote copied by plain INSERT ... SELECT "
+            f"into scratch tables without keys or indexes, committed): {wf['seconds']:.3f} s; "
+            f"the first day = {seconds / wf['seconds']:.2f}x the write floor, "
+            f"{seconds / both:.2f}x read and write floors together ({both:.3f} s)"
+        )
         seconds, statements, created, delivered, fidelity = sc["second"]
         print(
             f"real scan, same reminders open (writes nothing new): {seconds:.3f} s = "

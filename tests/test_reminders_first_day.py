@@ -13,11 +13,13 @@ from sqlalchemy import inspect, select
 
 from tests.seeders.instruments import sync_shipped
 from trialdm.auth.models import User
+from trialdm.core.models import utcnow
 from trialdm.core.runtime import cyclic_collector_paused
 from trialdm.core.scoping import all_sites
 from trialdm.extensions import db
 from trialdm.reminders import operations
 from trialdm.reminders import scan as scanning
+from trialdm.reminders.bulk import insert_new
 from trialdm.reminders.delivery import mail_body, mail_subject
 from trialdm.reminders.models import InboxEntry, OutboxMessage, Reminder
 from trialdm.reminders.texts import language_of
@@ -149,3 +151,34 @@ def test_the_inbox_finds_a_reminders_entries_by_its_unique_key_alone(app, db_ses
     assert not [ix for ix in indexes if ix["column_names"] == ["reminder_id"]]
     unique = inspect(db.engine).get_unique_constraints("reminder_inbox")
     assert [u["column_names"] for u in unique] == [["reminder_id", "user_id"]]
+
+
+def test_a_bulk_insert_stores_each_value_as_given(app, db_session):
+    row = {
+        "rule": "test",
+        "dedupe_key": 'test:quote"é\\:1',
+        "subject_type": "participant",
+        "subject_id": "1",
+        "period": "2026-11",
+        "title": 'Say "hi" – é',
+        "body": "",
+        "message": {"title": {"id": "%(n)s é", "values": {"n": 1, "x": None, "on": True}}},
+        "link": "/participants/1",
+        "recipients": [3, 1, 2],
+        "site_code": None,
+    }
+    constants = {"local_date": DAY, "created_at": utcnow(), "status": "pending"}
+    with all_sites():
+        inserted = insert_new(
+            db_session,
+            Reminder.__table__,
+            [row],
+            ["dedupe_key"],
+            constants=constants,
+            returning=("id", "dedupe_key"),
+        )
+        stored = db_session.get(Reminder, inserted[0].id)
+        assert inserted[0].dedupe_key == row["dedupe_key"]
+        assert {name: getattr(stored, name) for name in row} == row
+        assert (stored.local_date, stored.status) == (DAY, "pending")
+    db_session.rollback()
