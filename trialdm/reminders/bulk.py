@@ -11,6 +11,7 @@ The statement count is the same for ten rows and for a million.
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -25,6 +26,7 @@ from sqlalchemy import (
     exists,
     func,
     literal,
+    literal_column,
     select,
     true,
 )
@@ -66,6 +68,13 @@ def insert_ignoring_duplicates(
     return []
 
 
+def _payload(value: Any) -> str:
+    """``value`` as one JSON parameter: compact, and without the check for circular
+    references (rows are plain values), which is a fifth of the encoder's time on
+    tens of thousands of rows."""
+    return json.dumps(value, default=_json_default, check_circular=False, separators=(",", ":"))
+
+
 def _json_default(value: Any) -> Any:
     # Dates and times go in as constants, through their column's type: as JSON text
     # SQLite would store them in another form than its DateTime columns compare.
@@ -87,7 +96,17 @@ def _rows_source(session: Session, table: Table, names: Sequence[str], payload: 
         )
         return source, {name: source.c[name] for name in names}
     each = func.json_each(param).table_valued("value").alias("bulk_rows")
-    return each, {name: func.json_extract(each.c.value, f"$.{name}").label(name) for name in names}
+    return each, {name: _json_field(each.c.value, name).label(name) for name in names}
+
+
+def _json_field(value: Any, name: str) -> Any:
+    """SQLite: the field ``name`` of the JSON object ``value``, as ``json_extract`` gives
+    it (text, number, NULL for JSON null, an object's or array's JSON text). Its
+    ``->>`` operator (SQLite 3.38) gives the same value in about two thirds of the
+    time, which counts when a scan's first day reads a dozen fields of 50,000 rows."""
+    if sqlite3.sqlite_version_info < (3, 38):  # pragma: no cover - older SQLite
+        return func.json_extract(value, f"$.{name}")
+    return value.op("->>")(literal_column(f"'$.{name}'"))
 
 
 def stored_keys(session: Session, table: Table, key_column: str, keys: Sequence[str]) -> set[str]:
@@ -96,7 +115,7 @@ def stored_keys(session: Session, table: Table, key_column: str, keys: Sequence[
     writes nothing more)."""
     if not keys:
         return set()
-    payload = json.dumps([{key_column: key} for key in keys])
+    payload = _payload([{key_column: key} for key in keys])
     source, cols = _rows_source(session, table, [key_column], payload)
     stored = table.c[key_column]
     return set(
@@ -126,7 +145,7 @@ def insert_new(
         return []
     constants = dict(constants or {})
     names = [name for name in rows[0] if name not in constants]
-    payload = json.dumps([{n: row[n] for n in names} for row in rows], default=_json_default)
+    payload = _payload([{n: row[n] for n in names} for row in rows])
     source, cols = _rows_source(session, table, names, payload)
     stored = table.alias("stored")
     values = [cols[name] for name in names] + [
@@ -154,13 +173,13 @@ def id_rows(session: Session, id_column: Any, ids: Sequence[int]):
     """``ids`` as a derived table with one column ``id``, from one JSON parameter (a
     list of any length, where an ``IN`` of bound values would hit SQLite's limit)."""
     if session.get_bind().dialect.name == "postgresql":
-        param = bindparam("bulk_ids", json.dumps([{"id": v} for v in ids]), type_=String())
+        param = bindparam("bulk_ids", _payload([{"id": v} for v in ids]), type_=String())
         return (
             func.json_to_recordset(cast(param, postgresql.JSON()))
             .table_valued(column("id", id_column.type))
             .render_derived("bulk_ids", with_types=True)
         )
-    param = bindparam("bulk_ids", json.dumps(list(ids)), type_=String())
+    param = bindparam("bulk_ids", _payload(list(ids)), type_=String())
     each = func.json_each(param).table_valued("value").alias("bulk_ids")
     return select(each.c.value.label("id")).subquery("bulk_ids")
 

@@ -54,7 +54,10 @@ def _base() -> str:
 
 
 def mail_subject(site_code: str | None, title: str) -> str:
-    trial = current_app.config["TRIAL_NAME"]
+    return _mail_subject(current_app.config["TRIAL_NAME"], site_code, title)
+
+
+def _mail_subject(trial: str, site_code: str | None, title: str) -> str:
     return f"[{trial} {site_code}] {title}" if site_code else f"[{trial}] {title}"
 
 
@@ -175,7 +178,7 @@ def _mail_key(reminder_id: int, user_id: int) -> str:
 def _immediate_mails(claimed: Sequence[Any], users: Mapping[int, Any]) -> list[dict[str, Any]]:
     """The e-mails of the recipients who want them at once, in each one's language
     (each reminder put into words once per language)."""
-    base = _base()
+    base, trial = _base(), current_app.config["TRIAL_NAME"]
     # the users mailed at once, with their language; each language's footer said once
     at_once = {
         uid: (user, language_of(user.locale))
@@ -195,7 +198,7 @@ def _immediate_mails(claimed: Sequence[Any], users: Mapping[int, Any]) -> list[d
                 title = stored_words(reminder.message, "title", reminder.title, language)
                 body = stored_words(reminder.message, "body", reminder.body, language)
                 said[language] = (
-                    mail_subject(reminder.site_code, title),
+                    _mail_subject(trial, reminder.site_code, title),
                     _mail_body(base, footers[language], title, body, reminder.link),
                 )
             subject, body_text = said[language]

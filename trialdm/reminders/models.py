@@ -95,9 +95,8 @@ class InboxEntry(_OptionalSite, IdMixin, Base):
     __tablename__ = "reminder_inbox"
     __table_args__ = (UniqueConstraint("reminder_id", "user_id"),)
 
-    reminder_id: Mapped[int] = mapped_column(
-        ForeignKey("reminders.id", ondelete="CASCADE"), index=True
-    )
+    # no index of its own: the unique key (reminder_id, user_id) begins with it
+    reminder_id: Mapped[int] = mapped_column(ForeignKey("reminders.id", ondelete="CASCADE"))
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -28,6 +28,7 @@ from trialdm.auth.models import Membership, User
 from trialdm.auth.permissions import SITE_ROLES
 from trialdm.core.errors import NotFound
 from trialdm.core.models import utcnow
+from trialdm.core.runtime import cyclic_collector_paused
 from trialdm.reminders.bulk import insert_ignoring_duplicates, insert_new, stored_keys
 from trialdm.reminders.delivery import deliver_by_site, fan_out
 from trialdm.reminders.models import TRIAL_WIDE, Reminder, ScanRun
@@ -250,12 +251,13 @@ def scan_site(
     Idempotent: a second scan of the same day creates and delivers nothing new.
     """
     now = utcnow()
-    if not dry_run:
-        _record_runs(session, [(site_code, local_date)], now)
-    _check_sites(session, [site_code])
-    result = _plan(session, site_code, local_date, dry_run=dry_run)
-    if not dry_run:
-        _store(session, [result], now)
+    with cyclic_collector_paused():
+        if not dry_run:
+            _record_runs(session, [(site_code, local_date)], now)
+        _check_sites(session, [site_code])
+        result = _plan(session, site_code, local_date, dry_run=dry_run)
+        if not dry_run:
+            _store(session, [result], now)
     return result
 
 
@@ -268,7 +270,15 @@ def scan_sites(
     site's rules read its rows from there (:class:`ManySites`). The new reminders of
     every site go in with one statement per local day, and are delivered with one
     insert each of e-mails and inbox entries: the statements of a scan do not grow
-    with its sites nor with what they find."""
+    with its sites nor with what they find. It builds many objects that live until
+    it ends, so the cyclic collector is paused meanwhile."""
+    with cyclic_collector_paused():
+        return _scan_sites(session, days, dry_run=dry_run)
+
+
+def _scan_sites(
+    session: Session, days: Sequence[tuple[str, date]], *, dry_run: bool
+) -> list[ScanResult]:
     now = utcnow()
     if not dry_run:
         _record_runs(session, days, now)
