@@ -11,6 +11,7 @@ refuse it too (see the migration).
 from __future__ import annotations
 
 import enum
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -187,6 +188,67 @@ def _changes_for_insert(obj: Audited) -> dict[str, list[Any]]:
         if values:
             changes[name] = [None, values]
     return changes
+
+
+@dataclass(frozen=True)
+class InsertEvent:
+    """The audit row of a row about to be inserted by a statement that sets some of
+    its values on the server (its id, a drawn number): ``row`` lacks ``entity_id``
+    and ``changes``; the JSON text of ``changes`` is ``parts[0]``, the JSON of the
+    value of ``server_keys[0]``, ``parts[1]``, and so on. Put together it is the text
+    the flush listener writes, character for character (``json.dumps`` of the same
+    dict, the keys in the same order)."""
+
+    row: dict[str, Any]
+    parts: tuple[str, ...]
+    server_keys: tuple[str, ...]
+
+
+def insert_event(obj: Audited, server_keys: frozenset[str]) -> InsertEvent:
+    """The audit row :func:`_after_flush` would write for ``obj`` once inserted, for a
+    statement that writes the row and its audit row at once. The ``server_keys`` are
+    columns the server fills and never leaves null."""
+    ctx = _context.get()
+    # Each item of the dict as json.dumps writes it; a server value is left open.
+    items: list[str | tuple[str]] = []
+    for key in _column_keys(obj):
+        if key in server_keys:
+            items.append((key,))
+            continue
+        value = getattr(obj, key)
+        if value is not None:
+            items.append(f"{json.dumps(key)}: {json.dumps([None, to_json_value(value)])}")
+    for name, child_attr in obj.__audit_collections__.items():
+        values = _collection_value(getattr(obj, name), child_attr)
+        if values:
+            items.append(f"{json.dumps(name)}: {json.dumps([None, values])}")
+    parts: list[str] = []
+    found: list[str] = []
+    text = "{"
+    for index, item in enumerate(items):
+        if index:
+            text += ", "
+        if isinstance(item, str):
+            text += item
+            continue
+        text += f"{json.dumps(item[0])}: [null, "
+        parts.append(text)
+        found.append(item[0])
+        text = "]"
+    parts.append(text + "}")
+    row = {
+        "at": utcnow(),
+        "user_id": ctx.user_id,
+        "user_email": ctx.user_email,
+        "role": ctx.role,
+        "source": ctx.source,
+        "action": "insert",
+        "entity": entity_name(obj),
+        "site_code": getattr(obj, "site_code", None),
+        "reason": ctx.reason,
+        "request_id": ctx.request_id,
+    }
+    return InsertEvent(row, tuple(parts), tuple(found))
 
 
 def _changes_for_update(obj: Audited) -> dict[str, list[Any]]:
