@@ -87,7 +87,8 @@ WITH p AS (
 )
 SELECT p.id, p.study_id, ARRAY(SELECT d.id FROM d ORDER BY d.position) FROM p"""
     audit_table = AuditEvent.__table__
-    return text(sql).bindparams(
+    # One line: logs and libpq's trace show it whole.
+    return text(" ".join(sql.split())).bindparams(
         *(bindparam(key, type_=column.type) for key, column in columns if key != "study_id"),
         bindparam("study_id_site", type_=String()),
         bindparam("study_id_category", type_=String()),
