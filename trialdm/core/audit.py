@@ -236,19 +236,7 @@ def insert_event(obj: Audited, server_keys: frozenset[str]) -> InsertEvent:
         found.append(item[0])
         text = "]"
     parts.append(text + "}")
-    row = {
-        "at": utcnow(),
-        "user_id": ctx.user_id,
-        "user_email": ctx.user_email,
-        "role": ctx.role,
-        "source": ctx.source,
-        "action": "insert",
-        "entity": entity_name(obj),
-        "site_code": getattr(obj, "site_code", None),
-        "reason": ctx.reason,
-        "request_id": ctx.request_id,
-    }
-    return InsertEvent(row, tuple(parts), tuple(found))
+    return InsertEvent(_event_row(ctx, utcnow(), obj, "insert"), tuple(parts), tuple(found))
 
 
 def _changes_for_update(obj: Audited) -> dict[str, list[Any]]:
@@ -300,6 +288,22 @@ def _before_flush(session: Session, flush_context, instances) -> None:
         )
 
 
+def _event_row(ctx: AuditContext, at: datetime, obj: Any, action: str) -> dict[str, Any]:
+    """An audit row of a change of ``obj`` but its ``entity_id`` and ``changes``."""
+    return {
+        "at": at,
+        "user_id": ctx.user_id,
+        "user_email": ctx.user_email,
+        "role": ctx.role,
+        "source": ctx.source,
+        "action": action,
+        "entity": entity_name(obj),
+        "site_code": getattr(obj, "site_code", None),
+        "reason": ctx.reason,
+        "request_id": ctx.request_id,
+    }
+
+
 def _after_flush(session: Session, flush_context) -> None:
     # History and the new/dirty/deleted sets still show the pre-flush state here,
     # and new rows have their ids.
@@ -308,18 +312,9 @@ def _after_flush(session: Session, flush_context) -> None:
 
     def row(obj: Any, action: str, changes: dict[str, Any]) -> dict[str, Any]:
         return {
-            "at": now,
-            "user_id": ctx.user_id,
-            "user_email": ctx.user_email,
-            "role": ctx.role,
-            "source": ctx.source,
-            "action": action,
-            "entity": entity_name(obj),
+            **_event_row(ctx, now, obj, action),
             "entity_id": entity_id(obj),
-            "site_code": getattr(obj, "site_code", None),
             "changes": changes,
-            "reason": ctx.reason,
-            "request_id": ctx.request_id,
         }
 
     rows = [
