@@ -39,9 +39,16 @@ def can_insert_in_one_statement(session: Session, study_id_prefix: str) -> bool:
     return session.get_bind().dialect.name == "postgresql" and study_id_prefix.isascii()
 
 
-def _columns() -> list[tuple[str, Any]]:
+@cache
+def _columns() -> tuple[tuple[str, Any], ...]:
+    """(attribute, column) of every column the INSERT sets, in the statement's order."""
     mapper = class_mapper(Participant)
-    return [(prop.key, prop.columns[0]) for prop in mapper.column_attrs if prop.key != "id"]
+    return tuple((p.key, p.columns[0]) for p in mapper.column_attrs if p.key != "id")
+
+
+@cache
+def _bound_keys() -> tuple[str, ...]:
+    return tuple(key for key, _ in _columns() if key != "study_id")
 
 
 @cache
@@ -115,7 +122,7 @@ def insert_participant(
     """Insert a participant with ``fields`` (a value for some columns; the others are
     null as a flush leaves them) and ``diagnoses``, and its audit row, in one
     statement; return it persistent in ``session``."""
-    values: dict[str, Any] = {key: None for key, _ in _columns()}
+    values: dict[str, Any] = dict.fromkeys(key for key, _ in _columns())
     values.update(fields)
     values.update(created_at=now, updated_at=now, version_id=1, study_id=None)
     children = [
@@ -126,7 +133,7 @@ def insert_participant(
     before_direct_insert(session, [participant, *children])
     event = insert_event(participant, SERVER_KEYS)
     prefix, width = study_id_parts
-    params = {key: values[key] for key, _ in _columns() if key != "study_id"}
+    params = {key: values[key] for key in _bound_keys()}
     params.update(
         study_id_site=values["site_code"],
         study_id_category=values["category"],
