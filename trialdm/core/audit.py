@@ -2,8 +2,11 @@
 transaction, with who, when, from where, what changed (old and new) and why.
 
 Operations never call this for data changes: flush listeners see every change of
-an :class:`Audited` model. Events that are not row changes (logins, downloads)
-are recorded with :func:`record_event`. Audit rows are append-only: the
+an :class:`Audited` model. The one write that bypasses the flush (a participant's
+creation on PostgreSQL, :mod:`trialdm.core.direct_writes`) writes the row the
+listener would, from :func:`insert_event`, in the statement that inserts the record.
+Events that are not row changes (logins, downloads) are recorded with
+:func:`record_event`. Audit rows are append-only: the
 application refuses to update or delete them, and the database has triggers that
 refuse it too (see the migration).
 """
