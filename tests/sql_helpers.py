@@ -32,3 +32,17 @@ def statements_during(
     finally:
         sa.event.remove(db.engine, "before_cursor_execute", record)
     return seen
+
+
+def inserted_tables(statements: list[str]) -> list[str]:
+    """The tables the statements insert into, in order: each ``INSERT INTO`` of a
+    statement, those of a data-modifying ``WITH`` included."""
+    found: list[str] = []
+    for statement in statements:
+        words = statement.split()
+        found += [
+            words[i + 2]
+            for i in range(len(words) - 2)
+            if words[i].upper() == "INSERT" and words[i + 1].upper() == "INTO"
+        ]
+    return found

@@ -8,7 +8,7 @@ from datetime import date, timedelta
 import pytest
 from dateutil.relativedelta import relativedelta
 
-from tests.sql_helpers import statements_during
+from tests.sql_helpers import inserted_tables, statements_during
 from trialdm.contacts.fidelity import fidelity_without_contacts
 from trialdm.contacts.queries import FidelityRule, fidelity_for
 from trialdm.core.scoping import all_sites
@@ -64,23 +64,27 @@ def test_create_answers_fidelity_without_reading_contacts(api_as, db_session, fi
 def test_create_checks_the_new_record_without_a_statement(api_as):
     api = api_as("research_worker", ["BU"])
     assert api.post("/api/v1/participants", json=enrolled()).status_code == 201  # warm
-    seen = statements_during(lambda: api.post("/api/v1/participants", json=enrolled()))
+    body = enrolled(diagnoses=["F20", {"code": "other", "text": "bench"}])
+    seen = statements_during(lambda: api.post("/api/v1/participants", json=body), data_only=False)
+    seen = [s for s in seen if not s.upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK"))]
     # the token with its memberships; the on-save checks of a participant just created
     # read nothing (the record is in memory; there are no responses or contacts yet).
-    # On PostgreSQL the study ID is drawn inside the participant's INSERT and comes
-    # back by RETURNING, not by a SELECT afterwards.
-    on_postgresql = db.engine.dialect.name == "postgresql"
-    counter = [] if on_postgresql else [["UPDATE", "study_id_counters", "SET"]]
-    assert [s.split()[:3] for s in seen] == [
-        ["SELECT", "api_tokens.id,", "api_tokens.last_used_at,"],
-        *counter,
-        ["INSERT", "INTO", "participants"],
-        ["INSERT", "INTO", "audit_events"],
-    ], seen
-    if on_postgresql:
-        insert = seen[len(counter) + 1]
-        assert "trialdm_next_study_id(" in insert and "RETURNING" in insert, insert
-        assert "participants.study_id" in insert.split("RETURNING", 1)[1], insert
+    token = ["SELECT", "api_tokens.id,", "api_tokens.last_used_at,"]
+    if db.engine.dialect.name != "postgresql":
+        assert [s.split()[:3] for s in seen] == [
+            token,
+            ["UPDATE", "study_id_counters", "SET"],
+            ["INSERT", "INTO", "participants"],
+            *[["INSERT", "INTO", "participant_diagnoses"]] * 2,  # one per row on SQLite
+            ["INSERT", "INTO", "audit_events"],
+        ], seen
+        return
+    # On PostgreSQL one statement writes the participant (the study ID drawn inside
+    # it, back by RETURNING), the diagnoses and the audit row.
+    assert [s.split()[:3] for s in seen][:1] == [token], seen
+    assert len(seen) == 2 and seen[1].startswith("WITH "), seen
+    assert inserted_tables(seen) == ["participants", "participant_diagnoses", "audit_events"]
+    assert "trialdm_next_study_id(" in seen[1], seen[1]
 
 
 def test_study_ids_are_gapless_per_site_and_category(api_as, db_session):

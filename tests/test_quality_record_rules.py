@@ -3,7 +3,7 @@ statement; that evaluation gives what the SQL gives, for every kind of record te
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -11,7 +11,8 @@ import sqlalchemy as sa
 from trialdm.core.scoping import all_sites
 from trialdm.extensions import db
 from trialdm.participants.models import Participant
-from trialdm.quality.checks import parse_rules
+from trialdm.quality.checks import EXTENSION_KEY, parse_rules
+from trialdm.quality.models import DataQuery
 from trialdm.quality.runs import find_failures, record_failures_of
 
 RULES = """
@@ -108,3 +109,37 @@ def test_in_memory_evaluation_matches_the_sql(tmp_path: Path, make_participant, 
         "end_before_a_day",
         "illness_at_most",
     }
+
+
+def test_a_participant_created_is_checked_on_save(app, api_as, db_session, tmp_path, monkeypatch):
+    """Through the API (on PostgreSQL one statement, not a flush) a new participant
+    whose record fails an on-save rule gets its query in the same commit."""
+    path = tmp_path / "checks.toml"
+    path.write_text(
+        '[[rule]]\nname = "illness_at_most_two"\nkind = "range"\n'
+        'value = "participant.years_of_illness"\nmax = 2\nmessage = "m"\n'
+    )
+    monkeypatch.setitem(app.extensions, EXTENSION_KEY, parse_rules(path, {"T0"}))
+    api = api_as("research_worker", ["BU"])
+    day = (date.today() - timedelta(days=100)).isoformat()
+    body = {
+        "site": "BU",
+        "category": "service_user",
+        "gender": "male",
+        "year_of_birth": 1980,
+        "enrolment_date": day,
+        "consent_date": day,
+        "consent_version": "1.0",
+        "arm": "control",
+    }
+    created = [
+        api.post("/api/v1/participants", json={**body, "years_of_illness": y}) for y in (3.5, 1)
+    ]
+    assert [c.status_code for c in created] == [201, 201], [c.json for c in created]
+    with all_sites():
+        opened = db_session.scalars(
+            sa.select(DataQuery).where(DataQuery.rule_name == "illness_at_most_two")
+        ).all()
+    assert [(q.participant_id, q.field) for q in opened] == [
+        (created[0].json["id"], "years_of_illness")
+    ]

@@ -2,8 +2,11 @@
 transaction, with who, when, from where, what changed (old and new) and why.
 
 Operations never call this for data changes: flush listeners see every change of
-an :class:`Audited` model. Events that are not row changes (logins, downloads)
-are recorded with :func:`record_event`. Audit rows are append-only: the
+an :class:`Audited` model. The one write that bypasses the flush (a participant's
+creation on PostgreSQL, :mod:`trialdm.core.direct_writes`) writes the row the
+listener would, from :func:`insert_event`, in the statement that inserts the record.
+Events that are not row changes (logins, downloads) are recorded with
+:func:`record_event`. Audit rows are append-only: the
 application refuses to update or delete them, and the database has triggers that
 refuse it too (see the migration).
 """
@@ -11,6 +14,7 @@ refuse it too (see the migration).
 from __future__ import annotations
 
 import enum
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -192,6 +196,55 @@ def _changes_for_insert(obj: Audited) -> dict[str, list[Any]]:
     return changes
 
 
+@dataclass(frozen=True)
+class InsertEvent:
+    """The audit row of a row about to be inserted by a statement that sets some of
+    its values on the server (its id, a drawn number): ``row`` lacks ``entity_id``
+    and ``changes``; the JSON text of ``changes`` is ``parts[0]``, the JSON of the
+    value of ``server_keys[0]``, ``parts[1]``, and so on. Put together it is the text
+    the flush listener writes, character for character (``json.dumps`` of the same
+    dict, the keys in the same order)."""
+
+    row: dict[str, Any]
+    parts: tuple[str, ...]
+    server_keys: tuple[str, ...]
+
+
+def insert_event(obj: Audited, server_keys: frozenset[str]) -> InsertEvent:
+    """The audit row :func:`_after_flush` would write for ``obj`` once inserted, for a
+    statement that writes the row and its audit row at once. The ``server_keys`` are
+    columns the server fills and never leaves null."""
+    ctx = _context.get()
+    # Each item of the dict as json.dumps writes it; a server value is left open.
+    items: list[str | tuple[str]] = []
+    for key in _column_keys(obj):
+        if key in server_keys:
+            items.append((key,))
+            continue
+        value = getattr(obj, key)
+        if value is not None:
+            items.append(f"{json.dumps(key)}: {json.dumps([None, to_json_value(value)])}")
+    for name, child_attr in obj.__audit_collections__.items():
+        values = _collection_value(getattr(obj, name), child_attr)
+        if values:
+            items.append(f"{json.dumps(name)}: {json.dumps([None, values])}")
+    parts: list[str] = []
+    found: list[str] = []
+    text = "{"
+    for index, item in enumerate(items):
+        if index:
+            text += ", "
+        if isinstance(item, str):
+            text += item
+            continue
+        text += f"{json.dumps(item[0])}: [null, "
+        parts.append(text)
+        found.append(item[0])
+        text = "]"
+    parts.append(text + "}")
+    return InsertEvent(_event_row(ctx, utcnow(), obj, "insert"), tuple(parts), tuple(found))
+
+
 def _changes_for_update(obj: Audited) -> dict[str, list[Any]]:
     changes: dict[str, list[Any]] = {}
     for key in _column_keys(obj):
@@ -241,6 +294,22 @@ def _before_flush(session: Session, flush_context, instances) -> None:
         )
 
 
+def _event_row(ctx: AuditContext, at: datetime, obj: Any, action: str) -> dict[str, Any]:
+    """An audit row of a change of ``obj`` but its ``entity_id`` and ``changes``."""
+    return {
+        "at": at,
+        "user_id": ctx.user_id,
+        "user_email": ctx.user_email,
+        "role": ctx.role,
+        "source": ctx.source,
+        "action": action,
+        "entity": entity_name(obj),
+        "site_code": getattr(obj, "site_code", None),
+        "reason": ctx.reason,
+        "request_id": ctx.request_id,
+    }
+
+
 def _after_flush(session: Session, flush_context) -> None:
     # History and the new/dirty/deleted sets still show the pre-flush state here,
     # and new rows have their ids.
@@ -249,18 +318,9 @@ def _after_flush(session: Session, flush_context) -> None:
 
     def row(obj: Any, action: str, changes: dict[str, Any]) -> dict[str, Any]:
         return {
-            "at": now,
-            "user_id": ctx.user_id,
-            "user_email": ctx.user_email,
-            "role": ctx.role,
-            "source": ctx.source,
-            "action": action,
-            "entity": entity_name(obj),
+            **_event_row(ctx, now, obj, action),
             "entity_id": entity_id(obj),
-            "site_code": getattr(obj, "site_code", None),
             "changes": changes,
-            "reason": ctx.reason,
-            "request_id": ctx.request_id,
         }
 
     rows = [

@@ -26,6 +26,7 @@ from trialdm.participants.hooks import check_change
 from trialdm.participants.minimum_record import PSW_FIELDS, TRIAL_FIELDS, missing_fields
 from trialdm.participants.models import Participant, ParticipantDiagnosis, StudyIdCounter
 from trialdm.participants.vocabulary import OTHER_DIAGNOSIS
+from trialdm.participants.writes import can_insert_in_one_statement, insert_participant
 from trialdm.sites.queries import get_site, site_today
 
 # Per category: what comes before the number, and the number's least width.
@@ -295,6 +296,18 @@ def create_participant(session: Session, data: Mapping[str, Any]) -> Participant
         get_site(session, site_code)
     errors.raise_if_any()
 
+    category = proposed["category"]
+    prefix, width = STUDY_ID_PARTS[category]
+    prefix = prefix.format(site=site_code)
+    if can_insert_in_one_statement(session, prefix):
+        fields = {k: v for k, v in proposed.items() if k != "diagnoses"}
+        return insert_participant(
+            session,
+            {**fields, "site_code": site_code},
+            proposed.get("diagnoses") or [],
+            (prefix, width),
+            utcnow(),
+        )
     participant = Participant(
         site_code=site_code,
         study_id=study_id_drawn_on_insert(session, site_code, proposed["category"]),

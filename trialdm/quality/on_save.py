@@ -3,6 +3,7 @@ run before it commits, so a save and the queries it raises are committed togethe
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from flask import has_app_context
@@ -10,6 +11,7 @@ from sqlalchemy import event as orm_event
 from sqlalchemy.orm import Session
 
 from trialdm.contacts.models import ContactAttendance
+from trialdm.core.direct_writes import register_insert_listener
 from trialdm.instruments.models import InstrumentResponse
 from trialdm.participants.models import Participant
 from trialdm.quality.runs import (
@@ -41,6 +43,21 @@ def _note_saved(session: Session, flush_context: Any) -> None:
             new[obj.id] = obj
     for obj in (*session.new, *session.dirty):
         if isinstance(obj, Participant) and obj.id is not None:
+            touched.add(obj.id)
+        elif isinstance(obj, (InstrumentResponse, ContactAttendance)):
+            touched.add(obj.participant_id)
+            with_rows.add(obj.participant_id)
+
+
+def _note_inserted(session: Session, objects: Sequence[Any]) -> None:
+    """The same for rows inserted by one statement outside the flush
+    (:mod:`trialdm.core.direct_writes`)."""
+    touched: set[int] = session.info.setdefault(_TOUCHED, set())
+    new: dict[int, Participant] = session.info.setdefault(_NEW, {})
+    with_rows: set[int] = session.info.setdefault(_WITH_ROWS, set())
+    for obj in objects:
+        if isinstance(obj, Participant):
+            new[obj.id] = obj
             touched.add(obj.id)
         elif isinstance(obj, (InstrumentResponse, ContactAttendance)):
             touched.add(obj.participant_id)
@@ -90,3 +107,4 @@ def install_on_save_checks() -> None:
         orm_event.listen(Session, "after_flush", _note_saved)
         orm_event.listen(Session, "before_commit", _check_saved)
         orm_event.listen(Session, "after_rollback", _forget)
+    register_insert_listener(_note_inserted)
