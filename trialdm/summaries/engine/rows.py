@@ -179,31 +179,27 @@ class TableEngine(SpecAggregates):
 
     def _multi(self, row, keys, sizes) -> Iterator[ResultRow]:
         p = self.printer
-        statement = self.spec.multi[row.source or row.variable or ""]
-        source = statement(self.ctx).subquery("multi")
+        source = self.spec.multi[row.source or row.variable or ""](self.ctx).subquery("multi")
         pid = self.population.c.pid
-        joined = self.population.join(source, source.c.pid == pid)
+        # One pass: people with values by value, and (outer join, no match) the
+        # people without any, who are the 'None recorded' line.
+        without = source.c.pid.is_(None)
         stmt = (
-            select(*self.keys, source.c.value, func.count(func.distinct(pid)))
-            .select_from(joined)
-            .group_by(*self.keys, source.c.value)
+            select(*self.keys, source.c.value, without, func.count(func.distinct(pid)))
+            .select_from(self.population.outerjoin(source, source.c.pid == pid))
+            .group_by(*self.keys, source.c.value, without)
         )
         counts: dict[tuple, dict[Any, int]] = defaultdict(lambda: defaultdict(int))
+        none: dict[tuple, int] = defaultdict(int)
+        width = len(self.keys)
         for r in self.session.execute(stmt):
-            key = self._key(r)
-            value = r[len(self.keys)]
-            counts[key][value] += int(r[-1])
-            if self.with_total:
-                counts[TOTAL][value] += int(r[-1])
-        none = defaultdict(int)
-        # A statement of its own for the people without a value: the ORM marks a
-        # statement when it first compiles it, so the one above, compiled or found in
-        # the cache, would give this statement a different cache key in each build.
-        others = statement(self.ctx).subquery("multi")
-        for r in self._grouped(func.count(), where=pid.not_in(select(others.c.pid))):
-            none[self._key(r)] += int(r[-1])
-            if self.with_total:
-                none[TOTAL] += int(r[-1])
+            key, n = self._key(r), int(r[-1])
+            keys_of_row = (key, TOTAL) if self.with_total else (key,)
+            for k in keys_of_row:
+                if r[width + 1]:
+                    none[k] += n
+                else:
+                    counts[k][r[width]] += n
         yield ResultRow(row.label, "heading", [Cell("") for _ in keys])
         bases = self._denominators(sizes, none)
         for value, label in self._labels(row, counts):
