@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import sqlalchemy as sa
@@ -12,26 +13,36 @@ from trialdm.extensions import db
 DATA_STATEMENTS = {"SELECT", "INSERT", "UPDATE", "DELETE"}
 
 
+@contextmanager
+def recorded() -> Iterator[list[tuple[str, Any]]]:
+    """(statement, parameters) of everything sent to the database inside the block."""
+    seen: list[tuple[str, Any]] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany) -> None:
+        seen.append((statement, parameters))
+
+    sa.event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", record)
+
+
 def statements_during(
     action: Callable[[], Any], *, data_only: bool = True, warm: bool = False
 ) -> list[str]:
     """The statements sent while ``action`` runs, whitespace folded. ``data_only``
     keeps SELECT/INSERT/UPDATE/DELETE (no savepoints); ``warm`` runs the action once
     before recording (a token's or a session's first use is recorded once)."""
-    seen: list[str] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany) -> None:
-        if not data_only or statement.split(None, 1)[0].upper() in DATA_STATEMENTS:
-            seen.append(" ".join(statement.split()))
-
     if warm:
         action()
-    sa.event.listen(db.engine, "before_cursor_execute", record)
-    try:
+    with recorded() as seen:
         action()
-    finally:
-        sa.event.remove(db.engine, "before_cursor_execute", record)
-    return seen
+    return [
+        " ".join(statement.split())
+        for statement, _ in seen
+        if not data_only or statement.split(None, 1)[0].upper() in DATA_STATEMENTS
+    ]
 
 
 def inserted_tables(statements: list[str]) -> list[str]:

@@ -13,6 +13,7 @@ from flask import template_rendered
 
 from tests.quality_helpers import enrolled_with_baseline
 from tests.randomisation_helpers import eligible_participant, randomising
+from tests.sql_helpers import recorded
 from tests.web_helpers import page_as
 from trialdm.contacts.operations import (
     create_contact_session,
@@ -102,17 +103,8 @@ def test_a_change_at_one_site_is_shown_at_once_and_only_that_site_is_computed(
 
     store = widget_store()
     hits, misses = store.hits, store.misses
-    seen: list = []
-
-    def record(conn, cursor, statement, parameters, *args) -> None:
-        seen.append((statement, parameters))
-
-    sa.event.listen(db.engine, "before_cursor_execute", record)
-    try:
-        with dashboard(app) as shown:
-            assert page.get("/").status_code == 200
-    finally:
-        sa.event.remove(db.engine, "before_cursor_execute", record)
+    with recorded() as seen, dashboard(app) as shown:
+        assert page.get("/").status_code == 200
     after = {site: fidelity_of(shown, site) for site in ("BU", "UKE")}
     # no stale value: BU's withdrawal is counted by the very next request
     assert after["BU"]["withdrawn"] == 1 and sum(after["BU"].values()) == 3
@@ -250,17 +242,9 @@ def test_a_change_a_widget_does_not_read_leaves_its_result_stored(app, make_user
     with all_sites():
         record_event(db.session, "answers", "responses", 1, "BU")
         db.session.commit()
-    seen: list[str] = []
-
-    def record(conn, cursor, statement, *args) -> None:
-        seen.append(statement)
-
-    sa.event.listen(db.engine, "before_cursor_execute", record)
-    try:
-        with dashboard(app) as shown:
-            assert page.get("/").status_code == 200
-    finally:
-        sa.event.remove(db.engine, "before_cursor_execute", record)
+    with recorded() as sent, dashboard(app) as shown:
+        assert page.get("/").status_code == 200
+    seen = [statement for statement, _ in sent]
     assert fidelity_of(shown, "BU") == before
     assert not [statement for statement in seen if "fidelity_counted" in statement]
     assert [statement for statement in seen if "schedule_done" in statement]

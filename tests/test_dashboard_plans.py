@@ -14,6 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.quality_helpers import enrolled_with_baseline
+from tests.sql_helpers import recorded
 from trialdm.contacts.operations import create_contact_session
 from trialdm.contacts.views import site_fidelity
 from trialdm.core.audit import entity_name
@@ -76,17 +77,10 @@ def trial(app, db_session, make_participant):
 
 
 def sent_by(action) -> list[tuple[str, Any]]:
-    seen: list[tuple[str, Any]] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany) -> None:
-        if statement.lstrip().upper().startswith(("SELECT", "WITH")):
-            seen.append((statement, parameters))
-
-    sa.event.listen(db.engine, "before_cursor_execute", record)
-    try:
+    with recorded() as sent:
         action()
-    finally:
-        sa.event.remove(db.engine, "before_cursor_execute", record)
+    reads = ("SELECT", "WITH")
+    seen = [(sql, params) for sql, params in sent if sql.lstrip().upper().startswith(reads)]
     assert seen
     return seen
 

@@ -414,17 +414,11 @@ def test_a_cross_site_table_reads_the_participants_table_whole_a_site_by_index(
 ):
     """SQLite: every site's people are most of the table, read without the category
     index (a second look-up per row); one site's build keeps the site's index."""
-    from sqlalchemy import event
-
+    from tests.sql_helpers import recorded
     from trialdm.core.scoping import all_sites
 
     make_participant("BU", enrolment_date=date(2025, 5, 1))
     engine = db_session.get_bind()
-    seen: list[tuple[str, Any]] = []
-
-    def capture(conn, cursor, statement, parameters, context, executemany):
-        if "FROM participants" in statement:
-            seen.append((statement, parameters))
 
     def plans(statements: list[tuple[str, Any]]) -> list[str]:
         raw = db_session.connection().connection.driver_connection
@@ -433,17 +427,15 @@ def test_a_cross_site_table_reads_the_participants_table_whole_a_site_by_index(
             for sql, params in statements
         ]
 
-    event.listen(engine, "before_cursor_execute", capture)
-    try:
-        with all_sites():
-            every = compute_table(spec("baseline_characteristics"), context(db_session))
-        whole = list(seen)
-        seen.clear()
-        with scoped_to(SiteScope(codes=frozenset({"BU"}))):
-            one = compute_table(spec("baseline_characteristics"), context(db_session))
-        by_site = list(seen)
-    finally:
-        event.remove(engine, "before_cursor_execute", capture)
+    def reading_participants(sent: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
+        return [(sql, params) for sql, params in sent if "FROM participants" in sql]
+
+    with recorded() as sent, all_sites():
+        every = compute_table(spec("baseline_characteristics"), context(db_session))
+    whole = reading_participants(sent)
+    with recorded() as sent, scoped_to(SiteScope(codes=frozenset({"BU"}))):
+        one = compute_table(spec("baseline_characteristics"), context(db_session))
+    by_site = reading_participants(sent)
     assert every.columns[0].n == one.columns[0].n == 1
     assert whole and by_site
     assert not any("NOT INDEXED" in sql for sql, _ in by_site)
