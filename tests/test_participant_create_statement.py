@@ -195,3 +195,16 @@ def test_a_refused_or_rolled_back_creation_leaves_no_row(db_session):
     assert tuple(left) == (0, 0)
     again = operations.create_participant(db_session, body)
     assert again.study_id == first_study_id
+
+
+def test_every_default_of_a_participant_s_columns_is_one_the_statement_sets():
+    """The one statement names every column, so a column default (Python's or the
+    server's) that the flush would apply must be set by ``insert_participant`` too:
+    a new default fails here until it is."""
+    handled = {"id", "study_id", "created_at", "updated_at", "version_id"}
+    with_defaults = {
+        column.key
+        for column in Participant.__table__.columns
+        if column.default is not None or column.server_default is not None
+    }
+    assert with_defaults <= handled, with_defaults - handled
