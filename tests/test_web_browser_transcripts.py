@@ -38,6 +38,7 @@ def as_person(browser, live_url):  # noqa: F811
         page.fill("#password", DEMO_PASSWORD)
         page.click("button[type=submit]:has-text('Log in')")
         expect(page.locator("h1")).to_have_text("Dashboard")
+        page.wait_for_load_state("load")
         return page
 
     yield open_as

@@ -17,6 +17,9 @@ def open_scale_translation(page, live_url):  # noqa: F811
     page.click("nav >> text=Translation")
     page.locator("ul.queue a", has_text="Everyday social inclusion scale").first.click()
     expect(page.locator("#editor-form")).to_be_visible()
+    # a click's navigation is awaited only until the page starts; the editor's deferred
+    # script (autosave) has run by "load", and the tests type into it next
+    page.wait_for_load_state("load")
 
 
 def test_the_editor_keeps_typed_text_on_every_button(page, live_url):  # noqa: F811
