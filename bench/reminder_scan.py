@@ -35,10 +35,7 @@ fresh process (spawned, so no process inherits another's peak).
 from __future__ import annotations
 
 import argparse
-import multiprocessing
-import os
 import random
-import resource
 import statistics
 import sys
 import tempfile
@@ -48,6 +45,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
+from measuring import cpu_seconds, in_fresh_process, peak_mb, server_cpu_seconds
 from scratch_databases import fresh_postgres
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -247,36 +245,11 @@ WHERE p.category = 'service_user' AND p.enrolment_date IS NOT NULL
 )
 
 
-def server_cpu_seconds(dbapi_connection) -> float:
-    """CPU seconds used so far by the connection's server process, with PostgreSQL on
-    this machine (read from /proc); 0 otherwise."""
-    pid = getattr(getattr(dbapi_connection, "info", None), "backend_pid", None)
-    if pid:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-        except OSError:
-            pass
-    return 0.0
-
-
-def cpu_seconds(dbapi_connection) -> float:
-    """CPU seconds used so far by this process and its server process: on a machine
-    shared with other work the wall clock mostly measures the share of CPU a run got,
-    this far less."""
-    return time.process_time() + server_cpu_seconds(dbapi_connection)
-
-
 def floor(conn) -> tuple[float, int, float]:
     dbapi = conn.connection.dbapi_connection
     started, cpu = time.perf_counter(), cpu_seconds(dbapi)
     rows = sum(len(conn.execute(sa.text(sql)).all()) for sql in FLOOR_SQL)
     return time.perf_counter() - started, rows, cpu_seconds(dbapi) - cpu
-
-
-def peak_mb() -> float:
-    """This process's peak resident memory (Linux reports kilobytes)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def rules(sites: list[str]) -> tuple[float, int, int, float]:
@@ -417,11 +390,6 @@ def _apart(fidelity: float, seconds: float, floor_s: float) -> str:
         f"  of which the fidelity statement (contacts domain) {fidelity:.3f} s; "
         f"the rest {seconds - fidelity:.3f} s = {(seconds - fidelity) / floor_s:.2f}x the floor"
     )
-
-
-def in_fresh_process(target, *args):
-    with multiprocessing.get_context("spawn").Pool(1) as pool:
-        return pool.apply(target, args)
 
 
 def main() -> None:
