@@ -15,8 +15,12 @@ year, each with 0-4 PSW contacts), then measures, alternating in rounds:
   (what ``trialdm reminders scan --dry-run`` does), counting the SQL statements;
 
 then a real scan of every site (reminders inserted, delivered to inboxes and the
-outbox, committed) and a second real scan of the same day that finds the same
-reminders open and must write nothing (the daily case once a registry runs).
+outbox, committed), a second real scan of the same day that finds the same
+reminders open and must write nothing, and a real scan of each of the ``--next-days``
+following days, which writes what became due that day (the daily case of a running
+trial: enrolments, contacts and so due dates are spread over the past year, so
+every day some windows open, some silences pass 30 days; on the digest weekday, a
+Monday by default, the at-risk reminders of the new ISO week and the digests).
 Prints seconds, the ratio of each to the floor, statements issued, rows created,
 for the first day a second ratio to a write floor (the rows it wrote copied by plain
 ``INSERT ... SELECT`` into scratch tables without keys or indexes),
@@ -24,16 +28,15 @@ and the peak memory (RSS) of each process: the floor and the scans run each in a
 fresh process (spawned, so no process inherits another's peak).
 
     .venv/bin/python bench/reminder_scan.py [--participants 100000] [--sites 50]
-        [--rounds 3] [--database-url postgresql+psycopg://postgres@127.0.0.1/trialdm_bench_rem]
+        [--rounds 3] [--next-days 7]
+        [--database-url postgresql+psycopg://postgres@127.0.0.1/trialdm_bench_rem]
 """
 
 from __future__ import annotations
 
 import argparse
-import multiprocessing
-import os
 import random
-import resource
+import statistics
 import sys
 import tempfile
 import time
@@ -42,6 +45,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
+from measuring import cpu_seconds, in_fresh_process, peak_mb, server_cpu_seconds
 from scratch_databases import fresh_postgres
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -55,6 +59,7 @@ from trialdm.extensions import db  # noqa: E402
 
 ZONES = ("Africa/Kampala", "Europe/Berlin", "Asia/Kolkata", "Asia/Jerusalem", "America/Lima")
 AS_OF = date.today()
+WRITTEN = ("reminders", "reminder_outbox", "reminder_inbox")
 
 
 def build(database_url: str, instance: Path):
@@ -240,36 +245,11 @@ WHERE p.category = 'service_user' AND p.enrolment_date IS NOT NULL
 )
 
 
-def server_cpu_seconds(dbapi_connection) -> float:
-    """CPU seconds used so far by the connection's server process, with PostgreSQL on
-    this machine (read from /proc); 0 otherwise."""
-    pid = getattr(getattr(dbapi_connection, "info", None), "backend_pid", None)
-    if pid:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-        except OSError:
-            pass
-    return 0.0
-
-
-def cpu_seconds(dbapi_connection) -> float:
-    """CPU seconds used so far by this process and its server process: on a machine
-    shared with other work the wall clock mostly measures the share of CPU a run got,
-    this far less."""
-    return time.process_time() + server_cpu_seconds(dbapi_connection)
-
-
 def floor(conn) -> tuple[float, int, float]:
     dbapi = conn.connection.dbapi_connection
     started, cpu = time.perf_counter(), cpu_seconds(dbapi)
     rows = sum(len(conn.execute(sa.text(sql)).all()) for sql in FLOOR_SQL)
     return time.perf_counter() - started, rows, cpu_seconds(dbapi) - cpu
-
-
-def peak_mb() -> float:
-    """This process's peak resident memory (Linux reports kilobytes)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def rules(sites: list[str]) -> tuple[float, int, int, float]:
@@ -284,21 +264,41 @@ def rules(sites: list[str]) -> tuple[float, int, int, float]:
     return seconds, counter["statements"], found, counter["fidelity"]
 
 
-def real_scan(sites: list[str]) -> tuple[float, int, int, int, float, float, float]:
+def written_rows() -> tuple[int, ...]:
+    """Rows in the tables a real scan writes (reminders, e-mails, inbox entries)."""
+    return tuple(
+        db.session.scalar(sa.text(f"SELECT count(*) FROM {table}")) or 0 for table in WRITTEN
+    )
+
+
+def real_scan(sites: list[str], day: date = AS_OF) -> dict:
     from trialdm.reminders.operations import scan_sites
 
+    before = written_rows()
+    db.session.commit()
     with counting(db.engine) as counter:
         # the scan's connection (SQLite: its BEGIN, counted as before)
         dbapi = db.session.connection().connection.dbapi_connection
         started, cpu, server = time.perf_counter(), cpu_seconds(dbapi), server_cpu_seconds(dbapi)
         # as ``trialdm reminders scan`` does: every site in one transaction
-        results = scan_sites(db.session, [(code, AS_OF) for code in sites])
+        results = scan_sites(db.session, [(code, day) for code in sites])
         db.session.commit()
         seconds, cpu = time.perf_counter() - started, cpu_seconds(dbapi) - cpu
         server = server_cpu_seconds(dbapi) - server
-    created = sum(result.created for result in results)
-    delivered = sum(result.delivered for result in results)
-    return seconds, counter["statements"], created, delivered, counter["fidelity"], cpu, server
+    after = written_rows()
+    db.session.commit()
+    return {
+        "day": day,
+        "seconds": seconds,
+        "statements": counter["statements"],
+        "created": sum(result.created for result in results),
+        "delivered": sum(result.delivered for result in results),
+        "fidelity": counter["fidelity"],
+        "cpu": cpu,
+        "server": server,
+        # reminders, e-mails, inbox entries written
+        "written": tuple(b - a for a, b in zip(before, after, strict=True)),
+    }
 
 
 def _app(url: str, instance: str):
@@ -323,26 +323,33 @@ def floor_process(url: str, instance: str, rounds: int) -> dict:
     }
 
 
-def scan_process(url: str, instance: str, rounds: int, sites: list[str]) -> dict:
-    """The dry scans, then the real scan and the second real scan, in one process."""
+def scan_process(url: str, instance: str, rounds: int, sites: list[str], days: int) -> dict:
+    """The dry scans, the real scan of the first day, the same day again, then each of
+    the ``days`` next days (what becomes due on each), in one process."""
     app = _app(url, instance)
     with app.app_context(), all_sites(), audit_context(source="system"):
         dry = min(rules(sites) for _ in range(rounds))
         dry_peak = peak_mb()
         first = real_scan(sites)
         second = real_scan(sites)
+        following = [real_scan(sites, AS_OF + timedelta(days=k)) for k in range(1, days + 1)]
         db.session.remove()
         db.engine.dispose()
-    return {"dry": dry, "dry_peak": dry_peak, "first": first, "second": second, "peak": peak_mb()}
+    return {
+        "dry": dry,
+        "dry_peak": dry_peak,
+        "first": first,
+        "second": second,
+        "next": following,
+        "peak": peak_mb(),
+    }
 
 
-WRITTEN = ("reminders", "reminder_outbox", "reminder_inbox")
-
-
-def write_floor_process(url: str, instance: str, rounds: int) -> dict:
+def write_floor_process(url: str, instance: str, rounds: int, first: dict) -> dict:
     """A second floor for the first day: the rows it wrote (reminders, e-mails, inbox
-    entries), copied by plain ``INSERT ... SELECT`` into scratch tables with the same
-    columns and no key, index nor foreign key, and committed. What writing that many
+    entries: the first rows of each table), copied by plain ``INSERT ... SELECT`` into
+    scratch tables with the same columns and no key, index nor foreign key, and
+    committed. What writing that many
     rows costs the database alone, without the integrity the real tables keep."""
     engine = sa.create_engine(url)
     postgres = engine.dialect.name == "postgresql"
@@ -362,9 +369,12 @@ def write_floor_process(url: str, instance: str, rounds: int) -> dict:
             started = time.perf_counter()
             rows = sum(
                 conn.execute(
-                    sa.text(f"INSERT INTO bench_write_{table} SELECT * FROM {table}")
+                    sa.text(
+                        f"INSERT INTO bench_write_{table} SELECT * FROM {table} "
+                        f"ORDER BY id LIMIT {count}"
+                    )
                 ).rowcount
-                for table in WRITTEN
+                for table, count in zip(WRITTEN, first["written"], strict=True)
             )
             conn.commit()
             runs.append(time.perf_counter() - started)
@@ -382,17 +392,15 @@ def _apart(fidelity: float, seconds: float, floor_s: float) -> str:
     )
 
 
-def in_fresh_process(target, *args):
-    with multiprocessing.get_context("spawn").Pool(1) as pool:
-        return pool.apply(target, args)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--participants", type=int, default=100_000)
     parser.add_argument("--sites", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--database-url", default="")
+    parser.add_argument(
+        "--next-days", type=int, default=7, help="days scanned after the first (a week by default)"
+    )
     args = parser.parse_args()
     rng = random.Random(7)
     with tempfile.TemporaryDirectory(prefix="trialdm-bench-") as tmp:
@@ -413,9 +421,9 @@ def main() -> None:
             db.engine.dispose()
         # alternate floor and scans so that load on the machine hits both alike
         fl = in_fresh_process(floor_process, url, instance, args.rounds)
-        sc = in_fresh_process(scan_process, url, instance, args.rounds, sites)
+        sc = in_fresh_process(scan_process, url, instance, args.rounds, sites, args.next_days)
         fl2 = in_fresh_process(floor_process, url, instance, args.rounds)
-        wf = in_fresh_process(write_floor_process, url, instance, args.rounds)
+        wf = in_fresh_process(write_floor_process, url, instance, args.rounds, sc["first"])
         floor_s = min(fl["seconds"], fl2["seconds"])
         print(f"database: {dialect}; as of {AS_OF}; best of {args.rounds}")
         print(
@@ -430,15 +438,18 @@ def main() -> None:
         )
         print(_apart(fidelity, scan_s, floor_s))
         floor_cpu = min(fl["cpu"], fl2["cpu"])
-        seconds, statements, created, delivered, fidelity, cpu, server = sc["first"]
+        first = sc["first"]
+        seconds = first["seconds"]
         print(
             f"real scan, first day (insert, deliver to inbox and outbox, commit): "
-            f"{seconds:.3f} s = {seconds / floor_s:.2f}x the floor; {statements} statements; "
-            f"{created} reminders created, {delivered} delivered"
+            f"{_scan_line(first, floor_s)}"
         )
-        print(_apart(fidelity, seconds, floor_s))
-        split = f" (server process {server:.2f} s)" if dialect == "postgresql" else ""
-        print(f"  CPU: {cpu:.2f} s{split} = {cpu / floor_cpu:.2f}x the floor's {floor_cpu:.3f} s")
+        print(_apart(first["fidelity"], seconds, floor_s))
+        split = f" (server process {first['server']:.2f} s)" if dialect == "postgresql" else ""
+        print(
+            f"  CPU: {first['cpu']:.2f} s{split} = {first['cpu'] / floor_cpu:.2f}x "
+            f"the floor's {floor_cpu:.3f} s"
+        )
         both = floor_s + wf["seconds"]
         print(
             f"  write floor (the {wf['rows']} rows it wrote copied by plain INSERT ... SELECT "
@@ -446,14 +457,37 @@ def main() -> None:
             f"the first day = {seconds / wf['seconds']:.2f}x the write floor, "
             f"{seconds / both:.2f}x read and write floors together ({both:.3f} s)"
         )
-        seconds, statements, created, delivered, fidelity, cpu, _ = sc["second"]
+        second = sc["second"]
         print(
-            f"real scan, same reminders open (writes nothing new): {seconds:.3f} s = "
-            f"{seconds / floor_s:.2f}x the floor; {statements} statements; {created} created, "
-            f"{delivered} delivered; peak memory of the scan process {sc['peak']:.0f} MB"
+            f"real scan, same reminders open (writes nothing new): "
+            f"{_scan_line(second, floor_s)}; peak memory of the scan process {sc['peak']:.0f} MB"
         )
-        print(_apart(fidelity, seconds, floor_s))
-        print(f"  CPU: {cpu:.2f} s = {cpu / floor_cpu:.2f}x the floor's")
+        print(_apart(second["fidelity"], second["seconds"], floor_s))
+        print(f"  CPU: {second['cpu']:.2f} s = {second['cpu'] / floor_cpu:.2f}x the floor's")
+        for day in sc["next"]:
+            print(
+                f"real scan, next day {day['day']:%a %Y-%m-%d} (what became due since): "
+                f"{_scan_line(day, floor_s)}; CPU {day['cpu'] / floor_cpu:.2f}x the floor's"
+            )
+        if sc["next"]:
+            ratios = sorted(day["seconds"] / floor_s for day in sc["next"])
+            new = sorted(day["created"] for day in sc["next"])
+            print(
+                f"next days: median {statistics.median(ratios):.2f}x the floor "
+                f"(from {ratios[0]:.2f}x to {ratios[-1]:.2f}x), "
+                f"median {statistics.median(new):.0f} new reminders a day "
+                f"(from {new[0]} to {new[-1]})"
+            )
+
+
+def _scan_line(run: dict, floor_s: float) -> str:
+    reminders, mails, entries = run["written"]
+    return (
+        f"{run['seconds']:.3f} s = {run['seconds'] / floor_s:.2f}x the floor; "
+        f"{run['statements']} statements; {run['created']} reminders created, "
+        f"{run['delivered']} delivered ({reminders + mails + entries} rows: {mails} e-mails, "
+        f"{entries} inbox entries)"
+    )
 
 
 if __name__ == "__main__":

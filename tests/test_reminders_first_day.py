@@ -6,10 +6,12 @@ The scan runs with the cyclic garbage collector paused and switches it back on."
 from __future__ import annotations
 
 import gc
+import json
 from datetime import date
 
 import pytest
-from sqlalchemy import inspect, select
+from sqlalchemy import inspect, select, text
+from sqlalchemy.exc import IntegrityError
 
 from tests.seeders.instruments import sync_shipped
 from trialdm.auth.models import User
@@ -181,4 +183,41 @@ def test_a_bulk_insert_stores_each_value_as_given(app, db_session):
         assert inserted[0].dedupe_key == row["dedupe_key"]
         assert {name: getattr(stored, name) for name in row} == row
         assert (stored.local_date, stored.status) == (DAY, "pending")
+    db_session.rollback()
+
+
+def test_a_bulk_insert_stores_objects_as_compact_json_and_leaves_no_table_behind(app, db_session):
+    message = {"title": {"id": 'Say "%(n)s" – é\\', "values": {"n": 1.5, "on": False}}}
+    row = {
+        "rule": "test",
+        "dedupe_key": "test:json:1",
+        "subject_type": "participant",
+        "subject_id": "1",
+        "period": "2026-11",
+        "title": "",
+        "body": "",
+        "message": message,
+        "link": "",
+        "recipients": [2, 1],
+        "site_code": None,
+    }
+    constants = {"local_date": DAY, "created_at": utcnow(), "status": "pending"}
+    sqlite = db.engine.dialect.name == "sqlite"
+    cast = "" if sqlite else "::text"
+    with all_sites():
+        insert_new(db_session, Reminder.__table__, [row], ["dedupe_key"], constants=constants)
+        stored = db_session.execute(
+            text(f"SELECT message{cast}, recipients{cast} FROM reminders WHERE rule = 'test'")
+        ).one()
+        # the text a row sent as one JSON document gave: compact, escapes kept
+        assert tuple(stored) == (json.dumps(message, separators=(",", ":")), "[2,1]")
+        broken = {**row, "dedupe_key": "test:json:2", "title": None}  # NOT NULL
+        with pytest.raises(IntegrityError):
+            insert_new(
+                db_session, Reminder.__table__, [broken], ["dedupe_key"], constants=constants
+            )
+        if sqlite:
+            # the rows' temporary table is gone, also after the failed insert
+            left = db_session.execute(text("SELECT name FROM sqlite_temp_master")).all()
+            assert left == []
     db_session.rollback()

@@ -127,3 +127,26 @@ def test_reminders_stored_as_words_stay_readable(app, db_session, api_as):
     db_session.commit()
     item = rw.get("/api/v1/reminders", headers={"Accept-Language": "de"}).json["items"][0]
     assert (item["title"], item["body"]) == ("Stored before texts had ids", "Old words")
+
+
+def test_values_are_said_for_the_language_whatever_their_kind(app):
+    from trialdm.reminders.texts import forget_catalogs, render
+
+    stored = text(
+        "%(who)s %(count)s %(share)s %(flag)s %(day)s (%(inner)s)",
+        who="BU-0001",
+        count=1234,
+        share=0.5,
+        flag=True,
+        day=CLOSES,
+        inner=text("last contact %(day)s", day=CLOSES),
+    )
+    english = f"BU-0001 1,234 0.5 True {format_date(CLOSES, 'medium', locale='en')}"
+    assert render(stored, "en") == f"{english} (last contact Dec 1, 2026)"
+    assert render(stored, "de").startswith("BU-0001 1.234 0,5 True 01.12.2026")
+    # a message said once per language stays said until the catalogs are dropped
+    title = text("%(study_id)s: intervention window closes %(end)s", study_id="X", end=CLOSES)
+    assert render(title, "de") == "X: Interventionsfenster schließt am 01.12.2026"
+    forget_catalogs()
+    assert render(title, "de") == "X: Interventionsfenster schließt am 01.12.2026"
+    assert render(text("%(n)s"), "en") == "%(n)s"  # no values: said as it is

@@ -5,7 +5,11 @@ exist: :func:`insert_new` sends every row as one JSON parameter and inserts with
 ``INSERT ... SELECT ... WHERE NOT EXISTS ... ON CONFLICT DO NOTHING`` those whose key
 is not stored yet (``NOT EXISTS`` so that a scan finding nothing new writes nothing,
 ``ON CONFLICT`` for a concurrent scan inserting the same key at the same moment).
-The statement count is the same for ten rows and for a million.
+The statement count is the same for ten rows and for a million. On SQLite the rows
+go in by one ``executemany`` into a temporary table instead of one JSON parameter
+(reading the fields of JSON rows cost more than the insert), and the same
+``INSERT ... SELECT`` reads them from there: four statements per insert, however many
+rows.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Mapping, Sequence
+from contextlib import suppress
 from typing import Any
 
 from sqlalchemy import (
@@ -30,8 +35,11 @@ from sqlalchemy import (
     select,
     true,
 )
+from sqlalchemy import table as sql_table
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.expression import TableClause
 from sqlalchemy.types import TypeEngine
 
 
@@ -72,13 +80,20 @@ def _payload(value: Any) -> str:
     """``value`` as one JSON parameter: compact, and without the check for circular
     references (rows are plain values), which is a fifth of the encoder's time on
     tens of thousands of rows."""
-    return json.dumps(value, default=_json_default, check_circular=False, separators=(",", ":"))
+    return _encode(value)
 
 
 def _json_default(value: Any) -> Any:
     # Dates and times go in as constants, through their column's type: as JSON text
     # SQLite would store them in another form than its DateTime columns compare.
     raise TypeError(f"{type(value).__name__} in a bulk row: pass it as a constant")
+
+
+# one encoder for the process: ``json.dumps`` with options builds one per call, which
+# costs as much as encoding a reminder's texts (SQLite encodes each row's apart)
+_encode = json.JSONEncoder(
+    check_circular=False, separators=(",", ":"), default=_json_default
+).encode
 
 
 def _rows_source(session: Session, table: Table, names: Sequence[str], payload: str):
@@ -134,8 +149,9 @@ def insert_new(
     skip_stored: bool = True,
 ) -> list[Any]:
     """Insert those of ``rows`` whose ``key_columns`` are not stored yet, in one
-    statement; ``constants`` are the values every row shares (bound once, with their
-    column's type). Returns the ``returning`` columns of the rows inserted.
+    statement (on SQLite with the three of its temporary table); ``constants`` are
+    the values every row shares (bound once, with their column's type). Returns the
+    ``returning`` columns of the rows inserted.
 
     ``skip_stored=False`` when the caller knows the keys are new (read just before,
     or made of rows this transaction claimed): the insert then leaves the check to
@@ -145,8 +161,33 @@ def insert_new(
         return []
     constants = dict(constants or {})
     names = [name for name in rows[0] if name not in constants]
+    if session.get_bind().dialect.name == "sqlite":
+        source = _sqlite_rows(session, table, names, rows)
+        cols = {name: source.c[name] for name in names}
+        try:
+            return _insert_chosen(
+                session, table, source, cols, key_columns, constants, returning, skip_stored
+            )
+        finally:
+            _drop_sqlite_rows(session, source)
     payload = _payload([{n: row[n] for n in names} for row in rows])
     source, cols = _rows_source(session, table, names, payload)
+    return _insert_chosen(
+        session, table, source, cols, key_columns, constants, returning, skip_stored
+    )
+
+
+def _insert_chosen(
+    session: Session,
+    table: Table,
+    source: Any,
+    cols: Mapping[str, Any],
+    key_columns: Sequence[str],
+    constants: Mapping[str, Any],
+    returning: Sequence[str],
+    skip_stored: bool,
+) -> list[Any]:
+    names = list(cols)
     stored = table.alias("stored")
     values = [cols[name] for name in names] + [
         literal(value, table.c[name].type) for name, value in constants.items()
@@ -167,6 +208,41 @@ def insert_new(
         return list(session.execute(stmt.returning(*(table.c[name] for name in returning))).all())
     session.execute(stmt)
     return []
+
+
+def _sqlite_rows(
+    session: Session, table: Table, names: Sequence[str], rows: Sequence[Mapping[str, Any]]
+) -> TableClause:
+    """SQLite: ``rows`` written into a temporary table of the connection, one column per
+    name, by one ``executemany``. Its columns have no type, so each value keeps the
+    storage class it was bound with (text, integer, real, NULL; objects and arrays as
+    their compact JSON text): what ``->>`` gives for the field of a JSON row, and the
+    target column's affinity applies once, on the insert from here. Reading a dozen
+    fields of tens of thousands of JSON rows with ``->>`` cost three times the
+    whole insert's work (SQLite 3.40: 0.9 of 1.1 s for 47,000 reminders)."""
+    name = f"bulk_{table.name}"
+    quoted = ", ".join(f'"{column}"' for column in names)
+    connection = session.connection()
+    connection.exec_driver_sql(f'CREATE TEMPORARY TABLE "{name}" ({quoted})')
+    connection.exec_driver_sql(
+        f'INSERT INTO temp."{name}" VALUES ({", ".join("?" * len(names))})',
+        [tuple(_sqlite_value(row[column]) for column in names) for row in rows],
+    )
+    return sql_table(name, *(column(n) for n in names))
+
+
+def _sqlite_value(value: Any) -> Any:
+    if value is None or isinstance(value, str | int | float):
+        return value
+    if isinstance(value, dict | list):
+        return _payload(value)  # the JSON text a JSON row's field would give
+    return _json_default(value)
+
+
+def _drop_sqlite_rows(session: Session, source: TableClause) -> None:
+    # after a failed insert a failed drop is left to the rollback, which drops it too
+    with suppress(SQLAlchemyError):
+        session.connection().exec_driver_sql(f'DROP TABLE IF EXISTS temp."{source.name}"')
 
 
 def id_rows(session: Session, id_column: Any, ids: Sequence[int]):

@@ -76,16 +76,22 @@ def render(stored: Mapping[str, Any] | None, language: str) -> str:
     """The text in ``language``, its values formatted for that language."""
     if not stored:
         return ""
-    catalog = _catalog(language)
     values = {name: _shown(v, language) for name, v in stored.get("values", {}).items()}
     msgid = str(stored.get("id", ""))
     try:
-        said = catalog.gettext(msgid) % values if values else catalog.gettext(msgid)
+        said = _translated(msgid, language) % values if values else _translated(msgid, language)
     except (KeyError, ValueError, TypeError):
         # a translation whose placeholders do not fit: the English text, never an error
         said = msgid % values if values else msgid
     lines = [render(line, language) for line in stored.get("lines", ())]
     return "\n".join([said, *lines]) if lines else said
+
+
+@lru_cache(maxsize=4096)
+def _translated(msgid: str, language: str) -> str:
+    # each message looked up once per language: a first scan says tens of thousands
+    # of reminders with a dozen message ids
+    return _catalog(language).gettext(msgid)
 
 
 @lru_cache(maxsize=8192)
@@ -100,6 +106,12 @@ def _number(value: int | float, language: str) -> str:
 
 
 def _shown(value: Any, language: str) -> Any:
+    kind = type(value)
+    # the common values first (study IDs, events; counts): bool is not int here
+    if kind is str:
+        return value
+    if kind is int:
+        return _number(value, language)
     if isinstance(value, dict):
         if "date" in value:
             return _date(value["date"], language)
@@ -116,6 +128,7 @@ def _shown(value: Any, language: str) -> Any:
 def forget_catalogs() -> None:
     """Drop the loaded catalogs (after ``make translations`` in a running process)."""
     _catalog.cache_clear()
+    _translated.cache_clear()
 
 
 def stored_words(message: Mapping[str, Any] | None, part: str, words: str, language: str) -> str:
