@@ -313,7 +313,11 @@ class SpecAggregates:
             )
             .select_from(self.population)
             .where(value.is_not(None))
-            .group_by(*keys, x)
+            # By the value as stored, first: the sort compares the value alone unless
+            # two are equal (it is the most varied key and has no NULL), and casts
+            # once per group. Values that cast to one number are rows of one x, which
+            # the ranks below read as one.
+            .group_by(value, *keys)
             .cte("freq")
         )
         fkeys = [freq.c[f"k{i}"] for i in range(len(keys))]

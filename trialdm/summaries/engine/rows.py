@@ -182,24 +182,31 @@ class TableEngine(SpecAggregates):
         source = self.spec.multi[row.source or row.variable or ""](self.ctx).subquery("multi")
         pid = self.population.c.pid
         # One pass: people with values by value, and (outer join, no match) the
-        # people without any, who are the 'None recorded' line.
-        without = source.c.pid.is_(None)
+        # people without any, who are the 'None recorded' line. Whether a person
+        # matched is a filter of the counts, not a key of the groups: one key fewer
+        # to sort every person by.
+        matched = source.c.pid.is_not(None)
         stmt = (
-            select(*self.keys, source.c.value, without, func.count(func.distinct(pid)))
+            select(
+                *self.keys,
+                source.c.value,
+                func.count(func.distinct(pid)).filter(matched),
+                func.count(func.distinct(pid)).filter(source.c.pid.is_(None)),
+            )
             .select_from(self.population.outerjoin(source, source.c.pid == pid))
-            .group_by(*self.keys, source.c.value, without)
+            .group_by(*self.keys, source.c.value)
         )
         counts: dict[tuple, dict[Any, int]] = defaultdict(lambda: defaultdict(int))
         none: dict[tuple, int] = defaultdict(int)
         width = len(self.keys)
         for r in self.session.execute(stmt):
-            key, n = self._key(r), int(r[-1])
+            key, having, without = self._key(r), int(r[-2]), int(r[-1])
             keys_of_row = (key, TOTAL) if self.with_total else (key,)
             for k in keys_of_row:
-                if r[width + 1]:
-                    none[k] += n
-                else:
-                    counts[k][r[width]] += n
+                if having:
+                    counts[k][r[width]] += having
+                if without:
+                    none[k] += without
         yield ResultRow(row.label, "heading", [Cell("") for _ in keys])
         bases = self._denominators(sizes, none)
         for value, label in self._labels(row, counts):
