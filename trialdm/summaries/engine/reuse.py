@@ -38,6 +38,16 @@ def reused(key: Hashable, build: Callable[[], T]) -> T:
     return found
 
 
+def statement_key(statement: Any) -> Hashable | None:
+    """What makes ``statement`` the SQL it is: SQLAlchemy's cache key and the values of
+    its parameters (None when it has no cache key). A statement built from another
+    one keyed so is the same statement."""
+    found = statement._generate_cache_key()
+    if found is None:
+        return None
+    return found.key, tuple(p.effective_value for p in found.bindparams)
+
+
 def shape_of(population: Any) -> tuple[Any, Any]:
     """What a statement over ``population`` (an alias of a temporary table) is built
     from: the table under the alias and the alias's name; two aliases of one table

@@ -22,6 +22,7 @@ from trialdm.summaries.engine.printing import (
     plain,
 )
 from trialdm.summaries.engine.results import Cell, ResultRow, TableResult
+from trialdm.summaries.engine.reuse import reused, shape_of, statement_key
 from trialdm.summaries.spec import Row
 from trialdm.summaries.suppression import suppress_small_cells
 
@@ -179,23 +180,13 @@ class TableEngine(SpecAggregates):
 
     def _multi(self, row, keys, sizes) -> Iterator[ResultRow]:
         p = self.printer
-        source = self.spec.multi[row.source or row.variable or ""](self.ctx).subquery("multi")
-        pid = self.population.c.pid
-        # One pass: people with values by value, and (outer join, no match) the
-        # people without any, who are the 'None recorded' line. Whether a person
-        # matched is a filter of the counts, not a key of the groups: one key fewer
-        # to sort every person by.
-        matched = source.c.pid.is_not(None)
-        stmt = (
-            select(
-                *self.keys,
-                source.c.value,
-                func.count(func.distinct(pid)).filter(matched),
-                func.count(func.distinct(pid)).filter(source.c.pid.is_(None)),
-            )
-            .select_from(self.population.outerjoin(source, source.c.pid == pid))
-            .group_by(*self.keys, source.c.value)
-        )
+        found = self.spec.multi[row.source or row.variable or ""](self.ctx)
+        known = statement_key(found)
+        if known is None:
+            stmt = self._multi_statement(found)
+        else:
+            shape = ("multi", shape_of(self.population), tuple(self.spec.group_by), known)
+            stmt = reused(shape, lambda: self._multi_statement(found))
         counts: dict[tuple, dict[Any, int]] = defaultdict(lambda: defaultdict(int))
         none: dict[tuple, int] = defaultdict(int)
         width = len(self.keys)
@@ -216,6 +207,25 @@ class TableEngine(SpecAggregates):
                 [p.n_pct(counts.get(k, {}).get(value, 0), bases[k]) for k in keys],
             )
         yield from self._missing(row, row.missing_label or N_("None recorded"), none, sizes)
+
+    def _multi_statement(self, found: Any) -> Any:
+        """People by value of a multi-valued variable (``found``: its (pid, value) rows)."""
+        source = found.subquery("multi")
+        pid = self.population.c.pid
+        # One pass: people with values by value, and (outer join, no match) the
+        # people without any, who are the 'None recorded' line. Whether a person
+        # matched is a filter of the counts, not a key of the groups: one key fewer
+        # to sort every person by.
+        return (
+            select(
+                *self.keys,
+                source.c.value,
+                func.count(func.distinct(pid)).filter(source.c.pid.is_not(None)),
+                func.count(func.distinct(pid)).filter(source.c.pid.is_(None)),
+            )
+            .select_from(self.population.outerjoin(source, source.c.pid == pid))
+            .group_by(*self.keys, source.c.value)
+        )
 
     def _continuous(self, index, row, col, keys, sizes) -> Iterator[ResultRow]:
         p = self.printer
