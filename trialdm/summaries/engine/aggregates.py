@@ -157,7 +157,8 @@ class SpecAggregates:
         for row in self.rows:
             categories = None
             if row.stat in ("n_pct", "breakdown", "counts") and row.categories is not None:
-                categories = tuple(value for value, _ in row.categories)
+                # with each value's type: 1 and True are equal keys, not equal binds
+                categories = tuple((type(value), value) for value, _ in row.categories)
             shape.append((row.stat, row.variable, row.denominator, categories))
         return tuple(shape)
 
