@@ -20,6 +20,7 @@ from sqlalchemy import Float, Integer, and_, case, cast, func, literal, select, 
 
 from trialdm.summaries.engine.printing import Printer
 from trialdm.summaries.engine.results import Column
+from trialdm.summaries.engine.reuse import column_name, reused, shape_of
 from trialdm.summaries.engine.temporary import population_of
 from trialdm.summaries.spec import BuildContext, TableSpec
 
@@ -93,12 +94,18 @@ class SpecAggregates:
     def _key(self, row: Sequence[Any]) -> tuple[Any, ...]:
         return tuple(row[: len(self.keys)]) if self.keys else TOTAL
 
-    def _grouped(self, *columns: Any, where: Any = None, extra_group: Sequence[Any] = ()) -> list:
+    def _grouped_statement(
+        self, *columns: Any, where: Any = None, extra_group: Sequence[Any] = ()
+    ) -> Any:
         stmt = select(*self.keys, *extra_group, *columns).select_from(self.population)
         if where is not None:
             stmt = stmt.where(where)
         if self.keys or extra_group:
             stmt = stmt.group_by(*self.keys, *extra_group)
+        return stmt
+
+    def _grouped(self, *columns: Any, where: Any = None, extra_group: Sequence[Any] = ()) -> list:
+        stmt = self._grouped_statement(*columns, where=where, extra_group=extra_group)
         return list(self.session.execute(stmt))
 
     @property
@@ -123,12 +130,14 @@ class SpecAggregates:
                 found.append((f"{i}:sum", "sum", func.sum(col)))
                 found.append((f"{i}:den", "sum", func.sum(denominator)))
             elif row.stat in ("n_pct", "breakdown", "counts") and row.categories is not None:
+                # count(*) FILTER: the condition decides whether a row is counted at
+                # all, cheaper per person than a sum of CASE values (SQLite 3.30+)
                 values = [value for value, _ in row.categories]
                 for j, value in enumerate(values):
-                    found.append((f"{i}:c{j}", "sum", func.sum(case((col == value, 1), else_=0))))
-                found.append((f"{i}:null", "sum", func.sum(case((col.is_(None), 1), else_=0))))
+                    found.append((f"{i}:c{j}", "sum", func.count().filter(col == value)))
+                found.append((f"{i}:null", "sum", func.count().filter(col.is_(None))))
                 unlisted = and_(col.is_not(None), col.not_in(values))
-                found.append((f"{i}:other", "sum", func.sum(case((unlisted, 1), else_=0))))
+                found.append((f"{i}:other", "sum", func.count().filter(unlisted)))
             elif row.stat in CONTINUOUS:
                 x = cast(col, Float)
                 found += [
@@ -142,8 +151,20 @@ class SpecAggregates:
                 found.append((f"{i}:v", "min", func.min(col)))
         return found
 
-    def load_columns(self) -> None:
-        """The columns and, in the same pass, every additive aggregate of the rows."""
+    def _rows_shape(self) -> tuple[Any, ...]:
+        """What :meth:`_single_pass` reads of the rows (the key of its statement)."""
+        shape = []
+        for row in self.rows:
+            categories = None
+            if row.stat in ("n_pct", "breakdown", "counts") and row.categories is not None:
+                # with each value's type: 1 and True are equal keys, not equal binds
+                categories = tuple((type(value), value) for value, _ in row.categories)
+            shape.append((row.stat, row.variable, row.denominator, categories))
+        return tuple(shape)
+
+    def _columns_statement(self) -> tuple[Any, list[tuple[str, str]], int]:
+        """The columns' statement, the names of its aggregates and how each combines
+        into the total, and the width of the key and label columns before them."""
         spec = self.spec
         labels = [func.min(self.population.c[name]) for name in spec.label_columns]
         order = [func.min(self.population.c[name]) for name in (spec.order_by or ())]
@@ -156,15 +177,30 @@ class SpecAggregates:
         )
         if self.keys:
             stmt = stmt.group_by(*self.keys).order_by(*(order or self.keys))
+        names = [(name, how) for name, how, _ in aggregates]
+        return stmt, names, len(self.keys) + len(labels)
+
+    def load_columns(self) -> None:
+        """The columns and, in the same pass, every additive aggregate of the rows."""
+        spec = self.spec
+        shape = (
+            "columns",
+            shape_of(self.population),
+            tuple(spec.group_by),
+            tuple(spec.label_columns),
+            tuple(spec.order_by or ()),
+            self._rows_shape(),
+        )
+        stmt, aggregates, width = reused(shape, self._columns_statement)
         columns: list[Column] = []
         heads: list[dict[str, Any]] = []
         grand = 0
         self.aggregates = {}
         total: dict[str, Any] = {}
-        width = len(self.keys) + len(labels)
+        names = [name for name, _ in aggregates]
         for row in self.session.execute(stmt):
             n = int(row[-1] or 0)
-            values = dict(zip([name for name, _, _ in aggregates], row[width:-1], strict=True))
+            values = dict(zip(names, row[width:-1], strict=True))
             if not self.keys:
                 if n or not columns:
                     columns.append(Column(TOTAL, spec.total_label, None, n))
@@ -175,7 +211,7 @@ class SpecAggregates:
             key = self._key(row)
             columns.append(Column(key, "", None, n))
             self.aggregates[key] = values
-            for name, how, _ in aggregates:
+            for name, how in aggregates:
                 total[name] = _combine(how, total.get(name), values[name])
             grand += n
         if heads:
@@ -217,7 +253,14 @@ class SpecAggregates:
     def counts_by(self, value: Any, where: Any = None) -> dict[tuple, dict[Any, int]]:
         """key -> value -> count (with the total column)."""
         found: dict[tuple, dict[Any, int]] = defaultdict(lambda: defaultdict(int))
-        for row in self._grouped(func.count(), where=where, extra_group=[value]):
+        name = column_name(self.population, value) if where is None else None
+        if name is None:
+            rows = self._grouped(func.count(), where=where, extra_group=[value])
+        else:
+            shape = ("counts", shape_of(self.population), tuple(self.spec.group_by), name)
+            stmt = reused(shape, lambda: self._grouped_statement(func.count(), extra_group=[value]))
+            rows = list(self.session.execute(stmt))
+        for row in rows:
             key = self._key(row)
             found[key][row[len(self.keys)]] += int(row[-1])
             if self.with_total:
@@ -231,6 +274,36 @@ class SpecAggregates:
         rank (the least value whose running count reaches it), and the total column
         reads the same frequencies summed per value. Windows run over the distinct
         values, not over every person (a score or an age has few of them)."""
+        name = column_name(self.population, value)
+        if name is None:
+            stmt = self._quartiles_statement(value)
+        else:
+            shape = (
+                "quartiles",
+                shape_of(self.population),
+                tuple(self.spec.group_by),
+                self.with_total,
+                name,
+            )
+            stmt = reused(shape, lambda: self._quartiles_statement(value))
+        result = {}
+        width = 1 + len(self.keys)
+        for row in self.session.execute(stmt):
+            if not row[width]:
+                continue
+            key = tuple(row[1:width]) if row[0] == "g" and self.keys else TOTAL
+            values = row[width + 1 :]
+            qs = []
+            for i in range(3):
+                low, high, remainder = values[3 * i : 3 * i + 3]
+                low = float(low)
+                if remainder:
+                    low += (int(remainder) / 4) * (float(high) - low)
+                qs.append(low)
+            result[key] = (qs[0], qs[1], qs[2])
+        return result
+
+    def _quartiles_statement(self, value: Any) -> Any:
         x = cast(value, Float)
         keys = self.keys
         freq = (
@@ -241,7 +314,11 @@ class SpecAggregates:
             )
             .select_from(self.population)
             .where(value.is_not(None))
-            .group_by(*keys, x)
+            # By the value as stored, first: the sort compares the value alone unless
+            # two are equal (it is the most varied key and has no NULL), and casts
+            # once per group. Values that cast to one number are rows of one x, which
+            # the ranks below read as one.
+            .group_by(value, *keys)
             .cte("freq")
         )
         fkeys = [freq.c[f"k{i}"] for i in range(len(keys))]
@@ -288,19 +365,4 @@ class SpecAggregates:
                 .subquery("summed")
             )
             stmt = union_all(stmt, level("t", summed, []))
-        result = {}
-        width = 1 + len(fkeys)
-        for row in self.session.execute(stmt):
-            if not row[width]:
-                continue
-            key = tuple(row[1:width]) if row[0] == "g" and fkeys else TOTAL
-            values = row[width + 1 :]
-            qs = []
-            for i in range(3):
-                low, high, remainder = values[3 * i : 3 * i + 3]
-                low = float(low)
-                if remainder:
-                    low += (int(remainder) / 4) * (float(high) - low)
-                qs.append(low)
-            result[key] = (qs[0], qs[1], qs[2])
-        return result
+        return stmt

@@ -22,6 +22,7 @@ from trialdm.summaries.engine.printing import (
     plain,
 )
 from trialdm.summaries.engine.results import Cell, ResultRow, TableResult
+from trialdm.summaries.engine.reuse import reused, shape_of, statement_key
 from trialdm.summaries.spec import Row
 from trialdm.summaries.suppression import suppress_small_cells
 
@@ -179,27 +180,24 @@ class TableEngine(SpecAggregates):
 
     def _multi(self, row, keys, sizes) -> Iterator[ResultRow]:
         p = self.printer
-        source = self.spec.multi[row.source or row.variable or ""](self.ctx).subquery("multi")
-        pid = self.population.c.pid
-        # One pass: people with values by value, and (outer join, no match) the
-        # people without any, who are the 'None recorded' line.
-        without = source.c.pid.is_(None)
-        stmt = (
-            select(*self.keys, source.c.value, without, func.count(func.distinct(pid)))
-            .select_from(self.population.outerjoin(source, source.c.pid == pid))
-            .group_by(*self.keys, source.c.value, without)
-        )
+        found = self.spec.multi[row.source or row.variable or ""](self.ctx)
+        known = statement_key(found)
+        if known is None:
+            stmt = self._multi_statement(found)
+        else:
+            shape = ("multi", shape_of(self.population), tuple(self.spec.group_by), known)
+            stmt = reused(shape, lambda: self._multi_statement(found))
         counts: dict[tuple, dict[Any, int]] = defaultdict(lambda: defaultdict(int))
         none: dict[tuple, int] = defaultdict(int)
         width = len(self.keys)
         for r in self.session.execute(stmt):
-            key, n = self._key(r), int(r[-1])
+            key, having, without = self._key(r), int(r[-2]), int(r[-1])
             keys_of_row = (key, TOTAL) if self.with_total else (key,)
             for k in keys_of_row:
-                if r[width + 1]:
-                    none[k] += n
-                else:
-                    counts[k][r[width]] += n
+                if having:
+                    counts[k][r[width]] += having
+                if without:
+                    none[k] += without
         yield ResultRow(row.label, "heading", [Cell("") for _ in keys])
         bases = self._denominators(sizes, none)
         for value, label in self._labels(row, counts):
@@ -209,6 +207,25 @@ class TableEngine(SpecAggregates):
                 [p.n_pct(counts.get(k, {}).get(value, 0), bases[k]) for k in keys],
             )
         yield from self._missing(row, row.missing_label or N_("None recorded"), none, sizes)
+
+    def _multi_statement(self, found: Any) -> Any:
+        """People by value of a multi-valued variable (``found``: its (pid, value) rows)."""
+        source = found.subquery("multi")
+        pid = self.population.c.pid
+        # One pass: people with values by value, and (outer join, no match) the
+        # people without any, who are the 'None recorded' line. Whether a person
+        # matched is a filter of the counts, not a key of the groups: one key fewer
+        # to sort every person by.
+        return (
+            select(
+                *self.keys,
+                source.c.value,
+                func.count(func.distinct(pid)).filter(source.c.pid.is_not(None)),
+                func.count(func.distinct(pid)).filter(source.c.pid.is_(None)),
+            )
+            .select_from(self.population.outerjoin(source, source.c.pid == pid))
+            .group_by(*self.keys, source.c.value)
+        )
 
     def _continuous(self, index, row, col, keys, sizes) -> Iterator[ResultRow]:
         p = self.printer

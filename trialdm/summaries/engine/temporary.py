@@ -17,9 +17,22 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import Table
+
 from trialdm.core import temporary
 from trialdm.core.scoping import current_scope
 from trialdm.summaries.spec import BuildContext, TableSpec
+
+_aliases: dict[Table, Any] = {}
+
+
+def _alias(table: Table) -> Any:
+    """The one alias ``population`` of a temporary table: its columns are made once, and
+    the statements built over it (:mod:`.reuse`) keep reading the same objects."""
+    found = _aliases.get(table)
+    if found is None:
+        found = _aliases.setdefault(table, table.alias("population"))
+    return found
 
 
 def population_of(spec: TableSpec, ctx: BuildContext) -> Any:
@@ -37,7 +50,7 @@ def population_of(spec: TableSpec, ctx: BuildContext) -> Any:
             site_column=spec.site_column,
         )
         found = ctx.temporaries[spec.name] = (scope, table)
-    return found[1].alias("population")
+    return _alias(found[1])
 
 
 def written_population(name: str, ctx: BuildContext) -> Any | None:
@@ -46,7 +59,7 @@ def written_population(name: str, ctx: BuildContext) -> Any | None:
     found = ctx.temporaries.get(name)
     if found is None or found[0] != current_scope():
         return None
-    return found[1].alias("population")
+    return _alias(found[1])
 
 
 def drop_temporaries(ctx: BuildContext) -> None:

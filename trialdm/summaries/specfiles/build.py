@@ -51,13 +51,13 @@ class _Compiled:
             columns.append(frame.grouped(of, groups, other).label(name))
         conditions = [frame.condition(n, rule) for n, rule in self.table.where.items()]
         if self.table.unit != "person" or not frame.qualitative:
-            return frame.base(*columns).where(*conditions)
+            return frame.base(*columns, where=conditions)
         # One row per person and column: the first membership of each.
         by = [frame.expression(name) for name in self.table.columns.by]
         rank = func.row_number().over(
             partition_by=[frame.pid, *by], order_by=frame.membership_order
         )
-        inner = frame.base(*columns, rank.label("_rank")).where(*conditions).subquery("people")
+        inner = frame.base(*columns, rank.label("_rank"), where=conditions).subquery("people")
         names = ["pid", *self.single, *self.grouped]
         return select(*[inner.c[n] for n in names]).where(inner.c._rank == 1)
 

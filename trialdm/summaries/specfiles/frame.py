@@ -8,7 +8,7 @@ each, so the statement count never depends on the number of people.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import (
@@ -23,6 +23,7 @@ from sqlalchemy import (
     literal,
     select,
 )
+from sqlalchemy.sql import visitors
 
 from trialdm.core.scoping import current_scope
 from trialdm.core.sqldates import days_between, year_of
@@ -91,14 +92,15 @@ class Frame:
         """The ``context`` of a response given at this row's session: 'focus_group:12'."""
         return QualitativeSession.kind + literal(":") + cast(QualitativeSession.id, String)
 
-    def base(self, *columns: Any) -> Select:
+    def base(self, *columns: Any, where: Sequence[Any] = ()) -> Select:
         if not self.qualitative:
-            stmt = (
-                select(*columns)
-                .select_from(Participant)
-                .join(Site, Site.code == Participant.site_code)
-                .where(Participant.deleted_at.is_(None))
-            )
+            stmt = select(*columns).select_from(Participant)
+            if self._reads_sites(*columns, *where):
+                # Only for a site's fields: every participant has its site (a foreign
+                # key, not null), so the join leaves the people as they are, and
+                # without it a build does not look up each person's site.
+                stmt = stmt.join(Site, Site.code == Participant.site_code)
+            stmt = stmt.where(Participant.deleted_at.is_(None))
             if current_scope().every_site:
                 # Every site's people: most of the table, read as a table (a site's
                 # build keeps the site index).
@@ -123,7 +125,17 @@ class Frame:
             ).where(QualitativeSession.deleted_at.is_(None))
         for sub, on in self.joins.values():
             stmt = stmt.outerjoin(sub, on)
-        return stmt
+        return stmt.where(*where)
+
+    def _reads_sites(self, *clauses: Any) -> bool:
+        """Whether the columns, the conditions or a joined answer read the sites table."""
+        sites = Site.__table__
+        joined = [part for sub, on in self.joins.values() for part in (sub, on)]
+        return any(
+            getattr(element, "table", None) is sites
+            for clause in (*clauses, *joined)
+            for element in visitors.iterate(clause)
+        )
 
     # --- variables
 
