@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zipfile
 from datetime import date, datetime
 
 import openpyxl
@@ -100,11 +101,12 @@ def test_fast_listing_rows_read_back_as_openpyxl_writes_them(tmp_path):
         ["=SUM(A1)", "left to openpyxl", 1, 0.1, None, None, None],
     ]
     sheets = []
+    files: list[bytes] = []
     for fast in (False, True):
         wb = Workbook(write_only=True)
         ws = wb.create_sheet("listing")
-        ws.append(["header"])
         writer = FastRows(ws, formats, lambda text: text.startswith("=")) if fast else None
+        ws.append(["header"])
         styles = {}
         for index, number_format in enumerate(formats):
             if number_format:
@@ -130,7 +132,10 @@ def test_fast_listing_rows_read_back_as_openpyxl_writes_them(tmp_path):
         sheets.append(
             [[(c.value, c.number_format, c.data_type) for c in row] for row in read.iter_rows()]
         )
+        with zipfile.ZipFile(tmp_path / f"{fast}.xlsx") as archive:
+            files.append(archive.read("xl/worksheets/sheet1.xml"))
     assert sheets[1] == sheets[0]
+    assert files[1] == files[0]  # the sheet's XML byte for byte as openpyxl writes it
 
 
 def test_fast_rows_take_a_number_format_per_row(tmp_path):

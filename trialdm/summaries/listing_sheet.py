@@ -3,10 +3,10 @@
 A listing is one line per person, and openpyxl's write-only sheet spends most of a
 large build on it: per cell it makes a cell object, binds and checks its value,
 and opens three XML elements through context managers. Here each row is written
-as XML text and parsed into one element at once (inline strings, numbers and dates
-with a prepared style), given to the same write-only sheet and its writer, so the
-file is what openpyxl would write for those values; every other row of the sheet (title, header, the
-summary table) still goes through openpyxl.
+as XML text (inline strings, numbers and dates with a prepared style) straight into
+the sheet's file, between the rows openpyxl writes there, so the file is byte for
+byte what openpyxl would write for those values; every other row of the sheet
+(title, header, the summary table) still goes through openpyxl.
 """
 
 from __future__ import annotations
@@ -17,17 +17,43 @@ from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from lxml.etree import fromstring
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.utils import get_column_letter
 from openpyxl.utils.datetime import to_excel
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
+from openpyxl.worksheet._writer import WorksheetWriter
+from openpyxl.xml.constants import SHEET_MAIN_NS
+from openpyxl.xml.functions import xmlfile
 
 
 class PreparedRow(tuple):
-    """A row already made into its XML element (a tuple, as the sheet accepts)."""
+    """A row already written as its cells' XML (a tuple, as the sheet accepts; its
+    one item is the XML of the cells)."""
 
-    element: Any
+
+class _FileWriter(WorksheetWriter):
+    """openpyxl's sheet writer, its XML written through a file object of its own, so
+    that prepared rows can be written to that file between lxml's writes."""
+
+    file: Any
+
+    def get_stream(self) -> Any:  # openpyxl's, with the file opened here
+        with (
+            open(self.out, "wb") as self.file,
+            xmlfile(self.file) as xf,
+            xf.element("worksheet", xmlns=SHEET_MAIN_NS),
+        ):
+            try:
+                while True:
+                    el = yield
+                    if el is True:
+                        yield xf
+                    elif el is None:
+                        continue
+                    else:
+                        xf.write(el)
+            except GeneratorExit:
+                pass
 
 
 class FastRows:
@@ -67,18 +93,24 @@ class FastRows:
         return self._style_id(number_format) if number_format else None
 
     def _hook(self) -> None:
-        """Let prepared rows pass the sheet's conversion and writer untouched."""
+        """Let prepared rows pass the sheet's conversion and be written as they are.
+        Called before the sheet's first row (its writer is made here)."""
         ws = self.ws
-        ws._get_writer()
-        to_row, write_row = ws._values_to_row, ws._writer.write_row
+        if ws._writer is not None:
+            raise RuntimeError("FastRows must be made before the sheet's first row")
+        writer = ws._writer = _FileWriter(ws)
+        writer.write_top()
+        to_row, write_row = ws._values_to_row, writer.write_row
 
         def values_to_row(values: Any, row_idx: int) -> Any:
             return values if isinstance(values, PreparedRow) else to_row(values, row_idx)
 
         def write(xf: Any, row: Any, row_idx: int) -> None:
             if isinstance(row, PreparedRow):
-                row.element.set("r", str(row_idx))
-                xf.write(row.element)
+                xf.flush()  # lxml's buffered output first, then this row after it
+                # ASCII with character references, as lxml writes this file
+                text = f'<row r="{row_idx}">{row[0]}</row>'
+                writer.file.write(text.encode("ascii", "xmlcharrefreplace"))
             else:
                 write_row(xf, row, row_idx)
 
@@ -90,11 +122,11 @@ class FastRows:
     ) -> PreparedRow | None:
         """The prepared row at ``row_idx`` (1-based), or None when a value needs
         openpyxl (the caller appends that row the ordinary way). The row's XML is
-        written as text and parsed once (one C call instead of three elements per
-        cell built from Python). ``styles`` (from :meth:`style_of`) replaces the
+        written as text, as lxml would serialise it (three elements per cell are
+        neither built from Python nor parsed). ``styles`` (from :meth:`style_of`) replaces the
         columns' styles for this row."""
         suffix = str(row_idx)
-        parts = ["<row>"]
+        parts: list[str] = []
         add = parts.append
         columns = self.styles if styles is None else styles
         for letter, style, value in zip(self.letters, columns, values, strict=True):
@@ -107,7 +139,7 @@ class FastRows:
                     add(f'<c r="{ref}" t="inlineStr"><is><t>{value}</t></is></c>')
                     continue
                 if value == "":  # an empty text cell, as openpyxl writes it
-                    add(f'<c r="{ref}" t="inlineStr"/>')
+                    add(f'<c r="{ref}" t="inlineStr"></c>')
                     continue
                 if self.needs_care(value):
                     return None
@@ -128,10 +160,7 @@ class FastRows:
                 add(f'<c r="{ref}" s="{style or self._dates()}" t="n"><v>{number}</v></c>')
             else:
                 return None
-        add("</row>")
-        prepared = PreparedRow(values)
-        prepared.element = fromstring("".join(parts))
-        return prepared
+        return PreparedRow(("".join(parts),))
 
 
 _PRESERVE = ' xml:space="preserve"'

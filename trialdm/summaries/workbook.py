@@ -262,11 +262,11 @@ def write_listing(
     widths = [max(a, b) for a, b in zip_longest(listing_widths, summary_widths, fillvalue=0)]
     set_widths(ws, widths)
     ws.freeze_panes = "B4"
+    fast = FastRows(ws, [_number_format(column) for column in listing.columns], needs_care)
     sheet.append([cell(ws, result.title, font=TITLE)])
     sheet.append([])
     sheet.append([cell(ws, c.label, font=BOLD) for c in listing.columns])
     writers = [_listing_writer(ws, column) for column in listing.columns]
-    fast = FastRows(ws, [_number_format(column) for column in listing.columns], needs_care)
     streamed = listing_rows(listing, ctx)
     if kept is not None:
         streamed = _keeping(streamed, kept, listing.json_limit)
