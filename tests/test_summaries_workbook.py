@@ -138,6 +138,49 @@ def test_fast_listing_rows_read_back_as_openpyxl_writes_them(tmp_path):
     assert files[1] == files[0]  # the sheet's XML byte for byte as openpyxl writes it
 
 
+def test_text_rows_write_the_sheet_openpyxl_writes(tmp_path):
+    """Printed tables' rows of styled texts: the same sheet and styles, byte for byte,
+    as cells made by ``cell`` and written by openpyxl; a formula-like text is left to
+    openpyxl."""
+    from openpyxl import Workbook
+
+    from trialdm.summaries.cells import BOLD, HEADER, INDENT, NOTE, cell, needs_care, text_style
+    from trialdm.summaries.listing_sheet import FastRows
+
+    lines = [
+        [("Characteristic", BOLD, HEADER), ("Site", BOLD, HEADER), None, (None, BOLD, HEADER)],
+        [
+            ("Age", None, INDENT),
+            ("52 (48–57)", None, None),
+            ("<5", None, HEADER),
+            (None, None, None),
+        ],
+        [(" padded ", NOTE, None), ("", BOLD, None), ("a & b > c", None, None)],
+        [("=1+1", None, None), ("left to openpyxl", BOLD, None)],
+    ]
+    files = []
+    for fast in (False, True):
+        wb = Workbook(write_only=True)
+        ws = wb.create_sheet("table")
+        writer = FastRows(ws, [], needs_care) if fast else None
+        for number, line in enumerate(lines, start=1):
+            if writer is not None:
+                values = [None if c is None else c[0] for c in line]
+                styles = [None if c is None else text_style(ws, c[1], c[2]) for c in line]
+                prepared = writer.texts(values, number, styles)
+                assert (prepared is None) == (number == 4)
+                if prepared is not None:
+                    ws.append(prepared)
+                    continue
+            ws.append(
+                [None if c is None else cell(ws, c[0], font=c[1], alignment=c[2]) for c in line]
+            )
+        wb.save(tmp_path / f"{fast}.xlsx")
+        with zipfile.ZipFile(tmp_path / f"{fast}.xlsx") as archive:
+            files.append([archive.read(n) for n in ("xl/worksheets/sheet1.xml", "xl/styles.xml")])
+    assert files[1] == files[0]
+
+
 def test_fast_rows_take_a_number_format_per_row(tmp_path):
     """The values sheets' lines carry each value's own number format."""
     from openpyxl import Workbook

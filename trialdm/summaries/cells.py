@@ -73,6 +73,19 @@ def cell(
     return c
 
 
+def text_style(ws: WriteOnlyWorksheet, font=None, alignment=None) -> str | None:
+    """The style id openpyxl writes for a text (or empty) cell of :func:`cell` with
+    this font and alignment; None for the default style. Registered with the workbook
+    the first time it is asked for, as writing the first such cell registers it."""
+    styles = _styles_of(ws.parent)
+    key = ("text", id(font), id(alignment))
+    found = styles.get(key)
+    if found is None:
+        c = cell(ws, "", font=font, alignment=alignment)
+        found = styles[key] = (str(c.style_id) if c.has_style else None, font, alignment)
+    return found[0]
+
+
 def _styles_of(wb: Workbook) -> dict[tuple[Any, ...], tuple[Any, Any, Any]]:
     """A workbook's cell styles by (quote prefix, number format, font, alignment)."""
     styles = getattr(wb, "_trialdm_cell_styles", None)

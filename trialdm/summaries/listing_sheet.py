@@ -71,7 +71,10 @@ class FastRows:
         self.ws = ws
         self.needs_care = needs_care
         self.letters = [get_column_letter(i) for i in range(1, len(number_formats) + 1)]
-        self.styles = [self._style_id(f) if f else None for f in number_formats]
+        self.formats = number_formats
+        # The columns' styles, registered with the first row written (as openpyxl
+        # registers a style with the first cell it writes in it).
+        self.styles: list[str | None] | None = None
         self._date_style: str | None = None  # registered with the first date written
         self.epoch = ws.parent.epoch
         self._hook()
@@ -129,6 +132,8 @@ class FastRows:
         parts: list[str] = []
         add = parts.append
         columns = self.styles if styles is None else styles
+        if columns is None:
+            columns = self.styles = [self._style_id(f) if f else None for f in self.formats]
         for letter, style, value in zip(self.letters, columns, values, strict=True):
             if value is None:
                 continue
@@ -160,6 +165,34 @@ class FastRows:
                 add(f'<c r="{ref}" s="{style or self._dates()}" t="n"><v>{number}</v></c>')
             else:
                 return None
+        return PreparedRow(("".join(parts),))
+
+    def texts(
+        self, values: Sequence[str | None], row_idx: int, styles: Sequence[str | None]
+    ) -> PreparedRow | None:
+        """A row of texts, each cell with its own style id (None: the default style),
+        as :func:`~trialdm.summaries.cells.cell` makes them and openpyxl writes them:
+        an empty cell is written when it has a style. None when a text needs openpyxl."""
+        suffix = str(row_idx)
+        parts: list[str] = []
+        add = parts.append
+        for index, (style, value) in enumerate(zip(styles, values, strict=True)):
+            styled = "" if style is None else f' s="{style}"'
+            if value is None:
+                if style is not None:
+                    add(f'<c r="{get_column_letter(index + 1)}{suffix}"{styled} t="n"></c>')
+                continue
+            ref = get_column_letter(index + 1) + suffix
+            if _PLAIN.fullmatch(value) and len(value) <= _LONGEST:
+                add(f'<c r="{ref}"{styled} t="inlineStr"><is><t>{value}</t></is></c>')
+            elif value == "":
+                add(f'<c r="{ref}"{styled} t="inlineStr"></c>')
+            elif self.needs_care(value):
+                return None
+            else:
+                space = _PRESERVE if value != value.strip() else ""
+                text = _escape(value)
+                add(f'<c r="{ref}"{styled} t="inlineStr"><is><t{space}>{text}</t></is></c>')
         return PreparedRow(("".join(parts),))
 
 

@@ -46,6 +46,7 @@ from trialdm.summaries.cells import (
     needs_care,
     needs_quoting,
     set_widths,
+    text_style,
     text_width,
 )
 from trialdm.summaries.engine import TableResult, listing_rows
@@ -143,34 +144,52 @@ def _table_widths(result: TableResult) -> list[int]:
     return widths
 
 
-def _write_printed_table(sheet: Sheet, result: TableResult) -> None:
+# A text cell: its text (None: empty), font and alignment.
+TextCell = tuple[str | None, Any, Any]
+
+
+def _append_texts(sheet: Sheet, fast: FastRows, line: Sequence[TextCell | None]) -> None:
+    """One row of text cells (None where the row has no cell) as prepared XML, or
+    through openpyxl when a text needs it (:meth:`FastRows.texts`)."""
+    ws = sheet.ws
+    values = [None if c is None else c[0] for c in line]
+    styles = [None if c is None else text_style(ws, c[1], c[2]) for c in line]
+    prepared = fast.texts(values, sheet.rows + 1, styles)
+    if prepared is None:
+        sheet.append(
+            [None if c is None else cell(ws, c[0], font=c[1], alignment=c[2]) for c in line]
+        )
+    else:
+        sheet.append(prepared)
+
+
+def _write_printed_table(sheet: Sheet, result: TableResult, fast: FastRows) -> None:
     """Header (merged as printed), one cell per printed cell, then the footnotes:
     the JSON's texts exactly, so that the range pastes into a manuscript."""
-    ws = sheet.ws
     grid = header_grid(result.corner, _columns(result))
     height = max(h.row for h in grid) + 1
     first = sheet.rows + 1
     width = 1 + len(result.columns)
-    lines: list[list[Any]] = [[None] * width for _ in range(height)]
+    lines: list[list[TextCell | None]] = [[None] * width for _ in range(height)]
     for h in grid:
         align = HEADER_LEFT if h.col == 0 else HEADER
-        lines[h.row][h.col] = cell(ws, h.text or None, font=BOLD, alignment=align)
+        lines[h.row][h.col] = (h.text or None, BOLD, align)
     for line in lines:
-        sheet.append(line)
+        _append_texts(sheet, fast, line)
     for h in grid:
         sheet.merge(first + h.row, 1 + h.col, h.rowspan, h.colspan)
     for row in result.rows:
         font = BOLD if row.kind == "heading" else None
         align = INDENT if row.kind in ("category", "missing") else None
-        line: list[Any] = [cell(ws, row.label, font=font, alignment=align)]
-        line += [cell(ws, c.text or None, alignment=PRINTED) for c in row.cells]
-        sheet.append(line)
+        texts: list[TextCell | None] = [(row.label, font, align)]
+        texts += [(c.text or None, None, PRINTED) for c in row.cells]
+        _append_texts(sheet, fast, texts)
     # Manuscript footnotes, then the method notes apart from them.
     for block in (result.footnotes, result.notes):
         if block:
             sheet.append([])
         for note in block:
-            sheet.append([cell(ws, note, font=NOTE)])
+            _append_texts(sheet, fast, [(note, NOTE, None)])
 
 
 def _header_rows(result: TableResult) -> int:
@@ -208,9 +227,10 @@ def write_table(wb: Workbook, result: TableResult, names: SheetNames) -> None:
     sheet = Sheet(ws)
     set_widths(ws, _table_widths(result))
     ws.freeze_panes = f"B{2 + _header_rows(result) + 1}"
-    sheet.append([cell(ws, result.title, font=TITLE)])
+    fast = FastRows(ws, [], needs_care)
+    _append_texts(sheet, fast, [(result.title, TITLE, None)])
     sheet.append([])
-    _write_printed_table(sheet, result)
+    _write_printed_table(sheet, result, fast)
     if result.chart is not None and result.chart.categories:
         _write_chart(ws, result, sheet.rows)
     write_numbers(wb, result, names.numbers)
@@ -281,7 +301,7 @@ def write_listing(
             progress(count)
     sheet.append([])
     sheet.append([cell(ws, gettext("Summary"), font=TITLE)])
-    _write_printed_table(sheet, result)
+    _write_printed_table(sheet, result, fast)
     write_numbers(wb, result, names.numbers)
 
 
