@@ -253,3 +253,21 @@ def test_cells_keep_their_own_style_when_styles_are_shared(tmp_path):
     assert style("B5") == ("General", True, False, 20, 3, None, False)
     assert style("B6") == ("General", False, False, 11, 0, None, False)
     assert sheet["A3"].value == "=1+1" and sheet["A3"].data_type == "s"
+
+
+@pytest.mark.parametrize("language", ["de", "en"])
+def test_spec_texts_translate_as_spec_text_does(app, language):
+    """The catalog looked up once for many texts gives each text as ``spec_text``:
+    catalog entries (a doubled percent sign kept single), event labels by their
+    template, data and empty texts as they are."""
+    from trialdm.core.catalog import spec_text, spec_texts
+    from trialdm.core.messages import job_language
+
+    texts = ["Age band, n (%)", "Age", "T1 (4 months)", "T0 (baseline)", "S01", " ", "", None, 3]
+    with app.app_context(), job_language(language):
+        text = spec_texts()
+        found = [text(t) for t in texts + texts]  # the second time from its memo
+        expected = [spec_text(t) for t in texts]
+    assert found == expected + expected
+    if language == "de":
+        assert expected[:3] == ["Altersgruppe, n (%)", "Alter", "T1 (4 Monate)"]
