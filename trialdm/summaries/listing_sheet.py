@@ -137,12 +137,17 @@ class FastRows:
         for letter, style, value in zip(self.letters, columns, values, strict=True):
             if value is None:
                 continue
+            kind = type(value)
+            # The most frequent values first: a plain text, an int, a finite float.
+            if kind is str and _plain(value) and len(value) <= _LONGEST:
+                add(f'<c r="{letter}{suffix}" t="inlineStr"><is><t>{value}</t></is></c>')
+                continue
+            if kind is int or (kind is float and math.isfinite(value)):
+                styled = "" if style is None else f' s="{style}"'
+                add(f'<c r="{letter}{suffix}"{styled} t="n"><v>{value:.16g}</v></c>')  # as openpyxl
+                continue
             ref = letter + suffix
             if isinstance(value, str):
-                if _PLAIN.fullmatch(value) and len(value) <= _LONGEST:
-                    # Most texts: nothing to escape, keep or leave to openpyxl.
-                    add(f'<c r="{ref}" t="inlineStr"><is><t>{value}</t></is></c>')
-                    continue
                 if value == "":  # an empty text cell, as openpyxl writes it
                     add(f'<c r="{ref}" t="inlineStr"></c>')
                     continue
@@ -183,7 +188,7 @@ class FastRows:
                     add(f'<c r="{get_column_letter(index + 1)}{suffix}"{styled} t="n"></c>')
                 continue
             ref = get_column_letter(index + 1) + suffix
-            if _PLAIN.fullmatch(value) and len(value) <= _LONGEST:
+            if _plain(value) and len(value) <= _LONGEST:
                 add(f'<c r="{ref}"{styled} t="inlineStr"><is><t>{value}</t></is></c>')
             elif value == "":
                 add(f'<c r="{ref}"{styled} t="inlineStr"></c>')
@@ -201,6 +206,7 @@ _PRESERVE = ' xml:space="preserve"'
 # (kept with xml:space), nothing XML must escape or cannot hold. Anything else takes
 # the careful path below (a needs_care text is never plain).
 _PLAIN = re.compile(r"(?![=+\-@\s])[^&<>\x00-\x08\x0b-\x1f]+(?<!\s)")
+_plain = _PLAIN.fullmatch
 _LONGEST = 32767  # Excel's longest text in a cell; longer texts go through openpyxl
 
 
