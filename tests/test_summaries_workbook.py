@@ -99,6 +99,7 @@ def test_fast_listing_rows_read_back_as_openpyxl_writes_them(tmp_path):
         ["P2/M", "שלום", None, 1e20, datetime(2024, 1, 1, 12, 30), "", False],
         ["P3/D", "a < b & c > d", -7, 0.0, None, "line\r\nnext", None],
         ["=SUM(A1)", "left to openpyxl", 1, 0.1, None, None, None],
+        ["P1/F", "שלום", 3, 2.5, None, "a < b & c > d", None],  # texts seen before
     ]
     sheets = []
     files: list[bytes] = []

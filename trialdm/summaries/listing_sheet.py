@@ -76,6 +76,9 @@ class FastRows:
         # registers a style with the first cell it writes in it).
         self.styles: list[str | None] | None = None
         self._date_style: str | None = None  # registered with the first date written
+        # The XML after the reference of a plain text's cell, by text: labels, codes
+        # and statistics' names repeat from row to row.
+        self._known: dict[str, str] = {}
         self.epoch = ws.parent.epoch
         self._hook()
 
@@ -134,14 +137,21 @@ class FastRows:
         columns = self.styles if styles is None else styles
         if columns is None:
             columns = self.styles = [self._style_id(f) if f else None for f in self.formats]
+        known = self._known
         for letter, style, value in zip(self.letters, columns, values, strict=True):
             if value is None:
                 continue
             kind = type(value)
             # The most frequent values first: a plain text, an int, a finite float.
-            if kind is str and _plain(value) and len(value) <= _LONGEST:
-                add(f'<c r="{letter}{suffix}" t="inlineStr"><is><t>{value}</t></is></c>')
-                continue
+            if kind is str:
+                tail = known.get(value)
+                if tail is None and _plain(value) and len(value) <= _LONGEST:
+                    tail = f' t="inlineStr"><is><t>{value}</t></is></c>'
+                    if len(known) < _KNOWN:
+                        known[value] = tail
+                if tail is not None:
+                    add(f'<c r="{letter}{suffix}"{tail}')
+                    continue
             if kind is int or (kind is float and math.isfinite(value)):
                 styled = "" if style is None else f' s="{style}"'
                 add(f'<c r="{letter}{suffix}"{styled} t="n"><v>{value:.16g}</v></c>')  # as openpyxl
@@ -207,6 +217,7 @@ _PRESERVE = ' xml:space="preserve"'
 # the careful path below (a needs_care text is never plain).
 _PLAIN = re.compile(r"(?![=+\-@\s])[^&<>\x00-\x08\x0b-\x1f]+(?<!\s)")
 _plain = _PLAIN.fullmatch
+_KNOWN = 2_000  # texts kept per sheet (a listing's study IDs all differ)
 _LONGEST = 32767  # Excel's longest text in a cell; longer texts go through openpyxl
 
 
