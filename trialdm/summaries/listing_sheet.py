@@ -15,6 +15,7 @@ import math
 import re
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Any
 
 from openpyxl.cell import WriteOnlyCell
@@ -138,7 +139,8 @@ class FastRows:
         if columns is None:
             columns = self.styles = [self._style_id(f) if f else None for f in self.formats]
         known = self._known
-        for letter, style, value in zip(self.letters, columns, values, strict=True):
+        letters = self.letters if len(self.letters) == len(values) else _letters(len(values))
+        for letter, style, value in zip(letters, columns, values, strict=True):
             if value is None:
                 continue
             kind = type(value)
@@ -209,6 +211,12 @@ class FastRows:
                 text = _escape(value)
                 add(f'<c r="{ref}"{styled} t="inlineStr"><is><t{space}>{text}</t></is></c>')
         return PreparedRow(("".join(parts),))
+
+
+@lru_cache(maxsize=64)
+def _letters(count: int) -> tuple[str, ...]:
+    """The column letters of a row of ``count`` cells."""
+    return tuple(get_column_letter(i) for i in range(1, count + 1))
 
 
 _PRESERVE = ' xml:space="preserve"'

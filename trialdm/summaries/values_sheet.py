@@ -21,6 +21,7 @@ from trialdm.summaries.cells import (
     needs_care,
     needs_quoting,
     set_widths,
+    text_row,
     text_width,
 )
 from trialdm.summaries.engine import TableResult
@@ -78,9 +79,9 @@ def write_numbers(wb: Workbook, result: TableResult, title: str) -> None:
     # needs openpyxl (a formula-like text, a date) goes through it as before.
     fast = FastRows(ws, [None] * len(NUMBERS_HEADER), needs_care)
     title = gettext("%(table)s: the numbers of each cell", table=result.title)
-    ws.append([cell(ws, title, font=TITLE)])
+    ws.append(text_row(ws, fast, 1, [(title, TITLE, None)]))
     ws.append([])
-    ws.append([cell(ws, gettext(h), font=BOLD) for h in NUMBERS_HEADER])
+    ws.append(text_row(ws, fast, 3, [(gettext(h), BOLD, None) for h in NUMBERS_HEADER]))
     row_styles: dict[str, list[str | None]] = {}
     styles: dict[str, Any] = {}
 

@@ -42,11 +42,12 @@ from trialdm.summaries.cells import (
     NOTE,
     PRINTED,
     TITLE,
+    TextCell,
     cell,
     needs_care,
     needs_quoting,
     set_widths,
-    text_style,
+    text_row,
     text_width,
 )
 from trialdm.summaries.engine import TableResult, listing_rows
@@ -144,23 +145,8 @@ def _table_widths(result: TableResult) -> list[int]:
     return widths
 
 
-# A text cell: its text (None: empty), font and alignment.
-TextCell = tuple[str | None, Any, Any]
-
-
 def _append_texts(sheet: Sheet, fast: FastRows, line: Sequence[TextCell | None]) -> None:
-    """One row of text cells (None where the row has no cell) as prepared XML, or
-    through openpyxl when a text needs it (:meth:`FastRows.texts`)."""
-    ws = sheet.ws
-    values = [None if c is None else c[0] for c in line]
-    styles = [None if c is None else text_style(ws, c[1], c[2]) for c in line]
-    prepared = fast.texts(values, sheet.rows + 1, styles)
-    if prepared is None:
-        sheet.append(
-            [None if c is None else cell(ws, c[0], font=c[1], alignment=c[2]) for c in line]
-        )
-    else:
-        sheet.append(prepared)
+    sheet.append(text_row(sheet.ws, fast, sheet.rows + 1, line))
 
 
 def _write_printed_table(sheet: Sheet, result: TableResult, fast: FastRows) -> None:
@@ -204,8 +190,11 @@ def write_cover(
 ) -> None:
     ws = wb.create_sheet(cover_name())
     set_widths(ws, [24, 80, 32])
-    ws.append([cell(ws, gettext("%(trial)s: summary tables", trial=cover.trial), font=TITLE)])
-    ws.append([])
+    sheet = Sheet(ws)
+    fast = FastRows(ws, [], needs_care)
+    title = gettext("%(trial)s: summary tables", trial=cover.trial)
+    _append_texts(sheet, fast, [(title, TITLE, None)])
+    sheet.append([])
     lines: list[tuple[str, Any, str | None]] = [
         (gettext("Trial"), cover.trial, None),
         (gettext("Scope"), cover.scope, None),
@@ -215,11 +204,16 @@ def write_cover(
     ]
     lines += [(gettext(name), value, None) for name, value in cover.filters]
     for label, value, number_format in lines:
-        ws.append([cell(ws, label, font=BOLD), cell(ws, value, number_format)])
-    ws.append([])
-    ws.append([cell(ws, gettext(h), font=BOLD) for h in (N_("Sheet"), N_("Table"), N_("Numbers"))])
+        if isinstance(value, str):
+            _append_texts(sheet, fast, [(label, BOLD, None), (value, None, None)])
+        else:  # the time the data were read, with its format
+            sheet.append([cell(ws, label, font=BOLD), cell(ws, value, number_format)])
+    sheet.append([])
+    headers = (N_("Sheet"), N_("Table"), N_("Numbers"))
+    _append_texts(sheet, fast, [(gettext(h), BOLD, None) for h in headers])
     for result, name in zip(results, names, strict=True):
-        ws.append([cell(ws, name.table), cell(ws, result.title), cell(ws, name.numbers)])
+        texts = (name.table, result.title, name.numbers)
+        _append_texts(sheet, fast, [(text, None, None) for text in texts])
 
 
 def write_table(wb: Workbook, result: TableResult, names: SheetNames) -> None:
@@ -232,23 +226,35 @@ def write_table(wb: Workbook, result: TableResult, names: SheetNames) -> None:
     sheet.append([])
     _write_printed_table(sheet, result, fast)
     if result.chart is not None and result.chart.categories:
-        _write_chart(ws, result, sheet.rows)
+        _write_chart(sheet, fast, result)
     write_numbers(wb, result, names.numbers)
 
 
-def _write_chart(ws: WriteOnlyWorksheet, result: TableResult, rows_written: int) -> None:
+def _write_chart(sheet: Sheet, fast: FastRows, result: TableResult) -> None:
     chart_data = result.chart
     assert chart_data is not None
-    ws.append([])
-    ws.append([cell(ws, chart_data.title, font=BOLD)])
-    header_row = rows_written + 3
+    ws = sheet.ws
+    sheet.append([])
+    _append_texts(sheet, fast, [(chart_data.title, BOLD, None)])
+    header_row = sheet.rows + 1
     sites = list(chart_data.series)
-    ws.append([cell(ws, gettext("Month"), font=BOLD)] + [cell(ws, s, font=BOLD) for s in sites])
+    _append_texts(sheet, fast, [(t, BOLD, None) for t in [gettext("Month"), *sites]])
+    styles: list[str | None] = []
     for index, month in enumerate(chart_data.categories):
-        ws.append(
-            [cell(ws, month, "mmm yyyy")]
-            + [cell(ws, chart_data.series[s][index], "0") for s in sites]
-        )
+        values = [month, *[chart_data.series[s][index] for s in sites]]
+        if not styles:
+            # The styles of the first month's cells, registered as openpyxl registers
+            # them (a date cell registers the date format before its own).
+            month_style, count_style = (
+                str(c.style_id) if c.has_style else None
+                for c in (cell(ws, month, "mmm yyyy"), cell(ws, 0, "0"))
+            )
+            styles = [month_style, *[count_style] * len(sites)]
+        prepared = fast.row(values, sheet.rows + 1, styles)
+        if prepared is None:
+            prepared = [cell(ws, month, "mmm yyyy")]
+            prepared += [cell(ws, value, "0") for value in values[1:]]
+        sheet.append(prepared)
     last = header_row + len(chart_data.categories)
     chart = LineChart()
     chart.title = chart_data.title
