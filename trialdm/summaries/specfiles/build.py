@@ -248,14 +248,16 @@ def _listing(compiled: _Compiled) -> ListingSpec | None:
     label_fields = (
         [(f, position[f]) for f in template.fields if f != "n"] if template is not None else []
     )
-    labels = compiled.labels
+    renders: list[Callable[[dict[str, Any]], str]] = []
 
     def shape(raw: Any, number: int, ctx: BuildContext) -> list[Any]:
         line = []
         if template is not None:
+            if number == 1 or not renders:  # a listing's first row: its own labels kept
+                renders[:] = [template.renderer(compiled.labels)]
             values = {field: raw[i] for field, i in label_fields}
             values["n"] = number
-            line.append(template.render(values, labels))
+            line.append(renders[0](values))
         for i, print_value in cells:
             value = raw[i]
             line.append(None if value is None else print_value(value, ctx))
