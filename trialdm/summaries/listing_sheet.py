@@ -1,12 +1,13 @@
-"""The participant listing's rows written straight as sheet XML.
+"""Rows of the summary workbook's sheets written straight as sheet XML.
 
 A listing is one line per person, and openpyxl's write-only sheet spends most of a
 large build on it: per cell it makes a cell object, binds and checks its value,
-and opens three XML elements through context managers. Here each row is written
-as XML text (inline strings, numbers and dates with a prepared style) straight into
-the sheet's file, between the rows openpyxl writes there, so the file is byte for
-byte what openpyxl would write for those values; every other row of the sheet
-(title, header, the summary table) still goes through openpyxl.
+and opens three XML elements through context managers. Here a row of plain values
+(the listing's, a values sheet's line, a printed table's texts with their styles) is
+written as XML text (inline strings, numbers and dates with a prepared style)
+straight into the sheet's file, between the rows openpyxl writes there, so the file
+is byte for byte what openpyxl would write for those values; a row with a value
+that needs openpyxl (a formula-like text, a time zone) still goes through it.
 """
 
 from __future__ import annotations
@@ -58,10 +59,10 @@ class _FileWriter(WorksheetWriter):
 
 
 class FastRows:
-    """Appends rows of plain values (str, int, float, date, None) to a write-only
-    sheet as prepared XML; a string that needs care (a formula-like or illegal
-    character) comes from ``fallback`` as an openpyxl cell and is written by
-    openpyxl in its row."""
+    """Prepares rows of plain values (str, int, float, date, None) for a write-only
+    sheet as XML; for a row with a string that needs care (a formula-like or illegal
+    character) it gives None, and the caller appends that row through openpyxl. Made
+    before the sheet's first row."""
 
     def __init__(
         self,
