@@ -282,3 +282,27 @@ def test_job_lists_read_no_tables(app, api_as, make_participant, db_session):
     job_id = listed.json["items"][0]["id"]
     table = coordinator.get(f"/api/v1/summaries/{job_id}/tables/baseline_characteristics")
     assert table.status_code == 200 and table.json["rows"]
+
+
+def test_a_builds_progress_is_written_at_most_once_a_second(app, db_session, monkeypatch):
+    """Steps closer together than ``every`` are counted, not written (a short build
+    writes none); the first step after the interval is written with its percentage."""
+    job = _job(db_session, tables=["recruitment"])
+    job.state, job.step = "running", "Starting"
+    db_session.commit()
+    clock = [100.0]
+    monkeypatch.setattr(jobs.time, "monotonic", lambda: clock[0])
+    seen: list[tuple[int, str]] = []
+    progress = jobs.JobProgress(
+        db_session, SummaryJob, job.id, steps=4, listener=lambda *a: seen.append(a), every=1.0
+    )
+    progress("Computing a")
+    clock[0] += 0.5
+    progress("Computing b")
+    db_session.refresh(job)
+    assert (job.step, job.progress) == ("Starting", 0)
+    clock[0] += 0.6
+    progress("Writing a")
+    db_session.refresh(job)
+    assert (job.step, job.progress) == ("Writing a", 50)
+    assert seen == [(0, "Computing a"), (25, "Computing b"), (50, "Writing a")]

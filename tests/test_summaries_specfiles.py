@@ -651,3 +651,21 @@ def test_shanghai_table2_in_the_html_preview(app, db_session, reference_dir, mak
         assert shown["Diagnosis"] == person["diagnosis"]
         assert shown["Years in care"] == person["years_in_daycare"]
         assert shown["Years of illness"] == person["years_of_illness"]
+
+
+def test_a_templates_renderer_prints_each_row_as_render_does():
+    """The listing's row labels: the renderer keeps each field's text by value and
+    type (1 and True print differently), and prints every row as ``render``."""
+    from trialdm.summaries.specfiles.templates import LabelTemplate
+
+    labels = {"gender": {"female": "Female", "": "Not stated"}, "flag": {"1": "One"}}
+    rows = [
+        {"n": 1, "gender": "female", "flag": 1, "day": date(2021, 9, 7)},
+        {"n": 2, "gender": None, "flag": True, "day": None},
+        {"n": 3, "gender": "female", "flag": 1.0, "day": date(2021, 9, 7)},
+        {"n": 4, "gender": "male", "flag": True, "day": date(2022, 1, 1)},
+    ]
+    for text in ("P{n}/{gender:initial}", "{gender} {flag:code} {flag} {day:long_date} {day:year}"):
+        template = LabelTemplate.parse(text)
+        render = template.renderer(labels)
+        assert [render(r) for r in rows + rows] == [template.render(r, labels) for r in rows + rows]

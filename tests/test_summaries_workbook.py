@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zipfile
 from datetime import date, datetime
 
 import openpyxl
@@ -98,13 +99,15 @@ def test_fast_listing_rows_read_back_as_openpyxl_writes_them(tmp_path):
         ["P2/M", "שלום", None, 1e20, datetime(2024, 1, 1, 12, 30), "", False],
         ["P3/D", "a < b & c > d", -7, 0.0, None, "line\r\nnext", None],
         ["=SUM(A1)", "left to openpyxl", 1, 0.1, None, None, None],
+        ["P1/F", "שלום", 3, 2.5, None, "a < b & c > d", None],  # texts seen before
     ]
     sheets = []
+    files: list[bytes] = []
     for fast in (False, True):
         wb = Workbook(write_only=True)
         ws = wb.create_sheet("listing")
-        ws.append(["header"])
         writer = FastRows(ws, formats, lambda text: text.startswith("=")) if fast else None
+        ws.append(["header"])
         styles = {}
         for index, number_format in enumerate(formats):
             if number_format:
@@ -130,7 +133,53 @@ def test_fast_listing_rows_read_back_as_openpyxl_writes_them(tmp_path):
         sheets.append(
             [[(c.value, c.number_format, c.data_type) for c in row] for row in read.iter_rows()]
         )
+        with zipfile.ZipFile(tmp_path / f"{fast}.xlsx") as archive:
+            files.append(archive.read("xl/worksheets/sheet1.xml"))
     assert sheets[1] == sheets[0]
+    assert files[1] == files[0]  # the sheet's XML byte for byte as openpyxl writes it
+
+
+def test_text_rows_write_the_sheet_openpyxl_writes(tmp_path):
+    """Printed tables' rows of styled texts: the same sheet and styles, byte for byte,
+    as cells made by ``cell`` and written by openpyxl; a formula-like text is left to
+    openpyxl."""
+    from openpyxl import Workbook
+
+    from trialdm.summaries.cells import BOLD, HEADER, INDENT, NOTE, cell, needs_care, text_style
+    from trialdm.summaries.listing_sheet import FastRows
+
+    lines = [
+        [("Characteristic", BOLD, HEADER), ("Site", BOLD, HEADER), None, (None, BOLD, HEADER)],
+        [
+            ("Age", None, INDENT),
+            ("52 (48–57)", None, None),
+            ("<5", None, HEADER),
+            (None, None, None),
+        ],
+        [(" padded ", NOTE, None), ("", BOLD, None), ("a & b > c", None, None)],
+        [("=1+1", None, None), ("left to openpyxl", BOLD, None)],
+    ]
+    files = []
+    for fast in (False, True):
+        wb = Workbook(write_only=True)
+        ws = wb.create_sheet("table")
+        writer = FastRows(ws, [], needs_care) if fast else None
+        for number, line in enumerate(lines, start=1):
+            if writer is not None:
+                values = [None if c is None else c[0] for c in line]
+                styles = [None if c is None else text_style(ws, c[1], c[2]) for c in line]
+                prepared = writer.texts(values, number, styles)
+                assert (prepared is None) == (number == 4)
+                if prepared is not None:
+                    ws.append(prepared)
+                    continue
+            ws.append(
+                [None if c is None else cell(ws, c[0], font=c[1], alignment=c[2]) for c in line]
+            )
+        wb.save(tmp_path / f"{fast}.xlsx")
+        with zipfile.ZipFile(tmp_path / f"{fast}.xlsx") as archive:
+            files.append([archive.read(n) for n in ("xl/worksheets/sheet1.xml", "xl/styles.xml")])
+    assert files[1] == files[0]
 
 
 def test_fast_rows_take_a_number_format_per_row(tmp_path):
@@ -205,3 +254,21 @@ def test_cells_keep_their_own_style_when_styles_are_shared(tmp_path):
     assert style("B5") == ("General", True, False, 20, 3, None, False)
     assert style("B6") == ("General", False, False, 11, 0, None, False)
     assert sheet["A3"].value == "=1+1" and sheet["A3"].data_type == "s"
+
+
+@pytest.mark.parametrize("language", ["de", "en"])
+def test_spec_texts_translate_as_spec_text_does(app, language):
+    """The catalog looked up once for many texts gives each text as ``spec_text``:
+    catalog entries (a doubled percent sign kept single), event labels by their
+    template, data and empty texts as they are."""
+    from trialdm.core.catalog import spec_text, spec_texts
+    from trialdm.core.messages import job_language
+
+    texts = ["Age band, n (%)", "Age", "T1 (4 months)", "T0 (baseline)", "S01", " ", "", None, 3]
+    with app.app_context(), job_language(language):
+        text = spec_texts()
+        found = [text(t) for t in texts + texts]  # the second time from its memo
+        expected = [spec_text(t) for t in texts]
+    assert found == expected + expected
+    if language == "de":
+        assert expected[:3] == ["Altersgruppe, n (%)", "Alter", "T1 (4 Monate)"]

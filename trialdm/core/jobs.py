@@ -10,6 +10,7 @@ grows inside the claim, and the claim refuses a job that has used its attempts.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -162,7 +163,12 @@ class JobProgress:
     By default each step commits the caller's session. With ``own_transaction`` it is
     written in a short transaction of its own on another connection, and the caller's
     session (still reading, e.g. a build's temporary tables) is left alone: the work
-    commits once, at its edge."""
+    commits once, at its edge.
+
+    With ``every`` (seconds) a step is written only when that long has passed since
+    the last one written (the claim's write, just before, counts as the first); the
+    steps between are counted, not written. A build of a second then writes no step
+    a person polling its state would have seen, and none of its transactions."""
 
     def __init__(
         self,
@@ -173,6 +179,7 @@ class JobProgress:
         listener: Callable[[int, str], None] | None = None,
         *,
         own_transaction: bool = False,
+        every: float = 0.0,
     ) -> None:
         self.session = session
         self.model = model
@@ -181,6 +188,8 @@ class JobProgress:
         self.done = 0
         self.listener = listener
         self.own_transaction = own_transaction
+        self.every = every
+        self.written = time.monotonic()
 
     def __call__(self, step: str, advance: bool = True) -> None:
         percent = min(99, int(100 * self.done / self.steps))
@@ -188,6 +197,11 @@ class JobProgress:
             self.done += 1
         if self.listener is not None:
             self.listener(percent, step)
+        if self.every:
+            now = time.monotonic()
+            if now - self.written < self.every:
+                return
+            self.written = now
         statement = (
             update(self.model)
             .where(self.model.id == self.job_id)

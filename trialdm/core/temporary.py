@@ -80,7 +80,7 @@ def materialise(
     shape = statement.subquery()
     table = temporary_table(name, shape.columns)
     connection = session.connection()
-    connection.execute(CreateTable(table, if_not_exists=True))
+    connection.exec_driver_sql(_ddl(table, connection, "create"))
     connection.execute(delete(table))
     rows = select(*shape.columns)
     scope = current_scope()
@@ -98,12 +98,31 @@ def drop_temporaries(session: Session, tables: Iterable[Table], *, failed: bool 
     if not failed:
         connection = session.connection()
         for table in tables:
-            connection.execute(DropTable(table, if_exists=True))
+            connection.exec_driver_sql(_ddl(table, connection, "drop"))
         return
     try:
         connection = session.connection()
         for table in tables:
             with connection.begin_nested():
-                connection.execute(DropTable(table, if_exists=True))
+                connection.exec_driver_sql(_ddl(table, connection, "drop"))
     except SQLAlchemyError:
         return  # the caller's rollback removes what is left
+
+
+_ddl_texts: dict[tuple[Table, str, str], str] = {}
+
+
+def _ddl(table: Table, connection: Any, what: str) -> str:
+    """The CREATE (if not exists) or DROP (if exists) of a temporary table as SQL,
+    compiled once per table and dialect: SQLAlchemy compiles DDL on each execution."""
+    dialect = connection.dialect
+    key = (table, dialect.name, what)
+    found = _ddl_texts.get(key)
+    if found is None:
+        ddl = (
+            CreateTable(table, if_not_exists=True)
+            if what == "create"
+            else DropTable(table, if_exists=True)
+        )
+        found = _ddl_texts[key] = str(ddl.compile(dialect=dialect))
+    return found

@@ -17,6 +17,8 @@ from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
+from trialdm.summaries.listing_sheet import FastRows
+
 HOSTILE_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 # Characters XML 1.0 cannot hold (openpyxl refuses them); tab, LF and CR are fine.
 ILLEGAL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
@@ -71,6 +73,37 @@ def cell(
     else:
         c._style = copy(found[0])
     return c
+
+
+def text_style(ws: WriteOnlyWorksheet, font=None, alignment=None) -> str | None:
+    """The style id openpyxl writes for a text (or empty) cell of :func:`cell` with
+    this font and alignment; None for the default style. Registered with the workbook
+    the first time it is asked for, as writing the first such cell registers it."""
+    styles = _styles_of(ws.parent)
+    key = ("text", id(font), id(alignment))
+    found = styles.get(key)
+    if found is None:
+        c = cell(ws, "", font=font, alignment=alignment)
+        found = styles[key] = (str(c.style_id) if c.has_style else None, font, alignment)
+    return found[0]
+
+
+# A text cell: its text (None: empty), font and alignment.
+TextCell = tuple[str | None, Any, Any]
+
+
+def text_row(
+    ws: WriteOnlyWorksheet, fast: FastRows, row_idx: int, line: Sequence[TextCell | None]
+) -> Any:
+    """A row of text cells (None where the row has no cell) to append at ``row_idx``:
+    prepared XML (:meth:`FastRows.texts`), or :func:`cell`'s cells when a text needs
+    openpyxl."""
+    values = [None if c is None else c[0] for c in line]
+    styles = [None if c is None else text_style(ws, c[1], c[2]) for c in line]
+    prepared = fast.texts(values, row_idx, styles)
+    if prepared is not None:
+        return prepared
+    return [None if c is None else cell(ws, c[0], font=c[1], alignment=c[2]) for c in line]
 
 
 def _styles_of(wb: Workbook) -> dict[tuple[Any, ...], tuple[Any, Any, Any]]:

@@ -1,12 +1,13 @@
-"""The participant listing's rows written straight as sheet XML.
+"""Rows of the summary workbook's sheets written straight as sheet XML.
 
 A listing is one line per person, and openpyxl's write-only sheet spends most of a
 large build on it: per cell it makes a cell object, binds and checks its value,
-and opens three XML elements through context managers. Here each row is written
-as XML text and parsed into one element at once (inline strings, numbers and dates
-with a prepared style), given to the same write-only sheet and its writer, so the
-file is what openpyxl would write for those values; every other row of the sheet (title, header, the
-summary table) still goes through openpyxl.
+and opens three XML elements through context managers. Here a row of plain values
+(the listing's, a values sheet's line, a printed table's texts with their styles) is
+written as XML text (inline strings, numbers and dates with a prepared style)
+straight into the sheet's file, between the rows openpyxl writes there, so the file
+is byte for byte what openpyxl would write for those values; a row with a value
+that needs openpyxl (a formula-like text, a time zone) still goes through it.
 """
 
 from __future__ import annotations
@@ -15,26 +16,53 @@ import math
 import re
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Any
 
-from lxml.etree import fromstring
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.utils import get_column_letter
 from openpyxl.utils.datetime import to_excel
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
+from openpyxl.worksheet._writer import WorksheetWriter
+from openpyxl.xml.constants import SHEET_MAIN_NS
+from openpyxl.xml.functions import xmlfile
 
 
 class PreparedRow(tuple):
-    """A row already made into its XML element (a tuple, as the sheet accepts)."""
+    """A row already written as its cells' XML (a tuple, as the sheet accepts; its
+    one item is the XML of the cells)."""
 
-    element: Any
+
+class _FileWriter(WorksheetWriter):
+    """openpyxl's sheet writer, its XML written through a file object of its own, so
+    that prepared rows can be written to that file between lxml's writes."""
+
+    file: Any
+
+    def get_stream(self) -> Any:  # openpyxl's, with the file opened here
+        with (
+            open(self.out, "wb") as self.file,
+            xmlfile(self.file) as xf,
+            xf.element("worksheet", xmlns=SHEET_MAIN_NS),
+        ):
+            try:
+                while True:
+                    el = yield
+                    if el is True:
+                        yield xf
+                    elif el is None:
+                        continue
+                    else:
+                        xf.write(el)
+            except GeneratorExit:
+                pass
 
 
 class FastRows:
-    """Appends rows of plain values (str, int, float, date, None) to a write-only
-    sheet as prepared XML; a string that needs care (a formula-like or illegal
-    character) comes from ``fallback`` as an openpyxl cell and is written by
-    openpyxl in its row."""
+    """Prepares rows of plain values (str, int, float, date, None) for a write-only
+    sheet as XML; for a row with a string that needs care (a formula-like or illegal
+    character) it gives None, and the caller appends that row through openpyxl. Made
+    before the sheet's first row."""
 
     def __init__(
         self,
@@ -45,8 +73,14 @@ class FastRows:
         self.ws = ws
         self.needs_care = needs_care
         self.letters = [get_column_letter(i) for i in range(1, len(number_formats) + 1)]
-        self.styles = [self._style_id(f) if f else None for f in number_formats]
+        self.formats = number_formats
+        # The columns' styles, registered with the first row written (as openpyxl
+        # registers a style with the first cell it writes in it).
+        self.styles: list[str | None] | None = None
         self._date_style: str | None = None  # registered with the first date written
+        # The XML after the reference of a plain text's cell, by text: labels, codes
+        # and statistics' names repeat from row to row.
+        self._known: dict[str, str] = {}
         self.epoch = ws.parent.epoch
         self._hook()
 
@@ -67,18 +101,24 @@ class FastRows:
         return self._style_id(number_format) if number_format else None
 
     def _hook(self) -> None:
-        """Let prepared rows pass the sheet's conversion and writer untouched."""
+        """Let prepared rows pass the sheet's conversion and be written as they are.
+        Called before the sheet's first row (its writer is made here)."""
         ws = self.ws
-        ws._get_writer()
-        to_row, write_row = ws._values_to_row, ws._writer.write_row
+        if ws._writer is not None:
+            raise RuntimeError("FastRows must be made before the sheet's first row")
+        writer = ws._writer = _FileWriter(ws)
+        writer.write_top()
+        to_row, write_row = ws._values_to_row, writer.write_row
 
         def values_to_row(values: Any, row_idx: int) -> Any:
             return values if isinstance(values, PreparedRow) else to_row(values, row_idx)
 
         def write(xf: Any, row: Any, row_idx: int) -> None:
             if isinstance(row, PreparedRow):
-                row.element.set("r", str(row_idx))
-                xf.write(row.element)
+                xf.flush()  # lxml's buffered output first, then this row after it
+                # ASCII with character references, as lxml writes this file
+                text = f'<row r="{row_idx}">{row[0]}</row>'
+                writer.file.write(text.encode("ascii", "xmlcharrefreplace"))
             else:
                 write_row(xf, row, row_idx)
 
@@ -90,24 +130,39 @@ class FastRows:
     ) -> PreparedRow | None:
         """The prepared row at ``row_idx`` (1-based), or None when a value needs
         openpyxl (the caller appends that row the ordinary way). The row's XML is
-        written as text and parsed once (one C call instead of three elements per
-        cell built from Python). ``styles`` (from :meth:`style_of`) replaces the
+        written as text, as lxml would serialise it (three elements per cell are
+        neither built from Python nor parsed). ``styles`` (from :meth:`style_of`) replaces the
         columns' styles for this row."""
         suffix = str(row_idx)
-        parts = ["<row>"]
+        parts: list[str] = []
         add = parts.append
         columns = self.styles if styles is None else styles
-        for letter, style, value in zip(self.letters, columns, values, strict=True):
+        if columns is None:
+            columns = self.styles = [self._style_id(f) if f else None for f in self.formats]
+        known = self._known
+        letters = self.letters if len(self.letters) == len(values) else _letters(len(values))
+        for letter, style, value in zip(letters, columns, values, strict=True):
             if value is None:
+                continue
+            kind = type(value)
+            # The most frequent values first: a plain text, an int, a finite float.
+            if kind is str:
+                tail = known.get(value)
+                if tail is None and _plain(value) and len(value) <= _LONGEST:
+                    tail = f' t="inlineStr"><is><t>{value}</t></is></c>'
+                    if len(known) < _KNOWN:
+                        known[value] = tail
+                if tail is not None:
+                    add(f'<c r="{letter}{suffix}"{tail}')
+                    continue
+            if kind is int or (kind is float and math.isfinite(value)):
+                styled = "" if style is None else f' s="{style}"'
+                add(f'<c r="{letter}{suffix}"{styled} t="n"><v>{value:.16g}</v></c>')  # as openpyxl
                 continue
             ref = letter + suffix
             if isinstance(value, str):
-                if _PLAIN.fullmatch(value) and len(value) <= _LONGEST:
-                    # Most texts: nothing to escape, keep or leave to openpyxl.
-                    add(f'<c r="{ref}" t="inlineStr"><is><t>{value}</t></is></c>')
-                    continue
                 if value == "":  # an empty text cell, as openpyxl writes it
-                    add(f'<c r="{ref}" t="inlineStr"/>')
+                    add(f'<c r="{ref}" t="inlineStr"></c>')
                     continue
                 if self.needs_care(value):
                     return None
@@ -128,10 +183,41 @@ class FastRows:
                 add(f'<c r="{ref}" s="{style or self._dates()}" t="n"><v>{number}</v></c>')
             else:
                 return None
-        add("</row>")
-        prepared = PreparedRow(values)
-        prepared.element = fromstring("".join(parts))
-        return prepared
+        return PreparedRow(("".join(parts),))
+
+    def texts(
+        self, values: Sequence[str | None], row_idx: int, styles: Sequence[str | None]
+    ) -> PreparedRow | None:
+        """A row of texts, each cell with its own style id (None: the default style),
+        as :func:`~trialdm.summaries.cells.cell` makes them and openpyxl writes them:
+        an empty cell is written when it has a style. None when a text needs openpyxl."""
+        suffix = str(row_idx)
+        parts: list[str] = []
+        add = parts.append
+        for index, (style, value) in enumerate(zip(styles, values, strict=True)):
+            styled = "" if style is None else f' s="{style}"'
+            if value is None:
+                if style is not None:
+                    add(f'<c r="{get_column_letter(index + 1)}{suffix}"{styled} t="n"></c>')
+                continue
+            ref = get_column_letter(index + 1) + suffix
+            if _plain(value) and len(value) <= _LONGEST:
+                add(f'<c r="{ref}"{styled} t="inlineStr"><is><t>{value}</t></is></c>')
+            elif value == "":
+                add(f'<c r="{ref}"{styled} t="inlineStr"></c>')
+            elif self.needs_care(value):
+                return None
+            else:
+                space = _PRESERVE if value != value.strip() else ""
+                text = _escape(value)
+                add(f'<c r="{ref}"{styled} t="inlineStr"><is><t{space}>{text}</t></is></c>')
+        return PreparedRow(("".join(parts),))
+
+
+@lru_cache(maxsize=64)
+def _letters(count: int) -> tuple[str, ...]:
+    """The column letters of a row of ``count`` cells."""
+    return tuple(get_column_letter(i) for i in range(1, count + 1))
 
 
 _PRESERVE = ' xml:space="preserve"'
@@ -139,6 +225,8 @@ _PRESERVE = ' xml:space="preserve"'
 # (kept with xml:space), nothing XML must escape or cannot hold. Anything else takes
 # the careful path below (a needs_care text is never plain).
 _PLAIN = re.compile(r"(?![=+\-@\s])[^&<>\x00-\x08\x0b-\x1f]+(?<!\s)")
+_plain = _PLAIN.fullmatch
+_KNOWN = 2_000  # texts kept per sheet (a listing's study IDs all differ)
 _LONGEST = 32767  # Excel's longest text in a cell; longer texts go through openpyxl
 
 

@@ -42,6 +42,9 @@ from trialdm.summaries.workbook import Cover, render_workbook
 
 log = logging.getLogger(__name__)
 BUILD_TASK = "trialdm.summaries.build"
+# A build's progress written at most once a second: the steps of a short build
+# would cost a transaction each, and nobody polling would see them.
+PROGRESS_SECONDS = 1.0
 
 
 def workbook_path(job: SummaryJob) -> Path:
@@ -251,7 +254,12 @@ def build_job(session: Session, job_id: int) -> None:
         known = specs()
         names = [name for name in job.tables if name in known] or table_names()
         progress = JobProgress(
-            session, SummaryJob, job_id, steps=2 * len(names) + 1, own_transaction=True
+            session,
+            SummaryJob,
+            job_id,
+            steps=2 * len(names) + 1,
+            own_transaction=True,
+            every=PROGRESS_SECONDS,
         )
         read_at = utcnow()
         ctx = build_context(reader, read_at)

@@ -21,6 +21,7 @@ from trialdm.summaries.cells import (
     needs_care,
     needs_quoting,
     set_widths,
+    text_row,
     text_width,
 )
 from trialdm.summaries.engine import TableResult
@@ -73,14 +74,14 @@ def write_numbers(wb: Workbook, result: TableResult, title: str) -> None:
     widths[1], widths[4], widths[5] = 30, 12, 14
     set_widths(ws, widths)
     ws.freeze_panes = "A4"
-    title = gettext("%(table)s: the numbers of each cell", table=result.title)
-    ws.append([cell(ws, title, font=TITLE)])
-    ws.append([])
-    ws.append([cell(ws, gettext(h), font=BOLD) for h in NUMBERS_HEADER])
     # Thousands of lines for a table with many sites: written as prepared XML
     # (:class:`FastRows`, one style per number format); a line with a value that
     # needs openpyxl (a formula-like text, a date) goes through it as before.
     fast = FastRows(ws, [None] * len(NUMBERS_HEADER), needs_care)
+    title = gettext("%(table)s: the numbers of each cell", table=result.title)
+    ws.append(text_row(ws, fast, 1, [(title, TITLE, None)]))
+    ws.append([])
+    ws.append(text_row(ws, fast, 3, [(gettext(h), BOLD, None) for h in NUMBERS_HEADER]))
     row_styles: dict[str, list[str | None]] = {}
     styles: dict[str, Any] = {}
 

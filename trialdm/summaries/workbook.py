@@ -42,10 +42,12 @@ from trialdm.summaries.cells import (
     NOTE,
     PRINTED,
     TITLE,
+    TextCell,
     cell,
     needs_care,
     needs_quoting,
     set_widths,
+    text_row,
     text_width,
 )
 from trialdm.summaries.engine import TableResult, listing_rows
@@ -143,34 +145,37 @@ def _table_widths(result: TableResult) -> list[int]:
     return widths
 
 
-def _write_printed_table(sheet: Sheet, result: TableResult) -> None:
+def _append_texts(sheet: Sheet, fast: FastRows, line: Sequence[TextCell | None]) -> None:
+    sheet.append(text_row(sheet.ws, fast, sheet.rows + 1, line))
+
+
+def _write_printed_table(sheet: Sheet, result: TableResult, fast: FastRows) -> None:
     """Header (merged as printed), one cell per printed cell, then the footnotes:
     the JSON's texts exactly, so that the range pastes into a manuscript."""
-    ws = sheet.ws
     grid = header_grid(result.corner, _columns(result))
     height = max(h.row for h in grid) + 1
     first = sheet.rows + 1
     width = 1 + len(result.columns)
-    lines: list[list[Any]] = [[None] * width for _ in range(height)]
+    lines: list[list[TextCell | None]] = [[None] * width for _ in range(height)]
     for h in grid:
         align = HEADER_LEFT if h.col == 0 else HEADER
-        lines[h.row][h.col] = cell(ws, h.text or None, font=BOLD, alignment=align)
+        lines[h.row][h.col] = (h.text or None, BOLD, align)
     for line in lines:
-        sheet.append(line)
+        _append_texts(sheet, fast, line)
     for h in grid:
         sheet.merge(first + h.row, 1 + h.col, h.rowspan, h.colspan)
     for row in result.rows:
         font = BOLD if row.kind == "heading" else None
         align = INDENT if row.kind in ("category", "missing") else None
-        line: list[Any] = [cell(ws, row.label, font=font, alignment=align)]
-        line += [cell(ws, c.text or None, alignment=PRINTED) for c in row.cells]
-        sheet.append(line)
+        texts: list[TextCell | None] = [(row.label, font, align)]
+        texts += [(c.text or None, None, PRINTED) for c in row.cells]
+        _append_texts(sheet, fast, texts)
     # Manuscript footnotes, then the method notes apart from them.
     for block in (result.footnotes, result.notes):
         if block:
             sheet.append([])
         for note in block:
-            sheet.append([cell(ws, note, font=NOTE)])
+            _append_texts(sheet, fast, [(note, NOTE, None)])
 
 
 def _header_rows(result: TableResult) -> int:
@@ -185,8 +190,11 @@ def write_cover(
 ) -> None:
     ws = wb.create_sheet(cover_name())
     set_widths(ws, [24, 80, 32])
-    ws.append([cell(ws, gettext("%(trial)s: summary tables", trial=cover.trial), font=TITLE)])
-    ws.append([])
+    sheet = Sheet(ws)
+    fast = FastRows(ws, [], needs_care)
+    title = gettext("%(trial)s: summary tables", trial=cover.trial)
+    _append_texts(sheet, fast, [(title, TITLE, None)])
+    sheet.append([])
     lines: list[tuple[str, Any, str | None]] = [
         (gettext("Trial"), cover.trial, None),
         (gettext("Scope"), cover.scope, None),
@@ -196,11 +204,16 @@ def write_cover(
     ]
     lines += [(gettext(name), value, None) for name, value in cover.filters]
     for label, value, number_format in lines:
-        ws.append([cell(ws, label, font=BOLD), cell(ws, value, number_format)])
-    ws.append([])
-    ws.append([cell(ws, gettext(h), font=BOLD) for h in (N_("Sheet"), N_("Table"), N_("Numbers"))])
+        if isinstance(value, str):
+            _append_texts(sheet, fast, [(label, BOLD, None), (value, None, None)])
+        else:  # the time the data were read, with its format
+            sheet.append([cell(ws, label, font=BOLD), cell(ws, value, number_format)])
+    sheet.append([])
+    headers = (N_("Sheet"), N_("Table"), N_("Numbers"))
+    _append_texts(sheet, fast, [(gettext(h), BOLD, None) for h in headers])
     for result, name in zip(results, names, strict=True):
-        ws.append([cell(ws, name.table), cell(ws, result.title), cell(ws, name.numbers)])
+        texts = (name.table, result.title, name.numbers)
+        _append_texts(sheet, fast, [(text, None, None) for text in texts])
 
 
 def write_table(wb: Workbook, result: TableResult, names: SheetNames) -> None:
@@ -208,27 +221,40 @@ def write_table(wb: Workbook, result: TableResult, names: SheetNames) -> None:
     sheet = Sheet(ws)
     set_widths(ws, _table_widths(result))
     ws.freeze_panes = f"B{2 + _header_rows(result) + 1}"
-    sheet.append([cell(ws, result.title, font=TITLE)])
+    fast = FastRows(ws, [], needs_care)
+    _append_texts(sheet, fast, [(result.title, TITLE, None)])
     sheet.append([])
-    _write_printed_table(sheet, result)
+    _write_printed_table(sheet, result, fast)
     if result.chart is not None and result.chart.categories:
-        _write_chart(ws, result, sheet.rows)
+        _write_chart(sheet, fast, result)
     write_numbers(wb, result, names.numbers)
 
 
-def _write_chart(ws: WriteOnlyWorksheet, result: TableResult, rows_written: int) -> None:
+def _write_chart(sheet: Sheet, fast: FastRows, result: TableResult) -> None:
     chart_data = result.chart
     assert chart_data is not None
-    ws.append([])
-    ws.append([cell(ws, chart_data.title, font=BOLD)])
-    header_row = rows_written + 3
+    ws = sheet.ws
+    sheet.append([])
+    _append_texts(sheet, fast, [(chart_data.title, BOLD, None)])
+    header_row = sheet.rows + 1
     sites = list(chart_data.series)
-    ws.append([cell(ws, gettext("Month"), font=BOLD)] + [cell(ws, s, font=BOLD) for s in sites])
+    _append_texts(sheet, fast, [(t, BOLD, None) for t in [gettext("Month"), *sites]])
+    styles: list[str | None] = []
     for index, month in enumerate(chart_data.categories):
-        ws.append(
-            [cell(ws, month, "mmm yyyy")]
-            + [cell(ws, chart_data.series[s][index], "0") for s in sites]
-        )
+        values = [month, *[chart_data.series[s][index] for s in sites]]
+        if not styles:
+            # The styles of the first month's cells, registered as openpyxl registers
+            # them (a date cell registers the date format before its own).
+            month_style, count_style = (
+                str(c.style_id) if c.has_style else None
+                for c in (cell(ws, month, "mmm yyyy"), cell(ws, 0, "0"))
+            )
+            styles = [month_style, *[count_style] * len(sites)]
+        prepared = fast.row(values, sheet.rows + 1, styles)
+        if prepared is None:
+            prepared = [cell(ws, month, "mmm yyyy")]
+            prepared += [cell(ws, value, "0") for value in values[1:]]
+        sheet.append(prepared)
     last = header_row + len(chart_data.categories)
     chart = LineChart()
     chart.title = chart_data.title
@@ -262,11 +288,11 @@ def write_listing(
     widths = [max(a, b) for a, b in zip_longest(listing_widths, summary_widths, fillvalue=0)]
     set_widths(ws, widths)
     ws.freeze_panes = "B4"
+    fast = FastRows(ws, [_number_format(column) for column in listing.columns], needs_care)
     sheet.append([cell(ws, result.title, font=TITLE)])
     sheet.append([])
     sheet.append([cell(ws, c.label, font=BOLD) for c in listing.columns])
     writers = [_listing_writer(ws, column) for column in listing.columns]
-    fast = FastRows(ws, [_number_format(column) for column in listing.columns], needs_care)
     streamed = listing_rows(listing, ctx)
     if kept is not None:
         streamed = _keeping(streamed, kept, listing.json_limit)
@@ -281,7 +307,7 @@ def write_listing(
             progress(count)
     sheet.append([])
     sheet.append([cell(ws, gettext("Summary"), font=TITLE)])
-    _write_printed_table(sheet, result)
+    _write_printed_table(sheet, result, fast)
     write_numbers(wb, result, names.numbers)
 
 

@@ -217,27 +217,50 @@ def _listing(compiled: _Compiled) -> ListingSpec | None:
             return labelled[name](value, ctx)
         return value
 
-    # Per row only what varies: each column's position in the row and its variable
-    # and decimals are looked up once here, and the row label reads the fields it names.
+    def printer(name: str, decimals: int | None) -> Callable[[Any, BuildContext], Any]:
+        """:func:`printed` of one column, its most frequent values (a plain text, int
+        or float) taken first; a value of any other type goes through it whole."""
+        if table.variables[name].multi:
+            return lambda value, ctx: printed(name, value, decimals, ctx)
+        label = labelled[name]
+
+        def one(value: Any, ctx: BuildContext) -> Any:
+            kind = type(value)
+            if kind is str:
+                return label(value, ctx)
+            if kind is float or kind is int:
+                if decimals is not None:
+                    number = round(float(value), decimals)
+                    return int(number) if decimals == 0 else number
+                return int(value) if float(value).is_integer() else value
+            return printed(name, value, decimals, ctx)
+
+        return one
+
+    # Per row only what varies: each column's position in the row and its printer
+    # are looked up once here, and the row label reads the fields it names.
     position = {name: i for i, name in enumerate(names)}
     cells = [
-        (position[column.variable], column.variable, column.decimals) for column in listing.columns
+        (position[column.variable], printer(column.variable, column.decimals))
+        for column in listing.columns
     ]
     template = listing.row_label
     label_fields = (
         [(f, position[f]) for f in template.fields if f != "n"] if template is not None else []
     )
-    labels = compiled.labels
+    renders: list[Callable[[dict[str, Any]], str]] = []
 
     def shape(raw: Any, number: int, ctx: BuildContext) -> list[Any]:
         line = []
         if template is not None:
+            if number == 1 or not renders:  # a listing's first row: its own labels kept
+                renders[:] = [template.renderer(compiled.labels)]
             values = {field: raw[i] for field, i in label_fields}
             values["n"] = number
-            line.append(template.render(values, labels))
-        for i, name, decimals in cells:
+            line.append(renders[0](values))
+        for i, print_value in cells:
             value = raw[i]
-            line.append(None if value is None else printed(name, value, decimals, ctx))
+            line.append(None if value is None else print_value(value, ctx))
         return line
 
     kinds = {"number": "number", "date": "date"}

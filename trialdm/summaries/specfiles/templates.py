@@ -11,7 +11,7 @@ the colon says how: ``code`` (the stored value), ``label`` (the default),
 from __future__ import annotations
 
 import string
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -74,6 +74,40 @@ class LabelTemplate:
                 continue
             out.append(shown(field, values.get(field), how, labels or {}))
         return "".join(out)
+
+    def renderer(
+        self, labels: Mapping[str, Mapping[str, str]] | None = None
+    ) -> Callable[[Mapping[str, Any]], str]:
+        """:meth:`render` for many rows with the same labels: each field's text kept
+        by its format, value and type (a listing's labels repeat from row to row), up
+        to ``MEMO_LIMIT`` of them; the running number ``n`` is printed each time."""
+        labels = labels or {}
+        known: dict[tuple[str, str, type, Any], str] = {}
+        parts = self.parts
+
+        def render(values: Mapping[str, Any]) -> str:
+            out = []
+            for literal, field, how in parts:
+                out.append(literal)
+                if field is None:
+                    continue
+                value = values.get(field)
+                if field == "n":
+                    out.append(shown(field, value, how, labels))
+                    continue
+                key = (field, how, type(value), value)
+                text = known.get(key)
+                if text is None:
+                    text = shown(field, value, how, labels)
+                    if len(known) < MEMO_LIMIT:
+                        known[key] = text
+                out.append(text)
+            return "".join(out)
+
+        return render
+
+
+MEMO_LIMIT = 2_000
 
 
 def shown(field: str, value: Any, how: str, labels: Mapping[str, Mapping[str, str]]) -> str:

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
 from typing import Any
 
-from trialdm.core.catalog import catalog_id, spec_text
+from trialdm.core.catalog import catalog_id, spec_text, spec_texts
 from trialdm.core.errors import N_
 
 # Distinct listing texts remembered with their translation (free text repeats little).
@@ -111,13 +111,14 @@ def localised_rows(columns: Sequence[Any], rows: Iterable[list[Any]]) -> Iterato
         yield from rows
         return
     known: dict[str, str] = {}
+    text = spec_texts()
 
     def shown(value: Any) -> Any:
         if not isinstance(value, str) or not value:
             return value
         found = known.get(value)
         if found is None:
-            found = "; ".join(spec_text(part) for part in value.split("; "))
+            found = "; ".join(text(part) for part in value.split("; "))
             if len(known) < MEMO_LIMIT:
                 known[value] = found
         return found
@@ -161,23 +162,22 @@ def localised_table(body: dict[str, Any]) -> dict[str, Any]:
 def localised_result(result: Any) -> Any:
     """A computed table (``TableResult``) with its spec texts in the current language,
     for the workbook; a copy, so the job's stored JSON keeps the source texts."""
+    text = spec_texts()  # each text translated once
     chart = result.chart
     if chart is not None:
-        chart = replace(chart, title=spec_text(chart.title), y_title=spec_text(chart.y_title))
+        chart = replace(chart, title=text(chart.title), y_title=text(chart.y_title))
     listing = result.listing
     if listing is not None:
-        columns = tuple(replace(c, label=spec_text(c.label)) for c in listing.columns)
+        columns = tuple(replace(c, label=text(c.label)) for c in listing.columns)
         listing = replace(listing, columns=columns)
     return replace(
         result,
-        title=spec_text(result.title),
-        corner=spec_text(result.corner),
-        columns=[
-            replace(c, label=spec_text(c.label), parent=spec_text(c.parent)) for c in result.columns
-        ],
-        rows=[replace(r, label=spec_text(r.label)) for r in result.rows],
-        footnotes=[spec_text(n) for n in result.footnotes],
-        notes=[spec_text(n) for n in result.notes],
+        title=text(result.title),
+        corner=text(result.corner),
+        columns=[replace(c, label=text(c.label), parent=text(c.parent)) for c in result.columns],
+        rows=[replace(r, label=text(r.label)) for r in result.rows],
+        footnotes=[text(n) for n in result.footnotes],
+        notes=[text(n) for n in result.notes],
         listing=listing,
         chart=chart,
     )
