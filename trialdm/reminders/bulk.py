@@ -22,6 +22,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Select,
     String,
     Table,
     and_,
@@ -122,6 +123,16 @@ def _json_field(value: Any, name: str) -> Any:
     if sqlite3.sqlite_version_info < (3, 38):  # pragma: no cover - older SQLite
         return func.json_extract(value, f"$.{name}")
     return value.op("->>")(literal_column(f"'$.{name}'"))
+
+
+def json_rows(
+    session: Session, table: Table, names: Sequence[str], rows: Sequence[Mapping[str, Any]]
+) -> Select:
+    """``rows`` (their fields ``names``, columns of ``table``) as a SELECT of one JSON
+    parameter, to join or unite with the table's rows in one statement."""
+    payload = _payload([{name: row[name] for name in names} for row in rows])
+    source, cols = _rows_source(session, table, names, payload)
+    return select(*(cols[name].label(name) for name in names)).select_from(source)
 
 
 def stored_keys(session: Session, table: Table, key_column: str, keys: Sequence[str]) -> set[str]:

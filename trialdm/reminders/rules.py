@@ -22,10 +22,10 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import Any, ClassVar
 
-from sqlalchemy import ColumnElement, Row, Select, String, cast, exists, literal
+from sqlalchemy import ColumnElement, Row, Select, String, and_, cast, exists, literal
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.functions import FunctionElement
@@ -36,6 +36,13 @@ WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", 
 SITE_TEAM = ("research_worker", "site_lead")
 FOUND = "/reminders/found"  # the page the digests link to
 DIGEST_RULES = ("weekly_site_digest", "weekly_trial_digest")
+DIGEST_DAYS = 7  # a weekly digest counts the reminders of the seven days up to it
+
+
+def in_digest_week(local_date: Any, digest_day: date) -> ColumnElement[bool]:
+    """``local_date`` (a reminders' column) is one of the seven days ending with
+    ``digest_day``: the stored reminders a weekly digest counts."""
+    return and_(local_date > digest_day - timedelta(days=DIGEST_DAYS), local_date <= digest_day)
 
 
 @dataclass
@@ -51,6 +58,9 @@ class ManySites:
     grouped: dict[tuple[str, date], dict[Any, list[Row[Any]]]] = field(default_factory=dict)
     # look-ups that are the same for every site (read once per scan)
     shared: dict[str, Any] = field(default_factory=dict)
+    # local day -> (site, rule, dedupe key) of what the rules found at its sites: the
+    # digests run after every site's other rules and count them all in one statement
+    planned: dict[date, list[tuple[str | None, str, str]]] = field(default_factory=dict)
 
     def sites_on(self, local_date: date) -> list[str]:
         return self.days.get(local_date, [])
@@ -89,14 +99,19 @@ class ScanContext:
     config: Mapping[str, Any]
     shared: dict[str, Any] = field(default_factory=dict)
     # (site, rule, dedupe key) of what this scan found before the rule runs, not yet
-    # stored: the weekly digests, which run last, count it with what is stored.
+    # stored: the weekly digests, which run last, count it with what is stored. In a
+    # scan of many sites, the list of every site of the day (``ManySites.planned``).
     planned: list[tuple[str | None, str, str]] = field(default_factory=list)
     # Set when the scan covers many sites: each statement's rows for all of them.
     many: ManySites | None = None
-    # A real scan that no digest follows: a rule may leave out in SQL the rows whose
-    # reminders are all stored (:func:`unstored`), so that a day finding only what is
-    # stored builds nothing for it. Dry runs and digest days see everything found.
+    # A real scan: a rule may leave out in SQL the rows whose reminders are all
+    # stored (:func:`unstored`), so that a day finding only what is stored builds
+    # nothing for it. Dry runs see everything found.
     new_only: bool = False
+    # A real scan of a digest day (with ``new_only``): the reminders stored in the
+    # digest's seven days are counted by the digest in SQL, so the rules leave out only
+    # those; one stored before them and found again is counted from the findings.
+    digest_day: date | None = None
 
     def new_only_rules(self, names: Iterable[str]) -> tuple[str, ...] | None:
         """The active per-site rules among ``names`` whose stored reminders a real
@@ -160,10 +175,13 @@ def _iso_day_pg(element: iso_day, compiler: Any, **kw: Any) -> str:
     return f"to_char({compiler.process(element.clauses, **kw)}, 'YYYY-MM-DD')"
 
 
-def unstored(rule: str, subject_type: str, subject_id: Any, period: Any) -> ColumnElement[bool]:
+def unstored(
+    rule: str, subject_type: str, subject_id: Any, period: Any, digest_day: date | None = None
+) -> ColumnElement[bool]:
     """No reminder is stored under the dedupe key the scan gives a finding of ``rule``
     (:meth:`Rule.dedupe_key`), its parts being SQL expressions or plain values: the
-    filter of a rule's rows in a scan that wants only new reminders."""
+    filter of a rule's rows in a scan that wants only new reminders. ``digest_day``:
+    none stored in the seven days ending with it (see ``ScanContext.digest_day``)."""
     from trialdm.reminders.models import Reminder
 
     parts = [
@@ -176,7 +194,11 @@ def unstored(rule: str, subject_type: str, subject_id: Any, period: Any) -> Colu
     for part in parts[1:]:
         key = key + part
     # the table, not the entity: no site scoping (a key is stored once, at any site)
-    return ~exists().where(Reminder.__table__.c.dedupe_key == key)
+    table = Reminder.__table__
+    stored = table.c.dedupe_key == key
+    if digest_day is not None:
+        stored = and_(stored, in_digest_week(table.c.local_date, digest_day))
+    return ~exists().where(stored)
 
 
 @dataclass(frozen=True)

@@ -70,11 +70,13 @@ def open_assessments(session: Session, scan: ScanContext) -> list[Any]:
 SITE_PARAM = "reminder_site_code"
 
 
-def _new_only(scan: ScanContext) -> tuple[tuple[str, ...], int] | None:
+def _new_only(scan: ScanContext) -> tuple[tuple[str, ...], int, date | None] | None:
     """What the filter to rows with a new reminder depends on (None: every row): the
-    active rules of this module and their setting."""
+    active rules of this module, their setting and the digest day."""
     names = scan.new_only_rules(ASSESSMENT_RULES)
-    return None if names is None else (names, scan.config["REMINDER_ASSESSMENT_SOON_DAYS"])
+    if names is None:
+        return None
+    return names, scan.config["REMINDER_ASSESSMENT_SOON_DAYS"], scan.digest_day
 
 
 @lru_cache(maxsize=32)
@@ -83,7 +85,7 @@ def _open_assessments_select(
     events: tuple[Any, ...],
     window_days: int,
     due_by_event: tuple[tuple[str, tuple[str, ...]], ...],
-    new_only: tuple[tuple[str, ...], int] | None,
+    new_only: tuple[tuple[str, ...], int, date | None] | None,
     *,
     per_site: bool,
 ) -> Select:
@@ -107,22 +109,23 @@ def _open_assessments_select(
     stmt = stmt.where(row.status.in_(("due", "overdue")))
     if new_only is None or not new_only[0]:
         return stmt
-    names, soon_days = new_only
+    names, soon_days, digest_day = new_only
     subject = cast(row.participant_id, String) + literal(":") + row.event
     wanted = {
         # the conditions of each rule's findings below, with its finding's key
         AssessmentDue.name: and_(
-            row.status == "due", unstored(AssessmentDue.name, "assessment", subject, "window-open")
+            row.status == "due",
+            unstored(AssessmentDue.name, "assessment", subject, "window-open", digest_day),
         ),
         AssessmentDueSoon.name: and_(
             row.status == "due",
             row.due_date >= literal(local_date, Date),
             row.due_date <= literal(local_date + timedelta(days=soon_days), Date),
-            unstored(AssessmentDueSoon.name, "assessment", subject, "due-soon"),
+            unstored(AssessmentDueSoon.name, "assessment", subject, "due-soon", digest_day),
         ),
         AssessmentOverdue.name: and_(
             row.status == "overdue",
-            unstored(AssessmentOverdue.name, "assessment", subject, "overdue"),
+            unstored(AssessmentOverdue.name, "assessment", subject, "overdue", digest_day),
         ),
     }
     return stmt.where(or_(*(wanted[name] for name in names)))

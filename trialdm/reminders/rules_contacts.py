@@ -65,14 +65,19 @@ def open_support(session: Session, scan: ScanContext) -> tuple[list[Any], Any]:
     return rows, rule
 
 
-def _new_only(scan: ScanContext) -> tuple[tuple[str, ...], int, int] | None:
+def _new_only(scan: ScanContext) -> tuple[tuple[str, ...], int, int, date | None] | None:
     """What the filter to rows with a new reminder depends on (None: every row): the
-    active rules of this module and their settings."""
+    active rules of this module, their settings and the digest day."""
     names = scan.new_only_rules(CONTACT_RULES)
     if names is None:
         return None
     config = scan.config
-    return names, config["REMINDER_WINDOW_CLOSING_DAYS"], config["REMINDER_NO_CONTACT_DAYS"]
+    return (
+        names,
+        config["REMINDER_WINDOW_CLOSING_DAYS"],
+        config["REMINDER_NO_CONTACT_DAYS"],
+        scan.digest_day,
+    )
 
 
 @lru_cache(maxsize=32)
@@ -81,7 +86,7 @@ def _open_support_select(
     rule: Any,
     *,
     per_site: bool,
-    new_only: tuple[tuple[str, ...], int, int] | None = None,
+    new_only: tuple[tuple[str, ...], int, int, date | None] | None = None,
 ) -> Select:
     """The statement of :func:`open_support`: for one site given when executed (the
     contacts domain's ``SITE_PARAM``; built once per day and rule, not per site), or
@@ -130,7 +135,7 @@ def _open_support_select(
     )
     if new_only is None or not new_only[0]:
         return stmt
-    names, closing_days, silent_days = new_only
+    names, closing_days, silent_days, digest_day = new_only
     row = stmt.subquery("open_support")
     day = literal(local_date, Date)
     since = func.coalesce(row.c.last_contact, row.c.intervention_start, row.c.enrolment_date)
@@ -138,7 +143,13 @@ def _open_support_select(
         # the conditions of each rule's findings below, with its finding's key
         PswAtRisk.name: and_(
             row.c.status == "at_risk",
-            unstored(PswAtRisk.name, "participant", row.c.participant_id, iso_week(local_date)),
+            unstored(
+                PswAtRisk.name,
+                "participant",
+                row.c.participant_id,
+                iso_week(local_date),
+                digest_day,
+            ),
         ),
         PswWindowClosing.name: and_(
             row.c.status.in_(("on_track", "at_risk")),
@@ -150,6 +161,7 @@ def _open_support_select(
                 "participant",
                 row.c.participant_id,
                 literal("window-") + iso_day(row.c.window_end),
+                digest_day,
             ),
         ),
         PswNoContact.name: and_(
@@ -159,6 +171,7 @@ def _open_support_select(
                 "participant",
                 row.c.participant_id,
                 literal("since-") + iso_day(since),
+                digest_day,
             ),
         ),
     }

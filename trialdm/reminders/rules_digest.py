@@ -5,12 +5,12 @@ run last in a scan and count what it found too, so a digest counts what it lists
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import timedelta
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select, union
 from sqlalchemy.orm import Session
 
 from trialdm.core.errors import N_
+from trialdm.reminders.bulk import json_rows
 from trialdm.reminders.models import Reminder
 from trialdm.reminders.rules import (
     DIGEST_RULES,
@@ -19,10 +19,10 @@ from trialdm.reminders.rules import (
     Finding,
     Rule,
     ScanContext,
+    in_digest_week,
     iso_week,
     register,
     rule_label,
-    site_rows,
 )
 from trialdm.reminders.texts import text
 
@@ -40,30 +40,55 @@ def _week_counts(
     session: Session, scan: ScanContext, site_code: str | None
 ) -> dict[tuple[str, str], int]:
     """(site, rule) -> reminders found in the seven days ending with the digest day:
-    those stored and those this scan has found so far (the same reminder once, by its
-    dedupe key, so a repeated scan counts nothing twice). ``site_code`` None: all sites."""
+    those stored and those this scan has found (the same reminder once, by its dedupe
+    key, so a repeated scan counts nothing twice). ``site_code`` None: all sites.
 
-    def stmt() -> Select:
-        return select(Reminder.site_code, Reminder.rule, Reminder.dedupe_key).where(
-            Reminder.local_date > scan.local_date - timedelta(days=7),
-            Reminder.local_date <= scan.local_date,
+    Counted by one statement, the union of the stored week's keys with this scan's
+    (sent as one parameter) grouped by site and rule: the stored rows stay in the
+    database. In a scan of many sites it runs once for all the sites of the day (the
+    digests run after every site's other rules, ``ManySites.planned``)."""
+
+    def stmt(sites: list[str] | None) -> Select:
+        week = select(Reminder.site_code, Reminder.rule, Reminder.dedupe_key).where(
+            in_digest_week(Reminder.local_date, scan.local_date),
             Reminder.rule.not_in(DIGEST_RULES),
+            Reminder.site_code.is_not(None) if sites is None else Reminder.site_code.in_(sites),
+        )
+        found = [
+            {"site_code": site, "rule": rule, "dedupe_key": key}
+            for site, rule, key in scan.planned
+            if rule not in DIGEST_RULES and site is not None and (sites is None or site in sites)
+        ]
+        keys = (
+            union(week, json_rows(session, Reminder.__table__, KEY_COLUMNS, found))
+            if found
+            else week
+        ).subquery("digest_week")
+        return select(keys.c.site_code, keys.c.rule, func.count().label("found")).group_by(
+            keys.c.site_code, keys.c.rule
         )
 
+    many = scan.many
     if site_code is None:
-        rows = session.execute(stmt().where(Reminder.site_code.is_not(None))).all()
+        rows = session.execute(stmt(None)).all()
+    elif many is None:
+        rows = session.execute(stmt([site_code])).all()
     else:
-        rows = site_rows(session, scan, "digest_week", stmt, Reminder.site_code)
-    found = {(row.site_code, row.rule, row.dedupe_key) for row in rows}
-    found |= {
-        (site, rule, key)
-        for site, rule, key in scan.planned
-        if rule not in DIGEST_RULES and site is not None and site_code in (None, site)
+        rows = many.rows(
+            session,
+            "digest_week",
+            scan.local_date,
+            lambda: stmt(many.sites_on(scan.local_date)),
+            "site_code",
+            site_code,
+        )
+    # in Python's order of site and rule (not the database's collation)
+    return {
+        (row.site_code, row.rule): row.found for row in sorted(rows, key=lambda r: (r[0], r[1]))
     }
-    counts: dict[tuple[str, str], int] = {}
-    for site, rule, _ in sorted(found):
-        counts[(site, rule)] = counts.get((site, rule), 0) + 1
-    return counts
+
+
+KEY_COLUMNS = ("site_code", "rule", "dedupe_key")
 
 
 @register

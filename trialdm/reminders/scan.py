@@ -189,42 +189,76 @@ def plan_reminders(
 ) -> list[PlannedReminder]:
     """Run every active rule for one site and day: what would be reminded, and to whom.
     ``many``: the site is one of a scan of many (:func:`scan_sites`). ``new_only``:
-    what is stored already may be left out (by the rules that can tell in SQL), unless
-    a digest counts it this day."""
-    config = current_app.config
-    rules = active_rules(config, trial_wide=site_code is None)
-    counted = WEEKDAYS[local_date.weekday()] == config["REMINDER_DIGEST_WEEKDAY"] and any(
-        rule.name in DIGEST_RULES for rule in rules
-    )
-    scan = ScanContext(
-        site_code=site_code,
-        local_date=local_date,
-        config=config,
-        many=many,
-        new_only=new_only and not counted,
-    )
-    by_role = recipients_by_role(session, site_code, many, local_date)
-    planned: list[PlannedReminder] = []
-    for rule in rules:
-        audience = _audience(rule, by_role)
-        for finding in rule.findings(session, scan):
-            key = rule.dedupe_key(finding)
-            scan.planned.append((site_code, rule.name, key))
-            planned.append(
-                PlannedReminder(
-                    rule=rule.name,
-                    dedupe_key=key,
-                    site_code=site_code,
-                    subject_type=finding.subject_type,
-                    subject_id=str(finding.subject_id),
-                    period=finding.period,
-                    title_text=finding.title,
-                    body_text=finding.body,
-                    link=finding.link,
-                    recipients=_recipients(audience, finding, by_role),
+    what is stored already may be left out (by the rules that can tell in SQL; on a
+    digest day only what the digests count in SQL)."""
+    plan = _SitePlan.start(session, site_code, local_date, many, new_only=new_only)
+    plan.run(session, digests=False)
+    plan.run(session, digests=True)
+    return plan.planned
+
+
+@dataclass
+class _SitePlan:
+    """The rules of one site and day, run in two steps: in a scan of many sites every
+    site's digests run after all the sites' other rules, so that they count what all
+    of them found in one statement."""
+
+    scan: ScanContext
+    rules: list[Rule]
+    by_role: dict[str, list[int]]
+    planned: list[PlannedReminder] = field(default_factory=list)
+
+    @classmethod
+    def start(
+        cls,
+        session: Session,
+        site_code: str | None,
+        local_date: date,
+        many: ManySites | None,
+        *,
+        new_only: bool,
+    ) -> _SitePlan:
+        config = current_app.config
+        rules = active_rules(config, trial_wide=site_code is None)
+        counted = WEEKDAYS[local_date.weekday()] == config["REMINDER_DIGEST_WEEKDAY"] and any(
+            rule.name in DIGEST_RULES for rule in rules
+        )
+        scan = ScanContext(
+            site_code=site_code,
+            local_date=local_date,
+            config=config,
+            # one list for the sites of the day: the digests count them in one statement
+            planned=[] if many is None else many.planned.setdefault(local_date, []),
+            many=many,
+            new_only=new_only,
+            digest_day=local_date if new_only and counted else None,
+        )
+        return cls(scan, rules, recipients_by_role(session, site_code, many, local_date))
+
+    def run(self, session: Session, *, digests: bool) -> None:
+        """Run the digest rules (``digests``) or the others, adding what they find."""
+        scan, by_role = self.scan, self.by_role
+        for rule in self.rules:
+            if (rule.name in DIGEST_RULES) != digests:
+                continue
+            audience = _audience(rule, by_role)
+            for finding in rule.findings(session, scan):
+                key = rule.dedupe_key(finding)
+                scan.planned.append((scan.site_code, rule.name, key))
+                self.planned.append(
+                    PlannedReminder(
+                        rule=rule.name,
+                        dedupe_key=key,
+                        site_code=scan.site_code,
+                        subject_type=finding.subject_type,
+                        subject_id=str(finding.subject_id),
+                        period=finding.period,
+                        title_text=finding.title,
+                        body_text=finding.body,
+                        link=finding.link,
+                        recipients=_recipients(audience, finding, by_role),
+                    )
                 )
-            )
-    return planned
 
 
 def _record_runs(session: Session, days: Sequence[tuple[str | None, date]], now: datetime) -> None:
@@ -287,7 +321,17 @@ def _scan_sites(
     for code, day in days:
         many.days.setdefault(day, []).append(code)
     try:
-        results = [_plan(session, code, day, dry_run=dry_run, many=many) for code, day in days]
+        # a real scan stores only what is new: the rules may leave out what is stored
+        plans = [
+            _SitePlan.start(session, code, day, many, new_only=not dry_run) for code, day in days
+        ]
+        for digests in (False, True):
+            for plan in plans:
+                plan.run(session, digests=digests)
+        results = [
+            ScanResult(code, day, plan.planned, dry_run=dry_run)
+            for (code, day), plan in zip(days, plans, strict=True)
+        ]
         if not dry_run:
             _store(session, results, now)
     except BaseException:
