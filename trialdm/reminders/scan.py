@@ -191,17 +191,30 @@ def plan_reminders(
     ``many``: the site is one of a scan of many (:func:`scan_sites`). ``new_only``:
     what is stored already may be left out (by the rules that can tell in SQL; on a
     digest day only what the digests count in SQL)."""
-    plan = _SitePlan.start(session, site_code, local_date, many, new_only=new_only)
-    plan.run(session, digests=False)
-    plan.run(session, digests=True)
-    return plan.planned
+    return plan_days(session, [(site_code, local_date)], many, new_only=new_only)[0]
+
+
+def plan_days(
+    session: Session,
+    days: Sequence[tuple[str | None, date]],
+    many: ManySites | None = None,
+    *,
+    new_only: bool = False,
+) -> list[list[PlannedReminder]]:
+    """:func:`plan_reminders` of each (site, local day) of ``days``: every site's
+    digests run after all the sites' other rules, so that in a scan of many sites they
+    count what all of them found in one statement."""
+    plans = [_SitePlan.start(session, code, day, many, new_only=new_only) for code, day in days]
+    for digests in (False, True):
+        for plan in plans:
+            plan.run(session, digests=digests)
+    return [plan.planned for plan in plans]
 
 
 @dataclass
 class _SitePlan:
-    """The rules of one site and day, run in two steps: in a scan of many sites every
-    site's digests run after all the sites' other rules, so that they count what all
-    of them found in one statement."""
+    """The rules of one site and day, run in two steps (:func:`plan_days`): the
+    digests, then the others."""
 
     scan: ScanContext
     rules: list[Rule]
@@ -322,15 +335,10 @@ def _scan_sites(
         many.days.setdefault(day, []).append(code)
     try:
         # a real scan stores only what is new: the rules may leave out what is stored
-        plans = [
-            _SitePlan.start(session, code, day, many, new_only=not dry_run) for code, day in days
-        ]
-        for digests in (False, True):
-            for plan in plans:
-                plan.run(session, digests=digests)
+        planned = plan_days(session, days, many, new_only=not dry_run)
         results = [
-            ScanResult(code, day, plan.planned, dry_run=dry_run)
-            for (code, day), plan in zip(days, plans, strict=True)
+            ScanResult(code, day, found, dry_run=dry_run)
+            for (code, day), found in zip(days, planned, strict=True)
         ]
         if not dry_run:
             _store(session, results, now)
