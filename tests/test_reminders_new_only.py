@@ -1,7 +1,8 @@
 """A real scan leaves out in SQL the rows of the contact and assessment rules whose
 reminders are all stored: it creates exactly what the rules find and is not stored,
 with the same content, and a day finding only what is stored gets none of those rows
-back. Digest days see everything found (the digests count it)."""
+back. On digest days only what the digests count from the table (stored in their
+week) is left out (``test_reminders_digest_counts``)."""
 
 from __future__ import annotations
 
@@ -124,7 +125,7 @@ def test_a_single_site_scan_leaves_out_what_is_stored(db_session, trial):
     assert filtered_keys([first]) and filtered_keys([again]) == set()
 
 
-def test_on_the_digest_day_a_real_scan_sees_and_counts_what_is_stored(db_session, trial):
+def test_on_the_digest_day_a_real_scan_stores_the_digests_a_dry_scan_gives(db_session, trial):
     sites = ["BU", "ULM"]
     operations.scan_sites(db_session, [(site, DAYS[-1]) for site in sites])
     db_session.commit()
