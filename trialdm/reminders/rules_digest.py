@@ -36,6 +36,9 @@ def _base(scan: ScanContext) -> str:
     return str(scan.config.get("BASE_URL") or "").rstrip("/")
 
 
+KEY_COLUMNS = ("site_code", "rule", "dedupe_key")  # what makes a found reminder one
+
+
 def _week_counts(
     session: Session, scan: ScanContext, site_code: str | None
 ) -> dict[tuple[str, str], int]:
@@ -86,9 +89,6 @@ def _week_counts(
     return {
         (row.site_code, row.rule): row.found for row in sorted(rows, key=lambda r: (r[0], r[1]))
     }
-
-
-KEY_COLUMNS = ("site_code", "rule", "dedupe_key")
 
 
 @register
