@@ -26,6 +26,18 @@ from trialdm.summaries.spec import BuildContext, TableSpec
 
 TOTAL = ("__total__",)
 CONTINUOUS = ("mean_sd", "mean_sd_range", "mean_range", "median_iqr", "median_range")
+ROWS = "*:rows"  # count(*) of a group, for the unlisted values of fixed categories
+CATEGORICAL = ("n_pct", "breakdown", "counts")
+
+
+def disjoint(values: Sequence[Any]) -> bool:
+    """Whether no row can equal two of these fixed categories: distinct values all
+    text, or all numbers (not text and numbers, which SQLite's affinity may make
+    equal). Then the rows of no listed value and not NULL are the group's rows less
+    the listed and NULL ones, a subtraction instead of a NOT IN for every person."""
+    kinds = {str if isinstance(value, str) else float for value in values}
+    plain = all(isinstance(value, (str, int, float)) for value in values)
+    return plain and len(kinds) <= 1 and len(set(values)) == len(values)
 
 
 def _combine(how: str, mine: Any, theirs: Any) -> Any:
@@ -129,19 +141,24 @@ class SpecAggregates:
                 denominator = self.population.c[row.denominator]
                 found.append((f"{i}:sum", "sum", func.sum(col)))
                 found.append((f"{i}:den", "sum", func.sum(denominator)))
-            elif row.stat in ("n_pct", "breakdown", "counts") and row.categories is not None:
+            elif row.stat in CATEGORICAL and row.categories is not None:
                 # count(*) FILTER: the condition decides whether a row is counted at
                 # all, cheaper per person than a sum of CASE values (SQLite 3.30+)
                 values = [value for value, _ in row.categories]
                 for j, value in enumerate(values):
                     found.append((f"{i}:c{j}", "sum", func.count().filter(col == value)))
                 found.append((f"{i}:null", "sum", func.count().filter(col.is_(None))))
-                unlisted = and_(col.is_not(None), col.not_in(values))
-                found.append((f"{i}:other", "sum", func.count().filter(unlisted)))
+                if disjoint(values):
+                    # the rest of the rows (see load_columns): a NOT IN per person less
+                    found.append((ROWS, "sum", func.count()))
+                else:
+                    unlisted = and_(col.is_not(None), col.not_in(values))
+                    found.append((f"{i}:other", "sum", func.count().filter(unlisted)))
             elif row.stat in CONTINUOUS:
                 x = cast(col, Float)
                 found += [
-                    (f"{i}:n", "sum", func.count(x)),
+                    # count(x) is count(CAST(x)): a cast is NULL only of a NULL
+                    (f"{i}:n", "sum", func.count(col)),
                     (f"{i}:s", "fsum", func.sum(x)),
                     (f"{i}:q", "fsum", func.sum(x * x)),
                     (f"{i}:lo", "min", func.min(x)),
@@ -150,6 +167,17 @@ class SpecAggregates:
             elif row.stat == "value":
                 found.append((f"{i}:v", "min", func.min(col)))
         return found
+
+    def _unlisted(self) -> list[tuple[int, int]]:
+        """(row index, number of categories) of the fixed-category rows whose unlisted
+        values are counted as the rest of the group's rows (:func:`disjoint`)."""
+        return [
+            (i, len(row.categories))
+            for i, row in enumerate(self.rows)
+            if row.stat in CATEGORICAL
+            and row.categories is not None
+            and disjoint([value for value, _ in row.categories])
+        ]
 
     def _rows_shape(self) -> tuple[Any, ...]:
         """What :meth:`_single_pass` reads of the rows (the key of its statement)."""
@@ -198,9 +226,16 @@ class SpecAggregates:
         self.aggregates = {}
         total: dict[str, Any] = {}
         names = [name for name, _ in aggregates]
+        unlisted = self._unlisted()
+        if unlisted:
+            aggregates = [*aggregates, *((f"{i}:other", "sum") for i, _ in unlisted)]
         for row in self.session.execute(stmt):
             n = int(row[-1] or 0)
             values = dict(zip(names, row[width:-1], strict=True))
+            for i, count in unlisted:
+                listed = sum(int(values[f"{i}:c{j}"] or 0) for j in range(count))
+                rest = int(values[ROWS] or 0) - listed - int(values[f"{i}:null"] or 0)
+                values[f"{i}:other"] = rest
             if not self.keys:
                 if n or not columns:
                     columns.append(Column(TOTAL, spec.total_label, None, n))
