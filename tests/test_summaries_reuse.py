@@ -17,7 +17,7 @@ from flask import current_app
 from tests.sql_helpers import recorded
 from trialdm.core.scoping import all_sites
 from trialdm.participants.vocabulary import diagnosis_vocabulary
-from trialdm.summaries.engine import compute_table, reuse
+from trialdm.summaries.engine import compute_table, frequencies, reuse
 from trialdm.summaries.engine.aggregates import SpecAggregates
 from trialdm.summaries.engine.temporary import drop_temporaries
 from trialdm.summaries.registry import SHIPPED_TABLES, instrument_definitions, specs
@@ -86,17 +86,20 @@ def test_a_second_computation_builds_no_statement_and_prints_the_same(
     _people(make_participant, trial_minimum_record)
     reuse._built.clear()
     built: list[str] = []
-    for name in ("_columns_statement", "_quartiles_statement"):
-        method = getattr(SpecAggregates, name)
+    for owner, name in (
+        (SpecAggregates, "_columns_statement"),
+        (frequencies, "frequency_statement"),
+    ):
+        method = getattr(owner, name)
 
-        def counting(self, *args, _method=method, _name=name):
+        def counting(*args, _method=method, _name=name):
             built.append(_name)
-            return _method(self, *args)
+            return _method(*args)
 
-        monkeypatch.setattr(SpecAggregates, name, counting)
+        monkeypatch.setattr(owner, name, counting)
     spec = specs()["baseline_characteristics"]
     first = _compute(spec, db_session)
-    assert sorted(built) == ["_columns_statement", "_quartiles_statement"]
+    assert sorted(built) == ["_columns_statement", "frequency_statement"]
     with recorded() as sent:
         second = _compute(spec, db_session)
     assert len(built) == 2  # nothing built again

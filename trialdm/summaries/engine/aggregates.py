@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import Float, Integer, and_, case, cast, func, literal, select, union_all
 
+from trialdm.summaries.engine import frequencies
 from trialdm.summaries.engine.printing import Printer
 from trialdm.summaries.engine.results import Column
 from trialdm.summaries.engine.reuse import column_name, reused, shape_of
@@ -95,6 +96,8 @@ class SpecAggregates:
         self.printer = Printer(spec, ctx)
         self.columns: list[Column] = []
         self.missing_notes: list[str] = []
+        # column name -> key -> value -> count, of the columns counted together
+        self.frequencies: dict[str, dict[tuple, dict[Any, int]]] = {}
         # Categories that depend on the build (settings) are resolved once here.
         self.rows = [
             replace(row, categories=row.categories(ctx)) if callable(row.categories) else row
@@ -285,10 +288,37 @@ class SpecAggregates:
 
     # --- statistics
 
+    def load_frequencies(self) -> None:
+        """The frequencies by (key, value) of every column that counts by value or has
+        quartiles, from one statement when there are two such columns or more
+        (:mod:`.frequencies`); with one, its own statement stays (as cheap)."""
+        names: list[str] = []
+        for row in self.rows:
+            if not row.variable:
+                continue
+            column = self.population.c[row.variable]
+            wanted = (row.stat in CATEGORICAL and row.categories is None) or (
+                row.stat.startswith("median") and frequencies.numeric(column)
+            )
+            if wanted and row.variable not in names:
+                names.append(row.variable)
+        if len(names) < 2:
+            return
+        shape = ("frequencies", shape_of(self.population), tuple(self.spec.group_by), tuple(names))
+        stmt = reused(
+            shape, lambda: frequencies.frequency_statement(self.population, self.keys, names)
+        )
+        total = TOTAL if self.with_total or not self.keys else None
+        self.frequencies = frequencies.split(
+            self.session.execute(stmt), len(self.keys), names, total
+        )
+
     def counts_by(self, value: Any, where: Any = None) -> dict[tuple, dict[Any, int]]:
         """key -> value -> count (with the total column)."""
-        found: dict[tuple, dict[Any, int]] = defaultdict(lambda: defaultdict(int))
         name = column_name(self.population, value) if where is None else None
+        if name in self.frequencies:
+            return self.frequencies[name]
+        found: dict[tuple, dict[Any, int]] = defaultdict(lambda: defaultdict(int))
         if name is None:
             rows = self._grouped(func.count(), where=where, extra_group=[value])
         else:
@@ -310,6 +340,10 @@ class SpecAggregates:
         reads the same frequencies summed per value. Windows run over the distinct
         values, not over every person (a score or an age has few of them)."""
         name = column_name(self.population, value)
+        if name in self.frequencies:
+            found = frequencies.quartiles_of(self.frequencies[name])
+            if found is not None:
+                return found
         if name is None:
             stmt = self._quartiles_statement(value)
         else:
