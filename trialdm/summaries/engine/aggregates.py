@@ -1,11 +1,13 @@
 """The aggregates of a spec: one GROUP BY for the columns and every additive
-statistic (totals combined in Python), counts by value, and quartiles with
-window functions.
+statistic (totals combined in Python), counts by value, and quartiles over the
+values' frequencies.
 
 - Sample SD (n-1) from the count, sum and sum of squares.
-- Median and quartiles with window functions (row_number and count over the
-  group), interpolated like ``statistics.quantiles(method="inclusive")``
-  (numpy's default, Excel's QUARTILE.INC); SQLite has no median().
+- Median and quartiles from the frequencies by (key, value) with a running count,
+  interpolated like ``statistics.quantiles(method="inclusive")`` (numpy's
+  default, Excel's QUARTILE.INC); SQLite has no median().
+- Two columns or more counted by value or with quartiles: their frequencies from
+  one statement (:mod:`.frequencies`).
 """
 
 from __future__ import annotations
