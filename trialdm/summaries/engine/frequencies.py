@@ -5,10 +5,11 @@ median row) each grouped the whole population by (key, value): one sort of every
 person per row. When a table has two such columns or more, one statement groups
 the population by all of them and the keys at once, and each column's frequencies
 by (key, value) are the sums of those rows (whole numbers: any order gives the
-same). The combinations are at most the people, usually far fewer (an age, an
-employment status, an arm). The quartiles are then read from the frequencies as
-the SQL of :meth:`SpecAggregates._quartiles_statement` reads them: the least value
-whose running count reaches each rank, interpolated in the same order.
+same), summed in the same statement. The combinations are at most the people,
+usually far fewer (an age, an employment status, an arm). The quartiles are then
+read from the frequencies as the SQL of
+:meth:`SpecAggregates._quartiles_statement` reads them: the least value whose
+running count reaches each rank, interpolated in the same order.
 """
 
 from __future__ import annotations
@@ -18,16 +19,40 @@ from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Integer, Numeric, func, select
+from sqlalchemy import Integer, Numeric, cast, func, literal, null, select, union_all
 
 Counts = dict[tuple, dict[Any, int]]
 
 
 def frequency_statement(population: Any, keys: Sequence[Any], names: Sequence[str]) -> Any:
-    """(keys, values of ``names``, count) grouped by the values first: the sort then
-    compares the most varied columns first and the keys only on a tie."""
+    """(column index, keys, one value column per name, count): the population grouped
+    by every column and the keys once (the values first: the sort then compares the
+    most varied columns first), then each column's frequencies by (key, value) summed
+    from those combinations in SQL, a few rows per group and value to fetch (the
+    combinations are as many as the people in small groups)."""
     values = [population.c[name] for name in names]
-    return select(*keys, *values, func.count()).select_from(population).group_by(*values, *keys)
+    combos = (
+        select(
+            *[k.label(f"k{i}") for i, k in enumerate(keys)],
+            *[v.label(f"v{i}") for i, v in enumerate(values)],
+            func.count().label("c"),
+        )
+        .select_from(population)
+        .group_by(*values, *keys)
+        .cte("combos")
+    )
+    ckeys = [combos.c[f"k{i}"] for i in range(len(keys))]
+    parts = []
+    for i in range(len(names)):
+        value = combos.c[f"v{i}"]
+        # typed NULLs: PostgreSQL types each column of a UNION from its first rows
+        shown = [value if j == i else cast(null(), values[j].type) for j in range(len(names))]
+        parts.append(
+            select(literal(i), *ckeys, *shown, func.sum(combos.c.c))
+            .select_from(combos)
+            .group_by(value, *ckeys)
+        )
+    return union_all(*parts)
 
 
 def split(
@@ -38,13 +63,12 @@ def split(
     without keys every row is the total's)."""
     found: dict[str, Counts] = {name: defaultdict(lambda: defaultdict(int)) for name in names}
     for row in rows:
-        key = tuple(row[:width]) if width else (total or ())
-        count = int(row[-1])
-        for i, name in enumerate(names):
-            value = row[width + i]
-            found[name][key][value] += count
-            if total and width:
-                found[name][total][value] += count
+        i = int(row[0])
+        key = tuple(row[1 : width + 1]) if width else (total or ())
+        value, count = row[width + 1 + i], int(row[-1])
+        found[names[i]][key][value] += count
+        if total and width:
+            found[names[i]][total][value] += count
     return found
 
 
