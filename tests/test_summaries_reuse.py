@@ -17,7 +17,7 @@ from flask import current_app
 from tests.sql_helpers import recorded
 from trialdm.core.scoping import all_sites
 from trialdm.participants.vocabulary import diagnosis_vocabulary
-from trialdm.summaries.engine import compute_table, reuse
+from trialdm.summaries.engine import compute_table, frequencies, reuse
 from trialdm.summaries.engine.aggregates import SpecAggregates
 from trialdm.summaries.engine.temporary import drop_temporaries
 from trialdm.summaries.registry import SHIPPED_TABLES, instrument_definitions, specs
@@ -86,17 +86,20 @@ def test_a_second_computation_builds_no_statement_and_prints_the_same(
     _people(make_participant, trial_minimum_record)
     reuse._built.clear()
     built: list[str] = []
-    for name in ("_columns_statement", "_quartiles_statement"):
-        method = getattr(SpecAggregates, name)
+    for owner, name in (
+        (SpecAggregates, "_columns_statement"),
+        (frequencies, "frequency_statement"),
+    ):
+        method = getattr(owner, name)
 
-        def counting(self, *args, _method=method, _name=name):
+        def counting(*args, _method=method, _name=name):
             built.append(_name)
-            return _method(self, *args)
+            return _method(*args)
 
-        monkeypatch.setattr(SpecAggregates, name, counting)
+        monkeypatch.setattr(owner, name, counting)
     spec = specs()["baseline_characteristics"]
     first = _compute(spec, db_session)
-    assert sorted(built) == ["_columns_statement", "_quartiles_statement"]
+    assert sorted(built) == ["_columns_statement", "frequency_statement"]
     with recorded() as sent:
         second = _compute(spec, db_session)
     assert len(built) == 2  # nothing built again
@@ -147,3 +150,39 @@ def test_a_population_joins_the_sites_only_to_read_a_site_field(
     assert n["cells"][-1]["values"][0] == 4
     diagnoses = _lines(table, "Diagnoses, n (%) of participants")
     assert diagnoses["None recorded"][-1].startswith("1 ")
+
+
+def test_unlisted_values_as_the_rest_of_the_rows_are_the_not_in_count(
+    app, db_session, make_participant, trial_minimum_record, monkeypatch
+):
+    """Fixed categories that no row can match twice count the unlisted values as the
+    group's rows less the listed and missing ones, with no NOT IN in the statement;
+    the table is the one the NOT IN count prints."""
+    from trialdm.summaries.engine import aggregates
+
+    _people(make_participant, trial_minimum_record)
+    spec = specs()["baseline_characteristics"]
+    index, row = next((i, r) for i, r in enumerate(spec.rows) if r.variable == "gender")
+    rows = [*spec.rows]
+    rows[index] = replace(row, categories=(("female", "Female"),), other_label="Not female")
+    shorter = replace(spec, rows=rows)
+    with recorded() as sent:
+        subtracted = _compute(shorter, db_session)
+    assert not any("NOT IN (" in sql for sql, _ in sent)
+    monkeypatch.setattr(aggregates, "disjoint", lambda values: False)
+    reuse._built.clear()
+    with recorded() as sent:
+        counted = _compute(shorter, db_session)
+    assert any("NOT IN (" in sql for sql, _ in sent)
+    assert subtracted == counted
+    assert _lines(subtracted, row.label)["Not female"][-1].startswith("2 ")
+
+
+def test_categories_a_row_may_match_twice_are_not_disjoint() -> None:
+    from trialdm.summaries.engine.aggregates import disjoint
+
+    assert disjoint(["female", "male"]) and disjoint([1, 2.5]) and disjoint([])
+    assert not disjoint(["a", "a"])
+    assert not disjoint([1, True])  # equal in SQL as in Python
+    assert not disjoint(["1", 1])  # text and number: SQLite's affinity may make them equal
+    assert not disjoint([None, "x"])  # IS NULL is the missing count's

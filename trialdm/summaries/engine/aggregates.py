@@ -1,11 +1,13 @@
 """The aggregates of a spec: one GROUP BY for the columns and every additive
-statistic (totals combined in Python), counts by value, and quartiles with
-window functions.
+statistic (totals combined in Python), counts by value, and quartiles over the
+values' frequencies.
 
 - Sample SD (n-1) from the count, sum and sum of squares.
-- Median and quartiles with window functions (row_number and count over the
-  group), interpolated like ``statistics.quantiles(method="inclusive")``
-  (numpy's default, Excel's QUARTILE.INC); SQLite has no median().
+- Median and quartiles from the frequencies by (key, value) with a running count,
+  interpolated like ``statistics.quantiles(method="inclusive")`` (numpy's
+  default, Excel's QUARTILE.INC); SQLite has no median().
+- Two columns or more counted by value or with quartiles: their frequencies from
+  one statement (:mod:`.frequencies`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 
 from sqlalchemy import Float, Integer, and_, case, cast, func, literal, select, union_all
 
+from trialdm.summaries.engine import frequencies
 from trialdm.summaries.engine.printing import Printer
 from trialdm.summaries.engine.results import Column
 from trialdm.summaries.engine.reuse import column_name, reused, shape_of
@@ -26,6 +29,18 @@ from trialdm.summaries.spec import BuildContext, TableSpec
 
 TOTAL = ("__total__",)
 CONTINUOUS = ("mean_sd", "mean_sd_range", "mean_range", "median_iqr", "median_range")
+ROWS = "*:rows"  # count(*) of a group, for the unlisted values of fixed categories
+CATEGORICAL = ("n_pct", "breakdown", "counts")
+
+
+def disjoint(values: Sequence[Any]) -> bool:
+    """Whether no row can equal two of these fixed categories: distinct values all
+    text, or all numbers (not text and numbers, which SQLite's affinity may make
+    equal). Then the rows of no listed value and not NULL are the group's rows less
+    the listed and NULL ones, a subtraction instead of a NOT IN for every person."""
+    kinds = {str if isinstance(value, str) else float for value in values}
+    plain = all(isinstance(value, (str, int, float)) for value in values)
+    return plain and len(kinds) <= 1 and len(set(values)) == len(values)
 
 
 def _combine(how: str, mine: Any, theirs: Any) -> Any:
@@ -83,6 +98,8 @@ class SpecAggregates:
         self.printer = Printer(spec, ctx)
         self.columns: list[Column] = []
         self.missing_notes: list[str] = []
+        # column name -> key -> value -> count, of the columns counted together
+        self.frequencies: dict[str, dict[tuple, dict[Any, int]]] = {}
         # Categories that depend on the build (settings) are resolved once here.
         self.rows = [
             replace(row, categories=row.categories(ctx)) if callable(row.categories) else row
@@ -129,19 +146,24 @@ class SpecAggregates:
                 denominator = self.population.c[row.denominator]
                 found.append((f"{i}:sum", "sum", func.sum(col)))
                 found.append((f"{i}:den", "sum", func.sum(denominator)))
-            elif row.stat in ("n_pct", "breakdown", "counts") and row.categories is not None:
+            elif row.stat in CATEGORICAL and row.categories is not None:
                 # count(*) FILTER: the condition decides whether a row is counted at
                 # all, cheaper per person than a sum of CASE values (SQLite 3.30+)
                 values = [value for value, _ in row.categories]
                 for j, value in enumerate(values):
                     found.append((f"{i}:c{j}", "sum", func.count().filter(col == value)))
                 found.append((f"{i}:null", "sum", func.count().filter(col.is_(None))))
-                unlisted = and_(col.is_not(None), col.not_in(values))
-                found.append((f"{i}:other", "sum", func.count().filter(unlisted)))
+                if disjoint(values):
+                    # the rest of the rows (see load_columns): a NOT IN per person less
+                    found.append((ROWS, "sum", func.count()))
+                else:
+                    unlisted = and_(col.is_not(None), col.not_in(values))
+                    found.append((f"{i}:other", "sum", func.count().filter(unlisted)))
             elif row.stat in CONTINUOUS:
                 x = cast(col, Float)
                 found += [
-                    (f"{i}:n", "sum", func.count(x)),
+                    # count(x) is count(CAST(x)): a cast is NULL only of a NULL
+                    (f"{i}:n", "sum", func.count(col)),
                     (f"{i}:s", "fsum", func.sum(x)),
                     (f"{i}:q", "fsum", func.sum(x * x)),
                     (f"{i}:lo", "min", func.min(x)),
@@ -150,6 +172,17 @@ class SpecAggregates:
             elif row.stat == "value":
                 found.append((f"{i}:v", "min", func.min(col)))
         return found
+
+    def _unlisted(self) -> list[tuple[int, int]]:
+        """(row index, number of categories) of the fixed-category rows whose unlisted
+        values are counted as the rest of the group's rows (:func:`disjoint`)."""
+        return [
+            (i, len(row.categories))
+            for i, row in enumerate(self.rows)
+            if row.stat in CATEGORICAL
+            and row.categories is not None
+            and disjoint([value for value, _ in row.categories])
+        ]
 
     def _rows_shape(self) -> tuple[Any, ...]:
         """What :meth:`_single_pass` reads of the rows (the key of its statement)."""
@@ -198,9 +231,16 @@ class SpecAggregates:
         self.aggregates = {}
         total: dict[str, Any] = {}
         names = [name for name, _ in aggregates]
+        unlisted = self._unlisted()
+        if unlisted:
+            aggregates = [*aggregates, *((f"{i}:other", "sum") for i, _ in unlisted)]
         for row in self.session.execute(stmt):
             n = int(row[-1] or 0)
             values = dict(zip(names, row[width:-1], strict=True))
+            for i, count in unlisted:
+                listed = sum(int(values[f"{i}:c{j}"] or 0) for j in range(count))
+                rest = int(values[ROWS] or 0) - listed - int(values[f"{i}:null"] or 0)
+                values[f"{i}:other"] = rest
             if not self.keys:
                 if n or not columns:
                     columns.append(Column(TOTAL, spec.total_label, None, n))
@@ -250,10 +290,37 @@ class SpecAggregates:
 
     # --- statistics
 
+    def load_frequencies(self) -> None:
+        """The frequencies by (key, value) of every column that counts by value or has
+        quartiles, from one statement when there are two such columns or more
+        (:mod:`.frequencies`); with one, its own statement stays (as cheap)."""
+        names: list[str] = []
+        for row in self.rows:
+            if not row.variable:
+                continue
+            column = self.population.c[row.variable]
+            wanted = (row.stat in CATEGORICAL and row.categories is None) or (
+                row.stat.startswith("median") and frequencies.numeric(column)
+            )
+            if wanted and row.variable not in names:
+                names.append(row.variable)
+        if len(names) < 2:
+            return
+        shape = ("frequencies", shape_of(self.population), tuple(self.spec.group_by), tuple(names))
+        stmt = reused(
+            shape, lambda: frequencies.frequency_statement(self.population, self.keys, names)
+        )
+        total = TOTAL if self.with_total or not self.keys else None
+        self.frequencies = frequencies.split(
+            self.session.execute(stmt), len(self.keys), names, total
+        )
+
     def counts_by(self, value: Any, where: Any = None) -> dict[tuple, dict[Any, int]]:
         """key -> value -> count (with the total column)."""
-        found: dict[tuple, dict[Any, int]] = defaultdict(lambda: defaultdict(int))
         name = column_name(self.population, value) if where is None else None
+        if name in self.frequencies:
+            return self.frequencies[name]
+        found: dict[tuple, dict[Any, int]] = defaultdict(lambda: defaultdict(int))
         if name is None:
             rows = self._grouped(func.count(), where=where, extra_group=[value])
         else:
@@ -275,6 +342,10 @@ class SpecAggregates:
         reads the same frequencies summed per value. Windows run over the distinct
         values, not over every person (a score or an age has few of them)."""
         name = column_name(self.population, value)
+        if name in self.frequencies:
+            found = frequencies.quartiles_of(self.frequencies[name])
+            if found is not None:
+                return found
         if name is None:
             stmt = self._quartiles_statement(value)
         else:

@@ -41,6 +41,7 @@ class TableEngine(SpecAggregates):
 
     def compute(self) -> TableResult:
         self.load_columns()
+        self.load_frequencies()
         rows: list[ResultRow] = []
         for index, row in enumerate(self.rows):
             for line in self.row(index, row):
