@@ -24,7 +24,6 @@ import argparse
 import csv
 import importlib.util
 import json
-import resource
 import subprocess
 import sys
 import tempfile
@@ -34,6 +33,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from measuring import peak_mb  # noqa: E402
 
 SIZES = {"10k": 10_000, "100k": 100_000, "1m": 1_000_000}
 DATASETS = ("participants", "contacts")
@@ -215,18 +216,6 @@ def child(kind: str, folder: str, url: str) -> None:
     )
     result["peak_mb"] = peak_mb()
     print(json.dumps(result))
-
-
-def peak_mb() -> float:
-    """This process's peak resident memory. Linux keeps ru_maxrss across exec (a child
-    would report its parent's peak, here the data generator's); VmHWM starts afresh."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def measure(kind: str, folder: Path, url: str) -> dict[str, Any]:

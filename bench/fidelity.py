@@ -45,6 +45,7 @@ from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock
 from pathlib import Path
 
+from measuring import peak_mb
 from scratch_databases import fresh_postgres
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -272,14 +273,6 @@ def floor_sql(dialect: str, where: str) -> str:
 
 
 # -- measuring ------------------------------------------------------------------------
-
-
-def peak_mb() -> float:
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def measure(url: str, folder: str, rounds: int, seed: int) -> None:

@@ -32,7 +32,15 @@ def cpu_seconds(dbapi_connection) -> float:
 
 
 def peak_mb() -> float:
-    """This process's peak resident memory (Linux reports kilobytes)."""
+    """This process's peak resident memory: VmHWM, which a fresh ``exec`` starts
+    afresh (Linux keeps ru_maxrss across exec, so a child would report its parent's
+    peak); ru_maxrss where /proc is not there."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
