@@ -214,7 +214,7 @@ def plan_days(
 @dataclass
 class _SitePlan:
     """The rules of one site and day, run in two steps (:func:`plan_days`): the
-    digests, then the others."""
+    others, then the digests, which count what the others found."""
 
     scan: ScanContext
     rules: list[Rule]

@@ -32,6 +32,8 @@ STATS = (
     "share",  # sum of a column as n (%) of the sum of another (e.g. contacts by format)
     "counts",  # one line per category: n (no percentage, no missing line)
 )
+# the statistics counted by category (fixed in the spec, or by value when not)
+CATEGORICAL = ("n_pct", "breakdown", "counts")
 EN_DASH = "–"
 
 

@@ -25,12 +25,11 @@ from trialdm.summaries.engine.printing import Printer
 from trialdm.summaries.engine.results import Column
 from trialdm.summaries.engine.reuse import column_name, reused, shape_of
 from trialdm.summaries.engine.temporary import population_of
-from trialdm.summaries.spec import BuildContext, TableSpec
+from trialdm.summaries.spec import CATEGORICAL, BuildContext, TableSpec
 
 TOTAL = ("__total__",)
 CONTINUOUS = ("mean_sd", "mean_sd_range", "mean_range", "median_iqr", "median_range")
 ROWS = "*:rows"  # count(*) of a group, for the unlisted values of fixed categories
-CATEGORICAL = ("n_pct", "breakdown", "counts")
 
 
 def disjoint(values: Sequence[Any]) -> bool:
@@ -189,7 +188,7 @@ class SpecAggregates:
         shape = []
         for row in self.rows:
             categories = None
-            if row.stat in ("n_pct", "breakdown", "counts") and row.categories is not None:
+            if row.stat in CATEGORICAL and row.categories is not None:
                 # with each value's type: 1 and True are equal keys, not equal binds
                 categories = tuple((type(value), value) for value, _ in row.categories)
             shape.append((row.stat, row.variable, row.denominator, categories))
@@ -369,7 +368,7 @@ class SpecAggregates:
                 low, high, remainder = values[3 * i : 3 * i + 3]
                 low = float(low)
                 if remainder:
-                    low += (int(remainder) / 4) * (float(high) - low)
+                    low = frequencies.interpolated(low, float(high), int(remainder))
                 qs.append(low)
             result[key] = (qs[0], qs[1], qs[2])
         return result

@@ -78,6 +78,12 @@ def numeric(column: Any) -> bool:
     return isinstance(column.type, (Integer, Numeric))
 
 
+def interpolated(low: float, high: float, remainder: int) -> float:
+    """The quartile at ``remainder`` quarters of the way from the value at its rank
+    (``low``) to the next (``high``), as ``statistics.quantiles(method="inclusive")``."""
+    return low + (remainder / 4) * (high - low)
+
+
 def quartiles_of(
     counts: Mapping[tuple, Mapping[Any, int]],
 ) -> dict[tuple, tuple[float, float, float]] | None:
@@ -109,7 +115,7 @@ def quartiles_of(
             remainder = position % 4
             if remainder:
                 high = next(x for up, x in running if up >= low_rank + 1)
-                low += (remainder / 4) * (high - low)
+                low = interpolated(low, high, remainder)
             qs.append(low)
         result[key] = (qs[0], qs[1], qs[2])
     return result

@@ -23,7 +23,7 @@ from trialdm.summaries.engine.printing import (
 )
 from trialdm.summaries.engine.results import Cell, ResultRow, TableResult
 from trialdm.summaries.engine.reuse import reused, shape_of, statement_key
-from trialdm.summaries.spec import Row
+from trialdm.summaries.spec import CATEGORICAL, Row
 from trialdm.summaries.suppression import suppress_small_cells
 
 # What each value of a continuous cell is, in the order of Cell.values.
@@ -94,7 +94,7 @@ class TableEngine(SpecAggregates):
                     for k in keys
                 ],
             )
-        elif row.stat in ("n_pct", "breakdown", "counts"):
+        elif row.stat in CATEGORICAL:
             yield from self._categorical(index, row, col, keys, sizes)
         elif row.stat == "multi_pct":
             yield from self._multi(row, keys, sizes)

@@ -50,7 +50,6 @@ STYLE_KEYS = {
     "n_pct_cells",
 }
 LISTING_KEYS = {"columns", "row_label", "row_label_header", "order_by"}
-CATEGORICAL = ("n_pct", "breakdown", "counts")
 NUMERIC = ("count", "share", "mean_sd", "mean_sd_range", "mean_range", "median_iqr", "median_range")
 
 
