@@ -42,7 +42,9 @@ def test_the_editor_keeps_typed_text_on_every_button(page, live_url):  # noqa: F
     # typed and not left: the main button sends it with the step action
     second = page.locator(f"textarea[name='{second_name}']")
     second.fill("Ekirala")
-    page.click("button:has-text('Save and submit for review')")
+    # a form's POST and redirect: reloading before they end would race the navigation
+    with page.expect_navigation(wait_until="load"):
+        page.click("button:has-text('Save and submit for review')")
     expect(page.locator(f"textarea[name='{second_name}']")).to_have_value("Ekirala")
     page.reload()
     expect(page.locator(f"textarea[name='{second_name}']")).to_have_value("Ekirala")
@@ -60,13 +62,15 @@ def test_another_forms_button_right_after_typing_saves_the_text_first(page, live
     page.click("button:has-text('Comment')")
     expect(page.locator("body")).to_contain_text("Is 'tekinnyonnyola' the usual word?")
     expect(page.locator(f"textarea[name='{name}']")).to_have_value("Tekinnyonnyola")
+    page.wait_for_load_state("load")
     page.reload()
     expect(page.locator(f"textarea[name='{name}']")).to_have_value("Tekinnyonnyola")
     assert asked == []  # nothing to ask: saved before the comment went
     # the form's own Save button at the bottom keeps what was typed as well
     box = page.locator(f"textarea[name='{name}']")
     box.fill("Tekinnyonnyola nnyo")
-    page.click("#editor-form .sticky-actions button:has-text('Save')")
+    with page.expect_navigation(wait_until="load"):
+        page.click("#editor-form .sticky-actions button:has-text('Save')")
     page.reload()
     expect(page.locator(f"textarea[name='{name}']")).to_have_value("Tekinnyonnyola nnyo")
     assert not page.errors, page.errors
