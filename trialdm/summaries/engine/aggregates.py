@@ -292,7 +292,9 @@ class SpecAggregates:
     def load_frequencies(self) -> None:
         """The frequencies by (key, value) of every column that counts by value or has
         quartiles, from one statement when there are two such columns or more
-        (:mod:`.frequencies`); with one, its own statement stays (as cheap)."""
+        (:mod:`.frequencies`); with one, its counts by value (one GROUP BY, compiled in a
+        fraction of the time of the quartiles' windows, and reading the same
+        frequencies the windows would run over)."""
         names: list[str] = []
         for row in self.rows:
             if not row.variable:
@@ -303,7 +305,10 @@ class SpecAggregates:
             )
             if wanted and row.variable not in names:
                 names.append(row.variable)
-        if len(names) < 2:
+        if not names:
+            return
+        if len(names) == 1:
+            self.frequencies = {names[0]: self.counts_by(self.population.c[names[0]])}
             return
         shape = ("frequencies", shape_of(self.population), tuple(self.spec.group_by), tuple(names))
         stmt = reused(
