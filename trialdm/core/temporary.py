@@ -77,16 +77,20 @@ def materialise(
     statement reads, or, with ``site_column``, on that column of the statement only
     (every row belongs to a site).
     """
-    shape = statement.subquery()
-    table = temporary_table(name, shape.columns)
+    scope = current_scope()
+    rows = statement
+    columns = statement.selected_columns
+    if site_column is not None and not scope.every_site:
+        shape = statement.subquery()
+        columns = shape.columns
+        rows = select(*shape.columns).where(shape.c[site_column].in_(sorted(scope.codes)))
+    table = temporary_table(name, columns)
     connection = session.connection()
     connection.exec_driver_sql(_ddl(table, connection, "create"))
     connection.execute(delete(table))
-    rows = select(*shape.columns)
-    scope = current_scope()
-    if site_column is not None and not scope.every_site:
-        rows = rows.where(shape.c[site_column].in_(sorted(scope.codes)))
-    write = insert(table).from_select([c.name for c in shape.columns], rows)
+    # The statement itself, not a SELECT of it as a subquery: the same rows, and one
+    # level less for SQLAlchemy to build and compile.
+    write = insert(table).from_select([c.name for c in columns], rows)
     session.execute(write if site_column is not None else with_site_criteria(write))
     return table
 
