@@ -319,9 +319,17 @@ class SpecAggregates:
         if len(names) == 1:
             self.frequencies = {names[0]: self.counts_by(self.population.c[names[0]])}
             return
-        shape = ("frequencies", shape_of(self.population), tuple(self.spec.group_by), tuple(names))
+        dialect = self.session.get_bind().dialect
+        shape = (
+            "frequencies",
+            dialect.name,
+            shape_of(self.population),
+            tuple(self.spec.group_by),
+            tuple(names),
+        )
         stmt = reused(
-            shape, lambda: frequencies.frequency_statement(self.population, self.keys, names)
+            shape,
+            lambda: frequencies.frequency_statement(self.population, self.keys, names, dialect),
         )
         total = TOTAL if self.with_total or not self.keys else None
         self.frequencies = frequencies.split(

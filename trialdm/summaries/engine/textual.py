@@ -33,7 +33,7 @@ class TextSelect:
         self.population = population
         self._quote = dialect.identifier_preparer.quote
         self._alias = self._quote(population.name)
-        self._from = f"{self._quote(population.element.name)} AS {self._alias}"
+        self.source = f"{self._quote(population.element.name)} AS {self._alias}"
         self._items: list[str] = []
         self._types: list[TypeEngine[Any]] = []
         self._binds: list[Any] = []
@@ -66,10 +66,15 @@ class TextSelect:
     def statement(self, group_by: Sequence[str], order_by: Sequence[str]) -> Any:
         """The statement: the columns added, grouped by the columns ``group_by`` and
         ordered by the SQL expressions ``order_by``; its rows are read by position."""
-        sql = f"SELECT {', '.join(self._items)} \nFROM {self._from}"
+        sql = f"SELECT {', '.join(self._items)} \nFROM {self.source}"
         if group_by:
             sql += f" GROUP BY {', '.join(self.column(name) for name in group_by)}"
         if order_by:
             sql += f" ORDER BY {', '.join(order_by)}"
-        typed = [column(f"c{i}", type_) for i, type_ in enumerate(self._types)]
-        return text(sql).bindparams(*self._binds).columns(*typed)
+        return typed_text(sql, self._types, self._binds)
+
+
+def typed_text(sql: str, types: Sequence[TypeEngine[Any]], binds: Sequence[Any] = ()) -> Any:
+    """``sql`` with its parameters, its result columns read by position as ``types``."""
+    typed = [column(f"c{i}", type_) for i, type_ in enumerate(types)]
+    return text(sql).bindparams(*binds).columns(*typed)
