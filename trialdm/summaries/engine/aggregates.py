@@ -165,7 +165,8 @@ class SpecAggregates:
                     # the rest of the rows (see load_columns): a NOT IN per person less
                     add(ROWS, "sum", "count(*)", COUNT)
                 else:
-                    unlisted = f"{col} IS NOT NULL AND ({col} NOT IN ({sql.not_in(var, values)}))"
+                    listed = sql.listed(var, values)
+                    unlisted = f"{col} IS NOT NULL AND ({col} NOT IN ({listed}))"
                     add(f"{i}:other", "sum", f"count(*) FILTER (WHERE {unlisted})", COUNT)
             elif row.stat in CONTINUOUS:
                 x = f"CAST({col} AS FLOAT)"

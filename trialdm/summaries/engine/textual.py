@@ -55,7 +55,8 @@ class TextSelect:
             return f"{self.column(name)} IS NULL"
         return f"{self.column(name)} = {self.bind(value, self.type_of(name))}"
 
-    def not_in(self, name: str, values: Sequence[Any]) -> str:
+    def listed(self, name: str, values: Sequence[Any]) -> str:
+        """``values`` as parameters typed as the column ``name``, for an IN list."""
         type_ = self.type_of(name)
         return ", ".join(self.bind(value, type_) for value in values)
 
