@@ -108,3 +108,41 @@ def test_quartiles_of_values_not_numbers_are_left_to_the_statement() -> None:
     assert quartiles_of({("k",): {"3": 1, 4: 2}}) is None
     assert quartiles_of({("k",): {True: 1}}) is None
     assert quartiles_of({("k",): {None: 4}}) == {}
+
+
+@pytest.mark.parametrize("by", [("site", "arm"), ()])
+def test_quartiles_of_one_column_are_read_from_its_counts_by_value(
+    app, db_session, make_participant, monkeypatch, by
+):
+    """A table with one median column (and nothing counted by value) reads the quartiles
+    from that column's counts by value instead of the windows' statement: the same
+    table, as many statements."""
+    rng = random.Random(20261202)
+    for site in ("BU", "DS", "PU"):
+        for _ in range(rng.randint(5, 25)):
+            make_participant(
+                site,
+                enrolment_date=date(2025, 5, 1),
+                year_of_birth=None,
+                age=rng.choice([19, 25, 25, 31, 40, 40, 40, 58]),
+                arm=rng.choice(["intervention", "control"]),
+            )
+    spec = specs()["baseline_characteristics"]
+    rows = tuple(r for r in spec.rows if r.stat.startswith("median") or r.categories is not None)
+    assert sum(r.stat.startswith("median") for r in rows) == 1
+    spec = replace(spec, rows=rows)
+    if not by:
+        spec = replace(spec, group_by=(), label_columns=(), column_labels=None, order_by=None)
+    reuse._built.clear()
+    with recorded() as sent_counts:
+        from_counts, statements = _compute(spec, db_session)
+    monkeypatch.setattr(SpecAggregates, "load_frequencies", lambda self: None)
+    reuse._built.clear()
+    with recorded() as sent_windows:
+        from_windows, same = _compute(spec, db_session)
+    assert from_counts == from_windows
+    assert statements == same
+    assert not any(" OVER " in sql for sql, _ in sent_counts)
+    assert any(" OVER " in sql for sql, _ in sent_windows)
+    median = next(r for r in from_counts["rows"] if "median" in r["label"].lower())
+    assert median["cells"][-1]["values"][0] is not None

@@ -155,3 +155,32 @@ def test_one_table_object_per_name_and_columns():
     long = "summary_" + "y" * 60
     assert temporary_table(long + "a", [pid]).name != temporary_table(long + "b", [pid]).name
     assert len(temporary_table(long + "a", [pid]).name) <= 63  # PostgreSQL's longest name
+
+
+def test_a_population_is_written_by_its_own_statement(app, db_session, make_participant):
+    """For every site the INSERT selects the population's statement itself, not a
+    SELECT of it as a subquery; a built-in population for one site is that subquery
+    filtered on its site column."""
+    from tests.sql_helpers import recorded
+
+    _people(make_participant)
+    ctx = _context(db_session)
+    spec = specs()["recruitment"]
+    try:
+        with recorded() as sent_everyone:
+            everyone = compute_table(spec, ctx).as_json()
+        with scoped_to(SiteScope(codes=frozenset({"BU"}))), recorded() as sent_one:
+            one = compute_table(spec, ctx).as_json()
+    finally:
+        drop_temporaries(ctx)
+
+    def selected(sent: list[tuple[str, Any]]) -> str:
+        """What the population's INSERT selects first."""
+        sql = next(sql for sql, _ in sent if sql.startswith("INSERT INTO summary_recruitment"))
+        return sql.split(") SELECT ", 1)[1]
+
+    assert selected(sent_everyone).startswith("participants.id AS pid")
+    assert selected(sent_one).startswith("anon_1.pid")
+    sites = [c for c in everyone["columns"] if c["label"] != "Total"]
+    assert len(sites) > len([c for c in one["columns"] if c["label"] != "Total"])
+    assert "ULM" not in str(one["columns"])

@@ -10,7 +10,8 @@ transaction between writing and reading, and should drop it when done
 it. A transaction rolled back after the table was created removes it too (CREATE
 TABLE is transactional on PostgreSQL and SQLite).
 
-Each name has one :class:`~sqlalchemy.Table` object for the life of the process:
+Each name has one table object (a :class:`~sqlalchemy.sql.expression.TableClause`,
+no schema metadata: nothing here needs more) for the life of the process:
 SQLAlchemy keys a compiled statement by its tables' identity, so a table made anew
 for each build would make every statement over it one to compile again. The table
 is created if the connection does not have it yet and emptied before it is
@@ -25,20 +26,19 @@ import threading
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Column, MetaData, String, Table, delete, insert, select
+from sqlalchemy import String, TableClause, column, delete, insert, select, table
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
-from sqlalchemy.schema import CreateTable, DropTable
 from sqlalchemy.sql.sqltypes import NullType
 
 from trialdm.core.scoping import current_scope, with_site_criteria
 
-_tables: dict[tuple[str, str], Table] = {}
+_tables: dict[tuple[str, str], TableClause] = {}
 _lock = threading.Lock()
 
 
-def temporary_table(name: str, columns: Iterable[Any]) -> Table:
-    """The process's one temporary ``Table`` of this name and these columns (name,
+def temporary_table(name: str, columns: Iterable[Any]) -> TableClause:
+    """The process's one temporary table of this name and these columns (name,
     type); its SQL name carries a digest of both, so a population whose columns
     changed (a table file edited) is another table, and a long name cut short is
     not another name's."""
@@ -52,12 +52,7 @@ def temporary_table(name: str, columns: Iterable[Any]) -> Table:
     with _lock:
         return _tables.setdefault(
             key,
-            Table(
-                f"{name[:40]}_{digest}",
-                MetaData(),
-                *[Column(column, kind) for column, kind in shape],
-                prefixes=["TEMPORARY"],
-            ),
+            table(f"{name[:40]}_{digest}", *[column(field, kind) for field, kind in shape]),
         )
 
 
@@ -67,7 +62,7 @@ def materialise(
     *,
     name: str,
     site_column: str | None = None,
-) -> Table:
+) -> TableClause:
     """Write the rows of ``statement`` (a SELECT) into the temporary table ``name``
     (created if this connection has none yet, emptied if it has) and return it.
 
@@ -77,21 +72,27 @@ def materialise(
     statement reads, or, with ``site_column``, on that column of the statement only
     (every row belongs to a site).
     """
-    shape = statement.subquery()
-    table = temporary_table(name, shape.columns)
+    scope = current_scope()
+    rows = statement
+    columns = statement.selected_columns
+    if site_column is not None and not scope.every_site:
+        shape = statement.subquery()
+        columns = shape.columns
+        rows = select(*shape.columns).where(shape.c[site_column].in_(sorted(scope.codes)))
+    table = temporary_table(name, columns)
     connection = session.connection()
     connection.exec_driver_sql(_ddl(table, connection, "create"))
     connection.execute(delete(table))
-    rows = select(*shape.columns)
-    scope = current_scope()
-    if site_column is not None and not scope.every_site:
-        rows = rows.where(shape.c[site_column].in_(sorted(scope.codes)))
-    write = insert(table).from_select([c.name for c in shape.columns], rows)
+    # The statement itself, not a SELECT of it as a subquery: the same rows, and one
+    # level less for SQLAlchemy to build and compile.
+    write = insert(table).from_select([c.name for c in columns], rows)
     session.execute(write if site_column is not None else with_site_criteria(write))
     return table
 
 
-def drop_temporaries(session: Session, tables: Iterable[Table], *, failed: bool = False) -> None:
+def drop_temporaries(
+    session: Session, tables: Iterable[TableClause], *, failed: bool = False
+) -> None:
     """Drop ``tables`` (the connection goes back to the pool). After an error
     (``failed``) the transaction may be aborted (PostgreSQL refuses any statement
     then): a drop that fails there is left to the rollback, which removes the tables."""
@@ -109,20 +110,27 @@ def drop_temporaries(session: Session, tables: Iterable[Table], *, failed: bool 
         return  # the caller's rollback removes what is left
 
 
-_ddl_texts: dict[tuple[Table, str, str], str] = {}
+_ddl_texts: dict[tuple[TableClause, str, str], str] = {}
 
 
-def _ddl(table: Table, connection: Any, what: str) -> str:
+def _ddl(temporary: TableClause, connection: Any, what: str) -> str:
     """The CREATE (if not exists) or DROP (if exists) of a temporary table as SQL,
-    compiled once per table and dialect: SQLAlchemy compiles DDL on each execution."""
+    written once per table and dialect as SQLAlchemy's CreateTable and DropTable write
+    it (the columns' types by the dialect's type compiler)."""
     dialect = connection.dialect
-    key = (table, dialect.name, what)
+    key = (temporary, dialect.name, what)
     found = _ddl_texts.get(key)
     if found is None:
-        ddl = (
-            CreateTable(table, if_not_exists=True)
-            if what == "create"
-            else DropTable(table, if_exists=True)
-        )
-        found = _ddl_texts[key] = str(ddl.compile(dialect=dialect))
+        quote = dialect.identifier_preparer.quote
+        name = quote(temporary.name)
+        if what == "create":
+            types = dialect.type_compiler_instance
+            columns = ", \n\t".join(
+                f"{quote(c.name)} {types.process(c.type, type_expression=c)}"
+                for c in temporary.columns
+            )
+            found = f"\nCREATE TEMPORARY TABLE IF NOT EXISTS {name} (\n\t{columns}\n)\n\n"
+        else:
+            found = f"\nDROP TABLE IF EXISTS {name}"
+        _ddl_texts[key] = found
     return found

@@ -19,40 +19,51 @@ from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Integer, Numeric, cast, func, literal, null, select, union_all
+from sqlalchemy import Integer, Numeric
+from sqlalchemy.engine import Dialect
+
+from trialdm.summaries.engine.textual import COUNT, TextSelect, typed_text
 
 Counts = dict[tuple, dict[Any, int]]
 
 
-def frequency_statement(population: Any, keys: Sequence[Any], names: Sequence[str]) -> Any:
+def frequency_statement(
+    population: Any, keys: Sequence[Any], names: Sequence[str], dialect: Dialect
+) -> Any:
     """(column index, keys, one value column per name, count): the population grouped
     by every column and the keys once (the values first: the sort then compares the
     most varied columns first), then each column's frequencies by (key, value) summed
     from those combinations in SQL, a few rows per group and value to fetch (the
-    combinations are as many as the people in small groups)."""
-    values = [population.c[name] for name in names]
-    combos = (
-        select(
-            *[k.label(f"k{i}") for i, k in enumerate(keys)],
-            *[v.label(f"v{i}") for i, v in enumerate(values)],
-            func.count().label("c"),
-        )
-        .select_from(population)
-        .group_by(*values, *keys)
-        .cte("combos")
+    combinations are as many as the people in small groups). Written as SQL text
+    (:mod:`.textual`: compiled in a fraction of the time of the expressions)."""
+    sql = TextSelect(population, dialect)
+    key_names = [k.key for k in keys]
+    combos = ", ".join(
+        [
+            *(f"{sql.column(name)} AS k{i}" for i, name in enumerate(key_names)),
+            *(f"{sql.column(name)} AS v{i}" for i, name in enumerate(names)),
+            "count(*) AS c",
+        ]
     )
-    ckeys = [combos.c[f"k{i}"] for i in range(len(keys))]
+    grouped = ", ".join(sql.column(name) for name in [*names, *key_names])
+    head = f"WITH combos AS  (SELECT {combos} \nFROM {sql.source} GROUP BY {grouped}) "
+    ckeys = [f"combos.k{i}" for i in range(len(keys))]
+    types = [sql.type_of(name) for name in names]
     parts = []
     for i in range(len(names)):
-        value = combos.c[f"v{i}"]
         # typed NULLs: PostgreSQL types each column of a UNION from its first rows
-        shown = [value if j == i else cast(null(), values[j].type) for j in range(len(names))]
+        shown = [
+            f"combos.v{j}"
+            if j == i
+            else f"CAST(NULL AS {dialect.type_compiler_instance.process(t)})"
+            for j, t in enumerate(types)
+        ]
         parts.append(
-            select(literal(i), *ckeys, *shown, func.sum(combos.c.c))
-            .select_from(combos)
-            .group_by(value, *ckeys)
+            f"SELECT {', '.join([str(i), *ckeys, *shown, 'sum(combos.c)'])} \nFROM combos "
+            f"GROUP BY {', '.join([f'combos.v{i}', *ckeys])}"
         )
-    return union_all(*parts)
+    result_types = [COUNT, *(k.type for k in keys), *types, COUNT]
+    return typed_text(head + " UNION ALL ".join(parts), result_types)
 
 
 def split(

@@ -1,6 +1,6 @@
 """Statements over a population, built once per process for each shape.
 
-A population is a temporary table whose :class:`~sqlalchemy.Table` object is the
+A population is a temporary table whose table object is the
 process's own for its name and columns (:mod:`trialdm.core.temporary`), so a
 statement built over it in one computation reads the right table in the next. Built
 once, a statement keeps its SQLAlchemy cache key (memoised on the object), so a

@@ -17,16 +17,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Table
+from sqlalchemy import TableClause
 
 from trialdm.core import temporary
 from trialdm.core.scoping import current_scope
 from trialdm.summaries.spec import BuildContext, TableSpec
 
-_aliases: dict[Table, Any] = {}
+_aliases: dict[TableClause, Any] = {}
 
 
-def _alias(table: Table) -> Any:
+def _alias(table: TableClause) -> Any:
     """The one alias ``population`` of a temporary table: its columns are made once, and
     the statements built over it (:mod:`.reuse`) keep reading the same objects."""
     found = _aliases.get(table)
