@@ -158,6 +158,7 @@ def insert_new(
     constants: Mapping[str, Any] | None = None,
     returning: Sequence[str] = (),
     skip_stored: bool = True,
+    conflicts: bool = True,
 ) -> list[Any]:
     """Insert those of ``rows`` whose ``key_columns`` are not stored yet, in one
     statement (on SQLite with the three of its temporary table); ``constants`` are
@@ -167,7 +168,10 @@ def insert_new(
     ``skip_stored=False`` when the caller knows the keys are new (read just before,
     or made of rows this transaction claimed): the insert then leaves the check to
     ``ON CONFLICT`` alone, without the ``NOT EXISTS`` join, whose plan a table
-    analysed while empty can make quadratic on PostgreSQL."""
+    analysed while empty can make quadratic on PostgreSQL. ``conflicts=False`` (with
+    it) when no row can conflict with a stored one: a plain ``INSERT ... SELECT``
+    without an arbiter (whose probe of the unique index costs each row), where a
+    conflict raises."""
     if not rows:
         return []
     constants = dict(constants or {})
@@ -177,14 +181,22 @@ def insert_new(
         cols = {name: source.c[name] for name in names}
         try:
             return _insert_chosen(
-                session, table, source, cols, key_columns, constants, returning, skip_stored
+                session,
+                table,
+                source,
+                cols,
+                key_columns,
+                constants,
+                returning,
+                skip_stored,
+                conflicts,
             )
         finally:
             _drop_sqlite_rows(session, source)
     payload = _payload([{n: row[n] for n in names} for row in rows])
     source, cols = _rows_source(session, table, names, payload)
     return _insert_chosen(
-        session, table, source, cols, key_columns, constants, returning, skip_stored
+        session, table, source, cols, key_columns, constants, returning, skip_stored, conflicts
     )
 
 
@@ -197,6 +209,7 @@ def _insert_chosen(
     constants: Mapping[str, Any],
     returning: Sequence[str],
     skip_stored: bool,
+    conflicts: bool = True,
 ) -> list[Any]:
     names = list(cols)
     stored = table.alias("stored")
@@ -210,11 +223,9 @@ def _insert_chosen(
         chosen = chosen.where(
             ~exists().where(and_(*(stored.c[name] == key_values[name] for name in key_columns)))
         )
-    stmt = (
-        dialect_insert(session, table)
-        .from_select([*names, *constants], chosen)
-        .on_conflict_do_nothing(index_elements=list(key_columns))
-    )
+    stmt = dialect_insert(session, table).from_select([*names, *constants], chosen)
+    if conflicts or skip_stored:
+        stmt = stmt.on_conflict_do_nothing(index_elements=list(key_columns))
     if returning:
         return list(session.execute(stmt.returning(*(table.c[name] for name in returning))).all())
     session.execute(stmt)
