@@ -45,15 +45,13 @@ class _OptionalSite(SiteScoped):
 
     # False where another index of the table leads to a row before its site does
     _site_index = True
+    # False where the site is another row's, which refers to the site (checked there)
+    _site_foreign_key = True
 
     @declared_attr
     def site_code(cls) -> Mapped[str | None]:  # type: ignore[override]
-        return mapped_column(
-            String(8),
-            ForeignKey("sites.code", ondelete="RESTRICT"),
-            index=cls._site_index,
-            nullable=True,
-        )
+        refers = [ForeignKey("sites.code", ondelete="RESTRICT")] if cls._site_foreign_key else []
+        return mapped_column(String(8), *refers, index=cls._site_index, nullable=True)
 
 
 class Reminder(_OptionalSite, IdMixin, Base):
@@ -130,6 +128,11 @@ class InboxEntry(_OptionalSite, IdMixin, Base):
         ),
     )
     _site_index = False
+    # The entry's site is its reminder's (a reminder's site never changes): the
+    # database checks that once per statement (migration d3f5b7a9c1e4) instead of a
+    # foreign key to the sites, checked row by row, which the reminder's own makes
+    # redundant.
+    _site_foreign_key = False
 
     # no index of its own: the unique key (reminder_id, user_id) begins with it
     reminder_id: Mapped[int] = mapped_column(ForeignKey("reminders.id", ondelete="CASCADE"))
