@@ -17,6 +17,7 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import (
     Integer,
+    String,
     and_,
     case,
     cast,
@@ -36,11 +37,11 @@ from trialdm.core.errors import N_
 from trialdm.core.models import utcnow
 from trialdm.core.tasks import enqueue
 from trialdm.reminders.bulk import (
-    id_rows,
+    id_objects,
     insert_ignoring_duplicates,
     insert_new,
     json_array_values,
-    json_rows,
+    json_key,
 )
 from trialdm.reminders.models import TRIAL_WIDE, InboxEntry, OutboxMessage, Reminder
 from trialdm.reminders.texts import language_of, render, stored_words, text
@@ -173,15 +174,11 @@ def fan_out(session: Session, reminders: Sequence[Any], now: datetime) -> None:
         conflicts=False,
     )
     mail_ids = {row.dedupe_key: row.id for row in inserted}
-    mailed = [
-        {
-            "reminder_id": reminder_id,
-            "user_id": user_id,
-            "mail_message_id": mail_ids[mail["dedupe_key"]],
-        }
-        for (reminder_id, user_id), mail in mails.items()
-    ]
-    _fill_inboxes(session, [row.id for row in reminders], mailed, now)
+    # each reminder's e-mails by recipient: {reminder id: {user id (text): e-mail id}}
+    mailed: dict[int, dict[str, int]] = {row.id: {} for row in reminders}
+    for (reminder_id, user_id), mail in mails.items():
+        mailed[reminder_id][str(user_id)] = mail_ids[mail["dedupe_key"]]
+    _fill_inboxes(session, mailed, now)
     ids = sorted(mail_ids.values())
     for start in range(0, len(ids), MAIL_BATCH):
         enqueue(session, "trialdm.reminders.send_mails", ids[start : start + MAIL_BATCH])
@@ -232,52 +229,37 @@ def _immediate_mails(
     return messages
 
 
-def _fill_inboxes(
-    session: Session,
-    reminder_ids: Sequence[int],
-    mailed: Sequence[Mapping[str, Any]],
-    now: datetime,
-) -> None:
-    """One inbox entry per active recipient of each of ``reminder_ids``, in one
+def _fill_inboxes(session: Session, mailed: Mapping[int, Mapping[str, int]], now: datetime) -> None:
+    """One inbox entry per active recipient of each reminder of ``mailed``, in one
     ``INSERT ... SELECT`` over the reminders' recipients: mailed at once (with the
-    e-mail just written, from ``mailed``: reminder_id, user_id, mail_message_id) or
-    in the daily digest, as the user chose. The e-mails' ids come from their insert,
-    so this reads no other e-mail (a join to the outbox read all of it)."""
+    e-mail just written: ``mailed`` gives each reminder's by recipient) or in the
+    daily digest, as the user chose. The e-mails' ids come from their insert, with
+    the reminders' ids, so this reads no e-mail (a join to the outbox by key read all
+    of it on PostgreSQL)."""
     reminders = Reminder.__table__
-    inbox = InboxEntry.__table__
     users = User.__table__
-    claimed = id_rows(session, reminders.c.id, reminder_ids)
+    claimed = id_objects(session, reminders.c.id, mailed)
     member = json_array_values(session, reminders.c.recipients)
     user_id = cast(member.c.value, Integer)
     mode = case((users.c.mail_preference == "daily", "daily"), else_="immediate")
+    mail_id = cast(json_key(session, claimed.c.object, cast(users.c.id, String)), Integer)
     chosen = (
         select(
             reminders.c.id,
             users.c.id,
             reminders.c.site_code,
             mode,
-            literal(now, inbox.c.created_at.type),
+            case((mode == "immediate", mail_id), else_=None),
+            literal(now, InboxEntry.__table__.c.created_at.type),
         )
         .select_from(reminders)
         .join(claimed, claimed.c.id == reminders.c.id)
         .join(member, true())
         .join(users, and_(users.c.id == user_id, users.c.active.is_(True)))
+        .order_by(reminders.c.id, users.c.id)
     )
-    columns = ["reminder_id", "user_id", "site_code", "mail", "created_at"]
-    if mailed:
-        mails = json_rows(
-            session, inbox, ["reminder_id", "user_id", "mail_message_id"], mailed
-        ).subquery("mails")
-        chosen = chosen.add_columns(mails.c.mail_message_id).outerjoin(
-            mails,
-            and_(
-                mode == "immediate",
-                mails.c.reminder_id == reminders.c.id,
-                mails.c.user_id == users.c.id,
-            ),
-        )
-        columns.append("mail_message_id")
-    session.execute(insert(inbox).from_select(columns, chosen.order_by(reminders.c.id, users.c.id)))
+    columns = ["reminder_id", "user_id", "site_code", "mail", "mail_message_id", "created_at"]
+    session.execute(insert(InboxEntry.__table__).from_select(columns, chosen))
 
 
 def build_daily_digests(session: Session, now: datetime | None = None) -> list[int]:
