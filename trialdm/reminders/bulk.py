@@ -158,6 +158,7 @@ def insert_new(
     constants: Mapping[str, Any] | None = None,
     returning: Sequence[str] = (),
     skip_stored: bool = True,
+    conflicts: bool = True,
 ) -> list[Any]:
     """Insert those of ``rows`` whose ``key_columns`` are not stored yet, in one
     statement (on SQLite with the three of its temporary table); ``constants`` are
@@ -167,7 +168,10 @@ def insert_new(
     ``skip_stored=False`` when the caller knows the keys are new (read just before,
     or made of rows this transaction claimed): the insert then leaves the check to
     ``ON CONFLICT`` alone, without the ``NOT EXISTS`` join, whose plan a table
-    analysed while empty can make quadratic on PostgreSQL."""
+    analysed while empty can make quadratic on PostgreSQL. ``conflicts=False`` (with
+    it) when no row can conflict with a stored one: a plain ``INSERT ... SELECT``
+    without an arbiter (whose probe of the unique index costs each row), where a
+    conflict raises."""
     if not rows:
         return []
     constants = dict(constants or {})
@@ -177,14 +181,22 @@ def insert_new(
         cols = {name: source.c[name] for name in names}
         try:
             return _insert_chosen(
-                session, table, source, cols, key_columns, constants, returning, skip_stored
+                session,
+                table,
+                source,
+                cols,
+                key_columns,
+                constants,
+                returning,
+                skip_stored,
+                conflicts,
             )
         finally:
             _drop_sqlite_rows(session, source)
     payload = _payload([{n: row[n] for n in names} for row in rows])
     source, cols = _rows_source(session, table, names, payload)
     return _insert_chosen(
-        session, table, source, cols, key_columns, constants, returning, skip_stored
+        session, table, source, cols, key_columns, constants, returning, skip_stored, conflicts
     )
 
 
@@ -197,6 +209,7 @@ def _insert_chosen(
     constants: Mapping[str, Any],
     returning: Sequence[str],
     skip_stored: bool,
+    conflicts: bool = True,
 ) -> list[Any]:
     names = list(cols)
     stored = table.alias("stored")
@@ -210,11 +223,9 @@ def _insert_chosen(
         chosen = chosen.where(
             ~exists().where(and_(*(stored.c[name] == key_values[name] for name in key_columns)))
         )
-    stmt = (
-        dialect_insert(session, table)
-        .from_select([*names, *constants], chosen)
-        .on_conflict_do_nothing(index_elements=list(key_columns))
-    )
+    stmt = dialect_insert(session, table).from_select([*names, *constants], chosen)
+    if conflicts or skip_stored:
+        stmt = stmt.on_conflict_do_nothing(index_elements=list(key_columns))
     if returning:
         return list(session.execute(stmt.returning(*(table.c[name] for name in returning))).all())
     session.execute(stmt)
@@ -256,19 +267,33 @@ def _drop_sqlite_rows(session: Session, source: TableClause) -> None:
         session.connection().exec_driver_sql(f'DROP TABLE IF EXISTS temp."{source.name}"')
 
 
-def id_rows(session: Session, id_column: Any, ids: Sequence[int]):
-    """``ids`` as a derived table with one column ``id``, from one JSON parameter (a
-    list of any length, where an ``IN`` of bound values would hit SQLite's limit)."""
+def id_objects(session: Session, id_column: Any, objects: Mapping[int, Mapping[str, Any]]):
+    """``objects`` (id -> a JSON object) as a derived table with the columns ``id`` and
+    ``object``, from one JSON parameter: ids to join, each with values to look up by
+    key (:func:`json_key`) in the same row, rather than a second derived table to
+    join, which SQLite can only scan for each row of the first."""
+    payload = _payload([{"id": key, "object": value} for key, value in objects.items()])
+    param = bindparam("bulk_ids", payload, type_=String())
     if session.get_bind().dialect.name == "postgresql":
-        param = bindparam("bulk_ids", _payload([{"id": v} for v in ids]), type_=String())
         return (
             func.json_to_recordset(cast(param, postgresql.JSON()))
-            .table_valued(column("id", id_column.type))
+            .table_valued(column("id", id_column.type), column("object", postgresql.JSON()))
             .render_derived("bulk_ids", with_types=True)
         )
-    param = bindparam("bulk_ids", _payload(list(ids)), type_=String())
     each = func.json_each(param).table_valued("value").alias("bulk_ids")
-    return select(each.c.value.label("id")).subquery("bulk_ids")
+    return select(
+        _json_field(each.c.value, "id").label("id"),
+        _json_field(each.c.value, "object").label("object"),
+    ).subquery("bulk_ids")
+
+
+def json_key(session: Session, json_object: Any, key: Any) -> Any:
+    """The value of ``key`` (a text expression) in the JSON object ``json_object``
+    (PostgreSQL: as text); NULL when absent. SQLite reads a key by a path with the key
+    quoted (its ``->>`` takes a bare key as a path, where a key of digits is none)."""
+    if session.get_bind().dialect.name == "sqlite":
+        return func.json_extract(json_object, literal('$."') + key + literal('"'))
+    return json_object.op("->>")(key)
 
 
 def json_array_values(session: Session, array_column: Any):

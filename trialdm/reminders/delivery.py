@@ -22,7 +22,9 @@ from sqlalchemy import (
     case,
     cast,
     false,
+    insert,
     literal,
+    literal_column,
     or_,
     select,
     true,
@@ -35,11 +37,11 @@ from trialdm.core.errors import N_
 from trialdm.core.models import utcnow
 from trialdm.core.tasks import enqueue
 from trialdm.reminders.bulk import (
-    dialect_insert,
-    id_rows,
+    id_objects,
     insert_ignoring_duplicates,
     insert_new,
     json_array_values,
+    json_key,
 )
 from trialdm.reminders.models import TRIAL_WIDE, InboxEntry, OutboxMessage, Reminder
 from trialdm.reminders.texts import language_of, render, stored_words, text
@@ -118,7 +120,8 @@ def deliver_by_site(
     Returns the reminders delivered by site (None: trial-wide)."""
     now = now or utcnow()
     table = Reminder.__table__
-    stmt = update(table).where(table.c.status == "pending")
+    # a literal, as the partial index of pending reminders says it
+    stmt = update(table).where(table.c.status == literal_column("'pending'"))
     if sites is not None:
         codes = [code for code in sites if code != TRIAL_WIDE]
         wanted = [table.c.site_code.in_(codes)] if codes else []
@@ -143,7 +146,11 @@ def deliver_by_site(
 def fan_out(session: Session, reminders: Sequence[Any], now: datetime) -> None:
     """Deliver ``reminders`` (each with id, site_code, title, body, message, link and
     recipients) that this transaction claimed, or inserted as delivered: their
-    e-mails and inbox entries, in one insert each, and the e-mails queued to send."""
+    e-mails and inbox entries, in one insert each, and the e-mails queued to send.
+
+    No e-mail or inbox entry of these reminders can exist yet (they are written only
+    here, by the transaction that claimed or inserted the reminder), so both inserts
+    are plain, without ``ON CONFLICT``: a conflict would be an error, not skipped."""
     if not reminders:
         return
     user_ids = sorted({uid for row in reminders for uid in (row.recipients or [])})
@@ -155,18 +162,24 @@ def fan_out(session: Session, reminders: Sequence[Any], now: datetime) -> None:
             )
         )
     }
+    mails = _immediate_mails(reminders, users)
     inserted = insert_new(
         session,
         OutboxMessage.__table__,
-        _immediate_mails(reminders, users),
+        list(mails.values()),
         ["dedupe_key"],
         constants=_outbox_new(now),
-        returning=("id",),
-        # the keys name reminders only this transaction delivers: none is stored yet
+        returning=("id", "dedupe_key"),
         skip_stored=False,
+        conflicts=False,
     )
-    _fill_inboxes(session, [row.id for row in reminders], now)
-    ids = sorted(row.id for row in inserted)
+    mail_ids = {row.dedupe_key: row.id for row in inserted}
+    # each reminder's e-mails by recipient: {reminder id: {user id (text): e-mail id}}
+    mailed: dict[int, dict[str, int]] = {row.id: {} for row in reminders}
+    for (reminder_id, user_id), mail in mails.items():
+        mailed[reminder_id][str(user_id)] = mail_ids[mail["dedupe_key"]]
+    _fill_inboxes(session, mailed, now)
+    ids = sorted(mail_ids.values())
     for start in range(0, len(ids), MAIL_BATCH):
         enqueue(session, "trialdm.reminders.send_mails", ids[start : start + MAIL_BATCH])
 
@@ -175,9 +188,11 @@ def _mail_key(reminder_id: int, user_id: int) -> str:
     return f"reminder:{reminder_id}:user:{user_id}"
 
 
-def _immediate_mails(claimed: Sequence[Any], users: Mapping[int, Any]) -> list[dict[str, Any]]:
+def _immediate_mails(
+    claimed: Sequence[Any], users: Mapping[int, Any]
+) -> dict[tuple[int, int], dict[str, Any]]:
     """The e-mails of the recipients who want them at once, in each one's language
-    (each reminder put into words once per language)."""
+    (each reminder put into words once per language), by reminder and user."""
     base, trial = _base(), current_app.config["TRIAL_NAME"]
     # the users mailed at once, with their language; each language's footer said once
     at_once = {
@@ -186,7 +201,7 @@ def _immediate_mails(claimed: Sequence[Any], users: Mapping[int, Any]) -> list[d
         if user.mail_preference != "daily"
     }
     footers = {language: _mail_footer(language, base) for _, language in at_once.values()}
-    messages: list[dict[str, Any]] = []
+    messages: dict[tuple[int, int], dict[str, Any]] = {}
     for reminder in claimed:
         said: dict[str, tuple[str, str]] = {}  # language -> (subject, body), said once
         for uid in reminder.recipients or []:
@@ -202,64 +217,49 @@ def _immediate_mails(claimed: Sequence[Any], users: Mapping[int, Any]) -> list[d
                     _mail_body(base, footers[language], title, body, reminder.link),
                 )
             subject, body_text = said[language]
-            messages.append(
-                {
-                    "dedupe_key": _mail_key(reminder.id, uid),
-                    "kind": "immediate",
-                    "user_id": uid,
-                    "site_code": reminder.site_code,
-                    "to_address": user.email,
-                    "subject": subject,
-                    "body": body_text,
-                }
-            )
+            messages[(reminder.id, uid)] = {
+                "dedupe_key": _mail_key(reminder.id, uid),
+                "kind": "immediate",
+                "user_id": uid,
+                "site_code": reminder.site_code,
+                "to_address": user.email,
+                "subject": subject,
+                "body": body_text,
+            }
     return messages
 
 
-def _fill_inboxes(session: Session, reminder_ids: Sequence[int], now: datetime) -> None:
-    """One inbox entry per active recipient of each of ``reminder_ids``, in one
+def _fill_inboxes(session: Session, mailed: Mapping[int, Mapping[str, int]], now: datetime) -> None:
+    """One inbox entry per active recipient of each reminder of ``mailed``, in one
     ``INSERT ... SELECT`` over the reminders' recipients: mailed at once (with the
-    e-mail just written) or in the daily digest, as the user chose."""
+    e-mail just written: ``mailed`` gives each reminder's by recipient) or in the
+    daily digest, as the user chose. The e-mails' ids come from their insert, with
+    the reminders' ids, so this reads no e-mail (a join to the outbox by key read all
+    of it on PostgreSQL)."""
     reminders = Reminder.__table__
-    outbox = OutboxMessage.__table__
     users = User.__table__
-    claimed = id_rows(session, reminders.c.id, reminder_ids)
+    claimed = id_objects(session, reminders.c.id, mailed)
     member = json_array_values(session, reminders.c.recipients)
     user_id = cast(member.c.value, Integer)
     mode = case((users.c.mail_preference == "daily", "daily"), else_="immediate")
+    mail_id = cast(json_key(session, claimed.c.object, cast(users.c.id, String)), Integer)
     chosen = (
         select(
             reminders.c.id,
             users.c.id,
             reminders.c.site_code,
             mode,
-            outbox.c.id,
+            case((mode == "immediate", mail_id), else_=None),
             literal(now, InboxEntry.__table__.c.created_at.type),
         )
         .select_from(reminders)
         .join(claimed, claimed.c.id == reminders.c.id)
         .join(member, true())
         .join(users, and_(users.c.id == user_id, users.c.active.is_(True)))
-        .outerjoin(
-            outbox,
-            and_(
-                mode == "immediate",
-                outbox.c.dedupe_key
-                == literal("reminder:")
-                + cast(reminders.c.id, String)
-                + literal(":user:")
-                + cast(users.c.id, String),
-            ),
-        )
-        .where(true())  # SQLite parses ON CONFLICT after a SELECT only behind a WHERE
         .order_by(reminders.c.id, users.c.id)
     )
     columns = ["reminder_id", "user_id", "site_code", "mail", "mail_message_id", "created_at"]
-    session.execute(
-        dialect_insert(session, InboxEntry.__table__)
-        .from_select(columns, chosen)
-        .on_conflict_do_nothing(index_elements=["reminder_id", "user_id"])
-    )
+    session.execute(insert(InboxEntry.__table__).from_select(columns, chosen))
 
 
 def build_daily_digests(session: Session, now: datetime | None = None) -> list[int]:
@@ -282,7 +282,8 @@ def build_daily_digests(session: Session, now: datetime | None = None) -> list[i
         .join(Reminder, Reminder.id == InboxEntry.reminder_id)
         .join(User, User.id == InboxEntry.user_id)
         .where(
-            InboxEntry.mail == "daily",
+            # literals, as the partial index of the entries to mail says them
+            InboxEntry.mail == literal_column("'daily'"),
             InboxEntry.mail_message_id.is_(None),
             InboxEntry.read_at.is_(None),
             or_(InboxEntry.snoozed_until.is_(None), InboxEntry.snoozed_until <= today),

@@ -10,7 +10,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import literal_column, select
 from sqlalchemy.orm import Session
 
 from trialdm.core.models import utcnow
@@ -73,7 +73,9 @@ def dispatch(session: Session, now: datetime | None = None) -> DispatchReport:
     if trial_due and (TRIAL_WIDE, utc_day) not in done:
         enqueue(session, "trialdm.reminders.scan_trial", utc_day.isoformat())
         report.trial_scan = utc_day
-    if session.scalar(select(Reminder.id).where(Reminder.status == "pending").limit(1)):
+    # the status as a literal, as the partial index of pending reminders says it
+    pending = Reminder.status == literal_column("'pending'")
+    if session.scalar(select(Reminder.id).where(pending).limit(1)):
         enqueue(session, "trialdm.reminders.deliver_pending")
         report.deliveries = True
     report.digests = build_daily_digests(session, now)

@@ -17,10 +17,12 @@ from sqlalchemy import (
     Boolean,
     Date,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
 
@@ -31,6 +33,9 @@ REMINDER_STATUSES = ("pending", "delivered")
 MESSAGE_STATUSES = ("pending", "sending", "sent", "kept", "failed")
 MAIL_MODES = ("immediate", "daily")
 TRIAL_WIDE = "*"  # ScanRun.site_code of the trial-wide (coordinators') scan
+# The conditions of the partial indexes, said as literals in the queries they serve
+PENDING = "status = 'pending'"
+DAILY_UNMAILED = "mail = 'daily' AND mail_message_id IS NULL AND read_at IS NULL"
 
 
 class _OptionalSite(SiteScoped):
@@ -38,11 +43,15 @@ class _OptionalSite(SiteScoped):
     principals holding every site see those, because ``site_code IN (...)`` never
     matches NULL."""
 
+    # False where another index of the table leads to a row before its site does
+    _site_index = True
+    # False where the site is another row's, which refers to the site (checked there)
+    _site_foreign_key = True
+
     @declared_attr
     def site_code(cls) -> Mapped[str | None]:  # type: ignore[override]
-        return mapped_column(
-            String(8), ForeignKey("sites.code", ondelete="RESTRICT"), index=True, nullable=True
-        )
+        refers = [ForeignKey("sites.code", ondelete="RESTRICT")] if cls._site_foreign_key else []
+        return mapped_column(String(8), *refers, index=cls._site_index, nullable=True)
 
 
 class Reminder(_OptionalSite, IdMixin, Base):
@@ -50,6 +59,19 @@ class Reminder(_OptionalSite, IdMixin, Base):
 
     __audit_exempt__ = "derived from the data by the scans, which are recorded as scan runs"
     __tablename__ = "reminders"
+    # Only pending reminders are looked up by status (the claim of a delivery, the
+    # dispatcher's check), and a scan inserts its reminders delivered: an index of
+    # the pending ones alone, by site as the claim asks, costs those inserts nothing.
+    # Its queries say the status as a literal (not a bound value), so that a prepared
+    # statement's generic plan still matches it to the index's condition.
+    __table_args__ = (
+        Index(
+            "ix_reminders_pending_site_code",
+            "site_code",
+            sqlite_where=text(PENDING),
+            postgresql_where=text(PENDING),
+        ),
+    )
 
     rule: Mapped[str] = mapped_column(String(64), index=True)
     subject_type: Mapped[str] = mapped_column(String(32))
@@ -69,7 +91,7 @@ class Reminder(_OptionalSite, IdMixin, Base):
     # The site-local day of the scan that found it.
     local_date: Mapped[date] = mapped_column(Date, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     def title_in(self, language: str) -> str:
@@ -93,18 +115,36 @@ class InboxEntry(_OptionalSite, IdMixin, Base):
 
     __audit_exempt__ = "a person's view of a reminder (read, snoozed)"
     __tablename__ = "reminder_inbox"
-    __table_args__ = (UniqueConstraint("reminder_id", "user_id"),)
+    __table_args__ = (
+        UniqueConstraint("reminder_id", "user_id"),
+        # a person's inbox within the sites in scope; the user's cascade by its prefix
+        Index("ix_reminder_inbox_user_id_site_code", "user_id", "site_code"),
+        # the entries the daily digest has yet to mail (it reads no others)
+        Index(
+            "ix_reminder_inbox_daily_unmailed",
+            "user_id",
+            sqlite_where=text(DAILY_UNMAILED),
+            postgresql_where=text(DAILY_UNMAILED),
+        ),
+    )
+    _site_index = False
+    # The entry's site is its reminder's (a reminder's site never changes): the
+    # database checks that once per statement (migration d3f5b7a9c1e4) instead of a
+    # foreign key to the sites, checked row by row, which the reminder's own makes
+    # redundant.
+    _site_foreign_key = False
 
     # no index of its own: the unique key (reminder_id, user_id) begins with it
     reminder_id: Mapped[int] = mapped_column(ForeignKey("reminders.id", ondelete="CASCADE"))
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     snoozed_until: Mapped[date | None] = mapped_column(Date)
     # immediate or daily: how this entry goes out by mail (the user's choice when delivered)
     mail: Mapped[str] = mapped_column(String(16), default="immediate")
+    # not indexed: e-mails are not deleted (a delete would scan the inbox to unlink)
     mail_message_id: Mapped[int | None] = mapped_column(
-        ForeignKey("reminder_outbox.id", ondelete="SET NULL"), index=True
+        ForeignKey("reminder_outbox.id", ondelete="SET NULL")
     )
 
     reminder: Mapped[Reminder] = relationship(lazy="joined")
@@ -115,12 +155,13 @@ class OutboxMessage(_OptionalSite, IdMixin, Base):
 
     __audit_exempt__ = "delivery bookkeeping of reminders"
     __tablename__ = "reminder_outbox"
+    # no index by site nor by user: failed mail is read by status (then site), and
+    # users are not deleted (a delete would scan the outbox to unlink)
+    _site_index = False
 
     dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
     kind: Mapped[str] = mapped_column(String(16))  # immediate or daily
-    user_id: Mapped[int | None] = mapped_column(
-        ForeignKey("users.id", ondelete="SET NULL"), index=True
-    )
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     to_address: Mapped[str] = mapped_column(String(254))
     subject: Mapped[str] = mapped_column(String(300))
     body: Mapped[str] = mapped_column(Text)
