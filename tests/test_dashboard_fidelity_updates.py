@@ -31,21 +31,22 @@ from trialdm.extensions import db
 from trialdm.participants.models import Participant
 from trialdm.participants.operations import delete_participant, update_participant
 from trialdm.randomisation.operations import generate_list, randomise
-from trialdm.web.widgetcache import widget_store
+from trialdm.web.widgetcache import STORE_KEY, MemoryStore, widget_store
 
 TODAY = date.today()
+# the enrolment widget's statement (its grouping)
+ENROLMENT_STATEMENT = "GROUP BY participants.site_code, participants.enrolment_date"
 SITES = ("BU", "UKE")
 SCHEME = "ratio = { intervention = 1, control = 1 }\nblock_sizes = [2]\nslots_per_stratum = 40\n"
 
 
-def shown_fidelity(app, client) -> list[dict]:
-    """The fidelity rows of the dashboard ``client`` is shown."""
-    shown: list[dict] = []
+def shown_widgets(app, client) -> dict[str, dict]:
+    """The data of every widget of the dashboard ``client`` is shown."""
+    shown: dict[str, dict] = {}
 
     def record(sender, template, context, **extra) -> None:
-        for widget, data in context.get("widgets", ()):
-            if widget.name == "fidelity":
-                shown[:] = data["rows"]
+        if "widgets" in context:
+            shown.update({widget.name: data for widget, data in context["widgets"]})
 
     template_rendered.connect(record, app)
     try:
@@ -53,6 +54,21 @@ def shown_fidelity(app, client) -> list[dict]:
     finally:
         template_rendered.disconnect(record, app)
     return shown
+
+
+def shown_fidelity(app, client) -> list[dict]:
+    """The fidelity rows of the dashboard ``client`` is shown."""
+    return shown_widgets(app, client)["fidelity"]["rows"]
+
+
+def shown_with_nothing_stored(app, client) -> dict[str, dict]:
+    """The widgets computed whole: the same request with an empty store of its own."""
+    kept = app.extensions[STORE_KEY]
+    app.extensions[STORE_KEY] = MemoryStore()
+    try:
+        return shown_widgets(app, client)
+    finally:
+        app.extensions[STORE_KEY] = kept
 
 
 def computed_whole(sites: tuple[str, ...] = SITES) -> list[dict]:
@@ -213,12 +229,16 @@ def test_random_changes_keep_the_counts_equal_to_a_full_computation(
                 db.session.commit()
                 done[name] = done.get(name, 0) + 1
         with recorded() as seen:
-            shown = shown_fidelity(app, coordinator)
-        assert shown == computed_whole(), (step, name, site)
-        # brought up to date from what changed: no site was computed whole
+            shown = shown_widgets(app, coordinator)
+        assert shown["fidelity"]["rows"] == computed_whole(), (step, name, site)
+        # every widget as computed whole (the due assessments and enrolments kept
+        # across a change of a column they do not read)
+        assert shown == shown_with_nothing_stored(app, coordinator), (step, name, site)
+        # brought up to date from what changed: no site's fidelity was computed whole
         assert not by_site_statements(seen), (step, name)
         if step % 5 == 0:
             assert shown_fidelity(app, worker) == computed_whole(("BU",)), (step, name)
+            assert shown_widgets(app, worker) == shown_with_nothing_stored(app, worker)
     assert set(done) == set(changes)
 
     # an allocation by the service, with its randomisation's audit row
@@ -235,17 +255,39 @@ def test_random_changes_keep_the_counts_equal_to_a_full_computation(
     assert shown == computed_whole()
 
 
-def test_an_edit_of_a_field_fidelity_does_not_read_computes_no_status(app, make_user, site_people):
+def test_an_edit_of_a_field_no_widget_reads_computes_nothing(app, make_user, site_people):
+    """An occupation (or an address, a diagnosis) is read by no widget: the next
+    dashboard runs none of their statements, and shows what it showed."""
     _, people = site_people
     page = page_as(app, make_user, "coordinator")
-    before = shown_fidelity(app, page)
+    before = shown_widgets(app, page)
     with all_sites(), audit_context(reason="typo"):
         person = db.session.get(Participant, people["BU"][0])
         update_participant(db.session, person, {"occupation": "baker"}, person.version_id)
         db.session.commit()
     with recorded() as seen:
-        assert shown_fidelity(app, page) == before
-    assert not [s for s, _ in seen if "fidelity_counted" in s]
+        assert shown_widgets(app, page) == before
+    sent = [s for s, _ in seen]
+    assert not [s for s in sent if "fidelity_counted" in s or "schedule_done" in s], sent
+    assert not [s for s in sent if ENROLMENT_STATEMENT in s], sent
+
+    # a column the due assessments and enrolments read: computed again, and shown
+    moved = TODAY - timedelta(days=3)
+    with all_sites(), audit_context(reason="typo"):
+        person = db.session.get(Participant, people["BU"][1])
+        update_participant(
+            db.session,
+            person,
+            {"enrolment_date": moved, "consent_date": moved},
+            person.version_id,
+        )
+        db.session.commit()
+    with recorded() as seen:
+        after = shown_widgets(app, page)
+    assert after == shown_with_nothing_stored(app, page) and after != before
+    sent = [s for s, _ in seen]
+    assert [s for s in sent if "schedule_done" in s]
+    assert [s for s in sent if ENROLMENT_STATEMENT in s]
 
 
 def test_a_state_whose_stamp_row_is_gone_is_computed_whole(app, make_user, site_people):

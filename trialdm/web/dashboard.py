@@ -81,6 +81,28 @@ class Widget:
         return bool(self.daily_for.intersection(principal.roles))
 
 
+def unless_columns_read(
+    columns: dict[type, frozenset[str]],
+) -> Callable[[Session, date, str, Any, list[AuditedChange]], Any | None]:
+    """A ``BySite.update`` for a widget whose result is its state: the kept result
+    stands when every change since is an update of ``columns``' models that left every
+    column the widget reads as it was (an address, a phone number, a diagnosis);
+    anything else (a change of a column read, an insert, a delete, another model)
+    computes the site whole."""
+    read = {entity_name(model): names for model, names in columns.items()}
+
+    def update(
+        session: Session, day: date, site: str, state: Any, changes: list[AuditedChange]
+    ) -> Any | None:
+        for change in changes:
+            names = read.get(change.entity)
+            if change.action != "update" or names is None or names & change.changes.keys():
+                return None
+        return state
+
+    return update
+
+
 def add_widget(app: Flask, widget: Widget) -> None:
     """Called by an area's pages when they are registered (``bp.record_once``)."""
     widgets = app.extensions.setdefault(WIDGETS_KEY, [])
