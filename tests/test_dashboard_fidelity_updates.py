@@ -379,3 +379,22 @@ def test_kept_states_in_redis_are_brought_up_to_date(app, make_user, site_people
     finally:
         app.extensions[STORE_KEY].clear()
         app.extensions[STORE_KEY] = kept
+
+
+def test_an_answer_reads_no_change_and_computes_the_due_assessments_alone(
+    app, make_user, site_people
+):
+    """A questionnaire answer moves the stamp of responses alone: the fidelity and
+    enrolment results stand, and the due assessments, which cannot follow a response,
+    are computed whole without reading the audit rows first."""
+    page = page_as(app, make_user, "coordinator")
+    before = shown_widgets(app, page)
+    with all_sites():
+        record_event(db.session, "answers", "responses", 1, "BU")
+        db.session.commit()
+    with recorded() as seen:
+        assert shown_widgets(app, page) == before
+    sent = [s for s, _ in seen]
+    assert not [s for s in sent if "audit_events.changes" in s], sent
+    assert not [s for s in sent if "fidelity_counted" in s or ENROLMENT_STATEMENT in s], sent
+    assert [s for s in sent if "schedule_done" in s], sent

@@ -37,7 +37,7 @@ from trialdm.participants.vocabulary import (
     CATEGORIES,
     STATUSES,
 )
-from trialdm.web.dashboard import BySite, Widget, add_widget, unless_columns_read
+from trialdm.web.dashboard import BySite, UnlessColumnsRead, Widget, add_widget
 from trialdm.web.forms import (
     FormErrors,
     field_errors,
@@ -72,7 +72,7 @@ def _register_widget(state) -> None:
                 site_enrolment,
                 dashboard_data,
                 reads=(Participant,),
-                update=unless_columns_read({Participant: ENROLMENT_COLUMNS}),
+                update=UnlessColumnsRead({Participant: ENROLMENT_COLUMNS}),
             ),
         ),
     )

@@ -29,7 +29,7 @@ from trialdm.schedule.queries import (
 )
 from trialdm.schedule.schemas import StatusQuery
 from trialdm.sites.queries import list_sites
-from trialdm.web.dashboard import BySite, Widget, add_widget, unless_columns_read
+from trialdm.web.dashboard import BySite, UnlessColumnsRead, Widget, add_widget
 from trialdm.web.panels import Panel, add_participant_panel
 
 bp = Blueprint("status_pages", __name__, url_prefix="/status")
@@ -65,7 +65,7 @@ def _register(state) -> None:
                 schedule_widget,
                 schedule_inputs,
                 reads=(Participant, InstrumentResponse),
-                update=unless_columns_read({Participant: SCHEDULE_COLUMNS}),
+                update=UnlessColumnsRead({Participant: SCHEDULE_COLUMNS}),
             ),
         ),
     )

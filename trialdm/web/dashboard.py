@@ -81,26 +81,27 @@ class Widget:
         return bool(self.daily_for.intersection(principal.roles))
 
 
-def unless_columns_read(
-    columns: dict[type, frozenset[str]],
-) -> Callable[[Session, date, str, Any, list[AuditedChange]], Any | None]:
+class UnlessColumnsRead:
     """A ``BySite.update`` for a widget whose result is its state: the kept result
     stands when every change since is an update of ``columns``' models that left every
     column the widget reads as it was (an address, a phone number, a diagnosis);
     anything else (a change of a column read, an insert, a delete, another model)
-    computes the site whole."""
-    read = {entity_name(model): names for model, names in columns.items()}
+    computes the site whole. ``follows``: the entities it may keep a result across
+    (a site whose stamp of another one moved is computed whole without reading its
+    changes)."""
 
-    def update(
-        session: Session, day: date, site: str, state: Any, changes: list[AuditedChange]
+    def __init__(self, columns: dict[type, frozenset[str]]) -> None:
+        self.read = {entity_name(model): names for model, names in columns.items()}
+        self.follows = frozenset(self.read)
+
+    def __call__(
+        self, session: Session, day: date, site: str, state: Any, changes: list[AuditedChange]
     ) -> Any | None:
         for change in changes:
-            names = read.get(change.entity)
+            names = self.read.get(change.entity)
             if change.action != "update" or names is None or names & change.changes.keys():
                 return None
         return state
-
-    return update
 
 
 def add_widget(app: Flask, widget: Widget) -> None:
@@ -202,6 +203,7 @@ def _updated(
     state_keys = {site: _state_key(widget, site, day, inputs) for site in sites}
     kept = dict(zip(sites, store.get_many(list(state_keys.values())), strict=True))
     latest = {site: stamps.latest(site, entities) for site in sites}
+    follows = getattr(spec.update, "follows", frozenset(entities))
     results: dict[str, Any] = {}
     spans = {}
     for site, entry in kept.items():
@@ -210,7 +212,10 @@ def _updated(
         since, state = entry
         if since == latest[site]:
             results[site] = spec.result_of(state)
-        elif latest[site] is not None and (since is None or since[0] < latest[site][0]):
+        elif _moved(stamps, site, set(entities), since) and not _moved(
+            stamps, site, set(entities) - follows, since
+        ):
+            # changed since, and only in what the update can follow
             spans[site] = (since, latest[site])
     changes = changes_between(session, spans, entities, MOST_CHANGES)
     states = {}
@@ -225,6 +230,14 @@ def _updated(
     if states and stamps.storable:
         store.set_many({state_keys[site]: (latest[site], state) for site, state in states.items()})
     return results
+
+
+def _moved(
+    stamps: SiteStamps, site: str, entities: set[str], since: tuple[int, str] | None
+) -> bool:
+    """Whether the site has an audited change of ``entities`` after ``since``."""
+    latest = stamps.latest(site, entities)
+    return latest is not None and (since is None or latest[0] > since[0])
 
 
 def _entities_read() -> list[str]:
