@@ -16,8 +16,9 @@ alternating rounds through the application (Flask's test client, one process):
 * the pages: ``/participants`` (first, ``?fidelity=at_risk``, a deep page), the
   dashboard ``/`` and one intervention participant's page. The dashboard four
   times: warm (every site's results stored), after an audited change of a
-  participant at one site (that site's widgets computed again; the change is written
-  before the timing starts), after a questionnaire answer at one site (its due
+  participant at one site (that site's widgets brought up to date or computed again;
+  the change is written before the timing starts), after a questionnaire answer at
+  one site (its due
   assessments alone computed again) and with nothing stored (every site computed, as
   on the first request of a day).
 
