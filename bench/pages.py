@@ -18,9 +18,8 @@ alternating rounds through the application (Flask's test client, one process):
   times: warm (every site's results stored), after an audited change of a
   participant at one site (that site's widgets brought up to date or computed again;
   the change is written before the timing starts), after a questionnaire answer at
-  one site (its due
-  assessments alone computed again) and with nothing stored (every site computed, as
-  on the first request of a day).
+  one site (its due assessments alone computed again) and with nothing stored (every
+  site computed, as on the first request of a day).
 
 It prints p50 and p99 in milliseconds, the ratio of p50 to the floor's p50 and the
 SQL statements each request ran. Aim: flat from 10k to 100k (the statement count the

@@ -398,3 +398,26 @@ def test_an_answer_reads_no_change_and_computes_the_due_assessments_alone(
     assert not [s for s in sent if "audit_events.changes" in s], sent
     assert not [s for s in sent if "fidelity_counted" in s or ENROLMENT_STATEMENT in s], sent
     assert [s for s in sent if "schedule_done" in s], sent
+
+
+def test_a_session_deleted_outright_computes_its_site_whole(app, make_user, site_people):
+    """The audit row of a row deleted outright lists no attendances, and its attendance
+    rows are gone: the site is computed whole, not left with the attendee's old status."""
+    psws, people = site_people
+    page = page_as(app, make_user, "coordinator")
+    person = people["BU"][6]
+    with all_sites():
+        for days in (3, 4, 5):  # the minimum met
+            create_contact_session(db.session, contact("BU", psws["BU"], [person], days))
+        db.session.commit()
+    assert shown_fidelity(app, page) == computed_whole()
+    with all_sites(), audit_context(reason="entered twice"):
+        last = db.session.scalars(
+            sa.select(ContactSession).order_by(ContactSession.id.desc()).limit(1)
+        ).one()
+        db.session.delete(last)
+        db.session.commit()
+    with recorded() as seen:
+        shown = shown_fidelity(app, page)
+    assert shown == computed_whole()
+    assert by_site_statements(seen)

@@ -10,7 +10,9 @@ a change reads those people's contacts, not the site's. Whom a change concerns:
   rule reads as it was (an address or a phone number changes no status);
 * an allocation: its participant (recorded in the audit row);
 * a contact session (created, moved, deleted, attendees changed): its attendees
-  before and after, from the audit row's attendances and the session's rows now.
+  before and after, from the audit row's attendances and the session's rows now (a
+  session deleted outright, which the application never does, takes its attendance
+  rows with it: its site is computed whole).
 
 A status depends on nothing else of the site but the day and the rule, which are
 part of the key. ``tests/test_dashboard_fidelity_updates.py`` compares the kept
@@ -122,6 +124,10 @@ def concerned(session: Session, changes: Iterable[AuditedChange]) -> set[int] | 
                     return None
                 people.update(int(v) for v in ids)
             elif change.entity == "contact_sessions":
+                deleted = change.changes.get("deleted_at") or (None, None)
+                if change.action == "delete" and deleted[1] is None:
+                    # a row deleted outright: its attendances went with it, unrecorded
+                    return None
                 sessions.add(int(change.entity_id or ""))
                 for listed in change.changes.get("attendances") or ():
                     people.update(int(v) for v in listed or ())
