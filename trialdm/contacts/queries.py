@@ -374,7 +374,7 @@ def site_fidelity_summary(session: Session, site_code: str, as_of: date | None =
     as_of = as_of or date.today()
     rule = FidelityRule.from_settings()
     rows = session.execute(_site_status_counts(as_of, rule), {SITE_PARAM: site_code}).all()
-    return _summary(site_code, as_of, rule, dict(rows))
+    return status_summary(site_code, as_of, rule, dict(rows))
 
 
 def sites_fidelity_summaries(session: Session, as_of: date | None = None) -> list[dict]:
@@ -389,10 +389,13 @@ def sites_fidelity_summaries(session: Session, as_of: date | None = None) -> lis
     by_site: dict[str, dict[str, int]] = {}
     for site, status, n in found:
         by_site.setdefault(site, {})[status] = n
-    return [_summary(site, as_of, rule, by_site[site]) for site in sorted(by_site)]
+    return [status_summary(site, as_of, rule, by_site[site]) for site in sorted(by_site)]
 
 
-def _summary(site_code: str, as_of: date, rule: FidelityRule, found: Mapping[str, int]) -> dict:
+def status_summary(
+    site_code: str, as_of: date, rule: FidelityRule, found: Mapping[str, int]
+) -> dict:
+    """A site's counts of each status (``found``, the others 0) with the rule."""
     counts = dict.fromkeys(FIDELITY_STATUSES, 0)
     counts.update(found)
     total = sum(counts.values())

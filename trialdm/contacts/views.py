@@ -22,6 +22,13 @@ from trialdm.contacts.models import FIDELITY_STATUSES, FORMATS, MODES, ContactSe
 from trialdm.contacts.psws import psw_criteria
 from trialdm.contacts.schemas import ContactSessionCreate, ContactSessionQuery
 from trialdm.contacts.status_filter import with_fidelity_status
+from trialdm.contacts.widget import (
+    fidelity_inputs,
+    fidelity_result,
+    fidelity_widget,
+    site_fidelity,
+    updated_site_fidelity,
+)
 from trialdm.core.errors import ErrorCollector
 from trialdm.core.pagination import order_by, paginate
 from trialdm.extensions import db
@@ -71,6 +78,8 @@ def _register(state) -> None:
                 fidelity_inputs,
                 # a session's attendances are audited as the session's
                 reads=(Participant, Randomisation, ContactSession),
+                update=updated_site_fidelity,
+                result_of=fidelity_result,
             ),
         ),
     )
@@ -92,19 +101,6 @@ def _register(state) -> None:
 
 
 # -- fidelity in other areas' pages -------------------------------------------------
-
-
-def site_fidelity(session, day: date) -> dict[str, dict[str, Any]]:
-    """Counts of each fidelity status of every site in scope: one statement for all."""
-    return {row["site"]: row for row in queries.sites_fidelity_summaries(session, day)}
-
-
-def fidelity_widget(rows: list[dict[str, Any]], day: date) -> dict[str, Any]:
-    return {"rows": rows, "statuses": FIDELITY_STATUSES}
-
-
-def fidelity_inputs(session) -> tuple[Any, ...]:
-    return (queries.FidelityRule.from_settings(),)
 
 
 def fidelity_codes(session, participants: list[Participant]) -> dict[int, str]:

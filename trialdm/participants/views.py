@@ -37,7 +37,7 @@ from trialdm.participants.vocabulary import (
     CATEGORIES,
     STATUSES,
 )
-from trialdm.web.dashboard import BySite, Widget, add_widget
+from trialdm.web.dashboard import BySite, UnlessColumnsRead, Widget, add_widget
 from trialdm.web.forms import (
     FormErrors,
     field_errors,
@@ -49,6 +49,12 @@ from trialdm.web.lists import participant_columns
 from trialdm.web.sites import sites_with
 
 bp = Blueprint("participant_pages", __name__, url_prefix="/participants")
+
+# The columns the enrolment widget reads (queries.enrolled_by_site_status_arm_day):
+# an update of none of them leaves a site's stored counts as they were.
+ENROLMENT_COLUMNS = frozenset(
+    {"category", "site_code", "status", "arm", "enrolment_date", "deleted_at"}
+)
 
 
 @bp.record_once
@@ -62,7 +68,12 @@ def _register_widget(state) -> None:
             None,
             10,
             daily_for=frozenset({"coordinator"}),
-            by_site=BySite(site_enrolment, dashboard_data, reads=(Participant,)),
+            by_site=BySite(
+                site_enrolment,
+                dashboard_data,
+                reads=(Participant,),
+                update=UnlessColumnsRead({Participant: ENROLMENT_COLUMNS}),
+            ),
         ),
     )
     state.app.jinja_env.filters["diagnosis"] = diagnosis_shown

@@ -29,10 +29,24 @@ from trialdm.schedule.queries import (
 )
 from trialdm.schedule.schemas import StatusQuery
 from trialdm.sites.queries import list_sites
-from trialdm.web.dashboard import BySite, Widget, add_widget
+from trialdm.web.dashboard import BySite, UnlessColumnsRead, Widget, add_widget
 from trialdm.web.panels import Panel, add_participant_panel
 
 bp = Blueprint("status_pages", __name__, url_prefix="/status")
+
+# The participant columns the due assessments read (queries.schedule_query): an
+# update of none of them leaves a site's stored due and overdue as they were.
+SCHEDULE_COLUMNS = frozenset(
+    {
+        "category",
+        "site_code",
+        "study_id",
+        "enrolment_date",
+        "status",
+        "withdrawal_date",
+        "deleted_at",
+    }
+)
 
 
 @bp.record_once
@@ -51,6 +65,7 @@ def _register(state) -> None:
                 schedule_widget,
                 schedule_inputs,
                 reads=(Participant, InstrumentResponse),
+                update=UnlessColumnsRead({Participant: SCHEDULE_COLUMNS}),
             ),
         ),
     )

@@ -20,6 +20,11 @@ the stamp cannot commit later. PostgreSQL can commit a lower id after a higher o
 a result computed while other transactions of the database are writing is therefore
 served but not stored (the stamp statement reads whether any are in progress).
 
+A widget whose site result can follow its changes (the fidelity counts) also keeps,
+per site and day, the state it was made from under the stamp it was computed at;
+:func:`changes_between` reads the site's audit rows written since, from which the
+widget updates its state instead of reading the site whole.
+
 The store is Redis when ``DASHBOARD_CACHE_URI`` names one (shared by the web
 workers and Celery), else a per-process dictionary holding the most recent entries.
 """
@@ -37,7 +42,7 @@ from datetime import date
 from typing import Any, Protocol
 
 from flask import Flask, current_app
-from sqlalchemy import func, literal, literal_column, select
+from sqlalchemy import func, literal, literal_column, select, union_all
 from sqlalchemy.orm import Session
 
 from trialdm.core.audit import AuditEvent
@@ -175,11 +180,15 @@ class SiteStamps:
     def sites(self) -> list[str]:
         return list(self.stamps)
 
-    def stamp(self, site: str, entities: Iterable[str]) -> str | None:
-        """The site's stamp of ``entities``: its latest audited change of any of them
-        (ids grow, so the highest is the latest; its time tells a reused id apart)."""
+    def latest(self, site: str, entities: Iterable[str]) -> tuple[int, str] | None:
+        """The site's latest audited change of any of ``entities``: (id, time); ids
+        grow, so the highest is the latest; its time tells a reused id apart."""
         found = [self.stamps[site][entity] for entity in entities]
-        latest = max((stamp for stamp in found if stamp is not None), default=None)
+        return max((stamp for stamp in found if stamp is not None), default=None)
+
+    def stamp(self, site: str, entities: Iterable[str]) -> str | None:
+        """The site's stamp of ``entities`` as text, for a key."""
+        latest = self.latest(site, entities)
         return None if latest is None else f"{latest[0]}@{latest[1]}"
 
 
@@ -228,6 +237,78 @@ def site_stamps(session: Session, scope: SiteScope, entities: Iterable[str]) -> 
             for i, entity in enumerate(names)
         }
     return SiteStamps(stamps, storable=all(not row.writing for row in rows))
+
+
+@dataclass(frozen=True)
+class AuditedChange:
+    """One audit row of a site since a kept result: what changed (entity, its id, the
+    action and the recorded old and new values)."""
+
+    entity: str
+    entity_id: str | None
+    action: str
+    changes: dict[str, Any]
+
+
+def changes_between(
+    session: Session,
+    spans: dict[str, tuple[tuple[int, str] | None, tuple[int, str]]],
+    entities: Iterable[str],
+    limit: int,
+) -> dict[str, list[AuditedChange] | None]:
+    """Per site, its audit rows of ``entities`` after the first stamp of its span up to
+    the second, in id order, by one statement (each site's a range of the
+    ``(site_code, entity, id)`` index). None for a site whose first stamp's row is not
+    there as it was (an id handed out again after a rollback) or with more than
+    ``limit`` rows: that site is computed whole instead."""
+    if not spans:
+        return {}
+    audit = AuditEvent.__table__
+    names = sorted(set(entities))
+    parts = []
+    for site, (since, upto) in sorted(spans.items()):
+        # the first stamp's own row too, to check that it is the one the result saw
+        low = since[0] if since is not None else 0
+        part = (
+            select(
+                audit.c.id,
+                audit.c.at,
+                audit.c.site_code,
+                audit.c.entity,
+                audit.c.entity_id,
+                audit.c.action,
+                audit.c.changes,
+            )
+            .where(
+                audit.c.site_code == site,
+                audit.c.entity.in_(names),
+                audit.c.id >= low,
+                audit.c.id <= upto[0],
+            )
+            .order_by(audit.c.id)
+            .limit(limit + 2)
+            .subquery()
+        )
+        parts.append(select(*part.c))
+    stmt = parts[0] if len(parts) == 1 else union_all(*parts)
+    rows: dict[str, list[Any]] = {site: [] for site in spans}
+    for row in session.execute(stmt):
+        rows[row.site_code].append(row)
+    found: dict[str, list[AuditedChange] | None] = {}
+    for site, (since, upto) in spans.items():
+        these = sorted(rows[site], key=lambda row: row.id)
+        if since is not None:
+            if not these or (these[0].id, str(these[0].at)) != since:
+                found[site] = None
+                continue
+            these = these[1:]
+        if not these or len(these) > limit or (these[-1].id, str(these[-1].at)) != upto:
+            found[site] = None
+            continue
+        found[site] = [
+            AuditedChange(row.entity, row.entity_id, row.action, row.changes or {}) for row in these
+        ]
+    return found
 
 
 def entry_key(widget: str, site: str, day: date, inputs: str, stamp: str | None) -> str:
