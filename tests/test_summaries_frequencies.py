@@ -43,6 +43,20 @@ def _compute(spec, session) -> tuple[dict[str, Any], int]:
         drop_temporaries(ctx)
 
 
+def _random_people(make_participant, rng: random.Random, *, several: bool) -> None:
+    """5-25 people at each of three sites with random ages and arms; with ``several``,
+    random years of illness (decimals), occupations and marital statuses too."""
+    for site in ("BU", "DS", "PU"):
+        for _ in range(rng.randint(5, 25)):
+            fields: dict[str, Any] = {"age": rng.choice([19, 25, 25, 31, 40, 40, 40, 58])}
+            if several:
+                fields["years_of_illness"] = rng.choice([None, 0.5, 1.2, 3.3, 3.3, 12.1, 20.0])
+                fields["occupation"] = rng.choice(OCCUPATIONS)
+                fields["marital_status"] = rng.choice(MARITAL)
+            fields["arm"] = rng.choice(["intervention", "control"])
+            make_participant(site, enrolment_date=date(2025, 5, 1), year_of_birth=None, **fields)
+
+
 def _several(spec):
     """The baseline table with two more columns counted by value: marital status
     without its fixed list and the years of illness's median (a decimal)."""
@@ -60,19 +74,7 @@ def _several(spec):
 def test_frequencies_of_several_columns_print_what_a_statement_each_printed(
     app, db_session, make_participant, monkeypatch, by
 ):
-    rng = random.Random(20261201)
-    for site in ("BU", "DS", "PU"):
-        for _ in range(rng.randint(5, 25)):
-            make_participant(
-                site,
-                enrolment_date=date(2025, 5, 1),
-                year_of_birth=None,
-                age=rng.choice([19, 25, 25, 31, 40, 40, 40, 58]),
-                years_of_illness=rng.choice([None, 0.5, 1.2, 3.3, 3.3, 12.1, 20.0]),
-                occupation=rng.choice(OCCUPATIONS),
-                marital_status=rng.choice(MARITAL),
-                arm=rng.choice(["intervention", "control"]),
-            )
+    _random_people(make_participant, random.Random(20261201), several=True)
     spec = _several(specs()["baseline_characteristics"])
     if not by:
         spec = replace(spec, group_by=(), label_columns=(), column_labels=None, order_by=None)
@@ -117,16 +119,7 @@ def test_quartiles_of_one_column_are_read_from_its_counts_by_value(
     """A table with one median column (and nothing counted by value) reads the quartiles
     from that column's counts by value instead of the windows' statement: the same
     table, as many statements."""
-    rng = random.Random(20261202)
-    for site in ("BU", "DS", "PU"):
-        for _ in range(rng.randint(5, 25)):
-            make_participant(
-                site,
-                enrolment_date=date(2025, 5, 1),
-                year_of_birth=None,
-                age=rng.choice([19, 25, 25, 31, 40, 40, 40, 58]),
-                arm=rng.choice(["intervention", "control"]),
-            )
+    _random_people(make_participant, random.Random(20261202), several=False)
     spec = specs()["baseline_characteristics"]
     rows = tuple(r for r in spec.rows if r.stat.startswith("median") or r.categories is not None)
     assert sum(r.stat.startswith("median") for r in rows) == 1
