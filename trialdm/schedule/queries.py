@@ -477,9 +477,11 @@ def open_events(
     as_of: date,
     statuses: tuple[str, ...],
     participant_ids: Collection[int] | None = None,
-) -> list[ScheduleRow]:
+) -> list[tuple[Any, ...]]:
     """Every event in scope with one of ``statuses`` (of those whose window is open on
-    ``as_of``: due, overdue), of ``participant_ids`` alone when given: one statement."""
+    ``as_of``: due, overdue), of ``participant_ids`` alone when given: one statement.
+    Each is a tuple of :class:`ScheduleRow`'s fields in order (a site's thousands of
+    rows are kept as they come; ``ScheduleRow(*values)`` makes one a row)."""
     from flask import current_app
 
     from trialdm.instruments.queries import instruments_due_by_event
@@ -493,4 +495,4 @@ def open_events(
         open_on_day=True,
     )
     stmt = stmt.where(stmt.selected_columns.status.in_(statuses)).order_by(None)
-    return [ScheduleRow(**row._mapping) for row in session.execute(stmt)]
+    return [tuple(row) for row in session.execute(stmt)]

@@ -60,52 +60,57 @@ RESPONSE_COLUMNS = frozenset(
 SiteResult = tuple[dict[str, int], list[ScheduleRow]]
 
 
+# An event as :func:`open_events` gives it: ScheduleRow's fields in order.
+Event = tuple[Any, ...]
+PARTICIPANT, STUDY_ID, SITE, DUE_DATE, STATUS = 0, 1, 2, 4, 7
+
+
 @dataclass(frozen=True)
 class SiteSchedule:
     """A site's events due or overdue on one day, by participant, and the widget's
     result of the site (None without any). Never changed once built: a store in memory
     hands the same object to every request."""
 
-    events: dict[int, tuple[ScheduleRow, ...]]
+    events: dict[int, tuple[Event, ...]]
     result: SiteResult | None = field(init=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "result", _result(self.events.values()))
 
 
-def _result(events: Iterable[tuple[ScheduleRow, ...]]) -> SiteResult | None:
+def _result(events: Iterable[tuple[Event, ...]]) -> SiteResult | None:
     """The counts of each status and the first rows of each (by due date, then study
     ID), as the ranked statement of ``sites_schedule_summaries`` gives them."""
-    by_status: dict[str, list[ScheduleRow]] = {status: [] for status in WIDGET_STATUSES}
+    by_status: dict[str, list[Event]] = {status: [] for status in WIDGET_STATUSES}
     for rows in events:
         for row in rows:
-            by_status[row.status].append(row)
+            by_status[row[STATUS]].append(row)
     if not any(by_status.values()):
         return None
     counts = {status: len(rows) for status, rows in by_status.items()}
     first = [
-        row
+        ScheduleRow(*row)
         for status in WIDGET_STATUSES
         for row in heapq.nsmallest(
-            WIDGET_ROWS, by_status[status], key=lambda row: (row.due_date, row.study_id)
+            WIDGET_ROWS, by_status[status], key=lambda row: (row[DUE_DATE], row[STUDY_ID])
         )
     ]
     return counts, first
 
 
-def _by_participant(rows: Iterable[ScheduleRow]) -> dict[int, tuple[ScheduleRow, ...]]:
-    found: dict[int, list[ScheduleRow]] = {}
+def _by_participant(rows: Iterable[Event]) -> dict[int, tuple[Event, ...]]:
+    found: dict[int, list[Event]] = {}
     for row in rows:
-        found.setdefault(row.participant_id, []).append(row)
+        found.setdefault(row[PARTICIPANT], []).append(row)
     return {pid: tuple(these) for pid, these in found.items()}
 
 
 def site_schedule(session: Session, day: date) -> dict[str, SiteSchedule]:
     """Every site in scope with events due or overdue on ``day``, each participant's:
     one statement for all."""
-    by_site: dict[str, list[ScheduleRow]] = {}
+    by_site: dict[str, list[Event]] = {}
     for row in open_events(session, day, WIDGET_STATUSES):
-        by_site.setdefault(row.site, []).append(row)
+        by_site.setdefault(row[SITE], []).append(row)
     return {site: SiteSchedule(_by_participant(rows)) for site, rows in sorted(by_site.items())}
 
 
@@ -128,7 +133,7 @@ def updated_site_schedule(
     for pid in people:
         events.pop(pid, None)
     # a participant now of another site has no event here any more
-    fresh = [row for row in open_events(session, day, WIDGET_STATUSES, people) if row.site == site]
+    fresh = [row for row in open_events(session, day, WIDGET_STATUSES, people) if row[SITE] == site]
     events.update(_by_participant(fresh))
     return SiteSchedule(events)
 
