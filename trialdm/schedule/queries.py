@@ -423,8 +423,8 @@ def sites_schedule_summaries(
     session: Session, as_of: date, statuses: tuple[str, ...], limit: int
 ) -> dict[str, tuple[dict[str, int], list[ScheduleRow]]]:
     """:func:`schedule_summary` of each site in scope that has any of ``statuses``
-    (counts and the first ``limit`` of each status per site), by one statement: the
-    dashboard keeps each site's part and merges those of the user's sites."""
+    (counts and the first ``limit`` of each status per site), by one statement (the
+    dashboard keeps every event instead, :mod:`trialdm.schedule.widget`)."""
     return _ranked_summary(session, as_of, statuses, limit, by_site=True)  # type: ignore[return-value]
 
 
