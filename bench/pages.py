@@ -271,6 +271,7 @@ def measure(app, token: str, size: int, requests: int) -> list[tuple[str, list[f
 
     with app.app_context(), all_sites():
         from trialdm.contacts.models import ContactAttendance
+        from trialdm.instruments.models import InstrumentResponse
         from trialdm.participants.models import Participant
 
         someone = db.session.scalar(
@@ -286,6 +287,16 @@ def measure(app, token: str, size: int, requests: int) -> list[tuple[str, list[f
                 sa.select(Participant.id)
                 .where(Participant.site_code == site, Participant.category == "service_user")
                 .order_by((Participant.arm == "intervention").desc(), Participant.id)
+                .limit(1)
+            )
+            for site in SITES
+        }
+        # a response of each site (of a participant whose T0 is done), for an answer
+        answerable = {
+            site: db.session.scalar(
+                sa.select(InstrumentResponse.id)
+                .where(InstrumentResponse.site_code == site)
+                .order_by(InstrumentResponse.id.desc())
                 .limit(1)
             )
             for site in SITES
@@ -318,13 +329,14 @@ def measure(app, token: str, size: int, requests: int) -> list[tuple[str, list[f
             db.session.remove()
 
     def answer_at_one_site() -> None:
-        """What a questionnaire answer writes: an audit row of a response with the
-        site's code (the due assessments read responses, fidelity and enrolment do not)."""
+        """What a questionnaire answer writes: an audit row of one of the site's
+        responses with the site's code (the due assessments read responses, fidelity and
+        enrolment do not), committed."""
         from trialdm.core.audit import record_event
 
         with app.app_context(), all_sites():
-            n = next(answered)
-            record_event(db.session, "bench_answer", "responses", n, SITES[n % len(SITES)])
+            site = SITES[next(answered) % len(SITES)]
+            record_event(db.session, "bench_answer", "responses", answerable[site], site)
             db.session.commit()
             db.session.remove()
 

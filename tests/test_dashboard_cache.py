@@ -231,9 +231,10 @@ def test_every_change_a_widget_reads_moves_its_site_stamp_alone(
 
 
 def test_a_change_a_widget_does_not_read_leaves_its_result_stored(app, make_user, two_sites):
-    """A questionnaire answer at BU computes BU's due assessments again, not its
-    fidelity: that statement does not run, and the counts shown are the same; a
-    contact session then is counted by the next request."""
+    """A questionnaire answer at BU brings BU's due assessments up to date (from the
+    audit rows since, the answer's participant alone), not its fidelity: that
+    statement does not run, and the counts shown are the same; a contact session then
+    is counted by the next request."""
     page = page_as(app, make_user, "coordinator")
     person = two_sites["BU"][0]
     with dashboard(app) as shown:
@@ -247,7 +248,7 @@ def test_a_change_a_widget_does_not_read_leaves_its_result_stored(app, make_user
     seen = [statement for statement, _ in sent]
     assert fidelity_of(shown, "BU") == before
     assert not [statement for statement in seen if "fidelity_counted" in statement]
-    assert [statement for statement in seen if "schedule_done" in statement]
+    assert [statement for statement in seen if "audit_events.changes" in statement]
 
     # a contact is read by the fidelity widget: computed again, and shown at once
     with all_sites():

@@ -21,7 +21,7 @@ statement whatever the number of participants, and the site scope applies to it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -132,6 +132,7 @@ def schedule_query(
     status: str | None = None,
     event: str | None = None,
     participant_id: int | None = None,
+    participant_ids: Collection[int] | None = None,
     open_on_day: bool = False,
 ) -> Select:
     """The statement behind :func:`schedule_rows` (for callers that page or join).
@@ -141,7 +142,8 @@ def schedule_query(
     days whose due date falls near ``as_of`` (an index range on the enrolment date),
     and their responses are looked up per participant, so that the cost follows the
     people in window, not the trial. ``participant_id`` narrows the responses read
-    in the same way."""
+    in the same way; so does ``participant_ids`` (a dashboard's few people concerned by
+    a change)."""
     if event:
         events = [e for e in events if e.name == event]
     # One SELECT per event (UNION ALL), each with its literal event columns, so that a
@@ -177,6 +179,8 @@ def schedule_query(
             one = one.where(Participant.site_code == site)
         if participant_id is not None:
             one = one.where(Participant.id == participant_id)
+        if participant_ids is not None:
+            one = one.where(Participant.id.in_(sorted(participant_ids)))
         per_event.append(one)
     if not per_event:  # no such event: a statement of the same columns without rows
         per_event.append(
@@ -201,7 +205,7 @@ def schedule_query(
     counted_responses = _counted_responses(events, due_by_event)
     # ``completed_on``: the last collection date once every instrument due is complete,
     # NULL before (collected_on is never NULL, so a complete event always has one).
-    if open_on_day or participant_id is not None:
+    if open_on_day or participant_id is not None or participant_ids is not None:
         # Few (participant, event) rows: each one's responses by the participant index,
         # in one correlated subquery.
         windows = (
@@ -419,8 +423,8 @@ def sites_schedule_summaries(
     session: Session, as_of: date, statuses: tuple[str, ...], limit: int
 ) -> dict[str, tuple[dict[str, int], list[ScheduleRow]]]:
     """:func:`schedule_summary` of each site in scope that has any of ``statuses``
-    (counts and the first ``limit`` of each status per site), by one statement: the
-    dashboard keeps each site's part and merges those of the user's sites."""
+    (counts and the first ``limit`` of each status per site), by one statement (the
+    dashboard keeps every event instead, :mod:`trialdm.schedule.widget`)."""
     return _ranked_summary(session, as_of, statuses, limit, by_site=True)  # type: ignore[return-value]
 
 
@@ -466,3 +470,29 @@ def _ranked_summary(
         values.pop("rank")
         rows.append(ScheduleRow(**values))
     return summaries
+
+
+def open_events(
+    session: Session,
+    as_of: date,
+    statuses: tuple[str, ...],
+    participant_ids: Collection[int] | None = None,
+) -> list[tuple[Any, ...]]:
+    """Every event in scope with one of ``statuses`` (of those whose window is open on
+    ``as_of``: due, overdue), of ``participant_ids`` alone when given: one statement.
+    Each is a tuple of :class:`ScheduleRow`'s fields in order (a site's thousands of
+    rows are kept as they come; ``ScheduleRow(*values)`` makes one a row)."""
+    from flask import current_app
+
+    from trialdm.instruments.queries import instruments_due_by_event
+
+    stmt = schedule_query(
+        as_of,
+        schedule_events(current_app.config),
+        current_app.config["SCHEDULE_WINDOW_DAYS"],
+        instruments_due_by_event(session),
+        participant_ids=participant_ids,
+        open_on_day=True,
+    )
+    stmt = stmt.where(stmt.selected_columns.status.in_(statuses)).order_by(None)
+    return [tuple(row) for row in session.execute(stmt)]

@@ -21,32 +21,19 @@ from trialdm.participants.models import Participant
 from trialdm.participants.vocabulary import ARMS
 from trialdm.schedule.api import grid_page
 from trialdm.schedule.grid import CELL_STATES
-from trialdm.schedule.queries import (
-    ScheduleRow,
-    schedule_events,
-    schedule_rows,
-    sites_schedule_summaries,
-)
+from trialdm.schedule.queries import schedule_events, schedule_rows
 from trialdm.schedule.schemas import StatusQuery
+from trialdm.schedule.widget import (
+    schedule_result,
+    schedule_widget,
+    site_schedule,
+    updated_site_schedule,
+)
 from trialdm.sites.queries import list_sites
-from trialdm.web.dashboard import BySite, UnlessColumnsRead, Widget, add_widget
+from trialdm.web.dashboard import BySite, Widget, add_widget
 from trialdm.web.panels import Panel, add_participant_panel
 
 bp = Blueprint("status_pages", __name__, url_prefix="/status")
-
-# The participant columns the due assessments read (queries.schedule_query): an
-# update of none of them leaves a site's stored due and overdue as they were.
-SCHEDULE_COLUMNS = frozenset(
-    {
-        "category",
-        "site_code",
-        "study_id",
-        "enrolment_date",
-        "status",
-        "withdrawal_date",
-        "deleted_at",
-    }
-)
 
 
 @bp.record_once
@@ -65,7 +52,8 @@ def _register(state) -> None:
                 schedule_widget,
                 schedule_inputs,
                 reads=(Participant, InstrumentResponse),
-                update=UnlessColumnsRead({Participant: SCHEDULE_COLUMNS}),
+                update=updated_site_schedule,
+                result_of=schedule_result,
             ),
         ),
     )
@@ -129,34 +117,6 @@ def panel_data(session, participant: Participant) -> dict[str, Any] | None:
     if not responses and not schedule and not instruments:
         return None
     return {"responses": responses, "schedule": schedule, "instruments": instruments}
-
-
-WIDGET_STATUSES = ("overdue", "due")
-WIDGET_ROWS = 8
-
-
-def site_schedule(session, day: date) -> dict[str, tuple[dict[str, int], list[ScheduleRow]]]:
-    """Assessments due and overdue on ``day`` at each site in scope: the counts and
-    the first rows of each status, by one statement."""
-    return sites_schedule_summaries(session, day, WIDGET_STATUSES, limit=WIDGET_ROWS)
-
-
-def schedule_widget(
-    sites: list[tuple[dict[str, int], list[ScheduleRow]]], day: date
-) -> dict[str, Any]:
-    """The sites' counts summed, and the first rows of each status among all of them
-    (each site kept its first rows of each status, so these are among them)."""
-    counts = dict.fromkeys(WIDGET_STATUSES, 0)
-    for site_counts, _ in sites:
-        for status, n in site_counts.items():
-            counts[status] += n
-    merged = sorted(
-        (row for _, rows in sites for row in rows), key=lambda row: (row.due_date, row.study_id)
-    )
-    rows: list[ScheduleRow] = []
-    for status in WIDGET_STATUSES:
-        rows += [row for row in merged if row.status == status][:WIDGET_ROWS]
-    return {"due": counts["due"], "overdue": counts["overdue"], "rows": rows}
 
 
 def schedule_inputs(session) -> tuple[Any, ...]:

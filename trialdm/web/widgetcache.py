@@ -20,10 +20,10 @@ the stamp cannot commit later. PostgreSQL can commit a lower id after a higher o
 a result computed while other transactions of the database are writing is therefore
 served but not stored (the stamp statement reads whether any are in progress).
 
-A widget whose site result can follow its changes (the fidelity counts) also keeps,
-per site and day, the state it was made from under the stamp it was computed at;
-:func:`changes_between` reads the site's audit rows written since, from which the
-widget updates its state instead of reading the site whole.
+A widget whose site result can follow its changes (the fidelity counts, the due
+assessments) also keeps, per site and day, the state it was made from under the stamp
+it was computed at; :func:`changes_between` reads the site's audit rows written since,
+from which the widget updates its state instead of reading the site whole.
 
 The store is Redis when ``DASHBOARD_CACHE_URI`` names one (shared by the web
 workers and Celery), else a per-process dictionary holding the most recent entries.
