@@ -106,6 +106,20 @@ def site_people(db_session, make_participant):
     return psws, people
 
 
+def withdrawn(participant_id: int) -> Participant:
+    """The participant withdrawn today through the application, committed."""
+    with all_sites(), audit_context(reason="withdrew"):
+        person = db.session.get(Participant, participant_id)
+        update_participant(
+            db.session,
+            person,
+            {"status": "withdrawn", "withdrawal_date": TODAY, "withdrawal_reason": "x"},
+            person.version_id,
+        )
+        db.session.commit()
+    return person
+
+
 def contact(site: str, psw: int, attendees: list[int], days_ago: int) -> dict:
     return {
         "site": site,
@@ -330,15 +344,7 @@ def test_first_request_after_a_change_of_one_participant_does_not_grow(
                 db_session.commit()
         widget_store().clear()
         shown_fidelity(app, page)  # every site computed and kept
-        with all_sites(), audit_context(reason="withdrew"):
-            person = db.session.get(Participant, people[size // 2])
-            update_participant(
-                db.session,
-                person,
-                {"status": "withdrawn", "withdrawal_date": TODAY, "withdrawal_reason": "x"},
-                person.version_id,
-            )
-            db.session.commit()
+        person = withdrawn(people[size // 2])
         with recorded() as seen:
             shown = shown_fidelity(app, page)
         assert shown == computed_whole()
@@ -362,15 +368,7 @@ def test_kept_states_in_redis_are_brought_up_to_date(app, make_user, site_people
     try:
         page = page_as(app, make_user, "coordinator")
         assert shown_fidelity(app, page) == computed_whole()
-        with all_sites(), audit_context(reason="withdrew"):
-            person = db.session.get(Participant, people["UKE"][1])
-            update_participant(
-                db.session,
-                person,
-                {"status": "withdrawn", "withdrawal_date": TODAY, "withdrawal_reason": "x"},
-                person.version_id,
-            )
-            db.session.commit()
+        withdrawn(people["UKE"][1])
         with recorded() as seen:
             shown = shown_fidelity(app, page)
         assert not by_site_statements(seen)
