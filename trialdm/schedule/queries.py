@@ -409,69 +409,6 @@ def count_schedule_rows(session: Session, as_of: date, **filters: Any) -> int:
     return session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
 
 
-def schedule_summary(
-    session: Session, as_of: date, statuses: tuple[str, ...], limit: int
-) -> tuple[dict[str, int], list[ScheduleRow]]:
-    """How many events have each of ``statuses`` as of a date, and the first ``limit``
-    of each (by due date, then study ID), in ``statuses`` order: one statement, the
-    schedule computed once (a dashboard needs both)."""
-    found = _ranked_summary(session, as_of, statuses, limit, by_site=False)
-    return found.get(None, (dict.fromkeys(statuses, 0), []))
-
-
-def sites_schedule_summaries(
-    session: Session, as_of: date, statuses: tuple[str, ...], limit: int
-) -> dict[str, tuple[dict[str, int], list[ScheduleRow]]]:
-    """:func:`schedule_summary` of each site in scope that has any of ``statuses``
-    (counts and the first ``limit`` of each status per site), by one statement (the
-    dashboard keeps every event instead, :mod:`trialdm.schedule.widget`)."""
-    return _ranked_summary(session, as_of, statuses, limit, by_site=True)  # type: ignore[return-value]
-
-
-def _ranked_summary(
-    session: Session, as_of: date, statuses: tuple[str, ...], limit: int, *, by_site: bool
-) -> dict[str | None, tuple[dict[str, int], list[ScheduleRow]]]:
-    from flask import current_app
-
-    from trialdm.instruments.queries import instruments_due_by_event
-
-    stmt = schedule_query(
-        as_of,
-        schedule_events(current_app.config),
-        current_app.config["SCHEDULE_WINDOW_DAYS"],
-        instruments_due_by_event(session),
-        # due and overdue need the window open today: only the people enrolled then
-        open_on_day=set(statuses) <= {"due", "overdue"},
-    )
-    wanted = (
-        stmt.where(stmt.selected_columns.status.in_(statuses)).order_by(None).subquery("wanted")
-    )
-    w = wanted.c
-    partition = (w.site, w.status) if by_site else (w.status,)
-    ranked = select(
-        wanted,
-        func.row_number()
-        .over(partition_by=partition, order_by=(w.due_date, w.study_id))
-        .label("rank"),
-        func.count().over(partition_by=partition).label("n"),
-    ).subquery("ranked")
-    r = ranked.c
-    order = case({status: i for i, status in enumerate(statuses)}, value=r.status)
-    found = session.execute(
-        select(ranked).where(r.rank <= limit).order_by(order, r.due_date, r.study_id)
-    )
-    summaries: dict[str | None, tuple[dict[str, int], list[ScheduleRow]]] = {}
-    for row in found:
-        values = dict(row._mapping)
-        counts, rows = summaries.setdefault(
-            values["site"] if by_site else None, (dict.fromkeys(statuses, 0), [])
-        )
-        counts[values["status"]] = values.pop("n")
-        values.pop("rank")
-        rows.append(ScheduleRow(**values))
-    return summaries
-
-
 def open_events(
     session: Session,
     as_of: date,

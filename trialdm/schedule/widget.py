@@ -80,7 +80,7 @@ class SiteSchedule:
 
 def _result(events: Iterable[tuple[Event, ...]]) -> SiteResult | None:
     """The counts of each status and the first rows of each (by due date, then study
-    ID), as the ranked statement of ``sites_schedule_summaries`` gives them."""
+    ID)."""
     by_status: dict[str, list[Event]] = {status: [] for status in WIDGET_STATUSES}
     for rows in events:
         for row in rows:
