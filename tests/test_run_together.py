@@ -61,6 +61,25 @@ def test_one_ctrl_c_stops_every_command_once():
     assert gone(pids)
 
 
+def test_ctrl_c_while_the_commands_start_stops_those_started():
+    """A signal between a command's start and its being recorded still stops it (the
+    script would otherwise wait for it): Ctrl-C as soon as the first of many runs."""
+    # durations no other test uses, so that what is left running is this test's
+    commands = [f"sleep {3600 + n}" for n in range(12)]
+    pattern = "^sleep 36(0[0-9]|1[01])$"
+    try:
+        for _ in range(5):
+            process = start(*commands)
+            children(process, 1)
+            os.killpg(process.pid, signal.SIGINT)
+            process.communicate(timeout=10)
+            assert process.returncode == 130
+            left = subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True)
+            assert not left.stdout.split(), left.stdout
+    finally:
+        subprocess.run(["pkill", "-KILL", "-f", pattern])
+
+
 def test_a_command_ignoring_sigterm_is_killed_after_the_grace_time():
     stubborn = (
         "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
