@@ -167,6 +167,40 @@ def test_prepared_rows_written_together_keep_their_place(tmp_path):
     assert b'<row r="%d">' % count in files[1]
 
 
+def test_sheets_written_in_a_folder_of_their_own_leave_nothing_behind(tmp_path, monkeypatch):
+    """The sheets' files go to the workbook's own folder (not openpyxl's temporary
+    files), which is removed after the save, and after a failure too; the sheet is
+    the one openpyxl writes."""
+    import tempfile
+
+    from openpyxl import Workbook
+
+    from trialdm.summaries.listing_sheet import FastRows, sheets_in_a_folder
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "temporary"))
+    (tmp_path / "temporary").mkdir()
+    files = []
+    for fast in (False, True):
+        wb = Workbook(write_only=True)
+        with sheets_in_a_folder(wb):
+            ws = wb.create_sheet("listing")
+            writer = FastRows(ws, [None, None], lambda text: False) if fast else None
+            if writer is not None:
+                (folder,) = (tmp_path / "temporary").iterdir()
+                assert len(list(folder.iterdir())) == 1  # the sheet's file
+            ws.append(writer.row(["a", 1], 1) if writer else ["a", 1])
+            wb.save(tmp_path / f"{fast}.xlsx")
+        assert list((tmp_path / "temporary").iterdir()) == []
+        with zipfile.ZipFile(tmp_path / f"{fast}.xlsx") as archive:
+            files.append(archive.read("xl/worksheets/sheet1.xml"))
+    assert files[1] == files[0]
+    wb = Workbook(write_only=True)
+    with pytest.raises(RuntimeError), sheets_in_a_folder(wb):
+        FastRows(wb.create_sheet("listing"), [None], lambda text: False)
+        raise RuntimeError("the build failed")
+    assert list((tmp_path / "temporary").iterdir()) == []
+
+
 def test_text_rows_write_the_sheet_openpyxl_writes(tmp_path):
     """Printed tables' rows of styled texts: the same sheet and styles, byte for byte,
     as cells made by ``cell`` and written by openpyxl; a formula-like text is left to
