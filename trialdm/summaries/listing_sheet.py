@@ -290,7 +290,7 @@ _PRESERVE = ' xml:space="preserve"'
 # the careful path below (a needs_care text is never plain).
 _PLAIN = re.compile(r"(?![=+\-@\s])[^&<>\x00-\x08\x0b-\x1f]+(?<!\s)")
 _plain = _PLAIN.fullmatch
-_BATCH = 500  # prepared rows written to the file together
+_BATCH = 100  # prepared rows written to the file together
 _KNOWN = 2_000  # texts kept per sheet (a listing's study IDs all differ)
 _LONGEST = 32767  # Excel's longest text in a cell; longer texts go through openpyxl
 
