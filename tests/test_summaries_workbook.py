@@ -139,6 +139,68 @@ def test_fast_listing_rows_read_back_as_openpyxl_writes_them(tmp_path):
     assert files[1] == files[0]  # the sheet's XML byte for byte as openpyxl writes it
 
 
+def test_prepared_rows_written_together_keep_their_place(tmp_path):
+    """Prepared rows are written to the sheet's file in batches: more than a batch,
+    with rows left to openpyxl and empty rows among them, give the sheet openpyxl
+    writes for the same values, byte for byte."""
+    from openpyxl import Workbook
+
+    from trialdm.summaries.listing_sheet import _BATCH, FastRows
+
+    count = 2 * _BATCH + 7
+    rows: list[list] = [[f"P{n}", n, n / 4] for n in range(count)]
+    rows[_BATCH - 1] = ["=1+1", 1, 0.5]  # left to openpyxl, as the batch fills
+    rows[_BATCH + 3] = []
+    rows[-1] = ["=2+2", 2, 1.5]  # the last row, before the sheet closes
+    files = []
+    for fast in (False, True):
+        wb = Workbook(write_only=True)
+        ws = wb.create_sheet("listing")
+        writer = FastRows(ws, [None] * 3, lambda text: text.startswith("=")) if fast else None
+        for number, values in enumerate(rows, start=1):
+            prepared = writer.row(values, number) if writer and values else None
+            ws.append(values if prepared is None else prepared)
+        wb.save(tmp_path / f"{fast}.xlsx")
+        with zipfile.ZipFile(tmp_path / f"{fast}.xlsx") as archive:
+            files.append(archive.read("xl/worksheets/sheet1.xml"))
+    assert files[1] == files[0]
+    assert b'<row r="%d">' % count in files[1]
+
+
+def test_sheets_written_in_a_folder_of_their_own_leave_nothing_behind(tmp_path, monkeypatch):
+    """The sheets' files go to the workbook's own folder (not openpyxl's temporary
+    files), which is removed after the save, and after a failure too; the sheet is
+    the one openpyxl writes."""
+    import tempfile
+
+    from openpyxl import Workbook
+
+    from trialdm.summaries.listing_sheet import FastRows, sheets_in_a_folder
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "temporary"))
+    (tmp_path / "temporary").mkdir()
+    files = []
+    for fast in (False, True):
+        wb = Workbook(write_only=True)
+        with sheets_in_a_folder(wb):
+            ws = wb.create_sheet("listing")
+            writer = FastRows(ws, [None, None], lambda text: False) if fast else None
+            if writer is not None:
+                (folder,) = (tmp_path / "temporary").iterdir()
+                assert len(list(folder.iterdir())) == 1  # the sheet's file
+            ws.append(writer.row(["a", 1], 1) if writer else ["a", 1])
+            wb.save(tmp_path / f"{fast}.xlsx")
+        assert list((tmp_path / "temporary").iterdir()) == []
+        with zipfile.ZipFile(tmp_path / f"{fast}.xlsx") as archive:
+            files.append(archive.read("xl/worksheets/sheet1.xml"))
+    assert files[1] == files[0]
+    wb = Workbook(write_only=True)
+    with pytest.raises(RuntimeError), sheets_in_a_folder(wb):
+        FastRows(wb.create_sheet("listing"), [None], lambda text: False)
+        raise RuntimeError("the build failed")
+    assert list((tmp_path / "temporary").iterdir()) == []
+
+
 def test_text_rows_write_the_sheet_openpyxl_writes(tmp_path):
     """Printed tables' rows of styled texts: the same sheet and styles, byte for byte,
     as cells made by ``cell`` and written by openpyxl; a formula-like text is left to

@@ -26,7 +26,7 @@ import threading
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import String, TableClause, column, delete, insert, select, table
+from sqlalchemy import String, TableClause, column, insert, select, table
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.sqltypes import NullType
@@ -82,7 +82,7 @@ def materialise(
     table = temporary_table(name, columns)
     connection = session.connection()
     connection.exec_driver_sql(_ddl(table, connection, "create"))
-    connection.execute(delete(table))
+    connection.exec_driver_sql(_ddl(table, connection, "empty"))
     # The statement itself, not a SELECT of it as a subquery: the same rows, and one
     # level less for SQLAlchemy to build and compile.
     write = insert(table).from_select([c.name for c in columns], rows)
@@ -114,9 +114,10 @@ _ddl_texts: dict[tuple[TableClause, str, str], str] = {}
 
 
 def _ddl(temporary: TableClause, connection: Any, what: str) -> str:
-    """The CREATE (if not exists) or DROP (if exists) of a temporary table as SQL,
-    written once per table and dialect as SQLAlchemy's CreateTable and DropTable write
-    it (the columns' types by the dialect's type compiler)."""
+    """The CREATE (if not exists), DELETE of every row ("empty") or DROP (if exists)
+    of a temporary table as SQL, written once per table and dialect as SQLAlchemy's
+    CreateTable, delete() and DropTable write it (the columns' types by the dialect's
+    type compiler)."""
     dialect = connection.dialect
     key = (temporary, dialect.name, what)
     found = _ddl_texts.get(key)
@@ -130,6 +131,8 @@ def _ddl(temporary: TableClause, connection: Any, what: str) -> str:
                 for c in temporary.columns
             )
             found = f"\nCREATE TEMPORARY TABLE IF NOT EXISTS {name} (\n\t{columns}\n)\n\n"
+        elif what == "empty":
+            found = f"DELETE FROM {name}"
         else:
             found = f"\nDROP TABLE IF EXISTS {name}"
         _ddl_texts[key] = found

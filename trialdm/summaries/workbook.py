@@ -51,7 +51,7 @@ from trialdm.summaries.cells import (
     text_width,
 )
 from trialdm.summaries.engine import TableResult, listing_rows
-from trialdm.summaries.listing_sheet import FastRows
+from trialdm.summaries.listing_sheet import FastRows, sheets_in_a_folder
 from trialdm.summaries.sheets import SheetNames, cover_name, sheet_names
 from trialdm.summaries.spec import BuildContext, ListingColumn, ListingSpec
 from trialdm.summaries.specfiles.texts import localised_result, localised_rows
@@ -373,6 +373,26 @@ def render_workbook(
     (see :func:`write_listing`)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     wb = Workbook(write_only=True)
+    with sheets_in_a_folder(wb):
+        _write_sheets(wb, cover, results, ctx, progress, listings)
+        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        try:
+            wb.save(temporary)
+            os.replace(temporary, path)
+        finally:
+            if temporary.exists():
+                temporary.unlink()
+    return path
+
+
+def _write_sheets(
+    wb: Workbook,
+    cover: Cover,
+    results: Sequence[TableResult],
+    ctx: BuildContext,
+    progress: Callable[[str], None] | None,
+    listings: dict[str, list[list[Any]]] | None,
+) -> None:
     names = sheet_names([result.name for result in results])
     # The specs' texts in the build's language (job_language); data stays as it is.
     results = [localised_result(result) for result in results]
@@ -386,11 +406,3 @@ def render_workbook(
             write_listing(wb, result, ctx, name, kept=kept)
         else:
             write_table(wb, result, name)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        wb.save(temporary)
-        os.replace(temporary, path)
-    finally:
-        if temporary.exists():
-            temporary.unlink()
-    return path

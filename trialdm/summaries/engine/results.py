@@ -30,7 +30,8 @@ class Cell:
     parts: tuple[tuple[str, int], ...] = ()
 
     def as_json(self) -> dict[str, Any]:
-        return {"text": self.text, "values": [_json_value(v) for v in self.values]}
+        values = [v.isoformat() if isinstance(v, _DATES) else v for v in self.values]
+        return {"text": self.text, "values": values}
 
 
 @dataclass
@@ -112,7 +113,10 @@ class TableResult:
             body["listing"] = {
                 "columns": [c.label for c in self.listing.columns],
                 "keys": [c.key for c in self.listing.columns],
-                "rows": [[_json_value(v) for v in row] for row in (listing_rows or [])],
+                "rows": [
+                    [v.isoformat() if isinstance(v, _DATES) else v for v in row]
+                    for row in (listing_rows or [])
+                ],
             }
         if self.chart is not None:
             body["chart"] = {
@@ -123,7 +127,4 @@ class TableResult:
         return body
 
 
-def _json_value(value: Any) -> Any:
-    if isinstance(value, (date, datetime)):
-        return value.isoformat()
-    return value
+_DATES = (date, datetime)  # written in the JSON as ISO texts
