@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import Select, func, select, union
+from sqlalchemy import Select, exists, func, select, union_all
 from sqlalchemy.orm import Session
 
 from trialdm.core.errors import N_
@@ -46,27 +46,44 @@ def _week_counts(
     those stored and those this scan has found (the same reminder once, by its dedupe
     key, so a repeated scan counts nothing twice). ``site_code`` None: all sites.
 
-    Counted by one statement, the union of the stored week's keys with this scan's
-    (sent as one parameter) grouped by site and rule: the stored rows stay in the
-    database. In a scan of many sites it runs once for all the sites of the day (the
-    digests run after every site's other rules, ``ManySites.planned``)."""
+    Counted by one statement, the stored week's rows with those of this scan's keys
+    (sent as one parameter) that are not among them, grouped by site and rule: the
+    stored rows stay in the database. A stored key is unique, so this is the union
+    of the two without sorting the week's rows to find it (PostgreSQL sorted 75,000
+    rows on a Monday at 100,000 participants to remove duplicates). In a scan of many
+    sites it runs once for all the sites of the day (the digests run after every
+    site's other rules, ``ManySites.planned``)."""
 
     def stmt(sites: list[str] | None) -> Select:
-        week = select(Reminder.site_code, Reminder.rule, Reminder.dedupe_key).where(
+        in_week = (
             in_digest_week(Reminder.local_date, scan.local_date),
             Reminder.rule.not_in(DIGEST_RULES),
+        )
+        week = select(Reminder.site_code, Reminder.rule).where(
+            *in_week,
             Reminder.site_code.is_not(None) if sites is None else Reminder.site_code.in_(sites),
         )
+        # each (site, rule, key) once, in the order found
         found = [
             {"site_code": site, "rule": rule, "dedupe_key": key}
-            for site, rule, key in scan.planned
+            for site, rule, key in dict.fromkeys(scan.planned)
             if rule not in DIGEST_RULES and site is not None and (sites is None or site in sites)
         ]
-        keys = (
-            union(week, json_rows(session, Reminder.__table__, KEY_COLUMNS, found))
-            if found
-            else week
-        ).subquery("digest_week")
+        if found:
+            scanned = json_rows(session, Reminder.__table__, KEY_COLUMNS, found).subquery("found")
+            stored = Reminder.__table__.alias("stored")
+            new = select(scanned.c.site_code, scanned.c.rule).where(
+                ~exists().where(
+                    stored.c.dedupe_key == scanned.c.dedupe_key,
+                    stored.c.site_code == scanned.c.site_code,
+                    stored.c.rule == scanned.c.rule,
+                    in_digest_week(stored.c.local_date, scan.local_date),
+                    stored.c.rule.not_in(DIGEST_RULES),
+                )
+            )
+            keys = union_all(week, new).subquery("digest_week")
+        else:
+            keys = week.subquery("digest_week")
         return select(keys.c.site_code, keys.c.rule, func.count().label("found")).group_by(
             keys.c.site_code, keys.c.rule
         )
