@@ -179,6 +179,20 @@ def test_deleted_sessions_and_other_arms_do_not_count(make_participant, contact,
     assert fidelity(control, date(2025, 2, 1)) == {}
 
 
+def test_last_contact_is_the_latest_live_one_up_to_the_day(make_participant, contact, db_session):
+    person = make_participant("BU", enrolment_date=date(2025, 1, 1))
+    contact(date(2025, 1, 10), person)
+    deleted = contact(date(2025, 2, 10), person)
+    contact(date(2025, 3, 1), person)
+    with all_sites(), audit_context(reason="entered twice"):
+        delete_contact_session(db_session, deleted, deleted.version_id)
+        db_session.commit()
+    assert fidelity(person, date(2025, 1, 9))[person.id]["last_contact"] is None
+    # the deleted session does not count, nor one after the day
+    assert fidelity(person, date(2025, 2, 28))[person.id]["last_contact"] == date(2025, 1, 10)
+    assert fidelity(person, date(2025, 3, 1))[person.id]["last_contact"] == date(2025, 3, 1)
+
+
 def test_rule_comes_from_settings(app, make_participant, contact):
     person = make_participant("BU", enrolment_date=date(2025, 1, 1))
     contact(date(2025, 1, 5), person)

@@ -57,6 +57,7 @@ def fidelity_without_contacts(
         "participant_id": participant.id,
         "site_code": participant.site_code,
         "first_contact": None,
+        "last_contact": None,
         "window_start": start,
         "window_end": end,
         "contacts_total": 0,

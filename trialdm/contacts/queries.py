@@ -20,7 +20,7 @@ default) for every enrolled intervention-arm service user:
   It ends on ``window_start + months`` calendar months (``dateutil.relativedelta``
   arithmetic: 31 August + 6 months = 28/29 February). **Both ends are inclusive**: a
   contact on ``window_end`` counts; contacts before ``window_start`` count in
-  ``contacts_total`` (and ``first_contact``) only.
+  ``contacts_total`` (and ``first_contact``, ``last_contact``) only.
 * ``days_left`` counts the days from ``as_of`` to ``window_end``, both included
   (1 on the last day, 0 once the window has closed).
 * ``status``, first match wins:
@@ -157,8 +157,9 @@ def fidelity_subquery(
     shared: bool = True,
 ) -> Subquery:
     """Per intervention participant, as of a date: ``participant_id``, ``site_code``,
-    ``first_contact``, ``window_start``, ``window_end``, ``contacts_total``,
-    ``contacts_in_window``, ``days_left``, ``status`` (see the module docstring).
+    ``first_contact``, ``last_contact``, ``window_start``, ``window_end``,
+    ``contacts_total``, ``contacts_in_window``, ``days_left``, ``status`` (see the
+    module docstring).
 
     ``participant_ids`` / ``site_code`` filter the participants first, where they are
     read, so that the database reads only their contacts (a filter on the result would
@@ -256,6 +257,7 @@ def _fidelity_select(as_of: date, rule: FidelityRule, by_ids: bool, by_site: boo
         select(
             *w,
             func.min(s.c.date).label("first_contact"),
+            func.max(s.c.date).label("last_contact"),
             func.count(s.c.id).label("contacts_total"),
             func.count(case((in_window, s.c.id))).label("contacts_in_window"),
         )
@@ -276,6 +278,7 @@ def _fidelity_select(as_of: date, rule: FidelityRule, by_ids: bool, by_site: boo
         c.participant_id,
         c.site_code,
         c.first_contact,
+        c.last_contact,
         c.window_start,
         c.window_end,
         c.contacts_total,

@@ -92,31 +92,12 @@ def _open_support_select(
     contacts domain's ``SITE_PARAM``; built once per day and rule, not per site), or
     for every site. ``new_only``: only the rows for which an active rule finds a
     reminder not stored yet -- its conditions and dedupe key, said in SQL."""
-    from trialdm.contacts.models import ContactAttendance, ContactSession
     from trialdm.contacts.queries import fidelity_subquery
     from trialdm.participants.models import Participant
 
     # The site filter is applied where the fidelity query reads the participants;
     # its value here is a placeholder replaced by each execution's.
     fid = fidelity_subquery(local_date, rule, site_code="" if per_site else None)
-    # The last contact of each participant found, by the participant_id index: only
-    # the open participants are looked up (a grouped subquery over every contact
-    # would compute the whole trial once per site).
-    last = (
-        select(func.max(ContactSession.date))
-        .select_from(ContactAttendance)
-        .join(
-            ContactSession,
-            and_(
-                ContactSession.id == ContactAttendance.session_id,
-                ContactSession.deleted_at.is_(None),
-                ContactSession.date <= local_date,
-            ),
-        )
-        .where(ContactAttendance.participant_id == fid.c.participant_id)
-        .correlate(fid)
-        .scalar_subquery()
-    )
     stmt = (
         select(
             fid.c.participant_id,
@@ -128,7 +109,8 @@ def _open_support_select(
             fid.c.contacts_in_window,
             fid.c.window_end,
             fid.c.days_left,
-            last.label("last_contact"),
+            # counted with the contacts: no second read of them per participant
+            fid.c.last_contact,
         )
         .join(Participant, Participant.id == fid.c.participant_id)
         .where(fid.c.status.in_(OPEN_STATUSES))
