@@ -279,10 +279,12 @@ def measure(url: str, folder: str, rounds: int, seed: int) -> None:
     import sqlalchemy as sa
 
     from trialdm.contacts.queries import FidelityRule, fidelity_for, fidelity_subquery
+    from trialdm.core.runtime import settle_start_up
     from trialdm.core.scoping import all_sites
     from trialdm.extensions import db
 
     app = make_app(url, folder)
+    settle_start_up()  # as the web's and the worker's entry points do once the app is made
     today = date.today()
     rule = FidelityRule(MINIMUM, MONTHS, SLACK)
     with app.app_context(), all_sites():

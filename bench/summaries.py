@@ -442,7 +442,7 @@ def run_ours(
     app = make_app(folder, url, web=False)
     start_seconds = time.perf_counter() - started
     start_mb = PeakMemory.status("RssAnon") / 1024
-    from trialdm.core.tasks import settle_start_up
+    from trialdm.core.runtime import settle_start_up
 
     settle_start_up()  # as trialdm.worker does once its app is made
     # The build's modules (openpyxl among them) as a worker holds them after its first

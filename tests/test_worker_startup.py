@@ -1,6 +1,7 @@
 """The worker's app (``trialdm.worker``) starts without the web's and the heavy
 tasks' libraries: a fresh interpreter creates it, imports every task module as the
-worker does, and lists what it loaded."""
+worker does, and lists what it loaded. Both entry points, the worker's and the web's,
+freeze their start-up heap."""
 
 from __future__ import annotations
 
@@ -60,4 +61,31 @@ def test_worker_app_does_not_import_web_or_heavy_libraries(tmp_path):
     # ...and it still runs every task.
     assert {"trialdm.summaries.build", "trialdm.exports.build"} <= set(found["tasks"])
     # The start-up heap is kept out of the collector's full passes (settle_start_up).
+    assert found["frozen"] > 10_000
+
+
+WEB_PROBE = """
+import gc, json
+import trialdm.wsgi as web
+pages = "participant_pages" in web.app.blueprints
+print(json.dumps({"frozen": gc.get_freeze_count(), "web": pages}))
+"""
+
+
+def test_web_entry_point_keeps_its_start_up_heap_out_of_full_collections(tmp_path):
+    """gunicorn's workers import ``trialdm.wsgi``: the app they made at start is frozen,
+    so a request is not the one to walk that whole heap in a full collection."""
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "TRIALDM_INSTANCE_PATH": str(tmp_path / "instance"),
+        "TRIALDM_DATABASE_URL": f"sqlite:///{tmp_path / 'web.db'}",
+        "TRIALDM_BROKER_URL": "memory://",
+        "TRIALDM_SECRET_KEY": "test",
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", WEB_PROBE], capture_output=True, text=True, cwd=ROOT, env=env
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    found = json.loads(out.stdout.strip().splitlines()[-1])
+    assert found["web"]
     assert found["frozen"] > 10_000

@@ -7,7 +7,7 @@ when it first runs.
 """
 
 from trialdm import create_app
-from trialdm.core.tasks import settle_start_up
+from trialdm.core.runtime import settle_start_up
 
 app = create_app(web=False)
 celery = app.extensions["celery"]

@@ -3,6 +3,10 @@
 without the web parts; ``celery`` here still serves ``-A trialdm.wsgi:celery``."""
 
 from trialdm import create_app
+from trialdm.core.runtime import settle_start_up
 
 app = create_app()
 celery = app.extensions["celery"]
+# Each gunicorn worker imports this module once it has forked: its requests then pay
+# the collector's full passes over what they made, not over the app's start-up heap.
+settle_start_up()

@@ -6,7 +6,6 @@ Celery objects are found through the Flask app."""
 
 from __future__ import annotations
 
-import gc
 from typing import Any
 
 from celery import Task
@@ -20,18 +19,6 @@ from trialdm.core.scoping import all_sites
 _PENDING = "trialdm_pending_tasks"
 _READY = "trialdm_ready_tasks"
 _RUNNING = "trialdm_running_eager_tasks"
-
-
-def settle_start_up() -> None:
-    """Keep what a worker made at start (modules, the app, its mappers and
-    configuration: most of its heap, alive as long as the process) out of the
-    cyclic garbage collector's full passes. A full pass over that heap costs
-    0.1-0.2 s of a task's time and comes every few hundred thousand allocations;
-    frozen, the passes walk only what tasks made. Start-up garbage is collected
-    first, so nothing unreachable is kept. Prefork children forked after this
-    share those pages instead of touching them."""
-    gc.collect()
-    gc.freeze()
 
 
 class AppTask(Task):
