@@ -57,14 +57,7 @@ def test_non_ascii_texts_round_trip_through_a_bulk_insert(app, db_session):
     ]
     cast = "" if db.engine.dialect.name == "sqlite" else "::text"
     with all_sites():
-        inserted = insert_new(
-            db_session,
-            Reminder.__table__,
-            rows,
-            ["dedupe_key"],
-            constants=_constants(),
-            returning=("dedupe_key",),
-        )
+        inserted = _insert(db_session, rows)
         assert sorted(r.dedupe_key for r in inserted) == sorted(r["dedupe_key"] for r in rows)
         db_session.expire_all()
         stored = {
@@ -85,15 +78,20 @@ def test_non_ascii_texts_round_trip_through_a_bulk_insert(app, db_session):
         found = stored_keys(db_session, Reminder.__table__, "dedupe_key", keys)
         assert found == {row["dedupe_key"] for row in rows}
         # sent again: nothing new
-        assert not insert_new(
-            db_session,
-            Reminder.__table__,
-            rows,
-            ["dedupe_key"],
-            constants=_constants(),
-            returning=("dedupe_key",),
-        )
+        assert not _insert(db_session, rows)
     db_session.rollback()
+
+
+def _insert(session, rows: list[dict]) -> list:
+    """The rows not stored yet, inserted in bulk; their dedupe keys."""
+    return insert_new(
+        session,
+        Reminder.__table__,
+        rows,
+        ["dedupe_key"],
+        constants=_constants(),
+        returning=("dedupe_key",),
+    )
 
 
 @pytest.mark.parametrize(

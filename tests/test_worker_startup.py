@@ -43,19 +43,25 @@ print(json.dumps({"modules": sorted(sys.modules), "tasks": sorted(worker.celery.
 """
 
 
-def test_worker_app_does_not_import_web_or_heavy_libraries(tmp_path):
+def _in_a_fresh_interpreter(probe: str, tmp_path: Path) -> dict:
+    """What ``probe`` prints as JSON on its last line, run by a new interpreter with a
+    configuration of its own and nothing else from the environment."""
     env = {
         "PATH": "/usr/bin:/bin",
         "TRIALDM_INSTANCE_PATH": str(tmp_path / "instance"),
-        "TRIALDM_DATABASE_URL": f"sqlite:///{tmp_path / 'worker.db'}",
+        "TRIALDM_DATABASE_URL": f"sqlite:///{tmp_path / 'probe.db'}",
         "TRIALDM_BROKER_URL": "memory://",
         "TRIALDM_SECRET_KEY": "test",
     }
     out = subprocess.run(
-        [sys.executable, "-c", PROBE], capture_output=True, text=True, cwd=ROOT, env=env
+        [sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, env=env
     )
     assert out.returncode == 0, out.stderr[-2000:]
-    found = json.loads(out.stdout.strip().splitlines()[-1])
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_worker_app_does_not_import_web_or_heavy_libraries(tmp_path):
+    found = _in_a_fresh_interpreter(PROBE, tmp_path)
     loaded = {name.split(".")[0] for name in found["modules"]}
     assert not loaded & set(HEAVY), sorted(loaded & set(HEAVY))
     # ...and it still runs every task.
@@ -75,17 +81,6 @@ print(json.dumps({"frozen": gc.get_freeze_count(), "web": pages}))
 def test_web_entry_point_keeps_its_start_up_heap_out_of_full_collections(tmp_path):
     """gunicorn's workers import ``trialdm.wsgi``: the app they made at start is frozen,
     so a request is not the one to walk that whole heap in a full collection."""
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "TRIALDM_INSTANCE_PATH": str(tmp_path / "instance"),
-        "TRIALDM_DATABASE_URL": f"sqlite:///{tmp_path / 'web.db'}",
-        "TRIALDM_BROKER_URL": "memory://",
-        "TRIALDM_SECRET_KEY": "test",
-    }
-    out = subprocess.run(
-        [sys.executable, "-c", WEB_PROBE], capture_output=True, text=True, cwd=ROOT, env=env
-    )
-    assert out.returncode == 0, out.stderr[-2000:]
-    found = json.loads(out.stdout.strip().splitlines()[-1])
+    found = _in_a_fresh_interpreter(WEB_PROBE, tmp_path)
     assert found["web"]
     assert found["frozen"] > 10_000
