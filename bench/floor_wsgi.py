@@ -17,6 +17,7 @@ from sqlalchemy import insert
 from trialdm import create_app
 from trialdm.auth.permissions import check_endpoint_permissions, public
 from trialdm.core.models import utcnow
+from trialdm.core.runtime import settle_start_up
 from trialdm.extensions import csrf, db
 from trialdm.participants.models import Participant
 
@@ -50,3 +51,4 @@ app = create_app()
 csrf.exempt(floor)
 app.register_blueprint(floor)
 check_endpoint_permissions(app)
+settle_start_up()  # as trialdm.wsgi, the production entry point, does
