@@ -445,9 +445,15 @@ def run_ours(
     from trialdm.core.runtime import settle_start_up
 
     settle_start_up()  # as trialdm.worker does once its app is made
-    # The build's modules (openpyxl among them) as a worker holds them after its first
-    # build; the floor imports openpyxl before its clock starts too.
-    import trialdm.summaries.operations  # noqa: F401
+    # The build's modules (openpyxl among them, imported as a build imports it) as a
+    # worker holds them after its first build; the floor imports openpyxl before its
+    # clock starts too.
+    from trialdm.summaries import import_openpyxl_without_numpy
+
+    import_openpyxl_without_numpy()
+    import trialdm.summaries.engine
+    import trialdm.summaries.operations
+    import trialdm.summaries.workbook  # noqa: F401
 
     results = []
     with app.app_context(), all_sites():

@@ -114,7 +114,9 @@ def test_failure_is_readable(app, db_session, monkeypatch):
     def explode(*args, **kwargs):
         raise ZeroDivisionError("division by zero")
 
-    monkeypatch.setattr(operations, "compute_table", explode)
+    import trialdm.summaries.engine as engine
+
+    monkeypatch.setattr(engine, "compute_table", explode)
     assert run_build(db_session, job.id) == "failed"
     db_session.refresh(job)
     assert job.state == "failed"

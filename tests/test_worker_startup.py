@@ -73,8 +73,9 @@ def test_worker_app_does_not_import_web_or_heavy_libraries(tmp_path):
 WEB_PROBE = """
 import gc, json
 import trialdm.wsgi as web
+import sys
 pages = "participant_pages" in web.app.blueprints
-print(json.dumps({"frozen": gc.get_freeze_count(), "web": pages}))
+print(json.dumps({"frozen": gc.get_freeze_count(), "web": pages, "modules": sorted(sys.modules)}))
 """
 
 
@@ -84,3 +85,15 @@ def test_web_entry_point_keeps_its_start_up_heap_out_of_full_collections(tmp_pat
     found = _in_a_fresh_interpreter(WEB_PROBE, tmp_path)
     assert found["web"]
     assert found["frozen"] > 10_000
+
+
+# What the web's processes import only when a request needs it: a workbook or Word
+# document is written by the worker, or for a download of that format.
+WEB_HEAVY = ("openpyxl", "numpy", "docx", "pandas", "pyreadstat", "matplotlib")
+
+
+def test_web_app_does_not_import_the_file_writers(tmp_path):
+    found = _in_a_fresh_interpreter(WEB_PROBE, tmp_path)
+    loaded = {name.split(".")[0] for name in found["modules"]}
+    assert found["web"]
+    assert not loaded & set(WEB_HEAVY), sorted(loaded & set(WEB_HEAVY))

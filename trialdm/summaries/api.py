@@ -29,9 +29,9 @@ from trialdm.summaries.schemas import (
     SummaryTableOut,
 )
 from trialdm.summaries.specfiles.texts import localised_table
-from trialdm.summaries.word import DOCX, table_document
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
 blp = Blueprint(
     "summaries",
@@ -132,6 +132,9 @@ class SummaryTableDocument(MethodView):
     )
     def get(self, job_id, name):
         """One table of a finished job as a Word (.docx) table (audited)."""
+        # python-docx (with lxml) only in a process that writes a document
+        from trialdm.summaries.word import table_document
+
         job = queries.finished_job(db.session, job_id)
         body = queries.job_table(db.session, job_id, name)
         content = table_document(localised_table(body))

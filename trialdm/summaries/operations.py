@@ -14,7 +14,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import current_app
 from flask_babel import gettext
@@ -33,12 +33,16 @@ from trialdm.core.sqlite import sized_for_a_job
 from trialdm.core.tasks import enqueue
 from trialdm.participants.vocabulary import diagnosis_vocabulary
 from trialdm.sites.queries import EVERY_SITE_SCOPE, get_site, resolve_job_scope
-from trialdm.summaries.engine import TableResult, compute_table, listing_rows
-from trialdm.summaries.engine.temporary import drop_temporaries
 from trialdm.summaries.models import SummaryJob
 from trialdm.summaries.registry import specs, table_names
 from trialdm.summaries.spec import BuildContext
-from trialdm.summaries.workbook import Cover, render_workbook
+
+if TYPE_CHECKING:
+    from trialdm.summaries.engine import TableResult
+
+# The engine and the workbook writer (with openpyxl) are imported by the build's
+# functions: the web imports this module to create jobs and name their files, and
+# its processes do not build.
 
 log = logging.getLogger(__name__)
 BUILD_TASK = "trialdm.summaries.build"
@@ -188,6 +192,8 @@ def scope_label(session: Session, job: SummaryJob) -> str:
 
 
 def compute_tables(ctx: BuildContext, names: Sequence[str], progress=None) -> list[TableResult]:
+    from trialdm.summaries.engine import compute_table
+
     results = []
     known = specs()
     for name in names:
@@ -202,6 +208,8 @@ def table_json(
 ) -> dict[str, Any]:
     """The table as the job stores it; a listing's first rows read here unless
     given (``listing``, as :func:`render_workbook` keeps them)."""
+    from trialdm.summaries.engine import listing_rows
+
     rows = None
     if result.listing is not None:
         rows = listing
@@ -247,6 +255,12 @@ def build_job(session: Session, job_id: int) -> None:
     commits). Progress is written in its own short transactions as the build goes;
     the reads happen in :func:`reading_session`. Raises when the build fails (the
     task then records :func:`fail_job`)."""
+    from trialdm.summaries import import_openpyxl_without_numpy
+    from trialdm.summaries.engine.temporary import drop_temporaries
+
+    import_openpyxl_without_numpy()  # before the workbook writer imports openpyxl
+    from trialdm.summaries.workbook import Cover, render_workbook
+
     with reading_session(session) as reader, scoped_to(EVERY_SITE):
         job = reader.get(SummaryJob, job_id)
         assert job is not None

@@ -23,7 +23,6 @@ from docx.table import Table, _Cell
 
 from trialdm.summaries.workbook import header_grid
 
-DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 BODY_SIZE = Pt(9)
 NOTE_SIZE = Pt(8)
 # Beyond this many printed columns the page is turned to landscape.

@@ -9,10 +9,9 @@ from __future__ import annotations
 import io
 import unicodedata
 
-import docx
-from docx.oxml.ns import qn
-from docx.shared import Pt
-from openpyxl import Workbook
+# python-docx and openpyxl (with lxml and numpy) are imported by the writer that uses
+# them: this module is imported with the web's pages and API, whose processes then
+# start without them until a transcript is downloaded in that format.
 
 FORMULA_START = ("=", "+", "-", "@")
 MIMETYPES = {
@@ -40,6 +39,10 @@ def as_txt(heading: str, lines: list[tuple[int, str]]) -> bytes:
 
 
 def as_docx(heading: str, lines: list[tuple[int, str]]) -> bytes:
+    import docx
+    from docx.oxml.ns import qn
+    from docx.shared import Pt
+
     document = docx.Document()
     document.add_heading(heading, level=1)
     table = document.add_table(rows=0, cols=2)
@@ -59,6 +62,8 @@ def as_docx(heading: str, lines: list[tuple[int, str]]) -> bytes:
 
 
 def as_xlsx(heading: str, lines: list[tuple[int, str]]) -> bytes:
+    from openpyxl import Workbook
+
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet("Transcript")
     sheet.append([heading])

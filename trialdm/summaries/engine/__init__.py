@@ -18,7 +18,6 @@ from typing import Any
 
 from sqlalchemy import Select, and_, case
 
-from trialdm.summaries import import_openpyxl_without_numpy
 from trialdm.summaries.engine.aggregates import CONTINUOUS, TOTAL, Moments
 from trialdm.summaries.engine.printing import (
     Printer,
@@ -33,8 +32,6 @@ from trialdm.summaries.engine.printing import (
 from trialdm.summaries.engine.results import Cell, ChartData, Column, ResultRow, TableResult
 from trialdm.summaries.engine.rows import STAT_NAMES, TableEngine
 from trialdm.summaries.spec import BuildContext, ListingSpec, TableSpec
-
-import_openpyxl_without_numpy()  # before the workbook writer imports it (see trialdm.summaries)
 
 
 def compute_table(spec: TableSpec, ctx: BuildContext) -> TableResult:
