@@ -122,10 +122,7 @@ def text_width(text: Any) -> int:
         return len(f"{text:.2f}")
     if isinstance(text, (date, datetime)):
         return 18
-    lines = str(text).splitlines()
-    if len(lines) == 1:  # most texts: one line
-        return len(lines[0])
-    return max(map(len, lines), default=0)
+    return max(map(len, str(text).splitlines()), default=0)
 
 
 def set_widths(ws: WriteOnlyWorksheet, widths: Sequence[int]) -> None:

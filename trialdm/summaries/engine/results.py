@@ -3,6 +3,7 @@ rows, and the table, as the JSON, the pages, the workbook and Word read them."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -30,8 +31,7 @@ class Cell:
     parts: tuple[tuple[str, int], ...] = ()
 
     def as_json(self) -> dict[str, Any]:
-        values = [v.isoformat() if isinstance(v, _DATES) else v for v in self.values]
-        return {"text": self.text, "values": values}
+        return {"text": self.text, "values": _json_values(self.values)}
 
 
 @dataclass
@@ -113,10 +113,7 @@ class TableResult:
             body["listing"] = {
                 "columns": [c.label for c in self.listing.columns],
                 "keys": [c.key for c in self.listing.columns],
-                "rows": [
-                    [v.isoformat() if isinstance(v, _DATES) else v for v in row]
-                    for row in (listing_rows or [])
-                ],
+                "rows": [_json_values(row) for row in (listing_rows or [])],
             }
         if self.chart is not None:
             body["chart"] = {
@@ -127,4 +124,7 @@ class TableResult:
         return body
 
 
-_DATES = (date, datetime)  # written in the JSON as ISO texts
+def _json_values(values: Iterable[Any]) -> list[Any]:
+    """``values`` as the JSON holds them: dates and times as ISO texts (one call per
+    row or cell, not per value)."""
+    return [v.isoformat() if isinstance(v, (date, datetime)) else v for v in values]
