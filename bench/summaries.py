@@ -438,14 +438,14 @@ def run_ours(
     from trialdm.extensions import db
     from trialdm.summaries.models import SummaryJob
     from trialdm.summaries.registry import table_names
-    from trialdm.summaries.startup import compile_populations
+    from trialdm.summaries.startup import prepare_summary_builds
 
     # The worker's start as trialdm.worker makes it: the app, the summary populations'
     # statements compiled (a fresh worker's first build finds them compiled), the
     # start-up heap settled.
     started = time.perf_counter()
     app = make_app(folder, url, web=False)
-    compile_populations(app)
+    prepare_summary_builds(app)
     start_seconds = time.perf_counter() - started
     start_mb = PeakMemory.status("RssAnon") / 1024
     settle_start_up()

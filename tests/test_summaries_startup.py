@@ -1,5 +1,5 @@
-"""A worker compiles the summary populations' INSERTs at start-up
-(:func:`trialdm.summaries.startup.compile_populations`): its first cross-site build
+"""A worker compiles the summary populations' INSERTs and its job's reads at start-up
+(:func:`trialdm.summaries.startup.prepare_summary_builds`): its first cross-site build
 finds them compiled, and the start-up reads and writes nothing of the trial's data
 and keeps no connection for the processes it forks."""
 
@@ -22,7 +22,7 @@ from trialdm.participants.models import Participant
 from trialdm.participants.operations import create_participant
 from trialdm.summaries import operations
 from trialdm.summaries.registry import specs
-from trialdm.summaries.startup import compile_populations
+from trialdm.summaries.startup import prepare_summary_builds
 
 
 @pytest.fixture(scope="module")
@@ -51,13 +51,16 @@ def fresh_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
         db.engine.dispose()
 
 
-def _population_inserts(app: Flask) -> list[tuple[Any, str]]:
+PREPARED = ("INSERT INTO summary_", "SELECT summary_jobs.")
+
+
+def _prepared_statements(app: Flask) -> list[tuple[Any, str]]:
     """Build the cross-site workbook: (cache use, statement) of each population's
-    INSERT it sent."""
+    INSERT and each read of its job it sent."""
     found: list[tuple[Any, str]] = []
 
     def record(conn: Any, cursor: Any, statement: str, params: Any, context: Any, many) -> None:
-        if statement.startswith("INSERT INTO summary_"):
+        if statement.startswith(PREPARED):
             found.append((context.cache_hit, statement))
 
     with app.app_context(), all_sites():
@@ -79,11 +82,12 @@ def test_a_worker_compiles_the_populations_at_start(fresh_app):
         before = db.session.scalar(select(func.count()).select_from(Participant))
         db.session.remove()
         tables = len(specs())
-    assert compile_populations(fresh_app) == tables
+    assert prepare_summary_builds(fresh_app) == tables
     with fresh_app.app_context(), all_sites():
         assert db.engine.pool.checkedin() == 0  # nothing left for a forked child to share
         assert db.session.scalar(select(func.count()).select_from(Participant)) == before
         db.session.remove()
-    inserts = _population_inserts(fresh_app)
-    assert len(inserts) == tables
-    assert [s for hit, s in inserts if hit != CacheStats.CACHE_HIT] == []
+    sent = _prepared_statements(fresh_app)
+    assert len([s for _, s in sent if s.startswith("INSERT")]) == tables
+    assert len([s for _, s in sent if s.startswith("SELECT")]) >= 2
+    assert [s for hit, s in sent if hit != CacheStats.CACHE_HIT] == []

@@ -10,9 +10,9 @@ worker forks its children.
 
 from trialdm import create_app
 from trialdm.core.runtime import settle_start_up
-from trialdm.summaries.startup import compile_populations
+from trialdm.summaries.startup import prepare_summary_builds
 
 app = create_app(web=False)
 celery = app.extensions["celery"]
-compile_populations(app)
+prepare_summary_builds(app)
 settle_start_up()

@@ -7,7 +7,9 @@ engine's statement cache by its shape; those six INSERTs were most of what a
 worker's first build compiled (about a third of its extra cost over a later build at
 the UPSIDES size). The worker sends them once at start-up with ``EXPLAIN`` in front:
 the database only plans them (nothing is read or written), and the build's own
-INSERTs, of the same shape, are found compiled. A prefork worker does this before its
+INSERTs, of the same shape, are found compiled. The job's row is read once as a build
+reads it (a job that does not exist): the first entity the process loads costs the ORM
+more than the population statements teach it. A prefork worker does this before its
 children are forked, so every child, and every child that replaces one, starts with
 them.
 
@@ -44,13 +46,15 @@ def _planned_only(
     return statement, parameters
 
 
-def compile_populations(app: Flask) -> int:
-    """Compile the INSERT of every table's population of a cross-site build into the
-    engine's statement cache (see the module); the number of populations compiled.
+def prepare_summary_builds(app: Flask) -> int:
+    """Compile the INSERT of every table's population of a cross-site build, and the
+    reads of its job, into the engine's statement cache (see the module); the number
+    of populations compiled.
 
     Runs in a transaction of its own that is rolled back (the temporary tables are
     created in it), then closes the engine's connections, so that processes forked
     after this share none."""
+    from trialdm.summaries.models import SummaryJob
     from trialdm.summaries.operations import build_context
     from trialdm.summaries.registry import specs
 
@@ -71,6 +75,8 @@ def compile_populations(app: Flask) -> int:
                             site_column=spec.site_column,
                         )
                         written += 1
+                    for reread in (False, True):  # as build_job reads, then writes its job
+                        reader.get(SummaryJob, 0, populate_existing=reread)
                 finally:
                     reader.close()
         except SQLAlchemyError as exc:
