@@ -68,9 +68,10 @@ def _prepared_statements(app: Flask) -> list[tuple[Any, str]]:
         job = operations.CreateSummaryJob("all", None, None, "test").run(session)
         session.info.pop("trialdm_pending_tasks", None)
         session.commit()
+        job_id = job.id  # read back after the commit: a statement of the test's own
         event.listen(db.engine, "before_cursor_execute", record)
         try:
-            assert run_build(session, job.id) == "done"
+            assert run_build(session, job_id) == "done"
         finally:
             event.remove(db.engine, "before_cursor_execute", record)
             session.remove()
