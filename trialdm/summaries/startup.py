@@ -1,20 +1,23 @@
 """What a worker prepares at start-up for its summary builds.
 
-A build writes each table's population into a temporary table by one large
-``INSERT ... SELECT`` (:func:`trialdm.core.temporary.materialise`). SQLAlchemy
-compiles a statement the first time a process sends it and then finds it in the
-engine's statement cache by its shape; those six INSERTs were most of what a
-worker's first build compiled (about a third of its extra cost over a later build at
-the UPSIDES size). The worker sends them once at start-up with ``EXPLAIN`` in front:
-the database only plans them (nothing is read or written), and the build's own
-INSERTs, of the same shape, are found compiled. The job's row is read once as a build
-reads it (a job that does not exist): the first entity the process loads costs the ORM
-more than the population statements teach it. A prefork worker does this before its
-children are forked, so every child, and every child that replaces one, starts with
-them.
+SQLAlchemy compiles a statement the first time a process sends it, then finds it in
+the engine's statement cache by its shape: a worker's first build compiled some 30
+statements a later build finds compiled (at the UPSIDES size most of what the first
+build cost over a later one). The largest are the tables' populations, each written
+into a temporary table by one ``INSERT ... SELECT``
+(:func:`trialdm.core.temporary.materialise`).
+
+At start-up the worker computes every table of a cross-site build once, with each
+population's INSERT sent as ``EXPLAIN INSERT ...``: the database only plans it, the
+temporary tables stay empty, and the statistics, multi-valued rows and listing read
+those empty tables. Nothing of the trial's data is read or written but the few rows
+the statements are built from (the instruments' versions); the charts, which read the
+data themselves, are left out. The build's own statements, of the same shapes, are
+then found compiled. A prefork worker does this before its children are forked, so
+every child, and every child that replaces one, starts with them.
 
 Only the cross-site workbook's statements are prepared (a site's workbook adds its
-site criteria, another shape). Nothing here may stop a worker from starting: a
+site criteria: other shapes). Nothing here may stop a worker from starting: a
 database not reachable, or not migrated yet, leaves the first build to compile them.
 """
 
@@ -28,7 +31,6 @@ from sqlalchemy import event
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from trialdm.core import temporary
 from trialdm.core.models import utcnow
 from trialdm.core.scoping import EVERY_SITE, scoped_to
 from trialdm.extensions import db
@@ -39,21 +41,23 @@ log = logging.getLogger(__name__)
 def _planned_only(
     conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool
 ) -> tuple[str, Any]:
-    """An INSERT compiled by SQLAlchemy is sent as ``EXPLAIN INSERT ...``; the
-    temporary tables' DDL (text) and the reads the statements are built from run."""
+    """An INSERT compiled by SQLAlchemy (a population's) is sent as ``EXPLAIN INSERT
+    ...``; the temporary tables' DDL (text) and the reads run."""
     if context is not None and context.compiled is not None and context.isinsert:
         return f"EXPLAIN {statement}", parameters
     return statement, parameters
 
 
 def prepare_summary_builds(app: Flask) -> int:
-    """Compile the INSERT of every table's population of a cross-site build, and the
-    reads of its job, into the engine's statement cache (see the module); the number
-    of populations compiled.
+    """Compile the statements of a cross-site build's tables, and the reads of its
+    job, into the engine's statement cache (see the module); the number of tables
+    prepared.
 
     Runs in a transaction of its own that is rolled back (the temporary tables are
     created in it), then closes the engine's connections, so that processes forked
     after this share none."""
+    from trialdm.summaries.engine import listing_rows
+    from trialdm.summaries.engine.rows import TableEngine
     from trialdm.summaries.models import SummaryJob
     from trialdm.summaries.operations import build_context
     from trialdm.summaries.registry import specs
@@ -67,13 +71,11 @@ def prepare_summary_builds(app: Flask) -> int:
                 reader = Session(bind=connection, autoflush=False)
                 try:
                     ctx = build_context(reader, utcnow())
-                    for name, spec in specs().items():
-                        temporary.materialise(
-                            reader,
-                            spec.population(ctx),
-                            name=f"summary_{name}",
-                            site_column=spec.site_column,
-                        )
+                    for spec in specs().values():
+                        result = TableEngine(spec, ctx).compute(chart=False)
+                        if result.listing is not None:
+                            for _ in listing_rows(result.listing, ctx):
+                                pass
                         written += 1
                     for reread in (False, True):  # as build_job reads, then writes its job
                         reader.get(SummaryJob, 0, populate_existing=reread)
