@@ -10,10 +10,11 @@ into a temporary table by one ``INSERT ... SELECT``
 At start-up the worker computes every table of a cross-site build once, with each
 population's INSERT sent as ``EXPLAIN INSERT ...``: the database only plans it, the
 temporary tables stay empty, and the statistics, multi-valued rows and listing read
-those empty tables. Nothing of the trial's data is read or written but the few rows
-the statements are built from (the instruments' versions); the charts, which read the
-data themselves, are left out. The build's own statements, of the same shapes, are
-then found compiled. A prefork worker does this before its children are forked, so
+those empty tables. Nothing is written, and the trial's data is read only joined to
+those empty tables, besides the few rows the statements are built from (the
+instruments' versions) and a job that does not exist (the job's reads); the charts,
+which read the data themselves, are left out. The build's own statements, of the same
+shapes, are then found compiled. A prefork worker does this before its children are forked, so
 every child, and every child that replaces one, starts with them.
 
 Only the cross-site workbook's statements are prepared (a site's workbook adds its
