@@ -433,18 +433,22 @@ def run_ours(
     builds them (``after_first`` is called between the first build and the next)."""
     from tasks.summaries import run_build
     from trialdm.core.models import utcnow
+    from trialdm.core.runtime import settle_start_up
     from trialdm.core.scoping import all_sites
     from trialdm.extensions import db
     from trialdm.summaries.models import SummaryJob
     from trialdm.summaries.registry import table_names
+    from trialdm.summaries.startup import prepare_summary_builds
 
+    # The worker's start as trialdm.worker makes it: the app, the summary populations'
+    # statements compiled (a fresh worker's first build finds them compiled), the
+    # start-up heap settled.
     started = time.perf_counter()
     app = make_app(folder, url, web=False)
+    prepare_summary_builds(app)
     start_seconds = time.perf_counter() - started
     start_mb = PeakMemory.status("RssAnon") / 1024
-    from trialdm.core.runtime import settle_start_up
-
-    settle_start_up()  # as trialdm.worker does once its app is made
+    settle_start_up()
     # The build's modules (openpyxl among them, imported as a build imports it) as a
     # worker holds them after its first build; the floor imports openpyxl before its
     # clock starts too.

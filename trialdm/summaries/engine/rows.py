@@ -39,7 +39,9 @@ STAT_NAMES = {
 class TableEngine(SpecAggregates):
     """Computes one spec into a :class:`TableResult`."""
 
-    def compute(self) -> TableResult:
+    def compute(self, chart: bool = True) -> TableResult:
+        """The table; without its chart (``chart=False``) when only the statements
+        matter (:mod:`trialdm.summaries.startup`)."""
         self.load_columns()
         self.load_frequencies()
         rows: list[ResultRow] = []
@@ -47,7 +49,7 @@ class TableEngine(SpecAggregates):
             for line in self.row(index, row):
                 line.block, line.stat = index, row.stat
                 rows.append(line)
-        chart = self.spec.chart(self.ctx) if self.spec.chart else None
+        drawn = self.spec.chart(self.ctx) if self.spec.chart and chart else None
         result = TableResult(
             name=self.spec.name,
             title=self.spec.title,
@@ -56,7 +58,7 @@ class TableEngine(SpecAggregates):
             rows=rows,
             footnotes=[*self.spec.footnotes, *self.missing_notes],
             listing=self.spec.listing,
-            chart=chart,
+            chart=drawn,
             notes=list(self.spec.notes),
             n_below_header=self.spec.n_below_header,
             has_total=self.with_total,
