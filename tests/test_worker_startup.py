@@ -97,3 +97,23 @@ def test_web_app_does_not_import_the_file_writers(tmp_path):
     loaded = {name.split(".")[0] for name in found["modules"]}
     assert found["web"]
     assert not loaded & set(WEB_HEAVY), sorted(loaded & set(WEB_HEAVY))
+
+
+SIGNAL_PROBE = """
+import json
+from celery.signals import worker_init
+import trialdm.worker as worker
+calls = []
+worker.prepare_summary_builds = lambda app: calls.append(app is worker.app) or 0
+on_import = list(calls)
+worker_init.send(sender=None)
+print(json.dumps({"on_import": on_import, "on_worker_init": calls}))
+"""
+
+
+def test_only_a_worker_prepares_the_summary_builds(tmp_path):
+    """Beat imports the worker's module too: the preparation runs when a worker
+    starts (Celery's ``worker_init``, in its main process before the pool forks),
+    not on import."""
+    found = _in_a_fresh_interpreter(SIGNAL_PROBE, tmp_path)
+    assert found == {"on_import": [], "on_worker_init": [True]}
