@@ -414,9 +414,14 @@ def main() -> None:
         with app.app_context(), all_sites(), audit_context(source="system"):
             sites = seed(args.participants, args.sites, rng)
             dialect = db.engine.dialect.name
+            planner = ""
             if dialect == "postgresql":
                 db.session.execute(sa.text("ANALYZE"))
                 db.session.commit()
+                # it decides whether the foreign keys' checks on the small users table
+                # are index probes or sequential scans (PGOPTIONS may set it)
+                cost = db.session.scalar(sa.text("SHOW random_page_cost"))
+                planner = f"; random_page_cost {cost}"
             db.session.remove()
             db.engine.dispose()
         # alternate floor and scans so that load on the machine hits both alike
@@ -425,7 +430,7 @@ def main() -> None:
         fl2 = in_fresh_process(floor_process, url, instance, args.rounds)
         wf = in_fresh_process(write_floor_process, url, instance, args.rounds, sc["first"])
         floor_s = min(fl["seconds"], fl2["seconds"])
-        print(f"database: {dialect}; as of {AS_OF}; best of {args.rounds}")
+        print(f"database: {dialect}{planner}; as of {AS_OF}; best of {args.rounds}")
         print(
             f"floor (hand-written SELECTs, {fl['rows']} rows): {floor_s:.3f} s; "
             f"peak memory {max(fl['peak_mb'], fl2['peak_mb']):.0f} MB"

@@ -97,6 +97,16 @@ _encode = json.JSONEncoder(
 ).encode
 
 
+def _only(rows: Sequence[Mapping[str, Any]], names: Sequence[str]) -> Sequence[Mapping[str, Any]]:
+    """``rows`` with the fields ``names`` alone: the rows themselves when each has
+    exactly those (as a scan's rows do), rather than a copy of every row; a row
+    without one of them raises ``KeyError`` either way."""
+    wanted = set(names)
+    if all(isinstance(row, dict) and row.keys() == wanted for row in rows):
+        return rows
+    return [{name: row[name] for name in names} for row in rows]
+
+
 def _rows_source(session: Session, table: Table, names: Sequence[str], payload: str):
     """The rows as a derived table with one column per name, from one JSON parameter."""
     param = bindparam("bulk_rows", payload, type_=String())
@@ -130,7 +140,7 @@ def json_rows(
 ) -> Select:
     """``rows`` (their fields ``names``, columns of ``table``) as a SELECT of one JSON
     parameter, to join or unite with the table's rows in one statement."""
-    payload = _payload([{name: row[name] for name in names} for row in rows])
+    payload = _payload(_only(rows, names))
     source, cols = _rows_source(session, table, names, payload)
     return select(*(cols[name].label(name) for name in names)).select_from(source)
 
@@ -193,7 +203,7 @@ def insert_new(
             )
         finally:
             _drop_sqlite_rows(session, source)
-    payload = _payload([{n: row[n] for n in names} for row in rows])
+    payload = _payload(_only(rows, names))
     source, cols = _rows_source(session, table, names, payload)
     return _insert_chosen(
         session, table, source, cols, key_columns, constants, returning, skip_stored, conflicts

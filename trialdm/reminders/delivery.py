@@ -168,7 +168,8 @@ def fan_out(session: Session, reminders: Sequence[Any], now: datetime) -> None:
         OutboxMessage.__table__,
         list(mails.values()),
         ["dedupe_key"],
-        constants=_outbox_new(now),
+        # every e-mail of a delivery is sent at once: its kind is said once, not per row
+        constants={"kind": "immediate", **_outbox_new(now)},
         returning=("id", "dedupe_key"),
         skip_stored=False,
         conflicts=False,
@@ -219,7 +220,6 @@ def _immediate_mails(
             subject, body_text = said[language]
             messages[(reminder.id, uid)] = {
                 "dedupe_key": _mail_key(reminder.id, uid),
-                "kind": "immediate",
                 "user_id": uid,
                 "site_code": reminder.site_code,
                 "to_address": user.email,
