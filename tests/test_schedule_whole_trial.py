@@ -193,3 +193,19 @@ def test_the_whole_schedule_reads_each_events_responses_by_index(app, db_session
     assert len([line for line in plan if line.startswith(by_index)]) == 4, plan
     assert not [line for line in plan if "AUTOMATIC" in line or "GROUP BY" in line], plan
     assert not [line for line in plan if line.startswith("SCAN responses")], plan
+
+
+def test_the_schedule_reads_changes_not_yet_flushed(app, db_session, trial):
+    """Read on the session's connection, the schedule still sees what the session
+    holds unflushed, as the session's own queries do."""
+    with all_sites(), audit_context(reason="date corrected"):
+        person = db_session.get(Participant, trial[0].id)
+        person.enrolment_date = date(2025, 3, 3)
+        rows = schedule_rows(db_session, DAYS[0])
+        db_session.rollback()
+    assert {r.due_date for r in rows if r.participant_id == person.id} == {
+        date(2025, 3, 3),
+        date(2025, 7, 3),
+        date(2025, 11, 3),
+        date(2026, 3, 3),
+    }
