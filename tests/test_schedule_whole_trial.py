@@ -170,7 +170,7 @@ def test_the_rows_are_made_with_the_cyclic_collector_paused(app, db_session, tri
 
 
 @pytest.mark.skipif(
-    bool(TEST_DATABASE_URL), reason="SQLite's plan; PostgreSQL joins and groups by hashing"
+    bool(TEST_DATABASE_URL), reason="SQLite's plan; PostgreSQL hash-joins each event's responses"
 )
 def test_the_whole_schedule_reads_each_events_responses_by_index(app, db_session, trial):
     """Each event's responses are looked up by the (participant, event, instrument)
