@@ -38,24 +38,16 @@ def trial(app, db_session, make_participant):
         make_participant(site, enrolment_date=enrolled + timedelta(days=9 * k))
         for k, site in enumerate(["BU", "ULM"] * 6)
     ]
-    people.append(
+    people += [
         make_participant(
-            "BU",
+            site,
             enrolment_date=enrolled,
             status="withdrawn",
-            withdrawal_date=date(2025, 6, 14),
+            withdrawal_date=withdrawn,
             withdrawal_reason="moved away",
         )
-    )
-    people.append(
-        make_participant(
-            "ULM",
-            enrolment_date=enrolled,
-            status="withdrawn",
-            withdrawal_date=date(2025, 6, 15),
-            withdrawal_reason="moved away",
-        )
-    )
+        for site, withdrawn in (("BU", date(2025, 6, 14)), ("ULM", date(2025, 6, 15)))
+    ]
     make_participant("BU")  # not enrolled
     make_participant("ULM", "mhw", age=40)
     gone = make_participant("BU", enrolment_date=enrolled)
@@ -139,15 +131,20 @@ def test_the_whole_schedule_is_each_participants_schedule(app, db_session, trial
     }
 
 
+def _whole_trial_statement(app, db_session):
+    """The statement of every (participant, event) as of one day, no filter."""
+    return queries.schedule_query(
+        date(2025, 6, 1),
+        schedule_events(app.config),
+        app.config["SCHEDULE_WINDOW_DAYS"],
+        instruments_due_by_event(db_session),
+    )
+
+
 def test_the_statements_columns_are_the_rows_fields_in_order(app, db_session):
     """Rows are made from the statement's columns by position."""
     with all_sites():
-        stmt = queries.schedule_query(
-            date(2025, 6, 1),
-            schedule_events(app.config),
-            app.config["SCHEDULE_WINDOW_DAYS"],
-            instruments_due_by_event(db_session),
-        )
+        stmt = _whole_trial_statement(app, db_session)
     assert [c.name for c in stmt.selected_columns] == [f.name for f in fields(ScheduleRow)]
 
 
@@ -180,12 +177,7 @@ def test_the_whole_schedule_reads_each_events_responses_by_index(app, db_session
     index is read back with a system call per look-up, and the time grows faster than
     the trial."""
     with all_sites():
-        stmt = queries.schedule_query(
-            date(2025, 6, 1),
-            schedule_events(app.config),
-            app.config["SCHEDULE_WINDOW_DAYS"],
-            instruments_due_by_event(db_session),
-        )
+        stmt = _whole_trial_statement(app, db_session)
         compiled = stmt.compile(db_session.bind, compile_kwargs={"literal_binds": True})
         rows = db_session.connection().exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}")
         plan = [str(row[-1]) for row in rows]
