@@ -15,7 +15,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TypeVar
 
-from sqlalchemy import Executable, event
+from sqlalchemy import CursorResult, Executable, event
 from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
 
 from trialdm.core.errors import N_, Forbidden, NotFound
@@ -106,6 +106,16 @@ def with_site_criteria(statement: StatementT) -> StatementT:
             include_aliases=True,
         )
     )
+
+
+def execute_scoped_rows(session: Session, statement: Executable) -> CursorResult:
+    """``statement`` run on the session's Connection with the current scope's site
+    criteria (:func:`with_site_criteria`): plain Core rows, without the ORM's
+    per-row result handling, for reads of many rows. The session's pending changes
+    are flushed first when it autoflushes, as its own ``execute`` would."""
+    if session.autoflush:
+        session.flush()
+    return session.connection().execute(with_site_criteria(statement))
 
 
 def _add_site_criteria(state: ORMExecuteState) -> None:

@@ -36,7 +36,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from trialdm.core.errors import N_, DomainError, Message, ValidationFailed
-from trialdm.core.scoping import with_site_criteria
+from trialdm.core.scoping import execute_scoped_rows
 from trialdm.exports.missing_codes import missing_codes_sql, parse_missing_codes
 from trialdm.instruments.definitions import (
     MISSING_CODES,
@@ -145,8 +145,8 @@ def stream(session: Session, stmt: Select) -> Iterator[Any]:
     result handling, which cost more than writing the row. Below the ORM the site
     filter's listener does not fire, so the same criteria are added here, the one
     place every export dataset reads through."""
-    scoped = with_site_criteria(stmt).execution_options(yield_per=BATCH)
-    for batch in session.connection().execute(scoped).partitions():
+    scoped = stmt.execution_options(yield_per=BATCH)
+    for batch in execute_scoped_rows(session, scoped).partitions():
         yield from batch
 
 
@@ -157,8 +157,7 @@ def stream_raw(session: Session, stmt: Select) -> Iterator[Sequence[Any]]:
     processing is skipped, which cost more than the database itself. So a date may
     come as its ISO text (SQLite stores it so) or as a ``date`` (PostgreSQL), a time
     as text or ``time``, a boolean as 0/1; the writers take either."""
-    scoped = with_site_criteria(stmt).execution_options(stream_results=True)
-    result = session.connection().execute(scoped)
+    result = execute_scoped_rows(session, stmt.execution_options(stream_results=True))
     try:
         # a server-side cursor's strategy has read its first row ahead
         ahead = getattr(result.cursor_strategy, "_rowbuffer", None)
