@@ -209,6 +209,17 @@ class ApiClient:
 
 
 @pytest.fixture
+def sites_on_one_date(time_machine) -> None:
+    """The clock at noon UTC of today, running: every site of the trial (UTC+1 to
+    UTC+5:30) is then on the same date. Sites on two dates (around midnight in one of
+    them) are read once per date (tests/test_fidelity_site_day.py); a test that counts
+    statements asks for this, so that it counts the same at any hour."""
+    from datetime import UTC, datetime, time
+
+    time_machine.move_to(datetime.combine(datetime.now(UTC).date(), time(12), UTC), tick=True)
+
+
+@pytest.fixture
 def make_user(app: Flask):
     """``make_user("research_worker", ["BU"])`` -> a User (password 'correct horse 1')."""
     from trialdm.auth.operations import create_user

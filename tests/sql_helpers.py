@@ -57,3 +57,20 @@ def inserted_tables(statements: list[str]) -> list[str]:
             if words[i].upper() == "INSERT" and words[i + 1].upper() == "INTO"
         ]
     return found
+
+
+# Reads a process repeats only when its cache of them expires (the login's user and
+# memberships, the sites' time zones): counted, they would make a count depend on how
+# long the tests before took.
+CACHE_REFRESHES = ("SELECT users.", "SELECT memberships.", "SELECT sites.code, sites.timezone")
+
+
+def counted_reads(seen: list[tuple[str, Any]]) -> int:
+    """The SELECT statements of ``seen`` (from :func:`recorded`) but cache refreshes."""
+    return len(
+        [
+            s
+            for s, _ in seen
+            if s.split()[0].upper() in {"SELECT", "WITH"} and not s.startswith(CACHE_REFRESHES)
+        ]
+    )

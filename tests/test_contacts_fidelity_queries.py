@@ -5,6 +5,7 @@ contacts the trial has: one participant (the participant page, the API) and one 
 from collections.abc import Callable
 from datetime import date, timedelta
 
+import pytest
 from sqlalchemy import event
 
 from trialdm.contacts.operations import create_contact_session
@@ -31,6 +32,7 @@ def statements(run: Callable[[], object]) -> int:
     return len(seen)
 
 
+@pytest.mark.usefixtures("sites_on_one_date")
 def test_fidelity_reads_do_not_grow_with_the_trial(make_participant, db_session, api_as):
     psws = {
         site: make_participant(site, "psw", training_completed=date(2023, 1, 2))

@@ -31,6 +31,10 @@ def upgrade():
             IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{APP_ROLE}') THEN
                 CREATE ROLE {APP_ROLE} NOLOGIN;
             END IF;
+        EXCEPTION
+            -- a role is the server's, not the database's: the migration of another
+            -- database on the same server may create it between the check and here
+            WHEN duplicate_object OR unique_violation THEN NULL;
         END
         $$;
         """

@@ -1,8 +1,8 @@
 """Read helpers for contact sessions, and intervention fidelity computed in SQL.
 
 Fidelity rule (settings ``FIDELITY_MIN_CONTACTS`` = minimum, ``INTERVENTION_WINDOW_MONTHS``
-= months, ``FIDELITY_AT_RISK_SLACK`` = slack), evaluated on a date ``as_of`` (today by
-default) for every enrolled intervention-arm service user:
+= months, ``FIDELITY_AT_RISK_SLACK`` = slack), evaluated on a date ``as_of`` (by default
+each participant's site's today) for every enrolled intervention-arm service user:
 
 * A contact is one attendance at a (not deleted) session dated on or before ``as_of``;
   a group session counts once for each attendee.
@@ -87,6 +87,7 @@ from trialdm.core.queries import get_or_404
 from trialdm.core.sqldates import add_months, days_between, utc_date
 from trialdm.participants.models import Participant
 from trialdm.randomisation.models import Randomisation
+from trialdm.sites.queries import SiteDays, site_today, sites_by_day
 
 SORTABLE = {
     "id": ContactSession.id,
@@ -342,17 +343,41 @@ def _people_filter(by_ids: bool, by_site: bool) -> list[ColumnElement[bool]]:
 
 
 def fidelity_for(
-    session: Session, participant_ids: Iterable[int], as_of: date | None = None
+    session: Session,
+    participant_ids: Iterable[int],
+    as_of: date | None = None,
+    sites: Iterable[str] | None = None,
 ) -> dict[int, dict[str, Any]]:
-    """participant id -> fidelity fields, in one query (absent: no fidelity status)."""
+    """participant id -> fidelity fields, in one query (absent: no fidelity status);
+    one per date when the sites of the participants (``sites``, when the caller knows
+    them, else every site) are not all on the same date and ``as_of`` is not given."""
     ids = sorted(set(participant_ids))
     if not ids:
         return {}
     rule = FidelityRule.from_settings()
-    # the cached statement itself, its ids given at execution: nothing to rebuild
-    stmt = _fidelity_rows(as_of or date.today(), rule, by_ids=True)
-    rows = session.execute(stmt, {IDS_PARAM: ids}).mappings()
-    return {row["participant_id"]: {**row, "minimum": rule.minimum} for row in rows}
+    found: dict[int, dict[str, Any]] = {}
+    days, site_days = _days(session, as_of, sites)
+    for day in days:
+        # the cached statement itself, its ids given at execution: nothing to rebuild
+        stmt = _fidelity_rows(day, rule, by_ids=True)
+        for row in session.execute(stmt, {IDS_PARAM: ids}).mappings():
+            if site_days is None or site_days.day_of(row["site_code"]) == day:
+                found[row["participant_id"]] = {**row, "minimum": rule.minimum}
+    return found
+
+
+def _days(
+    session: Session, as_of: date | None, sites: Iterable[str] | None = None
+) -> tuple[list[date], SiteDays | None]:
+    """The dates to evaluate on, and the sites' dates that say which rows each gives
+    (None: every row): ``as_of`` when given, else each site's own today (a contact
+    entered at a site is dated by the site's calendar, which may be a day ahead of
+    the server's), of ``sites`` alone when given."""
+    if as_of is not None:
+        return [as_of], None
+    site_days = sites_by_day(session)
+    days = site_days.days(sites)
+    return days, (site_days if len(days) > 1 else None)
 
 
 @lru_cache(maxsize=64)
@@ -367,14 +392,15 @@ def attach_fidelity(
 ) -> None:
     """Set ``participant.fidelity`` (a dict or None) on each, with one query."""
     participants = list(participants)
-    found = fidelity_for(session, (p.id for p in participants if has_fidelity_status(p)), as_of)
+    counted = [p for p in participants if has_fidelity_status(p)]
+    found = fidelity_for(session, (p.id for p in counted), as_of, {p.site_code for p in counted})
     for participant in participants:
         participant.fidelity = found.get(participant.id)
 
 
 def site_fidelity_summary(session: Session, site_code: str, as_of: date | None = None) -> dict:
     """Counts of each fidelity status at one site, and the rule that made them."""
-    as_of = as_of or date.today()
+    as_of = as_of or site_today(session, site_code)
     rule = FidelityRule.from_settings()
     rows = session.execute(_site_status_counts(as_of, rule), {SITE_PARAM: site_code}).all()
     return status_summary(site_code, as_of, rule, dict(rows))
@@ -382,17 +408,24 @@ def site_fidelity_summary(session: Session, site_code: str, as_of: date | None =
 
 def sites_fidelity_summaries(session: Session, as_of: date | None = None) -> list[dict]:
     """:func:`site_fidelity_summary` of every site in scope with intervention
-    participants, by one statement grouped by site."""
-    as_of = as_of or date.today()
+    participants, by one statement grouped by site (one per date when the sites are
+    not all on the same date and ``as_of`` is not given)."""
     rule = FidelityRule.from_settings()
-    fid = fidelity_subquery(as_of, rule)
-    found = session.execute(
-        select(fid.c.site_code, fid.c.status, func.count()).group_by(fid.c.site_code, fid.c.status)
-    )
-    by_site: dict[str, dict[str, int]] = {}
-    for site, status, n in found:
-        by_site.setdefault(site, {})[status] = n
-    return [status_summary(site, as_of, rule, by_site[site]) for site in sorted(by_site)]
+    by_site: dict[str, tuple[date, dict[str, int]]] = {}
+    days, site_days = _days(session, as_of)
+    for day in days:
+        fid = fidelity_subquery(day, rule)
+        found = session.execute(
+            select(fid.c.site_code, fid.c.status, func.count()).group_by(
+                fid.c.site_code, fid.c.status
+            )
+        )
+        for site, status, n in found:
+            if site_days is None or site_days.day_of(site) == day:
+                by_site.setdefault(site, (day, {}))[1][status] = n
+    return [
+        status_summary(site, by_site[site][0], rule, by_site[site][1]) for site in sorted(by_site)
+    ]
 
 
 def status_summary(

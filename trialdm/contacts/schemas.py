@@ -97,7 +97,9 @@ class DeleteArgs(LoadSchema):
 
 
 class AsOfArgs(LoadSchema):
-    as_of = ma.fields.Date(metadata={"description": "Evaluate on this date (default today)"})
+    as_of = ma.fields.Date(
+        metadata={"description": "Evaluate on this date (default: the site's today)"}
+    )
 
 
 class FidelityCounts(DumpSchema):

@@ -20,7 +20,18 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Date, Select, and_, func, literal, null, select, union
+from sqlalchemy import (
+    ColumnElement,
+    Date,
+    Select,
+    and_,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+    union,
+)
 from sqlalchemy.sql import CompoundSelect
 
 from trialdm.contacts.models import ContactAttendance, ContactSession
@@ -35,21 +46,56 @@ from trialdm.contacts.queries import (
 from trialdm.core.sqldates import add_months
 from trialdm.participants.models import Participant
 from trialdm.randomisation.models import Randomisation
+from trialdm.sites.queries import SiteDays
 
 
 def with_fidelity_status(
-    stmt: Select, status: str, as_of: date | None = None, rule: FidelityRule | None = None
+    stmt: Select,
+    status: str,
+    as_of: date | None = None,
+    rule: FidelityRule | None = None,
+    *,
+    days: SiteDays | None = None,
 ) -> Select:
     """``stmt`` (a select of the ``Participant`` entity) narrowed to the participants
-    whose fidelity status on ``as_of`` (today) is ``status``."""
-    as_of = as_of or date.today()
+    whose fidelity status on ``as_of`` is ``status``; without ``as_of``, on each site's
+    own date (``days``), else on the server's."""
     rule = rule or FidelityRule.from_settings()
-    on = literal(as_of, Date)
     p = Participant
     # Plain tables: the ORM's site criteria belong to the listed participants alone.
     # The allocation is joined (one per participant at most), so the window start is a
     # column of the row, not a subquery evaluated wherever the rule names it.
     r = Randomisation.__table__.alias("fidelity_randomisation")
+    joined = stmt.outerjoin(r, and_(r.c.participant_id == p.id, r.c.arm == "intervention"))
+    if as_of is not None or days is None or len(days.groups) <= 1:
+        day = as_of or (days.days()[0] if days is not None else date.today())
+        return joined.where(*intervention_criteria(), *_status_criteria(status, day, rule, r))
+    # sites on different dates (around midnight somewhere): each on its own; the last
+    # date's criteria take every site the others do not
+    last = days.groups[-1][0]
+    return joined.where(
+        *intervention_criteria(),
+        or_(
+            *(
+                and_(
+                    p.site_code.not_in(sorted(days.before(day)))
+                    if day == last
+                    else p.site_code.in_(sorted(codes)),
+                    *_status_criteria(status, day, rule, r),
+                )
+                for day, codes in days.groups
+            )
+        ),
+    )
+
+
+def _status_criteria(
+    status: str, as_of: date, rule: FidelityRule, r: Any
+) -> list[ColumnElement[bool]]:
+    """The conditions of the listed participant's having ``status`` on ``as_of``,
+    ``r`` their joined allocation."""
+    on = literal(as_of, Date)
+    p = Participant
     a, s = ContactAttendance.__table__, ContactSession.__table__
     window_start = window_start_of(r)
     window_end = add_months(window_start, rule.months)
@@ -67,7 +113,7 @@ def with_fidelity_status(
         .correlate_except(a, s)
         .scalar_subquery()
     )
-    found = [*intervention_criteria()]
+    found: list[ColumnElement[bool]] = []
     starts = window_starts_for(status, as_of, rule)
     before: list[tuple[ColumnElement[bool], Any]] = []
     if starts is not None and status == "not_started":
@@ -92,8 +138,7 @@ def with_fidelity_status(
         before=before,
     )
     found.append(matches.is_not(None))
-    joined = stmt.outerjoin(r, and_(r.c.participant_id == p.id, r.c.arm == "intervention"))
-    return joined.where(*found)
+    return found
 
 
 def _candidates(first: date, last: date) -> CompoundSelect:

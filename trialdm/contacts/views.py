@@ -18,10 +18,10 @@ from sqlalchemy import select
 
 from trialdm.auth.permissions import requires
 from trialdm.contacts import operations, queries
+from trialdm.contacts.hooks import with_fidelity_status_today
 from trialdm.contacts.models import FIDELITY_STATUSES, FORMATS, MODES, ContactSession
 from trialdm.contacts.psws import psw_criteria
 from trialdm.contacts.schemas import ContactSessionCreate, ContactSessionQuery
-from trialdm.contacts.status_filter import with_fidelity_status
 from trialdm.contacts.widget import (
     fidelity_inputs,
     fidelity_result,
@@ -90,7 +90,7 @@ def _register(state) -> None:
             _l("Fidelity"),
             "fidelity.read",
             options(FIDELITY_STATUSES),
-            with_fidelity_status,
+            with_fidelity_status_today,
             fidelity_codes,
         ),
     )
@@ -104,7 +104,9 @@ def _register(state) -> None:
 
 
 def fidelity_codes(session, participants: list[Participant]) -> dict[int, str]:
-    found = queries.fidelity_for(session, (p.id for p in participants))
+    found = queries.fidelity_for(
+        session, (p.id for p in participants), sites={p.site_code for p in participants}
+    )
     return {pid: row["status"] for pid, row in found.items()}
 
 
@@ -122,13 +124,15 @@ def timeline_data(session, participant: Participant) -> dict[str, Any] | None:
             )
         )
     )
-    fidelity = queries.fidelity_for(session, [participant.id]).get(participant.id)
+    fidelity = queries.fidelity_for(session, [participant.id], sites=[participant.site_code]).get(
+        participant.id
+    )
     if not sessions and fidelity is None:
         return None
     return {
         "sessions": sessions,
         "fidelity": fidelity,
-        "chart": timeline_chart(sessions, fidelity, date.today()),
+        "chart": timeline_chart(sessions, fidelity, site_today(session, participant.site_code)),
     }
 
 
@@ -221,7 +225,7 @@ def candidates(site_code: str) -> tuple[list[Participant], list[Participant], di
             .order_by(Participant.study_id)
         )
     )
-    fidelity = queries.fidelity_for(db.session, (p.id for p in attendees))
+    fidelity = queries.fidelity_for(db.session, (p.id for p in attendees), sites=[site_code])
     return psws, attendees, fidelity
 
 

@@ -183,7 +183,9 @@ class ParticipantOut(DumpSchema):
     fidelity = ma.fields.Nested(
         FidelityOut,
         allow_none=True,
-        metadata={"description": "Intervention fidelity today (intervention arm only)"},
+        metadata={
+            "description": "Intervention fidelity on the site's today (intervention arm only)"
+        },
     )
     version = ma.fields.Integer(attribute="version_id")
     created_at = ma.fields.DateTime()
@@ -211,8 +213,8 @@ class ParticipantQuery(PageArgs):
     fidelity = ma.fields.String(
         validate=validate.OneOf(FIDELITY_STATUSES),
         metadata={
-            "description": "Intervention participants with this fidelity status today "
-            "(not counted: meta.total is null; page by number or by next_after)"
+            "description": "Intervention participants with this fidelity status on "
+            "their site's today (not counted: meta.total is null; page by number or by next_after)"
         },
     )
 

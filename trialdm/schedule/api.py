@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import date
 
 from flask import current_app
 from flask.views import MethodView
@@ -27,6 +26,7 @@ from trialdm.schedule.schemas import (
     StatusGridOut,
     StatusQuery,
 )
+from trialdm.sites.queries import scope_today, site_today
 
 blp = Blueprint(
     "schedule", __name__, url_prefix="/api/v1", description="Assessment schedule (T0-T3)"
@@ -41,7 +41,7 @@ class Schedule(MethodView):
     def get(self, args):
         """Events of the enrolled service users of your sites with due date, window and
         status as of a date; filter by site, status (e.g. overdue) and event."""
-        as_of = args.get("as_of") or date.today()
+        as_of = args.get("as_of") or scope_today(db.session, args.get("site"))
         config = current_app.config
         per_page = min(args.get("per_page") or config["DEFAULT_PAGE_SIZE"], config["MAX_PAGE_SIZE"])
         filters = {k: args.get(k) for k in ("site", "status", "event")}
@@ -69,7 +69,7 @@ class ParticipantSchedule(MethodView):
     def get(self, args, participant_id):
         """One participant's events, with each due instrument's response."""
         participant = get_participant(db.session, participant_id)
-        as_of = args.get("as_of") or date.today()
+        as_of = args.get("as_of") or site_today(db.session, participant.site_code)
         due = instruments_due_by_event(db.session)
         responses = {
             (r.event, r.instrument_name): r
@@ -114,7 +114,7 @@ def grid_page(args) -> dict:
         )
     grid = status_grid(
         db.session,
-        args.get("as_of") or date.today(),
+        args.get("as_of") or scope_today(db.session, args.get("site")),
         events,
         instruments_due_by_event(db.session),
         config["SCHEDULE_WINDOW_DAYS"],

@@ -12,10 +12,19 @@ from trialdm.schedule.queries import STATUSES
 
 
 class AsOfArgs(LoadSchema):
-    as_of = ma.fields.Date(metadata={"description": "Status as of this date (default today)"})
+    as_of = ma.fields.Date(
+        metadata={"description": "Status as of this date (default: today at the site)"}
+    )
 
 
-class ScheduleQuery(AsOfArgs):
+LIST_AS_OF = (
+    "Status as of this date (default: today at the site listed, else the date every "
+    "site in your scope is on, else the server's, while midnight passes between them)"
+)
+
+
+class ScheduleQuery(LoadSchema):
+    as_of = ma.fields.Date(metadata={"description": LIST_AS_OF})
     site = Site()
     status = ma.fields.String(validate=validate.OneOf(STATUSES))
     event = ma.fields.String(validate=at_most(KEY))
@@ -58,7 +67,8 @@ class ParticipantScheduleOut(DumpSchema):
     events = ma.fields.List(ma.fields.Nested(EventOut))
 
 
-class StatusQuery(AsOfArgs):
+class StatusQuery(LoadSchema):
+    as_of = ma.fields.Date(metadata={"description": LIST_AS_OF})
     site = Site()
     arm = ma.fields.String(validate=validate.OneOf(ARMS))
     event = ma.fields.String(

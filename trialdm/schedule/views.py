@@ -4,7 +4,6 @@ assessments and questionnaires."""
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 import marshmallow as ma
@@ -29,7 +28,7 @@ from trialdm.schedule.widget import (
     site_schedule,
     updated_site_schedule,
 )
-from trialdm.sites.queries import list_sites
+from trialdm.sites.queries import list_sites, site_today
 from trialdm.web.dashboard import BySite, Widget, add_widget
 from trialdm.web.panels import Panel, add_participant_panel
 
@@ -100,7 +99,9 @@ def panel_data(session, participant: Participant) -> dict[str, Any] | None:
     schedule = []
     if participant.enrolment_date is not None and participant.category == "service_user":
         due = instrument_queries.instruments_due_by_event(session)
-        for row in schedule_rows(session, date.today(), participant_id=participant.id):
+        for row in schedule_rows(
+            session, site_today(session, participant.site_code), participant_id=participant.id
+        ):
             schedule.append(
                 {
                     "row": row,

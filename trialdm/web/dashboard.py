@@ -22,6 +22,7 @@ from trialdm.core.audit import entity_name
 from trialdm.core.dates import today
 from trialdm.core.requestcache import request_cached
 from trialdm.core.scoping import SiteScope, scoped_to
+from trialdm.sites.queries import sites_by_day
 from trialdm.web.widgetcache import (
     AuditedChange,
     SiteStamps,
@@ -42,7 +43,9 @@ class BySite:
     """How a widget is computed per site and combined.
 
     ``compute(session, day)``: the result of each site in the current scope that has
-    one (a site left out has none); ``combine(results, day)``: the widget's data from
+    one (a site left out has none), on ``day``, the sites' own date (sites on different
+    dates around midnight are computed by a call per date); ``combine(results, day)``
+    (the latest of the dates): the widget's data from
     the results of the user's sites, in site order; ``inputs(session)``: what else the
     results depend on (settings, reference data), part of the key; ``reads``: the
     audited models whose rows the results are made of (a row audited as part of
@@ -132,7 +135,8 @@ def _by_site(session: Session, widget: Widget, scope: SiteScope) -> dict[str, An
     to them alone (so no other site's rows are read) and stored."""
     spec = widget.by_site
     assert spec is not None
-    day = today()
+    # each site on its own date: the day's due rows and contacts are the site's
+    days = request_cached("dashboard.site_days", lambda: sites_by_day(session))
     # the widgets of one scope share one read of the stamps (of everything any of them
     # reads) per request
     scope_key = "*" if scope.every_site else ",".join(sorted(scope.codes))
@@ -141,9 +145,14 @@ def _by_site(session: Session, widget: Widget, scope: SiteScope) -> dict[str, An
     )
     inputs = inputs_digest(spec.inputs(session))
     sites = stamps.sites()
+    day_of = {site: days.day_of(site) for site in sites}
     keys = {
         site: entry_key(
-            widget.name, site, day, inputs, stamps.stamp(site, map(entity_name, spec.reads))
+            widget.name,
+            site,
+            day_of[site],
+            inputs,
+            stamps.stamp(site, map(entity_name, spec.reads)),
         )
         for site in sites
     }
@@ -152,15 +161,19 @@ def _by_site(session: Session, widget: Widget, scope: SiteScope) -> dict[str, An
     found = dict(zip(sites, store.get_many(list(keys.values())), strict=True))
     missing = [site for site in sites if found[site] is None]
     if missing and spec.update is not None:
-        updated = _updated(session, widget.name, spec, day, inputs, stamps, missing)
+        updated = _updated(session, widget.name, spec, day_of, inputs, stamps, missing)
         fresh = {site: [result] for site, result in updated.items()}
         found.update(fresh)
         if stamps.storable:
             store.set_many({keys[site]: fresh[site] for site in fresh})
         missing = [site for site in missing if site not in fresh]
     if missing:
-        with scoped_to(SiteScope(codes=frozenset(missing))):
-            computed = spec.compute(session, day)
+        computed = {}
+        for day, codes in _grouped_by_day(missing, day_of).items():
+            with scoped_to(SiteScope(codes=frozenset(codes))):
+                computed.update(
+                    {site: r for site, r in spec.compute(session, day).items() if site in codes}
+                )
         fresh = {site: [spec.result_of(computed.get(site))] for site in missing}
         found.update(fresh)
         if stamps.storable:
@@ -169,7 +182,7 @@ def _by_site(session: Session, widget: Widget, scope: SiteScope) -> dict[str, An
                 read = [entity_name(model) for model in spec.reads]
                 store.set_many(
                     {
-                        _state_key(widget.name, site, day, inputs): (
+                        _state_key(widget.name, site, day_of[site], inputs): (
                             stamps.latest(site, read),
                             computed.get(site),
                         )
@@ -177,7 +190,14 @@ def _by_site(session: Session, widget: Widget, scope: SiteScope) -> dict[str, An
                     }
                 )
     results = [found[site][0] for site in sites if found[site][0] is not None]
-    return spec.combine(results, day)
+    return spec.combine(results, max(day_of.values(), default=today()))
+
+
+def _grouped_by_day(sites: list[str], day_of: dict[str, date]) -> dict[date, list[str]]:
+    grouped: dict[date, list[str]] = {}
+    for site in sites:
+        grouped.setdefault(day_of[site], []).append(site)
+    return grouped
 
 
 def _state_key(widget: str, site: str, day: date, inputs: str) -> str:
@@ -188,7 +208,7 @@ def _updated(
     session: Session,
     widget: str,
     spec: BySite,
-    day: date,
+    day_of: dict[str, date],
     inputs: str,
     stamps: SiteStamps,
     sites: list[str],
@@ -200,7 +220,7 @@ def _updated(
     assert spec.update is not None
     store = widget_store()
     entities = sorted(map(entity_name, spec.reads))
-    state_keys = {site: _state_key(widget, site, day, inputs) for site in sites}
+    state_keys = {site: _state_key(widget, site, day_of[site], inputs) for site in sites}
     kept = dict(zip(sites, store.get_many(list(state_keys.values())), strict=True))
     latest = {site: stamps.latest(site, entities) for site in sites}
     follows = getattr(spec.update, "follows", frozenset(entities))
@@ -223,7 +243,7 @@ def _updated(
         if these is None:
             continue
         with scoped_to(SiteScope(codes=frozenset({site}))):
-            state = spec.update(session, day, site, kept[site][1], these)
+            state = spec.update(session, day_of[site], site, kept[site][1], these)
         if state is not None:
             states[site] = state
             results[site] = spec.result_of(state)
