@@ -1,7 +1,7 @@
 """'Today' is the day at the record's site: a date entered after midnight in Pune is
 not in the future while it is still yesterday in UTC (and in Kampala)."""
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -76,3 +76,26 @@ def test_a_questionnaire_defaults_to_and_accepts_the_sites_day(
     )
     assert created.status_code == 201, created.json
     assert created.json["collected_on"] == PUNE_DAY
+
+
+def test_a_sites_check_run_closes_the_windows_of_the_sites_day(
+    app, api_as, make_participant, db_session, evening
+):
+    """The baseline's window closes a day earlier in Pune than by the server's date:
+    a run at the site asks for the missing answer on the site's day."""
+    from sqlalchemy import select
+
+    from tests.seeders.instruments import sync_shipped as sync
+    from trialdm.quality.models import DataQuery
+
+    sync(db_session)
+    db_session.commit()
+    window = app.config["SCHEDULE_WINDOW_DAYS"]
+    enrolled = date.fromisoformat(PUNE_DAY) - timedelta(days=window + 1)
+    person = make_participant("PU", enrolment_date=enrolled)
+    response = api_as("site_lead", ["PU"]).post("/api/v1/quality/runs", json={"site": "PU"})
+    assert response.status_code == 200, response.json
+    asked = db_session.scalars(
+        select(DataQuery.rule_name).where(DataQuery.participant_id == person.id)
+    ).all()
+    assert "baseline_employment_missing" in asked

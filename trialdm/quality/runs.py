@@ -40,6 +40,7 @@ from trialdm.quality.checks import EXTENSION_KEY, OPS, Rule, Term
 from trialdm.quality.models import DataQuery
 from trialdm.quality.operations import open_check_query
 from trialdm.sites.models import Site
+from trialdm.sites.queries import site_today
 
 
 @dataclass(frozen=True)
@@ -468,8 +469,10 @@ def current_rules(*, on_save: bool = False) -> tuple[Rule, ...]:
 
 
 def run_site(session: Session, site_code: str, today: date | None = None) -> RunResult:
-    """Run every rule at one site; each new failure opens a query."""
+    """Run every rule at one site, on ``today`` (by default the site's); each new
+    failure opens a query."""
     rules = current_rules()
+    today = today or site_today(session, site_code)
     failures = find_failures(session, rules, site_code=site_code, today=today)
     opened = open_queries_for(session, failures)
     session.flush()
