@@ -5,7 +5,7 @@ and a user never sees a site of someone else's scope that the store holds."""
 from __future__ import annotations
 
 from contextlib import contextmanager
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -139,7 +139,8 @@ def test_another_day_is_computed_again(app, make_user, two_sites, time_machine):
     page = page_as(app, make_user, "coordinator")
     assert page.get("/").status_code == 200
     misses = widget_store().misses
-    time_machine.move_to(TODAY + timedelta(days=1))
+    # a day later: every site is on its next date (each site's own, not the server's)
+    time_machine.move_to(datetime.now(UTC) + timedelta(days=1))
     assert page.get("/").status_code == 200
     assert widget_store().misses > misses
 
