@@ -12,11 +12,10 @@ from datetime import date, timedelta
 
 import pytest
 import sqlalchemy as sa
-from flask import template_rendered
 
 from tests.randomisation_helpers import eligible_participant, randomising
 from tests.sql_helpers import counted_reads, recorded
-from tests.web_helpers import page_as
+from tests.web_helpers import page_as, shown_widgets
 from trialdm.contacts.models import ContactSession
 from trialdm.contacts.operations import (
     create_contact_session,
@@ -40,22 +39,6 @@ SITES = ("BU", "UKE")
 # counts of statements and of sites' statuses, the same at any hour (see the fixture)
 pytestmark = pytest.mark.usefixtures("sites_on_one_date")
 SCHEME = "ratio = { intervention = 1, control = 1 }\nblock_sizes = [2]\nslots_per_stratum = 40\n"
-
-
-def shown_widgets(app, client) -> dict[str, dict]:
-    """The data of every widget of the dashboard ``client`` is shown."""
-    shown: dict[str, dict] = {}
-
-    def record(sender, template, context, **extra) -> None:
-        if "widgets" in context:
-            shown.update({widget.name: data for widget, data in context["widgets"]})
-
-    template_rendered.connect(record, app)
-    try:
-        assert client.get("/").status_code == 200
-    finally:
-        template_rendered.disconnect(record, app)
-    return shown
 
 
 def shown_fidelity(app, client) -> list[dict]:

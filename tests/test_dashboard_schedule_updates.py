@@ -17,12 +17,8 @@ from dateutil.relativedelta import relativedelta
 
 from tests.seeders.instruments import sync_shipped
 from tests.sql_helpers import counted_reads, recorded
-from tests.test_dashboard_fidelity_updates import (
-    applied,
-    shown_widgets,
-    shown_with_nothing_stored,
-)
-from tests.web_helpers import page_as
+from tests.test_dashboard_fidelity_updates import applied, shown_with_nothing_stored
+from tests.web_helpers import page_as, shown_widgets
 from trialdm.core.scoping import all_sites
 from trialdm.extensions import db
 from trialdm.instruments.models import InstrumentResponse

@@ -8,10 +8,9 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 import time_machine
 from dateutil.relativedelta import relativedelta
-from flask import template_rendered
 from sqlalchemy import select
 
-from tests.web_helpers import page_as
+from tests.web_helpers import page_as, shown_widgets
 from trialdm.contacts.queries import FidelityRule, fidelity_for, sites_fidelity_summaries
 from trialdm.contacts.status_filter import with_fidelity_status
 from trialdm.core.scoping import all_sites
@@ -112,19 +111,7 @@ def test_the_dashboard_shows_each_site_on_its_own_date(
     page = page_as(app, make_user, "coordinator")
 
     def shown() -> dict[str, dict]:
-        seen: dict[str, dict] = {}
-
-        def record(sender, template, context, **extra) -> None:
-            for widget, data in context.get("widgets", []):
-                if widget.name == "fidelity":
-                    seen.update({row["site"]: row for row in data["rows"]})
-
-        template_rendered.connect(record, app)
-        try:
-            assert page.get("/").status_code == 200
-        finally:
-            template_rendered.disconnect(record, app)
-        return seen
+        return {row["site"]: row for row in shown_widgets(app, page)["fidelity"]["rows"]}
 
     rows = shown()
     assert rows["PU"]["as_of"] == PUNE_DAY and rows["PU"]["counts"]["at_risk"] == 1
