@@ -20,6 +20,7 @@ from trialdm.core.scoping import all_sites
 from trialdm.participants.models import Participant
 from trialdm.randomisation.models import Randomisation
 from trialdm.randomisation.operations import generate_list, randomise
+from trialdm.sites.queries import SiteDays
 
 SCHEME = "ratio = { intervention = 1, control = 1 }\nblock_sizes = [2]\nslots_per_stratum = 20\n"
 START = date(2024, 1, 1)
@@ -76,6 +77,10 @@ def _listed(session, stmt: Select) -> list[int]:
     return [p.id for p in session.scalars(stmt)]
 
 
+def _listed_ids(session, stmt: Select) -> list[int]:
+    return list(session.scalars(stmt))
+
+
 @pytest.mark.parametrize("as_of", DAYS)
 @pytest.mark.parametrize("order", ["id", "study_id"])
 def test_the_list_filter_gives_the_status_computed_per_participant_page_by_page(
@@ -114,12 +119,29 @@ def _plan(session, stmt: Select) -> str:
     return "\n".join(row[0] for row in rows)
 
 
+# The sites on two dates (midnight has passed at one and not at the other): each site's
+# participants on their own, by one branch of an OR each.
+TWO_DATES = SiteDays(
+    ((DAYS[-1], frozenset({"BU"})), (DAYS[-1] + timedelta(days=1), frozenset({"UKE"})))
+)
+
+
+def _filtered(stmt: Select, status: str, two_dates: bool) -> Select:
+    if two_dates:
+        return with_fidelity_status(stmt, status, rule=RULE, days=TWO_DATES)
+    return with_fidelity_status(stmt, status, DAYS[-1], RULE)
+
+
+@pytest.mark.parametrize("two_dates", [False, True], ids=["one_date", "two_dates"])
 @pytest.mark.parametrize("status", ["at_risk", "on_track", "met"])
 @pytest.mark.parametrize("order", ["id", "study_id"])
-def test_a_filtered_page_reads_the_list_order_and_stops(db_session, spread, status, order):
+def test_a_filtered_page_reads_the_list_order_and_stops(
+    db_session, spread, status, order, two_dates
+):
     """No sort after computing everyone: the participants are read in the list's order
-    by an index, their status computed as they come, until the page is full. (Not
-    started, a start after today, is found by index ranges: rare, it is sorted.)"""
+    by an index, their status computed as they come, until the page is full, also when
+    the sites are on two dates. (Not started, a start after today, is found by index
+    ranges: rare, it is sorted.)"""
     sort = [Participant.id] if order == "id" else [Participant.study_id, Participant.id]
     # a trial of some size, so that the planner's choice is that of a real one (half of
     # it in the intervention arm, these with their window closed long ago)
@@ -146,7 +168,11 @@ def test_a_filtered_page_reads_the_list_order_and_stops(db_session, spread, stat
         db_session.execute(text("ANALYZE participants, contact_sessions, contact_attendances"))
     with all_sites():
         stmt = select(Participant.id).where(Participant.deleted_at.is_(None)).order_by(*sort)
-        plan = _plan(db_session, with_fidelity_status(stmt, status, DAYS[-1], RULE).limit(25))
+        plan = _plan(db_session, _filtered(stmt, status, two_dates).limit(25))
+        if two_dates:  # the same people as on the one date of their site (BU)
+            listed = _listed_ids(db_session, _filtered(stmt, status, True))
+            assert listed == _listed_ids(db_session, _filtered(stmt, status, False))
+            assert listed or status == "met"  # (no one here has contacts enough)
     if db_session.bind.dialect.name == "sqlite":
         assert "USE TEMP B-TREE FOR ORDER BY" not in plan, plan
         assert "SEARCH participants USING" in plan and "SCAN participants" not in plan, plan
