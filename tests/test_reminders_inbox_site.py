@@ -8,9 +8,10 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from sqlalchemy import insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from trialdm.auth.models import User
 from trialdm.reminders.models import InboxEntry, Reminder
 from trialdm.sites.models import Site
 
@@ -98,3 +99,31 @@ def test_a_reminders_site_does_not_change(app, db_session):
         _refused(db_session, update(table).where(table.c.id == reminder.id).values(site_code=site))
     db_session.execute(update(table).where(table.c.id == reminder.id).values(status="pending"))
     assert db_session.get(Site, "BU") is not None
+
+
+def test_an_entrys_user_must_exist_and_takes_their_entries_when_deleted(
+    app, db_session, people
+):
+    """The user of an inbox entry is checked once per statement (no foreign key of its
+    own): an unknown user is refused, one wrong row refuses its whole statement, and
+    deleting a user deletes their entries, as the key's cascade did."""
+    table = InboxEntry.__table__
+    reminder = _reminder(db_session, "BU", "e")
+    unknown = max(people) + 1000
+    _refused(db_session, insert(table), [_entry(reminder, unknown, "BU")])
+    _refused(
+        db_session,
+        insert(table),
+        [_entry(reminder, people[0], "BU"), _entry(reminder, unknown, "BU")],
+    )
+    assert db_session.scalar(select(func.count()).select_from(table)) == 0
+    db_session.execute(insert(table), [_entry(reminder, p, "BU") for p in people])
+    _refused(db_session, update(table).values(user_id=unknown))
+    # a user's id never changes (their entries would lose them)
+    users = User.__table__
+    connection = db_session.connection()  # the users table itself, below the ORM's rules
+    with pytest.raises(IntegrityError), connection.begin_nested():
+        connection.execute(update(users).where(users.c.id == people[0]).values(id=unknown))
+    connection.execute(delete(users).where(users.c.id == people[0]))
+    left = db_session.scalars(select(table.c.user_id)).all()
+    assert left == [people[1]]
