@@ -101,9 +101,7 @@ def test_a_reminders_site_does_not_change(app, db_session):
     assert db_session.get(Site, "BU") is not None
 
 
-def test_an_entrys_user_must_exist_and_takes_their_entries_when_deleted(
-    app, db_session, people
-):
+def test_an_entrys_user_must_exist_and_takes_their_entries_when_deleted(app, db_session, people):
     """The user of an inbox entry is checked once per statement (no foreign key of its
     own): an unknown user is refused, one wrong row refuses its whole statement, and
     deleting a user deletes their entries, as the key's cascade did."""
@@ -127,3 +125,10 @@ def test_an_entrys_user_must_exist_and_takes_their_entries_when_deleted(
     connection.execute(delete(users).where(users.c.id == people[0]))
     left = db_session.scalars(select(table.c.user_id)).all()
     assert left == [people[1]]
+
+
+def test_a_restore_writes_the_users_before_their_entries():
+    from trialdm.maintenance.backup import application_tables
+
+    names = [table.name for table in application_tables()]
+    assert names.index("users") < names.index("reminder_inbox")

@@ -26,6 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
 
+from trialdm.auth.models import User
 from trialdm.core.models import Base, IdMixin, SiteScoped, UTCDateTime, utcnow
 from trialdm.reminders.texts import reader_language, stored_words
 
@@ -150,6 +151,11 @@ class InboxEntry(_OptionalSite, IdMixin, Base):
     )
 
     reminder: Mapped[Reminder] = relationship(lazy="joined")
+
+
+# A restore writes the tables parents first, in the order of their foreign keys: the
+# users an entry names come before it though no key says so.
+InboxEntry.__table__.add_is_dependent_on(User.__table__)
 
 
 class OutboxMessage(_OptionalSite, IdMixin, Base):
