@@ -67,7 +67,14 @@ class SiteDays:
         """The dates to read, of ``sites`` alone when given."""
         if sites is None:
             return [day for day, _ in self.groups] or [today()]
-        return sorted({self.day_of(site) for site in sites})
+        return list(self.grouped(sites))
+
+    def grouped(self, sites: Iterable[str]) -> dict[date, list[str]]:
+        """``sites`` under their dates, in date order."""
+        found: dict[date, list[str]] = {}
+        for site in sites:
+            found.setdefault(self.day_of(site), []).append(site)
+        return dict(sorted(found.items()))
 
     def before(self, day: date) -> frozenset[str]:
         """The sites of the groups before ``day``'s."""
@@ -86,11 +93,9 @@ def scope_today(session: Session, site: str | None = None) -> date:
     """Today for a list of several sites' records: the date at ``site`` when the list
     is of one site, else the one date every site in the current scope is on, else
     (sites on two dates, around midnight in one of them) the server's."""
-    scope = current_scope()
-    if site is None and not scope.every_site and len(scope.codes) == 1:
-        (site,) = scope.codes
     if site is not None:
         return site_today(session, site)
+    scope = current_scope()
     days = sites_by_day(session).days(None if scope.every_site else scope.codes)
     return days[0] if len(days) == 1 else today()
 

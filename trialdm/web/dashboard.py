@@ -169,11 +169,9 @@ def _by_site(session: Session, widget: Widget, scope: SiteScope) -> dict[str, An
         missing = [site for site in missing if site not in fresh]
     if missing:
         computed = {}
-        for day, codes in _grouped_by_day(missing, day_of).items():
-            with scoped_to(SiteScope(codes=frozenset(codes))):
-                computed.update(
-                    {site: r for site, r in spec.compute(session, day).items() if site in codes}
-                )
+        for day, codes in days.grouped(missing).items():
+            with scoped_to(SiteScope(codes=frozenset(codes))):  # these sites alone
+                computed.update(spec.compute(session, day))
         fresh = {site: [spec.result_of(computed.get(site))] for site in missing}
         found.update(fresh)
         if stamps.storable:
@@ -191,13 +189,6 @@ def _by_site(session: Session, widget: Widget, scope: SiteScope) -> dict[str, An
                 )
     results = [found[site][0] for site in sites if found[site][0] is not None]
     return spec.combine(results, max(day_of.values(), default=today()))
-
-
-def _grouped_by_day(sites: list[str], day_of: dict[str, date]) -> dict[date, list[str]]:
-    grouped: dict[date, list[str]] = {}
-    for site in sites:
-        grouped.setdefault(day_of[site], []).append(site)
-    return grouped
 
 
 def _state_key(widget: str, site: str, day: date, inputs: str) -> str:
